@@ -1,0 +1,92 @@
+import type { AnyEventDefinition, EventTypeOf, RecordedEventOf } from './event.ts';
+
+export type Reducers<TState, TDefs extends readonly AnyEventDefinition[]> = {
+  [T in EventTypeOf<TDefs>]: (state: TState, event: Extract<RecordedEventOf<TDefs>, { type: T }>) => TState;
+};
+
+/**
+ * An aggregate: the events its stream holds, an initial state, one reducer per
+ * event type, and the reducer version. Bump `version` whenever a reducer
+ * changes: snapshots written by another version are ignored and rebuilt.
+ */
+export interface AggregateDefinition<
+  TType extends string = string,
+  TState = unknown,
+  TDefs extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[],
+> {
+  readonly kind: 'aggregate';
+  readonly type: TType;
+  readonly version: number;
+  readonly events: TDefs;
+  readonly initialState: () => TState;
+  readonly reducers: Reducers<TState, TDefs>;
+  /** Take a snapshot when a load applied at least this many events after the last one. 0 disables. */
+  readonly snapshotEvery: number;
+}
+
+export interface DefineAggregateOptions<TType extends string, TState, TDefs extends readonly AnyEventDefinition[]> {
+  type: TType;
+  events: TDefs;
+  initialState: () => TState;
+  reducers: Reducers<TState, TDefs>;
+  /** Reducer version; defaults to 1. */
+  version?: number;
+  /** Defaults to 100. */
+  snapshotEvery?: number;
+}
+
+export function defineAggregate<TType extends string, TState, const TDefs extends readonly AnyEventDefinition[]>(
+  options: DefineAggregateOptions<TType, TState, TDefs>,
+): AggregateDefinition<TType, TState, TDefs> {
+  const version = options.version ?? 1;
+  const snapshotEvery = options.snapshotEvery ?? 100;
+  if (!Number.isInteger(version) || version < 1) {
+    throw new TypeError(`defineAggregate(${options.type}): version must be a positive integer`);
+  }
+  if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) {
+    throw new TypeError(`defineAggregate(${options.type}): snapshotEvery must be a non-negative integer`);
+  }
+  for (const def of options.events) {
+    if (typeof (options.reducers as Record<string, unknown>)[def.type] !== 'function') {
+      throw new TypeError(`defineAggregate(${options.type}): no reducer for event type ${def.type}`);
+    }
+  }
+  return {
+    kind: 'aggregate',
+    type: options.type,
+    version,
+    events: options.events,
+    initialState: options.initialState,
+    reducers: options.reducers,
+    snapshotEvery,
+  };
+}
+
+/**
+ * What any aggregate definition has in common whatever its state type: the
+ * covariant parts only, so every AggregateDefinition is assignable to it.
+ */
+export interface AnyAggregateDefinition {
+  readonly kind: 'aggregate';
+  readonly type: string;
+  readonly version: number;
+  readonly events: readonly AnyEventDefinition[];
+  readonly snapshotEvery: number;
+  readonly initialState: () => unknown;
+}
+
+/** The untyped view the engine uses to run any aggregate's reducers. */
+export interface AggregateRuntime {
+  readonly type: string;
+  readonly version: number;
+  readonly snapshotEvery: number;
+  readonly initialState: () => unknown;
+  readonly reducers: Readonly<Record<string, (state: unknown, event: unknown) => unknown>>;
+}
+
+export function aggregateRuntime(def: AnyAggregateDefinition): AggregateRuntime {
+  return def as unknown as AggregateRuntime;
+}
+
+export type StateOf<A> = A extends AggregateDefinition<string, infer S, readonly AnyEventDefinition[]> ? S : never;
+export type EventsOf<A> = A extends AggregateDefinition<string, unknown, infer D> ? D : never;

@@ -1,0 +1,220 @@
+/**
+ * Every error Chronicle raises is a ChronicleError with a stable `code` and the
+ * facts in fields, so callers can branch on `code` (or `instanceof`) and show
+ * the facts without parsing messages. `toJSON`/`fromJSON` let errors cross the
+ * worker boundary and the network with their class and fields intact.
+ */
+export type ErrorDetails = Record<string, unknown>;
+
+export class ChronicleError extends Error {
+  readonly code: string;
+  readonly details: ErrorDetails;
+  constructor(code: string, message: string, details: ErrorDetails = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+  toJSON(): SerializedError {
+    return { code: this.code, name: this.name, message: this.message, details: this.details };
+  }
+}
+
+export interface SerializedError {
+  code: string;
+  name: string;
+  message: string;
+  details: ErrorDetails;
+}
+
+export type ExpectedVersion = number | 'any' | 'no-stream';
+
+/** expectedVersion did not match the stream's head. */
+export class ConcurrencyError extends ChronicleError {
+  constructor(
+    readonly aggregateId: string,
+    readonly expected: ExpectedVersion,
+    readonly actual: number,
+  ) {
+    super(
+      'CONCURRENCY',
+      `Aggregate "${aggregateId}": expected version ${String(expected)}, but the stream is at ${actual}`,
+      { aggregateId, expected, actual },
+    );
+  }
+}
+
+/** Event data failed its schema, or the envelope itself is malformed. */
+export class ValidationError extends ChronicleError {
+  constructor(
+    readonly eventType: string,
+    readonly path: string,
+    readonly reason: string,
+    readonly index?: number,
+  ) {
+    super(
+      'VALIDATION',
+      `Invalid ${eventType} event${index === undefined ? '' : ` at index ${index}`}: ${path || '(root)'}: ${reason}`,
+      { eventType, path, reason, index },
+    );
+  }
+}
+
+export class UnknownEventTypeError extends ChronicleError {
+  constructor(readonly eventType: string, readonly known: readonly string[]) {
+    super(
+      'UNKNOWN_EVENT_TYPE',
+      `Unknown event type "${eventType}"; defined types: ${known.join(', ') || '(none)'}`,
+      { eventType, known },
+    );
+  }
+}
+
+export class EventTooLargeError extends ChronicleError {
+  constructor(readonly eventType: string, readonly bytes: number, readonly limit: number, readonly index?: number) {
+    super(
+      'EVENT_TOO_LARGE',
+      `${eventType} event${index === undefined ? '' : ` at index ${index}`} is ${bytes} bytes; the limit is ${limit} (option maxEventBytes)`,
+      { eventType, bytes, limit, index },
+    );
+  }
+}
+
+/** Data that cannot be stored as JSON: functions, cycles, symbols, NaN, class instances... */
+export class UnserializableDataError extends ChronicleError {
+  constructor(readonly eventType: string, readonly path: string, readonly reason: string, readonly index?: number) {
+    super(
+      'UNSERIALIZABLE',
+      `${eventType} event${index === undefined ? '' : ` at index ${index}`} cannot be stored: ${path || '(root)'}: ${reason}`,
+      { eventType, path, reason, index },
+    );
+  }
+}
+
+/** No aggregate type could be resolved for an append. */
+export class AggregateTypeError extends ChronicleError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('AGGREGATE_TYPE', message, details);
+  }
+}
+
+/** The same event id appears twice within one append call. */
+export class DuplicateInBatchError extends ChronicleError {
+  constructor(readonly eventId: string) {
+    super('DUPLICATE_IN_BATCH', `Event id ${eventId} appears more than once in the same append`, { eventId });
+  }
+}
+
+/** The browser refused to store more (QuotaExceededError). Nothing of the append was written. */
+export class StorageQuotaError extends ChronicleError {
+  constructor(cause: string) {
+    super('STORAGE_QUOTA', `Storage quota exceeded; nothing of this write was stored (${cause})`, { cause });
+  }
+}
+
+/** Opening or upgrading the database is blocked by another tab holding an older version open. */
+export class StorageBlockedError extends ChronicleError {
+  constructor(readonly database: string) {
+    super(
+      'STORAGE_BLOCKED',
+      `Database "${database}" upgrade is blocked by another tab that still has it open; close or reload the other tabs`,
+      { database },
+    );
+  }
+}
+
+/** The database connection was closed (by the browser, another tab's upgrade, or a failed reopen). */
+export class StorageClosedError extends ChronicleError {
+  constructor(readonly database: string, reason: string) {
+    super('STORAGE_CLOSED', `Database "${database}" is closed: ${reason}`, { database, reason });
+  }
+}
+
+/** Any other IndexedDB failure, with the browser's own error name and message. */
+export class StorageError extends ChronicleError {
+  constructor(readonly operation: string, cause: string) {
+    super('STORAGE', `Storage failure during ${operation}: ${cause}`, { operation, cause });
+  }
+}
+
+/** The store was closed by the application. */
+export class StoreClosedError extends ChronicleError {
+  constructor(readonly database: string) {
+    super('STORE_CLOSED', `Store "${database}" has been closed`, { database });
+  }
+}
+
+/** A replay job or other long operation was stopped by its AbortSignal. */
+export class AbortedError extends ChronicleError {
+  constructor(what: string) {
+    super('ABORTED', `${what} was aborted`, { what });
+  }
+}
+
+/** Options given to openStore or another API call are wrong. */
+export class ConfigError extends ChronicleError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('CONFIG', message, details);
+  }
+}
+
+/**
+ * Rebuilds a ChronicleError of the right class from its JSON form. Classes with
+ * positional constructors are rebuilt from their details; unknown codes become
+ * a plain ChronicleError that keeps code, message and details.
+ */
+export function errorFromJSON(e: SerializedError): ChronicleError {
+  const d = e.details;
+  let err: ChronicleError;
+  switch (e.code) {
+    case 'CONCURRENCY':
+      err = new ConcurrencyError(String(d.aggregateId), d.expected as ExpectedVersion, Number(d.actual));
+      break;
+    case 'VALIDATION':
+      err = new ValidationError(String(d.eventType), String(d.path), String(d.reason), d.index as number | undefined);
+      break;
+    case 'UNKNOWN_EVENT_TYPE':
+      err = new UnknownEventTypeError(String(d.eventType), (d.known as string[]) ?? []);
+      break;
+    case 'EVENT_TOO_LARGE':
+      err = new EventTooLargeError(String(d.eventType), Number(d.bytes), Number(d.limit), d.index as number | undefined);
+      break;
+    case 'UNSERIALIZABLE':
+      err = new UnserializableDataError(String(d.eventType), String(d.path), String(d.reason), d.index as number | undefined);
+      break;
+    case 'DUPLICATE_IN_BATCH':
+      err = new DuplicateInBatchError(String(d.eventId));
+      break;
+    case 'STORAGE_QUOTA':
+      err = new StorageQuotaError(String(d.cause));
+      break;
+    case 'STORAGE_BLOCKED':
+      err = new StorageBlockedError(String(d.database));
+      break;
+    case 'STORAGE_CLOSED':
+      err = new StorageClosedError(String(d.database), String(d.reason));
+      break;
+    case 'STORAGE':
+      err = new StorageError(String(d.operation), String(d.cause));
+      break;
+    case 'STORE_CLOSED':
+      err = new StoreClosedError(String(d.database));
+      break;
+    case 'ABORTED':
+      err = new AbortedError(String(d.what));
+      break;
+    default:
+      err = new ChronicleError(e.code, e.message, d);
+  }
+  if (err.message !== e.message) err.message = e.message;
+  return err;
+}
+
+export function isSerializedError(value: unknown): value is SerializedError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as SerializedError).code === 'string' &&
+    typeof (value as SerializedError).message === 'string'
+  );
+}

@@ -1,0 +1,150 @@
+import type { z } from 'zod';
+
+/**
+ * An event type: its name, the zod schema of its current data, the schema
+ * version events are written with, and upcasters that lift data written with
+ * an older version one step up. Stored bytes are never rewritten: upcasting
+ * happens on every read.
+ */
+export interface EventDefinition<TType extends string = string, TData = unknown> {
+  readonly kind: 'event';
+  readonly type: TType;
+  readonly version: number;
+  readonly schema: z.ZodType<TData>;
+  /** upcasters[n] turns data of version n into data of version n + 1. */
+  readonly upcasters: Readonly<Record<number, Upcaster>>;
+}
+
+/** Lifts one event's data one version up. Typed loosely: old shapes are history. */
+export type Upcaster = (data: never) => unknown;
+
+export interface DefineEventOptions<TType extends string, TSchema extends z.ZodType> {
+  type: TType;
+  schema: TSchema;
+  /** The version new events are written with; defaults to 1. */
+  version?: number;
+  upcasters?: Record<number, Upcaster>;
+}
+
+export function defineEvent<TType extends string, TSchema extends z.ZodType>(
+  options: DefineEventOptions<TType, TSchema>,
+): EventDefinition<TType, z.output<TSchema>> {
+  const version = options.version ?? 1;
+  if (!Number.isInteger(version) || version < 1) {
+    throw new TypeError(`defineEvent(${options.type}): version must be a positive integer`);
+  }
+  const upcasters = options.upcasters ?? {};
+  for (let v = 1; v < version; v++) {
+    if (typeof upcasters[v] !== 'function') {
+      throw new TypeError(`defineEvent(${options.type}): version ${version} needs an upcaster from version ${v}`);
+    }
+  }
+  return {
+    kind: 'event',
+    type: options.type,
+    version,
+    schema: options.schema as z.ZodType<z.output<TSchema>>,
+    upcasters,
+  };
+}
+
+// Structural "any event definition": TData is erased to unknown.
+export type AnyEventDefinition = EventDefinition<string, unknown>;
+
+/** The union of `{ type, data }` shapes an array of definitions allows. */
+export type EventShape<TDefs extends readonly AnyEventDefinition[]> = {
+  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer D> ? { type: T; data: D } : never;
+}[number];
+
+export type EventTypeOf<TDefs extends readonly AnyEventDefinition[]> = EventShape<TDefs>['type'];
+
+export type DataOf<TDefs extends readonly AnyEventDefinition[], T extends string> = Extract<
+  EventShape<TDefs>,
+  { type: T }
+>['data'];
+
+/** What an app passes to append. `id` defaults to a fresh UUIDv7. */
+export interface EventInput<TType extends string = string, TData = unknown> {
+  type: TType;
+  data: TData;
+  id?: string;
+  meta?: {
+    /** Epoch milliseconds; defaults to now. */
+    occurredAt?: number;
+    correlationId?: string;
+    causationId?: string;
+  };
+}
+
+export type EventInputOf<TDefs extends readonly AnyEventDefinition[]> = {
+  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer D> ? EventInput<T, D> : never;
+}[number];
+
+export interface EventMeta {
+  occurredAt: number;
+  clientId: string;
+  clientSeq: number;
+  correlationId?: string;
+  causationId?: string;
+}
+
+/** An event as read from the log, with data upcast to the current version. */
+export interface RecordedEvent<TType extends string = string, TData = unknown> {
+  readonly known: true;
+  readonly id: string;
+  readonly aggregateId: string;
+  readonly aggregateType: string;
+  readonly seq: number;
+  readonly type: TType;
+  /** The version of `data` as returned (the current one after upcasting). */
+  readonly version: number;
+  /** The version the event was written with. */
+  readonly storedVersion: number;
+  readonly data: TData;
+  readonly meta: EventMeta;
+  /** Server-assigned global position; absent while the event is pending. */
+  readonly position?: number;
+}
+
+/**
+ * An event whose type the app no longer defines. It is kept in the log and
+ * surfaced on read, so nothing is lost; reducers skip it.
+ */
+export interface UnknownEvent {
+  readonly known: false;
+  readonly id: string;
+  readonly aggregateId: string;
+  readonly aggregateType: string;
+  readonly seq: number;
+  readonly type: string;
+  readonly version: number;
+  readonly storedVersion: number;
+  readonly data: unknown;
+  readonly meta: EventMeta;
+  readonly position?: number;
+}
+
+export type RecordedEventOf<TDefs extends readonly AnyEventDefinition[]> = {
+  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer D> ? RecordedEvent<T, D> : never;
+}[number];
+
+/** Any event read from the log: known (typed) or unknown. */
+export type LogEvent<TDefs extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[]> =
+  | RecordedEventOf<TDefs>
+  | UnknownEvent;
+
+/**
+ * The stored form of an event, exactly as kept in a log page and sent over the
+ * sync protocol. Data is as written (not upcast).
+ */
+export interface StoredEvent {
+  id: string;
+  aggregateId: string;
+  aggregateType: string;
+  seq: number;
+  type: string;
+  version: number;
+  data: unknown;
+  meta: EventMeta;
+  position?: number;
+}

@@ -1,0 +1,73 @@
+/**
+ * Event data travels as JSON (to IndexedDB as a JSON page, to the server over
+ * HTTP), so it must be plain JSON data. JSON.stringify would silently drop
+ * functions and undefined, turn NaN into null and Dates into strings: an event
+ * read back would differ from the one appended. This walk rejects all of that
+ * with the path of the first offending value.
+ */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface JsonProblem {
+  path: string;
+  reason: string;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (typeof value === 'bigint') return 'a bigint (store it as a string)';
+  if (value === undefined) return 'undefined (omit the key or use null)';
+  if (value instanceof Date) return 'a Date (store an ISO string or epoch milliseconds)';
+  if (value instanceof Map || value instanceof Set) return `a ${value.constructor.name} (store an array or object)`;
+  const ctor = (value as object).constructor;
+  return `an instance of ${ctor?.name ?? 'a class'} (only plain objects and arrays are JSON data)`;
+}
+
+function join(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return path ? `${path}.${key}` : key;
+}
+
+/** Returns the first problem found, or undefined when `value` is plain JSON data. */
+export function findJsonProblem(value: unknown): JsonProblem | undefined {
+  const ancestors = new Set<object>();
+  const walk = (v: unknown, path: string): JsonProblem | undefined => {
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
+    if (typeof v === 'number') {
+      return Number.isFinite(v) ? undefined : { path, reason: `${v} is not a finite number` };
+    }
+    if (typeof v !== 'object') return { path, reason: `${describe(v)} is not JSON data` };
+    if (ancestors.has(v)) return { path, reason: 'a cycle: this object contains itself' };
+    const isArray = Array.isArray(v);
+    if (!isArray) {
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return { path, reason: `${describe(v)} is not JSON data` };
+    }
+    ancestors.add(v);
+    if (isArray) {
+      for (let i = 0; i < v.length; i++) {
+        const p = walk(v[i], join(path, i));
+        if (p) return p;
+      }
+    } else {
+      for (const key of Object.keys(v)) {
+        const p = walk((v as Record<string, unknown>)[key], join(path, key));
+        if (p) return p;
+      }
+    }
+    ancestors.delete(v);
+    return undefined;
+  };
+  return walk(value, '');
+}
+
+const encoder = new TextEncoder();
+
+/** UTF-8 byte length of a string, without allocating when it is pure ASCII. */
+export function utf8Length(text: string): number {
+  // Fast path: most event JSON is ASCII; one scan decides.
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length;
+  }
+  return text.length;
+}

@@ -1,0 +1,80 @@
+import type { AnyEventDefinition, EventTypeOf, RecordedEventOf } from './event.ts';
+
+export interface HandlerContext {
+  /** True while rebuilding from history: skip side effects (emails, payments, webhooks). */
+  readonly isReplay: boolean;
+}
+
+export type ProjectionHandlers<TState, TDefs extends readonly AnyEventDefinition[]> = {
+  [T in EventTypeOf<TDefs>]?: (
+    state: TState,
+    event: Extract<RecordedEventOf<TDefs>, { type: T }>,
+    context: HandlerContext,
+  ) => TState;
+};
+
+/**
+ * A named read model fed by the whole log in log order. Its state and the
+ * position of the last event it applied are committed together, so an event
+ * is applied exactly once. Bump `version` when handlers change: the
+ * projection is then rebuilt from scratch.
+ */
+export interface ProjectionDefinition<
+  TName extends string = string,
+  TState = unknown,
+  TDefs extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[],
+> {
+  readonly kind: 'projection';
+  readonly name: TName;
+  readonly version: number;
+  readonly events: TDefs;
+  readonly initialState: () => TState;
+  readonly handlers: ProjectionHandlers<TState, TDefs>;
+}
+
+export interface DefineProjectionOptions<TName extends string, TState, TDefs extends readonly AnyEventDefinition[]> {
+  name: TName;
+  events: TDefs;
+  initialState: () => TState;
+  handlers: ProjectionHandlers<TState, TDefs>;
+  version?: number;
+}
+
+export function defineProjection<TName extends string, TState, const TDefs extends readonly AnyEventDefinition[]>(
+  options: DefineProjectionOptions<TName, TState, TDefs>,
+): ProjectionDefinition<TName, TState, TDefs> {
+  const version = options.version ?? 1;
+  if (!Number.isInteger(version) || version < 1) {
+    throw new TypeError(`defineProjection(${options.name}): version must be a positive integer`);
+  }
+  return {
+    kind: 'projection',
+    name: options.name,
+    version,
+    events: options.events,
+    initialState: options.initialState,
+    handlers: options.handlers,
+  };
+}
+
+/** The covariant parts every projection definition shares. */
+export interface AnyProjectionDefinition {
+  readonly kind: 'projection';
+  readonly name: string;
+  readonly version: number;
+  readonly events: readonly AnyEventDefinition[];
+  readonly initialState: () => unknown;
+}
+
+export interface ProjectionRuntime {
+  readonly name: string;
+  readonly version: number;
+  readonly initialState: () => unknown;
+  readonly handlers: Readonly<Record<string, ((state: unknown, event: unknown, ctx: HandlerContext) => unknown) | undefined>>;
+}
+
+export function projectionRuntime(def: AnyProjectionDefinition): ProjectionRuntime {
+  return def as unknown as ProjectionRuntime;
+}
+
+export type ProjectionStateOf<P> = P extends ProjectionDefinition<string, infer S, readonly AnyEventDefinition[]> ? S : never;

@@ -1,0 +1,183 @@
+import type { z } from 'zod';
+import {
+  AggregateTypeError,
+  ChronicleError,
+  DuplicateInBatchError,
+  EventTooLargeError,
+  UnknownEventTypeError,
+  UnserializableDataError,
+  ValidationError,
+} from './errors.ts';
+import type { AnyEventDefinition, EventInput, LogEvent, StoredEvent } from './event.ts';
+import type { AnyAggregateDefinition } from './aggregate.ts';
+import { findJsonProblem, utf8Length } from './json-data.ts';
+import { uuidv7 } from './ids.ts';
+
+/** Default upper bound for one event's stored JSON, in bytes. */
+export const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
+
+/**
+ * An event that passed validation, ready for the engine. `body` is the JSON of
+ * `{ type, version, data, meta }` with `meta` last: the engine splices in the
+ * numbers it assigns inside its transaction (seq, clientId, clientSeq) without
+ * parsing the body again.
+ */
+export interface EncodedEvent {
+  id: string;
+  type: string;
+  body: string;
+}
+
+export interface Registry {
+  readonly eventTypes: readonly string[];
+  readonly maxEventBytes: number;
+  definition(type: string): AnyEventDefinition | undefined;
+  /** Validates inputs and encodes them; throws a typed error before anything is written. */
+  encode(inputs: readonly EventInput[], now?: number): EncodedEvent[];
+  /** The aggregate type for an append: the explicit one, or the single aggregate declaring these types. */
+  resolveAggregateType(inputs: readonly EventInput[], explicit?: string): string;
+  /** Upcasts a stored event to the current schema; an unknown type is surfaced, not dropped. */
+  decode(stored: StoredEvent): LogEvent;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = 'data';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : `.${String(key)}`;
+  return out;
+}
+
+function firstIssue(error: z.ZodError): { path: string; reason: string } {
+  const issue = error.issues[0];
+  if (!issue) return { path: 'data', reason: 'invalid' };
+  return { path: formatPath(issue.path), reason: issue.message };
+}
+
+export interface RegistryOptions {
+  events: readonly AnyEventDefinition[];
+  aggregates?: readonly AnyAggregateDefinition[];
+  maxEventBytes?: number;
+}
+
+export function createRegistry(options: RegistryOptions): Registry {
+  const byType = new Map<string, AnyEventDefinition>();
+  const add = (def: AnyEventDefinition) => {
+    const existing = byType.get(def.type);
+    if (existing && existing !== def) throw new TypeError(`Event type "${def.type}" is defined twice`);
+    byType.set(def.type, def);
+  };
+  for (const def of options.events) add(def);
+  // Aggregates may bring event definitions the events list forgot.
+  const aggregatesByEventType = new Map<string, string[]>();
+  for (const agg of options.aggregates ?? []) {
+    for (const def of agg.events) {
+      add(def);
+      const owners = aggregatesByEventType.get(def.type) ?? [];
+      owners.push(agg.type);
+      aggregatesByEventType.set(def.type, owners);
+    }
+  }
+  const eventTypes = [...byType.keys()];
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+
+  const encodeOne = (input: EventInput, index: number, now: number, seen: Set<string>): EncodedEvent => {
+    if (typeof input !== 'object' || input === null || typeof input.type !== 'string') {
+      throw new ValidationError(String((input as { type?: unknown } | null)?.type ?? '?'), 'type', 'an event needs a string "type"', index);
+    }
+    const def = byType.get(input.type);
+    if (!def) throw new UnknownEventTypeError(input.type, eventTypes);
+    const parsed = def.schema.safeParse(input.data);
+    if (!parsed.success) {
+      const { path, reason } = firstIssue(parsed.error);
+      throw new ValidationError(def.type, path, reason, index);
+    }
+    const data: unknown = parsed.data;
+    const problem = findJsonProblem(data);
+    if (problem) throw new UnserializableDataError(def.type, problem.path ? `data.${problem.path}` : 'data', problem.reason, index);
+    const id = input.id ?? uuidv7(now);
+    if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+      throw new ValidationError(def.type, 'id', 'id must be a non-empty string of at most 128 characters', index);
+    }
+    if (seen.has(id)) throw new DuplicateInBatchError(id);
+    seen.add(id);
+    const metaIn = input.meta ?? {};
+    const occurredAt = metaIn.occurredAt ?? now;
+    if (!Number.isFinite(occurredAt)) {
+      throw new ValidationError(def.type, 'meta.occurredAt', 'must be epoch milliseconds (a finite number)', index);
+    }
+    const meta: Record<string, unknown> = { occurredAt };
+    for (const key of ['correlationId', 'causationId'] as const) {
+      const value = metaIn[key];
+      if (value === undefined) continue;
+      if (typeof value !== 'string') throw new ValidationError(def.type, `meta.${key}`, 'must be a string', index);
+      meta[key] = value;
+    }
+    const body = JSON.stringify({ type: def.type, version: def.version, data, meta });
+    const bytes = utf8Length(body) + id.length + 160; // envelope fields added by the engine
+    if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
+    return { id, type: def.type, body };
+  };
+
+  return {
+    eventTypes,
+    maxEventBytes,
+    definition: (type) => byType.get(type),
+    encode(inputs, now = Date.now()) {
+      if (!Array.isArray(inputs)) throw new ValidationError('?', 'events', 'events must be an array');
+      const seen = new Set<string>();
+      return inputs.map((input, i) => encodeOne(input, i, now, seen));
+    },
+    resolveAggregateType(inputs, explicit) {
+      if (explicit !== undefined) {
+        if (typeof explicit !== 'string' || explicit.length === 0) {
+          throw new AggregateTypeError('aggregateType must be a non-empty string');
+        }
+        return explicit;
+      }
+      const candidates = new Set<string>();
+      for (const input of inputs) {
+        const owners = aggregatesByEventType.get(input.type) ?? [];
+        if (owners.length !== 1) {
+          throw new AggregateTypeError(
+            owners.length === 0
+              ? `No aggregate declares event type "${input.type}"; pass { aggregate } or { aggregateType } to append`
+              : `Event type "${input.type}" belongs to several aggregates (${owners.join(', ')}); pass { aggregate } or { aggregateType }`,
+            { eventType: input.type, owners },
+          );
+        }
+        candidates.add(owners[0]!);
+      }
+      if (candidates.size !== 1) {
+        throw new AggregateTypeError(`These events belong to different aggregates (${[...candidates].join(', ')})`, {
+          owners: [...candidates],
+        });
+      }
+      return [...candidates][0]!;
+    },
+    decode(stored) {
+      const def = byType.get(stored.type);
+      if (!def) {
+        return { ...stored, known: false, storedVersion: stored.version };
+      }
+      let data: unknown = stored.data;
+      if (stored.version < def.version) {
+        for (let v = stored.version; v < def.version; v++) {
+          const up = def.upcasters[v];
+          if (!up) {
+            throw new ChronicleError('UPCAST', `No upcaster for ${def.type} from version ${v}`, { eventType: def.type, from: v, eventId: stored.id });
+          }
+          try {
+            data = (up as (d: unknown) => unknown)(data);
+          } catch (cause) {
+            throw new ChronicleError('UPCAST', `Upcasting ${def.type} ${stored.id} from version ${v} failed: ${String(cause)}`, {
+              eventType: def.type,
+              from: v,
+              eventId: stored.id,
+            });
+          }
+        }
+      }
+      const event = { ...stored, known: true as const, version: Math.max(def.version, stored.version), storedVersion: stored.version, data };
+      return event as LogEvent;
+    },
+  };
+}
