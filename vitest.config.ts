@@ -1,0 +1,79 @@
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two Vitest projects:
+ *
+ * - `node`:    unit, engine and server suites in Node, with IndexedDB provided
+ *              by fake-indexeddb (see test/setup/node.ts). BroadcastChannel is
+ *              a Node 20 global.
+ * - `browser`: engine suites again, plus browser-only suites, in real headless
+ *              Chromium through the Playwright provider (real IndexedDB, real
+ *              module Web Workers).
+ *
+ * Inline projects do not inherit the root config (no `extends: true`), so every
+ * option that matters lives inside its project.
+ */
+
+const TEST_TIMEOUT = 60_000;
+const HOOK_TIMEOUT = 60_000;
+
+/** Chromium shipped by Debian (`apt-get install chromium`), not a Playwright download. */
+const CHROMIUM_EXECUTABLE = '/usr/bin/chromium';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['test/unit/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/server/**/*.test.ts'],
+          setupFiles: ['test/setup/node.ts'],
+          testTimeout: TEST_TIMEOUT,
+          hookTimeout: HOOK_TIMEOUT,
+        },
+      },
+      {
+        // Vite options for the browser project's dev server.
+        worker: {
+          // Web Workers are ES modules: `new Worker(new URL(..., import.meta.url), { type: 'module' })`.
+          format: 'es',
+        },
+        optimizeDeps: {
+          // Pre-bundle up front. Workers (worker/index.ts, test fixtures) are not
+          // scanned by Vite's dependency scanner, so without this the first run
+          // discovers these deps mid-test, re-optimizes and reloads the page.
+          include: ['idb', 'comlink', 'zod', 'dexie'],
+        },
+        test: {
+          name: 'browser',
+          include: ['test/engine/**/*.test.ts', 'test/browser/**/*.test.ts'],
+          testTimeout: TEST_TIMEOUT,
+          hookTimeout: HOOK_TIMEOUT,
+          browser: {
+            enabled: true,
+            headless: true,
+            // No UI / screenshots in CI runs.
+            ui: false,
+            screenshotFailures: false,
+            provider: playwright({
+              launchOptions: {
+                executablePath: CHROMIUM_EXECUTABLE,
+                args: [
+                  '--no-sandbox',
+                  '--disable-gpu',
+                  '--disable-background-networking',
+                  '--disable-component-update',
+                  '--disable-sync',
+                  '--no-first-run',
+                ],
+              },
+            }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+    ],
+  },
+});
