@@ -25,6 +25,7 @@ export const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
 export interface EncodedEvent {
   id: string;
   type: string;
+  occurredAt: number;
   body: string;
 }
 
@@ -114,7 +115,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     const body = JSON.stringify({ type: def.type, version: def.version, data, meta });
     const bytes = utf8Length(body) + id.length + 160; // envelope fields added by the engine
     if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
-    return { id, type: def.type, body };
+    return { id, type: def.type, occurredAt, body };
   };
 
   return {

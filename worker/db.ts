@@ -1,0 +1,140 @@
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { StorageBlockedError, StorageClosedError } from '../src/core/errors.ts';
+import type { LogCursor, PageKey } from './types.ts';
+
+/**
+ * IndexedDB layout.
+ *
+ * `pages` holds the log. One record holds many events (a JSON array string):
+ * IndexedDB's cost is per record and per transaction, not per byte, so an
+ * append or an ingested sync page is one record, not one per event.
+ *   key [0, firstPosition]  confirmed pages, in server position order
+ *   key [1, lsn]            pending (local) pages, in local append order
+ * so walking the store in key order is exactly the log order of invariant 5.
+ *
+ * Two multiEntry indexes make pages findable without a row per event:
+ *   stream: [aggregateId, highest seq of that aggregate in the page]; the last
+ *           entry of an aggregate is its head, and the first entry >= [id, s]
+ *           is the page holding seq s.
+ *   id:     event ids that a local append could repeat (all pending events and
+ *           this client's confirmed ones), for idempotent appends.
+ */
+export const DB_VERSION = 1;
+
+export interface PageRecord {
+  /** JSON array of StoredEvent, in log order. */
+  json: string;
+  count: number;
+  stream: [string, number][];
+  id: string[];
+  /** Smallest and largest meta.occurredAt in the page, for time-range scans. */
+  t0: number;
+  t1: number;
+}
+
+export interface MetaRecord {
+  clientId: string;
+  /** Next clientSeq to assign; gapless across tabs because it is read and written in the append transaction. */
+  nextClientSeq: number;
+  /** Next pending page number; never reused, so a cursor into the pending area stays meaningful. */
+  nextLsn: number;
+  pendingEvents: number;
+  confirmedEvents: number;
+  /** Highest server position stored. */
+  confirmedHead: number;
+}
+
+export interface SnapshotRecord {
+  aggregateId: string;
+  aggregateType: string;
+  reducerVersion: number;
+  /** The aggregate version (seq) the state includes. */
+  seq: number;
+  state: unknown;
+  takenAt: number;
+}
+
+export interface ProjectionRecord {
+  name: string;
+  version: number;
+  state: unknown;
+  /** The last event applied; null before the first. */
+  cursor: LogCursor | null;
+  applied: number;
+  updatedAt: number;
+}
+
+export interface JobRecord {
+  name: string;
+  /** A fingerprint of what the job covers; a changed job restarts from scratch. */
+  shape: string;
+  cursor: LogCursor | null;
+  processed: number;
+  scanned: number;
+  status: 'running' | 'done';
+  updatedAt: number;
+}
+
+export interface ChronicleSchema extends DBSchema {
+  pages: {
+    key: PageKey;
+    value: PageRecord;
+    indexes: { stream: [string, number]; id: string };
+  };
+  meta: { key: string; value: MetaRecord };
+  snapshots: { key: string; value: SnapshotRecord };
+  projections: { key: string; value: ProjectionRecord };
+  jobs: { key: string; value: JobRecord };
+}
+
+export type ChronicleDB = IDBPDatabase<ChronicleSchema>;
+
+export interface OpenHooks {
+  /** The connection went away (another tab upgrades, or the browser closed it). */
+  onGone(reason: string): void;
+}
+
+export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<ChronicleDB> {
+  let blocked = false;
+  const opening = openDB<ChronicleSchema>(name, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        const pages = db.createObjectStore('pages');
+        pages.createIndex('stream', 'stream', { multiEntry: true });
+        pages.createIndex('id', 'id', { multiEntry: true });
+        db.createObjectStore('meta');
+        db.createObjectStore('snapshots');
+        db.createObjectStore('projections');
+        db.createObjectStore('jobs');
+      }
+    },
+    blocked() {
+      blocked = true;
+    },
+    blocking() {
+      // Another tab wants a newer schema: step aside, reopen lazily later.
+      hooks.onGone('another tab is upgrading the database');
+    },
+    terminated() {
+      hooks.onGone('the browser closed the database');
+    },
+  });
+  // An upgrade waiting on another tab would hang forever: surface it instead.
+  const blockedCheck = new Promise<never>((_, reject) => {
+    const timer = setInterval(() => {
+      if (blocked) {
+        clearInterval(timer);
+        opening.then((db) => db.close(), () => undefined);
+        reject(new StorageBlockedError(name));
+      }
+    }, 50);
+    opening.finally(() => clearInterval(timer)).catch(() => undefined);
+  });
+  try {
+    return await Promise.race([opening, blockedCheck]);
+  } catch (error) {
+    if (error instanceof StorageBlockedError) throw error;
+    const e = error as { name?: string; message?: string };
+    throw new StorageClosedError(name, `could not open: ${e.name ?? 'Error'}: ${e.message ?? String(error)}`);
+  }
+}

@@ -1,0 +1,238 @@
+import { ChronicleError, StoreClosedError } from '../src/core/errors.ts';
+import type { StoredEvent } from '../src/core/event.ts';
+import { uuidv7 } from '../src/core/ids.ts';
+import { commitAppendGroup } from './append.ts';
+import { openChronicleDb, type ChronicleDB, type JobRecord, type ProjectionRecord, type SnapshotRecord } from './db.ts';
+import { ingestConfirmed, type IngestResult } from './ingest.ts';
+import { newMeta } from './meta.ts';
+import { readLogPages, readStreamPages } from './reads.ts';
+import { toStorageError } from './storage-errors.ts';
+import type {
+  AppendOutcome,
+  AppendRequest,
+  Change,
+  LogCursor,
+  LogPageQuery,
+  LogPageResult,
+  RawPage,
+  StoreStats,
+  StreamQuery,
+} from './types.ts';
+
+export interface EngineOptions {
+  /** The IndexedDB database name. */
+  name: string;
+}
+
+/**
+ * The storage engine: owns the IndexedDB log and knows nothing of the app's
+ * event types or reducers (those run in the client). Every method takes and
+ * returns plain data, so the same object serves in-process callers and, via
+ * comlink, the main thread from a Web Worker.
+ */
+export interface Engine {
+  stats(): Promise<StoreStats>;
+  /** Appends one request; requests arriving while a transaction runs share the next one. */
+  append(request: AppendRequest): Promise<AppendOutcome>;
+  /** Appends several requests atomically: all of them or none. */
+  appendBatch(requests: AppendRequest[]): Promise<AppendOutcome[]>;
+  /** Stores server-confirmed events (a sync pull page or an import), as JSON or objects. */
+  ingestConfirmed(events: string | StoredEvent[]): Promise<IngestResult>;
+  readLog(query: LogPageQuery): Promise<LogPageResult>;
+  readStream(query: StreamQuery): Promise<RawPage[]>;
+  getSnapshot(aggregateId: string): Promise<SnapshotRecord | undefined>;
+  putSnapshot(snapshot: SnapshotRecord): Promise<void>;
+  deleteSnapshot(aggregateId: string): Promise<void>;
+  getProjection(name: string): Promise<ProjectionRecord | undefined>;
+  /** Writes a projection's state and cursor if its stored cursor is still `expected` (compare-and-set). */
+  commitProjection(expected: LogCursor | null, record: ProjectionRecord): Promise<boolean>;
+  deleteProjection(name: string): Promise<void>;
+  getJob(name: string): Promise<JobRecord | undefined>;
+  putJob(job: JobRecord): Promise<void>;
+  deleteJob(name: string): Promise<void>;
+  /** Calls `listener` after every commit here or in another tab; returns an id for unsubscribe. */
+  subscribe(listener: (change: Change) => void): number;
+  unsubscribe(id: number): void;
+  close(): Promise<void>;
+}
+
+interface QueuedAppend {
+  request: AppendRequest;
+  resolve(outcome: AppendOutcome): void;
+  reject(error: unknown): void;
+}
+
+function sameCursor(a: LogCursor | null, b: LogCursor | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.area === b.area && a.page === b.page && a.index === b.index;
+}
+
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  const { name } = options;
+  let closed = false;
+  let dbPromise: Promise<ChronicleDB> | undefined;
+
+  const getDb = (): Promise<ChronicleDB> => {
+    if (closed) return Promise.reject(new StoreClosedError(name));
+    if (!dbPromise) {
+      const opening = openChronicleDb(name, {
+        onGone() {
+          // Drop the connection; the next operation reopens it.
+          if (dbPromise === opening) dbPromise = undefined;
+          opening.then((db) => db.close(), () => undefined);
+        },
+      });
+      dbPromise = opening;
+      opening.catch(() => {
+        if (dbPromise === opening) dbPromise = undefined;
+      });
+    }
+    return dbPromise;
+  };
+
+  /** Runs a storage operation, turning IndexedDB failures into typed errors. */
+  const run = async <T>(operation: string, fn: (db: ChronicleDB) => Promise<T>): Promise<T> => {
+    const db = await getDb();
+    try {
+      return await fn(db);
+    } catch (error) {
+      throw toStorageError(name, operation, error);
+    }
+  };
+
+  // Make sure the client record (clientId, counters) exists before anything reads it.
+  await run('open', async (db) => {
+    const tx = db.transaction('meta', 'readwrite');
+    const meta = await tx.store.get('client');
+    if (!meta) await tx.store.put(newMeta(uuidv7()), 'client');
+    await tx.done;
+  });
+
+  // --- change feed: this tab's listeners, and other tabs through a BroadcastChannel
+  const listeners = new Map<number, (change: Change) => void>();
+  let nextListener = 1;
+  const emitLocal = (change: Change) => {
+    for (const listener of listeners.values()) {
+      try {
+        listener(change);
+      } catch {
+        // A failing subscriber must not break the engine or other subscribers.
+      }
+    }
+  };
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`chronicle:${name}`) : undefined;
+  if (channel) channel.onmessage = (message: MessageEvent<Change>) => emitLocal(message.data);
+  const publish = (change: Change) => {
+    emitLocal(change);
+    channel?.postMessage(change);
+  };
+
+  // --- group commit: appends that arrive while a transaction runs share the next one
+  const queue: QueuedAppend[] = [];
+  let flushing = false;
+  const flush = async () => {
+    flushing = true;
+    while (queue.length > 0) {
+      const group = queue.splice(0, queue.length);
+      try {
+        const result = await run('append', (db) =>
+          commitAppendGroup(
+            db,
+            group.map((q) => q.request),
+            { atomic: false, newClientId: uuidv7 },
+          ),
+        );
+        result.outcomes.forEach((outcome, i) => {
+          if (outcome instanceof Error) group[i]!.reject(outcome);
+          else group[i]!.resolve(outcome);
+        });
+        if (result.written > 0) publish({ kind: 'appended', aggregates: result.moved, count: result.written });
+      } catch (error) {
+        // The transaction failed as a whole: nothing of the group was written.
+        for (const q of group) q.reject(error);
+      }
+    }
+    flushing = false;
+  };
+
+  const engine: Engine = {
+    stats: () =>
+      run('stats', async (db) => {
+        const meta = await db.get('meta', 'client');
+        if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
+        return {
+          name,
+          clientId: meta.clientId,
+          pendingEvents: meta.pendingEvents,
+          confirmedEvents: meta.confirmedEvents,
+          confirmedHead: meta.confirmedHead,
+        };
+      }),
+    append(request) {
+      return new Promise<AppendOutcome>((resolve, reject) => {
+        if (closed) return reject(new StoreClosedError(name));
+        queue.push({ request, resolve, reject });
+        if (!flushing) void flush();
+      });
+    },
+    async appendBatch(requests) {
+      const result = await run('appendBatch', (db) => commitAppendGroup(db, requests, { atomic: true, newClientId: uuidv7 }));
+      if (result.written > 0) publish({ kind: 'appended', aggregates: result.moved, count: result.written });
+      return result.outcomes as AppendOutcome[];
+    },
+    async ingestConfirmed(events) {
+      const list = typeof events === 'string' ? (JSON.parse(events) as StoredEvent[]) : events;
+      if (!Array.isArray(list)) throw new ChronicleError('VALIDATION', 'ingestConfirmed expects an array of events');
+      const result = await run('ingest', (db) => ingestConfirmed(db, list));
+      if (result.stored > 0) {
+        publish({ kind: 'appended', aggregates: result.moved, count: result.stored });
+        publish({ kind: 'confirmed', head: result.head, count: result.stored });
+      }
+      return result;
+    },
+    readLog: (query) => run('readLog', (db) => readLogPages(db, query)),
+    readStream: (query) => run('readStream', (db) => readStreamPages(db, query)),
+    getSnapshot: (aggregateId) => run('getSnapshot', (db) => db.get('snapshots', aggregateId)),
+    putSnapshot: (snapshot) => run('putSnapshot', async (db) => void (await db.put('snapshots', snapshot, snapshot.aggregateId))),
+    deleteSnapshot: (aggregateId) => run('deleteSnapshot', (db) => db.delete('snapshots', aggregateId)),
+    getProjection: (projection) => run('getProjection', (db) => db.get('projections', projection)),
+    commitProjection: (expected, record) =>
+      run('commitProjection', async (db) => {
+        const tx = db.transaction('projections', 'readwrite');
+        const current = await tx.store.get(record.name);
+        const currentCursor = current && current.version === record.version ? current.cursor : null;
+        if (!sameCursor(currentCursor, expected)) {
+          await tx.done;
+          return false;
+        }
+        await tx.store.put(record, record.name);
+        await tx.done;
+        publish({ kind: 'projection', name: record.name });
+        return true;
+      }),
+    deleteProjection: (projection) => run('deleteProjection', (db) => db.delete('projections', projection)),
+    getJob: (job) => run('getJob', (db) => db.get('jobs', job)),
+    putJob: (job) => run('putJob', async (db) => void (await db.put('jobs', job, job.name))),
+    deleteJob: (job) => run('deleteJob', (db) => db.delete('jobs', job)),
+    subscribe(listener) {
+      const id = nextListener++;
+      listeners.set(id, listener);
+      return id;
+    },
+    unsubscribe(id) {
+      listeners.delete(id);
+    },
+    async close() {
+      if (closed) return;
+      // Let appends already accepted finish before the connection goes.
+      while (flushing || queue.length > 0) await new Promise((r) => setTimeout(r, 1));
+      closed = true;
+      listeners.clear();
+      channel?.close();
+      const db = await dbPromise?.catch(() => undefined);
+      db?.close();
+      dbPromise = undefined;
+    },
+  };
+  return engine;
+}

@@ -1,0 +1,22 @@
+import {
+  ChronicleError,
+  StorageClosedError,
+  StorageError,
+  StorageQuotaError,
+} from '../src/core/errors.ts';
+
+/**
+ * Turns what IndexedDB throws into a typed ChronicleError. ChronicleErrors
+ * raised by our own checks pass through unchanged.
+ */
+export function toStorageError(database: string, operation: string, error: unknown): ChronicleError {
+  if (error instanceof ChronicleError) return error;
+  const e = error as { name?: string; message?: string } | null;
+  const name = e?.name ?? 'Error';
+  const message = `${name}: ${e?.message ?? String(error)}`;
+  if (name === 'QuotaExceededError') return new StorageQuotaError(message);
+  if (name === 'InvalidStateError' && /clos/i.test(e?.message ?? '')) {
+    return new StorageClosedError(database, message);
+  }
+  return new StorageError(operation, message);
+}
