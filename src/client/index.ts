@@ -1,0 +1,4 @@
+export { openStore, type Store, type StoreEvent } from './store.ts';
+export type * from './types.ts';
+export type { WorkerOption } from './connection.ts';
+export * from '../core/index.ts';

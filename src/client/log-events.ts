@@ -1,0 +1,32 @@
+import type { LogEvent, StoredEvent } from '../core/event.ts';
+import type { Registry } from '../core/registry.ts';
+import type { LogCursor, RawPage } from '../../worker/types.ts';
+
+/** An event with its place in the log, for checkpoints. */
+export interface PlacedEvent {
+  event: LogEvent;
+  cursor: LogCursor;
+}
+
+export function isAfter(cursor: LogCursor, after: LogCursor | null | undefined): boolean {
+  if (!after) return true;
+  if (cursor.area !== after.area) return cursor.area > after.area;
+  if (cursor.page !== after.page) return cursor.page > after.page;
+  return cursor.index > after.index;
+}
+
+/** Parses a raw page into stored events (data as written, not yet upcast). */
+export function parsePage(page: RawPage): StoredEvent[] {
+  return JSON.parse(page.json) as StoredEvent[];
+}
+
+export function decodePage(registry: Registry, page: RawPage, after?: LogCursor | null): PlacedEvent[] {
+  const stored = parsePage(page);
+  const out: PlacedEvent[] = [];
+  for (let index = 0; index < stored.length; index++) {
+    const cursor = { area: page.area, page: page.page, index };
+    if (!isAfter(cursor, after)) continue;
+    out.push({ event: registry.decode(stored[index]!), cursor });
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+import type { Registry } from '../core/registry.ts';
+import type { LogCursor } from '../../worker/types.ts';
+import type { EngineConnection } from './connection.ts';
+import { decodePage, type PlacedEvent } from './log-events.ts';
+import type { LogFilter } from './types.ts';
+
+/** Events requested per engine call: bounds memory whatever the log size. */
+export const SCAN_BATCH_EVENTS = 4000;
+
+export interface ScanBatch {
+  /** Events of this batch that match the filter, in log order. */
+  matches: PlacedEvent[];
+  /** Events looked at in this batch, matching or not. */
+  scanned: number;
+  /** The last event looked at: resume after it. */
+  last: LogCursor;
+}
+
+function matcher(filter: LogFilter): (p: PlacedEvent) => boolean {
+  const aggregates = filter.aggregateIds ? new Set(filter.aggregateIds) : undefined;
+  const types = filter.types ? new Set(filter.types) : undefined;
+  const positional = filter.fromPosition !== undefined || filter.toPosition !== undefined;
+  return ({ event }) => {
+    if (aggregates && !aggregates.has(event.aggregateId)) return false;
+    if (types && !types.has(event.type)) return false;
+    const t = event.meta.occurredAt;
+    if (filter.fromTime !== undefined && t < filter.fromTime) return false;
+    if (filter.toTime !== undefined && t > filter.toTime) return false;
+    if (positional) {
+      if (event.position === undefined) return false;
+      if (filter.fromPosition !== undefined && event.position < filter.fromPosition) return false;
+      if (filter.toPosition !== undefined && event.position > filter.toPosition) return false;
+    }
+    return true;
+  };
+}
+
+/**
+ * Walks the log in log order (confirmed by position, then pending in local
+ * order) in bounded batches. Time and position bounds also skip whole pages
+ * in the engine; the other filters apply here.
+ */
+export async function* scanLog(
+  connection: EngineConnection,
+  registry: Registry,
+  filter: LogFilter = {},
+): AsyncGenerator<ScanBatch> {
+  const matches = matcher(filter);
+  let after = filter.after ?? null;
+  const positional = filter.fromPosition !== undefined || filter.toPosition !== undefined;
+  for (;;) {
+    const result = await connection.engine.readLog({
+      after,
+      fromPosition: filter.fromPosition,
+      fromTime: filter.fromTime,
+      toTime: filter.toTime,
+      maxEvents: SCAN_BATCH_EVENTS,
+    });
+    const batch: PlacedEvent[] = [];
+    let scanned = 0;
+    let last = after;
+    let pastEnd = false;
+    for (const page of result.pages) {
+      if (positional && page.area !== 0) {
+        pastEnd = true; // pending events have no position
+        break;
+      }
+      for (const placed of decodePage(registry, page, after)) {
+        scanned++;
+        last = placed.cursor;
+        if (filter.toPosition !== undefined && (placed.event.position ?? Infinity) > filter.toPosition) {
+          pastEnd = true;
+          break;
+        }
+        if (matches(placed)) batch.push(placed);
+      }
+      if (pastEnd) break;
+    }
+    if (last && (scanned > 0 || batch.length > 0)) yield { matches: batch, scanned, last };
+    if (result.end || pastEnd || !last || (last === after && result.pages.length === 0)) return;
+    if (last === after) {
+      // Pages came back but held nothing new (all at or before the cursor): move past them.
+      const lastPage = result.pages[result.pages.length - 1]!;
+      after = { area: lastPage.area, page: lastPage.page, index: lastPage.count - 1 };
+      continue;
+    }
+    after = last;
+  }
+}

@@ -1,0 +1,154 @@
+import type { AnyAggregateDefinition, EventsOf, StateOf } from '../core/aggregate.ts';
+import type { ExpectedVersion } from '../core/errors.ts';
+import type { AnyEventDefinition, EventInput, EventShape, LogEvent } from '../core/event.ts';
+import type { AnyProjectionDefinition } from '../core/projection.ts';
+import type { LogCursor } from '../../worker/types.ts';
+import type { WorkerOption } from './connection.ts';
+
+export type { LogCursor };
+
+export interface StoreOptions<
+  TEvents extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[],
+  TAggregates extends readonly AnyAggregateDefinition[] = readonly AnyAggregateDefinition[],
+> {
+  /** The IndexedDB database name; one store per name. */
+  name: string;
+  /** Event types this app writes and reads (an aggregate's events are added automatically). */
+  events?: TEvents;
+  aggregates?: TAggregates;
+  /** Projections kept live while the store is open. */
+  projections?: readonly AnyProjectionDefinition[];
+  /** Run the engine in a Web Worker (default 'auto': where one exists) or in-process (false). */
+  worker?: WorkerOption;
+  /** Largest stored event, in bytes of JSON; default 256 KiB. */
+  maxEventBytes?: number;
+}
+
+type AggregateEventShapes<TAggregates extends readonly AnyAggregateDefinition[]> = TAggregates[number] extends infer A
+  ? A extends { events: infer D extends readonly AnyEventDefinition[] }
+    ? EventShape<D>
+    : never
+  : never;
+
+/** Every `{ type, data }` this store accepts. */
+export type StoreEventShape<
+  TEvents extends readonly AnyEventDefinition[],
+  TAggregates extends readonly AnyAggregateDefinition[],
+> = EventShape<TEvents> | AggregateEventShapes<TAggregates>;
+
+export type InputOf<S> = S extends { type: infer T extends string; data: infer D } ? EventInput<T, D> : never;
+
+export interface AppendOptions {
+  /** Optimistic concurrency: the version the stream must be at, 'no-stream', or 'any' (default). */
+  expectedVersion?: ExpectedVersion;
+  /** The aggregate the stream belongs to; resolved from the event types when there is only one. */
+  aggregate?: AnyAggregateDefinition;
+  aggregateType?: string;
+}
+
+export interface AppendResult<E extends LogEvent = LogEvent> {
+  /** The events as stored, in the order given (duplicates report the stored copy). */
+  events: E[];
+  /** The stream's version after the append; pass it as expectedVersion next time. */
+  nextExpectedVersion: number;
+  createdNewStream: boolean;
+  /** Ids already stored: acknowledged, not stored again. */
+  duplicates: string[];
+}
+
+export interface BatchEntry<S> {
+  aggregateId: string;
+  events: InputOf<S>[];
+  options?: AppendOptions;
+}
+
+export interface LoadResult<TState> {
+  state: TState;
+  /** The stream version the state includes (0 for a stream with no events). */
+  version: number;
+  /** The version of the snapshot the load started from, or 0. */
+  snapshotVersion: number;
+  /** Events folded on top of the snapshot. */
+  eventsApplied: number;
+  /** Events of types the app no longer defines: kept in the log, skipped by the reducers. */
+  unknownEvents: number;
+}
+
+export interface ReadStreamOptions {
+  fromSeq?: number;
+  toSeq?: number;
+  backwards?: boolean;
+}
+
+export interface LogFilter {
+  /** Only these aggregates. */
+  aggregateIds?: readonly string[];
+  /** Only these event types. */
+  types?: readonly string[];
+  /** Only events with meta.occurredAt in [fromTime, toTime] (epoch ms). */
+  fromTime?: number;
+  toTime?: number;
+  /** Only confirmed events with position in [fromPosition, toPosition]. */
+  fromPosition?: number;
+  toPosition?: number;
+  /** Only events after this place in the log. */
+  after?: LogCursor | null;
+}
+
+export interface ReplayProgress {
+  /** Events handed to the handler so far (including earlier runs of a resumed job). */
+  processed: number;
+  /** Events looked at so far, matching or not. */
+  scanned: number;
+  /** Events to look at in all (for a filtered job, the log size; grows if events arrive meanwhile). */
+  total: number;
+}
+
+export interface ReplayContext {
+  readonly isReplay: true;
+  readonly cursor: LogCursor;
+}
+
+export interface ReplayOptions<E extends LogEvent = LogEvent> {
+  /** A named job checkpoints its progress and resumes where it stopped. */
+  name?: string;
+  /** What to replay; no filter = the full log. One aggregate, a time range or a set of types are the usual shapes. */
+  filter?: { aggregateId?: string; types?: readonly string[]; fromTime?: number; toTime?: number };
+  handler(event: E, context: ReplayContext): void | Promise<void>;
+  onProgress?(progress: ReplayProgress): void;
+  signal?: AbortSignal;
+  /** Start over even if a checkpoint exists. */
+  restart?: boolean;
+}
+
+export interface ReplayResult extends ReplayProgress {
+  /** True when a named job continued from a checkpoint. */
+  resumed: boolean;
+}
+
+export interface ProjectionSnapshot<TState> {
+  state: TState;
+  /** The last event applied, or null. */
+  cursor: LogCursor | null;
+  applied: number;
+}
+
+export interface ProjectionHandle<TState> {
+  /** Catches up with the log, then returns the state. */
+  get(): Promise<ProjectionSnapshot<TState>>;
+  /** Calls back with the state now and after every change; returns unsubscribe. */
+  subscribe(listener: (snapshot: ProjectionSnapshot<TState>) => void): () => void;
+  /** Drops the stored state and rebuilds from the whole log (handlers see isReplay: true). */
+  rebuild(options?: { onProgress?(progress: ReplayProgress): void; signal?: AbortSignal }): Promise<ProjectionSnapshot<TState>>;
+}
+
+export interface StoreInfo {
+  name: string;
+  clientId: string;
+  pendingEvents: number;
+  confirmedEvents: number;
+  confirmedHead: number;
+  inWorker: boolean;
+}
+
+export type { StateOf, EventsOf };
