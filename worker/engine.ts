@@ -40,6 +40,8 @@ export interface Engine {
   ingestConfirmed(events: string | StoredEvent[]): Promise<IngestResult>;
   readLog(query: LogPageQuery): Promise<LogPageResult>;
   readStream(query: StreamQuery): Promise<RawPage[]>;
+  /** The highest seq stored for an aggregate (0 when it has no events). */
+  streamHead(aggregateId: string): Promise<number>;
   getSnapshot(aggregateId: string): Promise<SnapshotRecord | undefined>;
   putSnapshot(snapshot: SnapshotRecord): Promise<void>;
   deleteSnapshot(aggregateId: string): Promise<void>;
@@ -192,6 +194,14 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
     readLog: (query) => run('readLog', (db) => readLogPages(db, query)),
     readStream: (query) => run('readStream', (db) => readStreamPages(db, query)),
+    streamHead: (aggregateId) =>
+      run('streamHead', async (db) => {
+        const cursor = await db
+          .transaction('pages')
+          .store.index('stream')
+          .openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev');
+        return cursor?.key[1] ?? 0;
+      }),
     getSnapshot: (aggregateId) => run('getSnapshot', (db) => db.get('snapshots', aggregateId)),
     putSnapshot: (snapshot) => run('putSnapshot', async (db) => void (await db.put('snapshots', snapshot, snapshot.aggregateId))),
     deleteSnapshot: (aggregateId) => run('deleteSnapshot', (db) => db.delete('snapshots', aggregateId)),
