@@ -111,6 +111,12 @@ export const ERROR_STATUS = {
   SEQ_CONFLICT: 409,
   /** An event id is already stored for another client or clientSeq. */
   DUPLICATE_EVENT_ID: 409,
+  /**
+   * A clientSeq at or below the client's high-water mark was re-sent with another event id than
+   * the one applied there (a stale or reordered request, or a client that renumbered wrongly);
+   * details name clientSeq, id, storedId and position. Nothing of the push is stored.
+   */
+  CLIENT_SEQ_MISMATCH: 409,
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
