@@ -136,6 +136,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       }
       const candidates = new Set<string>();
       for (const input of inputs) {
+        if (!byType.has(input?.type)) throw new UnknownEventTypeError(String(input?.type), eventTypes);
         const owners = aggregatesByEventType.get(input.type) ?? [];
         if (owners.length !== 1) {
           throw new AggregateTypeError(

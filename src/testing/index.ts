@@ -1,0 +1,81 @@
+/**
+ * Helpers for testing apps built on Chronicle: throwaway stores and a pure
+ * fold for reducer tests in given / when / then form.
+ */
+import { aggregateRuntime, type AnyAggregateDefinition, type StateOf } from '../core/aggregate.ts';
+import type { EventInput, RecordedEvent } from '../core/event.ts';
+import { openStore, type Store } from '../client/store.ts';
+import type { StoreOptions } from '../client/types.ts';
+import type { AnyEventDefinition } from '../core/event.ts';
+
+let counter = 0;
+
+/** A database name no other test uses. */
+export function uniqueStoreName(prefix = 'chronicle-test'): string {
+  counter++;
+  return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Deletes a store's IndexedDB database (close the store first). */
+export function deleteStore(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+    // Blocked only means a connection is still closing: the delete completes when it has.
+  });
+}
+
+export interface TestStore<
+  TEvents extends readonly AnyEventDefinition[],
+  TAggregates extends readonly AnyAggregateDefinition[],
+> extends Store<TEvents, TAggregates> {
+  /** Closes the store and deletes its database. */
+  dispose(): Promise<void>;
+}
+
+/** Opens a store on a fresh, uniquely named database. */
+export async function openTestStore<
+  const TEvents extends readonly AnyEventDefinition[] = readonly [],
+  const TAggregates extends readonly AnyAggregateDefinition[] = readonly [],
+>(options: Omit<StoreOptions<TEvents, TAggregates>, 'name'> & { name?: string }): Promise<TestStore<TEvents, TAggregates>> {
+  const name = options.name ?? uniqueStoreName();
+  const store = await openStore<TEvents, TAggregates>({ ...options, name });
+  return Object.assign(store, {
+    async dispose() {
+      await store.close();
+      await deleteStore(name);
+    },
+  });
+}
+
+/**
+ * Folds events through an aggregate's reducers without any storage: for
+ * reducer tests (given these events, then this state).
+ */
+export function foldEvents<A extends AnyAggregateDefinition>(
+  aggregate: A,
+  events: readonly EventInput[],
+  aggregateId = 'test',
+): StateOf<A> {
+  const runtime = aggregateRuntime(aggregate);
+  let state = runtime.initialState();
+  events.forEach((input, i) => {
+    const reducer = runtime.reducers[input.type];
+    if (!reducer) throw new TypeError(`${runtime.type} has no reducer for ${input.type}`);
+    const event: RecordedEvent = {
+      known: true,
+      id: input.id ?? `event-${i + 1}`,
+      aggregateId,
+      aggregateType: runtime.type,
+      seq: i + 1,
+      type: input.type,
+      version: 1,
+      storedVersion: 1,
+      data: input.data,
+      meta: { occurredAt: input.meta?.occurredAt ?? 0, clientId: 'test', clientSeq: i + 1 },
+    };
+    state = reducer(state, event);
+  });
+  return state as StateOf<A>;
+}
