@@ -54,14 +54,28 @@ export interface SnapshotRecord {
   takenAt: number;
 }
 
+/**
+ * A projection's stored state, in two parts. `state`/`cursor` cover confirmed
+ * events only (area 0): they advance exactly once per event, in position
+ * order, and never move back. `pending` is that state with the pending events
+ * folded on top; it is derived, so when confirmed events arrive (which may
+ * reorder or re-sequence pending ones) it is dropped and folded again.
+ */
 export interface ProjectionRecord {
   name: string;
   version: number;
   state: unknown;
-  /** The last event applied; null before the first. */
+  /** The last confirmed event applied; null before the first. */
   cursor: LogCursor | null;
   applied: number;
+  pending: { state: unknown; cursor: LogCursor | null; applied: number } | null;
   updatedAt: number;
+}
+
+/** What a projection commit expects to find stored (compare-and-set). */
+export interface ProjectionStamp {
+  cursor: LogCursor | null;
+  pendingCursor: LogCursor | null;
 }
 
 export interface JobRecord {

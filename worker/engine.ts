@@ -2,7 +2,14 @@ import { ChronicleError, StoreClosedError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { uuidv7 } from '../src/core/ids.ts';
 import { commitAppendGroup } from './append.ts';
-import { openChronicleDb, type ChronicleDB, type JobRecord, type ProjectionRecord, type SnapshotRecord } from './db.ts';
+import {
+  openChronicleDb,
+  type ChronicleDB,
+  type JobRecord,
+  type ProjectionRecord,
+  type ProjectionStamp,
+  type SnapshotRecord,
+} from './db.ts';
 import { ingestConfirmed, type IngestResult } from './ingest.ts';
 import { newMeta } from './meta.ts';
 import { readLogPages, readStreamPages } from './reads.ts';
@@ -46,8 +53,8 @@ export interface Engine {
   putSnapshot(snapshot: SnapshotRecord): Promise<void>;
   deleteSnapshot(aggregateId: string): Promise<void>;
   getProjection(name: string): Promise<ProjectionRecord | undefined>;
-  /** Writes a projection's state and cursor if its stored cursor is still `expected` (compare-and-set). */
-  commitProjection(expected: LogCursor | null, record: ProjectionRecord): Promise<boolean>;
+  /** Writes a projection's state and cursors if the stored ones are still `expected` (compare-and-set). */
+  commitProjection(expected: ProjectionStamp, record: ProjectionRecord): Promise<boolean>;
   deleteProjection(name: string): Promise<void>;
   getJob(name: string): Promise<JobRecord | undefined>;
   putJob(job: JobRecord): Promise<void>;
@@ -209,9 +216,12 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     commitProjection: (expected, record) =>
       run('commitProjection', async (db) => {
         const tx = db.transaction('projections', 'readwrite');
-        const current = await tx.store.get(record.name);
-        const currentCursor = current && current.version === record.version ? current.cursor : null;
-        if (!sameCursor(currentCursor, expected)) {
+        const found = await tx.store.get(record.name);
+        const current = found && found.version === record.version ? found : undefined;
+        const matches =
+          sameCursor(current?.cursor ?? null, expected.cursor) &&
+          sameCursor(current?.pending?.cursor ?? null, expected.pendingCursor);
+        if (!matches) {
           await tx.done;
           return false;
         }

@@ -1,5 +1,5 @@
 import type { Registry } from '../core/registry.ts';
-import type { LogCursor } from '../../worker/types.ts';
+import { CONFIRMED, PENDING, type LogCursor } from '../../worker/types.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, type PlacedEvent } from './log-events.ts';
 import type { LogFilter } from './types.ts';
@@ -47,7 +47,12 @@ export async function* scanLog(
 ): AsyncGenerator<ScanBatch> {
   const matches = matcher(filter);
   let after = filter.after ?? null;
-  const positional = filter.fromPosition !== undefined || filter.toPosition !== undefined;
+  if (filter.status === 'pending' && (!after || after.area < PENDING)) {
+    // Pending pages are keyed [1, lsn >= 1]: start just before the first.
+    after = { area: PENDING, page: 0, index: 0 };
+  }
+  const confirmedOnly =
+    filter.status === 'confirmed' || filter.fromPosition !== undefined || filter.toPosition !== undefined;
   for (;;) {
     const result = await connection.engine.readLog({
       after,
@@ -61,7 +66,7 @@ export async function* scanLog(
     let last = after;
     let pastEnd = false;
     for (const page of result.pages) {
-      if (positional && page.area !== 0) {
+      if (confirmedOnly && page.area !== CONFIRMED) {
         pastEnd = true; // pending events have no position
         break;
       }

@@ -1,37 +1,47 @@
+import { AbortedError } from '../core/errors.ts';
 import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
 import type { Registry } from '../core/registry.ts';
 import type { ProjectionRecord } from '../../worker/db.ts';
 import type { EngineConnection } from './connection.ts';
 import { scanLog } from './log-scan.ts';
+import { isAfter, type PlacedEvent } from './log-events.ts';
 import type { ProjectionSnapshot, ReplayProgress } from './types.ts';
-import { AbortedError } from '../core/errors.ts';
 
 export interface ProjectionRunner {
   readonly name: string;
-  /** Applies every event after the stored cursor; resolves with the state afterwards. */
+  /** Applies every event after the stored cursors; resolves with the state afterwards. */
   catchUp(): Promise<ProjectionSnapshot<unknown>>;
   rebuild(options?: { onProgress?(p: ReplayProgress): void; signal?: AbortSignal }): Promise<ProjectionSnapshot<unknown>>;
-  /** The state last committed or read, without touching storage. */
-  current(): ProjectionSnapshot<unknown> | undefined;
+}
+
+interface AdvanceOptions {
+  rebuild?: boolean;
+  onProgress?(p: ReplayProgress): void;
+  signal?: AbortSignal;
 }
 
 /**
- * Keeps one projection up to date. Each batch of events is folded into the
- * state and then committed together with the cursor of the last event folded,
- * as a compare-and-set on the previous cursor: if another tab committed first,
- * this batch is thrown away and the stored state reloaded, so every event is
- * applied exactly once to the stored state.
+ * Keeps one projection up to date, in two layers (see ProjectionRecord):
+ * confirmed events fold into the durable state exactly once, in position
+ * order; pending events fold on top of it, and are folded again whenever
+ * confirmed events arrive, since a sync may reorder or re-sequence them.
+ *
+ * Each batch is committed with a compare-and-set on the cursors it started
+ * from: if another tab committed first, the batch is thrown away and the
+ * stored record reloaded, so the stored state never applies an event twice.
  */
 export function createProjectionRunner(
   connection: EngineConnection,
   registry: Registry,
   definition: AnyProjectionDefinition,
+  clientId: string,
 ): ProjectionRunner {
   const projection = projectionRuntime(definition);
   const types = Object.keys(projection.handlers).filter((t) => typeof projection.handlers[t] === 'function');
-  let latest: ProjectionSnapshot<unknown> | undefined;
   let running: Promise<ProjectionSnapshot<unknown>> | undefined;
   let caughtUpOnce = false;
+  /** The newest pending cursor this session has folded live; later pending events are new. */
+  let liveFrontier: ProjectionRecord['cursor'] = null;
 
   const fresh = (): ProjectionRecord => ({
     name: projection.name,
@@ -39,57 +49,88 @@ export function createProjectionRunner(
     state: projection.initialState(),
     cursor: null,
     applied: 0,
+    pending: null,
     updatedAt: Date.now(),
   });
 
-  const advance = async (
-    options: { rebuild?: boolean; onProgress?(p: ReplayProgress): void; signal?: AbortSignal } = {},
-  ): Promise<ProjectionSnapshot<unknown>> => {
+  const fold = (state: unknown, events: readonly PlacedEvent[], isReplay: (p: PlacedEvent) => boolean): unknown => {
+    for (const placed of events) {
+      const { event } = placed;
+      const handler = event.known ? projection.handlers[event.type] : undefined;
+      if (handler) state = handler(state, event, { isReplay: isReplay(placed) });
+    }
+    return state;
+  };
+
+  const snapshotOf = (record: ProjectionRecord): ProjectionSnapshot<unknown> =>
+    record.pending
+      ? { state: record.pending.state, cursor: record.pending.cursor ?? record.cursor, applied: record.applied + record.pending.applied }
+      : { state: record.state, cursor: record.cursor, applied: record.applied };
+
+  const advance = async (options: AdvanceOptions = {}): Promise<ProjectionSnapshot<unknown>> => {
     const { engine } = connection;
     let total = 0;
     if (options.onProgress) {
       const stats = await engine.stats();
       total = stats.pendingEvents + stats.confirmedEvents;
     }
-    for (let attempt = 0; ; attempt++) {
+    const history = options.rebuild === true || !caughtUpOnce;
+    for (let attempt = 0; attempt < 100; attempt++) {
       const stored = await engine.getProjection(projection.name);
-      // A record of another handler version is stale: start from scratch over it.
-      const current = stored && stored.version === projection.version ? stored : undefined;
-      let record = current ?? fresh();
-      let expected = current ? current.cursor : null;
-      // Events before the first catch-up of this session are history: handlers see isReplay.
-      const isReplay = options.rebuild === true || !caughtUpOnce || record.cursor === null;
-      let lost = false;
+      let record = stored && stored.version === projection.version ? stored : fresh();
+      let stamp = { cursor: record === stored ? record.cursor : null, pendingCursor: record === stored ? (record.pending?.cursor ?? null) : null };
       let scanned = 0;
-      for await (const batch of scanLog(connection, registry, { after: record.cursor, types })) {
-        if (options.signal?.aborted) throw new AbortedError(`Rebuilding projection "${projection.name}"`);
-        let state = record.state;
-        for (const { event } of batch.matches) {
-          const handler = event.known ? projection.handlers[event.type] : undefined;
-          if (handler) state = handler(state, event, { isReplay });
-        }
-        const next: ProjectionRecord = {
-          name: projection.name,
-          version: projection.version,
-          state,
-          cursor: batch.last,
-          applied: record.applied + batch.matches.length,
-          updatedAt: Date.now(),
-        };
-        if (!(await engine.commitProjection(expected, next))) {
-          lost = true; // another tab moved it: reload and continue from its state
+      const commit = async (next: ProjectionRecord): Promise<boolean> => {
+        if (!(await engine.commitProjection(stamp, next))) return false;
+        record = next;
+        stamp = { cursor: next.cursor, pendingCursor: next.pending?.cursor ?? null };
+        return true;
+      };
+      const progress = (n: number) => {
+        scanned += n;
+        options.onProgress?.({ processed: record.applied + (record.pending?.applied ?? 0), scanned, total: Math.max(total, scanned) });
+      };
+
+      // 1. Confirmed events, exactly once. Our own were folded already while pending: a replay.
+      let lost = false;
+      for await (const batch of scanLog(connection, registry, { after: record.cursor, types, status: 'confirmed' })) {
+        if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
+        const events = batch.matches;
+        const state = fold(record.state, events, ({ event }) => history || event.meta.clientId === clientId);
+        const next = { ...record, state, cursor: batch.last, applied: record.applied + events.length, pending: null, updatedAt: Date.now() };
+        if (!(await commit(next))) {
+          lost = true;
           break;
         }
-        record = next;
-        expected = next.cursor;
-        scanned += batch.scanned;
-        options.onProgress?.({ processed: record.applied, scanned, total: Math.max(total, scanned) });
+        progress(batch.scanned);
       }
-      if (lost && attempt < 100) continue;
+      if (lost) continue;
+
+      // 2. Pending events on top: from where the pending layer stopped, or all again if it was dropped.
+      const base = record.pending ?? { state: record.state, cursor: null, applied: 0 };
+      let layer = { ...base };
+      for await (const batch of scanLog(connection, registry, { after: base.cursor, types, status: 'pending' })) {
+        if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
+        const events = batch.matches;
+        layer = {
+          // Pending events beyond what this session folded before are live; a refold is a replay.
+          state: fold(layer.state, events, ({ cursor }) => history || !isAfter(cursor, liveFrontier)),
+          cursor: batch.last,
+          applied: layer.applied + events.length,
+        };
+        if (!(await commit({ ...record, pending: layer, updatedAt: Date.now() }))) {
+          lost = true;
+          break;
+        }
+        progress(batch.scanned);
+      }
+      if (lost) continue;
+      const folded = record.pending?.cursor ?? null;
+      if (folded && isAfter(folded, liveFrontier)) liveFrontier = folded;
       caughtUpOnce = true;
-      latest = { state: record.state, cursor: record.cursor, applied: record.applied };
-      return latest;
+      return snapshotOf(record);
     }
+    throw new Error(`Projection "${projection.name}" could not commit after 100 attempts`);
   };
 
   // One advance at a time per runner; callers arriving meanwhile share the next one.
@@ -102,10 +143,12 @@ export function createProjectionRunner(
       return running;
     }
     if (!queued) {
-      queued = running.catch(() => undefined).then(() => {
-        queued = undefined;
-        return catchUp();
-      });
+      queued = running
+        .catch(() => undefined)
+        .then(() => {
+          queued = undefined;
+          return catchUp();
+        });
     }
     return queued;
   };
@@ -121,6 +164,5 @@ export function createProjectionRunner(
       });
       return running;
     },
-    current: () => latest,
   };
 }

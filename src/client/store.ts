@@ -4,7 +4,7 @@ import type { AnyEventDefinition, LogEvent, RecordedEvent, StoredEvent, UnknownE
 import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
 import { createRegistry, type Registry } from '../core/registry.ts';
 import { MAX_ID_LENGTH } from '../core/schemas.ts';
-import type { AppendOutcome, AppendRequest, Change } from '../../worker/types.ts';
+import type { AppendOutcome, AppendRequest, Change, LogCursor } from '../../worker/types.ts';
 import { loadAggregate, readStream } from './aggregate-loader.ts';
 import { connect, type EngineConnection } from './connection.ts';
 import { scanLog } from './log-scan.ts';
@@ -50,9 +50,9 @@ export interface Store<
     entries: BatchEntry<StoreEventShape<TEvents, TAggregates>>[],
   ): Promise<AppendResult<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
   /** State from the newest valid snapshot plus the events after it. */
-  load<A extends TAggregates[number]>(aggregate: A, aggregateId: string): Promise<LoadResult<StateOf<A>>>;
+  load<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<LoadResult<StateOf<A>>>;
   /** Takes a snapshot now; returns the version it covers. */
-  snapshot<A extends TAggregates[number]>(aggregate: A, aggregateId: string): Promise<number>;
+  snapshot<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<number>;
   /** One aggregate's events by seq, paged. */
   readStream(aggregateId: string, options?: ReadStreamOptions): AsyncIterable<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
   /** The log in log order, filtered, paged. */
@@ -62,7 +62,7 @@ export interface Store<
   /** A projection's live state (kept live if listed in openStore's projections). */
   projection<P extends AnyProjectionDefinition>(definition: P): ProjectionHandle<ProjectionStateOf<P>>;
   /** Calls back with the aggregate's state now and after each change, in this tab or another. */
-  subscribe<A extends TAggregates[number]>(
+  subscribe<A extends AnyAggregateDefinition>(
     aggregate: A,
     aggregateId: string,
     listener: (result: LoadResult<StateOf<A>>) => void,
@@ -116,10 +116,11 @@ export async function openStore<
     maxEventBytes: options.maxEventBytes,
   });
   const connection: EngineConnection = await connect(options.name, options.worker ?? 'auto');
-  return createStore(options, registry, connection) as unknown as Store<TEvents, TAggregates>;
+  const { clientId } = await connection.engine.stats();
+  return createStore(options, registry, connection, clientId) as unknown as Store<TEvents, TAggregates>;
 }
 
-function createStore(options: StoreOptions, registry: Registry, connection: EngineConnection): Store {
+function createStore(options: StoreOptions, registry: Registry, connection: EngineConnection, clientId: string): Store {
   const { engine } = connection;
   const runners = new Map<string, ProjectionRunner>();
   const cleanups = new Set<() => void>();
@@ -148,7 +149,7 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
   const runnerFor = (definition: AnyProjectionDefinition): ProjectionRunner => {
     let runner = runners.get(definition.name);
     if (!runner) {
-      runner = createProjectionRunner(connection, registry, definition);
+      runner = createProjectionRunner(connection, registry, definition, clientId);
       runners.set(definition.name, runner);
     }
     return runner;
@@ -258,21 +259,30 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
       });
     },
     subscribeLog(listener) {
-      let after: import('../../worker/types.ts').LogCursor | null = null;
+      // Two tails: new confirmed events (from the server; our own were delivered while pending)
+      // and new pending events (appended here or in another tab).
+      let confirmedAfter: LogCursor | null = null;
+      let pendingAfter: LogCursor | null = null;
       let ready = false;
       let reading = Promise.resolve();
       const readNew = () => {
         reading = reading
           .then(async () => {
-            for await (const batch of scanLog(connection, registry, { after })) {
-              after = batch.last;
-              if (ready && batch.matches.length > 0) listener(batch.matches.map((m) => m.event) as StoreEvent<unknown>[]);
+            const fresh: StoreEvent<unknown>[] = [];
+            for await (const batch of scanLog(connection, registry, { after: confirmedAfter, status: 'confirmed' })) {
+              confirmedAfter = batch.last;
+              for (const { event } of batch.matches) if (event.meta.clientId !== clientId) fresh.push(event as StoreEvent<unknown>);
             }
+            for await (const batch of scanLog(connection, registry, { after: pendingAfter, status: 'pending' })) {
+              pendingAfter = batch.last;
+              for (const { event } of batch.matches) fresh.push(event as StoreEvent<unknown>);
+            }
+            if (ready && fresh.length > 0) listener(fresh);
             ready = true;
           })
           .catch(() => undefined);
       };
-      // Start at the current end of the log: only events appended from now on are delivered.
+      // Start at the current end of the log: only events stored from now on are delivered.
       readNew();
       return watch((change) => {
         if (change.kind === 'appended') readNew();

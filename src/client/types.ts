@@ -93,6 +93,8 @@ export interface LogFilter {
   toPosition?: number;
   /** Only events after this place in the log. */
   after?: LogCursor | null;
+  /** Only confirmed events ('confirmed') or only pending ones ('pending'). */
+  status?: 'confirmed' | 'pending';
 }
 
 export interface ReplayProgress {

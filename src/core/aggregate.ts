@@ -28,7 +28,8 @@ export interface DefineAggregateOptions<TType extends string, TState, TDefs exte
   type: TType;
   events: TDefs;
   initialState: () => TState;
-  reducers: Reducers<TState, TDefs>;
+  /** The state type comes from initialState alone, so a reducer returning a wider type is an error. */
+  reducers: Reducers<NoInfer<TState>, TDefs>;
   /** Reducer version; defaults to 1. */
   version?: number;
   /** Defaults to 100. */

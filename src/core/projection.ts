@@ -36,7 +36,7 @@ export interface DefineProjectionOptions<TName extends string, TState, TDefs ext
   name: TName;
   events: TDefs;
   initialState: () => TState;
-  handlers: ProjectionHandlers<TState, TDefs>;
+  handlers: ProjectionHandlers<NoInfer<TState>, TDefs>;
   version?: number;
 }
 

@@ -13,7 +13,7 @@ const OrderV2 = defineAggregate({
   snapshotEvery: 50,
   initialState: (): OrderState & { v2: true } => ({ customerId: null, lines: {}, total: 0, status: 'new', v2: true }),
   reducers: {
-    OrderPlaced: (state, event) => ({ ...state, customerId: event.data.customerId, status: 'placed' }),
+    OrderPlaced: (state, event) => ({ ...state, customerId: event.data.customerId, status: 'placed' as const }),
     ItemAdded: (state, event) => ({ ...state, total: state.total + event.data.qty * event.data.price }),
   },
 });

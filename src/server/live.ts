@@ -1,0 +1,135 @@
+import type { WebSocket } from 'ws';
+import { PROTOCOL_VERSION, type LiveMessage } from '../core/protocol.ts';
+import type { Logger } from './logger.ts';
+import type { LogStore } from './store/types.ts';
+
+interface Subscriber {
+  ws: WebSocket;
+  log: string;
+  /** Highest head sent to this subscriber; -1 until hello is sent. */
+  sent: number;
+  /** Highest head heard of before hello went out. */
+  heard: number;
+  alive: boolean;
+}
+
+/**
+ * The live channel: per log, the WebSockets that follow it. The first message
+ * is `hello` with the head; after it, `head` whenever the head moves above what
+ * the socket was last told (moves are coalesced, never reported out of order).
+ */
+export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: number) {
+  const byLog = new Map<string, Set<Subscriber>>();
+  let count = 0;
+
+  const send = (sub: Subscriber, message: LiveMessage): void => {
+    if (sub.ws.readyState !== sub.ws.OPEN) return;
+    sub.ws.send(JSON.stringify(message), (error) => {
+      if (error) sub.ws.terminate();
+    });
+  };
+
+  const publish = (log: string, head: number): void => {
+    const subs = byLog.get(log);
+    if (!subs) return;
+    for (const sub of subs) {
+      if (sub.sent < 0) {
+        sub.heard = Math.max(sub.heard, head);
+      } else if (head > sub.sent) {
+        sub.sent = head;
+        send(sub, { type: 'head', head });
+      }
+    }
+  };
+
+  const resync = (): void => {
+    for (const log of byLog.keys()) {
+      store.head(log).then(
+        (head) => publish(log, head),
+        (error: unknown) => logger.warn('live: could not re-read a head after a resync', { log, error: String(error) }),
+      );
+    }
+  };
+
+  const unwatch = store.watch(publish, resync);
+
+  const pinger = setInterval(() => {
+    for (const subs of byLog.values()) {
+      for (const sub of subs) {
+        if (!sub.alive) {
+          sub.ws.terminate();
+          continue;
+        }
+        sub.alive = false;
+        sub.ws.ping();
+      }
+    }
+  }, pingIntervalMs);
+  pinger.unref();
+
+  return {
+    get size(): number {
+      return count;
+    },
+
+    /** Follows `log` on `ws`: registers first, then reads the head, so no move is missed in between. */
+    async add(log: string, ws: WebSocket): Promise<void> {
+      const sub: Subscriber = { ws, log, sent: -1, heard: -1, alive: true };
+      let subs = byLog.get(log);
+      if (!subs) byLog.set(log, (subs = new Set()));
+      subs.add(sub);
+      count++;
+      const remove = (): void => {
+        const set = byLog.get(log);
+        if (set?.delete(sub)) {
+          count--;
+          if (set.size === 0) byLog.delete(log);
+        }
+      };
+      ws.on('close', remove);
+      ws.on('error', () => ws.terminate());
+      ws.on('pong', () => {
+        sub.alive = true;
+      });
+      // Clients have nothing to say on this channel; whatever they send is ignored.
+      ws.on('message', () => undefined);
+      try {
+        const head = Math.max(await store.head(log), sub.heard);
+        sub.sent = head;
+        send(sub, { type: 'hello', protocolVersion: PROTOCOL_VERSION, head });
+      } catch (error) {
+        logger.warn('live: could not read the head for hello', { log, error: String(error) });
+        remove();
+        ws.close(1011, 'log store unavailable');
+      }
+    },
+
+    /** Closes every socket (1001 going away) and stops listening to the store. */
+    async close(): Promise<void> {
+      clearInterval(pinger);
+      unwatch();
+      const sockets: WebSocket[] = [];
+      for (const subs of byLog.values()) for (const sub of subs) sockets.push(sub.ws);
+      await Promise.all(
+        sockets.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === ws.CLOSED) return resolve();
+              const timer = setTimeout(() => {
+                ws.terminate();
+                resolve();
+              }, 1000);
+              ws.once('close', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              ws.close(1001, 'server shutting down');
+            }),
+        ),
+      );
+      byLog.clear();
+      count = 0;
+    },
+  };
+}
+export type LiveHub = ReturnType<typeof createLiveHub>;

@@ -1,0 +1,91 @@
+import type { PullResponse, PushRequest, PushResponse } from '../../core/protocol.ts';
+
+/** A push as the store receives it: already validated against pushRequestSchema and the limits. */
+export type PushInput = PushRequest;
+
+export interface PushResult extends PushResponse {
+  /** How many events this push stored (range length minus duplicates). */
+  appended: number;
+}
+
+export interface PullInput {
+  /** Return events with position > after. */
+  after: number;
+  /** At most this many events. */
+  limit: number;
+  /** When given, the result carries this client's applied clientSeq high-water mark. */
+  clientId?: string | undefined;
+}
+
+/**
+ * Called whenever a log's head moves: after a push committed in this process,
+ * and (for stores shared by several processes) when another process reports one.
+ * The same head may be reported more than once; heads of one log never go down.
+ */
+export type HeadListener = (log: string, head: number) => void;
+
+/**
+ * Called when the store may have missed head moves (e.g. its notification
+ * connection was lost and re-established): a watcher should re-read the heads
+ * it cares about with `head()`.
+ */
+export type ResyncListener = () => void;
+
+/**
+ * Storage for server logs, one log per tenant. Every implementation must pass
+ * test/server/conformance.ts. The contract:
+ *
+ * - `push` runs in ONE transaction that serialises writers per log. It refuses
+ *   (throwing SyncError, storing nothing) a range that leaves a gap
+ *   (CLIENT_SEQ_GAP), an already-applied clientSeq re-sent with another event id
+ *   (CLIENT_SEQ_MISMATCH), an event id stored for another (client, clientSeq)
+ *   (DUPLICATE_EVENT_ID) and an event whose seq is not its aggregate's head + 1
+ *   (SEQ_CONFLICT). Already-applied clientSeqs are acknowledged with their stored
+ *   positions; new events get the next gapless positions; aggregate heads, the
+ *   client's high-water mark and the log head are updated in the same transaction.
+ * - Positions are visible in commit order: once `pull` returned position p, no
+ *   event with a position <= p can appear later.
+ */
+export interface LogStore {
+  readonly kind: string;
+  push(log: string, push: PushInput): Promise<PushResult>;
+  pull(log: string, query: PullInput): Promise<PullPage>;
+  /** The log's head (0 for a log that has no event yet). */
+  head(log: string): Promise<number>;
+  /** The highest clientSeq applied for this client in this log (0 when none). */
+  clientSeq(log: string, clientId: string): Promise<number>;
+  /** Subscribe to head moves; returns the unsubscribe function. */
+  watch(onHead: HeadListener, onResync?: ResyncListener): () => void;
+  /** Resolves when the store can serve requests; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A pull page. `eventsJson` holds the events' stored JSON texts (each with its
+ * position), in position order, so the HTTP layer can send them without parsing
+ * and re-serialising; `toPullResponse` parses them when an object is wanted.
+ */
+export interface PullPage {
+  eventsJson: string[];
+  head: number;
+  hasMore: boolean;
+  clientSeq?: number | undefined;
+}
+
+export function toPullResponse(page: PullPage): PullResponse {
+  const response: PullResponse = {
+    events: page.eventsJson.map((text) => JSON.parse(text) as PullResponse['events'][number]),
+    head: page.head,
+    hasMore: page.hasMore,
+  };
+  if (page.clientSeq !== undefined) response.clientSeq = page.clientSeq;
+  return response;
+}
+
+/** The JSON body of a pull reply, built from the stored event texts without re-serialising them. */
+export function pullPageToJson(page: PullPage): string {
+  let out = `{"events":[${page.eventsJson.join(',')}],"head":${page.head},"hasMore":${page.hasMore}`;
+  if (page.clientSeq !== undefined) out += `,"clientSeq":${page.clientSeq}`;
+  return out + '}';
+}
