@@ -19,7 +19,7 @@ import type { LogCursor, PageKey } from './types.ts';
  *   id:     event ids that a local append could repeat (all pending events and
  *           this client's confirmed ones), for idempotent appends.
  */
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
 export interface PageRecord {
   /** JSON array of StoredEvent, in log order. */
@@ -89,6 +89,23 @@ export interface JobRecord {
   updatedAt: number;
 }
 
+/** A pending event the sync could not deliver: kept, with the reason, so nothing is lost silently. */
+export interface RejectedRecord {
+  id: string;
+  event: import('../src/core/event.ts').StoredEvent;
+  reason: string;
+  code: string;
+  rejectedAt: number;
+}
+
+/** Sync bookkeeping that must survive reloads. */
+export interface SyncRecord {
+  /** The highest position the server reported as its head. */
+  serverHead: number;
+  lastSyncAt: number | null;
+  lastError: { code: string; message: string } | null;
+}
+
 export interface ChronicleSchema extends DBSchema {
   pages: {
     key: PageKey;
@@ -99,6 +116,8 @@ export interface ChronicleSchema extends DBSchema {
   snapshots: { key: string; value: SnapshotRecord };
   projections: { key: string; value: ProjectionRecord };
   jobs: { key: string; value: JobRecord };
+  rejected: { key: string; value: RejectedRecord };
+  sync: { key: string; value: SyncRecord };
 }
 
 export type ChronicleDB = IDBPDatabase<ChronicleSchema>;
@@ -120,6 +139,10 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
         db.createObjectStore('snapshots');
         db.createObjectStore('projections');
         db.createObjectStore('jobs');
+      }
+      if (oldVersion < 2) {
+        db.createObjectStore('rejected');
+        db.createObjectStore('sync');
       }
     },
     blocked() {

@@ -14,7 +14,10 @@ import { ingestConfirmed, type IngestResult } from './ingest.ts';
 import { newMeta } from './meta.ts';
 import { readLogPages, readStreamPages } from './reads.ts';
 import { toStorageError } from './storage-errors.ts';
+import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
+import type { RejectedRecord } from './db.ts';
 import type {
+  SyncStatus,
   AppendOutcome,
   AppendRequest,
   Change,
@@ -59,6 +62,15 @@ export interface Engine {
   getJob(name: string): Promise<JobRecord | undefined>;
   putJob(job: JobRecord): Promise<void>;
   deleteJob(name: string): Promise<void>;
+  /** Starts syncing with a server (this tab syncs while it holds the store's sync lock). */
+  startSync(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory; fetch?: typeof fetch }): Promise<void>;
+  syncStatus(): Promise<SyncStatus>;
+  /** One full sync round now; rejects if it fails, if sync is paused, or if another tab is the one syncing. */
+  syncNow(): Promise<void>;
+  pauseSync(): Promise<void>;
+  resumeSync(): Promise<void>;
+  /** Pending events the server refused for good (or a rebase rule dropped), kept for the app to inspect. */
+  rejectedEvents(): Promise<RejectedRecord[]>;
   /** Calls `listener` after every commit here or in another tab; returns an id for unsubscribe. */
   subscribe(listener: (change: Change) => void): number;
   unsubscribe(id: number): void;
@@ -130,13 +142,23 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     }
   };
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`chronicle:${name}`) : undefined;
-  if (channel) channel.onmessage = (message: MessageEvent<Change>) => emitLocal(message.data);
+  if (channel) {
+    channel.onmessage = (message: MessageEvent<Change>) => {
+      const change = message.data;
+      if (change.kind === 'sync') lastSyncStatus = change.status;
+      // Another tab appended: if this tab is the one syncing, push it.
+      if (change.kind === 'appended' && change.count > 0) sync?.trigger();
+      emitLocal(change);
+    };
+  }
   const publish = (change: Change) => {
     emitLocal(change);
     channel?.postMessage(change);
   };
 
   // --- group commit: appends that arrive while a transaction runs share the next one
+  let sync: SyncRunner | undefined;
+  let lastSyncStatus: SyncStatus | undefined;
   const queue: QueuedAppend[] = [];
   let flushing = false;
   const flush = async () => {
@@ -155,7 +177,10 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
           if (outcome instanceof Error) group[i]!.reject(outcome);
           else group[i]!.resolve(outcome);
         });
-        if (result.written > 0) publish({ kind: 'appended', aggregates: result.moved, count: result.written });
+        if (result.written > 0) {
+          publish({ kind: 'appended', aggregates: result.moved, count: result.written });
+          sync?.trigger();
+        }
       } catch (error) {
         // The transaction failed as a whole: nothing of the group was written.
         for (const q of group) q.reject(error);
@@ -186,7 +211,10 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
     async appendBatch(requests) {
       const result = await run('appendBatch', (db) => commitAppendGroup(db, requests, { atomic: true, newClientId: uuidv7 }));
-      if (result.written > 0) publish({ kind: 'appended', aggregates: result.moved, count: result.written });
+      if (result.written > 0) {
+        publish({ kind: 'appended', aggregates: result.moved, count: result.written });
+        sync?.trigger();
+      }
       return result.outcomes as AppendOutcome[];
     },
     async ingestConfirmed(events) {
@@ -234,6 +262,51 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     getJob: (job) => run('getJob', (db) => db.get('jobs', job)),
     putJob: (job) => run('putJob', async (db) => void (await db.put('jobs', job, job.name))),
     deleteJob: (job) => run('deleteJob', (db) => db.delete('jobs', job)),
+    async startSync(config, callbacks = {}, local = {}) {
+      if (sync) throw new ChronicleError('CONFIG', 'sync is already started for this store');
+      if (!config || typeof config.url !== 'string' || !/^https?:\/\//.test(config.url)) {
+        throw new ChronicleError('CONFIG', 'sync.url must be an http(s) URL', { url: config?.url });
+      }
+      const meta = await run('startSync', (db) => db.get('meta', 'client'));
+      sync = createSyncRunner(
+        { name, clientId: meta!.clientId, getDb, publish, webSocket: local.webSocket, fetch: local.fetch },
+        config,
+        callbacks,
+      );
+    },
+    async syncStatus() {
+      const own = sync?.status();
+      if (own?.leader) return own;
+      const meta = await run('syncStatus', (db) => db.get('meta', 'client'));
+      const base: SyncStatus = lastSyncStatus ?? {
+        state: sync ? 'standby' : 'disabled',
+        leader: false,
+        pending: 0,
+        confirmedPosition: 0,
+        serverHead: 0,
+        lastSyncAt: null,
+        lastError: null,
+        progress: null,
+      };
+      return {
+        ...base,
+        leader: false,
+        state: own?.state === 'paused' ? 'paused' : base.state,
+        pending: meta?.pendingEvents ?? 0,
+        confirmedPosition: meta?.confirmedHead ?? 0,
+      };
+    },
+    async syncNow() {
+      if (!sync) throw new ChronicleError('CONFIG', 'sync is not configured for this store');
+      await sync.syncNow();
+    },
+    async pauseSync() {
+      sync?.pause();
+    },
+    async resumeSync() {
+      sync?.resume();
+    },
+    rejectedEvents: () => run('rejectedEvents', (db) => db.getAll('rejected')),
     subscribe(listener) {
       const id = nextListener++;
       listeners.set(id, listener);
@@ -246,6 +319,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       if (closed) return;
       // Let appends already accepted finish before the connection goes.
       while (flushing || queue.length > 0) await new Promise((r) => setTimeout(r, 1));
+      await sync?.stop();
       closed = true;
       listeners.clear();
       channel?.close();

@@ -1,16 +1,30 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import type { ChronicleDB } from './db.ts';
-import { buildPages, entryOf } from './page-builder.ts';
-import { CONFIRMED } from './types.ts';
+import type { ChronicleDB, PageRecord } from './db.ts';
+import { buildPages, entryOf, pageOfEvents } from './page-builder.ts';
+import { PENDING_RANGE } from './pending.ts';
+import { CONFIRMED, PENDING, type PageKey } from './types.ts';
 
 const ignore = (): void => undefined;
+
+/** One of this client's pending events, now confirmed by the server. */
+export interface ConfirmedOwnEvent {
+  id: string;
+  aggregateId: string;
+  seq: number;
+  position: number;
+}
 
 export interface IngestResult {
   /** Events stored by this call (already-stored positions are skipped). */
   stored: number;
   head: number;
+  /** Aggregates whose confirmed head moved, with the new head. */
   moved: [string, number][];
+  /** Aggregates that received events from other clients: where a rebase may be due. */
+  touchedByOthers: string[];
+  /** Our own pending events that this ingest confirmed (and removed from the pending area). */
+  confirmed: ConfirmedOwnEvent[];
 }
 
 function checkEvent(e: StoredEvent, i: number): void {
@@ -27,13 +41,46 @@ function checkEvent(e: StoredEvent, i: number): void {
   if (!Number.isFinite(e.meta.occurredAt)) bad('meta.occurredAt');
 }
 
+type Pages = {
+  getAll(range: IDBKeyRange, count?: number): Promise<PageRecord[]>;
+  getAllKeys(range: IDBKeyRange, count?: number): Promise<PageKey[]>;
+  put(value: PageRecord, key: PageKey): Promise<PageKey>;
+  delete(key: PageKey): Promise<void>;
+};
+
+/**
+ * Removes confirmed ids from the pending area. Pending events are pushed in
+ * pending order, so the confirmed ones sit at its front: the walk stops as
+ * soon as every id is found.
+ */
+async function removeConfirmedPending(pages: Pages, ids: Set<string>): Promise<number> {
+  let removed = 0;
+  let lower: PageKey | undefined;
+  while (removed < ids.size) {
+    const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : PENDING_RANGE;
+    const [keys, values] = await Promise.all([pages.getAllKeys(range, 8), pages.getAll(range, 8)]);
+    if (values.length === 0) break;
+    values.forEach((page, i) => {
+      const events = JSON.parse(page.json) as StoredEvent[];
+      const remaining = events.filter((e) => !ids.has(e.id));
+      if (remaining.length === events.length) return;
+      removed += events.length - remaining.length;
+      if (remaining.length === 0) pages.delete(keys[i]!).catch(ignore);
+      else pages.put(pageOfEvents(remaining), keys[i]!).catch(ignore);
+    });
+    lower = keys[keys.length - 1];
+  }
+  return removed;
+}
+
 /**
  * Stores events the server has confirmed, in position order, as confirmed
- * pages. Positions must continue the stored confirmed head without a gap;
- * positions already stored are skipped, so ingesting the same pull page twice
- * stores it once. Event ids are indexed only for this client's own events:
- * the server keeps ids unique across its log, so only our own ids can come
- * back through a local append.
+ * pages, and in the same transaction drops our own events it confirms from
+ * the pending area. Positions must continue the stored confirmed head without
+ * a gap; positions already stored are skipped, so ingesting the same pull page
+ * twice stores it once. Event ids are indexed only for this client's own
+ * events: the server keeps ids unique, so only our own ids can come back
+ * through a local append.
  */
 export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEvent[]): Promise<IngestResult> {
   events.forEach(checkEvent);
@@ -44,23 +91,25 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   const fresh = events.filter((e) => (e.position as number) > meta.confirmedHead);
   if (fresh.length === 0) {
     await tx.done;
-    return { stored: 0, head: meta.confirmedHead, moved: [] };
+    return { stored: 0, head: meta.confirmedHead, moved: [], touchedByOthers: [], confirmed: [] };
   }
   let expected = meta.confirmedHead + 1;
   for (const e of fresh) {
     if (e.position !== expected) {
       tx.abort();
       await tx.done.catch(ignore);
-      throw new ChronicleError(
-        'POSITION_GAP',
-        `Confirmed events must continue at position ${expected}, got ${e.position}`,
-        { expected, got: e.position },
-      );
+      throw new ChronicleError('POSITION_GAP', `Confirmed events must continue at position ${expected}, got ${e.position}`, {
+        expected,
+        got: e.position,
+      });
     }
     expected++;
   }
-  const entries = fresh.map((e) => entryOf(e, e.meta.clientId === meta.clientId));
   const pages = tx.objectStore('pages');
+  const own = fresh.filter((e) => e.meta.clientId === meta.clientId);
+  const removed = own.length > 0 ? await removeConfirmedPending(pages, new Set(own.map((e) => e.id))) : 0;
+
+  const entries = fresh.map((e) => entryOf(e, e.meta.clientId === meta.clientId));
   let position = fresh[0]!.position as number;
   for (const page of buildPages(entries)) {
     pages.put(page, [CONFIRMED, position]).catch(ignore);
@@ -68,9 +117,21 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   }
   meta.confirmedHead = position - 1;
   meta.confirmedEvents += fresh.length;
+  meta.pendingEvents -= removed;
   metaStore.put(meta, 'client').catch(ignore);
   await tx.done;
+
   const moved = new Map<string, number>();
-  for (const e of fresh) if ((moved.get(e.aggregateId) ?? 0) < e.seq) moved.set(e.aggregateId, e.seq);
-  return { stored: fresh.length, head: meta.confirmedHead, moved: [...moved] };
+  const touched = new Set<string>();
+  for (const e of fresh) {
+    if ((moved.get(e.aggregateId) ?? 0) < e.seq) moved.set(e.aggregateId, e.seq);
+    if (e.meta.clientId !== meta.clientId) touched.add(e.aggregateId);
+  }
+  return {
+    stored: fresh.length,
+    head: meta.confirmedHead,
+    moved: [...moved],
+    touchedByOthers: [...touched],
+    confirmed: own.map((e) => ({ id: e.id, aggregateId: e.aggregateId, seq: e.seq, position: e.position as number })),
+  };
 }

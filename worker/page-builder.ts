@@ -71,6 +71,11 @@ export function buildPages(entries: readonly PageEntry[]): PageRecord[] {
   return pages;
 }
 
+/** One page holding exactly these events (a rewrite of an existing page keeps its key). */
+export function pageOfEvents(events: readonly StoredEvent[]): PageRecord {
+  return pageOf(events.map((e) => entryOf(e, true)));
+}
+
 function pageOf(entries: readonly PageEntry[]): PageRecord {
   const heads = new Map<string, number>();
   const ids: string[] = [];

@@ -74,9 +74,48 @@ export interface StoreStats {
   confirmedHead: number;
 }
 
+/** Where sync stands, as every tab sees it. */
+export interface SyncStatus {
+  /**
+   * disabled: no sync configured; standby: another tab syncs for this store;
+   * offline: the server cannot be reached; online: idle and caught up;
+   * syncing: pushing or pulling; paused: stopped by the app; error: the
+   * server refuses (auth, protocol) and sync retries with backoff.
+   */
+  state: 'disabled' | 'standby' | 'offline' | 'online' | 'syncing' | 'paused' | 'error';
+  /** Whether this tab holds the sync lock. */
+  leader: boolean;
+  pending: number;
+  /** The highest server position stored locally. */
+  confirmedPosition: number;
+  /** The server's head as last heard. */
+  serverHead: number;
+  lastSyncAt: number | null;
+  lastError: { code: string; message: string } | null;
+  /** During a long pull: events stored so far, and the head being caught up to. */
+  progress: { pulled: number; target: number } | null;
+}
+
+/** What became of one of this client's pending events. */
+export interface EventOutcome {
+  id: string;
+  aggregateId: string;
+  status: 'confirmed' | 'rebased' | 'rejected';
+  /** confirmed: its server position. */
+  position?: number;
+  /** confirmed / rebased: its seq now; rebased: previousSeq is the one it had. */
+  seq?: number;
+  previousSeq?: number;
+  /** rejected: why (it is kept in the rejected list). */
+  reason?: string;
+}
+
 /** What an engine tells subscribers after a commit, in this tab or another. */
 export type Change =
   | { kind: 'appended'; aggregates: [string, number][]; count: number }
   | { kind: 'confirmed'; head: number; count: number }
+  | { kind: 'rebased'; aggregates: string[] }
   | { kind: 'projection'; name: string }
+  | { kind: 'sync'; status: SyncStatus }
+  | { kind: 'outcomes'; outcomes: EventOutcome[] }
   | { kind: 'reset' };

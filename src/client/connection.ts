@@ -17,6 +17,8 @@ export interface EngineConnection {
   readonly engine: AsyncEngine;
   readonly inWorker: boolean;
   subscribe(listener: (change: Change) => void): Promise<() => void>;
+  /** Makes an object of functions callable from the engine's side (a comlink proxy in worker mode). */
+  callable<T extends object>(functions: T): T;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
         const id = engine.subscribe(listener);
         return () => engine.unsubscribe(id);
       },
+      callable: (functions) => functions,
       close: () => engine.close(),
     };
   }
@@ -64,6 +67,7 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
       const id = await remote.subscribe(Comlink.proxy(listener));
       return () => void remote.unsubscribe(id).catch(() => undefined);
     },
+    callable: (functions) => Comlink.proxy(functions),
     async close() {
       try {
         await remote.close();

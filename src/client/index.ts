@@ -2,3 +2,4 @@ export { openStore, type Store, type StoreEvent } from './store.ts';
 export type * from './types.ts';
 export type { WorkerOption } from './connection.ts';
 export * from '../core/index.ts';
+export type { SyncHandle, SyncOptions, SyncStatus, EventOutcome, RejectedRecord } from './sync.ts';

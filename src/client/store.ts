@@ -10,6 +10,7 @@ import { connect, type EngineConnection } from './connection.ts';
 import { scanLog } from './log-scan.ts';
 import { createProjectionRunner, type ProjectionRunner } from './projection-runner.ts';
 import { runReplay } from './replay.ts';
+import { checkSyncOptions, createDecider, type SyncHandle } from './sync.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -73,6 +74,8 @@ export interface Store<
   /** Stores events already confirmed by a server (sync pull, import), in position order. */
   importConfirmed(events: StoredEvent[] | string): Promise<{ stored: number; head: number }>;
   info(): Promise<StoreInfo>;
+  /** Sync with the server given in openStore's `sync` option (status is 'disabled' without one). */
+  readonly sync: SyncHandle;
   /** Asks the browser not to evict this origin's storage; resolves with whether it agreed. */
   requestPersistence(): Promise<boolean>;
   close(): Promise<void>;
@@ -115,9 +118,23 @@ export async function openStore<
     aggregates: options.aggregates ?? [],
     maxEventBytes: options.maxEventBytes,
   });
+  if (options.sync !== undefined) checkSyncOptions(options.sync);
   const connection: EngineConnection = await connect(options.name, options.worker ?? 'auto');
   const { clientId } = await connection.engine.stats();
-  return createStore(options, registry, connection, clientId) as unknown as Store<TEvents, TAggregates>;
+  const store = createStore(options, registry, connection, clientId);
+  if (options.sync) {
+    const { getToken, webSocket, fetch, ...config } = options.sync;
+    const decide = createDecider(connection, registry, options.aggregates ?? []);
+    const callbacks = connection.callable({
+      getToken: async () => (getToken ? await getToken() : config.token),
+      decide,
+    });
+    if (connection.inWorker && (webSocket || fetch)) {
+      throw new ConfigError('sync.webSocket and sync.fetch only apply in-process (worker: false)');
+    }
+    await connection.engine.startSync(config, callbacks, connection.inWorker ? {} : { webSocket, fetch });
+  }
+  return store as unknown as Store<TEvents, TAggregates>;
 }
 
 function createStore(options: StoreOptions, registry: Registry, connection: EngineConnection, clientId: string): Store {
@@ -291,6 +308,26 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
     async importConfirmed(events) {
       const result = await engine.ingestConfirmed(events);
       return { stored: result.stored, head: result.head };
+    },
+    sync: {
+      status: () => engine.syncStatus(),
+      subscribe(listener) {
+        void engine.syncStatus().then(listener, () => undefined);
+        return watch((change) => {
+          if (change.kind === 'sync' || change.kind === 'appended' || change.kind === 'confirmed') {
+            void engine.syncStatus().then(listener, () => undefined);
+          }
+        });
+      },
+      onOutcome(listener) {
+        return watch((change) => {
+          if (change.kind === 'outcomes') listener(change.outcomes);
+        });
+      },
+      syncNow: () => engine.syncNow(),
+      pause: () => engine.pauseSync(),
+      resume: () => engine.resumeSync(),
+      rejected: () => engine.rejectedEvents(),
     },
     async info() {
       const stats = await engine.stats();

@@ -22,6 +22,8 @@ export interface StoreOptions<
   worker?: WorkerOption;
   /** Largest stored event, in bytes of JSON; default 256 KiB. */
   maxEventBytes?: number;
+  /** Sync with a Chronicle server: `{ url, log?, token? | getToken? }`. */
+  sync?: import('./sync.ts').SyncOptions;
 }
 
 type AggregateEventShapes<TAggregates extends readonly AnyAggregateDefinition[]> = TAggregates[number] extends infer A

@@ -5,6 +5,20 @@ export type Reducers<TState, TDefs extends readonly AnyEventDefinition[]> = {
 };
 
 /**
+ * What to do with one of this client's pending events when the server's
+ * stream moved under it (a sync conflict): keep it (re-sequenced after the
+ * server's events), drop it (it ends as rejected, with the reason), or keep a
+ * transformed version of its data. `state` is the aggregate as of the
+ * server's events plus the pending events kept so far.
+ */
+export type RebaseDecisionInput<TData = unknown> = 'keep' | 'drop' | { drop: string } | { transform: TData };
+
+export type RebaseRule<TState, TDefs extends readonly AnyEventDefinition[]> = (
+  event: RecordedEventOf<TDefs>,
+  context: { state: TState },
+) => RebaseDecisionInput<RecordedEventOf<TDefs>['data']>;
+
+/**
  * An aggregate: the events its stream holds, an initial state, one reducer per
  * event type, and the reducer version. Bump `version` whenever a reducer
  * changes: snapshots written by another version are ignored and rebuilt.
@@ -22,6 +36,8 @@ export interface AggregateDefinition<
   readonly reducers: Reducers<TState, TDefs>;
   /** Take a snapshot when a load applied at least this many events after the last one. 0 disables. */
   readonly snapshotEvery: number;
+  /** Decides the fate of pending events in a sync conflict; without one, every event is kept. */
+  readonly rebase?: RebaseRule<TState, TDefs>;
 }
 
 export interface DefineAggregateOptions<TType extends string, TState, TDefs extends readonly AnyEventDefinition[]> {
@@ -34,6 +50,7 @@ export interface DefineAggregateOptions<TType extends string, TState, TDefs exte
   version?: number;
   /** Defaults to 100. */
   snapshotEvery?: number;
+  rebase?: RebaseRule<NoInfer<TState>, TDefs>;
 }
 
 export function defineAggregate<TType extends string, TState, const TDefs extends readonly AnyEventDefinition[]>(
@@ -60,6 +77,7 @@ export function defineAggregate<TType extends string, TState, const TDefs extend
     initialState: options.initialState,
     reducers: options.reducers,
     snapshotEvery,
+    ...(options.rebase ? { rebase: options.rebase } : {}),
   };
 }
 
@@ -83,6 +101,7 @@ export interface AggregateRuntime {
   readonly snapshotEvery: number;
   readonly initialState: () => unknown;
   readonly reducers: Readonly<Record<string, (state: unknown, event: unknown) => unknown>>;
+  readonly rebase?: (event: unknown, context: { state: unknown }) => RebaseDecisionInput;
 }
 
 export function aggregateRuntime(def: AnyAggregateDefinition): AggregateRuntime {

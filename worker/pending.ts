@@ -1,0 +1,59 @@
+import type { StoredEvent } from '../src/core/event.ts';
+import type { ChronicleDB, PageRecord } from './db.ts';
+import { pageOfEvents } from './page-builder.ts';
+import { PENDING, type PageKey } from './types.ts';
+
+/** Both ends of the pending area: all pending page keys sort between these. */
+export const PENDING_RANGE = IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity]);
+
+type PagesStore = {
+  put(value: PageRecord, key: PageKey): Promise<PageKey>;
+  delete(key: PageKey): Promise<void>;
+};
+
+/** The first pending events in clientSeq order (= pending page order), bounded by count and bytes. */
+export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxBytes: number): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  let bytes = 0;
+  let lower: PageKey | undefined;
+  for (;;) {
+    const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : PENDING_RANGE;
+    const pages = await db.getAll('pages', range, 16);
+    for (const page of pages) {
+      for (const event of JSON.parse(page.json) as StoredEvent[]) {
+        const size = JSON.stringify(event).length;
+        if (out.length >= maxEvents || (out.length > 0 && bytes + size > maxBytes)) return out;
+        out.push(event);
+        bytes += size;
+      }
+    }
+    if (pages.length < 16) return out;
+    const keys = await db.getAllKeys('pages', range, 16);
+    lower = keys[keys.length - 1];
+  }
+}
+
+/**
+ * Rewrites pending pages through `edit`, which returns the events to keep (in
+ * order). Empty pages are deleted. Runs inside the caller's transaction.
+ */
+export async function rewritePendingPages(
+  pages: PagesStore & { getAll(range: IDBKeyRange): Promise<PageRecord[]>; getAllKeys(range: IDBKeyRange): Promise<PageKey[]> },
+  edit: (events: StoredEvent[]) => StoredEvent[],
+): Promise<{ before: number; after: number }> {
+  const [keys, values] = await Promise.all([pages.getAllKeys(PENDING_RANGE), pages.getAll(PENDING_RANGE)]);
+  const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
+    key: keys[i]!,
+    events: JSON.parse(page.json) as StoredEvent[],
+  }));
+  const flat = all.flatMap((p) => p.events);
+  const kept = new Set(edit(flat));
+  let after = 0;
+  for (const { key, events } of all) {
+    const remaining = events.filter((e) => kept.has(e));
+    after += remaining.length;
+    if (remaining.length === 0) pages.delete(key).catch(() => undefined);
+    else pages.put(pageOfEvents(remaining), key).catch(() => undefined);
+  }
+  return { before: flat.length, after };
+}

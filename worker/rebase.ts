@@ -1,0 +1,183 @@
+import { ChronicleError } from '../src/core/errors.ts';
+import type { StoredEvent } from '../src/core/event.ts';
+import type { ChronicleDB } from './db.ts';
+import { rewritePendingPages, PENDING_RANGE } from './pending.ts';
+import { CONFIRMED } from './types.ts';
+
+/** One aggregate whose pending events no longer follow the server's head. */
+export interface RebaseConflict {
+  aggregateId: string;
+  aggregateType: string;
+  /** The highest confirmed seq of the aggregate. */
+  confirmedHead: number;
+  /** Its pending events, in order, as stored (before re-sequencing). */
+  pending: StoredEvent[];
+}
+
+/** What the app decided for one pending event (default: keep). */
+export type RebaseDecision = { action: 'keep' } | { action: 'drop'; reason?: string } | { action: 'transform'; data: unknown };
+
+/** What happened to a pending event in a rebase. */
+export interface RebaseOutcome {
+  id: string;
+  aggregateId: string;
+  status: 'rebased' | 'rejected';
+  previousSeq: number;
+  seq?: number;
+  reason?: string;
+}
+
+export interface RebasePlan {
+  conflicts: RebaseConflict[];
+  /** The state the plan was read from; applying it checks nothing moved meanwhile. */
+  stamp: { confirmedHead: number; nextLsn: number; pendingEvents: number };
+}
+
+/**
+ * Finds aggregates whose pending events collide with confirmed ones: their
+ * first pending seq is not the confirmed head + 1.
+ */
+export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly string[]): Promise<RebasePlan> {
+  const tx = db.transaction(['pages', 'meta']);
+  const [meta, pendingPages] = await Promise.all([tx.objectStore('meta').get('client'), tx.objectStore('pages').getAll(PENDING_RANGE)]);
+  if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
+  const byAggregate = new Map<string, StoredEvent[]>();
+  for (const page of pendingPages) {
+    for (const event of JSON.parse(page.json) as StoredEvent[]) {
+      if (onlyAggregates && !onlyAggregates.includes(event.aggregateId)) continue;
+      const list = byAggregate.get(event.aggregateId) ?? [];
+      list.push(event);
+      byAggregate.set(event.aggregateId, list);
+    }
+  }
+  const index = tx.objectStore('pages').index('stream');
+  const conflicts: RebaseConflict[] = [];
+  for (const [aggregateId, pending] of byAggregate) {
+    // Walk the aggregate's index entries from the top to its highest confirmed page.
+    let confirmedHead = 0;
+    let cursor = await index.openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev');
+    while (cursor) {
+      if (cursor.primaryKey[0] === CONFIRMED) {
+        confirmedHead = cursor.key[1];
+        break;
+      }
+      cursor = await cursor.continue();
+    }
+    pending.sort((a, b) => a.meta.clientSeq - b.meta.clientSeq);
+    const contiguous = pending.every((e, i) => e.seq === confirmedHead + 1 + i);
+    if (!contiguous) {
+      conflicts.push({ aggregateId, aggregateType: pending[0]!.aggregateType, confirmedHead, pending });
+    }
+  }
+  await tx.done;
+  return { conflicts, stamp: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn, pendingEvents: meta.pendingEvents } };
+}
+
+export class StalePlanError extends ChronicleError {
+  constructor() {
+    super('REBASE_STALE', 'The log changed while the rebase was being decided; plan again');
+  }
+}
+
+/**
+ * Applies a rebase in one transaction: each conflicting aggregate's pending
+ * events, minus dropped ones, take the seqs after its confirmed head (ids
+ * kept); dropped events move to the rejected store; pending clientSeqs are
+ * renumbered without gaps; snapshots of those aggregates are deleted, since
+ * they covered events whose seqs changed.
+ */
+export async function applyRebase(
+  db: ChronicleDB,
+  plan: RebasePlan,
+  decisions: ReadonlyMap<string, RebaseDecision>,
+): Promise<RebaseOutcome[]> {
+  const tx = db.transaction(['pages', 'meta', 'snapshots', 'rejected'], 'readwrite');
+  const metaStore = tx.objectStore('meta');
+  const meta = await metaStore.get('client');
+  if (
+    !meta ||
+    meta.confirmedHead !== plan.stamp.confirmedHead ||
+    meta.nextLsn !== plan.stamp.nextLsn ||
+    meta.pendingEvents !== plan.stamp.pendingEvents
+  ) {
+    tx.abort();
+    await tx.done.catch(() => undefined);
+    throw new StalePlanError();
+  }
+  const conflicted = new Map(plan.conflicts.map((c) => [c.aggregateId, c]));
+  const nextSeq = new Map(plan.conflicts.map((c) => [c.aggregateId, c.confirmedHead + 1]));
+  const outcomes: RebaseOutcome[] = [];
+  const rejected = tx.objectStore('rejected');
+  const now = Date.now();
+  let firstClientSeq = Infinity;
+  const { after } = await rewritePendingPages(tx.objectStore('pages'), (events) => {
+    const keep: StoredEvent[] = [];
+    for (const event of events) {
+      firstClientSeq = Math.min(firstClientSeq, event.meta.clientSeq);
+      if (!conflicted.has(event.aggregateId)) {
+        keep.push(event);
+        continue;
+      }
+      const decision = decisions.get(event.id) ?? { action: 'keep' };
+      const previousSeq = event.seq;
+      if (decision.action === 'drop') {
+        const reason = decision.reason ?? 'dropped by the aggregate rebase rule';
+        rejected.put({ id: event.id, event: { ...event }, reason, code: 'REBASE_DROPPED', rejectedAt: now }, event.id).catch(() => undefined);
+        outcomes.push({ id: event.id, aggregateId: event.aggregateId, status: 'rejected', previousSeq, reason });
+        continue;
+      }
+      if (decision.action === 'transform') event.data = decision.data;
+      const seq = nextSeq.get(event.aggregateId)!;
+      nextSeq.set(event.aggregateId, seq + 1);
+      event.seq = seq;
+      outcomes.push({ id: event.id, aggregateId: event.aggregateId, status: 'rebased', previousSeq, seq });
+      keep.push(event);
+    }
+    // clientSeqs stay gapless: the kept events are renumbered from the first unconfirmed one.
+    keep.forEach((event, i) => {
+      event.meta = { ...event.meta, clientSeq: firstClientSeq + i };
+    });
+    return keep;
+  });
+  for (const aggregateId of conflicted.keys()) tx.objectStore('snapshots').delete(aggregateId).catch(() => undefined);
+  meta.pendingEvents = after;
+  meta.nextClientSeq = after > 0 ? firstClientSeq + after : Number.isFinite(firstClientSeq) ? firstClientSeq : meta.nextClientSeq;
+  metaStore.put(meta, 'client').catch(() => undefined);
+  await tx.done;
+  return outcomes;
+}
+
+/**
+ * Renumbers every pending event's clientSeq from `from` without gaps (the
+ * server told us which number it expects next), optionally moving events the
+ * server refused for good to the rejected store.
+ */
+export async function renumberPending(
+  db: ChronicleDB,
+  from: number,
+  reject: ReadonlyMap<string, { code: string; reason: string }> = new Map(),
+): Promise<{ pending: number; rejected: StoredEvent[] }> {
+  const tx = db.transaction(['pages', 'meta', 'rejected'], 'readwrite');
+  const meta = await tx.objectStore('meta').get('client');
+  if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
+  const dropped: StoredEvent[] = [];
+  const now = Date.now();
+  const { after } = await rewritePendingPages(tx.objectStore('pages'), (events) => {
+    const keep = events.filter((event) => {
+      const why = reject.get(event.id);
+      if (!why) return true;
+      dropped.push(event);
+      tx.objectStore('rejected').put({ id: event.id, event, reason: why.reason, code: why.code, rejectedAt: now }, event.id).catch(() => undefined);
+      return false;
+    });
+    keep.forEach((event, i) => {
+      event.meta = { ...event.meta, clientSeq: from + i };
+    });
+    return keep;
+  });
+  meta.pendingEvents = after;
+  meta.nextClientSeq = from + after;
+  tx.objectStore('meta').put(meta, 'client').catch(() => undefined);
+  await tx.done;
+  return { pending: after, rejected: dropped };
+}

@@ -1,0 +1,103 @@
+import { ChronicleError } from '../../src/core/errors.ts';
+import type { StoredEvent } from '../../src/core/event.ts';
+import { PROTOCOL_VERSION, type PushResponse } from '../../src/core/protocol.ts';
+
+/** The server answered with an error body (4xx/5xx): code, status and details as it sent them. */
+export class SyncHttpError extends ChronicleError {
+  constructor(
+    readonly status: number,
+    code: string,
+    message: string,
+    details: Record<string, unknown>,
+  ) {
+    super(code, `Sync server: ${status} ${code}: ${message}`, { ...details, status });
+  }
+}
+
+/** The server could not be reached (network down, DNS, refused, aborted). */
+export class OfflineError extends ChronicleError {
+  constructor(cause: string) {
+    super('OFFLINE', `Sync server unreachable: ${cause}`, { cause });
+  }
+}
+
+export interface PullPage {
+  events: StoredEvent[];
+  head: number;
+  hasMore: boolean;
+  clientSeq?: number;
+}
+
+export interface TransportOptions {
+  url: string;
+  log: string;
+  token: () => Promise<string | undefined>;
+  fetch?: typeof fetch;
+}
+
+/** push and pull over HTTP as docs/protocol.md describes them. */
+export interface Transport {
+  push(clientId: string, events: StoredEvent[]): Promise<PushResponse>;
+  pull(after: number, limit: number, clientId?: string): Promise<PullPage>;
+  liveUrl(): Promise<string>;
+}
+
+export function createTransport(options: TransportOptions): Transport {
+  const base = `${options.url.replace(/\/+$/, '')}/v1/logs/${encodeURIComponent(options.log)}`;
+  const doFetch = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+
+  const request = async (path: string, init: RequestInit): Promise<unknown> => {
+    const token = await options.token();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (init.body) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    let response: Response;
+    try {
+      response = await doFetch(`${base}${path}`, { ...init, headers });
+    } catch (error) {
+      throw new OfflineError(error instanceof Error ? error.message : String(error));
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) {
+      const e = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
+      const retryAfter = Number(response.headers.get('retry-after'));
+      const details = { ...(e?.details ?? {}), ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+      throw new SyncHttpError(response.status, e?.code ?? `HTTP_${response.status}`, e?.message ?? response.statusText, details);
+    }
+    return body;
+  };
+
+  return {
+    async push(clientId, events) {
+      const body = {
+        protocolVersion: PROTOCOL_VERSION,
+        clientId,
+        from: events[0]!.meta.clientSeq,
+        to: events[events.length - 1]!.meta.clientSeq,
+        events: events.map(({ position: _position, ...event }) => event),
+      };
+      return (await request('/push', { method: 'POST', body: JSON.stringify(body) })) as PushResponse;
+    },
+    async pull(after, limit, clientId) {
+      const query = new URLSearchParams({ after: String(after), limit: String(limit) });
+      if (clientId) query.set('clientId', clientId);
+      const page = (await request(`/pull?${query}`, { method: 'GET' })) as PullPage;
+      if (!page || !Array.isArray(page.events) || typeof page.head !== 'number' || typeof page.hasMore !== 'boolean') {
+        throw new ChronicleError('SYNC_PROTOCOL', 'Sync server: malformed pull response');
+      }
+      return page;
+    },
+    async liveUrl() {
+      const token = await options.token();
+      const url = new URL(`${base}/live`);
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      if (token) url.searchParams.set('token', token);
+      return url.toString();
+    },
+  };
+}
