@@ -28,7 +28,7 @@ export default defineConfig({
         test: {
           name: 'node',
           environment: 'node',
-          include: ['test/unit/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/server/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/server/**/*.test.ts', 'test/sync/**/*.test.ts'],
           setupFiles: ['test/setup/node.ts'],
           testTimeout: TEST_TIMEOUT,
           hookTimeout: HOOK_TIMEOUT,

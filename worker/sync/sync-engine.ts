@@ -112,7 +112,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   let socket: WebSocketLike | undefined;
   let socketRetry: ReturnType<typeof setTimeout> | undefined;
   let socketFailures = 0;
-  let roundWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
+  const roundWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   let releaseLock: (() => void) | undefined;
   let loopDone: Promise<void> | undefined;
 
@@ -345,9 +345,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       wake = done;
     });
 
-  const settleWaiters = (error?: unknown) => {
-    const waiters = roundWaiters;
-    roundWaiters = [];
+  /** Settles the callers of syncNow() that were waiting when this round began. */
+  const settleWaiters = (waiters: typeof roundWaiters, error?: unknown) => {
     for (const w of waiters) (error ? w.reject(error) : w.resolve());
   };
 
@@ -359,7 +358,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
     void openSocket();
     while (!stopped) {
       if (paused) {
-        settleWaiters(new ChronicleError('SYNC_PAUSED', 'Sync is paused'));
+        settleWaiters(roundWaiters.splice(0), new ChronicleError('SYNC_PAUSED', 'Sync is paused'));
         await sleep(60_000);
         continue;
       }
@@ -367,11 +366,13 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       if (stopped) break;
       if (paused) continue;
       dirty = false;
+      // Callers arriving during this round wait for the next one: it is the one that sees their appends.
+      const waiters = roundWaiters.splice(0);
       try {
         if (!isOnline()) throw new OfflineError('the browser is offline');
         await round();
         failures = 0;
-        settleWaiters();
+        settleWaiters(waiters);
         if (!socket) void openSocket();
       } catch (error) {
         failures++;
@@ -384,7 +385,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
           .getDb()
           .then((d) => d.put('sync', { serverHead: status.serverHead, lastSyncAt: status.lastSyncAt, lastError }, 'state'))
           .catch(() => undefined);
-        settleWaiters(error);
+        settleWaiters(waiters, error);
         if (error instanceof SyncHttpError && error.code === 'RATE_LIMITED' && typeof error.details.retryAfterMs === 'number') {
           await sleep(error.details.retryAfterMs);
         }

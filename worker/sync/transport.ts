@@ -21,6 +21,8 @@ export class OfflineError extends ChronicleError {
   }
 }
 
+const MAX_RATE_LIMIT_WAIT_MS = 5000;
+
 export interface PullPage {
   events: StoredEvent[];
   head: number;
@@ -46,7 +48,20 @@ export function createTransport(options: TransportOptions): Transport {
   const base = `${options.url.replace(/\/+$/, '')}/v1/logs/${encodeURIComponent(options.log)}`;
   const doFetch = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
 
+  /** A 429 with a short wait is waited out here (a few times) rather than failing the whole round. */
   const request = async (path: string, init: RequestInit): Promise<unknown> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await requestOnce(path, init);
+      } catch (error) {
+        const wait = error instanceof SyncHttpError && error.code === 'RATE_LIMITED' ? Number(error.details.retryAfterMs ?? 250) : NaN;
+        if (!(wait <= MAX_RATE_LIMIT_WAIT_MS) || attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 10)));
+      }
+    }
+  };
+
+  const requestOnce = async (path: string, init: RequestInit): Promise<unknown> => {
     const token = await options.token();
     const headers: Record<string, string> = { accept: 'application/json' };
     if (init.body) headers['content-type'] = 'application/json';
@@ -66,7 +81,8 @@ export function createTransport(options: TransportOptions): Transport {
     if (!response.ok) {
       const e = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
       const retryAfter = Number(response.headers.get('retry-after'));
-      const details = { ...(e?.details ?? {}), ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+      const fromHeader = Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {};
+      const details = { ...fromHeader, ...(e?.details ?? {}) };
       throw new SyncHttpError(response.status, e?.code ?? `HTTP_${response.status}`, e?.message ?? response.statusText, details);
     }
     return body;

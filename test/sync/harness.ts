@@ -1,0 +1,57 @@
+import { WebSocket } from 'ws';
+import { createSyncServer, createPgliteStore, silentLogger, type SyncServer } from '../../src/server/index.ts';
+import { openTestStore } from '../../src/testing/index.ts';
+import type { SyncOptions } from '../../src/client/sync.ts';
+import { model } from '../fixtures/model.ts';
+import type { AnyAggregateDefinition } from '../../src/core/aggregate.ts';
+
+export interface Harness {
+  url: string;
+  server: SyncServer;
+  close(): Promise<void>;
+}
+
+/** A sync server on its embedded (in-memory PGlite) store, on a free port. */
+export async function startServer(options: { auth?: Parameters<typeof createSyncServer>[0]['auth'] } = {}): Promise<Harness> {
+  const store = await createPgliteStore();
+  const server = createSyncServer({ store, logger: silentLogger, auth: options.auth ?? { tokens: { 'test-token': { read: ['*'], write: ['*'] } } } });
+  const address = await server.listen(0);
+  return { url: address.url, server, close: () => server.close() };
+}
+
+export type Client = Awaited<ReturnType<typeof openClient>>;
+
+/** An in-process store syncing with the server (each client has its own database and clientId). */
+export function openClient(url: string, extra: Partial<SyncOptions> & { name?: string; aggregates?: readonly AnyAggregateDefinition[] } = {}) {
+  const { name, aggregates, ...sync } = extra;
+  return openTestStore({
+    events: model.events,
+    aggregates: aggregates ?? model.aggregates,
+    worker: false,
+    ...(name ? { name } : {}),
+    sync: {
+      url,
+      log: 'orders',
+      token: 'test-token',
+      live: false,
+      pollIntervalMs: 60_000,
+      initialBackoffMs: 20,
+      maxBackoffMs: 200,
+      webSocket: (u: string) => new WebSocket(u) as never,
+      ...sync,
+    },
+  });
+}
+
+export interface LogLine {
+  id: string;
+  aggregateId: string;
+  seq: number;
+  position: number | undefined;
+}
+
+export async function logOf(client: Client): Promise<LogLine[]> {
+  const out: LogLine[] = [];
+  for await (const e of client.readLog()) out.push({ id: e.id, aggregateId: e.aggregateId, seq: e.seq, position: e.position });
+  return out;
+}

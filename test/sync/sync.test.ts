@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineAggregate } from '../../src/core/aggregate.ts';
+import type { EventOutcome } from '../../src/client/sync.ts';
+import { ItemAdded, Order, OrderPlaced, OrderShipped } from '../fixtures/model.ts';
+import { eventually } from '../engine/modes.ts';
+import { logOf, openClient, startServer, type Harness } from './harness.ts';
+
+const item = (sku: string, qty = 1, price = 10) => ({ type: 'ItemAdded' as const, data: { sku, qty, price } });
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startServer();
+});
+afterAll(async () => {
+  await harness.close();
+});
+
+describe('client sync against a real server', () => {
+  it('pushes pending events, confirms them with positions, and another client pulls them', async () => {
+    const a = await openClient(harness.url);
+    const b = await openClient(harness.url);
+    try {
+      const outcomes: EventOutcome[] = [];
+      a.sync.onOutcome((o) => outcomes.push(...o));
+      await a.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }, item('tea', 2, 3)]);
+      await a.sync.syncNow();
+      const statusA = await a.sync.status();
+      expect(statusA).toMatchObject({ state: 'online', leader: true, pending: 0 });
+      expect(statusA.confirmedPosition).toBeGreaterThanOrEqual(2);
+      await eventually(() => expect(outcomes.filter((o) => o.status === 'confirmed')).toHaveLength(2));
+      await b.sync.syncNow();
+      const [logA, logB] = [await logOf(a), await logOf(b)];
+      expect(logB).toEqual(logA);
+      expect(logA.every((e) => e.position !== undefined)).toBe(true);
+      expect((await b.load(Order, 'o1')).state.total).toBe(6);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
+  it('rebases offline edits to the same aggregate: both clients converge on one order', async () => {
+    const a = await openClient(harness.url);
+    const b = await openClient(harness.url);
+    try {
+      await a.append('shared', [{ type: 'OrderPlaced', data: { customerId: 'c' } }]);
+      await a.sync.syncNow();
+      await b.sync.syncNow();
+      // Both offline: each adds an item at seq 2.
+      await a.sync.pause();
+      await b.sync.pause();
+      await a.append('shared', [item('from-a', 1, 1)], { expectedVersion: 1 });
+      await b.append('shared', [item('from-b', 1, 100)], { expectedVersion: 1 });
+      const outcomesB: EventOutcome[] = [];
+      b.sync.onOutcome((o) => outcomesB.push(...o));
+      await a.sync.resume();
+      await a.sync.syncNow();
+      await b.sync.resume();
+      await b.sync.syncNow();
+      await a.sync.syncNow();
+      const [logA, logB] = [await logOf(a), await logOf(b)];
+      expect(logA).toEqual(logB);
+      expect(logA.filter((e) => e.aggregateId === 'shared').map((e) => e.seq)).toEqual([1, 2, 3]);
+      await eventually(() => {
+        expect(outcomesB.map((o) => o.status)).toContain('rebased');
+        expect(outcomesB.at(-1)).toMatchObject({ status: 'confirmed', seq: 3 });
+      });
+      expect((await a.load(Order, 'shared')).state.total).toBe(101);
+      expect((await b.load(Order, 'shared')).state.total).toBe(101);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
+  it('applies an aggregate rebase rule: an item added offline to an order shipped meanwhile is rejected, and kept', async () => {
+    const StrictOrder = defineAggregate({
+      type: 'Order',
+      events: [OrderPlaced, ItemAdded, OrderShipped],
+      initialState: () => ({ shipped: false, items: 0 }),
+      reducers: {
+        OrderPlaced: (s) => s,
+        ItemAdded: (s, e) => ({ ...s, items: s.items + e.data.qty }),
+        OrderShipped: (s) => ({ ...s, shipped: true }),
+      },
+      rebase: (event, { state }) => (event.type === 'ItemAdded' && state.shipped ? { drop: 'the order shipped meanwhile' } : 'keep'),
+    });
+    const a = await openClient(harness.url, { aggregates: [StrictOrder] });
+    const b = await openClient(harness.url, { aggregates: [StrictOrder] });
+    try {
+      await a.append('o9', [{ type: 'OrderPlaced', data: { customerId: 'c' } }]);
+      await a.sync.syncNow();
+      await b.sync.syncNow();
+      await b.sync.pause();
+      await a.append('o9', [{ type: 'OrderShipped', data: { carrier: 'ups' } }]);
+      await a.sync.syncNow();
+      await b.append('o9', [item('late'), item('later')]);
+      const outcomes: EventOutcome[] = [];
+      b.sync.onOutcome((o) => outcomes.push(...o));
+      await b.sync.resume();
+      await b.sync.syncNow();
+      await eventually(() => expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(2));
+      expect(outcomes.find((o) => o.status === 'rejected')?.reason).toMatch(/shipped/);
+      const rejected = await b.sync.rejected();
+      expect(rejected.map((r) => r.event.type)).toEqual(['ItemAdded', 'ItemAdded']);
+      expect((await b.sync.status()).pending).toBe(0);
+      expect(await logOf(b)).toEqual(await logOf(a));
+      expect((await b.load(StrictOrder, 'o9')).state).toEqual({ shipped: true, items: 0 });
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
+  it('a push whose response is lost is retried and stored once', async () => {
+    let dropNextPushResponse = true;
+    const lossyFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input).endsWith('/push') && dropNextPushResponse) {
+        dropNextPushResponse = false;
+        throw new TypeError('network connection lost after the request was sent');
+      }
+      return response;
+    };
+    const a = await openClient(harness.url, { fetch: lossyFetch });
+    try {
+      // The append wakes the sync loop; its push commits on the server but the answer is lost.
+      await a.append('lossy', [item('x'), item('y')]);
+      await eventually(() => expect(dropNextPushResponse).toBe(false));
+      await a.sync.syncNow();
+      const log = (await logOf(a)).filter((e) => e.aggregateId === 'lossy');
+      expect(log.map((e) => e.seq)).toEqual([1, 2]);
+      expect(new Set(log.map((e) => e.position)).size).toBe(2);
+      expect((await a.sync.status()).pending).toBe(0);
+    } finally {
+      await a.dispose();
+    }
+  });
+
+  it('hears about new events over the live channel without being asked', async () => {
+    const a = await openClient(harness.url);
+    const b = await openClient(harness.url, { live: true });
+    try {
+      await b.sync.syncNow();
+      await a.append('live-1', [item('ping')]);
+      await a.sync.syncNow();
+      await eventually(async () => expect((await logOf(b)).some((e) => e.aggregateId === 'live-1')).toBe(true), 10_000);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
+  it('reports a refused token as an error status and keeps the events pending', async () => {
+    const a = await openClient(harness.url, { token: 'wrong' });
+    try {
+      await a.append('o1', [item('x')]);
+      await expect(a.sync.syncNow()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+      const status = await a.sync.status();
+      expect(status).toMatchObject({ state: 'error', pending: 1 });
+      expect(status.lastError?.code).toBe('UNAUTHORIZED');
+    } finally {
+      await a.dispose();
+    }
+  });
+
+  it('a client offline for long, with hundreds of edits to aggregates others edited too, comes back and converges', async () => {
+    const a = await openClient(harness.url);
+    const b = await openClient(harness.url);
+    try {
+      await b.sync.pause();
+      for (let i = 0; i < 300; i++) {
+        await b.append(`long-${i % 12}`, [item(`b${i}`, 1, 1)]);
+        if (i % 3 === 0) await a.append(`long-${i % 12}`, [item(`a${i}`, 1, 1)]);
+      }
+      await a.sync.syncNow();
+      await b.sync.resume();
+      await b.sync.syncNow();
+      await a.sync.syncNow();
+      const [logA, logB] = [await logOf(a), await logOf(b)];
+      expect(logB).toEqual(logA);
+      const mine = logA.filter((e) => e.aggregateId.startsWith('long-'));
+      expect(mine).toHaveLength(400);
+      expect(new Set(mine.map((e) => e.id)).size).toBe(400);
+      for (let k = 0; k < 12; k++) {
+        const seqs = mine.filter((e) => e.aggregateId === `long-${k}`).map((e) => e.seq);
+        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+      }
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+});
