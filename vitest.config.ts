@@ -49,6 +49,8 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/engine/**/*.test.ts', 'test/browser/**/*.test.ts'],
+          // A real sync server, started in Node, for the browser sync suites.
+          globalSetup: ['test/setup/sync-server.ts'],
           testTimeout: TEST_TIMEOUT,
           hookTimeout: HOOK_TIMEOUT,
           browser: {

@@ -1,0 +1,63 @@
+import { describe, expect, inject, it } from 'vitest';
+import { openTestStore } from '../../src/testing/index.ts';
+import type { SyncStatus } from '../../src/client/sync.ts';
+import { model, Order } from '../fixtures/model.ts';
+
+const item = (sku: string, price = 1) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1, price } });
+const sync = (log: string) => ({ url: inject('syncUrl'), log, token: 'browser-token', pollIntervalMs: 60_000, initialBackoffMs: 50 });
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000) {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('sync in Chromium (engine in a Web Worker)', () => {
+  it('two browsers converge through the server, live, with real IndexedDB', async () => {
+    const log = `browser-${Date.now().toString(36)}`;
+    const a = await openTestStore({ ...model, worker: true, sync: sync(log) });
+    const b = await openTestStore({ ...model, worker: true, sync: sync(log) });
+    try {
+      await a.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c' } }, item('tea', 3)]);
+      // b hears of it over the live channel: no syncNow on b.
+      await until(async () => (await b.load(Order, 'o1')).version === 2, 'b to receive a’s events');
+      await b.append('o1', [item('cake', 4)]);
+      await until(async () => (await a.load(Order, 'o1')).state.total === 7, 'a to receive b’s event');
+      await until(async () => (await a.sync.status()).pending === 0 && (await b.sync.status()).pending === 0, 'nothing pending');
+      const ids = async (s: typeof a) => {
+        const out: string[] = [];
+        for await (const e of s.readLog()) out.push(`${e.position}:${e.id}`);
+        return out;
+      };
+      expect(await ids(a)).toEqual(await ids(b));
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
+  it('only one tab syncs a store (Web Lock); when it closes another takes over', async () => {
+    const log = `lock-${Date.now().toString(36)}`;
+    const first = await openTestStore({ ...model, worker: true, sync: sync(log) });
+    const second = await openTestStore({ ...model, worker: true, name: first.name, sync: sync(log) });
+    try {
+      await until(async () => (await first.sync.status()).leader, 'the first tab to lead');
+      const seen: SyncStatus[] = [];
+      const stop = second.sync.subscribe((s) => seen.push(s));
+      expect((await second.sync.status()).leader).toBe(false);
+      // An append in the standby tab is pushed by the leader.
+      await second.append('o2', [item('x')]);
+      await until(async () => (await second.sync.status()).pending === 0, 'the leader to push the standby tab’s event');
+      expect(seen.some((s) => s.state === 'online' || s.state === 'syncing')).toBe(true);
+      await first.close();
+      await until(async () => (await second.sync.status()).leader, 'the second tab to take over');
+      await second.append('o2', [item('y')]);
+      await until(async () => (await second.sync.status()).pending === 0, 'the new leader to push');
+      stop();
+    } finally {
+      await second.dispose();
+    }
+  });
+});
