@@ -10,7 +10,7 @@ import {
   type ProjectionStamp,
   type SnapshotRecord,
 } from './db.ts';
-import { ingestConfirmed, type IngestResult } from './ingest.ts';
+import { importPendingRaw, ingestConfirmed, type IngestResult } from './ingest.ts';
 import { newMeta } from './meta.ts';
 import { readLogPages, readStreamPages } from './reads.ts';
 import { toStorageError } from './storage-errors.ts';
@@ -48,6 +48,8 @@ export interface Engine {
   appendBatch(requests: AppendRequest[]): Promise<AppendOutcome[]>;
   /** Stores server-confirmed events (a sync pull page or an import), as JSON or objects. */
   ingestConfirmed(events: string | StoredEvent[]): Promise<IngestResult>;
+  /** Stores pending events exactly as exported elsewhere (ids, seqs, clientIds kept). */
+  importPending(events: StoredEvent[]): Promise<{ stored: number }>;
   readLog(query: LogPageQuery): Promise<LogPageResult>;
   readStream(query: StreamQuery): Promise<RawPage[]>;
   /** The highest seq stored for an aggregate (0 when it has no events). */
@@ -226,6 +228,12 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
         publish({ kind: 'confirmed', head: result.head, count: result.stored });
       }
       return result;
+    },
+    async importPending(events) {
+      if (!Array.isArray(events)) throw new ChronicleError('VALIDATION', 'importPending expects an array of events');
+      const result = await run('importPending', (db) => importPendingRaw(db, events));
+      if (result.stored > 0) publish({ kind: 'appended', aggregates: result.moved, count: result.stored });
+      return { stored: result.stored };
     },
     readLog: (query) => run('readLog', (db) => readLogPages(db, query)),
     readStream: (query) => run('readStream', (db) => readStreamPages(db, query)),

@@ -135,3 +135,54 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
     confirmed: own.map((e) => ({ id: e.id, aggregateId: e.aggregateId, seq: e.seq, position: e.position as number })),
   };
 }
+
+/**
+ * Stores pending events exactly as given (ids, seqs, clientIds kept): how an
+ * exported log is imported into a scratch store to reproduce a user's bug.
+ * Each event must continue its aggregate's stream; ids already stored are
+ * skipped, so importing twice stores once.
+ */
+export async function importPendingRaw(db: ChronicleDB, events: readonly StoredEvent[]): Promise<{ stored: number; moved: [string, number][] }> {
+  events.forEach(checkPendingEvent);
+  const tx = db.transaction(['pages', 'meta'], 'readwrite');
+  const pages = tx.objectStore('pages');
+  const metaStore = tx.objectStore('meta');
+  const aggregateIds = [...new Set(events.map((e) => e.aggregateId))];
+  const [meta, heads, known] = await Promise.all([
+    metaStore.get('client'),
+    Promise.all(aggregateIds.map((id) => pages.index('stream').openKeyCursor(IDBKeyRange.bound([id], [id, []]), 'prev'))),
+    Promise.all(events.map((e) => pages.index('id').getKey(e.id))),
+  ]);
+  if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
+  const head = new Map(aggregateIds.map((id, i) => [id, heads[i]?.key[1] ?? 0]));
+  const fresh = events.filter((_, i) => known[i] === undefined);
+  for (const e of fresh) {
+    const expected = (head.get(e.aggregateId) ?? 0) + 1;
+    if (e.seq !== expected) {
+      tx.abort();
+      await tx.done.catch(ignore);
+      throw new ChronicleError('SEQ_GAP', `Imported event ${e.id} has seq ${e.seq}; aggregate ${e.aggregateId} expects ${expected}`, {
+        eventId: e.id,
+        aggregateId: e.aggregateId,
+        expected,
+        got: e.seq,
+      });
+    }
+    head.set(e.aggregateId, e.seq);
+  }
+  if (fresh.length > 0) {
+    for (const page of buildPages(fresh.map((e) => entryOf(e, true)))) pages.put(page, [PENDING, meta.nextLsn++]).catch(ignore);
+    meta.pendingEvents += fresh.length;
+    metaStore.put(meta, 'client').catch(ignore);
+  }
+  await tx.done;
+  return { stored: fresh.length, moved: [...head].filter(([id]) => fresh.some((e) => e.aggregateId === id)) };
+}
+
+function checkPendingEvent(e: StoredEvent, i: number): void {
+  if (e && typeof e === 'object' && e.position === undefined) {
+    checkEvent({ ...e, position: 1 }, i);
+    return;
+  }
+  throw new ChronicleError('VALIDATION', `Pending event at index ${i} must be an event without a position`, { index: i });
+}

@@ -2,7 +2,8 @@ import { aggregateRuntime, type AnyAggregateDefinition } from '../core/aggregate
 import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { EngineConnection } from './connection.ts';
-import { decodePage } from './log-events.ts';
+import { decodePage, isAfter, type PlacedEvent } from './log-events.ts';
+import type { LogCursor } from '../../worker/types.ts';
 import type { LoadResult, ReadStreamOptions } from './types.ts';
 
 /** Pages fetched per engine call while reading a stream. */
@@ -18,6 +19,16 @@ export async function* readStream(
   aggregateId: string,
   options: ReadStreamOptions = {},
 ): AsyncGenerator<LogEvent> {
+  for await (const placed of readStreamPlaced(connection, registry, aggregateId, options)) yield placed.event;
+}
+
+/** readStream, with each event's place in the log (for time travel). */
+export async function* readStreamPlaced(
+  connection: EngineConnection,
+  registry: Registry,
+  aggregateId: string,
+  options: ReadStreamOptions = {},
+): AsyncGenerator<PlacedEvent> {
   let from = options.fromSeq ?? 1;
   let to = options.toSeq ?? Infinity;
   while (from <= to) {
@@ -29,16 +40,17 @@ export async function* readStream(
       backwards: options.backwards,
     });
     if (pages.length === 0) return;
-    const events: LogEvent[] = [];
+    const events: PlacedEvent[] = [];
     for (const page of pages) {
-      for (const { event } of decodePage(registry, page)) {
-        if (event.aggregateId === aggregateId && event.seq >= from && event.seq <= to) events.push(event);
+      for (const placed of decodePage(registry, page)) {
+        const { event } = placed;
+        if (event.aggregateId === aggregateId && event.seq >= from && event.seq <= to) events.push(placed);
       }
     }
-    events.sort((a, b) => (options.backwards ? b.seq - a.seq : a.seq - b.seq));
+    events.sort((a, b) => (options.backwards ? b.event.seq - a.event.seq : a.event.seq - b.event.seq));
     if (events.length === 0) return;
     yield* events;
-    const last = events[events.length - 1]!.seq;
+    const last = events[events.length - 1]!.event.seq;
     if (options.backwards) to = last - 1;
     else from = last + 1;
     if (pages.length < STREAM_PAGES_PER_CALL) {
@@ -60,9 +72,16 @@ export async function loadAggregate(
   registry: Registry,
   definition: AnyAggregateDefinition,
   aggregateId: string,
-  options: { forceSnapshot?: boolean } = {},
+  options: {
+    forceSnapshot?: boolean;
+    /** Only events at or before this place in the log (time travel); snapshots are not used. */
+    until?: LogCursor | null;
+    /** Leave these event ids out (what-if); snapshots are not used. */
+    skip?: ReadonlySet<string>;
+  } = {},
 ): Promise<LoadResult<unknown>> {
   const aggregate = aggregateRuntime(definition);
+  if (options.until !== undefined || options.skip) return foldFromScratch(connection, registry, definition, aggregateId, options);
   const snapshot = await connection.engine.getSnapshot(aggregateId);
   const usable =
     snapshot !== undefined && snapshot.aggregateType === aggregate.type && snapshot.reducerVersion === aggregate.version;
@@ -99,4 +118,32 @@ export async function loadAggregate(
     }
   }
   return { state, version, snapshotVersion, eventsApplied, unknownEvents };
+}
+
+/**
+ * State folded from the first event, for inspection: up to a place in the log
+ * (time travel) and/or without some events (what-if). Nothing is stored.
+ */
+async function foldFromScratch(
+  connection: EngineConnection,
+  registry: Registry,
+  definition: AnyAggregateDefinition,
+  aggregateId: string,
+  options: { until?: LogCursor | null; skip?: ReadonlySet<string> },
+): Promise<LoadResult<unknown>> {
+  const aggregate = aggregateRuntime(definition);
+  let state: unknown = aggregate.initialState();
+  let version = 0;
+  let eventsApplied = 0;
+  let unknownEvents = 0;
+  for await (const { event, cursor } of readStreamPlaced(connection, registry, aggregateId)) {
+    if (options.until && isAfter(cursor, options.until)) continue;
+    version = event.seq;
+    if (options.skip?.has(event.id)) continue;
+    const reducer = event.known ? aggregate.reducers[event.type] : undefined;
+    if (reducer) state = reducer(state, event);
+    else unknownEvents++;
+    eventsApplied++;
+  }
+  return { state, version, snapshotVersion: 0, eventsApplied, unknownEvents };
 }

@@ -6,6 +6,8 @@ import type { LogCursor, RawPage } from '../../worker/types.ts';
 export interface PlacedEvent {
   event: LogEvent;
   cursor: LogCursor;
+  /** The event exactly as stored (data not upcast): what export writes. */
+  stored: StoredEvent;
 }
 
 export function isAfter(cursor: LogCursor, after: LogCursor | null | undefined): boolean {
@@ -26,7 +28,7 @@ export function decodePage(registry: Registry, page: RawPage, after?: LogCursor 
   for (let index = 0; index < stored.length; index++) {
     const cursor = { area: page.area, page: page.page, index };
     if (!isAfter(cursor, after)) continue;
-    out.push({ event: registry.decode(stored[index]!), cursor });
+    out.push({ event: registry.decode(stored[index]!), cursor, stored: stored[index]! });
   }
   return out;
 }

@@ -1,11 +1,13 @@
 import type { AnyAggregateDefinition, StateOf } from '../core/aggregate.ts';
-import { ConfigError, ValidationError, type ExpectedVersion } from '../core/errors.ts';
+import { ConfigError, TimeTravelError, ValidationError, type ExpectedVersion } from '../core/errors.ts';
 import type { AnyEventDefinition, LogEvent, RecordedEvent, StoredEvent, UnknownEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
 import { createRegistry, type Registry } from '../core/registry.ts';
 import { MAX_ID_LENGTH } from '../core/schemas.ts';
 import type { AppendOutcome, AppendRequest, Change, LogCursor } from '../../worker/types.ts';
 import { loadAggregate, readStream } from './aggregate-loader.ts';
+import { isAfter } from './log-events.ts';
+import { projectionRuntime } from '../core/projection.ts';
 import { connect, type EngineConnection } from './connection.ts';
 import { scanLog } from './log-scan.ts';
 import { createProjectionRunner, type ProjectionRunner } from './projection-runner.ts';
@@ -14,6 +16,10 @@ import { checkSyncOptions, createDecider, type SyncHandle } from './sync.ts';
 import type {
   AppendOptions,
   AppendResult,
+  ImportResult,
+  InspectOptions,
+  LogEntry,
+  TimeTravel,
   BatchEntry,
   InputOf,
   LoadResult,
@@ -71,6 +77,18 @@ export interface Store<
   ): () => void;
   /** Calls back with new events as they are appended, in this tab or another. */
   subscribeLog(listener: (events: StoreEvent<StoreEventShape<TEvents, TAggregates>>[]) => void): () => void;
+  /** The state of an aggregate up to a place in the log and/or without some events; nothing is stored. */
+  inspect<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string, options: InspectOptions): Promise<LoadResult<StateOf<A>>>;
+  /** A projection's state folded up to a place in the log (or to the head); nothing is stored. */
+  inspectProjection<P extends AnyProjectionDefinition>(definition: P, options: InspectOptions): Promise<ProjectionStateOf<P>>;
+  /** The log in batches of entries with their places in the log (devtools). */
+  scan(filter?: LogFilter): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
+  /** The log (or a filtered part) as NDJSON lines, one stored event per line. */
+  exportLog(filter?: LogFilter): AsyncIterable<string>;
+  /** Imports NDJSON written by exportLog (e.g. into a scratch store): confirmed events keep their positions, pending ones their ids and seqs. */
+  importLog(ndjson: string | Iterable<string> | AsyncIterable<string>): Promise<ImportResult>;
+  /** Show the state as of a past event, read-only, until resume(). */
+  readonly timeTravel: TimeTravel;
   /** Stores events already confirmed by a server (sync pull, import), in position order. */
   importConfirmed(events: StoredEvent[] | string): Promise<{ stored: number; head: number }>;
   info(): Promise<StoreInfo>;
@@ -142,6 +160,41 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
   const runners = new Map<string, ProjectionRunner>();
   const cleanups = new Set<() => void>();
 
+  // Time travel is per tab: this store's live queries show the past; the log is untouched.
+  let horizon: LogCursor | null = null;
+  const travelListeners = new Set<(position: LogCursor | null) => void>();
+  const setHorizon = (position: LogCursor | null) => {
+    horizon = position;
+    for (const listener of [...travelListeners]) listener(position);
+  };
+  const onTravel = (listener: (position: LogCursor | null) => void) => {
+    travelListeners.add(listener);
+    return () => void travelListeners.delete(listener);
+  };
+  const writable = () => {
+    if (horizon) throw new TimeTravelError();
+  };
+
+  const projectionAt = async (definition: AnyProjectionDefinition, until: LogCursor | null, skip?: ReadonlySet<string>) => {
+    const projection = projectionRuntime(definition);
+    let state = projection.initialState();
+    let cursor: LogCursor | null = null;
+    let applied = 0;
+    outer: for await (const batch of scanLog(connection, registry, {})) {
+      for (const { event, cursor: at } of batch.matches) {
+        if (until && isAfter(at, until)) break outer;
+        cursor = at;
+        if (skip?.has(event.id)) continue;
+        const handler = event.known ? projection.handlers[event.type] : undefined;
+        if (handler) {
+          state = handler(state, event, { isReplay: true });
+          applied++;
+        }
+      }
+    }
+    return { state, cursor, applied };
+  };
+
   const buildRequest = (aggregateId: string, events: InputOf<unknown>[] | unknown, opts: AppendOptions = {}): AppendRequest => {
     checkAggregateId(aggregateId);
     const expectedVersion = opts.expectedVersion ?? 'any';
@@ -202,10 +255,12 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
     name: options.name,
     inWorker: connection.inWorker,
     async append(aggregateId, events, opts) {
+      writable();
       const request = buildRequest(aggregateId, events, opts);
       return toResult(registry, await engine.append(request)) as AppendResult<StoreEvent<unknown>>;
     },
     async appendBatch(entries) {
+      writable();
       if (!Array.isArray(entries)) throw new ValidationError('?', 'entries', 'appendBatch expects an array');
       const requests = entries.map((e) => buildRequest(e.aggregateId, e.events, e.options));
       const outcomes = await engine.appendBatch(requests);
@@ -213,7 +268,71 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
     },
     async load(aggregate, aggregateId) {
       checkAggregateId(aggregateId);
-      return (await loadAggregate(connection, registry, aggregate, aggregateId)) as LoadResult<never>;
+      const options = horizon ? { until: horizon } : {};
+      return (await loadAggregate(connection, registry, aggregate, aggregateId, options)) as LoadResult<never>;
+    },
+    async inspect(aggregate, aggregateId, options) {
+      checkAggregateId(aggregateId);
+      const result = await loadAggregate(connection, registry, aggregate, aggregateId, {
+        until: options.until ?? null,
+        skip: new Set(options.skip ?? []),
+      });
+      return result as LoadResult<never>;
+    },
+    async inspectProjection(definition, options) {
+      return (await projectionAt(definition, options.until ?? null, new Set(options.skip ?? []))).state as never;
+    },
+    async *scan(filter) {
+      for await (const batch of scanLog(connection, registry, filter)) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
+    },
+    async *exportLog(filter) {
+      for await (const batch of scanLog(connection, registry, filter)) {
+        for (const { stored } of batch.matches) yield JSON.stringify(stored);
+      }
+    },
+    async importLog(source) {
+      writable();
+      const lines: AsyncIterable<string> | Iterable<string> = typeof source === 'string' ? source.split('\n') : source;
+      const result: ImportResult = { confirmed: 0, pending: 0 };
+      let confirmed: StoredEvent[] = [];
+      let pending: StoredEvent[] = [];
+      const flush = async () => {
+        if (confirmed.length) result.confirmed += (await engine.ingestConfirmed(confirmed)).stored;
+        if (pending.length) result.pending += (await engine.importPending(pending)).stored;
+        confirmed = [];
+        pending = [];
+      };
+      let lineNo = 0;
+      for await (const line of lines) {
+        lineNo++;
+        const text = line.trim();
+        if (!text) continue;
+        let event: StoredEvent;
+        try {
+          event = JSON.parse(text) as StoredEvent;
+        } catch (error) {
+          throw new ValidationError('?', `line ${lineNo}`, `not JSON: ${String(error)}`);
+        }
+        // Confirmed events come first in log order; keep each kind in order and write in chunks.
+        if (event.position !== undefined) {
+          if (pending.length) await flush();
+          confirmed.push(event);
+        } else pending.push(event);
+        if (confirmed.length + pending.length >= 2000) await flush();
+      }
+      await flush();
+      return result;
+    },
+    timeTravel: {
+      to(cursor) {
+        if (!cursor || typeof cursor.area !== 'number' || typeof cursor.page !== 'number' || typeof cursor.index !== 'number') {
+          throw new ValidationError('?', 'cursor', 'time travel needs a log cursor { area, page, index }');
+        }
+        setHorizon({ area: cursor.area, page: cursor.page, index: cursor.index });
+      },
+      resume: () => setHorizon(null),
+      position: () => horizon,
+      subscribe: (listener) => onTravel(listener),
     },
     async snapshot(aggregate, aggregateId) {
       checkAggregateId(aggregateId);
@@ -232,48 +351,69 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
     projection(definition) {
       const runner = runnerFor(definition);
       type S = never;
+      const current = async (): Promise<ProjectionSnapshot<S>> =>
+        (horizon ? await projectionAt(definition, horizon) : await runner.catchUp()) as ProjectionSnapshot<S>;
       return {
-        get: () => runner.catchUp() as Promise<ProjectionSnapshot<S>>,
+        get: current,
         rebuild: (rebuildOptions) => runner.rebuild(rebuildOptions) as Promise<ProjectionSnapshot<S>>,
         subscribe(listener) {
-          let last: unknown;
+          let last: string | undefined;
           const deliver = () =>
-            runner
-              .catchUp()
+            current()
               .then((snapshot) => {
-                if (snapshot.cursor !== last || last === undefined) {
-                  last = snapshot.cursor;
-                  listener(snapshot as ProjectionSnapshot<S>);
+                const key = `${JSON.stringify(snapshot.cursor)}|${horizon ? 'past' : 'live'}`;
+                if (key !== last) {
+                  last = key;
+                  listener(snapshot);
                 }
               })
               .catch(() => undefined);
           void deliver();
-          return watch((change) => {
+          const stopTravel = onTravel(() => void deliver());
+          const stopWatch = watch((change) => {
+            if (horizon) return; // frozen in the past until resume
             if (change.kind !== 'projection' || change.name === definition.name) void deliver();
           });
+          return () => {
+            stopTravel();
+            stopWatch();
+          };
         },
       };
     },
     subscribe(aggregate, aggregateId, listener, onError) {
       checkAggregateId(aggregateId);
-      let version = -1;
+      let lastKey: string | undefined;
       let loading = Promise.resolve();
       const reload = () => {
         loading = loading
-          .then(() => loadAggregate(connection, registry, aggregate, aggregateId))
+          .then(() => loadAggregate(connection, registry, aggregate, aggregateId, horizon ? { until: horizon } : {}))
           .then((result) => {
-            if (result.version !== version) {
-              version = result.version;
+            const key = `${result.version}|${JSON.stringify(horizon)}`;
+            if (key !== lastKey) {
+              lastKey = key;
               listener(result as LoadResult<never>);
             }
           })
           .catch((error: unknown) => onError?.(error));
       };
       reload();
-      return watch((change) => {
-        if (change.kind === 'appended' && change.aggregates.some(([id]) => id === aggregateId)) reload();
-        if (change.kind === 'reset') reload();
+      const stopTravel = onTravel(() => {
+        lastKey = undefined;
+        reload();
       });
+      const stopWatch = watch((change) => {
+        if (horizon) return; // frozen in the past until resume
+        const touched = change.kind === 'appended' && change.aggregates.some(([id]) => id === aggregateId);
+        if (touched || change.kind === 'rebased' || change.kind === 'reset') {
+          lastKey = undefined;
+          reload();
+        }
+      });
+      return () => {
+        stopTravel();
+        stopWatch();
+      };
     },
     subscribeLog(listener) {
       // Two tails: new confirmed events (from the server; our own were delivered while pending)

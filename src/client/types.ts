@@ -156,3 +156,32 @@ export interface StoreInfo {
 }
 
 export type { StateOf, EventsOf };
+
+/** An event with its place in the log and its stored form, as devtools and exports see it. */
+export interface LogEntry<E = import('../core/event.ts').LogEvent> {
+  event: E;
+  cursor: LogCursor;
+  stored: import('../core/event.ts').StoredEvent;
+}
+
+export interface InspectOptions {
+  /** Fold only events at or before this place in the log. */
+  until?: LogCursor | null;
+  /** Leave these event ids out (what-if). */
+  skip?: readonly string[];
+}
+
+export interface TimeTravel {
+  /** Live queries (load, subscribe, projections) show the state as of this event; appends are refused. */
+  to(cursor: LogCursor): void;
+  /** Back to the head: live queries follow the log again. */
+  resume(): void;
+  /** Where the store is traveling, or null at the head. */
+  position(): LogCursor | null;
+  subscribe(listener: (position: LogCursor | null) => void): () => void;
+}
+
+export interface ImportResult {
+  confirmed: number;
+  pending: number;
+}

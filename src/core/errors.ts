@@ -151,6 +151,13 @@ export class AbortedError extends ChronicleError {
   }
 }
 
+/** The store is showing a past state (time travel): it is read-only until resume(). */
+export class TimeTravelError extends ChronicleError {
+  constructor() {
+    super('TIME_TRAVEL', 'The store is time traveling and read-only; call store.timeTravel.resume() first');
+  }
+}
+
 /** Options given to openStore or another API call are wrong. */
 export class ConfigError extends ChronicleError {
   constructor(message: string, details: ErrorDetails = {}) {
@@ -199,6 +206,9 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       break;
     case 'STORE_CLOSED':
       err = new StoreClosedError(String(d.database));
+      break;
+    case 'TIME_TRAVEL':
+      err = new TimeTravelError();
       break;
     case 'ABORTED':
       err = new AbortedError(String(d.what));
