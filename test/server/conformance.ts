@@ -1,0 +1,387 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pullResponseSchema, pushResponseSchema, type PullResponse, type PushRequest } from '../../src/core/protocol.ts';
+import { SyncError } from '../../src/server/errors.ts';
+import { toPullResponse, type LogStore, type PushResult } from '../../src/server/store/types.ts';
+import { freshLog, makeEvent, makePush, TestClient } from './helpers.ts';
+
+export interface StoreFixture {
+  store: LogStore;
+  teardown?: () => Promise<void>;
+}
+
+/** What a refused push throws: a SyncError with this code; returns its details. */
+async function refused(promise: Promise<unknown>, code: string): Promise<Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SyncError);
+    expect((error as SyncError).code).toBe(code);
+    return (error as SyncError).details;
+  }
+  throw new Error(`expected ${code}, but the push was accepted`);
+}
+
+/**
+ * The LogStore contract. Every store implementation runs this same suite; one
+ * store per suite, one fresh log per test (logs are independent tenants).
+ */
+export function describeLogStoreConformance(name: string, setup: () => Promise<StoreFixture>): void {
+  describe(`LogStore conformance: ${name}`, () => {
+    let fixture: StoreFixture;
+    let store: LogStore;
+
+    beforeAll(async () => {
+      fixture = await setup();
+      store = fixture.store;
+    });
+    afterAll(async () => {
+      await store?.close();
+      await fixture?.teardown?.();
+    });
+
+    const pull = async (log: string, after = 0, limit = 1000, clientId?: string): Promise<PullResponse> =>
+      pullResponseSchema.parse(toPullResponse(await store.pull(log, { after, limit, clientId })));
+
+    const pullEverything = async (log: string): Promise<PullResponse['events']> => {
+      const out: PullResponse['events'] = [];
+      let after = 0;
+      for (;;) {
+        const page = await pull(log, after, 1000);
+        out.push(...page.events);
+        after += page.events.length;
+        if (!page.hasMore) return out;
+      }
+    };
+
+    const push = async (log: string, request: PushRequest): Promise<PushResult> => {
+      const result = await store.push(log, request);
+      pushResponseSchema.parse(result);
+      return result;
+    };
+
+    /** Head, clientSeq mark and events of a log: what "stores nothing" compares. */
+    const snapshot = async (log: string, clientIds: string[]) => ({
+      head: await store.head(log),
+      marks: await Promise.all(clientIds.map((c) => store.clientSeq(log, c))),
+      events: await pullEverything(log),
+    });
+
+    it('an unknown log is empty: head 0, nothing to pull, clientSeq 0', async () => {
+      const log = freshLog();
+      expect(await store.head(log)).toBe(0);
+      expect(await store.clientSeq(log, 'nobody')).toBe(0);
+      expect(await pull(log, 0, 10, 'nobody')).toEqual({ events: [], head: 0, hasMore: false, clientSeq: 0 });
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    it('a push gets the next gapless positions, and pull returns the events as pushed, with their positions', async () => {
+      const log = freshLog();
+      const a = new TestClient('client-a');
+      const first = a.next(['o1', 'o1', 'o2']);
+      first.events[0]!.data = { text: 'héllo ✓ \u2028 "quoted"', nested: { list: [1, 2.5, -3e-7, null, true] }, big: 12345678901234 };
+      const r1 = await push(log, first);
+      expect(r1).toMatchObject({ duplicates: 0, clientSeq: 3, head: 3, appended: 3 });
+      expect(r1.positions).toEqual([
+        { id: 'client-a:1', clientSeq: 1, position: 1 },
+        { id: 'client-a:2', clientSeq: 2, position: 2 },
+        { id: 'client-a:3', clientSeq: 3, position: 3 },
+      ]);
+      const r2 = await push(log, a.next(['o2']));
+      expect(r2.positions).toEqual([{ id: 'client-a:4', clientSeq: 4, position: 4 }]);
+      expect(r2.head).toBe(4);
+
+      const page = await pull(log, 0, 100, 'client-a');
+      expect(page.head).toBe(4);
+      expect(page.hasMore).toBe(false);
+      expect(page.clientSeq).toBe(4);
+      expect(page.events.map((e) => e.position)).toEqual([1, 2, 3, 4]);
+      expect(page.events.slice(0, 3)).toEqual(first.events.map((e, i) => ({ ...e, position: i + 1 })));
+      expect(await store.head(log)).toBe(4);
+      expect(await store.clientSeq(log, 'client-a')).toBe(4);
+    });
+
+    it('logs are independent: each has its own positions, heads and clientSeq marks', async () => {
+      const [l1, l2] = [freshLog(), freshLog()];
+      const c1 = new TestClient('same-client');
+      const c2 = new TestClient('same-client');
+      await push(l1, c1.next(['x', 'x']));
+      const r = await push(l2, c2.next(['x']));
+      expect(r.positions).toEqual([{ id: 'same-client:1', clientSeq: 1, position: 1 }]);
+      expect(await store.head(l1)).toBe(2);
+      expect(await store.head(l2)).toBe(1);
+      expect(await store.clientSeq(l2, 'same-client')).toBe(1);
+    });
+
+    it('retrying a committed range is acknowledged with the stored positions and stores nothing twice', async () => {
+      const log = freshLog();
+      const other = new TestClient('other');
+      await push(log, other.next(['z']));
+      const a = new TestClient('a');
+      const range = a.next(['o1', 'o2', 'o1']);
+      const first = await push(log, range);
+      await push(log, other.next(['z']));
+      const retry = await push(log, range);
+      expect(retry.positions).toEqual(first.positions);
+      expect(retry).toMatchObject({ duplicates: 3, appended: 0, clientSeq: 3, head: 5 });
+      const events = await pullEverything(log);
+      expect(events.map((e) => e.id)).toEqual(['other:1', 'a:1', 'a:2', 'a:3', 'other:2']);
+    });
+
+    it('a range overlapping the applied mark applies only from the first unseen clientSeq', async () => {
+      const log = freshLog();
+      const e = (clientSeq: number, seq: number) => makeEvent({ clientId: 'a', clientSeq, aggregateId: 'o', seq });
+      await push(log, makePush('a', 1, [e(1, 1), e(2, 2), e(3, 3)]));
+      const r = await push(log, makePush('a', 2, [e(2, 2), e(3, 3), e(4, 4), e(5, 5)]));
+      expect(r).toMatchObject({ duplicates: 2, appended: 2, clientSeq: 5, head: 5 });
+      expect(r.positions.map((p) => [p.clientSeq, p.position])).toEqual([
+        [2, 2],
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ]);
+      expect((await pullEverything(log)).map((x) => x.meta.clientSeq)).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('a range that leaves a gap is refused with the clientSeq the server expects, and stores nothing', async () => {
+      const log = freshLog();
+      const e = (clientSeq: number) => makeEvent({ clientId: 'a', clientSeq, aggregateId: `o${clientSeq}`, seq: 1 });
+      expect(await refused(store.push(log, makePush('a', 2, [e(2)])), 'CLIENT_SEQ_GAP')).toMatchObject({ expected: 1, from: 2 });
+      await push(log, makePush('a', 1, [e(1), e(2)]));
+      const before = await snapshot(log, ['a']);
+      const details = await refused(store.push(log, makePush('a', 4, [e(4), e(5)])), 'CLIENT_SEQ_GAP');
+      expect(details).toMatchObject({ clientId: 'a', expected: 3, from: 4, to: 5 });
+      expect(await snapshot(log, ['a'])).toEqual(before);
+    });
+
+    it("an event whose seq is not its aggregate's next is a SEQ_CONFLICT naming aggregate, seq and head; nothing of the push is stored", async () => {
+      const log = freshLog();
+      const a = new TestClient('a');
+      const b = new TestClient('b');
+      await push(log, a.next(['order-1', 'order-1']));
+      // b also wrote order-1 seq 1 offline, plus an event to another aggregate before it.
+      const conflicting = b.next(['order-2', 'order-1']);
+      const before = await snapshot(log, ['a', 'b']);
+      const details = await refused(store.push(log, conflicting), 'SEQ_CONFLICT');
+      expect(details).toMatchObject({ aggregateId: 'order-1', seq: 1, head: 2, expected: 3, id: 'b:2', clientSeq: 2 });
+      expect(await snapshot(log, ['a', 'b'])).toEqual(before);
+
+      // Seq running ahead (a gap inside the aggregate) is refused the same way.
+      const ahead = makePush('c', 1, [makeEvent({ clientId: 'c', clientSeq: 1, aggregateId: 'order-1', seq: 5 })]);
+      expect(await refused(store.push(log, ahead), 'SEQ_CONFLICT')).toMatchObject({ aggregateId: 'order-1', seq: 5, head: 2, expected: 3 });
+      // Within one push, events of one aggregate must follow each other.
+      const skipping = makePush('c', 1, [
+        makeEvent({ clientId: 'c', clientSeq: 1, aggregateId: 'fresh', seq: 1 }),
+        makeEvent({ clientId: 'c', clientSeq: 2, aggregateId: 'fresh', seq: 3 }),
+      ]);
+      expect(await refused(store.push(log, skipping), 'SEQ_CONFLICT')).toMatchObject({ aggregateId: 'fresh', seq: 3, head: 0, expected: 2 });
+      expect(await snapshot(log, ['a', 'b', 'c'])).toEqual({ ...before, marks: [...before.marks, 0] });
+    });
+
+    it('the rebase contract: after SEQ_CONFLICT the client pulls, re-sequences after the server and renumbers from the mark + 1', async () => {
+      const log = freshLog();
+      const a = new TestClient('a');
+      const b = new TestClient('b');
+      await push(log, b.next(['shared'])); // b: clientSeq 1 applied
+      a.seqs.set('shared', 1); // a has pulled b's event
+      await push(log, a.next(['shared', 'shared'])); // a wins seq 2, 3
+      const pending = b.next(['shared', 'mine']); // b thinks shared is at 1: seq 2 -> conflict
+      expect(await refused(store.push(log, pending), 'SEQ_CONFLICT')).toMatchObject({ aggregateId: 'shared', seq: 2, head: 3 });
+
+      const page = await pull(log, 0, 100, 'b');
+      expect(page.clientSeq).toBe(1);
+      const serverHead = Math.max(...page.events.filter((e) => e.aggregateId === 'shared').map((e) => e.seq));
+      const rebased = pending.events.map((e, i) => ({
+        ...e,
+        seq: e.aggregateId === 'shared' ? serverHead + 1 : e.seq,
+        meta: { ...e.meta, clientSeq: page.clientSeq! + 1 + i },
+      }));
+      const r = await push(log, makePush('b', page.clientSeq! + 1, rebased));
+      expect(r).toMatchObject({ duplicates: 0, clientSeq: 3, head: 5 });
+      const events = await pullEverything(log);
+      expect(events.filter((e) => e.aggregateId === 'shared').map((e) => [e.id, e.seq])).toEqual([
+        ['b:1', 1],
+        ['a:1', 2],
+        ['a:2', 3],
+        ['b:2', 4],
+      ]);
+    });
+
+    it('an id already stored for another client or clientSeq is DUPLICATE_EVENT_ID; so is an id twice in one push', async () => {
+      const log = freshLog();
+      await push(log, makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'evt-1' })]));
+      const before = await snapshot(log, ['a', 'b']);
+      const stolen = makePush('b', 1, [
+        makeEvent({ clientId: 'b', clientSeq: 1, aggregateId: 'p', seq: 1 }),
+        makeEvent({ clientId: 'b', clientSeq: 2, aggregateId: 'o', seq: 2, id: 'evt-1' }),
+      ]);
+      expect(await refused(store.push(log, stolen), 'DUPLICATE_EVENT_ID')).toMatchObject({
+        id: 'evt-1',
+        clientSeq: 2,
+        storedClientId: 'a',
+        storedClientSeq: 1,
+        position: 1,
+      });
+      const sameClientNewSeq = makePush('a', 2, [makeEvent({ clientId: 'a', clientSeq: 2, aggregateId: 'o', seq: 2, id: 'evt-1' })]);
+      expect(await refused(store.push(log, sameClientNewSeq), 'DUPLICATE_EVENT_ID')).toMatchObject({ id: 'evt-1', storedClientSeq: 1 });
+      const twice = makePush('b', 1, [
+        makeEvent({ clientId: 'b', clientSeq: 1, aggregateId: 'q', seq: 1, id: 'evt-2' }),
+        makeEvent({ clientId: 'b', clientSeq: 2, aggregateId: 'q', seq: 2, id: 'evt-2' }),
+      ]);
+      expect(await refused(store.push(log, twice), 'DUPLICATE_EVENT_ID')).toMatchObject({ id: 'evt-2', clientSeq: 2 });
+      expect(await snapshot(log, ['a', 'b'])).toEqual(before);
+    });
+
+    it('an applied clientSeq re-sent with another event id is CLIENT_SEQ_MISMATCH, and nothing is stored', async () => {
+      const log = freshLog();
+      await push(log, makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'first' })]));
+      const before = await snapshot(log, ['a']);
+      const stale = makePush('a', 1, [
+        makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'dropped-by-rebase' }),
+        makeEvent({ clientId: 'a', clientSeq: 2, aggregateId: 'o', seq: 2, id: 'next' }),
+      ]);
+      expect(await refused(store.push(log, stale), 'CLIENT_SEQ_MISMATCH')).toMatchObject({
+        clientSeq: 1,
+        id: 'dropped-by-rebase',
+        storedId: 'first',
+        position: 1,
+      });
+      expect(await snapshot(log, ['a'])).toEqual(before);
+    });
+
+    it('pull pages by position with hasMore, the head and the client mark', async () => {
+      const log = freshLog();
+      const a = new TestClient('a');
+      for (let i = 0; i < 5; i++) await push(log, a.next(['x', 'y', 'z', 'x', 'y']));
+      const p1 = await pull(log, 0, 10, 'a');
+      const p2 = await pull(log, 10, 10);
+      const p3 = await pull(log, 20, 10);
+      expect([p1, p2, p3].map((p) => [p.events.length, p.hasMore, p.head])).toEqual([
+        [10, true, 25],
+        [10, true, 25],
+        [5, false, 25],
+      ]);
+      expect(p1.clientSeq).toBe(25);
+      expect(p2.clientSeq).toBeUndefined();
+      expect([...p1.events, ...p2.events, ...p3.events].map((e) => e.position)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+      expect(await pull(log, 25, 10)).toEqual({ events: [], head: 25, hasMore: false });
+      expect(await pull(log, 99, 10)).toEqual({ events: [], head: 25, hasMore: false });
+    });
+
+    it('watchers hear every head move of a push that stored events', async () => {
+      const log = freshLog();
+      const heard: number[] = [];
+      const stop = store.watch((l, head) => {
+        if (l === log) heard.push(head);
+      });
+      const a = new TestClient('a');
+      await push(log, a.next(['o', 'o']));
+      const again = a.next(['o']);
+      await push(log, again);
+      await push(log, again); // a duplicate does not move the head
+      // Stores shared between processes may report a head twice (locally and by notification); wait for the last.
+      for (let i = 0; i < 200 && !heard.includes(3); i++) await new Promise((r) => setTimeout(r, 10));
+      stop();
+      expect([...new Set(heard)]).toEqual([2, 3]);
+    });
+
+    it('concurrent retries of one range store it once and all get the same positions', async () => {
+      const log = freshLog();
+      const a = new TestClient('a');
+      await push(log, a.next(['o']));
+      const range = a.next(['o', 'p', 'o']);
+      const results = await Promise.all(Array.from({ length: 6 }, () => push(log, range)));
+      for (const r of results) expect(r.positions).toEqual(results[0]!.positions);
+      expect(results.reduce((n, r) => n + r.appended, 0)).toBe(3);
+      expect((await pullEverything(log)).map((e) => e.id)).toEqual(['a:1', 'a:2', 'a:3', 'a:4']);
+    });
+
+    it('concurrent writers of one aggregate: each seq is won once, losers rebase and retry, the aggregate stays gapless', async () => {
+      const log = freshLog();
+      const writers = 4;
+      const perWriter = 6;
+      let conflicts = 0;
+      await Promise.all(
+        Array.from({ length: writers }, async (_, w) => {
+          const clientId = `w${w}`;
+          let nextClientSeq = 1;
+          let known = 0; // the seq this writer believes 'hot' is at
+          for (let k = 0; k < perWriter; k++) {
+            const event = makeEvent({ clientId, clientSeq: nextClientSeq, aggregateId: 'hot', seq: known + 1, id: `${clientId}-${k}` });
+            for (;;) {
+              try {
+                await store.push(log, makePush(clientId, nextClientSeq, [event]));
+                known = event.seq;
+                nextClientSeq++;
+                break;
+              } catch (error) {
+                if (!(error instanceof SyncError) || error.code !== 'SEQ_CONFLICT') throw error;
+                conflicts++;
+                event.seq = Number(error.details.head) + 1; // re-sequence after the server's head
+              }
+            }
+          }
+        }),
+      );
+      const events = await pullEverything(log);
+      expect(events).toHaveLength(writers * perWriter);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: writers * perWriter }, (_, i) => i + 1));
+      expect(new Set(events.map((e) => e.id)).size).toBe(writers * perWriter);
+      expect(conflicts).toBeGreaterThanOrEqual(0);
+    });
+
+    it('positions are gapless and visible in commit order: 8 pushers x 50 pushes while 4 pullers poll', async () => {
+      const log = freshLog();
+      const pushers = 8;
+      const pushesEach = 50;
+      let pushing = true;
+      let expectedTotal = 0;
+
+      const pusherRuns = Array.from({ length: pushers }, async (_, p) => {
+        const client = new TestClient(`pusher-${p}`);
+        for (let k = 0; k < pushesEach; k++) {
+          const size = 1 + ((p + k) % 3);
+          const aggregates = Array.from({ length: size }, (_, i) => `agg-${p}-${(k + i) % 4}`);
+          const result = await store.push(log, client.next(aggregates));
+          expect(result.appended).toBe(size);
+          expectedTotal += size;
+        }
+      });
+
+      const pullerRuns = Array.from({ length: 4 }, async (_, q) => {
+        const seen: { id: string; position: number }[] = [];
+        let last = 0;
+        for (;;) {
+          const done = !pushing;
+          const limit = 1 + ((q * 7 + seen.length) % 40);
+          const page = await pull(log, last, limit);
+          for (const e of page.events) {
+            // Never a position at or below one already seen, and never a gap: the next is always last + 1.
+            expect(e.position).toBe(last + 1);
+            last = e.position;
+            seen.push({ id: e.id, position: e.position });
+          }
+          if (done && !page.hasMore) return seen;
+          await new Promise((r) => setImmediate(r));
+        }
+      });
+
+      await Promise.all(pusherRuns);
+      pushing = false;
+      const views = await Promise.all(pullerRuns);
+
+      const all = await pullEverything(log);
+      expect(all).toHaveLength(expectedTotal);
+      expect(all.map((e) => e.position)).toEqual(Array.from({ length: expectedTotal }, (_, i) => i + 1));
+      expect(new Set(all.map((e) => e.id)).size).toBe(expectedTotal);
+      for (const view of views) {
+        expect(view).toEqual(all.map((e) => ({ id: e.id, position: e.position })));
+      }
+      // Each pusher's events appear in its clientSeq order, and its mark is its last clientSeq.
+      for (let p = 0; p < pushers; p++) {
+        const mine = all.filter((e) => e.meta.clientId === `pusher-${p}`).map((e) => e.meta.clientSeq);
+        expect(mine).toEqual(Array.from({ length: mine.length }, (_, i) => i + 1));
+        expect(await store.clientSeq(log, `pusher-${p}`)).toBe(mine.length);
+      }
+    });
+  });
+}
