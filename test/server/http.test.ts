@@ -1,0 +1,449 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../../src/core/protocol.ts';
+import {
+  createPgliteStore,
+  createSyncServer,
+  silentLogger,
+  type LogStore,
+  type SyncServer,
+  type SyncServerOptions,
+} from '../../src/server/index.ts';
+import {
+  errorOf,
+  freshLog,
+  httpJson,
+  httpPull,
+  httpPush,
+  makeEvent,
+  makePush,
+  okPull,
+  okPush,
+  openLive,
+  pullAll,
+  TestClient,
+} from './helpers.ts';
+
+let store: LogStore;
+const servers: SyncServer[] = [];
+
+/** A server over the shared store; closed (without the store) after the file. */
+async function start(options: Partial<SyncServerOptions> = {}): Promise<{ url: string; server: SyncServer }> {
+  const server = createSyncServer({ store, logger: silentLogger, closeStore: false, limits: { rateLimit: false }, ...options });
+  servers.push(server);
+  const { url } = await server.listen(0);
+  return { url, server };
+}
+
+beforeAll(async () => {
+  store = await createPgliteStore();
+});
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  await store.close();
+});
+
+/** Nothing stored: the head and the client's mark are unchanged. */
+async function expectUnchanged(url: string, log: string, clientId: string, head: number, clientSeq: number): Promise<void> {
+  const page = okPull(await httpPull(url, log, { after: 0, clientId }));
+  expect({ head: page.head, clientSeq: page.clientSeq, events: page.events.length }).toEqual({ head, clientSeq, events: head });
+}
+
+describe('HTTP: push and pull', () => {
+  let url: string;
+  beforeAll(async () => {
+    ({ url } = await start());
+  });
+
+  it('push then pull: positions, head, hasMore and the client mark, every reply valid by the protocol schemas', async () => {
+    const log = freshLog();
+    const client = new TestClient('web-1');
+    const pushed = okPush(await httpPush(url, log, client.next(['o1', 'o2', 'o1'])));
+    expect(pushed).toEqual({
+      positions: [
+        { id: 'web-1:1', clientSeq: 1, position: 1 },
+        { id: 'web-1:2', clientSeq: 2, position: 2 },
+        { id: 'web-1:3', clientSeq: 3, position: 3 },
+      ],
+      duplicates: 0,
+      clientSeq: 3,
+      head: 3,
+    });
+    const page = okPull(await httpPull(url, log, { after: 1, limit: 1, clientId: 'web-1' }));
+    expect(page.events.map((e) => e.position)).toEqual([2]);
+    expect(page).toMatchObject({ head: 3, hasMore: true, clientSeq: 3 });
+    expect((await pullAll(url, log)).map((e) => e.id)).toEqual(['web-1:1', 'web-1:2', 'web-1:3']);
+  });
+
+  it('a committed range retried (its response was lost) is acknowledged with the same positions, stored once', async () => {
+    const log = freshLog();
+    const client = new TestClient('retry');
+    const range = client.next(['a', 'b']);
+    const first = okPush(await httpPush(url, log, range));
+    const again = okPush(await httpPush(url, log, range));
+    expect(again.positions).toEqual(first.positions);
+    expect(again.duplicates).toBe(2);
+    expect(await pullAll(url, log)).toHaveLength(2);
+  });
+
+  it('CLIENT_SEQ_GAP (409) names the clientSeq the server expects', async () => {
+    const log = freshLog();
+    const client = new TestClient('gappy');
+    okPush(await httpPush(url, log, client.next(['a'])));
+    client.next(['a']); // clientSeq 2 never sent
+    const reply = await httpPush(url, log, client.next(['a']));
+    expect(errorOf(reply)).toMatchObject({ status: 409, code: 'CLIENT_SEQ_GAP', details: { expected: 2, from: 3 } });
+    await expectUnchanged(url, log, 'gappy', 1, 1);
+  });
+
+  it('SEQ_CONFLICT (409) names the aggregate, the seq and the server head', async () => {
+    const log = freshLog();
+    okPush(await httpPush(url, log, new TestClient('x').next(['order', 'order', 'order'])));
+    const reply = await httpPush(url, log, new TestClient('y').next(['other', 'order']));
+    expect(errorOf(reply)).toMatchObject({ status: 409, code: 'SEQ_CONFLICT', details: { aggregateId: 'order', seq: 1, head: 3 } });
+    await expectUnchanged(url, log, 'y', 3, 0);
+  });
+
+  it('DUPLICATE_EVENT_ID (409) and CLIENT_SEQ_MISMATCH (409)', async () => {
+    const log = freshLog();
+    okPush(await httpPush(url, log, makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'the-id' })])));
+    const dup = await httpPush(url, log, makePush('b', 1, [makeEvent({ clientId: 'b', clientSeq: 1, aggregateId: 'p', seq: 1, id: 'the-id' })]));
+    expect(errorOf(dup)).toMatchObject({ status: 409, code: 'DUPLICATE_EVENT_ID', details: { id: 'the-id', storedClientId: 'a', position: 1 } });
+    const mismatch = await httpPush(url, log, makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'other-id' })]));
+    expect(errorOf(mismatch)).toMatchObject({ status: 409, code: 'CLIENT_SEQ_MISMATCH', details: { clientSeq: 1, storedId: 'the-id' } });
+    await expectUnchanged(url, log, 'b', 1, 0);
+  });
+
+  it('a bad request gets 400 BAD_REQUEST with a reason and stores nothing', async () => {
+    const log = freshLog();
+    okPush(await httpPush(url, log, new TestClient('ok').next(['a'])));
+    const valid = new TestClient('bad').next(['a', 'b']);
+
+    const notJson = errorOf(await httpPush(url, log, '{"protocolVersion":1,'));
+    expect(notJson).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    expect(notJson.message).toMatch(/not valid JSON/);
+
+    const wrongCount = errorOf(await httpPush(url, log, { ...valid, to: 3 }));
+    expect(wrongCount).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    expect(wrongCount.details.issues).toContainEqual({ path: 'events', message: 'events must hold exactly to - from + 1 events' });
+
+    const wrongClient = structuredClone(valid);
+    wrongClient.events[1]!.meta.clientId = 'someone-else';
+    expect(errorOf(await httpPush(url, log, wrongClient)).details.issues).toContainEqual({
+      path: 'events.1.meta.clientId',
+      message: 'must equal the push clientId',
+    });
+
+    const withPosition = structuredClone(valid) as unknown as { events: Record<string, unknown>[] };
+    withPosition.events[0]!.position = 7;
+    expect(errorOf(await httpPush(url, log, withPosition))).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+
+    const missingField = structuredClone(valid) as unknown as { events: Record<string, unknown>[] };
+    delete missingField.events[0]!.aggregateId;
+    expect(errorOf(await httpPush(url, log, missingField)).message).toMatch(/events\.0\.aggregateId/);
+
+    expect(errorOf(await httpPush(url, log, '[1,2]'))).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    expect(errorOf(await httpPush(url, 'bad%20name', valid))).toMatchObject({ status: 400, code: 'BAD_REQUEST', details: { field: 'log' } });
+    expect(errorOf(await httpPull(url, log, { after: -1 }))).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    expect(errorOf(await httpJson(`${url}/v1/logs/${log}/pull`))).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    expect(errorOf(await httpJson(`${url}/v1/logs/${log}/live`))).toMatchObject({ status: 400, details: { reason: 'websocket-required' } });
+
+    await expectUnchanged(url, log, 'bad', 1, 0);
+  });
+
+  it('UNSUPPORTED_PROTOCOL (400) names the versions the server supports', async () => {
+    const log = freshLog();
+    const push = { ...new TestClient('future').next(['a']), protocolVersion: 2 };
+    expect(errorOf(await httpPush(url, log, push))).toMatchObject({
+      status: 400,
+      code: 'UNSUPPORTED_PROTOCOL',
+      details: { supported: [PROTOCOL_VERSION], received: 2 },
+    });
+    await expectUnchanged(url, log, 'future', 0, 0);
+  });
+
+  it('NOT_FOUND (404) and METHOD_NOT_ALLOWED (405, with Allow)', async () => {
+    expect(errorOf(await httpJson(`${url}/v1/nothing`))).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    expect(errorOf(await httpJson(`${url}/v1/logs/x/erase`, { method: 'POST' }))).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    const reply = await httpJson(`${url}/v1/logs/x/push`);
+    expect(errorOf(reply)).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
+    expect(reply.headers.get('allow')).toBe('POST');
+    expect(errorOf(await httpJson(`${url}/v1/logs/x/pull`, { method: 'DELETE' }))).toMatchObject({ status: 405 });
+  });
+
+  it('/health is liveness, /ready checks the store', async () => {
+    expect(await httpJson(`${url}/health`)).toMatchObject({ status: 200, body: { status: 'ok', protocolVersion: PROTOCOL_VERSION } });
+    expect(await httpJson(`${url}/ready`)).toMatchObject({ status: 200, body: { status: 'ready', store: 'pglite' } });
+  });
+
+  it('CORS: a preflight from another origin is answered, replies carry Access-Control-Allow-Origin', async () => {
+    const preflight = await fetch(`${url}/v1/logs/x/push`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization, content-type');
+    const pulled = await httpPull(url, 'x', { after: 0 });
+    expect(pulled.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('CORS with a list of origins allows only those', async () => {
+    const { url: listed } = await start({ cors: { origins: ['https://good.example'] } });
+    const good = await fetch(`${listed}/v1/logs/x/pull?after=0`, { headers: { origin: 'https://good.example' } });
+    expect(good.headers.get('access-control-allow-origin')).toBe('https://good.example');
+    const evil = await fetch(`${listed}/v1/logs/x/pull?after=0`, { headers: { origin: 'https://evil.example' } });
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('HTTP: auth', () => {
+  let url: string;
+  const tokens = {
+    'writer-token': { id: 'writer', read: ['acme'], write: ['acme'] },
+    'reader-token': { id: 'reader', read: ['acme', 'tenant-*'] as string[], write: [] as string[] },
+    'admin-token': { id: 'admin', read: '*' as const, write: '*' as const },
+  };
+  beforeAll(async () => {
+    ({ url } = await start({ auth: { tokens } }));
+  });
+
+  it('401 without credentials, with an unknown token, with a malformed header: each says why', async () => {
+    const push = new TestClient('c').next(['a']);
+    const none = await httpPush(url, 'acme', push);
+    expect(errorOf(none)).toMatchObject({ status: 401, code: 'UNAUTHORIZED', details: { reason: 'missing-token' } });
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(errorOf(await httpPush(url, 'acme', push, 'wrong'))).toMatchObject({ status: 401, details: { reason: 'invalid-token' } });
+    const malformed = await httpJson(`${url}/v1/logs/acme/pull?after=0`, { headers: { authorization: 'Basic abc' } });
+    expect(errorOf(malformed)).toMatchObject({ status: 401, details: { reason: 'malformed-authorization' } });
+    expect((await httpPull(url, 'acme', { after: 0 }, 'writer-token')).status).toBe(200);
+  });
+
+  it('403 when the principal may not read or write that log, naming the log and the access it lacks', async () => {
+    const log = 'acme';
+    const denied = await httpPush(url, log, new TestClient('r').next(['a']), 'reader-token');
+    expect(errorOf(denied)).toMatchObject({ status: 403, code: 'FORBIDDEN', details: { log, need: 'write', principal: 'reader', reason: 'no-write-access' } });
+    expect(errorOf(await httpPull(url, 'globex', { after: 0 }, 'writer-token'))).toMatchObject({
+      status: 403,
+      details: { log: 'globex', need: 'read' },
+    });
+    expect((await httpPull(url, 'tenant-42', { after: 0 }, 'reader-token')).status).toBe(200); // prefix grant
+    okPush(await httpPush(url, freshLog('any'), new TestClient('adm').next(['a']), 'admin-token'));
+    expect(await store.clientSeq(log, 'r')).toBe(0);
+  });
+
+  it('?token= works where headers cannot be set (pull, WebSocket)', async () => {
+    expect((await httpJson(`${url}/v1/logs/acme/pull?after=0&token=reader-token`)).status).toBe(200);
+    const live = await openLive(url, 'acme', { token: 'reader-token' });
+    expect((await live.next()).type).toBe('hello');
+    await live.close();
+    const viaHeader = await openLive(url, 'acme', { token: 'reader-token', header: true });
+    expect((await viaHeader.next()).type).toBe('hello');
+    await viaHeader.close();
+  });
+
+  it('the live channel refuses the upgrade with 401 / 403 and an error body', async () => {
+    await expect(openLive(url, 'acme')).rejects.toMatchObject({ status: 401 });
+    const refused = await openLive(url, 'globex', { token: 'writer-token' }).catch((e: { status: number; body: string }) => e);
+    expect(refused).toMatchObject({ status: 403 });
+    expect(JSON.parse((refused as { body: string }).body)).toMatchObject({ error: { code: 'FORBIDDEN', details: { log: 'globex' } } });
+  });
+
+  it('a custom authenticate hook decides the principal', async () => {
+    const { url: hooked } = await start({
+      auth: (request) => (request.headers['x-user'] === 'alice' ? { id: 'alice', read: ['alice-log'], write: ['alice-log'] } : null),
+    });
+    const push = new TestClient('alice-device').next(['a']);
+    expect(errorOf(await httpPush(hooked, 'alice-log', push))).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+    const ok = await httpJson(`${hooked}/v1/logs/alice-log/push`, { method: 'POST', headers: { 'x-user': 'alice' }, body: JSON.stringify(push) });
+    okPush(ok);
+  });
+});
+
+describe('HTTP: limits', () => {
+  let url: string;
+  const maxRequestBytes = 64 * 1024;
+  beforeAll(async () => {
+    ({ url } = await start({ limits: { maxEventsPerPush: 5, maxEventBytes: 2000, maxRequestBytes, rateLimit: false } }));
+  });
+
+  it('413 for too many events in a push', async () => {
+    const log = freshLog();
+    const reply = await httpPush(url, log, new TestClient('many').next(['a', 'b', 'c', 'd', 'e', 'f']));
+    expect(errorOf(reply)).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE', details: { what: 'events', count: 6, limit: 5 } });
+    await expectUnchanged(url, log, 'many', 0, 0);
+  });
+
+  it('413 for an event over the byte limit, naming it', async () => {
+    const log = freshLog();
+    const push = new TestClient('fat').next(['a', 'b']);
+    push.events[1]!.data = { blob: 'x'.repeat(3000) };
+    expect(errorOf(await httpPush(url, log, push))).toMatchObject({
+      status: 413,
+      details: { what: 'event', index: 1, id: 'fat:2', limit: 2000 },
+    });
+    await expectUnchanged(url, log, 'fat', 0, 0);
+  });
+
+  it('413 for a body declared larger than the limit, answered before the body is sent', async () => {
+    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${url}/v1/logs/big/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.write('{"protocolVersion":1'); // and nothing more: the server must not wait for 50 MiB
+    });
+    expect(reply.status).toBe(413);
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE', details: { what: 'request' } } });
+  });
+
+  it('413 for a chunked body that grows past the limit, before it ends', async () => {
+    const reply = await new Promise<{ status: number; body: string; sent: number }>((resolve, reject) => {
+      const req = httpRequest(`${url}/v1/logs/big/push`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+      let sent = 0;
+      let answered = false;
+      req.on('response', (res) => {
+        answered = true;
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, sent }));
+      });
+      req.on('error', (error) => (answered ? undefined : reject(error)));
+      const chunk = Buffer.alloc(16 * 1024, 0x20);
+      const pump = (): void => {
+        // Keep sending, never end(): only an early answer can stop this.
+        if (answered || sent > 100 * maxRequestBytes) return;
+        sent += chunk.length;
+        if (req.write(chunk)) setImmediate(pump);
+        else req.once('drain', pump);
+      };
+      pump();
+    });
+    expect(reply.status).toBe(413);
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+  });
+
+  it('pull pages are capped at the server limit, with hasMore', async () => {
+    const { url: small } = await start({ limits: { maxPullLimit: 2, rateLimit: false } });
+    const log = freshLog();
+    okPush(await httpPush(small, log, new TestClient('p').next(['a', 'b', 'c'])));
+    const page = okPull(await httpPull(small, log, { after: 0, limit: 1000 }));
+    expect(page.events).toHaveLength(2);
+    expect(page.hasMore).toBe(true);
+  });
+});
+
+describe('HTTP: rate limit', () => {
+  it('429 RATE_LIMITED with Retry-After once a client has spent its burst; other clients are not affected', async () => {
+    const { url } = await start({
+      auth: { tokens: { 'token-a': { id: 'a', read: '*', write: '*' }, 'token-b': { id: 'b', read: '*', write: '*' } } },
+      limits: { rateLimit: { burst: 3, perSecond: 0.001 } },
+    });
+    const log = freshLog();
+    for (let i = 0; i < 3; i++) expect((await httpPull(url, log, { after: 0 }, 'token-a')).status).toBe(200);
+    const limited = await httpPull(url, log, { after: 0 }, 'token-a');
+    expect(errorOf(limited)).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(errorOf(await httpPush(url, log, new TestClient('a').next(['x']), 'token-a'))).toMatchObject({ status: 429 });
+    expect((await httpPull(url, log, { after: 0 }, 'token-b')).status).toBe(200);
+    expect(await store.head(log)).toBe(0);
+  });
+});
+
+describe('HTTP: store failures and shutdown', () => {
+  it('an unexpected store failure is 500 INTERNAL without internals; an unreachable store makes /ready 503', async () => {
+    const broken: LogStore = {
+      ...store,
+      kind: 'broken',
+      push: () => Promise.reject(new Error('disk on fire at /secret/path')),
+      ping: () => Promise.reject(new Error('connection refused')),
+      close: () => Promise.resolve(),
+      watch: () => () => undefined,
+    };
+    const { url } = await start({ store: broken });
+    const reply = await httpPush(url, freshLog(), new TestClient('c').next(['a']));
+    expect(errorOf(reply)).toMatchObject({ status: 500, code: 'INTERNAL', message: 'Internal server error' });
+    expect(JSON.stringify(reply.body)).not.toContain('secret');
+    expect(errorOf(await httpJson(`${url}/ready`))).toMatchObject({ status: 503, code: 'UNAVAILABLE', details: { reason: 'store-unreachable' } });
+    expect((await httpJson(`${url}/health`)).status).toBe(200);
+  });
+
+  it('graceful close: a push in flight finishes and is stored; new requests are refused; live sockets are closed', async () => {
+    let entered!: () => void;
+    const inPush = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: LogStore = {
+      ...store,
+      push: async (log, push) => {
+        entered();
+        await gate;
+        return store.push(log, push);
+      },
+      head: (log) => store.head(log),
+      watch: (h, r) => store.watch(h, r),
+      close: () => Promise.resolve(),
+    };
+    const { url, server } = await start({ store: slow });
+    const log = freshLog();
+    const live = await openLive(url, log);
+    await live.next();
+    const liveClosed = new Promise<number>((r) => live.ws.once('close', (code) => r(code)));
+
+    const inFlight = httpPush(url, log, new TestClient('slow').next(['a', 'b']));
+    await inPush;
+    const closed = server.close();
+    const refused = await httpPull(url, log, { after: 0 }).then(
+      (r) => r.status,
+      () => 'connection refused',
+    );
+    expect(refused === 503 || refused === 'connection refused').toBe(true);
+    release();
+    const reply = await inFlight;
+    expect(okPush(reply).positions.map((p) => p.position)).toEqual([1, 2]);
+    await closed;
+    expect(await liveClosed).toBe(1001);
+    expect(await store.head(log)).toBe(2);
+  });
+});
+
+describe('live channel', () => {
+  it('hello carries the head; every push that moves it is announced; duplicates are not', async () => {
+    const { url } = await start();
+    const log = freshLog();
+    const client = new TestClient('live');
+    okPush(await httpPush(url, log, client.next(['a'])));
+    const live = await openLive(url, log);
+    expect(await live.next()).toEqual({ type: 'hello', protocolVersion: PROTOCOL_VERSION, head: 1 });
+    const range = client.next(['a', 'b']);
+    okPush(await httpPush(url, log, range));
+    expect(await live.next()).toEqual({ type: 'head', head: 3 });
+    okPush(await httpPush(url, log, range)); // duplicate: head unchanged
+    okPush(await httpPush(url, log, client.next(['c'])));
+    expect(await live.next()).toEqual({ type: 'head', head: 4 });
+    // Other logs are not announced on this socket.
+    okPush(await httpPush(url, freshLog(), new TestClient('elsewhere').next(['z'])));
+    okPush(await httpPush(url, log, client.next(['c'])));
+    expect(await live.next()).toEqual({ type: 'head', head: 5 });
+    await live.close();
+  });
+
+  it('an unknown WebSocket path is refused with 404', async () => {
+    const { url } = await start();
+    await expect(openLive(url, '../x')).rejects.toBeDefined();
+    const ws = await import('ws');
+    const refused = await new Promise<number>((resolve) => {
+      const socket = new ws.WebSocket(`${url.replace('http', 'ws')}/v1/elsewhere`);
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('error', () => undefined);
+    });
+    expect(refused).toBe(404);
+  });
+});
