@@ -241,7 +241,10 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       response.destroy();
       return;
     }
-    response.writeHead(status, { ...JSON_HEADERS, ...corsHeaders(request), ...extra, 'content-length': String(Buffer.byteLength(body)) });
+    const headers: Record<string, string> = { ...JSON_HEADERS, ...corsHeaders(request), ...extra, 'content-length': String(Buffer.byteLength(body)) };
+    // While shutting down, keep-alive clients are told to reconnect (to another process).
+    if (closing) headers.connection = 'close';
+    response.writeHead(status, headers);
     response.end(body);
   };
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PushRequest } from '../../src/core/protocol.ts';
+import { createPgliteStore } from '../../src/server/index.ts';
 import { createTestDatabase, freshLog, httpPush, okPush, pullAll, TestClient, type TestDatabase } from './helpers.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/chronicle-server.mjs');
@@ -60,7 +61,7 @@ afterAll(() => {
  * a new process on the same storage comes up; each client retries the range it
  * had in flight. Nothing is lost, nothing duplicated, every retry is acknowledged.
  */
-async function crashAndRestart(storageArgs: string[]): Promise<void> {
+async function crashAndRestart(storageArgs: string[], whileRestarted?: () => Promise<void>): Promise<{ log: string; count: number }> {
   const log = freshLog('crash');
   let server = await startServer(storageArgs);
   const clients = Array.from({ length: 3 }, (_, i) => new TestClient(`crash-client-${i}`));
@@ -86,7 +87,9 @@ async function crashAndRestart(storageArgs: string[]): Promise<void> {
   await Promise.all(streams);
   expect(unacked.size).toBe(clients.length);
 
+  // The restart also takes over the storage the killed process held (PGlite: its lock file).
   server = await startServer(storageArgs);
+  await whileRestarted?.();
   for (const client of clients) {
     const range = unacked.get(client.clientId)!;
     const retry = okPush(await httpPush(server.url, log, range));
@@ -104,6 +107,7 @@ async function crashAndRestart(storageArgs: string[]): Promise<void> {
     expect(mine).toEqual(Array.from({ length: client.nextClientSeq - 1 }, (_, i) => i + 1));
   }
   expect(await stopGracefully(server)).toBe(0);
+  return { log, count: events.length };
 }
 
 describe('server process killed in the middle of a stream of pushes, then restarted', () => {
@@ -117,7 +121,18 @@ describe('server process killed in the middle of a stream of pushes, then restar
   it('on a PGlite data directory: nothing lost, nothing duplicated, retried ranges acknowledged', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chronicle-crash-'));
     dirs.push(dir);
-    await crashAndRestart(['--data', join(dir, 'data')]);
+    const data = join(dir, 'data');
+    const stored = await crashAndRestart(['--data', data], async () => {
+      // One process per data directory: a second one is turned away while the server runs.
+      await expect(createPgliteStore({ dataDir: data })).rejects.toThrow(/in use by process/);
+    });
+    // The graceful stop released the directory, and everything is still there.
+    const store = await createPgliteStore({ dataDir: data });
+    try {
+      expect(await store.head(stored.log)).toBe(stored.count);
+    } finally {
+      await store.close();
+    }
   }, 120_000);
 
   it('on PostgreSQL: nothing lost, nothing duplicated, retried ranges acknowledged', async () => {

@@ -1,10 +1,15 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { createSqlLogStore, migrate, type SqlDriver, type SqlExecutor } from './sql.ts';
 import type { LogStore } from './types.ts';
 
 export interface PgliteStoreOptions {
-  /** Directory that holds the database; created if missing. Omit for an in-memory store (lost on close). */
+  /**
+   * Directory that holds the store; created if missing. The database lives in
+   * `<dataDir>/pgdata`; `<dataDir>/chronicle.lock` keeps a second process out.
+   * Omit for an in-memory store (lost on close).
+   */
   dataDir?: string;
 }
 
@@ -19,15 +24,61 @@ function executor(db: Queryable): SqlExecutor {
   };
 }
 
+function alive(pid: number): boolean {
+  if (pid === process.pid) return false; // a lock left by an earlier life with the same pid (containers)
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One process per data directory: PGlite is single-process, and two of them on
+ * one directory would corrupt it. The lock holds the owner's pid; a lock whose
+ * process is gone (killed) is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const path = join(dataDir, 'chronicle.lock');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw new Error(`The data directory ${dataDir} is in use by process ${pid} (${path}); one server per data directory`);
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new Error(`Could not lock the data directory ${dataDir}`);
+}
+
 /**
  * A log store in embedded PGlite (PostgreSQL compiled to WebAssembly): no server
- * to run. One process owns a data directory at a time; PGlite runs one
- * statement at a time, so pushes are serialised by construction (the SQL still
- * locks the log row, as on PostgreSQL).
+ * to run. PGlite runs one statement at a time, so pushes are serialised by
+ * construction (the SQL still locks the log row, as on PostgreSQL).
  */
 export async function createPgliteStore(options: PgliteStoreOptions = {}): Promise<LogStore> {
-  if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
-  const db = options.dataDir ? await PGlite.create(options.dataDir) : await PGlite.create();
+  let unlock: (() => Promise<void>) | undefined;
+  let db: PGlite;
+  if (options.dataDir) {
+    await mkdir(options.dataDir, { recursive: true });
+    unlock = await lockDataDir(options.dataDir);
+    try {
+      db = await PGlite.create(join(options.dataDir, 'pgdata'));
+    } catch (error) {
+      await unlock();
+      throw error;
+    }
+  } else {
+    db = await PGlite.create();
+  }
   const driver: SqlDriver = {
     ...executor(db),
     transaction: (fn) => db.transaction((tx) => fn(executor(tx))),
@@ -40,7 +91,8 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
     await migrate(driver, { advisoryLock: false });
   } catch (error) {
     await db.close().catch(() => undefined);
+    await unlock?.();
     throw error;
   }
-  return createSqlLogStore({ kind: 'pglite', driver });
+  return createSqlLogStore({ kind: 'pglite', driver, ...(unlock ? { onClose: unlock } : {}) });
 }
