@@ -6,6 +6,12 @@ import { freshLog, makeEvent, makePush, TestClient } from './helpers.ts';
 
 export interface StoreFixture {
   store: LogStore;
+  /**
+   * A second store on the same storage, as another server process would open it
+   * (its own connections). The concurrency tests push and pull through both, so
+   * the per-log lock is exercised across processes, not only within one.
+   */
+  peer?: LogStore;
   teardown?: () => Promise<void>;
 }
 
@@ -29,12 +35,16 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
   describe(`LogStore conformance: ${name}`, () => {
     let fixture: StoreFixture;
     let store: LogStore;
+    /** store, or (for odd n) the peer store when there is one. */
+    let via: (n: number) => LogStore;
 
     beforeAll(async () => {
       fixture = await setup();
       store = fixture.store;
+      via = (n) => (n % 2 === 1 && fixture.peer ? fixture.peer : store);
     });
     afterAll(async () => {
+      await fixture?.peer?.close();
       await store?.close();
       await fixture?.teardown?.();
     });
@@ -284,12 +294,46 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
       expect([...new Set(heard)]).toEqual([2, 3]);
     });
 
+    it('pushes arriving together are judged one by one in arrival order; a refused one does not affect the others', async () => {
+      const log = freshLog();
+      const ev = (clientId: string, clientSeq: number, aggregateId: string, seq: number, id?: string) =>
+        makeEvent({ clientId, clientSeq, aggregateId, seq, ...(id ? { id } : {}) });
+      const outcomes = await Promise.allSettled([
+        store.push(log, makePush('a', 1, [ev('a', 1, 'x', 1, 'shared-id')])), // accepted
+        store.push(log, makePush('b', 1, [ev('b', 1, 'x', 1)])), // x is at 1 now: SEQ_CONFLICT
+        store.push(log, makePush('c', 1, [ev('c', 1, 'y', 1, 'shared-id')])), // id taken by a, just now
+        store.push(log, makePush('a', 3, [ev('a', 3, 'z', 1)])), // a expects 2: CLIENT_SEQ_GAP
+        store.push(log, makePush('a', 2, [ev('a', 2, 'x', 2)])), // accepted
+        store.push(log, makePush('a', 1, [ev('a', 1, 'x', 1, 'shared-id'), ev('a', 2, 'x', 2)])), // retry: duplicates
+        store.push(log, makePush('b', 1, [ev('b', 1, 'x', 3)])), // b rebased: accepted
+      ]);
+      const summary = outcomes.map((o) =>
+        o.status === 'fulfilled' ? { ok: o.value.positions.map((p) => p.position), duplicates: o.value.duplicates } : { code: (o.reason as SyncError).code },
+      );
+      expect(summary).toEqual([
+        { ok: [1], duplicates: 0 },
+        { code: 'SEQ_CONFLICT' },
+        { code: 'DUPLICATE_EVENT_ID' },
+        { code: 'CLIENT_SEQ_GAP' },
+        { ok: [2], duplicates: 0 },
+        { ok: [1, 2], duplicates: 2 },
+        { ok: [3], duplicates: 0 },
+      ]);
+      const events = await pullEverything(log);
+      expect(events.map((e) => [e.id, e.aggregateId, e.seq])).toEqual([
+        ['shared-id', 'x', 1],
+        ['a:2', 'x', 2],
+        ['b:1', 'x', 3],
+      ]);
+      expect([await store.clientSeq(log, 'a'), await store.clientSeq(log, 'b'), await store.clientSeq(log, 'c')]).toEqual([2, 1, 0]);
+    });
+
     it('concurrent retries of one range store it once and all get the same positions', async () => {
       const log = freshLog();
       const a = new TestClient('a');
       await push(log, a.next(['o']));
       const range = a.next(['o', 'p', 'o']);
-      const results = await Promise.all(Array.from({ length: 6 }, () => push(log, range)));
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => via(i).push(log, range)));
       for (const r of results) expect(r.positions).toEqual(results[0]!.positions);
       expect(results.reduce((n, r) => n + r.appended, 0)).toBe(3);
       expect((await pullEverything(log)).map((e) => e.id)).toEqual(['a:1', 'a:2', 'a:3', 'a:4']);
@@ -309,7 +353,7 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
             const event = makeEvent({ clientId, clientSeq: nextClientSeq, aggregateId: 'hot', seq: known + 1, id: `${clientId}-${k}` });
             for (;;) {
               try {
-                await store.push(log, makePush(clientId, nextClientSeq, [event]));
+                await via(w + k).push(log, makePush(clientId, nextClientSeq, [event]));
                 known = event.seq;
                 nextClientSeq++;
                 break;
@@ -341,7 +385,7 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
         for (let k = 0; k < pushesEach; k++) {
           const size = 1 + ((p + k) % 3);
           const aggregates = Array.from({ length: size }, (_, i) => `agg-${p}-${(k + i) % 4}`);
-          const result = await store.push(log, client.next(aggregates));
+          const result = await via(p + k).push(log, client.next(aggregates));
           expect(result.appended).toBe(size);
           expectedTotal += size;
         }
@@ -353,7 +397,7 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
         for (;;) {
           const done = !pushing;
           const limit = 1 + ((q * 7 + seen.length) % 40);
-          const page = await pull(log, last, limit);
+          const page = pullResponseSchema.parse(toPullResponse(await via(q).pull(log, { after: last, limit })));
           for (const e of page.events) {
             // Never a position at or below one already seen, and never a gap: the next is always last + 1.
             expect(e.position).toBe(last + 1);

@@ -5,7 +5,9 @@ import { createTestDatabase } from './helpers.ts';
 describeLogStoreConformance('PostgreSQL (own database per run)', async () => {
   const db = await createTestDatabase();
   try {
-    return { store: await createPostgresStore({ connectionString: db.url, poolSize: 12 }), teardown: () => db.drop() };
+    const store = await createPostgresStore({ connectionString: db.url, poolSize: 8 });
+    const peer = await createPostgresStore({ connectionString: db.url, poolSize: 8 });
+    return { store, peer, teardown: () => db.drop() };
   } catch (error) {
     await db.drop();
     throw error;

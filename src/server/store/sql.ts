@@ -89,6 +89,8 @@ export interface SqlLogStoreOptions {
   notifyChannel?: string;
   /** Turns driver errors (connection lost...) into SyncErrors; others pass through. */
   mapError?: (error: unknown) => unknown;
+  /** At most this many events in one push transaction when concurrent pushes to a log are coalesced (default 5000). */
+  maxBatchEvents?: number;
   /** Extra work for close(), after the driver is closed. */
   onClose?: () => Promise<void>;
 }
@@ -145,175 +147,269 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
     }
   };
 
-  async function pushInTransaction(tx: SqlExecutor, log: string, push: PushInput): Promise<PushResult> {
-    const { clientId, from, to, events } = push;
-
+  /**
+   * Pushes to one log, in one transaction. Pushes that arrive while a transaction
+   * for their log is running are queued and then applied together: one lock, one
+   * read, each push checked in arrival order against the state left by the ones
+   * before it (a refused push contributes nothing), one write, one commit. Every
+   * rule holds per push exactly as if each had its own transaction.
+   */
+  async function pushBatchInTransaction(tx: SqlExecutor, log: string, pushes: PushInput[]): Promise<(PushResult | SyncError)[]> {
     // 1. One writer per log: lock the log's row (created on the first push).
-    let locked = await tx.query<{ head: string | number }>(
-      'SELECT head FROM chronicle_logs WHERE log = $1 FOR UPDATE',
-      [log],
-    );
+    let locked = await tx.query<{ head: string | number }>('SELECT head FROM chronicle_logs WHERE log = $1 FOR UPDATE', [log]);
     if (locked.length === 0) {
       await tx.query('INSERT INTO chronicle_logs (log, head) VALUES ($1, 0) ON CONFLICT (log) DO NOTHING', [log]);
-      locked = await tx.query<{ head: string | number }>('SELECT head FROM chronicle_logs WHERE log = $1 FOR UPDATE', [
-        log,
-      ]);
+      locked = await tx.query<{ head: string | number }>('SELECT head FROM chronicle_logs WHERE log = $1 FOR UPDATE', [log]);
     }
-    const logHead = num(locked[0]?.head);
+    const initialHead = num(locked[0]?.head);
 
-    // 2. Read, under the lock (a new statement, hence a fresh snapshot): the client's
-    //    high-water mark, what is stored for this range's clientSeqs, stored events
-    //    with this push's ids, and the heads of this push's aggregates.
-    const ids = events.map((e) => e.id);
-    const aggregateIds = [...new Set(events.map((e) => e.aggregateId))];
+    // 2. Read, under the lock (a new statement, hence a fresh snapshot): the clients'
+    //    high-water marks, what is stored for the ranges' clientSeqs, stored events
+    //    with the pushes' ids, and the heads of the pushes' aggregates.
+    const clientIds = new Set<string>();
+    const ids = new Set<string>();
+    const aggregateIds = new Set<string>();
+    const ranges: { c: string; f: number; t: number }[] = [];
+    for (const push of pushes) {
+      clientIds.add(push.clientId);
+      ranges.push({ c: push.clientId, f: push.from, t: push.to });
+      for (const e of push.events) {
+        ids.add(e.id);
+        aggregateIds.add(e.aggregateId);
+      }
+    }
     const rows = await tx.query<ReadRow>(
-      `SELECT 'c' AS k, NULL::text AS a, client_seq AS n, NULL::text AS id, NULL::bigint AS p
-         FROM chronicle_clients WHERE log = $1 AND client_id = $2
+      `SELECT 'c' AS k, client_id AS a, client_seq AS n, NULL::text AS id, NULL::bigint AS p
+         FROM chronicle_clients WHERE log = $1 AND client_id = ANY(ARRAY(SELECT json_array_elements_text($2::json)))
        UNION ALL
-       SELECT 'd', NULL, client_seq, id, position
-         FROM chronicle_events WHERE log = $1 AND client_id = $2 AND client_seq BETWEEN $3::bigint AND $4::bigint
+       SELECT 'd', e.client_id, e.client_seq, e.id, e.position
+         FROM json_to_recordset($3::json) AS r(c text, f bigint, t bigint)
+         JOIN chronicle_events e ON e.log = $1 AND e.client_id = r.c AND e.client_seq BETWEEN r.f AND r.t
        UNION ALL
        SELECT 'i', client_id, client_seq, id, position
-         FROM chronicle_events WHERE log = $1 AND id = ANY(ARRAY(SELECT json_array_elements_text($5::json)))
+         FROM chronicle_events WHERE log = $1 AND id = ANY(ARRAY(SELECT json_array_elements_text($4::json)))
        UNION ALL
        SELECT 'a', aggregate_id, head, NULL, NULL
-         FROM chronicle_aggregates WHERE log = $1 AND aggregate_id = ANY(ARRAY(SELECT json_array_elements_text($6::json)))`,
-      [log, clientId, from, to, JSON.stringify(ids), JSON.stringify(aggregateIds)],
+         FROM chronicle_aggregates WHERE log = $1 AND aggregate_id = ANY(ARRAY(SELECT json_array_elements_text($5::json)))`,
+      [log, JSON.stringify([...clientIds]), JSON.stringify(ranges), JSON.stringify([...ids]), JSON.stringify([...aggregateIds])],
     );
-    let applied = 0;
-    const storedBySeq = new Map<number, { id: string; position: number }>();
-    const storedById = new Map<string, { clientId: string; clientSeq: number; position: number }>();
-    const heads = new Map<string, number>();
+
+    // The log's state as the pushes see it, updated as each one is accepted.
+    const state = {
+      head: initialHead,
+      marks: new Map<string, number>(),
+      bySeq: new Map<string, { id: string; position: number }>(),
+      byId: new Map<string, { clientId: string; clientSeq: number; position: number }>(),
+      heads: new Map<string, number>(),
+    };
+    const seqKey = (clientId: string, clientSeq: number): string => `${clientSeq}\u0000${clientId}`;
     for (const row of rows) {
-      if (row.k === 'c') applied = num(row.n);
-      else if (row.k === 'd') storedBySeq.set(num(row.n), { id: row.id ?? '', position: num(row.p) });
-      else if (row.k === 'i') storedById.set(row.id ?? '', { clientId: row.a ?? '', clientSeq: num(row.n), position: num(row.p) });
-      else heads.set(row.a ?? '', num(row.n));
+      if (row.k === 'c') state.marks.set(row.a ?? '', num(row.n));
+      else if (row.k === 'd') state.bySeq.set(seqKey(row.a ?? '', num(row.n)), { id: row.id ?? '', position: num(row.p) });
+      else if (row.k === 'i') state.byId.set(row.id ?? '', { clientId: row.a ?? '', clientSeq: num(row.n), position: num(row.p) });
+      else state.heads.set(row.a ?? '', num(row.n));
     }
+    const storedHeads = new Map(state.heads);
 
-    // 3. Gap: the range must start at or below the next clientSeq expected.
-    if (from > applied + 1) {
-      throw new SyncError(
-        'CLIENT_SEQ_GAP',
-        `Client "${clientId}" pushed clientSeq ${from}..${to}, but the server expects ${applied + 1} next`,
-        { clientId, expected: applied + 1, from, to, applied },
-      );
-    }
-
-    // 4. The already-applied part: acknowledged with stored positions, if it is the same events.
-    const positions: PushResult['positions'] = [];
-    const duplicates = Math.max(0, Math.min(to, applied) - from + 1);
-    for (let i = 0; i < duplicates; i++) {
-      const event = events[i]!;
-      const clientSeq = from + i;
-      const stored = storedBySeq.get(clientSeq);
-      if (!stored) {
-        // Cannot happen while clientSeqs are stored gaplessly; refuse rather than guess.
-        throw new Error(`clientSeq ${clientSeq} of client ${clientId} is below its high-water mark but not stored`);
+    const newRows: { p: number; id: string; a: string; s: number; c: string; q: number; e: unknown }[] = [];
+    const results = pushes.map((push) => {
+      try {
+        return applyOne(push);
+      } catch (error) {
+        if (error instanceof SyncError) return error;
+        throw error;
       }
-      if (stored.id !== event.id) {
-        throw new SyncError(
-          'CLIENT_SEQ_MISMATCH',
-          `clientSeq ${clientSeq} of client "${clientId}" was already applied with event ${stored.id}, not ${event.id}`,
-          { clientId, clientSeq, id: event.id, storedId: stored.id, position: stored.position },
-        );
-      }
-      positions.push({ id: event.id, clientSeq, position: stored.position });
-    }
-
-    // 5. The new part: unique ids, and seqs that continue their aggregates.
-    const fresh = events.slice(duplicates);
-    const seenInPush = new Map<string, number>();
-    for (let i = 0; i < fresh.length; i++) {
-      const event = fresh[i]!;
-      const clientSeq = from + duplicates + i;
-      const stored = storedById.get(event.id);
-      if (stored) {
-        throw new SyncError(
-          'DUPLICATE_EVENT_ID',
-          `Event id ${event.id} (clientSeq ${clientSeq}) is already stored at position ${stored.position} for client "${stored.clientId}" clientSeq ${stored.clientSeq}`,
-          { id: event.id, clientSeq, storedClientId: stored.clientId, storedClientSeq: stored.clientSeq, position: stored.position },
-        );
-      }
-      const earlier = seenInPush.get(event.id);
-      if (earlier !== undefined) {
-        throw new SyncError('DUPLICATE_EVENT_ID', `Event id ${event.id} appears twice in this push (clientSeq ${earlier} and ${clientSeq})`, {
-          id: event.id,
-          clientSeq,
-          storedClientId: clientId,
-          storedClientSeq: earlier,
-        });
-      }
-      seenInPush.set(event.id, clientSeq);
-    }
-    const storedHeads = new Map(heads);
-    for (let i = 0; i < fresh.length; i++) {
-      const event = fresh[i]!;
-      const current = heads.get(event.aggregateId) ?? 0;
-      if (event.seq !== current + 1) {
-        const head = storedHeads.get(event.aggregateId) ?? 0;
-        throw new SyncError(
-          'SEQ_CONFLICT',
-          `Event ${event.id} has seq ${event.seq} in aggregate "${event.aggregateId}", but the server's head there is ${head} (expected seq ${current + 1})`,
-          { aggregateId: event.aggregateId, seq: event.seq, head, expected: current + 1, id: event.id, clientSeq: from + duplicates + i },
-        );
-      }
-      heads.set(event.aggregateId, event.seq);
-    }
-
-    if (fresh.length === 0) {
-      return { positions, duplicates, clientSeq: applied, head: logHead, appended: 0 };
-    }
-
-    // 6. Write: events at the next positions, aggregate heads, the client's mark, the log head.
-    const newRows = fresh.map((event, i) => {
-      const position = logHead + 1 + i;
-      const clientSeq = from + duplicates + i;
-      positions.push({ id: event.id, clientSeq, position });
-      return { p: position, id: event.id, a: event.aggregateId, s: event.seq, c: clientSeq, e: { ...event, position } };
     });
-    const newAggregateHeads = [...new Set(fresh.map((e) => e.aggregateId))].map((a) => ({ a, h: heads.get(a) }));
-    const newHead = logHead + fresh.length;
-    const params: unknown[] = [log, clientId, JSON.stringify(newRows), JSON.stringify(newAggregateHeads), to, newHead];
+
+    /** Checks one push against `state`; if accepted, updates `state` and queues its rows. Throws SyncError to refuse. */
+    function applyOne(push: PushInput): PushResult {
+      const { clientId, from, to, events } = push;
+      const applied = state.marks.get(clientId) ?? 0;
+
+      // 3. Gap: the range must start at or below the next clientSeq expected.
+      if (from > applied + 1) {
+        throw new SyncError(
+          'CLIENT_SEQ_GAP',
+          `Client "${clientId}" pushed clientSeq ${from}..${to}, but the server expects ${applied + 1} next`,
+          { clientId, expected: applied + 1, from, to, applied },
+        );
+      }
+
+      // 4. The already-applied part: acknowledged with stored positions, if it is the same events.
+      const positions: PushResult['positions'] = [];
+      const duplicates = Math.max(0, Math.min(to, applied) - from + 1);
+      for (let i = 0; i < duplicates; i++) {
+        const event = events[i]!;
+        const clientSeq = from + i;
+        const stored = state.bySeq.get(seqKey(clientId, clientSeq));
+        if (!stored) {
+          // Cannot happen while clientSeqs are stored gaplessly; refuse rather than guess.
+          throw new Error(`clientSeq ${clientSeq} of client ${clientId} is below its high-water mark but not stored`);
+        }
+        if (stored.id !== event.id) {
+          throw new SyncError(
+            'CLIENT_SEQ_MISMATCH',
+            `clientSeq ${clientSeq} of client "${clientId}" was already applied with event ${stored.id}, not ${event.id}`,
+            { clientId, clientSeq, id: event.id, storedId: stored.id, position: stored.position },
+          );
+        }
+        positions.push({ id: event.id, clientSeq, position: stored.position });
+      }
+
+      // 5. The new part: unique ids, and seqs that continue their aggregates.
+      const fresh = events.slice(duplicates);
+      const seenInPush = new Map<string, number>();
+      for (let i = 0; i < fresh.length; i++) {
+        const event = fresh[i]!;
+        const clientSeq = from + duplicates + i;
+        const stored = state.byId.get(event.id);
+        if (stored) {
+          throw new SyncError(
+            'DUPLICATE_EVENT_ID',
+            `Event id ${event.id} (clientSeq ${clientSeq}) is already stored at position ${stored.position} for client "${stored.clientId}" clientSeq ${stored.clientSeq}`,
+            { id: event.id, clientSeq, storedClientId: stored.clientId, storedClientSeq: stored.clientSeq, position: stored.position },
+          );
+        }
+        const earlier = seenInPush.get(event.id);
+        if (earlier !== undefined) {
+          throw new SyncError('DUPLICATE_EVENT_ID', `Event id ${event.id} appears twice in this push (clientSeq ${earlier} and ${clientSeq})`, {
+            id: event.id,
+            clientSeq,
+            storedClientId: clientId,
+            storedClientSeq: earlier,
+          });
+        }
+        seenInPush.set(event.id, clientSeq);
+      }
+      const heads = new Map<string, number>();
+      for (let i = 0; i < fresh.length; i++) {
+        const event = fresh[i]!;
+        const current = heads.get(event.aggregateId) ?? state.heads.get(event.aggregateId) ?? 0;
+        if (event.seq !== current + 1) {
+          const head = state.heads.get(event.aggregateId) ?? 0;
+          throw new SyncError(
+            'SEQ_CONFLICT',
+            `Event ${event.id} has seq ${event.seq} in aggregate "${event.aggregateId}", but the server's head there is ${head} (expected seq ${current + 1})`,
+            { aggregateId: event.aggregateId, seq: event.seq, head, expected: current + 1, id: event.id, clientSeq: from + duplicates + i },
+          );
+        }
+        heads.set(event.aggregateId, event.seq);
+      }
+
+      // Accepted: the new events take the next positions.
+      for (let i = 0; i < fresh.length; i++) {
+        const event = fresh[i]!;
+        const position = state.head + 1 + i;
+        const clientSeq = from + duplicates + i;
+        positions.push({ id: event.id, clientSeq, position });
+        newRows.push({ p: position, id: event.id, a: event.aggregateId, s: event.seq, c: clientId, q: clientSeq, e: { ...event, position } });
+        state.bySeq.set(seqKey(clientId, clientSeq), { id: event.id, position });
+        state.byId.set(event.id, { clientId, clientSeq, position });
+      }
+      for (const [aggregateId, seq] of heads) state.heads.set(aggregateId, seq);
+      state.head += fresh.length;
+      const mark = Math.max(applied, to);
+      state.marks.set(clientId, mark);
+      return { positions, duplicates, clientSeq: mark, head: state.head, appended: fresh.length };
+    }
+
+    if (newRows.length === 0) return results;
+
+    // 6. Write: events at the next positions, aggregate heads, the clients' marks, the log head.
+    const aggregateHeads = [...state.heads].filter(([a, h]) => storedHeads.get(a) !== h).map(([a, h]) => ({ a, h }));
+    const touchedClients = new Set(newRows.map((r) => r.c));
+    const marks = [...touchedClients].map((c) => ({ c, q: state.marks.get(c) }));
+    const params: unknown[] = [log, JSON.stringify(newRows), JSON.stringify(aggregateHeads), JSON.stringify(marks), state.head];
     let final = 'SELECT (SELECT count(*) FROM ev) AS n';
     if (notifyChannel) {
-      params.push(notifyChannel, JSON.stringify({ log, head: newHead }));
-      final += ', pg_notify($7, $8)';
+      params.push(notifyChannel, JSON.stringify({ log, head: state.head }));
+      final += ', pg_notify($6, $7)';
     }
     const written = await tx.query<{ n: string | number }>(
       `WITH ev AS (
          INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event)
-         SELECT $1, r.p, r.id, r.a, r.s, $2, r.c, r.e
-           FROM json_to_recordset($3::json) AS r(p bigint, id text, a text, s bigint, c bigint, e json)
+         SELECT $1, r.p, r.id, r.a, r.s, r.c, r.q, r.e
+           FROM json_to_recordset($2::json) AS r(p bigint, id text, a text, s bigint, c text, q bigint, e json)
          RETURNING 1
        ), ag AS (
          INSERT INTO chronicle_aggregates (log, aggregate_id, head)
-         SELECT $1, r.a, r.h FROM json_to_recordset($4::json) AS r(a text, h bigint)
+         SELECT $1, r.a, r.h FROM json_to_recordset($3::json) AS r(a text, h bigint)
          ON CONFLICT (log, aggregate_id) DO UPDATE SET head = EXCLUDED.head
          RETURNING 1
        ), cl AS (
-         INSERT INTO chronicle_clients (log, client_id, client_seq) VALUES ($1, $2, $5::bigint)
+         INSERT INTO chronicle_clients (log, client_id, client_seq)
+         SELECT $1, r.c, r.q FROM json_to_recordset($4::json) AS r(c text, q bigint)
          ON CONFLICT (log, client_id) DO UPDATE SET client_seq = EXCLUDED.client_seq
          RETURNING 1
        ), lg AS (
-         UPDATE chronicle_logs SET head = $6::bigint WHERE log = $1
+         UPDATE chronicle_logs SET head = $5::bigint WHERE log = $1
          RETURNING 1
        )
        ${final}`,
       params,
     );
-    if (num(written[0]?.n) !== fresh.length) throw new Error('push wrote an unexpected number of events');
-    return { positions, duplicates, clientSeq: to, head: newHead, appended: fresh.length };
+    if (num(written[0]?.n) !== newRows.length) throw new Error('push wrote an unexpected number of events');
+    return results;
+  }
+
+  /** Per log: pushes waiting for the transaction in progress to finish. */
+  interface Waiting {
+    push: PushInput;
+    resolve: (result: PushResult) => void;
+    reject: (error: unknown) => void;
+  }
+  const queues = new Map<string, Waiting[]>();
+  const maxBatchEvents = options.maxBatchEvents ?? 5000;
+
+  async function drain(log: string): Promise<void> {
+    const queue = queues.get(log)!;
+    while (queue.length > 0) {
+      const batch: Waiting[] = [];
+      let events = 0;
+      while (queue.length > 0 && (batch.length === 0 || events + queue[0]!.push.events.length <= maxBatchEvents)) {
+        const next = queue.shift()!;
+        events += next.push.events.length;
+        batch.push(next);
+      }
+      try {
+        const results = await driver.transaction((tx) =>
+          pushBatchInTransaction(
+            tx,
+            log,
+            batch.map((w) => w.push),
+          ),
+        );
+        let head = -1;
+        results.forEach((result, i) => {
+          if (result instanceof SyncError) {
+            batch[i]!.reject(result);
+          } else {
+            if (result.appended > 0) head = Math.max(head, result.head);
+            batch[i]!.resolve(result);
+          }
+        });
+        if (head >= 0) emitHead(log, head);
+      } catch (error) {
+        const mapped = mapError(error);
+        for (const w of batch) w.reject(mapped);
+      }
+    }
+    queues.delete(log);
   }
 
   const store: SqlLogStore = {
     kind: options.kind,
 
     push(log, push) {
-      return guard(async () => {
-        const result = await driver.transaction((tx) => pushInTransaction(tx, log, push));
-        if (result.appended > 0) emitHead(log, result.head);
-        return result;
+      if (closed) return Promise.reject(new SyncError('UNAVAILABLE', 'The log store is closed', {}));
+      return new Promise<PushResult>((resolve, reject) => {
+        const queue = queues.get(log);
+        if (queue) {
+          queue.push({ push, resolve, reject });
+          return;
+        }
+        queues.set(log, [{ push, resolve, reject }]);
+        void drain(log);
       });
     },
 
