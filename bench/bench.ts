@@ -1,0 +1,493 @@
+/**
+ * The benchmarks, run inside the page that bench/run.mjs opens in headless
+ * Chromium. Every Chronicle figure has its baseline measured here, in the same
+ * page and run: a Dexie table with one row per event, the same load without a
+ * snapshot, a bare IndexedDB put transaction in a worker.
+ *
+ * run.mjs drives the steps one by one through `window.chronicleBench` (so it
+ * can sample heaps over CDP between them) and composes the table.
+ */
+import Dexie, { type Table } from 'dexie';
+import { openStore, type BatchEntry, type StoredEvent } from '../src/client/index.ts';
+import { aggregateIdOf, chunks, orderEvent, prng, serverLog, type OrderEventBody } from './data.ts';
+import type { PutReply, PutRequest } from './idb-put.worker.ts';
+import { foldSummary, initialSummary, model, Order, OrderWithoutSnapshot, type LogSummary } from './model.ts';
+
+/** Every database this bench creates starts with this; all are deleted before and after. */
+export const DB_PREFIX = 'chronicle-bench-';
+const DB = {
+  chronicleLog: `${DB_PREFIX}log`,
+  chronicleBatch: `${DB_PREFIX}batch`,
+  dexieLog: `${DB_PREFIX}dexie-log`,
+  dexieBatch: `${DB_PREFIX}dexie-batch`,
+  load: `${DB_PREFIX}load`,
+  append: `${DB_PREFIX}append`,
+  put: `${DB_PREFIX}idb-put`,
+} as const;
+
+export const SIZES = {
+  aggregates: 1_000,
+  eventsPerAggregate: 100,
+  /** Events per importConfirmed page / appendBatch call / Dexie bulkAdd. */
+  batch: 1_000,
+  /** Dexie replay chunk (see dexieChunkProbe: the fastest of the sizes tried). */
+  dexieReplayChunk: 10_000,
+  loadStreamEvents: 10_000,
+  loadRounds: 21,
+  loadWarmup: 3,
+  roundtrips: 1_000,
+  roundtripWarmup: 100,
+  roundtripRounds: 10,
+} as const;
+
+export interface Metric {
+  name: string;
+  unit: string;
+  chronicle: number;
+  baseline: number;
+  baselineName: string;
+  /** > 1 means Chronicle is better. */
+  ratio: number;
+  target?: number;
+  notes?: string;
+  [extra: string]: unknown;
+}
+
+/** Dexie's table as a user would declare it: one row per event. */
+interface EventRow extends StoredEvent {
+  pos?: number;
+}
+const DEXIE_SCHEMA = { events: '++pos, [aggregateId+seq]' };
+
+function openDexie(name: string): Dexie & { events: Table<EventRow, number> } {
+  const db = new Dexie(name) as Dexie & { events: Table<EventRow, number> };
+  db.version(1).stores(DEXIE_SCHEMA);
+  return db;
+}
+
+const now = (): number => performance.now();
+const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Deletes a database; a connection still closing may block it briefly, one left open fails it. */
+function deleteDatabase(name: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    request.onsuccess = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    request.onerror = () => {
+      clearTimeout(timer);
+      reject(request.error);
+    };
+    request.onblocked = () => {
+      timer ??= setTimeout(() => reject(new Error(`deleting ${name} stayed blocked: a connection is still open`)), timeoutMs);
+    };
+  });
+}
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`bench sanity check failed: ${message}`);
+}
+
+// ---------------------------------------------------------------- shared data
+
+let log: StoredEvent[] | null = null;
+/** importConfirmed pages as the sync engine receives them: JSON strings of 1,000 events. */
+let logPages: string[] | null = null;
+
+async function cleanup(): Promise<string[]> {
+  const names = new Set<string>(Object.values(DB));
+  for (const info of await indexedDB.databases()) {
+    if (info.name?.startsWith(DB_PREFIX)) names.add(info.name);
+  }
+  for (const name of names) await deleteDatabase(name);
+  return [...names];
+}
+
+function prepare(): { events: number; pages: number; avgEventBytes: number; generateMs: number; crossOriginIsolated: boolean } {
+  const t0 = now();
+  log = serverLog(SIZES.aggregates, SIZES.eventsPerAggregate);
+  logPages = chunks(log, SIZES.batch).map((page) => JSON.stringify(page));
+  const chars = logPages.reduce((sum, page) => sum + page.length, 0);
+  return {
+    events: log.length,
+    pages: logPages.length,
+    avgEventBytes: round(chars / log.length, 0), // ASCII: chars = bytes
+    generateMs: round(now() - t0),
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+  };
+}
+
+/** Frees the generated log so it does not count in the replay's heap. */
+function release(): void {
+  log = null;
+  logPages = null;
+}
+
+function needLog(): { log: StoredEvent[]; pages: string[] } {
+  check(log && logPages, 'prepare() must run first');
+  return { log, pages: logPages };
+}
+
+// ---------------------------------------------------------------- bulk-append
+
+async function bulkAppend(): Promise<Metric> {
+  const { log: events, pages } = needLog();
+  await deleteDatabase(DB.dexieLog);
+  await deleteDatabase(DB.chronicleLog);
+
+  // Baseline first: whatever background work its writes leave behind lands on Chronicle's run.
+  const dexie = openDexie(DB.dexieLog);
+  await dexie.open();
+  let t0 = now();
+  for (const page of pages) await dexie.events.bulkAdd(JSON.parse(page) as EventRow[]);
+  const dexieMs = now() - t0;
+  check((await dexie.events.count()) === events.length, 'Dexie holds every event');
+  dexie.close();
+  await pause(300);
+
+  const store = await openStore({ name: DB.chronicleLog, ...model });
+  check(store.inWorker, 'the store runs its engine in a Web Worker');
+  t0 = now();
+  for (const page of pages) await store.importConfirmed(page);
+  const chronicleMs = now() - t0;
+  const info = await store.info();
+  check(info.confirmedEvents === events.length && info.confirmedHead === events.length, `Chronicle stored ${info.confirmedEvents} events`);
+  await store.close();
+
+  return {
+    name: 'bulk-append',
+    unit: 'ms',
+    chronicle: round(chronicleMs),
+    baseline: round(dexieMs),
+    baselineName: `Dexie bulkAdd, one row per event ('++pos, [aggregateId+seq]'), ${SIZES.batch} per call, main thread`,
+    ratio: round(dexieMs / chronicleMs),
+    target: 10,
+    notes:
+      `${events.length} events, ${SIZES.aggregates} aggregates interleaved, ${pages.length} pages of ${SIZES.batch}; ` +
+      `Chronicle: store.importConfirmed(jsonPage) into the worker; Dexie: JSON.parse(page) + bulkAdd. ` +
+      `Chronicle ${round((events.length / chronicleMs) * 1000, 0)} ev/s, Dexie ${round((events.length / dexieMs) * 1000, 0)} ev/s`,
+  };
+}
+
+// ---------------------------------------------------------------- batch-append
+
+async function batchAppend(): Promise<Metric> {
+  const { log: events } = needLog();
+  await deleteDatabase(DB.dexieBatch);
+  await deleteDatabase(DB.chronicleBatch);
+
+  // The same events as local appends: per batch of 1,000, one entry per aggregate.
+  type OrderBatchEntry = BatchEntry<OrderEventBody>;
+  const batches: OrderBatchEntry[][] = chunks(events, SIZES.batch).map((batch) => {
+    const byAggregate = new Map<string, OrderBatchEntry>();
+    for (const e of batch) {
+      let entry = byAggregate.get(e.aggregateId);
+      if (!entry) {
+        entry = { aggregateId: e.aggregateId, events: [], options: { aggregate: Order } };
+        byAggregate.set(e.aggregateId, entry);
+      }
+      entry.events.push({ type: e.type, data: e.data } as OrderBatchEntry['events'][number]);
+    }
+    return [...byAggregate.values()];
+  });
+  const entriesPerBatch = batches.reduce((sum, b) => sum + b.length, 0) / batches.length;
+  const rowBatches: EventRow[][] = chunks(events, SIZES.batch).map((batch) =>
+    batch.map(({ position: _position, ...e }) => ({ ...e, meta: { ...e.meta } })),
+  );
+
+  const dexie = openDexie(DB.dexieBatch);
+  await dexie.open();
+  let t0 = now();
+  for (const rows of rowBatches) await dexie.events.bulkAdd(rows);
+  const dexieMs = now() - t0;
+  check((await dexie.events.count()) === events.length, 'Dexie holds every event');
+  dexie.close();
+  await deleteDatabase(DB.dexieBatch);
+  await pause(300);
+
+  const store = await openStore({ name: DB.chronicleBatch, ...model });
+  t0 = now();
+  for (const entries of batches) await store.appendBatch(entries as Parameters<typeof store.appendBatch>[0]);
+  const chronicleMs = now() - t0;
+  const info = await store.info();
+  check(info.pendingEvents === events.length, `Chronicle stored ${info.pendingEvents} pending events`);
+  await store.close();
+  await deleteDatabase(DB.chronicleBatch);
+
+  return {
+    name: 'batch-append',
+    unit: 'ms',
+    chronicle: round(chronicleMs),
+    baseline: round(dexieMs),
+    baselineName: `Dexie bulkAdd, one row per event, ${SIZES.batch} per call, main thread`,
+    ratio: round(dexieMs / chronicleMs),
+    notes:
+      `${events.length} events appended locally with store.appendBatch, ${SIZES.batch} events per call ` +
+      `(${round(entriesPerBatch, 0)} aggregates per call on average; validation + encoding on the main thread, commit in the worker)`,
+  };
+}
+
+// ---------------------------------------------------------------- full-replay
+
+type OpenStore = Awaited<ReturnType<typeof openStore<typeof model.events, typeof model.aggregates>>>;
+let coldStore: OpenStore | null = null;
+let coldDexie: ReturnType<typeof openDexie> | null = null;
+
+export interface ReplayRun {
+  ms: number;
+  summary: LogSummary;
+}
+
+async function replayOpenChronicle(): Promise<{ openMs: number }> {
+  const t0 = now();
+  coldStore = await openStore({ name: DB.chronicleLog, ...model });
+  await coldStore.info(); // the engine is up and its database open
+  return { openMs: round(now() - t0) };
+}
+
+async function replayRunChronicle(): Promise<ReplayRun & { processed: number }> {
+  check(coldStore, 'replayOpenChronicle() first');
+  let state = initialSummary();
+  const t0 = now();
+  const result = await coldStore.replay({
+    handler: (event) => {
+      state = foldSummary(state, event);
+    },
+  });
+  const ms = now() - t0;
+  return { ms: round(ms), summary: state, processed: result.processed };
+}
+
+async function replayCloseChronicle(): Promise<void> {
+  await coldStore?.close();
+  coldStore = null;
+}
+
+async function replayOpenDexie(): Promise<{ openMs: number }> {
+  const t0 = now();
+  coldDexie = openDexie(DB.dexieLog);
+  await coldDexie.open();
+  return { openMs: round(now() - t0) };
+}
+
+/** Reads the table in primary-key order in chunks (keyset paging, no offset) and folds it. */
+async function replayRunDexie(chunk: number = SIZES.dexieReplayChunk): Promise<ReplayRun> {
+  check(coldDexie, 'replayOpenDexie() first');
+  const table = coldDexie.events;
+  let state = initialSummary();
+  const t0 = now();
+  let last = 0;
+  for (;;) {
+    const rows = await table.where('pos').above(last).limit(chunk).toArray();
+    for (const row of rows) state = foldSummary(state, row);
+    if (rows.length < chunk) break;
+    last = rows[rows.length - 1]!.pos!;
+  }
+  return { ms: round(now() - t0), summary: state };
+}
+
+function replayCloseDexie(): void {
+  coldDexie?.close();
+  coldDexie = null;
+}
+
+/** Development aid: how chunk size changes the Dexie baseline (the fastest one is used). */
+async function dexieChunkProbe(sizes: number[] = [1_000, 5_000, 10_000, 20_000, 100_000]): Promise<Record<number, number>> {
+  const out: Record<number, number> = {};
+  await replayOpenDexie();
+  for (const size of sizes) out[size] = (await replayRunDexie(size)).ms;
+  replayCloseDexie();
+  return out;
+}
+
+async function deleteLogDatabases(): Promise<void> {
+  await deleteDatabase(DB.chronicleLog);
+  await deleteDatabase(DB.dexieLog);
+}
+
+// ---------------------------------------------------------------- aggregate-load
+
+async function aggregateLoad(): Promise<Metric> {
+  await deleteDatabase(DB.load);
+  const store = await openStore({ name: DB.load, ...model });
+  const id = 'order-long';
+  const random = prng(7);
+  const total = SIZES.loadStreamEvents;
+  for (let from = 1; from <= total; from += SIZES.batch) {
+    const events: OrderEventBody[] = [];
+    for (let seq = from; seq < from + SIZES.batch && seq <= total; seq++) events.push(orderEvent(random, 1, seq, total, 20));
+    await store.append(id, events as Parameters<typeof store.append>[1], { aggregate: Order, expectedVersion: from - 1 });
+  }
+  const covered = await store.snapshot(Order, id);
+  check(covered === total, `snapshot covers ${covered} of ${total}`);
+
+  // Each side in its own block (after warm-ups of both): a load from a snapshot is not timed
+  // right behind a 10k-event fold, whose garbage would be collected on its clock.
+  const timeLoads = async (aggregate: typeof Order, rounds: number, expectSnapshot: boolean): Promise<number[]> => {
+    const times: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const t0 = now();
+      const result = await store.load(aggregate, id);
+      times.push(now() - t0);
+      if (expectSnapshot) {
+        check(result.snapshotVersion === total && result.eventsApplied === 0 && result.version === total, 'the snapshot load starts at the head');
+      } else {
+        check(result.snapshotVersion === 0 && result.eventsApplied === total && result.version === total, 'the baseline folds all events');
+      }
+      const state = JSON.stringify(result.state);
+      expectState ||= state;
+      check(state === expectState, 'both loads give the same state');
+    }
+    return times;
+  };
+  let expectState = '';
+  await timeLoads(OrderWithoutSnapshot, SIZES.loadWarmup, false);
+  await timeLoads(Order, SIZES.loadWarmup, true);
+  const withSnapshot = await timeLoads(Order, SIZES.loadRounds, true);
+  const withoutSnapshot = await timeLoads(OrderWithoutSnapshot, SIZES.loadRounds, false);
+  await store.close();
+  await deleteDatabase(DB.load);
+  const fast = median(withSnapshot);
+  const slow = median(withoutSnapshot);
+  return {
+    name: 'aggregate-load',
+    unit: 'ms',
+    chronicle: round(fast, 3),
+    baseline: round(slow, 3),
+    baselineName: `store.load of the same ${total}-event stream without a usable snapshot (reducer version 2, snapshotEvery 0)`,
+    ratio: round(slow / fast),
+    target: 50,
+    notes:
+      `median of ${SIZES.loadRounds} loads each (after ${SIZES.loadWarmup} warm-ups each), one block per side; ` +
+      `with snapshot min/max ${round(Math.min(...withSnapshot), 3)}/${round(Math.max(...withSnapshot), 3)} ms, ` +
+      `without ${round(Math.min(...withoutSnapshot), 2)}/${round(Math.max(...withoutSnapshot), 2)} ms`,
+  };
+}
+
+// ---------------------------------------------------------------- append-roundtrip
+
+function putWorker(): { call(request: PutRequest): Promise<PutReply>; terminate(): void } {
+  const worker = new Worker(new URL('./idb-put.worker.ts', import.meta.url), { type: 'module', name: 'bench-idb-put' });
+  return {
+    call: (request) =>
+      new Promise((resolve, reject) => {
+        worker.onmessage = (message: MessageEvent<PutReply>) => {
+          if (message.data.ok) resolve(message.data);
+          else reject(new Error(message.data.error));
+        };
+        worker.onerror = (event) => reject(new Error(`idb-put worker: ${event.message}`));
+        worker.postMessage(request);
+      }),
+    terminate: () => worker.terminate(),
+  };
+}
+
+async function appendRoundtrip(): Promise<Metric> {
+  await deleteDatabase(DB.append);
+  const store = await openStore({ name: DB.append, ...model });
+  check(store.inWorker, 'the store runs its engine in a Web Worker');
+  const bare = putWorker();
+  await bare.call({ kind: 'open', dbName: DB.put });
+
+  const id = aggregateIdOf(424242);
+  const random = prng(11);
+  let version = (await store.append(id, [{ type: 'OrderPlaced', data: { customerId: 'cust-0001' } }], { aggregate: Order, expectedVersion: 'no-stream' }))
+    .nextExpectedVersion;
+  const appendOne = async (): Promise<number> => {
+    const sku = `sku-${Math.floor(random() * 50)}`;
+    const t0 = now();
+    const result = await store.append(id, [{ type: 'ItemAdded', data: { sku, qty: 1, price: 9.99 } }], {
+      aggregate: Order,
+      expectedVersion: version,
+    });
+    const ms = now() - t0;
+    version = result.nextExpectedVersion;
+    return ms;
+  };
+
+  for (let i = 0; i < SIZES.roundtripWarmup; i++) await appendOne();
+  await bare.call({ kind: 'run', dbName: DB.put, count: SIZES.roundtripWarmup });
+
+  // Alternate blocks so drift (GC, compaction) hits both sides alike.
+  const chronicle: number[] = [];
+  const baseline: number[] = [];
+  const perRound = SIZES.roundtrips / SIZES.roundtripRounds;
+  for (let r = 0; r < SIZES.roundtripRounds; r++) {
+    baseline.push(...((await bare.call({ kind: 'run', dbName: DB.put, count: perRound })).times ?? []));
+    for (let i = 0; i < perRound; i++) chronicle.push(await appendOne());
+  }
+  check(version === 1 + SIZES.roundtripWarmup + SIZES.roundtrips, `stream version ${version}`);
+  check(baseline.length === SIZES.roundtrips, 'baseline ran every put');
+
+  await bare.call({ kind: 'close', dbName: DB.put });
+  bare.terminate();
+  await store.close();
+  await deleteDatabase(DB.append);
+
+  const c = median(chronicle);
+  const b = median(baseline);
+  return {
+    name: 'append-roundtrip',
+    unit: 'ms',
+    chronicle: round(c, 3),
+    baseline: round(b, 3),
+    baselineName: 'one bare IndexedDB readwrite put transaction (until oncomplete), in a dedicated worker',
+    ratio: round(b / c, 3),
+    target: 0.33,
+    notes:
+      `median of ${SIZES.roundtrips} sequential awaited store.append calls (1 event, expectedVersion chained) from the main thread, worker mode, after ${SIZES.roundtripWarmup} warm-ups; ` +
+      `Chronicle p10/p90 ${round(percentile(chronicle, 10), 3)}/${round(percentile(chronicle, 90), 3)} ms, ` +
+      `baseline p10/p90 ${round(percentile(baseline, 10), 3)}/${round(percentile(baseline, 90), 3)} ms`,
+  };
+}
+
+// ---------------------------------------------------------------- entry
+
+const api = {
+  cleanup,
+  prepare,
+  release,
+  bulkAppend,
+  batchAppend,
+  replayOpenChronicle,
+  replayRunChronicle,
+  replayCloseChronicle,
+  replayOpenDexie,
+  replayRunDexie,
+  replayCloseDexie,
+  dexieChunkProbe,
+  deleteLogDatabases,
+  aggregateLoad,
+  appendRoundtrip,
+  // Profiling harness (run.mjs --profile), loaded only when asked for.
+  profile: async () => (await import('./profile.ts')).profile(),
+  cpuOpen: async (kind: 'ingest' | 'batch' | 'replay') => (await import('./profile.ts')).cpuOpen(kind),
+  cpuRun: async (kind: 'ingest' | 'batch' | 'replay') => (await import('./profile.ts')).cpuRun(kind),
+  cpuClose: async () => (await import('./profile.ts')).cpuClose(),
+};
+
+export type BenchApi = typeof api;
+
+declare global {
+  interface Window {
+    chronicleBench?: BenchApi;
+  }
+}
+
+window.chronicleBench = api;
+document.title = 'chronicle bench: ready';

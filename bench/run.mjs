@@ -1,0 +1,425 @@
+#!/usr/bin/env node
+/**
+ * npm run bench: serves the repo with Vite, opens bench/index.html in headless
+ * Chromium (playwright-core, system /usr/bin/chromium), runs the benchmarks of
+ * bench/bench.ts in the page, samples the page's and the engine worker's JS
+ * heap over CDP during full-replay, prints a table and writes
+ * bench/results.json. Exits non-zero only when the bench itself crashed.
+ *
+ *   node bench/run.mjs            the whole bench
+ *   node bench/run.mjs --probe    also time the Dexie replay baseline at several chunk sizes
+ *   node bench/run.mjs --profile  instead: time the phases of each operation (bench/profile.ts) and
+ *                                 CPU-profile the page and the engine worker during ingest, batch and replay
+ */
+import { writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createServer } from 'vite';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--enable-precise-memory-info',
+];
+/** The name openStore gives the engine's worker (src/client/connection.ts). */
+const ENGINE_WORKER_TITLE = 'chronicle-engine';
+const HEAP_SAMPLE_MS = 20;
+/** A hung bench must not hang CI forever. */
+const WATCHDOG_MS = 10 * 60 * 1000;
+const PROBE = process.argv.includes('--probe');
+const PROFILE = process.argv.includes('--profile');
+
+const MB = 1024 * 1024;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const round = (n, digits = 2) => Number(n.toFixed(digits));
+const log = (...args) => console.log('[bench]', ...args);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startVite() {
+  const port = await freePort();
+  const server = await createServer({
+    root: ROOT,
+    configFile: false, // vite.config.ts is the library build; the bench needs a plain dev server
+    logLevel: 'warn',
+    clearScreen: false,
+    cacheDir: 'bench/.vite',
+    appType: 'mpa',
+    server: {
+      host: '127.0.0.1',
+      port,
+      strictPort: true,
+      // Others edit src/ while the bench runs: no watcher, no HMR, so nothing reloads the page mid-run.
+      hmr: false,
+      watch: null,
+      // Cross-origin isolation: performance.now() at 5 µs instead of 100 µs.
+      headers: {
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+      },
+    },
+    optimizeDeps: {
+      // Pre-bundled up front. The engine's module worker (worker/index.ts) is not
+      // crawled by Vite's scanner: without this a first run discovers idb/comlink
+      // mid-run, re-optimizes and reloads the page.
+      include: ['idb', 'comlink', 'zod', 'dexie'],
+      entries: ['bench/index.html'],
+      noDiscovery: true,
+    },
+    worker: { format: 'es' },
+  });
+  await server.listen();
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * The page's dedicated workers, reached over CDP. Playwright keeps its own
+ * (flattened) sessions to itself, so this attaches a second time in the
+ * non-flattened mode: messages go through Target.sendMessageToTarget.
+ */
+class WorkerTargets {
+  constructor(cdp) {
+    this.cdp = cdp;
+    this.sessions = new Map(); // sessionId -> { title, order }
+    this.pending = new Map(); // message id -> { resolve, reject, sessionId }
+    this.nextId = 1;
+    this.attached = 0;
+    cdp.on('Target.attachedToTarget', ({ sessionId, targetInfo }) => {
+      if (targetInfo.type === 'worker') this.sessions.set(sessionId, { title: targetInfo.title, order: ++this.attached });
+    });
+    cdp.on('Target.detachedFromTarget', ({ sessionId }) => {
+      this.sessions.delete(sessionId);
+      for (const [id, p] of this.pending) {
+        if (p.sessionId === sessionId) {
+          this.pending.delete(id);
+          p.reject(new Error('worker detached'));
+        }
+      }
+    });
+    cdp.on('Target.receivedMessageFromTarget', ({ message }) => {
+      const reply = JSON.parse(message);
+      if (reply.id === undefined) return;
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (reply.error) p.reject(new Error(reply.error.message));
+      else p.resolve(reply.result);
+    });
+  }
+
+  enable() {
+    return this.cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+  }
+
+  send(sessionId, method, params = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${method}: no answer from the worker`));
+      }, 10_000);
+      this.pending.set(id, {
+        sessionId,
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      this.cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch((error) => {
+        this.pending.delete(id);
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  /** The newest worker with this title attached after `mark` (a value of `attached`). */
+  async waitFor(title, mark, timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      let best;
+      for (const [sessionId, info] of this.sessions) {
+        if (info.title === title && info.order > mark && (!best || info.order > best.order)) best = { sessionId, order: info.order };
+      }
+      if (best) return best.sessionId;
+      await sleep(10);
+    }
+    throw new Error(`no ${title} worker attached within ${timeoutMs} ms`);
+  }
+}
+
+/** Samples every source each `every` ms until `until` settles; one row per tick. */
+async function sampleUntil(sources, until, every = HEAP_SAMPLE_MS) {
+  let done = false;
+  const settled = until.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  const rows = [];
+  while (!done) {
+    const t0 = performance.now();
+    rows.push(await Promise.all(sources.map((read) => read().catch(() => NaN))));
+    const wait = every - (performance.now() - t0);
+    if (wait > 0) await Promise.race([sleep(wait), settled]);
+  }
+  rows.push(await Promise.all(sources.map((read) => read().catch(() => NaN))));
+  return rows;
+}
+
+const peak = (rows, pick) => rows.reduce((max, row) => Math.max(max, pick(row)), 0);
+
+function sameSummary(a, b) {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => (k === 'revenue' ? Math.abs(a[k] - b[k]) < 1e-3 : a[k] === b[k]));
+}
+
+const shortUrl = (url) => (url ? url.replace(/^https?:\/\/[^/]+\//, '').replace(/\?.*$/, '') : '');
+
+/** Self time per function and per file from a CDP Profiler profile. */
+function summarizeProfile(profile, top = 14) {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const byFunction = new Map();
+  const byFile = new Map();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    total += us;
+    const { callFrame } = nodes.get(profile.samples[i]);
+    const file = shortUrl(callFrame.url) || callFrame.functionName || '(native)';
+    const fn = `${callFrame.functionName || '(anonymous)'} ${shortUrl(callFrame.url)}${callFrame.url ? `:${callFrame.lineNumber + 1}` : ''}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
+    byFile.set(file, (byFile.get(file) ?? 0) + us);
+  }
+  const list = (map, n) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => `${(us / 1000).toFixed(1).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`);
+  return { totalMs: round(total / 1000, 1), functions: list(byFunction, top), files: list(byFile, 10) };
+}
+
+async function runProfile(bench, cdp, workers) {
+  const report = await bench('profile');
+  console.log(JSON.stringify(report, null, 2));
+  for (const kind of ['ingest', 'batch', 'replay']) {
+    const mark = workers.attached;
+    await bench('cpuOpen', kind);
+    const engine = await workers.waitFor(ENGINE_WORKER_TITLE, mark);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await workers.send(engine, 'Profiler.enable');
+    await workers.send(engine, 'Profiler.setSamplingInterval', { interval: 200 });
+    await Promise.all([cdp.send('Profiler.start'), workers.send(engine, 'Profiler.start')]);
+    const ms = await bench('cpuRun', kind);
+    const [pageProfile, workerProfile] = await Promise.all([cdp.send('Profiler.stop'), workers.send(engine, 'Profiler.stop')]);
+    await bench('cpuClose');
+    console.log(`\n=== CPU profile: ${kind} (${ms} ms wall, page + engine worker) ===`);
+    for (const [side, { profile }] of [['page', pageProfile], ['engine worker', workerProfile]]) {
+      const summary = summarizeProfile(profile);
+      console.log(`--- ${side}: ${summary.totalMs} ms sampled; self time by function:`);
+      for (const line of summary.functions) console.log(line);
+      console.log(`--- ${side}: self time by file:`);
+      for (const line of summary.files) console.log(line);
+    }
+  }
+}
+
+function printTable(metrics) {
+  const rows = metrics.map((m) => ({
+    name: m.name,
+    unit: m.unit,
+    chronicle: String(m.chronicle),
+    baseline: String(m.baseline),
+    baselineName: m.baselineName.length > 46 ? `${m.baselineName.slice(0, 45)}…` : m.baselineName,
+    ratio: String(m.ratio),
+    target: m.target === undefined ? '-' : `≥${m.target}`,
+    result: m.target === undefined ? '-' : m.ratio >= m.target ? 'pass' : 'FAIL',
+  }));
+  const columns = ['name', 'unit', 'chronicle', 'baseline', 'baselineName', 'ratio', 'target', 'result'];
+  const width = Object.fromEntries(columns.map((c) => [c, Math.max(c.length, ...rows.map((r) => r[c].length))]));
+  const line = (r) => columns.map((c) => (['chronicle', 'baseline', 'ratio'].includes(c) ? r[c].padStart(width[c]) : r[c].padEnd(width[c]))).join('  ');
+  console.log();
+  console.log(line(Object.fromEntries(columns.map((c) => [c, c]))));
+  console.log(columns.map((c) => '-'.repeat(width[c])).join('  '));
+  for (const r of rows) console.log(line(r));
+  console.log();
+  for (const m of metrics) {
+    console.log(`${m.name}: baseline = ${m.baselineName}`);
+    if (m.notes) console.log(`  ${m.notes}`);
+  }
+  console.log();
+}
+
+async function main() {
+  const started = performance.now();
+  const watchdog = setTimeout(() => {
+    console.error(`[bench] watchdog: still running after ${WATCHDOG_MS / 1000} s, giving up`);
+    process.exit(2);
+  }, WATCHDOG_MS);
+
+  let vite;
+  let browser;
+  let page;
+  try {
+    vite = await startVite();
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    page = await browser.newPage();
+    page.on('pageerror', (error) => console.error('[page error]', error));
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning') console.error(`[page ${message.type()}]`, message.text());
+    });
+    let loads = 0;
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) loads++;
+    });
+
+    const cdp = await page.context().newCDPSession(page);
+    const workers = new WorkerTargets(cdp);
+    await workers.enable();
+    const pageHeap = async () => (await cdp.send('Runtime.getHeapUsage')).usedSize;
+    const pageGc = () => cdp.send('HeapProfiler.collectGarbage');
+
+    await page.goto(`${vite.url}/bench/index.html`);
+    await page.waitForFunction(() => window.chronicleBench !== undefined, null, { timeout: 60_000 });
+    const bench = async (step, ...args) => {
+      const value = await page.evaluate(([s, a]) => window.chronicleBench[s](...a), [step, args]);
+      if (loads !== 1) throw new Error('the page reloaded mid-run (Vite re-optimized?); results would be meaningless');
+      return value;
+    };
+
+    log(`${await browser.version()} (${CHROMIUM}), ${cpus().length} cores, Node ${process.version}, ${vite.url}`);
+    log('deleted databases:', (await bench('cleanup')).join(', '));
+    const prepared = await bench('prepare');
+    log(
+      `generated ${prepared.events} events (${prepared.pages} pages, avg ${prepared.avgEventBytes} bytes of JSON per event) in ${prepared.generateMs} ms; crossOriginIsolated=${prepared.crossOriginIsolated}`,
+    );
+
+    if (PROFILE) {
+      await runProfile(bench, cdp, workers);
+      return;
+    }
+
+    const metrics = [];
+    const add = (metric) => {
+      metrics.push(metric);
+      log(`${metric.name}: chronicle ${metric.chronicle} ${metric.unit}, baseline ${metric.baseline} ${metric.unit}, ratio ${metric.ratio}`);
+    };
+
+    add(await bench('bulkAppend'));
+    add(await bench('batchAppend'));
+    await bench('release'); // the generated log must not count in the replay heaps
+
+    if (PROBE) log('Dexie replay ms by chunk size:', JSON.stringify(await bench('dexieChunkProbe')));
+
+    // full-replay: Dexie (reopened) first, then a cold Chronicle store (fresh worker).
+    await sleep(300);
+    const dexieOpen = await bench('replayOpenDexie');
+    await pageGc();
+    const dexieBefore = await pageHeap();
+    const dexieRun = bench('replayRunDexie');
+    const dexieRows = await sampleUntil([pageHeap], dexieRun);
+    const dexie = await dexieRun;
+    await bench('replayCloseDexie');
+
+    await sleep(300);
+    const mark = workers.attached;
+    const chronicleOpen = await bench('replayOpenChronicle');
+    const engineSession = await workers.waitFor(ENGINE_WORKER_TITLE, mark);
+    const workerHeap = async () => (await workers.send(engineSession, 'Runtime.getHeapUsage')).usedSize;
+    await pageGc();
+    await workers.send(engineSession, 'HeapProfiler.collectGarbage');
+    const pageBefore = await pageHeap();
+    const workerBefore = await workerHeap();
+    const chronicleRunning = bench('replayRunChronicle');
+    const chronicleRows = await sampleUntil([pageHeap, workerHeap], chronicleRunning);
+    const chronicle = await chronicleRunning;
+    await bench('replayCloseChronicle');
+    await bench('deleteLogDatabases');
+
+    if (chronicle.processed !== prepared.events) throw new Error(`replay handled ${chronicle.processed} of ${prepared.events} events`);
+    if (!sameSummary(chronicle.summary, dexie.summary)) {
+      throw new Error(`replay results differ: chronicle ${JSON.stringify(chronicle.summary)} vs dexie ${JSON.stringify(dexie.summary)}`);
+    }
+    add({
+      name: 'full-replay',
+      unit: 'ms',
+      chronicle: chronicle.ms,
+      baseline: dexie.ms,
+      baselineName: `Dexie table reopened, read in primary-key order (where('pos').above(last).limit(10000).toArray()) and folded, main thread`,
+      ratio: round(dexie.ms / chronicle.ms),
+      target: 3,
+      notes:
+        `${prepared.events} events folded by the same reducer (summary: ${JSON.stringify(chronicle.summary)}); ` +
+        `Chronicle: new store on the same database (fresh worker, opened in ${chronicleOpen.openMs} ms, not timed), store.replay({ handler }); ` +
+        `Dexie opened in ${dexieOpen.openMs} ms (not timed)`,
+    });
+
+    const pagePeak = peak(chronicleRows, (r) => r[0]);
+    const workerPeak = peak(chronicleRows, (r) => r[1]);
+    const totalPeak = peak(chronicleRows, (r) => r[0] + r[1]);
+    const dexiePeak = peak(dexieRows, (r) => r[0]);
+    add({
+      name: 'full-replay-peak-heap',
+      unit: 'MB',
+      chronicle: round(totalPeak / MB),
+      baseline: round(dexiePeak / MB),
+      baselineName: 'peak page JS heap during the Dexie replay (Dexie has no worker)',
+      ratio: round(dexiePeak / totalPeak),
+      pagePeakMB: round(pagePeak / MB),
+      workerPeakMB: round(workerPeak / MB),
+      pageBeforeMB: round(pageBefore / MB),
+      workerBeforeMB: round(workerBefore / MB),
+      baselineBeforeMB: round(dexieBefore / MB),
+      samples: { chronicle: chronicleRows.length, baseline: dexieRows.length },
+      notes:
+        `Runtime.getHeapUsage (usedSize) over CDP every ${HEAP_SAMPLE_MS} ms, after a forced GC; chronicle = peak of page + engine worker sampled together ` +
+        `(page peak ${round(pagePeak / MB)} MB from ${round(pageBefore / MB)}, worker peak ${round(workerPeak / MB)} MB from ${round(workerBefore / MB)}); ` +
+        `Dexie page peak ${round(dexiePeak / MB)} MB from ${round(dexieBefore / MB)}`,
+    });
+
+    add(await bench('aggregateLoad'));
+    add(await bench('appendRoundtrip'));
+
+    const deleted = await bench('cleanup');
+    log('deleted databases:', deleted.join(', '));
+
+    printTable(metrics);
+    await writeFile(RESULTS, `${JSON.stringify({ metrics }, null, 2)}\n`);
+    log(`wrote ${RESULTS} in ${round((performance.now() - started) / 1000, 1)} s`);
+  } finally {
+    clearTimeout(watchdog);
+    if (page && !page.isClosed()) {
+      // Whatever happened, leave no benchmark database behind.
+      await page
+        .evaluate(() => window.chronicleBench?.cleanup())
+        .catch((error) => console.error('[bench] cleanup failed:', error.message));
+    }
+    await browser?.close().catch(() => undefined);
+    await vite?.server.close().catch(() => undefined);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error('[bench] crashed:', error);
+    process.exit(1);
+  },
+);
