@@ -42,6 +42,11 @@ export interface MetaRecord {
   confirmedEvents: number;
   /** Highest server position stored. */
   confirmedHead: number;
+  /**
+   * Bumped by every transaction that writes pages (in any tab). An engine that
+   * cached stream heads at generation G may trust them while it still reads G.
+   */
+  generation?: number;
 }
 
 export interface SnapshotRecord {

@@ -1,7 +1,7 @@
 import { ChronicleError, StoreClosedError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { uuidv7 } from '../src/core/ids.ts';
-import { commitAppendGroup } from './append.ts';
+import { commitAppendGroup, type HeadCache } from './append.ts';
 import {
   openChronicleDb,
   type ChronicleDB,
@@ -160,6 +160,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
 
   // --- group commit: appends that arrive while a transaction runs share the next one
   let sync: SyncRunner | undefined;
+  const heads: HeadCache = { generation: -1, heads: new Map() };
   let lastSyncStatus: SyncStatus | undefined;
   const queue: QueuedAppend[] = [];
   let flushing = false;
@@ -172,7 +173,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
           commitAppendGroup(
             db,
             group.map((q) => q.request),
-            { atomic: false, newClientId: uuidv7 },
+            { atomic: false, newClientId: uuidv7, heads },
           ),
         );
         result.outcomes.forEach((outcome, i) => {
@@ -212,7 +213,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       });
     },
     async appendBatch(requests) {
-      const result = await run('appendBatch', (db) => commitAppendGroup(db, requests, { atomic: true, newClientId: uuidv7 }));
+      const result = await run('appendBatch', (db) => commitAppendGroup(db, requests, { atomic: true, newClientId: uuidv7, heads }));
       if (result.written > 0) {
         publish({ kind: 'appended', aggregates: result.moved, count: result.written });
         sync?.trigger();

@@ -118,6 +118,7 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   meta.confirmedHead = position - 1;
   meta.confirmedEvents += fresh.length;
   meta.pendingEvents -= removed;
+  meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(ignore);
   await tx.done;
 
@@ -173,7 +174,8 @@ export async function importPendingRaw(db: ChronicleDB, events: readonly StoredE
   if (fresh.length > 0) {
     for (const page of buildPages(fresh.map((e) => entryOf(e, true)))) pages.put(page, [PENDING, meta.nextLsn++]).catch(ignore);
     meta.pendingEvents += fresh.length;
-    metaStore.put(meta, 'client').catch(ignore);
+    meta.generation = (meta.generation ?? 0) + 1;
+  metaStore.put(meta, 'client').catch(ignore);
   }
   await tx.done;
   return { stored: fresh.length, moved: [...head].filter(([id]) => fresh.some((e) => e.aggregateId === id)) };

@@ -142,6 +142,7 @@ export async function applyRebase(
   for (const aggregateId of conflicted.keys()) tx.objectStore('snapshots').delete(aggregateId).catch(() => undefined);
   meta.pendingEvents = after;
   meta.nextClientSeq = after > 0 ? firstClientSeq + after : Number.isFinite(firstClientSeq) ? firstClientSeq : meta.nextClientSeq;
+  meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(() => undefined);
   await tx.done;
   return outcomes;
@@ -177,6 +178,7 @@ export async function renumberPending(
   });
   meta.pendingEvents = after;
   meta.nextClientSeq = from + after;
+  meta.generation = (meta.generation ?? 0) + 1;
   tx.objectStore('meta').put(meta, 'client').catch(() => undefined);
   await tx.done;
   return { pending: after, rejected: dropped };

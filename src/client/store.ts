@@ -358,9 +358,13 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
         rebuild: (rebuildOptions) => runner.rebuild(rebuildOptions) as Promise<ProjectionSnapshot<S>>,
         subscribe(listener) {
           let last: string | undefined;
-          const deliver = () =>
-            current()
-              .then((snapshot) => {
+          // Deliveries run one after another, each reading the horizon when it starts,
+          // so a slow live read can never land after a time-travel read.
+          let chain = Promise.resolve();
+          const deliver = () => {
+            chain = chain
+              .then(async () => {
+                const snapshot = await current();
                 const key = `${JSON.stringify(snapshot.cursor)}|${horizon ? 'past' : 'live'}`;
                 if (key !== last) {
                   last = key;
@@ -368,6 +372,7 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
                 }
               })
               .catch(() => undefined);
+          };
           void deliver();
           const stopTravel = onTravel(() => void deliver());
           const stopWatch = watch((change) => {

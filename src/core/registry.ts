@@ -27,6 +27,8 @@ export interface EncodedEvent {
   type: string;
   occurredAt: number;
   body: string;
+  /** The id was made here (UUIDv7), not given by the app: it cannot be stored already. */
+  generated?: boolean;
 }
 
 export interface Registry {
@@ -115,7 +117,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     const body = JSON.stringify({ type: def.type, version: def.version, data, meta });
     const bytes = utf8Length(body) + id.length + 160; // envelope fields added by the engine
     if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
-    return { id, type: def.type, occurredAt, body };
+    return input.id === undefined ? { id, type: def.type, occurredAt, body, generated: true } : { id, type: def.type, occurredAt, body };
   };
 
   return {
