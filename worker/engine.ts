@@ -12,7 +12,7 @@ import {
 } from './db.ts';
 import { importPendingRaw, ingestConfirmed, type IngestResult } from './ingest.ts';
 import { newMeta } from './meta.ts';
-import { readLogPages, readStreamPages } from './reads.ts';
+import { readLogPages, readSnapshotAndTail, readStreamPages } from './reads.ts';
 import { toStorageError } from './storage-errors.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
 import type { RejectedRecord } from './db.ts';
@@ -52,6 +52,8 @@ export interface Engine {
   importPending(events: StoredEvent[]): Promise<{ stored: number }>;
   readLog(query: LogPageQuery): Promise<LogPageResult>;
   readStream(query: StreamQuery): Promise<RawPage[]>;
+  /** An aggregate's snapshot and up to `maxPages` pages after it, in one transaction. */
+  readSnapshotAndTail(aggregateId: string, maxPages: number): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }>;
   /** The highest seq stored for an aggregate (0 when it has no events). */
   streamHead(aggregateId: string): Promise<number>;
   getSnapshot(aggregateId: string): Promise<SnapshotRecord | undefined>;
@@ -238,6 +240,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
     readLog: (query) => run('readLog', (db) => readLogPages(db, query)),
     readStream: (query) => run('readStream', (db) => readStreamPages(db, query)),
+    readSnapshotAndTail: (aggregateId, maxPages) => run('load', (db) => readSnapshotAndTail(db, aggregateId, maxPages)),
     streamHead: (aggregateId) =>
       run('streamHead', async (db) => {
         const cursor = await db

@@ -1,4 +1,5 @@
-import type { ChronicleDB, PageRecord } from './db.ts';
+import type { IDBPObjectStore } from 'idb';
+import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
 import { CONFIRMED } from './types.ts';
 
@@ -65,9 +66,35 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
  * pages are the entries in [from, to] plus the first entry past `to`.
  */
 export async function readStreamPages(db: ChronicleDB, query: StreamQuery): Promise<RawPage[]> {
+  return streamPagesIn(db.transaction(['pages', 'snapshots']).objectStore('pages'), query);
+}
+
+type PagesReader = IDBPObjectStore<ChronicleSchema, ('pages' | 'snapshots')[], 'pages', 'readonly'>;
+
+/**
+ * A stream's snapshot and the pages after it, in ONE transaction and one call:
+ * a load from a snapshot costs one round trip to the engine, not two.
+ */
+export async function readSnapshotAndTail(
+  db: ChronicleDB,
+  aggregateId: string,
+  maxPages: number,
+): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }> {
+  const tx = db.transaction(['pages', 'snapshots']);
+  const snapshot = await tx.objectStore('snapshots').get(aggregateId);
+  const pages = await streamPagesIn(tx.objectStore('pages'), {
+    aggregateId,
+    fromSeq: (snapshot?.seq ?? 0) + 1,
+    toSeq: Infinity,
+    maxPages,
+  });
+  return { snapshot, pages };
+}
+
+async function streamPagesIn(store: PagesReader, query: StreamQuery): Promise<RawPage[]> {
   const { aggregateId, fromSeq, toSeq } = query;
-  const tx = db.transaction('pages');
-  const index = tx.store.index('stream');
+  const tx = { store };
+  const index = store.index('stream');
   const [inside, beyond] = await Promise.all([
     index.getAllKeys(IDBKeyRange.bound([aggregateId, fromSeq], [aggregateId, toSeq])),
     toSeq === Infinity

@@ -82,7 +82,9 @@ export async function loadAggregate(
 ): Promise<LoadResult<unknown>> {
   const aggregate = aggregateRuntime(definition);
   if (options.until !== undefined || options.skip) return foldFromScratch(connection, registry, definition, aggregateId, options);
-  const snapshot = await connection.engine.getSnapshot(aggregateId);
+  // One engine call brings the snapshot and the pages after it.
+  const first = await connection.engine.readSnapshotAndTail(aggregateId, STREAM_PAGES_PER_CALL);
+  const snapshot = first.snapshot;
   const usable =
     snapshot !== undefined && snapshot.aggregateType === aggregate.type && snapshot.reducerVersion === aggregate.version;
   let state: unknown = usable ? snapshot.state : aggregate.initialState();
@@ -90,12 +92,30 @@ export async function loadAggregate(
   let version = snapshotVersion;
   let eventsApplied = 0;
   let unknownEvents = 0;
-  for await (const event of readStream(connection, registry, aggregateId, { fromSeq: snapshotVersion + 1 })) {
+  const apply = (event: LogEvent) => {
     const reducer = event.known ? aggregate.reducers[event.type] : undefined;
     if (reducer) state = reducer(state, event);
     else unknownEvents++;
     version = event.seq;
     eventsApplied++;
+  };
+  // The prefetched pages serve only when they start right after the snapshot we use.
+  const prefetched = snapshot === undefined || usable ? first.pages : [];
+  const head: LogEvent[] = [];
+  for (const page of prefetched) {
+    for (const { event } of decodePage(registry, page)) {
+      if (event.aggregateId === aggregateId && event.seq > snapshotVersion) head.push(event);
+    }
+  }
+  head.sort((a, b) => a.seq - b.seq);
+  for (const event of head) {
+    if (event.seq !== version + 1) break;
+    apply(event);
+  }
+  const complete =
+    (snapshot === undefined || usable) && prefetched.length < STREAM_PAGES_PER_CALL && eventsApplied === head.length;
+  if (!complete) {
+    for await (const event of readStream(connection, registry, aggregateId, { fromSeq: version + 1 })) apply(event);
   }
   const due = aggregate.snapshotEvery > 0 && eventsApplied >= aggregate.snapshotEvery;
   if ((due || options.forceSnapshot) && version > 0 && (eventsApplied > 0 || !usable)) {

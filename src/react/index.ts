@@ -56,6 +56,15 @@ interface Source<T> {
   subscribe(listener: () => void): () => void;
 }
 
+/** Unsubscribing after the store was closed is not an error worth breaking a React unmount for. */
+function stopQuietly(stop: () => void): void {
+  try {
+    stop();
+  } catch {
+    // the store is closed: nothing is listening any more
+  }
+}
+
 function createSource<T>(initial: T, start: (emit: (value: T) => void) => () => void): Source<T> {
   let value = initial;
   const listeners = new Set<() => void>();
@@ -75,7 +84,7 @@ function createSource<T>(initial: T, start: (emit: (value: T) => void) => () => 
         if (listeners.size === 0 && stop) {
           const s = stop;
           stop = undefined;
-          s();
+          stopQuietly(s);
         }
       };
     },
@@ -99,19 +108,19 @@ export function useAggregate<A extends AnyAggregateDefinition>(
   aggregate: A,
   aggregateId: string,
 ): AggregateView<StateOf<A>> {
-  const source = useMemo(() => {
-    const initial: AggregateView<StateOf<A>> = {
+  const source = useMemo((): Source<AggregateView<StateOf<A>>> => {
+    let last: AggregateView<StateOf<A>> = {
       state: aggregate.initialState() as StateOf<A>,
       version: 0,
       loading: true,
       error: null,
     };
-    return createSource(initial, (emit) =>
+    return createSource(last, (emit) =>
       store.subscribe(
         aggregate,
         aggregateId,
-        (result) => emit({ state: result.state as StateOf<A>, version: result.version, loading: false, error: null }),
-        (error) => emit({ ...source.get(), loading: false, error }),
+        (result) => emit((last = { state: result.state as StateOf<A>, version: result.version, loading: false, error: null })),
+        (error) => emit((last = { ...last, loading: false, error })),
       ),
     );
   }, [store, aggregate, aggregateId]);
@@ -159,7 +168,13 @@ export function useSyncStatus(store: HookStore): SyncStatus | null {
  */
 export function useTimeTravel(store: HookStore): TimeTravelView {
   const { timeTravel } = store;
-  const subscribe = useCallback((listener: () => void) => timeTravel.subscribe(() => listener()), [timeTravel]);
+  const subscribe = useCallback(
+    (listener: () => void) => {
+      const stop = timeTravel.subscribe(() => listener());
+      return () => stopQuietly(stop);
+    },
+    [timeTravel],
+  );
   const getPosition = useCallback(() => timeTravel.position(), [timeTravel]);
   const position = useSyncExternalStore(subscribe, getPosition, getPosition);
   return useMemo(
