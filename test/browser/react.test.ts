@@ -1,0 +1,148 @@
+import { createElement as h, StrictMode, type ReactNode } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LogEntry } from '../../src/client/types.ts';
+import { useAggregate, useProjection, useSyncStatus, useTimeTravel, type HookStore } from '../../src/react/index.ts';
+import { openTestStore } from '../../src/testing/index.ts';
+import { model, Order, Revenue } from '../fixtures/model.ts';
+
+const item = (sku: string, qty = 1, price = 10) => ({ type: 'ItemAdded' as const, data: { sku, qty, price } });
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000) {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function entries(store: { scan(): AsyncIterable<LogEntry[]> }): Promise<LogEntry[]> {
+  const out: LogEntry[] = [];
+  for await (const batch of store.scan()) out.push(...batch);
+  return out;
+}
+
+function OrderView({ store, id }: { store: HookStore; id: string }): ReactNode {
+  const { state, version, loading } = useAggregate(store, Order, id);
+  const revenue = useProjection(store, Revenue);
+  const sync = useSyncStatus(store);
+  const travel = useTimeTravel(store);
+  return h(
+    'dl',
+    null,
+    h('dd', { 'data-testid': 'loading' }, String(loading)),
+    h('dd', { 'data-testid': 'version' }, String(version)),
+    h('dd', { 'data-testid': 'total' }, String(state.total)),
+    h('dd', { 'data-testid': 'status' }, state.status),
+    h('dd', { 'data-testid': 'revenue' }, revenue.loading ? '…' : String(revenue.state.revenue)),
+    h('dd', { 'data-testid': 'sync' }, sync?.state ?? 'unknown'),
+    h('dd', { 'data-testid': 'traveling' }, String(travel.traveling)),
+  );
+}
+
+const mounted: { root: Root; element: HTMLElement }[] = [];
+
+function render(node: ReactNode): (testId: string) => string | undefined {
+  const element = document.createElement('div');
+  document.body.append(element);
+  const root = createRoot(element);
+  root.render(h(StrictMode, null, node));
+  mounted.push({ root, element });
+  return (testId) => element.querySelector(`[data-testid="${testId}"]`)?.textContent ?? undefined;
+}
+
+afterEach(() => {
+  for (const { root, element } of mounted.splice(0)) {
+    root.unmount();
+    element.remove();
+  }
+});
+
+describe('chronicle/react hooks (react-dom in Chromium)', () => {
+  it('render the store’s live state and re-render after appends', async () => {
+    const store = await openTestStore({ ...model, projections: [Revenue] });
+    try {
+      const text = render(h(OrderView, { store, id: 'o1' }));
+      await until(() => text('loading') === 'false', 'the first load');
+      expect(text('version')).toBe('0');
+      expect(text('total')).toBe('0');
+      expect(text('status')).toBe('new');
+      await until(() => text('sync') === 'disabled', 'the sync status');
+      expect(text('traveling')).toBe('false');
+
+      await store.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c' } }, item('tea', 2, 4)]);
+      await until(() => text('total') === '8', 'the total after the first append');
+      expect(text('version')).toBe('2');
+      expect(text('status')).toBe('placed');
+      await until(() => text('revenue') === '8', 'the projection after the first append');
+
+      await store.append('o1', [item('cup', 1, 9)]);
+      await until(() => text('total') === '17', 'the total after the second append');
+      await until(() => text('revenue') === '17', 'the projection after the second append');
+
+      // Another stream's events reach the projection, not this aggregate.
+      await store.append('o2', [item('pot', 1, 20)]);
+      await until(() => text('revenue') === '37', 'the projection after an append to another order');
+      expect(text('total')).toBe('17');
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('show the past while time traveling, then the head after resume', async () => {
+    const store = await openTestStore({ ...model, projections: [Revenue] });
+    try {
+      await store.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c' } }, item('a', 1, 5)]);
+      await store.append('o1', [item('b', 1, 7)]);
+      await store.append('o1', [{ type: 'OrderShipped', data: { carrier: 'dhl' } }]);
+      const text = render(h(OrderView, { store, id: 'o1' }));
+      await until(() => text('status') === 'shipped' && text('revenue') === '12', 'the head');
+
+      const log = await entries(store);
+      store.timeTravel.to(log[1]!.cursor); // after "a" was added
+      await until(() => text('traveling') === 'true', 'the travel flag');
+      await until(() => text('total') === '5' && text('status') === 'placed' && text('version') === '2', 'the past order');
+      await until(() => text('revenue') === '5', 'the past projection');
+
+      store.timeTravel.to(log[0]!.cursor);
+      await until(() => text('total') === '0' && text('version') === '1', 'an earlier past');
+
+      store.timeTravel.resume();
+      await until(() => text('traveling') === 'false', 'the travel flag to clear');
+      await until(() => text('total') === '12' && text('status') === 'shipped' && text('version') === '4', 'the head again');
+      await until(() => text('revenue') === '12', 'the projection at the head');
+
+      // Live again: a new append shows.
+      await store.append('o1', [item('c', 1, 1)]);
+      await until(() => text('total') === '13', 'a new append after resume');
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('follow a new aggregate id when the prop changes, and stop listening on unmount', async () => {
+    const store = await openTestStore({ ...model });
+    try {
+      await store.append('a', [item('x', 1, 1)]);
+      await store.append('b', [item('y', 1, 2), item('z', 1, 2)]);
+      const element = document.createElement('div');
+      document.body.append(element);
+      const root = createRoot(element);
+      const text = (id: string) => element.querySelector(`[data-testid="${id}"]`)?.textContent;
+      const Only = ({ id }: { id: string }) => {
+        const { state, version } = useAggregate(store, Order, id);
+        return h('p', null, h('span', { 'data-testid': 'total' }, String(state.total)), h('span', { 'data-testid': 'version' }, String(version)));
+      };
+      root.render(h(Only, { id: 'a' }));
+      await until(() => text('total') === '1', 'aggregate a');
+      root.render(h(Only, { id: 'b' }));
+      await until(() => text('total') === '4' && text('version') === '2', 'aggregate b');
+      root.unmount();
+      element.remove();
+      // Appends after unmount must not throw or render anywhere.
+      await store.append('b', [item('w', 1, 1)]);
+    } finally {
+      await store.dispose();
+    }
+  });
+});
