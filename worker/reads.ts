@@ -35,26 +35,35 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
   let inclusive = true;
   const out: RawPage[] = [];
   let events = 0;
+  // Ask IndexedDB for about as many pages as the events still wanted need:
+  // over-reading costs as much as reading.
+  let perPage = 100;
   for (;;) {
+    const want = Math.min(PAGES_PER_READ, Math.max(1, Math.ceil((maxEvents - events) / perPage) + 1));
     const range = lower ? IDBKeyRange.lowerBound(lower, !inclusive) : undefined;
     const store = db.transaction('pages').store;
-    const [keys, values] = await Promise.all([
-      store.getAllKeys(range, PAGES_PER_READ),
-      store.getAll(range, PAGES_PER_READ),
-    ]);
+    const [keys, values] = await Promise.all([store.getAllKeys(range, want), store.getAll(range, want)]);
+    let seen = 0;
+    let seenEvents = 0;
     for (let i = 0; i < values.length; i++) {
       const page = values[i]!;
       const key = keys[i]!;
+      seen++;
+      seenEvents += page.count;
+      const after = query.after;
+      // The cursor's own page, when the cursor is at its last event, holds nothing new.
+      if (after && key[0] === after.area && key[1] === after.page && after.index >= page.count - 1) continue;
       if (query.fromTime !== undefined && page.t1 < query.fromTime) continue;
       if (query.toTime !== undefined && page.t0 > query.toTime) continue;
       out.push(raw(key, page));
       events += page.count;
       if (events >= maxEvents) {
-        const more = i < values.length - 1 || values.length === PAGES_PER_READ;
+        const more = i < values.length - 1 || values.length === want;
         return { pages: out, end: !more };
       }
     }
-    if (values.length < PAGES_PER_READ) return { pages: out, end: true };
+    if (values.length < want) return { pages: out, end: true };
+    perPage = Math.max(1, seenEvents / Math.max(1, seen));
     lower = keys[keys.length - 1];
     inclusive = false;
   }

@@ -42,7 +42,7 @@ export async function* readStreamPlaced(
     if (pages.length === 0) return;
     const events: PlacedEvent[] = [];
     for (const page of pages) {
-      for (const placed of decodePage(registry, page)) {
+      for (const placed of decodePage(registry, page, null, false)) {
         const { event } = placed;
         if (event.aggregateId === aggregateId && event.seq >= from && event.seq <= to) events.push(placed);
       }
@@ -103,7 +103,7 @@ export async function loadAggregate(
   const prefetched = snapshot === undefined || usable ? first.pages : [];
   const head: LogEvent[] = [];
   for (const page of prefetched) {
-    for (const { event } of decodePage(registry, page)) {
+    for (const { event } of decodePage(registry, page, null, false)) {
       if (event.aggregateId === aggregateId && event.seq > snapshotVersion) head.push(event);
     }
   }

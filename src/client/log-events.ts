@@ -22,13 +22,20 @@ export function parsePage(page: RawPage): StoredEvent[] {
   return JSON.parse(page.json) as StoredEvent[];
 }
 
-export function decodePage(registry: Registry, page: RawPage, after?: LogCursor | null): PlacedEvent[] {
+/**
+ * Decodes a page's events after `after`. With `keepStored`, each entry also
+ * keeps the stored form untouched (exports need it); without, events are
+ * decoded in place, which saves a copy of every event on hot read paths.
+ */
+export function decodePage(registry: Registry, page: RawPage, after?: LogCursor | null, keepStored = true): PlacedEvent[] {
   const stored = parsePage(page);
   const out: PlacedEvent[] = [];
   for (let index = 0; index < stored.length; index++) {
     const cursor = { area: page.area, page: page.page, index };
     if (!isAfter(cursor, after)) continue;
-    out.push({ event: registry.decode(stored[index]!), cursor, stored: stored[index]! });
+    const raw = stored[index]!;
+    const event = keepStored ? registry.decode(raw) : registry.decodeInPlace(raw);
+    out.push({ event, cursor, stored: raw });
   }
   return out;
 }

@@ -44,7 +44,9 @@ export async function* scanLog(
   connection: EngineConnection,
   registry: Registry,
   filter: LogFilter = {},
+  options: { keepStored?: boolean } = {},
 ): AsyncGenerator<ScanBatch> {
+  const keepStored = options.keepStored ?? false;
   const matches = matcher(filter);
   let after = filter.after ?? null;
   if (filter.status === 'pending' && (!after || after.area < PENDING)) {
@@ -53,14 +55,24 @@ export async function* scanLog(
   }
   const confirmedOnly =
     filter.status === 'confirmed' || filter.fromPosition !== undefined || filter.toPosition !== undefined;
-  for (;;) {
-    const result = await connection.engine.readLog({
-      after,
+  const read = (from: LogCursor | null) =>
+    connection.engine.readLog({
+      after: from,
       fromPosition: filter.fromPosition,
       fromTime: filter.fromTime,
       toTime: filter.toTime,
       maxEvents: SCAN_BATCH_EVENTS,
     });
+  let next = read(after);
+  for (;;) {
+    const result = await next;
+    // Ask for the following batch now, so IndexedDB reads while this one is decoded and handled.
+    const lastPage = result.pages[result.pages.length - 1];
+    const following: LogCursor | null = lastPage ? { area: lastPage.area, page: lastPage.page, index: lastPage.count - 1 } : null;
+    if (!result.end && following) {
+      next = read(following);
+      next.catch(() => undefined); // a consumer that stops early leaves it unawaited
+    }
     const batch: PlacedEvent[] = [];
     let scanned = 0;
     let last = after;
@@ -70,7 +82,7 @@ export async function* scanLog(
         pastEnd = true; // pending events have no position
         break;
       }
-      for (const placed of decodePage(registry, page, after)) {
+      for (const placed of decodePage(registry, page, after, keepStored)) {
         scanned++;
         last = placed.cursor;
         if (filter.toPosition !== undefined && (placed.event.position ?? Infinity) > filter.toPosition) {
@@ -82,13 +94,8 @@ export async function* scanLog(
       if (pastEnd) break;
     }
     if (last && (scanned > 0 || batch.length > 0)) yield { matches: batch, scanned, last };
-    if (result.end || pastEnd || !last || (last === after && result.pages.length === 0)) return;
-    if (last === after) {
-      // Pages came back but held nothing new (all at or before the cursor): move past them.
-      const lastPage = result.pages[result.pages.length - 1]!;
-      after = { area: lastPage.area, page: lastPage.page, index: lastPage.count - 1 };
-      continue;
-    }
-    after = last;
+    if (result.end || pastEnd || !following) return;
+    // Resume after everything the engine returned (even events before the cursor were looked at).
+    after = following;
   }
 }

@@ -283,10 +283,10 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
       return (await projectionAt(definition, options.until ?? null, new Set(options.skip ?? []))).state as never;
     },
     async *scan(filter) {
-      for await (const batch of scanLog(connection, registry, filter)) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
+      for await (const batch of scanLog(connection, registry, filter, { keepStored: true })) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
     },
     async *exportLog(filter) {
-      for await (const batch of scanLog(connection, registry, filter)) {
+      for await (const batch of scanLog(connection, registry, filter, { keepStored: true })) {
         for (const { stored } of batch.matches) yield JSON.stringify(stored);
       }
     },

@@ -41,6 +41,8 @@ export interface Registry {
   resolveAggregateType(inputs: readonly EventInput[], explicit?: string): string;
   /** Upcasts a stored event to the current schema; an unknown type is surfaced, not dropped. */
   decode(stored: StoredEvent): LogEvent;
+  /** decode() that turns `stored` itself into the event (no copy): for readers that drop the stored form. */
+  decodeInPlace(stored: StoredEvent): LogEvent;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -156,6 +158,16 @@ export function createRegistry(options: RegistryOptions): Registry {
         });
       }
       return [...candidates][0]!;
+    },
+    decodeInPlace(stored) {
+      const def = byType.get(stored.type);
+      if (def && stored.version >= def.version) {
+        const event = stored as StoredEvent & { known: true; storedVersion: number };
+        event.known = true;
+        event.storedVersion = stored.version;
+        return event as LogEvent;
+      }
+      return this.decode(stored);
     },
     decode(stored) {
       const def = byType.get(stored.type);
