@@ -4,6 +4,7 @@ import type { ChronicleDB, MetaRecord } from './db.ts';
 import { buildPages, spliceEventJson, type PageEntry } from './page-builder.ts';
 import { PENDING, type AppendOutcome, type AppendRequest, type PageKey } from './types.ts';
 import { newMeta } from './meta.ts';
+import { backlogRange, putPage, readBacklog } from './page-store.ts';
 
 // Failed requests also fail tx.done, which is what callers await.
 const ignore = (): void => undefined;
@@ -45,8 +46,9 @@ export async function commitAppendGroup(
   requests: readonly AppendRequest[],
   options: { atomic: boolean; newClientId: () => string; heads: HeadCache },
 ): Promise<AppendGroupResult> {
-  const tx = db.transaction(['pages', 'meta'], 'readwrite');
+  const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
   const pages = tx.objectStore('pages');
+  const pageIndex = tx.objectStore('pageIndex');
   const metaStore = tx.objectStore('meta');
   const cache = options.heads;
 
@@ -60,7 +62,7 @@ export async function commitAppendGroup(
     }
   }
   const readHead = (id: string) =>
-    pages
+    pageIndex
       .index('stream')
       .openKeyCursor(IDBKeyRange.bound([id], [id, []]), 'prev')
       .then((cursor) => cursor?.key[1] ?? 0);
@@ -72,19 +74,24 @@ export async function commitAppendGroup(
   const [metaFound, firstHeads, stored] = await Promise.all([
     metaStore.get('client'),
     Promise.all(uncached.map(readHead)),
-    anyGivenId ? findStoredIds(pages.index('id'), allIds) : Promise.resolve(new Map<string, PageKey>()),
+    anyGivenId ? findStoredIds(pageIndex.index('id'), allIds) : Promise.resolve(new Map<string, PageKey>()),
   ]);
   const meta: MetaRecord = metaFound ?? newMeta(options.newClientId());
+  // Confirmed pages ingested but not indexed yet count too (rare: right after a bulk pull).
+  const backlog = backlogRange(meta) ? await readBacklog(tx, meta) : undefined;
+  if (backlog) {
+    for (const [id, key] of backlog.ownIds) if (allIds.includes(id)) stored.set(id, key);
+  }
   const heads = new Map<string, number>();
-  uncached.forEach((id, i) => heads.set(id, firstHeads[i]!));
+  uncached.forEach((id, i) => heads.set(id, Math.max(firstHeads[i]!, backlog?.heads.get(id) ?? 0)));
   const cachedIds = aggregateIds.filter((id) => !heads.has(id));
-  if ((meta.generation ?? 0) === cache.generation) {
+  if (!backlog && (meta.generation ?? 0) === cache.generation) {
     for (const id of cachedIds) heads.set(id, cache.heads.get(id)!);
   } else {
     // Someone else wrote since: the cache is stale, read what it claimed to know.
     cache.heads.clear();
     const reread = await Promise.all(cachedIds.map(readHead));
-    cachedIds.forEach((id, i) => heads.set(id, reread[i]!));
+    cachedIds.forEach((id, i) => heads.set(id, Math.max(reread[i]!, backlog?.heads.get(id) ?? 0)));
   }
   cache.generation = -1; // until this transaction commits, trust nothing
 
@@ -158,9 +165,7 @@ export async function commitAppendGroup(
     remember(meta.generation ?? 0);
     return { outcomes, moved: [], written: 0 };
   }
-  for (const page of buildPages(entries)) {
-    pages.put(page, [PENDING, meta.nextLsn++]).catch(ignore);
-  }
+  for (const built of buildPages(entries)) putPage(tx, [PENDING, meta.nextLsn++], built);
   meta.pendingEvents += entries.length;
   meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(ignore);

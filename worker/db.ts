@@ -1,4 +1,4 @@
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import { StorageBlockedError, StorageClosedError } from '../src/core/errors.ts';
 import type { LogCursor, PageKey } from './types.ts';
 
@@ -19,17 +19,26 @@ import type { LogCursor, PageKey } from './types.ts';
  *   id:     event ids that a local append could repeat (all pending events and
  *           this client's confirmed ones), for idempotent appends.
  */
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
+/** A page of the log: its events as one JSON array string. Nothing else, so log scans read little. */
 export interface PageRecord {
   /** JSON array of StoredEvent, in log order. */
   json: string;
   count: number;
-  stream: [string, number][];
-  id: string[];
   /** Smallest and largest meta.occurredAt in the page, for time-range scans. */
   t0: number;
   t1: number;
+}
+
+/**
+ * What the indexes need to know of a page, under the same key in its own
+ * store, so a log scan never deserialises it. A confirmed page ingested from
+ * the server gets its record a little later (see MetaRecord.indexedThrough).
+ */
+export interface PageIndexRecord {
+  stream: [string, number][];
+  id: string[];
 }
 
 export interface MetaRecord {
@@ -47,6 +56,13 @@ export interface MetaRecord {
    * cached stream heads at generation G may trust them while it still reads G.
    */
   generation?: number;
+  /**
+   * Confirmed pages up to this position have their PageIndexRecord. Bulk ingest
+   * (a sync pull) stores pages first and indexes them when the engine is idle;
+   * until then readers of stream heads and streams also parse the pages after
+   * this position. Absent = everything is indexed.
+   */
+  indexedThrough?: number;
 }
 
 export interface SnapshotRecord {
@@ -112,9 +128,10 @@ export interface SyncRecord {
 }
 
 export interface ChronicleSchema extends DBSchema {
-  pages: {
+  pages: { key: PageKey; value: PageRecord };
+  pageIndex: {
     key: PageKey;
-    value: PageRecord;
+    value: PageIndexRecord;
     indexes: { stream: [string, number]; id: string };
   };
   meta: { key: string; value: MetaRecord };
@@ -135,11 +152,9 @@ export interface OpenHooks {
 export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<ChronicleDB> {
   let blocked = false;
   const opening = openDB<ChronicleSchema>(name, DB_VERSION, {
-    upgrade(db, oldVersion) {
+    async upgrade(db, oldVersion, _newVersion, transaction) {
       if (oldVersion < 1) {
-        const pages = db.createObjectStore('pages');
-        pages.createIndex('stream', 'stream', { multiEntry: true });
-        pages.createIndex('id', 'id', { multiEntry: true });
+        db.createObjectStore('pages');
         db.createObjectStore('meta');
         db.createObjectStore('snapshots');
         db.createObjectStore('projections');
@@ -148,6 +163,30 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
       if (oldVersion < 2) {
         db.createObjectStore('rejected');
         db.createObjectStore('sync');
+      }
+      if (oldVersion < 3) {
+        const pageIndex = db.createObjectStore('pageIndex');
+        pageIndex.createIndex('stream', 'stream', { multiEntry: true });
+        pageIndex.createIndex('id', 'id', { multiEntry: true });
+        if (oldVersion >= 1) {
+          // Version 1-2 kept the index fields on the page itself: move them out.
+          const pages = transaction.objectStore('pages') as unknown as IDBPObjectStore<
+            ChronicleSchema,
+            ['pages'],
+            'pages',
+            'versionchange'
+          >;
+          for (const name of ['stream', 'id']) {
+            if ((pages.indexNames as DOMStringList).contains(name)) (pages as unknown as { deleteIndex(n: string): void }).deleteIndex(name);
+          }
+          let cursor = await pages.openCursor();
+          while (cursor) {
+            const old = cursor.value as PageRecord & Partial<PageIndexRecord>;
+            await transaction.objectStore('pageIndex').put({ stream: old.stream ?? [], id: old.id ?? [] }, cursor.key);
+            await cursor.update({ json: old.json, count: old.count, t0: old.t0, t1: old.t1 });
+            cursor = await cursor.continue();
+          }
+        }
       }
     },
     blocked() {

@@ -12,7 +12,9 @@ import {
 } from './db.ts';
 import { importPendingRaw, ingestConfirmed, type IngestResult } from './ingest.ts';
 import { newMeta } from './meta.ts';
-import { readLogPages, readSnapshotAndTail, readStreamPages } from './reads.ts';
+import { indexBacklog } from './indexer.ts';
+import { backlogRange } from './page-store.ts';
+import { readLogPages, readSnapshotAndTail, readStreamHead, readStreamPages } from './reads.ts';
 import { toStorageError } from './storage-errors.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
 import type { RejectedRecord } from './db.ts';
@@ -160,6 +162,28 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     channel?.postMessage(change);
   };
 
+  // --- deferred indexing of bulk-ingested pages, when the engine is idle
+  let lastActivity = Date.now();
+  let indexTimer: ReturnType<typeof setTimeout> | undefined;
+  const INDEX_IDLE_MS = 300;
+  const scheduleIndexing = () => {
+    if (indexTimer || closed) return;
+    indexTimer = setTimeout(async () => {
+      indexTimer = undefined;
+      if (closed) return;
+      if (Date.now() - lastActivity < INDEX_IDLE_MS) return scheduleIndexing();
+      try {
+        const left = await run('index', (db) => indexBacklog(db, 50));
+        if (left > 0) scheduleIndexing();
+      } catch {
+        scheduleIndexing(); // e.g. the database closed under us: try again later
+      }
+    }, INDEX_IDLE_MS);
+  };
+  const busy = () => {
+    lastActivity = Date.now();
+  };
+
   // --- group commit: appends that arrive while a transaction runs share the next one
   let sync: SyncRunner | undefined;
   const heads: HeadCache = { generation: -1, heads: new Map() };
@@ -205,6 +229,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
           pendingEvents: meta.pendingEvents,
           confirmedEvents: meta.confirmedEvents,
           confirmedHead: meta.confirmedHead,
+          unindexedEvents: meta.indexedThrough === undefined ? 0 : meta.confirmedHead - meta.indexedThrough,
         };
       }),
     append(request) {
@@ -223,9 +248,12 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       return result.outcomes as AppendOutcome[];
     },
     async ingestConfirmed(events) {
+      busy();
       const list = typeof events === 'string' ? (JSON.parse(events) as StoredEvent[]) : events;
       if (!Array.isArray(list)) throw new ChronicleError('VALIDATION', 'ingestConfirmed expects an array of events');
       const result = await run('ingest', (db) => ingestConfirmed(db, list));
+      busy();
+      scheduleIndexing();
       if (result.stored > 0) {
         publish({ kind: 'appended', aggregates: result.moved, count: result.stored });
         publish({ kind: 'confirmed', head: result.head, count: result.stored });
@@ -238,17 +266,13 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       if (result.stored > 0) publish({ kind: 'appended', aggregates: result.moved, count: result.stored });
       return { stored: result.stored };
     },
-    readLog: (query) => run('readLog', (db) => readLogPages(db, query)),
+    readLog: (query) => {
+      busy();
+      return run('readLog', (db) => readLogPages(db, query));
+    },
     readStream: (query) => run('readStream', (db) => readStreamPages(db, query)),
     readSnapshotAndTail: (aggregateId, maxPages) => run('load', (db) => readSnapshotAndTail(db, aggregateId, maxPages)),
-    streamHead: (aggregateId) =>
-      run('streamHead', async (db) => {
-        const cursor = await db
-          .transaction('pages')
-          .store.index('stream')
-          .openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev');
-        return cursor?.key[1] ?? 0;
-      }),
+    streamHead: (aggregateId) => run('streamHead', (db) => readStreamHead(db, aggregateId)),
     getSnapshot: (aggregateId) => run('getSnapshot', (db) => db.get('snapshots', aggregateId)),
     putSnapshot: (snapshot) => run('putSnapshot', async (db) => void (await db.put('snapshots', snapshot, snapshot.aggregateId))),
     deleteSnapshot: (aggregateId) => run('deleteSnapshot', (db) => db.delete('snapshots', aggregateId)),
@@ -333,6 +357,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       while (flushing || queue.length > 0) await new Promise((r) => setTimeout(r, 1));
       await sync?.stop();
       closed = true;
+      if (indexTimer) clearTimeout(indexTimer);
       listeners.clear();
       channel?.close();
       const db = await dbPromise?.catch(() => undefined);
@@ -340,5 +365,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       dbPromise = undefined;
     },
   };
+  // A bulk ingest of an earlier session may have left pages to index.
+  const meta = await run('open', (db) => db.get('meta', 'client'));
+  if (meta && backlogRange(meta)) scheduleIndexing();
   return engine;
 }

@@ -1,6 +1,7 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import type { ChronicleDB, PageRecord } from './db.ts';
+import type { ChronicleDB } from './db.ts';
+import { deletePage, putPage, readBacklog } from './page-store.ts';
 import { buildPages, entryOf, pageOfEvents } from './page-builder.ts';
 import { PENDING_RANGE } from './pending.ts';
 import { CONFIRMED, PENDING, type PageKey } from './types.ts';
@@ -41,19 +42,15 @@ function checkEvent(e: StoredEvent, i: number): void {
   if (!Number.isFinite(e.meta.occurredAt)) bad('meta.occurredAt');
 }
 
-type Pages = {
-  getAll(range: IDBKeyRange, count?: number): Promise<PageRecord[]>;
-  getAllKeys(range: IDBKeyRange, count?: number): Promise<PageKey[]>;
-  put(value: PageRecord, key: PageKey): Promise<PageKey>;
-  delete(key: PageKey): Promise<void>;
-};
+type IngestTx = Parameters<typeof putPage>[0];
 
 /**
  * Removes confirmed ids from the pending area. Pending events are pushed in
  * pending order, so the confirmed ones sit at its front: the walk stops as
  * soon as every id is found.
  */
-async function removeConfirmedPending(pages: Pages, ids: Set<string>): Promise<number> {
+async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<number> {
+  const pages = tx.objectStore('pages');
   let removed = 0;
   let lower: PageKey | undefined;
   while (removed < ids.size) {
@@ -65,8 +62,8 @@ async function removeConfirmedPending(pages: Pages, ids: Set<string>): Promise<n
       const remaining = events.filter((e) => !ids.has(e.id));
       if (remaining.length === events.length) return;
       removed += events.length - remaining.length;
-      if (remaining.length === 0) pages.delete(keys[i]!).catch(ignore);
-      else pages.put(pageOfEvents(remaining), keys[i]!).catch(ignore);
+      if (remaining.length === 0) deletePage(tx, keys[i]!);
+      else putPage(tx, keys[i]!, pageOfEvents(remaining));
     });
     lower = keys[keys.length - 1];
   }
@@ -84,7 +81,7 @@ async function removeConfirmedPending(pages: Pages, ids: Set<string>): Promise<n
  */
 export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEvent[]): Promise<IngestResult> {
   events.forEach(checkEvent);
-  const tx = db.transaction(['pages', 'meta'], 'readwrite');
+  const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
   const metaStore = tx.objectStore('meta');
   const meta = await metaStore.get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
@@ -107,13 +104,15 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   }
   const pages = tx.objectStore('pages');
   const own = fresh.filter((e) => e.meta.clientId === meta.clientId);
-  const removed = own.length > 0 ? await removeConfirmedPending(pages, new Set(own.map((e) => e.id))) : 0;
+  const removed = own.length > 0 ? await removeConfirmedPending(tx, new Set(own.map((e) => e.id))) : 0;
 
   const entries = fresh.map((e) => entryOf(e, e.meta.clientId === meta.clientId));
   let position = fresh[0]!.position as number;
-  for (const page of buildPages(entries)) {
-    pages.put(page, [CONFIRMED, position]).catch(ignore);
-    position += page.count;
+  // The pages go in now; their index records follow when the engine is idle (indexBacklog).
+  meta.indexedThrough ??= meta.confirmedHead;
+  for (const built of buildPages(entries)) {
+    putPage(tx, [CONFIRMED, position], built, { deferIndex: true });
+    position += built.page.count;
   }
   meta.confirmedHead = position - 1;
   meta.confirmedEvents += fresh.length;
@@ -145,18 +144,19 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
  */
 export async function importPendingRaw(db: ChronicleDB, events: readonly StoredEvent[]): Promise<{ stored: number; moved: [string, number][] }> {
   events.forEach(checkPendingEvent);
-  const tx = db.transaction(['pages', 'meta'], 'readwrite');
-  const pages = tx.objectStore('pages');
+  const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
+  const pageIndex = tx.objectStore('pageIndex');
   const metaStore = tx.objectStore('meta');
   const aggregateIds = [...new Set(events.map((e) => e.aggregateId))];
   const [meta, heads, known] = await Promise.all([
     metaStore.get('client'),
-    Promise.all(aggregateIds.map((id) => pages.index('stream').openKeyCursor(IDBKeyRange.bound([id], [id, []]), 'prev'))),
-    Promise.all(events.map((e) => pages.index('id').getKey(e.id))),
+    Promise.all(aggregateIds.map((id) => pageIndex.index('stream').openKeyCursor(IDBKeyRange.bound([id], [id, []]), 'prev'))),
+    Promise.all(events.map((e) => pageIndex.index('id').getKey(e.id))),
   ]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
-  const head = new Map(aggregateIds.map((id, i) => [id, heads[i]?.key[1] ?? 0]));
-  const fresh = events.filter((_, i) => known[i] === undefined);
+  const backlog = await readBacklog(tx, meta);
+  const head = new Map(aggregateIds.map((id, i) => [id, Math.max(heads[i]?.key[1] ?? 0, backlog.heads.get(id) ?? 0)]));
+  const fresh = events.filter((e, i) => known[i] === undefined && !backlog.ownIds.has(e.id));
   for (const e of fresh) {
     const expected = (head.get(e.aggregateId) ?? 0) + 1;
     if (e.seq !== expected) {
@@ -172,7 +172,7 @@ export async function importPendingRaw(db: ChronicleDB, events: readonly StoredE
     head.set(e.aggregateId, e.seq);
   }
   if (fresh.length > 0) {
-    for (const page of buildPages(fresh.map((e) => entryOf(e, true)))) pages.put(page, [PENDING, meta.nextLsn++]).catch(ignore);
+    for (const built of buildPages(fresh.map((e) => entryOf(e, true)))) putPage(tx, [PENDING, meta.nextLsn++], built);
     meta.pendingEvents += fresh.length;
     meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(ignore);

@@ -1,6 +1,12 @@
 import type { EncodedEvent } from '../src/core/registry.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import type { PageRecord } from './db.ts';
+import type { PageIndexRecord, PageRecord } from './db.ts';
+
+/** A page and its index record, written under the same key. */
+export interface BuiltPage {
+  page: PageRecord;
+  index: PageIndexRecord;
+}
 
 /** Pages stay below Chromium's 64 KiB out-of-line threshold where they can. */
 export const MAX_PAGE_CHARS = 60 * 1024;
@@ -53,8 +59,8 @@ export function entryOf(event: StoredEvent, indexId: boolean): PageEntry {
 }
 
 /** Cuts entries into page records of bounded size, preserving order. */
-export function buildPages(entries: readonly PageEntry[]): PageRecord[] {
-  const pages: PageRecord[] = [];
+export function buildPages(entries: readonly PageEntry[]): BuiltPage[] {
+  const pages: BuiltPage[] = [];
   let start = 0;
   while (start < entries.length) {
     let end = start;
@@ -72,11 +78,11 @@ export function buildPages(entries: readonly PageEntry[]): PageRecord[] {
 }
 
 /** One page holding exactly these events (a rewrite of an existing page keeps its key). */
-export function pageOfEvents(events: readonly StoredEvent[]): PageRecord {
+export function pageOfEvents(events: readonly StoredEvent[]): BuiltPage {
   return pageOf(events.map((e) => entryOf(e, true)));
 }
 
-function pageOf(entries: readonly PageEntry[]): PageRecord {
+function pageOf(entries: readonly PageEntry[]): BuiltPage {
   const heads = new Map<string, number>();
   const ids: string[] = [];
   let t0 = Infinity;
@@ -91,11 +97,19 @@ function pageOf(entries: readonly PageEntry[]): PageRecord {
     if (e.occurredAt > t1) t1 = e.occurredAt;
   }
   return {
-    json: `[${parts.join(',')}]`,
-    count: entries.length,
-    stream: [...heads],
-    id: ids,
-    t0,
-    t1,
+    page: { json: `[${parts.join(',')}]`, count: entries.length, t0, t1 },
+    index: { stream: [...heads], id: ids },
   };
+}
+
+/** The index record of a stored page, from its events: for pages ingested before they were indexed. */
+export function indexOfEvents(events: readonly StoredEvent[], ownClientId: string): PageIndexRecord {
+  const heads = new Map<string, number>();
+  const ids: string[] = [];
+  for (const e of events) {
+    const head = heads.get(e.aggregateId);
+    if (head === undefined || e.seq > head) heads.set(e.aggregateId, e.seq);
+    if (e.meta.clientId === ownClientId) ids.push(e.id);
+  }
+  return { stream: [...heads], id: ids };
 }

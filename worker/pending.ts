@@ -1,15 +1,11 @@
 import type { StoredEvent } from '../src/core/event.ts';
-import type { ChronicleDB, PageRecord } from './db.ts';
+import type { ChronicleDB } from './db.ts';
 import { pageOfEvents } from './page-builder.ts';
+import { deletePage, putPage } from './page-store.ts';
 import { PENDING, type PageKey } from './types.ts';
 
 /** Both ends of the pending area: all pending page keys sort between these. */
 export const PENDING_RANGE = IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity]);
-
-type PagesStore = {
-  put(value: PageRecord, key: PageKey): Promise<PageKey>;
-  delete(key: PageKey): Promise<void>;
-};
 
 /** The first pending events in clientSeq order (= pending page order), bounded by count and bytes. */
 export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxBytes: number): Promise<StoredEvent[]> {
@@ -35,12 +31,14 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
 
 /**
  * Rewrites pending pages through `edit`, which returns the events to keep (in
- * order). Empty pages are deleted. Runs inside the caller's transaction.
+ * order; it may change them in place). Empty pages are deleted. Runs inside
+ * the caller's transaction (which must cover pages and pageIndex).
  */
 export async function rewritePendingPages(
-  pages: PagesStore & { getAll(range: IDBKeyRange): Promise<PageRecord[]>; getAllKeys(range: IDBKeyRange): Promise<PageKey[]> },
+  tx: Parameters<typeof putPage>[0],
   edit: (events: StoredEvent[]) => StoredEvent[],
 ): Promise<{ before: number; after: number }> {
+  const pages = tx.objectStore('pages');
   const [keys, values] = await Promise.all([pages.getAllKeys(PENDING_RANGE), pages.getAll(PENDING_RANGE)]);
   const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
     key: keys[i]!,
@@ -52,8 +50,8 @@ export async function rewritePendingPages(
   for (const { key, events } of all) {
     const remaining = events.filter((e) => kept.has(e));
     after += remaining.length;
-    if (remaining.length === 0) pages.delete(key).catch(() => undefined);
-    else pages.put(pageOfEvents(remaining), key).catch(() => undefined);
+    if (remaining.length === 0) deletePage(tx, key);
+    else putPage(tx, key, pageOfEvents(remaining));
   }
   return { before: flat.length, after };
 }

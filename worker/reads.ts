@@ -1,4 +1,5 @@
-import type { IDBPObjectStore } from 'idb';
+import type { IDBPTransaction } from 'idb';
+import { backlogRange, readBacklog } from './page-store.ts';
 import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
 import { CONFIRMED } from './types.ts';
@@ -72,13 +73,14 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
 /**
  * The pages holding seqs fromSeq..toSeq of one aggregate, in seq order. The
  * stream index maps [aggregateId, highest seq in page] to the page, so the
- * pages are the entries in [from, to] plus the first entry past `to`.
+ * pages are the entries in [from, to] plus the first entry past `to`; pages
+ * not indexed yet (a fresh bulk pull) are found by reading them.
  */
 export async function readStreamPages(db: ChronicleDB, query: StreamQuery): Promise<RawPage[]> {
-  return streamPagesIn(db.transaction(['pages', 'snapshots']).objectStore('pages'), query);
+  return streamPagesIn(db.transaction(['pages', 'pageIndex', 'meta', 'snapshots']), query);
 }
 
-type PagesReader = IDBPObjectStore<ChronicleSchema, ('pages' | 'snapshots')[], 'pages', 'readonly'>;
+type ReadTx = IDBPTransaction<ChronicleSchema, ('pages' | 'pageIndex' | 'meta' | 'snapshots')[], 'readonly'>;
 
 /**
  * A stream's snapshot and the pages after it, in ONE transaction and one call:
@@ -89,41 +91,66 @@ export async function readSnapshotAndTail(
   aggregateId: string,
   maxPages: number,
 ): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }> {
-  const tx = db.transaction(['pages', 'snapshots']);
+  const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots']);
   const snapshot = await tx.objectStore('snapshots').get(aggregateId);
-  const pages = await streamPagesIn(tx.objectStore('pages'), {
-    aggregateId,
-    fromSeq: (snapshot?.seq ?? 0) + 1,
-    toSeq: Infinity,
-    maxPages,
-  });
+  const pages = await streamPagesIn(tx, { aggregateId, fromSeq: (snapshot?.seq ?? 0) + 1, toSeq: Infinity, maxPages });
   return { snapshot, pages };
 }
 
-async function streamPagesIn(store: PagesReader, query: StreamQuery): Promise<RawPage[]> {
+/** The highest seq of an aggregate, indexed or in the not-yet-indexed pages. */
+export async function readStreamHead(db: ChronicleDB, aggregateId: string): Promise<number> {
+  const tx = db.transaction(['pages', 'pageIndex', 'meta']);
+  const [cursor, meta] = await Promise.all([
+    tx.objectStore('pageIndex').index('stream').openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev'),
+    tx.objectStore('meta').get('client'),
+  ]);
+  const indexed = cursor?.key[1] ?? 0;
+  if (!meta || !backlogRange(meta)) return indexed;
+  const backlog = await readBacklog(tx, meta);
+  return Math.max(indexed, backlog.heads.get(aggregateId) ?? 0);
+}
+
+const pageOrder = (a: PageKey, b: PageKey) => a[0] - b[0] || a[1] - b[1];
+
+async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]> {
   const { aggregateId, fromSeq, toSeq } = query;
-  const tx = { store };
-  const index = store.index('stream');
-  const [inside, beyond] = await Promise.all([
+  const index = tx.objectStore('pageIndex').index('stream');
+  const pages = tx.objectStore('pages');
+  const [inside, beyond, meta] = await Promise.all([
     index.getAllKeys(IDBKeyRange.bound([aggregateId, fromSeq], [aggregateId, toSeq])),
     toSeq === Infinity
       ? Promise.resolve(undefined)
       : index.getKey(IDBKeyRange.bound([aggregateId, toSeq], [aggregateId, Infinity], true, false)),
+    tx.objectStore('meta').get('client'),
   ]);
   const keys = beyond ? [...inside, beyond] : inside;
-  const seen = new Set<string>();
+  const found = new Map<string, RawPage>();
+  const range = meta ? backlogRange(meta) : null;
+  if (range) {
+    const [backlogKeys, backlogPages] = await Promise.all([pages.getAllKeys(range), pages.getAll(range)]);
+    backlogPages.forEach((page, i) => {
+      const events = JSON.parse(page.json) as { aggregateId: string; seq: number }[];
+      if (events.some((e) => e.aggregateId === aggregateId && e.seq >= fromSeq && e.seq <= toSeq)) {
+        const key = backlogKeys[i]!;
+        found.set(`${key[0]}:${key[1]}`, raw(key, page));
+      }
+    });
+  }
+  const seen = new Set<string>(found.keys());
   let unique = keys.filter((k) => {
     const id = `${k[0]}:${k[1]}`;
     if (seen.has(id)) return false;
     seen.add(id);
     return true;
   });
+  // In page order, an aggregate's pages are in seq order (confirmed by position, then pending).
+  let all: PageKey[] = [...unique, ...[...found.values()].map((p): PageKey => [p.area, p.page])].sort(pageOrder);
   const maxPages = query.maxPages ?? 256;
-  if (unique.length > maxPages) unique = query.backwards ? unique.slice(-maxPages) : unique.slice(0, maxPages);
-  const pages = await Promise.all(unique.map((k) => tx.store.get(k)));
-  const out: RawPage[] = [];
-  pages.forEach((page, i) => {
-    if (page) out.push(raw(unique[i]!, page));
+  if (all.length > maxPages) all = query.backwards ? all.slice(-maxPages) : all.slice(0, maxPages);
+  unique = all.filter((k) => !found.has(`${k[0]}:${k[1]}`));
+  const values = await Promise.all(unique.map((k) => pages.get(k)));
+  values.forEach((page, i) => {
+    if (page) found.set(`${unique[i]![0]}:${unique[i]![1]}`, raw(unique[i]!, page));
   });
-  return out;
+  return all.map((k) => found.get(`${k[0]}:${k[1]}`)).filter((p): p is RawPage => p !== undefined);
 }

@@ -3,6 +3,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
 import { rewritePendingPages, PENDING_RANGE } from './pending.ts';
 import { CONFIRMED } from './types.ts';
+import { readBacklog } from './page-store.ts';
 
 /** One aggregate whose pending events no longer follow the server's head. */
 export interface RebaseConflict {
@@ -38,7 +39,7 @@ export interface RebasePlan {
  * first pending seq is not the confirmed head + 1.
  */
 export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly string[]): Promise<RebasePlan> {
-  const tx = db.transaction(['pages', 'meta']);
+  const tx = db.transaction(['pages', 'pageIndex', 'meta']);
   const [meta, pendingPages] = await Promise.all([tx.objectStore('meta').get('client'), tx.objectStore('pages').getAll(PENDING_RANGE)]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const byAggregate = new Map<string, StoredEvent[]>();
@@ -50,7 +51,8 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
       byAggregate.set(event.aggregateId, list);
     }
   }
-  const index = tx.objectStore('pages').index('stream');
+  const index = tx.objectStore('pageIndex').index('stream');
+  const backlog = await readBacklog(tx, meta);
   const conflicts: RebaseConflict[] = [];
   for (const [aggregateId, pending] of byAggregate) {
     // Walk the aggregate's index entries from the top to its highest confirmed page.
@@ -63,6 +65,7 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
       }
       cursor = await cursor.continue();
     }
+    confirmedHead = Math.max(confirmedHead, backlog.heads.get(aggregateId) ?? 0);
     pending.sort((a, b) => a.meta.clientSeq - b.meta.clientSeq);
     const contiguous = pending.every((e, i) => e.seq === confirmedHead + 1 + i);
     if (!contiguous) {
@@ -91,7 +94,7 @@ export async function applyRebase(
   plan: RebasePlan,
   decisions: ReadonlyMap<string, RebaseDecision>,
 ): Promise<RebaseOutcome[]> {
-  const tx = db.transaction(['pages', 'meta', 'snapshots', 'rejected'], 'readwrite');
+  const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots', 'rejected'], 'readwrite');
   const metaStore = tx.objectStore('meta');
   const meta = await metaStore.get('client');
   if (
@@ -110,7 +113,7 @@ export async function applyRebase(
   const rejected = tx.objectStore('rejected');
   const now = Date.now();
   let firstClientSeq = Infinity;
-  const { after } = await rewritePendingPages(tx.objectStore('pages'), (events) => {
+  const { after } = await rewritePendingPages(tx, (events) => {
     const keep: StoredEvent[] = [];
     for (const event of events) {
       firstClientSeq = Math.min(firstClientSeq, event.meta.clientSeq);
@@ -158,12 +161,12 @@ export async function renumberPending(
   from: number,
   reject: ReadonlyMap<string, { code: string; reason: string }> = new Map(),
 ): Promise<{ pending: number; rejected: StoredEvent[] }> {
-  const tx = db.transaction(['pages', 'meta', 'rejected'], 'readwrite');
+  const tx = db.transaction(['pages', 'pageIndex', 'meta', 'rejected'], 'readwrite');
   const meta = await tx.objectStore('meta').get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const dropped: StoredEvent[] = [];
   const now = Date.now();
-  const { after } = await rewritePendingPages(tx.objectStore('pages'), (events) => {
+  const { after } = await rewritePendingPages(tx, (events) => {
     const keep = events.filter((event) => {
       const why = reject.get(event.id);
       if (!why) return true;

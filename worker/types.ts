@@ -72,6 +72,8 @@ export interface StoreStats {
   pendingEvents: number;
   confirmedEvents: number;
   confirmedHead: number;
+  /** Confirmed events stored but not yet in the stream/id indexes (indexed when the engine is idle). */
+  unindexedEvents: number;
 }
 
 /** Where sync stands, as every tab sees it. */

@@ -152,6 +152,8 @@ export interface StoreInfo {
   pendingEvents: number;
   confirmedEvents: number;
   confirmedHead: number;
+  /** Confirmed events stored but not indexed yet (a fresh bulk pull; indexed when the engine is idle). */
+  unindexedEvents: number;
   inWorker: boolean;
 }
 

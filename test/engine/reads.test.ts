@@ -109,3 +109,41 @@ describe.each(modes)('reads ($mode)', ({ worker }) => {
     }
   });
 });
+
+describe.each(modes)('a bulk pull indexed later ($mode)', ({ worker }) => {
+  it('reads, loads and appends correctly before and after the deferred indexing', async () => {
+    const { Order } = await import('../fixtures/model.ts');
+    const { eventually } = await import('./modes.ts');
+    const store = await openOrderStore(worker);
+    try {
+      // 3000 confirmed events of 30 aggregates, interleaved as a server log orders them.
+      const events = Array.from({ length: 3000 }, (_, i) => ({
+        id: `srv-${i}`,
+        aggregateId: `bulk-${i % 30}`,
+        aggregateType: 'Order',
+        seq: Math.floor(i / 30) + 1,
+        type: 'ItemAdded',
+        version: 2,
+        data: { sku: `s${i}`, qty: 1, price: 2 },
+        meta: { occurredAt: i, clientId: 'server-side', clientSeq: i + 1 },
+        position: i + 1,
+      }));
+      await store.importConfirmed(events.slice(0, 1500));
+      await store.importConfirmed(JSON.stringify(events.slice(1500)));
+      expect((await store.info()).unindexedEvents).toBeGreaterThan(0);
+      // Not indexed yet: still found.
+      const stream = await collect(store.readStream('bulk-7'));
+      expect(stream.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      expect((await store.load(Order, 'bulk-7')).state.total).toBe(200);
+      const appended = await store.append('bulk-7', [item('local')], { expectedVersion: 100 });
+      expect(appended.events[0]!.seq).toBe(101);
+      await eventually(async () => expect((await store.info()).unindexedEvents).toBe(0), 10_000);
+      const after = await collect(store.readStream('bulk-8', { fromSeq: 95 }));
+      expect(after.map((e) => e.seq)).toEqual([95, 96, 97, 98, 99, 100]);
+      expect((await store.append('bulk-8', [item('x')], { expectedVersion: 100 })).events[0]!.seq).toBe(101);
+      expect((await store.load(Order, 'bulk-7')).version).toBe(101);
+    } finally {
+      await store.dispose();
+    }
+  });
+});

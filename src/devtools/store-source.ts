@@ -1,0 +1,213 @@
+import type { AnyAggregateDefinition } from '../core/aggregate.ts';
+import type { AnyEventDefinition } from '../core/event.ts';
+import { openStore, type Store } from '../client/store.ts';
+import type { WorkerOption } from '../client/connection.ts';
+import type { SyncStatus } from '../client/sync.ts';
+import { diffValues } from './diff.ts';
+import { createEncoder } from './encode.ts';
+import {
+  DevtoolsError,
+  type DevtoolsEntry,
+  type DevtoolsSource,
+  type InspectResult,
+  type SourceEvent,
+  type StateQuery,
+} from './types.ts';
+
+/** The parts of a store the devtools use: any `Store<...>` fits. */
+export type DevtoolsStore = Pick<
+  Store,
+  | 'name'
+  | 'inWorker'
+  | 'info'
+  | 'scan'
+  | 'inspect'
+  | 'timeTravel'
+  | 'exportLog'
+  | 'importLog'
+  | 'subscribeLog'
+  | 'sync'
+  | 'close'
+>;
+
+export interface StoreSourceOptions {
+  /** Aggregate definitions: needed to compute states (before / after / what-if). */
+  aggregates?: readonly AnyAggregateDefinition[];
+  /** Event types outside the aggregates, for the scratch store an import opens. */
+  events?: readonly AnyEventDefinition[];
+  /** Where a scratch store runs its engine: in-process (false, the default) or in a worker. */
+  scratchWorker?: WorkerOption;
+}
+
+interface InternalOptions extends StoreSourceOptions {
+  /** The source opened this store (an import's scratch copy): dispose closes and deletes it. */
+  owned?: boolean;
+}
+
+/** Budget of nodes for an encoded state; deeper parts are fetched on demand. */
+const STATE_BUDGET = 400;
+/** Budget per value shown in a diff line. */
+const DIFF_VALUE_BUDGET = 40;
+/** Lines handed over per export chunk. */
+const EXPORT_CHUNK = 2000;
+
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => resolve();
+  });
+}
+
+let scratchCounter = 0;
+
+/** A DevtoolsSource backed directly by a store in this page. */
+export function createStoreSource(store: DevtoolsStore, options: StoreSourceOptions = {}): DevtoolsSource {
+  return storeSource(store, options);
+}
+
+function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSource {
+  const aggregates = new Map((options.aggregates ?? []).map((a) => [a.type, a]));
+  const encoder = createEncoder();
+  const stops = new Set<() => void>();
+  let disposed = false;
+
+  const eventTypes = () => {
+    const types = new Set<string>();
+    for (const aggregate of aggregates.values()) for (const def of aggregate.events) types.add(def.type);
+    for (const def of options.events ?? []) types.add(def.type);
+    return [...types].sort();
+  };
+
+  const stateAt = async (aggregate: AnyAggregateDefinition, aggregateId: string, query: StateQuery) => {
+    const result = await store.inspect(aggregate, aggregateId, { until: query.until ?? null, skip: query.skip ?? [] });
+    return result as { state: unknown; version: number };
+  };
+
+  const source: DevtoolsSource = {
+    kind: 'chronicle-devtools-source',
+    async info() {
+      const info = await store.info();
+      return {
+        name: info.name,
+        clientId: info.clientId,
+        inWorker: info.inWorker,
+        pendingEvents: info.pendingEvents,
+        confirmedEvents: info.confirmedEvents,
+        aggregates: [...aggregates.values()].map((a) => ({ type: a.type, events: a.events.map((e) => e.type) })),
+        eventTypes: eventTypes(),
+        scratch: options.owned === true,
+      };
+    },
+    async page({ status, after }) {
+      const iterator = store.scan({ status, after })[Symbol.asyncIterator]();
+      try {
+        const next = await iterator.next();
+        if (next.done) return { entries: [], end: true };
+        const entries: DevtoolsEntry[] = next.value.map(({ event, cursor }) => ({ event, cursor }));
+        return { entries, end: false };
+      } finally {
+        await iterator.return?.();
+      }
+    },
+    async inspect(request) {
+      const aggregate = aggregates.get(request.aggregateType);
+      if (!aggregate) {
+        throw new DevtoolsError(
+          'NO_AGGREGATE',
+          `No definition of the ${request.aggregateType} aggregate was given: pass it in { aggregates: [...] } to see its states`,
+        );
+      }
+      const state = await stateAt(aggregate, request.aggregateId, request);
+      const result: InspectResult = { state: { version: state.version, state: encoder.encode(state.state, STATE_BUDGET) } };
+      if (request.compareTo) {
+        const base = await stateAt(aggregate, request.aggregateId, request.compareTo);
+        result.base = { version: base.version, state: encoder.encode(base.state, STATE_BUDGET) };
+        result.diff = diffValues(base.state, state.state, (value) => encoder.encode(value, DIFF_VALUE_BUDGET));
+      }
+      return result;
+    },
+    async expand(ref, offset) {
+      return encoder.expand(ref, offset);
+    },
+    async travel(position) {
+      if (position) store.timeTravel.to(position);
+      else store.timeTravel.resume();
+    },
+    async position() {
+      return store.timeTravel.position();
+    },
+    async exportLog(filter, onLines) {
+      let count = 0;
+      let chunk: string[] = [];
+      for await (const line of store.exportLog(filter)) {
+        chunk.push(line);
+        count++;
+        if (chunk.length >= EXPORT_CHUNK) {
+          onLines(chunk);
+          chunk = [];
+        }
+      }
+      if (chunk.length) onLines(chunk);
+      return count;
+    },
+    async importLog(ndjson) {
+      scratchCounter++;
+      const name = `${store.name}-scratch-${Date.now().toString(36)}-${scratchCounter}`;
+      const scratch = await openStore({
+        name,
+        aggregates: options.aggregates ?? [],
+        events: options.events ?? [],
+        worker: options.scratchWorker ?? false,
+      });
+      try {
+        const result = await scratch.importLog(ndjson);
+        const child = storeSource(scratch as unknown as DevtoolsStore, { ...options, owned: true });
+        return { source: child, result, name };
+      } catch (error) {
+        await scratch.close().catch(() => undefined);
+        await deleteDatabase(name);
+        throw error;
+      }
+    },
+    syncStatus: () => store.sync.status(),
+    rejected: () => store.sync.rejected(),
+    subscribe(listener) {
+      const emit = (event: SourceEvent) => {
+        if (!disposed) listener(event);
+      };
+      let last: SyncStatus | undefined;
+      const parts = [
+        store.subscribeLog(() => emit({ kind: 'appended' })),
+        store.timeTravel.subscribe((position) => emit({ kind: 'travel', position })),
+        store.sync.subscribe((status) => {
+          const moved = last !== undefined && (status.confirmedPosition !== last.confirmedPosition || status.pending < last.pending);
+          last = status;
+          if (moved) emit({ kind: 'reordered' });
+          emit({ kind: 'sync', status });
+        }),
+        store.sync.onOutcome((outcomes) => {
+          emit({ kind: 'outcomes', outcomes });
+          emit({ kind: 'reordered' });
+        }),
+      ];
+      const stop = () => {
+        for (const part of parts) part();
+        stops.delete(stop);
+      };
+      stops.add(stop);
+      return stop;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const stop of [...stops]) stop();
+      encoder.clear();
+      if (options.owned) {
+        await store.close().catch(() => undefined);
+        await deleteDatabase(store.name);
+      }
+    },
+  };
+  return source;
+}

@@ -1,0 +1,128 @@
+/** A tiny DOM builder: no framework, no virtual DOM. */
+
+type Child = Node | string | number | null | undefined | false;
+
+export interface Props {
+  class?: string;
+  text?: string;
+  /** Attributes (aria-*, data-*, role, title, type...); null/false leave them out. */
+  attrs?: Record<string, string | number | boolean | null | undefined>;
+  on?: { [K in keyof HTMLElementEventMap]?: (event: HTMLElementEventMap[K]) => void };
+}
+
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  if (props.class) el.className = props.class;
+  if (props.attrs) setAttrs(el, props.attrs);
+  if (props.on) {
+    for (const [type, handler] of Object.entries(props.on)) if (handler) el.addEventListener(type, handler as EventListener);
+  }
+  if (props.text !== undefined) el.textContent = props.text;
+  append(el, ...children);
+  return el;
+}
+
+export function append(el: Element, ...children: Child[]): void {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+export function setAttrs(el: Element, attrs: Record<string, string | number | boolean | null | undefined>): void {
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) el.removeAttribute(name);
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+}
+
+export function clear(el: Element): void {
+  el.replaceChildren();
+}
+
+/** Sets text only when it changed (cheap for recycled rows). */
+export function setText(el: Element, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** A 16px icon from one path (currentColor). */
+export function icon(path: string): SVGSVGElement {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('width', '14');
+  svg.setAttribute('height', '14');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const p = document.createElementNS(SVG, 'path');
+  p.setAttribute('d', path);
+  p.setAttribute('fill', 'currentColor');
+  svg.append(p);
+  return svg;
+}
+
+export const ICONS = {
+  first: 'M3 3h2v10H3zM13 3v10L6 8z',
+  prev: 'M11 3v10L4 8z',
+  next: 'M5 3v10l7-5z',
+  last: 'M11 3h2v10h-2zM3 3v10l7-5z',
+  resume: 'M2 3v10l6-5zM8 3v10l6-5z',
+  download: 'M7 2h2v6h2.5L8 11.5 4.5 8H7zM3 12h10v2H3z',
+  upload: 'M7 14h2V8h2.5L8 4.5 4.5 8H7zM3 2h10v2H3z',
+  back: 'M7 3 2 8l5 5V9.5h7v-3H7z',
+} as const;
+
+const numberFormat = new Intl.NumberFormat('en-US');
+
+export function formatCount(n: number): string {
+  return numberFormat.format(n);
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** 14:03:07.123 (local time). */
+export function formatClock(ms: number): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return '—';
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** 2026-11-23 14:03:07.123 (local time). */
+export function formatDateTime(ms: number): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return '—';
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${formatClock(ms)}`;
+}
+
+/** The value a datetime-local input shows for an epoch time, and back. */
+export function toLocalInput(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function fromLocalInput(value: string): number | undefined {
+  if (!value) return undefined;
+  const ms = new Date(value).getTime();
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** Lets the browser paint and handle input between slices of long work. */
+export function yieldToBrowser(): Promise<void> {
+  const scheduler = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
+  if (scheduler?.yield) return scheduler.yield();
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+let uid = 0;
+export function uniqueId(prefix: string): string {
+  uid++;
+  return `${prefix}-${uid.toString(36)}`;
+}
