@@ -76,6 +76,16 @@ export default defineConfig({
           },
         },
       },
+      {
+        // The demo (sync server + Vite) driven in headless Chromium by playwright-core.
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

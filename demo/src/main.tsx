@@ -1,0 +1,39 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App.tsx';
+import { Order, OrderList } from './model.ts';
+import { deviceName, loadConfig, openDemoStore, type DemoStore } from './store.ts';
+
+declare global {
+  interface Window {
+    /** For the browser console and the end-to-end tests: the open store and the model. */
+    chronicleDemo?: { store: DemoStore; Order: typeof Order; OrderList: typeof OrderList };
+  }
+}
+
+const root = document.getElementById('root')!;
+
+async function start() {
+  const config = await loadConfig();
+  const device = deviceName();
+  const store = await openDemoStore(config, device);
+  window.chronicleDemo = { store, Order, OrderList };
+  void store.requestPersistence().catch(() => false);
+  createRoot(root).render(
+    <StrictMode>
+      <App store={store} config={config} device={device} />
+    </StrictMode>,
+  );
+}
+
+start().catch((error: unknown) => {
+  const box = document.createElement('div');
+  box.className = 'boot boot-error';
+  box.setAttribute('role', 'alert');
+  const title = document.createElement('strong');
+  title.textContent = 'The local store could not be opened.';
+  const detail = document.createElement('p');
+  detail.textContent = error instanceof Error ? error.message : String(error);
+  box.append(title, detail);
+  root.replaceChildren(box);
+});

@@ -1,0 +1,270 @@
+/**
+ * End to end: the order-entry demo (demo/) served by the same code as
+ * `npm run demo` (sync server on PGlite in a temp dir + Vite), driven in
+ * headless Chromium with playwright-core. Two browser contexts are two
+ * devices with their own IndexedDB.
+ *
+ * Screenshots go to test-results/e2e/ (gitignored).
+ */
+import 'fake-indexeddb/auto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemo, type DemoServer } from '../../demo/server.ts';
+import { Order } from '../../demo/src/model.ts';
+import { openTestStore } from '../../src/testing/index.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const SHOTS = join(repoRoot, 'test-results/e2e');
+const shot = (name: string) => join(SHOTS, name);
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** Whether the devtools panel has landed (src/devtools/index.ts, package export "chronicle/devtools"). */
+const HAS_DEVTOOLS = existsSync(join(repoRoot, 'src/devtools/index.ts'));
+
+let demo: DemoServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  [demo, browser] = await Promise.all([
+    startDemo({ port: 0, syncPort: 0, verbose: false, cacheDir: join(repoRoot, 'node_modules/.vite/demo-e2e') }),
+    chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS }),
+  ]);
+});
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined);
+  await browser?.close();
+  await demo?.close();
+});
+
+// ------------------------------------------------------------------ helpers
+
+async function openDevice(viewport = { width: 1280, height: 820 }): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error('[page error]', error.message));
+  await page.goto(demo.appUrl);
+  await synced(page);
+  return page;
+}
+
+const syncState = (page: Page) => page.getByTestId('sync-state');
+
+/** Online, nothing pending: everything this device wrote is confirmed by the server. */
+async function synced(page: Page, timeout = 20_000) {
+  await page.locator('[data-testid="sync-state"][data-state="online"] [data-testid="pending-count"][data-count="0"]').waitFor({ timeout });
+}
+
+async function openOrder(page: Page, customer: string): Promise<string> {
+  await page.getByTestId('new-order-customer').fill(customer);
+  await page.getByTestId('new-order-submit').click();
+  const detail = page.locator(`[data-testid="order-detail"]:not([data-status="missing"])`);
+  await detail.waitFor();
+  const id = await detail.getAttribute('data-id');
+  expect(id).toMatch(/^order-/);
+  return id!;
+}
+
+async function selectOrder(page: Page, id: string) {
+  await page.locator(`[data-testid="order-row"][data-id="${id}"]`).click();
+  await page.locator(`[data-testid="order-detail"][data-id="${id}"]`).waitFor();
+}
+
+/** Adds a product; waits until the order's version moved, so the next action sees the new state. */
+async function addItem(page: Page, sku: string, qty: number) {
+  const detail = page.getByTestId('order-detail');
+  const before = Number(await detail.getAttribute('data-version'));
+  await page.getByTestId('add-item-product').selectOption(sku);
+  await page.getByTestId('add-item-qty').fill(String(qty));
+  await page.getByTestId('add-item-submit').click();
+  await expect.poll(async () => Number(await detail.getAttribute('data-version'))).toBeGreaterThan(before);
+}
+
+async function clickAndWait(page: Page, testId: string) {
+  const detail = page.getByTestId('order-detail');
+  const before = Number(await detail.getAttribute('data-version'));
+  await page.getByTestId(testId).click();
+  await expect.poll(async () => Number(await detail.getAttribute('data-version'))).toBeGreaterThan(before);
+}
+
+const totalCents = async (page: Page) => Number(await page.getByTestId('order-total').getAttribute('data-cents'));
+const status = (page: Page) => page.getByTestId('order-detail').getAttribute('data-status');
+
+async function setSwitch(page: Page, online: boolean) {
+  const toggle = page.getByTestId('network-switch');
+  if ((await toggle.getAttribute('aria-checked')) !== String(online)) await toggle.click();
+  await expect.poll(() => toggle.getAttribute('aria-checked')).toBe(String(online));
+}
+
+/** The confirmed log as this device holds it: position, id, stream, seq, type, data. */
+function confirmedLog(page: Page) {
+  return page.evaluate(async () => {
+    const out: string[] = [];
+    for await (const e of window.chronicleDemo!.store.readLog({ status: 'confirmed' })) {
+      out.push(JSON.stringify([e.position, e.id, e.aggregateId, e.seq, e.type, e.data]));
+    }
+    return out;
+  });
+}
+
+function exportLog(page: Page) {
+  return page.evaluate(async () => {
+    const lines: string[] = [];
+    for await (const line of window.chronicleDemo!.store.exportLog()) lines.push(line);
+    return lines;
+  });
+}
+
+// ------------------------------------------------------------------ tests
+
+describe('order-entry demo in Chromium', () => {
+  let a: Page;
+  let b: Page;
+  let paidOrder: string;
+  let sharedOrder: string;
+
+  it('two devices go offline, edit the same orders, come back and converge', async () => {
+    [a, b] = await Promise.all([openDevice(), openDevice()]);
+
+    // Device A opens two orders online; B sees them over the live channel.
+    paidOrder = await openOrder(a, 'Grace Hopper');
+    await addItem(a, 'TEA-EG', 2);
+    await addItem(a, 'CUP-ST', 1);
+    await clickAndWait(a, 'action-place');
+    sharedOrder = await openOrder(a, 'Alan Turing');
+    await addItem(a, 'TEA-SE', 1);
+    await synced(a);
+    await a.screenshot({ path: shot('demo-desktop.png') });
+
+    await b.locator(`[data-testid="order-row"][data-id="${sharedOrder}"]`).waitFor();
+    await selectOrder(b, paidOrder);
+    await expect.poll(() => totalCents(b)).toBe(2 * 650 + 1200);
+    expect(await status(b)).toBe('placed');
+    await expect.poll(() => confirmedLog(b)).toEqual(await confirmedLog(a));
+
+    // A loses the network (the app's switch follows the browser); B flips the switch.
+    await a.context().setOffline(true);
+    await expect.poll(() => a.getByTestId('network-switch').getAttribute('aria-checked')).toBe('false');
+    await setSwitch(b, false);
+    await expect.poll(() => syncState(a).getAttribute('data-state')).toBe('paused');
+    await expect.poll(() => syncState(b).getAttribute('data-state')).toBe('paused');
+
+    // Offline, both edit the same orders.
+    await selectOrder(a, paidOrder);
+    await addItem(a, 'POT-GL', 1); // A adds a teapot to the placed order…
+    await clickAndWait(b, 'action-pay'); // …while B takes the payment.
+    expect(await status(b)).toBe('paid');
+    await selectOrder(a, sharedOrder);
+    await addItem(a, 'HON-WF', 2);
+    await selectOrder(b, sharedOrder);
+    await addItem(b, 'INF-SS', 3);
+    expect(await a.getByTestId('pending-count').getAttribute('data-count')).toBe('2');
+    expect(await b.getByTestId('pending-count').getAttribute('data-count')).toBe('2');
+    await a.getByTestId('order-pending').waitFor();
+
+    // B comes back first: its edits reach the server as they are.
+    await setSwitch(b, true);
+    await synced(b);
+    // Then A: its teapot meets a paid order (the rebase rule rejects it); its honey
+    // is kept, re-sequenced after B's infuser.
+    await a.context().setOffline(false);
+    await expect.poll(() => a.getByTestId('network-switch').getAttribute('aria-checked')).toBe('true');
+    await synced(a);
+    await synced(b);
+
+    // A sees what happened to each of its changes, next to the order concerned.
+    await selectOrder(a, sharedOrder);
+    const rebased = a.locator('[data-testid="notice"][data-kind="rebased"]');
+    await rebased.waitFor();
+    expect(await rebased.textContent()).toContain('add 2 × Wildflower honey, 500 g');
+    await selectOrder(a, paidOrder);
+    const rejected = a.locator('[data-testid="notice"][data-kind="rejected"]');
+    await rejected.waitFor();
+    expect(await rejected.textContent()).toMatch(/add 1 × Glass teapot, 1 l.*was rejected: the order was paid meanwhile/);
+    await a.screenshot({ path: shot('demo-conflict.png') });
+
+    // Same orders, same totals, same log on both devices.
+    await expect.poll(() => totalCents(a)).toBe(2 * 650 + 1200);
+    expect(await status(a)).toBe('paid');
+    await selectOrder(b, paidOrder);
+    await expect.poll(() => totalCents(b)).toBe(2 * 650 + 1200);
+    expect(await status(b)).toBe('paid');
+    for (const page of [a, b]) {
+      await selectOrder(page, sharedOrder);
+      await expect.poll(() => totalCents(page)).toBe(890 + 3 * 475 + 2 * 950);
+    }
+    await expect.poll(() => b.getByTestId('stat-revenue').textContent()).toBe(await a.getByTestId('stat-revenue').textContent());
+    await expect.poll(() => confirmedLog(b)).toEqual(await confirmedLog(a));
+    const log = await confirmedLog(a);
+    expect(log).toHaveLength(9); // 4 + 2 events before going offline; then B's payment and infuser, A's honey; not A's teapot
+    expect(log.some((line) => line.includes('POT-GL'))).toBe(false);
+
+    // And the same on a narrow phone screen.
+    await a.setViewportSize({ width: 360, height: 780 });
+    await a.screenshot({ path: shot('demo-mobile-360.png'), fullPage: true });
+    const overflow = await a.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await a.setViewportSize({ width: 1280, height: 820 });
+  });
+
+  it.skipIf(!HAS_DEVTOOLS)('the devtools panel travels back: the app shows the older state, then the head on resume', async () => {
+    // TODO(devtools): written against the announced testids; runs once src/devtools/index.ts exists.
+    await selectOrder(a, paidOrder);
+    await a.getByTestId('devtools-toggle').click();
+    const panel = a.getByTestId('chronicle-devtools');
+    await panel.waitFor();
+    await a.getByTestId('devtools-first').click();
+    await a.getByTestId('travel-banner').waitFor();
+    // At the first event only the first order was opened, with no items.
+    await expect.poll(() => totalCents(a)).toBe(0);
+    expect(await status(a)).toBe('draft');
+    await a.getByTestId('devtools-next').click();
+    await expect.poll(() => totalCents(a)).toBe(2 * 650);
+    await a.screenshot({ path: shot('devtools-time-travel.png') });
+    await a.getByTestId('devtools-resume').click();
+    await a.getByTestId('travel-banner').waitFor({ state: 'detached' });
+    await expect.poll(() => totalCents(a)).toBe(2 * 650 + 1200);
+    expect(await status(a)).toBe('paid');
+    await panel.screenshot({ path: shot('devtools-panel.png') });
+  });
+
+  it('an export imported into a scratch store equals the source log', async () => {
+    const exported = await exportLog(a);
+    expect(exported).toHaveLength(9);
+    const scratch = await openTestStore({ aggregates: [Order], worker: false });
+    try {
+      const result = await scratch.importLog(exported.join('\n'));
+      expect(result.confirmed + result.pending).toBe(exported.length);
+      const again: string[] = [];
+      for await (const line of scratch.exportLog()) again.push(line);
+      expect(again).toEqual(exported);
+      const order = await scratch.load(Order, paidOrder);
+      expect(order.state.total).toBe(2 * 650 + 1200);
+      expect(order.state.status).toBe('paid');
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('serves the app config and the sync server health', async () => {
+    const config = (await (await fetch(new URL('/config.json', demo.appUrl))).json()) as { syncUrl: string; log: string };
+    expect(config).toMatchObject({ syncUrl: demo.syncUrl, log: 'demo' });
+    expect((await fetch(new URL('/health', demo.syncUrl))).ok).toBe(true);
+    expect(await readFile(shot('demo-desktop.png'))).toBeTruthy();
+  });
+});
