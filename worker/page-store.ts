@@ -11,7 +11,7 @@ const ignore = (): void => undefined;
 
 /** Writes a page and (unless deferred) its index record under one key. Failures surface through tx.done. */
 export function putPage(tx: WriteTx, key: PageKey, built: BuiltPage, options: { deferIndex?: boolean } = {}): void {
-  tx.objectStore('pages').put(built.page, key).catch(ignore);
+  tx.objectStore('pages').put({ ...built.page, k: key }, key).catch(ignore);
   if (!options.deferIndex) tx.objectStore('pageIndex').put(built.index, key).catch(ignore);
 }
 

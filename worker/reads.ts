@@ -43,7 +43,9 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
     const want = Math.min(PAGES_PER_READ, Math.max(1, Math.ceil((maxEvents - events) / perPage) + 1));
     const range = lower ? IDBKeyRange.lowerBound(lower, !inclusive) : undefined;
     const store = db.transaction('pages').store;
-    const [keys, values] = await Promise.all([store.getAllKeys(range, want), store.getAll(range, want)]);
+    const values = await store.getAll(range, want);
+    // Pages carry their key (PageRecord.k); only pages written before that need getAllKeys.
+    const keys = values.every((v) => v.k) ? values.map((v) => v.k!) : await db.getAllKeys('pages', range, want);
     let seen = 0;
     let seenEvents = 0;
     for (let i = 0; i < values.length; i++) {

@@ -5,7 +5,7 @@ import { decodePage, type PlacedEvent } from './log-events.ts';
 import type { LogFilter } from './types.ts';
 
 /** Events requested per engine call: bounds memory whatever the log size. */
-export const SCAN_BATCH_EVENTS = 4000;
+export const SCAN_BATCH_EVENTS = 12000;
 
 export interface ScanBatch {
   /** Events of this batch that match the filter, in log order. */
