@@ -7,8 +7,8 @@
  * Screenshots go to test-results/e2e/ (gitignored).
  */
 import 'fake-indexeddb/auto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -30,8 +30,13 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
-/** Whether the devtools panel has landed (src/devtools/index.ts, package export "chronicle/devtools"). */
-const HAS_DEVTOOLS = existsSync(join(repoRoot, 'src/devtools/index.ts'));
+/**
+ * Whether the demo mounts the devtools panel (package export "chronicle/devtools", src/devtools/):
+ * until it does, the drawer shows a placeholder and the time-travel test is skipped.
+ */
+const HAS_DEVTOOLS =
+  existsSync(join(repoRoot, 'src/devtools/index.ts')) &&
+  /^import\s[^\n]*from 'chronicle\/devtools';/m.test(readFileSync(join(repoRoot, 'demo/src/DevtoolsDrawer.tsx'), 'utf8'));
 
 let demo: DemoServer;
 let browser: Browser;
@@ -259,6 +264,21 @@ describe('order-entry demo in Chromium', () => {
     } finally {
       await scratch.dispose();
     }
+  });
+
+  it('the app imports only the package’s public entry points (and its own libraries)', async () => {
+    const allowed = new Set(['chronicle', 'chronicle/react', 'chronicle/devtools', 'react', 'react-dom/client', 'zod', 'dexie']);
+    const dir = join(repoRoot, 'demo/src');
+    const seen = new Set<string>();
+    for (const file of await readdir(dir)) {
+      const text = await readFile(join(dir, file), 'utf8');
+      for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)) seen.add(m[1]!);
+      for (const m of text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)) seen.add(m[1]!);
+    }
+    const outside = [...seen].filter((s) => !s.startsWith('./') && !allowed.has(s));
+    expect(outside).toEqual([]);
+    expect(seen).toContain('chronicle');
+    expect(seen).toContain('chronicle/react');
   });
 
   it('serves the app config and the sync server health', async () => {
