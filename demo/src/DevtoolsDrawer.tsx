@@ -1,30 +1,22 @@
 import { useEffect, useRef } from 'react';
+import { mountDevtools } from 'chronicle/devtools';
+import { Order } from './model.ts';
 import type { DemoStore } from './store.ts';
 
 /**
- * The Chronicle devtools panel in a drawer at the bottom of the page.
- *
- * DEVTOOLS SLOT: `mountDevtools(store, element, { aggregates })` from
- * 'chronicle/devtools' (src/devtools/) mounts here once that entry point
- * lands:
- *
- *   import { mountDevtools } from 'chronicle/devtools';
- *   const panel = mountDevtools(store, host.current, { aggregates: [Order] });
- *   return () => panel.unmount();
+ * The Chronicle devtools panel (chronicle/devtools) in a drawer at the bottom
+ * of the page: the log, each event's state before and after, time travel
+ * (the app shows the past, read-only, until "Resume"), what-if, export and
+ * import, sync. Closing the drawer unmounts the panel, which resumes any time
+ * travel it started.
  */
 export function DevtoolsDrawer({ store, onClose }: { store: DemoStore; onClose(): void }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = host.current;
     if (!element) return;
-    // DEVTOOLS SLOT (see above). Until the panel exists, say so instead of failing.
-    element.replaceChildren(
-      Object.assign(document.createElement('p'), {
-        className: 'devtools-placeholder',
-        textContent: `The devtools panel (chronicle/devtools) is not part of this build yet. Store "${store.name}".`,
-      }),
-    );
-    return () => element.replaceChildren();
+    const panel = mountDevtools(store, element, { aggregates: [Order], theme: 'light' });
+    return () => void panel.unmount();
   }, [store]);
   return (
     <aside className="devtools-drawer" aria-label="Chronicle devtools" data-testid="devtools-drawer">

@@ -117,7 +117,7 @@ export function OrderDetail(props: {
         </div>
       </header>
 
-      {notices.length > 0 && (
+      {notices.length > 0 && !readOnly && (
         <ul className="notices" aria-label="What happened to your changes">
           {notices.map((n) => (
             <li key={n.id} className={`notice notice-${n.kind}`} data-testid="notice" data-kind={n.kind} data-event-id={n.id}>

@@ -99,7 +99,7 @@ export function OrderListPanel(props: {
       <ul className="orders" data-testid="order-list">
         {shown.map((o) => {
           const waiting = pending[o.id] ?? 0;
-          const alerts = notices.get(o.id)?.filter((n) => n.kind === 'rejected').length ?? 0;
+          const alerts = readOnly ? 0 : (notices.get(o.id)?.filter((n) => n.kind === 'rejected').length ?? 0);
           return (
             <li key={o.id}>
               <button

@@ -228,24 +228,43 @@ describe('order-entry demo in Chromium', () => {
   });
 
   it.skipIf(!HAS_DEVTOOLS)('the devtools panel travels back: the app shows the older state, then the head on resume', async () => {
-    // TODO(devtools): written against the announced testids; runs once src/devtools/index.ts exists.
+    await a.setViewportSize({ width: 1280, height: 1100 });
     await selectOrder(a, paidOrder);
     await a.getByTestId('devtools-toggle').click();
     const panel = a.getByTestId('chronicle-devtools');
     await panel.waitFor();
+    await a.locator('[data-testid="devtools-row"]').first().waitFor();
+
+    // Back to the first event: only this order was opened, with no items yet; the app is read-only.
     await a.getByTestId('devtools-first').click();
     await a.getByTestId('travel-banner').waitFor();
-    // At the first event only the first order was opened, with no items.
     await expect.poll(() => totalCents(a)).toBe(0);
     expect(await status(a)).toBe('draft');
+    await expect.poll(() => a.getByTestId('order-row').count()).toBe(1);
+    expect(await a.getByTestId('new-order-submit').isDisabled()).toBe(true);
+    expect(await a.getByTestId('add-item-submit').count()).toBe(0);
+    // One step on: the first item is in.
     await a.getByTestId('devtools-next').click();
     await expect.poll(() => totalCents(a)).toBe(2 * 650);
     await a.screenshot({ path: shot('devtools-time-travel.png') });
+
+    // Resume: the head again, editable.
     await a.getByTestId('devtools-resume').click();
     await a.getByTestId('travel-banner').waitFor({ state: 'detached' });
     await expect.poll(() => totalCents(a)).toBe(2 * 650 + 1200);
     expect(await status(a)).toBe('paid');
-    await panel.screenshot({ path: shot('devtools-panel.png') });
+    await expect.poll(() => a.getByTestId('order-row').count()).toBe(2);
+    await a.getByTestId('action-ship').waitFor();
+    await a.getByTestId('devtools-drawer').screenshot({ path: shot('devtools-panel.png') });
+
+    // The panel's export is the store's log as NDJSON.
+    const [download] = await Promise.all([a.waitForEvent('download'), a.getByTestId('devtools-export').click()]);
+    const file = await readFile((await download.path())!, 'utf8');
+    expect(file.trimEnd().split('\n')).toEqual(await exportLog(a));
+
+    await a.getByTestId('devtools-toggle').click();
+    await panel.waitFor({ state: 'detached' });
+    await a.setViewportSize({ width: 1280, height: 820 });
   });
 
   it('an export imported into a scratch store equals the source log', async () => {
