@@ -346,12 +346,15 @@ export function createBridgeClient(transport: BridgeTransport): BridgeClient {
   const goneListeners = new Set<() => void>();
   const sources = new Map<string, DevtoolsSource>();
   let closed = false;
+  /** The page went away; calls fail at once until it announces itself again. */
+  let away = false;
 
   const failAll = (why: string) => {
     for (const call of pending.values()) call.reject(new DevtoolsError('DISCONNECTED', why));
     pending.clear();
   };
   const gone = (why: string) => {
+    away = true;
     failAll(why);
     for (const listener of [...goneListeners]) listener();
   };
@@ -360,6 +363,7 @@ export function createBridgeClient(transport: BridgeTransport): BridgeClient {
     if (!isBridgeMessage(message) || message.from !== 'page') return;
     switch (message.type) {
       case 'announce':
+        away = false;
         for (const listener of [...announceListeners]) listener(message.store);
         break;
       case 'result': {
@@ -389,6 +393,7 @@ export function createBridgeClient(transport: BridgeTransport): BridgeClient {
     onLines?: (lines: string[]) => void,
   ): Promise<BridgeResults[K]> => {
     if (closed) return Promise.reject(new DevtoolsError('DISCONNECTED', 'the devtools bridge is closed'));
+    if (away) return Promise.reject(new DevtoolsError('DISCONNECTED', 'the page is gone (closed or reloading)'));
     const id = nextId++;
     return new Promise<BridgeResults[K]>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onLines });

@@ -182,8 +182,11 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
         store.timeTravel.subscribe((position) => emit({ kind: 'travel', position })),
         store.sync.subscribe((status) => {
           const moved = last !== undefined && (status.confirmedPosition !== last.confirmedPosition || status.pending < last.pending);
+          // subscribeLog can miss events appended while it starts; the counts cannot.
+          const grew = last !== undefined && status.pending > last.pending;
           last = status;
           if (moved) emit({ kind: 'reordered' });
+          else if (grew) emit({ kind: 'appended' });
           emit({ kind: 'sync', status });
         }),
         store.sync.onOutcome((outcomes) => {

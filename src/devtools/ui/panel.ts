@@ -1448,7 +1448,7 @@ class Panel {
     if (traveling) {
       setText(
         e.bannerText,
-        `Time travel: ${this.scratch ? 'the scratch store' : "the app's live queries"} show the state as of ${text.toLowerCase()}. Appends are refused until you resume.`,
+        `Time travel: ${this.scratch ? 'the scratch store shows' : "the app's live queries show"} the state as of this event (${text}). Appends are refused until you resume.`,
       );
     }
   }
