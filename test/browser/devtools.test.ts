@@ -377,6 +377,8 @@ describe('devtools panel', () => {
     expect(byTestId(sync, 'devtools-sync-pending').textContent).toBe('6');
     expect(byTestId(sync, 'devtools-sync-head').textContent).toBe('0');
     expect(byTestId(sync, 'devtools-sync-confirmed').textContent).toBe('0');
+    // This client's pending events, as the clientSeq ranges a push would send.
+    expect(byTestId(sync, 'devtools-sync-ranges').textContent).toBe('1–6');
     expect(sync.textContent).toContain('No outcomes yet');
   });
 
@@ -401,7 +403,7 @@ describe('devtools panel', () => {
     const { panel, root } = await mount(source);
     const moved = log[4]!.event;
     for (const listener of listeners) {
-      listener({ kind: 'outcomes', outcomes: [{ id: moved.id, aggregateId: 'o2', status: 'rebased', previousSeq: 2, seq: 3 }] });
+      listener({ kind: 'outcomes', outcomes: [{ id: moved.id, aggregateId: 'o2', type: moved.type, status: 'rebased', previousSeq: 2, seq: 3 }] });
     }
     await panel.idle();
     expect(rowFor(root, moved.id).dataset.status).toBe('rebased');

@@ -648,6 +648,7 @@ class Panel {
       this.loading = false;
       this.renderProgress();
       this.renderTimeline();
+      this.renderSync();
       this.grid.refresh();
       if (this.travel) this.followTravel();
       // Anything announced while loading.
@@ -768,7 +769,10 @@ class Panel {
             const confirmed = await this.readArea('confirmed', generation);
             if (reorder || confirmed > 0) await this.reloadPending(generation);
             else await this.readArea('pending', generation);
-            if (generation === this.generation) this.renderTimeline();
+            if (generation === this.generation) {
+              this.renderTimeline();
+              this.renderSync();
+            }
           }
         } catch (error) {
           if (generation === this.generation) this.showStatus(`Could not read new events: ${errorText(error)}`, 'error');
@@ -1312,6 +1316,8 @@ class Panel {
     if (!status) setText(e.syncText, 'sync: unknown');
     else if (status.state === 'disabled') setText(e.syncText, `sync off · ${formatCount(status.pending)} pending`);
     else setText(e.syncText, `${status.state} · ${formatCount(status.pending)} pending`);
+    // The full view only while it shows (it walks the pending events).
+    if (this.tab !== 'sync') return;
     const stat = (label: string, value: string, testid?: string) =>
       h('div', { class: 'chr-dt-stat' }, h('dt', { text: label }), h('dd', { text: value, attrs: testid ? { 'data-testid': testid } : {} }));
     e.syncStats.replaceChildren(
@@ -1321,6 +1327,7 @@ class Panel {
       stat('Behind', status ? formatCount(Math.max(0, status.serverHead - status.confirmedPosition)) : '—'),
       stat('Pending', status ? formatCount(status.pending) : '—', 'devtools-sync-pending'),
       stat('Last sync', status?.lastSyncAt ? formatClock(status.lastSyncAt) : '—'),
+      stat('Pending ranges', this.pendingRanges(), 'devtools-sync-ranges'),
       stat('This tab', status ? (status.leader ? 'syncs (leader)' : 'standby') : '—'),
       ...(status?.progress ? [stat('Catching up', `${formatCount(status.progress.pulled)} / ${formatCount(status.progress.target)}`)] : []),
     );
@@ -1347,6 +1354,30 @@ class Panel {
         ),
       );
     }
+  }
+
+  /** This client's pending events as clientSeq ranges (what a push sends), from the events listed. */
+  private pendingRanges(): string {
+    const clientId = this.info?.clientId;
+    const seqs: number[] = [];
+    for (let i = this.pendingStart; i < this.entries.length; i++) {
+      const { meta } = this.entries[i]!.event;
+      if (meta.clientId === clientId) seqs.push(meta.clientSeq);
+    }
+    if (seqs.length === 0) return 'none';
+    seqs.sort((a, b) => a - b);
+    const ranges: string[] = [];
+    let from = seqs[0]!;
+    let to = from;
+    for (const seq of seqs.slice(1)) {
+      if (seq === to + 1) to = seq;
+      else {
+        ranges.push(from === to ? `${from}` : `${from}–${to}`);
+        from = to = seq;
+      }
+    }
+    ranges.push(from === to ? `${from}` : `${from}–${to}`);
+    return ranges.length > 4 ? `${ranges.slice(0, 4).join(', ')} +${ranges.length - 4}` : ranges.join(', ');
   }
 
   // ================================================================ render pieces
@@ -1411,6 +1442,7 @@ class Panel {
     const shown = this.filtered.length;
     setText(e.count, this.hasFilter() ? `${formatCount(shown)} of ${formatCount(total)}` : `${formatCount(total)} events`);
     this.root.dataset.count = String(shown);
+    this.grid.element.setAttribute('aria-rowcount', String(shown + 1));
     setText(e.exportLabel, this.hasFilter() ? `Export ${formatCount(shown)}` : 'Export');
     e.exportButton.title = this.hasFilter()
       ? `Download the ${formatCount(shown)} events the filters let through as NDJSON`
