@@ -77,6 +77,8 @@ export interface Engine {
   resumeSync(): Promise<void>;
   /** Pending events the server refused for good (or a rebase rule dropped), kept for the app to inspect. */
   rejectedEvents(): Promise<RejectedRecord[]>;
+  /** Forgets rejected events the app has dealt with (all of them without ids). */
+  dismissRejected(ids?: string[]): Promise<void>;
   /** Calls `listener` after every commit here or in another tab; returns an id for unsubscribe. */
   subscribe(listener: (change: Change) => void): number;
   unsubscribe(id: number): void;
@@ -154,6 +156,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       if (change.kind === 'sync') lastSyncStatus = change.status;
       // Another tab appended: if this tab is the one syncing, push it.
       if (change.kind === 'appended' && change.count > 0) sync?.trigger();
+      // Pausing is for the store, not the tab: the tab that syncs obeys a pause from any other.
+      if (change.kind === 'syncControl') {
+        if (change.paused) sync?.pause();
+        else sync?.resume();
+      }
       emitLocal(change);
     };
   }
@@ -312,8 +319,9 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
     async syncStatus() {
       const own = sync?.status();
-      if (own?.leader) return own;
       const meta = await run('syncStatus', (db) => db.get('meta', 'client'));
+      // Counts come from storage, so they stay true while sync is paused or idle.
+      if (own?.leader) return { ...own, pending: meta?.pendingEvents ?? own.pending, confirmedPosition: meta?.confirmedHead ?? own.confirmedPosition };
       const base: SyncStatus = lastSyncStatus ?? {
         state: sync ? 'standby' : 'disabled',
         leader: false,
@@ -338,10 +346,19 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
     async pauseSync() {
       sync?.pause();
+      publish({ kind: 'syncControl', paused: true });
     },
     async resumeSync() {
       sync?.resume();
+      publish({ kind: 'syncControl', paused: false });
     },
+    dismissRejected: (ids) =>
+      run('dismissRejected', async (db) => {
+        const tx = db.transaction('rejected', 'readwrite');
+        if (ids === undefined) await tx.store.clear();
+        else await Promise.all(ids.map((id) => tx.store.delete(id)));
+        await tx.done;
+      }),
     rejectedEvents: () => run('rejectedEvents', (db) => db.getAll('rejected')),
     subscribe(listener) {
       const id = nextListener++;

@@ -11,6 +11,7 @@ const ignore = (): void => undefined;
 /** One of this client's pending events, now confirmed by the server. */
 export interface ConfirmedOwnEvent {
   id: string;
+  type: string;
   aggregateId: string;
   seq: number;
   position: number;
@@ -132,7 +133,7 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
     head: meta.confirmedHead,
     moved: [...moved],
     touchedByOthers: [...touched],
-    confirmed: own.map((e) => ({ id: e.id, aggregateId: e.aggregateId, seq: e.seq, position: e.position as number })),
+    confirmed: own.map((e) => ({ id: e.id, type: e.type, aggregateId: e.aggregateId, seq: e.seq, position: e.position as number })),
   };
 }
 

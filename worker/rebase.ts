@@ -22,6 +22,7 @@ export type RebaseDecision = { action: 'keep' } | { action: 'drop'; reason?: str
 export interface RebaseOutcome {
   id: string;
   aggregateId: string;
+  type: string;
   status: 'rebased' | 'rejected';
   previousSeq: number;
   seq?: number;
@@ -126,14 +127,14 @@ export async function applyRebase(
       if (decision.action === 'drop') {
         const reason = decision.reason ?? 'dropped by the aggregate rebase rule';
         rejected.put({ id: event.id, event: { ...event }, reason, code: 'REBASE_DROPPED', rejectedAt: now }, event.id).catch(() => undefined);
-        outcomes.push({ id: event.id, aggregateId: event.aggregateId, status: 'rejected', previousSeq, reason });
+        outcomes.push({ id: event.id, aggregateId: event.aggregateId, type: event.type, status: 'rejected', previousSeq, reason });
         continue;
       }
       if (decision.action === 'transform') event.data = decision.data;
       const seq = nextSeq.get(event.aggregateId)!;
       nextSeq.set(event.aggregateId, seq + 1);
       event.seq = seq;
-      outcomes.push({ id: event.id, aggregateId: event.aggregateId, status: 'rebased', previousSeq, seq });
+      outcomes.push({ id: event.id, aggregateId: event.aggregateId, type: event.type, status: 'rebased', previousSeq, seq });
       keep.push(event);
     }
     // clientSeqs stay gapless: the kept events are renumbered from the first unconfirmed one.

@@ -102,6 +102,8 @@ export interface SyncStatus {
 export interface EventOutcome {
   id: string;
   aggregateId: string;
+  /** The event's type, so an app can say which edit it was. */
+  type: string;
   status: 'confirmed' | 'rebased' | 'rejected';
   /** confirmed: its server position. */
   position?: number;
@@ -120,4 +122,6 @@ export type Change =
   | { kind: 'projection'; name: string }
   | { kind: 'sync'; status: SyncStatus }
   | { kind: 'outcomes'; outcomes: EventOutcome[] }
+  /** Pause or resume sync for the store, whichever tab holds the sync lock. */
+  | { kind: 'syncControl'; paused: boolean }
   | { kind: 'reset' };

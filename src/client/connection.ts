@@ -65,7 +65,13 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     inWorker: true,
     async subscribe(listener) {
       const id = await remote.subscribe(Comlink.proxy(listener));
-      return () => void remote.unsubscribe(id).catch(() => undefined);
+      return () => {
+        try {
+          void remote.unsubscribe(id).catch(() => undefined);
+        } catch {
+          // The store was closed (comlink released the proxy): nothing left to unsubscribe from.
+        }
+      };
     },
     callable: (functions) => Comlink.proxy(functions),
     async close() {

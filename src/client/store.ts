@@ -473,6 +473,7 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
       pause: () => engine.pauseSync(),
       resume: () => engine.resumeSync(),
       rejected: () => engine.rejectedEvents(),
+      dismissRejected: (ids) => engine.dismissRejected(ids),
     },
     async info() {
       const stats = await engine.stats();

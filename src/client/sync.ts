@@ -33,6 +33,8 @@ export interface SyncHandle {
   resume(): Promise<void>;
   /** Pending events the server refused or a rebase rule dropped: kept here, never silently lost. */
   rejected(): Promise<RejectedRecord[]>;
+  /** Forgets rejected events the app has shown or handled (all of them when no ids are given). */
+  dismissRejected(ids?: string[]): Promise<void>;
 }
 
 function toDecision(input: RebaseDecisionInput): RebaseDecision {

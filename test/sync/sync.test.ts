@@ -103,6 +103,12 @@ describe('client sync against a real server', () => {
       expect(outcomes.find((o) => o.status === 'rejected')?.reason).toMatch(/shipped/);
       const rejected = await b.sync.rejected();
       expect(rejected.map((r) => r.event.type)).toEqual(['ItemAdded', 'ItemAdded']);
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => o.type)).toEqual(['ItemAdded', 'ItemAdded']);
+      // Once the app has shown them, it can let them go.
+      await b.sync.dismissRejected([rejected[0]!.id]);
+      expect((await b.sync.rejected()).map((r) => r.id)).toEqual([rejected[1]!.id]);
+      await b.sync.dismissRejected();
+      expect(await b.sync.rejected()).toEqual([]);
       expect((await b.sync.status()).pending).toBe(0);
       expect(await logOf(b)).toEqual(await logOf(a));
       expect((await b.load(StrictOrder, 'o9')).state).toEqual({ shipped: true, items: 0 });
@@ -189,6 +195,27 @@ describe('client sync against a real server', () => {
     } finally {
       await a.dispose();
       await b.dispose();
+    }
+  });
+});
+
+describe('sync controls', () => {
+  it('pause from any tab pauses the store, and counts stay true while paused', async () => {
+    const a = await openClient(harness.url);
+    const otherTab = await openClient(harness.url, { name: a.name });
+    try {
+      await a.sync.syncNow();
+      await otherTab.sync.pause();
+      const { eventually } = await import('../engine/modes.ts');
+      await eventually(async () => expect((await a.sync.status()).state).toBe('paused'));
+      await a.append('paused-1', [item('x'), item('y')]);
+      expect((await a.sync.status()).pending).toBe(2);
+      await expect(a.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_PAUSED' });
+      await otherTab.sync.resume();
+      await eventually(async () => expect((await a.sync.status()).pending).toBe(0));
+    } finally {
+      await otherTab.close();
+      await a.dispose();
     }
   });
 });

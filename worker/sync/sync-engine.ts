@@ -168,6 +168,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
           const outcomes: EventOutcome[] = result.confirmed.map((c) => ({
             id: c.id,
             aggregateId: c.aggregateId,
+            type: c.type,
             status: 'confirmed',
             position: c.position,
             seq: c.seq,
@@ -198,6 +199,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
         outcomes: rejected.map((e) => ({
           id: e.id,
           aggregateId: e.aggregateId,
+          type: e.type,
           status: 'rejected' as const,
           reason: reject.get(e.id)?.reason,
           previousSeq: e.seq,
