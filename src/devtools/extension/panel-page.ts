@@ -8,7 +8,8 @@ import { mountPanel, type PanelHandle } from '../ui/panel.ts';
 import { chromeApi, PANEL_PORT_PREFIX } from './chrome.ts';
 
 const chrome = chromeApi();
-const tabId = chrome.devtools?.inspectedWindow.tabId ?? -1;
+// In devtools, the inspected tab; opened as a plain extension page (panel.html?tab=<id>), the tab given.
+const tabId = chrome.devtools?.inspectedWindow.tabId ?? Number(new URLSearchParams(location.search).get('tab') ?? -1);
 const theme = chrome.devtools?.panels.themeName === 'dark' ? 'dark' : 'light';
 const host = document.getElementById('root')!;
 document.documentElement.dataset.theme = theme;
