@@ -1,4 +1,5 @@
 import { ConcurrencyError, type ExpectedVersion } from '../src/core/errors.ts';
+import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB, MetaRecord } from './db.ts';
 import { buildPages, spliceEventJson, type PageEntry } from './page-builder.ts';
@@ -102,7 +103,7 @@ export async function commitAppendGroup(
     const found = await Promise.all(keys.map((k) => pages.get(k)));
     for (const page of found) {
       if (!page) continue;
-      for (const event of JSON.parse(page.json) as StoredEvent[]) {
+      for (const event of decodePageJson(page.json)) {
         if (stored.has(event.id)) storedEvents.set(event.id, event);
       }
     }

@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../src/core/event.ts';
+import { decodePageJson } from './page-codec.ts';
 import type { ChronicleDB } from './db.ts';
 import { indexOfEvents } from './page-builder.ts';
 import { backlogRange } from './page-store.ts';
@@ -25,7 +26,7 @@ export async function indexBacklog(db: ChronicleDB, maxPages: number): Promise<n
     async ([k, v]) => [k, v, await pages.count(range)] as const,
   );
   values.forEach((page, i) => {
-    const events = JSON.parse(page.json) as StoredEvent[];
+    const events = decodePageJson(page.json);
     tx.objectStore('pageIndex').put(indexOfEvents(events, meta.clientId), keys[i]!).catch(ignore);
   });
   const last = keys[keys.length - 1];

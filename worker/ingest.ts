@@ -1,4 +1,5 @@
 import { ChronicleError } from '../src/core/errors.ts';
+import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
 import { deletePage, putPage, readBacklog } from './page-store.ts';
@@ -59,7 +60,7 @@ async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<n
     const [keys, values] = await Promise.all([pages.getAllKeys(range, 8), pages.getAll(range, 8)]);
     if (values.length === 0) break;
     values.forEach((page, i) => {
-      const events = JSON.parse(page.json) as StoredEvent[];
+      const events = decodePageJson(page.json);
       const remaining = events.filter((e) => !ids.has(e.id));
       if (remaining.length === events.length) return;
       removed += events.length - remaining.length;

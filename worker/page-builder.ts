@@ -1,6 +1,7 @@
 import type { EncodedEvent } from '../src/core/registry.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { PageIndexRecord, PageRecord } from './db.ts';
+import { rowJson } from './page-codec.ts';
 
 /** A page and its index record, written under the same key. */
 export interface BuiltPage {
@@ -24,9 +25,10 @@ export interface PageEntry {
 }
 
 /**
- * The stored JSON of a new local event. The client encoded `{type, version,
- * data, meta}` with meta last; the numbers assigned in the transaction are
- * spliced in around it, so the data is never parsed or stringified twice.
+ * The stored row JSON of a new local event (see page-codec.ts). The client
+ * encoded `type, version, data, occurredAt`; the values assigned in the
+ * transaction are spliced in around it, so the data is never parsed or
+ * stringified twice.
  */
 export function spliceEventJson(
   event: EncodedEvent,
@@ -37,19 +39,18 @@ export function spliceEventJson(
   clientSeq: number,
 ): string {
   const body = event.body;
-  if (!body.startsWith('{"type":') || !body.endsWith('}}')) {
-    throw new TypeError('encoded event body is malformed (expected {"type":…,"meta":{…}})');
+  if (!body.startsWith('"') || (event.tail !== '' && !event.tail.startsWith(','))) {
+    throw new TypeError('encoded event body is malformed (expected "type",version,data,occurredAt)');
   }
   return (
-    `{"id":${JSON.stringify(event.id)},"aggregateId":${aggregateIdJson},"aggregateType":${aggregateTypeJson},"seq":${seq},` +
-    body.slice(1, -2) +
-    `,"clientId":${clientIdJson},"clientSeq":${clientSeq}}}`
+    `[${JSON.stringify(event.id)},${aggregateIdJson},${aggregateTypeJson},${seq},${body},` +
+    `${clientIdJson},${clientSeq},0${event.tail}]`
   );
 }
 
 export function entryOf(event: StoredEvent, indexId: boolean): PageEntry {
   return {
-    json: JSON.stringify(event),
+    json: rowJson(event),
     id: event.id,
     aggregateId: event.aggregateId,
     seq: event.seq,

@@ -1,4 +1,5 @@
 import type { IDBPTransaction, StoreNames } from 'idb';
+import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleSchema, MetaRecord } from './db.ts';
 import type { BuiltPage } from './page-builder.ts';
@@ -41,7 +42,7 @@ export async function readBacklog(tx: AnyTx, meta: MetaRecord): Promise<Backlog>
   const [keys, values] = await Promise.all([pages.getAllKeys(range), pages.getAll(range)]);
   backlog.keys = keys;
   values.forEach((page, i) => {
-    for (const e of JSON.parse(page.json) as StoredEvent[]) {
+    for (const e of decodePageJson(page.json)) {
       if ((backlog.heads.get(e.aggregateId) ?? 0) < e.seq) backlog.heads.set(e.aggregateId, e.seq);
       if (e.meta.clientId === meta.clientId) backlog.ownIds.set(e.id, keys[i]!);
     }

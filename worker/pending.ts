@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../src/core/event.ts';
+import { decodePageJson } from './page-codec.ts';
 import type { ChronicleDB } from './db.ts';
 import { pageOfEvents } from './page-builder.ts';
 import { deletePage, putPage } from './page-store.ts';
@@ -16,7 +17,7 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
     const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : PENDING_RANGE;
     const pages = await db.getAll('pages', range, 16);
     for (const page of pages) {
-      for (const event of JSON.parse(page.json) as StoredEvent[]) {
+      for (const event of decodePageJson(page.json)) {
         const size = JSON.stringify(event).length;
         if (out.length >= maxEvents || (out.length > 0 && bytes + size > maxBytes)) return out;
         out.push(event);
@@ -42,7 +43,7 @@ export async function rewritePendingPages(
   const [keys, values] = await Promise.all([pages.getAllKeys(PENDING_RANGE), pages.getAll(PENDING_RANGE)]);
   const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
     key: keys[i]!,
-    events: JSON.parse(page.json) as StoredEvent[],
+    events: decodePageJson(page.json),
   }));
   const flat = all.flatMap((p) => p.events);
   const kept = new Set(edit(flat));

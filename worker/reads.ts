@@ -1,4 +1,5 @@
 import type { IDBPTransaction } from 'idb';
+import { decodePageJson } from './page-codec.ts';
 import { backlogRange, readBacklog } from './page-store.ts';
 import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
@@ -131,7 +132,7 @@ async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]>
   if (range) {
     const [backlogKeys, backlogPages] = await Promise.all([pages.getAllKeys(range), pages.getAll(range)]);
     backlogPages.forEach((page, i) => {
-      const events = JSON.parse(page.json) as { aggregateId: string; seq: number }[];
+      const events = decodePageJson(page.json);
       if (events.some((e) => e.aggregateId === aggregateId && e.seq >= fromSeq && e.seq <= toSeq)) {
         const key = backlogKeys[i]!;
         found.set(`${key[0]}:${key[1]}`, raw(key, page));

@@ -1,4 +1,5 @@
 import { ChronicleError } from '../src/core/errors.ts';
+import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
 import { rewritePendingPages, PENDING_RANGE } from './pending.ts';
@@ -45,7 +46,7 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const byAggregate = new Map<string, StoredEvent[]>();
   for (const page of pendingPages) {
-    for (const event of JSON.parse(page.json) as StoredEvent[]) {
+    for (const event of decodePageJson(page.json)) {
       if (onlyAggregates && !onlyAggregates.includes(event.aggregateId)) continue;
       const list = byAggregate.get(event.aggregateId) ?? [];
       list.push(event);

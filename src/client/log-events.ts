@@ -1,6 +1,7 @@
 import type { LogEvent, StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { LogCursor, RawPage } from '../../worker/types.ts';
+import { decodePageJson } from '../../worker/page-codec.ts';
 
 /** An event with its place in the log, for checkpoints. */
 export interface PlacedEvent {
@@ -19,7 +20,7 @@ export function isAfter(cursor: LogCursor, after: LogCursor | null | undefined):
 
 /** Parses a raw page into stored events (data as written, not yet upcast). */
 export function parsePage(page: RawPage): StoredEvent[] {
-  return JSON.parse(page.json) as StoredEvent[];
+  return decodePageJson(page.json);
 }
 
 /**

@@ -7,6 +7,7 @@ import { MAX_ID_LENGTH } from '../core/schemas.ts';
 import type { AppendOutcome, AppendRequest, Change, LogCursor } from '../../worker/types.ts';
 import { loadAggregate, readStream } from './aggregate-loader.ts';
 import { isAfter } from './log-events.ts';
+import { decodePageJson } from '../../worker/page-codec.ts';
 import { projectionRuntime } from '../core/projection.ts';
 import { connect, type EngineConnection } from './connection.ts';
 import { scanLog } from './log-scan.ts';
@@ -112,7 +113,7 @@ function checkExpectedVersion(expected: unknown): asserts expected is ExpectedVe
 }
 
 function toResult(registry: Registry, outcome: AppendOutcome): AppendResult {
-  const stored = JSON.parse(outcome.eventsJson) as StoredEvent[];
+  const stored = decodePageJson(outcome.eventsJson);
   return {
     events: stored.map((e) => registry.decode(e)),
     nextExpectedVersion: outcome.nextExpectedVersion,

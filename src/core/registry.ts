@@ -17,16 +17,19 @@ import { uuidv7 } from './ids.ts';
 export const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
 
 /**
- * An event that passed validation, ready for the engine. `body` is the JSON of
- * `{ type, version, data, meta }` with `meta` last: the engine splices in the
- * numbers it assigns inside its transaction (seq, clientId, clientSeq) without
- * parsing the body again.
+ * An event that passed validation, ready for the engine. `body` is the JSON
+ * of `type, version, data, occurredAt` (an array's inside, without brackets)
+ * and `tail` that of the optional `correlationId, causationId` (with a leading
+ * comma, or empty): the engine splices them around the numbers it assigns in
+ * its transaction (seq, clientSeq) into the event's row (worker/page-codec.ts),
+ * without parsing the data again.
  */
 export interface EncodedEvent {
   id: string;
   type: string;
   occurredAt: number;
   body: string;
+  tail: string;
   /** The id was made here (UUIDv7), not given by the app: it cannot be stored already. */
   generated?: boolean;
 }
@@ -109,17 +112,19 @@ export function createRegistry(options: RegistryOptions): Registry {
     if (!Number.isFinite(occurredAt)) {
       throw new ValidationError(def.type, 'meta.occurredAt', 'must be epoch milliseconds (a finite number)', index);
     }
-    const meta: Record<string, unknown> = { occurredAt };
     for (const key of ['correlationId', 'causationId'] as const) {
       const value = metaIn[key];
-      if (value === undefined) continue;
-      if (typeof value !== 'string') throw new ValidationError(def.type, `meta.${key}`, 'must be a string', index);
-      meta[key] = value;
+      if (value !== undefined && typeof value !== 'string') throw new ValidationError(def.type, `meta.${key}`, 'must be a string', index);
     }
-    const body = JSON.stringify({ type: def.type, version: def.version, data, meta });
-    const bytes = utf8Length(body) + id.length + 160; // envelope fields added by the engine
+    const inner = JSON.stringify([def.type, def.version, data, occurredAt]);
+    const body = inner.slice(1, -1);
+    const hasLinks = metaIn.correlationId !== undefined || metaIn.causationId !== undefined;
+    const tail = hasLinks ? `,${JSON.stringify([metaIn.correlationId ?? null, metaIn.causationId ?? null]).slice(1, -1)}` : '';
+    const bytes = utf8Length(body) + tail.length + id.length + 160; // envelope fields added by the engine
     if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
-    return input.id === undefined ? { id, type: def.type, occurredAt, body, generated: true } : { id, type: def.type, occurredAt, body };
+    return input.id === undefined
+      ? { id, type: def.type, occurredAt, body, tail, generated: true }
+      : { id, type: def.type, occurredAt, body, tail };
   };
 
   return {
