@@ -89,6 +89,11 @@ function defaultDownload({ blob, filename }: DownloadFile): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** Appends without spreading (a spread of 100k arguments overflows the stack). */
+function pushAll<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -539,6 +544,8 @@ class Panel {
     skip.addEventListener('change', () => {
       const at = Number(row.dataset.index);
       this.toggleSkip(at, skip.checked);
+      // Keep the keyboard in the grid.
+      this.grid.element.focus({ preventScroll: true });
     });
     row.addEventListener('click', () => {
       this.select(Number(row.dataset.index), { scroll: false });
@@ -676,13 +683,13 @@ class Panel {
         if (status === 'confirmed') {
           this.lastConfirmed = last;
           from = this.pendingStart;
-          if (this.pendingStart === this.entries.length) this.entries.push(...batch);
-          else this.entries.splice(this.pendingStart, 0, ...batch);
+          if (this.pendingStart === this.entries.length) pushAll(this.entries, batch);
+          else this.entries = this.entries.slice(0, this.pendingStart).concat(batch, this.entries.slice(this.pendingStart));
           this.pendingStart += batch.length;
         } else {
           this.lastPending = last;
           from = this.entries.length;
-          this.entries.push(...batch);
+          pushAll(this.entries, batch);
         }
         added += batch.length;
         this.noteEntries(batch);
@@ -791,12 +798,12 @@ class Panel {
       const page = await this.source.page({ status: 'pending', after });
       if (generation !== this.generation) return;
       if (page.entries.length === 0) break;
-      fresh.push(...page.entries);
+      pushAll(fresh, page.entries);
       after = page.entries[page.entries.length - 1]!.cursor;
       if (page.end) break;
     }
     this.entries.length = this.pendingStart;
-    this.entries.push(...fresh);
+    pushAll(this.entries, fresh);
     this.lastPending = after;
     this.noteEntries(fresh);
     this.refilter();
