@@ -59,7 +59,7 @@ interface RowParts {
   badge: HTMLElement;
   type: HTMLElement;
   agg: HTMLElement;
-  aggId: Text;
+  aggId: HTMLElement;
   seq: HTMLElement;
   time: HTMLElement;
 }
@@ -526,7 +526,7 @@ class Panel {
     const index = h('div', { class: 'chr-dt-cell chr-dt-cell-index', attrs: { role: 'gridcell' } });
     const badge = h('span', { class: 'chr-dt-badge' });
     const type = h('div', { class: 'chr-dt-cell chr-dt-cell-type', attrs: { role: 'gridcell' } });
-    const aggId = document.createTextNode('');
+    const aggId = h('span', { class: 'chr-dt-agg-id' });
     const seq = h('span', { class: 'chr-dt-seq' });
     const agg = h('div', { class: 'chr-dt-cell chr-dt-cell-agg', attrs: { role: 'gridcell' } }, aggId, seq);
     const time = h('div', { class: 'chr-dt-cell chr-dt-cell-time', attrs: { role: 'gridcell' } });
@@ -593,7 +593,7 @@ class Panel {
           : 'Pending: not yet confirmed by the server';
     setText(parts.type, event.known ? event.type : `${event.type} (unknown)`);
     parts.type.title = event.type;
-    parts.aggId.data = event.aggregateId;
+    setText(parts.aggId, event.aggregateId);
     setText(parts.seq, `#${event.seq}`);
     parts.agg.title = `${event.aggregateType} ${event.aggregateId}, seq ${event.seq}`;
     setText(parts.time, formatClock(event.meta.occurredAt));
@@ -1335,7 +1335,7 @@ class Panel {
       stat('Pending', status ? formatCount(status.pending) : '—', 'devtools-sync-pending'),
       stat('Last sync', status?.lastSyncAt ? formatClock(status.lastSyncAt) : '—'),
       stat('Pending ranges', this.pendingRanges(), 'devtools-sync-ranges'),
-      stat('This tab', status ? (status.leader ? 'syncs (leader)' : 'standby') : '—'),
+      stat('This tab', !status || status.state === 'disabled' ? '—' : status.leader ? 'syncs (leader)' : 'standby'),
       ...(status?.progress ? [stat('Catching up', `${formatCount(status.progress.pulled)} / ${formatCount(status.progress.target)}`)] : []),
     );
     e.syncError.hidden = !status?.lastError;
@@ -1473,22 +1473,26 @@ class Panel {
     e.last.disabled = count === 0 || (traveling && exact && index === count - 1);
     e.resume.disabled = !traveling;
     let text: string;
+    let where = '';
     if (!traveling) text = `Live · following the head (${formatCount(this.entries.length)} events)`;
     else {
       const logIndex = lastAtOrBefore(this.entries.length, (k) => this.entries[k]!.cursor, this.travel!);
       const entry = this.entries[logIndex];
-      text = entry
-        ? `Event ${formatCount(logIndex + 1)} of ${formatCount(this.entries.length)} · ${entry.event.type} ${entry.event.aggregateId} #${entry.event.seq}`
-        : 'Before the first event';
+      if (entry) {
+        const what = `${entry.event.type} ${entry.event.aggregateId} #${entry.event.seq}`;
+        text = `Event ${formatCount(logIndex + 1)} of ${formatCount(this.entries.length)} · ${what}`;
+        where = `event ${formatCount(logIndex + 1)} of ${formatCount(this.entries.length)} (${what})`;
+      } else {
+        text = 'Before the first event';
+        where = 'a place before the first event listed';
+      }
     }
     setText(e.position, text);
     e.slider.setAttribute('aria-valuetext', text);
     e.banner.hidden = !traveling;
     if (traveling) {
-      setText(
-        e.bannerText,
-        `Time travel: ${this.scratch ? 'the scratch store shows' : "the app's live queries show"} the state as of this event (${text}). Appends are refused until you resume.`,
-      );
+      const who = this.scratch ? 'the scratch store shows' : "the app's live queries show";
+      setText(e.bannerText, `Time travel: ${who} the state as of ${where}. Appends are refused until you resume.`);
     }
   }
 

@@ -121,8 +121,9 @@ export const STYLES = /* css */ `
 .chr-dt-cell-skip input { margin: 0; width: 13px; height: 13px; cursor: pointer; }
 .chr-dt-cell-index { color: var(--chr-muted); font-variant-numeric: tabular-nums; text-align: right; font-size: 11px; }
 .chr-dt-cell-type { font-weight: 600; }
-.chr-dt-cell-agg { font-family: var(--chr-mono); font-size: 11px; }
-.chr-dt-seq { color: var(--chr-muted); margin-left: 4px; }
+.chr-dt-cell-agg { display: flex; align-items: baseline; font-family: var(--chr-mono); font-size: 11px; }
+.chr-dt-agg-id { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.chr-dt-seq { flex: none; color: var(--chr-muted); margin-left: 4px; }
 .chr-dt-cell-time { color: var(--chr-muted); font-family: var(--chr-mono); font-size: 10.5px; text-align: right; }
 .chr-dt-badge { display: inline-block; max-width: 100%; overflow: hidden; text-overflow: ellipsis; vertical-align: middle; padding: 0 6px; border-radius: 999px; font-size: 10px; font-weight: 700; line-height: 16px; letter-spacing: .02em; }
 .chr-dt-badge[data-status="pending"] { background: var(--chr-pending-bg); color: var(--chr-pending); }
