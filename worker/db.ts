@@ -73,7 +73,13 @@ export interface SnapshotRecord {
   reducerVersion: number;
   /** The aggregate version (seq) the state includes. */
   seq: number;
-  state: unknown;
+  /**
+   * The state as JSON when it is plain JSON data (one string crosses IndexedDB
+   * and the worker boundary far faster than an object graph); otherwise the
+   * state itself, structured-cloned (Map, Set, Date...).
+   */
+  stateJson?: string;
+  state?: unknown;
   takenAt: number;
 }
 

@@ -95,7 +95,13 @@ export async function readSnapshotAndTail(
   maxPages: number,
 ): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }> {
   const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots']);
-  const snapshot = await tx.objectStore('snapshots').get(aggregateId);
+  // Snapshot, stream head and meta in one round: a snapshot at the head needs nothing more.
+  const [snapshot, head, meta] = await Promise.all([
+    tx.objectStore('snapshots').get(aggregateId),
+    tx.objectStore('pageIndex').index('stream').openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev'),
+    tx.objectStore('meta').get('client'),
+  ]);
+  if (snapshot && meta && !backlogRange(meta) && (head?.key[1] ?? 0) <= snapshot.seq) return { snapshot, pages: [] };
   const pages = await streamPagesIn(tx, { aggregateId, fromSeq: (snapshot?.seq ?? 0) + 1, toSeq: Infinity, maxPages });
   return { snapshot, pages };
 }

@@ -1,4 +1,5 @@
 import { aggregateRuntime, type AnyAggregateDefinition } from '../core/aggregate.ts';
+import { findJsonProblem } from '../core/json-data.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { EngineConnection } from './connection.ts';
@@ -87,7 +88,7 @@ export async function loadAggregate(
   const snapshot = first.snapshot;
   const usable =
     snapshot !== undefined && snapshot.aggregateType === aggregate.type && snapshot.reducerVersion === aggregate.version;
-  let state: unknown = usable ? snapshot.state : aggregate.initialState();
+  let state: unknown = usable ? (snapshot.stateJson !== undefined ? JSON.parse(snapshot.stateJson) : snapshot.state) : aggregate.initialState();
   const snapshotVersion = usable ? snapshot.seq : 0;
   let version = snapshotVersion;
   let eventsApplied = 0;
@@ -125,7 +126,7 @@ export async function loadAggregate(
         aggregateType: aggregate.type,
         reducerVersion: aggregate.version,
         seq: version,
-        state,
+        ...(findJsonProblem(state) === undefined ? { stateJson: JSON.stringify(state) } : { state }),
         takenAt: Date.now(),
       });
     } catch (error) {

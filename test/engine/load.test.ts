@@ -55,6 +55,30 @@ describe.each(modes)('load and snapshots ($mode)', ({ worker }) => {
     }
   });
 
+  it('snapshots states that are not plain JSON (a Map) as they are', async () => {
+    const SkuIndex = defineAggregate({
+      type: 'Order',
+      version: 7,
+      events: [OrderPlaced, ItemAdded],
+      initialState: () => new Map<string, number>(),
+      reducers: {
+        OrderPlaced: (state) => state,
+        ItemAdded: (state, event) => new Map(state).set(event.data.sku, (state.get(event.data.sku) ?? 0) + event.data.qty),
+      },
+    });
+    const store = await openOrderStore(worker);
+    try {
+      await store.append('o1', [item('a', 2), item('b', 1), item('a', 1)]);
+      expect(await store.snapshot(SkuIndex, 'o1')).toBe(3);
+      const loaded = await store.load(SkuIndex, 'o1');
+      expect(loaded).toMatchObject({ snapshotVersion: 3, eventsApplied: 0 });
+      expect(loaded.state).toBeInstanceOf(Map);
+      expect([...loaded.state]).toEqual([['a', 3], ['b', 1]]);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('takes a snapshot on demand', async () => {
     const store = await openOrderStore(worker);
     try {
