@@ -44,9 +44,10 @@ export async function* scanLog(
   connection: EngineConnection,
   registry: Registry,
   filter: LogFilter = {},
-  options: { keepStored?: boolean } = {},
+  options: { keepStored?: boolean; batchEvents?: number } = {},
 ): AsyncGenerator<ScanBatch> {
   const keepStored = options.keepStored ?? false;
+  const batchEvents = Math.max(1, Math.floor(options.batchEvents ?? SCAN_BATCH_EVENTS));
   const matches = matcher(filter);
   let after = filter.after ?? null;
   if (filter.status === 'pending' && (!after || after.area < PENDING)) {
@@ -61,7 +62,7 @@ export async function* scanLog(
       fromPosition: filter.fromPosition,
       fromTime: filter.fromTime,
       toTime: filter.toTime,
-      maxEvents: SCAN_BATCH_EVENTS,
+      maxEvents: batchEvents,
     });
   let next = read(after);
   for (;;) {

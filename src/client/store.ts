@@ -82,8 +82,8 @@ export interface Store<
   inspect<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string, options: InspectOptions): Promise<LoadResult<StateOf<A>>>;
   /** A projection's state folded up to a place in the log (or to the head); nothing is stored. */
   inspectProjection<P extends AnyProjectionDefinition>(definition: P, options: InspectOptions): Promise<ProjectionStateOf<P>>;
-  /** The log in batches of entries with their places in the log (devtools). */
-  scan(filter?: LogFilter): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
+  /** The log in batches of entries with their places in the log (devtools); smaller batches keep a UI thread responsive. */
+  scan(filter?: LogFilter, options?: { batchEvents?: number }): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
   /** The log (or a filtered part) as NDJSON lines, one stored event per line. */
   exportLog(filter?: LogFilter): AsyncIterable<string>;
   /** Imports NDJSON written by exportLog (e.g. into a scratch store): confirmed events keep their positions, pending ones their ids and seqs. */
@@ -283,8 +283,9 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
     async inspectProjection(definition, options) {
       return (await projectionAt(definition, options.until ?? null, new Set(options.skip ?? []))).state as never;
     },
-    async *scan(filter) {
-      for await (const batch of scanLog(connection, registry, filter, { keepStored: true })) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
+    async *scan(filter, scanOptions) {
+      const batches = scanLog(connection, registry, filter, { keepStored: true, batchEvents: scanOptions?.batchEvents });
+      for await (const batch of batches) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
     },
     async *exportLog(filter) {
       for await (const batch of scanLog(connection, registry, filter, { keepStored: true })) {

@@ -22,6 +22,12 @@ describe.each(modes)('time travel, what-if, export and import ($mode)', ({ worke
       await store.append('o2', [item('c', 1, 100)]);
       const log = await entries(store);
       expect(log.map((e) => e.event.seq)).toEqual([1, 2, 3, 1]);
+      // Small batches, a page at most (a UI thread's choice) see the same entries.
+      const small: LogEntry[][] = [];
+      for await (const batch of store.scan({}, { batchEvents: 1 })) small.push(batch);
+      expect(small.length).toBeGreaterThan(1);
+      expect(small.flat().map((e) => e.event.id)).toEqual(log.map((e) => e.event.id));
+
       const totals: number[] = [];
       const stop = store.subscribe(Order, 'o1', (r) => totals.push(r.state.total));
       const revenue: number[] = [];
