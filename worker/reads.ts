@@ -31,6 +31,9 @@ async function startKey(db: ChronicleDB, query: LogPageQuery): Promise<PageKey |
  * the caller skips the events it has seen). Bounded by maxEvents, so a reader
  * never holds the whole log.
  */
+/** Events per page in the last log read: sizes the next read's first request. */
+let eventsPerPageSeen = 100;
+
 export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promise<LogPageResult> {
   const maxEvents = query.maxEvents ?? 5000;
   let lower = await startKey(db, query);
@@ -38,8 +41,8 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
   const out: RawPage[] = [];
   let events = 0;
   // Ask IndexedDB for about as many pages as the events still wanted need:
-  // over-reading costs as much as reading.
-  let perPage = 100;
+  // over-reading costs as much as reading. The page size seen last time is the guess.
+  let perPage = eventsPerPageSeen;
   for (;;) {
     const want = Math.min(PAGES_PER_READ, Math.max(1, Math.ceil((maxEvents - events) / perPage) + 1));
     const range = lower ? IDBKeyRange.lowerBound(lower, !inclusive) : undefined;
@@ -62,12 +65,14 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
       out.push(raw(key, page));
       events += page.count;
       if (events >= maxEvents) {
+        eventsPerPageSeen = Math.max(1, seenEvents / Math.max(1, seen));
         const more = i < values.length - 1 || values.length === want;
         return { pages: out, end: !more };
       }
     }
     if (values.length < want) return { pages: out, end: true };
     perPage = Math.max(1, seenEvents / Math.max(1, seen));
+    eventsPerPageSeen = perPage;
     lower = keys[keys.length - 1];
     inclusive = false;
   }
