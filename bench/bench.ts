@@ -23,6 +23,8 @@ const DB = {
   load: `${DB_PREFIX}load`,
   append: `${DB_PREFIX}append`,
   put: `${DB_PREFIX}idb-put`,
+  sync: `${DB_PREFIX}sync`,
+  syncDexie: `${DB_PREFIX}sync-dexie`,
 } as const;
 
 export const SIZES = {
@@ -456,6 +458,121 @@ async function appendRoundtrip(): Promise<Metric> {
   };
 }
 
+// ---------------------------------------------------------------- initial-sync
+
+/** Where the sync server that run.mjs started is, and what it holds. */
+export interface SyncTarget {
+  url: string;
+  log: string;
+  token: string;
+  /** Events on the server (positions 1..events). */
+  events: number;
+  /** Events per pull page, on both sides. */
+  pageSize: number;
+}
+
+export interface SyncRun {
+  ms: number;
+  /** Events counted afterwards (not timed): readLog for Chronicle, count() for Dexie. */
+  count: number;
+  countMs: number;
+  pages: number;
+  [extra: string]: unknown;
+}
+
+/**
+ * A fresh store with sync configured pulls the whole server log: timed from
+ * openStore (engine in a Web Worker) until the sync status reports every server
+ * position stored locally. Then, untimed, readLog counts what is queryable.
+ */
+async function initialSyncChronicle(target: SyncTarget): Promise<SyncRun> {
+  await deleteDatabase(DB.sync);
+  const t0 = now();
+  const store = await openStore({
+    name: DB.sync,
+    ...model,
+    sync: { url: target.url, log: target.log, token: target.token, pullLimit: target.pageSize },
+  });
+  const openMs = now() - t0;
+  check(store.inWorker, 'the store runs its engine in a Web Worker');
+  let pages = 0;
+  let lastStatus: Awaited<ReturnType<typeof store.sync.status>> | undefined;
+  await new Promise<void>((resolve, reject) => {
+    let done = false;
+    const finish = (error?: Error): void => {
+      if (done) return;
+      done = true;
+      unsubscribe();
+      clearInterval(poll);
+      clearTimeout(timeout);
+      if (error) reject(error);
+      else resolve();
+    };
+    const seen = (status: NonNullable<typeof lastStatus>): void => {
+      lastStatus = status;
+      if (status.progress) pages = Math.max(pages, Math.round(status.progress.pulled / target.pageSize));
+      if (status.confirmedPosition >= target.events) finish();
+      else if (status.state === 'error') finish(new Error(`sync failed: ${JSON.stringify(status.lastError)}`));
+    };
+    const unsubscribe = store.sync.subscribe(seen);
+    // The change feed is the signal; a poll backs it up.
+    const poll = setInterval(() => void store.sync.status().then(seen, (e: unknown) => finish(e as Error)), 25);
+    const timeout = setTimeout(() => finish(new Error(`initial sync stalled: ${JSON.stringify(lastStatus)}`)), 120_000);
+  });
+  const ms = now() - t0;
+
+  const t1 = now();
+  let count = 0;
+  let lastPosition = 0;
+  for await (const event of store.readLog()) {
+    count++;
+    check(event.position === lastPosition + 1, `readLog returns position ${String(event.position)} after ${lastPosition}`);
+    lastPosition = event.position!;
+  }
+  const countMs = now() - t1;
+  const info = await store.info();
+  check(count === target.events && info.confirmedEvents === target.events, `Chronicle holds ${count} events (info: ${info.confirmedEvents})`);
+  await store.close();
+  await deleteDatabase(DB.sync);
+  return { ms: round(ms), openMs: round(openMs), count, countMs: round(countMs), pages: Math.max(pages, Math.ceil(target.events / target.pageSize)) };
+}
+
+/**
+ * The baseline: the same pull endpoint read page by page (same page size) with
+ * fetch + response.json(), each page bulkAdded into a Dexie table with one row
+ * per event, in the page's main thread; timed from opening the database until
+ * the last page is stored.
+ */
+async function initialSyncDexie(target: SyncTarget): Promise<SyncRun> {
+  await deleteDatabase(DB.syncDexie);
+  const base = `${target.url.replace(/\/+$/, '')}/v1/logs/${encodeURIComponent(target.log)}/pull`;
+  const headers = { authorization: `Bearer ${target.token}` };
+  const t0 = now();
+  const db = openDexie(DB.syncDexie);
+  await db.open();
+  let after = 0;
+  let pages = 0;
+  for (;;) {
+    const response = await fetch(`${base}?after=${after}&limit=${target.pageSize}`, { headers });
+    if (!response.ok) throw new Error(`pull failed: ${response.status} ${await response.text()}`);
+    const page = (await response.json()) as { events: EventRow[]; head: number; hasMore: boolean };
+    pages++;
+    if (page.events.length > 0) {
+      await db.events.bulkAdd(page.events);
+      after = page.events[page.events.length - 1]!.position!;
+    }
+    if (!page.hasMore) break;
+  }
+  const ms = now() - t0;
+  const t1 = now();
+  const count = await db.events.count();
+  const countMs = now() - t1;
+  check(count === target.events, `Dexie holds ${count} events`);
+  db.close();
+  await deleteDatabase(DB.syncDexie);
+  return { ms: round(ms), count, countMs: round(countMs), pages };
+}
+
 // ---------------------------------------------------------------- entry
 
 const api = {
@@ -474,6 +591,8 @@ const api = {
   deleteLogDatabases,
   aggregateLoad,
   appendRoundtrip,
+  initialSyncChronicle,
+  initialSyncDexie,
   // Profiling harness (run.mjs --profile), loaded only when asked for.
   profile: async () => (await import('./profile.ts')).profile(),
   cpuOpen: async (kind: 'ingest' | 'batch' | 'replay') => (await import('./profile.ts')).cpuOpen(kind),

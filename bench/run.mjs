@@ -10,12 +10,20 @@
  *   node bench/run.mjs --probe    also time the Dexie replay baseline at several chunk sizes
  *   node bench/run.mjs --profile  instead: time the phases of each operation (bench/profile.ts) and
  *                                 CPU-profile the page and the engine worker during ingest, batch and replay
+ *   node bench/run.mjs --server   only the server metrics (server-push, server-push-pglite, initial-sync)
+ *
+ * The server metrics (bench/server-bench.ts, loaded through tsx) run in this
+ * Node process: server-push on PostgreSQL (a database made for the run on
+ * CHRONICLE_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432, dropped
+ * afterwards) and on PGlite, then initial-sync, for which a sync server started
+ * here on 127.0.0.1 serves the page.
  */
 import { writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { tsImport } from 'tsx/esm/api';
 import { createServer } from 'vite';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -37,6 +45,7 @@ const HEAP_SAMPLE_MS = 20;
 const WATCHDOG_MS = 10 * 60 * 1000;
 const PROBE = process.argv.includes('--probe');
 const PROFILE = process.argv.includes('--profile');
+const SERVER_ONLY = process.argv.includes('--server');
 
 const MB = 1024 * 1024;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -267,6 +276,55 @@ function printTable(metrics) {
   console.log();
 }
 
+/** Events per pull page in initial-sync, on both sides (the sync engine's default). */
+const SYNC_PAGE_SIZE = 1000;
+
+/**
+ * server-push (PostgreSQL, then PGlite) and initial-sync. The server side runs
+ * here in Node; initial-sync's two sides run in the page against a sync server
+ * started here. Without PostgreSQL, server-push on it is skipped (said so) and
+ * the sync server uses PGlite.
+ */
+async function runServerMetrics(bench, add) {
+  const server = await tsImport('./server-bench.ts', import.meta.url);
+  const made = await server.createBenchDatabase();
+  const database = 'error' in made ? undefined : made;
+  if (!database) log(`server-push on PostgreSQL skipped: ${made.error}`);
+  try {
+    if (database) add(await server.serverPush({ kind: 'postgres', database, rounds: 3 }));
+    add(await server.serverPush({ kind: 'pglite', rounds: 2 }));
+
+    const sync = await server.startSyncServer(database);
+    try {
+      log(`initial-sync: ${sync.events} events (avg ${sync.avgEventBytes} bytes) pushed to a ${sync.store} server in ${sync.pushMs} ms (not timed), ${sync.url}`);
+      const target = { url: sync.url, log: sync.log, token: sync.token, events: sync.events, pageSize: SYNC_PAGE_SIZE };
+      const dexie = await bench('initialSyncDexie', target);
+      await sleep(300);
+      const chronicle = await bench('initialSyncChronicle', target);
+      add({
+        name: 'initial-sync',
+        unit: 'ms',
+        chronicle: chronicle.ms,
+        baseline: dexie.ms,
+        baselineName: `the same pull endpoint read with fetch + response.json(), ${SYNC_PAGE_SIZE} events per page, each page bulkAdded into a Dexie table (one row per event), main thread`,
+        ratio: round(dexie.ms / chronicle.ms),
+        target: 2,
+        chronicleOpenMs: chronicle.openMs,
+        pages: { chronicle: chronicle.pages, baseline: dexie.pages },
+        notes:
+          `${sync.events} events on a ${sync.store} sync server (127.0.0.1, bearer token, CORS); Chronicle: openStore({ sync: { url, log, token, pullLimit: ${SYNC_PAGE_SIZE} } }) ` +
+          `in the page (engine in a Web Worker), timed until sync.status().confirmedPosition = ${sync.events} (openStore took ${chronicle.openMs} ms of it), ` +
+          `then readLog counted ${chronicle.count} events in ${chronicle.countMs} ms (not timed); Dexie: count() ${dexie.count} in ${dexie.countMs} ms (not timed). ` +
+          `Chronicle ${round((sync.events / chronicle.ms) * 1000, 0)} ev/s, Dexie ${round((sync.events / dexie.ms) * 1000, 0)} ev/s`,
+      });
+    } finally {
+      await sync.close();
+    }
+  } finally {
+    await database?.drop().catch((error) => console.error('[bench] dropping the run database failed:', error.message));
+  }
+}
+
 async function main() {
   const started = performance.now();
   const watchdog = setTimeout(() => {
@@ -321,6 +379,15 @@ async function main() {
       metrics.push(metric);
       log(`${metric.name}: chronicle ${metric.chronicle} ${metric.unit}, baseline ${metric.baseline} ${metric.unit}, ratio ${metric.ratio}`);
     };
+
+    if (SERVER_ONLY) {
+      await bench('release');
+      await runServerMetrics(bench, add);
+      printTable(metrics);
+      await writeFile(RESULTS, `${JSON.stringify({ metrics }, null, 2)}\n`);
+      log(`wrote ${RESULTS} (server metrics only) in ${round((performance.now() - started) / 1000, 1)} s`);
+      return;
+    }
 
     add(await bench('bulkAppend'));
     add(await bench('batchAppend'));
@@ -396,6 +463,8 @@ async function main() {
 
     add(await bench('aggregateLoad'));
     add(await bench('appendRoundtrip'));
+
+    await runServerMetrics(bench, add);
 
     const deleted = await bench('cleanup');
     log('deleted databases:', deleted.join(', '));

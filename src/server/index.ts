@@ -10,7 +10,7 @@ export type { PgliteStoreOptions } from './store/pglite.ts';
 export { createPostgresStore } from './store/postgres.ts';
 export type { PostgresStoreOptions } from './store/postgres.ts';
 export { toPullResponse, pullPageToJson } from './store/types.ts';
-export type { HeadListener, LogStore, PullInput, PullPage, PushInput, PushResult, ResyncListener } from './store/types.ts';
+export type { HeadListener, LogStore, PreparedPush, PullInput, PullPage, PushInput, PushResult, ResyncListener } from './store/types.ts';
 export { ANONYMOUS, bearerTokens, grants, parseTokenMap, requestToken } from './auth.ts';
 export type { Authenticate, AuthOption, LogGrant, Principal, TokenMap } from './auth.ts';
 export { DEFAULT_SERVER_LIMITS } from './limits.ts';

@@ -15,6 +15,7 @@ import { createRateLimiter, resolveLimits, type ServerLimits } from './limits.ts
 import { createLiveHub } from './live.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import { pullPageToJson, type LogStore } from './store/types.ts';
+import { acceptPush } from './validate.ts';
 
 export interface CorsOptions {
   /** Origins allowed to call the server from a browser: '*' (default) or a list of exact origins. */
@@ -309,14 +310,20 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         { what: 'events', count: candidate.events.length, limit: limits.maxEventsPerPush },
       );
     }
-    const parsed = pushRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      const { message, details } = zodDetails(parsed.error.issues);
-      throw new SyncError('BAD_REQUEST', `Invalid push: ${message}`, details);
+    // A valid push takes the fast check; anything it cannot vouch for goes to the schema, which decides and explains.
+    let push = acceptPush(candidate);
+    if (!push) {
+      const parsed = pushRequestSchema.safeParse(body);
+      if (!parsed.success) {
+        const { message, details } = zodDetails(parsed.error.issues);
+        throw new SyncError('BAD_REQUEST', `Invalid push: ${message}`, details);
+      }
+      push = parsed.data;
     }
-    const push = parsed.data;
+    // The JSON of each event as validated: its size is checked here, and the store keeps it as is.
+    const eventsJson = push.events.map((event) => JSON.stringify(event));
     push.events.forEach((event, index) => {
-      const bytes = utf8Length(JSON.stringify(event));
+      const bytes = utf8Length(eventsJson[index]!);
       if (bytes > limits.maxEventBytes) {
         throw new SyncError(
           'PAYLOAD_TOO_LARGE',
@@ -325,7 +332,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         );
       }
     });
-    const result = await store.push(route.log, push);
+    const result = await store.push(route.log, push, { eventsJson });
     const reply: PushResponse = {
       positions: result.positions,
       duplicates: result.duplicates,

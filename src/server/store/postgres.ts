@@ -41,8 +41,8 @@ function mapPgError(error: unknown): unknown {
 
 function executor(client: pg.PoolClient | pg.Pool): SqlExecutor {
   return {
-    async query<R extends object>(text: string, params: readonly unknown[] = []): Promise<R[]> {
-      const result = await client.query<R & pg.QueryResultRow>(text, [...params]);
+    async query<R extends object>(text: string, params: readonly unknown[] = [], name?: string): Promise<R[]> {
+      const result = await client.query<R & pg.QueryResultRow>(name ? { name, text, values: [...params] } : { text, values: [...params] });
       return result.rows;
     },
   };
@@ -134,8 +134,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     client.on('notification', (message) => {
       if (message.channel !== channel || !message.payload) return;
       try {
-        const { log, head } = JSON.parse(message.payload) as { log?: unknown; head?: unknown };
-        if (typeof log === 'string' && typeof head === 'number') store.emitHead(log, head);
+        const { log, head, by } = JSON.parse(message.payload) as { log?: unknown; head?: unknown; by?: unknown };
+        if (typeof log === 'string' && typeof head === 'number') store.emitHead(log, head, typeof by === 'string' ? by : undefined);
       } catch {
         // Not ours: ignore.
       }

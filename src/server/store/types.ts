@@ -3,6 +3,12 @@ import type { PullResponse, PushRequest, PushResponse } from '../../core/protoco
 /** A push as the store receives it: already validated against pushRequestSchema and the limits. */
 export type PushInput = PushRequest;
 
+/** What the caller of `push` already computed, so the store need not do it again. */
+export interface PreparedPush {
+  /** `JSON.stringify(event)` of each event of the push, in order (the HTTP layer makes them to check event sizes). */
+  eventsJson?: readonly string[];
+}
+
 export interface PushResult extends PushResponse {
   /** How many events this push stored (range length minus duplicates). */
   appended: number;
@@ -48,7 +54,7 @@ export type ResyncListener = () => void;
  */
 export interface LogStore {
   readonly kind: string;
-  push(log: string, push: PushInput): Promise<PushResult>;
+  push(log: string, push: PushInput, prepared?: PreparedPush): Promise<PushResult>;
   pull(log: string, query: PullInput): Promise<PullPage>;
   /** The log's head (0 for a log that has no event yet). */
   head(log: string): Promise<number>;
