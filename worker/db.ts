@@ -29,7 +29,7 @@ export interface PageRecord {
   /** Smallest and largest meta.occurredAt in the page, for time-range scans. */
   t0: number;
   t1: number;
-  /** The page's own key, so a scan needs getAll only (no second getAllKeys pass). */
+  /** The page's own key: written by earlier versions, no longer read or written. */
   k?: PageKey;
 }
 

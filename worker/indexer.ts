@@ -2,7 +2,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { ChronicleDB } from './db.ts';
 import { indexOfEvents } from './page-builder.ts';
-import { backlogRange } from './page-store.ts';
+import { backlogRange, readPages } from './page-store.ts';
 
 const ignore = (): void => undefined;
 
@@ -22,9 +22,7 @@ export async function indexBacklog(db: ChronicleDB, maxPages: number): Promise<n
     return 0;
   }
   const pages = tx.objectStore('pages');
-  const [keys, values, total] = await Promise.all([pages.getAllKeys(range, maxPages), pages.getAll(range, maxPages)]).then(
-    async ([k, v]) => [k, v, await pages.count(range)] as const,
-  );
+  const [{ keys, pages: values }, total] = await Promise.all([readPages(pages, range, maxPages), pages.count(range)]);
   values.forEach((page, i) => {
     const events = decodePageJson(page.json);
     tx.objectStore('pageIndex').put(indexOfEvents(events, meta.clientId), keys[i]!).catch(ignore);

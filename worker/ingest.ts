@@ -2,7 +2,7 @@ import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
-import { deletePage, putPage, readBacklog } from './page-store.ts';
+import { deletePage, putPage, readBacklog, readPages } from './page-store.ts';
 import { buildPages, entryOf, pageOfEvents } from './page-builder.ts';
 import { PENDING_RANGE } from './pending.ts';
 import { CONFIRMED, PENDING, type PageKey } from './types.ts';
@@ -57,7 +57,7 @@ async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<n
   let lower: PageKey | undefined;
   while (removed < ids.size) {
     const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : PENDING_RANGE;
-    const [keys, values] = await Promise.all([pages.getAllKeys(range, 8), pages.getAll(range, 8)]);
+    const { keys, pages: values } = await readPages(pages, range, 8);
     if (values.length === 0) break;
     values.forEach((page, i) => {
       const events = decodePageJson(page.json);

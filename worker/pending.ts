@@ -2,7 +2,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { ChronicleDB } from './db.ts';
 import { pageOfEvents } from './page-builder.ts';
-import { deletePage, putPage } from './page-store.ts';
+import { deletePage, putPage, readPages } from './page-store.ts';
 import { PENDING, type PageKey } from './types.ts';
 
 /** Both ends of the pending area: all pending page keys sort between these. */
@@ -15,7 +15,7 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
   let lower: PageKey | undefined;
   for (;;) {
     const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : PENDING_RANGE;
-    const pages = await db.getAll('pages', range, 16);
+    const { keys, pages } = await readPages(db.transaction('pages').store, range, 16);
     for (const page of pages) {
       for (const event of decodePageJson(page.json)) {
         const size = JSON.stringify(event).length;
@@ -25,7 +25,6 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
       }
     }
     if (pages.length < 16) return out;
-    const keys = await db.getAllKeys('pages', range, 16);
     lower = keys[keys.length - 1];
   }
 }
@@ -39,8 +38,7 @@ export async function rewritePendingPages(
   tx: Parameters<typeof putPage>[0],
   edit: (events: StoredEvent[]) => StoredEvent[],
 ): Promise<{ before: number; after: number }> {
-  const pages = tx.objectStore('pages');
-  const [keys, values] = await Promise.all([pages.getAllKeys(PENDING_RANGE), pages.getAll(PENDING_RANGE)]);
+  const { keys, pages: values } = await readPages(tx.objectStore('pages'), PENDING_RANGE);
   const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
     key: keys[i]!,
     events: decodePageJson(page.json),

@@ -1,6 +1,6 @@
 import type { IDBPTransaction } from 'idb';
 import { decodePageJson } from './page-codec.ts';
-import { backlogRange, readBacklog } from './page-store.ts';
+import { backlogRange, readBacklog, readPages } from './page-store.ts';
 import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
 import { CONFIRMED } from './types.ts';
@@ -26,13 +26,14 @@ async function startKey(db: ChronicleDB, query: LogPageQuery): Promise<PageKey |
   return start;
 }
 
+/** Events per page in the last log read: sizes the next read's first request. */
+let eventsPerPageSeen = 100;
+
 /**
  * Reads whole pages in log order from `query.after` (inclusive of its page:
  * the caller skips the events it has seen). Bounded by maxEvents, so a reader
  * never holds the whole log.
  */
-/** Events per page in the last log read: sizes the next read's first request. */
-let eventsPerPageSeen = 100;
 
 export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promise<LogPageResult> {
   const maxEvents = query.maxEvents ?? 5000;
@@ -45,11 +46,8 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
   let perPage = eventsPerPageSeen;
   for (;;) {
     const want = Math.min(PAGES_PER_READ, Math.max(1, Math.ceil((maxEvents - events) / perPage) + 1));
-    const range = lower ? IDBKeyRange.lowerBound(lower, !inclusive) : undefined;
-    const store = db.transaction('pages').store;
-    const values = await store.getAll(range, want);
-    // Pages carry their key (PageRecord.k); only pages written before that need getAllKeys.
-    const keys = values.every((v) => v.k) ? values.map((v) => v.k!) : await db.getAllKeys('pages', range, want);
+    const range = lower ? IDBKeyRange.lowerBound(lower, !inclusive) : null;
+    const { keys, pages: values } = await readPages(db.transaction('pages').store, range, want);
     let seen = 0;
     let seenEvents = 0;
     for (let i = 0; i < values.length; i++) {
@@ -141,7 +139,7 @@ async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]>
   const found = new Map<string, RawPage>();
   const range = meta ? backlogRange(meta) : null;
   if (range) {
-    const [backlogKeys, backlogPages] = await Promise.all([pages.getAllKeys(range), pages.getAll(range)]);
+    const { keys: backlogKeys, pages: backlogPages } = await readPages(pages, range);
     backlogPages.forEach((page, i) => {
       const events = decodePageJson(page.json);
       if (events.some((e) => e.aggregateId === aggregateId && e.seq >= fromSeq && e.seq <= toSeq)) {
