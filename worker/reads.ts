@@ -2,6 +2,7 @@ import type { IDBPTransaction } from 'idb';
 import { decodePageJson } from './page-codec.ts';
 import { backlogRange, readBacklog, readPages } from './page-store.ts';
 import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
+import type { StateCache } from './state-cache.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
 import { CONFIRMED } from './types.ts';
 
@@ -90,21 +91,36 @@ type ReadTx = IDBPTransaction<ChronicleSchema, ('pages' | 'pageIndex' | 'meta' |
 
 /**
  * A stream's snapshot and the pages after it, in ONE transaction and one call:
- * a load from a snapshot costs one round trip to the engine, not two.
+ * a load from a snapshot costs one round trip to the engine, not two. When
+ * the cache knows the stream head and meta shows nothing moved since, the
+ * head is not read again: a load from a snapshot at the head is two gets.
  */
 export async function readSnapshotAndTail(
   db: ChronicleDB,
   aggregateId: string,
   maxPages: number,
+  cache: StateCache,
 ): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }> {
+  const known = cache.lookup([aggregateId]);
+  const knownHead = known?.heads[0];
   const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots']);
-  // Snapshot, stream head and meta in one round: a snapshot at the head needs nothing more.
-  const [snapshot, head, meta] = await Promise.all([
+  const readHead = () =>
+    tx.objectStore('pageIndex').index('stream').openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev');
+  const [snapshot, meta, cursor] = await Promise.all([
     tx.objectStore('snapshots').get(aggregateId),
-    tx.objectStore('pageIndex').index('stream').openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev'),
     tx.objectStore('meta').get('client'),
+    knownHead === undefined ? readHead() : undefined,
   ]);
-  if (snapshot && meta && !backlogRange(meta) && (head?.key[1] ?? 0) <= snapshot.seq) return { snapshot, pages: [] };
+  let head: number | undefined;
+  if (meta && !backlogRange(meta)) {
+    if (knownHead !== undefined && JSON.stringify(meta) === known!.metaJson) head = knownHead;
+    else {
+      head = knownHead === undefined ? (cursor?.key[1] ?? 0) : ((await readHead())?.key[1] ?? 0);
+      cache.observe(meta, [[aggregateId, head]]);
+    }
+  }
+  // Without a backlog of unindexed pages, the index knows the head: a snapshot at it needs nothing more.
+  if (snapshot && head !== undefined && head <= snapshot.seq) return { snapshot, pages: [] };
   const pages = await streamPagesIn(tx, { aggregateId, fromSeq: (snapshot?.seq ?? 0) + 1, toSeq: Infinity, maxPages });
   return { snapshot, pages };
 }

@@ -57,6 +57,35 @@ describe.each(modes)('append ($mode)', ({ worker }) => {
     }
   });
 
+  it('two stores on one database (two tabs) never append or load from a stale view of each other', async () => {
+    const a = await openOrderStore(worker);
+    const b = await openOrderStore(worker, { name: a.name });
+    try {
+      await a.append('o1', [placed()], { expectedVersion: 'no-stream' });
+      await a.append('o1', [item('a')], { expectedVersion: 1 }); // a now knows the head is 2
+      await b.append('o1', [item('b')], { expectedVersion: 2 });
+      // a still believes 2: its append must see b's event, not overwrite or skip it.
+      const stale = await a.append('o1', [item('c')], { expectedVersion: 2 }).catch((e: unknown) => e);
+      expect(stale).toMatchObject({ code: 'CONCURRENCY', expected: 2, actual: 3 });
+      const next = await a.append('o1', [item('c')], { expectedVersion: 'any' });
+      expect(next.events[0]!.seq).toBe(4);
+      const stream = await collect(a.readStream('o1'));
+      expect(stream.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      expect(stream.map((e) => e.meta.clientSeq)).toEqual([1, 2, 3, 4]);
+      expect((await b.info()).pendingEvents).toBe(4);
+
+      expect(await a.snapshot(Order, 'o1')).toBe(4);
+      expect((await a.load(Order, 'o1')).eventsApplied).toBe(0);
+      await b.append('o1', [item('d', 1, 7)], { expectedVersion: 4 });
+      const loaded = await a.load(Order, 'o1');
+      expect(loaded).toMatchObject({ version: 5, snapshotVersion: 4, eventsApplied: 1 });
+      expect(loaded.state.total).toBe(37);
+    } finally {
+      await b.close();
+      await a.dispose();
+    }
+  });
+
   it('is idempotent by event id: a repeated id is acknowledged with the stored event, never stored twice', async () => {
     const store = await openOrderStore(worker);
     try {

@@ -1,0 +1,58 @@
+import type { MetaRecord } from './db.ts';
+
+/** Heads kept at most; past this the cache starts over (it is only a shortcut). */
+const MAX_HEADS = 50_000;
+
+/** What the cache knew at one moment: the meta record as JSON and some stream heads of that same state. */
+export interface KnownState {
+  metaJson: string;
+  /** Per aggregate asked for: its head in that state, or undefined when not known. */
+  heads: (number | undefined)[];
+}
+
+/**
+ * What one engine knows of the stored state between its own transactions:
+ * the meta record exactly as last seen stored, and stream heads true for
+ * that state. Every transaction that writes pages also writes meta (its
+ * counters always move), so "meta is still byte-for-byte what we saw" proves
+ * the heads are still true, whichever tab or engine wrote meanwhile.
+ *
+ * A user of the cache decides from a `lookup` and then confirms, inside its
+ * own transaction, that the stored meta is still `metaJson`; if not, it
+ * reads the real state. Values are copied out at lookup time, so a later
+ * update never changes what a running transaction decided from.
+ */
+export class StateCache {
+  private metaJson: string | undefined;
+  private heads = new Map<string, number>();
+
+  lookup(aggregateIds: readonly string[]): KnownState | undefined {
+    if (this.metaJson === undefined) return undefined;
+    return { metaJson: this.metaJson, heads: aggregateIds.map((id) => this.heads.get(id)) };
+  }
+
+  /** Meta and heads read together in one transaction. */
+  observe(meta: MetaRecord, heads: Iterable<readonly [string, number]>): void {
+    this.settle(JSON.stringify(meta), heads, false);
+  }
+
+  /**
+   * A transaction committed `meta` with these heads. `from` is the state it
+   * started from, when that was the cached one: the other cached heads carry over.
+   */
+  committed(meta: MetaRecord, heads: Iterable<readonly [string, number]>, from: string | undefined): void {
+    this.settle(JSON.stringify(meta), heads, from !== undefined && from === this.metaJson);
+  }
+
+  forget(): void {
+    this.metaJson = undefined;
+    this.heads = new Map();
+  }
+
+  private settle(metaJson: string, heads: Iterable<readonly [string, number]>, carry: boolean): void {
+    if (metaJson !== this.metaJson && !carry) this.heads = new Map();
+    this.metaJson = metaJson;
+    for (const [id, head] of heads) this.heads.set(id, head);
+    if (this.heads.size > MAX_HEADS) this.heads = new Map(heads);
+  }
+}
