@@ -35,8 +35,12 @@ export const SIZES = {
   /** Dexie replay chunk (see dexieChunkProbe: the fastest of the sizes tried). */
   dexieReplayChunk: 10_000,
   loadStreamEvents: 10_000,
-  loadRounds: 21,
+  /** Loads timed per side: a load from a snapshot is ~1 ms, so it gets more samples for a steady median. */
+  loadRoundsSnapshot: 101,
+  loadRoundsBaseline: 21,
   loadWarmup: 3,
+  /** Quiet time after writing the stream, so the database's own background work is not on either clock. */
+  loadSettleMs: 1_000,
   roundtrips: 1_000,
   roundtripWarmup: 100,
   roundtripRounds: 10,
@@ -337,6 +341,7 @@ async function aggregateLoad(): Promise<Metric> {
   }
   const covered = await store.snapshot(Order, id);
   check(covered === total, `snapshot covers ${covered} of ${total}`);
+  await pause(SIZES.loadSettleMs);
 
   // Each side in its own block (after warm-ups of both): a load from a snapshot is not timed
   // right behind a 10k-event fold, whose garbage would be collected on its clock.
@@ -360,8 +365,8 @@ async function aggregateLoad(): Promise<Metric> {
   let expectState = '';
   await timeLoads(OrderWithoutSnapshot, SIZES.loadWarmup, false);
   await timeLoads(Order, SIZES.loadWarmup, true);
-  const withSnapshot = await timeLoads(Order, SIZES.loadRounds, true);
-  const withoutSnapshot = await timeLoads(OrderWithoutSnapshot, SIZES.loadRounds, false);
+  const withSnapshot = await timeLoads(Order, SIZES.loadRoundsSnapshot, true);
+  const withoutSnapshot = await timeLoads(OrderWithoutSnapshot, SIZES.loadRoundsBaseline, false);
   await store.close();
   await deleteDatabase(DB.load);
   const fast = median(withSnapshot);
@@ -375,7 +380,8 @@ async function aggregateLoad(): Promise<Metric> {
     ratio: round(slow / fast),
     target: 50,
     notes:
-      `median of ${SIZES.loadRounds} loads each (after ${SIZES.loadWarmup} warm-ups each), one block per side; ` +
+      `median of ${SIZES.loadRoundsSnapshot} loads with the snapshot and ${SIZES.loadRoundsBaseline} without ` +
+      `(after ${SIZES.loadWarmup} warm-ups each and ${SIZES.loadSettleMs} ms of quiet after writing the stream), one block per side; ` +
       `with snapshot min/max ${round(Math.min(...withSnapshot), 3)}/${round(Math.max(...withSnapshot), 3)} ms, ` +
       `without ${round(Math.min(...withoutSnapshot), 2)}/${round(Math.max(...withoutSnapshot), 2)} ms`,
   };

@@ -1,4 +1,4 @@
-import type { IDBPTransaction } from 'idb';
+import { unwrap, type IDBPTransaction } from 'idb';
 import { decodePageJson } from './page-codec.ts';
 import { backlogRange, readBacklog, readPages } from './page-store.ts';
 import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
@@ -91,9 +91,7 @@ type ReadTx = IDBPTransaction<ChronicleSchema, ('pages' | 'pageIndex' | 'meta' |
 
 /**
  * A stream's snapshot and the pages after it, in ONE transaction and one call:
- * a load from a snapshot costs one round trip to the engine, not two. When
- * the cache knows the stream head and meta shows nothing moved since, the
- * head is not read again: a load from a snapshot at the head is two gets.
+ * a load from a snapshot costs one round trip to the engine, not two.
  */
 export async function readSnapshotAndTail(
   db: ChronicleDB,
@@ -101,28 +99,46 @@ export async function readSnapshotAndTail(
   maxPages: number,
   cache: StateCache,
 ): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }> {
-  const known = cache.lookup([aggregateId]);
-  const knownHead = known?.heads[0];
+  const atHead = await snapshotAtKnownHead(db, aggregateId, cache);
+  if (atHead) return { snapshot: atHead, pages: [] };
   const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots']);
-  const readHead = () =>
-    tx.objectStore('pageIndex').index('stream').openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev');
-  const [snapshot, meta, cursor] = await Promise.all([
+  // Snapshot, stream head and meta in one round: a snapshot at the head needs nothing more.
+  const [snapshot, cursor, meta] = await Promise.all([
     tx.objectStore('snapshots').get(aggregateId),
+    tx.objectStore('pageIndex').index('stream').openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev'),
     tx.objectStore('meta').get('client'),
-    knownHead === undefined ? readHead() : undefined,
   ]);
-  let head: number | undefined;
+  const head = cursor?.key[1] ?? 0;
+  // With a backlog of unindexed pages, the index does not know the head.
   if (meta && !backlogRange(meta)) {
-    if (knownHead !== undefined && JSON.stringify(meta) === known!.metaJson) head = knownHead;
-    else {
-      head = knownHead === undefined ? (cursor?.key[1] ?? 0) : ((await readHead())?.key[1] ?? 0);
-      cache.observe(meta, [[aggregateId, head]]);
-    }
+    cache.observe(meta, [[aggregateId, head]]);
+    if (snapshot && head <= snapshot.seq) return { snapshot, pages: [] };
   }
-  // Without a backlog of unindexed pages, the index knows the head: a snapshot at it needs nothing more.
-  if (snapshot && head !== undefined && head <= snapshot.seq) return { snapshot, pages: [] };
   const pages = await streamPagesIn(tx, { aggregateId, fromSeq: (snapshot?.seq ?? 0) + 1, toSeq: Infinity, maxPages });
   return { snapshot, pages };
+}
+
+/**
+ * The common load: the engine knows the stream head (it wrote or read it),
+ * nothing moved since (meta is unchanged) and the snapshot is at the head.
+ * Then two gets in a transaction over two stores are all a load costs. This
+ * runs on every load, so it uses the raw IndexedDB objects (idb's `unwrap`).
+ * Undefined = read the long way.
+ */
+async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: StateCache): Promise<SnapshotRecord | undefined> {
+  const known = cache.lookup([aggregateId]);
+  const head = known?.heads[0];
+  if (!known || head === undefined || head === 0) return undefined;
+  const tx = unwrap(db).transaction(['snapshots', 'meta']);
+  const snapshot = tx.objectStore('snapshots').get(aggregateId);
+  const meta = tx.objectStore('meta').get('client');
+  await new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new DOMException('read aborted', 'AbortError'));
+  });
+  const found = snapshot.result as SnapshotRecord | undefined;
+  if (!found || found.seq < head) return undefined;
+  return JSON.stringify(meta.result) === known.metaJson ? found : undefined;
 }
 
 /** The highest seq of an aggregate, indexed or in the not-yet-indexed pages. */
