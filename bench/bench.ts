@@ -11,6 +11,7 @@ import Dexie, { type Table } from 'dexie';
 import { openStore, type BatchEntry, type StoredEvent } from '../src/client/index.ts';
 import { aggregateIdOf, chunks, orderEvent, prng, serverLog, type OrderEventBody } from './data.ts';
 import type { PutReply, PutRequest } from './idb-put.worker.ts';
+import type { ProfileKind } from './profile.ts';
 import { foldSummary, initialSummary, model, Order, OrderWithoutSnapshot, type LogSummary } from './model.ts';
 
 /** Every database this bench creates starts with this; all are deleted before and after. */
@@ -600,9 +601,8 @@ const api = {
   initialSyncChronicle,
   initialSyncDexie,
   // Profiling harness (run.mjs --profile), loaded only when asked for.
-  profile: async () => (await import('./profile.ts')).profile(),
-  cpuOpen: async (kind: 'ingest' | 'batch' | 'replay') => (await import('./profile.ts')).cpuOpen(kind),
-  cpuRun: async (kind: 'ingest' | 'batch' | 'replay') => (await import('./profile.ts')).cpuRun(kind),
+  cpuOpen: async (kind: ProfileKind) => (await import('./profile.ts')).cpuOpen(kind),
+  cpuRun: async (kind: ProfileKind) => (await import('./profile.ts')).cpuRun(kind),
   cpuClose: async () => (await import('./profile.ts')).cpuClose(),
 };
 

@@ -8,8 +8,8 @@
  *
  *   node bench/run.mjs            the whole bench
  *   node bench/run.mjs --probe    also time the Dexie replay baseline at several chunk sizes
- *   node bench/run.mjs --profile  instead: time the phases of each operation (bench/profile.ts) and
- *                                 CPU-profile the page and the engine worker during ingest, batch and replay
+ *   node bench/run.mjs --profile  instead: CPU-profile the page and the engine worker during ingest,
+ *                                 local batch appends, replay, single appends and snapshot loads (bench/profile.ts)
  *   node bench/run.mjs --server   only the server metrics (server-push, server-push-pglite, initial-sync)
  *
  * The server metrics (bench/server-bench.ts, loaded through tsx) run in this
@@ -225,9 +225,7 @@ function summarizeProfile(profile, top = 14) {
 }
 
 async function runProfile(bench, cdp, workers) {
-  const report = await bench('profile');
-  console.log(JSON.stringify(report, null, 2));
-  for (const kind of ['ingest', 'batch', 'replay']) {
+  for (const kind of ['ingest', 'batch', 'replay', 'append', 'load']) {
     const mark = workers.attached;
     await bench('cpuOpen', kind);
     const engine = await workers.waitFor(ENGINE_WORKER_TITLE, mark);
