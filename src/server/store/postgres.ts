@@ -39,6 +39,12 @@ function mapPgError(error: unknown): unknown {
   return error;
 }
 
+/** An error that PostgreSQL reported for a statement, on a connection that is still fine. */
+function isStatementError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57');
+}
+
 function executor(client: pg.PoolClient | pg.Pool): SqlExecutor {
   return {
     async query<R extends object>(text: string, params: readonly unknown[] = [], name?: string): Promise<R[]> {
@@ -61,8 +67,44 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   // An idle pooled client that loses its connection emits 'error' on the pool; without a listener it would crash the process.
   pool.on('error', (error) => options.onError?.(error));
 
+  /** Settles when the last statement given to queryInOrder has been handed to its connection. */
+  let lane: Promise<void> = Promise.resolve();
+  /** Connections that have run a statement of the lane (warm: their backend has loaded its caches). */
+  const laneClients = new WeakSet<pg.PoolClient>();
+
   const driver: SqlDriver = {
     ...executor(pool),
+    async queryInOrder<R extends object>(text: string, params: readonly unknown[], name?: string): Promise<R[]> {
+      // Each statement waits until the one before it is on its connection before taking one itself: a
+      // statement given an idle connection must not overtake one still waiting for a new connection.
+      let handed!: () => void;
+      const turn = lane.then(() => pool.connect());
+      lane = new Promise<void>((resolve) => (handed = resolve));
+      let client: pg.PoolClient;
+      try {
+        client = await turn;
+      } catch (error) {
+        handed();
+        throw error;
+      }
+      let broken: Error | undefined;
+      try {
+        // client.query writes the statement to the connection before it returns (the client is idle). On a
+        // connection new to the lane, the next statement waits until this one is done: a new backend loads
+        // its caches first, and the statement sent after this one could run ahead of it.
+        const pending = client.query<R & pg.QueryResultRow>(name ? { name, text, values: [...params] } : { text, values: [...params] });
+        if (laneClients.has(client)) handed();
+        return (await pending).rows;
+      } catch (error) {
+        // A statement that failed (it has a SQLSTATE) leaves its connection usable; anything else may not have.
+        if (!isStatementError(error)) broken = error as Error;
+        throw error;
+      } finally {
+        handed();
+        if (!broken) laneClients.add(client);
+        client.release(broken);
+      }
+    },
     async transaction(fn) {
       const client = await pool.connect();
       let broken: Error | undefined;

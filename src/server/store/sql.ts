@@ -26,6 +26,14 @@ export interface SqlExecutor {
 }
 
 export interface SqlDriver extends SqlExecutor {
+  /**
+   * Like query, but the statements given to it reach the database in call
+   * order: each is handed to its connection before the next one is. Without
+   * it, query is taken to do so (one connection, as PGlite). The fast path's
+   * chained writes need it: a write must take its ticket before the write
+   * judged behind it looks for that ticket (see writeSql).
+   */
+  queryInOrder?<R extends object>(text: string, params: readonly unknown[], name?: string): Promise<R[]>;
   /** Runs fn in one READ COMMITTED transaction on one connection; rolls back when fn throws. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (schema set-up). */
@@ -476,6 +484,10 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
   const resyncListeners = new Set<ResyncListener>();
   let closed = false;
   const WRITE_SQL = writeSql(notifyChannel !== undefined);
+  /** Where the fast path's writes go: to the database in the order they are sent (see SqlDriver.queryInOrder). */
+  const ordered: SqlExecutor = driver.queryInOrder
+    ? { query: (text, params, name) => driver.queryInOrder!(text, params ?? [], name) }
+    : driver;
 
   /** Per log, most recently used last. Bounded: MAX_CACHED_LOGS logs, MAX_CACHED_KEYS marks + heads each. */
   const caches = new Map<string, LogCache>();
@@ -528,10 +540,29 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
    */
   const contended = new Map<string, number>();
   const CONTENDED_MS = 10_000;
-  const contend = (log: string): void => {
+  const contend = (log: string, ms = CONTENDED_MS): void => {
     contended.delete(log);
-    contended.set(log, Date.now() + CONTENDED_MS);
+    contended.set(log, Date.now() + ms);
     if (contended.size > 1000) contended.delete(contended.keys().next().value!);
+  };
+  /**
+   * Per log, fast writes that failed since the last one that succeeded. A failed
+   * fast write sends the log to the slow path for FAILED_MS, doubled with each
+   * further failure up to CONTENDED_MS: a failure of this process's own chain
+   * (a write that ran ahead of the one it was judged behind) costs little, and a
+   * log that keeps failing (another process writes it and its notifications do
+   * not arrive) soon stays on the slow path. Writes that fail together (the
+   * ones in flight behind a failed write fail with it) count once.
+   */
+  const failures = new Map<string, number>();
+  const FAILED_MS = 250;
+  const failed = (log: string): void => {
+    if (isContended(log)) return;
+    const count = (failures.get(log) ?? 0) + 1;
+    failures.delete(log);
+    failures.set(log, count);
+    if (failures.size > 1000) failures.delete(failures.keys().next().value!);
+    contend(log, Math.min(CONTENDED_MS, FAILED_MS * 2 ** (count - 1)));
   };
   const isContended = (log: string): boolean => {
     const until = contended.get(log);
@@ -798,13 +829,16 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
     const current = nextWrite();
     // The log as this write leaves it, if it succeeds: what the next batch is judged against.
     remember(log, state.head, judged.head, judged.marks, judged.heads, current);
-    const outcome = write(driver, log, state.head, afterId, current.id, judged, current.ticket, afterTicket).then(
+    const outcome = write(ordered, log, state.head, afterId, current.id, judged, current.ticket, afterTicket).then(
       (result): boolean => {
-        if (result === 'written') return true;
+        if (result === 'written') {
+          failures.delete(log);
+          return true;
+        }
         // Not written (the head moved, a bounded wait, an id stored already...): the slow path decides,
         // for this batch and, for a while, the log's next ones.
         forget(log);
-        contend(log);
+        failed(log);
         return false;
       },
       (error: unknown) => {
