@@ -3,6 +3,7 @@ import type { AnyEventDefinition } from '../core/event.ts';
 import { openStore, type Store } from '../client/store.ts';
 import type { WorkerOption } from '../client/connection.ts';
 import type { SyncStatus } from '../client/sync.ts';
+import type { LogCursor, LogEntry } from '../client/types.ts';
 import { diffValues } from './diff.ts';
 import { createEncoder } from './encode.ts';
 import {
@@ -10,6 +11,7 @@ import {
   type DevtoolsEntry,
   type DevtoolsSource,
   type InspectResult,
+  type PageRequest,
   type SourceEvent,
   type StateQuery,
 } from './types.ts';
@@ -50,6 +52,12 @@ const STATE_BUDGET = 400;
 const DIFF_VALUE_BUDGET = 40;
 /** Lines handed over per export chunk. */
 const EXPORT_CHUNK = 2000;
+/**
+ * Events per page() call. The panel lives on the app's main thread, where a
+ * page is decoded: 12,000 (the store's default scan batch) made 50-90 ms long
+ * tasks; 2,000 keep each well under a frame budget of work.
+ */
+const PAGE_EVENTS = 2000;
 
 function deleteDatabase(name: string): Promise<void> {
   return new Promise((resolve) => {
@@ -61,6 +69,11 @@ function deleteDatabase(name: string): Promise<void> {
 
 let scratchCounter = 0;
 
+function sameCursor(a: LogCursor | null, b: LogCursor | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.area === b.area && a.page === b.page && a.index === b.index;
+}
+
 /** A DevtoolsSource backed directly by a store in this page. */
 export function createStoreSource(store: DevtoolsStore, options: StoreSourceOptions = {}): DevtoolsSource {
   return storeSource(store, options);
@@ -71,6 +84,13 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
   const encoder = createEncoder();
   const stops = new Set<() => void>();
   let disposed = false;
+  /** The scan the last page() came from, left open for the page after it. */
+  let openScan: { status: PageRequest['status']; last: LogCursor | null; iterator: AsyncIterator<LogEntry[]> } | undefined;
+  const closeScan = async () => {
+    const scan = openScan;
+    openScan = undefined;
+    await scan?.iterator.return?.();
+  };
 
   const eventTypes = () => {
     const types = new Set<string>();
@@ -100,14 +120,21 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
       };
     },
     async page({ status, after }) {
-      const iterator = store.scan({ status, after })[Symbol.asyncIterator]();
+      // A page that continues where the last one ended reads on from the same
+      // scan, whose next batch is already on its way from the engine.
+      const resumable = openScan && openScan.status === status && sameCursor(openScan.last, after ?? null);
+      const iterator = resumable ? openScan!.iterator : store.scan({ status, after }, { batchEvents: PAGE_EVENTS })[Symbol.asyncIterator]();
+      if (!resumable) await closeScan();
+      openScan = undefined;
       try {
         const next = await iterator.next();
         if (next.done) return { entries: [], end: true };
         const entries: DevtoolsEntry[] = next.value.map(({ event, cursor }) => ({ event, cursor }));
+        openScan = { status, last: entries.length > 0 ? entries[entries.length - 1]!.cursor : (after ?? null), iterator };
         return { entries, end: false };
-      } finally {
+      } catch (error) {
         await iterator.return?.();
+        throw error;
       }
     },
     async inspect(request) {
@@ -204,6 +231,7 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
     async dispose() {
       if (disposed) return;
       disposed = true;
+      await closeScan();
       for (const stop of [...stops]) stop();
       encoder.clear();
       if (options.owned) {
