@@ -163,6 +163,18 @@ const num = (v: string | number | null | undefined): number => (v === null || v 
 const withPosition = (json: string, position: number): string => `${json.slice(0, -1)},"position":${position}}`;
 
 /**
+ * The JSON array of the events' texts, as one flat string: the brackets go onto
+ * the first and last elements before the join, since a string concatenated
+ * after it would be a rope that the driver flattens (copies) again to measure it.
+ */
+function eventsArray(texts: string[]): string {
+  if (texts.length === 0) return '[]';
+  texts[0] = `[${texts[0]!}`;
+  texts[texts.length - 1] = `${texts[texts.length - 1]!}]`;
+  return texts.join(',');
+}
+
+/**
  * One read, one statement (one snapshot): the log head ('h', no row for a log
  * never pushed to), the clients' high-water marks ('c'), the stored events of the
  * pushed clientSeq ranges ('d'), stored events with the pushed ids ('i') and the
@@ -736,7 +748,7 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
       JSON.stringify(seqs),
       JSON.stringify(clients),
       JSON.stringify(clientSeqs),
-      `[${events.join(',')}]`,
+      eventsArray(events),
       JSON.stringify([...judged.changedMarks.keys()]),
       JSON.stringify([...judged.changedMarks.values()]),
       judged.head,
