@@ -177,7 +177,7 @@ export async function importPendingRaw(db: ChronicleDB, events: readonly StoredE
     for (const built of buildPages(fresh.map((e) => entryOf(e, true)))) putPage(tx, [PENDING, meta.nextLsn++], built);
     meta.pendingEvents += fresh.length;
     meta.generation = (meta.generation ?? 0) + 1;
-  metaStore.put(meta, 'client').catch(ignore);
+    metaStore.put(meta, 'client').catch(ignore);
   }
   await tx.done;
   return { stored: fresh.length, moved: [...head].filter(([id]) => fresh.some((e) => e.aggregateId === id)) };
