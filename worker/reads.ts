@@ -6,7 +6,7 @@ import type { StateCache } from './state-cache.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
 import { CONFIRMED } from './types.ts';
 
-/** Pages fetched per IndexedDB request when walking the log. */
+/** Pages fetched per round (one getAllKeys, then one get per page) when walking the log. */
 const PAGES_PER_READ = 64;
 
 function raw(key: PageKey, page: PageRecord): RawPage {
