@@ -35,7 +35,6 @@ let eventsPerPageSeen = 100;
  * the caller skips the events it has seen). Bounded by maxEvents, so a reader
  * never holds the whole log.
  */
-
 export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promise<LogPageResult> {
   const maxEvents = query.maxEvents ?? 5000;
   let lower = await startKey(db, query);
