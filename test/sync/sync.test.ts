@@ -200,6 +200,31 @@ describe('client sync against a real server', () => {
 });
 
 describe('sync controls', () => {
+  it('only one of the stores on one database syncs (a process-wide lock where there are no Web Locks); when it closes another takes over', async () => {
+    const first = await openClient(harness.url);
+    const second = await openClient(harness.url, { name: first.name });
+    try {
+      await eventually(async () => expect((await first.sync.status()).leader).toBe(true));
+      expect((await second.sync.status()).leader).toBe(false);
+      await expect(second.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_STANDBY' });
+      // An append through the standby store is pushed by the leader.
+      await second.append('lock-1', [item('x')]);
+      await eventually(async () => expect((await second.sync.status()).pending).toBe(0));
+      await first.close();
+      await eventually(async () => expect((await second.sync.status()).leader).toBe(true));
+      await second.append('lock-1', [item('y')]);
+      await second.sync.syncNow();
+      expect((await second.sync.status()).pending).toBe(0);
+      const mine = (await logOf(second)).filter((e) => e.aggregateId === 'lock-1');
+      expect(mine.map((e) => [e.seq, e.position !== undefined])).toEqual([
+        [1, true],
+        [2, true],
+      ]);
+    } finally {
+      await second.dispose();
+    }
+  });
+
   it('pause from any tab pauses the store, and counts stay true while paused', async () => {
     const a = await openClient(harness.url);
     const otherTab = await openClient(harness.url, { name: a.name });

@@ -6,6 +6,7 @@ import { ingestConfirmed } from '../ingest.ts';
 import { readPendingEvents } from '../pending.ts';
 import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseConflict, type RebaseDecision } from '../rebase.ts';
 import type { Change, EventOutcome, SyncStatus } from '../types.ts';
+import { requestLeaderLock } from './leader-lock.ts';
 import { createTransport, OfflineError, SyncHttpError, type Transport } from './transport.ts';
 
 /** Options that cross the worker boundary as plain data. */
@@ -66,10 +67,6 @@ export interface SyncRunner {
 }
 
 const MAX_ROUND_STEPS = 10_000;
-
-function hasLocks(): boolean {
-  return typeof navigator !== 'undefined' && typeof (navigator as { locks?: LockManager }).locks?.request === 'function';
-}
 
 function isOnline(): boolean {
   return typeof navigator === 'undefined' || (navigator as { onLine?: boolean }).onLine !== false;
@@ -440,17 +437,13 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   };
 
   // Only one tab per store syncs: the one holding the lock. The others wait for it.
-  if (hasLocks()) {
-    void navigator.locks.request(`chronicle-sync:${deps.name}`, () => {
-      if (stopped) return undefined;
-      loopDone = loop();
-      return new Promise<void>((resolve) => {
-        releaseLock = resolve;
-        void loopDone!.finally(resolve);
-      });
-    });
-  } else {
+  requestLeaderLock(`chronicle-sync:${deps.name}`, () => {
+    if (stopped) return undefined;
     loopDone = loop();
-  }
+    return new Promise<void>((resolve) => {
+      releaseLock = resolve;
+      void loopDone!.finally(resolve);
+    });
+  });
   return runner;
 }
