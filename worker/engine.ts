@@ -169,8 +169,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   // posted: a BroadcastChannel post costs ~0.1 ms of this thread, a
   // single-event append's whole round trip ~1.5 ms. Order is kept.
   const outbox: Change[] = [];
+  let channelOpen = channel !== undefined;
   const sendOutbox = () => {
-    for (const change of outbox.splice(0)) channel?.postMessage(change);
+    const changes = outbox.splice(0);
+    // A change published while closing finds the channel gone: nobody is told by a closed engine.
+    if (channelOpen) for (const change of changes) channel?.postMessage(change);
   };
   const publish = (change: Change) => {
     emitLocal(change);
@@ -385,6 +388,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       if (indexTimer) clearTimeout(indexTimer);
       listeners.clear();
       sendOutbox();
+      channelOpen = false;
       channel?.close();
       const db = await dbPromise?.catch(() => undefined);
       db?.close();
