@@ -50,9 +50,9 @@ export class StateCache {
   }
 
   private settle(metaJson: string, heads: Iterable<readonly [string, number]>, carry: boolean): void {
-    if (metaJson !== this.metaJson && !carry) this.heads = new Map();
+    const given = [...heads];
+    if ((metaJson !== this.metaJson && !carry) || this.heads.size + given.length > MAX_HEADS) this.heads = new Map();
     this.metaJson = metaJson;
-    for (const [id, head] of heads) this.heads.set(id, head);
-    if (this.heads.size > MAX_HEADS) this.heads = new Map(heads);
+    for (const [id, head] of given) this.heads.set(id, head);
   }
 }

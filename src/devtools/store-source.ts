@@ -4,6 +4,7 @@ import { openStore, type Store } from '../client/store.ts';
 import type { WorkerOption } from '../client/connection.ts';
 import type { SyncStatus } from '../client/sync.ts';
 import type { LogCursor, LogEntry } from '../client/types.ts';
+import { sameCursor } from './cursor.ts';
 import { diffValues } from './diff.ts';
 import { createEncoder } from './encode.ts';
 import {
@@ -69,11 +70,6 @@ function deleteDatabase(name: string): Promise<void> {
 
 let scratchCounter = 0;
 
-function sameCursor(a: LogCursor | null, b: LogCursor | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.area === b.area && a.page === b.page && a.index === b.index;
-}
-
 /** A DevtoolsSource backed directly by a store in this page. */
 export function createStoreSource(store: DevtoolsStore, options: StoreSourceOptions = {}): DevtoolsSource {
   return storeSource(store, options);
@@ -122,7 +118,7 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
     async page({ status, after }) {
       // A page that continues where the last one ended reads on from the same
       // scan, whose next batch is already on its way from the engine.
-      const resumable = openScan && openScan.status === status && sameCursor(openScan.last, after ?? null);
+      const resumable = openScan && openScan.status === status && sameCursor(openScan.last, after);
       const iterator = resumable ? openScan!.iterator : store.scan({ status, after }, { batchEvents: PAGE_EVENTS })[Symbol.asyncIterator]();
       if (!resumable) await closeScan();
       openScan = undefined;
