@@ -3,7 +3,7 @@ import { ConfigError, TimeTravelError, ValidationError, type ExpectedVersion } f
 import type { AnyEventDefinition, LogEvent, RecordedEvent, StoredEvent, UnknownEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
 import { createRegistry, type Registry } from '../core/registry.ts';
-import { MAX_ID_LENGTH } from '../core/schemas.ts';
+import { findIdProblem } from '../core/text-rules.ts';
 import type { AppendOutcome, AppendRequest, Change, LogCursor } from '../../worker/types.ts';
 import { loadAggregate, readStream } from './aggregate-loader.ts';
 import { isAfter } from './log-events.ts';
@@ -101,9 +101,9 @@ export interface Store<
 }
 
 function checkAggregateId(aggregateId: unknown): asserts aggregateId is string {
-  if (typeof aggregateId !== 'string' || aggregateId.length === 0 || aggregateId.length > MAX_ID_LENGTH) {
-    throw new ValidationError('?', 'aggregateId', `must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
-  }
+  // The same rule the server applies (core/text-rules.ts): an id it would refuse never enters the log.
+  const problem = findIdProblem(aggregateId);
+  if (problem !== undefined) throw new ValidationError('?', 'aggregateId', problem);
 }
 
 function checkExpectedVersion(expected: unknown): asserts expected is ExpectedVersion {

@@ -6,4 +6,5 @@ export * from './registry.ts';
 export * from './json-data.ts';
 export * from './ids.ts';
 export * from './schemas.ts';
+export * from './text-rules.ts';
 export * from './protocol.ts';

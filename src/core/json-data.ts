@@ -5,6 +5,8 @@
  * read back would differ from the one appended. This walk rejects all of that
  * with the path of the first offending value.
  */
+import { findStringProblem, MAX_DATA_DEPTH } from './text-rules.ts';
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export interface JsonProblem {
@@ -28,16 +30,26 @@ function join(path: string, key: string | number): string {
   return path ? `${path}.${key}` : key;
 }
 
-/** Returns the first problem found, or undefined when `value` is plain JSON data. */
-export function findJsonProblem(value: unknown): JsonProblem | undefined {
+/**
+ * Returns the first problem found, or undefined when `value` is plain JSON data
+ * that every store keeps as it is: finite numbers, storable strings (keys too,
+ * see text-rules.ts) and at most `maxDepth` levels of objects and arrays.
+ */
+export function findJsonProblem(value: unknown, maxDepth: number = MAX_DATA_DEPTH): JsonProblem | undefined {
   const ancestors = new Set<object>();
-  const walk = (v: unknown, path: string): JsonProblem | undefined => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
+  // Recursion is bounded by maxDepth, so a hostile 10,000-level value cannot overflow the stack.
+  const walk = (v: unknown, path: string, depth: number): JsonProblem | undefined => {
+    if (v === null || typeof v === 'boolean') return undefined;
+    if (typeof v === 'string') {
+      const problem = findStringProblem(v);
+      return problem ? { path, reason: `the string ${problem}` } : undefined;
+    }
     if (typeof v === 'number') {
       return Number.isFinite(v) ? undefined : { path, reason: `${v} is not a finite number` };
     }
     if (typeof v !== 'object') return { path, reason: `${describe(v)} is not JSON data` };
     if (ancestors.has(v)) return { path, reason: 'a cycle: this object contains itself' };
+    if (depth >= maxDepth) return { path, reason: `nested more than ${maxDepth} levels deep` };
     const isArray = Array.isArray(v);
     if (!isArray) {
       const proto = Object.getPrototypeOf(v) as unknown;
@@ -46,19 +58,21 @@ export function findJsonProblem(value: unknown): JsonProblem | undefined {
     ancestors.add(v);
     if (isArray) {
       for (let i = 0; i < v.length; i++) {
-        const p = walk(v[i], join(path, i));
+        const p = walk(v[i], join(path, i), depth + 1);
         if (p) return p;
       }
     } else {
       for (const key of Object.keys(v)) {
-        const p = walk((v as Record<string, unknown>)[key], join(path, key));
+        const keyProblem = findStringProblem(key);
+        if (keyProblem) return { path: join(path, key), reason: `the key ${keyProblem}` };
+        const p = walk((v as Record<string, unknown>)[key], join(path, key), depth + 1);
         if (p) return p;
       }
     }
     ancestors.delete(v);
     return undefined;
   };
-  return walk(value, '');
+  return walk(value, '', 0);
 }
 
 const encoder = new TextEncoder();

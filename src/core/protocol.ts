@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_ID_LENGTH, storedEventSchema } from './schemas.ts';
+import { idSchema, storedEventSchema } from './schemas.ts';
 
 /**
  * The sync protocol between a client and a server log. docs/protocol.md is the
@@ -35,7 +35,7 @@ export const logNameSchema = z
 export const pushRequestSchema = z
   .object({
     protocolVersion: z.literal(PROTOCOL_VERSION),
-    clientId: z.string().min(1).max(MAX_ID_LENGTH),
+    clientId: idSchema,
     from: z.number().int().positive(),
     to: z.number().int().positive(),
     events: z.array(storedEventSchema.omit({ position: true })),
@@ -74,7 +74,7 @@ export type PushResponse = z.infer<typeof pushResponseSchema>;
 export const pullQuerySchema = z.object({
   after: z.coerce.number().int().nonnegative(),
   limit: z.coerce.number().int().positive().max(DEFAULT_LIMITS.maxPullLimit).default(1000),
-  clientId: z.string().min(1).max(MAX_ID_LENGTH).optional(),
+  clientId: idSchema.optional(),
 });
 export type PullQuery = z.infer<typeof pullQuerySchema>;
 

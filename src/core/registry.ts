@@ -11,6 +11,7 @@ import {
 import type { AnyEventDefinition, EventInput, LogEvent, StoredEvent } from './event.ts';
 import type { AnyAggregateDefinition } from './aggregate.ts';
 import { findJsonProblem, utf8Length } from './json-data.ts';
+import { findIdProblem, findStringProblem, MAX_ID_LENGTH } from './text-rules.ts';
 import { uuidv7 } from './ids.ts';
 
 /** Default upper bound for one event's stored JSON, in bytes. */
@@ -102,9 +103,8 @@ export function createRegistry(options: RegistryOptions): Registry {
     const problem = findJsonProblem(data);
     if (problem) throw new UnserializableDataError(def.type, problem.path ? `data.${problem.path}` : 'data', problem.reason, index);
     const id = input.id ?? uuidv7(now);
-    if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
-      throw new ValidationError(def.type, 'id', 'id must be a non-empty string of at most 128 characters', index);
-    }
+    const idProblem = findIdProblem(id);
+    if (idProblem !== undefined) throw new ValidationError(def.type, 'id', `id ${idProblem}`, index);
     if (seen.has(id)) throw new DuplicateInBatchError(id);
     seen.add(id);
     const metaIn = input.meta ?? {};
@@ -114,7 +114,11 @@ export function createRegistry(options: RegistryOptions): Registry {
     }
     for (const key of ['correlationId', 'causationId'] as const) {
       const value = metaIn[key];
-      if (value !== undefined && typeof value !== 'string') throw new ValidationError(def.type, `meta.${key}`, 'must be a string', index);
+      if (value === undefined) continue;
+      if (typeof value !== 'string') throw new ValidationError(def.type, `meta.${key}`, 'must be a string', index);
+      if (value.length > MAX_ID_LENGTH) throw new ValidationError(def.type, `meta.${key}`, `must be at most ${MAX_ID_LENGTH} characters`, index);
+      const problem = findStringProblem(value);
+      if (problem !== undefined) throw new ValidationError(def.type, `meta.${key}`, problem, index);
     }
     const inner = JSON.stringify([def.type, def.version, data, occurredAt]);
     const body = inner.slice(1, -1);

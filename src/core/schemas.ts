@@ -1,26 +1,41 @@
 import { z } from 'zod';
+import { findIdProblem, findStringProblem, MAX_ID_LENGTH } from './text-rules.ts';
 
-/** Upper bounds for identifiers, shared by client validation and the server. */
-export const MAX_ID_LENGTH = 128;
+export { MAX_ID_LENGTH } from './text-rules.ts';
+
+/** An identifier as both ends accept it (text-rules.ts): 1 to MAX_ID_LENGTH storable characters. */
+export const idSchema = z.string().superRefine((value, ctx) => {
+  const problem = findIdProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** An optional link (correlation, causation): a storable string of at most MAX_ID_LENGTH characters. */
+export const linkSchema = z
+  .string()
+  .max(MAX_ID_LENGTH)
+  .superRefine((value, ctx) => {
+    const problem = findStringProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const eventMetaSchema = z
   .object({
     occurredAt: z.number().finite(),
-    clientId: z.string().min(1).max(MAX_ID_LENGTH),
+    clientId: idSchema,
     clientSeq: z.number().int().positive(),
-    correlationId: z.string().max(MAX_ID_LENGTH).optional(),
-    causationId: z.string().max(MAX_ID_LENGTH).optional(),
+    correlationId: linkSchema.optional(),
+    causationId: linkSchema.optional(),
   })
   .strict();
 
 /** The stored form of one event: what a log page holds and what sync exchanges. */
 export const storedEventSchema = z
   .object({
-    id: z.string().min(1).max(MAX_ID_LENGTH),
-    aggregateId: z.string().min(1).max(MAX_ID_LENGTH),
-    aggregateType: z.string().min(1).max(MAX_ID_LENGTH),
+    id: idSchema,
+    aggregateId: idSchema,
+    aggregateType: idSchema,
     seq: z.number().int().positive(),
-    type: z.string().min(1).max(MAX_ID_LENGTH),
+    type: idSchema,
     version: z.number().int().positive(),
     data: z.unknown(),
     meta: eventMetaSchema,

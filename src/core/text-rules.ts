@@ -1,0 +1,48 @@
+/**
+ * What a string must be for every store to keep it as it is: the one rule the
+ * client (at append) and the server (on every push and query parameter) share.
+ *
+ * PostgreSQL's `text` cannot hold U+0000, and its `jsonb` refuses both `\u0000`
+ * and a lone surrogate (half of a UTF-16 pair, e.g. a cut emoji). IndexedDB
+ * takes both, so without this rule an event is accepted locally and then
+ * refused by the server forever.
+ */
+
+/** Upper bound for identifiers (ids, aggregate ids and types, event types, client ids). */
+export const MAX_ID_LENGTH = 128;
+
+/**
+ * How deeply event data may nest (objects and arrays). Real payloads nest a
+ * few levels; the bound keeps every walk over data (validation,
+ * JSON.stringify, PostgreSQL's jsonb) far from a stack overflow.
+ */
+export const MAX_DATA_DEPTH = 64;
+
+// A NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why `text` cannot be stored, or undefined when it can. */
+export function findStringProblem(text: string): string | undefined {
+  const match = UNSTORABLE.exec(text);
+  if (!match) return undefined;
+  const what = match[0] === '\u0000' ? 'a NUL character (U+0000)' : 'a lone surrogate (half of a UTF-16 pair)';
+  return `contains ${what} at index ${match.index}`;
+}
+
+/** True when every store can keep `text` exactly. */
+export function isStorableString(text: string): boolean {
+  return !UNSTORABLE.test(text);
+}
+
+/** Why `value` is not a valid identifier, or undefined when it is one. */
+export function findIdProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return `must be a string (got ${value === null ? 'null' : typeof value})`;
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > MAX_ID_LENGTH) return `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`;
+  return findStringProblem(value);
+}
+
+/** True when `value` is a valid identifier: a storable string of 1 to MAX_ID_LENGTH characters. */
+export function isValidId(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_LENGTH && !UNSTORABLE.test(value);
+}
