@@ -79,6 +79,7 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
 }
 
 export class StalePlanError extends ChronicleError {
+  override name = 'StalePlanError';
   constructor() {
     super('REBASE_STALE', 'The log changed while the rebase was being decided; plan again');
   }

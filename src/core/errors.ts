@@ -7,11 +7,13 @@
 export type ErrorDetails = Record<string, unknown>;
 
 export class ChronicleError extends Error {
+  // Every subclass names itself with a string literal: a minifier renames classes,
+  // and `error.name` must still say `ConcurrencyError`, not `Bs`.
+  override name = 'ChronicleError';
   readonly code: string;
   readonly details: ErrorDetails;
   constructor(code: string, message: string, details: ErrorDetails = {}) {
     super(message);
-    this.name = new.target.name;
     this.code = code;
     this.details = details;
   }
@@ -31,6 +33,7 @@ export type ExpectedVersion = number | 'any' | 'no-stream';
 
 /** expectedVersion did not match the stream's head. */
 export class ConcurrencyError extends ChronicleError {
+  override name = 'ConcurrencyError';
   constructor(
     readonly aggregateId: string,
     readonly expected: ExpectedVersion,
@@ -46,6 +49,7 @@ export class ConcurrencyError extends ChronicleError {
 
 /** Event data failed its schema, or the envelope itself is malformed. */
 export class ValidationError extends ChronicleError {
+  override name = 'ValidationError';
   constructor(
     readonly eventType: string,
     readonly path: string,
@@ -61,6 +65,7 @@ export class ValidationError extends ChronicleError {
 }
 
 export class UnknownEventTypeError extends ChronicleError {
+  override name = 'UnknownEventTypeError';
   constructor(readonly eventType: string, readonly known: readonly string[]) {
     super(
       'UNKNOWN_EVENT_TYPE',
@@ -71,6 +76,7 @@ export class UnknownEventTypeError extends ChronicleError {
 }
 
 export class EventTooLargeError extends ChronicleError {
+  override name = 'EventTooLargeError';
   constructor(readonly eventType: string, readonly bytes: number, readonly limit: number, readonly index?: number) {
     super(
       'EVENT_TOO_LARGE',
@@ -82,6 +88,7 @@ export class EventTooLargeError extends ChronicleError {
 
 /** Data that cannot be stored as JSON: functions, cycles, symbols, NaN, class instances... */
 export class UnserializableDataError extends ChronicleError {
+  override name = 'UnserializableDataError';
   constructor(readonly eventType: string, readonly path: string, readonly reason: string, readonly index?: number) {
     super(
       'UNSERIALIZABLE',
@@ -93,6 +100,7 @@ export class UnserializableDataError extends ChronicleError {
 
 /** No aggregate type could be resolved for an append. */
 export class AggregateTypeError extends ChronicleError {
+  override name = 'AggregateTypeError';
   constructor(message: string, details: ErrorDetails = {}) {
     super('AGGREGATE_TYPE', message, details);
   }
@@ -100,6 +108,7 @@ export class AggregateTypeError extends ChronicleError {
 
 /** The same event id appears twice within one append call. */
 export class DuplicateInBatchError extends ChronicleError {
+  override name = 'DuplicateInBatchError';
   constructor(readonly eventId: string) {
     super('DUPLICATE_IN_BATCH', `Event id ${eventId} appears more than once in the same append`, { eventId });
   }
@@ -107,6 +116,7 @@ export class DuplicateInBatchError extends ChronicleError {
 
 /** The browser refused to store more (QuotaExceededError). Nothing of the append was written. */
 export class StorageQuotaError extends ChronicleError {
+  override name = 'StorageQuotaError';
   constructor(cause: string) {
     super('STORAGE_QUOTA', `Storage quota exceeded; nothing of this write was stored (${cause})`, { cause });
   }
@@ -114,6 +124,7 @@ export class StorageQuotaError extends ChronicleError {
 
 /** Opening or upgrading the database is blocked by another tab holding an older version open. */
 export class StorageBlockedError extends ChronicleError {
+  override name = 'StorageBlockedError';
   constructor(readonly database: string) {
     super(
       'STORAGE_BLOCKED',
@@ -125,6 +136,7 @@ export class StorageBlockedError extends ChronicleError {
 
 /** The database connection was closed (by the browser, another tab's upgrade, or a failed reopen). */
 export class StorageClosedError extends ChronicleError {
+  override name = 'StorageClosedError';
   constructor(readonly database: string, reason: string) {
     super('STORAGE_CLOSED', `Database "${database}" is closed: ${reason}`, { database, reason });
   }
@@ -132,6 +144,7 @@ export class StorageClosedError extends ChronicleError {
 
 /** Any other IndexedDB failure, with the browser's own error name and message. */
 export class StorageError extends ChronicleError {
+  override name = 'StorageError';
   constructor(readonly operation: string, cause: string) {
     super('STORAGE', `Storage failure during ${operation}: ${cause}`, { operation, cause });
   }
@@ -139,6 +152,7 @@ export class StorageError extends ChronicleError {
 
 /** The store was closed by the application. */
 export class StoreClosedError extends ChronicleError {
+  override name = 'StoreClosedError';
   constructor(readonly database: string) {
     super('STORE_CLOSED', `Store "${database}" has been closed`, { database });
   }
@@ -146,6 +160,7 @@ export class StoreClosedError extends ChronicleError {
 
 /** A replay job or other long operation was stopped by its AbortSignal. */
 export class AbortedError extends ChronicleError {
+  override name = 'AbortedError';
   constructor(what: string) {
     super('ABORTED', `${what} was aborted`, { what });
   }
@@ -153,6 +168,7 @@ export class AbortedError extends ChronicleError {
 
 /** The store is showing a past state (time travel): it is read-only until resume(). */
 export class TimeTravelError extends ChronicleError {
+  override name = 'TimeTravelError';
   constructor() {
     super('TIME_TRAVEL', 'The store is time traveling and read-only; call store.timeTravel.resume() first');
   }
@@ -160,6 +176,7 @@ export class TimeTravelError extends ChronicleError {
 
 /** Options given to openStore or another API call are wrong. */
 export class ConfigError extends ChronicleError {
+  override name = 'ConfigError';
   constructor(message: string, details: ErrorDetails = {}) {
     super('CONFIG', message, details);
   }
@@ -212,6 +229,9 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       break;
     case 'ABORTED':
       err = new AbortedError(String(d.what));
+      break;
+    case 'CONFIG':
+      err = new ConfigError(e.message, d);
       break;
     default:
       err = new ChronicleError(e.code, e.message, d);

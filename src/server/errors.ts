@@ -8,6 +8,7 @@ import { ERROR_STATUS, type ErrorBody, type ProtocolErrorCode } from '../core/pr
  * layer turns it into `{ error: { code, message, details } }`.
  */
 export class SyncError extends ChronicleError {
+  override name = 'SyncError';
   declare readonly code: ProtocolErrorCode;
   readonly status: number;
   constructor(code: ProtocolErrorCode, message: string, details: ErrorDetails = {}) {

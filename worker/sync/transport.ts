@@ -4,6 +4,7 @@ import { PROTOCOL_VERSION, type PushResponse } from '../../src/core/protocol.ts'
 
 /** The server answered with an error body (4xx/5xx): code, status and details as it sent them. */
 export class SyncHttpError extends ChronicleError {
+  override name = 'SyncHttpError';
   constructor(
     readonly status: number,
     code: string,
@@ -16,6 +17,7 @@ export class SyncHttpError extends ChronicleError {
 
 /** The server could not be reached (network down, DNS, refused, aborted). */
 export class OfflineError extends ChronicleError {
+  override name = 'OfflineError';
   constructor(cause: string) {
     super('OFFLINE', `Sync server unreachable: ${cause}`, { cause });
   }
