@@ -4,7 +4,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
 import { deletePage, putPage, readBacklog, readPages } from './page-store.ts';
 import { buildPages, entryOf, pageOfEvents } from './page-builder.ts';
-import { PENDING_RANGE } from './pending.ts';
+import { pendingRangeAll } from './pending.ts';
 import { CONFIRMED, PENDING, type PageKey } from './types.ts';
 
 const ignore = (): void => undefined;
@@ -56,7 +56,7 @@ async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<n
   let removed = 0;
   let lower: PageKey | undefined;
   while (removed < ids.size) {
-    const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : PENDING_RANGE;
+    const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : pendingRangeAll();
     const { keys, pages: values } = await readPages(pages, range, 8);
     if (values.length === 0) break;
     values.forEach((page, i) => {

@@ -5,8 +5,16 @@ import { pageOfEvents } from './page-builder.ts';
 import { deletePage, putPage, readPages } from './page-store.ts';
 import { PENDING, type PageKey } from './types.ts';
 
-/** Both ends of the pending area: all pending page keys sort between these. */
-export const PENDING_RANGE = IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity]);
+/**
+ * Both ends of the pending area: all pending page keys sort between these.
+ * Made on first use, not at import: importing the engine where there is no
+ * IndexedDB (Node, SSR) must not throw.
+ */
+let pendingRange: IDBKeyRange | undefined;
+export function pendingRangeAll(): IDBKeyRange {
+  pendingRange ??= IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity]);
+  return pendingRange;
+}
 
 /** The first pending events in clientSeq order (= pending page order), bounded by count and bytes. */
 export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxBytes: number): Promise<StoredEvent[]> {
@@ -14,7 +22,7 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
   let bytes = 0;
   let lower: PageKey | undefined;
   for (;;) {
-    const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : PENDING_RANGE;
+    const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : pendingRangeAll();
     const { keys, pages } = await readPages(db.transaction('pages').store, range, 16);
     for (const page of pages) {
       for (const event of decodePageJson(page.json)) {
@@ -38,7 +46,7 @@ export async function rewritePendingPages(
   tx: Parameters<typeof putPage>[0],
   edit: (events: StoredEvent[]) => StoredEvent[],
 ): Promise<{ before: number; after: number }> {
-  const { keys, pages: values } = await readPages(tx.objectStore('pages'), PENDING_RANGE);
+  const { keys, pages: values } = await readPages(tx.objectStore('pages'), pendingRangeAll());
   const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
     key: keys[i]!,
     events: decodePageJson(page.json),

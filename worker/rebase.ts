@@ -2,7 +2,7 @@ import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
-import { rewritePendingPages, PENDING_RANGE } from './pending.ts';
+import { rewritePendingPages, pendingRangeAll } from './pending.ts';
 import { CONFIRMED } from './types.ts';
 import { readBacklog, readPages } from './page-store.ts';
 
@@ -42,7 +42,7 @@ export interface RebasePlan {
  */
 export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly string[]): Promise<RebasePlan> {
   const tx = db.transaction(['pages', 'pageIndex', 'meta']);
-  const [meta, { pages: pendingPages }] = await Promise.all([tx.objectStore('meta').get('client'), readPages(tx.objectStore('pages'), PENDING_RANGE)]);
+  const [meta, { pages: pendingPages }] = await Promise.all([tx.objectStore('meta').get('client'), readPages(tx.objectStore('pages'), pendingRangeAll())]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const byAggregate = new Map<string, StoredEvent[]>();
   for (const page of pendingPages) {
