@@ -1,12 +1,21 @@
 import * as Comlink from 'comlink';
 import { ConfigError } from '../core/errors.ts';
-import { createEngine, type Engine } from '../../worker/engine.ts';
+import type { Engine } from '../../worker/engine.ts';
 import type { EngineHost } from '../../worker/index.ts';
 import { installErrorTransfer } from '../../worker/error-transfer.ts';
 import type { Change } from '../../worker/types.ts';
+import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModuleUrl } from './spawn-worker.ts';
 
-/** Where the engine runs. 'auto' = a Web Worker where the platform has one, else in-process. */
-export type WorkerOption = boolean | 'auto' | Worker | (() => Worker);
+/**
+ * Where the engine runs:
+ * - `'auto'` (default): a Web Worker where the platform has one, else in-process;
+ * - `true`: a Web Worker, or a ConfigError where there is none;
+ * - `false`: in-process (Node, tests, SSR);
+ * - a `Worker`, a function returning one, or the URL of a worker script (a module
+ *   worker that imports `chronicle/worker`, or the shipped `engine.worker.js`):
+ *   for bundlers that cannot start the default worker.
+ */
+export type WorkerOption = boolean | 'auto' | Worker | (() => Worker) | URL | string;
 
 type AsyncEngine = {
   [K in Exclude<keyof Engine, 'subscribe' | 'unsubscribe' | 'close'>]: Engine[K];
@@ -22,44 +31,92 @@ export interface EngineConnection {
   close(): Promise<void>;
 }
 
-function spawnDefaultWorker(): Worker {
-  return new Worker(new URL('../../worker/index.ts', import.meta.url), { type: 'module', name: 'chronicle-engine' });
+/** How to get the worker, and a second one to try if the first fails to load. */
+interface WorkerPlan {
+  create(): Worker;
+  fallback?: () => Worker;
 }
 
-function workerFor(option: WorkerOption): Worker | undefined {
+function workerPlan(option: WorkerOption): WorkerPlan | undefined {
   if (option === false) return undefined;
-  if (typeof option === 'function') return option();
-  if (typeof option === 'object') return option;
   const available = typeof Worker === 'function';
-  if (option === 'auto') return available ? spawnDefaultWorker() : undefined;
-  if (!available) throw new ConfigError('worker: true, but this platform has no Web Worker; use worker: false');
-  return spawnDefaultWorker();
+  if (option === 'auto' || option === true) {
+    if (!available) {
+      if (option === 'auto') return undefined;
+      throw new ConfigError('worker: true, but this platform has no Web Worker; use worker: false');
+    }
+  } else {
+    if (typeof option === 'function') return { create: option };
+    if (typeof option === 'string' || option instanceof URL) return { create: () => new Worker(option, ENGINE_WORKER_OPTIONS) };
+    return { create: () => option };
+  }
+  const fallback = fallbackWorkerUrl(thisModuleUrl());
+  return fallback ? { create: spawnDefaultWorker, fallback: () => new Worker(fallback, ENGINE_WORKER_OPTIONS) } : { create: spawnDefaultWorker };
+}
+
+/** The worker's script failed to load or threw before it served the engine. */
+class WorkerStartError extends ConfigError {
+  override name = 'WorkerStartError';
+}
+
+/** Opens the engine in `worker`; rejects if the worker dies (404, syntax error, CSP) before it answers. */
+async function openInWorker(worker: Worker, name: string): Promise<{ host: Comlink.Remote<EngineHost>; remote: Comlink.Remote<Engine> }> {
+  const host = Comlink.wrap<EngineHost>(worker);
+  let onError: ((event: Event) => void) | undefined;
+  const died = new Promise<never>((_, reject) => {
+    onError = (event) => {
+      const detail = event instanceof ErrorEvent && event.message ? `: ${event.message}` : '';
+      reject(
+        new WorkerStartError(
+          `The engine worker failed to start${detail}. If your bundler cannot serve it, pass openStore({ worker }) ` +
+            `a Worker or the URL of chronicle's dist/engine.worker.js (see the README, "Install").`,
+        ),
+      );
+    };
+    worker.addEventListener('error', onError);
+  });
+  try {
+    const remote = (await Promise.race([host.open({ name }), died])) as unknown as Comlink.Remote<Engine>;
+    return { host, remote };
+  } catch (error) {
+    host[Comlink.releaseProxy]();
+    worker.terminate();
+    throw error;
+  } finally {
+    if (onError) worker.removeEventListener('error', onError);
+  }
+}
+
+async function connectInProcess(name: string): Promise<EngineConnection> {
+  // The engine is loaded only here, so a page whose engine runs in a worker never downloads it.
+  const { createEngine } = await import('../../worker/engine.ts');
+  const engine = await createEngine({ name });
+  return {
+    engine,
+    inWorker: false,
+    async subscribe(listener) {
+      const id = engine.subscribe(listener);
+      return () => engine.unsubscribe(id);
+    },
+    callable: (functions) => functions,
+    close: () => engine.close(),
+  };
 }
 
 export async function connect(name: string, option: WorkerOption): Promise<EngineConnection> {
-  const worker = workerFor(option);
-  if (!worker) {
-    const engine = await createEngine({ name });
-    return {
-      engine,
-      inWorker: false,
-      async subscribe(listener) {
-        const id = engine.subscribe(listener);
-        return () => engine.unsubscribe(id);
-      },
-      callable: (functions) => functions,
-      close: () => engine.close(),
-    };
-  }
+  const plan = workerPlan(option);
+  if (!plan) return connectInProcess(name);
   installErrorTransfer();
-  const host = Comlink.wrap<EngineHost>(worker);
-  let remote: Comlink.Remote<Engine>;
+  let worker = plan.create();
+  let opened: Awaited<ReturnType<typeof openInWorker>>;
   try {
-    remote = (await host.open({ name })) as unknown as Comlink.Remote<Engine>;
+    opened = await openInWorker(worker, name);
   } catch (error) {
-    worker.terminate();
-    throw error;
+    if (!(error instanceof WorkerStartError) || !plan.fallback) throw error;
+    worker = plan.fallback();
+    opened = await openInWorker(worker, name);
   }
+  const { host, remote } = opened;
   return {
     engine: remote as unknown as AsyncEngine,
     inWorker: true,
