@@ -1,4 +1,5 @@
 import { playwright } from '@vitest/browser-playwright';
+import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -16,6 +17,15 @@ import { defineConfig } from 'vitest/config';
  */
 
 const TEST_TIMEOUT = 60_000;
+
+/**
+ * The repository's own suites import `chronicle/*` from the TypeScript source:
+ * the package's exports have a `chronicle-source` condition for that. (The
+ * consumers project tests the built, packed package instead.)
+ */
+const SOURCE = 'chronicle-source';
+const nodeResolve = { conditions: [SOURCE, ...defaultServerConditions] };
+const browserResolve = { conditions: [SOURCE, ...defaultClientConditions] };
 const HOOK_TIMEOUT = 60_000;
 
 /** Chromium shipped by Debian (`apt-get install chromium`), not a Playwright download. */
@@ -25,6 +35,8 @@ export default defineConfig({
   test: {
     projects: [
       {
+        resolve: nodeResolve,
+        ssr: { resolve: { conditions: nodeResolve.conditions, externalConditions: [SOURCE] } },
         test: {
           name: 'node',
           environment: 'node',
@@ -36,6 +48,7 @@ export default defineConfig({
       },
       {
         // Vite options for the browser project's dev server.
+        resolve: browserResolve,
         worker: {
           // Web Workers are ES modules: `new Worker(new URL(..., import.meta.url), { type: 'module' })`.
           format: 'es',
@@ -78,6 +91,8 @@ export default defineConfig({
       },
       {
         // The demo (sync server + Vite) driven in headless Chromium by playwright-core.
+        resolve: nodeResolve,
+        ssr: { resolve: { conditions: nodeResolve.conditions, externalConditions: [SOURCE] } },
         test: {
           name: 'e2e',
           environment: 'node',

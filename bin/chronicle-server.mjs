@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// The chronicle-server command. The server is written in TypeScript and runs
-// without a build step: tsx's loader compiles it on the fly (Node >= 20.6).
-import { register } from 'tsx/esm/api';
+// The chronicle-server command: the compiled server CLI (dist/cli.js).
+// In a checkout of the Chronicle repository, where the TypeScript source sits
+// beside this file, it runs that source through tsx (a dev dependency) instead,
+// so the command never runs a stale build.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/server/cli.ts');
+const source = new URL('../src/server/cli.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import('../dist/cli.js');
+}

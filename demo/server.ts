@@ -11,7 +11,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer, type Plugin, type ViteDevServer } from 'vite';
+import { createServer, defaultClientConditions, type Plugin, type ViteDevServer } from 'vite';
 import { consoleLogger, createPgliteStore, createSyncServer, silentLogger, type SyncServer } from 'chronicle/server';
 
 export interface DemoOptions {
@@ -117,6 +117,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
       },
       // TSX without a plugin: esbuild's automatic runtime (react/jsx-runtime).
       esbuild: { jsx: 'automatic' },
+      // The package's `chronicle-source` export condition: the demo runs on the
+      // TypeScript source (no build step), through the same entry points an app uses.
+      resolve: { conditions: ['chronicle-source', ...defaultClientConditions] },
       worker: { format: 'es' },
       optimizeDeps: {
         entries: ['index.html'],
