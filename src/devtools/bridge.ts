@@ -15,16 +15,8 @@
  */
 import type { ImportResult, LogCursor, LogFilter, RejectedRecord, SyncStatus } from '../client/index.ts';
 import type { Encoded } from './encode.ts';
-import {
-  DevtoolsError,
-  type DevtoolsSource,
-  type InspectRequest,
-  type InspectResult,
-  type PageRequest,
-  type PageResult,
-  type SourceEvent,
-  type SourceInfo,
-} from './types.ts';
+import { DevtoolsError } from './errors.ts';
+import type { DevtoolsSource, InspectRequest, InspectResult, PageRequest, PageResult, SourceEvent, SourceInfo } from './types.ts';
 
 export const BRIDGE_CHANNEL = 'chronicle-devtools@1';
 

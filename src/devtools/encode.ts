@@ -8,7 +8,7 @@
  * long strings come back as stubs with a `ref` that `expand` fills later.
  * The encoder keeps the values behind refs in a bounded LRU.
  */
-import { DevtoolsError } from './types.ts';
+import { DevtoolsError } from './errors.ts';
 
 export type EncodedContainerType = 'object' | 'array' | 'map' | 'set';
 

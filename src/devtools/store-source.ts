@@ -1,20 +1,16 @@
-import type { AnyAggregateDefinition } from '../core/aggregate.ts';
-import type { AnyEventDefinition } from '../core/event.ts';
-import { openStore, type Store } from '../client/store.ts';
-import type { WorkerOption } from '../client/connection.ts';
-import type { SyncStatus } from '../client/sync.ts';
-import type { LogCursor, LogEntry } from '../client/types.ts';
+import type { AnyAggregateDefinition, AnyEventDefinition } from '../core/index.ts';
+import { openStore, type LogCursor, type LogEntry, type Store, type SyncStatus, type WorkerOption } from '../client/index.ts';
 import { sameCursor } from './cursor.ts';
 import { diffValues } from './diff.ts';
 import { createEncoder } from './encode.ts';
-import {
-  DevtoolsError,
-  type DevtoolsEntry,
-  type DevtoolsSource,
-  type InspectResult,
-  type PageRequest,
-  type SourceEvent,
-  type StateQuery,
+import { DevtoolsError } from './errors.ts';
+import type {
+  DevtoolsEntry,
+  DevtoolsSource,
+  InspectResult,
+  PageRequest,
+  SourceEvent,
+  StateQuery,
 } from './types.ts';
 
 /** The parts of a store the devtools use: any `Store<...>` fits. */

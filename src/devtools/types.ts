@@ -1,7 +1,9 @@
-import type { LogEvent } from '../core/event.ts';
+import type { LogEvent } from '../core/index.ts';
 import type { EventOutcome, ImportResult, LogCursor, LogFilter, RejectedRecord, SyncStatus } from '../client/index.ts';
 import type { Encoded } from './encode.ts';
 import type { DiffResult } from './diff.ts';
+
+export { DevtoolsError } from './errors.ts';
 
 export type { LogCursor, LogFilter, SyncStatus, EventOutcome, RejectedRecord, ImportResult, Encoded, DiffResult };
 
@@ -102,15 +104,4 @@ export interface DevtoolsSource {
 
 export function isDevtoolsSource(value: unknown): value is DevtoolsSource {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'chronicle-devtools-source';
-}
-
-/** Errors a source reports to the panel (and across the bridge) with a code. */
-export class DevtoolsError extends Error {
-  override readonly name = 'DevtoolsError';
-  constructor(
-    readonly code: 'NO_AGGREGATE' | 'EXPIRED' | 'DISCONNECTED' | 'TIMEOUT' | 'REMOTE' | 'BAD_REQUEST',
-    message: string,
-  ) {
-    super(message);
-  }
 }

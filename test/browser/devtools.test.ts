@@ -1,7 +1,7 @@
 // The devtools panel in real Chromium: mounted on a store, driven like a user would.
 import { afterEach, describe, expect, it } from 'vitest';
 import { userEvent } from 'vitest/browser';
-import type { LogEntry } from '../../src/client/types.ts';
+import type { LogEntry } from '../../src/client/index.ts';
 import {
   connectBridge,
   createStoreSource,

@@ -1,0 +1,14 @@
+/**
+ * Errors a source reports to the panel (and across the bridge) with a code.
+ * On its own so that the value encoder can throw it without importing the
+ * source types, which import the encoder's types (no import circle).
+ */
+export class DevtoolsError extends Error {
+  override readonly name = 'DevtoolsError';
+  constructor(
+    readonly code: 'NO_AGGREGATE' | 'EXPIRED' | 'DISCONNECTED' | 'TIMEOUT' | 'REMOTE' | 'BAD_REQUEST',
+    message: string,
+  ) {
+    super(message);
+  }
+}
