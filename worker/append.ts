@@ -4,7 +4,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import { unwrap, type IDBPTransaction } from 'idb';
 import type { ChronicleDB, ChronicleSchema, MetaRecord } from './db.ts';
 import { buildPages, spliceEventJson, type PageEntry } from './page-builder.ts';
-import { PENDING, type AppendOutcome, type AppendRequest, type PageKey } from './types.ts';
+import { PENDING, type AppendOutcome, type AppendRequest, type LogEnd, type PageKey } from './types.ts';
 import { newMeta } from './meta.ts';
 import { backlogRange, putPage, readBacklog } from './page-store.ts';
 import type { KnownState, StateCache } from './state-cache.ts';
@@ -18,6 +18,8 @@ export interface AppendGroupResult {
   /** Aggregates whose heads moved, with their new heads. */
   moved: [string, number][];
   written: number;
+  /** The log end after the commit (subscriptions started later begin there). */
+  end?: LogEnd;
 }
 
 export interface AppendGroupOptions {
@@ -111,7 +113,7 @@ async function commitOnKnownState(
   });
   if (!committed) return undefined;
   options.cache.committed(meta, heads, known.metaJson);
-  return plan.result;
+  return { ...plan.result, end: endOf(meta) };
 }
 
 /** Reads meta, heads and duplicate ids in the transaction, then decides and writes. */
@@ -197,7 +199,11 @@ async function commitAfterReading(
   await tx.done;
   if (backlog) options.cache.forget();
   else options.cache.committed(meta, heads, fromKnown ? storedMetaJson : undefined);
-  return plan.result;
+  return { ...plan.result, end: endOf(meta) };
+}
+
+function endOf(meta: MetaRecord): LogEnd {
+  return { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn };
 }
 
 interface GroupPlan {

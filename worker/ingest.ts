@@ -144,7 +144,10 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
  * Each event must continue its aggregate's stream; ids already stored are
  * skipped, so importing twice stores once.
  */
-export async function importPendingRaw(db: ChronicleDB, events: readonly StoredEvent[]): Promise<{ stored: number; moved: [string, number][] }> {
+export async function importPendingRaw(
+  db: ChronicleDB,
+  events: readonly StoredEvent[],
+): Promise<{ stored: number; moved: [string, number][]; nextLsn: number }> {
   events.forEach(checkPendingEvent);
   const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
   const pageIndex = tx.objectStore('pageIndex');
@@ -180,7 +183,7 @@ export async function importPendingRaw(db: ChronicleDB, events: readonly StoredE
     metaStore.put(meta, 'client').catch(ignore);
   }
   await tx.done;
-  return { stored: fresh.length, moved: [...head].filter(([id]) => fresh.some((e) => e.aggregateId === id)) };
+  return { stored: fresh.length, moved: [...head].filter(([id]) => fresh.some((e) => e.aggregateId === id)), nextLsn: meta.nextLsn };
 }
 
 function checkPendingEvent(e: StoredEvent, i: number): void {

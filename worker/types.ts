@@ -1,4 +1,5 @@
 import type { ExpectedVersion } from '../src/core/errors.ts';
+import type { LogCursor, LogEnd } from '../src/core/cursor.ts';
 import type { EncodedEvent } from '../src/core/registry.ts';
 
 /** [area, n]: area 0 = confirmed (n = first position), 1 = pending (n = lsn). */
@@ -6,12 +7,8 @@ export type PageKey = [number, number];
 export const CONFIRMED = 0;
 export const PENDING = 1;
 
-/** The place of one event in the log: its page and its index within the page. */
-export interface LogCursor {
-  area: number;
-  page: number;
-  index: number;
-}
+/** Places in the log are a core notion (devtools and the client order them too). */
+export type { LogCursor, LogEnd } from '../src/core/cursor.ts';
 
 export interface AppendRequest {
   aggregateId: string;
@@ -116,7 +113,8 @@ export interface EventOutcome {
 
 /** What an engine tells subscribers after a commit, in this tab or another. */
 export type Change =
-  | { kind: 'appended'; aggregates: [string, number][]; count: number }
+  /** `end`: the log end after the commit, when the writer knows it (subscriptions start from the newest end heard). */
+  | { kind: 'appended'; aggregates: [string, number][]; count: number; end?: LogEnd }
   | { kind: 'confirmed'; head: number; count: number }
   | { kind: 'rebased'; aggregates: string[] }
   | { kind: 'projection'; name: string }

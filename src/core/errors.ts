@@ -114,6 +114,32 @@ export class DuplicateInBatchError extends ChronicleError {
   }
 }
 
+/**
+ * An event id that is already stored, but not as this event: in another
+ * stream, or with other content. A true retry (same id, same stream, same
+ * type and data) is acknowledged instead; this is a different event reusing
+ * an id, and storing or acknowledging it would lose one of the two.
+ */
+export class EventIdConflictError extends ChronicleError {
+  override name = 'EventIdConflictError';
+  constructor(
+    readonly eventId: string,
+    /** The stream the append asked for. */
+    readonly aggregateId: string,
+    /** The stream the stored event belongs to. */
+    readonly storedAggregateId: string,
+    readonly reason: 'other-stream' | 'different-content',
+  ) {
+    super(
+      'EVENT_ID_CONFLICT',
+      reason === 'other-stream'
+        ? `Event id ${eventId} is already stored in stream "${storedAggregateId}", not in "${aggregateId}"`
+        : `Event id ${eventId} is already stored in "${storedAggregateId}" with other content (type or data)`,
+      { eventId, aggregateId, storedAggregateId, reason },
+    );
+  }
+}
+
 /** The browser refused to store more (QuotaExceededError). Nothing of the append was written. */
 export class StorageQuotaError extends ChronicleError {
   override name = 'StorageQuotaError';
@@ -208,6 +234,14 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       break;
     case 'DUPLICATE_IN_BATCH':
       err = new DuplicateInBatchError(String(d.eventId));
+      break;
+    case 'EVENT_ID_CONFLICT':
+      err = new EventIdConflictError(
+        String(d.eventId),
+        String(d.aggregateId),
+        String(d.storedAggregateId),
+        d.reason === 'other-stream' ? 'other-stream' : 'different-content',
+      );
       break;
     case 'STORAGE_QUOTA':
       err = new StorageQuotaError(String(d.cause));

@@ -8,3 +8,4 @@ export * from './ids.ts';
 export * from './schemas.ts';
 export * from './text-rules.ts';
 export * from './protocol.ts';
+export { compareCursor, sameCursor, type LogCursor, type LogEnd } from './cursor.ts';

@@ -1,0 +1,48 @@
+import { sameCursor } from '../src/core/cursor.ts';
+import type { ChronicleDB, JobRecord, ProjectionRecord, ProjectionStamp, SnapshotRecord } from './db.ts';
+
+type Run = <T>(operation: string, fn: (db: ChronicleDB) => Promise<T>) => Promise<T>;
+
+/** The records readers keep beside the log: snapshots, projection states and replay-job checkpoints. */
+export interface Bookkeeping {
+  getSnapshot(aggregateId: string): Promise<SnapshotRecord | undefined>;
+  putSnapshot(snapshot: SnapshotRecord): Promise<void>;
+  deleteSnapshot(aggregateId: string): Promise<void>;
+  getProjection(name: string): Promise<ProjectionRecord | undefined>;
+  /** Writes a projection's state and cursors if the stored ones are still `expected` (compare-and-set). */
+  commitProjection(expected: ProjectionStamp, record: ProjectionRecord): Promise<boolean>;
+  deleteProjection(name: string): Promise<void>;
+  getJob(name: string): Promise<JobRecord | undefined>;
+  putJob(job: JobRecord): Promise<void>;
+  deleteJob(name: string): Promise<void>;
+}
+
+export function createBookkeeping(run: Run, projectionCommitted: (name: string) => void): Bookkeeping {
+  return {
+    getSnapshot: (aggregateId) => run('getSnapshot', (db) => db.get('snapshots', aggregateId)),
+    putSnapshot: (snapshot) => run('putSnapshot', async (db) => void (await db.put('snapshots', snapshot, snapshot.aggregateId))),
+    deleteSnapshot: (aggregateId) => run('deleteSnapshot', (db) => db.delete('snapshots', aggregateId)),
+    getProjection: (projection) => run('getProjection', (db) => db.get('projections', projection)),
+    commitProjection: (expected, record) =>
+      run('commitProjection', async (db) => {
+        const tx = db.transaction('projections', 'readwrite');
+        const found = await tx.store.get(record.name);
+        const current = found && found.version === record.version ? found : undefined;
+        const matches =
+          sameCursor(current?.cursor ?? null, expected.cursor) &&
+          sameCursor(current?.pending?.cursor ?? null, expected.pendingCursor);
+        if (!matches) {
+          await tx.done;
+          return false;
+        }
+        await tx.store.put(record, record.name);
+        await tx.done;
+        projectionCommitted(record.name);
+        return true;
+      }),
+    deleteProjection: (projection) => run('deleteProjection', (db) => db.delete('projections', projection)),
+    getJob: (job) => run('getJob', (db) => db.get('jobs', job)),
+    putJob: (job) => run('putJob', async (db) => void (await db.put('jobs', job, job.name))),
+    deleteJob: (job) => run('deleteJob', (db) => db.delete('jobs', job)),
+  };
+}

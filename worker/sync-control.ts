@@ -1,0 +1,107 @@
+import { ChronicleError } from '../src/core/errors.ts';
+import type { ChronicleDB, RejectedRecord } from './db.ts';
+import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
+import type { Change, SyncStatus } from './types.ts';
+
+export interface SyncControlDeps {
+  name: string;
+  getDb(): Promise<ChronicleDB>;
+  run<T>(operation: string, fn: (db: ChronicleDB) => Promise<T>): Promise<T>;
+  publish(change: Change): void;
+}
+
+/** The engine's sync methods; the loop itself lives in worker/sync/. */
+export interface SyncControl {
+  start(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory; fetch?: typeof fetch }): Promise<void>;
+  status(): Promise<SyncStatus>;
+  syncNow(): Promise<void>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  rejectedEvents(): Promise<RejectedRecord[]>;
+  dismissRejected(ids?: string[]): Promise<void>;
+  /** Events were written here: the tab that syncs pushes them. */
+  trigger(): void;
+  /** A change another tab published. */
+  heard(change: Change): void;
+  stop(): Promise<void>;
+}
+
+export function createSyncControl(deps: SyncControlDeps): SyncControl {
+  const { run, publish } = deps;
+  let sync: SyncRunner | undefined;
+  // What the tab that syncs last said, for the tabs that do not.
+  let lastSyncStatus: SyncStatus | undefined;
+  return {
+    async start(config, callbacks = {}, local = {}) {
+      if (sync) throw new ChronicleError('CONFIG', 'sync is already started for this store');
+      if (!config || typeof config.url !== 'string' || !/^https?:\/\//.test(config.url)) {
+        throw new ChronicleError('CONFIG', 'sync.url must be an http(s) URL', { url: config?.url });
+      }
+      const meta = await run('startSync', (db) => db.get('meta', 'client'));
+      sync = createSyncRunner(
+        { name: deps.name, clientId: meta!.clientId, getDb: deps.getDb, publish, webSocket: local.webSocket, fetch: local.fetch },
+        config,
+        callbacks,
+      );
+    },
+    async status() {
+      const own = sync?.status();
+      const meta = await run('syncStatus', (db) => db.get('meta', 'client'));
+      // Counts come from storage, so they stay true while sync is paused or idle.
+      if (own?.leader) return { ...own, pending: meta?.pendingEvents ?? own.pending, confirmedPosition: meta?.confirmedHead ?? own.confirmedPosition };
+      const base: SyncStatus = lastSyncStatus ?? {
+        state: sync ? 'standby' : 'disabled',
+        leader: false,
+        pending: 0,
+        confirmedPosition: 0,
+        serverHead: 0,
+        lastSyncAt: null,
+        lastError: null,
+        progress: null,
+      };
+      return {
+        ...base,
+        leader: false,
+        state: own?.state === 'paused' ? 'paused' : base.state,
+        pending: meta?.pendingEvents ?? 0,
+        confirmedPosition: meta?.confirmedHead ?? 0,
+      };
+    },
+    async syncNow() {
+      if (!sync) throw new ChronicleError('CONFIG', 'sync is not configured for this store');
+      await sync.syncNow();
+    },
+    async pause() {
+      sync?.pause();
+      publish({ kind: 'syncControl', paused: true });
+    },
+    async resume() {
+      sync?.resume();
+      publish({ kind: 'syncControl', paused: false });
+    },
+    dismissRejected: (ids) =>
+      run('dismissRejected', async (db) => {
+        const tx = db.transaction('rejected', 'readwrite');
+        if (ids === undefined) await tx.store.clear();
+        else await Promise.all(ids.map((id) => tx.store.delete(id)));
+        await tx.done;
+      }),
+    rejectedEvents: () => run('rejectedEvents', (db) => db.getAll('rejected')),
+    trigger() {
+      sync?.trigger();
+    },
+    heard(change) {
+      if (change.kind === 'sync') lastSyncStatus = change.status;
+      // Another tab appended: if this tab is the one syncing, push it.
+      if (change.kind === 'appended' && change.count > 0) sync?.trigger();
+      // Pausing is for the store, not the tab: the tab that syncs obeys a pause from any other.
+      if (change.kind === 'syncControl') {
+        if (change.paused) sync?.pause();
+        else sync?.resume();
+      }
+    },
+    async stop() {
+      await sync?.stop();
+    },
+  };
+}
