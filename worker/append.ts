@@ -1,10 +1,10 @@
-import { ConcurrencyError, type ExpectedVersion } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { unwrap, type IDBPTransaction } from 'idb';
 import type { ChronicleDB, ChronicleSchema, MetaRecord } from './db.ts';
-import { buildPages, spliceEventJson, type PageEntry } from './page-builder.ts';
-import { PENDING, type AppendOutcome, type AppendRequest, type LogEnd, type PageKey } from './types.ts';
+import { buildPages } from './page-builder.ts';
+import { planGroup, versionMatches, type AppendGroupResult, type GroupPlan } from './append-plan.ts';
+import { PENDING, type AppendRequest, type LogEnd, type PageKey } from './types.ts';
 import { newMeta } from './meta.ts';
 import { backlogRange, putPage, readBacklog } from './page-store.ts';
 import type { KnownState, StateCache } from './state-cache.ts';
@@ -12,15 +12,7 @@ import type { KnownState, StateCache } from './state-cache.ts';
 // Failed requests also fail tx.done, which is what callers await.
 const ignore = (): void => undefined;
 
-export interface AppendGroupResult {
-  /** Per request: its outcome or the error that refused it (nothing of it was written). */
-  outcomes: (AppendOutcome | Error)[];
-  /** Aggregates whose heads moved, with their new heads. */
-  moved: [string, number][];
-  written: number;
-  /** The log end after the commit (subscriptions started later begin there). */
-  end?: LogEnd;
-}
+export type { AppendGroupResult } from './append-plan.ts';
 
 export interface AppendGroupOptions {
   atomic: boolean;
@@ -29,12 +21,6 @@ export interface AppendGroupOptions {
 }
 
 type AppendTx = IDBPTransaction<ChronicleSchema, ('pages' | 'pageIndex' | 'meta')[], 'readwrite'>;
-
-function versionMatches(expected: ExpectedVersion, head: number): boolean {
-  if (expected === 'any') return true;
-  if (expected === 'no-stream') return head === 0;
-  return expected === head;
-}
 
 /**
  * Commits a group of append requests in ONE readwrite transaction (group
@@ -204,71 +190,6 @@ async function commitAfterReading(
 
 function endOf(meta: MetaRecord): LogEnd {
   return { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn };
-}
-
-interface GroupPlan {
-  entries: PageEntry[];
-  result: AppendGroupResult;
-}
-
-/**
- * Decides every request against `heads` (advanced in place) and builds the
- * events to write, taking clientSeqs from `meta` (advanced in place).
- * Duplicates found in `storedEvents` are acknowledged, not written again.
- */
-function planGroup(
-  requests: readonly AppendRequest[],
-  heads: Map<string, number>,
-  storedEvents: ReadonlyMap<string, StoredEvent>,
-  meta: MetaRecord,
-  atomic: boolean,
-): GroupPlan {
-  const clientIdJson = JSON.stringify(meta.clientId);
-  const entries: PageEntry[] = [];
-  const outcomes: (AppendOutcome | Error)[] = [];
-  for (const request of requests) {
-    const head = heads.get(request.aggregateId) ?? 0;
-    const fresh = request.events.filter((e) => !storedEvents.has(e.id));
-    const duplicates = request.events.filter((e) => storedEvents.has(e.id)).map((e) => e.id);
-    if (fresh.length === 0 && duplicates.length > 0) {
-      // A retry of an append that already landed: acknowledge, do not re-check the version.
-      const json = `[${request.events.map((e) => JSON.stringify(storedEvents.get(e.id))).join(',')}]`;
-      outcomes.push({ aggregateId: request.aggregateId, eventsJson: json, nextExpectedVersion: head, createdNewStream: false, duplicates });
-      continue;
-    }
-    if (!versionMatches(request.expectedVersion, head)) {
-      const error = new ConcurrencyError(request.aggregateId, request.expectedVersion, head);
-      if (atomic) throw error;
-      outcomes.push(error);
-      continue;
-    }
-    const aggregateIdJson = JSON.stringify(request.aggregateId);
-    const aggregateTypeJson = JSON.stringify(request.aggregateType);
-    let seq = head;
-    const jsons: string[] = [];
-    for (const event of request.events) {
-      const storedCopy = storedEvents.get(event.id);
-      if (storedCopy) {
-        jsons.push(JSON.stringify(storedCopy));
-        continue;
-      }
-      seq++;
-      const json = spliceEventJson(event, aggregateIdJson, aggregateTypeJson, seq, clientIdJson, meta.nextClientSeq++);
-      jsons.push(json);
-      entries.push({ json, id: event.id, aggregateId: request.aggregateId, seq, occurredAt: event.occurredAt, indexId: true });
-    }
-    heads.set(request.aggregateId, seq);
-    outcomes.push({
-      aggregateId: request.aggregateId,
-      eventsJson: `[${jsons.join(',')}]`,
-      nextExpectedVersion: seq,
-      createdNewStream: head === 0 && seq > 0,
-      duplicates,
-    });
-  }
-  const moved = new Map<string, number>();
-  for (const e of entries) moved.set(e.aggregateId, e.seq);
-  return { entries, result: { outcomes, moved: [...moved], written: entries.length } };
 }
 
 /** Queues the plan's pages and the advanced meta record into `tx`. */

@@ -1,5 +1,5 @@
 import type { AnyAggregateDefinition, StateOf } from '../core/aggregate.ts';
-import { ConfigError, TimeTravelError, ValidationError, type ExpectedVersion } from '../core/errors.ts';
+import { ConfigError, DuplicateInBatchError, TimeTravelError, ValidationError, type ExpectedVersion } from '../core/errors.ts';
 import type { AnyEventDefinition, LogEvent, RecordedEvent, StoredEvent, UnknownEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
 import { createRegistry, type Registry } from '../core/registry.ts';
@@ -264,6 +264,14 @@ function createStore(options: StoreOptions, registry: Registry, connection: Engi
       writable();
       if (!Array.isArray(entries)) throw new ValidationError('?', 'entries', 'appendBatch expects an array');
       const requests = entries.map((e) => buildRequest(e.aggregateId, e.events, e.options));
+      // One call, one event per id: the same id in two entries is a mistake, not a retry.
+      const ids = new Set<string>();
+      for (const request of requests) {
+        for (const event of request.events) {
+          if (ids.has(event.id)) throw new DuplicateInBatchError(event.id);
+          ids.add(event.id);
+        }
+      }
       const outcomes = await engine.appendBatch(requests);
       return outcomes.map((o) => toResult(registry, o)) as AppendResult<StoreEvent<unknown>>[];
     },

@@ -113,9 +113,13 @@ describe.each(modes)('append ($mode)', ({ worker }) => {
     const store = await openOrderStore(worker);
     try {
       for (let i = 0; i < 30; i++) await store.append(`o${i % 3}`, [{ ...item(`s${i}`), id: `id-${String(30 - i).padStart(3, '0')}` }]);
-      const again = await store.append('o9', [{ ...item('x'), id: 'id-015' }]);
+      // id-015 was appended to o0 as item s15: the same event again is a retry.
+      const again = await store.append('o0', [{ ...item('s15'), id: 'id-015' }]);
       expect(again.duplicates).toEqual(['id-015']);
-      expect(again.events[0]!.aggregateId).not.toBe('o9');
+      expect(again.events[0]!.aggregateId).toBe('o0');
+      // The same id in another stream is another event reusing it: refused, never acknowledged with o0's event.
+      const elsewhere = await store.append('o9', [{ ...item('x'), id: 'id-015' }]).catch((e: unknown) => e);
+      expect(elsewhere).toMatchObject({ code: 'EVENT_ID_CONFLICT', storedAggregateId: 'o0' });
       expect((await store.info()).pendingEvents).toBe(30);
     } finally {
       await store.dispose();
