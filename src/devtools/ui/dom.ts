@@ -73,40 +73,6 @@ export const ICONS = {
   back: 'M7 3 2 8l5 5V9.5h7v-3H7z',
 } as const;
 
-const numberFormat = new Intl.NumberFormat('en-US');
-
-export function formatCount(n: number): string {
-  return numberFormat.format(n);
-}
-
-const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-
-/** 14:03:07.123 (local time). */
-export function formatClock(ms: number): string {
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return '—';
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-}
-
-/** 2026-11-23 14:03:07.123 (local time). */
-export function formatDateTime(ms: number): string {
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return '—';
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${formatClock(ms)}`;
-}
-
-/** The value a datetime-local input shows for an epoch time, and back. */
-export function toLocalInput(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-export function fromLocalInput(value: string): number | undefined {
-  if (!value) return undefined;
-  const ms = new Date(value).getTime();
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
 /** Lets the browser paint and handle input between slices of long work. */
 export function yieldToBrowser(): Promise<void> {
   const scheduler = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;

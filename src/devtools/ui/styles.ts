@@ -128,6 +128,7 @@ export const STYLES = /* css */ `
 .chr-dt-badge { display: inline-block; max-width: 100%; overflow: hidden; text-overflow: ellipsis; vertical-align: middle; padding: 0 6px; border-radius: 999px; font-size: 10px; font-weight: 700; line-height: 16px; letter-spacing: .02em; }
 .chr-dt-badge[data-status="pending"] { background: var(--chr-pending-bg); color: var(--chr-pending); }
 .chr-dt-badge[data-status="confirmed"] { background: var(--chr-confirmed-bg); color: var(--chr-confirmed); }
+.chr-dt-badge[data-status="local"] { background: var(--chr-bg-3); color: var(--chr-muted); }
 .chr-dt-badge[data-status="rebased"] { background: var(--chr-rebased-bg); color: var(--chr-rebased); }
 .chr-dt-badge[data-status="rejected"] { background: var(--chr-rejected-bg); color: var(--chr-rejected); }
 .chr-dt-badge[data-status="travel"] { background: var(--chr-travel-bg); color: var(--chr-travel); }

@@ -1,0 +1,103 @@
+/**
+ * The panel's transitions: `reduce(state, action)` returns the next state
+ * (the same object when nothing changed). Pure: no DOM, no source, no clock
+ * (times come in the actions).
+ */
+import { hasFilter, matcher, matchingFrom, namesAggregate } from './filter.ts';
+import { sameCursor } from '../cursor.ts';
+import { addPage, replacePending, withKnownTypes } from './log.ts';
+import { keepSelection, select } from './selection.ts';
+import { initialState, type FilterState, type PanelAction, type PanelState } from './state.ts';
+import { seeOutcomes } from './sync.ts';
+import { removeSkip, setSkip } from './whatif.ts';
+
+/** Asks for a pass over the whole log (the runtime runs it and answers with `filterPassed`). */
+function refilter(state: PanelState): PanelState {
+  return { ...state, filter: { ...state.filter, run: state.filter.run + 1, running: true } };
+}
+
+/** New entries at the end: filter just them, unless a pass is under way (it reads up to the end). */
+function filterAppended(state: PanelState, from: number): PanelState {
+  const { filter } = state;
+  if (filter.running) return state;
+  const matched = matchingFrom(state.log.entries, from, matcher(filter.filter, filter.exact));
+  if (matched.length === 0) return state;
+  const shown = filter.shown.concat(matched);
+  return keepSelection({ ...state, filter: { ...filter, shown } });
+}
+
+function pageRead(state: PanelState, { area, entries }: Extract<PanelAction, { type: 'pageRead' }>): PanelState {
+  if (entries.length === 0) return state;
+  const added = addPage(state.log, area, entries);
+  const exact = state.filter.exact || namesAggregate(state.filter.filter, entries);
+  const next: PanelState = { ...state, log: added.log, filter: { ...state.filter, exact } };
+  return added.atEnd ? filterAppended(next, added.from) : refilter(next);
+}
+
+export function reduce(state: PanelState, action: PanelAction): PanelState {
+  switch (action.type) {
+    case 'attached': {
+      // A new source: everything read from the old one goes; the filter and the tab stay.
+      const fresh = initialState();
+      const filter: FilterState = { ...fresh.filter, filter: state.filter.filter, run: state.filter.run + 1 };
+      return { ...fresh, generation: state.generation + 1, scratch: action.scratch, filter, tab: state.tab, notice: state.notice };
+    }
+    case 'loadStarted':
+      if (action.generation !== state.generation) return state;
+      return {
+        ...state,
+        info: action.info,
+        travel: action.position,
+        sync: action.sync,
+        log: { ...withKnownTypes(state.log, action.info.eventTypes), expected: action.info.confirmedEvents + action.info.pendingEvents },
+      };
+    case 'pageRead':
+      if (action.generation !== state.generation) return state;
+      return pageRead(state, action);
+    case 'pendingReloaded': {
+      if (action.generation !== state.generation) return state;
+      const exact = state.filter.exact || namesAggregate(state.filter.filter, action.entries);
+      return refilter({ ...state, log: replacePending(state.log, action.entries), filter: { ...state.filter, exact } });
+    }
+    case 'loadFinished':
+      if (action.generation !== state.generation) return state;
+      return { ...state, log: { ...state.log, loading: false } };
+    case 'loadFailed':
+      if (action.generation !== state.generation) return state;
+      return {
+        ...state,
+        log: { ...state.log, loading: false, error: action.message },
+        notice: { message: `Could not read the log: ${action.message}`, kind: 'error' },
+      };
+    case 'filterChanged': {
+      const exact = hasFilter(action.filter) && namesAggregate(action.filter, state.log.entries);
+      return refilter({ ...state, filter: { ...state.filter, filter: action.filter, exact } });
+    }
+    case 'filterPassed':
+      if (action.run !== state.filter.run || !state.filter.running) return state;
+      return keepSelection({ ...state, filter: { ...state.filter, shown: action.shown, running: false } });
+    case 'selected':
+      return select(state, action.index, action.again);
+    case 'travelled':
+      if (!action.byPanel && sameCursor(action.position, state.travel)) return state;
+      return {
+        ...state,
+        travel: action.position,
+        travelSetByPanel: action.byPanel ? action.position : state.travelSetByPanel,
+      };
+    case 'skipSet':
+      return setSkip(state, action.index, action.skip);
+    case 'skipRemoved':
+      return removeSkip(state, action.id);
+    case 'skipsCleared':
+      return state.skips.size === 0 ? state : { ...state, skips: new Map() };
+    case 'tabChosen':
+      return action.tab === state.tab ? state : { ...state, tab: action.tab };
+    case 'syncChanged':
+      return { ...state, sync: action.status };
+    case 'outcomesSeen':
+      return seeOutcomes(state, action.at, action.outcomes);
+    case 'noticed':
+      return { ...state, notice: action.notice };
+  }
+}
