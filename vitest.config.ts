@@ -101,6 +101,18 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // The packed package installed into fresh fixture apps (test/consumers/setup.ts):
+        // plain Node, strict tsc, and Vite (dev + build), webpack and esbuild in Chromium.
+        test: {
+          name: 'consumers',
+          environment: 'node',
+          include: ['test/consumers/**/*.test.ts'],
+          globalSetup: ['test/consumers/setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });
