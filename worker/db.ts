@@ -115,6 +115,14 @@ export interface JobRecord {
   processed: number;
   scanned: number;
   status: 'running' | 'done';
+  /**
+   * True when the job stopped cleanly (closed, aborted, a handler threw) and
+   * `cursor` is exactly the last event handled. False or absent: a periodic
+   * checkpoint, after which up to `checkpointEvery` events may have been
+   * handled before a crash; a resumed job flags them as redeliveries.
+   */
+  clean?: boolean;
+  checkpointEvery?: number;
   updatedAt: number;
 }
 

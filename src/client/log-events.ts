@@ -1,6 +1,7 @@
 import type { LogEvent, StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
-import type { LogCursor, RawPage } from '../../worker/types.ts';
+import { isAfter, type LogCursor } from '../core/cursor.ts';
+import type { RawPage } from '../../worker/types.ts';
 import { decodePageJson } from '../../worker/page-codec.ts';
 
 /** An event with its place in the log, for checkpoints. */
@@ -11,12 +12,7 @@ export interface PlacedEvent {
   stored: StoredEvent;
 }
 
-export function isAfter(cursor: LogCursor, after: LogCursor | null | undefined): boolean {
-  if (!after) return true;
-  if (cursor.area !== after.area) return cursor.area > after.area;
-  if (cursor.page !== after.page) return cursor.page > after.page;
-  return cursor.index > after.index;
-}
+export { isAfter } from '../core/cursor.ts';
 
 /** Parses a raw page into stored events (data as written, not yet upcast). */
 export function parsePage(page: RawPage): StoredEvent[] {

@@ -1,5 +1,6 @@
 import type { Registry } from '../core/registry.ts';
-import { CONFIRMED, PENDING, type LogCursor } from '../../worker/types.ts';
+import type { LogCursor } from '../core/cursor.ts';
+import { CONFIRMED, PENDING } from '../../worker/types.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, type PlacedEvent } from './log-events.ts';
 import type { LogFilter } from './types.ts';
@@ -12,6 +13,8 @@ export interface ScanBatch {
   matches: PlacedEvent[];
   /** Events looked at in this batch, matching or not. */
   scanned: number;
+  /** Per match: how many events of this batch were looked at up to and including it (for exact checkpoints). */
+  offsets: number[];
   /** The last event looked at: resume after it. */
   last: LogCursor;
 }
@@ -75,6 +78,7 @@ export async function* scanLog(
       next.catch(() => undefined); // a consumer that stops early leaves it unawaited
     }
     const batch: PlacedEvent[] = [];
+    const offsets: number[] = [];
     let scanned = 0;
     let last = after;
     let pastEnd = false;
@@ -90,11 +94,14 @@ export async function* scanLog(
           pastEnd = true;
           break;
         }
-        if (matches(placed)) batch.push(placed);
+        if (matches(placed)) {
+          batch.push(placed);
+          offsets.push(scanned);
+        }
       }
       if (pastEnd) break;
     }
-    if (last && (scanned > 0 || batch.length > 0)) yield { matches: batch, scanned, last };
+    if (last && (scanned > 0 || batch.length > 0)) yield { matches: batch, scanned, offsets, last };
     if (result.end || pastEnd || !following) return;
     // Resume after everything the engine returned (even events before the cursor were looked at).
     after = following;

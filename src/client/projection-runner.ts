@@ -1,10 +1,10 @@
+import { isAfter, storedAfter, type LogEnd } from '../core/cursor.ts';
 import { AbortedError } from '../core/errors.ts';
 import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
-import type { Registry } from '../core/registry.ts';
 import type { ProjectionRecord } from '../../worker/db.ts';
-import type { EngineConnection } from './connection.ts';
+import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
-import { isAfter, type PlacedEvent } from './log-events.ts';
+import type { PlacedEvent } from './log-events.ts';
 import type { ProjectionSnapshot, ReplayProgress } from './types.ts';
 
 export interface ProjectionRunner {
@@ -29,18 +29,21 @@ interface AdvanceOptions {
  * Each batch is committed with a compare-and-set on the cursors it started
  * from: if another tab committed first, the batch is thrown away and the
  * stored record reloaded, so the stored state never applies an event twice.
+ *
+ * Handlers are told `isReplay` by one rule (DESIGN.md): an event is a replay
+ * when it is delivered again (a pending event folded anew, our own event
+ * folded once more when the server confirms it) or was stored before the
+ * rebuild or the store's opening; an event stored after the store opened is
+ * live, even when a projection's first catch-up is what folds it.
  */
-export function createProjectionRunner(
-  connection: EngineConnection,
-  registry: Registry,
-  definition: AnyProjectionDefinition,
-  clientId: string,
-): ProjectionRunner {
+export function createProjectionRunner(ctx: StoreContext, definition: AnyProjectionDefinition): ProjectionRunner {
+  const { connection, registry, clientId } = ctx;
   const projection = projectionRuntime(definition);
   const types = Object.keys(projection.handlers).filter((t) => typeof projection.handlers[t] === 'function');
   let running: Promise<ProjectionSnapshot<unknown>> | undefined;
-  let caughtUpOnce = false;
-  /** The newest pending cursor this session has folded live; later pending events are new. */
+  /** Events stored up to here are history: the log end when the store opened, or when the last rebuild began. */
+  let historyEnd: LogEnd = ctx.openedAt;
+  /** The newest pending cursor this session has folded; a pending event at or before it is folded again. */
   let liveFrontier: ProjectionRecord['cursor'] = null;
 
   const fresh = (): ProjectionRecord => ({
@@ -74,7 +77,7 @@ export function createProjectionRunner(
       const stats = await engine.stats();
       total = stats.pendingEvents + stats.confirmedEvents;
     }
-    const history = options.rebuild === true || !caughtUpOnce;
+    if (options.rebuild) historyEnd = await engine.logEnd();
     for (let attempt = 0; attempt < 100; attempt++) {
       const stored = await engine.getProjection(projection.name);
       let record = stored && stored.version === projection.version ? stored : fresh();
@@ -96,7 +99,11 @@ export function createProjectionRunner(
       for await (const batch of scanLog(connection, registry, { after: record.cursor, types, status: 'confirmed' })) {
         if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
         const events = batch.matches;
-        const state = fold(record.state, events, ({ event }) => history || event.meta.clientId === clientId);
+        const state = fold(
+          record.state,
+          events,
+          ({ event, cursor }) => event.meta.clientId === clientId || !storedAfter(cursor, event.position, historyEnd),
+        );
         const next = { ...record, state, cursor: batch.last, applied: record.applied + events.length, pending: null, updatedAt: Date.now() };
         if (!(await commit(next))) {
           lost = true;
@@ -114,7 +121,7 @@ export function createProjectionRunner(
         const events = batch.matches;
         layer = {
           // Pending events beyond what this session folded before are live; a refold is a replay.
-          state: fold(layer.state, events, ({ cursor }) => history || !isAfter(cursor, liveFrontier)),
+          state: fold(layer.state, events, ({ cursor }) => !storedAfter(cursor, undefined, historyEnd) || !isAfter(cursor, liveFrontier)),
           cursor: batch.last,
           applied: layer.applied + events.length,
         };
@@ -127,7 +134,6 @@ export function createProjectionRunner(
       if (lost) continue;
       const folded = record.pending?.cursor ?? null;
       if (folded && isAfter(folded, liveFrontier)) liveFrontier = folded;
-      caughtUpOnce = true;
       return snapshotOf(record);
     }
     throw new Error(`Projection "${projection.name}" could not commit after 100 attempts`);

@@ -1,3 +1,4 @@
+import type { LogCursor } from '../core/cursor.ts';
 import { AbortedError, ConfigError } from '../core/errors.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
@@ -5,10 +6,13 @@ import type { JobRecord } from '../../worker/db.ts';
 import type { EngineConnection } from './connection.ts';
 import { readStream } from './aggregate-loader.ts';
 import { scanLog } from './log-scan.ts';
-import type { ReplayOptions, ReplayProgress, ReplayResult } from './types.ts';
+import type { ReplayContext, ReplayOptions, ReplayProgress, ReplayResult } from './types.ts';
 
-/** A named job writes its checkpoint at most this often (events). */
-const CHECKPOINT_EVERY = 1000;
+/** A named job saves its checkpoint after this many handled events, unless told otherwise. */
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
+
+/** Events scanned (matching or not) between two checkpoints of a filtered job, so a rerun skips what it looked at. */
+const SCANNED_CHECKPOINT_EVERY = 50_000;
 
 function shapeOf(filter: ReplayOptions['filter']): string {
   const f = filter ?? {};
@@ -20,34 +24,51 @@ function shapeOf(filter: ReplayOptions['filter']): string {
   });
 }
 
-function checkAbort(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new AbortedError(what);
+function checkpointEveryOf(options: ReplayOptions<LogEvent>): number {
+  const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  if (!Number.isInteger(every) || every < 1) throw new ConfigError('replay checkpointEvery must be a positive integer', { checkpointEvery: every });
+  return every;
 }
 
 /**
- * Runs events through a handler with isReplay: true. A named job checkpoints
- * (in IndexedDB) after the events it has handled, never past them, so a
- * crashed or closed tab resumes where it stopped; a finished job is recorded
- * as done and starts over when run again.
+ * Runs events through a handler with isReplay: true.
+ *
+ * A named job keeps a checkpoint in IndexedDB that never points past an event
+ * it has not handled:
+ * - every `checkpointEvery` handled events (a periodic checkpoint: a crash
+ *   delivers at most that many again, flagged `redelivery`);
+ * - on a clean stop (its signal, the store closing, a handler error), at
+ *   exactly the last event handled, so a rerun handles each event once.
+ * A finished job is recorded as done and starts over when run again.
+ *
+ * @param closing aborted when the store closes: the job stops like an abort.
  */
 export async function runReplay(
   connection: EngineConnection,
   registry: Registry,
   options: ReplayOptions<LogEvent>,
+  closing?: AbortSignal,
 ): Promise<ReplayResult> {
   if (typeof options.handler !== 'function') throw new ConfigError('replay needs a handler function');
+  const every = checkpointEveryOf(options);
   const what = options.name ? `Replay job "${options.name}"` : 'Replay';
   const filter = options.filter ?? {};
   const shape = shapeOf(filter);
   const { engine } = connection;
+  const stopped = () => options.signal?.aborted === true || closing?.aborted === true;
+  const checkStop = () => {
+    if (stopped()) throw new AbortedError(what);
+  };
 
   let job: JobRecord | undefined = options.name && !options.restart ? await engine.getJob(options.name) : undefined;
   if (job && (job.shape !== shape || job.status === 'done')) job = undefined;
   const resumed = job !== undefined;
   const progress: ReplayProgress = { processed: job?.processed ?? 0, scanned: job?.scanned ?? 0, total: 0 };
-  let cursor = job?.cursor ?? null;
+  let cursor: LogCursor | null = job?.cursor ?? null;
+  // After a crash, the events handled since the last periodic checkpoint come again: flag them.
+  let toFlag = job && job.clean !== true ? (job.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY) : 0;
 
-  const save = async (status: JobRecord['status']) => {
+  const save = async (status: JobRecord['status'], clean: boolean) => {
     if (!options.name) return;
     await engine.putJob({
       name: options.name,
@@ -56,73 +77,91 @@ export async function runReplay(
       processed: progress.processed,
       scanned: progress.scanned,
       status,
+      clean,
+      checkpointEvery: every,
       updatedAt: Date.now(),
     });
   };
+  let handledSinceSave = 0;
+  let scannedSinceSave = 0;
+  /** Call after each handled event, once `cursor` and `progress` include it. */
+  const handled = async () => {
+    progress.processed++;
+    if (toFlag > 0) toFlag--;
+    if (++handledSinceSave >= every) {
+      handledSinceSave = 0;
+      scannedSinceSave = 0;
+      await save('running', false);
+    }
+  };
+  const deliver = (event: LogEvent, at: LogCursor): void | Promise<void> => {
+    const context: ReplayContext = { isReplay: true, cursor: at, redelivery: toFlag > 0 };
+    return options.handler(event, context);
+  };
 
   const stats = await engine.stats();
-  checkAbort(options.signal, what);
-  let sinceCheckpoint = 0;
-
+  checkStop();
   try {
-  if (filter.aggregateId !== undefined) {
-    // One aggregate: read its stream by seq; the checkpoint is the last seq handled.
-    progress.total = await engine.streamHead(filter.aggregateId);
-    const fromSeq = (cursor?.index ?? 0) + 1;
-    const types = filter.types ? new Set(filter.types) : undefined;
-    for await (const event of readStream(connection, registry, filter.aggregateId, { fromSeq })) {
-      checkAbort(options.signal, what);
-      progress.scanned++;
-      const t = event.meta.occurredAt;
-      const inTime = (filter.fromTime === undefined || t >= filter.fromTime) && (filter.toTime === undefined || t <= filter.toTime);
-      if (inTime && (!types || types.has(event.type))) {
-        const placed = { area: -1, page: -1, index: event.seq };
-        await options.handler(event, { isReplay: true, cursor: placed });
-        progress.processed++;
-      }
-      cursor = { area: -1, page: -1, index: event.seq };
-      if (++sinceCheckpoint >= CHECKPOINT_EVERY) {
-        sinceCheckpoint = 0;
-        await save('running');
-        options.onProgress?.({ ...progress });
-      }
-    }
-  } else {
-    progress.total = stats.pendingEvents + stats.confirmedEvents;
-    for await (const batch of scanLog(connection, registry, {
-      after: cursor,
-      types: filter.types,
-      fromTime: filter.fromTime,
-      toTime: filter.toTime,
-    })) {
-      for (const { event, cursor: at } of batch.matches) {
-        checkAbort(options.signal, what);
-        const pending = options.handler(event, { isReplay: true, cursor: at });
-        // Only a handler that returned a promise is awaited: 100k awaits of nothing add up.
-        if (pending && typeof (pending as Promise<void>).then === 'function') await pending;
-        progress.processed++;
+    if (filter.aggregateId !== undefined) {
+      // One aggregate: read its stream by seq; the checkpoint is the last seq looked at.
+      progress.total = await engine.streamHead(filter.aggregateId);
+      const fromSeq = (cursor?.index ?? 0) + 1;
+      const types = filter.types ? new Set(filter.types) : undefined;
+      for await (const event of readStream(connection, registry, filter.aggregateId, { fromSeq })) {
+        checkStop();
+        const t = event.meta.occurredAt;
+        const inTime = (filter.fromTime === undefined || t >= filter.fromTime) && (filter.toTime === undefined || t <= filter.toTime);
+        const at = { area: -1, page: -1, index: event.seq };
+        if (inTime && (!types || types.has(event.type))) await deliver(event, at);
         cursor = at;
+        progress.scanned++;
+        progress.total = Math.max(progress.total, progress.scanned);
+        if (inTime && (!types || types.has(event.type))) await handled();
+        else if (++scannedSinceSave >= SCANNED_CHECKPOINT_EVERY) {
+          scannedSinceSave = 0;
+          await save('running', false);
+        }
+        if (progress.scanned % 1000 === 0) options.onProgress?.({ ...progress });
       }
-      // Everything scanned in the batch is handled (or filtered out): safe to move past it.
-      cursor = batch.last;
-      progress.scanned += batch.scanned;
-      progress.total = Math.max(progress.total, progress.scanned);
-      sinceCheckpoint += batch.scanned;
-      if (sinceCheckpoint >= CHECKPOINT_EVERY) {
-        sinceCheckpoint = 0;
-        await save('running');
+    } else {
+      progress.total = stats.pendingEvents + stats.confirmedEvents;
+      for await (const batch of scanLog(connection, registry, {
+        after: cursor,
+        types: filter.types,
+        fromTime: filter.fromTime,
+        toTime: filter.toTime,
+      })) {
+        const base = progress.scanned;
+        for (let i = 0; i < batch.matches.length; i++) {
+          const { event, cursor: at } = batch.matches[i]!;
+          checkStop();
+          const pending = deliver(event, at);
+          // Only a handler that returned a promise is awaited: 100k awaits of nothing add up.
+          if (pending && typeof (pending as Promise<void>).then === 'function') await pending;
+          cursor = at;
+          progress.scanned = base + batch.offsets[i]!;
+          await handled();
+        }
+        // Everything scanned in the batch is handled (or filtered out): safe to move past it.
+        cursor = batch.last;
+        progress.scanned = base + batch.scanned;
+        progress.total = Math.max(progress.total, progress.scanned);
+        scannedSinceSave += batch.scanned;
+        if (scannedSinceSave >= SCANNED_CHECKPOINT_EVERY) {
+          scannedSinceSave = 0;
+          await save('running', false);
+        }
+        options.onProgress?.({ ...progress });
+        checkStop();
       }
-      options.onProgress?.({ ...progress });
-      checkAbort(options.signal, what);
     }
-  }
   } catch (error) {
-    // Aborted or a handler threw: keep what was handled, so a rerun resumes right after it.
-    await save('running').catch(() => undefined);
+    // Stopped or a handler threw: the checkpoint is the last event handled, so a rerun resumes right after it.
+    await save('running', true).catch(() => undefined);
     throw error;
   }
   progress.total = Math.max(progress.total, progress.scanned);
-  await save('done');
+  await save('done', true);
   options.onProgress?.({ ...progress });
   return { ...progress, resumed };
 }

@@ -1,41 +1,13 @@
 import { aggregateRuntime, type AnyAggregateDefinition, type RebaseDecisionInput } from '../core/aggregate.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
-import type { RejectedRecord } from '../../worker/db.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/rebase.ts';
-import type { SyncConfig, WebSocketFactory } from '../../worker/sync/sync-engine.ts';
-import type { EventOutcome, SyncStatus } from '../../worker/types.ts';
 import { readStream } from './aggregate-loader.ts';
+import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';
+import type { SyncHandle, SyncOptions } from './sync-types.ts';
 
-export type { SyncStatus, EventOutcome, RejectedRecord };
-
-export interface SyncOptions extends SyncConfig {
-  /** Called before each request for a fresh bearer token (instead of a fixed `token`). */
-  getToken?: () => string | undefined | Promise<string | undefined>;
-  /** In-process only (e.g. Node 20, which has no WebSocket): opens the live channel, e.g. `(url) => new WebSocket(url)` from 'ws'. */
-  webSocket?: WebSocketFactory;
-  /** In-process only: the fetch to use. */
-  fetch?: typeof fetch;
-}
-
-export interface SyncHandle {
-  /** Where sync stands: online / offline / syncing / paused / error, pending count, positions, last error. */
-  status(): Promise<SyncStatus>;
-  /** Calls back with the status now and at every change (in any tab). */
-  subscribe(listener: (status: SyncStatus) => void): () => void;
-  /** Calls back when pending events end confirmed, rebased or rejected. */
-  onOutcome(listener: (outcomes: EventOutcome[]) => void): () => void;
-  /** One full round now (pull, push, rebase); rejects with the reason if it fails. */
-  syncNow(): Promise<void>;
-  /** Stops talking to the server (an app's offline switch); appends keep working locally. */
-  pause(): Promise<void>;
-  resume(): Promise<void>;
-  /** Pending events the server refused or a rebase rule dropped: kept here, never silently lost. */
-  rejected(): Promise<RejectedRecord[]>;
-  /** Forgets rejected events the app has shown or handled (all of them when no ids are given). */
-  dismissRejected(ids?: string[]): Promise<void>;
-}
+export type { SyncStatus, EventOutcome, RejectedRecord, SyncOptions, SyncHandle } from './sync-types.ts';
 
 function toDecision(input: RebaseDecisionInput): RebaseDecision {
   if (input === 'keep') return { action: 'keep' };
@@ -95,4 +67,30 @@ export function checkSyncOptions(options: SyncOptions): void {
     const value = options[key];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ConfigError(`sync.${key} must be a positive integer`);
   }
+}
+
+/** The store's `sync` handle: the engine's sync, with listeners on the store's change hub. */
+export function createSyncHandle(connection: EngineConnection, hub: ChangeHub): SyncHandle {
+  const { engine } = connection;
+  return {
+    status: () => engine.syncStatus(),
+    subscribe(listener) {
+      void engine.syncStatus().then(listener, () => undefined);
+      return hub.watch((change) => {
+        if (change.kind === 'sync' || change.kind === 'appended' || change.kind === 'confirmed') {
+          void engine.syncStatus().then(listener, () => undefined);
+        }
+      });
+    },
+    onOutcome(listener) {
+      return hub.watch((change) => {
+        if (change.kind === 'outcomes') listener(change.outcomes);
+      });
+    },
+    syncNow: () => engine.syncNow(),
+    pause: () => engine.pauseSync(),
+    resume: () => engine.resumeSync(),
+    rejected: () => engine.rejectedEvents(),
+    dismissRejected: (ids) => engine.dismissRejected(ids),
+  };
 }

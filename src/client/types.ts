@@ -2,8 +2,9 @@ import type { AnyAggregateDefinition, EventsOf, StateOf } from '../core/aggregat
 import type { ExpectedVersion } from '../core/errors.ts';
 import type { AnyEventDefinition, EventInput, EventShape, LogEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition } from '../core/projection.ts';
-import type { LogCursor } from '../../worker/types.ts';
+import type { LogCursor } from '../core/cursor.ts';
 import type { WorkerOption } from './connection.ts';
+import type { SyncOptions } from './sync-types.ts';
 
 export type { LogCursor };
 
@@ -23,7 +24,7 @@ export interface StoreOptions<
   /** Largest stored event, in bytes of JSON; default 256 KiB. */
   maxEventBytes?: number;
   /** Sync with a Chronicle server: `{ url, log?, token? | getToken? }`. */
-  sync?: import('./sync.ts').SyncOptions;
+  sync?: SyncOptions;
 }
 
 type AggregateEventShapes<TAggregates extends readonly AnyAggregateDefinition[]> = TAggregates[number] extends infer A
@@ -111,6 +112,13 @@ export interface ReplayProgress {
 export interface ReplayContext {
   readonly isReplay: true;
   readonly cursor: LogCursor;
+  /**
+   * True when the handler may have seen this event before: a named job resumed
+   * after a crash delivers again the (at most `checkpointEvery`) events after
+   * its last checkpoint, flagged. After a clean stop (close, abort, a handler
+   * error) nothing is delivered twice.
+   */
+  readonly redelivery: boolean;
 }
 
 export interface ReplayOptions<E extends LogEvent = LogEvent> {
@@ -123,6 +131,8 @@ export interface ReplayOptions<E extends LogEvent = LogEvent> {
   signal?: AbortSignal;
   /** Start over even if a checkpoint exists. */
   restart?: boolean;
+  /** A named job saves its checkpoint after this many handled events (default 1,000): the most a crash can deliver again. */
+  checkpointEvery?: number;
 }
 
 export interface ReplayResult extends ReplayProgress {

@@ -1,0 +1,89 @@
+import { DuplicateInBatchError, ValidationError, type ExpectedVersion } from '../core/errors.ts';
+import type { EventInput } from '../core/event.ts';
+import type { Registry } from '../core/registry.ts';
+import { findIdProblem } from '../core/text-rules.ts';
+import { decodePageJson } from '../../worker/page-codec.ts';
+import type { AppendOutcome, AppendRequest } from '../../worker/types.ts';
+import type { StoreContext } from './context.ts';
+import type { Store, StoreEvent } from './store-api.ts';
+import type { AppendOptions, AppendResult, InputOf } from './types.ts';
+
+export function checkAggregateId(aggregateId: unknown): asserts aggregateId is string {
+  // The same rule the server applies (core/text-rules.ts): an id it would refuse never enters the log.
+  const problem = findIdProblem(aggregateId);
+  if (problem !== undefined) throw new ValidationError('?', 'aggregateId', problem);
+}
+
+function checkExpectedVersion(expected: unknown): asserts expected is ExpectedVersion {
+  if (expected === 'any' || expected === 'no-stream') return;
+  if (typeof expected === 'number' && Number.isInteger(expected) && expected >= 0) return;
+  throw new ValidationError('?', 'expectedVersion', `must be a non-negative integer, 'any' or 'no-stream' (got ${String(expected)})`);
+}
+
+function toResult(registry: Registry, outcome: AppendOutcome): AppendResult {
+  const stored = decodePageJson(outcome.eventsJson);
+  return {
+    events: stored.map((e) => registry.decode(e)),
+    nextExpectedVersion: outcome.nextExpectedVersion,
+    createdNewStream: outcome.createdNewStream,
+    duplicates: outcome.duplicates,
+  };
+}
+
+/** Validates and encodes one stream's events into an engine request; throws before anything is sent. */
+export function buildRequest(registry: Registry, aggregateId: string, events: InputOf<unknown>[] | unknown, opts: AppendOptions = {}): AppendRequest {
+  checkAggregateId(aggregateId);
+  const expectedVersion = opts.expectedVersion ?? 'any';
+  checkExpectedVersion(expectedVersion);
+  if (!Array.isArray(events)) throw new ValidationError('?', 'events', 'events must be an array');
+  const inputs = events as EventInput[];
+  let aggregateType: string;
+  if (opts.aggregate) {
+    aggregateType = opts.aggregate.type;
+    const allowed = new Set(opts.aggregate.events.map((d) => d.type));
+    inputs.forEach((input, index) => {
+      if (!allowed.has(input?.type)) {
+        throw new ValidationError(String(input?.type), 'type', `not an event of aggregate ${aggregateType}`, index);
+      }
+    });
+  } else {
+    aggregateType = registry.resolveAggregateType(inputs, opts.aggregateType);
+  }
+  return { aggregateId, aggregateType, expectedVersion, events: registry.encode(inputs) };
+}
+
+/** One call, one event per id: the same id in two entries of a batch is a mistake, not a retry. */
+export function checkBatchIds(requests: readonly AppendRequest[]): void {
+  const ids = new Set<string>();
+  for (const request of requests) {
+    for (const event of request.events) {
+      if (ids.has(event.id)) throw new DuplicateInBatchError(event.id);
+      ids.add(event.id);
+    }
+  }
+}
+
+/** The store's writes: append, appendBatch and importConfirmed. */
+export function createAppender(ctx: StoreContext): Pick<Store, 'append' | 'appendBatch' | 'importConfirmed'> {
+  const { registry, travel } = ctx;
+  const engine = ctx.connection.engine;
+  return {
+    async append(aggregateId, events, opts) {
+      travel.assertWritable();
+      const request = buildRequest(registry, aggregateId, events, opts);
+      return toResult(registry, await engine.append(request)) as AppendResult<StoreEvent<unknown>>;
+    },
+    async appendBatch(entries) {
+      travel.assertWritable();
+      if (!Array.isArray(entries)) throw new ValidationError('?', 'entries', 'appendBatch expects an array');
+      const requests = entries.map((e) => buildRequest(registry, e.aggregateId, e.events, e.options));
+      checkBatchIds(requests);
+      const outcomes = await engine.appendBatch(requests);
+      return outcomes.map((o) => toResult(registry, o)) as AppendResult<StoreEvent<unknown>>[];
+    },
+    async importConfirmed(events) {
+      const result = await engine.ingestConfirmed(events);
+      return { stored: result.stored, head: result.head };
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { StoreClosedError } from '../core/errors.ts';
+import type { EngineConnection } from './connection.ts';
+
+/**
+ * What close() promises (issue 9): every call in flight settles, completing
+ * or rejecting with StoreClosedError, and every call after close() rejects
+ * with StoreClosedError, whichever side of a worker boundary the engine is
+ * on. A worker that is terminated never answers the calls it had not
+ * answered yet, and comlink refuses calls on a released proxy with a plain
+ * TypeError; the guard below covers both.
+ */
+export interface GuardedConnection {
+  readonly connection: EngineConnection;
+  /** Rejects every call still in flight with StoreClosedError, and every later one. */
+  shut(): void;
+}
+
+export function guardConnection(inner: EngineConnection, name: string): GuardedConnection {
+  let shut = false;
+  const inFlight = new Set<(error: StoreClosedError) => void>();
+  const guarded = <T>(start: () => Promise<T>): Promise<T> => {
+    if (shut) return Promise.reject(new StoreClosedError(name));
+    return new Promise<T>((resolve, reject) => {
+      const abandon = (error: StoreClosedError) => reject(error);
+      inFlight.add(abandon);
+      let call: Promise<T>;
+      try {
+        call = start();
+      } catch (error) {
+        inFlight.delete(abandon);
+        reject(error);
+        return;
+      }
+      call.then(
+        (value) => {
+          inFlight.delete(abandon);
+          resolve(value);
+        },
+        (error: unknown) => {
+          inFlight.delete(abandon);
+          reject(error);
+        },
+      );
+    });
+  };
+  const engine = new Proxy(inner.engine, {
+    get(target, property) {
+      const member = Reflect.get(target, property) as unknown;
+      if (typeof property !== 'string' || property === 'then') return member;
+      // Reflect.apply, not member.apply: on a comlink proxy `.apply` would be a remote property.
+      return (...args: unknown[]) => guarded(() => Reflect.apply(member as (...a: unknown[]) => Promise<unknown>, target, args) as Promise<unknown>);
+    },
+  });
+  const connection: EngineConnection = {
+    engine,
+    inWorker: inner.inWorker,
+    subscribe: (listener) => guarded(() => inner.subscribe(listener)),
+    callable: (functions) => inner.callable(functions),
+    close: () => inner.close(),
+  };
+  return {
+    connection,
+    shut() {
+      shut = true;
+      const error = new StoreClosedError(name);
+      for (const abandon of [...inFlight]) abandon(error);
+      inFlight.clear();
+    },
+  };
+}
+
+/** Long-running work of a store (replay jobs, rebuilds) that close() stops and waits for. */
+export interface JobTracker {
+  /** Runs `job` with a signal that aborts when the store closes; close() waits for it to settle. */
+  track<T>(job: (closing: AbortSignal) => Promise<T>): Promise<T>;
+  /** Aborts every job and resolves once each has settled (their checkpoints saved). */
+  stop(): Promise<void>;
+}
+
+export function createJobTracker(name: string): JobTracker {
+  const closing = new AbortController();
+  const running = new Set<Promise<unknown>>();
+  return {
+    track(job) {
+      if (closing.signal.aborted) return Promise.reject(new StoreClosedError(name));
+      const run = job(closing.signal);
+      const settled = run.catch(() => undefined);
+      running.add(settled);
+      void settled.finally(() => running.delete(settled));
+      return run;
+    },
+    async stop() {
+      closing.abort();
+      while (running.size > 0) await Promise.all([...running]);
+    },
+  };
+}
+
+/** An AbortSignal that aborts when any of `signals` does. */
+export function eitherSignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of signals) {
+    if (!signal) continue;
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      break;
+    }
+    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  }
+  return controller.signal;
+}

@@ -1,0 +1,17 @@
+import type { LogEnd } from '../core/cursor.ts';
+import type { Registry } from '../core/registry.ts';
+import type { ChangeHub } from './change-hub.ts';
+import type { EngineConnection } from './connection.ts';
+import type { TimeTravelState } from './time-travel.ts';
+
+/** What every part of an open store shares (see store.ts, which wires them). */
+export interface StoreContext {
+  readonly name: string;
+  readonly connection: EngineConnection;
+  readonly registry: Registry;
+  readonly clientId: string;
+  readonly hub: ChangeHub;
+  readonly travel: TimeTravelState;
+  /** The log end when the store opened: events stored after it are live news, never history. */
+  readonly openedAt: LogEnd;
+}

@@ -1,0 +1,55 @@
+import type { LogCursor } from '../core/cursor.ts';
+import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
+import { checkAggregateId } from './append.ts';
+import { loadAggregate } from './aggregate-loader.ts';
+import type { StoreContext } from './context.ts';
+import { isAfter } from './log-events.ts';
+import { scanLog } from './log-scan.ts';
+import type { Store } from './store-api.ts';
+import type { LoadResult } from './types.ts';
+
+/**
+ * A projection's state folded from the first event up to `until` (or the
+ * head), leaving out `skip`: for time travel and what-if. Nothing is stored.
+ */
+export async function projectionAt(
+  ctx: StoreContext,
+  definition: AnyProjectionDefinition,
+  until: LogCursor | null,
+  skip?: ReadonlySet<string>,
+): Promise<{ state: unknown; cursor: LogCursor | null; applied: number }> {
+  const projection = projectionRuntime(definition);
+  let state = projection.initialState();
+  let cursor: LogCursor | null = null;
+  let applied = 0;
+  outer: for await (const batch of scanLog(ctx.connection, ctx.registry, {})) {
+    for (const { event, cursor: at } of batch.matches) {
+      if (until && isAfter(at, until)) break outer;
+      cursor = at;
+      if (skip?.has(event.id)) continue;
+      const handler = event.known ? projection.handlers[event.type] : undefined;
+      if (handler) {
+        state = handler(state, event, { isReplay: true });
+        applied++;
+      }
+    }
+  }
+  return { state, cursor, applied };
+}
+
+/** States as of a place in the log and/or without some events (devtools' before / after / what-if). */
+export function createInspector(ctx: StoreContext): Pick<Store, 'inspect' | 'inspectProjection'> {
+  return {
+    async inspect(aggregate, aggregateId, options) {
+      checkAggregateId(aggregateId);
+      const result = await loadAggregate(ctx.connection, ctx.registry, aggregate, aggregateId, {
+        until: options.until ?? null,
+        skip: new Set(options.skip ?? []),
+      });
+      return result as LoadResult<never>;
+    },
+    async inspectProjection(definition, options) {
+      return (await projectionAt(ctx, definition, options.until ?? null, new Set(options.skip ?? []))).state as never;
+    },
+  };
+}

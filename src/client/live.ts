@@ -1,0 +1,93 @@
+import { pendingStartOf, type LogCursor } from '../core/cursor.ts';
+import { checkAggregateId } from './append.ts';
+import { loadAggregate } from './aggregate-loader.ts';
+import type { StoreContext } from './context.ts';
+import { scanLog } from './log-scan.ts';
+import type { Store, StoreEvent } from './store-api.ts';
+import type { LoadResult } from './types.ts';
+
+/**
+ * Live queries on aggregates and the log. Every listener is registered on
+ * the store's change hub before the `subscribe*` call returns, so whatever is
+ * appended afterwards (here or in another tab) is delivered.
+ */
+export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 'subscribeLog'> {
+  const { connection, registry, hub, travel, clientId } = ctx;
+  return {
+    subscribe(aggregate, aggregateId, listener, onError) {
+      checkAggregateId(aggregateId);
+      let lastKey: string | undefined;
+      let loading = Promise.resolve();
+      const reload = () => {
+        loading = loading
+          .then(() => {
+            const horizon = travel.horizon();
+            return loadAggregate(connection, registry, aggregate, aggregateId, horizon ? { until: horizon } : {});
+          })
+          .then((result) => {
+            const key = `${result.version}|${JSON.stringify(travel.horizon())}`;
+            if (key !== lastKey) {
+              lastKey = key;
+              listener(result as LoadResult<never>);
+            }
+          })
+          .catch((error: unknown) => onError?.(error));
+      };
+      const stopWatch = hub.watch((change) => {
+        if (travel.horizon()) return; // frozen in the past until resume
+        const touched = change.kind === 'appended' && change.aggregates.some(([id]) => id === aggregateId);
+        if (touched || change.kind === 'rebased' || change.kind === 'reset') {
+          lastKey = undefined;
+          reload();
+        }
+      });
+      const stopTravel = travel.onTravel(() => {
+        lastKey = undefined;
+        reload();
+      });
+      reload();
+      return () => {
+        stopTravel();
+        stopWatch();
+      };
+    },
+    subscribeLog(listener) {
+      // Two tails, both starting at the log end as of now (the newest end the hub heard):
+      // new confirmed events (from the server; our own were delivered while pending)
+      // and new pending events (appended here or in another tab).
+      const start = hub.end();
+      let confirmedAfter: LogCursor | null = null;
+      let pendingAfter: LogCursor = pendingStartOf(start);
+      let stopped = false;
+      let reading = Promise.resolve();
+      const readNew = () => {
+        reading = reading
+          .then(async () => {
+            const fresh: StoreEvent<unknown>[] = [];
+            const confirmed = confirmedAfter
+              ? { after: confirmedAfter, status: 'confirmed' as const }
+              : { fromPosition: start.confirmedHead + 1, status: 'confirmed' as const };
+            for await (const batch of scanLog(connection, registry, confirmed)) {
+              confirmedAfter = batch.last;
+              for (const { event } of batch.matches) if (event.meta.clientId !== clientId) fresh.push(event as StoreEvent<unknown>);
+            }
+            for await (const batch of scanLog(connection, registry, { after: pendingAfter, status: 'pending' })) {
+              pendingAfter = batch.last;
+              for (const { event } of batch.matches) fresh.push(event as StoreEvent<unknown>);
+            }
+            if (!stopped && fresh.length > 0) listener(fresh);
+          })
+          .catch(() => undefined);
+      };
+      const stop = hub.watch((change) => {
+        if (change.kind === 'appended') readNew();
+      });
+      // Whatever was stored between the end the hub heard and now.
+      readNew();
+      return () => {
+        stopped = true;
+        stop();
+      };
+    },
+  };
+}

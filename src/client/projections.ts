@@ -1,0 +1,76 @@
+import type { AnyProjectionDefinition } from '../core/projection.ts';
+import type { StoreContext } from './context.ts';
+import { projectionAt } from './inspect.ts';
+import { createProjectionRunner, type ProjectionRunner } from './projection-runner.ts';
+import type { Store } from './store-api.ts';
+import type { ProjectionSnapshot } from './types.ts';
+
+export interface Projections {
+  handle: Store['projection'];
+  /** Keeps a declared projection caught up with the log for as long as the store is open. */
+  follow(definition: AnyProjectionDefinition): void;
+}
+
+/** One runner per projection name in this store, shared by every handle on it. */
+export function createProjections(ctx: StoreContext): Projections {
+  const { hub, travel } = ctx;
+  const runners = new Map<string, ProjectionRunner>();
+  const runnerFor = (definition: AnyProjectionDefinition): ProjectionRunner => {
+    let runner = runners.get(definition.name);
+    if (!runner) {
+      runner = createProjectionRunner(ctx, definition);
+      runners.set(definition.name, runner);
+    }
+    return runner;
+  };
+
+  return {
+    follow(definition) {
+      const runner = runnerFor(definition);
+      hub.watch((change) => {
+        if (change.kind === 'appended' || change.kind === 'confirmed') void runner.catchUp().catch(() => undefined);
+      });
+      void runner.catchUp().catch(() => undefined);
+    },
+    handle(definition) {
+      const runner = runnerFor(definition);
+      type S = never;
+      const current = async (): Promise<ProjectionSnapshot<S>> => {
+        const horizon = travel.horizon();
+        return (horizon ? await projectionAt(ctx, definition, horizon) : await runner.catchUp()) as ProjectionSnapshot<S>;
+      };
+      return {
+        get: current,
+        rebuild: (rebuildOptions) => runner.rebuild(rebuildOptions) as Promise<ProjectionSnapshot<S>>,
+        subscribe(listener) {
+          let last: string | undefined;
+          // Deliveries run one after another, each reading the horizon when it starts,
+          // so a slow live read can never land after a time-travel read.
+          let chain = Promise.resolve();
+          const deliver = () => {
+            chain = chain
+              .then(async () => {
+                const snapshot = await current();
+                const key = `${JSON.stringify(snapshot.cursor)}|${travel.horizon() ? 'past' : 'live'}`;
+                if (key !== last) {
+                  last = key;
+                  listener(snapshot);
+                }
+              })
+              .catch(() => undefined);
+          };
+          const stopWatch = hub.watch((change) => {
+            if (travel.horizon()) return; // frozen in the past until resume
+            if (change.kind !== 'projection' || change.name === definition.name) deliver();
+          });
+          const stopTravel = travel.onTravel(() => deliver());
+          deliver();
+          return () => {
+            stopTravel();
+            stopWatch();
+          };
+        },
+      };
+    },
+  };
+}

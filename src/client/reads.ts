@@ -1,0 +1,41 @@
+import type { LogEvent } from '../core/event.ts';
+import { checkAggregateId } from './append.ts';
+import { loadAggregate, readStream } from './aggregate-loader.ts';
+import type { StoreContext } from './context.ts';
+import { scanLog } from './log-scan.ts';
+import { runReplay } from './replay.ts';
+import type { Store, StoreEvent } from './store-api.ts';
+import type { LoadResult, LogEntry, ReplayOptions } from './types.ts';
+
+/** The store's reads: aggregates (as of the time-travel horizon), streams, the log and replay jobs. */
+export function createReader(
+  ctx: StoreContext,
+  jobs: { track<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> },
+): Pick<Store, 'load' | 'snapshot' | 'readStream' | 'readLog' | 'scan' | 'replay'> {
+  const { connection, registry, travel } = ctx;
+  return {
+    async load(aggregate, aggregateId) {
+      checkAggregateId(aggregateId);
+      const horizon = travel.horizon();
+      return (await loadAggregate(connection, registry, aggregate, aggregateId, horizon ? { until: horizon } : {})) as LoadResult<never>;
+    },
+    async snapshot(aggregate, aggregateId) {
+      checkAggregateId(aggregateId);
+      return (await loadAggregate(connection, registry, aggregate, aggregateId, { forceSnapshot: true })).version;
+    },
+    readStream(aggregateId, streamOptions) {
+      checkAggregateId(aggregateId);
+      return readStream(connection, registry, aggregateId, streamOptions) as AsyncIterable<StoreEvent<unknown>>;
+    },
+    async *readLog(filter) {
+      for await (const batch of scanLog(connection, registry, filter)) {
+        for (const { event } of batch.matches) yield event as StoreEvent<unknown>;
+      }
+    },
+    async *scan(filter, scanOptions) {
+      const batches = scanLog(connection, registry, filter, { keepStored: true, batchEvents: scanOptions?.batchEvents });
+      for await (const batch of batches) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
+    },
+    replay: (replayOptions) => jobs.track((closing) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing)),
+  };
+}

@@ -1,0 +1,90 @@
+import type { AnyAggregateDefinition, StateOf } from '../core/aggregate.ts';
+import type { AnyEventDefinition, RecordedEvent, StoredEvent, UnknownEvent } from '../core/event.ts';
+import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
+import type { SyncHandle } from './sync-types.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  BatchEntry,
+  ImportResult,
+  InputOf,
+  InspectOptions,
+  LoadResult,
+  LogEntry,
+  LogFilter,
+  ProjectionHandle,
+  ReadStreamOptions,
+  ReplayOptions,
+  ReplayResult,
+  StoreEventShape,
+  StoreInfo,
+  TimeTravel,
+} from './types.ts';
+
+/** The store's public API, typed by the app's event and aggregate definitions. */
+
+export type RecordedOf<S> = S extends { type: infer T extends string; data: infer D } ? RecordedEvent<T, D> : never;
+
+/** Every event this store can read back: the app's typed events, or an UnknownEvent. */
+export type StoreEvent<S> = RecordedOf<S> | UnknownEvent;
+
+export interface Store<
+  TEvents extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[],
+  TAggregates extends readonly AnyAggregateDefinition[] = readonly AnyAggregateDefinition[],
+> {
+  readonly name: string;
+  /** Whether the engine runs in a Web Worker. */
+  readonly inWorker: boolean;
+  /** Appends events to one aggregate's stream, atomically. */
+  append(
+    aggregateId: string,
+    events: InputOf<StoreEventShape<TEvents, TAggregates>>[],
+    options?: AppendOptions,
+  ): Promise<AppendResult<StoreEvent<StoreEventShape<TEvents, TAggregates>>>>;
+  /** Appends to several streams in one transaction: all of it or none. */
+  appendBatch(
+    entries: BatchEntry<StoreEventShape<TEvents, TAggregates>>[],
+  ): Promise<AppendResult<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
+  /** State from the newest valid snapshot plus the events after it. */
+  load<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<LoadResult<StateOf<A>>>;
+  /** Takes a snapshot now; returns the version it covers. */
+  snapshot<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<number>;
+  /** One aggregate's events by seq, paged. */
+  readStream(aggregateId: string, options?: ReadStreamOptions): AsyncIterable<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
+  /** The log in log order, filtered, paged. */
+  readLog(filter?: LogFilter): AsyncIterable<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
+  /** Runs a replay job (full log, one aggregate, a time range, a set of types). */
+  replay(options: ReplayOptions<StoreEvent<StoreEventShape<TEvents, TAggregates>>>): Promise<ReplayResult>;
+  /** A projection's live state (kept live if listed in openStore's projections). */
+  projection<P extends AnyProjectionDefinition>(definition: P): ProjectionHandle<ProjectionStateOf<P>>;
+  /** Calls back with the aggregate's state now and after each change, in this tab or another. */
+  subscribe<A extends AnyAggregateDefinition>(
+    aggregate: A,
+    aggregateId: string,
+    listener: (result: LoadResult<StateOf<A>>) => void,
+    onError?: (error: unknown) => void,
+  ): () => void;
+  /** Calls back with new events as they are appended, in this tab or another. */
+  subscribeLog(listener: (events: StoreEvent<StoreEventShape<TEvents, TAggregates>>[]) => void): () => void;
+  /** The state of an aggregate up to a place in the log and/or without some events; nothing is stored. */
+  inspect<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string, options: InspectOptions): Promise<LoadResult<StateOf<A>>>;
+  /** A projection's state folded up to a place in the log (or to the head); nothing is stored. */
+  inspectProjection<P extends AnyProjectionDefinition>(definition: P, options: InspectOptions): Promise<ProjectionStateOf<P>>;
+  /** The log in batches of entries with their places in the log (devtools); smaller batches keep a UI thread responsive. */
+  scan(filter?: LogFilter, options?: { batchEvents?: number }): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
+  /** The log (or a filtered part) as NDJSON lines, one stored event per line. */
+  exportLog(filter?: LogFilter): AsyncIterable<string>;
+  /** Imports NDJSON written by exportLog (e.g. into a scratch store): confirmed events keep their positions, pending ones their ids and seqs. */
+  importLog(ndjson: string | Iterable<string> | AsyncIterable<string>): Promise<ImportResult>;
+  /** Show the state as of a past event, read-only, until resume(). */
+  readonly timeTravel: TimeTravel;
+  /** Stores events already confirmed by a server (sync pull, import), in position order. */
+  importConfirmed(events: StoredEvent[] | string): Promise<{ stored: number; head: number }>;
+  info(): Promise<StoreInfo>;
+  /** Sync with the server given in openStore's `sync` option (status is 'disabled' without one). */
+  readonly sync: SyncHandle;
+  /** Asks the browser not to evict this origin's storage; resolves with whether it agreed. */
+  requestPersistence(): Promise<boolean>;
+  close(): Promise<void>;
+}
+

@@ -1,0 +1,32 @@
+import type { RejectedRecord } from '../../worker/db.ts';
+import type { SyncConfig, WebSocketFactory } from '../../worker/sync/sync-engine.ts';
+import type { EventOutcome, SyncStatus } from '../../worker/types.ts';
+
+export type { SyncStatus, EventOutcome, RejectedRecord };
+
+export interface SyncOptions extends SyncConfig {
+  /** Called before each request for a fresh bearer token (instead of a fixed `token`). */
+  getToken?: () => string | undefined | Promise<string | undefined>;
+  /** In-process only (e.g. Node 20, which has no WebSocket): opens the live channel, e.g. `(url) => new WebSocket(url)` from 'ws'. */
+  webSocket?: WebSocketFactory;
+  /** In-process only: the fetch to use. */
+  fetch?: typeof fetch;
+}
+
+export interface SyncHandle {
+  /** Where sync stands: online / offline / syncing / paused / error, pending count, positions, last error. */
+  status(): Promise<SyncStatus>;
+  /** Calls back with the status now and at every change (in any tab). */
+  subscribe(listener: (status: SyncStatus) => void): () => void;
+  /** Calls back when pending events end confirmed, rebased or rejected. */
+  onOutcome(listener: (outcomes: EventOutcome[]) => void): () => void;
+  /** One full round now (pull, push, rebase); rejects with the reason if it fails. */
+  syncNow(): Promise<void>;
+  /** Stops talking to the server (an app's offline switch); appends keep working locally. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Pending events the server refused or a rebase rule dropped: kept here, never silently lost. */
+  rejected(): Promise<RejectedRecord[]>;
+  /** Forgets rejected events the app has shown or handled (all of them when no ids are given). */
+  dismissRejected(ids?: string[]): Promise<void>;
+}

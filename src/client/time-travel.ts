@@ -1,0 +1,47 @@
+import { TimeTravelError, ValidationError } from '../core/errors.ts';
+import type { LogCursor } from '../core/cursor.ts';
+import type { TimeTravel } from './types.ts';
+
+/**
+ * Time travel is per tab: this store's live queries show the past, read-only;
+ * the log itself is untouched.
+ */
+export interface TimeTravelState {
+  readonly api: TimeTravel;
+  /** Where live queries stand, or null at the head. */
+  horizon(): LogCursor | null;
+  /** Throws TimeTravelError while traveling: the past is read-only. */
+  assertWritable(): void;
+  onTravel(listener: (position: LogCursor | null) => void): () => void;
+}
+
+export function createTimeTravel(): TimeTravelState {
+  let horizon: LogCursor | null = null;
+  const listeners = new Set<(position: LogCursor | null) => void>();
+  const setHorizon = (position: LogCursor | null) => {
+    horizon = position;
+    for (const listener of [...listeners]) listener(position);
+  };
+  const onTravel = (listener: (position: LogCursor | null) => void) => {
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  };
+  return {
+    api: {
+      to(cursor) {
+        if (!cursor || typeof cursor.area !== 'number' || typeof cursor.page !== 'number' || typeof cursor.index !== 'number') {
+          throw new ValidationError('?', 'cursor', 'time travel needs a log cursor { area, page, index }');
+        }
+        setHorizon({ area: cursor.area, page: cursor.page, index: cursor.index });
+      },
+      resume: () => setHorizon(null),
+      position: () => horizon,
+      subscribe: (listener) => onTravel(listener),
+    },
+    horizon: () => horizon,
+    assertWritable() {
+      if (horizon) throw new TimeTravelError();
+    },
+    onTravel,
+  };
+}
