@@ -1,6 +1,7 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/setup/chromium.ts';
 
 /**
  * Two Vitest projects:
@@ -28,8 +29,6 @@ const nodeResolve = { conditions: [SOURCE, ...defaultServerConditions] };
 const browserResolve = { conditions: [SOURCE, ...defaultClientConditions] };
 const HOOK_TIMEOUT = 60_000;
 
-/** Chromium shipped by Debian (`apt-get install chromium`), not a Playwright download. */
-const CHROMIUM_EXECUTABLE = '/usr/bin/chromium';
 
 export default defineConfig({
   test: {
@@ -74,15 +73,9 @@ export default defineConfig({
             screenshotFailures: false,
             provider: playwright({
               launchOptions: {
-                executablePath: CHROMIUM_EXECUTABLE,
-                args: [
-                  '--no-sandbox',
-                  '--disable-gpu',
-                  '--disable-background-networking',
-                  '--disable-component-update',
-                  '--disable-sync',
-                  '--no-first-run',
-                ],
+                // The system Chromium (CHROMIUM_PATH or /usr/bin/chromium), never a Playwright download.
+                executablePath: CHROMIUM_PATH,
+                args: CHROMIUM_ARGS,
               },
             }),
             instances: [{ browser: 'chromium' }],

@@ -16,19 +16,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type DemoServer } from '../../demo/server.ts';
 import { Order } from '../../demo/src/model.ts';
 import { openTestStore } from '../../src/testing/index.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../setup/chromium.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const SHOTS = join(repoRoot, 'test-results/e2e');
 const shot = (name: string) => join(SHOTS, name);
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /**
  * Whether the demo mounts the devtools panel (package export "chronicle/devtools", src/devtools/):
@@ -46,7 +39,7 @@ beforeAll(async () => {
   await mkdir(SHOTS, { recursive: true });
   [demo, browser] = await Promise.all([
     startDemo({ port: 0, syncPort: 0, verbose: false, cacheDir: join(repoRoot, 'node_modules/.vite/demo-e2e') }),
-    chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS }),
+    chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS }),
   ]);
 });
 
