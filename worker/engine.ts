@@ -107,6 +107,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     try {
       return await fn(db);
     } catch (error) {
+      // The database closed under a call because the store is closing: say so, not "InvalidStateError".
+      if (closed) throw new StoreClosedError(name);
       throw toStorageError(name, operation, error);
     }
   };

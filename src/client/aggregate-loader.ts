@@ -1,4 +1,5 @@
 import { aggregateRuntime, type AnyAggregateDefinition } from '../core/aggregate.ts';
+import { StoreClosedError } from '../core/errors.ts';
 import { findJsonProblem } from '../core/json-data.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
@@ -132,7 +133,7 @@ export async function loadAggregate(
     } catch (error) {
       // A state that cannot be cloned into IndexedDB only costs speed: loads still work.
       if (options.forceSnapshot) throw error;
-      if (!warnedSnapshot) {
+      if (!warnedSnapshot && !(error instanceof StoreClosedError)) {
         warnedSnapshot = true;
         console.warn(`chronicle: could not store a snapshot of ${aggregate.type} (${String(error)}); loads replay instead`);
       }

@@ -1,4 +1,4 @@
-import { StoreClosedError } from '../core/errors.ts';
+import { ChronicleError, StoreClosedError } from '../core/errors.ts';
 import type { EngineConnection } from './connection.ts';
 
 /**
@@ -11,44 +11,47 @@ import type { EngineConnection } from './connection.ts';
  */
 export interface GuardedConnection {
   readonly connection: EngineConnection;
+  /** The engine is being closed: from now on a failure of a call is reported as StoreClosedError. */
+  closing(): void;
   /** Rejects every call still in flight with StoreClosedError, and every later one. */
   shut(): void;
 }
 
 export function guardConnection(inner: EngineConnection, name: string): GuardedConnection {
+  let closing = false;
   let shut = false;
   const inFlight = new Set<(error: StoreClosedError) => void>();
+  // A call that fails because the engine went away (a released proxy's TypeError, a closed database) failed because of close().
+  const explain = (error: unknown): unknown => (closing && !(error instanceof ChronicleError) ? new StoreClosedError(name) : error);
   const guarded = <T>(start: () => Promise<T>): Promise<T> => {
     if (shut) return Promise.reject(new StoreClosedError(name));
     return new Promise<T>((resolve, reject) => {
       const abandon = (error: StoreClosedError) => reject(error);
       inFlight.add(abandon);
+      const fail = (error: unknown) => {
+        inFlight.delete(abandon);
+        reject(explain(error));
+      };
       let call: Promise<T>;
       try {
         call = start();
       } catch (error) {
-        inFlight.delete(abandon);
-        reject(error);
+        fail(error);
         return;
       }
-      call.then(
-        (value) => {
-          inFlight.delete(abandon);
-          resolve(value);
-        },
-        (error: unknown) => {
-          inFlight.delete(abandon);
-          reject(error);
-        },
-      );
+      call.then((value) => {
+        inFlight.delete(abandon);
+        resolve(value);
+      }, fail);
     });
   };
   const engine = new Proxy(inner.engine, {
     get(target, property) {
-      const member = Reflect.get(target, property) as unknown;
-      if (typeof property !== 'string' || property === 'then') return member;
+      if (typeof property !== 'string' || property === 'then') return Reflect.get(target, property) as unknown;
+      // The member is looked up only when called: on a released comlink proxy the lookup itself throws.
       // Reflect.apply, not member.apply: on a comlink proxy `.apply` would be a remote property.
-      return (...args: unknown[]) => guarded(() => Reflect.apply(member as (...a: unknown[]) => Promise<unknown>, target, args) as Promise<unknown>);
+      return (...args: unknown[]) =>
+        guarded(() => Reflect.apply(Reflect.get(target, property) as (...a: unknown[]) => Promise<unknown>, target, args) as Promise<unknown>);
     },
   });
   const connection: EngineConnection = {
@@ -60,7 +63,11 @@ export function guardConnection(inner: EngineConnection, name: string): GuardedC
   };
   return {
     connection,
+    closing() {
+      closing = true;
+    },
     shut() {
+      closing = true;
       shut = true;
       const error = new StoreClosedError(name);
       for (const abandon of [...inFlight]) abandon(error);

@@ -101,6 +101,8 @@ export async function runReplay(
 
   const stats = await engine.stats();
   checkStop();
+  // Recorded before the first event: a crash before the first periodic checkpoint is then known as one.
+  if (!resumed) await save('running', false);
   try {
     if (filter.aggregateId !== undefined) {
       // One aggregate: read its stream by seq; the checkpoint is the last seq looked at.

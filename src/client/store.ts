@@ -109,6 +109,7 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
       closing ??= (async () => {
         // Jobs first: they end with AbortedError once their checkpoint is saved, which needs the engine.
         await jobs.stop();
+        guard.closing();
         hub.close();
         try {
           await connection.close();
