@@ -16,17 +16,23 @@ export interface ServerLimits {
   rateLimit: RateLimit | false;
   /** WebSocket connections on the live channel, per process. */
   maxLiveConnections: number;
+  /** Bytes of request line plus headers (Node's maxHeaderSize on servers made by listen()); more gets 431 HEADERS_TOO_LARGE. */
+  maxHeaderBytes: number;
+  /** After an error reply to a request whose body was not read (413...), at most this many more bytes of it are read and dropped before the connection is closed. */
+  maxDrainBytes: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   ...DEFAULT_LIMITS,
   rateLimit: { burst: 200, perSecond: 100 },
   maxLiveConnections: 10_000,
+  maxHeaderBytes: 32 * 1024,
+  maxDrainBytes: 16 * 1024 * 1024,
 };
 
 export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
   const out: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...limits };
-  for (const key of ['maxEventsPerPush', 'maxEventBytes', 'maxRequestBytes', 'maxPullLimit', 'maxLiveConnections'] as const) {
+  for (const key of ['maxEventsPerPush', 'maxEventBytes', 'maxRequestBytes', 'maxPullLimit', 'maxLiveConnections', 'maxHeaderBytes', 'maxDrainBytes'] as const) {
     if (!Number.isInteger(out[key]) || out[key] <= 0) throw new Error(`limits.${key} must be a positive integer`);
   }
   if (out.maxPullLimit > DEFAULT_LIMITS.maxPullLimit) {

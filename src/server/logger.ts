@@ -8,10 +8,35 @@ export interface Logger {
 const line = (level: string, message: string, fields?: Record<string, unknown>): string =>
   `${new Date().toISOString()} ${level} ${message}${fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}`;
 
+/** Human-readable lines: time, level, message, then the fields as JSON. */
 export const consoleLogger: Logger = {
   info: (m, f) => console.log(line('info', m, f)),
   warn: (m, f) => console.warn(line('WARN', m, f)),
   error: (m, f) => console.error(line('ERROR', m, f)),
 };
+
+/**
+ * Structured logs: one JSON object per line, `{ time, level, msg, ...fields }`
+ * (request lines carry `requestId`, the id echoed in the reply's x-request-id
+ * header), for log shippers. Fields that are undefined are left out.
+ */
+export function createJsonLogger(write: (line: string) => void = (text) => process.stdout.write(`${text}\n`)): Logger {
+  const emit = (level: string, msg: string, fields?: Record<string, unknown>): void => {
+    let text: string;
+    try {
+      text = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+    } catch {
+      text = JSON.stringify({ time: new Date().toISOString(), level, msg, fields: String(fields) });
+    }
+    write(text);
+  };
+  return {
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+  };
+}
+
+export const jsonLogger: Logger = createJsonLogger();
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

@@ -1,43 +1,49 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
-import { utf8Length } from '../core/json-data.ts';
-import {
-  logNameSchema,
-  PROTOCOL_VERSION,
-  pullQuerySchema,
-  pushRequestSchema,
-  type PushResponse,
-} from '../core/protocol.ts';
-import { ANONYMOUS, grants, resolveAuth, type AuthOption, type Principal } from './auth.ts';
+import { resolveAuth, type AuthOption, type Principal } from './auth.ts';
 import { SyncError } from './errors.ts';
+import { createAdmission } from './http/admit.ts';
+import { discardRest } from './http/body.ts';
+import { handleClientError } from './http/client-error.ts';
+import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './http/context.ts';
+import { createLiveUpgrades } from './http/live-upgrade.ts';
+import { handleHealth, handleMetrics, handleReady } from './http/ops.ts';
+import { handlePull } from './http/pull.ts';
+import { handleFence, handlePush } from './http/push.ts';
+import { createReplier, type CorsOptions } from './http/reply.ts';
+import { beginRequest, type RequestInfo } from './http/request-context.ts';
+import { ACTION_METHOD, LOG_PREFIX, matchLogRoute, parseTarget } from './http/routes.ts';
 import { createRateLimiter, resolveLimits, type ServerLimits } from './limits.ts';
 import { createLiveHub } from './live.ts';
 import { consoleLogger, type Logger } from './logger.ts';
-import { pullPageToJson, type LogStore } from './store/types.ts';
-import { acceptPush } from './validate.ts';
+import { createMetrics, noMetrics } from './metrics.ts';
+import type { LogStore } from './store/types.ts';
 
-export interface CorsOptions {
-  /** Origins allowed to call the server from a browser: '*' (default) or a list of exact origins. */
-  origins: '*' | readonly string[];
-}
+export type { CorsOptions } from './http/reply.ts';
+export type { ServerTimeouts } from './http/context.ts';
 
 export interface SyncServerOptions {
   store: LogStore;
   /** An authenticate hook, or `{ tokens }` for the built-in bearer-token mode. Omit to allow everything (a warning is logged). */
   auth?: AuthOption;
   limits?: Partial<ServerLimits>;
+  /** Bounds on every wait of the HTTP layer (defaults: DEFAULT_SERVER_TIMEOUTS, in the README). */
+  timeouts?: Partial<ServerTimeouts>;
   logger?: Logger;
   /** CORS for browser apps on other origins; false to send no CORS headers. Default: every origin. */
   cors?: CorsOptions | false;
   /** The key requests are rate limited by. Default: the principal's id, or the peer address for anonymous callers. */
   rateLimitKey?: (request: IncomingMessage, principal: Principal) => string;
-  /** How long close() waits for requests in flight before closing connections anyway (default 10 s). */
+  /** How long close() waits for requests in flight (same as timeouts.shutdownMs; default 10 s). */
   shutdownTimeoutMs?: number;
   /** Interval of WebSocket pings; a socket that missed one pong is dropped (default 30 s). */
   livePingIntervalMs?: number;
   /** Whether close() also closes the store (default true). */
   closeStore?: boolean;
+  /** GET /metrics in Prometheus' text format (needs the optional peer prom-client). Default true. */
+  metrics?: boolean;
+  /** Log every request (one line each), not only the refused and failed ones. Default false. */
+  accessLog?: boolean;
 }
 
 export interface ListenAddress {
@@ -51,129 +57,67 @@ export interface SyncServer {
   handler(request: IncomingMessage, response: ServerResponse, next?: () => void): void;
   /** Serves the live channel (WebSocket upgrades on /v1/logs/:log/live) on an HTTP server. */
   attachWebSocket(server: Server): void;
+  /**
+   * A 'clientError' listener for an HTTP server of your own: requests Node cannot
+   * parse (headers over maxHeaderSize, malformed) get the protocol's error body
+   * instead of Node's bare status line. listen() installs it.
+   */
+  clientErrorHandler(error: Error, socket: Duplex): void;
   /** Creates an HTTP server with the handler and the live channel, and listens. Port 0 picks a free port. */
   listen(port: number, host?: string): Promise<ListenAddress>;
-  /** Graceful shutdown: refuse new requests, finish those in flight, close sockets, then the store. */
+  /**
+   * Graceful shutdown: requests already received are finished (also those whose
+   * bytes were still in the socket when close() was called), later ones get 503
+   * UNAVAILABLE (reason "shutting-down"), /health says "shutting-down"; then live
+   * sockets close (1001), then the store.
+   */
   close(): Promise<void>;
   readonly limits: ServerLimits;
+  readonly timeouts: ServerTimeouts;
 }
 
-const ROUTE = /^\/v1\/logs\/([^/]+)\/(push|pull|live)\/?$/;
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+/** Turns of the event loop after close() during which arriving requests are still served: an accept, then a read. */
+const DRAIN_TURNS = 3;
 
-interface Route {
-  log: string;
-  action: 'push' | 'pull' | 'live';
-}
-
-function matchRoute(pathname: string): Route | SyncError | undefined {
-  const m = ROUTE.exec(pathname);
-  if (!m) return undefined;
-  let log: string;
-  try {
-    log = decodeURIComponent(m[1]!);
-  } catch {
-    return new SyncError('BAD_REQUEST', 'The log name in the path is not valid percent-encoding', { field: 'log' });
-  }
-  const parsed = logNameSchema.safeParse(log);
-  if (!parsed.success) {
-    return new SyncError('BAD_REQUEST', `Invalid log name "${log}": ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
-      field: 'log',
-      log,
-    });
-  }
-  return { log, action: m[2] as Route['action'] };
-}
-
-function zodDetails(issues: readonly { path: readonly PropertyKey[]; message: string }[]): {
-  message: string;
-  details: Record<string, unknown>;
-} {
-  const list = issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-  const first = list[0];
-  return {
-    message: first ? `${first.path || '(root)'}: ${first.message}` : 'invalid request',
-    details: { issues: list },
-  };
-}
-
-/** Reads a request body up to `max` bytes; refuses a larger one as soon as it is known to be larger. */
-function readBody(request: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = request.headers['content-length'];
-  if (declared !== undefined && Number(declared) > max) {
-    return Promise.reject(
-      new SyncError('PAYLOAD_TOO_LARGE', `The request body is ${declared} bytes; the limit is ${max}`, {
-        limit: max,
-        bytes: Number(declared),
-        what: 'request',
-      }),
-    );
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = (): void => {
-      request.off('data', onData);
-      request.off('end', onEnd);
-      request.off('error', onError);
-      request.off('aborted', onAborted);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > max) {
-        cleanup();
-        request.pause();
-        reject(
-          new SyncError('PAYLOAD_TOO_LARGE', `The request body exceeds the limit of ${max} bytes`, {
-            limit: max,
-            what: 'request',
-          }),
-        );
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error): void => {
-      cleanup();
-      reject(error);
-    };
-    const onAborted = (): void => {
-      cleanup();
-      reject(new Error('request aborted'));
-    };
-    request.on('data', onData);
-    request.on('end', onEnd);
-    request.on('error', onError);
-    request.on('aborted', onAborted);
-  });
-}
-
-function remoteKey(request: IncomingMessage): string {
-  return `addr:${request.socket.remoteAddress ?? 'unknown'}`;
-}
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * The sync server: push, pull and live over HTTP + WebSocket, with auth, limits,
- * CORS and graceful shutdown, over any LogStore.
+ * The sync server: push, pull, fence and live over HTTP + WebSocket, with auth,
+ * limits, CORS, bounded waits, metrics and graceful shutdown, over any LogStore.
+ * This file wires the parts (http/*) together and owns the lifecycle.
  */
 export function createSyncServer(options: SyncServerOptions): SyncServer {
   const { store } = options;
   const logger = options.logger ?? consoleLogger;
   const limits = resolveLimits(options.limits);
+  const timeouts = resolveTimeouts({ ...(options.shutdownTimeoutMs ? { shutdownMs: options.shutdownTimeoutMs } : {}), ...options.timeouts });
   const authenticate = resolveAuth(options.auth);
-  const cors = options.cors === undefined ? ({ origins: '*' } as CorsOptions) : options.cors;
-  const rateLimiter = limits.rateLimit ? createRateLimiter(limits.rateLimit) : undefined;
-  const rateLimitKey =
-    options.rateLimitKey ??
-    ((request: IncomingMessage, principal: Principal) =>
-      principal === ANONYMOUS ? remoteKey(request) : `principal:${principal.id}`);
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
+  const admission = createAdmission({
+    authenticate,
+    rateLimiter: limits.rateLimit ? createRateLimiter(limits.rateLimit) : undefined,
+    rateLimitKey: options.rateLimitKey,
+  });
   const hub = createLiveHub(store, logger, options.livePingIntervalMs ?? 30_000);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+
+  /** close() was called: replies say connection: close, /health says shutting-down, /ready is 503. */
+  let closing = false;
+  /** DRAIN_TURNS after close(): new requests get 503. */
+  let refusing = false;
+  let closePromise: Promise<void> | undefined;
+  let inFlight = 0;
+  let drainedWaiters: (() => void)[] = [];
+  let ownServer: Server | undefined;
+  const attached = new Set<Server>();
+
+  const replier = createReplier({ cors: options.cors === undefined ? { origins: '*' } : options.cors, logger, isClosing: () => closing });
+  const metrics =
+    options.metrics === false
+      ? noMetrics
+      : createMetrics({ liveSockets: () => hub.size, storeStats: () => store.stats?.() }, {
+          onMissing: (error) => logger.warn(`metrics off: ${error.message}`),
+        });
+  const context: HandlerContext = { store, limits, timeouts, replier, metrics, logger };
+  const live = createLiveUpgrades({ context, admission, hub, isClosing: () => closing, corsHeaders: replier.corsHeaders });
 
   if (!authenticate) {
     logger.warn(
@@ -188,13 +132,6 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     );
   }
 
-  let closing = false;
-  let closePromise: Promise<void> | undefined;
-  let inFlight = 0;
-  let drainedWaiters: (() => void)[] = [];
-  let ownServer: Server | undefined;
-  const attached = new Set<Server>();
-
   const settle = (): void => {
     inFlight--;
     if (inFlight === 0 && drainedWaiters.length) {
@@ -204,261 +141,126 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     }
   };
 
-  const corsHeaders = (request: IncomingMessage): Record<string, string> => {
-    if (!cors) return {};
-    const origin = request.headers.origin;
-    let allow: string | undefined;
-    if (cors.origins === '*') allow = '*';
-    else if (origin && cors.origins.includes(origin)) allow = origin;
-    if (!allow) return {};
-    const headers: Record<string, string> = {
-      'access-control-allow-origin': allow,
-      'access-control-expose-headers': 'retry-after, www-authenticate',
+  /** One line per request that was refused or failed (every request with accessLog), with its id; and the metrics. */
+  const finish = (request: IncomingMessage, info: RequestInfo): void => {
+    const status = info.status ?? 0;
+    const seconds = (performance.now() - info.start) / 1000;
+    metrics.request(info.action ?? 'other', status, info.code, seconds, info.events ?? 0);
+    if (status < 400 && !options.accessLog) return;
+    const fields = {
+      requestId: info.id,
+      method: request.method,
+      path: parseTarget(request.url).path.slice(0, 200),
+      action: info.action,
+      log: info.log,
+      status,
+      code: info.code,
+      ms: Math.round(seconds * 1000),
     };
-    if (allow !== '*') headers.vary = 'origin';
-    return headers;
+    if (status >= 500 || status === 0) logger.error('request failed', fields);
+    else if (status >= 400) logger.info('request refused', fields);
+    else logger.info('request', fields);
   };
 
-  const errorHeaders = (error: SyncError): Record<string, string> => {
-    const headers: Record<string, string> = {};
-    if (error.code === 'UNAUTHORIZED') headers['www-authenticate'] = 'Bearer realm="chronicle"';
-    if (error.code === 'RATE_LIMITED' && typeof error.details.retryAfterMs === 'number') {
-      headers['retry-after'] = String(Math.max(1, Math.ceil(error.details.retryAfterMs / 1000)));
-    }
-    if (error.code === 'METHOD_NOT_ALLOWED' && Array.isArray(error.details.allow)) {
-      headers.allow = error.details.allow.join(', ');
-    }
-    return headers;
-  };
-
-  const toSyncError = (error: unknown): SyncError => {
-    if (error instanceof SyncError) return error;
-    logger.error('internal error', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-    return new SyncError('INTERNAL', 'Internal server error', {});
-  };
-
-  const send = (request: IncomingMessage, response: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void => {
-    if (response.headersSent) {
-      response.destroy();
-      return;
-    }
-    const headers: Record<string, string> = { ...JSON_HEADERS, ...corsHeaders(request), ...extra, 'content-length': String(Buffer.byteLength(body)) };
-    // While shutting down, keep-alive clients are told to reconnect (to another process).
-    if (closing) headers.connection = 'close';
-    response.writeHead(status, headers);
-    response.end(body);
-  };
-
-  const sendError = (request: IncomingMessage, response: ServerResponse, error: unknown): void => {
-    const e = toSyncError(error);
-    const extra = errorHeaders(e);
-    // A body we did not read to its end (too large, or refused early) is not drained: close the connection.
-    if (!request.complete) extra.connection = 'close';
-    send(request, response, e.status, JSON.stringify(e.toBody()), extra);
-  };
-
-  /** Authentication, authorisation and rate limiting: the same for every log endpoint (HTTP and WebSocket). */
-  const admit = async (request: IncomingMessage, route: Route): Promise<Principal> => {
-    let principal: Principal | null = ANONYMOUS;
-    if (authenticate) {
-      principal = await authenticate(request);
-      if (!principal) {
-        throw new SyncError('UNAUTHORIZED', 'No valid credentials were presented', { reason: 'unauthenticated' });
-      }
-    }
-    const need = route.action === 'push' ? 'write' : 'read';
-    if (!grants(need === 'write' ? principal.write : principal.read, route.log)) {
-      throw new SyncError('FORBIDDEN', `"${principal.id}" may not ${need} log "${route.log}"`, {
-        reason: `no-${need}-access`,
-        log: route.log,
-        principal: principal.id,
-        need,
-      });
-    }
-    if (rateLimiter) {
-      const wait = rateLimiter.take(rateLimitKey(request, principal));
-      if (wait > 0) {
-        throw new SyncError('RATE_LIMITED', `Too many requests; retry in ${wait} ms`, { retryAfterMs: wait });
-      }
-    }
-    return principal;
-  };
-
-  const handlePush = async (request: IncomingMessage, response: ServerResponse, route: Route): Promise<void> => {
-    const raw = await readBody(request, limits.maxRequestBytes);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch (error) {
-      throw new SyncError('BAD_REQUEST', `The body is not valid JSON: ${(error as Error).message}`, {});
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new SyncError('BAD_REQUEST', 'The body must be a JSON object', {});
-    }
-    const candidate = body as Record<string, unknown>;
-    if (candidate.protocolVersion !== PROTOCOL_VERSION) {
-      throw new SyncError(
-        'UNSUPPORTED_PROTOCOL',
-        `This server speaks protocol version ${PROTOCOL_VERSION}; the request says ${JSON.stringify(candidate.protocolVersion) ?? 'nothing'}`,
-        { supported: [PROTOCOL_VERSION], received: candidate.protocolVersion ?? null },
-      );
-    }
-    if (Array.isArray(candidate.events) && candidate.events.length > limits.maxEventsPerPush) {
-      throw new SyncError(
-        'PAYLOAD_TOO_LARGE',
-        `The push holds ${candidate.events.length} events; the limit is ${limits.maxEventsPerPush}`,
-        { what: 'events', count: candidate.events.length, limit: limits.maxEventsPerPush },
-      );
-    }
-    // A valid push takes the fast check; anything it cannot vouch for goes to the schema, which decides and explains.
-    let push = acceptPush(candidate);
-    if (!push) {
-      const parsed = pushRequestSchema.safeParse(body);
-      if (!parsed.success) {
-        const { message, details } = zodDetails(parsed.error.issues);
-        throw new SyncError('BAD_REQUEST', `Invalid push: ${message}`, details);
-      }
-      push = parsed.data;
-    }
-    // The JSON of each event as validated: its size is checked here, and the store keeps it as is.
-    const eventsJson = push.events.map((event) => JSON.stringify(event));
-    push.events.forEach((event, index) => {
-      const bytes = utf8Length(eventsJson[index]!);
-      if (bytes > limits.maxEventBytes) {
-        throw new SyncError(
-          'PAYLOAD_TOO_LARGE',
-          `Event ${index} (id ${event.id}) is ${bytes} bytes; the limit is ${limits.maxEventBytes}`,
-          { what: 'event', index, id: event.id, clientSeq: event.meta.clientSeq, bytes, limit: limits.maxEventBytes },
-        );
-      }
-    });
-    const result = await store.push(route.log, push, { eventsJson });
-    const reply: PushResponse = {
-      positions: result.positions,
-      duplicates: result.duplicates,
-      clientSeq: result.clientSeq,
-      head: result.head,
-    };
-    send(request, response, 200, JSON.stringify(reply));
-  };
-
-  const handlePull = async (request: IncomingMessage, response: ServerResponse, route: Route, url: URL): Promise<void> => {
-    const query: Record<string, string> = {};
-    for (const key of ['after', 'limit', 'clientId']) {
-      const value = url.searchParams.get(key);
-      if (value !== null) query[key] = value;
-    }
-    const parsed = pullQuerySchema.safeParse(query);
-    if (!parsed.success) {
-      const { message, details } = zodDetails(parsed.error.issues);
-      throw new SyncError('BAD_REQUEST', `Invalid pull: ${message}`, details);
-    }
-    const { after, limit, clientId } = parsed.data;
-    const page = await store.pull(route.log, { after, limit: Math.min(limit, limits.maxPullLimit), clientId });
-    send(request, response, 200, pullPageToJson(page));
-  };
-
-  const route = async (request: IncomingMessage, response: ServerResponse, next?: () => void): Promise<void> => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+  /** The routes, in the order docs/protocol.md gives: authentication before anything else is looked at. */
+  const route = async (request: IncomingMessage, response: ServerResponse, info: RequestInfo, next?: () => void): Promise<void> => {
+    const { path, query } = parseTarget(request.url);
     const method = request.method ?? 'GET';
-    const path = url.pathname;
+    const isOps = path === '/health' || path === '/ready' || path === '/metrics';
+    const isLog = path.startsWith(LOG_PREFIX);
 
-    if (method === 'OPTIONS' && (path === '/health' || path === '/ready' || ROUTE.test(path))) {
-      const headers: Record<string, string> = { ...corsHeaders(request) };
+    if (method === 'OPTIONS' && (isOps || isLog)) {
+      info.action = 'preflight';
+      const headers: Record<string, string> = { ...replier.corsHeaders(request) };
       if (headers['access-control-allow-origin']) {
         headers['access-control-allow-methods'] = 'GET, POST, OPTIONS';
-        headers['access-control-allow-headers'] =
-          request.headers['access-control-request-headers'] ?? 'authorization, content-type';
+        headers['access-control-allow-headers'] = request.headers['access-control-request-headers'] ?? 'authorization, content-type';
         headers['access-control-max-age'] = '600';
       }
+      info.status = 204;
       response.writeHead(204, headers);
       response.end();
       return;
     }
-
     if (path === '/health') {
-      if (method !== 'GET' && method !== 'HEAD') throw new SyncError('METHOD_NOT_ALLOWED', `${method} /health is not supported`, { allow: ['GET', 'HEAD'] });
-      send(request, response, 200, JSON.stringify({ status: closing ? 'shutting-down' : 'ok', protocolVersion: PROTOCOL_VERSION }));
-      return;
+      info.action = 'health';
+      return handleHealth(context, request, response, closing);
     }
     if (path === '/ready') {
-      if (method !== 'GET' && method !== 'HEAD') throw new SyncError('METHOD_NOT_ALLOWED', `${method} /ready is not supported`, { allow: ['GET', 'HEAD'] });
-      if (closing) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
-      try {
-        await store.ping();
-      } catch (error) {
-        throw new SyncError('UNAVAILABLE', `The log store is not reachable: ${(error as Error).message}`, { reason: 'store-unreachable', store: store.kind });
-      }
-      send(request, response, 200, JSON.stringify({ status: 'ready', store: store.kind }));
-      return;
+      info.action = 'ready';
+      return handleReady(context, request, response, closing);
+    }
+    if (path === '/metrics') {
+      info.action = 'metrics';
+      return handleMetrics(context, request, response, authenticate ? () => admission.authenticate(request) : undefined);
+    }
+    if (!isLog) {
+      if (next) return next();
+      throw new SyncError('NOT_FOUND', `No route for ${method} ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
     }
 
-    const matched = matchRoute(path);
-    if (matched === undefined) {
-      if (next) return next();
-      throw new SyncError('NOT_FOUND', `No route for ${method} ${path}`, { path });
-    }
+    const principal = await admission.authenticate(request);
+    if (refusing) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
+    const matched = matchLogRoute(path);
     if (matched instanceof SyncError) throw matched;
-    const allowed = matched.action === 'push' ? 'POST' : 'GET';
+    if (matched === undefined) throw new SyncError('NOT_FOUND', `No route for ${method} ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
+    info.action = matched.action;
+    info.log = matched.log;
+    const allowed = ACTION_METHOD[matched.action];
     if (method !== allowed && !(allowed === 'GET' && method === 'HEAD')) {
       throw new SyncError('METHOD_NOT_ALLOWED', `${method} is not supported on /${matched.action}; use ${allowed}`, { allow: [allowed] });
     }
-    if (closing) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
-
-    await admit(request, matched);
-    if (matched.action === 'push') return handlePush(request, response, matched);
-    if (matched.action === 'pull') return handlePull(request, response, matched, url);
-    throw new SyncError('BAD_REQUEST', 'The live channel is a WebSocket: send an Upgrade: websocket request', { reason: 'websocket-required' });
+    admission.admit(request, principal, matched);
+    switch (matched.action) {
+      case 'push':
+        return handlePush(context, request, response, matched);
+      case 'fence':
+        return handleFence(context, request, response, matched);
+      case 'pull':
+        return handlePull(context, request, response, matched, query);
+      case 'live':
+        throw new SyncError('BAD_REQUEST', 'The live channel is a WebSocket: send an Upgrade: websocket request', { reason: 'websocket-required' });
+    }
   };
 
   const handler: SyncServer['handler'] = (request, response, next) => {
+    const info = beginRequest(request, response);
     inFlight++;
-    response.once('close', settle);
-    route(request, response, next).catch((error: unknown) => sendError(request, response, error));
+    response.once('close', () => {
+      settle();
+      if (info.action !== 'next') finish(request, info);
+    });
+    // A reply sent before the body was read (refused early, too large): read and drop the rest, bounded,
+    // so that the reply is not lost to a reset (see discardRest).
+    response.once('finish', () => {
+      if (!request.complete) discardRest(request, limits.maxDrainBytes, timeouts.drainMs);
+    });
+    const passOn = next
+      ? () => {
+          info.action = 'next';
+          response.removeHeader('x-request-id');
+          next();
+        }
+      : undefined;
+    route(request, response, info, passOn).catch((error: unknown) => replier.sendError(request, response, error));
   };
 
-  const rejectUpgrade = (request: IncomingMessage, socket: Duplex, error: SyncError): void => {
-    const body = JSON.stringify(error.toBody());
-    const headers = { ...JSON_HEADERS, ...corsHeaders(request), ...errorHeaders(error), connection: 'close', 'content-length': String(Buffer.byteLength(body)) };
-    const head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n${Object.entries(headers)
-      .map(([k, v]) => `${k}: ${v}`)
-      .join('\r\n')}\r\n\r\n`;
-    socket.end(head + body);
-  };
-
-  const onUpgrade = (server: Server) => (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const matched = matchRoute(url.pathname);
-    if (matched === undefined || (!(matched instanceof SyncError) && matched.action !== 'live')) {
-      // Another upgrade listener on a shared server may want it.
-      if (server.listenerCount('upgrade') > 1) return;
-      rejectUpgrade(request, socket, new SyncError('NOT_FOUND', `No WebSocket endpoint at ${url.pathname}`, { path: url.pathname }));
-      return;
-    }
-    socket.on('error', () => socket.destroy());
-    const run = async (): Promise<void> => {
-      if (matched instanceof SyncError) throw matched;
-      if (closing) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
-      await admit(request, matched);
-      if (hub.size >= limits.maxLiveConnections) {
-        throw new SyncError('UNAVAILABLE', 'Too many live connections on this server', { reason: 'too-many-connections', limit: limits.maxLiveConnections });
-      }
-      wss.handleUpgrade(request, socket, head, (ws) => {
-        void hub.add(matched.log, ws);
-      });
-    };
-    run().catch((error: unknown) => rejectUpgrade(request, socket, toSyncError(error)));
-  };
+  const clientErrorHandler: SyncServer['clientErrorHandler'] = (error, socket) =>
+    handleClientError(error as Error & { code?: string }, socket, limits.maxHeaderBytes);
 
   const attachWebSocket: SyncServer['attachWebSocket'] = (server) => {
     if (attached.has(server)) return;
     attached.add(server);
-    server.on('upgrade', onUpgrade(server));
+    server.on('upgrade', live.onUpgrade(server));
   };
 
   const listen: SyncServer['listen'] = (port, host = '127.0.0.1') => {
     if (ownServer) return Promise.reject(new Error('listen() was already called'));
-    const server = createServer((request, response) => handler(request, response));
+    const server = createServer(
+      { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: timeouts.headersMs, requestTimeout: timeouts.headersMs + timeouts.bodyMs },
+      (request, response) => handler(request, response),
+    );
+    server.on('clientError', clientErrorHandler);
     ownServer = server;
     attachWebSocket(server);
     return new Promise((resolve, reject) => {
@@ -477,15 +279,18 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     if (closePromise) return closePromise;
     closing = true;
     closePromise = (async () => {
-      // 1. Stop accepting connections; requests already in progress go on.
-      const serverClosed = ownServer
-        ? new Promise<void>((resolve) => ownServer!.close(() => resolve()))
-        : Promise.resolve();
+      // 1. A request whose bytes were already in a socket (or whose connection was still in the
+      //    accept queue) when close() was called is one "already received": a few turns of the event
+      //    loop let the server accept, read and parse it, and it is served like any other. Closing the
+      //    listener or idle connections at once would reset such a request.
+      for (let turn = 0; turn < DRAIN_TURNS; turn++) await nextTurn();
+      refusing = true;
+      const serverClosed = ownServer ? new Promise<void>((resolve) => ownServer!.close(() => resolve())) : Promise.resolve();
       ownServer?.closeIdleConnections();
       // 2. Let requests in flight (pushes committing) finish, up to the timeout.
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, shutdownTimeoutMs);
+          const timer = setTimeout(resolve, timeouts.shutdownMs);
           drainedWaiters.push(() => {
             clearTimeout(timer);
             resolve();
@@ -494,7 +299,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       }
       // 3. Close live sockets and remaining connections.
       await hub.close();
-      wss.close();
+      live.close();
       ownServer?.closeAllConnections();
       await serverClosed;
       // 4. The store last: nothing uses it any more.
@@ -503,5 +308,5 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     return closePromise;
   };
 
-  return { handler, attachWebSocket, listen, close, limits };
+  return { handler, attachWebSocket, clientErrorHandler, listen, close, limits, timeouts };
 }

@@ -1,5 +1,5 @@
-import { MAX_ID_LENGTH } from '../core/schemas.ts';
-import { PROTOCOL_VERSION, type PushRequest } from '../core/protocol.ts';
+import { type PushRequest } from '../core/protocol.ts';
+import { isStorableString, isValidId, MAX_DATA_DEPTH, MAX_ID_LENGTH } from '../core/text-rules.ts';
 
 /**
  * The hot path of push validation. `pushRequestSchema` (zod) is the rule; this
@@ -12,11 +12,25 @@ import { PROTOCOL_VERSION, type PushRequest } from '../core/protocol.ts';
  *
  * Only for values made by JSON.parse: plain objects and arrays, no undefined,
  * no NaN or Infinity, own keys only.
+ *
+ * It must never accept what the schema refuses: ids go through the same
+ * isValidId, and `data` through storableData below, a walk made of the same
+ * rule (text-rules.ts: isStorableString for every string and key,
+ * MAX_DATA_DEPTH) as findJsonProblem, which the schema runs; this one only
+ * answers yes or no, without building paths, so it costs a fifth as much.
+ * test/unit/server-validate.test.ts checks the two agree on generated bodies.
  */
 export function acceptPush(body: Record<string, unknown>): PushRequest | undefined {
-  if (!exactKeys(body, PUSH_KEYS, 0)) return undefined;
-  const { protocolVersion, clientId, from, to, events } = body;
-  if (protocolVersion !== PROTOCOL_VERSION || !id(clientId) || !positiveInt(from) || !positiveInt(to) || to < from) return undefined;
+  const { protocolVersion, clientId, epoch, from, to, events } = body;
+  if (protocolVersion === 1) {
+    if (!exactKeys(body, PUSH_KEYS_V1, 0)) return undefined;
+  } else if (protocolVersion === 2) {
+    if (!exactKeys(body, PUSH_KEYS_V2, epoch === undefined ? 1 : 0)) return undefined;
+    if (epoch !== undefined && !(Number.isSafeInteger(epoch) && (epoch as number) >= 0)) return undefined;
+  } else {
+    return undefined;
+  }
+  if (!isValidId(clientId) || !positiveInt(from) || !positiveInt(to) || to < from) return undefined;
   if (!Array.isArray(events) || events.length !== to - from + 1) return undefined;
   const out: PushRequest['events'] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
@@ -24,10 +38,13 @@ export function acceptPush(body: Record<string, unknown>): PushRequest | undefin
     if (!event) return undefined;
     out[i] = event;
   }
-  return { protocolVersion: PROTOCOL_VERSION, clientId, from, to, events: out };
+  const push: PushRequest = { protocolVersion, clientId, from, to, events: out };
+  if (epoch !== undefined) push.epoch = epoch as number;
+  return push;
 }
 
-const PUSH_KEYS = new Set(['protocolVersion', 'clientId', 'from', 'to', 'events']);
+const PUSH_KEYS_V1 = new Set(['protocolVersion', 'clientId', 'from', 'to', 'events']);
+const PUSH_KEYS_V2 = new Set(['protocolVersion', 'clientId', 'epoch', 'from', 'to', 'events']);
 const EVENT_KEYS = new Set(['id', 'aggregateId', 'aggregateType', 'seq', 'type', 'version', 'data', 'meta']);
 const META_KEYS = new Set(['occurredAt', 'clientId', 'clientSeq', 'correlationId', 'causationId']);
 
@@ -43,14 +60,15 @@ function exactKeys(value: Record<string, unknown>, allowed: ReadonlySet<string>,
   return true;
 }
 
-const id = (value: unknown): value is string => typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_LENGTH;
+const id = isValidId;
+const link = (value: unknown): value is string => typeof value === 'string' && value.length <= MAX_ID_LENGTH && isStorableString(value);
 const positiveInt = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 
 function acceptEvent(value: unknown, clientId: string, clientSeq: number): PushRequest['events'][number] | undefined {
   if (!isObject(value) || !exactKeys(value, EVENT_KEYS, 0)) return undefined;
   const { id: eventId, aggregateId, aggregateType, seq, type, version, data, meta } = value;
   if (!id(eventId) || !id(aggregateId) || !id(aggregateType) || !positiveInt(seq) || !id(type) || !positiveInt(version)) return undefined;
-  if (data === undefined || !isObject(meta) || !exactKeys(meta, META_KEYS, 2)) return undefined;
+  if (data === undefined || !storableData(data, 0) || !isObject(meta) || !exactKeys(meta, META_KEYS, 2)) return undefined;
   const { occurredAt, correlationId, causationId } = meta;
   if (typeof occurredAt !== 'number' || !Number.isFinite(occurredAt)) return undefined;
   if (meta.clientId !== clientId || meta.clientSeq !== clientSeq) return undefined;
@@ -59,12 +77,31 @@ function acceptEvent(value: unknown, clientId: string, clientSeq: number): PushR
   if (Object.keys(meta).length !== 3 + optional) return undefined;
   const outMeta: PushRequest['events'][number]['meta'] = { occurredAt, clientId, clientSeq };
   if (correlationId !== undefined) {
-    if (typeof correlationId !== 'string' || correlationId.length > MAX_ID_LENGTH) return undefined;
+    if (!link(correlationId)) return undefined;
     outMeta.correlationId = correlationId;
   }
   if (causationId !== undefined) {
-    if (typeof causationId !== 'string' || causationId.length > MAX_ID_LENGTH) return undefined;
+    if (!link(causationId)) return undefined;
     outMeta.causationId = causationId;
   }
   return { id: eventId, aggregateId, aggregateType, seq, type, version, data, meta: outMeta };
+}
+
+/**
+ * True when JSON.parse'd `value` is data every store keeps as it is: storable
+ * strings and keys, at most MAX_DATA_DEPTH levels of objects and arrays (the
+ * rule findJsonProblem applies; JSON.parse makes no other kind of value).
+ */
+function storableData(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return isStorableString(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth >= MAX_DATA_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!storableData(value[i], depth + 1)) return false;
+    return true;
+  }
+  for (const key in value) {
+    if (!isStorableString(key) || !storableData((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }

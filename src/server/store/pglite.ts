@@ -1,7 +1,10 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { createSqlLogStore, migrate, type SqlDriver, type SqlExecutor } from './sql.ts';
+import type { PGlite } from '@electric-sql/pglite';
+import { loadPeer, type PeerImporter } from '../optional-peer.ts';
+import { migrate } from './schema.ts';
+import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+import { createSqlLogStore } from './sql-log-store.ts';
 import type { LogStore } from './types.ts';
 
 export interface PgliteStoreOptions {
@@ -11,6 +14,8 @@ export interface PgliteStoreOptions {
    * Omit for an in-memory store (lost on close).
    */
   dataDir?: string;
+  /** How to load the "@electric-sql/pglite" package (tests replace it). */
+  importPglite?: PeerImporter<{ PGlite: typeof PGlite }>;
 }
 
 type Queryable = Pick<PGlite, 'query'>;
@@ -65,6 +70,7 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
  * construction (the SQL still locks the log row, as on PostgreSQL).
  */
 export async function createPgliteStore(options: PgliteStoreOptions = {}): Promise<LogStore> {
+  const { PGlite } = await loadPeer('@electric-sql/pglite', 'createPgliteStore', options.importPglite ?? (() => import('@electric-sql/pglite')));
   let unlock: (() => Promise<void>) | undefined;
   let db: PGlite;
   if (options.dataDir) {

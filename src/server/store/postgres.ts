@@ -1,9 +1,43 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { SyncError } from '../errors.ts';
-import { createSqlLogStore, migrate, type SqlDriver, type SqlExecutor } from './sql.ts';
+import { defaultExport, loadPeer, type PeerImporter } from '../optional-peer.ts';
+import { createSqlLogStore } from './sql-log-store.ts';
+import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+import { migrate } from './schema.ts';
 import type { LogStore } from './types.ts';
 
-export interface PostgresStoreOptions {
+/**
+ * Every wait on the database is bounded, so that a database that stops
+ * answering (a dropped or blackholed connection) turns into 503 UNAVAILABLE
+ * replies within a known time instead of requests that hang; when it answers
+ * again, new connections work and the server recovers by itself.
+ */
+export interface PostgresTimeouts {
+  /** Opening a connection, and waiting for a free one in the pool (pg's connectionTimeoutMillis). Default 5,000 ms. */
+  connectTimeoutMs?: number;
+  /** How long the server lets one statement run (statement_timeout). Default 10,000 ms. */
+  statementTimeoutMs?: number;
+  /** How long a statement waits for a lock (lock_timeout). Default 5,000 ms. */
+  lockTimeoutMs?: number;
+  /**
+   * How long the client waits for a statement's reply (pg's query_timeout): the
+   * bound that holds when the network, not the server, is what fails. Default
+   * statementTimeoutMs + 2,000 ms.
+   */
+  queryTimeoutMs?: number;
+  /** The server ends a session left idle inside a transaction (idle_in_transaction_session_timeout). Default 60,000 ms. */
+  idleInTransactionTimeoutMs?: number;
+}
+
+export const DEFAULT_POSTGRES_TIMEOUTS: Required<PostgresTimeouts> = {
+  connectTimeoutMs: 5_000,
+  statementTimeoutMs: 10_000,
+  lockTimeoutMs: 5_000,
+  queryTimeoutMs: 12_000,
+  idleInTransactionTimeoutMs: 60_000,
+};
+
+export interface PostgresStoreOptions extends PostgresTimeouts {
   /** postgres://user:password@host:port/database */
   connectionString: string;
   /** Connections in the pool (default 10). */
@@ -14,29 +48,55 @@ export interface PostgresStoreOptions {
    * name only needs to differ between unrelated deployments sharing a database.
    */
   channel?: string;
-  /** Called with errors of the notification connection (it reconnects by itself). */
+  /** Called with connection errors (a pooled connection lost, the notification connection lost; both recover by themselves). */
   onError?: (error: Error) => void;
+  /** How to load the "pg" package (tests replace it). */
+  importPg?: PeerImporter<typeof pg | { default: typeof pg }>;
 }
 
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Resolves the timeouts: defaults for what is not given; queryTimeoutMs follows statementTimeoutMs unless set. */
+export function resolvePostgresTimeouts(options: PostgresTimeouts = {}): Required<PostgresTimeouts> {
+  const out = { ...DEFAULT_POSTGRES_TIMEOUTS };
+  for (const key of Object.keys(DEFAULT_POSTGRES_TIMEOUTS) as (keyof PostgresTimeouts)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${key} must be a positive integer (milliseconds)`);
+    out[key] = value;
+  }
+  if (options.queryTimeoutMs === undefined) out.queryTimeoutMs = out.statementTimeoutMs + 2_000;
+  return out;
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether a failure is the database being unavailable (not a bug): the
+ * connection failed or was cut, a bounded wait ran out, the server is shutting
+ * down or cancelled the statement.
+ */
+export function isUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  return (
+    CONNECTION_ERROR_CODES.has(code) ||
+    code.startsWith('08') || // connection exception
+    code === '57P01' || // admin shutdown
+    code === '57P02' || // crash shutdown
+    code === '57P03' || // cannot connect now
+    code === '57014' || // query canceled (statement_timeout)
+    code === '55P03' || // lock not available (lock_timeout)
+    code === '53300' || // too many connections
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|timeout expired|Query read timeout|Client has encountered a connection error|Client was closed|not queryable/i.test(message)
+  );
+}
 
 /** Connection-level failures become UNAVAILABLE (503): the client may retry the same request. */
 function mapPgError(error: unknown): unknown {
   if (error instanceof SyncError) return error;
-  const e = error as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  const message = typeof e?.message === 'string' ? e.message : String(error);
-  if (
-    CONNECTION_ERROR_CODES.has(code) ||
-    code.startsWith('08') || // connection exception
-    code === '57P01' || // admin shutdown
-    code === '57P02' ||
-    code === '57P03' || // cannot connect now
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
-  ) {
-    return new SyncError('UNAVAILABLE', `The database is unavailable: ${message}`, { cause: message });
-  }
-  return error;
+  if (!isUnavailable(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SyncError('UNAVAILABLE', `The database is unavailable: ${message}`, { reason: 'store-unreachable', cause: message });
 }
 
 /** An error that PostgreSQL reported for a statement, on a connection that is still fine. */
@@ -59,13 +119,58 @@ function executor(client: pg.PoolClient | pg.Pool): SqlExecutor {
  * pushes serialise per log on the log's row lock, and every push that moves a
  * head NOTIFYs the channel in its transaction, so the other processes' live
  * subscribers hear of it when it commits.
+ *
+ * A lost connection never takes the process down: every client, idle or
+ * checked out, has an 'error' listener, a client that failed is destroyed
+ * rather than returned to the pool, and the failure reaches the caller as
+ * UNAVAILABLE.
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<LogStore> {
+  const pgModule = defaultExport(await loadPeer('pg', 'createPostgresStore', options.importPg ?? (() => import('pg'))));
   const channel = options.channel ?? 'chronicle_heads';
   if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`Invalid channel name "${channel}": use lower-case letters, digits and _`);
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  const timeouts = resolvePostgresTimeouts(options);
+  const connectionConfig = {
+    connectionString: options.connectionString,
+    connectionTimeoutMillis: timeouts.connectTimeoutMs,
+    statement_timeout: timeouts.statementTimeoutMs,
+    lock_timeout: timeouts.lockTimeoutMs,
+    query_timeout: timeouts.queryTimeoutMs,
+    idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs,
+    // A peer that vanished without a FIN or RST (a blackholed network) is noticed by TCP keepalive too.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+  const poolSize = options.poolSize ?? 10;
+  const pool = new pgModule.Pool({ ...connectionConfig, max: poolSize });
+  let connectionErrors = 0;
+  const onConnectionError = (error: Error): void => {
+    connectionErrors++;
+    options.onError?.(error);
+  };
   // An idle pooled client that loses its connection emits 'error' on the pool; without a listener it would crash the process.
-  pool.on('error', (error) => options.onError?.(error));
+  pool.on('error', onConnectionError);
+
+  /**
+   * pg-pool listens for 'error' only on idle clients: a client that is checked
+   * out and loses its connection emits 'error' with no listener, which kills
+   * the process. Each checked-out client gets one listener (once per client)
+   * that records the failure; the query in flight fails on its own.
+   */
+  const guarded = new WeakSet<pg.PoolClient>();
+  const connect = async (): Promise<pg.PoolClient> => {
+    const client = await pool.connect();
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on('error', onConnectionError);
+    }
+    return client;
+  };
+  /** Gives a client back; a client whose connection may be broken is destroyed instead of pooled. */
+  const release = (client: pg.PoolClient, error: unknown): void => {
+    const broken = error !== undefined && !isStatementError(error);
+    client.release(broken ? (error instanceof Error ? error : new Error(String(error))) : undefined);
+  };
 
   /** Settles when the last statement given to queryInOrder has been handed to its connection. */
   let lane: Promise<void> = Promise.resolve();
@@ -73,12 +178,23 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const laneClients = new WeakSet<pg.PoolClient>();
 
   const driver: SqlDriver = {
-    ...executor(pool),
+    async query<R extends object>(text: string, params: readonly unknown[] = [], name?: string): Promise<R[]> {
+      const client = await connect();
+      let failure: unknown;
+      try {
+        return await executor(client).query<R>(text, params, name);
+      } catch (error) {
+        failure = error;
+        throw error;
+      } finally {
+        release(client, failure);
+      }
+    },
     async queryInOrder<R extends object>(text: string, params: readonly unknown[], name?: string): Promise<R[]> {
       // Each statement waits until the one before it is on its connection before taking one itself: a
       // statement given an idle connection must not overtake one still waiting for a new connection.
       let handed!: () => void;
-      const turn = lane.then(() => pool.connect());
+      const turn = lane.then(() => connect());
       lane = new Promise<void>((resolve) => (handed = resolve));
       let client: pg.PoolClient;
       try {
@@ -87,7 +203,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         handed();
         throw error;
       }
-      let broken: Error | undefined;
+      let failure: unknown;
       try {
         // client.query writes the statement to the connection before it returns (the client is idle). On a
         // connection new to the lane, the next statement waits until this one is done: a new backend loads
@@ -96,41 +212,52 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         if (laneClients.has(client)) handed();
         return (await pending).rows;
       } catch (error) {
-        // A statement that failed (it has a SQLSTATE) leaves its connection usable; anything else may not have.
-        if (!isStatementError(error)) broken = error as Error;
+        failure = error;
         throw error;
       } finally {
         handed();
-        if (!broken) laneClients.add(client);
-        client.release(broken);
+        // A statement that failed (it has a SQLSTATE) leaves its connection usable; anything else may not have.
+        if (failure === undefined || isStatementError(failure)) laneClients.add(client);
+        release(client, failure);
       }
     },
     async transaction(fn) {
-      const client = await pool.connect();
-      let broken: Error | undefined;
+      const client = await connect();
+      let failure: unknown;
       try {
         await client.query('BEGIN');
         const result = await fn(executor(client));
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackError) {
-          broken = rollbackError as Error;
+        failure = error;
+        // ROLLBACK only on a connection that still answers: on a lost or silent one it would wait out
+        // another query timeout, and destroying the client ends the transaction anyway.
+        if (isStatementError(error)) {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackError) {
+            failure = rollbackError;
+          }
         }
         throw error;
       } finally {
-        client.release(broken);
+        release(client, failure);
       }
     },
     async exec(script) {
-      await pool.query(script);
+      await driver.query(script);
     },
     close: () => pool.end(),
+    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
   };
 
-  await migrate(driver, { advisoryLock: true });
+  try {
+    await migrate(driver, { advisoryLock: true });
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw mapPgError(error);
+  }
 
   // The notification connection lives outside the pool; it reconnects with backoff, and after a
   // reconnect tells watchers to re-read heads (notifications sent while it was away are lost).
@@ -145,6 +272,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     driver,
     notifyChannel: channel,
     mapError: mapPgError,
+    connectionErrors: () => connectionErrors,
     async onClose() {
       closing = true;
       if (retryTimer) clearTimeout(retryTimer);
@@ -166,9 +294,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   };
 
   async function connectListener(): Promise<void> {
-    const client = new pg.Client({ connectionString: options.connectionString });
+    const client = new pgModule.Client(connectionConfig);
     client.on('error', (error) => {
-      options.onError?.(error);
+      onConnectionError(error);
       if (listener === client) listener = undefined;
       client.end().catch(() => undefined);
       scheduleReconnect();
@@ -203,7 +331,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     await connectListener();
   } catch (error) {
     await store.close().catch(() => undefined);
-    throw error;
+    throw mapPgError(error);
   }
   return store;
 }

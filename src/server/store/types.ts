@@ -7,6 +7,22 @@ export type PushInput = PushRequest;
 export interface PreparedPush {
   /** `JSON.stringify(event)` of each event of the push, in order (the HTTP layer makes them to check event sizes). */
   eventsJson?: readonly string[];
+  /** Date.now() after which the caller no longer waits: a push still queued then is refused (UNAVAILABLE), not judged. */
+  deadline?: number;
+}
+
+/** A fence's outcome: the client's epoch and high-water mark under the log's lock. */
+export interface FenceResult {
+  epoch: number;
+  clientSeq: number;
+}
+
+/** What a store tells /metrics. */
+export interface StoreStats {
+  /** Connection pool use, for stores that have a pool. */
+  pool?: { total: number; idle: number; waiting: number; max: number };
+  /** Database failures seen so far (lost connections, bounded waits that ran out). */
+  errors: number;
 }
 
 export interface PushResult extends PushResponse {
@@ -51,6 +67,9 @@ export type ResyncListener = () => void;
  *   client's high-water mark and the log head are updated in the same transaction.
  * - Positions are visible in commit order: once `pull` returned position p, no
  *   event with a position <= p can appear later.
+ * - A push whose epoch is below the client's stored epoch is refused
+ *   (STALE_EPOCH); `fence` raises the stored epoch under the log's lock, so no
+ *   push judged before it can be stored after it.
  */
 export interface LogStore {
   readonly kind: string;
@@ -60,10 +79,14 @@ export interface LogStore {
   head(log: string): Promise<number>;
   /** The highest clientSeq applied for this client in this log (0 when none). */
   clientSeq(log: string, clientId: string): Promise<number>;
+  /** Raises the client's epoch to at least `epoch` (never lowers it); returns the epoch and mark now stored. */
+  fence(log: string, clientId: string, epoch: number): Promise<FenceResult>;
   /** Subscribe to head moves; returns the unsubscribe function. */
   watch(onHead: HeadListener, onResync?: ResyncListener): () => void;
   /** Resolves when the store can serve requests; rejects otherwise. */
   ping(): Promise<void>;
+  /** Pool use and error counts for /metrics (optional). */
+  stats?(): StoreStats;
   close(): Promise<void>;
 }
 

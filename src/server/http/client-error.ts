@@ -1,0 +1,26 @@
+import type { Duplex } from 'node:stream';
+import { SyncError } from '../errors.ts';
+import { endAndLinger, rawErrorResponse } from './reply.ts';
+
+/**
+ * Node's 'clientError': a request it could not parse or that broke a limit
+ * before a request object existed. Node's own answer is a bare status line
+ * (431, 400, 408) with no body; this one carries the protocol's error body
+ * like every other non-2xx reply, and lingers so the reply is read before the
+ * connection closes.
+ */
+export function handleClientError(error: Error & { code?: string }, socket: Duplex, maxHeaderBytes: number): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let reply: SyncError;
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    reply = new SyncError('HEADERS_TOO_LARGE', `The request line and headers exceed the limit of ${maxHeaderBytes} bytes`, { limit: maxHeaderBytes });
+  } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT') {
+    reply = new SyncError('REQUEST_TIMEOUT', 'The request did not arrive in time', { reason: error.code });
+  } else {
+    reply = new SyncError('BAD_REQUEST', 'The request is not valid HTTP', { reason: error.code ?? 'parse-error' });
+  }
+  endAndLinger(socket, rawErrorResponse(reply), 1000);
+}

@@ -1,0 +1,51 @@
+import type { Logger } from '../logger.ts';
+import type { ServerLimits } from '../limits.ts';
+import type { MetricsRecorder } from '../metrics.ts';
+import type { LogStore } from '../store/types.ts';
+import type { Replier } from './reply.ts';
+
+/** Every wait of the HTTP layer is bounded; these are the bounds (the store's own are in its options). */
+export interface ServerTimeouts {
+  /** A push, pull or fence that the store has not answered by then gets 503 UNAVAILABLE (reason "store-timeout"). Default 15,000 ms. */
+  storeMs: number;
+  /** /ready answers 503 when the store has not answered a ping by then. Default 3,000 ms. */
+  readyMs: number;
+  /** A request body that has not fully arrived by then gets 408 REQUEST_TIMEOUT. Default 30,000 ms. */
+  bodyMs: number;
+  /** Request line and headers must arrive within this (Node's headersTimeout; 408 with an error body). Default 20,000 ms. */
+  headersMs: number;
+  /** How long close() waits for requests in flight before closing connections anyway. Default 10,000 ms. */
+  shutdownMs: number;
+  /** After an error reply to a request whose body was not read, how long the rest of the body is read and dropped. Default 5,000 ms. */
+  drainMs: number;
+}
+
+export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
+  storeMs: 15_000,
+  readyMs: 3_000,
+  bodyMs: 30_000,
+  headersMs: 20_000,
+  shutdownMs: 10_000,
+  drainMs: 5_000,
+};
+
+export function resolveTimeouts(given: Partial<ServerTimeouts> = {}): ServerTimeouts {
+  const out = { ...DEFAULT_SERVER_TIMEOUTS };
+  for (const [key, value] of Object.entries(given) as [keyof ServerTimeouts, number | undefined][]) {
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_SERVER_TIMEOUTS)) throw new Error(`Unknown timeout "${key}"`);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`timeouts.${key} must be a positive integer (milliseconds)`);
+    out[key] = value;
+  }
+  return out;
+}
+
+/** What the request handlers share. */
+export interface HandlerContext {
+  store: LogStore;
+  limits: ServerLimits;
+  timeouts: ServerTimeouts;
+  replier: Replier;
+  metrics: MetricsRecorder;
+  logger: Logger;
+}

@@ -1,0 +1,82 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocketServer } from 'ws';
+import { SyncError } from '../errors.ts';
+import type { LiveHub } from '../live.ts';
+import { loadPeer } from '../optional-peer.ts';
+import type { Admission } from './admit.ts';
+import type { HandlerContext } from './context.ts';
+import { endAndLinger, rawErrorResponse } from './reply.ts';
+import { beginRequest } from './request-context.ts';
+import { matchLogRoute, parseTarget } from './routes.ts';
+
+/**
+ * The live channel's WebSocket upgrades on /v1/logs/:log/live: the same
+ * admission as any request (authenticate first), then the hub follows the log
+ * on the socket. `ws` is an optional peer, loaded on the first upgrade; without
+ * it upgrades are refused with 503 and the reason.
+ */
+export function createLiveUpgrades(options: {
+  context: HandlerContext;
+  admission: Admission;
+  hub: LiveHub;
+  isClosing: () => boolean;
+  corsHeaders: (request: IncomingMessage) => Record<string, string>;
+}) {
+  const { context, admission, hub } = options;
+  let wss: Promise<WebSocketServer> | undefined;
+  const server = (): Promise<WebSocketServer> => {
+    wss ??= loadPeer('ws', 'The live channel (attachWebSocket)', () => import('ws')).then((module) => {
+      // ESM gives the named export; some bundlers only the CommonJS default.
+      const named = module as unknown as { WebSocketServer?: typeof WebSocketServer; default?: { WebSocketServer?: typeof WebSocketServer } };
+      const WSS = named.WebSocketServer ?? named.default?.WebSocketServer;
+      if (!WSS) throw new Error('the "ws" package has no WebSocketServer');
+      return new WSS({ noServer: true, maxPayload: 64 * 1024 });
+    });
+    wss.catch((error: unknown) => context.logger.warn('live channel off', { error: String((error as Error).message ?? error) }));
+    return wss;
+  };
+
+  const reject = (request: IncomingMessage, socket: Duplex, error: SyncError): void => {
+    endAndLinger(socket, rawErrorResponse(error, options.corsHeaders(request)), 1000);
+  };
+
+  const onUpgrade = (httpServer: Server) => (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const { path } = parseTarget(request.url);
+    const matched = matchLogRoute(path);
+    if (matched === undefined || (!(matched instanceof SyncError) && matched.action !== 'live')) {
+      // Another upgrade listener on a shared server may want it.
+      if (httpServer.listenerCount('upgrade') > 1) return;
+      reject(request, socket, new SyncError('NOT_FOUND', `No WebSocket endpoint at ${path.slice(0, 200)}`, { path: path.slice(0, 200) }));
+      return;
+    }
+    beginRequest(request).action = 'live';
+    socket.on('error', () => socket.destroy());
+    const run = async (): Promise<void> => {
+      const principal = await admission.authenticate(request);
+      if (matched instanceof SyncError) throw matched;
+      if (options.isClosing()) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
+      admission.admit(request, principal, matched);
+      if (hub.size >= context.limits.maxLiveConnections) {
+        throw new SyncError('UNAVAILABLE', 'Too many live connections on this server', { reason: 'too-many-connections', limit: context.limits.maxLiveConnections });
+      }
+      let sockets: WebSocketServer;
+      try {
+        sockets = await server();
+      } catch (error) {
+        throw new SyncError('UNAVAILABLE', (error as Error).message, { reason: 'live-unavailable' });
+      }
+      sockets.handleUpgrade(request, socket, head, (ws) => {
+        void hub.add(matched.log, ws);
+      });
+    };
+    run().catch((error: unknown) => reject(request, socket, error instanceof SyncError ? error : context.replier.toSyncError(error, request)));
+  };
+
+  return {
+    onUpgrade,
+    close(): void {
+      void wss?.then((s) => s.close(), () => undefined);
+    },
+  };
+}

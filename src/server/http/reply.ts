@@ -1,0 +1,120 @@
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { SyncError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { requestInfo } from './request-context.ts';
+
+/**
+ * How the server answers: JSON bodies with the protocol's headers, CORS, and
+ * every error as the documented error body (docs/protocol.md, Conventions).
+ */
+
+export interface CorsOptions {
+  /** Origins allowed to call the server from a browser: '*' (default) or a list of exact origins. */
+  origins: '*' | readonly string[];
+}
+
+export const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
+
+/** Headers an error reply carries besides the body: WWW-Authenticate, Retry-After, Allow. */
+export function errorHeaders(error: SyncError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.code === 'UNAUTHORIZED') headers['www-authenticate'] = 'Bearer realm="chronicle"';
+  if (error.code === 'RATE_LIMITED' && typeof error.details.retryAfterMs === 'number') {
+    headers['retry-after'] = String(Math.max(1, Math.ceil(error.details.retryAfterMs / 1000)));
+  }
+  if (error.code === 'UNAVAILABLE') headers['retry-after'] = '1';
+  if (error.code === 'METHOD_NOT_ALLOWED' && Array.isArray(error.details.allow)) {
+    headers.allow = error.details.allow.join(', ');
+  }
+  return headers;
+}
+
+/**
+ * A complete HTTP/1.1 response as bytes, for places where Node gives a socket
+ * and no response object (a refused WebSocket upgrade, a request Node could not
+ * parse): the same status, headers and error body as any other error reply.
+ */
+export function rawErrorResponse(error: SyncError, extra: Record<string, string> = {}): string {
+  const body = JSON.stringify(error.toBody());
+  const headers = { ...JSON_HEADERS, ...errorHeaders(error), ...extra, connection: 'close', 'content-length': String(Buffer.byteLength(body)) };
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+  return `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/**
+ * Ends a socket after writing `data`, without losing the data to a reset: the
+ * peer may still be sending (a body, the rest of oversized headers), and
+ * closing a socket with unread bytes makes the kernel send RST, which can
+ * destroy the reply before the peer reads it. So the socket is half-closed and
+ * whatever still arrives is read and dropped until the peer closes, or for at
+ * most `lingerMs`.
+ */
+export function endAndLinger(socket: Duplex, data: string, lingerMs: number): void {
+  const timer = setTimeout(() => socket.destroy(), lingerMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.on('error', () => socket.destroy());
+  socket.on('data', () => undefined);
+  socket.end(data);
+  socket.resume();
+}
+
+export interface Replier {
+  corsHeaders(request: IncomingMessage): Record<string, string>;
+  /** A SyncError as it is; anything else is logged and becomes a bare 500 INTERNAL (nothing about it is revealed). */
+  toSyncError(error: unknown, request?: IncomingMessage): SyncError;
+  send(request: IncomingMessage, response: ServerResponse, status: number, body: string, extra?: Record<string, string>): void;
+  sendError(request: IncomingMessage, response: ServerResponse, error: unknown): void;
+}
+
+export function createReplier(options: { cors: CorsOptions | false; logger: Logger; isClosing: () => boolean }): Replier {
+  const { cors, logger } = options;
+
+  const corsHeaders = (request: IncomingMessage): Record<string, string> => {
+    if (!cors) return {};
+    const origin = request.headers.origin;
+    let allow: string | undefined;
+    if (cors.origins === '*') allow = '*';
+    else if (origin && cors.origins.includes(origin)) allow = origin;
+    if (!allow) return {};
+    const headers: Record<string, string> = {
+      'access-control-allow-origin': allow,
+      'access-control-expose-headers': 'retry-after, www-authenticate, x-request-id',
+    };
+    if (allow !== '*') headers.vary = 'origin';
+    return headers;
+  };
+
+  const toSyncError = (error: unknown, request?: IncomingMessage): SyncError => {
+    if (error instanceof SyncError) return error;
+    logger.error('internal error', {
+      requestId: request ? requestInfo(request)?.id : undefined,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    return new SyncError('INTERNAL', 'Internal server error', {});
+  };
+
+  const send: Replier['send'] = (request, response, status, body, extra = {}) => {
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    const headers: Record<string, string> = { ...JSON_HEADERS, ...corsHeaders(request), ...extra, 'content-length': String(Buffer.byteLength(body)) };
+    // While shutting down, keep-alive clients are told to reconnect (to another process).
+    if (options.isClosing()) headers.connection = 'close';
+    const info = requestInfo(request);
+    if (info) info.status = status;
+    response.writeHead(status, headers);
+    response.end(body);
+  };
+
+  const sendError: Replier['sendError'] = (request, response, error) => {
+    const e = toSyncError(error, request);
+    const info = requestInfo(request);
+    if (info) info.code = e.code;
+    send(request, response, e.status, JSON.stringify(e.toBody()), errorHeaders(e));
+  };
+
+  return { corsHeaders, toSyncError, send, sendError };
+}

@@ -1,0 +1,127 @@
+import { SyncError } from '../errors.ts';
+import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+
+/**
+ * The tables of the reference store (PostgreSQL and PGlite alike), their
+ * version, and the migration that brings an older database up to it.
+ *
+ * Versions:
+ * 1. chronicle_logs, chronicle_events, chronicle_clients, chronicle_aggregates.
+ * 2. Aggregate heads are read from the events' (log, aggregate_id, seq) index;
+ *    chronicle_aggregates is no longer written. chronicle_logs.write_id.
+ * 3. chronicle_clients.epoch: the client's rebase epoch (protocol version 2).
+ *
+ * A server knows one version. At start it migrates an older database to it
+ * and refuses to start on a newer one. While it runs, a newer server may
+ * migrate the database under it: then its pushes and /ready answer
+ * 503 UNAVAILABLE (reason "schema-mismatch") instead of writing by rules it
+ * no longer knows (see docs/protocol.md, "Rolling upgrade").
+ */
+export const SCHEMA_VERSION = 3;
+
+/**
+ * Tables of every log, created if missing. Safe to run concurrently from several processes (see migrate).
+ *
+ * Text keys use the "C" collation: they are compared for equality and never sorted
+ * for people, and bytewise comparison keeps every index insert and probe cheap
+ * (a database whose default collation is a libc locale pays strcoll on each).
+ * Equality, hence uniqueness, is the same under every deterministic collation, so
+ * tables made before this keep working unchanged, only slower.
+ */
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS chronicle_schema (
+  version integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chronicle_logs (
+  log text COLLATE "C" PRIMARY KEY,
+  head bigint NOT NULL DEFAULT 0,
+  write_id text
+);
+CREATE TABLE IF NOT EXISTS chronicle_events (
+  log text COLLATE "C" NOT NULL,
+  position bigint NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  aggregate_id text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL,
+  client_id text COLLATE "C" NOT NULL,
+  client_seq bigint NOT NULL,
+  event json NOT NULL,
+  PRIMARY KEY (log, position),
+  UNIQUE (log, id),
+  UNIQUE (log, client_id, client_seq),
+  UNIQUE (log, aggregate_id, seq)
+);
+CREATE TABLE IF NOT EXISTS chronicle_clients (
+  log text COLLATE "C" NOT NULL,
+  client_id text COLLATE "C" NOT NULL,
+  client_seq bigint NOT NULL,
+  epoch bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (log, client_id)
+);
+`;
+
+/** Advisory lock key that serialises schema set-up between processes ("chronicle" in ASCII). */
+const SCHEMA_LOCK_KEY = 0x6368726f6e;
+
+/** The steps from one version to the next, run in the migration's transaction. */
+const UPGRADES: Record<number, readonly string[]> = {
+  // 1 -> 2: the log's last write id; aggregate heads need no move (they are in the events), and
+  // chronicle_aggregates is left as it was.
+  1: ['ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS write_id text'],
+  // 2 -> 3: the clients' rebase epochs (a constant default: no table rewrite on PostgreSQL >= 11).
+  2: ['ALTER TABLE chronicle_clients ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0'],
+};
+
+/** The error of a server whose schema version is not the database's. */
+export function schemaMismatch(stored: number): SyncError {
+  const advice = stored > SCHEMA_VERSION ? 'Upgrade this server: a newer one migrated the database.' : 'Restart this server to migrate the database.';
+  return new SyncError(
+    'UNAVAILABLE',
+    `The database holds Chronicle schema version ${stored}; this server knows version ${SCHEMA_VERSION}. ${advice}`,
+    { reason: 'schema-mismatch', databaseSchema: stored, serverSchema: SCHEMA_VERSION },
+  );
+}
+
+/** Reads the database's schema version (undefined before the first migration). */
+export async function readSchemaVersion(db: SqlExecutor): Promise<number | undefined> {
+  const rows = await db.query<{ version: number | string }>('SELECT version FROM chronicle_schema LIMIT 1');
+  return rows[0] ? Number(rows[0].version) : undefined;
+}
+
+/** Throws schemaMismatch unless the database is at this server's version. */
+export async function checkSchemaVersion(db: SqlExecutor): Promise<void> {
+  const stored = await readSchemaVersion(db);
+  if (stored !== SCHEMA_VERSION) throw schemaMismatch(stored ?? 0);
+}
+
+/**
+ * Creates the tables, or brings an older database up to SCHEMA_VERSION, in one
+ * transaction. With `advisoryLock` (several processes may share the database),
+ * concurrent migrations run one at a time, and an upgrade locks chronicle_logs
+ * against writes: a push of an older server running meanwhile either commits
+ * before the upgrade or sees the new version (and refuses, if it checks).
+ */
+export async function migrate(driver: SqlDriver, { advisoryLock }: { advisoryLock: boolean }): Promise<void> {
+  await driver.transaction(async (tx) => {
+    if (advisoryLock) await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK_KEY]);
+    for (const statement of SCHEMA_SQL.split(';')) {
+      if (statement.trim()) await tx.query(statement);
+    }
+    const stored = await readSchemaVersion(tx);
+    if (stored === undefined) {
+      await tx.query('INSERT INTO chronicle_schema (version) VALUES ($1::int)', [SCHEMA_VERSION]);
+      return;
+    }
+    if (stored > SCHEMA_VERSION) {
+      throw new Error(
+        `The database holds Chronicle schema version ${stored}; this server knows version ${SCHEMA_VERSION}. Upgrade the server.`,
+      );
+    }
+    if (stored === SCHEMA_VERSION) return;
+    await tx.query('LOCK TABLE chronicle_logs IN SHARE ROW EXCLUSIVE MODE');
+    for (let version = stored; version < SCHEMA_VERSION; version++) {
+      for (const statement of UPGRADES[version] ?? []) await tx.query(statement);
+    }
+    await tx.query('UPDATE chronicle_schema SET version = $1::int', [SCHEMA_VERSION]);
+  });
+}

@@ -1,0 +1,204 @@
+import { SCHEMA_VERSION } from './schema.ts';
+
+/**
+ * The SQL statements of the log store (PostgreSQL's dialect; PGlite runs the
+ * same), and the small helpers that build their parameters. Every parameter
+ * that is a list travels as one JSON text (json_array_elements,
+ * json_to_recordset) so both drivers bind the same scalar parameters.
+ */
+
+/** One row of READ_SQL: `k` says what it is (see there). */
+export interface ReadRow {
+  k: 'h' | 'c' | 'd' | 'i' | 'a';
+  a: string | null;
+  n: string | number | null;
+  id: string | null;
+  p: string | number | null;
+}
+
+export const num = (v: string | number | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
+
+/** The stored JSON of an event: its pushed JSON with `position` appended (what JSON.stringify({ ...event, position }) gives). */
+export const withPosition = (json: string, position: number): string => `${json.slice(0, -1)},"position":${position}}`;
+
+/**
+ * The JSON array of the events' texts, as one flat string: the brackets go onto
+ * the first and last elements before the join, since a string concatenated
+ * after it would be a rope that the driver flattens (copies) again to measure it.
+ */
+export function eventsArray(texts: string[]): string {
+  if (texts.length === 0) return '[]';
+  texts[0] = `[${texts[0]!}`;
+  texts[texts.length - 1] = `${texts[texts.length - 1]!}]`;
+  return texts.join(',');
+}
+
+/**
+ * One read, one statement (one snapshot): the log head and last write id ('h',
+ * no row for a log never pushed to), the clients' high-water marks and epochs
+ * ('c'), the stored events of the pushed clientSeq ranges ('d'), stored events
+ * with the pushed ids ('i') and the aggregate heads ('a': the highest seq
+ * stored, from the (log, aggregate_id, seq) index). Each key is one index probe
+ * (LATERAL ... LIMIT 1 keeps the planner from scanning a whole log's rows
+ * whatever its statistics say).
+ */
+export const READ_SQL = `
+SELECT 'h' AS k, NULL::text AS a, head AS n, write_id AS id, NULL::bigint AS p
+  FROM chronicle_logs WHERE log = $1
+UNION ALL
+SELECT 'c', x.v, c.client_seq, NULL, c.epoch
+  FROM json_array_elements_text($2::json) AS x(v)
+  CROSS JOIN LATERAL (SELECT client_seq, epoch FROM chronicle_clients WHERE log = $1 AND client_id = x.v LIMIT 1) c
+UNION ALL
+SELECT 'd', e.client_id, e.client_seq, e.id, e.position
+  FROM json_to_recordset($3::json) AS r(c text, f bigint, t bigint)
+  JOIN chronicle_events e ON e.log = $1 AND e.client_id = r.c AND e.client_seq BETWEEN r.f AND r.t
+UNION ALL
+SELECT 'i', e.client_id, e.client_seq, x.v, e.position
+  FROM json_array_elements_text($4::json) AS x(v)
+  CROSS JOIN LATERAL (SELECT client_id, client_seq, position FROM chronicle_events WHERE log = $1 AND id = x.v LIMIT 1) e
+UNION ALL
+SELECT 'a', x.v, g.head, NULL, NULL
+  FROM json_array_elements_text($5::json) AS x(v)
+  CROSS JOIN LATERAL (
+    SELECT seq AS head FROM chronicle_events WHERE log = $1 AND aggregate_id = x.v ORDER BY seq DESC LIMIT 1
+  ) g`;
+
+/** The first key of the transaction-scoped advisory locks that order a process's chained writes ("chr"). */
+export const TICKET_CLASS = 0x636872;
+/** The longest a write waits for a lock before its events are in (see writeSql). */
+export const INSERT_LOCK_TIMEOUT = '50ms';
+
+/**
+ * The write, one statement, hence one transaction (all or nothing):
+ *
+ * 1. `tk`: take this write's ticket, a transaction-scoped advisory lock ($15)
+ *    that a write sent behind it waits for (`wt`) before it locks the log.
+ * 2. `ev`: insert the events at the positions judged ($2 + 1, $2 + 2, ...).
+ * 3. `wt`, `lk`: then wait for the write this one was judged behind ($16, when
+ *    given) to end, and lock the log's row, seeing it as the last write left it.
+ * 4. `ok`: the head under the lock is still the one the pushes were judged
+ *    against ($2), the last write (or fence) is still the one they were judged
+ *    after ($12, null for none), and the database is at this server's schema
+ *    version. If not, the final SELECT divides by zero: the statement fails
+ *    (22012) and nothing of it stays.
+ * 5. Under the lock: the clients' marks and epochs, the log head and the write
+ *    id ($13), and (PostgreSQL) the NOTIFY sent at commit. (Aggregate heads need
+ *    no write: they are the highest seq in the events' (log, aggregate_id, seq)
+ *    index.)
+ *
+ * Positions are visible in commit order: the rows are written before the lock,
+ * but no one sees them before the statement commits, which it does holding the
+ * lock, after the write it was judged behind committed (and only if that one
+ * did: its write id). Inserting first lets a write that waits for its
+ * predecessor do its index work meanwhile.
+ *
+ * No deadlock: until the events are in (1 and 2), lock waits are bounded
+ * (`lock_timeout`, transaction-local, restored for 3). Such a wait means a
+ * ticket taken by chance by another process, or a row (position, id, seq)
+ * inserted by a write judged on a stale state, which will fail; the statement
+ * then fails (55P03) and the slow path decides. The waits for a ticket or the
+ * log's row are for writes that hold no wait on rows themselves; they are
+ * bounded only by the session's lock_timeout.
+ * A row another write has committed makes the insert fail (23505): nothing is
+ * written and the slow path judges the pushes again.
+ *
+ * Lists travel as JSON arrays; the events as one JSON array of their stored
+ * texts (json_array_elements keeps each element's text as it is).
+ */
+export function writeSql(notify: boolean): string {
+  return `
+WITH pv AS (
+  SELECT current_setting('lock_timeout') AS v
+), tm AS (
+  SELECT set_config('lock_timeout', '${INSERT_LOCK_TIMEOUT}', true) AS t FROM pv
+), tk AS (
+  SELECT pg_advisory_xact_lock(${TICKET_CLASS}, $15::int) FROM tm
+), ev AS (
+  INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event)
+  SELECT $1, $2::bigint + r.n, r.id, r.a, r.s::bigint, r.c, r.q::bigint, r.e
+    FROM ROWS FROM (
+      json_array_elements_text($3::json), json_array_elements_text($4::json), json_array_elements_text($5::json),
+      json_array_elements_text($6::json), json_array_elements_text($7::json), json_array_elements($8::json)
+    ) WITH ORDINALITY AS r(id, a, s, c, q, e, n)
+   WHERE (SELECT count(*) FROM tk) = 1
+  RETURNING 1
+), rs AS (
+  SELECT set_config('lock_timeout', pv.v, true) AS t FROM pv WHERE (SELECT count(*) FROM ev) = $14::bigint
+), wt AS (
+  SELECT pg_advisory_xact_lock_shared(${TICKET_CLASS}, $16::int) FROM rs WHERE $16::int IS NOT NULL
+), lk AS (
+  SELECT head, write_id FROM chronicle_logs
+   WHERE log = $1 AND (SELECT count(*) FROM rs) = 1 AND (SELECT count(*) FROM wt) >= 0
+     FOR UPDATE
+), ok AS (
+  SELECT 1 AS one FROM lk
+   WHERE head = $2::bigint AND write_id IS NOT DISTINCT FROM $12::text
+     AND (SELECT version FROM chronicle_schema LIMIT 1) = ${SCHEMA_VERSION}
+), cl AS (
+  INSERT INTO chronicle_clients (log, client_id, client_seq, epoch)
+  SELECT $1, r.c, r.q::bigint, r.p::bigint
+    FROM ok, ROWS FROM (json_array_elements_text($9::json), json_array_elements_text($10::json), json_array_elements_text($17::json)) AS r(c, q, p)
+  ON CONFLICT (log, client_id) DO UPDATE SET client_seq = EXCLUDED.client_seq, epoch = GREATEST(chronicle_clients.epoch, EXCLUDED.epoch)
+  RETURNING 1
+), lg AS (
+  UPDATE chronicle_logs SET head = $11::bigint, write_id = $13::text WHERE log = $1 AND EXISTS (SELECT 1 FROM ok)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM ev) AS n, (SELECT count(*) FROM lg) AS l,
+       1 / (SELECT count(*) FROM ok) AS checked${notify ? ', pg_notify($18, $19) AS notified' : ''}`;
+}
+
+/**
+ * How a write that wrote nothing failed, by SQLSTATE: its check under the lock
+ * (division_by_zero, see writeSql), a bounded lock wait (lock_not_available), a
+ * deadlock (deadlock_detected, should bounded waits ever not suffice), or a row
+ * someone else committed first (unique_violation).
+ */
+export function writeFailure(error: unknown): 'moved' | 'blocked' | 'taken' | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === '22012') return 'moved';
+  if (code === '55P03' || code === '40P01') return 'blocked';
+  if (code === '23505') return 'taken';
+  return undefined;
+}
+
+/** Creates a log's row (head 0) unless it exists. */
+export const INSERT_LOG_SQL = 'INSERT INTO chronicle_logs (log, head) VALUES ($1, 0) ON CONFLICT (log) DO NOTHING';
+
+/** The slow path's lock: one writer per log. */
+export const LOCK_LOG_SQL = 'SELECT head FROM chronicle_logs WHERE log = $1 FOR UPDATE';
+
+/**
+ * A pull: one statement, hence one snapshot, so the head is >= every returned
+ * position. Positions are gapless, so the page is exactly after + 1 .. after +
+ * limit (bounded by the head): the range bounds the scan, whatever the planner
+ * makes of the table's statistics (with `> after ORDER BY LIMIT` alone it may
+ * read every later event of the log to sort them, each page).
+ */
+export const PULL_SQL = `SELECT l.head, c.client_seq, e.event
+   FROM (SELECT 1) AS one
+   LEFT JOIN chronicle_logs l ON l.log = $1
+   LEFT JOIN chronicle_clients c ON c.log = $1 AND c.client_id = $4::text
+   LEFT JOIN LATERAL (
+     SELECT position, event::text AS event FROM chronicle_events
+      WHERE log = $1 AND position > $2::bigint AND position <= $2::bigint + $3::int
+      ORDER BY position LIMIT $3::int
+   ) e ON true
+  ORDER BY e.position`;
+
+/**
+ * A fence, under the log's lock (the caller holds it): raise the client's epoch
+ * (never lower it), and give the log a new write id, so that every fast write
+ * judged before the fence fails its check (writeSql step 4) and is judged again
+ * under the lock, against the new epoch. Returns the epoch and the mark.
+ */
+export const FENCE_SQL = `
+WITH cl AS (
+  INSERT INTO chronicle_clients (log, client_id, client_seq, epoch) VALUES ($1, $2, 0, $3::bigint)
+  ON CONFLICT (log, client_id) DO UPDATE SET epoch = GREATEST(chronicle_clients.epoch, EXCLUDED.epoch)
+  RETURNING client_seq, epoch
+), lg AS (
+  UPDATE chronicle_logs SET write_id = $4::text WHERE log = $1 RETURNING 1
+)
+SELECT cl.client_seq, cl.epoch, (SELECT count(*) FROM lg) AS l FROM cl`;
