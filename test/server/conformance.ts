@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pullResponseSchema, pushResponseSchema, type PullResponse, type PushRequest } from '../../src/core/protocol.ts';
 import { SyncError } from '../../src/server/errors.ts';
 import { toPullResponse, type LogStore, type PushResult } from '../../src/server/store/types.ts';
-import { freshLog, makeEvent, makePush, TestClient } from './helpers.ts';
+import { describePg, freshLog, makeEvent, makePush, TestClient } from './helpers.ts';
 
 export interface StoreFixture {
   store: LogStore;
@@ -31,8 +31,8 @@ async function refused(promise: Promise<unknown>, code: string): Promise<Record<
  * The LogStore contract. Every store implementation runs this same suite; one
  * store per suite, one fresh log per test (logs are independent tenants).
  */
-export function describeLogStoreConformance(name: string, setup: () => Promise<StoreFixture>): void {
-  describe(`LogStore conformance: ${name}`, () => {
+export function describeLogStoreConformance(name: string, setup: () => Promise<StoreFixture>, needs: { postgres?: boolean } = {}): void {
+  (needs.postgres ? describePg : describe)(`LogStore conformance: ${name}`, () => {
     let fixture: StoreFixture;
     let store: LogStore;
     /** store, or (for odd n) the peer store when there is one. */

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PushRequest } from '../../src/core/protocol.ts';
 import { createPgliteStore } from '../../src/server/index.ts';
-import { createTestDatabase, freshLog, httpPush, okPush, pullAll, TestClient, type TestDatabase } from './helpers.ts';
+import { createTestDatabase, describePg, freshLog, httpPush, okPush, pullAll, TestClient, type TestDatabase } from './helpers.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/chronicle-server.mjs');
 
@@ -112,10 +112,8 @@ async function crashAndRestart(storageArgs: string[], whileRestarted?: () => Pro
 
 describe('server process killed in the middle of a stream of pushes, then restarted', () => {
   const dirs: string[] = [];
-  let db: TestDatabase | undefined;
   afterAll(async () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-    await db?.drop();
   });
 
   it('on a PGlite data directory: nothing lost, nothing duplicated, retried ranges acknowledged', async () => {
@@ -134,6 +132,13 @@ describe('server process killed in the middle of a stream of pushes, then restar
       await store.close();
     }
   }, 120_000);
+});
+
+describePg('server process killed in the middle of a stream of pushes, then restarted (PostgreSQL)', () => {
+  let db: TestDatabase | undefined;
+  afterAll(async () => {
+    await db?.drop();
+  });
 
   it('on PostgreSQL: nothing lost, nothing duplicated, retried ranges acknowledged', async () => {
     db = await createTestDatabase();

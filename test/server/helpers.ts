@@ -1,4 +1,6 @@
+import { connect } from 'node:net';
 import pg from 'pg';
+import { describe, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   errorBodySchema,
@@ -17,6 +19,47 @@ export type PushEvent = PushRequest['events'][number];
 
 /** Base URL of the test PostgreSQL server (trust auth); each suite makes and drops its own database on it. */
 export const PG_BASE_URL = process.env.CHRONICLE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+
+/** Whether something accepts TCP connections where PG_BASE_URL points (1 s at most). */
+function probe(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname || '127.0.0.1', port: Number(port || 5432) });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Whether the test PostgreSQL answers; probed once per test file. */
+export const PG_AVAILABLE: boolean = await probe(PG_BASE_URL);
+
+/**
+ * A describe block that needs PostgreSQL at PG_BASE_URL. Without it the suite
+ * is skipped with a visible notice on a developer's machine, and fails in CI
+ * (CI=true), where a missing database is a broken pipeline, not a reason to
+ * pass.
+ */
+export function describePg(name: string, body: () => void): void {
+  if (PG_AVAILABLE) {
+    describe(name, body);
+    return;
+  }
+  if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('needs PostgreSQL', () => {
+        throw new Error(`No PostgreSQL answers at ${PG_BASE_URL} (CI=true: PostgreSQL suites must run). Set CHRONICLE_TEST_PG_URL or start PostgreSQL.`);
+      });
+    });
+    return;
+  }
+  console.warn(`\n[chronicle] SKIPPED "${name}": no PostgreSQL answers at ${PG_BASE_URL} (set CHRONICLE_TEST_PG_URL, or start one; CI=true makes this a failure)\n`);
+  describe.skip(name, body);
+}
 
 export interface TestDatabase {
   name: string;

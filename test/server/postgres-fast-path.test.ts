@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createPostgresStore } from '../../src/server/store/postgres.ts';
 import type { LogStore } from '../../src/server/store/types.ts';
-import { createTestDatabase, freshLog, TestClient, type TestDatabase } from './helpers.ts';
+import { createTestDatabase, describePg, freshLog, TestClient, type TestDatabase } from './helpers.ts';
 
 /**
  * The PostgreSQL store's fast path (docs/protocol.md, reference storage layout):
@@ -43,7 +43,7 @@ function record(config: unknown, rest: unknown[]): void {
 const fastWrites = (): Seen[] => seen.filter((s) => s.name?.startsWith('chronicle_write'));
 const begins = (): number => seen.filter((s) => s.text === 'BEGIN').length;
 
-describe('PostgreSQL store: chained fast-path writes', () => {
+describePg('PostgreSQL store: chained fast-path writes', () => {
   let db: TestDatabase;
 
   beforeAll(async () => {

@@ -1,8 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPostgresStore, createSyncServer, silentLogger, type SyncServer } from '../../src/server/index.ts';
 import {
   createTestDatabase,
+  describePg,
   freshLog,
   httpPull,
   httpPush,
@@ -18,7 +19,7 @@ import {
  * Two server instances on one PostgreSQL database, each with its own pool and
  * its own LISTEN connection: what several server processes do.
  */
-describe('several servers on one PostgreSQL database', () => {
+describePg('several servers on one PostgreSQL database', () => {
   let db: TestDatabase;
   let a: { url: string; server: SyncServer };
   let b: { url: string; server: SyncServer };

@@ -12,4 +12,4 @@ describeLogStoreConformance('PostgreSQL (own database per run)', async () => {
     await db.drop();
     throw error;
   }
-});
+}, { postgres: true });
