@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { ConcurrencyError, TimeTravelError, type LogEvent } from 'chronicle';
 import { useAggregate } from 'chronicle/react';
 import type { EditNotice } from './hooks.ts';
+import { cancelReasonProblem, parseQuantity } from './input-rules.ts';
 import {
   CARRIERS,
   CATALOG,
@@ -36,7 +37,7 @@ export function OrderDetail(props: {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [sku, setSku] = useState(CATALOG[0]!.sku);
-  const [qty, setQty] = useState(1);
+  const [qtyText, setQtyText] = useState('1');
   const [method, setMethod] = useState<(typeof PAYMENT_METHODS)[number]>('card');
   const [carrier, setCarrier] = useState<string>(CARRIERS[0]);
   const [cancelling, setCancelling] = useState(false);
@@ -77,14 +78,17 @@ export function OrderDetail(props: {
   const addItem = async (event: FormEvent) => {
     event.preventDefault();
     const product = CATALOG.find((p) => p.sku === sku);
-    if (!product || !(qty >= 1)) return;
+    if (!product) return;
     const existing = state.lines.find((l) => l.sku === product.sku);
+    const parsed = parseQuantity(qtyText, existing?.qty ?? 0);
+    if ('problem' in parsed) return setError(parsed.problem);
+    const { qty } = parsed;
     const ok = await act([
       existing
-        ? { type: 'QuantityChanged', data: { lineId: existing.lineId, name: existing.name, qty: Math.min(999, existing.qty + qty) } }
+        ? { type: 'QuantityChanged', data: { lineId: existing.lineId, name: existing.name, qty: existing.qty + qty } }
         : { type: 'ItemAdded', data: { lineId: crypto.randomUUID(), sku: product.sku, name: product.name, qty, unitPrice: product.price } },
     ]);
-    if (ok) setQty(1);
+    if (ok) setQtyText('1');
   };
   const balance = state.total - state.paid;
 
@@ -222,7 +226,7 @@ export function OrderDetail(props: {
       </table>
 
       {editable && (
-        <form className="add-item" onSubmit={addItem}>
+        <form className="add-item" onSubmit={addItem} noValidate>
           <select aria-label="Product" data-testid="add-item-product" value={sku} onChange={(e) => setSku(e.target.value)}>
             {CATALOG.map((p) => (
               <option key={p.sku} value={p.sku}>
@@ -231,13 +235,15 @@ export function OrderDetail(props: {
             ))}
           </select>
           <input
-            type="number"
+            type="text"
+            inputMode="numeric"
             aria-label="Quantity"
             data-testid="add-item-qty"
-            min={1}
-            max={999}
-            value={qty}
-            onChange={(e) => setQty(Math.max(1, Math.floor(Number(e.target.value) || 1)))}
+            value={qtyText}
+            onChange={(e) => {
+              setQtyText(e.target.value);
+              setError(null);
+            }}
           />
           <button type="submit" data-testid="add-item-submit" disabled={busy}>
             Add
@@ -325,8 +331,11 @@ export function OrderDetail(props: {
           {cancelling && canCancel(state.status) && (
             <form
               className="cancel-form"
+              noValidate
               onSubmit={(e) => {
                 e.preventDefault();
+                const problem = cancelReasonProblem(cancelReason);
+                if (problem) return setError(problem);
                 void act([{ type: 'OrderCancelled', data: { reason: cancelReason.trim() } }]).then((ok) => ok && setCancelling(false));
               }}
             >
@@ -334,9 +343,11 @@ export function OrderDetail(props: {
                 aria-label="Reason for cancelling"
                 data-testid="cancel-reason"
                 placeholder="Reason (optional)"
-                maxLength={200}
                 value={cancelReason}
-                onChange={(e) => setCancelReason(e.target.value)}
+                onChange={(e) => {
+                  setCancelReason(e.target.value);
+                  setError(cancelReasonProblem(e.target.value));
+                }}
               />
               <button type="submit" className="danger" data-testid="cancel-confirm" disabled={busy}>
                 Cancel order
@@ -349,7 +360,7 @@ export function OrderDetail(props: {
         </div>
       )}
       {error && (
-        <p className="form-error" role="alert">
+        <p className="form-error" role="alert" data-testid="order-error">
           {error}
         </p>
       )}

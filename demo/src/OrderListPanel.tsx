@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import type { EditNotice } from './hooks.ts';
+import { customerProblem } from './input-rules.ts';
 import { formatMoney, type OrderStatus, type OrderSummary } from './model.ts';
 import { StatusBadge } from './StatusBadge.tsx';
 import type { DemoStore } from './store.ts';
@@ -39,7 +40,8 @@ export function OrderListPanel(props: {
   const open = async (event: FormEvent) => {
     event.preventDefault();
     const name = customer.trim();
-    if (!name) return;
+    const problem = customerProblem(customer);
+    if (problem) return setError(problem);
     const id = `order-${crypto.randomUUID()}`;
     try {
       await store.append(id, [{ type: 'OrderOpened', data: { customer: name, number: orderNumber() } }], { expectedVersion: 'no-stream' });
@@ -59,7 +61,7 @@ export function OrderListPanel(props: {
 
   return (
     <section className="panel list" aria-label="Orders">
-      <form className="new-order" onSubmit={open}>
+      <form className="new-order" onSubmit={open} noValidate>
         <label htmlFor="new-order-customer">New order for</label>
         <div className="row">
           <input
@@ -68,10 +70,16 @@ export function OrderListPanel(props: {
             placeholder="Customer name"
             list="known-customers"
             autoComplete="off"
-            maxLength={80}
             value={customer}
             disabled={readOnly}
-            onChange={(e) => setCustomer(e.target.value)}
+            aria-invalid={error !== null}
+            aria-describedby={error ? 'new-order-error' : undefined}
+            onChange={(e) => {
+              setCustomer(e.target.value);
+              // Say at once when the name is too long, and stop saying it once it fits.
+              const problem = e.target.value.trim() ? customerProblem(e.target.value) : null;
+              setError(problem);
+            }}
           />
           <button type="submit" className="primary" data-testid="new-order-submit" disabled={readOnly || !customer.trim()}>
             Open order
@@ -82,7 +90,11 @@ export function OrderListPanel(props: {
             <option key={c} value={c} />
           ))}
         </datalist>
-        {error && <p className="form-error">{error}</p>}
+        {error && (
+          <p className="form-error" id="new-order-error" role="alert" data-testid="new-order-error">
+            {error}
+          </p>
+        )}
       </form>
 
       <div className="list-tools">

@@ -27,12 +27,15 @@ export const CATALOG: readonly Product[] = [
 export const CARRIERS = ['DHL', 'UPS', 'Royal Mail', 'Courier'] as const;
 export const PAYMENT_METHODS = ['card', 'cash', 'invoice'] as const;
 
+/** Input limits: the schemas below and the forms' own messages (input-rules.ts) share them. */
+export const LIMITS = { customer: 80, cancelReason: 200, qty: 999 } as const;
+
 const lineId = z.string().min(1).max(64);
 const lineName = z.string().min(1).max(120);
 
 export const OrderOpened = defineEvent({
   type: 'OrderOpened',
-  schema: z.object({ customer: z.string().trim().min(1).max(80), number: z.string().min(1).max(16) }),
+  schema: z.object({ customer: z.string().trim().min(1).max(LIMITS.customer), number: z.string().min(1).max(16) }),
 });
 
 export const ItemAdded = defineEvent({
@@ -41,14 +44,14 @@ export const ItemAdded = defineEvent({
     lineId,
     sku: z.string().min(1).max(32),
     name: lineName,
-    qty: z.number().int().positive().max(999),
+    qty: z.number().int().positive().max(LIMITS.qty),
     unitPrice: z.number().int().nonnegative(),
   }),
 });
 
 export const QuantityChanged = defineEvent({
   type: 'QuantityChanged',
-  schema: z.object({ lineId, name: lineName, qty: z.number().int().positive().max(999) }),
+  schema: z.object({ lineId, name: lineName, qty: z.number().int().positive().max(LIMITS.qty) }),
 });
 
 export const ItemRemoved = defineEvent({
@@ -70,7 +73,7 @@ export const OrderShipped = defineEvent({
 
 export const OrderCancelled = defineEvent({
   type: 'OrderCancelled',
-  schema: z.object({ reason: z.string().max(200) }),
+  schema: z.object({ reason: z.string().max(LIMITS.cancelReason) }),
 });
 
 export type OrderStatus = 'new' | 'draft' | 'placed' | 'paid' | 'shipped' | 'cancelled';
