@@ -1,5 +1,5 @@
 // The devtools panel in real Chromium: mounted on a store, driven like a user would.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { userEvent } from 'vitest/browser';
 import type { LogEntry } from '../../src/client/index.ts';
 import {
@@ -73,13 +73,14 @@ const rowFor = (root: HTMLElement, id: string) => root.querySelector<HTMLElement
 const selectedRow = (root: HTMLElement) => root.querySelector<HTMLElement>('[data-testid="devtools-row"][aria-selected="true"]');
 
 describe('devtools panel', () => {
-  it('lists the log in order, pending events marked as such', async () => {
+  it('lists the log in order; a store without sync marks its events local, not pending', async () => {
     const store = await sampleStore();
     const log = await logOf(store);
     const { root } = await mount(store);
     expect(root.dataset.state).toBe('ready');
     expect(rows(root).map((r) => r.dataset.id)).toEqual(log.map((e) => e.event.id));
-    expect(rows(root).every((r) => r.dataset.status === 'pending')).toBe(true);
+    expect(rows(root).every((r) => r.dataset.status === 'local')).toBe(true);
+    expect(rows(root)[0]!.querySelector('.chr-dt-badge')!.textContent).toBe('local');
     expect(rows(root)[1]!.textContent).toContain('ItemAdded');
     expect(rows(root)[1]!.textContent).toContain('o1');
     expect(byTestId(root, 'devtools-count').textContent).toBe('6 events');
@@ -407,7 +408,7 @@ describe('devtools panel', () => {
     }
     await panel.idle();
     expect(rowFor(root, moved.id).dataset.status).toBe('rebased');
-    expect(rowFor(root, log[0]!.event.id).dataset.status).toBe('pending');
+    expect(rowFor(root, log[0]!.event.id).dataset.status).toBe('local');
     byTestId(root, 'devtools-tab-sync').click();
     await panel.idle();
     expect(byTestId(root, 'devtools-sync').textContent).toContain('seq 2 → 3');
@@ -419,7 +420,24 @@ describe('devtools panel', () => {
     const [{ events }] = [await store.append('o3', [placed('cy'), item('d', 3, 2)])];
     await expect.poll(() => root.dataset.total).toBe('8');
     await panel.idle();
-    expect(rowFor(root, events[1]!.id).dataset.status).toBe('pending');
+    expect(rowFor(root, events[1]!.id).dataset.status).toBe('local');
+  });
+
+  it('a store that syncs: its events are pending until the server confirms them, then show their position', async () => {
+    const log = `devtools-${Date.now().toString(36)}`;
+    const store = await openTestStore({ ...model, worker: false, sync: { url: inject('syncUrl'), log, token: 'browser-token', pollIntervalMs: 60_000, initialBackoffMs: 50 } });
+    cleanups.push(() => store.dispose());
+    await store.sync.pause();
+    const { events } = await store.append('o1', [placed('ada'), item('a')]);
+    const { panel, root } = await mount(store);
+    expect(rows(root).map((r) => r.dataset.status)).toEqual(['pending', 'pending']);
+    expect(byTestId(root, 'devtools-sync-summary').textContent).toContain('2 pending');
+    await store.sync.resume();
+    await store.sync.syncNow();
+    await expect.poll(() => rowFor(root, events[1]!.id)?.dataset.status).toBe('confirmed');
+    await panel.idle();
+    const confirmed = rows(root).map((r) => r.querySelector('.chr-dt-badge')!.textContent);
+    expect(confirmed.every((text) => /^✓ \d+$/.test(text ?? ''))).toBe(true);
   });
 
   it('says so when an aggregate has no definition, and shows Maps and Sets as such', async () => {

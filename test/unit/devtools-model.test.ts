@@ -108,6 +108,8 @@ describe('devtools model: loading the log', () => {
     expect(state.log.lastConfirmed).toEqual(c[0]!.cursor);
     expect(state.filter.running).toBe(true);
     expect(state.filter.run).toBe(runBefore + 1);
+    // Until the pass ends, the rows listed are still the same events.
+    expect(ids(state)).toEqual(p.map((e) => e.event.id));
     state = passFilter(state);
     expect(ids(state)).toHaveLength(3);
   });
@@ -124,9 +126,13 @@ describe('devtools model: loading the log', () => {
   it('given pending events that moved, when the pending area is read again, then it replaces them', () => {
     const c = [entry('o1', 'A', { position: 1 })];
     let state = loaded([entry('o2'), entry('o3')], c);
+    state = reduce(state, { type: 'selected', index: 2 });
     const again = [entry('o3')];
     state = reduce(state, { type: 'pendingReloaded', generation: state.generation, entries: again });
     expect(state.log.entries.map((e) => e.event.id)).toEqual([c[0]!.event.id, again[0]!.event.id]);
+    // Until the pass ends, only the confirmed rows stay listed (no row points past the log).
+    expect(ids(state)).toEqual([c[0]!.event.id]);
+    expect(state.selection.index).toBe(-1);
     expect(state.log.lastPending).toEqual(again[0]!.cursor);
     expect(state.filter.running).toBe(true);
   });

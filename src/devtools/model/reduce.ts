@@ -26,12 +26,29 @@ function filterAppended(state: PanelState, from: number): PanelState {
   return keepSelection({ ...state, filter: { ...filter, shown } });
 }
 
+/**
+ * Entries went in before others (a confirmed page before the pending events):
+ * the listed ones after them move up by `count`, so the list stays true until
+ * the pass over the whole log lists the new ones too.
+ */
+function shiftShown(shown: readonly number[], from: number, count: number): number[] {
+  return shown.map((k) => (k < from ? k : k + count));
+}
+
+/** The pending entries were replaced: only the confirmed ones listed stay listed until the pass. */
+function confirmedShown(shown: readonly number[], pendingStart: number): readonly number[] {
+  let cut = shown.length;
+  while (cut > 0 && shown[cut - 1]! >= pendingStart) cut--;
+  return cut === shown.length ? shown : shown.slice(0, cut);
+}
+
 function pageRead(state: PanelState, { area, entries }: Extract<PanelAction, { type: 'pageRead' }>): PanelState {
   if (entries.length === 0) return state;
   const added = addPage(state.log, area, entries);
   const exact = state.filter.exact || namesAggregate(state.filter.filter, entries);
-  const next: PanelState = { ...state, log: added.log, filter: { ...state.filter, exact } };
-  return added.atEnd ? filterAppended(next, added.from) : refilter(next);
+  if (added.atEnd) return filterAppended({ ...state, log: added.log, filter: { ...state.filter, exact } }, added.from);
+  const shown = shiftShown(state.filter.shown, added.from, entries.length);
+  return refilter({ ...state, log: added.log, filter: { ...state.filter, exact, shown } });
 }
 
 export function reduce(state: PanelState, action: PanelAction): PanelState {
@@ -57,7 +74,8 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
     case 'pendingReloaded': {
       if (action.generation !== state.generation) return state;
       const exact = state.filter.exact || namesAggregate(state.filter.filter, action.entries);
-      return refilter({ ...state, log: replacePending(state.log, action.entries), filter: { ...state.filter, exact } });
+      const shown = confirmedShown(state.filter.shown, state.log.pendingStart);
+      return keepSelection(refilter({ ...state, log: replacePending(state.log, action.entries), filter: { ...state.filter, exact, shown } }));
     }
     case 'loadFinished':
       if (action.generation !== state.generation) return state;
