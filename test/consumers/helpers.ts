@@ -40,7 +40,7 @@ const MIME: Record<string, string> = {
 };
 
 /** A static file server for a built app on a free loopback port. */
-export async function serveDir(root: string): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveDir(root: string, headers: Record<string, string> = {}): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
     void (async () => {
       const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
@@ -48,7 +48,7 @@ export async function serveDir(root: string): Promise<{ url: string; close(): Pr
       if (!file.startsWith(root)) return void response.writeHead(403).end();
       const info = await stat(file).catch(() => undefined);
       if (!info?.isFile()) return void response.writeHead(404).end('not found');
-      response.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
+      response.writeHead(200, { ...headers, 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
       createReadStream(file).pipe(response);
     })();
   });

@@ -62,6 +62,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const tarball = join(app, stdout.trim().split('\n').pop()!);
 
   await cp(join(repoRoot, 'test/consumers/fixture'), app, { recursive: true });
+  // The Electron example's renderer and its build, as the example ships them.
+  await cp(join(repoRoot, 'examples/electron/renderer'), join(app, 'electron/renderer'), { recursive: true });
+  await cp(join(repoRoot, 'examples/electron/build.mjs'), join(app, 'electron/build.mjs'));
   const devDependencies: Record<string, string> = {};
   for (const name of TOOLS) devDependencies[name] = await installedVersion(name);
   const manifest = {
