@@ -1,6 +1,6 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import { StorageBlockedError, StorageClosedError } from '../src/core/errors.ts';
-import type { LogCursor, PageKey } from './types.ts';
+import type { LogCursor, LogEnd, PageKey } from './types.ts';
 
 /**
  * IndexedDB layout.
@@ -18,8 +18,12 @@ import type { LogCursor, PageKey } from './types.ts';
  *           is the page holding seq s.
  *   id:     event ids that a local append could repeat (all pending events and
  *           this client's confirmed ones), for idempotent appends.
+ *
+ * Version 4 added the reactions' bookkeeping: `reactions` (one checkpoint per
+ * reaction), `processed` (the ProcessedEvent records, keyed [reaction, event
+ * id]) and `parked` (events a reaction gave up on, same key).
  */
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 /** A page of the log: its events as one JSON array string. Nothing else, so log scans read little. */
 export interface PageRecord {
@@ -143,6 +147,46 @@ export interface SyncRecord {
   lastError: { code: string; message: string } | null;
 }
 
+/**
+ * A reaction's checkpoint (see src/client/reactions.ts). Written in the same
+ * transaction as the processed or parked record of the event that moved it.
+ */
+export interface ReactionRecord {
+  name: string;
+  on: 'local' | 'confirmed';
+  /** Confirmed events up to this position are done with (handled, parked, or not for this reaction). */
+  confirmed: number;
+  /** Pending pages before this lsn are done with; later pages are checked against `processed`. */
+  pendingLsn: number;
+  /** Events stored up to here are history, delivered with isReplay (startFrom: 'beginning'); null when none is. */
+  historyEnd: LogEnd | null;
+  /** The event being delivered: after a crash it is delivered again, flagged as a redelivery. */
+  inFlight: { eventId: string; attempts: number; lastError: string | null } | null;
+  startedAt: number;
+  updatedAt: number;
+}
+
+/** One event a reaction has finished with: the ProcessedEvent pattern. */
+export interface ProcessedRecord {
+  reaction: string;
+  eventId: string;
+  /** done: handled; skipped: parked, then skipped by the app; before-start: stored before the reaction began. */
+  outcome: 'done' | 'skipped' | 'before-start';
+  at: number;
+}
+
+/** An event a reaction failed on `attempts` times: set aside until the app retries or skips it. */
+export interface ParkedRecord {
+  reaction: string;
+  eventId: string;
+  event: import('../src/core/event.ts').StoredEvent;
+  attempts: number;
+  lastError: string;
+  parkedAt: number;
+  /** The app asked for another try; the tab running reactions picks it up. */
+  retry: boolean;
+}
+
 export interface ChronicleSchema extends DBSchema {
   pages: { key: PageKey; value: PageRecord };
   pageIndex: {
@@ -156,6 +200,9 @@ export interface ChronicleSchema extends DBSchema {
   jobs: { key: string; value: JobRecord };
   rejected: { key: string; value: RejectedRecord };
   sync: { key: string; value: SyncRecord };
+  reactions: { key: string; value: ReactionRecord };
+  processed: { key: [string, string]; value: ProcessedRecord };
+  parked: { key: [string, string]; value: ParkedRecord };
 }
 
 export type ChronicleDB = IDBPDatabase<ChronicleSchema>;
@@ -203,6 +250,11 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
             cursor = await cursor.continue();
           }
         }
+      }
+      if (oldVersion < 4) {
+        db.createObjectStore('reactions');
+        db.createObjectStore('processed');
+        db.createObjectStore('parked');
       }
     },
     blocked() {

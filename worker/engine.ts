@@ -2,6 +2,7 @@ import { ChronicleError, StoreClosedError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { uuidv7 } from '../src/core/ids.ts';
 import { createBookkeeping, type Bookkeeping } from './bookkeeping.ts';
+import { createReactionStore, type ReactionStore } from './reaction-store.ts';
 import { createChangeFeed } from './change-feed.ts';
 import { openChronicleDb, type ChronicleDB, type RejectedRecord, type SnapshotRecord } from './db.ts';
 import { createGroupCommit } from './group-commit.ts';
@@ -38,7 +39,7 @@ export interface EngineOptions {
  * returns plain data, so the same object serves in-process callers and, via
  * comlink, the main thread from a Web Worker.
  */
-export interface Engine extends Bookkeeping {
+export interface Engine extends Bookkeeping, ReactionStore {
   stats(): Promise<StoreStats>;
   /** Where the log ends now: events stored later lie beyond it (see core/cursor.ts). */
   logEnd(): Promise<LogEnd>;
@@ -136,6 +137,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
   });
   const bookkeeping = createBookkeeping(run, (projection) => publish({ kind: 'projection', name: projection }));
+  const reactions = createReactionStore(name, run, publish, () => closed);
   const readMeta = async (db: ChronicleDB) => {
     const meta = await db.get('meta', 'client');
     if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
@@ -144,6 +146,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
 
   const engine: Engine = {
     ...bookkeeping,
+    ...reactions,
     stats: () =>
       run('stats', async (db) => {
         const meta = await readMeta(db);
@@ -206,6 +209,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       await appends.drain();
       await sync.stop();
       closed = true;
+      reactions.stopLeading();
       indexer.stop();
       feed.close();
       const db = await dbPromise?.catch(() => undefined);

@@ -122,4 +122,6 @@ export type Change =
   | { kind: 'outcomes'; outcomes: EventOutcome[] }
   /** Pause or resume sync for the store, whichever tab holds the sync lock. */
   | { kind: 'syncControl'; paused: boolean }
+  /** A reaction's bookkeeping changed (delivered, failed, parked, skipped); `retry`: the app asked to retry a parked event. */
+  | { kind: 'reactions'; name: string; retry?: boolean }
   | { kind: 'reset' };

@@ -34,7 +34,8 @@ export function guardConnection(inner: EngineConnection, name: string): GuardedC
       };
       let call: Promise<T>;
       try {
-        call = start();
+        // Promise.resolve: an in-process engine answers some calls (leadReactions) synchronously.
+        call = Promise.resolve(start());
       } catch (error) {
         fail(error);
         return;

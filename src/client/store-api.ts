@@ -13,6 +13,7 @@ import type {
   LogEntry,
   LogFilter,
   ProjectionHandle,
+  ReactionsHandle,
   ReadStreamOptions,
   ReplayOptions,
   ReplayResult,
@@ -81,6 +82,8 @@ export interface Store<
   /** Stores events already confirmed by a server (sync pull, import), in position order. */
   importConfirmed(events: StoredEvent[] | string): Promise<{ stored: number; head: number }>;
   info(): Promise<StoreInfo>;
+  /** The reactions given in openStore's `reactions` option: status, parked events, retry and skip. */
+  readonly reactions: ReactionsHandle<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
   /** Sync with the server given in openStore's `sync` option (status is 'disabled' without one). */
   readonly sync: SyncHandle;
   /** Asks the browser not to evict this origin's storage; resolves with whether it agreed. */

@@ -10,6 +10,7 @@ import type { StoreContext } from './context.ts';
 import { createInspector } from './inspect.ts';
 import { createLiveQueries } from './live.ts';
 import { createProjections } from './projections.ts';
+import { createReactions, type Reactions } from './reactions.ts';
 import { createReader } from './reads.ts';
 import type { Store } from './store-api.ts';
 import { checkSyncOptions, createDecider, createSyncHandle } from './sync.ts';
@@ -35,7 +36,8 @@ export async function openStore<
 >(options: StoreOptions<TEvents, TAggregates>): Promise<Store<TEvents, TAggregates>> {
   checkOptions(options);
   const registry = createRegistry({
-    events: options.events ?? [],
+    // A reaction's event types are the store's too, like an aggregate's.
+    events: [...(options.events ?? []), ...(options.reactions ?? []).flatMap((reaction) => reaction?.events ?? [])],
     aggregates: options.aggregates ?? [],
     maxEventBytes: options.maxEventBytes,
   });
@@ -53,7 +55,8 @@ export async function openStore<
     travel: createTimeTravel(),
     openedAt: hub.end(),
   };
-  const store = createStore(options, ctx, guard);
+  const reactions = await createReactions(ctx, options.reactions ?? []);
+  const store = createStore(options, ctx, guard, reactions);
   if (options.sync) {
     const { getToken, webSocket, fetch, ...config } = options.sync;
     const decide = createDecider(connection, registry, options.aggregates ?? []);
@@ -70,7 +73,7 @@ export async function openStore<
 }
 
 /** Wires the parts of a store (each in its own module) into the public object, and closes them in order. */
-function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedConnection): Store {
+function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedConnection, reactions: Reactions): Store {
   const { connection, hub, travel } = ctx;
   const jobs = createJobTracker(ctx.name);
   const projections = createProjections(ctx);
@@ -95,6 +98,7 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
       };
     },
     timeTravel: travel.api,
+    reactions: reactions.api as Store['reactions'],
     sync: createSyncHandle(connection, hub),
     async info() {
       const stats = await connection.engine.stats();
@@ -109,6 +113,8 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
       closing ??= (async () => {
         // Jobs first: they end with AbortedError once their checkpoint is saved, which needs the engine.
         await jobs.stop();
+        // The handler in flight finishes and is recorded; the engine's close then lets the reactions lock go.
+        await reactions.stop();
         guard.closing();
         hub.close();
         try {

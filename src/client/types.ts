@@ -2,6 +2,7 @@ import type { AnyAggregateDefinition, EventsOf, StateOf } from '../core/aggregat
 import type { ExpectedVersion } from '../core/errors.ts';
 import type { AnyEventDefinition, EventInput, EventShape, LogEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition } from '../core/projection.ts';
+import type { AnyReactionDefinition } from '../core/reaction.ts';
 import type { LogCursor } from '../core/cursor.ts';
 import type { WorkerOption } from './connection.ts';
 import type { SyncOptions } from './sync-types.ts';
@@ -19,6 +20,8 @@ export interface StoreOptions<
   aggregates?: TAggregates;
   /** Projections kept live while the store is open. */
   projections?: readonly AnyProjectionDefinition[];
+  /** Reactions (side effects) this store runs, in one tab at a time: see defineReaction. */
+  reactions?: readonly AnyReactionDefinition[];
   /** Run the engine in a Web Worker (default 'auto': where one exists) or in-process (false). */
   worker?: WorkerOption;
   /** Largest stored event, in bytes of JSON; default 256 KiB. */
@@ -196,4 +199,46 @@ export interface TimeTravel {
 export interface ImportResult {
   confirmed: number;
   pending: number;
+}
+
+/** A reaction's state as stored: where it stands, what is in flight, how much is parked. */
+export interface ReactionStatus {
+  name: string;
+  on: 'local' | 'confirmed';
+  /** True in the one tab that runs the store's reactions (it holds the lock). */
+  leader: boolean;
+  /** Every event stored so far is done with: handled, parked, or not for this reaction. */
+  caughtUp: boolean;
+  /** The highest server position done with. */
+  confirmedThrough: number;
+  /** The event being delivered (or retried after a failure), if any. */
+  inFlight: { eventId: string; attempts: number; lastError: string | null } | null;
+  /** Events set aside after too many failures, waiting for retry or skip. */
+  parked: number;
+  updatedAt: number;
+}
+
+/** An event a reaction failed on too often: set aside until the app retries or skips it. */
+export interface ParkedEvent<E = LogEvent> {
+  reaction: string;
+  eventId: string;
+  event: E;
+  attempts: number;
+  lastError: string;
+  parkedAt: number;
+  /** A retry was asked for and waits for the tab running reactions. */
+  retryRequested: boolean;
+}
+
+/** `store.reactions`: what devtools and apps need to watch and unblock reactions. */
+export interface ReactionsHandle<E = LogEvent> {
+  status(): Promise<ReactionStatus[]>;
+  /** Parked events, of one reaction or of all. */
+  parked(reaction?: string): Promise<ParkedEvent<E>[]>;
+  /** Asks for another try of a parked event (run by the tab running reactions); resolves once asked. */
+  retry(reaction: string, eventId: string): Promise<void>;
+  /** Gives up on a parked event: recorded as skipped, never delivered again. */
+  skip(reaction: string, eventId: string): Promise<void>;
+  /** Calls back after any change of the reactions' bookkeeping, in any tab. */
+  subscribe(listener: () => void): () => void;
 }

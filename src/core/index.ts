@@ -2,6 +2,7 @@ export * from './errors.ts';
 export * from './event.ts';
 export * from './aggregate.ts';
 export * from './projection.ts';
+export * from './reaction.ts';
 export * from './registry.ts';
 export * from './json-data.ts';
 export * from './ids.ts';

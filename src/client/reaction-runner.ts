@@ -1,0 +1,191 @@
+import { pendingStartOf, storedAfter, type LogCursor } from '../core/cursor.ts';
+import { backoffDelay, reactionRuntime, type AnyReactionDefinition, type ReactionContext } from '../core/reaction.ts';
+import type { ReactionRecord } from '../../worker/db.ts';
+import type { ReactionAdvance } from '../../worker/reaction-store.ts';
+import type { StoreContext } from './context.ts';
+import type { PlacedEvent } from './log-events.ts';
+import { scanLog } from './log-scan.ts';
+
+/** One reaction, run by the tab that leads the store's reactions. */
+export interface ReactionRunner {
+  /** Something was stored (or a retry asked for): look again. */
+  wake(retry?: boolean): void;
+  /** Lets the handler in flight finish and be recorded, then stops. */
+  stop(): Promise<void>;
+}
+
+class Stopped extends Error {}
+
+/** A confirmed cursor's server position (confirmed pages are keyed by their first position). */
+const positionOf = (cursor: LogCursor): number => cursor.page + cursor.index;
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/**
+ * Delivers each event of the reaction's types once, in log order: confirmed
+ * events by position, then (for `on: 'local'`) pending ones. Own events that
+ * were handled while pending are found in the processed records and not
+ * handled again when the server confirms them.
+ *
+ * Per event: the in-flight marker is written before the handler runs (or was
+ * written by the previous event's record), and the processed record, the
+ * checkpoint and the next marker are written in one transaction after it
+ * succeeds. A crash in between leaves the marker: the next leader delivers
+ * that event again with `redelivery`, and only that event.
+ */
+export function createReactionRunner(ctx: StoreContext, definition: AnyReactionDefinition): ReactionRunner {
+  const { connection, registry, clientId } = ctx;
+  const engine = connection.engine;
+  const reaction = reactionRuntime(definition);
+  const { name } = reaction;
+  const types = Object.keys(reaction.handlers).filter((type) => typeof reaction.handlers[type] === 'function');
+  let stopped = false;
+  let dirty = true;
+  let retryAsked = true;
+  let wakeUp: (() => void) | undefined;
+  const stopping = new AbortController();
+  let record: ReactionRecord;
+  /** The marker this session wrote for an event it has not handed out yet: no redelivery. */
+  let markedAhead: string | null = null;
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve, reject) => {
+      if (stopping.signal.aborted) return reject(new Stopped());
+      const timer = setTimeout(resolve, ms);
+      stopping.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(new Stopped());
+      });
+    });
+
+  const handle = async (event: PlacedEvent['event'], context: ReactionContext) => {
+    const handler = reaction.handlers[event.type];
+    if (handler) await handler(event, context);
+  };
+
+  const deliver = async (placed: PlacedEvent, advance: ReactionAdvance, next: string | null): Promise<void> => {
+    const { event, cursor } = placed;
+    const marker = record.inFlight?.eventId === event.id ? record.inFlight : null;
+    let attempts = marker?.attempts ?? 0;
+    const seenBefore = marker !== null && markedAhead !== event.id;
+    if (!marker) await engine.markReactionInFlight(name, event.id);
+    markedAhead = null;
+    const isReplay = record.historyEnd !== null && !storedAfter(cursor, event.position, record.historyEnd);
+    for (;;) {
+      try {
+        await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: seenBefore || attempts > 0, attempt: attempts + 1, isReplay });
+      } catch (error) {
+        attempts++;
+        if (attempts >= reaction.maxAttempts) {
+          await engine.parkReaction(name, placed.stored, attempts, describe(error), advance, next);
+          break;
+        }
+        await engine.noteReactionFailure(name, event.id, attempts, describe(error));
+        record.inFlight = { eventId: event.id, attempts, lastError: describe(error) };
+        await pause(backoffDelay(reaction.backoff, attempts));
+        continue;
+      }
+      await engine.recordReactionDone(name, event.id, advance, next);
+      break;
+    }
+    if (advance.confirmed !== undefined) record.confirmed = Math.max(record.confirmed, advance.confirmed);
+    if (advance.pendingLsn !== undefined) record.pendingLsn = Math.max(record.pendingLsn, advance.pendingLsn);
+    record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
+    markedAhead = next;
+  };
+
+  /** Delivers the events of one scan batch the reaction has not finished with. */
+  const deliverBatch = async (matches: PlacedEvent[], checkAll: boolean, advanceOf: (p: PlacedEvent) => ReactionAdvance) => {
+    // Only events that may have been handled already are looked up: all pending ones, and our own confirmed ones.
+    const ask = matches.filter((p) => checkAll || p.event.meta.clientId === clientId).map((p) => p.event.id);
+    const done = new Set(ask.length > 0 ? await engine.reactionProcessed(name, ask) : []);
+    const todo = matches.filter((p) => !done.has(p.event.id));
+    for (let i = 0; i < todo.length; i++) {
+      if (stopped) throw new Stopped();
+      await deliver(todo[i]!, advanceOf(todo[i]!), todo[i + 1]?.event.id ?? null);
+    }
+  };
+
+  const retryParked = async () => {
+    for (const parked of await engine.parkedReactions(name)) {
+      if (stopped) throw new Stopped();
+      if (!parked.retry) continue;
+      const event = registry.decode(parked.event);
+      let failure: string | null = null;
+      try {
+        await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: true, attempt: parked.attempts + 1, isReplay: false });
+      } catch (error) {
+        failure = describe(error);
+      }
+      await engine.finishRetry(name, event.id, failure);
+    }
+  };
+
+  const pass = async () => {
+    record = (await engine.getReaction(name)) ?? (await engine.initReaction({ name, on: reaction.on, startFrom: reaction.startFrom }));
+    if (retryAsked) {
+      retryAsked = false;
+      await retryParked();
+    }
+    const confirmed = scanLog(connection, registry, { status: 'confirmed', fromPosition: record.confirmed + 1, types }, { keepStored: true });
+    for await (const batch of confirmed) {
+      await deliverBatch(batch.matches, false, (p) => ({ confirmed: p.event.position ?? positionOf(p.cursor) }));
+      const through = positionOf(batch.last);
+      if (through > record.confirmed) {
+        await engine.advanceReaction(name, { confirmed: through });
+        record.confirmed = through;
+      }
+    }
+    if (reaction.on !== 'local') return;
+    const after = pendingStartOf({ confirmedHead: 0, nextLsn: record.pendingLsn });
+    for await (const batch of scanLog(connection, registry, { status: 'pending', after, types }, { keepStored: true })) {
+      await deliverBatch(batch.matches, true, (p) => ({ pendingLsn: p.cursor.page }));
+      // Pages are read whole: every event up to the batch's last page is done with.
+      const through = batch.last.page + 1;
+      if (through > record.pendingLsn) {
+        await engine.advanceReaction(name, { pendingLsn: through });
+        record.pendingLsn = through;
+      }
+    }
+  };
+
+  const loop = async () => {
+    let failures = 0;
+    while (!stopped) {
+      dirty = false;
+      try {
+        await pass();
+        failures = 0;
+      } catch (error) {
+        if (stopped || error instanceof Stopped) return;
+        // Storage trouble (not a handler's: those are retried per event). Try again after a pause.
+        failures++;
+        dirty = true;
+        await pause(backoffDelay(reaction.backoff, failures)).catch(() => undefined);
+        continue;
+      }
+      if (!dirty && !stopped) await new Promise<void>((resolve) => (wakeUp = resolve));
+      wakeUp = undefined;
+    }
+  };
+  const running = loop();
+
+  return {
+    wake(retry = false) {
+      dirty = true;
+      if (retry) retryAsked = true;
+      wakeUp?.();
+    },
+    async stop() {
+      stopped = true;
+      stopping.abort();
+      wakeUp?.();
+      await running;
+      // A clean stop hands nothing out twice: drop the marker written ahead for an event not handed out.
+      if (markedAhead !== null) await engine.clearReactionInFlight(name, markedAhead).catch(() => undefined);
+    },
+  };
+}

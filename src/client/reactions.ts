@@ -1,0 +1,95 @@
+import { ConfigError } from '../core/errors.ts';
+import type { AnyReactionDefinition } from '../core/reaction.ts';
+import type { StoreContext } from './context.ts';
+import { createReactionRunner, type ReactionRunner } from './reaction-runner.ts';
+import type { ParkedEvent, ReactionsHandle } from './types.ts';
+
+export interface Reactions {
+  readonly api: ReactionsHandle;
+  /** Stops the runners (the handler in flight finishes and is recorded). The engine's close lets the lock go. */
+  stop(): Promise<void>;
+}
+
+function checkDefinitions(definitions: readonly AnyReactionDefinition[]): void {
+  const names = new Set<string>();
+  for (const definition of definitions) {
+    if (definition?.kind !== 'reaction') throw new ConfigError('openStore reactions must be made with defineReaction');
+    if (names.has(definition.name)) throw new ConfigError(`Two reactions are named "${definition.name}"`, { reaction: definition.name });
+    names.add(definition.name);
+  }
+}
+
+/**
+ * The store's reactions. Every tab registers them (a new reaction's
+ * checkpoint starts when the first tab that knows it opens), and asks the
+ * engine for the store's reactions lock; the one tab holding it runs them
+ * all, until it closes or dies and the next tab waiting takes over.
+ */
+export async function createReactions(ctx: StoreContext, definitions: readonly AnyReactionDefinition[]): Promise<Reactions> {
+  checkDefinitions(definitions);
+  const { connection, registry, hub } = ctx;
+  const engine = connection.engine;
+  for (const definition of definitions) {
+    await engine.initReaction({ name: definition.name, on: definition.on, startFrom: definition.startFrom });
+  }
+  let leader = false;
+  let stopped = false;
+  let runners: Map<string, ReactionRunner> | undefined;
+  let stopWatch: (() => void) | undefined;
+
+  const lead = () => {
+    if (stopped || leader) return;
+    leader = true;
+    runners = new Map(definitions.map((definition) => [definition.name, createReactionRunner(ctx, definition)]));
+    stopWatch = hub.watch((change) => {
+      if (change.kind === 'appended' || change.kind === 'confirmed') for (const runner of runners!.values()) runner.wake();
+      if (change.kind === 'reactions' && change.retry) runners!.get(change.name)?.wake(true);
+    });
+  };
+  if (definitions.length > 0) await engine.leadReactions(connection.callable(lead));
+
+  const api: ReactionsHandle = {
+    async status() {
+      const statuses = await engine.reactionStatus();
+      return statuses.map(({ record, parked, caughtUp }) => ({
+        name: record.name,
+        on: record.on,
+        leader,
+        caughtUp,
+        confirmedThrough: record.confirmed,
+        inFlight: record.inFlight,
+        parked,
+        updatedAt: record.updatedAt,
+      }));
+    },
+    async parked(reaction) {
+      const records = await engine.parkedReactions(reaction);
+      return records.map(
+        (p): ParkedEvent => ({
+          reaction: p.reaction,
+          eventId: p.eventId,
+          event: registry.decode(p.event),
+          attempts: p.attempts,
+          lastError: p.lastError,
+          parkedAt: p.parkedAt,
+          retryRequested: p.retry,
+        }),
+      );
+    },
+    retry: (reaction, eventId) => engine.retryParked(reaction, eventId),
+    skip: (reaction, eventId) => engine.skipParked(reaction, eventId),
+    subscribe(listener) {
+      return hub.watch((change) => {
+        if (change.kind === 'reactions') listener();
+      });
+    },
+  };
+  return {
+    api,
+    async stop() {
+      stopped = true;
+      stopWatch?.();
+      await Promise.all([...(runners?.values() ?? [])].map((runner) => runner.stop()));
+    },
+  };
+}

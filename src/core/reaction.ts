@@ -1,0 +1,134 @@
+import type { AnyEventDefinition, EventTypeOf, RecordedEventOf } from './event.ts';
+import { findIdProblem } from './text-rules.ts';
+
+/** What a reaction's handler is told besides the event. */
+export interface ReactionContext {
+  /** The reaction's name. */
+  readonly reaction: string;
+  /**
+   * The event id: hand it to the outside world as the idempotency key (a
+   * payment provider's `Idempotency-Key`, a mail's message id), so that a
+   * redelivered event cannot charge or send twice there either.
+   */
+  readonly idempotencyKey: string;
+  /**
+   * True when this reaction may have been handed this event before: the tab
+   * crashed (or was closed) between the effect and its record, or an earlier
+   * attempt failed. At most the one event in flight is ever delivered again.
+   */
+  readonly redelivery: boolean;
+  /** 1 on the first try; one more after each failure. */
+  readonly attempt: number;
+  /**
+   * True only for history delivered on purpose: events stored before a
+   * reaction registered with `startFrom: 'beginning'` first started.
+   */
+  readonly isReplay: boolean;
+}
+
+export type ReactionHandlers<TDefs extends readonly AnyEventDefinition[]> = {
+  [T in EventTypeOf<TDefs>]?: (event: Extract<RecordedEventOf<TDefs>, { type: T }>, context: ReactionContext) => void | Promise<void>;
+};
+
+/** Failures retry after `initialMs`, doubling up to `maxMs`. */
+export interface ReactionBackoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+/**
+ * A side effect run once per event (charge a card, print a receipt, send a
+ * mail), in exactly one tab: see `defineReaction`.
+ */
+export interface ReactionDefinition<TName extends string = string, TDefs extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[]> {
+  readonly kind: 'reaction';
+  readonly name: TName;
+  readonly events: TDefs;
+  readonly handlers: ReactionHandlers<TDefs>;
+  /** 'local': as soon as an event is in this client's log; 'confirmed': once the server has confirmed it. */
+  readonly on: 'local' | 'confirmed';
+  /** 'now': events stored before the reaction first registered are not for it; 'beginning': they are, flagged isReplay. */
+  readonly startFrom: 'now' | 'beginning';
+  /** Attempts before an event is parked. */
+  readonly maxAttempts: number;
+  readonly backoff: ReactionBackoff;
+}
+
+export interface DefineReactionOptions<TName extends string, TDefs extends readonly AnyEventDefinition[]> {
+  /** Unique per store: it names the reaction's checkpoint. */
+  name: TName;
+  events: TDefs;
+  handlers: ReactionHandlers<TDefs>;
+  /** Default 'local'. Use 'confirmed' for effects a server-side rejection or rebase must be able to stop. */
+  on?: 'local' | 'confirmed';
+  /** Default 'now': a new reaction does not suddenly act on every old event. */
+  startFrom?: 'now' | 'beginning';
+  /** Default 5. */
+  maxAttempts?: number;
+  /** Default { initialMs: 1000, maxMs: 60000 }. */
+  backoff?: Partial<ReactionBackoff>;
+}
+
+const DEFAULT_BACKOFF: ReactionBackoff = { initialMs: 1000, maxMs: 60_000 };
+
+/**
+ * Defines a reaction: handlers for side effects, registered with
+ * `openStore({ reactions: [...] })`.
+ *
+ * - It runs in one tab at a time (the leader, under a Web Lock; the next tab
+ *   takes over when it closes), never in every tab like a projection.
+ * - Each event is recorded as processed in the same IndexedDB transaction
+ *   that moves the reaction's checkpoint; after a crash between an effect
+ *   and its record, at most that one event comes again, with
+ *   `context.redelivery` set. `context.idempotencyKey` (the event id) lets
+ *   the outside world drop the repeat.
+ * - A failing handler is retried with backoff; after `maxAttempts` the event
+ *   is parked (`store.reactions.parked()`), and the reaction moves on.
+ * - Replay jobs and projection rebuilds never call it.
+ */
+export function defineReaction<TName extends string, const TDefs extends readonly AnyEventDefinition[]>(
+  options: DefineReactionOptions<TName, TDefs>,
+): ReactionDefinition<TName, TDefs> {
+  const what = `defineReaction(${String(options?.name)})`;
+  const problem = findIdProblem(options?.name);
+  if (problem !== undefined) throw new TypeError(`${what}: name ${problem}`);
+  const maxAttempts = options.maxAttempts ?? 5;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TypeError(`${what}: maxAttempts must be a positive integer`);
+  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  if (!(backoff.initialMs >= 0 && backoff.maxMs >= backoff.initialMs)) {
+    throw new TypeError(`${what}: backoff needs 0 <= initialMs <= maxMs`);
+  }
+  const on = options.on ?? 'local';
+  if (on !== 'local' && on !== 'confirmed') throw new TypeError(`${what}: on must be 'local' or 'confirmed'`);
+  const startFrom = options.startFrom ?? 'now';
+  if (startFrom !== 'now' && startFrom !== 'beginning') throw new TypeError(`${what}: startFrom must be 'now' or 'beginning'`);
+  for (const [type, handler] of Object.entries(options.handlers ?? {})) {
+    if (typeof handler !== 'function') throw new TypeError(`${what}: the handler for ${type} is not a function`);
+  }
+  return { kind: 'reaction', name: options.name, events: options.events, handlers: options.handlers, on, startFrom, maxAttempts, backoff };
+}
+
+/** The covariant parts every reaction definition shares. */
+export interface AnyReactionDefinition {
+  readonly kind: 'reaction';
+  readonly name: string;
+  readonly events: readonly AnyEventDefinition[];
+  readonly on: 'local' | 'confirmed';
+  readonly startFrom: 'now' | 'beginning';
+  readonly maxAttempts: number;
+  readonly backoff: ReactionBackoff;
+}
+
+export interface ReactionRuntime extends AnyReactionDefinition {
+  readonly handlers: Readonly<Record<string, ((event: unknown, context: ReactionContext) => void | Promise<void>) | undefined>>;
+}
+
+export function reactionRuntime(definition: AnyReactionDefinition): ReactionRuntime {
+  return definition as unknown as ReactionRuntime;
+}
+
+/** The pause before attempt `attempt + 1`, after `attempt` failures: doubling, capped, with up to 20 % jitter. */
+export function backoffDelay(backoff: ReactionBackoff, failures: number, random: () => number = Math.random): number {
+  const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, failures - 1));
+  return Math.round(base * (0.8 + 0.2 * random()));
+}

@@ -1,0 +1,264 @@
+import { ChronicleError } from '../src/core/errors.ts';
+import type { StoredEvent } from '../src/core/event.ts';
+import type { IDBPTransaction } from 'idb';
+import type { ChronicleDB, ChronicleSchema, ParkedRecord, ProcessedRecord, ReactionRecord } from './db.ts';
+import { decodePageJson } from './page-codec.ts';
+import { readPages } from './page-store.ts';
+import { pendingRangeAll } from './pending.ts';
+import { requestLeaderLock } from './sync/leader-lock.ts';
+import type { Change } from './types.ts';
+
+type Run = <T>(operation: string, fn: (db: ChronicleDB) => Promise<T>) => Promise<T>;
+
+export interface ReactionSpec {
+  name: string;
+  on: 'local' | 'confirmed';
+  startFrom: 'now' | 'beginning';
+}
+
+/** Where the checkpoint moves with a commit (each only forward). */
+export interface ReactionAdvance {
+  /** The confirmed position now done with. */
+  confirmed?: number;
+  /** The first pending page not yet done with. */
+  pendingLsn?: number;
+}
+
+export interface ReactionStatusRecord {
+  record: ReactionRecord;
+  parked: number;
+  /** Everything stored so far is done with: handled, parked or not for this reaction. */
+  caughtUp: boolean;
+}
+
+/**
+ * The reactions' durable bookkeeping, one transaction per step: each commit
+ * writes the ProcessedEvent (or parked) record of an event together with the
+ * checkpoint it moves, so after a crash the checkpoint and the records agree
+ * and only the event marked in flight can come again.
+ */
+export interface ReactionStore {
+  /** Creates the reaction's checkpoint if it has none: at the log end ('now'), or before the first event. */
+  initReaction(spec: ReactionSpec): Promise<ReactionRecord>;
+  getReaction(name: string): Promise<ReactionRecord | undefined>;
+  /** Which of `ids` the reaction has finished with. */
+  reactionProcessed(name: string, ids: string[]): Promise<string[]>;
+  /** Marks the event about to be handed to the handler (the in-flight marker). */
+  markReactionInFlight(name: string, eventId: string): Promise<void>;
+  /** Removes a marker written ahead for an event that was never handed out (the reaction stopped before it). */
+  clearReactionInFlight(name: string, eventId: string): Promise<void>;
+  /** The handler succeeded: the processed record, the checkpoint and the next in-flight marker, together. */
+  recordReactionDone(name: string, eventId: string, advance: ReactionAdvance, next: string | null): Promise<void>;
+  /** The handler failed and will be retried after a pause. */
+  noteReactionFailure(name: string, eventId: string, attempts: number, lastError: string): Promise<void>;
+  /** The handler failed too often: the event is set aside and the reaction moves on. */
+  parkReaction(name: string, event: StoredEvent, attempts: number, lastError: string, advance: ReactionAdvance, next: string | null): Promise<void>;
+  /** Moves the checkpoint over events that are not for this reaction or were handled already. */
+  advanceReaction(name: string, advance: ReactionAdvance): Promise<void>;
+  parkedReactions(name?: string): Promise<ParkedRecord[]>;
+  /** Asks the tab running reactions to try a parked event again. */
+  retryParked(name: string, eventId: string): Promise<void>;
+  /** A retried parked event: handled (done) or failed once more. */
+  finishRetry(name: string, eventId: string, failure: string | null): Promise<void>;
+  /** The app gives up on a parked event: it is recorded as skipped and never delivered again. */
+  skipParked(name: string, eventId: string): Promise<void>;
+  reactionStatus(): Promise<ReactionStatusRecord[]>;
+  /** Calls `onLead` once this engine holds the store's reactions lock (one tab at a time); held until close. */
+  leadReactions(onLead: () => void): void;
+  /** Lets the lock go (the engine closes). */
+  stopLeading(): void;
+}
+
+const ignore = (): void => undefined;
+
+function forward(record: ReactionRecord, advance: ReactionAdvance): void {
+  if (advance.confirmed !== undefined) record.confirmed = Math.max(record.confirmed, advance.confirmed);
+  if (advance.pendingLsn !== undefined) record.pendingLsn = Math.max(record.pendingLsn, advance.pendingLsn);
+  record.updatedAt = Date.now();
+}
+
+function missing(name: string): never {
+  throw new ChronicleError('CONFIG', `Reaction "${name}" is not registered with this store`, { reaction: name });
+}
+
+export function createReactionStore(storeName: string, run: Run, publish: (change: Change) => void, isClosed: () => boolean): ReactionStore {
+  const changed = (name: string, retry = false) => publish({ kind: 'reactions', name, ...(retry ? { retry } : {}) });
+  let release: (() => void) | undefined;
+  let released = false;
+
+  /** Runs `step` on the record in a readwrite transaction over the reaction stores and commits it with the record. */
+  const update = (operation: string, name: string, step: (record: ReactionRecord, tx: ReactionTx) => void | Promise<void>) =>
+    run(operation, async (db) => {
+      const tx = db.transaction(['reactions', 'processed', 'parked'], 'readwrite');
+      const record = (await tx.objectStore('reactions').get(name)) ?? missing(name);
+      await step(record, tx);
+      tx.objectStore('reactions').put(record, name).catch(ignore);
+      await tx.done;
+    });
+
+  return {
+    initReaction: (spec) =>
+      run('initReaction', async (db) => {
+        const tx = db.transaction(['reactions', 'processed', 'meta', 'pages'], 'readwrite');
+        const existing = await tx.objectStore('reactions').get(spec.name);
+        if (existing) {
+          if (existing.on !== spec.on) {
+            existing.on = spec.on;
+            tx.objectStore('reactions').put(existing, spec.name).catch(ignore);
+          }
+          await tx.done;
+          return existing;
+        }
+        const meta = await tx.objectStore('meta').get('client');
+        if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
+        const now = Date.now();
+        const record: ReactionRecord = {
+          name: spec.name,
+          on: spec.on,
+          confirmed: 0,
+          pendingLsn: 0,
+          historyEnd: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn },
+          inFlight: null,
+          startedAt: now,
+          updatedAt: now,
+        };
+        if (spec.startFrom === 'now') {
+          // Nothing stored before now is for this reaction, including pending events confirmed later.
+          record.confirmed = meta.confirmedHead;
+          record.pendingLsn = meta.nextLsn;
+          record.historyEnd = null;
+          const { pages } = await readPages(tx.objectStore('pages'), pendingRangeAll());
+          const processed = tx.objectStore('processed');
+          for (const page of pages) {
+            for (const event of decodePageJson(page.json)) {
+              const done: ProcessedRecord = { reaction: spec.name, eventId: event.id, outcome: 'before-start', at: now };
+              processed.put(done, [spec.name, event.id]).catch(ignore);
+            }
+          }
+        }
+        tx.objectStore('reactions').put(record, spec.name).catch(ignore);
+        await tx.done;
+        return record;
+      }),
+    getReaction: (name) => run('getReaction', (db) => db.get('reactions', name)),
+    reactionProcessed: (name, ids) =>
+      run('reactionProcessed', async (db) => {
+        if (ids.length === 0) return [];
+        const store = db.transaction('processed').store;
+        const keys = await Promise.all(ids.map((id) => store.getKey([name, id])));
+        return ids.filter((_, i) => keys[i] !== undefined);
+      }),
+    markReactionInFlight: (name, eventId) =>
+      update('markReactionInFlight', name, (record) => {
+        if (record.inFlight?.eventId !== eventId) record.inFlight = { eventId, attempts: 0, lastError: null };
+      }),
+    clearReactionInFlight: (name, eventId) =>
+      update('clearReactionInFlight', name, (record) => {
+        if (record.inFlight?.eventId === eventId && record.inFlight.attempts === 0) record.inFlight = null;
+      }),
+    recordReactionDone: async (name, eventId, advance, next) => {
+      await update('recordReactionDone', name, (record, tx) => {
+        const done: ProcessedRecord = { reaction: name, eventId, outcome: 'done', at: Date.now() };
+        tx.objectStore('processed').put(done, [name, eventId]).catch(ignore);
+        forward(record, advance);
+        record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
+      });
+      changed(name);
+    },
+    noteReactionFailure: async (name, eventId, attempts, lastError) => {
+      await update('noteReactionFailure', name, (record) => {
+        record.inFlight = { eventId, attempts, lastError };
+        record.updatedAt = Date.now();
+      });
+      changed(name);
+    },
+    parkReaction: async (name, event, attempts, lastError, advance, next) => {
+      await update('parkReaction', name, (record, tx) => {
+        const parked: ParkedRecord = { reaction: name, eventId: event.id, event, attempts, lastError, parkedAt: Date.now(), retry: false };
+        tx.objectStore('parked').put(parked, [name, event.id]).catch(ignore);
+        forward(record, advance);
+        record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
+      });
+      changed(name);
+    },
+    advanceReaction: (name, advance) =>
+      update('advanceReaction', name, (record) => {
+        forward(record, advance);
+      }),
+    parkedReactions: (name) =>
+      run('parkedReactions', async (db) => {
+        const range = name === undefined ? undefined : IDBKeyRange.bound([name], [name, []]);
+        return db.getAll('parked', range);
+      }),
+    retryParked: async (name, eventId) => {
+      await update('retryParked', name, async (_record, tx) => {
+        const parked = await tx.objectStore('parked').get([name, eventId]);
+        if (!parked) throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
+        parked.retry = true;
+        tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
+      });
+      changed(name, true);
+    },
+    finishRetry: async (name, eventId, failure) => {
+      await update('finishRetry', name, async (_record, tx) => {
+        const parked = await tx.objectStore('parked').get([name, eventId]);
+        if (!parked) return; // skipped meanwhile
+        if (failure === null) {
+          tx.objectStore('parked').delete([name, eventId]).catch(ignore);
+          const done: ProcessedRecord = { reaction: name, eventId, outcome: 'done', at: Date.now() };
+          tx.objectStore('processed').put(done, [name, eventId]).catch(ignore);
+        } else {
+          Object.assign(parked, { attempts: parked.attempts + 1, lastError: failure, retry: false });
+          tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
+        }
+      });
+      changed(name);
+    },
+    skipParked: async (name, eventId) => {
+      await update('skipParked', name, async (_record, tx) => {
+        const parked = await tx.objectStore('parked').get([name, eventId]);
+        if (!parked) throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
+        tx.objectStore('parked').delete([name, eventId]).catch(ignore);
+        const skipped: ProcessedRecord = { reaction: name, eventId, outcome: 'skipped', at: Date.now() };
+        tx.objectStore('processed').put(skipped, [name, eventId]).catch(ignore);
+      });
+      changed(name);
+    },
+    reactionStatus: () =>
+      run('reactionStatus', async (db) => {
+        const tx = db.transaction(['reactions', 'parked', 'meta']);
+        const [records, parkedKeys, meta] = await Promise.all([
+          tx.objectStore('reactions').getAll(),
+          tx.objectStore('parked').getAllKeys(),
+          tx.objectStore('meta').get('client'),
+        ]);
+        return records.map((record) => {
+          const confirmedDone = record.confirmed >= (meta?.confirmedHead ?? 0);
+          const pendingDone = record.on === 'confirmed' || record.pendingLsn >= (meta?.nextLsn ?? 0);
+          return {
+            record,
+            parked: parkedKeys.filter((key) => key[0] === record.name).length,
+            caughtUp: confirmedDone && pendingDone && record.inFlight === null,
+          };
+        });
+      }),
+    leadReactions(onLead) {
+      requestLeaderLock(`chronicle-reactions:${storeName}`, () => {
+        if (released || isClosed()) return undefined;
+        return new Promise<void>((resolve) => {
+          release = resolve;
+          // In worker mode onLead is the main thread's (a comlink call): if it cannot be told, let another tab lead.
+          void Promise.resolve()
+            .then(() => onLead())
+            .catch(() => resolve());
+        });
+      });
+    },
+    stopLeading() {
+      released = true;
+      release?.();
+    },
+  };
+}
+
+type ReactionTx = IDBPTransaction<ChronicleSchema, ('reactions' | 'processed' | 'parked')[], 'readwrite'>;
