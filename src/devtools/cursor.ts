@@ -1,14 +1,11 @@
-import type { LogCursor } from '../client/index.ts';
+/**
+ * Cursor rules for the panel: the order itself is core's (one definition for
+ * the engine, the client and devtools); this adds the search the timeline
+ * needs.
+ */
+import { compareCursor, type LogCursor } from '../core/index.ts';
 
-/** Orders two places in the log: negative if a comes first. */
-export function compareCursor(a: LogCursor, b: LogCursor): number {
-  return a.area - b.area || a.page - b.page || a.index - b.index;
-}
-
-export function sameCursor(a: LogCursor | null | undefined, b: LogCursor | null | undefined): boolean {
-  if (!a || !b) return a === b || (!a && !b);
-  return compareCursor(a, b) === 0;
-}
+export { compareCursor, sameCursor } from '../core/index.ts';
 
 /**
  * The index of the last item at or before `cursor` in a list sorted by cursor,

@@ -1,30 +1,16 @@
 /**
- * The log grid: the listed events as virtualised rows (status badge, type,
- * aggregate, time, a what-if tick), and the keyboard on it: ↑ ↓ Page Up/Down
- * Home End move the selection, Enter selects, Space ticks, `t` travels,
- * Escape resumes.
+ * The log grid: the listed events as virtualised rows (log-rows.ts), and the
+ * keyboard on it: ↑ ↓ Page Up/Down Home End move the selection, Enter
+ * selects, Space ticks, `t` travels, Escape resumes.
  */
-import { compareCursor } from '../cursor.ts';
-import { formatClock, formatDateTime } from '../format.ts';
 import { emptyText } from '../model/log.ts';
-import { badge } from '../model/rows.ts';
 import { keyTarget } from '../model/selection.ts';
 import type { PanelState } from '../model/state.ts';
 import { changed, type PanelContext, type View } from './context.ts';
-import { h, setAttrs, setText } from './dom.ts';
+import { h } from './dom.ts';
+import { createLogRows } from './log-rows.ts';
 import { ROW_HEIGHT } from './styles.ts';
 import { VirtualGrid } from './virtual-grid.ts';
-
-interface RowParts {
-  skip: HTMLInputElement;
-  index: HTMLElement;
-  badge: HTMLElement;
-  type: HTMLElement;
-  agg: HTMLElement;
-  aggId: HTMLElement;
-  seq: HTMLElement;
-  time: HTMLElement;
-}
 
 export interface LogGridView extends View {
   readonly element: HTMLElement;
@@ -34,99 +20,22 @@ export interface LogGridView extends View {
   focus(): void;
 }
 
-function headerRow(): HTMLElement {
-  const cell = (cls: string, text: string, label?: string) =>
-    h('div', { class: `chr-dt-cell ${cls}`, attrs: { role: 'columnheader', ...(label ? { 'aria-label': label, title: label } : {}) }, text });
-  return h(
-    'div',
-    { class: 'chr-dt-head-row', attrs: { role: 'row' } },
-    cell('chr-dt-cell-skip', '⊘', 'Leave out (what-if)'),
-    cell('chr-dt-cell-index', '#'),
-    cell('chr-dt-cell-status', 'Status'),
-    cell('chr-dt-cell-type', 'Event'),
-    cell('chr-dt-cell-agg', 'Aggregate'),
-    cell('chr-dt-cell-time', 'Time'),
-  );
-}
-
 export function createLogGrid(ctx: PanelContext): LogGridView {
   const { commands } = ctx;
-  const rowParts = new WeakMap<HTMLElement, RowParts>();
-
-  const createRow = (): HTMLElement => {
-    const skip = h('input', { attrs: { type: 'checkbox', tabindex: -1, 'aria-label': 'Leave out in what-if', 'data-testid': 'devtools-skip' } });
-    const index = h('div', { class: 'chr-dt-cell chr-dt-cell-index', attrs: { role: 'gridcell' } });
-    const badgeEl = h('span', { class: 'chr-dt-badge' });
-    const type = h('div', { class: 'chr-dt-cell chr-dt-cell-type', attrs: { role: 'gridcell' } });
-    const aggId = h('span', { class: 'chr-dt-agg-id' });
-    const seq = h('span', { class: 'chr-dt-seq' });
-    const agg = h('div', { class: 'chr-dt-cell chr-dt-cell-agg', attrs: { role: 'gridcell' } }, aggId, seq);
-    const time = h('div', { class: 'chr-dt-cell chr-dt-cell-time', attrs: { role: 'gridcell' } });
-    const row = h(
-      'div',
-      { class: 'chr-dt-row', attrs: { role: 'row', 'data-testid': 'devtools-row', 'aria-selected': 'false' } },
-      h('div', { class: 'chr-dt-cell chr-dt-cell-skip', attrs: { role: 'gridcell' } }, skip),
-      index,
-      h('div', { class: 'chr-dt-cell chr-dt-cell-status', attrs: { role: 'gridcell' } }, badgeEl),
-      type,
-      agg,
-      time,
-    );
-    skip.addEventListener('click', (event) => event.stopPropagation());
-    skip.addEventListener('change', () => {
-      commands.setSkip(Number(row.dataset.index), skip.checked);
-      // Keep the keyboard in the grid.
-      grid.element.focus({ preventScroll: true });
-    });
-    row.addEventListener('click', () => {
-      commands.select(Number(row.dataset.index), { scroll: false });
-      grid.element.focus({ preventScroll: true });
-    });
-    row.addEventListener('dblclick', () => commands.travelTo(Number(row.dataset.index)));
-    rowParts.set(row, { skip, index, badge: badgeEl, type, agg, aggId, seq, time });
-    return row;
-  };
-
-  const renderRow = (row: HTMLElement, index: number): void => {
-    const state = ctx.state();
-    const parts = rowParts.get(row)!;
-    const entryIndex = state.filter.shown[index]!;
-    const entry = state.log.entries[entryIndex]!;
-    const { event } = entry;
-    const shown = badge(state, entry);
-    const order = state.travel ? compareCursor(entry.cursor, state.travel) : -1;
-    const skipped = state.skips.has(event.id);
-    row.id = `${ctx.uid}-row-${index}`;
-    setAttrs(row, {
-      'data-index': index,
-      'data-id': event.id,
-      'data-status': shown.status,
-      'data-travel': order === 0 ? 'here' : order > 0 ? 'future' : null,
-      'data-skipped': skipped ? 'true' : null,
-      'aria-selected': String(index === state.selection.index),
-      'aria-rowindex': index + 2,
-    });
-    parts.skip.checked = skipped;
-    setText(parts.index, String(entryIndex + 1));
-    setText(parts.badge, shown.text);
-    parts.badge.dataset.status = shown.status;
-    parts.badge.title = shown.title;
-    setText(parts.type, event.known ? event.type : `${event.type} (unknown)`);
-    parts.type.title = event.type;
-    setText(parts.aggId, event.aggregateId);
-    setText(parts.seq, `#${event.seq}`);
-    parts.agg.title = `${event.aggregateType} ${event.aggregateId}, seq ${event.seq}`;
-    setText(parts.time, formatClock(event.meta.occurredAt));
-    parts.time.title = formatDateTime(event.meta.occurredAt);
-  };
+  const rows = createLogRows(ctx, {
+    select: (index) => commands.select(index, { scroll: false }),
+    travelTo: (index) => commands.travelTo(index),
+    setSkip: (index, skip) => commands.setSkip(index, skip),
+    focusGrid: () => grid.element.focus({ preventScroll: true }),
+  });
 
   const grid: VirtualGrid = new VirtualGrid({
     rowHeight: ROW_HEIGHT,
     label: 'Event log',
-    header: headerRow(),
+    header: rows.header(),
     count: () => ctx.state().filter.shown.length,
-    createRow,
-    renderRow,
+    createRow: rows.create,
+    renderRow: rows.render,
   });
 
   const updateActiveDescendant = () => {
