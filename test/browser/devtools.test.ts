@@ -370,7 +370,7 @@ describe('devtools panel', () => {
   it('shows the sync view: state, positions, pending count', async () => {
     const store = await sampleStore();
     const { panel, root } = await mount(store);
-    expect(byTestId(root, 'devtools-sync-summary').textContent).toContain('6 pending');
+    expect(byTestId(root, 'devtools-sync-summary').textContent).toContain('sync off · 6 local');
     byTestId(root, 'devtools-tab-sync').click();
     await panel.idle();
     const sync = byTestId(root, 'devtools-sync');

@@ -316,7 +316,8 @@ describe('devtools model: row status and sync', () => {
     expect(badge(local, p!)).toMatchObject({ status: 'local', text: 'local' });
     expect(badge(local, confirmed)).toMatchObject({ status: 'confirmed', text: '✓ 3' });
     expect(eventFacts(p!, 1, 'local')).toContainEqual(['Position', 'none (this store does not sync)']);
-    expect(syncSummary(local)).toBe('sync off · 0 pending');
+    expect(syncSummary(local)).toBe('sync off · 0 local');
+    expect(syncStats(local).find((s) => s.testid === 'devtools-sync-pending')?.label).toBe('Local (never synced)');
   });
 
   it('given a store that syncs (or whose status is not known yet), then its unconfirmed events are pending', () => {

@@ -24,10 +24,10 @@ export function seeOutcomes(state: PanelState, at: number, outcomes: readonly Ev
   return { ...state, rebased: rebased ?? state.rebased, outcomes: seen, rejections: rejected ? state.rejections + 1 : state.rejections };
 }
 
-/** The header's one line: "online · 3 pending". */
+/** The header's one line: "online · 3 pending"; a store without sync keeps its events local, never pending. */
 export function syncSummary({ sync }: PanelState): string {
   if (!sync) return 'sync: unknown';
-  if (sync.state === 'disabled') return `sync off · ${formatCount(sync.pending)} pending`;
+  if (sync.state === 'disabled') return `sync off · ${formatCount(sync.pending)} local`;
   return `${sync.state} · ${formatCount(sync.pending)} pending`;
 }
 
@@ -69,7 +69,7 @@ export function syncStats(state: PanelState): Stat[] {
     { label: 'Server head', value: status ? formatCount(status.serverHead) : '—', testid: 'devtools-sync-head' },
     { label: 'Confirmed position', value: status ? formatCount(status.confirmedPosition) : '—', testid: 'devtools-sync-confirmed' },
     { label: 'Behind', value: status ? formatCount(Math.max(0, status.serverHead - status.confirmedPosition)) : '—' },
-    { label: 'Pending', value: status ? formatCount(status.pending) : '—', testid: 'devtools-sync-pending' },
+    { label: status?.state === 'disabled' ? 'Local (never synced)' : 'Pending', value: status ? formatCount(status.pending) : '—', testid: 'devtools-sync-pending' },
     { label: 'Last sync', value: status?.lastSyncAt ? formatClock(status.lastSyncAt) : '—' },
     { label: 'Pending ranges', value: pendingRanges(state), testid: 'devtools-sync-ranges' },
     { label: 'This tab', value: !status || status.state === 'disabled' ? '—' : status.leader ? 'syncs (leader)' : 'standby' },
