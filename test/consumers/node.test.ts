@@ -38,6 +38,14 @@ describe('plain Node ESM', () => {
     ]);
   });
 
+  it('a server driver the app did not install is named, with the command that installs it', async () => {
+    expect(lastJson(await node(app, 'node/missing-driver.mjs'))).toEqual({
+      name: 'ConfigError',
+      code: 'CONFIG',
+      message: 'createPostgresStore needs the "pg" package: npm install pg',
+    });
+  });
+
   it('the chronicle-server bin runs from the installed package', async () => {
     const { stdout } = await exec(join(app, 'node_modules/.bin/chronicle-server'), ['--help'], { cwd: app, timeout: 30_000 });
     expect(stdout).toMatch(/--port/);
