@@ -92,3 +92,62 @@ describe('several tabs (one worker each) on one database', () => {
     }
   });
 });
+
+describe('a reaction across tabs (one worker each)', () => {
+  it('delivers each event exactly once while tabs open, close and take over', async () => {
+    const { defineReaction } = await import('../../src/core/reaction.ts');
+    const { ItemAdded } = await import('../fixtures/model.ts');
+    const deliveries: { id: string; tab: string; redelivery: boolean }[] = [];
+    const reactionFor = (tab: string) =>
+      defineReaction({
+        name: 'charge',
+        events: [ItemAdded],
+        handlers: {
+          ItemAdded: async (event, ctx) => {
+            deliveries.push({ id: event.id, tab, redelivery: ctx.redelivery });
+            await new Promise((r) => setTimeout(r, 1)); // an effect that takes a moment
+          },
+        },
+      });
+    const name = uniqueStoreName('tabs-reaction');
+    const open = (tab: string) => openStore({ ...model, name, worker: true, reactions: [reactionFor(tab)] });
+    const appended: string[] = [];
+    const append = async (tab: Awaited<ReturnType<typeof open>>, label: string, n: number) => {
+      for (let i = 0; i < n; i++) appended.push((await tab.append(`order-${label}`, [item(`${label}-${i}`)])).events[0]!.id);
+    };
+    const caughtUp = async (tab: Awaited<ReturnType<typeof open>>) => {
+      for (;;) {
+        const [status] = await tab.reactions.status();
+        if (status!.caughtUp && deliveries.length >= appended.length) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      const a = await open('a');
+      const b = await open('b');
+      await Promise.all([append(a, 'a1', 15), append(b, 'b1', 15)]);
+      const c = await open('c');
+      await append(c, 'c1', 10);
+      // The leader closes mid-stream while the others keep appending: the next tab in line takes over.
+      await Promise.all([a.close(), append(b, 'b2', 10), append(c, 'c2', 10)]);
+      const d = await open('d');
+      await Promise.all([b.close(), append(c, 'c3', 10), append(d, 'd1', 10)]);
+      await caughtUp(c);
+      await c.close();
+      await append(d, 'd2', 5);
+      await caughtUp(d);
+      await d.close();
+
+      expect(new Set(appended).size).toBe(85);
+      const perId = new Map<string, number>();
+      for (const x of deliveries) perId.set(x.id, (perId.get(x.id) ?? 0) + 1);
+      expect([...perId.keys()].sort()).toEqual([...appended].sort());
+      expect([...perId.values()].every((n) => n === 1)).toBe(true);
+      expect(deliveries.some((x) => x.redelivery)).toBe(false);
+      // More than one tab ran it over time, never two at once (each delivered a run of events).
+      expect(new Set(deliveries.map((x) => x.tab)).size).toBeGreaterThan(1);
+    } finally {
+      await deleteStore(name);
+    }
+  });
+});
