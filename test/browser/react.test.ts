@@ -129,18 +129,53 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
       document.body.append(element);
       const root = createRoot(element);
       const text = (id: string) => element.querySelector(`[data-testid="${id}"]`)?.textContent;
+      // The hooks see the store through a wrapper that counts live subscriptions and what they deliver.
+      let live = 0;
+      let deliveredAfterUnmount = 0;
+      let unmounted = false;
+      const counted: HookStore = {
+        projection: store.projection,
+        sync: store.sync,
+        timeTravel: store.timeTravel,
+        subscribe: (aggregate, aggregateId, listener, onError) => {
+          live++;
+          const stop = store.subscribe(
+            aggregate,
+            aggregateId,
+            (result) => {
+              if (unmounted) deliveredAfterUnmount++;
+              listener(result);
+            },
+            onError,
+          );
+          return () => {
+            live--;
+            stop();
+          };
+        },
+      };
       const Only = ({ id }: { id: string }) => {
-        const { state, version } = useAggregate(store, Order, id);
+        const { state, version } = useAggregate(counted, Order, id);
         return h('p', null, h('span', { 'data-testid': 'total' }, String(state.total)), h('span', { 'data-testid': 'version' }, String(version)));
       };
       root.render(h(Only, { id: 'a' }));
       await until(() => text('total') === '1', 'aggregate a');
       root.render(h(Only, { id: 'b' }));
       await until(() => text('total') === '4' && text('version') === '2', 'aggregate b');
+      expect(live).toBe(1); // the subscription to 'a' was stopped when the id changed
       root.unmount();
+      unmounted = true;
       element.remove();
-      // Appends after unmount must not throw or render anywhere.
+      expect(live).toBe(0);
+      // Appends after unmount reach no listener of the unmounted tree. A subscription of our own
+      // that sees the append proves the store has delivered it wherever it still would.
+      const versions: number[] = [];
+      const stopProbe = store.subscribe(Order, 'b', (r) => versions.push(r.version));
       await store.append('b', [item('w', 1, 1)]);
+      await until(() => versions.at(-1) === 3, 'the probe to see the append');
+      stopProbe();
+      expect(deliveredAfterUnmount).toBe(0);
+      expect(text('total')).toBeUndefined();
     } finally {
       await store.dispose();
     }
