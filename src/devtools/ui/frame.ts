@@ -47,13 +47,17 @@ export function createFrame(theme: 'auto' | 'light' | 'dark' | undefined, onDrop
         root.dataset.state = progress.state;
         root.dataset.total = String(progress.loaded);
       }
-      root.dataset.count = String(state.filter.shown.length);
-      const traveling = state.travel !== null;
-      root.classList.toggle('chr-dt-traveling', traveling);
-      root.dataset.traveling = String(traveling);
-      root.dataset.source = state.scratch ? 'scratch' : 'live';
-      if (state.filter.running) root.dataset.filtering = 'true';
-      else delete root.dataset.filtering;
+      if (changed(state, prev, (s) => [s.filter.shown])) root.dataset.count = String(state.filter.shown.length);
+      if (changed(state, prev, (s) => [s.travel])) {
+        const traveling = state.travel !== null;
+        root.classList.toggle('chr-dt-traveling', traveling);
+        root.dataset.traveling = String(traveling);
+      }
+      if (changed(state, prev, (s) => [s.scratch])) root.dataset.source = state.scratch ? 'scratch' : 'live';
+      if (changed(state, prev, (s) => [s.filter.running])) {
+        if (state.filter.running) root.dataset.filtering = 'true';
+        else delete root.dataset.filtering;
+      }
     },
   };
 }
