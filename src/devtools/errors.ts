@@ -12,3 +12,14 @@ export class DevtoolsError extends Error {
     super(message);
   }
 }
+
+/** What the panel says about an error: its message. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An error's `code` (DevtoolsError, store errors), if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

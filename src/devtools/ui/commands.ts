@@ -3,15 +3,12 @@
  * runs what the model cannot (scrolling the grid, moving the store's time
  * travel, export and import).
  */
+import { errorText } from '../errors.ts';
 import { shownEntry } from '../model/selection.ts';
 import { stepTarget } from '../model/travel.ts';
 import type { PanelCommands, PanelCore } from './context.ts';
 import type { LogGridView } from './log-grid.ts';
 import { backToLive, exportLog, importFile, type TransferHost } from './transfer.ts';
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 export interface CommandParts {
   ctx: PanelCore;

@@ -5,6 +5,7 @@
  * reads what was appended from the tail, and the pending area again when
  * pending events moved, one read at a time (latest wins, requests merged).
  */
+import { errorText } from '../errors.ts';
 import { latestWins } from '../latest-wins.ts';
 import type { DevtoolsEntry, DevtoolsSource, LogCursor } from '../types.ts';
 import type { PanelCore } from './context.ts';
@@ -17,10 +18,6 @@ export interface Loader {
   request(change: { reorder: boolean }): void;
   /** Forgets reads asked for the source the panel showed before. */
   reset(): void;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** `onLoaded` runs when the whole log has been read (the panel then follows time travel). */

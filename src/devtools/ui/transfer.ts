@@ -3,6 +3,7 @@
  * through) as the NDJSON store.exportLog writes; an NDJSON file into a fresh
  * scratch store that the panel then shows; and back to the live store.
  */
+import { errorText } from '../errors.ts';
 import { fileStamp, formatCount } from '../format.ts';
 import { exportPlan } from '../model/filter.ts';
 import type { NoticeKind, ScratchInfo } from '../model/state.ts';
@@ -39,10 +40,6 @@ export interface TransferHost {
   /** Shows a source: a scratch store's (with what it was imported from) or the root one (null). */
   show(source: DevtoolsSource, scratch: ScratchInfo | null): void;
   download(file: DownloadFile): void;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function notify(ctx: PanelCore, message: string, kind: NoticeKind): void {

@@ -5,6 +5,7 @@
  */
 import { sameCursor } from '../../cursor.ts';
 import { createEncoder } from '../../encode.ts';
+import { errorCode, errorText } from '../../errors.ts';
 import { latestWins } from '../../latest-wins.ts';
 import { badge, eventFacts } from '../../model/rows.ts';
 import { selectedEntry } from '../../model/selection.ts';
@@ -15,15 +16,6 @@ import { append, h } from '../dom.ts';
 import { createPane, fillDiff, fillState, setBusy, showMessage } from '../state-panes.ts';
 import type { TabDefinition, TabView } from '../tabs.ts';
 import { renderTree } from '../tree-view.ts';
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 function createEventTab(ctx: PanelContext): TabView {
   const hint = h('p', { class: 'chr-dt-hint', text: 'Select an event to see its data and meta, the state of its aggregate before and after it, and what changed.' });

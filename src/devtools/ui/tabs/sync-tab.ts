@@ -3,6 +3,7 @@
  * pending count and this client's pending clientSeq ranges, the last error,
  * the outcomes seen this session and the rejected events.
  */
+import { errorText } from '../../errors.ts';
 import { formatClock, formatDateTime } from '../../format.ts';
 import type { PanelState } from '../../model/state.ts';
 import { outcomeDetail, syncErrorText, syncStats } from '../../model/sync.ts';
@@ -11,10 +12,6 @@ import { h } from '../dom.ts';
 import type { TabDefinition, TabView } from '../tabs.ts';
 
 const ID = 'sync';
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function createSyncTab(ctx: PanelContext): TabView {
   const stats = h('dl', { class: 'chr-dt-sync-grid' });

@@ -3,6 +3,7 @@
  * and the selected aggregate's state without them next to the real one and
  * the difference (store.inspect with `skip`). Nothing is written.
  */
+import { errorText } from '../../errors.ts';
 import { latestWins } from '../../latest-wins.ts';
 import { selectedEntry } from '../../model/selection.ts';
 import type { PanelState } from '../../model/state.ts';
@@ -14,10 +15,6 @@ import { createPane, fillDiff, fillState, setBusy, showMessage } from '../state-
 import type { TabDefinition, TabView } from '../tabs.ts';
 
 const ID = 'whatif';
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function createWhatIfTab(ctx: PanelContext): TabView {
   const count = h('span', { class: 'chr-dt-chip', attrs: { hidden: true } });
