@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { resolveAuth, type AuthOption, type Principal } from './auth.ts';
 import { SyncError } from './errors.ts';
@@ -285,8 +286,10 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       //    listener or idle connections at once would reset such a request.
       for (let turn = 0; turn < DRAIN_TURNS; turn++) await nextTurn();
       refusing = true;
-      const serverClosed = ownServer ? new Promise<void>((resolve) => ownServer!.close(() => resolve())) : Promise.resolve();
-      ownServer?.closeIdleConnections();
+      // No new connections. Open keep-alive connections stay until the end: a request that races the
+      // shutdown on one gets a clean 503 (and connection: close) rather than a reset.
+      // (http.Server#close would also close idle connections: the listener is closed through net.Server's.)
+      const serverClosed = ownServer ? new Promise<void>((resolve) => NetServer.prototype.close.call(ownServer, () => resolve())) : Promise.resolve();
       // 2. Let requests in flight (pushes committing) finish, up to the timeout.
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {

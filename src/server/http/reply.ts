@@ -101,8 +101,16 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
       return;
     }
     const headers: Record<string, string> = { ...JSON_HEADERS, ...corsHeaders(request), ...extra, 'content-length': String(Buffer.byteLength(body)) };
-    // While shutting down, keep-alive clients are told to reconnect (to another process).
-    if (options.isClosing()) headers.connection = 'close';
+    if (!request.complete) {
+      // Replying before the body was read (refused early, too large): the connection must outlive the
+      // reply until the rest of the body has arrived (read and dropped, bounded: see discardRest), even
+      // if the client asked for Connection: close. Closing it with the body still arriving makes the
+      // kernel reset it, and a client that sends before it reads (curl) loses the reply.
+      response.shouldKeepAlive = true;
+    } else if (options.isClosing()) {
+      // While shutting down, keep-alive clients are told to reconnect (to another process).
+      headers.connection = 'close';
+    }
     const info = requestInfo(request);
     if (info) info.status = status;
     response.writeHead(status, headers);
