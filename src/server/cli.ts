@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseTokenMap, type TokenMap } from './auth.ts';
-import { consoleLogger } from './logger.ts';
+import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
+import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { createSyncServer } from './server.ts';
 import { createPgliteStore } from './store/pglite.ts';
-import { createPostgresStore } from './store/postgres.ts';
+import { createPostgresStore, DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './store/postgres.ts';
 import type { LogStore } from './store/types.ts';
 
 const HELP = `chronicle-server: the Chronicle sync server (protocol: docs/protocol.md)
@@ -30,10 +31,28 @@ Options:
   --max-events <n>        events per push (default 1000)
   --max-event-bytes <n>   bytes per event (default 262144)
   --max-request-bytes <n> bytes per request body (default 4194304)
+  --max-header-bytes <n>  bytes of request line + headers (default 32768); more gets 431
+
+Timeouts (milliseconds; every wait is bounded, a store that does not answer in time gives 503):
+  --store-timeout <ms>    a push, pull or fence the store has not answered (default ${DEFAULT_SERVER_TIMEOUTS.storeMs})
+  --ready-timeout <ms>    GET /ready's ping of the store (default ${DEFAULT_SERVER_TIMEOUTS.readyMs})
+  --body-timeout <ms>     a request body that has not arrived (408; default ${DEFAULT_SERVER_TIMEOUTS.bodyMs})
+  --shutdown-timeout <ms> SIGTERM waits this long for requests in flight (default ${DEFAULT_SERVER_TIMEOUTS.shutdownMs})
+  --pg-connect-timeout <ms>   opening a PostgreSQL connection or waiting for a pooled one (default ${DEFAULT_POSTGRES_TIMEOUTS.connectTimeoutMs})
+  --pg-statement-timeout <ms> statement_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs})
+  --pg-lock-timeout <ms>      lock_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.lockTimeoutMs})
+  --pg-query-timeout <ms>     the client's wait for a reply (default statement timeout + 2000)
+  --pool-size <n>         PostgreSQL connections (default 10)
+
+Logs and metrics:
+  --log-format <f>        json (one object per line, with requestId) or text (default json)
+  --access-log            log every request, not only refused and failed ones
+  --no-metrics            no GET /metrics (it needs the prom-client package)
   -h, --help              this help
 
-Endpoints: POST /v1/logs/:log/push, GET /v1/logs/:log/pull, WebSocket /v1/logs/:log/live, GET /health, GET /ready.
-SIGTERM / SIGINT: stop accepting, finish pushes in flight, close sockets and the store, exit.
+Endpoints: POST /v1/logs/:log/push, GET /v1/logs/:log/pull, POST /v1/logs/:log/fence, WebSocket /v1/logs/:log/live,
+GET /health, GET /ready, GET /metrics.
+SIGTERM / SIGINT: finish requests already received (later ones get 503), close sockets and the store, exit.
 `;
 
 function fail(message: string): never {
@@ -63,6 +82,19 @@ async function main(): Promise<void> {
         'max-events': { type: 'string' },
         'max-event-bytes': { type: 'string' },
         'max-request-bytes': { type: 'string' },
+        'max-header-bytes': { type: 'string' },
+        'store-timeout': { type: 'string' },
+        'ready-timeout': { type: 'string' },
+        'body-timeout': { type: 'string' },
+        'shutdown-timeout': { type: 'string' },
+        'pg-connect-timeout': { type: 'string' },
+        'pg-statement-timeout': { type: 'string' },
+        'pg-lock-timeout': { type: 'string' },
+        'pg-query-timeout': { type: 'string' },
+        'pool-size': { type: 'string' },
+        'log-format': { type: 'string' },
+        'access-log': { type: 'boolean' },
+        'no-metrics': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -93,13 +125,43 @@ async function main(): Promise<void> {
     }
   }
 
-  const logger = consoleLogger;
+  const format = args['log-format'] ?? 'json';
+  if (format !== 'json' && format !== 'text') fail(`--log-format must be json or text, got "${format}"`);
+  const logger: Logger = format === 'json' ? jsonLogger : consoleLogger;
+  const ms = (name: string): number | undefined => {
+    const value = args[name as keyof typeof args];
+    return typeof value === 'string' ? positiveInt(name, value, 0) : undefined;
+  };
+  const timeouts: Partial<ServerTimeouts> = {};
+  for (const [flag, key] of [
+    ['store-timeout', 'storeMs'],
+    ['ready-timeout', 'readyMs'],
+    ['body-timeout', 'bodyMs'],
+    ['shutdown-timeout', 'shutdownMs'],
+  ] as const) {
+    const value = ms(flag);
+    if (value !== undefined) timeouts[key] = value;
+  }
+  const pgTimeouts: PostgresTimeouts = {};
+  for (const [flag, key] of [
+    ['pg-connect-timeout', 'connectTimeoutMs'],
+    ['pg-statement-timeout', 'statementTimeoutMs'],
+    ['pg-lock-timeout', 'lockTimeoutMs'],
+    ['pg-query-timeout', 'queryTimeoutMs'],
+  ] as const) {
+    const value = ms(flag);
+    if (value !== undefined) pgTimeouts[key] = value;
+  }
+  const poolSize = ms('pool-size');
+
   let store: LogStore;
   let described: string;
   if (databaseUrl) {
     store = await createPostgresStore({
       connectionString: databaseUrl,
-      onError: (error) => logger.warn('postgres notification connection error; reconnecting', { error: error.message }),
+      ...pgTimeouts,
+      ...(poolSize ? { poolSize } : {}),
+      onError: (error) => logger.warn('postgres connection error (it recovers by itself)', { error: error.message }),
     });
     described = `PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`;
   } else if (args.memory) {
@@ -115,11 +177,15 @@ async function main(): Promise<void> {
     store,
     ...(tokens ? { auth: { tokens } } : {}),
     logger,
+    timeouts,
+    metrics: !args['no-metrics'],
+    accessLog: args['access-log'] === true,
     limits: {
       rateLimit: rate === 0 ? false : { burst: rate * 2, perSecond: rate },
       ...(args['max-events'] ? { maxEventsPerPush: positiveInt('max-events', args['max-events'], 1000) } : {}),
       ...(args['max-event-bytes'] ? { maxEventBytes: positiveInt('max-event-bytes', args['max-event-bytes'], 0) } : {}),
       ...(args['max-request-bytes'] ? { maxRequestBytes: positiveInt('max-request-bytes', args['max-request-bytes'], 0) } : {}),
+      ...(args['max-header-bytes'] ? { maxHeaderBytes: positiveInt('max-header-bytes', args['max-header-bytes'], 0) } : {}),
     },
   });
 

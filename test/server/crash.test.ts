@@ -25,7 +25,7 @@ function startServer(args: string[]): Promise<Child> {
     let output = '';
     const onData = (data: Buffer): void => {
       output += data.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(output);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(output);
       if (m) resolvePromise({ url: m[1]!, process: child, output: () => output });
     };
     child.stdout!.on('data', onData);

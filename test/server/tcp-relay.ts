@@ -1,0 +1,95 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP relay of our own in front of PostgreSQL, to break the server's
+ * database connections on demand the ways networks break:
+ *
+ * - `cut()`: every open connection is reset at once (both sides see RST), as
+ *   when a database restarts or a firewall drops its state. New connections
+ *   pass again right away.
+ * - `blackhole()`: nothing passes any more, in either direction, and new
+ *   connections are accepted but never reach the database: a network that
+ *   silently drops packets. Only timeouts can notice it.
+ * - `restore()`: traffic flows again; connections held during the blackhole
+ *   are dropped (as a peer that timed out would be), new ones pass.
+ */
+export interface TcpRelay {
+  port: number;
+  /** A connection string for `database` through the relay. */
+  url(database: string): string;
+  cut(): void;
+  blackhole(): void;
+  restore(): void;
+  /** Connections relayed so far, and those open now. */
+  stats(): { accepted: number; open: number };
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: Socket;
+  upstream: Socket | undefined;
+}
+
+export async function startTcpRelay(target: { host: string; port: number }): Promise<TcpRelay> {
+  const pairs = new Set<Pair>();
+  let holding = false;
+  let accepted = 0;
+
+  const drop = (pair: Pair, reset: boolean): void => {
+    pairs.delete(pair);
+    for (const socket of [pair.client, pair.upstream]) {
+      if (!socket || socket.destroyed) continue;
+      if (reset) socket.resetAndDestroy();
+      else socket.destroy();
+    }
+  };
+
+  const server: Server = createServer((client) => {
+    accepted++;
+    const pair: Pair = { client, upstream: undefined };
+    pairs.add(pair);
+    client.on('error', () => drop(pair, false));
+    client.on('close', () => drop(pair, false));
+    if (holding) {
+      client.pause(); // accepted, and then nothing: the database never hears of it
+      return;
+    }
+    const upstream = connect(target);
+    pair.upstream = upstream;
+    upstream.on('error', () => drop(pair, false));
+    upstream.on('close', () => drop(pair, false));
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+
+  return {
+    port,
+    url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    cut() {
+      for (const pair of [...pairs]) drop(pair, true);
+    },
+    blackhole() {
+      holding = true;
+      for (const pair of pairs) {
+        // Stop moving bytes both ways: unpipe and stop reading. What the peers send stays in buffers.
+        pair.client.unpipe();
+        pair.upstream?.unpipe();
+        pair.client.pause();
+        pair.upstream?.pause();
+      }
+    },
+    restore() {
+      holding = false;
+      // Connections that lived through the blackhole are gone for good, as after a real outage that
+      // outlasted the peers' timeouts; the server must notice and open new ones.
+      for (const pair of [...pairs]) drop(pair, true);
+    },
+    stats: () => ({ accepted, open: pairs.size }),
+    close() {
+      for (const pair of [...pairs]) drop(pair, false);
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
