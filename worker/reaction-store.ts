@@ -63,8 +63,13 @@ export interface ReactionStore {
   /** The app gives up on a parked event: it is recorded as skipped and never delivered again. */
   skipParked(name: string, eventId: string): Promise<void>;
   reactionStatus(): Promise<ReactionStatusRecord[]>;
-  /** Calls `onLead` once this engine holds the store's reactions lock (one tab at a time); held until close. */
-  leadReactions(onLead: () => void): void;
+  /**
+   * Calls `onLead` once this engine holds the reaction's lock (one tab at a
+   * time per reaction); held until the engine closes. One lock per reaction,
+   * not per store: a tab of an older app version that does not know a new
+   * reaction must not keep it from running.
+   */
+  leadReaction(name: string, onLead: () => void): void;
   /** Lets the lock go (the engine closes). */
   stopLeading(): void;
 }
@@ -83,7 +88,7 @@ function missing(name: string): never {
 
 export function createReactionStore(storeName: string, run: Run, publish: (change: Change) => void, isClosed: () => boolean): ReactionStore {
   const changed = (name: string, retry = false) => publish({ kind: 'reactions', name, ...(retry ? { retry } : {}) });
-  let release: (() => void) | undefined;
+  const releases = new Set<() => void>();
   let released = false;
 
   /** Runs `step` on the record in a readwrite transaction over the reaction stores and commits it with the record. */
@@ -242,11 +247,11 @@ export function createReactionStore(storeName: string, run: Run, publish: (chang
           };
         });
       }),
-    leadReactions(onLead) {
-      requestLeaderLock(`chronicle-reactions:${storeName}`, () => {
+    leadReaction(name, onLead) {
+      requestLeaderLock(`chronicle-reaction:${storeName}:${name}`, () => {
         if (released || isClosed()) return undefined;
         return new Promise<void>((resolve) => {
-          release = resolve;
+          releases.add(resolve);
           // In worker mode onLead is the main thread's (a comlink call): if it cannot be told, let another tab lead.
           void Promise.resolve()
             .then(() => onLead())
@@ -256,7 +261,8 @@ export function createReactionStore(storeName: string, run: Run, publish: (chang
     },
     stopLeading() {
       released = true;
-      release?.();
+      for (const release of releases) release();
+      releases.clear();
     },
   };
 }

@@ -21,9 +21,9 @@ function checkDefinitions(definitions: readonly AnyReactionDefinition[]): void {
 
 /**
  * The store's reactions. Every tab registers them (a new reaction's
- * checkpoint starts when the first tab that knows it opens), and asks the
- * engine for the store's reactions lock; the one tab holding it runs them
- * all, until it closes or dies and the next tab waiting takes over.
+ * checkpoint starts when the first tab that knows it opens) and asks the
+ * engine for each reaction's lock; the one tab holding a reaction's lock runs
+ * it, until it closes or dies and the next tab waiting takes over.
  */
 export async function createReactions(ctx: StoreContext, definitions: readonly AnyReactionDefinition[]): Promise<Reactions> {
   checkDefinitions(definitions);
@@ -32,21 +32,20 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
   for (const definition of definitions) {
     await engine.initReaction({ name: definition.name, on: definition.on, startFrom: definition.startFrom });
   }
-  let leader = false;
   let stopped = false;
-  let runners: Map<string, ReactionRunner> | undefined;
-  let stopWatch: (() => void) | undefined;
-
-  const lead = () => {
-    if (stopped || leader) return;
-    leader = true;
-    runners = new Map(definitions.map((definition) => [definition.name, createReactionRunner(ctx, definition)]));
-    stopWatch = hub.watch((change) => {
-      if (change.kind === 'appended' || change.kind === 'confirmed') for (const runner of runners!.values()) runner.wake();
-      if (change.kind === 'reactions' && change.retry) runners!.get(change.name)?.wake(true);
-    });
-  };
-  if (definitions.length > 0) await engine.leadReactions(connection.callable(lead));
+  /** The reactions this tab runs: each has its own lock, so tabs may share the work. */
+  const runners = new Map<string, ReactionRunner>();
+  const stopWatch = hub.watch((change) => {
+    if (change.kind === 'appended' || change.kind === 'confirmed') for (const runner of runners.values()) runner.wake();
+    if (change.kind === 'reactions' && change.retry) runners.get(change.name)?.wake(true);
+  });
+  for (const definition of definitions) {
+    const lead = () => {
+      if (stopped || runners.has(definition.name)) return;
+      runners.set(definition.name, createReactionRunner(ctx, definition));
+    };
+    await engine.leadReaction(definition.name, connection.callable(lead));
+  }
 
   const api: ReactionsHandle = {
     async status() {
@@ -54,7 +53,7 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
       return statuses.map(({ record, parked, caughtUp }) => ({
         name: record.name,
         on: record.on,
-        leader,
+        leader: runners.has(record.name),
         caughtUp,
         confirmedThrough: record.confirmed,
         inFlight: record.inFlight,
@@ -88,8 +87,8 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
     api,
     async stop() {
       stopped = true;
-      stopWatch?.();
-      await Promise.all([...(runners?.values() ?? [])].map((runner) => runner.stop()));
+      stopWatch();
+      await Promise.all([...runners.values()].map((runner) => runner.stop()));
     },
   };
 }
