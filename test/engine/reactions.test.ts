@@ -219,6 +219,27 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
     }
   });
 
+  it('a tab that does not know a reaction (an older app version) does not hold it up', async () => {
+    const printed: Delivery[] = [];
+    const charged: Delivery[] = [];
+    const older = await openTestStore({ ...model, worker, reactions: [payments(printed, 'old', { name: 'print' })] });
+    const newer = await openTestStore({
+      ...model,
+      worker,
+      name: older.name,
+      reactions: [payments(printed, 'new', { name: 'print' }), payments(charged, 'new', { name: 'charge' })],
+    });
+    try {
+      await older.append('o1', [item('a')]);
+      await eventually(() => expect(charged.map((d) => d.sku)).toEqual(['a']));
+      await eventually(() => expect(printed.map((d) => [d.sku, d.tab])).toEqual([['a', 'old']]));
+      await caughtUp(newer);
+    } finally {
+      await newer.close();
+      await older.dispose();
+    }
+  });
+
   it('refuses badly defined reactions', () => {
     expect(() => defineReaction({ name: '', events: [ItemAdded], handlers: {} })).toThrow(/name/);
     expect(() => defineReaction({ name: 'x', events: [ItemAdded], handlers: {}, maxAttempts: 0 })).toThrow(/maxAttempts/);
