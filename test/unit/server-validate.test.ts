@@ -91,7 +91,7 @@ describe('the push fast path agrees with the schema', () => {
   });
 
   it('refuses unstorable strings and over-deep data in every field the schema checks', () => {
-    const valid = {
+    const valid: { clientId: string; events: ({ id: string; aggregateId: string; aggregateType: string; type: string; data: unknown; meta: Record<string, unknown> } & Record<string, unknown>)[] } & Record<string, unknown> = {
       protocolVersion: 2,
       clientId: 'c',
       from: 1,
@@ -112,7 +112,7 @@ describe('the push fast path agrees with the schema', () => {
       (p) => {
         let deep: unknown = 1;
         for (let i = 0; i <= MAX_DATA_DEPTH; i++) deep = [deep];
-        p.events[0]!.data = deep as { a: string };
+        p.events[0]!.data = deep;
       },
     ];
     for (const mutate of mutations) {

@@ -1,6 +1,6 @@
 import { ChronicleError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
-import { PROTOCOL_VERSION, type PushResponse } from '../../src/core/protocol.ts';
+import { PROTOCOL_VERSION, type FenceResponse, type PushResponse } from '../../src/core/protocol.ts';
 
 /** The server answered with an error body (4xx/5xx): code, status and details as it sent them. */
 export class SyncHttpError extends ChronicleError {
@@ -39,9 +39,12 @@ export interface TransportOptions {
   fetch?: typeof fetch;
 }
 
-/** push and pull over HTTP as docs/protocol.md describes them. */
+/** push, pull and fence over HTTP as docs/protocol.md describes them. */
 export interface Transport {
-  push(clientId: string, events: StoredEvent[]): Promise<PushResponse>;
+  /** Pushes the events (consecutive clientSeqs) with the client's rebase epoch. */
+  push(clientId: string, events: StoredEvent[], epoch: number): Promise<PushResponse>;
+  /** Raises the client's epoch on the server (before a rebase renumbers pending events). */
+  fence(clientId: string, epoch: number): Promise<FenceResponse>;
   pull(after: number, limit: number, clientId?: string): Promise<PullPage>;
   liveUrl(): Promise<string>;
 }
@@ -91,15 +94,23 @@ export function createTransport(options: TransportOptions): Transport {
   };
 
   return {
-    async push(clientId, events) {
+    async push(clientId, events, epoch) {
       const body = {
         protocolVersion: PROTOCOL_VERSION,
         clientId,
+        epoch,
         from: events[0]!.meta.clientSeq,
         to: events[events.length - 1]!.meta.clientSeq,
         events: events.map(({ position: _position, ...event }) => event),
       };
       return (await request('/push', { method: 'POST', body: JSON.stringify(body) })) as PushResponse;
+    },
+    async fence(clientId, epoch) {
+      const reply = (await request('/fence', { method: 'POST', body: JSON.stringify({ protocolVersion: PROTOCOL_VERSION, clientId, epoch }) })) as FenceResponse;
+      if (!reply || typeof reply.epoch !== 'number' || typeof reply.clientSeq !== 'number') {
+        throw new ChronicleError('SYNC_PROTOCOL', 'Sync server: malformed fence response');
+      }
+      return reply;
     },
     async pull(after, limit, clientId) {
       const query = new URLSearchParams({ after: String(after), limit: String(limit) });

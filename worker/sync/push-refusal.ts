@@ -1,0 +1,105 @@
+import type { StoredEvent } from '../../src/core/event.ts';
+
+/**
+ * What the sync does when the server refuses a push: a pure decision from the
+ * error the server sent (code, status, details) and the events pushed. The
+ * round (sync-round.ts) carries it out.
+ *
+ * A refusal that retrying cannot fix and that points at events (a schema
+ * failure naming `events.N`, an event too large, an id stored elsewhere)
+ * rejects those events: they move to the rejected store with the reason, the
+ * app sees the `rejected` outcome, and the rest of the queue is pushed. A
+ * permanent refusal that names no event is narrowed down by pushing halves
+ * until it does, so one poison event never blocks the events behind it.
+ * Refusals that are not about the events (credentials, rate, the server's
+ * protocol version, a server error) are retried with backoff and reject
+ * nothing.
+ */
+export type RefusalAction =
+  /** SEQ_CONFLICT: pull, then rebase the pending events after the server's. */
+  | { kind: 'rebase' }
+  /** CLIENT_SEQ_GAP: renumber the pending events from the clientSeq the server expects. */
+  | { kind: 'renumber'; from: number }
+  /** CLIENT_SEQ_MISMATCH: learn the server's mark, then renumber after it. */
+  | { kind: 'renumber-after-mark' }
+  /** STALE_EPOCH: a push made before this client's last fence; carry at least `current` from now on and push again. */
+  | { kind: 'epoch'; current: number }
+  /** The events refused for good, with the code and reason each is kept with. */
+  | { kind: 'reject'; events: Map<string, { code: string; reason: string }> }
+  /** Push fewer events at a time (at most `size`): the request was too large, or a refusal must be narrowed down. */
+  | { kind: 'split'; size: number }
+  /** Not the events' fault, or not permanent: fail the round and retry later. */
+  | { kind: 'retry' };
+
+export interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/** 4xx codes that are about the request or the caller, never about the events in it. */
+const NOT_THE_EVENTS = new Set([
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'REQUEST_TIMEOUT',
+  'RATE_LIMITED',
+  'UNSUPPORTED_PROTOCOL',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'HEADERS_TOO_LARGE',
+]);
+
+/** The index of the event a refusal names: `details.index`, or a field/issue path `events.N...`. */
+function namedIndex(details: Record<string, unknown>): number | undefined {
+  if (typeof details.index === 'number') return details.index;
+  const paths: unknown[] = [details.field];
+  if (Array.isArray(details.issues)) for (const issue of details.issues) paths.push((issue as { path?: unknown } | null)?.path);
+  if (Array.isArray(details.path)) paths.push(details.path.join('.'));
+  for (const path of paths) {
+    const match = typeof path === 'string' ? /^events\.(\d+)(\.|$)/.exec(path) : null;
+    if (match) return Number(match[1]);
+  }
+  return undefined;
+}
+
+/** Whether a refusal is about the request as a whole rather than any event in it (a bad clientId, from, to...). */
+function namesAnotherField(details: Record<string, unknown>): boolean {
+  const field = details.field;
+  return typeof field === 'string' && field !== '' && !field.startsWith('events');
+}
+
+export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]): RefusalAction {
+  const { status, code, details } = refusal;
+  if (status >= 500 || status < 400 || NOT_THE_EVENTS.has(code)) return { kind: 'retry' };
+  const reject = (event: StoredEvent | undefined): RefusalAction =>
+    event ? { kind: 'reject', events: new Map([[event.id, { code, reason: refusal.message }]]) } : { kind: 'retry' };
+  const half = (): RefusalAction => ({ kind: 'split', size: Math.max(1, Math.floor(events.length / 2)) });
+
+  switch (code) {
+    case 'SEQ_CONFLICT':
+      return { kind: 'rebase' };
+    case 'CLIENT_SEQ_GAP':
+      return typeof details.expected === 'number' && details.expected >= 1 ? { kind: 'renumber', from: details.expected } : { kind: 'retry' };
+    case 'CLIENT_SEQ_MISMATCH':
+      return { kind: 'renumber-after-mark' };
+    case 'STALE_EPOCH':
+      return typeof details.current === 'number' ? { kind: 'epoch', current: details.current } : { kind: 'retry' };
+    case 'DUPLICATE_EVENT_ID': {
+      const id = typeof details.id === 'string' ? details.id : undefined;
+      return reject(events.find((e) => e.id === id));
+    }
+    case 'PAYLOAD_TOO_LARGE':
+      if (details.what === 'event') return reject(events[namedIndex(details) ?? -1] ?? events.find((e) => e.id === details.id));
+      // Too many events, or too many bytes in the request: fewer at a time. One event alone too large is its own fault.
+      return events.length > 1 ? half() : reject(events[0]);
+    default: {
+      // BAD_REQUEST, and any 4xx code this client does not know (treated by its status class).
+      const index = namedIndex(details);
+      if (index !== undefined) return reject(events[index]);
+      if (namesAnotherField(details)) return { kind: 'retry' };
+      return events.length > 1 ? half() : reject(events[0]);
+    }
+  }
+}

@@ -1,0 +1,228 @@
+import { ChronicleError } from '../../src/core/errors.ts';
+import type { StoredEvent } from '../../src/core/event.ts';
+import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
+import type { ChronicleDB } from '../db.ts';
+import { ingestConfirmed } from '../ingest.ts';
+import { readPendingEvents } from '../pending.ts';
+import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseConflict, type RebaseDecision } from '../rebase.ts';
+import type { Change, EventOutcome, SyncStatus } from '../types.ts';
+import { decideRefusal } from './push-refusal.ts';
+import { SyncHttpError, type Transport } from './transport.ts';
+
+/**
+ * One sync round: pull what the server has, rebase pending events that
+ * collide with it, push what is pending, and handle each refusal, until
+ * nothing is left to do. The loop around it (sync-engine.ts) decides when
+ * rounds run; this file decides what a round does.
+ *
+ * The rebase epoch (docs/protocol.md, "The rebase contract"): every push
+ * carries the client's epoch, and before anything renumbers or re-sequences
+ * pending events (a rebase, a renumbering after a refusal), the client fences
+ * a higher epoch on the server. A push made before that, still on its way
+ * (a slow proxy, a retry racing its original), is then refused as stale and
+ * can never be stored after the rebase. The epoch is the store's `generation`
+ * (bumped by every write of pending pages, persisted with them, so it only
+ * grows and survives reloads), raised to what the server last said when that
+ * is higher (a fence whose rebase was never applied, e.g. the tab closed).
+ */
+
+export interface RoundDeps {
+  clientId: string;
+  getDb(): Promise<ChronicleDB>;
+  publish(change: Change): void;
+  transport: Transport;
+  /** The status the round keeps up to date (serverHead, counts, progress). */
+  status: SyncStatus;
+  setStatus(patch: Partial<SyncStatus>): void;
+  decide?: (conflicts: RebaseConflict[]) => Promise<[string, RebaseDecision][]>;
+}
+
+export interface RoundOptions {
+  pullLimit: number;
+  pushLimit: number;
+}
+
+const MAX_ROUND_STEPS = 10_000;
+
+export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
+  const { transport, status } = deps;
+  /** Events per push now: halved to narrow down a refusal or fit the server's limits. */
+  let pushLimit = options.pushLimit;
+  /** The lowest epoch the server will accept from this client, as far as this client knows. */
+  let epochFloor = 0;
+
+  const currentEpoch = async (db: ChronicleDB): Promise<number> => {
+    const meta = await db.get('meta', 'client');
+    return Math.max(meta?.generation ?? 0, epochFloor);
+  };
+
+  /** Raises the epoch on the server before pending events change (see the file comment). */
+  const fence = async (db: ChronicleDB): Promise<number> => {
+    const reply = await transport.fence(deps.clientId, (await currentEpoch(db)) + 1);
+    epochFloor = Math.max(epochFloor, reply.epoch);
+    return reply.clientSeq;
+  };
+
+  const refreshCounts = async (): Promise<void> => {
+    const db = await deps.getDb();
+    const meta = await db.get('meta', 'client');
+    if (meta) Object.assign(status, { pending: meta.pendingEvents, confirmedPosition: meta.confirmedHead });
+  };
+
+  const rebaseIfNeeded = async (aggregates?: readonly string[]): Promise<void> => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const db = await deps.getDb();
+      const plan = await planRebase(db, aggregates);
+      if (plan.conflicts.length === 0) return;
+      const decided = deps.decide ? await deps.decide(plan.conflicts) : [];
+      await fence(db);
+      try {
+        const outcomes = await applyRebase(db, plan, new Map(decided));
+        deps.publish({ kind: 'rebased', aggregates: plan.conflicts.map((c) => c.aggregateId) });
+        deps.publish({ kind: 'appended', aggregates: plan.conflicts.map((c) => [c.aggregateId, 0]), count: 0 });
+        if (outcomes.length > 0) deps.publish({ kind: 'outcomes', outcomes });
+        return;
+      } catch (error) {
+        if (!(error instanceof StalePlanError)) throw error;
+      }
+    }
+    throw new ChronicleError('REBASE_FAILED', 'Could not rebase: the log kept changing');
+  };
+
+  const pullAll = async (): Promise<void> => {
+    const db = await deps.getDb();
+    let target = 0;
+    let pulled = 0;
+    for (let step = 0; step < MAX_ROUND_STEPS; step++) {
+      const meta = await db.get('meta', 'client');
+      const after = meta?.confirmedHead ?? 0;
+      const page = await transport.pull(after, options.pullLimit);
+      target = Math.max(target, page.head);
+      status.serverHead = page.head;
+      if (page.events.length > 0) {
+        const result = await ingestConfirmed(db, page.events);
+        pulled += result.stored;
+        if (result.stored > 0) {
+          deps.publish({ kind: 'appended', aggregates: result.moved, count: result.stored });
+          deps.publish({ kind: 'confirmed', head: result.head, count: result.stored });
+        }
+        if (result.confirmed.length > 0) {
+          const outcomes: EventOutcome[] = result.confirmed.map((c) => ({
+            id: c.id,
+            aggregateId: c.aggregateId,
+            type: c.type,
+            status: 'confirmed',
+            position: c.position,
+            seq: c.seq,
+          }));
+          deps.publish({ kind: 'outcomes', outcomes });
+        }
+        if (result.touchedByOthers.length > 0 && (status.pending > 0 || (meta?.pendingEvents ?? 0) > 0)) {
+          await rebaseIfNeeded(result.touchedByOthers);
+        }
+        if (page.hasMore) deps.setStatus({ progress: { pulled, target }, confirmedPosition: result.head });
+      }
+      if (!page.hasMore) break;
+    }
+    if (status.progress) status.progress = null;
+  };
+
+  /**
+   * Renumbers the pending events gaplessly from `from` (a number the server
+   * named, the first pending clientSeq, or right after the server's mark),
+   * moving `reject`ed ones to the rejected store. Fences first: the fence is
+   * what keeps pushes made before the renumbering out, and it reads the mark.
+   */
+  const rejectAndRenumber = async (
+    reject: Map<string, { code: string; reason: string }>,
+    from: number | 'first-pending' | 'after-server-mark',
+  ): Promise<void> => {
+    const db = await deps.getDb();
+    const mark = await fence(db);
+    let start: number;
+    if (from === 'after-server-mark') start = mark + 1;
+    else if (from === 'first-pending') start = (await readPendingEvents(db, 1, Infinity))[0]?.meta.clientSeq ?? 1;
+    else start = from;
+    const { rejected } = await renumberPending(db, start, reject);
+    if (rejected.length > 0) {
+      deps.publish({
+        kind: 'outcomes',
+        outcomes: rejected.map((e) => ({
+          id: e.id,
+          aggregateId: e.aggregateId,
+          type: e.type,
+          status: 'rejected' as const,
+          reason: reject.get(e.id)?.reason,
+          previousSeq: e.seq,
+        })),
+      });
+      deps.publish({ kind: 'appended', aggregates: rejected.map((e) => [e.aggregateId, 0]), count: 0 });
+      // Later events of those aggregates now follow a hole: the next push conflicts and rebases them.
+      await rebaseIfNeeded(rejected.map((e) => e.aggregateId));
+    }
+  };
+
+  /** Pushes the next batch of pending events; false when there was nothing to push. */
+  const pushPending = async (): Promise<boolean> => {
+    const db = await deps.getDb();
+    const events: StoredEvent[] = await readPendingEvents(db, pushLimit, DEFAULT_LIMITS.maxRequestBytes / 2);
+    if (events.length === 0) return false;
+    try {
+      await transport.push(deps.clientId, events, await currentEpoch(db));
+    } catch (error) {
+      if (!(error instanceof SyncHttpError)) throw error;
+      const action = decideRefusal({ status: error.status, code: error.code, message: error.message, details: error.details }, events);
+      switch (action.kind) {
+        case 'rebase':
+          await pullAll();
+          await rebaseIfNeeded();
+          return true;
+        case 'renumber':
+          await rejectAndRenumber(new Map(), action.from);
+          return true;
+        case 'renumber-after-mark':
+          // Our own events the server stored under other numbers come back confirmed first.
+          await pullAll();
+          await rejectAndRenumber(new Map(), 'after-server-mark');
+          return true;
+        case 'epoch':
+          epochFloor = Math.max(epochFloor, action.current);
+          return true;
+        case 'reject':
+          await rejectAndRenumber(action.events, 'first-pending');
+          pushLimit = options.pushLimit;
+          return true;
+        case 'split':
+          pushLimit = Math.min(pushLimit, action.size);
+          return true;
+        case 'retry':
+          throw error;
+      }
+    }
+    // Pull right away: it brings our events back with their positions (confirmation).
+    await pullAll();
+    return true;
+  };
+
+  return {
+    refreshCounts,
+
+    /** One full round: pull, rebase, push until nothing is pending, then record the sync. */
+    async run(): Promise<void> {
+      deps.setStatus({ state: 'syncing' });
+      await refreshCounts();
+      await pullAll();
+      await rebaseIfNeeded();
+      for (let step = 0; step < MAX_ROUND_STEPS; step++) {
+        await refreshCounts();
+        if (!(await pushPending())) break;
+      }
+      await refreshCounts();
+      const db = await deps.getDb();
+      const syncRecord = { serverHead: status.serverHead, lastSyncAt: Date.now(), lastError: null };
+      await db.put('sync', syncRecord, 'state');
+      deps.setStatus({ state: 'online', lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
+    },
+  };
+}
+export type SyncRound = ReturnType<typeof createSyncRound>;
