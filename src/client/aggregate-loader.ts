@@ -5,7 +5,7 @@ import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, isAfter, type PlacedEvent } from './log-events.ts';
-import type { LogCursor } from '../../worker/types.ts';
+import type { LogCursor } from '../../worker/contract.ts';
 import type { LoadResult, ReadStreamOptions } from './types.ts';
 
 /** Pages fetched per engine call while reading a stream. */

@@ -2,8 +2,7 @@ import { DuplicateInBatchError, ValidationError, type ExpectedVersion } from '..
 import type { EventInput } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import { findIdProblem } from '../core/text-rules.ts';
-import { decodePageJson } from '../../worker/page-codec.ts';
-import type { AppendOutcome, AppendRequest } from '../../worker/types.ts';
+import { decodePageJson, type AppendOutcome, type AppendRequest } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
 import type { Store, StoreEvent } from './store-api.ts';
 import type { AppendOptions, AppendResult, InputOf } from './types.ts';

@@ -1,5 +1,5 @@
 import { laterEnd, type LogEnd } from '../core/cursor.ts';
-import type { Change } from '../../worker/types.ts';
+import type { Change } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 
 /**

@@ -1,8 +1,7 @@
 import type { LogEvent, StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import { isAfter, type LogCursor } from '../core/cursor.ts';
-import type { RawPage } from '../../worker/types.ts';
-import { decodePageJson } from '../../worker/page-codec.ts';
+import { decodePageJson, type RawPage } from '../../worker/contract.ts';
 
 /** An event with its place in the log, for checkpoints. */
 export interface PlacedEvent {

@@ -1,6 +1,6 @@
 import type { Registry } from '../core/registry.ts';
 import type { LogCursor } from '../core/cursor.ts';
-import { CONFIRMED, PENDING } from '../../worker/types.ts';
+import { CONFIRMED, PENDING } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, type PlacedEvent } from './log-events.ts';
 import type { LogFilter } from './types.ts';

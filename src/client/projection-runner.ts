@@ -1,7 +1,7 @@
 import { isAfter, storedAfter, type LogEnd } from '../core/cursor.ts';
 import { AbortedError } from '../core/errors.ts';
 import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
-import type { ProjectionRecord } from '../../worker/db.ts';
+import type { ProjectionRecord } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
 import type { PlacedEvent } from './log-events.ts';

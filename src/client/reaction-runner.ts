@@ -1,7 +1,6 @@
 import { pendingStartOf, storedAfter, type LogCursor } from '../core/cursor.ts';
 import { backoffDelay, reactionRuntime, type AnyReactionDefinition, type ReactionContext } from '../core/reaction.ts';
-import type { ReactionRecord } from '../../worker/db.ts';
-import type { ReactionAdvance } from '../../worker/reaction-store.ts';
+import type { ReactionAdvance, ReactionRecord } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
 import type { PlacedEvent } from './log-events.ts';
 import { scanLog } from './log-scan.ts';

@@ -2,7 +2,7 @@ import type { LogCursor } from '../core/cursor.ts';
 import { AbortedError, ConfigError } from '../core/errors.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
-import type { JobRecord } from '../../worker/db.ts';
+import type { JobRecord } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { readStream } from './aggregate-loader.ts';
 import { scanLog } from './log-scan.ts';

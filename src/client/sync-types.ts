@@ -1,6 +1,4 @@
-import type { RejectedRecord } from '../../worker/db.ts';
-import type { SyncConfig, WebSocketFactory } from '../../worker/sync/sync-engine.ts';
-import type { EventOutcome, SyncStatus } from '../../worker/types.ts';
+import type { EventOutcome, RejectedRecord, SyncConfig, SyncStatus, WebSocketFactory } from '../../worker/contract.ts';
 
 export type { SyncStatus, EventOutcome, RejectedRecord };
 

@@ -1,7 +1,7 @@
 import { aggregateRuntime, type AnyAggregateDefinition, type RebaseDecisionInput } from '../core/aggregate.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
-import type { RebaseConflict, RebaseDecision } from '../../worker/rebase.ts';
+import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
 import { readStream } from './aggregate-loader.ts';
 import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';

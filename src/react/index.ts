@@ -10,11 +10,15 @@
  * React is an optional peer dependency: only this entry point imports it.
  */
 import { useCallback, useMemo, useSyncExternalStore } from 'react';
-import type { AnyAggregateDefinition, StateOf } from '../core/aggregate.ts';
-import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
-import type { Store } from '../client/store.ts';
-import type { SyncStatus } from '../client/sync.ts';
-import type { LogCursor } from '../client/types.ts';
+import type {
+  AnyAggregateDefinition,
+  AnyProjectionDefinition,
+  LogCursor,
+  ProjectionStateOf,
+  StateOf,
+  Store,
+  SyncStatus,
+} from '../client/index.ts';
 
 /** The parts of a store the hooks use; any `Store<...>` fits. */
 export type HookStore = Pick<Store, 'subscribe' | 'projection' | 'sync' | 'timeTravel'>;

@@ -2,11 +2,17 @@
  * Helpers for testing apps built on Chronicle: throwaway stores and a pure
  * fold for reducer tests in given / when / then form.
  */
-import { aggregateRuntime, type AnyAggregateDefinition, type StateOf } from '../core/aggregate.ts';
-import type { EventInput, RecordedEvent } from '../core/event.ts';
-import { openStore, type Store } from '../client/store.ts';
-import type { StoreOptions } from '../client/types.ts';
-import type { AnyEventDefinition } from '../core/event.ts';
+import {
+  aggregateRuntime,
+  openStore,
+  type AnyAggregateDefinition,
+  type AnyEventDefinition,
+  type EventInput,
+  type RecordedEvent,
+  type StateOf,
+  type Store,
+  type StoreOptions,
+} from '../client/index.ts';
 
 let counter = 0;
 
