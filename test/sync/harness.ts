@@ -12,9 +12,9 @@ export interface Harness {
 }
 
 /** A sync server on its embedded (in-memory PGlite) store, on a free port. */
-export async function startServer(options: { auth?: Parameters<typeof createSyncServer>[0]['auth'] } = {}): Promise<Harness> {
+export async function startServer(options: Partial<Omit<Parameters<typeof createSyncServer>[0], 'store'>> = {}): Promise<Harness> {
   const store = await createPgliteStore();
-  const server = createSyncServer({ store, logger: silentLogger, auth: options.auth ?? { tokens: { 'test-token': { read: ['*'], write: ['*'] } } } });
+  const server = createSyncServer({ logger: silentLogger, ...options, store, auth: options.auth ?? { tokens: { 'test-token': { read: ['*'], write: ['*'] } } } });
   const address = await server.listen(0);
   return { url: address.url, server, close: () => server.close() };
 }

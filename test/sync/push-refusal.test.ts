@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../../src/core/event.ts';
+import { decideRefusal, type Refusal } from '../../worker/sync/push-refusal.ts';
+
+/** What the sync does with each refusal of a push (worker/sync/push-refusal.ts), without a server. */
+
+const events: StoredEvent[] = [1, 2, 3, 4].map((n) => ({
+  id: `e${n}`,
+  aggregateId: 'o',
+  aggregateType: 'Order',
+  seq: n,
+  type: 'ItemAdded',
+  version: 1,
+  data: {},
+  meta: { occurredAt: 0, clientId: 'c', clientSeq: n },
+}));
+
+const refusal = (status: number, code: string, details: Record<string, unknown> = {}): Refusal => ({ status, code, message: `${code} reason`, details });
+const rejects = (...ids: string[]) => ({ kind: 'reject', events: new Map(ids.map((id) => [id, expect.objectContaining({ reason: expect.any(String) })])) });
+
+describe('push refusals', () => {
+  it('given a schema failure naming events.2, then that event is rejected with the code and the reason', () => {
+    const action = decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'events.2.data.note', issues: [{ path: 'events.2.data.note', message: 'x' }] }), events);
+    expect(action).toEqual({ kind: 'reject', events: new Map([['e3', { code: 'BAD_REQUEST', reason: 'BAD_REQUEST reason' }]]) });
+  });
+
+  it('given a 400 that names no field, then the push is halved; alone, the event is rejected', () => {
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST'), events)).toEqual({ kind: 'split', size: 2 });
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST'), events.slice(0, 1))).toEqual(rejects('e1'));
+  });
+
+  it('given a 400 about the request itself (clientId, from...), then nothing is rejected: the round fails and retries', () => {
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'clientId' }), events)).toEqual({ kind: 'retry' });
+  });
+
+  it('given an event too large, then it is rejected; too many events or bytes, then fewer per push', () => {
+    expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'event', index: 1, id: 'e2' }), events)).toEqual(rejects('e2'));
+    expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'request' }), events)).toEqual({ kind: 'split', size: 2 });
+    expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'events', count: 4, limit: 2 }), events)).toEqual({ kind: 'split', size: 2 });
+  });
+
+  it('given an id stored for another client, then that event is rejected', () => {
+    expect(decideRefusal(refusal(409, 'DUPLICATE_EVENT_ID', { id: 'e4' }), events)).toEqual(rejects('e4'));
+  });
+
+  it('given an unknown 4xx code naming an event, then by its status class it is permanent: the event is rejected', () => {
+    expect(decideRefusal(refusal(422, 'SOMETHING_NEW', { index: 0 }), events)).toEqual(rejects('e1'));
+  });
+
+  it('given refusals about the caller, the rate, the protocol or the server, then nothing is rejected', () => {
+    for (const [status, code] of [
+      [401, 'UNAUTHORIZED'],
+      [403, 'FORBIDDEN'],
+      [404, 'NOT_FOUND'],
+      [408, 'REQUEST_TIMEOUT'],
+      [415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [429, 'RATE_LIMITED'],
+      [400, 'UNSUPPORTED_PROTOCOL'],
+      [500, 'INTERNAL'],
+      [503, 'UNAVAILABLE'],
+      [502, 'HTTP_502'],
+    ] as const) {
+      expect(decideRefusal(refusal(status, code, { index: 0, field: 'events.0' }), events), code).toEqual({ kind: 'retry' });
+    }
+  });
+
+  it('given the rebase refusals, then rebase, renumber from the number expected, renumber after the mark, or raise the epoch', () => {
+    expect(decideRefusal(refusal(409, 'SEQ_CONFLICT', { aggregateId: 'o' }), events)).toEqual({ kind: 'rebase' });
+    expect(decideRefusal(refusal(409, 'CLIENT_SEQ_GAP', { expected: 7 }), events)).toEqual({ kind: 'renumber', from: 7 });
+    expect(decideRefusal(refusal(409, 'CLIENT_SEQ_MISMATCH', {}), events)).toEqual({ kind: 'renumber-after-mark' });
+    expect(decideRefusal(refusal(409, 'STALE_EPOCH', { epoch: 2, current: 5 }), events)).toEqual({ kind: 'epoch', current: 5 });
+  });
+});
