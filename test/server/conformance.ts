@@ -258,6 +258,53 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
       expect(await snapshot(log, ['a'])).toEqual(before);
     });
 
+    it('a fence raises the client epoch, never lowers it, and returns the mark; a push below the epoch is STALE_EPOCH and stores nothing', async () => {
+      const log = freshLog();
+      await push(log, { ...makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1 })]), epoch: 0 });
+      expect(await store.fence(log, 'a', 3)).toEqual({ epoch: 3, clientSeq: 1 });
+      expect(await via(1).fence(log, 'a', 2)).toEqual({ epoch: 3, clientSeq: 1 });
+      expect(await store.fence(log, 'never-pushed', 1)).toEqual({ epoch: 1, clientSeq: 0 });
+      const before = await snapshot(log, ['a']);
+      const stale = makePush('a', 2, [makeEvent({ clientId: 'a', clientSeq: 2, aggregateId: 'o', seq: 2 })]);
+      expect(await refused(store.push(log, { ...stale, epoch: 2 }), 'STALE_EPOCH')).toMatchObject({ clientId: 'a', epoch: 2, current: 3 });
+      expect(await refused(via(1).push(log, stale), 'STALE_EPOCH')).toMatchObject({ epoch: 0, current: 3 }); // version 1: epoch 0
+      expect(await snapshot(log, ['a'])).toEqual(before);
+      expect((await push(log, { ...stale, epoch: 3 })).positions).toEqual([{ id: 'a:2', clientSeq: 2, position: 2 }]);
+      // Other clients are not affected.
+      await push(log, makePush('b', 1, [makeEvent({ clientId: 'b', clientSeq: 1, aggregateId: 'p', seq: 1 })]));
+    });
+
+    it('no push judged before a fence is stored after it: pipelined pushes of epoch 0 race a fence (from another process when there is one)', async () => {
+      const log = freshLog();
+      const outcomes: PromiseSettledResult<PushResult>[] = [];
+      let fence: Promise<{ epoch: number; clientSeq: number }> | undefined;
+      // 15 rounds of 4 pushes in flight at once (the fast path chains them); the fence goes out after round 2.
+      for (let round = 0; round < 15; round++) {
+        const batch = Array.from({ length: 4 }, (_, k) => {
+          const n = round * 4 + k + 1;
+          return store.push(log, { ...makePush('r', n, [makeEvent({ clientId: 'r', clientSeq: n, aggregateId: 'o', seq: n })]), epoch: 0 });
+        });
+        if (round === 2) fence = via(1).fence(log, 'r', 1);
+        outcomes.push(...(await Promise.allSettled(batch)));
+      }
+      const fenced = await fence!;
+      const firstRefused = outcomes.findIndex((o) => o.status === 'rejected');
+      const acceptedUpTo = firstRefused < 0 ? outcomes.length : firstRefused;
+      // What was accepted is exactly a prefix, and it ends at the mark the fence saw: nothing after the fence.
+      expect(acceptedUpTo).toBe(fenced.clientSeq);
+      expect(acceptedUpTo).toBeLessThan(outcomes.length);
+      for (const o of outcomes.slice(acceptedUpTo)) {
+        expect(o.status).toBe('rejected');
+        expect(['STALE_EPOCH', 'CLIENT_SEQ_GAP']).toContain(((o as PromiseRejectedResult).reason as SyncError).code);
+      }
+      expect(await store.head(log)).toBe(fenced.clientSeq);
+      expect(await store.clientSeq(log, 'r')).toBe(fenced.clientSeq);
+      // With the fenced epoch, the client goes on from the mark.
+      const next = fenced.clientSeq + 1;
+      const result = await push(log, { ...makePush('r', next, [makeEvent({ clientId: 'r', clientSeq: next, aggregateId: 'o', seq: next })]), epoch: 1 });
+      expect(result.positions[0]!.position).toBe(next);
+    });
+
     it('pull pages by position with hasMore, the head and the client mark', async () => {
       const log = freshLog();
       const a = new TestClient('a');
