@@ -1,9 +1,6 @@
 import * as Comlink from 'comlink';
 import { ConfigError } from '../core/errors.ts';
-import type { Engine } from '../../worker/engine.ts';
-import type { EngineHost } from '../../worker/index.ts';
-import { installErrorTransfer } from '../../worker/error-transfer.ts';
-import type { Change } from '../../worker/types.ts';
+import { installErrorTransfer, type Change, type Engine, type EngineHost } from '../../worker/contract.ts';
 import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModuleUrl } from './spawn-worker.ts';
 
 /**
