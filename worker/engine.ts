@@ -10,6 +10,7 @@ import { createIdleIndexer } from './idle-indexer.ts';
 import { importPendingRaw, ingestConfirmed, type IngestResult } from './ingest.ts';
 import { newMeta } from './meta.ts';
 import { backlogRange } from './page-store.ts';
+import { pendingRangeAll } from './pending.ts';
 import { readLogPages, readSnapshotAndTail, readStreamHead, readStreamPages } from './reads.ts';
 import { StateCache } from './state-cache.ts';
 import { toStorageError } from './storage-errors.ts';
@@ -57,6 +58,8 @@ export interface Engine extends Bookkeeping, ReactionStore {
   readSnapshotAndTail(aggregateId: string, maxPages: number): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }>;
   /** The highest seq stored for an aggregate (0 when it has no events). */
   streamHead(aggregateId: string): Promise<number>;
+  /** The earliest meta.occurredAt in the first pending page (the oldest pending events), or null when nothing is pending. */
+  oldestPendingAt(): Promise<number | null>;
   /** Starts syncing with a server (this tab syncs while it holds the store's sync lock). */
   startSync(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory; fetch?: typeof fetch }): Promise<void>;
   syncStatus(): Promise<SyncStatus>;
@@ -194,6 +197,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     readStream: (query) => run('readStream', (db) => readStreamPages(db, query)),
     readSnapshotAndTail: (aggregateId, maxPages) => run('load', (db) => readSnapshotAndTail(db, aggregateId, maxPages, cache)),
     streamHead: (aggregateId) => run('streamHead', (db) => readStreamHead(db, aggregateId)),
+    oldestPendingAt: () =>
+      run('oldestPendingAt', async (db) => {
+        const first = await db.transaction('pages').store.openCursor(pendingRangeAll());
+        return first ? first.value.t0 : null;
+      }),
     startSync: (config, callbacks, local) => sync.start(config, callbacks, local),
     syncStatus: () => sync.status(),
     syncNow: () => sync.syncNow(),

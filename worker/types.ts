@@ -93,6 +93,11 @@ export interface SyncStatus {
   lastError: { code: string; message: string } | null;
   /** During a long pull: events stored so far, and the head being caught up to. */
   progress: { pulled: number; target: number } | null;
+  /**
+   * When this client last held everything the server had (a pull that reached
+   * the server's head), in this session; absent before that (see lastSyncAt).
+   */
+  caughtUpAt?: number;
 }
 
 /** What became of one of this client's pending events. */

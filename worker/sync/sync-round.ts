@@ -122,7 +122,10 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
         }
         if (page.hasMore) deps.setStatus({ progress: { pulled, target }, confirmedPosition: result.head });
       }
-      if (!page.hasMore) break;
+      if (!page.hasMore) {
+        status.caughtUpAt = Date.now();
+        break;
+      }
     }
     if (status.progress) status.progress = null;
   };
