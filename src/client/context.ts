@@ -2,6 +2,7 @@ import type { LogEnd } from '../core/cursor.ts';
 import type { Registry } from '../core/registry.ts';
 import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';
+import type { MetricsRecorder } from './metrics.ts';
 import type { TimeTravelState } from './time-travel.ts';
 
 /** What every part of an open store shares (see store.ts, which wires them). */
@@ -14,4 +15,6 @@ export interface StoreContext {
   readonly travel: TimeTravelState;
   /** The log end when the store opened: events stored after it are live news, never history. */
   readonly openedAt: LogEnd;
+  /** Where appends, replay runs and projection catch-ups record their latencies (store.metrics()). */
+  readonly metrics: MetricsRecorder;
 }

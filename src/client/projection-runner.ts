@@ -45,6 +45,8 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
   let historyEnd: LogEnd = ctx.openedAt;
   /** The newest pending cursor this session has folded; a pending event at or before it is folded again. */
   let liveFrontier: ProjectionRecord['cursor'] = null;
+  /** Events handed to handlers so far (store.metrics() counts them per catch-up). */
+  let eventsFolded = 0;
 
   const fresh = (): ProjectionRecord => ({
     name: projection.name,
@@ -57,6 +59,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
   });
 
   const fold = (state: unknown, events: readonly PlacedEvent[], isReplay: (p: PlacedEvent) => boolean): unknown => {
+    eventsFolded += events.length;
     for (const placed of events) {
       const { event } = placed;
       const handler = event.known ? projection.handlers[event.type] : undefined;
@@ -72,6 +75,8 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
 
   const advance = async (options: AdvanceOptions = {}): Promise<ProjectionSnapshot<unknown>> => {
     const { engine } = connection;
+    const started = ctx.metrics.now();
+    const foldedBefore = eventsFolded;
     let total = 0;
     if (options.onProgress) {
       const stats = await engine.stats();
@@ -134,6 +139,10 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       if (lost) continue;
       const folded = record.pending?.cursor ?? null;
       if (folded && isAfter(folded, liveFrontier)) liveFrontier = folded;
+      // A rebuild is a replay run; a catch-up counts once it applied something.
+      const applied = eventsFolded - foldedBefore;
+      if (options.rebuild) ctx.metrics.replayRun(ctx.metrics.now() - started, applied);
+      else if (applied > 0) ctx.metrics.catchUp(ctx.metrics.now() - started, applied);
       return snapshotOf(record);
     }
     throw new Error(`Projection "${projection.name}" could not commit after 100 attempts`);

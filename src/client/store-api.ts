@@ -1,6 +1,7 @@
 import type { AnyAggregateDefinition, StateOf } from '../core/aggregate.ts';
 import type { AnyEventDefinition, RecordedEvent, StoredEvent, UnknownEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
+import type { MetricsHandle } from './metrics.ts';
 import type { SyncHandle } from './sync-types.ts';
 import type {
   AppendOptions,
@@ -86,6 +87,8 @@ export interface Store<
   readonly reactions: ReactionsHandle<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
   /** Sync with the server given in openStore's `sync` option (status is 'disabled' without one). */
   readonly sync: SyncHandle;
+  /** Append and replay latencies over a recent window, sync lag, pending count and age (see the README). */
+  readonly metrics: MetricsHandle;
   /** Asks the browser not to evict this origin's storage; resolves with whether it agreed. */
   requestPersistence(): Promise<boolean>;
   close(): Promise<void>;

@@ -9,6 +9,7 @@ import { connect } from './connection.ts';
 import type { StoreContext } from './context.ts';
 import { createInspector } from './inspect.ts';
 import { createLiveQueries } from './live.ts';
+import { createMetrics, timeAppends, timeReplay, type Metrics } from './metrics.ts';
 import { createProjections } from './projections.ts';
 import { createReactions, type Reactions } from './reactions.ts';
 import { createReader } from './reads.ts';
@@ -46,6 +47,7 @@ export async function openStore<
   const { clientId } = await connection.engine.stats();
   // Subscribed before anything else: no commit from here on goes unheard.
   const hub = await createChangeHub(connection);
+  const metrics = createMetrics();
   const ctx: StoreContext = {
     name: options.name,
     connection,
@@ -54,9 +56,10 @@ export async function openStore<
     hub,
     travel: createTimeTravel(),
     openedAt: hub.end(),
+    metrics: metrics.recorder,
   };
   const reactions = await createReactions(ctx, options.reactions ?? []);
-  const store = createStore(options, ctx, guard, reactions);
+  const store = createStore(options, ctx, guard, reactions, metrics);
   if (options.sync) {
     const { getToken, webSocket, fetch, ...config } = options.sync;
     const decide = createDecider(connection, registry, options.aggregates ?? []);
@@ -73,18 +76,20 @@ export async function openStore<
 }
 
 /** Wires the parts of a store (each in its own module) into the public object, and closes them in order. */
-function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedConnection, reactions: Reactions): Store {
+function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedConnection, reactions: Reactions, metrics: Metrics): Store {
   const { connection, hub, travel } = ctx;
   const jobs = createJobTracker(ctx.name);
   const projections = createProjections(ctx);
   for (const definition of options.projections ?? []) projections.follow(definition);
 
   let closing: Promise<void> | undefined;
+  const reader = createReader(ctx, jobs);
   const store: Store = {
     name: ctx.name,
     inWorker: connection.inWorker,
-    ...createAppender(ctx),
-    ...createReader(ctx, jobs),
+    ...timeAppends(createAppender(ctx), ctx.metrics),
+    ...reader,
+    replay: timeReplay(reader.replay, ctx.metrics),
     ...createInspector(ctx),
     ...createTransfer(ctx),
     ...createLiveQueries(ctx),
@@ -100,6 +105,7 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
     timeTravel: travel.api,
     reactions: reactions.api as Store['reactions'],
     sync: createSyncHandle(connection, hub),
+    metrics: metrics.handle(connection, hub, () => closing !== undefined, ctx.name),
     async info() {
       const stats = await connection.engine.stats();
       return { ...stats, inWorker: connection.inWorker };
@@ -111,6 +117,7 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
     },
     close() {
       closing ??= (async () => {
+        metrics.stop();
         // Jobs first: they end with AbortedError once their checkpoint is saved, which needs the engine.
         await jobs.stop();
         // The handler in flight finishes and is recorded; the engine's close then lets the reactions lock go.

@@ -8,6 +8,7 @@ import type { WorkerOption } from './connection.ts';
 import type { SyncOptions } from './sync-types.ts';
 
 export type { LogCursor };
+export type { LatencyMetrics, MetricsHandle, MetricsSubscribeOptions, RunMetrics, StoreMetrics, SyncMetrics } from './metrics.ts';
 
 export interface StoreOptions<
   TEvents extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[],
