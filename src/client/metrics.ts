@@ -53,7 +53,7 @@ export interface SyncMetrics {
   lagEvents: number;
   /**
    * Milliseconds since this client last held everything the server had: 0
-   * while it is in contact (online or syncing) and nothing is left to pull;
+   * while sync is online (idle, caught up) and nothing is left to pull;
    * otherwise the time since the last pull that reached the server's head,
    * which keeps growing while the server cannot be reached. Null when it
    * never caught up.
@@ -191,8 +191,7 @@ async function syncMetrics(connection: EngineConnection, takenAt: number): Promi
   const lagEvents = Math.max(0, status.serverHead - status.confirmedPosition);
   // A standby tab, or a session that has not pulled yet, knows only when the last round completed.
   const caughtUpAt = status.caughtUpAt ?? status.lastSyncAt ?? null;
-  const inContact = status.state === 'online' || status.state === 'syncing';
-  const lagMs = lagEvents === 0 && inContact ? 0 : caughtUpAt === null ? null : Math.max(0, takenAt - caughtUpAt);
+  const lagMs = lagEvents === 0 && status.state === 'online' ? 0 : caughtUpAt === null ? null : Math.max(0, takenAt - caughtUpAt);
   return {
     state: status.state,
     serverHead: status.serverHead,
