@@ -43,6 +43,7 @@ Timeouts (milliseconds; every wait is bounded, a store that does not answer in t
   --pg-lock-timeout <ms>      lock_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.lockTimeoutMs})
   --pg-query-timeout <ms>     the client's wait for a reply (default statement timeout + 2000)
   --pool-size <n>         PostgreSQL connections (default 10)
+  --shared-buffers-mb <n> PGlite's shared_buffers (default 16; PGlite's own default is 128)
 
 Logs and metrics:
   --log-format <f>        json (one object per line, with requestId) or text (default json)
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
         'pg-lock-timeout': { type: 'string' },
         'pg-query-timeout': { type: 'string' },
         'pool-size': { type: 'string' },
+        'shared-buffers-mb': { type: 'string' },
         'log-format': { type: 'string' },
         'access-log': { type: 'boolean' },
         'no-metrics': { type: 'boolean' },
@@ -153,6 +155,8 @@ async function main(): Promise<void> {
     if (value !== undefined) pgTimeouts[key] = value;
   }
   const poolSize = ms('pool-size');
+  const sharedBuffersMb = ms('shared-buffers-mb');
+  const pgliteOptions = sharedBuffersMb ? { sharedBuffersMb } : {};
 
   let store: LogStore;
   let described: string;
@@ -165,11 +169,11 @@ async function main(): Promise<void> {
     });
     described = `PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`;
   } else if (args.memory) {
-    store = await createPgliteStore();
+    store = await createPgliteStore(pgliteOptions);
     described = 'PGlite in memory (nothing is kept after exit)';
   } else {
     const dataDir = resolve(args.data ?? './chronicle-data');
-    store = await createPgliteStore({ dataDir });
+    store = await createPgliteStore({ dataDir, ...pgliteOptions });
     described = `PGlite ${dataDir}`;
   }
 

@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import { loadPeer, type PeerImporter } from '../optional-peer.ts';
 import { migrate } from './schema.ts';
@@ -14,8 +17,42 @@ export interface PgliteStoreOptions {
    * Omit for an in-memory store (lost on close).
    */
   dataDir?: string;
+  /**
+   * PostgreSQL's shared_buffers in MiB (default 16; PGlite's own default is
+   * 128). Pages not in them are read through the operating system's file
+   * cache, which a data directory has anyway; see the README for the memory
+   * and speed this trades.
+   */
+  sharedBuffersMb?: number;
   /** How to load the "@electric-sql/pglite" package (tests replace it). */
   importPglite?: PeerImporter<{ PGlite: typeof PGlite }>;
+}
+
+/** Default shared_buffers (MiB): measured against idle memory and push speed, see the README's sync server section. */
+export const DEFAULT_PGLITE_SHARED_BUFFERS_MB = 16;
+
+/**
+ * Creates a new data directory (initdb) in a short-lived child process, when
+ * it can. PGlite's initdb runs a second WebAssembly instance whose memory (and
+ * the file-system bundle it unpacks) the process keeps: a server that created
+ * its data directory idled at ~850 MB RSS, one that opened an existing
+ * directory at ~350 MB. Returns false when it could not (no resolvable
+ * package URL, or the child failed): the caller then creates it in-process.
+ */
+async function initDataDirInChild(pgdata: string): Promise<boolean> {
+  let url: string;
+  try {
+    url = import.meta.resolve('@electric-sql/pglite');
+  } catch {
+    return false;
+  }
+  const script = `const { PGlite } = await import(${JSON.stringify(url)}); const db = await PGlite.create(${JSON.stringify(pgdata)}); await db.close();`;
+  try {
+    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 120_000 });
+    return existsSync(join(pgdata, 'PG_VERSION'));
+  } catch {
+    return false;
+  }
 }
 
 type Queryable = Pick<PGlite, 'query'>;
@@ -71,19 +108,24 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
  */
 export async function createPgliteStore(options: PgliteStoreOptions = {}): Promise<LogStore> {
   const { PGlite } = await loadPeer('@electric-sql/pglite', 'createPgliteStore', options.importPglite ?? (() => import('@electric-sql/pglite')));
+  const sharedBuffersMb = options.sharedBuffersMb ?? DEFAULT_PGLITE_SHARED_BUFFERS_MB;
+  if (!Number.isInteger(sharedBuffersMb) || sharedBuffersMb < 1) throw new Error('sharedBuffersMb must be a positive integer');
+  const settings = { postgresqlconf: [`shared_buffers=${sharedBuffersMb}MB`] };
   let unlock: (() => Promise<void>) | undefined;
   let db: PGlite;
   if (options.dataDir) {
     await mkdir(options.dataDir, { recursive: true });
     unlock = await lockDataDir(options.dataDir);
     try {
-      db = await PGlite.create(join(options.dataDir, 'pgdata'));
+      const pgdata = join(options.dataDir, 'pgdata');
+      if (!existsSync(join(pgdata, 'PG_VERSION')) && !options.importPglite) await initDataDirInChild(pgdata);
+      db = await PGlite.create(pgdata, settings);
     } catch (error) {
       await unlock();
       throw error;
     }
   } else {
-    db = await PGlite.create();
+    db = await PGlite.create(settings);
   }
   const driver: SqlDriver = {
     ...executor(db),
