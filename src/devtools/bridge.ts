@@ -13,10 +13,19 @@
  *                  event { source, event }       (after a subscribe call)
  *                  gone                          (the page closed its side)
  */
-import type { ImportResult, LogCursor, LogFilter, RejectedRecord, SyncStatus } from '../client/index.ts';
+import type { ImportResult, LogCursor, LogFilter, RejectedRecord, StoreMetrics, SyncStatus } from '../client/index.ts';
 import type { Encoded } from './encode.ts';
 import { DevtoolsError } from './errors.ts';
-import type { DevtoolsSource, InspectRequest, InspectResult, PageRequest, PageResult, SourceEvent, SourceInfo } from './types.ts';
+import type {
+  DevtoolsSource,
+  InspectRequest,
+  InspectResult,
+  PageRequest,
+  PageResult,
+  ReactionsView,
+  SourceEvent,
+  SourceInfo,
+} from './types.ts';
 
 export const BRIDGE_CHANNEL = 'chronicle-devtools@1';
 
@@ -34,6 +43,10 @@ export type BridgeCall =
   | { op: 'import'; ndjson: string }
   | { op: 'sync-status' }
   | { op: 'rejected' }
+  | { op: 'metrics' }
+  | { op: 'reactions' }
+  | { op: 'reaction-retry'; reaction: string; eventId: string }
+  | { op: 'reaction-skip'; reaction: string; eventId: string }
   | { op: 'subscribe' }
   | { op: 'unsubscribe' }
   | { op: 'dispose' };
@@ -50,6 +63,10 @@ export interface BridgeResults {
   import: { source: string; name: string; result: ImportResult };
   'sync-status': SyncStatus;
   rejected: RejectedRecord[];
+  metrics: StoreMetrics;
+  reactions: ReactionsView;
+  'reaction-retry': null;
+  'reaction-skip': null;
   subscribe: null;
   unsubscribe: null;
   dispose: null;
@@ -170,9 +187,15 @@ function checkCall(call: unknown): BridgeCall {
     case 'position':
     case 'sync-status':
     case 'rejected':
+    case 'metrics':
+    case 'reactions':
     case 'subscribe':
     case 'unsubscribe':
     case 'dispose':
+      return call as BridgeCall;
+    case 'reaction-retry':
+    case 'reaction-skip':
+      if (typeof call.reaction !== 'string' || typeof call.eventId !== 'string') throw bad(`${call.op} needs a reaction and an eventId`);
       return call as BridgeCall;
     case 'page': {
       const request = call.request;
@@ -249,6 +272,16 @@ export function createBridgeHost(root: DevtoolsSource, transport: BridgeTranspor
         return source.syncStatus();
       case 'rejected':
         return source.rejected();
+      case 'metrics':
+        return source.metrics();
+      case 'reactions':
+        return source.reactions();
+      case 'reaction-retry':
+        await source.retryParked(call.reaction, call.eventId);
+        return null;
+      case 'reaction-skip':
+        await source.skipParked(call.reaction, call.eventId);
+        return null;
       case 'subscribe':
         if (!subscriptions.has(sourceId)) {
           subscriptions.set(
@@ -413,6 +446,10 @@ export function createBridgeClient(transport: BridgeTransport): BridgeClient {
     },
     syncStatus: () => call(id, { op: 'sync-status' }),
     rejected: () => call(id, { op: 'rejected' }),
+    metrics: () => call(id, { op: 'metrics' }),
+    reactions: () => call(id, { op: 'reactions' }),
+    retryParked: async (reaction, eventId) => void (await call(id, { op: 'reaction-retry', reaction, eventId })),
+    skipParked: async (reaction, eventId) => void (await call(id, { op: 'reaction-skip', reaction, eventId })),
     subscribe(listener) {
       let set = listeners.get(id);
       if (!set) listeners.set(id, (set = new Set()));

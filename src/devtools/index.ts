@@ -86,6 +86,8 @@ export {
   type InspectResult,
   type PageRequest,
   type PageResult,
+  type ParkedView,
+  type ReactionsView,
   type SourceEvent,
   type SourceInfo,
   type StateQuery,

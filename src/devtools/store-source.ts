@@ -9,6 +9,7 @@ import type {
   DevtoolsSource,
   InspectResult,
   PageRequest,
+  ParkedView,
   SourceEvent,
   StateQuery,
 } from './types.ts';
@@ -26,6 +27,8 @@ export type DevtoolsStore = Pick<
   | 'importLog'
   | 'subscribeLog'
   | 'sync'
+  | 'metrics'
+  | 'reactions'
   | 'close'
 >;
 
@@ -191,23 +194,45 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
     },
     syncStatus: () => store.sync.status(),
     rejected: () => store.sync.rejected(),
+    metrics: () => store.metrics(),
+    async reactions() {
+      const [statuses, parked] = await Promise.all([store.reactions.status(), store.reactions.parked()]);
+      return {
+        statuses,
+        parked: parked.map(
+          (p): ParkedView => ({
+            reaction: p.reaction,
+            eventId: p.eventId,
+            type: p.event.type,
+            aggregateId: p.event.aggregateId,
+            seq: p.event.seq,
+            attempts: p.attempts,
+            lastError: p.lastError,
+            parkedAt: p.parkedAt,
+            retryRequested: p.retryRequested,
+          }),
+        ),
+      };
+    },
+    retryParked: (reaction, eventId) => store.reactions.retry(reaction, eventId),
+    skipParked: (reaction, eventId) => store.reactions.skip(reaction, eventId),
     subscribe(listener) {
       const emit = (event: SourceEvent) => {
         if (!disposed) listener(event);
       };
       let last: SyncStatus | undefined;
       const parts = [
+        // Every append made after this call returns, here or in another tab (issue 9, point 5).
         store.subscribeLog(() => emit({ kind: 'appended' })),
         store.timeTravel.subscribe((position) => emit({ kind: 'travel', position })),
         store.sync.subscribe((status) => {
+          // Confirmed, rebased or rejected: pending events moved, which subscribeLog does not report.
           const moved = last !== undefined && (status.confirmedPosition !== last.confirmedPosition || status.pending < last.pending);
-          // subscribeLog can miss events appended while it starts; the counts cannot.
-          const grew = last !== undefined && status.pending > last.pending;
           last = status;
           if (moved) emit({ kind: 'reordered' });
-          else if (grew) emit({ kind: 'appended' });
           emit({ kind: 'sync', status });
         }),
+        store.reactions.subscribe(() => emit({ kind: 'reactions' })),
         store.sync.onOutcome((outcomes) => {
           emit({ kind: 'outcomes', outcomes });
           emit({ kind: 'reordered' });

@@ -1,11 +1,24 @@
 import type { LogEvent } from '../core/index.ts';
-import type { EventOutcome, ImportResult, LogCursor, LogFilter, RejectedRecord, SyncStatus } from '../client/index.ts';
+import type {
+  EventOutcome,
+  ImportResult,
+  LatencyMetrics,
+  LogCursor,
+  LogFilter,
+  ReactionStatus,
+  RejectedRecord,
+  RunMetrics,
+  StoreMetrics,
+  SyncMetrics,
+  SyncStatus,
+} from '../client/index.ts';
 import type { Encoded } from './encode.ts';
 import type { DiffResult } from './diff.ts';
 
 export { DevtoolsError } from './errors.ts';
 
 export type { LogCursor, LogFilter, SyncStatus, EventOutcome, RejectedRecord, ImportResult, Encoded, DiffResult };
+export type { StoreMetrics, LatencyMetrics, RunMetrics, SyncMetrics, ReactionStatus };
 
 /** One event of the log with its place in it, as the panel lists it. */
 export interface DevtoolsEntry {
@@ -66,6 +79,26 @@ export interface InspectResult {
   diff?: DiffResult;
 }
 
+/** An event a reaction parked (store.reactions.parked()), as the panel lists it. */
+export interface ParkedView {
+  reaction: string;
+  eventId: string;
+  type: string;
+  aggregateId: string;
+  seq: number;
+  attempts: number;
+  lastError: string;
+  parkedAt: number;
+  /** A retry was asked for and waits for the tab running reactions. */
+  retryRequested: boolean;
+}
+
+/** The store's reactions: each one's status, and every parked event. */
+export interface ReactionsView {
+  statuses: ReactionStatus[];
+  parked: ParkedView[];
+}
+
 /** What a source tells the panel as it happens. */
 export type SourceEvent =
   /** New events were appended (in this tab or another): read the tail. */
@@ -74,7 +107,9 @@ export type SourceEvent =
   | { kind: 'reordered' }
   | { kind: 'travel'; position: LogCursor | null }
   | { kind: 'sync'; status: SyncStatus }
-  | { kind: 'outcomes'; outcomes: EventOutcome[] };
+  | { kind: 'outcomes'; outcomes: EventOutcome[] }
+  /** A reaction's bookkeeping changed (delivered, failed, parked, retried, skipped). */
+  | { kind: 'reactions' };
 
 /**
  * Everything the panel reads or does, whether the store lives in this page
@@ -97,6 +132,14 @@ export interface DevtoolsSource {
   importLog(ndjson: string): Promise<{ source: DevtoolsSource; result: ImportResult; name: string }>;
   syncStatus(): Promise<SyncStatus>;
   rejected(): Promise<RejectedRecord[]>;
+  /** store.metrics(): append and replay latencies, sync lag, pending count and age. */
+  metrics(): Promise<StoreMetrics>;
+  /** store.reactions.status() and .parked(). */
+  reactions(): Promise<ReactionsView>;
+  /** store.reactions.retry(): asks for another try of a parked event. */
+  retryParked(reaction: string, eventId: string): Promise<void>;
+  /** store.reactions.skip(): gives up on a parked event. */
+  skipParked(reaction: string, eventId: string): Promise<void>;
   subscribe(listener: (event: SourceEvent) => void): () => void;
   /** Releases the source; a scratch source also closes its store and deletes its database. */
   dispose(): Promise<void>;

@@ -2,7 +2,7 @@
 // port pair that, like the real one, carries JSON only.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAggregate, defineEvent } from '../../src/core/index.ts';
+import { defineAggregate, defineEvent, defineReaction } from '../../src/core/index.ts';
 import type { LogEntry } from '../../src/client/types.ts';
 import {
   BRIDGE_CHANNEL,
@@ -17,7 +17,8 @@ import {
   type SourceEvent,
 } from '../../src/devtools/index.ts';
 import { openTestStore } from '../../src/testing/index.ts';
-import { model, Order } from '../fixtures/model.ts';
+import { ItemAdded, model, Order } from '../fixtures/model.ts';
+import { eventually } from '../engine/modes.ts';
 
 interface FakePort extends PortLike {
   disconnect(): void;
@@ -253,6 +254,61 @@ describe('devtools bridge', () => {
     expect(await source.rejected()).toEqual([]);
     await expect(source.inspect({ aggregateType: 'Nope', aggregateId: 'x' })).rejects.toMatchObject({ code: 'NO_AGGREGATE' });
     await expect(source.travel({ area: 'x' } as never)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('serves store.metrics() and the reactions (status, parked events, retry, skip), and tells when reactions change', async () => {
+    let failing = true;
+    const delivered: string[] = [];
+    const Charge = defineReaction({
+      name: 'charge',
+      events: [ItemAdded],
+      maxAttempts: 1,
+      backoff: { initialMs: 1, maxMs: 1 },
+      handlers: {
+        ItemAdded: (event) => {
+          if (failing) throw new Error(`declined ${event.data.sku}`);
+          delivered.push(event.id);
+        },
+      },
+    });
+    const store = await openTestStore({ ...model, worker: false, reactions: [Charge] });
+    cleanups.push(() => store.dispose());
+    const [pagePort, panelPort] = portPair();
+    const exposed = exposeToDevtools(store, { aggregates: [Order], transport: portTransport(pagePort) });
+    cleanups.push(() => exposed.close());
+    const { client, source } = await connectBridge(portTransport(panelPort));
+    cleanups.push(() => client.close());
+    const events = recorder(source);
+
+    const { events: [a, b] } = await store.append('o1', [item('a'), item('b')]);
+    expect(await events.next('reactions')).toEqual({ kind: 'reactions' });
+    await eventually(async () => expect((await source.reactions()).parked).toHaveLength(2));
+    const view = await source.reactions();
+    expect(view.statuses).toEqual([expect.objectContaining({ name: 'charge', on: 'local', leader: true, parked: 2 })]);
+    expect(view.parked.map((p) => p.eventId).sort()).toEqual([a!.id, b!.id].sort());
+    expect(view.parked.find((p) => p.eventId === a!.id)).toEqual({
+      reaction: 'charge',
+      eventId: a!.id,
+      type: 'ItemAdded',
+      aggregateId: 'o1',
+      seq: 1,
+      attempts: 1,
+      lastError: expect.stringContaining('declined a'),
+      parkedAt: expect.any(Number),
+      retryRequested: false,
+    });
+
+    failing = false;
+    await source.retryParked('charge', a!.id);
+    await eventually(() => expect(delivered).toEqual([a!.id]));
+    await eventually(async () => expect((await source.reactions()).parked.map((p) => p.eventId)).toEqual([b!.id]));
+    await source.skipParked('charge', b!.id);
+    expect((await source.reactions()).parked).toEqual([]);
+    expect(delivered).toEqual([a!.id]);
+
+    expect(await source.metrics()).toMatchObject({ append: { count: 1, window: 1 }, replay: { count: 0 }, sync: null });
+    await expect(source.retryParked('charge', 42 as never)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    for (const message of pagePort.sent) expect(JSON.parse(JSON.stringify(message))).toEqual(message);
   });
 
   it('checks what it is sent, and answers only the panel', async () => {

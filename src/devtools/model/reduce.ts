@@ -115,6 +115,8 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return { ...state, sync: action.status };
     case 'outcomesSeen':
       return seeOutcomes(state, action.at, action.outcomes);
+    case 'reactionsChanged':
+      return { ...state, reactions: state.reactions + 1 };
     case 'noticed':
       return { ...state, notice: action.notice };
   }

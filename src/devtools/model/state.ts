@@ -116,6 +116,8 @@ export interface PanelState {
   outcomes: readonly SeenOutcome[];
   /** Bumped when a rejected outcome arrives (the rejected list is read again). */
   rejections: number;
+  /** Bumped when a reaction's bookkeeping changes (the Reactions tab reads it again). */
+  reactions: number;
   sync: SyncStatus | null;
   tab: TabId;
   /** The status line: what the last export or import did. */
@@ -145,6 +147,8 @@ export type PanelAction =
   | { type: 'tabChosen'; tab: TabId }
   | { type: 'syncChanged'; status: SyncStatus }
   | { type: 'outcomesSeen'; at: number; outcomes: readonly EventOutcome[] }
+  /** A reaction delivered, failed, parked, or a parked event was retried or skipped. */
+  | { type: 'reactionsChanged' }
   | { type: 'noticed'; notice: Notice };
 
 export const DEFAULT_TAB: TabId = 'event';
@@ -177,6 +181,7 @@ export function initialState(): PanelState {
     rebased: new Set(),
     outcomes: [],
     rejections: 0,
+    reactions: 0,
     sync: null,
     tab: DEFAULT_TAB,
     notice: null,

@@ -95,8 +95,8 @@ export function mountPanel(rootSource: DevtoolsSource, host: HTMLElement, option
     },
     download: options.download ?? defaultDownload,
   };
-  let grid: LogGridView | undefined;
-  const ctx: PanelContext = { ...core, commands: createCommands({ ctx: core, grid: () => grid!, transfer }) };
+  // The grid is made below, with the other views; commands reach it only once the panel runs.
+  const ctx: PanelContext = { ...core, commands: createCommands({ ctx: core, grid: (): LogGridView => grid, transfer }) };
 
   /** Selects the event the store travelled to when someone else moved it. */
   const followTravel = (): void => {
@@ -127,11 +127,14 @@ export function mountPanel(rootSource: DevtoolsSource, host: HTMLElement, option
       case 'outcomes':
         core.dispatch({ type: 'outcomesSeen', at: Date.now(), outcomes: event.outcomes });
         break;
+      case 'reactions':
+        core.dispatch({ type: 'reactionsChanged' });
+        break;
     }
   };
 
   // ---- the views, in the order they stack
-  grid = createLogGrid(ctx);
+  const grid = createLogGrid(ctx);
   const header = createHeader(ctx);
   const timeline = createTimeline(ctx);
   const notice = createNotice();

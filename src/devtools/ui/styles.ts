@@ -208,4 +208,15 @@ export const STYLES = /* css */ `
 .chr-dt-outcomes li { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px; padding: 4px 6px; border-radius: 6px; background: var(--chr-bg-2); min-width: 0; overflow-wrap: anywhere; }
 .chr-dt-outcomes code { font-family: var(--chr-mono); font-size: 11px; min-width: 0; overflow-wrap: anywhere; }
 .chr-dt-drop { outline: 2px dashed var(--chr-accent); outline-offset: -6px; }
+
+/* metrics and reactions */
+.chr-dt-table-wrap { overflow-x: auto; margin: 6px 0 14px; }
+.chr-dt-metrics-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+.chr-dt-metrics-table th, .chr-dt-metrics-table td { padding: 4px 8px; border-bottom: 1px solid var(--chr-border); text-align: right; white-space: nowrap; }
+.chr-dt-metrics-table th:first-child { text-align: left; }
+.chr-dt-metrics-table thead th { font-size: 10.5px; color: var(--chr-muted); font-weight: 600; text-transform: uppercase; letter-spacing: .03em; }
+.chr-dt-badge[data-status="caught-up"] { background: var(--chr-confirmed-bg); color: var(--chr-confirmed); }
+.chr-dt-badge[data-status="working"] { background: var(--chr-pending-bg); color: var(--chr-pending); }
+.chr-dt-badge[data-status="failing"] { background: var(--chr-rejected-bg); color: var(--chr-rejected); }
+.chr-dt-parked-actions { display: inline-flex; gap: 4px; margin-left: auto; }
 `;

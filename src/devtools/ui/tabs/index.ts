@@ -4,7 +4,9 @@
  */
 import type { TabDefinition } from '../tabs.ts';
 import { eventTab } from './event-tab.ts';
+import { metricsTab } from './metrics-tab.ts';
+import { reactionsTab } from './reactions-tab.ts';
 import { syncTab } from './sync-tab.ts';
 import { whatIfTab } from './whatif-tab.ts';
 
-export const TABS: readonly TabDefinition[] = [eventTab, whatIfTab, syncTab];
+export const TABS: readonly TabDefinition[] = [eventTab, whatIfTab, syncTab, metricsTab, reactionsTab];
