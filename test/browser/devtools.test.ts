@@ -13,8 +13,9 @@ import {
   type DownloadFile,
   type SourceEvent,
 } from '../../src/devtools/index.ts';
+import { defineReaction } from '../../src/core/index.ts';
 import { openTestStore, type TestStore } from '../../src/testing/index.ts';
-import { model, Order } from '../fixtures/model.ts';
+import { ItemAdded, model, Order } from '../fixtures/model.ts';
 
 type OrderStore = TestStore<typeof model.events, typeof model.aggregates>;
 
@@ -446,6 +447,114 @@ describe('devtools panel', () => {
     rows(root)[0]!.click();
     await panel.idle();
     expect(byTestId(root, 'devtools-state-after').textContent).toContain('No definition of the Order aggregate');
+  });
+
+  it('shows store.metrics() in the Metrics tab, read again while it shows and never while it is hidden', async () => {
+    const store = await sampleStore();
+    // A source that counts the metrics reads, to see the refresh is paced, not a loop.
+    const inner = createStoreSource(store, { aggregates: [Order] });
+    cleanups.push(() => inner.dispose());
+    let reads = 0;
+    const source: DevtoolsSource = {
+      ...inner,
+      metrics() {
+        reads++;
+        return inner.metrics();
+      },
+    };
+    const { panel, root } = await mount(source);
+    expect(reads).toBe(0);
+    byTestId(root, 'devtools-tab-metrics').click();
+    await panel.idle();
+    const metrics = byTestId(root, 'devtools-metrics');
+    const cell = (figure: string, stat: string) => metrics.querySelector(`[data-testid="devtools-metrics-row"][data-figure="${figure}"] [data-stat="${stat}"]`)!.textContent;
+    expect(cell('append', 'count')).toBe('3');
+    expect(cell('append', 'p99')).toMatch(/ms$/);
+    expect(cell('replay', 'count')).toBe('0');
+    expect(metrics.textContent).toContain('This store does not sync');
+
+    // New appends show without touching the panel.
+    await store.append('o3', [placed('cy')]);
+    await store.append('o3', [item('d')]);
+    await expect.poll(() => cell('append', 'count'), { timeout: 10_000 }).toBe('5');
+    // Paced: a read a second while it shows (a loop would make hundreds).
+    const before = reads;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(reads - before).toBeGreaterThanOrEqual(1);
+    expect(reads - before).toBeLessThanOrEqual(3);
+
+    // Hidden: no more reads at all.
+    byTestId(root, 'devtools-tab-event').click();
+    await panel.idle();
+    await new Promise((r) => setTimeout(r, 50));
+    const hiddenAt = reads;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(reads).toBe(hiddenAt);
+  });
+
+  it('shows sync lag, the pending count and the oldest pending event in the Metrics tab', async () => {
+    const log = `devtools-metrics-${Date.now().toString(36)}`;
+    const store = await openTestStore({ ...model, worker: false, sync: { url: inject('syncUrl'), log, token: 'browser-token', pollIntervalMs: 60_000, initialBackoffMs: 50 } });
+    cleanups.push(() => store.dispose());
+    await store.sync.pause();
+    await store.append('o1', [{ ...placed('ada'), meta: { occurredAt: Date.now() - 90_000 } }, item('a')]);
+    const { panel, root } = await mount(store);
+    byTestId(root, 'devtools-tab-metrics').click();
+    await panel.idle();
+    const metrics = byTestId(root, 'devtools-metrics');
+    expect(byTestId(metrics, 'devtools-metrics-sync-state').textContent).toBe('paused');
+    expect(byTestId(metrics, 'devtools-metrics-pending').textContent).toBe('2');
+    expect(byTestId(metrics, 'devtools-metrics-oldest-pending').textContent).toMatch(/^1 min 3\d s$/);
+    expect(byTestId(metrics, 'devtools-metrics-lag-events').textContent).toBe('0');
+    await store.sync.resume();
+    await store.sync.syncNow();
+    await expect.poll(() => byTestId(metrics, 'devtools-metrics-pending').textContent, { timeout: 10_000 }).toBe('0');
+    expect(byTestId(metrics, 'devtools-metrics-oldest-pending').textContent).toBe('none');
+  });
+
+  it('lists reactions and their parked events; Retry delivers one once the handler is fixed, Skip gives one up', async () => {
+    let failing = true;
+    const delivered: string[] = [];
+    const Charge = defineReaction({
+      name: 'charge',
+      events: [ItemAdded],
+      maxAttempts: 2,
+      backoff: { initialMs: 1, maxMs: 2 },
+      handlers: {
+        ItemAdded: (event) => {
+          if (failing) throw new Error(`card declined for ${event.data.sku}`);
+          delivered.push(event.id);
+        },
+      },
+    });
+    const store = await openTestStore({ ...model, worker: false, reactions: [Charge] });
+    cleanups.push(() => store.dispose());
+    const { panel, root } = await mount(store);
+    byTestId(root, 'devtools-tab-reactions').click();
+    await panel.idle();
+    const reactions = byTestId(root, 'devtools-reactions');
+    expect(reactions.querySelector('[data-testid="devtools-reaction"][data-name="charge"]')).not.toBeNull();
+    expect(reactions.textContent).toContain('No parked events');
+
+    const { events } = await store.append('o1', [item('a'), item('b')]);
+    const [a, b] = [events[0]!.id, events[1]!.id];
+    const parkedRows = () => [...reactions.querySelectorAll<HTMLElement>('[data-testid="devtools-parked-row"]')].map((r) => r.dataset.id).sort();
+    await expect.poll(parkedRows, { timeout: 10_000 }).toEqual([a, b].sort());
+    const row = (id: string) => reactions.querySelector<HTMLElement>(`[data-testid="devtools-parked-row"][data-id="${id}"]`)!;
+    expect(row(a).textContent).toContain('card declined for a');
+    expect(row(a).textContent).toContain('ItemAdded o1 #1');
+
+    failing = false;
+    byTestId<HTMLButtonElement>(row(a), 'devtools-parked-retry').click();
+    await expect.poll(parkedRows, { timeout: 10_000 }).toEqual([b]);
+    expect(delivered).toEqual([a]);
+
+    byTestId<HTMLButtonElement>(row(b), 'devtools-parked-skip').click();
+    await expect.poll(parkedRows, { timeout: 10_000 }).toEqual([]);
+    expect(await store.reactions.parked()).toEqual([]);
+    expect(delivered).toEqual([a]);
+    await panel.idle();
+    expect(reactions.querySelector('[data-testid="devtools-reaction"][data-name="charge"]')!.getAttribute('data-state')).toBe('caught-up');
   });
 
   it('works the same over the extension bridge (window messages)', async () => {
