@@ -1,0 +1,305 @@
+import { SyncError } from '../errors.ts';
+import { judgePushes, type JudgeInput, type Judged, type LogState } from '../push-judge.ts';
+import type { LogKnowledge, WriteTicket } from './log-knowledge.ts';
+import { cachedLogState, lockLog, readLogState } from './log-state.ts';
+import { checkSchemaVersion } from './schema.ts';
+import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+import { INSERT_LOG_SQL } from './statements.ts';
+import type { PushResult } from './types.ts';
+import { runWrite, type WriteStatement } from './write-statement.ts';
+
+/**
+ * How pushes reach the database: per log, a queue applied in batches, in
+ * arrival order. The fast path judges a batch against what this process knows
+ * of the log and sends one checked write, up to MAX_FLIGHTS of them chained
+ * behind each other; anything uncertain takes the slow path, one transaction
+ * under the log's lock (docs/protocol.md, "Reference storage layout").
+ */
+
+/** A push waiting for (or in) a transaction, with the JSON of its events made before it queued. */
+export interface Waiting extends JudgeInput {
+  /** Date.now() after which the caller no longer waits: the push is dropped from the queue unjudged. */
+  deadline: number | undefined;
+  resolve: (result: PushResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The slow path's write ran into a bounded lock wait: its transaction is rolled back and tried again. */
+class Blocked extends Error {}
+
+/**
+ * Writes to one log in flight at once: each after the first was judged behind
+ * the one before it and waits for it (see writeSql). 3 kept two cores busy
+ * best on the bench; more only adds writes that wait.
+ */
+const MAX_FLIGHTS = 3;
+
+export interface PushPipelineOptions {
+  driver: SqlDriver;
+  /** Where fast writes go: to the database in the order they are sent (SqlDriver.queryInOrder). */
+  ordered: SqlExecutor;
+  statement: WriteStatement;
+  knowledge: LogKnowledge;
+  /** At most this many events in one batch. */
+  maxBatchEvents: number;
+  /** A push committed and moved the log's head. */
+  emitHead(log: string, head: number): void;
+  /** The error a caller gets for a failure (mapped, explained). */
+  explain(error: unknown): Promise<unknown>;
+}
+
+/** What a judged batch leaves the log as, if its write succeeds. */
+function after(judged: Judged, writeId: string | null) {
+  return { head: judged.head, writeId, marks: judged.marks, epochs: judged.epochs, heads: judged.heads };
+}
+
+/** The next batch of the queue; pushes whose callers stopped waiting are refused, not judged. */
+function takeBatch(queue: Waiting[], maxBatchEvents: number): Waiting[] {
+  const batch: Waiting[] = [];
+  let events = 0;
+  const now = Date.now();
+  while (queue.length > 0 && (batch.length === 0 || events + queue[0]!.push.events.length <= maxBatchEvents)) {
+    const next = queue.shift()!;
+    if (next.deadline !== undefined && next.deadline <= now) {
+      next.reject(new SyncError('UNAVAILABLE', 'The push waited too long for the database', { reason: 'store-timeout' }));
+      continue;
+    }
+    events += next.push.events.length;
+    batch.push(next);
+  }
+  return batch;
+}
+
+/**
+ * The slow path, as docs/protocol.md describes a push: one transaction that
+ * locks the log's row, then reads everything the batch needs (ids included),
+ * judges, writes and commits. A bounded lock wait that ran out (a write judged
+ * on a stale state held a row this one needs; it is about to fail) starts the
+ * transaction over, after it had time to.
+ */
+async function judgeUnderLock(
+  driver: SqlDriver,
+  statement: WriteStatement,
+  knowledge: LogKnowledge,
+  log: string,
+  batch: readonly Waiting[],
+): Promise<{ judged: Judged; state: LogState; current: WriteTicket }> {
+  for (let attempt = 1; ; attempt++) {
+    const current = knowledge.nextWrite();
+    try {
+      const { judged, state } = await driver.transaction(async (tx) => {
+        // 1. One writer per log: lock the log's row (created on the first push).
+        const lockedHead = await lockLog(tx, log);
+        // A newer server may have migrated the database: refuse rather than write by older rules.
+        await checkSchemaVersion(tx);
+        // 2. Read under the lock (a new statement, hence a fresh snapshot).
+        const state = await readLogState(tx, log, batch, undefined, true);
+        if (state.head !== lockedHead) throw new Error('the log head moved while its row was locked');
+        const judged = judgePushes(state, batch);
+        if (judged.rows.length > 0) {
+          const result = await runWrite(tx, statement, log, state, judged, current, null);
+          if (result === 'blocked') throw new Blocked();
+          if (result !== 'written') throw new Error(`the write under the log's lock failed (${result})`);
+        }
+        return { judged, state };
+      });
+      return { judged, state, current };
+    } catch (error) {
+      if (!(error instanceof Blocked) || attempt >= 20) throw error instanceof Blocked ? new Error('push kept waiting for locks') : error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** attempt) * Math.random()));
+    }
+  }
+}
+
+export function createPushPipeline(options: PushPipelineOptions) {
+  const { driver, ordered, statement, knowledge, maxBatchEvents, emitHead, explain } = options;
+
+  /** Reads the batch's state using what is known of the log; forgets that knowledge when it proved stale. */
+  const readKnowing = async (db: SqlExecutor, log: string, batch: readonly Waiting[], readIds: boolean) => {
+    const known = knowledge.get(log);
+    const state = await readLogState(db, log, batch, known, readIds);
+    if (known && (known.head !== state.head || known.writeId !== state.writeId)) knowledge.forget(log);
+    return state;
+  };
+
+  /** Settles the batch's promises with the judged results; reports the head move. */
+  function settle(log: string, batch: readonly Waiting[], results: Judged['results']): void {
+    let head = -1;
+    results.forEach((result, i) => {
+      if (result instanceof SyncError) {
+        batch[i]!.reject(result);
+      } else {
+        if (result.appended > 0) head = Math.max(head, result.head);
+        batch[i]!.resolve(result);
+      }
+    });
+    if (head >= 0) emitHead(log, head);
+  }
+
+  const fail = async (log: string, batch: readonly Waiting[], error: unknown): Promise<void> => {
+    knowledge.forget(log);
+    const explained = await explain(error);
+    for (const w of batch) w.reject(explained);
+  };
+
+  /** A write sent and not answered yet, with the results it settles when it succeeds. */
+  interface Flight {
+    batch: Waiting[];
+    judged: Judged;
+    /** true: written. false: nothing written, the slow path decides. An error: the outcome is unknown. */
+    outcome: Promise<boolean | { error: unknown }>;
+  }
+
+  /**
+   * The fast path: judge the batch against what this process knows of the log
+   * (or against one snapshot read), then send a write that takes the log's lock
+   * and writes only if the head and write id are still the ones judged against.
+   * Under the lock nothing has changed since, so every rule holds exactly as if
+   * the read had been made under the lock.
+   *
+   * `behind`: writes of this process to the log are in flight. The batch is then
+   * judged against the log as they will leave it, and its write also requires
+   * the last of them to have committed (its write id): a write can only commit
+   * after the ones it was judged behind, and only if they did.
+   *
+   * Returns the flight; 'done' when the batch was settled without a write (a
+   * snapshot read showed nothing to store); 'wait' when it must wait until
+   * nothing is in flight; 'locked' when the slow path must decide (an id may be
+   * stored already, or refusals must be confirmed under the lock).
+   */
+  async function start(log: string, batch: Waiting[], behind: boolean): Promise<Flight | 'done' | 'wait' | 'locked'> {
+    let state = cachedLogState(knowledge.get(log), batch);
+    let verified = false; // read in this attempt: the state is a snapshot of the log
+    if (!state) {
+      if (behind) return 'wait';
+      state = await readKnowing(driver, log, batch, false);
+      verified = true;
+    }
+    const judged = judgePushes(state, batch);
+    if (judged.needsIds || (judged.rows.length === 0 && !verified)) return behind ? 'wait' : 'locked';
+    if (judged.rows.length === 0) {
+      if (state.exists) knowledge.remember(log, state.head, state, null);
+      settle(log, batch, judged.results);
+      return 'done';
+    }
+    if (!state.exists) await driver.query(INSERT_LOG_SQL, [log]);
+    // Behind writes in flight: this one must follow the last of them (read before remember() below moves on).
+    const afterTicket = behind ? (knowledge.get(log)?.ticket ?? null) : null;
+    if (behind && afterTicket === null) return 'wait';
+    const current = knowledge.nextWrite();
+    // The log as this write leaves it, if it succeeds: what the next batch is judged against.
+    knowledge.remember(log, state.head, after(judged, current.id), current.ticket);
+    const outcome = runWrite(ordered, statement, log, state, judged, current, afterTicket).then(
+      (result): boolean => {
+        if (result === 'written') {
+          knowledge.succeeded(log);
+          return true;
+        }
+        // Not written (the head moved, a fence, a bounded wait, an id stored already...): the slow path
+        // decides, for this batch and, for a while, the log's next ones.
+        knowledge.forget(log);
+        knowledge.failed(log);
+        return false;
+      },
+      (error: unknown) => {
+        knowledge.forget(log);
+        return { error };
+      },
+    );
+    return { batch, judged, outcome };
+  }
+
+  /** The slow path: judged and written under the log's lock (judgeUnderLock), then settled. */
+  async function pushLocked(log: string, batch: readonly Waiting[]): Promise<void> {
+    const { judged, state, current } = await judgeUnderLock(driver, statement, knowledge, log, batch);
+    if (judged.rows.length > 0) knowledge.remember(log, state.head, after(judged, current.id), current.ticket);
+    else knowledge.remember(log, state.head, state, null);
+    settle(log, batch, judged.results);
+  }
+
+  /** Per log: pushes waiting for a batch. */
+  const queues = new Map<string, Waiting[]>();
+  /** Per log: wakes a drain that waits for pushes while its writes are in flight. */
+  const arrivals = new Map<string, () => void>();
+
+  /**
+   * Applies the queued pushes of a log, batch by batch in arrival order. A batch
+   * is judged and its write sent while the previous batch's write is still
+   * running (up to MAX_FLIGHTS), so the database has the next write at hand
+   * when the previous one commits; results are settled in order as writes are
+   * answered. A write that did not happen sends its batch, and every batch
+   * after it, through the slow path once nothing is in flight.
+   */
+  async function drain(log: string): Promise<void> {
+    const queue = queues.get(log)!;
+    const flights: Flight[] = [];
+    const again: Waiting[][] = [];
+
+    const decideLocked = async (batch: Waiting[]): Promise<void> => {
+      try {
+        await pushLocked(log, batch);
+      } catch (error) {
+        await fail(log, batch, error);
+      }
+    };
+    const land = async (): Promise<void> => {
+      const flight = flights.shift()!;
+      const outcome = await flight.outcome;
+      if (outcome === true) settle(log, flight.batch, flight.judged.results);
+      else if (outcome === false) again.push(flight.batch);
+      else await fail(log, flight.batch, outcome.error);
+      if (flights.length === 0) for (const batch of again.splice(0)) await decideLocked(batch);
+    };
+
+    while (queue.length > 0 || flights.length > 0) {
+      if (queue.length === 0 && flights.length > 0 && again.length === 0 && flights.length < MAX_FLIGHTS) {
+        // Until the oldest write is answered or a push arrives, whichever comes first.
+        const arrived = new Promise<'arrived'>((resolve) => arrivals.set(log, () => resolve('arrived')));
+        const first = await Promise.race([flights[0]!.outcome, arrived]);
+        arrivals.delete(log);
+        if (first === 'arrived') continue;
+      }
+      const shared = knowledge.isContended(log);
+      if (queue.length === 0 || flights.length >= MAX_FLIGHTS || again.length > 0 || (shared && flights.length > 0)) {
+        await land();
+        continue;
+      }
+      const batch = takeBatch(queue, maxBatchEvents);
+      if (batch.length === 0) continue;
+      if (shared) {
+        await decideLocked(batch);
+        continue;
+      }
+      let started: Flight | 'done' | 'wait' | 'locked';
+      try {
+        started = await start(log, batch, flights.length > 0);
+      } catch (error) {
+        await fail(log, batch, error);
+        continue;
+      }
+      if (started === 'wait') {
+        queue.unshift(...batch);
+        await land();
+      } else if (started === 'locked') {
+        await decideLocked(batch);
+      } else if (started !== 'done') {
+        flights.push(started);
+      }
+    }
+    queues.delete(log);
+  }
+
+  return {
+    /** Queues a push for its log; settles when it is judged (and, if accepted, committed). */
+    push(log: string, waiting: Waiting): void {
+      const queue = queues.get(log);
+      if (queue) {
+        queue.push(waiting);
+        arrivals.get(log)?.();
+        return;
+      }
+      queues.set(log, [waiting]);
+      void drain(log);
+    },
+  };
+}
