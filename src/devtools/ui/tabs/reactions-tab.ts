@@ -5,7 +5,7 @@
  * changes (store.reactions.subscribe, through the source's events).
  */
 import { errorText } from '../../errors.ts';
-import { formatDateTime } from '../../format.ts';
+import { formatDateTime, plural } from '../../format.ts';
 import { latestWins } from '../../latest-wins.ts';
 import { parkedEventText, reactionFacts, reactionState } from '../../model/reactions.ts';
 import type { ParkedView, ReactionsView } from '../../types.ts';
@@ -57,7 +57,7 @@ function createReactionsTab(ctx: PanelContext): TabView {
       h('span', { class: 'chr-dt-badge', attrs: { 'data-status': 'rejected' }, text: 'parked' }),
       h('strong', { text: parked.reaction }),
       h('code', { text: parkedEventText(parked) }),
-      h('span', { text: `${parked.attempts} attempts: ${parked.lastError}` }),
+      h('span', { text: `${plural(parked.attempts, 'attempt')}: ${parked.lastError}` }),
       h('span', { class: 'chr-dt-muted', text: formatDateTime(parked.parkedAt) }),
       h('span', { class: 'chr-dt-parked-actions' }, retry, skip),
     );
