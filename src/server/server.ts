@@ -2,18 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { resolveAuth, type AuthOption, type Principal } from './auth.ts';
-import { SyncError } from './errors.ts';
 import { createAdmission } from './http/admit.ts';
 import { discardRest } from './http/body.ts';
 import { handleClientError } from './http/client-error.ts';
 import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './http/context.ts';
 import { createLiveUpgrades } from './http/live-upgrade.ts';
-import { handleHealth, handleMetrics, handleReady } from './http/ops.ts';
-import { handlePull } from './http/pull.ts';
-import { handleFence, handlePush } from './http/push.ts';
 import { createReplier, type CorsOptions } from './http/reply.ts';
 import { beginRequest, type RequestInfo } from './http/request-context.ts';
-import { ACTION_METHOD, LOG_PREFIX, matchLogRoute, parseTarget } from './http/routes.ts';
+import { createRouter } from './http/router.ts';
+import { parseTarget } from './http/routes.ts';
 import { createRateLimiter, resolveLimits, type ServerLimits } from './limits.ts';
 import { createLiveHub } from './live.ts';
 import { consoleLogger, type Logger } from './logger.ts';
@@ -163,66 +160,12 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     else logger.info('request', fields);
   };
 
-  /** The routes, in the order docs/protocol.md gives: authentication before anything else is looked at. */
-  const route = async (request: IncomingMessage, response: ServerResponse, info: RequestInfo, next?: () => void): Promise<void> => {
-    const { path, query } = parseTarget(request.url);
-    const method = request.method ?? 'GET';
-    const isOps = path === '/health' || path === '/ready' || path === '/metrics';
-    const isLog = path.startsWith(LOG_PREFIX);
-
-    if (method === 'OPTIONS' && (isOps || isLog)) {
-      info.action = 'preflight';
-      const headers: Record<string, string> = { ...replier.corsHeaders(request) };
-      if (headers['access-control-allow-origin']) {
-        headers['access-control-allow-methods'] = 'GET, POST, OPTIONS';
-        headers['access-control-allow-headers'] = request.headers['access-control-request-headers'] ?? 'authorization, content-type';
-        headers['access-control-max-age'] = '600';
-      }
-      info.status = 204;
-      response.writeHead(204, headers);
-      response.end();
-      return;
-    }
-    if (path === '/health') {
-      info.action = 'health';
-      return handleHealth(context, request, response, closing);
-    }
-    if (path === '/ready') {
-      info.action = 'ready';
-      return handleReady(context, request, response, closing);
-    }
-    if (path === '/metrics') {
-      info.action = 'metrics';
-      return handleMetrics(context, request, response, authenticate ? () => admission.authenticate(request) : undefined);
-    }
-    if (!isLog) {
-      if (next) return next();
-      throw new SyncError('NOT_FOUND', `No route for ${method} ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
-    }
-
-    const principal = await admission.authenticate(request);
-    if (refusing) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
-    const matched = matchLogRoute(path);
-    if (matched instanceof SyncError) throw matched;
-    if (matched === undefined) throw new SyncError('NOT_FOUND', `No route for ${method} ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
-    info.action = matched.action;
-    info.log = matched.log;
-    const allowed = ACTION_METHOD[matched.action];
-    if (method !== allowed && !(allowed === 'GET' && method === 'HEAD')) {
-      throw new SyncError('METHOD_NOT_ALLOWED', `${method} is not supported on /${matched.action}; use ${allowed}`, { allow: [allowed] });
-    }
-    admission.admit(request, principal, matched);
-    switch (matched.action) {
-      case 'push':
-        return handlePush(context, request, response, matched);
-      case 'fence':
-        return handleFence(context, request, response, matched);
-      case 'pull':
-        return handlePull(context, request, response, matched, query);
-      case 'live':
-        throw new SyncError('BAD_REQUEST', 'The live channel is a WebSocket: send an Upgrade: websocket request', { reason: 'websocket-required' });
-    }
-  };
+  const route = createRouter({
+    context,
+    admission,
+    authenticated: authenticate !== undefined,
+    state: { closing: () => closing, refusing: () => refusing },
+  });
 
   const handler: SyncServer['handler'] = (request, response, next) => {
     const info = beginRequest(request, response);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SyncError } from '../errors.ts';
 import { defaultExport, loadPeer, type PeerImporter } from '../optional-peer.ts';
+import { createNotificationListener, type NotificationListener } from './pg-notifications.ts';
 import { createSqlLogStore } from './sql-log-store.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import { migrate } from './schema.ts';
@@ -259,76 +260,25 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     throw mapPgError(error);
   }
 
-  // The notification connection lives outside the pool; it reconnects with backoff, and after a
-  // reconnect tells watchers to re-read heads (notifications sent while it was away are lost).
-  let listener: pg.Client | undefined;
-  let closing = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let attempt = 0;
-  let connectedOnce = false;
-
+  // The notification connection lives outside the pool (pg-notifications.ts).
+  let notifications: NotificationListener | undefined;
   const store = createSqlLogStore({
     kind: 'postgres',
     driver,
     notifyChannel: channel,
     mapError: mapPgError,
     connectionErrors: () => connectionErrors,
-    async onClose() {
-      closing = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      const client = listener;
-      listener = undefined;
-      if (client) await client.end().catch(() => undefined);
-    },
+    onClose: () => notifications?.close() ?? Promise.resolve(),
   });
-
-  const scheduleReconnect = (): void => {
-    if (closing || retryTimer) return;
-    const delay = Math.min(10_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    attempt++;
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void connectListener().catch(() => scheduleReconnect());
-    }, delay);
-    retryTimer.unref();
-  };
-
-  async function connectListener(): Promise<void> {
-    const client = new pgModule.Client(connectionConfig);
-    client.on('error', (error) => {
-      onConnectionError(error);
-      if (listener === client) listener = undefined;
-      client.end().catch(() => undefined);
-      scheduleReconnect();
-    });
-    client.on('notification', (message) => {
-      if (message.channel !== channel || !message.payload) return;
-      try {
-        const { log, head, by } = JSON.parse(message.payload) as { log?: unknown; head?: unknown; by?: unknown };
-        if (typeof log === 'string' && typeof head === 'number') store.emitHead(log, head, typeof by === 'string' ? by : undefined);
-      } catch {
-        // Not ours: ignore.
-      }
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${channel}`);
-    } catch (error) {
-      client.end().catch(() => undefined);
-      throw error;
-    }
-    if (closing) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    listener = client;
-    attempt = 0;
-    if (connectedOnce) store.emitResync();
-    connectedOnce = true;
-  }
-
+  notifications = createNotificationListener({
+    connect: () => new pgModule.Client(connectionConfig),
+    channel,
+    onError: onConnectionError,
+    onHead: (log, head, by) => store.emitHead(log, head, by),
+    onResync: () => store.emitResync(),
+  });
   try {
-    await connectListener();
+    await notifications.start();
   } catch (error) {
     await store.close().catch(() => undefined);
     throw mapPgError(error);
