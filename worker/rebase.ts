@@ -55,8 +55,8 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
   }
   const index = tx.objectStore('pageIndex').index('stream');
   const backlog = await readBacklog(tx, meta);
-  const conflicts: RebaseConflict[] = [];
-  for (const [aggregateId, pending] of byAggregate) {
+  const confirmedHeads = new Map<string, number>();
+  for (const aggregateId of byAggregate.keys()) {
     // Walk the aggregate's index entries from the top to its highest confirmed page.
     let confirmedHead = 0;
     let cursor = await index.openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev');
@@ -67,15 +67,104 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
       }
       cursor = await cursor.continue();
     }
-    confirmedHead = Math.max(confirmedHead, backlog.heads.get(aggregateId) ?? 0);
-    pending.sort((a, b) => a.meta.clientSeq - b.meta.clientSeq);
-    const contiguous = pending.every((e, i) => e.seq === confirmedHead + 1 + i);
-    if (!contiguous) {
+    confirmedHeads.set(aggregateId, Math.max(confirmedHead, backlog.heads.get(aggregateId) ?? 0));
+  }
+  await tx.done;
+  const conflicts = findConflicts(byAggregate, confirmedHeads);
+  return { conflicts, stamp: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn, pendingEvents: meta.pendingEvents } };
+}
+
+/**
+ * The aggregates whose pending events no longer follow their confirmed
+ * events: sorted by clientSeq, the pending seqs must be confirmedHead + 1,
+ * + 2, ... Pure: the store reads, this decides.
+ */
+export function findConflicts(pendingByAggregate: ReadonlyMap<string, StoredEvent[]>, confirmedHeads: ReadonlyMap<string, number>): RebaseConflict[] {
+  const conflicts: RebaseConflict[] = [];
+  for (const [aggregateId, events] of pendingByAggregate) {
+    const confirmedHead = confirmedHeads.get(aggregateId) ?? 0;
+    const pending = [...events].sort((a, b) => a.meta.clientSeq - b.meta.clientSeq);
+    if (!pending.every((e, i) => e.seq === confirmedHead + 1 + i)) {
       conflicts.push({ aggregateId, aggregateType: pending[0]!.aggregateType, confirmedHead, pending });
     }
   }
-  await tx.done;
-  return { conflicts, stamp: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn, pendingEvents: meta.pendingEvents } };
+  return conflicts;
+}
+
+/** What a rebase does to the pending events, decided without storage (resequencePending). */
+export interface Resequenced {
+  /** The pending events that stay, in order, with their new seq and clientSeq. */
+  keep: StoredEvent[];
+  /** The events a rebase rule dropped, with the reason. */
+  dropped: { event: StoredEvent; reason: string }[];
+  outcomes: RebaseOutcome[];
+  /** The clientSeq the kept events are numbered from (the first pending one's). */
+  firstClientSeq: number;
+}
+
+/**
+ * Re-sequences the pending events (all of them, in order) after the server's:
+ * in each conflicting aggregate, each event is kept (the default), dropped or
+ * transformed by its decision, and the kept ones take confirmedHead + 1, + 2,
+ * ... (ids kept). Events of other aggregates are untouched. Then every kept
+ * event is renumbered gaplessly from the first pending clientSeq (dropped
+ * events free their numbers). Pure: applyRebase stores the result.
+ */
+export function resequencePending(
+  events: readonly StoredEvent[],
+  conflicts: readonly RebaseConflict[],
+  decisions: ReadonlyMap<string, RebaseDecision>,
+): Resequenced {
+  const conflicted = new Set(conflicts.map((c) => c.aggregateId));
+  const nextSeq = new Map(conflicts.map((c) => [c.aggregateId, c.confirmedHead + 1]));
+  const keep: StoredEvent[] = [];
+  const dropped: Resequenced['dropped'] = [];
+  const outcomes: RebaseOutcome[] = [];
+  let firstClientSeq = Infinity;
+  for (const event of events) {
+    firstClientSeq = Math.min(firstClientSeq, event.meta.clientSeq);
+    if (!conflicted.has(event.aggregateId)) {
+      keep.push(event);
+      continue;
+    }
+    const decision = decisions.get(event.id) ?? { action: 'keep' };
+    const previousSeq = event.seq;
+    if (decision.action === 'drop') {
+      const reason = decision.reason ?? 'dropped by the aggregate rebase rule';
+      dropped.push({ event: { ...event }, reason });
+      outcomes.push({ id: event.id, aggregateId: event.aggregateId, type: event.type, status: 'rejected', previousSeq, reason });
+      continue;
+    }
+    if (decision.action === 'transform') event.data = decision.data;
+    const seq = nextSeq.get(event.aggregateId)!;
+    nextSeq.set(event.aggregateId, seq + 1);
+    event.seq = seq;
+    outcomes.push({ id: event.id, aggregateId: event.aggregateId, type: event.type, status: 'rebased', previousSeq, seq });
+    keep.push(event);
+  }
+  // clientSeqs stay gapless: the kept events are renumbered from the first unconfirmed one.
+  keep.forEach((event, i) => {
+    event.meta = { ...event.meta, clientSeq: firstClientSeq + i };
+  });
+  return { keep, dropped, outcomes, firstClientSeq };
+}
+
+/**
+ * Renumbers pending events gaplessly from `from`, leaving out the ones in
+ * `reject` (refused by the server for good). Pure: renumberPending stores it.
+ */
+export function renumberEvents(
+  events: readonly StoredEvent[],
+  from: number,
+  reject: ReadonlyMap<string, { code: string; reason: string }>,
+): { keep: StoredEvent[]; dropped: StoredEvent[] } {
+  const keep: StoredEvent[] = [];
+  const dropped: StoredEvent[] = [];
+  for (const event of events) (reject.has(event.id) ? dropped : keep).push(event);
+  keep.forEach((event, i) => {
+    event.meta = { ...event.meta, clientSeq: from + i };
+  });
+  return { keep, dropped };
 }
 
 export class StalePlanError extends ChronicleError {
@@ -110,42 +199,19 @@ export async function applyRebase(
     await tx.done.catch(() => undefined);
     throw new StalePlanError();
   }
-  const conflicted = new Map(plan.conflicts.map((c) => [c.aggregateId, c]));
-  const nextSeq = new Map(plan.conflicts.map((c) => [c.aggregateId, c.confirmedHead + 1]));
-  const outcomes: RebaseOutcome[] = [];
   const rejected = tx.objectStore('rejected');
   const now = Date.now();
-  let firstClientSeq = Infinity;
+  let result: Resequenced | undefined;
   const { after } = await rewritePendingPages(tx, (events) => {
-    const keep: StoredEvent[] = [];
-    for (const event of events) {
-      firstClientSeq = Math.min(firstClientSeq, event.meta.clientSeq);
-      if (!conflicted.has(event.aggregateId)) {
-        keep.push(event);
-        continue;
-      }
-      const decision = decisions.get(event.id) ?? { action: 'keep' };
-      const previousSeq = event.seq;
-      if (decision.action === 'drop') {
-        const reason = decision.reason ?? 'dropped by the aggregate rebase rule';
-        rejected.put({ id: event.id, event: { ...event }, reason, code: 'REBASE_DROPPED', rejectedAt: now }, event.id).catch(() => undefined);
-        outcomes.push({ id: event.id, aggregateId: event.aggregateId, type: event.type, status: 'rejected', previousSeq, reason });
-        continue;
-      }
-      if (decision.action === 'transform') event.data = decision.data;
-      const seq = nextSeq.get(event.aggregateId)!;
-      nextSeq.set(event.aggregateId, seq + 1);
-      event.seq = seq;
-      outcomes.push({ id: event.id, aggregateId: event.aggregateId, type: event.type, status: 'rebased', previousSeq, seq });
-      keep.push(event);
+    result = resequencePending(events, plan.conflicts, decisions);
+    for (const { event, reason } of result.dropped) {
+      rejected.put({ id: event.id, event, reason, code: 'REBASE_DROPPED', rejectedAt: now }, event.id).catch(() => undefined);
     }
-    // clientSeqs stay gapless: the kept events are renumbered from the first unconfirmed one.
-    keep.forEach((event, i) => {
-      event.meta = { ...event.meta, clientSeq: firstClientSeq + i };
-    });
-    return keep;
+    return result.keep;
   });
-  for (const aggregateId of conflicted.keys()) tx.objectStore('snapshots').delete(aggregateId).catch(() => undefined);
+  const outcomes = result?.outcomes ?? [];
+  const firstClientSeq = result?.firstClientSeq ?? Infinity;
+  for (const { aggregateId } of plan.conflicts) tx.objectStore('snapshots').delete(aggregateId).catch(() => undefined);
   meta.pendingEvents = after;
   meta.nextClientSeq = after > 0 ? firstClientSeq + after : Number.isFinite(firstClientSeq) ? firstClientSeq : meta.nextClientSeq;
   meta.generation = (meta.generation ?? 0) + 1;
@@ -170,16 +236,12 @@ export async function renumberPending(
   const dropped: StoredEvent[] = [];
   const now = Date.now();
   const { after } = await rewritePendingPages(tx, (events) => {
-    const keep = events.filter((event) => {
-      const why = reject.get(event.id);
-      if (!why) return true;
+    const { keep, dropped: refused } = renumberEvents(events, from, reject);
+    for (const event of refused) {
+      const why = reject.get(event.id)!;
       dropped.push(event);
       tx.objectStore('rejected').put({ id: event.id, event, reason: why.reason, code: why.code, rejectedAt: now }, event.id).catch(() => undefined);
-      return false;
-    });
-    keep.forEach((event, i) => {
-      event.meta = { ...event.meta, clientSeq: from + i };
-    });
+    }
     return keep;
   });
   meta.pendingEvents = after;
