@@ -352,9 +352,13 @@ export function timeReplay(replay: Store['replay'], recorder: MetricsRecorder): 
       events++;
       return handler(event, context);
     };
-    return replay({ ...options, handler: counted }).then((result) => {
+    const timed = replay({ ...options, handler: counted }).then((result) => {
       recorder.replayRun(recorder.now() - started, events);
       return result;
     });
+    // As the job tracker does for the job itself: a job that close() stops rejects with AbortedError
+    // maybe before its caller awaits it, and that is not an unhandled rejection.
+    timed.catch(() => undefined);
+    return timed;
   };
 }
