@@ -11,6 +11,8 @@
  *   node bench/run.mjs --profile  instead: CPU-profile the page and the engine worker during ingest,
  *                                 local batch appends, replay, single appends and snapshot loads (bench/profile.ts)
  *   node bench/run.mjs --server   only the server metrics (server-push, server-push-pglite, initial-sync)
+ *   node bench/run.mjs --only a,b only these metrics (and what they need: full-replay needs bulk-append's
+ *                                 database); for iterating on one path, never for the figures in the README
  *
  * The server metrics (bench/server-bench.ts, loaded through tsx) run in this
  * Node process: server-push on PostgreSQL (a database made for the run on
@@ -46,6 +48,10 @@ const WATCHDOG_MS = 10 * 60 * 1000;
 const PROBE = process.argv.includes('--probe');
 const PROFILE = process.argv.includes('--profile');
 const SERVER_ONLY = process.argv.includes('--server');
+const ONLY_AT = process.argv.indexOf('--only');
+const ONLY = ONLY_AT >= 0 ? new Set((process.argv[ONLY_AT + 1] ?? '').split(',').filter(Boolean)) : undefined;
+/** Whether a metric runs in this run (all of them unless --only names some). */
+const wanted = (...names) => !ONLY || names.some((name) => ONLY.has(name));
 
 const MB = 1024 * 1024;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -387,8 +393,9 @@ async function main() {
       return;
     }
 
-    add(await bench('bulkAppend'));
-    add(await bench('batchAppend'));
+    const replaying = wanted('full-replay', 'full-replay-peak-heap');
+    if (wanted('bulk-append') || replaying) add(await bench('bulkAppend'));
+    if (wanted('batch-append')) add(await bench('batchAppend'));
     await bench('release'); // the generated log must not count in the replay heaps
 
     if (PROBE) log('Dexie replay ms by chunk size:', JSON.stringify(await bench('dexieChunkProbe')));
@@ -422,58 +429,60 @@ async function main() {
     };
     // Timed without sampling (reading a worker's heap over CDP interrupts it), then once more
     // on the same databases, each side again from a fresh open, for the heaps.
-    const timed = await replayRound(false);
-    const { dexieOpen, dexie, chronicleOpen, chronicle } = timed;
-    const heaps = await replayRound(true);
-    const { dexieBefore, dexieRows, pageBefore, workerBefore, chronicleRows } = heaps;
-    await bench('deleteLogDatabases');
+    if (replaying) {
+      const timed = await replayRound(false);
+      const { dexieOpen, dexie, chronicleOpen, chronicle } = timed;
+      const heaps = await replayRound(true);
+      const { dexieBefore, dexieRows, pageBefore, workerBefore, chronicleRows } = heaps;
+      await bench('deleteLogDatabases');
 
-    if (chronicle.processed !== prepared.events) throw new Error(`replay handled ${chronicle.processed} of ${prepared.events} events`);
-    if (!sameSummary(chronicle.summary, dexie.summary)) {
-      throw new Error(`replay results differ: chronicle ${JSON.stringify(chronicle.summary)} vs dexie ${JSON.stringify(dexie.summary)}`);
+      if (chronicle.processed !== prepared.events) throw new Error(`replay handled ${chronicle.processed} of ${prepared.events} events`);
+      if (!sameSummary(chronicle.summary, dexie.summary)) {
+        throw new Error(`replay results differ: chronicle ${JSON.stringify(chronicle.summary)} vs dexie ${JSON.stringify(dexie.summary)}`);
+      }
+      add({
+        name: 'full-replay',
+        unit: 'ms',
+        chronicle: chronicle.ms,
+        baseline: dexie.ms,
+        baselineName: `Dexie table reopened, read in primary-key order (where('pos').above(last).limit(10000).toArray()) and folded, main thread`,
+        ratio: round(dexie.ms / chronicle.ms),
+        target: 3,
+        notes:
+          `${prepared.events} events folded by the same reducer (summary: ${JSON.stringify(chronicle.summary)}); ` +
+          `Chronicle: new store on the same database (fresh worker, opened in ${chronicleOpen.openMs} ms, not timed), store.replay({ handler }); ` +
+          `Dexie opened in ${dexieOpen.openMs} ms (not timed). Timed with no heap sampling; ` +
+          `the heap-sampled second round took Chronicle ${heaps.chronicle.ms} ms, Dexie ${heaps.dexie.ms} ms`,
+      });
+
+      const pagePeak = peak(chronicleRows, (r) => r[0]);
+      const workerPeak = peak(chronicleRows, (r) => r[1]);
+      const totalPeak = peak(chronicleRows, (r) => r[0] + r[1]);
+      const dexiePeak = peak(dexieRows, (r) => r[0]);
+      add({
+        name: 'full-replay-peak-heap',
+        unit: 'MB',
+        chronicle: round(totalPeak / MB),
+        baseline: round(dexiePeak / MB),
+        baselineName: 'peak page JS heap during the Dexie replay (Dexie has no worker)',
+        ratio: round(dexiePeak / totalPeak),
+        pagePeakMB: round(pagePeak / MB),
+        workerPeakMB: round(workerPeak / MB),
+        pageBeforeMB: round(pageBefore / MB),
+        workerBeforeMB: round(workerBefore / MB),
+        baselineBeforeMB: round(dexieBefore / MB),
+        samples: { chronicle: chronicleRows.length, baseline: dexieRows.length },
+        notes:
+          `a second replay round on the same databases (fresh opens), Runtime.getHeapUsage (usedSize) over CDP every ${HEAP_SAMPLE_MS} ms, after a forced GC; chronicle = peak of page + engine worker sampled together ` +
+          `(page peak ${round(pagePeak / MB)} MB from ${round(pageBefore / MB)}, worker peak ${round(workerPeak / MB)} MB from ${round(workerBefore / MB)}); ` +
+          `Dexie page peak ${round(dexiePeak / MB)} MB from ${round(dexieBefore / MB)}`,
+      });
     }
-    add({
-      name: 'full-replay',
-      unit: 'ms',
-      chronicle: chronicle.ms,
-      baseline: dexie.ms,
-      baselineName: `Dexie table reopened, read in primary-key order (where('pos').above(last).limit(10000).toArray()) and folded, main thread`,
-      ratio: round(dexie.ms / chronicle.ms),
-      target: 3,
-      notes:
-        `${prepared.events} events folded by the same reducer (summary: ${JSON.stringify(chronicle.summary)}); ` +
-        `Chronicle: new store on the same database (fresh worker, opened in ${chronicleOpen.openMs} ms, not timed), store.replay({ handler }); ` +
-        `Dexie opened in ${dexieOpen.openMs} ms (not timed). Timed with no heap sampling; ` +
-        `the heap-sampled second round took Chronicle ${heaps.chronicle.ms} ms, Dexie ${heaps.dexie.ms} ms`,
-    });
 
-    const pagePeak = peak(chronicleRows, (r) => r[0]);
-    const workerPeak = peak(chronicleRows, (r) => r[1]);
-    const totalPeak = peak(chronicleRows, (r) => r[0] + r[1]);
-    const dexiePeak = peak(dexieRows, (r) => r[0]);
-    add({
-      name: 'full-replay-peak-heap',
-      unit: 'MB',
-      chronicle: round(totalPeak / MB),
-      baseline: round(dexiePeak / MB),
-      baselineName: 'peak page JS heap during the Dexie replay (Dexie has no worker)',
-      ratio: round(dexiePeak / totalPeak),
-      pagePeakMB: round(pagePeak / MB),
-      workerPeakMB: round(workerPeak / MB),
-      pageBeforeMB: round(pageBefore / MB),
-      workerBeforeMB: round(workerBefore / MB),
-      baselineBeforeMB: round(dexieBefore / MB),
-      samples: { chronicle: chronicleRows.length, baseline: dexieRows.length },
-      notes:
-        `a second replay round on the same databases (fresh opens), Runtime.getHeapUsage (usedSize) over CDP every ${HEAP_SAMPLE_MS} ms, after a forced GC; chronicle = peak of page + engine worker sampled together ` +
-        `(page peak ${round(pagePeak / MB)} MB from ${round(pageBefore / MB)}, worker peak ${round(workerPeak / MB)} MB from ${round(workerBefore / MB)}); ` +
-        `Dexie page peak ${round(dexiePeak / MB)} MB from ${round(dexieBefore / MB)}`,
-    });
+    if (wanted('aggregate-load')) add(await bench('aggregateLoad'));
+    if (wanted('append-roundtrip')) add(await bench('appendRoundtrip'));
 
-    add(await bench('aggregateLoad'));
-    add(await bench('appendRoundtrip'));
-
-    await runServerMetrics(bench, add);
+    if (wanted('server-push', 'server-push-pglite', 'initial-sync')) await runServerMetrics(bench, add);
 
     const deleted = await bench('cleanup');
     log('deleted databases:', deleted.join(', '));

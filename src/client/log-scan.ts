@@ -1,12 +1,21 @@
 import type { Registry } from '../core/registry.ts';
 import type { LogCursor } from '../core/cursor.ts';
-import { CONFIRMED, PENDING } from '../../worker/contract.ts';
+import { CONFIRMED, PENDING, type RawPage } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, type PlacedEvent } from './log-events.ts';
 import type { LogFilter } from './types.ts';
 
-/** Events requested per engine call: bounds memory whatever the log size. */
+/** Events per yielded batch unless asked otherwise (a batch is cut after a whole page). */
 export const SCAN_BATCH_EVENTS = 12000;
+
+/**
+ * Events asked of the engine per call. What a scan holds at once is about
+ * two of these (the result being decoded and the next one, asked for
+ * ahead), however big the batches it yields: ~4,000 events of ~300 bytes
+ * are ~1.2 MB of page JSON, and one engine call's worth decoded on the
+ * app's thread is a task of ~10 ms.
+ */
+export const SCAN_READ_EVENTS = 4000;
 
 export interface ScanBatch {
   /** Events of this batch that match the filter, in log order. */
@@ -42,15 +51,22 @@ function matcher(filter: LogFilter): (p: PlacedEvent) => boolean {
  * Walks the log in log order (confirmed by position, then pending in local
  * order) in bounded batches. Time and position bounds also skip whole pages
  * in the engine; the other filters apply here.
+ *
+ * Pages are decoded one at a time, as the consumer asks for more: a batch
+ * holds the events of the pages it covers and nothing else, so a consumer
+ * that takes small batches (`batchEvents: 1` yields page by page) keeps
+ * little decoded at once. The engine is read ahead by one call
+ * (SCAN_READ_EVENTS), so IndexedDB reads while the app handles a batch.
  */
 export async function* scanLog(
   connection: EngineConnection,
   registry: Registry,
   filter: LogFilter = {},
-  options: { keepStored?: boolean; batchEvents?: number } = {},
+  options: { keepStored?: boolean; batchEvents?: number; readEvents?: number } = {},
 ): AsyncGenerator<ScanBatch> {
   const keepStored = options.keepStored ?? false;
   const batchEvents = Math.max(1, Math.floor(options.batchEvents ?? SCAN_BATCH_EVENTS));
+  const readEvents = Math.max(1, Math.floor(options.readEvents ?? SCAN_READ_EVENTS));
   const matches = matcher(filter);
   let after = filter.after ?? null;
   if (filter.status === 'pending' && (!after || after.area < PENDING)) {
@@ -65,24 +81,35 @@ export async function* scanLog(
       fromPosition: filter.fromPosition,
       fromTime: filter.fromTime,
       toTime: filter.toTime,
-      maxEvents: batchEvents,
+      maxEvents: readEvents,
     });
   let next = read(after);
+  let batch: PlacedEvent[] = [];
+  let offsets: number[] = [];
+  let scanned = 0;
+  let last = after;
+  const take = (): ScanBatch => {
+    const out = { matches: batch, scanned, offsets, last: last! };
+    batch = [];
+    offsets = [];
+    scanned = 0;
+    return out;
+  };
   for (;;) {
-    const result = await next;
-    // Ask for the following batch now, so IndexedDB reads while this one is decoded and handled.
+    let result = await next;
+    // Ask for the following pages now, so IndexedDB reads while these are decoded and handled.
     const lastPage = result.pages[result.pages.length - 1];
     const following: LogCursor | null = lastPage ? { area: lastPage.area, page: lastPage.page, index: lastPage.count - 1 } : null;
-    if (!result.end && following) {
+    const more = !result.end && following !== null;
+    if (more) {
       next = read(following);
       next.catch(() => undefined); // a consumer that stops early leaves it unawaited
     }
-    const batch: PlacedEvent[] = [];
-    const offsets: number[] = [];
-    let scanned = 0;
-    let last = after;
+    const pages = result.pages;
+    result = undefined as unknown as typeof result;
     let pastEnd = false;
-    for (const page of result.pages) {
+    for (let p = 0; p < pages.length; p++) {
+      const page = pages[p]!;
       if (confirmedOnly && page.area !== CONFIRMED) {
         pastEnd = true; // pending events have no position
         break;
@@ -99,10 +126,15 @@ export async function* scanLog(
           offsets.push(scanned);
         }
       }
+      // The page is decoded: let go of its JSON before the next one.
+      pages[p] = undefined as unknown as RawPage;
       if (pastEnd) break;
+      if (scanned >= batchEvents) yield take();
     }
-    if (last && (scanned > 0 || batch.length > 0)) yield { matches: batch, scanned, offsets, last };
-    if (result.end || pastEnd || !following) return;
+    if (pastEnd || !more) {
+      if (last && (scanned > 0 || batch.length > 0)) yield take();
+      return;
+    }
     // Resume after everything the engine returned (even events before the cursor were looked at).
     after = following;
   }

@@ -14,6 +14,9 @@ export const DEFAULT_CHECKPOINT_EVERY = 1000;
 /** Events scanned (matching or not) between two checkpoints of a filtered job, so a rerun skips what it looked at. */
 const SCANNED_CHECKPOINT_EVERY = 50_000;
 
+/** Events scanned between two progress reports (and one at the end). */
+const PROGRESS_EVERY = 1000;
+
 function shapeOf(filter: ReplayOptions['filter']): string {
   const f = filter ?? {};
   return JSON.stringify({
@@ -127,12 +130,15 @@ export async function runReplay(
       }
     } else {
       progress.total = stats.pendingEvents + stats.confirmedEvents;
-      for await (const batch of scanLog(connection, registry, {
-        after: cursor,
-        types: filter.types,
-        fromTime: filter.fromTime,
-        toTime: filter.toTime,
-      })) {
+      let reported = progress.scanned;
+      // Page by page: the events of one page are decoded at a time, handled and let go
+      // (the engine is still read ahead, a few thousand events at a time).
+      for await (const batch of scanLog(
+        connection,
+        registry,
+        { after: cursor, types: filter.types, fromTime: filter.fromTime, toTime: filter.toTime },
+        { batchEvents: 1 },
+      )) {
         const base = progress.scanned;
         for (let i = 0; i < batch.matches.length; i++) {
           const { event, cursor: at } = batch.matches[i]!;
@@ -153,7 +159,10 @@ export async function runReplay(
           scannedSinceSave = 0;
           await save('running', false);
         }
-        options.onProgress?.({ ...progress });
+        if (progress.scanned - reported >= PROGRESS_EVERY) {
+          reported = progress.scanned;
+          options.onProgress?.({ ...progress });
+        }
         checkStop();
       }
     }

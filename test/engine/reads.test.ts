@@ -77,6 +77,35 @@ describe.each(modes)('reads ($mode)', ({ worker }) => {
     }
   });
 
+  it('scans in batches of any size (page by page, or spanning several engine reads), each event once, in order', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      const entries = Array.from({ length: 30 }, (_, a) => ({
+        aggregateId: `agg-${a}`,
+        events: Array.from({ length: 400 }, (_, i) => item(`s${i}`)),
+      }));
+      await store.appendBatch(entries);
+      const all = (await collect(store.readLog())).map((e) => e.id);
+      for (const batchEvents of [1, 700, 9000, 50_000]) {
+        const batches = await collect(store.scan({}, { batchEvents }));
+        const ids = batches.flatMap((batch) => batch.map((entry) => entry.event.id));
+        expect(ids).toEqual(all);
+        // Batches end at page ends: each is at least batchEvents long, except the last.
+        for (const batch of batches.slice(0, -1)) expect(batch.length).toBeGreaterThanOrEqual(batchEvents);
+        if (batchEvents === 1) expect(batches.length).toBeGreaterThan(12);
+        if (batchEvents === 50_000) expect(batches).toHaveLength(1);
+        // Each batch ends where the next one resumes: its last entry is followed by the next batch's first.
+        const cursors = batches.flatMap((batch) => batch.map((entry) => entry.cursor));
+        for (let i = 1; i < cursors.length; i++) {
+          const [a, b] = [cursors[i - 1]!, cursors[i]!];
+          expect(a.area < b.area || (a.area === b.area && (a.page < b.page || (a.page === b.page && a.index < b.index)))).toBe(true);
+        }
+      }
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('orders confirmed events by position before pending ones, and filters by position', async () => {
     const store = await openOrderStore(worker);
     try {
