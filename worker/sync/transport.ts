@@ -24,6 +24,13 @@ export class OfflineError extends ChronicleError {
 }
 
 const MAX_RATE_LIMIT_WAIT_MS = 5000;
+/**
+ * The longest one request may take, reply included. The server bounds its own
+ * waits (its store timeout is 15 s by default); this bounds the network's: a
+ * connection that went silent fails the round (offline, retried with backoff)
+ * instead of holding the sync loop forever.
+ */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 export interface PullPage {
   events: StoredEvent[];
@@ -73,9 +80,10 @@ export function createTransport(options: TransportOptions): Transport {
     if (token) headers.authorization = `Bearer ${token}`;
     let response: Response;
     try {
-      response = await doFetch(`${base}${path}`, { ...init, headers });
+      response = await doFetch(`${base}${path}`, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (error) {
-      throw new OfflineError(error instanceof Error ? error.message : String(error));
+      const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
+      throw new OfflineError(timedOut ? `no reply within ${REQUEST_TIMEOUT_MS} ms` : error instanceof Error ? error.message : String(error));
     }
     let body: unknown;
     try {
