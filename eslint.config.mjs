@@ -46,7 +46,7 @@ function publicEntriesOnly(folder, message) {
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-results/**', 'extension/dist/**', 'extension/*.js', 'examples/**', 'test/consumers/fixture/**', '**/*.tmp.*'],
+    ignores: ['dist/**', 'node_modules/**', '**/.vite/**', '.exp-*/**', 'coverage/**', 'test-results/**', 'extension/dist/**', 'extension/*.js', 'examples/**', 'test/consumers/fixture/**', '**/*.tmp.*'],
   },
   ...tseslint.configs.recommended,
   {
