@@ -51,8 +51,8 @@ export interface Metric {
   baseline: number;
   baselineName: string;
   ratio: number;
-  target?: number;
-  notes?: string;
+  target?: number | undefined;
+  notes?: string | undefined;
   [extra: string]: unknown;
 }
 

@@ -61,7 +61,7 @@ export interface Engine extends Bookkeeping, ReactionStore {
   /** The earliest meta.occurredAt in the first pending page (the oldest pending events), or null when nothing is pending. */
   oldestPendingAt(): Promise<number | null>;
   /** Starts syncing with a server (this tab syncs while it holds the store's sync lock). */
-  startSync(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory; fetch?: typeof fetch }): Promise<void>;
+  startSync(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory | undefined; fetch?: typeof fetch | undefined }): Promise<void>;
   syncStatus(): Promise<SyncStatus>;
   /** One full sync round now; rejects if it fails, if sync is paused, or if another tab is the one syncing. */
   syncNow(): Promise<void>;

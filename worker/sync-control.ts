@@ -12,7 +12,7 @@ export interface SyncControlDeps {
 
 /** The engine's sync methods; the loop itself lives in worker/sync/. */
 export interface SyncControl {
-  start(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory; fetch?: typeof fetch }): Promise<void>;
+  start(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory | undefined; fetch?: typeof fetch | undefined }): Promise<void>;
   status(): Promise<SyncStatus>;
   syncNow(): Promise<void>;
   pause(): Promise<void>;

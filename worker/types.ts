@@ -38,14 +38,14 @@ export interface RawPage {
 
 export interface LogPageQuery {
   /** Start after this event; null or absent = from the beginning. */
-  after?: LogCursor | null;
+  after?: LogCursor | null | undefined;
   /** Only confirmed events with position >= this (skips earlier pages). */
-  fromPosition?: number;
+  fromPosition?: number | undefined;
   /** Only pages with events at or after this time (page-level skip). */
-  fromTime?: number;
-  toTime?: number;
+  fromTime?: number | undefined;
+  toTime?: number | undefined;
   /** Stop after about this many events. */
-  maxEvents?: number;
+  maxEvents?: number | undefined;
 }
 
 export interface LogPageResult {
@@ -60,7 +60,7 @@ export interface StreamQuery {
   toSeq: number;
   /** At most this many pages per call. */
   maxPages?: number;
-  backwards?: boolean;
+  backwards?: boolean | undefined;
 }
 
 export interface StoreStats {
@@ -108,12 +108,12 @@ export interface EventOutcome {
   type: string;
   status: 'confirmed' | 'rebased' | 'rejected';
   /** confirmed: its server position. */
-  position?: number;
+  position?: number | undefined;
   /** confirmed / rebased: its seq now; rebased: previousSeq is the one it had. */
-  seq?: number;
-  previousSeq?: number;
+  seq?: number | undefined;
+  previousSeq?: number | undefined;
   /** rejected: why (it is kept in the rejected list). */
-  reason?: string;
+  reason?: string | undefined;
 }
 
 /** What an engine tells subscribers after a commit, in this tab or another. */

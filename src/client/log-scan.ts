@@ -62,7 +62,7 @@ export async function* scanLog(
   connection: EngineConnection,
   registry: Registry,
   filter: LogFilter = {},
-  options: { keepStored?: boolean; batchEvents?: number; readEvents?: number } = {},
+  options: { keepStored?: boolean; batchEvents?: number | undefined; readEvents?: number } = {},
 ): AsyncGenerator<ScanBatch> {
   const keepStored = options.keepStored ?? false;
   const batchEvents = Math.max(1, Math.floor(options.batchEvents ?? SCAN_BATCH_EVENTS));

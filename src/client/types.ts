@@ -89,19 +89,19 @@ export interface ReadStreamOptions {
 
 export interface LogFilter {
   /** Only these aggregates. */
-  aggregateIds?: readonly string[];
+  aggregateIds?: readonly string[] | undefined;
   /** Only these event types. */
-  types?: readonly string[];
+  types?: readonly string[] | undefined;
   /** Only events with meta.occurredAt in [fromTime, toTime] (epoch ms). */
-  fromTime?: number;
-  toTime?: number;
+  fromTime?: number | undefined;
+  toTime?: number | undefined;
   /** Only confirmed events with position in [fromPosition, toPosition]. */
-  fromPosition?: number;
-  toPosition?: number;
+  fromPosition?: number | undefined;
+  toPosition?: number | undefined;
   /** Only events after this place in the log. */
-  after?: LogCursor | null;
+  after?: LogCursor | null | undefined;
   /** Only confirmed events ('confirmed') or only pending ones ('pending'). */
-  status?: 'confirmed' | 'pending';
+  status?: 'confirmed' | 'pending' | undefined;
 }
 
 export interface ReplayProgress {

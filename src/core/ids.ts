@@ -17,12 +17,18 @@ const BYTE_HEX = Array.from({ length: 256 }, (_, i) => hex(i, 2));
 // per id cost more than the rest of an id (a local batch of 100k appends spent
 // ~0.4 s in it). Ids need to be unique, not secret; the bytes are used once.
 const POOL_BYTES = 4096;
+
+/** The one platform API ids need: Web Crypto's getRandomValues (browsers, workers, Node ≥ 19). Core declares no platform types. */
+interface RandomSource {
+  getRandomValues(array: Uint8Array): Uint8Array;
+}
+const platformCrypto = (): RandomSource => (globalThis as unknown as { crypto: RandomSource }).crypto;
 const pool = new Uint8Array(POOL_BYTES);
 let poolAt = POOL_BYTES;
 
 function randomBytes(count: number): number {
   if (poolAt + count > POOL_BYTES) {
-    globalThis.crypto.getRandomValues(pool);
+    platformCrypto().getRandomValues(pool);
     poolAt = 0;
   }
   const at = poolAt;

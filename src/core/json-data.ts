@@ -75,13 +75,28 @@ export function findJsonProblem(value: unknown, maxDepth: number = MAX_DATA_DEPT
   return walk(value, '', 0);
 }
 
-const encoder = new TextEncoder();
-
-/** UTF-8 byte length of a string, without allocating when it is pure ASCII. */
+/**
+ * UTF-8 byte length of a string, counted from its UTF-16 code units without
+ * allocating (and without TextEncoder: core uses no platform API it can avoid).
+ * A lone surrogate counts 3 bytes, as TextEncoder writes U+FFFD for it.
+ */
 export function utf8Length(text: string): number {
-  // Fast path: most event JSON is ASCII; one scan decides.
+  let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length;
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) {
+      bytes += 1;
+      continue;
+    }
+    const next = text.charCodeAt(i + 1);
+    if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      // A surrogate pair: two code units, four bytes.
+      bytes += 2;
+      i++;
+      continue;
+    }
+    bytes += 2;
   }
-  return text.length;
+  return bytes;
 }

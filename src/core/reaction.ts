@@ -60,13 +60,13 @@ export interface DefineReactionOptions<TName extends string, TDefs extends reado
   events: TDefs;
   handlers: ReactionHandlers<TDefs>;
   /** Default 'local'. Use 'confirmed' for effects a server-side rejection or rebase must be able to stop. */
-  on?: 'local' | 'confirmed';
+  on?: 'local' | 'confirmed' | undefined;
   /** Default 'now': a new reaction does not suddenly act on every old event. */
-  startFrom?: 'now' | 'beginning';
+  startFrom?: 'now' | 'beginning' | undefined;
   /** Default 5. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Default { initialMs: 1000, maxMs: 60000 }. */
-  backoff?: Partial<ReactionBackoff>;
+  backoff?: Partial<ReactionBackoff> | undefined;
 }
 
 const DEFAULT_BACKOFF: ReactionBackoff = { initialMs: 1000, maxMs: 60_000 };

@@ -63,8 +63,8 @@ function firstIssue(error: z.ZodError): { path: string; reason: string } {
 
 export interface RegistryOptions {
   events: readonly AnyEventDefinition[];
-  aggregates?: readonly AnyAggregateDefinition[];
-  maxEventBytes?: number;
+  aggregates?: readonly AnyAggregateDefinition[] | undefined;
+  maxEventBytes?: number | undefined;
 }
 
 export function createRegistry(options: RegistryOptions): Registry {

@@ -359,7 +359,7 @@ export interface BridgeClient {
 interface PendingCall {
   resolve(value: unknown): void;
   reject(error: unknown): void;
-  onLines?: (lines: string[]) => void;
+  onLines?: ((lines: string[]) => void) | undefined;
 }
 
 /** The panel's end: DevtoolsSources whose every call goes over the transport. */

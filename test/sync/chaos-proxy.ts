@@ -13,7 +13,7 @@ async function forward(target: URL, method: string, path: string, headers: http.
     headers: Object.fromEntries(
       Object.entries(headers).filter(([k, v]) => typeof v === 'string' && !['host', 'connection', 'content-length'].includes(k)),
     ) as Record<string, string>,
-    body: method === 'GET' || method === 'HEAD' ? undefined : new Uint8Array(body),
+    body: method === 'GET' || method === 'HEAD' ? null : new Uint8Array(body),
   });
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
 }

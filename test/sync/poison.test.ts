@@ -20,11 +20,11 @@ beforeAll(async () => {
 afterAll(() => harness.close());
 
 /** The events of the server's log, pulled by a fresh client. */
-async function serverLog(): Promise<{ aggregateId: string; seq: number; sku?: string }[]> {
+async function serverLog(): Promise<{ aggregateId: string; seq: number; sku?: string | undefined }[]> {
   const reader = await openClient(harness.url);
   try {
     await reader.sync.syncNow();
-    const out: { aggregateId: string; seq: number; sku?: string }[] = [];
+    const out: { aggregateId: string; seq: number; sku?: string | undefined }[] = [];
     for await (const e of reader.readLog()) out.push({ aggregateId: e.aggregateId, seq: e.seq, sku: (e.data as { sku?: string }).sku });
     return out;
   } finally {

@@ -40,7 +40,7 @@ const item = (sku: string) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1
 describe('the rebase epoch', () => {
   it('a copy of a push made before the client renumbered, delivered after, is refused and stores nothing', async () => {
     let held: { path: string; init: RequestInit } | undefined;
-    let copyReply: { status: number; code?: string } | undefined;
+    let copyReply: { status: number; code?: string | undefined } | undefined;
     let pushes = 0;
     // The first push goes to the strict server; a copy of it is held, and delivered to the lenient server
     // just before the client's next push (after the client has handled the refusal).

@@ -28,7 +28,7 @@ interface FakePort extends PortLike {
 
 /** Two connected ports: JSON on the wire, delivered asynchronously, like chrome.runtime ports. */
 function portPair(): [FakePort, FakePort] {
-  const make = (): FakePort & { peer?: FakePort; listeners: Set<(m: unknown) => void>; closers: Set<() => void> } => {
+  const make = (): FakePort & { peer?: FakePort | undefined; listeners: Set<(m: unknown) => void>; closers: Set<() => void> } => {
     const port = {
       listeners: new Set<(m: unknown) => void>(),
       closers: new Set<() => void>(),

@@ -45,8 +45,8 @@ export interface SyncDeps {
   getDb(): Promise<ChronicleDB>;
   publish(change: Change): void;
   /** In-process only: how to open a WebSocket where the platform has none (Node 20). */
-  webSocket?: WebSocketFactory;
-  fetch?: typeof fetch;
+  webSocket?: WebSocketFactory | undefined;
+  fetch?: typeof fetch | undefined;
 }
 
 export interface SyncRunner {

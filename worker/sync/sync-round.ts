@@ -34,7 +34,7 @@ export interface RoundDeps {
   /** The status the round keeps up to date (serverHead, counts, progress). */
   status: SyncStatus;
   setStatus(patch: Partial<SyncStatus>): void;
-  decide?: (conflicts: RebaseConflict[]) => Promise<[string, RebaseDecision][]>;
+  decide?: ((conflicts: RebaseConflict[]) => Promise<[string, RebaseDecision][]>) | undefined;
 }
 
 export interface RoundOptions {

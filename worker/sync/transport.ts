@@ -43,7 +43,7 @@ export interface TransportOptions {
   url: string;
   log: string;
   token: () => Promise<string | undefined>;
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
 }
 
 /** push, pull and fence over HTTP as docs/protocol.md describes them. */
