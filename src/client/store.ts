@@ -14,7 +14,7 @@ import { createProjections } from './projections.ts';
 import { createReactions, type Reactions } from './reactions.ts';
 import { createReader } from './reads.ts';
 import type { Store } from './store-api.ts';
-import { checkSyncOptions, createDecider, createSyncHandle } from './sync.ts';
+import { checkSyncOptions, createDecider, createSyncHandle, splitEncryption } from './sync.ts';
 import { createTimeTravel } from './time-travel.ts';
 import { createTransfer } from './transfer.ts';
 import type { StoreOptions } from './types.ts';
@@ -61,16 +61,18 @@ export async function openStore<
   const reactions = await createReactions(ctx, options.reactions ?? []);
   const store = createStore(options, ctx, guard, reactions, metrics);
   if (options.sync) {
-    const { getToken, webSocket, fetch, ...config } = options.sync;
+    const { getToken, webSocket, fetch, encryption, ...config } = options.sync;
     const decide = createDecider(connection, registry, options.aggregates ?? []);
+    const { settings, encryptionKeys } = splitEncryption(encryption);
     const callbacks = connection.callable({
       getToken: async () => (getToken ? await getToken() : config.token),
       decide,
+      encryptionKeys,
     });
     if (connection.inWorker && (webSocket || fetch)) {
       throw new ConfigError('sync.webSocket and sync.fetch only apply in-process (worker: false)');
     }
-    await connection.engine.startSync(config, callbacks, connection.inWorker ? {} : { webSocket, fetch });
+    await connection.engine.startSync({ ...config, ...settings }, callbacks, connection.inWorker ? {} : { webSocket, fetch });
   }
   return store as unknown as Store<TEvents, TAggregates>;
 }

@@ -1,4 +1,5 @@
 import type { EventOutcome, RejectedRecord, SyncConfig, SyncStatus, WebSocketFactory } from '../../worker/contract.ts';
+import type { EncryptionOptions } from '../core/encryption.ts';
 
 export type { SyncStatus, EventOutcome, RejectedRecord };
 
@@ -9,6 +10,11 @@ export interface SyncOptions extends SyncConfig {
   webSocket?: WebSocketFactory;
   /** In-process only: the fetch to use. */
   fetch?: typeof fetch;
+  /**
+   * End-to-end encryption of event payloads with the app's keys (README,
+   * "Encryption"): `{ keys: keyring | (log) => keyring, hashAggregateIds?, acceptPlaintext? }`.
+   */
+  encryption?: EncryptionOptions;
 }
 
 export interface SyncHandle {

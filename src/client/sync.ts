@@ -1,4 +1,5 @@
 import { aggregateRuntime, type AnyAggregateDefinition, type RebaseDecisionInput } from '../core/aggregate.ts';
+import type { EncryptionOptions, EncryptionSettings, Keyring } from '../core/encryption.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
@@ -67,6 +68,38 @@ export function checkSyncOptions(options: SyncOptions): void {
     const value = options[key];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ConfigError(`sync.${key} must be a positive integer`);
   }
+  if (options.encryption !== undefined) checkEncryptionOptions(options.encryption);
+}
+
+function checkEncryptionOptions(encryption: EncryptionOptions): void {
+  if (typeof encryption !== 'object' || encryption === null) throw new ConfigError('sync.encryption must be an object with keys');
+  const { keys } = encryption;
+  if (typeof keys !== 'function' && (typeof keys !== 'object' || keys === null)) {
+    throw new ConfigError('sync.encryption.keys must be a keyring ({ current, keys }) or a function of the log returning one');
+  }
+  for (const flag of ['hashAggregateIds', 'acceptPlaintext'] as const) {
+    if (encryption[flag] !== undefined && typeof encryption[flag] !== 'boolean') throw new ConfigError(`sync.encryption.${flag} must be a boolean`);
+  }
+}
+
+/**
+ * Splits `sync.encryption` into what crosses to the engine as plain data (the
+ * settings) and the keys, which the engine asks for through a callback (so a
+ * keyring given as a function is called in the page, with the log's name).
+ */
+export function splitEncryption(encryption: EncryptionOptions | undefined): {
+  settings: { encryption?: EncryptionSettings };
+  encryptionKeys: (log: string) => Promise<Keyring | undefined>;
+} {
+  const encryptionKeys = async (log: string): Promise<Keyring | undefined> => {
+    if (!encryption) return undefined;
+    return typeof encryption.keys === 'function' ? await encryption.keys(log) : encryption.keys;
+  };
+  if (!encryption) return { settings: {}, encryptionKeys };
+  const settings: EncryptionSettings = {};
+  if (encryption.hashAggregateIds !== undefined) settings.hashAggregateIds = encryption.hashAggregateIds;
+  if (encryption.acceptPlaintext !== undefined) settings.acceptPlaintext = encryption.acceptPlaintext;
+  return { settings: { encryption: settings }, encryptionKeys };
 }
 
 /** The store's `sync` handle: the engine's sync, with listeners on the store's change hub. */

@@ -200,6 +200,78 @@ export class TimeTravelError extends ChronicleError {
   }
 }
 
+/** Why an event could not be encrypted or decrypted (EncryptionKeyError.reason). */
+export type EncryptionKeyReason =
+  /** Encrypted events arrived, but the store was opened without `sync.encryption`. */
+  | 'no-keys'
+  /** The keys callback failed, or what it returned is not a usable keyring (`.cause` says why). */
+  | 'keyring'
+  /** A push needs the keyring's `current` key, and the keyring has no key by that id. */
+  | 'no-current-key'
+  /** `hashAggregateIds` is on and the keyring has no `aggregateIdKey`. */
+  | 'no-aggregate-id-key'
+  /** An event was encrypted with a key id the keyring does not hold. */
+  | 'unknown-key'
+  /** AES-GCM refused to open it: the key is wrong, or the ciphertext or the event's clear fields were altered or moved. */
+  | 'decrypt-failed'
+  /** A plaintext event arrived and the store accepts only encrypted ones (see `acceptPlaintext`). */
+  | 'not-encrypted'
+  /** The encrypted payload (envelope or what it decrypts to) is not in the documented format. */
+  | 'malformed';
+
+export interface EncryptionKeyFacts {
+  /** The sync log. */
+  log?: string;
+  /** Whether it happened while pushing (encrypting) or pulling (decrypting). */
+  operation?: 'push' | 'pull';
+  /** The key id involved (the envelope's `kid`, or the keyring's `current`). */
+  keyId?: string;
+  /** The event that could not be encrypted or decrypted. */
+  eventId?: string;
+  /** What went wrong underneath (the platform's message). */
+  cause?: string;
+}
+
+const FACT_KEYS = new Set(['log', 'operation', 'keyId', 'eventId', 'cause']);
+
+const ENCRYPTION_MESSAGES: Record<EncryptionKeyReason, (f: EncryptionKeyFacts) => string> = {
+  'no-keys': (f) => `event ${f.eventId ?? '?'} is encrypted (key "${f.keyId ?? '?'}"), but the store has no encryption keys: pass sync.encryption`,
+  keyring: (f) => `the encryption keyring is unusable: ${f.cause ?? 'unknown reason'}`,
+  'no-current-key': (f) => `the keyring's current key "${f.keyId ?? ''}" is not among its keys`,
+  'no-aggregate-id-key': () => 'sync.encryption.hashAggregateIds needs keyring.aggregateIdKey',
+  'unknown-key': (f) => `event ${f.eventId ?? '?'} was encrypted with key "${f.keyId ?? '?'}", which is not in the keyring`,
+  'decrypt-failed': (f) =>
+    `event ${f.eventId ?? '?'} cannot be decrypted with key "${f.keyId ?? '?'}": the key is wrong, or the ciphertext or the event's clear fields were altered`,
+  'not-encrypted': (f) => `event ${f.eventId ?? '?'} is not encrypted, and the store accepts only encrypted events (sync.encryption.acceptPlaintext)`,
+  malformed: (f) => `event ${f.eventId ?? '?'} has a malformed encrypted payload: ${f.cause ?? 'unknown reason'}`,
+};
+
+/**
+ * An event could not be encrypted (push) or decrypted (pull): a key is
+ * missing or wrong, or the payload is not what it should be. Nothing of the
+ * push or of the pulled page was written; the sync stops there (status
+ * `error`, this as `lastError`) and tries again later.
+ */
+export class EncryptionKeyError extends ChronicleError {
+  override name = 'EncryptionKeyError';
+  readonly log: string | undefined;
+  readonly operation: 'push' | 'pull' | undefined;
+  readonly keyId: string | undefined;
+  readonly eventId: string | undefined;
+  constructor(
+    readonly reason: EncryptionKeyReason,
+    facts: EncryptionKeyFacts = {},
+  ) {
+    const known = Object.fromEntries(Object.entries(facts).filter(([k, v]) => FACT_KEYS.has(k) && typeof v === 'string')) as EncryptionKeyFacts;
+    const where = `${known.operation === 'push' ? 'Cannot push to' : known.operation === 'pull' ? 'Cannot pull from' : 'Sync with'} log "${known.log ?? '?'}"`;
+    super('ENCRYPTION_KEY', `${where}: ${ENCRYPTION_MESSAGES[reason](known)}`, { reason, ...known });
+    this.log = known.log;
+    this.operation = known.operation;
+    this.keyId = known.keyId;
+    this.eventId = known.eventId;
+  }
+}
+
 /** Options given to openStore or another API call are wrong. */
 export class ConfigError extends ChronicleError {
   override name = 'ConfigError';
@@ -266,6 +338,9 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       break;
     case 'CONFIG':
       err = new ConfigError(e.message, d);
+      break;
+    case 'ENCRYPTION_KEY':
+      err = new EncryptionKeyError(d.reason as EncryptionKeyReason, d as EncryptionKeyFacts);
       break;
     default:
       err = new ChronicleError(e.code, e.message, d);

@@ -1,3 +1,4 @@
+import type { EncryptionSettings, Keyring } from '../../src/core/encryption.ts';
 import { ChronicleError } from '../../src/core/errors.ts';
 import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
 import type { ChronicleDB } from '../db.ts';
@@ -7,6 +8,7 @@ import { backoffDelay } from './backoff.ts';
 import { requestLeaderLock } from './leader-lock.ts';
 import { createLiveFollower, type WebSocketFactory } from './live-follow.ts';
 import { createSyncRound } from './sync-round.ts';
+import { withEncryption } from './encryption.ts';
 import { createTransport, OfflineError, SyncHttpError, type Transport } from './transport.ts';
 
 export type { WebSocketFactory } from './live-follow.ts';
@@ -30,6 +32,8 @@ export interface SyncConfig {
   /** First retry delay after a failure; doubles up to maxBackoffMs, with jitter. Default 500 ms / 30 s. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** End-to-end encryption of payloads (worker/sync/encryption.ts); the keys come through SyncCallbacks.encryptionKeys. */
+  encryption?: EncryptionSettings;
 }
 
 /** Functions the sync needs from the app side (main-thread proxies in worker mode). */
@@ -37,6 +41,8 @@ export interface SyncCallbacks {
   getToken?: () => string | undefined | Promise<string | undefined>;
   /** Decides keep / drop / transform for the pending events of conflicting aggregates. */
   decide?: (conflicts: RebaseConflict[]) => Promise<[string, RebaseDecision][]>;
+  /** The log's keyring, when config.encryption is set. */
+  encryptionKeys?: (log: string) => Promise<Keyring | undefined>;
 }
 
 export interface SyncDeps {
@@ -75,12 +81,17 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   const log = config.log ?? 'default';
   const initialBackoff = config.initialBackoffMs ?? 500;
   const maxBackoff = config.maxBackoffMs ?? 30_000;
-  const transport: Transport = createTransport({
-    url: config.url,
+  const transport: Transport = withEncryption(
+    createTransport({
+      url: config.url,
+      log,
+      token: async () => (callbacks.getToken ? await callbacks.getToken() : config.token),
+      fetch: deps.fetch,
+    }),
     log,
-    token: async () => (callbacks.getToken ? await callbacks.getToken() : config.token),
-    fetch: deps.fetch,
-  });
+    config.encryption,
+    config.encryption ? callbacks.encryptionKeys : undefined,
+  );
 
   const status: SyncStatus = {
     state: 'standby',

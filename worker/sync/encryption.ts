@@ -1,0 +1,119 @@
+import {
+  hashAggregateId,
+  importKeyring,
+  isEncryptedEnvelope,
+  openEvent,
+  sealEvent,
+  type EncryptionSettings,
+  type KeyImportCache,
+  type Keyring,
+  type OpenKeyring,
+} from '../../src/core/encryption.ts';
+import { EncryptionKeyError } from '../../src/core/errors.ts';
+import type { StoredEvent } from '../../src/core/event.ts';
+import type { PullPage, Transport } from './transport.ts';
+
+/** Asks the app for a log's keyring (a main-thread proxy in worker mode). */
+export type KeyringSource = (log: string) => Promise<Keyring | undefined>;
+
+/**
+ * End-to-end encryption as a layer around the transport (the format and
+ * rules are in src/core/encryption.ts): a push seals every event before it is
+ * sent, a pull opens every event of a page before the page is handed on to be
+ * stored. Either all events of a push or page go through, or none does: an
+ * EncryptionKeyError fails the round before anything is sent or written, and
+ * the sync stops there (status `error`, the error as `lastError`) until a
+ * later round succeeds.
+ *
+ * The keyring is asked for before each push (so a rotation takes effect at the
+ * next push) and kept for pulls; a pulled page that names a key id the kept
+ * keyring lacks, or does not open with it, asks once more before failing (the
+ * app may have added the key meanwhile).
+ *
+ * Without `settings` (a store opened without encryption) events pass through
+ * unchanged, except that a pulled encrypted event is refused (`no-keys`):
+ * storing the envelope as if it were the payload would hand reducers garbage.
+ */
+export function withEncryption(inner: Transport, log: string, settings: EncryptionSettings | undefined, keys: KeyringSource | undefined): Transport {
+  const base: Transport = {
+    push: (clientId, events, epoch) => inner.push(clientId, events, epoch),
+    fence: (clientId, epoch) => inner.fence(clientId, epoch),
+    pull: (after, limit, clientId) => inner.pull(after, limit, clientId),
+    liveUrl: () => inner.liveUrl(),
+  };
+  if (!settings) {
+    return {
+      ...base,
+      async pull(after, limit, clientId) {
+        const page = await inner.pull(after, limit, clientId);
+        for (const event of page.events) {
+          if (isEncryptedEnvelope(event.data)) throw new EncryptionKeyError('no-keys', { log, operation: 'pull', eventId: event.id, keyId: event.data.kid });
+        }
+        return page;
+      },
+    };
+  }
+
+  const imports: KeyImportCache = new Map();
+  let kept: Promise<OpenKeyring> | undefined;
+
+  const load = (operation: 'push' | 'pull'): Promise<OpenKeyring> => {
+    const loading = (async () => {
+      if (!keys) throw new EncryptionKeyError('keyring', { log, operation, cause: 'sync.encryption has no keys' });
+      let ring: unknown;
+      try {
+        ring = await keys(log);
+      } catch (error) {
+        throw new EncryptionKeyError('keyring', { log, operation, cause: `the keys callback failed: ${error instanceof Error ? error.message : String(error)}` });
+      }
+      return importKeyring(ring, log, imports);
+    })();
+    kept = loading;
+    loading.catch(() => {
+      if (kept === loading) kept = undefined;
+    });
+    return loading;
+  };
+
+  const openPage = async (events: StoredEvent[], ring: OpenKeyring): Promise<StoredEvent[]> =>
+    Promise.all(
+      events.map((event) => (settings.acceptPlaintext && !isEncryptedEnvelope(event.data) ? event : openEvent(event, log, (kid) => ring.keys.get(kid)))),
+    );
+
+  const sealAll = async (events: StoredEvent[], ring: OpenKeyring): Promise<StoredEvent[]> => {
+    const key = ring.keys.get(ring.current);
+    if (!key) throw new EncryptionKeyError('no-current-key', { log, operation: 'push', keyId: ring.current });
+    let wireIds: Map<string, string> | undefined;
+    if (settings.hashAggregateIds) {
+      const idKey = ring.aggregateIdKey;
+      if (!idKey) throw new EncryptionKeyError('no-aggregate-id-key', { log, operation: 'push' });
+      const ids = [...new Set(events.map((e) => e.aggregateId))];
+      const hashes = await Promise.all(ids.map((id) => hashAggregateId(idKey, log, id)));
+      wireIds = new Map(ids.map((id, i) => [id, hashes[i]!]));
+    }
+    return Promise.all(events.map((event) => sealEvent(event, log, { id: ring.current, key }, wireIds?.get(event.aggregateId))));
+  };
+
+  return {
+    ...base,
+    async push(clientId, events, epoch) {
+      const sealed = await sealAll(events, await load('push'));
+      return inner.push(clientId, sealed, epoch);
+    },
+    async pull(after, limit, clientId): Promise<PullPage> {
+      const page = await inner.pull(after, limit, clientId);
+      if (page.events.length === 0) return page;
+      const fresh = kept === undefined;
+      const ring = await (kept ?? load('pull'));
+      let events: StoredEvent[];
+      try {
+        events = await openPage(page.events, ring);
+      } catch (error) {
+        const retry = !fresh && error instanceof EncryptionKeyError && (error.reason === 'unknown-key' || error.reason === 'decrypt-failed');
+        if (!retry) throw error;
+        events = await openPage(page.events, await load('pull'));
+      }
+      return { ...page, events };
+    },
+  };
+}
