@@ -142,8 +142,14 @@ function platformCrypto(facts: EncryptionKeyFacts): Required<PlatformCrypto> {
   return crypto as Required<PlatformCrypto>;
 }
 
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+/** The platform's UTF-8 codecs (globals everywhere Chronicle runs), declared here as core names no platform types. */
+interface PlatformText {
+  TextEncoder: new () => { encode(text: string): Uint8Array };
+  TextDecoder: new (label: string, options: { fatal: boolean }) => { decode(bytes: Uint8Array | ArrayBuffer): string };
+}
+const platformText = globalThis as unknown as PlatformText;
+const utf8Encoder = new platformText.TextEncoder();
+const utf8Decoder = new platformText.TextDecoder('utf-8', { fatal: true });
 const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 // ---------------------------------------------------------------- base64url (RFC 4648 §5, no padding)
