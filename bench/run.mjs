@@ -483,6 +483,7 @@ async function main() {
     if (wanted('append-roundtrip')) add(await bench('appendRoundtrip'));
 
     if (wanted('server-push', 'server-push-pglite', 'initial-sync')) await runServerMetrics(bench, add);
+    if (wanted('initial-sync-encrypted', 'replay-encrypted', 'push-encrypted')) await (await tsImport('./encryption-bench.ts', import.meta.url)).encryptionMetrics({ page, add, log });
 
     const deleted = await bench('cleanup');
     log('deleted databases:', deleted.join(', '));
