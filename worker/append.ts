@@ -2,11 +2,12 @@ import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { unwrap, type IDBPTransaction } from 'idb';
 import type { ChronicleDB, ChronicleSchema, MetaRecord } from './db.ts';
-import { buildPages } from './page-builder.ts';
+import { buildCommit } from './page-builder.ts';
+import { findStoredEvents, indexedHead } from './lookups.ts';
 import { planGroup, versionMatches, type AppendGroupResult, type GroupPlan } from './append-plan.ts';
 import { PENDING, type AppendRequest, type LogEnd, type PageKey } from './types.ts';
 import { newMeta } from './meta.ts';
-import { backlogRange, putPage, readBacklog } from './page-store.ts';
+import { backlogRange, putCommit, readBacklog } from './page-store.ts';
 import type { KnownState, StateCache } from './state-cache.ts';
 
 // Failed requests also fail tx.done, which is what callers await.
@@ -72,7 +73,9 @@ async function commitOnKnownState(
   if (requests.some((r) => !versionMatches(r.expectedVersion, heads.get(r.aggregateId)!))) return undefined;
   const plan = planGroup(requests, heads, new Map(), meta, options.atomic);
 
-  const tx = unwrap(db).transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
+  const commit = buildCommit(plan.entries, meta.nextLsn);
+  // A commit of one page (every single append) touches two stores: its page carries its index entries.
+  const tx = unwrap(db).transaction(commit.index ? ['pages', 'pageIndex', 'meta'] : ['pages', 'meta'], 'readwrite');
   const metaStore = tx.objectStore('meta');
   // Queued before the writes: it reads the state they rest on.
   const storedMeta = metaStore.get('client');
@@ -85,11 +88,10 @@ async function commitOnKnownState(
     }
   };
   const pages = tx.objectStore('pages');
-  const pageIndex = tx.objectStore('pageIndex');
-  for (const built of buildPages(plan.entries)) {
+  if (commit.index) tx.objectStore('pageIndex').put(commit.index, [PENDING, meta.nextLsn]);
+  for (const page of commit.pages) {
     const key: PageKey = [PENDING, meta.nextLsn++];
-    pages.put(built.page, key);
-    pageIndex.put(built.index, key);
+    pages.put(page, key);
   }
   advanceMeta(meta, plan);
   metaStore.put(meta, 'client');
@@ -111,8 +113,6 @@ async function commitAfterReading(
   options: AppendGroupOptions,
 ): Promise<AppendGroupResult> {
   const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
-  const pages = tx.objectStore('pages');
-  const pageIndex = tx.objectStore('pageIndex');
   const metaStore = tx.objectStore('meta');
 
   const allIds: string[] = [];
@@ -123,11 +123,6 @@ async function commitAfterReading(
       if (!e.generated) anyGivenId = true;
     }
   }
-  const readHead = (id: string) =>
-    pageIndex
-      .index('stream')
-      .openKeyCursor(IDBKeyRange.bound([id], [id, []]), 'prev')
-      .then((cursor) => cursor?.key[1] ?? 0);
 
   // Issue every read at once: one round of latency. Heads the cache knows are
   // not read again unless meta shows that the state moved since.
@@ -137,17 +132,28 @@ async function commitAfterReading(
     if (head !== undefined) knownHead.set(id, head);
   });
   const unknown = aggregateIds.filter((id) => !knownHead.has(id));
-  const [metaFound, firstHeads, stored] = await Promise.all([
+  const [metaFound, firstHeads, found] = await Promise.all([
     metaStore.get('client'),
-    Promise.all(unknown.map(readHead)),
-    anyGivenId ? findStoredIds(pageIndex.index('id'), allIds) : Promise.resolve(new Map<string, PageKey>()),
+    Promise.all(unknown.map((id) => indexedHead(tx, id))),
+    anyGivenId ? findStoredEvents(tx, allIds) : Promise.resolve(new Map<string, { event: StoredEvent; key: PageKey }>()),
   ]);
   const storedMetaJson = metaFound ? JSON.stringify(metaFound) : undefined;
   const meta: MetaRecord = metaFound ?? newMeta(options.newClientId());
+  // Duplicates report the stored event.
+  const storedEvents = new Map<string, StoredEvent>();
+  for (const [id, { event }] of found) storedEvents.set(id, event);
   // Confirmed pages ingested but not indexed yet count too (rare: right after a bulk pull).
   const backlog = backlogRange(meta) ? await readBacklog(tx, meta) : undefined;
   if (backlog) {
-    for (const [id, key] of backlog.ownIds) if (allIds.includes(id)) stored.set(id, key);
+    const missing = allIds.filter((id) => backlog.ownIds.has(id) && !storedEvents.has(id));
+    if (missing.length > 0) {
+      const keys = uniqueKeys(missing.map((id) => backlog.ownIds.get(id)!));
+      const wanted = new Set(missing);
+      for (const page of await Promise.all(keys.map((k) => tx.objectStore('pages').get(k)))) {
+        if (!page) continue;
+        for (const event of decodePageJson(page.json)) if (wanted.has(event.id)) storedEvents.set(event.id, event);
+      }
+    }
   }
   const heads = new Map<string, number>();
   unknown.forEach((id, i) => heads.set(id, Math.max(firstHeads[i]!, backlog?.heads.get(id) ?? 0)));
@@ -157,21 +163,8 @@ async function commitAfterReading(
   } else {
     // The state moved since the cache saw it: read what it claimed to know.
     const stale = [...knownHead.keys()];
-    const reread = await Promise.all(stale.map(readHead));
+    const reread = await Promise.all(stale.map((id) => indexedHead(tx, id)));
     stale.forEach((id, i) => heads.set(id, Math.max(reread[i]!, backlog?.heads.get(id) ?? 0)));
-  }
-
-  // Duplicates report the stored event: fetch the pages that hold them.
-  const storedEvents = new Map<string, StoredEvent>();
-  if (stored.size > 0) {
-    const keys = uniqueKeys([...stored.values()]);
-    const found = await Promise.all(keys.map((k) => pages.get(k)));
-    for (const page of found) {
-      if (!page) continue;
-      for (const event of decodePageJson(page.json)) {
-        if (stored.has(event.id)) storedEvents.set(event.id, event);
-      }
-    }
   }
 
   const plan = planGroup(requests, heads, storedEvents, meta, options.atomic);
@@ -192,10 +185,10 @@ function endOf(meta: MetaRecord): LogEnd {
   return { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn };
 }
 
-/** Queues the plan's pages and the advanced meta record into `tx`. */
+/** Queues the plan's pages (one commit) and the advanced meta record into `tx`. */
 function writePlan(tx: AppendTx, plan: GroupPlan, meta: MetaRecord): void {
   if (plan.entries.length === 0) return;
-  for (const built of buildPages(plan.entries)) putPage(tx, [PENDING, meta.nextLsn++], built);
+  meta.nextLsn = putCommit(tx, meta.nextLsn, buildCommit(plan.entries, meta.nextLsn));
   advanceMeta(meta, plan);
   tx.objectStore('meta').put(meta, 'client').catch(ignore);
 }
@@ -214,34 +207,4 @@ function uniqueKeys(keys: PageKey[]): PageKey[] {
     seen.add(s);
     return true;
   });
-}
-
-type IdIndex = {
-  count(range: IDBKeyRange): Promise<number>;
-  getKey(query: string): Promise<PageKey | undefined>;
-};
-
-/**
- * Which of `ids` are already stored, and in which page. Ids made by Chronicle
- * are UUIDv7 and increase, so a new batch usually lies above every stored id:
- * one count over [min, max] proves "no duplicates" in a single request. Only
- * when that range holds stored ids is each id looked up.
- */
-async function findStoredIds(index: IdIndex, ids: readonly string[]): Promise<Map<string, PageKey>> {
-  const found = new Map<string, PageKey>();
-  if (ids.length === 0) return found;
-  let min = ids[0]!;
-  let max = ids[0]!;
-  for (const id of ids) {
-    if (id < min) min = id;
-    if (id > max) max = id;
-  }
-  const inRange = await index.count(IDBKeyRange.bound(min, max));
-  if (inRange === 0) return found;
-  const keys = await Promise.all(ids.map((id) => index.getKey(id)));
-  ids.forEach((id, i) => {
-    const key = keys[i];
-    if (key) found.set(id, key);
-  });
-  return found;
 }

@@ -1,6 +1,6 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import { StorageBlockedError, StorageClosedError } from '../src/core/errors.ts';
-import type { LogCursor, LogEnd, PageKey } from './types.ts';
+import { PENDING, type LogCursor, type LogEnd, type PageKey } from './types.ts';
 
 /**
  * IndexedDB layout.
@@ -12,20 +12,43 @@ import type { LogCursor, LogEnd, PageKey } from './types.ts';
  *   key [1, lsn]            pending (local) pages, in local append order
  * so walking the store in key order is exactly the log order of invariant 5.
  *
- * Two multiEntry indexes make pages findable without a row per event:
- *   stream: [aggregateId, highest seq of that aggregate in the page]; the last
- *           entry of an aggregate is its head, and the first entry >= [id, s]
- *           is the page holding seq s.
+ * Two multiEntry indexes, `stream` and `id`, make pages findable without a
+ * row per event. Their entries live in two places:
+ *   - confirmed pages: in `pageIndex`, a record per page under the page's key
+ *     (written when the engine is idle after a bulk ingest, so a log scan
+ *     never reads them);
+ *   - pending pages: once per commit (one append transaction). A commit of
+ *     one page carries its entries in the page record itself, so a single
+ *     append is one put; a commit of several pages has one record in
+ *     `pageIndex`, under its first page's key, with the entries of all its
+ *     pages (`last`, `at` say which pages), so an append of 1,000 events over
+ *     4 pages writes one entry per aggregate it touches, not one per page
+ *     and aggregate.
+ * The entries:
+ *   stream: [aggregateId, highest seq of that aggregate in the page or commit];
+ *           the last entry of an aggregate is its head, and the first entry
+ *           >= [id, s] is the page (or commit) holding seq s.
  *   id:     event ids that a local append could repeat (all pending events and
- *           this client's confirmed ones), for idempotent appends.
+ *           this client's confirmed ones), for idempotent appends: an id as
+ *           itself, or, for many time-ordered ids (UUIDv7) at once, their runs
+ *           [lowest, highest] (see id-keys.ts).
  *
  * Version 4 added the reactions' bookkeeping: `reactions` (one checkpoint per
  * reaction), `processed` (the ProcessedEvent records, keyed [reaction, event
  * id]) and `parked` (events a reaction gave up on, same key).
+ * Version 5 indexes pending pages per commit (above): indexes `stream` and
+ * `id` on `pages`, and the pending pages' records in `pageIndex` moved into
+ * the pages, so what `pageIndex` holds under a pending key is a commit's.
  */
-export const DB_VERSION = 4;
+export const DB_VERSION = 5;
 
-/** A page of the log: its events as one JSON array string. Nothing else, so log scans read little. */
+/** An `id` index entry: one id, or a run of time-ordered ids [lowest, highest] (id-keys.ts). */
+export type IdKey = string | [string, string];
+
+/**
+ * A page of the log: its events as one JSON array string, plus, on a pending
+ * page that is a commit of its own (or was rewritten), its index entries.
+ */
 export interface PageRecord {
   /** JSON array of StoredEvent, in log order. */
   json: string;
@@ -35,16 +58,28 @@ export interface PageRecord {
   t1: number;
   /** The page's own key: written by earlier versions, no longer read or written. */
   k?: PageKey;
+  /** Pending pages only: the `stream` entries of this page. */
+  stream?: [string, number][];
+  /** Pending pages only: the `id` entries of this page. */
+  id?: IdKey[];
 }
 
 /**
- * What the indexes need to know of a page, under the same key in its own
- * store, so a log scan never deserialises it. A confirmed page ingested from
- * the server gets its record a little later (see MetaRecord.indexedThrough).
+ * Index entries kept apart from the pages, so a log scan never reads them:
+ * - under a confirmed page's key, that page's (a page ingested from the
+ *   server gets its record a little later: see MetaRecord.indexedThrough);
+ * - under a pending key, a commit's of several pages: the pages [key, last],
+ *   an aggregate's events on the pages `at` says. It stays while any of its
+ *   pages does; entries of events confirmed meanwhile are left in (readers
+ *   check what pages hold, and a confirmed event keeps its seq).
  */
 export interface PageIndexRecord {
   stream: [string, number][];
-  id: string[];
+  id: IdKey[];
+  /** A commit's record: the lsn of its last page. */
+  last?: number;
+  /** A commit's record: per `stream` entry, the lsns [first, last] of the pages holding that aggregate's events. */
+  at?: [number, number][];
 }
 
 export interface MetaRecord {
@@ -188,7 +223,7 @@ export interface ParkedRecord {
 }
 
 export interface ChronicleSchema extends DBSchema {
-  pages: { key: PageKey; value: PageRecord };
+  pages: { key: PageKey; value: PageRecord; indexes: { stream: [string, number]; id: string } };
   pageIndex: {
     key: PageKey;
     value: PageIndexRecord;
@@ -255,6 +290,22 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
         db.createObjectStore('reactions');
         db.createObjectStore('processed');
         db.createObjectStore('parked');
+      }
+      if (oldVersion < 5) {
+        const pages = transaction.objectStore('pages');
+        pages.createIndex('stream', 'stream', { multiEntry: true });
+        pages.createIndex('id', 'id', { multiEntry: true });
+        if (oldVersion >= 1) {
+          // Pending pages' index records move into the pages (confirmed ones stay in pageIndex).
+          const pageIndex = transaction.objectStore('pageIndex');
+          let cursor = await pageIndex.openCursor(IDBKeyRange.bound([PENDING, -Infinity], [PENDING, Infinity]));
+          while (cursor) {
+            const page = await pages.get(cursor.key);
+            if (page) await pages.put({ ...page, stream: cursor.value.stream, id: cursor.value.id }, cursor.key);
+            await cursor.delete();
+            cursor = await cursor.continue();
+          }
+        }
       }
     },
     blocked() {

@@ -2,8 +2,9 @@ import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
-import { deletePage, putPage, readBacklog, readPages } from './page-store.ts';
-import { buildPages, entryOf, pageOfEvents } from './page-builder.ts';
+import { deletePage, putCommit, putPage, putPendingPage, readBacklog, readPages } from './page-store.ts';
+import { buildCommit, buildPages, entryOf, pendingPageOf } from './page-builder.ts';
+import { findStoredEvents, indexedHead } from './lookups.ts';
 import { pendingRangeAll } from './pending.ts';
 import { CONFIRMED, PENDING, type PageKey } from './types.ts';
 
@@ -49,12 +50,16 @@ type IngestTx = Parameters<typeof putPage>[0];
 /**
  * Removes confirmed ids from the pending area. Pending events are pushed in
  * pending order, so the confirmed ones sit at its front: the walk stops as
- * soon as every id is found.
+ * soon as every id is found. A page that loses events is written again with
+ * its own index entries; the index record of a commit of several pages goes
+ * once none of its pages is left (until then, entries of its confirmed
+ * events stay in it: readers check what pages hold).
  */
 async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<number> {
   const pages = tx.objectStore('pages');
   let removed = 0;
   let lower: PageKey | undefined;
+  let touched = 0;
   while (removed < ids.size) {
     const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : pendingRangeAll();
     const { keys, pages: values } = await readPages(pages, range, 8);
@@ -64,10 +69,22 @@ async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<n
       const remaining = events.filter((e) => !ids.has(e.id));
       if (remaining.length === events.length) return;
       removed += events.length - remaining.length;
-      if (remaining.length === 0) deletePage(tx, keys[i]!);
-      else putPage(tx, keys[i]!, pageOfEvents(remaining));
+      const key = keys[i]!;
+      touched = Math.max(touched, key[1]);
+      if (remaining.length === 0) deletePage(tx, key);
+      else putPendingPage(tx, key, pendingPageOf(remaining));
     });
     lower = keys[keys.length - 1];
+  }
+  if (touched > 0) {
+    // Commits that may have lost their last page: the deletes above run first, in request order.
+    const index = tx.objectStore('pageIndex');
+    const through = IDBKeyRange.bound([PENDING, -Infinity], [PENDING, touched]);
+    const [commitKeys, commits] = await Promise.all([index.getAllKeys(through), index.getAll(through)]);
+    const left = await Promise.all(commitKeys.map((key, i) => pages.count(IDBKeyRange.bound(key, [PENDING, commits[i]?.last ?? key[1]]))));
+    commitKeys.forEach((key, i) => {
+      if (left[i] === 0) index.delete(key).catch(ignore);
+    });
   }
   return removed;
 }
@@ -104,7 +121,6 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
     }
     expected++;
   }
-  const pages = tx.objectStore('pages');
   const own = fresh.filter((e) => e.meta.clientId === meta.clientId);
   const removed = own.length > 0 ? await removeConfirmedPending(tx, new Set(own.map((e) => e.id))) : 0;
 
@@ -150,18 +166,18 @@ export async function importPendingRaw(
 ): Promise<{ stored: number; moved: [string, number][]; nextLsn: number }> {
   events.forEach(checkPendingEvent);
   const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
-  const pageIndex = tx.objectStore('pageIndex');
   const metaStore = tx.objectStore('meta');
   const aggregateIds = [...new Set(events.map((e) => e.aggregateId))];
+  const ids = events.map((e) => e.id);
   const [meta, heads, known] = await Promise.all([
     metaStore.get('client'),
-    Promise.all(aggregateIds.map((id) => pageIndex.index('stream').openKeyCursor(IDBKeyRange.bound([id], [id, []]), 'prev'))),
-    Promise.all(events.map((e) => pageIndex.index('id').getKey(e.id))),
+    Promise.all(aggregateIds.map((id) => indexedHead(tx, id))),
+    findStoredEvents(tx, ids),
   ]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
   const backlog = await readBacklog(tx, meta);
-  const head = new Map(aggregateIds.map((id, i) => [id, Math.max(heads[i]?.key[1] ?? 0, backlog.heads.get(id) ?? 0)]));
-  const fresh = events.filter((e, i) => known[i] === undefined && !backlog.ownIds.has(e.id));
+  const head = new Map(aggregateIds.map((id, i) => [id, Math.max(heads[i]!, backlog.heads.get(id) ?? 0)]));
+  const fresh = events.filter((e) => !known.has(e.id) && !backlog.ownIds.has(e.id));
   for (const e of fresh) {
     const expected = (head.get(e.aggregateId) ?? 0) + 1;
     if (e.seq !== expected) {
@@ -177,7 +193,14 @@ export async function importPendingRaw(
     head.set(e.aggregateId, e.seq);
   }
   if (fresh.length > 0) {
-    for (const built of buildPages(fresh.map((e) => entryOf(e, true)))) putPage(tx, [PENDING, meta.nextLsn++], built);
+    meta.nextLsn = putCommit(
+      tx,
+      meta.nextLsn,
+      buildCommit(
+        fresh.map((e) => entryOf(e, true)),
+        meta.nextLsn,
+      ),
+    );
     meta.pendingEvents += fresh.length;
     meta.generation = (meta.generation ?? 0) + 1;
     metaStore.put(meta, 'client').catch(ignore);

@@ -1,6 +1,7 @@
 import type { EncodedEvent } from '../src/core/registry.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { PageIndexRecord, PageRecord } from './db.ts';
+import { idKeys } from './id-keys.ts';
 import { rowJson } from './page-codec.ts';
 
 /** A page and its index record, written under the same key. */
@@ -43,8 +44,7 @@ export function spliceEventJson(
     throw new TypeError('encoded event body is malformed (expected "type",version,data,occurredAt)');
   }
   return (
-    `[${JSON.stringify(event.id)},${aggregateIdJson},${aggregateTypeJson},${seq},${body},` +
-    `${clientIdJson},${clientSeq},0${event.tail}]`
+    `[${JSON.stringify(event.id)},${aggregateIdJson},${aggregateTypeJson},${seq},${body},` + `${clientIdJson},${clientSeq},0${event.tail}]`
   );
 }
 
@@ -59,9 +59,9 @@ export function entryOf(event: StoredEvent, indexId: boolean): PageEntry {
   };
 }
 
-/** Cuts entries into page records of bounded size, preserving order. */
-export function buildPages(entries: readonly PageEntry[]): BuiltPage[] {
-  const pages: BuiltPage[] = [];
+/** Cuts entries into runs of bounded size (one per page), preserving order. */
+function cut(entries: readonly PageEntry[]): PageEntry[][] {
+  const out: PageEntry[][] = [];
   let start = 0;
   while (start < entries.length) {
     let end = start;
@@ -72,45 +72,101 @@ export function buildPages(entries: readonly PageEntry[]): BuiltPage[] {
       chars += next;
       end++;
     }
-    pages.push(pageOf(entries.slice(start, end)));
+    out.push(entries.slice(start, end));
     start = end;
   }
-  return pages;
+  return out;
 }
 
-/** One page holding exactly these events (a rewrite of an existing page keeps its key). */
-export function pageOfEvents(events: readonly StoredEvent[]): BuiltPage {
-  return pageOf(events.map((e) => entryOf(e, true)));
-}
-
-function pageOf(entries: readonly PageEntry[]): BuiltPage {
-  const heads = new Map<string, number>();
-  const ids: string[] = [];
+/** The record of one page: its events' JSON and time bounds. */
+function recordOf(entries: readonly PageEntry[]): PageRecord {
   let t0 = Infinity;
   let t1 = -Infinity;
-  const parts: string[] = [];
-  for (const e of entries) {
-    parts.push(e.json);
-    const head = heads.get(e.aggregateId);
-    if (head === undefined || e.seq > head) heads.set(e.aggregateId, e.seq);
-    if (e.indexId) ids.push(e.id);
+  const parts = new Array<string>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    parts[i] = e.json;
     if (e.occurredAt < t0) t0 = e.occurredAt;
     if (e.occurredAt > t1) t1 = e.occurredAt;
   }
-  return {
-    page: { json: `[${parts.join(',')}]`, count: entries.length, t0, t1 },
-    index: { stream: [...heads], id: ids },
-  };
+  return { json: `[${parts.join(',')}]`, count: entries.length, t0, t1 };
 }
 
-/** The index record of a stored page, from its events: for pages ingested before they were indexed. */
-export function indexOfEvents(events: readonly StoredEvent[], ownClientId: string): PageIndexRecord {
+/** Stream heads and indexed ids of some events. */
+function indexOf(entries: Iterable<{ aggregateId: string; seq: number; id: string; indexed: boolean }>): PageIndexRecord {
   const heads = new Map<string, number>();
   const ids: string[] = [];
-  for (const e of events) {
+  for (const e of entries) {
     const head = heads.get(e.aggregateId);
     if (head === undefined || e.seq > head) heads.set(e.aggregateId, e.seq);
-    if (e.meta.clientId === ownClientId) ids.push(e.id);
+    if (e.indexed) ids.push(e.id);
   }
-  return { stream: [...heads], id: ids };
+  return { stream: [...heads], id: idKeys(ids) };
+}
+
+const indexedEntry = (e: PageEntry) => ({ aggregateId: e.aggregateId, seq: e.seq, id: e.id, indexed: e.indexId });
+
+/** Cuts confirmed entries into page records of bounded size, each with its own index record (pageIndex). */
+export function buildPages(entries: readonly PageEntry[]): BuiltPage[] {
+  return cut(entries).map((page) => ({ page: recordOf(page), index: indexOf(page.map(indexedEntry)) }));
+}
+
+/** The pages of one pending commit, and the index record that covers them when there are several. */
+export interface BuiltCommit {
+  pages: PageRecord[];
+  /** Present for a commit of several pages: stored in pageIndex under the first page's key. */
+  index?: PageIndexRecord;
+}
+
+/**
+ * The pages of one pending commit (an append transaction), to be stored at
+ * lsns firstLsn, firstLsn + 1, ...: with one `stream` entry per aggregate
+ * and runs of ids for all of them, on the page itself when there is one
+ * page, else in one index record that also says where each aggregate's
+ * events lie (`last`, `at`).
+ */
+export function buildCommit(entries: readonly PageEntry[], firstLsn: number): BuiltCommit {
+  const pages = cut(entries);
+  const records = pages.map(recordOf);
+  if (records.length === 0) return { pages: records };
+  const heads = new Map<string, { seq: number; from: number; to: number }>();
+  const ids: string[] = [];
+  pages.forEach((page, i) => {
+    const lsn = firstLsn + i;
+    for (const e of page) {
+      const head = heads.get(e.aggregateId);
+      if (!head) heads.set(e.aggregateId, { seq: e.seq, from: lsn, to: lsn });
+      else {
+        if (e.seq > head.seq) head.seq = e.seq;
+        head.to = lsn;
+      }
+      if (e.indexId) ids.push(e.id);
+    }
+  });
+  const stream: [string, number][] = [];
+  for (const [aggregateId, head] of heads) stream.push([aggregateId, head.seq]);
+  const id = idKeys(ids);
+  if (records.length === 1) {
+    records[0]!.stream = stream;
+    records[0]!.id = id;
+    return { pages: records };
+  }
+  const at: [number, number][] = [];
+  for (const head of heads.values()) at.push([head.from, head.to]);
+  return { pages: records, index: { stream, id, last: firstLsn + records.length - 1, at } };
+}
+
+/** One pending page holding exactly these events, with its own index entries (a rewrite keeps the page's key). */
+export function pendingPageOf(events: readonly StoredEvent[]): PageRecord {
+  const entries = events.map((e) => entryOf(e, true));
+  const record = recordOf(entries);
+  const index = indexOf(entries.map(indexedEntry));
+  record.stream = index.stream;
+  record.id = index.id;
+  return record;
+}
+
+/** The index record of a stored confirmed page, from its events: for pages ingested before they were indexed. */
+export function indexOfEvents(events: readonly StoredEvent[], ownClientId: string): PageIndexRecord {
+  return indexOf(events.map((e) => ({ aggregateId: e.aggregateId, seq: e.seq, id: e.id, indexed: e.meta.clientId === ownClientId })));
 }

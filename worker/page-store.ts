@@ -1,11 +1,10 @@
 import type { IDBPTransaction, StoreNames } from 'idb';
 import { decodePageJson } from './page-codec.ts';
-import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleSchema, MetaRecord, PageRecord } from './db.ts';
-import type { BuiltPage } from './page-builder.ts';
-import { CONFIRMED, type PageKey } from './types.ts';
+import type { BuiltCommit, BuiltPage } from './page-builder.ts';
+import { CONFIRMED, PENDING, type PageKey } from './types.ts';
 
-type WriteTx = IDBPTransaction<ChronicleSchema, StoreNames<ChronicleSchema>[], 'readwrite'>;
+export type WriteTx = IDBPTransaction<ChronicleSchema, StoreNames<ChronicleSchema>[], 'readwrite'>;
 type AnyTx = IDBPTransaction<ChronicleSchema, StoreNames<ChronicleSchema>[], IDBTransactionMode>;
 
 const ignore = (): void => undefined;
@@ -25,7 +24,11 @@ export interface PageSource {
  * get per page ~0.15 s). Both requests run in the caller's transaction, so no
  * page can vanish between them.
  */
-export async function readPages(store: PageSource, range: IDBKeyRange | null, count?: number): Promise<{ keys: PageKey[]; pages: PageRecord[] }> {
+export async function readPages(
+  store: PageSource,
+  range: IDBKeyRange | null,
+  count?: number,
+): Promise<{ keys: PageKey[]; pages: PageRecord[] }> {
   const keys = await store.getAllKeys(range, count);
   const found = await Promise.all(keys.map((key) => store.get(key)));
   const pages = found.map((page, i) => {
@@ -35,15 +38,28 @@ export async function readPages(store: PageSource, range: IDBKeyRange | null, co
   return { keys, pages };
 }
 
-/** Writes a page and (unless deferred) its index record under one key. Failures surface through tx.done. */
+/** Writes a confirmed page and (unless deferred) its index record under one key. Failures surface through tx.done. */
 export function putPage(tx: WriteTx, key: PageKey, built: BuiltPage, options: { deferIndex?: boolean } = {}): void {
   tx.objectStore('pages').put(built.page, key).catch(ignore);
   if (!options.deferIndex) tx.objectStore('pageIndex').put(built.index, key).catch(ignore);
 }
 
+/** Writes a pending page, whose index entries (if any) are its own fields. Failures surface through tx.done. */
+export function putPendingPage(tx: WriteTx, key: PageKey, page: PageRecord): void {
+  tx.objectStore('pages').put(page, key).catch(ignore);
+}
+
+/** Writes a pending commit's pages at lsns firstLsn, firstLsn + 1, ... and its index record if it has one; returns the next lsn. */
+export function putCommit(tx: WriteTx, firstLsn: number, commit: BuiltCommit): number {
+  commit.pages.forEach((page, i) => putPendingPage(tx, [PENDING, firstLsn + i], page));
+  if (commit.index) tx.objectStore('pageIndex').put(commit.index, [PENDING, firstLsn]).catch(ignore);
+  return firstLsn + commit.pages.length;
+}
+
+/** Deletes a page and, for a confirmed one, its index record. */
 export function deletePage(tx: WriteTx, key: PageKey): void {
   tx.objectStore('pages').delete(key).catch(ignore);
-  tx.objectStore('pageIndex').delete(key).catch(ignore);
+  if (key[0] === CONFIRMED) tx.objectStore('pageIndex').delete(key).catch(ignore);
 }
 
 /** The confirmed pages not indexed yet, or null when there are none. */

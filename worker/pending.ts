@@ -1,8 +1,8 @@
 import type { StoredEvent } from '../src/core/event.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { ChronicleDB } from './db.ts';
-import { pageOfEvents } from './page-builder.ts';
-import { deletePage, putPage, readPages } from './page-store.ts';
+import { pendingPageOf } from './page-builder.ts';
+import { deletePage, putPendingPage, readPages, type WriteTx } from './page-store.ts';
 import { PENDING, type PageKey } from './types.ts';
 
 /**
@@ -39,14 +39,20 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
 
 /**
  * Rewrites pending pages through `edit`, which returns the events to keep (in
- * order; it may change them in place). Empty pages are deleted. Runs inside
- * the caller's transaction (which must cover pages and pageIndex).
+ * order; it may change them in place). Empty pages are deleted; every other
+ * page is written again with its own index entries (so no page relies on a
+ * commit's first page any more). Runs inside the caller's transaction (which
+ * must cover pages and pageIndex).
  */
 export async function rewritePendingPages(
-  tx: Parameters<typeof putPage>[0],
+  tx: WriteTx,
   edit: (events: StoredEvent[]) => StoredEvent[],
 ): Promise<{ before: number; after: number }> {
   const { keys, pages: values } = await readPages(tx.objectStore('pages'), pendingRangeAll());
+  // Every page gets its own entries again: the records of commits of several pages go.
+  tx.objectStore('pageIndex')
+    .delete(pendingRangeAll())
+    .catch(() => undefined);
   const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
     key: keys[i]!,
     events: decodePageJson(page.json),
@@ -58,7 +64,7 @@ export async function rewritePendingPages(
     const remaining = events.filter((e) => kept.has(e));
     after += remaining.length;
     if (remaining.length === 0) deletePage(tx, key);
-    else putPage(tx, key, pageOfEvents(remaining));
+    else putPendingPage(tx, key, pendingPageOf(remaining));
   }
   return { before: flat.length, after };
 }

@@ -2,6 +2,7 @@ import { unwrap, type IDBPTransaction } from 'idb';
 import { decodePageJson } from './page-codec.ts';
 import { backlogRange, readBacklog, readPages } from './page-store.ts';
 import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
+import { indexedHead, keyId, pageOrder, readKeyed, streamPageKeys } from './lookups.ts';
 import type { StateCache } from './state-cache.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
 import { CONFIRMED } from './types.ts';
@@ -102,12 +103,11 @@ export async function readSnapshotAndTail(
   if (atHead) return { snapshot: atHead, pages: [] };
   const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots']);
   // Snapshot, stream head and meta in one round: a snapshot at the head needs nothing more.
-  const [snapshot, cursor, meta] = await Promise.all([
+  const [snapshot, head, meta] = await Promise.all([
     tx.objectStore('snapshots').get(aggregateId),
-    tx.objectStore('pageIndex').index('stream').openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev'),
+    indexedHead(tx, aggregateId),
     tx.objectStore('meta').get('client'),
   ]);
-  const head = cursor?.key[1] ?? 0;
   // With a backlog of unindexed pages, the index does not know the head.
   if (meta && !backlogRange(meta)) {
     cache.observe(meta, [[aggregateId, head]]);
@@ -143,30 +143,16 @@ async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: 
 /** The highest seq of an aggregate, indexed or in the not-yet-indexed pages. */
 export async function readStreamHead(db: ChronicleDB, aggregateId: string): Promise<number> {
   const tx = db.transaction(['pages', 'pageIndex', 'meta']);
-  const [cursor, meta] = await Promise.all([
-    tx.objectStore('pageIndex').index('stream').openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev'),
-    tx.objectStore('meta').get('client'),
-  ]);
-  const indexed = cursor?.key[1] ?? 0;
+  const [indexed, meta] = await Promise.all([indexedHead(tx, aggregateId), tx.objectStore('meta').get('client')]);
   if (!meta || !backlogRange(meta)) return indexed;
   const backlog = await readBacklog(tx, meta);
   return Math.max(indexed, backlog.heads.get(aggregateId) ?? 0);
 }
 
-const pageOrder = (a: PageKey, b: PageKey) => a[0] - b[0] || a[1] - b[1];
-
 async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]> {
   const { aggregateId, fromSeq, toSeq } = query;
-  const index = tx.objectStore('pageIndex').index('stream');
   const pages = tx.objectStore('pages');
-  const [inside, beyond, meta] = await Promise.all([
-    index.getAllKeys(IDBKeyRange.bound([aggregateId, fromSeq], [aggregateId, toSeq])),
-    toSeq === Infinity
-      ? Promise.resolve(undefined)
-      : index.getKey(IDBKeyRange.bound([aggregateId, toSeq], [aggregateId, Infinity], true, false)),
-    tx.objectStore('meta').get('client'),
-  ]);
-  const keys = beyond ? [...inside, beyond] : inside;
+  const [keys, meta] = await Promise.all([streamPageKeys(tx, aggregateId, fromSeq, toSeq), tx.objectStore('meta').get('client')]);
   const found = new Map<string, RawPage>();
   const range = meta ? backlogRange(meta) : null;
   if (range) {
@@ -175,25 +161,25 @@ async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]>
       const events = decodePageJson(page.json);
       if (events.some((e) => e.aggregateId === aggregateId && e.seq >= fromSeq && e.seq <= toSeq)) {
         const key = backlogKeys[i]!;
-        found.set(`${key[0]}:${key[1]}`, raw(key, page));
+        found.set(keyId(key), raw(key, page));
       }
     });
   }
-  const seen = new Set<string>(found.keys());
-  let unique = keys.filter((k) => {
-    const id = `${k[0]}:${k[1]}`;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
   // In page order, an aggregate's pages are in seq order (confirmed by position, then pending).
-  let all: PageKey[] = [...unique, ...[...found.values()].map((p): PageKey => [p.area, p.page])].sort(pageOrder);
+  let all: PageKey[] = [...keys.filter((k) => !found.has(keyId(k))), ...[...found.values()].map((p): PageKey => [p.area, p.page])].sort(
+    pageOrder,
+  );
   const maxPages = query.maxPages ?? 256;
   if (all.length > maxPages) all = query.backwards ? all.slice(-maxPages) : all.slice(0, maxPages);
-  unique = all.filter((k) => !found.has(`${k[0]}:${k[1]}`));
-  const values = await Promise.all(unique.map((k) => pages.get(k)));
-  values.forEach((page, i) => {
-    if (page) found.set(`${unique[i]![0]}:${unique[i]![1]}`, raw(unique[i]!, page));
-  });
-  return all.map((k) => found.get(`${k[0]}:${k[1]}`)).filter((p): p is RawPage => p !== undefined);
+  const read = await readKeyed(
+    tx,
+    all.filter((k) => !found.has(keyId(k))),
+  );
+  const out: RawPage[] = [];
+  for (const key of all) {
+    const id = keyId(key);
+    const page = found.get(id) ?? (read.has(id) ? raw(key, read.get(id)!) : undefined);
+    if (page) out.push(page);
+  }
+  return out;
 }
