@@ -13,12 +13,12 @@
  * The server log: PostgreSQL (a database made for the run on
  * CHRONICLE_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432, dropped
  * afterwards), or the embedded PGlite store without it. The encrypted log is
- * sealed here with the same key the page is given.
+ * sealed here, per the documented envelope format, with node:crypto and the
+ * same key the page is given.
  */
+import { createCipheriv, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Page } from 'playwright-core';
-import { importKeyring, sealEvent } from '../src/core/encryption.ts';
-import type { StoredEvent } from '../src/core/event.ts';
 import { uuidv7 } from '../src/core/ids.ts';
 import { PROTOCOL_VERSION, type PushRequest } from '../src/core/protocol.ts';
 import { createPgliteStore, createPostgresStore, createSyncServer, silentLogger, type LogStore } from '../src/server/index.ts';
@@ -105,14 +105,27 @@ function pushes(): PushRequest[][] {
   });
 }
 
-async function sealPushes(all: PushRequest[][], log: string): Promise<PushRequest[][]> {
-  const ring = await importKeyring({ current: 'bench-k1', keys: { 'bench-k1': new Uint8Array(KEY) } }, log);
-  const key = { id: ring.current, key: ring.keys.get(ring.current)! };
-  return Promise.all(
-    all.map((list) =>
-      Promise.all(list.map(async (p) => ({ ...p, events: await Promise.all(p.events.map((e) => sealEvent(e as StoredEvent, log, key))) }) as PushRequest)),
-    ),
-  );
+/**
+ * Seals an event as docs/protocol.md ("Encrypted payloads") describes it, with
+ * Node's own AES-GCM rather than Chronicle's code: the browser engine opening
+ * these checks that the documented format is enough for another implementation
+ * (and node:crypto seals 100k events in a fraction of WebCrypto's time in Node).
+ */
+function sealPerDocs(event: PushRequest['events'][number], log: string, kid: string, key: Buffer): PushRequest['events'][number] {
+  const { correlationId, causationId, ...clearMeta } = event.meta;
+  const payload = { data: event.data, ...(correlationId === undefined ? {} : { correlationId }), ...(causationId === undefined ? {} : { causationId }) };
+  const meta = clearMeta;
+  const aad = JSON.stringify(['chronicle-enc/1', log, kid, event.id, event.aggregateId, event.aggregateType, event.seq, event.type, event.version, meta.occurredAt, meta.clientId, meta.clientSeq]);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const ct = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return { ...event, meta, data: { $enc: 1, kid, iv: iv.toString('base64url'), ct: ct.toString('base64url') } };
+}
+
+function sealPushes(all: PushRequest[][], log: string): PushRequest[][] {
+  const key = Buffer.from(KEY);
+  return all.map((list) => list.map((p) => ({ ...p, events: p.events.map((e) => sealPerDocs(e, log, 'bench-k1', key)) })));
 }
 
 /** Round-robin over the clients, so their aggregates interleave in the log. */
@@ -167,7 +180,7 @@ export async function encryptionMetrics({ page, add, log }: EncryptionBenchOptio
     const sealedLog = 'bench-enc-sealed';
     const plain = pushes();
     let t0 = performance.now();
-    const sealed = await sealPushes(plain, sealedLog);
+    const sealed = sealPushes(plain, sealedLog);
     const sealMs = performance.now() - t0;
     t0 = performance.now();
     const plainSize = await seed(store, plainLog, plain);
@@ -175,7 +188,7 @@ export async function encryptionMetrics({ page, add, log }: EncryptionBenchOptio
     const { url } = await server.listen(0, '127.0.0.1');
     log(
       `encryption: ${plainSize.events} events on a ${store.kind} server, avg ${round(plainSize.bytes / plainSize.events, 0)} bytes plain / ` +
-        `${round(sealedSize.bytes / sealedSize.events, 0)} bytes sealed (sealed in Node in ${round(sealMs, 0)} ms, both logs pushed in ${round(performance.now() - t0, 0)} ms, not timed)`,
+        `${round(sealedSize.bytes / sealedSize.events, 0)} bytes sealed (sealed with node:crypto in ${round(sealMs, 0)} ms, both logs pushed in ${round(performance.now() - t0, 0)} ms, not timed)`,
     );
 
     await page.evaluate((path) => import(/* @vite-ignore */ path), '/bench/encryption-page.ts');

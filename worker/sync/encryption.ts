@@ -94,26 +94,61 @@ export function withEncryption(inner: Transport, log: string, settings: Encrypti
     return Promise.all(events.map((event) => sealEvent(event, log, { id: ring.current, key }, wireIds?.get(event.aggregateId))));
   };
 
+  const pullOpened = async (after: number, limit: number, clientId: string | undefined): Promise<PullPage> => {
+    const page = await inner.pull(after, limit, clientId);
+    if (page.events.length === 0) return page;
+    const fresh = kept === undefined;
+    const ring = await (kept ?? load('pull'));
+    let events: StoredEvent[];
+    try {
+      events = await openPage(page.events, ring);
+    } catch (error) {
+      const retry = !fresh && error instanceof EncryptionKeyError && (error.reason === 'unknown-key' || error.reason === 'decrypt-failed');
+      if (!retry) throw error;
+      events = await openPage(page.events, await load('pull'));
+    }
+    return { ...page, events };
+  };
+
+  /**
+   * The next page, fetched and opened while the caller stores this one: a
+   * catch-up pulls page after page, and opening a page costs about as much as
+   * storing one, so the two overlap. Used only by the very next call if it is
+   * that pull, made within AHEAD_FRESH_MS; anything else drops it (it is a
+   * read: dropping it loses nothing).
+   */
+  let ahead: { after: number; limit: number; clientId: string | undefined; at: number; page: Promise<PullPage> } | undefined;
+  const takeAhead = (after: number, limit: number, clientId: string | undefined): Promise<PullPage> | undefined => {
+    const next = ahead;
+    ahead = undefined;
+    if (!next || next.after !== after || next.limit !== limit || next.clientId !== clientId || Date.now() - next.at > AHEAD_FRESH_MS) return undefined;
+    // A read ahead that failed (a key added since, a network blip) is done again now rather than reported.
+    return next.page.catch(() => pullOpened(after, limit, clientId));
+  };
+
   return {
     ...base,
     async push(clientId, events, epoch) {
+      ahead = undefined;
       const sealed = await sealAll(events, await load('push'));
       return inner.push(clientId, sealed, epoch);
     },
+    fence(clientId, epoch) {
+      ahead = undefined;
+      return inner.fence(clientId, epoch);
+    },
     async pull(after, limit, clientId): Promise<PullPage> {
-      const page = await inner.pull(after, limit, clientId);
-      if (page.events.length === 0) return page;
-      const fresh = kept === undefined;
-      const ring = await (kept ?? load('pull'));
-      let events: StoredEvent[];
-      try {
-        events = await openPage(page.events, ring);
-      } catch (error) {
-        const retry = !fresh && error instanceof EncryptionKeyError && (error.reason === 'unknown-key' || error.reason === 'decrypt-failed');
-        if (!retry) throw error;
-        events = await openPage(page.events, await load('pull'));
+      const page = await (takeAhead(after, limit, clientId) ?? pullOpened(after, limit, clientId));
+      const last = page.events[page.events.length - 1]?.position;
+      if (page.hasMore && last !== undefined) {
+        const next = pullOpened(last, limit, clientId);
+        next.catch(() => undefined); // never reported as such: the pull that takes it pulls again
+        ahead = { after: last, limit, clientId, at: Date.now(), page: next };
       }
-      return { ...page, events };
+      return page;
     },
   };
 }
+
+/** How long a page read ahead may wait for the pull that takes it (the caller stores one page in between). */
+const AHEAD_FRESH_MS = 2_000;
