@@ -5,7 +5,8 @@
  * (`import('/bench/encryption-page.ts')` in the page); registers
  * `window.chronicleEncryptionBench`.
  */
-import { openStore, type BatchEntry, type Keyring, type SyncOptions } from '../src/client/index.ts';
+import { openStore, uuidv7, type BatchEntry, type Keyring, type StoredEvent, type SyncOptions } from '../src/client/index.ts';
+import { importKeyring, openEvent, sealEvent } from '../src/core/encryption.ts';
 import { aggregateIdOf, orderEvent, prng, type OrderEventBody } from './data.ts';
 import { foldSummary, initialSummary, model, Order, type LogSummary } from './model.ts';
 
@@ -139,7 +140,39 @@ async function push(target: EncTarget): Promise<{ ms: number; appendMs: number }
   }
 }
 
-const api = { initialSync, push };
+/**
+ * The crypto alone, on the page's thread: `count` events of the pulled log's
+ * shape sealed, then opened, with Chronicle's own functions (what the engine
+ * does per event in its worker), in batches of 1,000 like a pull page.
+ */
+async function cryptoCost(count: number): Promise<{ sealUs: number; openUs: number }> {
+  const ring = await importKeyring({ current: 'k1', keys: { k1: new Uint8Array(32).fill(5) } }, 'bench');
+  const key = { id: 'k1', key: ring.keys.get('k1')! };
+  const random = prng(11);
+  const events: StoredEvent[] = Array.from({ length: count }, (_, i) => {
+    const body = orderEvent(random, i % 1000, 2 + (i % 50), 100);
+    return {
+      id: uuidv7(1_732_000_000_000 + i),
+      aggregateId: aggregateIdOf(i % 1000),
+      aggregateType: 'Order',
+      seq: 2 + (i % 50),
+      type: body.type,
+      version: body.type === 'ItemAdded' ? 2 : 1,
+      data: body.data,
+      meta: { occurredAt: 1_732_000_000_000 + i, clientId: 'bench-client', clientSeq: i + 1 },
+    };
+  });
+  const sealed: StoredEvent[] = [];
+  let t0 = now();
+  for (let i = 0; i < count; i += 1000) sealed.push(...(await Promise.all(events.slice(i, i + 1000).map((e) => sealEvent(e, 'bench', key)))));
+  const sealMs = now() - t0;
+  t0 = now();
+  for (let i = 0; i < count; i += 1000) await Promise.all(sealed.slice(i, i + 1000).map((e) => openEvent(e, 'bench', (kid) => ring.keys.get(kid))));
+  const openMs = now() - t0;
+  return { sealUs: round((sealMs * 1000) / count, 1), openUs: round((openMs * 1000) / count, 1) };
+}
+
+const api = { initialSync, push, cryptoCost };
 export type EncryptionBenchApi = typeof api;
 
 declare global {
