@@ -150,7 +150,10 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
 
   /** Settles the callers of syncNow() that were waiting when this round began. */
   const settleWaiters = (waiters: typeof roundWaiters, error?: unknown) => {
-    for (const w of waiters) (error ? w.reject(error) : w.resolve());
+    for (const w of waiters) {
+      if (error) w.reject(error);
+      else w.resolve();
+    }
   };
 
   /** After a failed round: the state to show, the error kept across reloads, and how long to wait. */
