@@ -1,7 +1,7 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import type { ChronicleDB, RejectedRecord } from './db.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
-import type { Change, SyncStatus } from './types.ts';
+import { initialSyncStatus, type Change, type SyncStatus } from './types.ts';
 
 export interface SyncControlDeps {
   name: string;
@@ -49,16 +49,7 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       const meta = await run('syncStatus', (db) => db.get('meta', 'client'));
       // Counts come from storage, so they stay true while sync is paused or idle.
       if (own?.leader) return { ...own, pending: meta?.pendingEvents ?? own.pending, confirmedPosition: meta?.confirmedHead ?? own.confirmedPosition };
-      const base: SyncStatus = lastSyncStatus ?? {
-        state: sync ? 'standby' : 'disabled',
-        leader: false,
-        pending: 0,
-        confirmedPosition: 0,
-        serverHead: 0,
-        lastSyncAt: null,
-        lastError: null,
-        progress: null,
-      };
+      const base: SyncStatus = lastSyncStatus ?? initialSyncStatus(sync ? 'standby' : 'disabled');
       return {
         ...base,
         leader: false,

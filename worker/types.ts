@@ -100,6 +100,11 @@ export interface SyncStatus {
   caughtUpAt?: number;
 }
 
+/** A sync status before anything is known: the one starting point of the engine and of tabs that do not sync. */
+export function initialSyncStatus(state: SyncStatus['state']): SyncStatus {
+  return { state, leader: false, pending: 0, confirmedPosition: 0, serverHead: 0, lastSyncAt: null, lastError: null, progress: null };
+}
+
 /** What became of one of this client's pending events. */
 export interface EventOutcome {
   id: string;

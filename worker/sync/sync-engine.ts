@@ -3,7 +3,7 @@ import { ChronicleError } from '../../src/core/errors.ts';
 import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
 import type { ChronicleDB } from '../db.ts';
 import type { RebaseConflict, RebaseDecision } from '../rebase.ts';
-import type { Change, SyncStatus } from '../types.ts';
+import { initialSyncStatus, type Change, type SyncStatus } from '../types.ts';
 import { backoffDelay } from './backoff.ts';
 import { requestLeaderLock } from './leader-lock.ts';
 import { createLiveFollower, type WebSocketFactory } from './live-follow.ts';
@@ -93,16 +93,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
     config.encryption ? callbacks.encryptionKeys : undefined,
   );
 
-  const status: SyncStatus = {
-    state: 'standby',
-    leader: false,
-    pending: 0,
-    confirmedPosition: 0,
-    serverHead: 0,
-    lastSyncAt: null,
-    lastError: null,
-    progress: null,
-  };
+  const status: SyncStatus = initialSyncStatus('standby');
   let stopped = false;
   let paused = false;
   let wake: (() => void) | undefined;
