@@ -1,4 +1,5 @@
 import { ChronicleError } from '../src/core/errors.ts';
+import { isHttpUrl } from '../src/core/text-rules.ts';
 import type { ChronicleDB, RejectedRecord } from './db.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from './types.ts';
@@ -34,7 +35,7 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
   return {
     async start(config, callbacks = {}, local = {}) {
       if (sync) throw new ChronicleError('CONFIG', 'sync is already started for this store');
-      if (!config || typeof config.url !== 'string' || !/^https?:\/\//.test(config.url)) {
+      if (!config || !isHttpUrl(config.url)) {
         throw new ChronicleError('CONFIG', 'sync.url must be an http(s) URL', { url: config?.url });
       }
       const meta = await run('startSync', (db) => db.get('meta', 'client'));

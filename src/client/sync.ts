@@ -1,6 +1,7 @@
 import { aggregateRuntime, type AnyAggregateDefinition, type RebaseDecisionInput } from '../core/aggregate.ts';
 import type { EncryptionOptions, EncryptionSettings, Keyring } from '../core/encryption.ts';
 import { ConfigError } from '../core/errors.ts';
+import { isHttpUrl } from '../core/text-rules.ts';
 import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
 import { readStream } from './aggregate-loader.ts';
@@ -61,7 +62,7 @@ export function createDecider(
 
 export function checkSyncOptions(options: SyncOptions): void {
   if (typeof options !== 'object' || options === null) throw new ConfigError('sync must be an object with a url');
-  if (typeof options.url !== 'string' || !/^https?:\/\//.test(options.url)) {
+  if (!isHttpUrl(options.url)) {
     throw new ConfigError('sync.url must be an http(s) URL', { url: options.url });
   }
   for (const key of ['pullLimit', 'pushLimit', 'pollIntervalMs', 'initialBackoffMs', 'maxBackoffMs'] as const) {

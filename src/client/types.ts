@@ -4,6 +4,7 @@ import type { AnyEventDefinition, EventInput, EventShape, LogEvent } from '../co
 import type { AnyProjectionDefinition } from '../core/projection.ts';
 import type { AnyReactionDefinition } from '../core/reaction.ts';
 import type { LogCursor } from '../core/cursor.ts';
+import type { StoreStats } from '../../worker/contract.ts';
 import type { WorkerOption } from './connection.ts';
 import type { SyncOptions } from './sync-types.ts';
 
@@ -160,14 +161,8 @@ export interface ProjectionHandle<TState> {
   rebuild(options?: { onProgress?(progress: ReplayProgress): void; signal?: AbortSignal }): Promise<ProjectionSnapshot<TState>>;
 }
 
-export interface StoreInfo {
-  name: string;
-  clientId: string;
-  pendingEvents: number;
-  confirmedEvents: number;
-  confirmedHead: number;
-  /** Confirmed events stored but not indexed yet (a fresh bulk pull; indexed when the engine is idle). */
-  unindexedEvents: number;
+/** What `store.info()` says: the engine's counts, and where the engine runs. */
+export interface StoreInfo extends StoreStats {
   inWorker: boolean;
 }
 

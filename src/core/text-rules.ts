@@ -46,3 +46,8 @@ export function findIdProblem(value: unknown): string | undefined {
 export function isValidId(value: unknown): value is string {
   return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_LENGTH && !UNSTORABLE.test(value);
 }
+
+/** A sync server's base URL: http or https, as both the client's options check and the engine accept it. */
+export function isHttpUrl(value: unknown): value is string {
+  return typeof value === 'string' && /^https?:\/\/[^\s/?#]+/i.test(value);
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findJsonProblem } from '../../src/core/json-data.ts';
 import { storedEventSchema } from '../../src/core/schemas.ts';
-import { findIdProblem, findStringProblem, isStorableString, isValidId, MAX_DATA_DEPTH, MAX_ID_LENGTH } from '../../src/core/text-rules.ts';
+import { findIdProblem, findStringProblem, isHttpUrl, isStorableString, isValidId, MAX_DATA_DEPTH, MAX_ID_LENGTH } from '../../src/core/text-rules.ts';
 
 const HIGH = '\uD83D'; // the first half of 😀
 const LOW = '\uDE00'; // its second half
@@ -83,5 +83,13 @@ describe('event data', () => {
     let value: unknown = null;
     for (let i = 0; i < 10_000; i++) value = { a: value };
     expect(findJsonProblem(value)?.reason).toMatch(/nested more than/);
+  });
+});
+
+describe('sync server URLs', () => {
+  it('given an http(s) base URL, then it is accepted; anything else is not', () => {
+    expect(isHttpUrl('http://127.0.0.1:8787')).toBe(true);
+    expect(isHttpUrl('https://sync.example.com/base')).toBe(true);
+    for (const value of ['ws://x', 'ftp://x', 'http://', '127.0.0.1:8787', '', 42, null]) expect(isHttpUrl(value), String(value)).toBe(false);
   });
 });
