@@ -55,6 +55,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },
+  // Size limits of the house: a file over 600 lines or a function over 200 does more than one job.
+  {
+    files: ['src/**/*.{ts,tsx}', 'worker/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 600 }],
+      'max-lines-per-function': ['error', { max: 200 }],
+    },
+  },
   // core: zod and itself only.
   {
     files: ['src/core/**/*.ts'],
