@@ -8,7 +8,8 @@
  * needed, with a ConfigError naming the package when it is not installed.
  */
 export { createSyncServer } from './server.ts';
-export type { CorsOptions, ListenAddress, ServerTimeouts, SyncServer, SyncServerOptions } from './server.ts';
+export type { CorsOptions, ListenAddress, PushDecodingOptions, ServerTimeouts, SyncServer, SyncServerOptions } from './server.ts';
+export { DEFAULT_PUSH_DECODING } from './http/push-decoder.ts';
 export { DEFAULT_SERVER_TIMEOUTS } from './http/context.ts';
 export { createPgliteStore } from './store/pglite.ts';
 export type { PgliteStoreOptions } from './store/pglite.ts';
@@ -17,12 +18,14 @@ export type { PostgresStoreOptions, PostgresTimeouts } from './store/postgres.ts
 export { SCHEMA_VERSION } from './store/schema.ts';
 export { toPullResponse, pullPageToJson } from './store/types.ts';
 export type {
+  DecodedPush,
   FenceResult,
   HeadListener,
   LogStore,
   PreparedPush,
   PullInput,
   PullPage,
+  PushedEventKeys,
   PushInput,
   PushResult,
   ResyncListener,

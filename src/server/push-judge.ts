@@ -1,5 +1,5 @@
 import { SyncError } from './errors.ts';
-import type { PushInput, PushResult } from './store/types.ts';
+import type { PushedEventKeys, PushInput, PushResult } from './store/types.ts';
 
 /**
  * The push rules of docs/protocol.md ("What the server does"), as a pure
@@ -11,9 +11,12 @@ import type { PushInput, PushResult } from './store/types.ts';
  * checked statement).
  */
 
+/** What the rules read of a push: its fields and its events' keys (a PushInput or a DecodedPush). */
+export type JudgePush = Pick<PushInput, 'clientId' | 'epoch' | 'from' | 'to'> & { events: readonly PushedEventKeys[] };
+
 /** A push waiting to be judged, with the JSON of its events (as pushed, no position). */
 export interface JudgeInput {
-  push: PushInput;
+  push: JudgePush;
   json: readonly string[];
 }
 
@@ -72,7 +75,7 @@ export interface Judged {
 export const seqKey = (clientId: string, clientSeq: number): string => `${clientSeq}\u0000${clientId}`;
 
 /** The epoch a push carries: version 1 has none, which is epoch 0. */
-export const pushEpoch = (push: PushInput): number => push.epoch ?? 0;
+export const pushEpoch = (push: JudgePush): number => push.epoch ?? 0;
 
 /**
  * Judges the pushes of a batch one by one, in arrival order, each against the

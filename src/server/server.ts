@@ -7,6 +7,7 @@ import { discardRest } from './http/body.ts';
 import { handleClientError } from './http/client-error.ts';
 import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './http/context.ts';
 import { createLiveUpgrades } from './http/live-upgrade.ts';
+import { createPushDecoder, DEFAULT_PUSH_DECODING, type PushDecodingOptions } from './http/push-decoder.ts';
 import { createReplier, type CorsOptions } from './http/reply.ts';
 import { beginRequest, type RequestInfo } from './http/request-context.ts';
 import { createRouter } from './http/router.ts';
@@ -16,8 +17,10 @@ import { createLiveHub } from './live.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import { createMetrics, noMetrics } from './metrics.ts';
 import type { LogStore } from './store/types.ts';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '../core/protocol.ts';
 
 export type { CorsOptions } from './http/reply.ts';
+export type { PushDecodingOptions } from './http/push-decoder.ts';
 export type { ServerTimeouts } from './http/context.ts';
 
 export interface SyncServerOptions {
@@ -42,6 +45,12 @@ export interface SyncServerOptions {
   metrics?: boolean;
   /** Log every request (one line each), not only the refused and failed ones. Default false. */
   accessLog?: boolean;
+  /**
+   * Large push bodies are decoded (parsed, validated, each event's JSON made) in
+   * worker threads, when the store takes decoded pushes (LogStore.pushDecoded):
+   * see DEFAULT_PUSH_DECODING. false: every body on the event loop.
+   */
+  pushDecoding?: PushDecodingOptions | false;
 }
 
 export interface ListenAddress {
@@ -114,7 +123,12 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       : createMetrics({ liveSockets: () => hub.size, storeStats: () => store.stats?.() }, {
           onMissing: (error) => logger.warn(`metrics off: ${error.message}`),
         });
-  const context: HandlerContext = { store, limits, timeouts, replier, metrics, logger };
+  const decoding = options.pushDecoding === false ? undefined : { ...DEFAULT_PUSH_DECODING, ...options.pushDecoding };
+  const decoder =
+    decoding && decoding.threads > 0 && store.pushDecoded
+      ? createPushDecoder({ ...decoding, supported: SUPPORTED_PROTOCOL_VERSIONS, limits, logger })
+      : undefined;
+  const context: HandlerContext = { store, limits, timeouts, replier, metrics, logger, decoder };
   const live = createLiveUpgrades({ context, admission, hub, isClosing: () => closing, corsHeaders: replier.corsHeaders });
 
   if (!authenticate) {
@@ -248,7 +262,8 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       live.close();
       ownServer?.closeAllConnections();
       await serverClosed;
-      // 4. The store last: nothing uses it any more.
+      // 4. The decoder threads and the store last: nothing uses them any more.
+      await decoder?.close();
       if (options.closeStore !== false) await store.close();
     })();
     return closePromise;

@@ -142,10 +142,9 @@ describe('graceful shutdown (SIGTERM drain)', () => {
     const replies = readReplies(socket);
     socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(await replies.next()).toMatch(/^HTTP\/1\.1 200/); // the connection is open and idle now
-    let closed!: Promise<void>;
     // The push is in the kernel's buffers, not yet read by the server, when close() is called.
     await new Promise<void>((resolve) => socket.write(pushRequest(log, 'late'), () => resolve()));
-    closed = server.close();
+    const closed = server.close();
     const reply = await replies.next();
     expect(reply).toMatch(/^HTTP\/1\.1 200/);
     expect(reply).toMatch(/connection: close/i);
@@ -160,9 +159,8 @@ describe('graceful shutdown (SIGTERM drain)', () => {
     const { hostname, port } = new URL(url);
     const socket = connect({ host: hostname, port: Number(port) });
     const replies = readReplies(socket);
-    let closed!: Promise<void>;
     await new Promise<void>((resolve) => socket.once('connect', () => socket.write(pushRequest(log, 'queued'), () => resolve())));
-    closed = server.close();
+    const closed = server.close();
     expect(await replies.next()).toMatch(/^HTTP\/1\.1 200/);
     await closed;
     expect(await store.head(log)).toBe(2);

@@ -2,6 +2,7 @@ import type { Logger } from '../logger.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { MetricsRecorder } from '../metrics.ts';
 import type { LogStore } from '../store/types.ts';
+import type { PushDecoder } from './push-decoder.ts';
 import type { Replier } from './reply.ts';
 
 /** Every wait of the HTTP layer is bounded; these are the bounds (the store's own are in its options). */
@@ -48,4 +49,6 @@ export interface HandlerContext {
   replier: Replier;
   metrics: MetricsRecorder;
   logger: Logger;
+  /** Decodes large push bodies in worker threads (absent: every body is decoded on the event loop). */
+  decoder?: PushDecoder | undefined;
 }

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { utf8Length } from '../../core/json-data.ts';
-import { fenceRequestSchema, PROTOCOL_VERSION, pushRequestSchema, SUPPORTED_PROTOCOL_VERSIONS, type FenceResponse, type PushResponse } from '../../core/protocol.ts';
+import { fenceRequestSchema, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type FenceResponse, type PushResponse } from '../../core/protocol.ts';
 import { SyncError } from '../errors.ts';
-import { acceptPush } from '../validate.ts';
+import type { PushResult } from '../store/types.ts';
 import { checkJsonContentType, readBody } from './body.ts';
 import type { HandlerContext } from './context.ts';
 import { withDeadline } from './deadline.ts';
+import { checkVersion, eventCount, fromColumns, parseJsonObject, validatePush } from './push-decode.ts';
 import { requestInfo } from './request-context.ts';
 import type { LogRoute } from './routes.ts';
 import { zodDetails } from './zod-details.ts';
@@ -19,67 +19,38 @@ import { zodDetails } from './zod-details.ts';
 /** Reads the body as a JSON object: 415 for another content type, 413 / 408 from readBody, 400 for anything not a JSON object. */
 async function readJsonObject(context: HandlerContext, request: IncomingMessage): Promise<Record<string, unknown>> {
   checkJsonContentType(request);
-  const raw = await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs);
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new SyncError('BAD_REQUEST', `The body is not valid JSON: ${(error as Error).message}`, {});
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new SyncError('BAD_REQUEST', 'The body must be a JSON object', {});
-  }
-  return body as Record<string, unknown>;
+  return parseJsonObject(await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs));
 }
 
-/** The protocol version is checked before the rest of the body, so an old or new client learns what this server speaks. */
-function checkVersion(candidate: Record<string, unknown>, supported: readonly number[]): void {
-  if (typeof candidate.protocolVersion !== 'number' || !supported.includes(candidate.protocolVersion)) {
-    throw new SyncError(
-      'UNSUPPORTED_PROTOCOL',
-      `This server speaks protocol versions ${supported.join(', ')}; the request says ${JSON.stringify(candidate.protocolVersion) ?? 'nothing'}`,
-      { supported: [...supported], received: candidate.protocolVersion ?? null },
-    );
+/**
+ * The push as the store takes it: decoded in a decoder thread when the body is
+ * large enough and the store takes decoded pushes (push-decoder.ts), else here,
+ * by the same checks in the same order (push-decode.ts).
+ */
+async function storePush(context: HandlerContext, request: IncomingMessage, route: LogRoute, raw: Buffer): Promise<PushResult> {
+  const { limits, store, decoder } = context;
+  const info = requestInfo(request);
+  const timeoutMs = context.timeouts.storeMs;
+  if (decoder && store.pushDecoded && raw.length >= decoder.minBytes) {
+    const outcome = await decoder.decode(raw);
+    if (outcome) {
+      if (info && outcome.events !== undefined) info.events = outcome.events;
+      if (!outcome.ok) throw 'internal' in outcome ? new Error(outcome.internal) : new SyncError(outcome.code, outcome.message, outcome.details);
+      return withDeadline(store.pushDecoded(route.log, fromColumns(outcome.columns), { deadline: Date.now() + timeoutMs }), timeoutMs, 'push');
+    }
   }
+  const candidate = parseJsonObject(raw);
+  checkVersion(candidate, SUPPORTED_PROTOCOL_VERSIONS);
+  const count = eventCount(candidate);
+  if (info && count !== undefined) info.events = count;
+  const { push, eventsJson } = validatePush(candidate, limits);
+  return withDeadline(store.push(route.log, push, { eventsJson, deadline: Date.now() + timeoutMs }), timeoutMs, 'push');
 }
 
 export async function handlePush(context: HandlerContext, request: IncomingMessage, response: ServerResponse, route: LogRoute): Promise<void> {
-  const { limits, store } = context;
-  const candidate = await readJsonObject(context, request);
-  checkVersion(candidate, SUPPORTED_PROTOCOL_VERSIONS);
-  const info = requestInfo(request);
-  if (info && Array.isArray(candidate.events)) info.events = candidate.events.length;
-  if (Array.isArray(candidate.events) && candidate.events.length > limits.maxEventsPerPush) {
-    throw new SyncError(
-      'PAYLOAD_TOO_LARGE',
-      `The push holds ${candidate.events.length} events; the limit is ${limits.maxEventsPerPush}`,
-      { what: 'events', count: candidate.events.length, limit: limits.maxEventsPerPush },
-    );
-  }
-  // A valid push takes the fast check; anything it cannot vouch for goes to the schema, which decides and explains.
-  let push = acceptPush(candidate);
-  if (!push) {
-    const parsed = pushRequestSchema.safeParse(candidate);
-    if (!parsed.success) {
-      const { message, details } = zodDetails(parsed.error.issues);
-      throw new SyncError('BAD_REQUEST', `Invalid push: ${message}`, details);
-    }
-    push = parsed.data;
-  }
-  // The JSON of each event as validated: its size is checked here, and the store keeps it as is.
-  const eventsJson = push.events.map((event) => JSON.stringify(event));
-  push.events.forEach((event, index) => {
-    const bytes = utf8Length(eventsJson[index]!);
-    if (bytes > limits.maxEventBytes) {
-      throw new SyncError(
-        'PAYLOAD_TOO_LARGE',
-        `Event ${index} (id ${event.id}) is ${bytes} bytes; the limit is ${limits.maxEventBytes}`,
-        { what: 'event', index, id: event.id, clientSeq: event.meta.clientSeq, bytes, limit: limits.maxEventBytes },
-      );
-    }
-  });
-  const timeoutMs = context.timeouts.storeMs;
-  const result = await withDeadline(store.push(route.log, push, { eventsJson, deadline: Date.now() + timeoutMs }), timeoutMs, 'push');
+  checkJsonContentType(request);
+  const raw = await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs);
+  const result = await storePush(context, request, route, raw);
   context.metrics.pushStored(route.log, result.appended, result.duplicates, result.head);
   const reply: PushResponse = {
     positions: result.positions,

@@ -260,23 +260,24 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     throw mapPgError(error);
   }
 
-  // The notification connection lives outside the pool (pg-notifications.ts).
-  let notifications: NotificationListener | undefined;
+  // The notification connection lives outside the pool (pg-notifications.ts); the store closes it.
+  const listening: { notifications?: NotificationListener } = {};
   const store = createSqlLogStore({
     kind: 'postgres',
     driver,
     notifyChannel: channel,
     mapError: mapPgError,
     connectionErrors: () => connectionErrors,
-    onClose: () => notifications?.close() ?? Promise.resolve(),
+    onClose: () => listening.notifications?.close() ?? Promise.resolve(),
   });
-  notifications = createNotificationListener({
+  const notifications = createNotificationListener({
     connect: () => new pgModule.Client(connectionConfig),
     channel,
     onError: onConnectionError,
     onHead: (log, head, by) => store.emitHead(log, head, by),
     onResync: () => store.emitResync(),
   });
+  listening.notifications = notifications;
   try {
     await notifications.start();
   } catch (error) {

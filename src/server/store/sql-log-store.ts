@@ -156,6 +156,13 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
       });
     },
 
+    pushDecoded(log, push, prepared) {
+      if (closed) return Promise.reject(new SyncError('UNAVAILABLE', 'The log store is closed', { reason: 'store-closed' }));
+      return new Promise<PushResult>((resolve, reject) => {
+        pipeline.push(log, { push, json: push.eventsJson, deadline: prepared?.deadline, resolve, reject });
+      });
+    },
+
     pull(log, { after: from, limit, clientId }: PullInput) {
       return guard(async () => {
         const rows = await driver.query<{ head: string | number | null; client_seq: string | number | null; event: string | null }>(

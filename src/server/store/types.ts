@@ -3,6 +3,28 @@ import type { PullResponse, PushRequest, PushResponse } from '../../core/protoco
 /** A push as the store receives it: already validated against pushRequestSchema and the limits. */
 export type PushInput = PushRequest;
 
+/** An event of a push as a store judges it: the keys the rules look at (the rest is in its JSON). */
+export interface PushedEventKeys {
+  id: string;
+  aggregateId: string;
+  seq: number;
+}
+
+/**
+ * A push the HTTP layer decoded and validated off the event loop (see
+ * LogStore.pushDecoded): the push's fields, its events as their keys, and each
+ * event's JSON as the store keeps it (`JSON.stringify` of the validated event).
+ */
+export interface DecodedPush {
+  protocolVersion: PushRequest['protocolVersion'];
+  clientId: string;
+  epoch?: number;
+  from: number;
+  to: number;
+  events: readonly PushedEventKeys[];
+  eventsJson: readonly string[];
+}
+
 /** What the caller of `push` already computed, so the store need not do it again. */
 export interface PreparedPush {
   /** `JSON.stringify(event)` of each event of the push, in order (the HTTP layer makes them to check event sizes). */
@@ -74,6 +96,12 @@ export type ResyncListener = () => void;
 export interface LogStore {
   readonly kind: string;
   push(log: string, push: PushInput, prepared?: PreparedPush): Promise<PushResult>;
+  /**
+   * Optional: the same as push, for a push decoded off the event loop (its
+   * events as keys and JSON, no objects). The HTTP layer uses it when present;
+   * a store without it gets push() with the events parsed on the event loop.
+   */
+  pushDecoded?(log: string, push: DecodedPush, prepared?: Pick<PreparedPush, 'deadline'>): Promise<PushResult>;
   pull(log: string, query: PullInput): Promise<PullPage>;
   /** The log's head (0 for a log that has no event yet). */
   head(log: string): Promise<number>;
