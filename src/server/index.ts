@@ -15,6 +15,12 @@ export { createPgliteStore } from './store/pglite.ts';
 export type { PgliteStoreOptions } from './store/pglite.ts';
 export { createPostgresStore, DEFAULT_POSTGRES_TIMEOUTS } from './store/postgres.ts';
 export type { PostgresStoreOptions, PostgresTimeouts } from './store/postgres.ts';
+export { createShardedPostgresStore } from './store/sharded-postgres.ts';
+export type { ShardedPostgresStoreOptions } from './store/sharded-postgres.ts';
+export { createShardedStore, shardForLog } from './store/sharded.ts';
+export type { ShardedLogStore, ShardedStoreOptions } from './store/sharded.ts';
+export { LogMoveError } from './store/log-move.ts';
+export type { MoveLogOptions, MoveReport, MoveStep } from './store/log-move.ts';
 export { SCHEMA_VERSION } from './store/schema.ts';
 export { toPullResponse, pullPageToJson } from './store/types.ts';
 export type {

@@ -1,4 +1,5 @@
 import { SyncError } from './errors.ts';
+import type { LogMove } from './store/move-state.ts';
 import type { PushedEventKeys, PushInput, PushResult } from './store/types.ts';
 
 /**
@@ -38,6 +39,8 @@ export interface LogState {
   /** Stored events with the pushed ids; only complete when `idsRead`. */
   byId: Map<string, { clientId: string; clientSeq: number; position: number }>;
   idsRead: boolean;
+  /** Set while the log is in a move between databases: then its store refuses writes (move-state.ts), nothing is judged. */
+  move?: LogMove;
 }
 
 /** A new event as judged: its place, and what its row holds. */

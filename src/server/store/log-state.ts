@@ -1,5 +1,6 @@
 import { seqKey, type JudgeInput, type LogState } from '../push-judge.ts';
 import type { LogCache } from './log-knowledge.ts';
+import { toLogMove, type LogMove } from './move-state.ts';
 import type { SqlExecutor } from './sql-driver.ts';
 import { INSERT_LOG_SQL, LOCK_LOG_SQL, num, READ_SQL, type ReadRow } from './statements.ts';
 
@@ -61,6 +62,11 @@ export async function readLogState(
         state.exists = true;
         state.head = num(row.n);
         state.writeId = row.id;
+        if (row.a !== null) {
+          const [moveState, peer] = row.a.split(' ');
+          const move = toLogMove(moveState, peer);
+          if (move) state.move = move;
+        }
       } else if (row.k === 'c') {
         state.marks.set(row.a ?? '', num(row.n));
         state.epochs.set(row.a ?? '', num(row.p));
@@ -111,12 +117,15 @@ export function cachedLogState(cache: LogCache | undefined, batch: readonly Judg
   return { exists: true, head: cache.head, writeId: cache.writeId, marks, epochs, heads, bySeq: new Map(), byId: new Map(), idsRead: false };
 }
 
-/** Locks the log's row in `tx`, creating it first for a new log; returns the head under the lock. */
-export async function lockLog(tx: SqlExecutor, log: string): Promise<number> {
-  let locked = await tx.query<{ head: string | number }>(LOCK_LOG_SQL, [log]);
+type LockedRow = { head: string | number; move_state: string | null; move_peer: string | null };
+
+/** Locks the log's row in `tx`, creating it first for a new log; returns the head and move state under the lock. */
+export async function lockLog(tx: SqlExecutor, log: string): Promise<{ head: number; move: LogMove | undefined }> {
+  let locked = await tx.query<LockedRow>(LOCK_LOG_SQL, [log]);
   if (locked.length === 0) {
     await tx.query(INSERT_LOG_SQL, [log]);
-    locked = await tx.query<{ head: string | number }>(LOCK_LOG_SQL, [log]);
+    locked = await tx.query<LockedRow>(LOCK_LOG_SQL, [log]);
   }
-  return num(locked[0]?.head);
+  const row = locked[0];
+  return { head: num(row?.head), move: toLogMove(row?.move_state, row?.move_peer) };
 }

@@ -2,6 +2,7 @@ import { SyncError } from '../errors.ts';
 import { judgePushes, type JudgeInput, type Judged, type LogState } from '../push-judge.ts';
 import type { LogKnowledge, WriteTicket } from './log-knowledge.ts';
 import { cachedLogState, lockLog, readLogState } from './log-state.ts';
+import { moveRefusal } from './move-state.ts';
 import { checkSchemaVersion } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import { INSERT_LOG_SQL } from './statements.ts';
@@ -89,12 +90,15 @@ async function judgeUnderLock(
     try {
       const { judged, state } = await driver.transaction(async (tx) => {
         // 1. One writer per log: lock the log's row (created on the first push).
-        const lockedHead = await lockLog(tx, log);
+        const locked = await lockLog(tx, log);
         // A newer server may have migrated the database: refuse rather than write by older rules.
         await checkSchemaVersion(tx);
+        // A log being moved to another database, or moved away, takes no writes here.
+        const refusal = moveRefusal(log, locked.move, true);
+        if (refusal) throw refusal;
         // 2. Read under the lock (a new statement, hence a fresh snapshot).
         const state = await readLogState(tx, log, batch, undefined, true);
-        if (state.head !== lockedHead) throw new Error('the log head moved while its row was locked');
+        if (state.head !== locked.head) throw new Error('the log head moved while its row was locked');
         const judged = judgePushes(state, batch);
         if (judged.rows.length > 0) {
           const result = await runWrite(tx, statement, log, state, judged, current, null);
@@ -174,6 +178,8 @@ export function createPushPipeline(options: PushPipelineOptions) {
       if (behind) return 'wait';
       state = await readKnowing(driver, log, batch, false);
       verified = true;
+      // In a move between databases: the slow path refuses it under the lock.
+      if (state.move) return 'locked';
     }
     const judged = judgePushes(state, batch);
     if (judged.needsIds || (judged.rows.length === 0 && !verified)) return behind ? 'wait' : 'locked';

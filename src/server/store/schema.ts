@@ -10,6 +10,9 @@ import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
  * 2. Aggregate heads are read from the events' (log, aggregate_id, seq) index;
  *    chronicle_aggregates is no longer written. chronicle_logs.write_id.
  * 3. chronicle_clients.epoch: the client's rebase epoch (protocol version 2).
+ * 4. chronicle_logs.move_state and move_peer: a log being moved to another
+ *    database, or moved away (docs/scale-out.md); writes check them under the
+ *    log's lock.
  *
  * A server knows one version. At start it migrates an older database to it
  * and refuses to start on a newer one. While it runs, a newer server may
@@ -17,7 +20,7 @@ import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
  * 503 UNAVAILABLE (reason "schema-mismatch") instead of writing by rules it
  * no longer knows (see docs/protocol.md, "Rolling upgrade").
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Tables of every log, created if missing. Safe to run concurrently from several processes (see migrate).
@@ -35,7 +38,9 @@ CREATE TABLE IF NOT EXISTS chronicle_schema (
 CREATE TABLE IF NOT EXISTS chronicle_logs (
   log text COLLATE "C" PRIMARY KEY,
   head bigint NOT NULL DEFAULT 0,
-  write_id text
+  write_id text,
+  move_state text,
+  move_peer text
 );
 CREATE TABLE IF NOT EXISTS chronicle_events (
   log text COLLATE "C" NOT NULL,
@@ -70,6 +75,8 @@ const UPGRADES: Record<number, readonly string[]> = {
   1: ['ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS write_id text'],
   // 2 -> 3: the clients' rebase epochs (a constant default: no table rewrite on PostgreSQL >= 11).
   2: ['ALTER TABLE chronicle_clients ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0'],
+  // 3 -> 4: where a log is being moved or has moved to (nullable, no default: no table rewrite).
+  3: ['ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_state text', 'ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_peer text'],
 };
 
 /** The error of a server whose schema version is not the database's. */

@@ -1,6 +1,7 @@
 import { SyncError } from '../errors.ts';
 import { createLogKnowledge } from './log-knowledge.ts';
 import { lockLog } from './log-state.ts';
+import { moveRefusal, toLogMove } from './move-state.ts';
 import { createPushPipeline } from './push-pipeline.ts';
 import { checkSchemaVersion, readSchemaVersion, schemaMismatch, SCHEMA_VERSION } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
@@ -53,6 +54,10 @@ export interface SqlLogStoreOptions {
 export interface SqlLogStore extends LogStore {
   /** Names this store in its notifications, so that it can tell its own from another process's. */
   readonly writerId: string;
+  /** How its statements reach the database (a log move reads and writes through it: log-move.ts). */
+  readonly driver: SqlDriver;
+  /** Forgets what this process knows of a log (after a move changed it under this store). */
+  forget(log: string): void;
   /**
    * Reports a head move learnt from elsewhere to this store's watchers; `by` is
    * the writerId in the notification (another process's write when it is not
@@ -165,12 +170,16 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
 
     pull(log, { after: from, limit, clientId }: PullInput) {
       return guard(async () => {
-        const rows = await driver.query<{ head: string | number | null; client_seq: string | number | null; event: string | null }>(
-          PULL_SQL,
-          [log, from, limit, clientId ?? null],
-          'chronicle_pull',
-        );
+        const rows = await driver.query<{
+          head: string | number | null;
+          move_state: string | null;
+          move_peer: string | null;
+          client_seq: string | number | null;
+          event: string | null;
+        }>(PULL_SQL, [log, from, limit, clientId ?? null], 'chronicle_pull');
         const first = rows[0];
+        const refusal = moveRefusal(log, toLogMove(first?.move_state, first?.move_peer), false);
+        if (refusal) throw refusal;
         const head = num(first?.head);
         const eventsJson: string[] = [];
         for (const row of rows) if (row.event !== null) eventsJson.push(row.event);
@@ -186,8 +195,10 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
       return guard(async () => {
         const fenceId = `fence:${knowledge.nextWrite().id}`;
         const row = await driver.transaction(async (tx) => {
-          await lockLog(tx, log);
+          const locked = await lockLog(tx, log);
           await checkSchemaVersion(tx);
+          const refusal = moveRefusal(log, locked.move, true);
+          if (refusal) throw refusal;
           const rows = await tx.query<{ client_seq: string | number; epoch: string | number }>(FENCE_SQL, [log, clientId, epoch, fenceId]);
           return rows[0];
         });
@@ -199,17 +210,25 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
 
     head(log) {
       return guard(async () => {
-        const rows = await driver.query<{ head: string | number }>('SELECT head FROM chronicle_logs WHERE log = $1', [log]);
+        const rows = await driver.query<{ head: string | number; move_state: string | null; move_peer: string | null }>(
+          'SELECT head, move_state, move_peer FROM chronicle_logs WHERE log = $1',
+          [log],
+        );
+        const refusal = moveRefusal(log, toLogMove(rows[0]?.move_state, rows[0]?.move_peer), false);
+        if (refusal) throw refusal;
         return num(rows[0]?.head);
       });
     },
 
     clientSeq(log, clientId) {
       return guard(async () => {
-        const rows = await driver.query<{ client_seq: string | number }>(
-          'SELECT client_seq FROM chronicle_clients WHERE log = $1 AND client_id = $2',
+        const rows = await driver.query<{ client_seq: string | number | null; move_state: string | null; move_peer: string | null }>(
+          `SELECT c.client_seq, l.move_state, l.move_peer FROM (SELECT 1) AS one
+             LEFT JOIN chronicle_logs l ON l.log = $1 LEFT JOIN chronicle_clients c ON c.log = $1 AND c.client_id = $2`,
           [log, clientId],
         );
+        const refusal = moveRefusal(log, toLogMove(rows[0]?.move_state, rows[0]?.move_peer), false);
+        if (refusal) throw refusal;
         return num(rows[0]?.client_seq);
       });
     },
@@ -244,6 +263,8 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
     },
 
     writerId,
+    driver,
+    forget: (log) => knowledge.forget(log),
     emitHead,
     emitResync,
   };

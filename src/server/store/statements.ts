@@ -34,8 +34,9 @@ export function eventsArray(texts: string[]): string {
 }
 
 /**
- * One read, one statement (one snapshot): the log head and last write id ('h',
- * no row for a log never pushed to), the clients' high-water marks and epochs
+ * One read, one statement (one snapshot): the log head, last write id and move
+ * state ('h', `a` = "state peer" while the log is in a move; no row for a log
+ * never pushed to), the clients' high-water marks and epochs
  * ('c'), the stored events of the pushed clientSeq ranges ('d'), stored events
  * with the pushed ids ('i') and the aggregate heads ('a': the highest seq
  * stored, from the (log, aggregate_id, seq) index). Each key is one index probe
@@ -43,7 +44,8 @@ export function eventsArray(texts: string[]): string {
  * whatever its statistics say).
  */
 export const READ_SQL = `
-SELECT 'h' AS k, NULL::text AS a, head AS n, write_id AS id, NULL::bigint AS p
+SELECT 'h' AS k, CASE WHEN move_state IS NOT NULL THEN move_state || ' ' || coalesce(move_peer, '') END AS a,
+       head AS n, write_id AS id, NULL::bigint AS p
   FROM chronicle_logs WHERE log = $1
 UNION ALL
 SELECT 'c', x.v, c.client_seq, NULL, c.epoch
@@ -167,16 +169,16 @@ export function writeFailure(error: unknown): 'moved' | 'blocked' | 'taken' | un
 export const INSERT_LOG_SQL = 'INSERT INTO chronicle_logs (log, head) VALUES ($1, 0) ON CONFLICT (log) DO NOTHING';
 
 /** The slow path's lock: one writer per log. */
-export const LOCK_LOG_SQL = 'SELECT head FROM chronicle_logs WHERE log = $1 FOR UPDATE';
+export const LOCK_LOG_SQL = 'SELECT head, move_state, move_peer FROM chronicle_logs WHERE log = $1 FOR UPDATE';
 
 /**
  * A pull: one statement, hence one snapshot, so the head is >= every returned
- * position. Positions are gapless, so the page is exactly after + 1 .. after +
+ * position (and the log's move state, which decides whether it may be served). Positions are gapless, so the page is exactly after + 1 .. after +
  * limit (bounded by the head): the range bounds the scan, whatever the planner
  * makes of the table's statistics (with `> after ORDER BY LIMIT` alone it may
  * read every later event of the log to sort them, each page).
  */
-export const PULL_SQL = `SELECT l.head, c.client_seq, e.event
+export const PULL_SQL = `SELECT l.head, l.move_state, l.move_peer, c.client_seq, e.event
    FROM (SELECT 1) AS one
    LEFT JOIN chronicle_logs l ON l.log = $1
    LEFT JOIN chronicle_clients c ON c.log = $1 AND c.client_id = $4::text
