@@ -73,6 +73,12 @@ export interface Engine extends Bookkeeping, ReactionStore {
   dismissRejected(ids?: string[]): Promise<void>;
   /** Calls `listener` after every commit here or in another tab; returns an id for unsubscribe. */
   subscribe(listener: (change: Change) => void): number;
+  /**
+   * subscribe() for a listener on the other side of a worker boundary: each
+   * change is posted on `port`, one way (a comlink callback would cost a
+   * message back per change). Returns an id for unsubscribe.
+   */
+  subscribePort(port: MessagePort): number;
   unsubscribe(id: number): void;
   close(): Promise<void>;
 }
@@ -210,6 +216,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     rejectedEvents: () => sync.rejectedEvents(),
     dismissRejected: (ids) => sync.dismissRejected(ids),
     subscribe: (listener) => feed.subscribe(listener),
+    subscribePort: (port) => feed.subscribePort(port),
     unsubscribe: (id) => feed.unsubscribe(id),
     async close() {
       if (closed) return;

@@ -15,7 +15,7 @@ import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModul
 export type WorkerOption = boolean | 'auto' | Worker | (() => Worker) | URL | string;
 
 type AsyncEngine = {
-  [K in Exclude<keyof Engine, 'subscribe' | 'unsubscribe' | 'close'>]: Engine[K];
+  [K in Exclude<keyof Engine, 'subscribe' | 'subscribePort' | 'unsubscribe' | 'close'>]: Engine[K];
 };
 
 /** The engine as the client sees it, whichever side of a worker boundary it lives on. */
@@ -118,8 +118,13 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     engine: remote as unknown as AsyncEngine,
     inWorker: true,
     async subscribe(listener) {
-      const id = await remote.subscribe(Comlink.proxy(listener));
+      // Changes come on a port of their own, one way: no reply per change.
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = (message: MessageEvent<Change>) => listener(message.data);
+      const id = await remote.subscribePort(Comlink.transfer(port2, [port2]));
       return () => {
+        port1.onmessage = null;
+        port1.close();
         try {
           void remote.unsubscribe(id).catch(() => undefined);
         } catch {
