@@ -1,12 +1,17 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { logNameSchema } from '../core/protocol.ts';
 import { parseTokenMap, type TokenMap } from './auth.ts';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { createSyncServer } from './server.ts';
 import { createPgliteStore } from './store/pglite.ts';
+import { parseShardMap, shardMapFromUrls, type ShardMap } from './shard-map.ts';
+import { LogMoveError } from './store/log-move.ts';
 import { createPostgresStore, DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './store/postgres.ts';
+import { createShardedPostgresStore } from './store/sharded-postgres.ts';
+import { shardForLog, type ShardedLogStore } from './store/sharded.ts';
 import type { LogStore } from './store/types.ts';
 
 const HELP = `chronicle-server: the Chronicle sync server (protocol: docs/protocol.md)
@@ -14,6 +19,10 @@ const HELP = `chronicle-server: the Chronicle sync server (protocol: docs/protoc
 Usage:
   chronicle-server [--port 8787] [--host 127.0.0.1] [--data ./chronicle-data] [--tokens tokens.json]
   chronicle-server --database-url postgres://user:pass@host:5432/db [--port ...] [--tokens ...]
+  chronicle-server --shard-map shards.json [--port ...] [--tokens ...]         logs over several databases
+  chronicle-server move-log --log <log> --to <shard> --shard-map shards.json [--update-map]
+  chronicle-server purge-moved --log <log> --from <shard> --shard-map shards.json
+  chronicle-server shard-of --shard-map shards.json <log>...
 
 Storage (one of):
   --data <dir>            embedded PGlite database in <dir> (default ./chronicle-data); created if missing.
@@ -21,6 +30,19 @@ Storage (one of):
   --memory                embedded PGlite in memory: everything is lost when the server stops.
   --database-url <url>    PostgreSQL (also $DATABASE_URL). Several server processes may share one database;
                           live updates cross processes through LISTEN/NOTIFY.
+                          Given more than once (name=url, or a bare URL named after its database): logs are
+                          spread over the databases by their names (docs/scale-out.md).
+  --shard-map <file>      the databases as a file: { "shards": { "a": "postgres://…", … },
+                          "placement": ["a", …] (optional), "overrides": { "<log>": "a", … } (optional) }.
+                          SIGHUP re-reads its placement and overrides.
+
+Moving a log between databases (docs/scale-out.md; every server must run this version):
+  move-log --log <log> --to <shard>   freeze, copy, verify and switch; pushes meanwhile get 503 and are retried.
+      [--update-map]                  then add the override to the --shard-map file (send the servers SIGHUP)
+      [--batch-events <n>]            events per copy statement (default 5000)
+  purge-moved --log <log> --from <shard>   after every server routes the log to its new database: delete its
+                                      rows from the old one (the tombstone stays)
+  shard-of <log>...                   which shard each log maps to (placement and overrides; no database access)
 
 Options:
   --port <n>              port to listen on (default 8787, or $PORT); 0 picks a free one
@@ -68,7 +90,50 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   return n;
 }
 
+/** Several databases: a --shard-map file, or --database-url given more than once (or as name=url). */
+async function shardSetup(file: string | undefined, urls: readonly string[]): Promise<{ map: ShardMap; file?: string } | undefined> {
+  if (file && urls.length > 0) fail('use either --shard-map or --database-url, not both');
+  if (file) return { map: await readMap(file), file: resolve(file) };
+  const named = urls.some((url) => /^[^:/=]+=/.test(url));
+  if (urls.length < 2 && !named) return undefined;
+  try {
+    return { map: shardMapFromUrls(urls) };
+  } catch (error) {
+    fail(`--database-url: ${(error as Error).message}`);
+  }
+}
+
+async function readMap(file: string): Promise<ShardMap> {
+  try {
+    return parseShardMap(JSON.parse(await readFile(file, 'utf8')));
+  } catch (error) {
+    fail(`cannot use shard map ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** SIGHUP: re-read the shard map's placement and overrides (a move added one); the shards themselves need a restart. */
+function reloadOnHangup(store: ShardedLogStore, file: string, logger: Logger): void {
+  process.on('SIGHUP', () => {
+    void (async () => {
+      try {
+        const map = parseShardMap(JSON.parse(await readFile(file, 'utf8')));
+        const names = Object.keys(map.shards).sort();
+        if (names.join(',') !== store.shardNames.join(',')) {
+          logger.error('SIGHUP: the shard map names other shards; restart the server to change shards (placement and overrides not reloaded)', { file, shards: names });
+          return;
+        }
+        store.setMap({ overrides: map.overrides, ...(map.placement ? { placement: map.placement } : {}) });
+        logger.info('SIGHUP: shard map reloaded', { file, overrides: Object.keys(map.overrides).length });
+      } catch (error) {
+        logger.error('SIGHUP: shard map not reloaded', { file, error: (error as Error).message });
+      }
+    })();
+  });
+}
+
 async function main(): Promise<void> {
+  const command = process.argv[2];
+  if (command === 'move-log' || command === 'purge-moved' || command === 'shard-of') return shardCommand(command);
   let parsed;
   try {
     parsed = parseArgs({
@@ -77,7 +142,8 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         data: { type: 'string' },
         memory: { type: 'boolean' },
-        'database-url': { type: 'string' },
+        'database-url': { type: 'string', multiple: true },
+        'shard-map': { type: 'string' },
         tokens: { type: 'string' },
         rate: { type: 'string' },
         'max-events': { type: 'string' },
@@ -111,9 +177,11 @@ async function main(): Promise<void> {
     return;
   }
 
-  const databaseUrl = args['database-url'] ?? process.env.DATABASE_URL;
-  if (databaseUrl && (args.data || args.memory)) fail('use either --database-url or --data/--memory, not both');
+  const urls = args['database-url'] ?? (process.env.DATABASE_URL ? [process.env.DATABASE_URL] : []);
+  if ((urls.length > 0 || args['shard-map']) && (args.data || args.memory)) fail('use either --database-url / --shard-map or --data/--memory, not both');
   if (args.data && args.memory) fail('use either --data or --memory, not both');
+  const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
+  const databaseUrl = sharding ? undefined : urls[0];
   const port = positiveInt('port', args.port ?? process.env.PORT, 8787, true);
   const host = args.host ?? '127.0.0.1';
   const rate = positiveInt('rate', args.rate, 100, true);
@@ -160,12 +228,24 @@ async function main(): Promise<void> {
 
   let store: LogStore;
   let described: string;
-  if (databaseUrl) {
+  const onPgError = (error: Error): void => logger.warn('postgres connection error (it recovers by itself)', { error: error.message });
+  if (sharding) {
+    store = await createShardedPostgresStore({
+      ...sharding.map,
+      ...pgTimeouts,
+      ...(poolSize ? { poolSize } : {}),
+      onError: onPgError,
+    });
+    described = `PostgreSQL shards ${Object.entries(sharding.map.shards)
+      .map(([name, url]) => `${name} (${new URL(url).host}${new URL(url).pathname})`)
+      .join(', ')}`;
+    if (sharding.file) reloadOnHangup(store as ShardedLogStore, sharding.file, logger);
+  } else if (databaseUrl) {
     store = await createPostgresStore({
       connectionString: databaseUrl,
       ...pgTimeouts,
       ...(poolSize ? { poolSize } : {}),
-      onError: (error) => logger.warn('postgres connection error (it recovers by itself)', { error: error.message }),
+      onError: onPgError,
     });
     described = `PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`;
   } else if (args.memory) {
@@ -223,6 +303,97 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** move-log, purge-moved and shard-of: the operator's side of docs/scale-out.md. */
+async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: process.argv.slice(3),
+      options: {
+        log: { type: 'string' },
+        to: { type: 'string' },
+        from: { type: 'string' },
+        'shard-map': { type: 'string' },
+        'database-url': { type: 'string', multiple: true },
+        'update-map': { type: 'boolean' },
+        'batch-events': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: command === 'shard-of',
+    });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const args = parsed.values;
+  if (args.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
+  if (!sharding) fail(`${command} needs the databases: --shard-map <file>, or --database-url name=url for each`);
+  const { map } = sharding;
+
+  if (command === 'shard-of') {
+    if (parsed.positionals.length === 0) fail('shard-of needs log names');
+    const placement = map.placement ?? Object.keys(map.shards);
+    for (const log of parsed.positionals) {
+      const shard = map.overrides[log] ?? shardForLog(log, placement);
+      process.stdout.write(`${log}\t${shard}${map.overrides[log] ? '\t(override)' : ''}\n`);
+    }
+    return;
+  }
+
+  const log = args.log;
+  if (!log || !logNameSchema.safeParse(log).success) fail('--log must name a log (1-64 characters [A-Za-z0-9._-])');
+  const shardArg = command === 'move-log' ? args.to : args.from;
+  const flag = command === 'move-log' ? '--to' : '--from';
+  if (!shardArg || !(shardArg in map.shards)) fail(`${flag} must name one of the shards: ${Object.keys(map.shards).join(', ')}`);
+  if (args['update-map'] && !sharding.file) fail('--update-map needs --shard-map');
+  const batchEvents = args['batch-events'] ? positiveInt('batch-events', args['batch-events'], 5000) : undefined;
+
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const store = await createShardedPostgresStore({ ...map, poolSize: 2 });
+  try {
+    if (command === 'purge-moved') {
+      const purged = await store.purgeMovedLog(log, shardArg);
+      say(`purged log ${log} from ${shardArg}: ${purged.events} events, ${purged.clients} client rows (the tombstone stays)`);
+      return;
+    }
+    say(`moving log ${log} to ${shardArg} (now on ${store.shardOf(log)} by the map)`);
+    const report = await store.moveLog(log, shardArg, {
+      ...(batchEvents ? { batchEvents } : {}),
+      onStep: (step) => {
+        if (step.step === 'copying' && step.copied % 50_000 !== 0 && step.copied !== step.head) return;
+        say(`  ${JSON.stringify(step)}`);
+      },
+    });
+    say(`moved log ${log} from ${report.from} to ${report.to}: ${report.head} events, ${report.clients} clients, ${report.chunks} checksums equal, ${report.ms} ms${report.resumed ? ' (resumed)' : ''}`);
+    say(JSON.stringify(report));
+    if (args['update-map'] && sharding.file) {
+      const raw = JSON.parse(await readFile(sharding.file, 'utf8')) as Record<string, unknown>;
+      const overrides = { ...((raw.overrides as Record<string, string> | undefined) ?? {}), [log]: shardArg };
+      const next = `${JSON.stringify({ ...raw, overrides }, null, 2)}\n`;
+      parseShardMap(JSON.parse(next));
+      const temporary = `${sharding.file}.${process.pid}.tmp`;
+      await writeFile(temporary, next);
+      await rename(temporary, sharding.file);
+      say(`${sharding.file}: override ${log} -> ${shardArg} added; send the servers SIGHUP (or restart them) to route it there directly`);
+    } else {
+      say(`add "${log}": "${shardArg}" to the overrides of every server's shard map (servers that lack it follow the tombstone meanwhile)`);
+    }
+  } catch (error) {
+    if (error instanceof LogMoveError) {
+      console.error(`chronicle-server ${command}: ${error.message}\n${JSON.stringify(error.details)}`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  } finally {
+    await store.close();
+  }
 }
 
 main().catch((error: unknown) => {

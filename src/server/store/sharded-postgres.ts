@@ -12,6 +12,8 @@ export interface ShardedPostgresStoreOptions extends Omit<PostgresStoreOptions, 
   shards: Record<string, string>;
   /** Logs placed on a shard by hand, or moved: log name → shard name. */
   overrides?: Record<string, string>;
+  /** The shards logs without an override are hashed over (default: all). */
+  placement?: readonly string[];
 }
 
 /**
@@ -21,7 +23,7 @@ export interface ShardedPostgresStoreOptions extends Omit<PostgresStoreOptions, 
  * same shards and overrides serves every log.
  */
 export async function createShardedPostgresStore(options: ShardedPostgresStoreOptions): Promise<ShardedLogStore> {
-  const { shards, overrides, ...common } = options;
+  const { shards, overrides, placement, ...common } = options;
   const entries = Object.entries(shards);
   if (entries.length === 0) throw new Error('createShardedPostgresStore needs at least one shard');
   const opened = await Promise.allSettled(entries.map(([, connectionString]) => createPostgresStore({ ...common, connectionString })));
@@ -36,7 +38,7 @@ export async function createShardedPostgresStore(options: ShardedPostgresStoreOp
   const stores: Record<string, LogStore> = {};
   entries.forEach(([name], i) => (stores[name] = (opened[i] as PromiseFulfilledResult<LogStore>).value));
   try {
-    return createShardedStore({ shards: stores, ...(overrides ? { overrides } : {}) });
+    return createShardedStore({ shards: stores, ...(overrides ? { overrides } : {}), ...(placement ? { placement } : {}) });
   } catch (error) {
     await Promise.all(Object.values(stores).map((s) => s.close().catch(() => undefined)));
     throw error;

@@ -10,9 +10,12 @@ import type { DecodedPush, FenceResult, HeadListener, LogStore, PreparedPush, Pu
  * one shard, chosen by a stable mapping from its name:
  *
  * 1. an override (`overrides[log]`), for logs placed by hand or moved;
- * 2. else rendezvous hashing over the shards' names: the shard whose
- *    md5(`${shard}/${log}`) is highest. Adding a shard moves only the logs
- *    that now hash to it; renaming or reordering connection strings moves none.
+ * 2. else rendezvous hashing over the placement shards' names (by default
+ *    every shard): the shard whose md5(`${shard}/${log}`) is highest. Adding a
+ *    shard to the placement sends it only the logs that now hash to it;
+ *    renaming or reordering connection strings moves none. A shard outside
+ *    the placement gets logs only by overrides (moves): that is how a new
+ *    database is brought in without moving any log by accident.
  *
  * A log that was moved away leaves a tombstone naming its new shard; a request
  * that meets one (503 "log-moved") is sent there, and this store remembers
@@ -46,6 +49,8 @@ export interface ShardedStoreOptions {
   shards: Record<string, LogStore>;
   /** Logs placed on a shard by hand: log name → shard name. */
   overrides?: Record<string, string>;
+  /** The shards other logs are hashed over (default: every shard). */
+  placement?: readonly string[];
 }
 
 export interface ShardedLogStore extends LogStore {
@@ -54,8 +59,8 @@ export interface ShardedLogStore extends LogStore {
   shardOf(log: string): string;
   /** One shard's store. */
   shard(name: string): LogStore;
-  /** Replaces the overrides (the shard map file changed). Unknown shard names are refused. */
-  setOverrides(overrides: Record<string, string>): void;
+  /** Replaces the overrides and the placement (the shard map file changed). Unknown shard names are refused. */
+  setMap(map: { overrides?: Record<string, string>; placement?: readonly string[] }): void;
   /**
    * Moves a log to another shard, with no event lost or doubled
    * (docs/scale-out.md): pushes meanwhile get 503 "log-moving" and are
@@ -70,6 +75,15 @@ export interface ShardedLogStore extends LogStore {
 const MAX_LEARNT = 10_000;
 /** A move chain longer than this is a loop (or a map gone wrong). */
 const MAX_HOPS = 4;
+
+function checkPlacement(placement: readonly string[] | undefined, names: readonly string[]): string[] {
+  if (placement === undefined) return [...names];
+  const known = new Set(names);
+  for (const shard of placement) if (!known.has(shard)) throw new Error(`The placement names shard "${shard}", which is not one of ${names.join(', ')}`);
+  const out = [...new Set(placement)].sort();
+  if (out.length === 0) throw new Error('The placement must name at least one shard');
+  return out;
+}
 
 function checkOverrides(overrides: Record<string, string>, names: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>();
@@ -95,14 +109,16 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
   const names = [...stores.keys()].sort();
   const nameSet = new Set(names);
   let overrides = checkOverrides(options.overrides ?? {}, nameSet);
+  let placement = checkPlacement(options.placement, names);
   /** Logs this store found moved (tombstones it followed, moves it made), most recent last. */
   const learnt = new Map<string, string>();
 
-  const shardOf = (log: string): string => learnt.get(log) ?? overrides.get(log) ?? shardForLog(log, names);
+  const mapped = (log: string): string => overrides.get(log) ?? shardForLog(log, placement);
+  const shardOf = (log: string): string => learnt.get(log) ?? mapped(log);
 
   const learn = (log: string, shard: string): void => {
     learnt.delete(log);
-    if ((overrides.get(log) ?? shardForLog(log, names)) === shard) return;
+    if (mapped(log) === shard) return;
     learnt.set(log, shard);
     if (learnt.size > MAX_LEARNT) learnt.delete(learnt.keys().next().value!);
   };
@@ -156,9 +172,11 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
       if (!found) throw new Error(`Unknown shard "${name}"`);
       return found;
     },
-    setOverrides(next) {
-      overrides = checkOverrides(next, nameSet);
-      for (const [log, shard] of [...learnt]) if ((overrides.get(log) ?? shardForLog(log, names)) === shard) learnt.delete(log);
+    setMap(map) {
+      const nextOverrides = checkOverrides(map.overrides ?? {}, nameSet);
+      placement = checkPlacement(map.placement, names);
+      overrides = nextOverrides;
+      for (const [log, shard] of [...learnt]) if (mapped(log) === shard) learnt.delete(log);
     },
 
     push: (log: string, push: PushInput, prepared?: PreparedPush): Promise<PushResult> => routed(log, (s) => s.push(log, push, prepared)),
