@@ -44,7 +44,10 @@ describe('the mapping from log names to shards', () => {
   it('spreads logs evenly', () => {
     const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
     for (let i = 0; i < 3000; i++) counts[shardForLog(`tenant-${i}`, ['a', 'b', 'c'])]!++;
-    for (const n of Object.values(counts)) expect(n).toBeGreaterThan(850), expect(n).toBeLessThan(1150);
+    for (const n of Object.values(counts)) {
+      expect(n).toBeGreaterThan(850);
+      expect(n).toBeLessThan(1150);
+    }
   });
 
   it('adding a shard sends it some logs and moves no other log between the shards it had', () => {
