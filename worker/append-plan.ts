@@ -117,7 +117,16 @@ export function planGroup(
     if (duplicates.length === request.events.length && duplicates.length > 0) {
       // A retry of an append that already landed: acknowledge, do not re-check the version.
       const json = `[${request.events.map((e) => known.get(e.id)!.json).join(',')}]`;
-      outcomes.push({ aggregateId: request.aggregateId, eventsJson: json, nextExpectedVersion: head, createdNewStream: false, duplicates });
+      outcomes.push({
+        aggregateId: request.aggregateId,
+        eventsJson: json,
+        nextExpectedVersion: head,
+        createdNewStream: false,
+        duplicates,
+        firstSeq: 0,
+        firstClientSeq: 0,
+        clientId: meta.clientId,
+      });
       continue;
     }
     if (!versionMatches(request.expectedVersion, head)) {
@@ -127,16 +136,18 @@ export function planGroup(
     const aggregateIdJson = JSON.stringify(request.aggregateId);
     const aggregateTypeJson = JSON.stringify(request.aggregateType);
     let seq = head;
-    const jsons: string[] = [];
+    const firstClientSeq = meta.nextClientSeq;
+    // The events' stored JSON goes back only when some were stored before; new ones the caller can rebuild.
+    const jsons: string[] | undefined = duplicates.length > 0 ? [] : undefined;
     for (const event of request.events) {
       const repeated = known.get(event.id);
       if (repeated) {
-        jsons.push(repeated.json);
+        jsons?.push(repeated.json);
         continue;
       }
       seq++;
       const json = spliceEventJson(event, aggregateIdJson, aggregateTypeJson, seq, clientIdJson, meta.nextClientSeq++);
-      jsons.push(json);
+      jsons?.push(json);
       entries.push({ json, id: event.id, aggregateId: request.aggregateId, seq, occurredAt: event.occurredAt, indexId: true });
       if (!event.generated) {
         // A given id may come again later in this group: remember what it was.
@@ -145,13 +156,17 @@ export function planGroup(
       }
     }
     heads.set(request.aggregateId, seq);
-    outcomes.push({
+    const outcome: AppendOutcome = {
       aggregateId: request.aggregateId,
-      eventsJson: `[${jsons.join(',')}]`,
       nextExpectedVersion: seq,
       createdNewStream: head === 0 && seq > 0,
       duplicates,
-    });
+      firstSeq: seq > head ? head + 1 : 0,
+      firstClientSeq: seq > head ? firstClientSeq : 0,
+      clientId: meta.clientId,
+    };
+    if (jsons) outcome.eventsJson = `[${jsons.join(',')}]`;
+    outcomes.push(outcome);
   }
   const moved = new Map<string, number>();
   for (const e of entries) moved.set(e.aggregateId, e.seq);

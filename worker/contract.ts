@@ -36,4 +36,5 @@ export type { ReactionAdvance, ReactionSpec, ReactionStatusRecord } from './reac
 export type { SyncCallbacks, SyncConfig, WebSocketFactory } from './sync/sync-engine.ts';
 export type { RebaseConflict, RebaseDecision } from './rebase.ts';
 export { decodePageJson } from './page-codec.ts';
+export { spliceEventJson } from './page-builder.ts';
 export { installErrorTransfer } from './error-transfer.ts';

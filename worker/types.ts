@@ -19,13 +19,25 @@ export interface AppendRequest {
 
 export interface AppendOutcome {
   aggregateId: string;
-  /** JSON array of the stored events of this call, new and duplicate, in the order given. */
-  eventsJson: string;
   /** The stream version after this call: pass it as expectedVersion next time. */
   nextExpectedVersion: number;
   createdNewStream: boolean;
   /** Ids that were already stored: acknowledged, not stored again. */
   duplicates: string[];
+  /**
+   * Where this call's new events went: the first took seq `firstSeq` and
+   * clientSeq `firstClientSeq`, stored by client `clientId`; each next one
+   * the numbers after (0 when none was new). With what it sent, the caller
+   * knows every new event's stored form: nothing of them is sent back.
+   */
+  firstSeq: number;
+  firstClientSeq: number;
+  clientId: string;
+  /**
+   * The stored events of this call, new and repeated, as a JSON array, when
+   * some were stored before (their stored form is not what was sent).
+   */
+  eventsJson?: string;
 }
 
 /** A page as handed to readers: its key and its events' JSON. */

@@ -1,8 +1,8 @@
 import { DuplicateInBatchError, ValidationError, type ExpectedVersion } from '../core/errors.ts';
-import type { EventInput } from '../core/event.ts';
+import type { EventInput, LogEvent, StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import { findIdProblem } from '../core/text-rules.ts';
-import { decodePageJson, type AppendOutcome, type AppendRequest } from '../../worker/contract.ts';
+import { decodePageJson, spliceEventJson, type AppendOutcome, type AppendRequest } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
 import type { Store, StoreEvent } from './store-api.ts';
 import type { AppendOptions, AppendResult, InputOf } from './types.ts';
@@ -19,10 +19,26 @@ function checkExpectedVersion(expected: unknown): asserts expected is ExpectedVe
   throw new ValidationError('?', 'expectedVersion', `must be a non-negative integer, 'any' or 'no-stream' (got ${String(expected)})`);
 }
 
-function toResult(registry: Registry, outcome: AppendOutcome): AppendResult {
-  const stored = decodePageJson(outcome.eventsJson);
+/** The stored form of a call's events: sent back when some were stored before, else rebuilt from what was sent. */
+function storedEventsOf(request: AppendRequest, outcome: AppendOutcome): StoredEvent[] {
+  if (outcome.eventsJson !== undefined) return decodePageJson(outcome.eventsJson);
+  const aggregateIdJson = JSON.stringify(request.aggregateId);
+  const aggregateTypeJson = JSON.stringify(request.aggregateType);
+  const clientIdJson = JSON.stringify(outcome.clientId);
+  const rows = request.events.map((event, i) =>
+    spliceEventJson(event, aggregateIdJson, aggregateTypeJson, outcome.firstSeq + i, clientIdJson, outcome.firstClientSeq + i),
+  );
+  return decodePageJson(`[${rows.join(',')}]`);
+}
+
+/** The result of a call; its events are decoded when first asked for (most callers only want the version). */
+function toResult(registry: Registry, request: AppendRequest, outcome: AppendOutcome): AppendResult {
+  let events: LogEvent[] | undefined;
   return {
-    events: stored.map((e) => registry.decode(e)),
+    get events() {
+      events ??= storedEventsOf(request, outcome).map((e) => registry.decodeInPlace(e));
+      return events;
+    },
     nextExpectedVersion: outcome.nextExpectedVersion,
     createdNewStream: outcome.createdNewStream,
     duplicates: outcome.duplicates,
@@ -70,7 +86,7 @@ export function createAppender(ctx: StoreContext): Pick<Store, 'append' | 'appen
     async append(aggregateId, events, opts) {
       travel.assertWritable();
       const request = buildRequest(registry, aggregateId, events, opts);
-      return toResult(registry, await engine.append(request)) as AppendResult<StoreEvent<unknown>>;
+      return toResult(registry, request, await engine.append(request)) as AppendResult<StoreEvent<unknown>>;
     },
     async appendBatch(entries) {
       travel.assertWritable();
@@ -78,7 +94,7 @@ export function createAppender(ctx: StoreContext): Pick<Store, 'append' | 'appen
       const requests = entries.map((e) => buildRequest(registry, e.aggregateId, e.events, e.options));
       checkBatchIds(requests);
       const outcomes = await engine.appendBatch(requests);
-      return outcomes.map((o) => toResult(registry, o)) as AppendResult<StoreEvent<unknown>>[];
+      return outcomes.map((o, i) => toResult(registry, requests[i]!, o)) as AppendResult<StoreEvent<unknown>>[];
     },
     async importConfirmed(events) {
       const result = await engine.ingestConfirmed(events);

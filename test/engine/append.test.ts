@@ -109,6 +109,39 @@ describe.each(modes)('append ($mode)', ({ worker }) => {
     }
   });
 
+  it('returns exactly the events reads give back: new, repeated, linked, and from a batch with repeats', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      const linked = { ...item('l', 3, 7), meta: { correlationId: 'corr-1', causationId: 'cause "1"', occurredAt: 1_700_000_000_000 } };
+      const one = await store.append('o1', [placed('c "quoted" é'), linked]);
+      const two = await store.append('o1', [{ ...item('b'), id: 'given-1' }], { expectedVersion: 2 });
+      const batch = await store.appendBatch([
+        { aggregateId: 'o2', events: [placed(), item('x')] },
+        { aggregateId: 'o1', events: [{ ...item('b'), id: 'given-1' }, item('c')] },
+        { aggregateId: 'o3', events: [item('y')], options: { expectedVersion: 'no-stream' } },
+      ]);
+      expect(batch[1]!.duplicates).toEqual(['given-1']);
+      const returned = [...one.events, ...two.events, ...batch.flatMap((r) => r.events)];
+      const read = new Map((await collect(store.readLog())).map((e) => [e.id, e]));
+      expect(returned).toHaveLength(8);
+      for (const event of returned) expect(event).toEqual(read.get(event.id));
+      expect(returned.map((e) => [e.aggregateId, e.seq, e.meta.clientSeq])).toEqual([
+        ['o1', 1, 1],
+        ['o1', 2, 2],
+        ['o1', 3, 3],
+        ['o2', 1, 4],
+        ['o2', 2, 5],
+        ['o1', 3, 3],
+        ['o1', 4, 6],
+        ['o3', 1, 7],
+      ]);
+      // Asked twice, the same decoded events.
+      expect(one.events).toBe(one.events);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('finds a repeated id among many stored events whatever their id order', async () => {
     const store = await openOrderStore(worker);
     try {
