@@ -9,8 +9,6 @@ export interface ChangeFeed {
   /** Tells this engine's listeners now and other tabs one task later. */
   publish(change: Change): void;
   subscribe(listener: (change: Change) => void): number;
-  /** subscribe() for a listener behind a port (another thread): each change is posted on it. */
-  subscribePort(port: MessagePort): number;
   unsubscribe(id: number): void;
   /** Sends what is queued for other tabs, then stops hearing and telling them. */
   close(): void;
@@ -68,9 +66,6 @@ export function createChangeFeed(name: string, onRemote: (change: Change) => voi
       timer ??= setTimeout(sendOutbox, Math.max(0, lastSent + BROADCAST_EVERY_MS - Date.now()));
     },
     subscribe,
-    subscribePort(port) {
-      return subscribe((change) => port.postMessage(change));
-    },
     unsubscribe(id) {
       listeners.delete(id);
     },

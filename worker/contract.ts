@@ -36,5 +36,7 @@ export type { ReactionAdvance, ReactionSpec, ReactionStatusRecord } from './reac
 export type { SyncCallbacks, SyncConfig, WebSocketFactory } from './sync/sync-engine.ts';
 export type { RebaseConflict, RebaseDecision } from './rebase.ts';
 export { decodePageJson } from './page-codec.ts';
+export { outcomesFromWire, requestsToWire, type AppendWire, type OutcomesWire } from './append-wire.ts';
+export { CHANGE, FAILURE, REPLY, type CallMessage, type CallReply, type WireError } from './call-port.ts';
 export { spliceEventJson } from './page-builder.ts';
 export { installErrorTransfer } from './error-transfer.ts';

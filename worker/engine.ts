@@ -3,6 +3,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import { uuidv7 } from '../src/core/ids.ts';
 import { createBookkeeping, type Bookkeeping } from './bookkeeping.ts';
 import { createReactionStore, type ReactionStore } from './reaction-store.ts';
+import { serveCalls } from './call-port.ts';
 import { createChangeFeed } from './change-feed.ts';
 import { openChronicleDb, type ChronicleDB, type RejectedRecord, type SnapshotRecord } from './db.ts';
 import { createGroupCommit } from './group-commit.ts';
@@ -74,11 +75,11 @@ export interface Engine extends Bookkeeping, ReactionStore {
   /** Calls `listener` after every commit here or in another tab; returns an id for unsubscribe. */
   subscribe(listener: (change: Change) => void): number;
   /**
-   * subscribe() for a listener on the other side of a worker boundary: each
-   * change is posted on `port`, one way (a comlink callback would cost a
-   * message back per change). Returns an id for unsubscribe.
+   * Serves the hot calls (append, appendBatch, the change feed) on `port`, for
+   * a caller on the other side of a worker boundary: one message per call and
+   * per change, with no comlink proxies (worker/call-port.ts).
    */
-  subscribePort(port: MessagePort): number;
+  attachPort(port: MessagePort): void;
   unsubscribe(id: number): void;
   close(): Promise<void>;
 }
@@ -136,6 +137,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const { publish } = feed;
   const indexer = createIdleIndexer(run);
   const cache = new StateCache();
+  const ports = new Set<MessagePort>();
   const appends = createGroupCommit({
     name,
     run,
@@ -216,7 +218,15 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     rejectedEvents: () => sync.rejectedEvents(),
     dismissRejected: (ids) => sync.dismissRejected(ids),
     subscribe: (listener) => feed.subscribe(listener),
-    subscribePort: (port) => feed.subscribePort(port),
+    attachPort(port) {
+      ports.add(port);
+      serveCalls(port, {
+        append: (request) => appends.append(request),
+        appendBatch: (requests) => appends.appendBatch(requests),
+        subscribe: (listener) => feed.subscribe(listener),
+        unsubscribe: (id) => feed.unsubscribe(id),
+      });
+    },
     unsubscribe: (id) => feed.unsubscribe(id),
     async close() {
       if (closed) return;
@@ -227,6 +237,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       reactions.stopLeading();
       indexer.stop();
       feed.close();
+      for (const port of ports) port.close();
       const db = await dbPromise?.catch(() => undefined);
       db?.close();
       dbPromise = undefined;

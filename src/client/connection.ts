@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink';
 import { ConfigError } from '../core/errors.ts';
 import { installErrorTransfer, type Change, type Engine, type EngineHost } from '../../worker/contract.ts';
+import { createCallClient } from './call-client.ts';
 import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModuleUrl } from './spawn-worker.ts';
 
 /**
@@ -15,7 +16,7 @@ import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModul
 export type WorkerOption = boolean | 'auto' | Worker | (() => Worker) | URL | string;
 
 type AsyncEngine = {
-  [K in Exclude<keyof Engine, 'subscribe' | 'subscribePort' | 'unsubscribe' | 'close'>]: Engine[K];
+  [K in Exclude<keyof Engine, 'subscribe' | 'attachPort' | 'unsubscribe' | 'close'>]: Engine[K];
 };
 
 /** The engine as the client sees it, whichever side of a worker boundary it lives on. */
@@ -114,29 +115,27 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     opened = await openInWorker(worker, name);
   }
   const { host, remote } = opened;
-  return {
-    engine: remote as unknown as AsyncEngine,
-    inWorker: true,
-    async subscribe(listener) {
-      // Changes come on a port of their own, one way: no reply per change.
-      const { port1, port2 } = new MessageChannel();
-      port1.onmessage = (message: MessageEvent<Change>) => listener(message.data);
-      const id = await remote.subscribePort(Comlink.transfer(port2, [port2]));
-      return () => {
-        port1.onmessage = null;
-        port1.close();
-        try {
-          void remote.unsubscribe(id).catch(() => undefined);
-        } catch {
-          // The store was closed (comlink released the proxy): nothing left to unsubscribe from.
-        }
-      };
+  // Appends and the change feed take a port of their own (worker/call-port.ts); comlink serves the rest.
+  const { port1, port2 } = new MessageChannel();
+  await remote.attachPort(Comlink.transfer(port2, [port2]));
+  const calls = createCallClient(port1);
+  const engine = new Proxy(remote, {
+    get(target, property, receiver) {
+      if (property === 'append') return calls.append;
+      if (property === 'appendBatch') return calls.appendBatch;
+      return Reflect.get(target, property, receiver) as unknown;
     },
+  }) as unknown as AsyncEngine;
+  return {
+    engine,
+    inWorker: true,
+    subscribe: (listener) => calls.subscribe(listener),
     callable: (functions) => Comlink.proxy(functions),
     async close() {
       try {
         await remote.close();
       } finally {
+        calls.close();
         remote[Comlink.releaseProxy]();
         host[Comlink.releaseProxy]();
         worker.terminate();

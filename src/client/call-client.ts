@@ -1,0 +1,75 @@
+import { errorFromJSON, isSerializedError } from '../core/errors.ts';
+import {
+  CHANGE,
+  outcomesFromWire,
+  REPLY,
+  requestsToWire,
+  type AppendOutcome,
+  type AppendRequest,
+  type CallMessage,
+  type CallReply,
+  type Change,
+  type OutcomesWire,
+  type WireError,
+} from '../../worker/contract.ts';
+
+/** The engine's hot calls over its call port (worker/call-port.ts): appends and the change feed. */
+export interface CallClient {
+  append(request: AppendRequest): Promise<AppendOutcome>;
+  appendBatch(requests: AppendRequest[]): Promise<AppendOutcome[]>;
+  /** Resolves once the engine tells this listener of every change from then on. */
+  subscribe(listener: (change: Change) => void): Promise<() => void>;
+  close(): void;
+}
+
+function errorFromWire(wire: WireError): Error {
+  if ('chronicle' in wire && isSerializedError(wire.chronicle)) return errorFromJSON(wire.chronicle);
+  const plain = wire as { name: string; message: string };
+  const error = new Error(plain.message);
+  error.name = plain.name;
+  return error;
+}
+
+export function createCallClient(port: MessagePort): CallClient {
+  let nextId = 1;
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
+  const listeners = new Map<number, (change: Change) => void>();
+  port.onmessage = (message: MessageEvent<CallReply>) => {
+    const [id, kind, value] = message.data;
+    if (kind === CHANGE) {
+      listeners.get(id)?.(value);
+      return;
+    }
+    const call = pending.get(id);
+    if (!call) return;
+    pending.delete(id);
+    if (kind === REPLY) call.resolve(value);
+    else call.reject(errorFromWire(value));
+  };
+  const send = <T>(message: CallMessage): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      pending.set(message[0], { resolve: resolve as (value: unknown) => void, reject });
+      port.postMessage(message);
+    });
+  return {
+    append: (request) => send<AppendOutcome>([nextId++, 'append', request]),
+    async appendBatch(requests) {
+      const wire = await send<OutcomesWire>([nextId++, 'appendBatch', requestsToWire(requests)]);
+      return outcomesFromWire(wire, requests);
+    },
+    async subscribe(listener) {
+      const key = nextId++;
+      listeners.set(key, listener);
+      await send<void>([nextId++, 'subscribe', key]);
+      return () => {
+        if (!listeners.delete(key)) return;
+        send<void>([nextId++, 'unsubscribe', key]).catch(() => undefined);
+      };
+    },
+    close() {
+      listeners.clear();
+      port.onmessage = null;
+      port.close();
+    },
+  };
+}

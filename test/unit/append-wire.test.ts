@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { outcomesFromWire, outcomesToWire, requestsFromWire, requestsToWire } from '../../worker/append-wire.ts';
+import type { AppendOutcome, AppendRequest } from '../../worker/types.ts';
+
+// appendBatch's requests and outcomes in columns (worker/append-wire.ts): given them, when they cross and come back, then nothing changed.
+
+const requests: AppendRequest[] = [
+  {
+    aggregateId: 'o1',
+    aggregateType: 'Order',
+    expectedVersion: 'no-stream',
+    events: [
+      { id: 'e1', type: 'OrderPlaced', occurredAt: 5, body: '"OrderPlaced",1,{"customerId":"c"},5', tail: '', generated: true },
+      { id: 'given', type: 'ItemAdded', occurredAt: 6, body: '"ItemAdded",2,{"sku":"a","qty":1,"price":2},6', tail: ',"corr",null' },
+    ],
+  },
+  { aggregateId: 'o2', aggregateType: 'Order', expectedVersion: 7, events: [] },
+  {
+    aggregateId: 'o3',
+    aggregateType: 'Order',
+    expectedVersion: 'any',
+    events: [{ id: 'e3', type: 'ItemRemoved', occurredAt: 8, body: '"ItemRemoved",1,{"sku":"a"},8', tail: '', generated: true }],
+  },
+];
+
+describe('append wire', () => {
+  it('given requests, then they come back as they were', () => {
+    expect(requestsFromWire(structuredClone(requestsToWire(requests)))).toEqual(requests);
+  });
+
+  it('given outcomes, some with repeated ids, then they come back as they were', () => {
+    const outcomes: AppendOutcome[] = [
+      { aggregateId: 'o1', nextExpectedVersion: 2, createdNewStream: true, duplicates: [], firstSeq: 1, firstClientSeq: 4, clientId: 'me' },
+      {
+        aggregateId: 'o2',
+        nextExpectedVersion: 7,
+        createdNewStream: false,
+        duplicates: ['x'],
+        firstSeq: 0,
+        firstClientSeq: 0,
+        clientId: 'me',
+        eventsJson: '[]',
+      },
+      {
+        aggregateId: 'o3',
+        nextExpectedVersion: 3,
+        createdNewStream: false,
+        duplicates: [],
+        firstSeq: 3,
+        firstClientSeq: 6,
+        clientId: 'me',
+      },
+    ];
+    const wire = structuredClone(outcomesToWire(outcomes));
+    expect(wire.repeats).toHaveLength(1);
+    expect(outcomesFromWire(wire, requests)).toEqual(outcomes);
+  });
+});

@@ -1,0 +1,86 @@
+import { ChronicleError, type SerializedError } from '../src/core/errors.ts';
+import { outcomesToWire, requestsFromWire, type AppendWire, type OutcomesWire } from './append-wire.ts';
+import type { AppendOutcome, AppendRequest, Change } from './types.ts';
+
+/**
+ * The engine's hot calls on a MessagePort of their own, beside comlink (which
+ * serves everything else): appends, and the change feed of the page's hub.
+ * One port carries a call's change and its reply in the order they were
+ * posted (the change first, as with an in-process engine), each one message,
+ * with no proxies, ids or wrappers per call.
+ *
+ *   page -> engine: [id, 'append', AppendRequest] | [id, 'appendBatch', AppendWire]
+ *                   | [id, 'subscribe', key] | [id, 'unsubscribe', key]
+ *   engine -> page: [id, REPLY, value] | [id, FAILURE, WireError] | [key, CHANGE, Change]
+ *
+ * A subscription's key is the page's, so a change that overtakes the reply
+ * to 'subscribe' still finds its listener.
+ */
+export type CallMessage =
+  [number, 'append', AppendRequest] | [number, 'appendBatch', AppendWire] | [number, 'subscribe', number] | [number, 'unsubscribe', number];
+
+export const REPLY = 0;
+export const FAILURE = 1;
+export const CHANGE = 2;
+
+export type CallReply = [number, typeof REPLY, unknown] | [number, typeof FAILURE, WireError] | [number, typeof CHANGE, Change];
+
+/** An error as it crosses: a ChronicleError with its code and fields, anything else by name and message. */
+export type WireError = { chronicle: SerializedError } | { name: string; message: string };
+
+export function errorToWire(error: unknown): WireError {
+  if (error instanceof ChronicleError) return { chronicle: error.toJSON() };
+  const e = error as { name?: unknown; message?: unknown } | null;
+  return { name: typeof e?.name === 'string' ? e.name : 'Error', message: typeof e?.message === 'string' ? e.message : String(error) };
+}
+
+/** What the port serves: the engine's calls it carries. */
+export interface CallTarget {
+  append(request: AppendRequest): Promise<AppendOutcome>;
+  appendBatch(requests: AppendRequest[]): Promise<AppendOutcome[]>;
+  subscribe(listener: (change: Change) => void): number;
+  unsubscribe(id: number): void;
+}
+
+/** Serves `target`'s calls on `port` until it closes. */
+export function serveCalls(port: MessagePort, target: CallTarget): void {
+  const subscriptions = new Map<number, number>();
+  const reply = (id: number, work: Promise<unknown>) => {
+    work.then(
+      (value) => port.postMessage([id, REPLY, value] satisfies CallReply),
+      (error: unknown) => port.postMessage([id, FAILURE, errorToWire(error)] satisfies CallReply),
+    );
+  };
+  port.onmessage = (message: MessageEvent<CallMessage>) => {
+    const call = message.data;
+    const id = call[0];
+    try {
+      switch (call[1]) {
+        case 'append':
+          return reply(id, target.append(call[2]));
+        case 'appendBatch':
+          return reply(
+            id,
+            target.appendBatch(requestsFromWire(call[2])).then((outcomes): OutcomesWire => outcomesToWire(outcomes)),
+          );
+        case 'subscribe': {
+          const key = call[2];
+          subscriptions.set(
+            key,
+            target.subscribe((change) => port.postMessage([key, CHANGE, change] satisfies CallReply)),
+          );
+          return reply(id, Promise.resolve(undefined));
+        }
+        case 'unsubscribe': {
+          const subscription = subscriptions.get(call[2]);
+          subscriptions.delete(call[2]);
+          if (subscription !== undefined) target.unsubscribe(subscription);
+          return reply(id, Promise.resolve(undefined));
+        }
+      }
+    } catch (error) {
+      reply(id, Promise.reject(error));
+    }
+  };
+  port.start();
+}
