@@ -158,6 +158,8 @@ async function commitAfterReading(
   const heads = new Map<string, number>();
   unknown.forEach((id, i) => heads.set(id, Math.max(firstHeads[i]!, backlog?.heads.get(id) ?? 0)));
   const fromKnown = !backlog && storedMetaJson !== undefined && storedMetaJson === known?.metaJson;
+  // A log with no event yet: every head is 0, and the cache can say so of every aggregate from now on.
+  const empty = !backlog && metaFound !== undefined && metaFound.pendingEvents === 0 && metaFound.confirmedEvents === 0;
   if (fromKnown) {
     for (const [id, head] of knownHead) heads.set(id, head);
   } else {
@@ -171,13 +173,13 @@ async function commitAfterReading(
   if (plan.entries.length === 0) {
     // Nothing to write: let the read-only work end without touching the log.
     await tx.done;
-    if (metaFound && !backlog) options.cache.observe(metaFound, heads);
+    if (metaFound && !backlog) options.cache.observe(metaFound, heads, empty);
     return plan.result;
   }
   writePlan(tx, plan, meta);
   await tx.done;
   if (backlog) options.cache.forget();
-  else options.cache.committed(meta, heads, fromKnown ? storedMetaJson : undefined);
+  else options.cache.committed(meta, heads, fromKnown ? storedMetaJson : undefined, empty);
   return { ...plan.result, end: endOf(meta) };
 }
 

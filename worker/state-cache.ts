@@ -25,33 +25,51 @@ export interface KnownState {
 export class StateCache {
   private metaJson: string | undefined;
   private heads = new Map<string, number>();
+  /**
+   * Every aggregate with events in that state has its head here (the cache
+   * has followed the log since it was empty): an aggregate it does not hold
+   * has none. Lost as soon as the state moves without the cache.
+   */
+  private complete = false;
 
   lookup(aggregateIds: readonly string[]): KnownState | undefined {
     if (this.metaJson === undefined) return undefined;
-    return { metaJson: this.metaJson, heads: aggregateIds.map((id) => this.heads.get(id)) };
+    const none = this.complete ? 0 : undefined;
+    return { metaJson: this.metaJson, heads: aggregateIds.map((id) => this.heads.get(id) ?? none) };
   }
 
-  /** Meta and heads read together in one transaction. */
-  observe(meta: MetaRecord, heads: Iterable<readonly [string, number]>): void {
-    this.settle(JSON.stringify(meta), heads, false);
+  /** Meta and heads read together in one transaction; `empty`: meta says the log holds no event. */
+  observe(meta: MetaRecord, heads: Iterable<readonly [string, number]>, empty = false): void {
+    this.settle(JSON.stringify(meta), heads, false, empty);
   }
 
   /**
    * A transaction committed `meta` with these heads. `from` is the state it
-   * started from, when that was the cached one: the other cached heads carry over.
+   * started from, when that was the cached one: the other cached heads carry
+   * over. `fromEmpty`: it started from a log with no event (read in it).
    */
-  committed(meta: MetaRecord, heads: Iterable<readonly [string, number]>, from: string | undefined): void {
-    this.settle(JSON.stringify(meta), heads, from !== undefined && from === this.metaJson);
+  committed(meta: MetaRecord, heads: Iterable<readonly [string, number]>, from: string | undefined, fromEmpty = false): void {
+    this.settle(JSON.stringify(meta), heads, from !== undefined && from === this.metaJson, fromEmpty);
   }
 
   forget(): void {
     this.metaJson = undefined;
     this.heads = new Map();
+    this.complete = false;
   }
 
-  private settle(metaJson: string, heads: Iterable<readonly [string, number]>, carry: boolean): void {
+  private settle(metaJson: string, heads: Iterable<readonly [string, number]>, carry: boolean, empty: boolean): void {
     const given = [...heads];
-    if ((metaJson !== this.metaJson && !carry) || this.heads.size + given.length > MAX_HEADS) this.heads = new Map();
+    const kept = metaJson === this.metaJson || carry;
+    if (!kept || this.heads.size + given.length > MAX_HEADS) {
+      this.heads = new Map();
+      this.complete = false;
+    }
+    if (empty) {
+      // Nothing was stored before: the heads given are all there are.
+      this.heads = new Map();
+      this.complete = true;
+    }
     this.metaJson = metaJson;
     for (const [id, head] of given) this.heads.set(id, head);
   }

@@ -109,6 +109,26 @@ describe.each(modes)('append ($mode)', ({ worker }) => {
     }
   });
 
+  it('starting from an empty log, knows new streams are empty until another store on the database writes to them', async () => {
+    const store = await openOrderStore(worker);
+    const other = await openOrderStore(false, { name: store.name });
+    try {
+      await store.append('o1', [placed()], { expectedVersion: 'no-stream' });
+      await store.append('o2', [placed()], { expectedVersion: 'no-stream' });
+      // Another tab writes to a stream this store has never seen.
+      await other.append('o3', [placed(), item('x')], { expectedVersion: 'no-stream' });
+      const refused = await store.append('o3', [item('y')], { expectedVersion: 'no-stream' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConcurrencyError);
+      expect(refused).toMatchObject({ expected: 'no-stream', actual: 2 });
+      const next = await store.append('o3', [item('y')], { expectedVersion: 2 });
+      expect(next.events[0]!.seq).toBe(3);
+      expect((await store.append('o4', [placed()], { expectedVersion: 'no-stream' })).nextExpectedVersion).toBe(1);
+    } finally {
+      await other.close();
+      await store.dispose();
+    }
+  });
+
   it('returns exactly the events reads give back: new, repeated, linked, and from a batch with repeats', async () => {
     const store = await openOrderStore(worker);
     try {
