@@ -93,13 +93,21 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     const db = await deps.getDb();
     let target = 0;
     let pulled = 0;
+    // The next page, asked for while this one is stored (pipelined), and where it starts.
+    let ahead: { after: number; page: ReturnType<Transport['pull']> } | undefined;
     for (let step = 0; step < MAX_ROUND_STEPS; step++) {
       const meta = await db.get('meta', 'client');
       const after = meta?.confirmedHead ?? 0;
-      const page = await transport.pull(after, options.pullLimit);
+      const page = await (ahead?.after === after ? ahead.page : transport.pull(after, options.pullLimit));
+      ahead = undefined;
       target = Math.max(target, page.head);
       status.serverHead = page.head;
       if (page.events.length > 0) {
+        const last = page.events[page.events.length - 1]!.position;
+        if (page.hasMore && typeof last === 'number') {
+          ahead = { after: last, page: transport.pull(last, options.pullLimit) };
+          ahead.page.catch(() => undefined); // a round that fails first leaves it unawaited
+        }
         const result = await ingestConfirmed(db, page.events);
         pulled += result.stored;
         if (result.stored > 0) {
