@@ -26,6 +26,7 @@ const DB = {
   put: `${DB_PREFIX}idb-put`,
   sync: `${DB_PREFIX}sync`,
   syncDexie: `${DB_PREFIX}sync-dexie`,
+  scale: `${DB_PREFIX}scale`,
 } as const;
 
 export const SIZES = {
@@ -600,6 +601,8 @@ const api = {
   appendRoundtrip,
   initialSyncChronicle,
   initialSyncDexie,
+  // Scale and growth (bench/scale.ts): a store of `size` events opened, loaded, replayed and shown in devtools.
+  scaleRun: async (size: number, devtools: boolean) => (await import('./scale.ts')).scaleRun(size, DB.scale, { devtools }),
   // Profiling harness (run.mjs --profile), loaded only when asked for.
   cpuOpen: async (kind: ProfileKind) => (await import('./profile.ts')).cpuOpen(kind),
   cpuRun: async (kind: ProfileKind) => (await import('./profile.ts')).cpuRun(kind),

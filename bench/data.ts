@@ -82,3 +82,48 @@ export function chunks<T>(list: readonly T[], size: number): T[][] {
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
 }
+
+/**
+ * The same kind of log as serverLog, `aggregates × perAggregate` events, as
+ * JSON pages of `pageSize` events made one at a time: a million events never
+ * sit in the page's memory at once. Aggregates are interleaved by a seeded
+ * shuffle; within an aggregate, seq rises with position.
+ */
+export function* serverLogPages(aggregates: number, perAggregate: number, pageSize: number, seed = 42): Generator<string> {
+  const random = prng(seed);
+  const total = aggregates * perAggregate;
+  const order = new Uint32Array(total);
+  for (let i = 0; i < total; i++) order[i] = i % aggregates;
+  for (let i = total - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  const clients = Array.from({ length: 20 }, (_, i) => uuidv7(1_700_000_000_000 + i));
+  const clientSeqs = new Array<number>(clients.length).fill(0);
+  const seqs = new Uint32Array(aggregates);
+  const start = 1_732_000_000_000;
+  for (let from = 0; from < total; from += pageSize) {
+    const page: StoredEvent[] = [];
+    for (let p = from; p < Math.min(total, from + pageSize); p++) {
+      const a = order[p]!;
+      const seq = ++seqs[a]!;
+      const body = orderEvent(random, a, seq, perAggregate);
+      const occurredAt = start + p * 7;
+      const client = a % clients.length;
+      page.push({
+        id: uuidv7(occurredAt),
+        aggregateId: aggregateIdOf(a),
+        aggregateType: 'Order',
+        seq,
+        type: body.type,
+        version: body.type === 'ItemAdded' ? 2 : 1,
+        data: body.data,
+        meta: { occurredAt, clientId: clients[client]!, clientSeq: ++clientSeqs[client]! },
+        position: p + 1,
+      });
+    }
+    yield JSON.stringify(page);
+  }
+}

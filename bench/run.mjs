@@ -13,6 +13,8 @@
  *   node bench/run.mjs --server   only the server metrics (server-push, server-push-pglite, initial-sync)
  *   node bench/run.mjs --only a,b only these metrics (and what they need: full-replay needs bulk-append's
  *                                 database); for iterating on one path, never for the figures in the README
+ *   CHRONICLE_BENCH_SCALE=10000,100000 node bench/run.mjs --only scale
+ *                                 the growth curves at other sizes (default 10k, 100k, 1M; the largest gets the scale metrics)
  *
  * The server metrics (bench/server-bench.ts, loaded through tsx) run in this
  * Node process: server-push on PostgreSQL (a database made for the run on
@@ -30,6 +32,7 @@ import { createServer } from 'vite';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
+const GROWTH_SVG = fileURLToPath(new URL('./growth.svg', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -329,6 +332,114 @@ async function runServerMetrics(bench, add) {
   }
 }
 
+/** Store sizes of the growth curves; the largest is the scale check (open, load, replay, devtools). */
+const SCALE_SIZES = (process.env.CHRONICLE_BENCH_SCALE ?? '10000,100000,1000000').split(',').map(Number);
+/** A long task over this on the app's thread fails the scale check (issue 12). */
+const LONG_TASK_BUDGET_MS = 200;
+
+/**
+ * Growth: ingest, index, open, load and replay at each size (and the devtools
+ * panel), from one run. Adds open-1m and scale-1m-long-task for the largest
+ * size, the curves to results.json (`growth`), and draws bench/growth.svg.
+ */
+async function runScale(bench, add) {
+  const runs = [];
+  for (const size of SCALE_SIZES) {
+    const run = await bench('scaleRun', size, true);
+    runs.push(run);
+    log(
+      `scale ${size}: ingest ${run.ingestMs} ms, indexed ${run.indexMs} ms later, open ${run.openMs} ms, load ${run.loadMs} ms, ` +
+        `replay ${run.replayMs} ms, devtools ${run.devtoolsMs} ms (heap ${run.devtoolsHeapMB} MB), longest tasks ${JSON.stringify(run.longestTaskMs)}`,
+    );
+    await sleep(300);
+  }
+  const smallest = runs[0];
+  const largest = runs[runs.length - 1];
+  const label = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : String(n));
+  add({
+    name: `open-${label(largest.size).toLowerCase()}`,
+    unit: 'ms',
+    chronicle: largest.openMs,
+    baseline: smallest.openMs,
+    baselineName: `the same open on a ${label(smallest.size)}-event store (same run): how opening grows with the log`,
+    ratio: round(smallest.openMs / largest.openMs),
+    notes:
+      `openStore in the page (fresh engine worker) until store.info() answers, on a store of ${largest.size} confirmed events ` +
+      `(ingested with importConfirmed, pages of 1,000, and indexed before); ratio 1 = opening does not grow with the log`,
+  });
+  const longest = Math.max(...Object.values(largest.longestTaskMs));
+  add({
+    name: `scale-${label(largest.size).toLowerCase()}-long-task`,
+    unit: 'ms',
+    chronicle: longest,
+    baseline: LONG_TASK_BUDGET_MS,
+    baselineName: `the budget for one task on the app's thread (issue 12)`,
+    ratio: round(LONG_TASK_BUDGET_MS / Math.max(longest, 1)),
+    target: 1,
+    longestTaskMs: largest.longestTaskMs,
+    notes:
+      `the longest task (PerformanceObserver 'longtask', over 50 ms) on the page's thread while a ${largest.size}-event store opened (${largest.openMs} ms), ` +
+      `loaded an aggregate from its snapshot (${largest.loadMs} ms), replayed the whole log (${largest.replayMs} ms) and showed it in the devtools panel ` +
+      `(${largest.devtoolsMs} ms, page heap ${largest.devtoolsHeapMB} MB after): ${JSON.stringify(largest.longestTaskMs)}; 0 = no task over 50 ms`,
+  });
+  await writeFile(GROWTH_SVG, growthSvg(runs));
+  log(`wrote ${GROWTH_SVG}`);
+  return runs;
+}
+
+/** A log-log plot of ingest, replay and open time against the log's size, with a dotted "linear" guide. */
+function growthSvg(runs) {
+  const width = 720;
+  const height = 400;
+  const pad = { left: 70, right: 200, top: 40, bottom: 50 };
+  const series = [
+    { key: 'ingestMs', name: 'ingest (importConfirmed)', color: '#1f77b4' },
+    { key: 'replayMs', name: 'full replay', color: '#d62728' },
+    { key: 'openMs', name: 'open (fresh worker)', color: '#2ca02c' },
+  ];
+  const sizes = runs.map((r) => r.size);
+  const values = runs.flatMap((r) => series.map((s) => r[s.key])).filter((v) => v > 0);
+  const [x0, x1] = [Math.log10(Math.min(...sizes)), Math.log10(Math.max(...sizes))];
+  const [y0, y1] = [Math.floor(Math.log10(Math.min(...values))), Math.ceil(Math.log10(Math.max(...values)))];
+  const x = (n) => pad.left + ((Math.log10(n) - x0) / Math.max(x1 - x0, 1e-9)) * (width - pad.left - pad.right);
+  const y = (ms) => height - pad.bottom - ((Math.log10(Math.max(ms, 10 ** y0)) - y0) / Math.max(y1 - y0, 1e-9)) * (height - pad.top - pad.bottom);
+  const text = (tx, ty, s, extra = '') => `<text x="${tx.toFixed(1)}" y="${ty.toFixed(1)}" ${extra}>${s}</text>`;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    text(pad.left, 22, 'Chronicle: cost against log size (log-log; bench/run.mjs)', 'font-size="14" font-weight="bold"'),
+  ];
+  for (let e = y0; e <= y1; e++) {
+    const ty = y(10 ** e);
+    parts.push(`<line x1="${pad.left}" x2="${width - pad.right}" y1="${ty}" y2="${ty}" stroke="#ddd"/>`);
+    parts.push(text(pad.left - 8, ty + 4, e >= 3 ? `${10 ** (e - 3)} s` : `${10 ** e} ms`, 'text-anchor="end"'));
+  }
+  for (const n of sizes) {
+    parts.push(`<line x1="${x(n)}" x2="${x(n)}" y1="${pad.top}" y2="${height - pad.bottom}" stroke="#eee"/>`);
+    parts.push(text(x(n), height - pad.bottom + 18, n.toLocaleString('en-US'), 'text-anchor="middle"'));
+  }
+  parts.push(text((pad.left + width - pad.right) / 2, height - 12, 'events in the store', 'text-anchor="middle"'));
+  // A guide through the first replay point with slope 1: what linear growth looks like.
+  const first = runs[0];
+  const last = runs[runs.length - 1];
+  parts.push(
+    `<line x1="${x(first.size)}" y1="${y(first.replayMs)}" x2="${x(last.size)}" y2="${y((first.replayMs * last.size) / first.size)}" stroke="#999" stroke-dasharray="4 4"/>`,
+  );
+  series.forEach((s, i) => {
+    const points = runs.map((r) => `${x(r.size).toFixed(1)},${y(r[s.key]).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    for (const r of runs) parts.push(`<circle cx="${x(r.size).toFixed(1)}" cy="${y(r[s.key]).toFixed(1)}" r="3" fill="${s.color}"/>`);
+    const ly = pad.top + 20 + i * 20;
+    parts.push(`<line x1="${width - pad.right + 12}" x2="${width - pad.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`);
+    parts.push(text(width - pad.right + 38, ly, s.name));
+  });
+  const ly = pad.top + 20 + series.length * 20;
+  parts.push(`<line x1="${width - pad.right + 12}" x2="${width - pad.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="#999" stroke-dasharray="4 4"/>`);
+  parts.push(text(width - pad.right + 38, ly, 'linear (replay)'));
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
 async function main() {
   const started = performance.now();
   const watchdog = setTimeout(() => {
@@ -483,13 +594,15 @@ async function main() {
     if (wanted('append-roundtrip')) add(await bench('appendRoundtrip'));
 
     if (wanted('server-push', 'server-push-pglite', 'initial-sync')) await runServerMetrics(bench, add);
+
+    const growth = wanted('open-1m', 'scale-1m-long-task', 'scale') ? await runScale(bench, add) : undefined;
     if (wanted('initial-sync-encrypted', 'replay-encrypted', 'push-encrypted')) await (await tsImport('./encryption-bench.ts', import.meta.url)).encryptionMetrics({ page, add, log });
 
     const deleted = await bench('cleanup');
     log('deleted databases:', deleted.join(', '));
 
     printTable(metrics);
-    await writeFile(RESULTS, `${JSON.stringify({ metrics }, null, 2)}\n`);
+    await writeFile(RESULTS, `${JSON.stringify({ metrics, ...(growth ? { growth } : {}) }, null, 2)}\n`);
     log(`wrote ${RESULTS} in ${round((performance.now() - started) / 1000, 1)} s`);
   } finally {
     clearTimeout(watchdog);
