@@ -11,7 +11,10 @@ import type { AppendOutcome, AppendRequest, Change } from './types.ts';
  *
  *   page -> engine: [id, 'append', AppendRequest] | [id, 'appendBatch', AppendWire]
  *                   | [id, 'subscribe', key] | [id, 'unsubscribe', key]
- *   engine -> page: [id, REPLY, value] | [id, FAILURE, WireError] | [key, CHANGE, Change]
+ *   engine -> page: a list of [id, REPLY, value] | [id, FAILURE, WireError] | [key, CHANGE, Change]
+ *
+ * Changes wait for the end of the task they were published in, so an
+ * append's change and its reply travel as one message.
  *
  * A subscription's key is the page's, so a change that overtakes the reply
  * to 'subscribe' still finds its listener.
@@ -45,10 +48,22 @@ export interface CallTarget {
 /** Serves `target`'s calls on `port` until it closes. */
 export function serveCalls(port: MessagePort, target: CallTarget): void {
   const subscriptions = new Map<number, number>();
+  let outbox: CallReply[] = [];
+  const flush = () => {
+    if (outbox.length === 0) return;
+    const messages = outbox;
+    outbox = [];
+    port.postMessage(messages);
+  };
+  const send = (message: CallReply, now: boolean) => {
+    // A change goes with whatever follows it in this task (its append's reply), or alone at the task's end.
+    if (outbox.push(message) === 1 && !now) queueMicrotask(flush);
+    if (now) flush();
+  };
   const reply = (id: number, work: Promise<unknown>) => {
     work.then(
-      (value) => port.postMessage([id, REPLY, value] satisfies CallReply),
-      (error: unknown) => port.postMessage([id, FAILURE, errorToWire(error)] satisfies CallReply),
+      (value) => send([id, REPLY, value], true),
+      (error: unknown) => send([id, FAILURE, errorToWire(error)], true),
     );
   };
   port.onmessage = (message: MessageEvent<CallMessage>) => {
@@ -67,7 +82,7 @@ export function serveCalls(port: MessagePort, target: CallTarget): void {
           const key = call[2];
           subscriptions.set(
             key,
-            target.subscribe((change) => port.postMessage([key, CHANGE, change] satisfies CallReply)),
+            target.subscribe((change) => send([key, CHANGE, change], false)),
           );
           return reply(id, Promise.resolve(undefined));
         }

@@ -34,17 +34,18 @@ export function createCallClient(port: MessagePort): CallClient {
   let nextId = 1;
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   const listeners = new Map<number, (change: Change) => void>();
-  port.onmessage = (message: MessageEvent<CallReply>) => {
-    const [id, kind, value] = message.data;
-    if (kind === CHANGE) {
-      listeners.get(id)?.(value);
-      return;
+  port.onmessage = (message: MessageEvent<CallReply[]>) => {
+    for (const [id, kind, value] of message.data) {
+      if (kind === CHANGE) {
+        listeners.get(id)?.(value);
+        continue;
+      }
+      const call = pending.get(id);
+      if (!call) continue;
+      pending.delete(id);
+      if (kind === REPLY) call.resolve(value);
+      else call.reject(errorFromWire(value));
     }
-    const call = pending.get(id);
-    if (!call) return;
-    pending.delete(id);
-    if (kind === REPLY) call.resolve(value);
-    else call.reject(errorFromWire(value));
   };
   const send = <T>(message: CallMessage): Promise<T> =>
     new Promise<T>((resolve, reject) => {
