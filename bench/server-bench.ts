@@ -272,7 +272,7 @@ async function runPushes(url: string, log: string, clients: PushClient[]): Promi
 
 function benchServer(store: LogStore, clients: PushClient[]): SyncServer {
   const tokens = Object.fromEntries(clients.map((c, i) => [c.token, { id: `bench-client-${i}`, read: ['*'], write: ['*'] }]));
-  return createSyncServer({ store, logger: silentLogger, auth: { tokens } });
+  return createSyncServer({ store, logger: silentLogger, auth: { tokens }, ...(process.env.BENCH_NO_DECODE ? { pushDecoding: false as const } : {}) });
 }
 
 export interface ServerPushOptions {
