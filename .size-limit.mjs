@@ -3,18 +3,47 @@
  * app's bundler adds for Chronicle, minified and gzipped, with zod left out
  * (apps bring zod for their own schemas). Built from dist/, so run `npm run build` first.
  * Raise a limit only with a stated reason in the commit.
+ *
+ * History: on 2026-12-03 (morning) the only main-thread figure was the entry with
+ * every chunk it can load (28.7 kB), the worker 18.3 kB. Reactions, client metrics,
+ * end-to-end encryption, the call port and the columnar append wire then took them
+ * to 43.4 and 27.4 kB. The main-thread figure is now split in two: what a page
+ * loads up front (the engine runs in the worker) and what `worker: false` adds.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
+/** Leaves the lazily imported in-process engine out: a page whose engine runs in a worker never loads it. */
+const withoutLazyEngine = (config) => ({
+  ...esm(config),
+  plugins: [
+    ...(config.plugins ?? []),
+    {
+      name: 'lazy-engine-external',
+      setup(build) {
+        build.onResolve({ filter: /chunk-engine\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
+      },
+    },
+  ],
+});
+
 export default [
   {
-    name: 'chronicle: main-thread entry (initial chunk; the in-process engine is a lazy chunk)',
+    name: 'chronicle: what a page loads up front (engine in a worker)',
+    path: 'dist/index.js',
+    ignore: ['zod'],
+    gzip: true,
+    modifyEsbuildConfig: withoutLazyEngine,
+    // 20.5 kB on 2026-12-03 (evening).
+    limit: '23 kB',
+  },
+  {
+    name: 'chronicle with the in-process engine (worker: false loads it on first use)',
     path: 'dist/index.js',
     ignore: ['zod'],
     gzip: true,
     modifyEsbuildConfig: esm,
-    // 28.7 kB on 2026-12-03, before reactions and client metrics landed.
-    limit: '34 kB',
+    // 43.4 kB on 2026-12-03 (evening); raised from 34 kB: reactions, metrics, encryption and the call port landed (see above).
+    limit: '47 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
@@ -22,7 +51,7 @@ export default [
     ignore: ['zod'],
     gzip: true,
     modifyEsbuildConfig: esm,
-    // 18.3 kB on 2026-12-03.
-    limit: '22 kB',
+    // 27.4 kB on 2026-12-03 (evening); raised from 22 kB for the same features (the worker owns their storage and sync side).
+    limit: '30 kB',
   },
 ];
