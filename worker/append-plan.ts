@@ -1,4 +1,4 @@
-import { ConcurrencyError, DuplicateInBatchError, EventIdConflictError, type ExpectedVersion } from '../src/core/errors.ts';
+import { ConcurrencyError, DuplicateInBatchError, EventIdConflictError, HistoryCompactedError, type ExpectedVersion } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { EncodedEvent } from '../src/core/registry.ts';
 import type { MetaRecord } from './db.ts';
@@ -83,6 +83,9 @@ function repeatOf(event: EncodedEvent, aggregateId: string, known: KnownEvent): 
  * the group is acknowledged when it is the same event in the same stream (a
  * retry), and refused with EventIdConflictError otherwise. In an atomic group
  * (appendBatch, one call) an id planned twice is DuplicateInBatchError.
+ * An id in `droppedIds` was stored, confirmed and compacted away: its stored
+ * form is gone, so the request is refused with HistoryCompactedError rather
+ * than storing the event a second time.
  */
 export function planGroup(
   requests: readonly AppendRequest[],
@@ -90,6 +93,7 @@ export function planGroup(
   storedEvents: ReadonlyMap<string, StoredEvent>,
   meta: MetaRecord,
   atomic: boolean,
+  droppedIds: ReadonlySet<string> = new Set(),
 ): GroupPlan {
   const clientIdJson = JSON.stringify(meta.clientId);
   const entries: PageEntry[] = [];
@@ -103,6 +107,11 @@ export function planGroup(
   requests: for (const request of requests) {
     const head = heads.get(request.aggregateId) ?? 0;
     const duplicates: string[] = [];
+    const gone = droppedIds.size > 0 ? request.events.filter((e) => droppedIds.has(e.id)).map((e) => e.id) : [];
+    if (gone.length > 0) {
+      refuse(new HistoryCompactedError('event-id', meta.compaction?.historyStartsAt ?? 1, { eventIds: gone }));
+      continue;
+    }
     for (const event of request.events) {
       const repeated = known.get(event.id);
       if (!repeated) continue;

@@ -132,10 +132,12 @@ async function commitAfterReading(
     if (head !== undefined) knownHead.set(id, head);
   });
   const unknown = aggregateIds.filter((id) => !knownHead.has(id));
+  // Ids of events stored, confirmed and then compacted away: refused, never stored again.
+  const dropped = new Set<string>();
   const [metaFound, firstHeads, found] = await Promise.all([
     metaStore.get('client'),
     Promise.all(unknown.map((id) => indexedHead(tx, id))),
-    anyGivenId ? findStoredEvents(tx, allIds) : Promise.resolve(new Map<string, { event: StoredEvent; key: PageKey }>()),
+    anyGivenId ? findStoredEvents(tx, allIds, dropped) : Promise.resolve(new Map<string, { event: StoredEvent; key: PageKey }>()),
   ]);
   const storedMetaJson = metaFound ? JSON.stringify(metaFound) : undefined;
   const meta: MetaRecord = metaFound ?? newMeta(options.newClientId());
@@ -169,7 +171,7 @@ async function commitAfterReading(
     stale.forEach((id, i) => heads.set(id, Math.max(reread[i]!, backlog?.heads.get(id) ?? 0)));
   }
 
-  const plan = planGroup(requests, heads, storedEvents, meta, options.atomic);
+  const plan = planGroup(requests, heads, storedEvents, meta, options.atomic, dropped);
   if (plan.entries.length === 0) {
     // Nothing to write: let the read-only work end without touching the log.
     await tx.done;

@@ -33,6 +33,8 @@ export type {
   SnapshotRecord,
 } from './db.ts';
 export type { ReactionAdvance, ReactionSpec, ReactionStatusRecord } from './reaction-store.ts';
+export type { CompactionAggregate, CompactionPlan, DropRequest, DropResult } from './compaction.ts';
+export type { SnapshotAndTail } from './reads.ts';
 export type { SyncCallbacks, SyncConfig, WebSocketFactory } from './sync/sync-engine.ts';
 export type { RebaseConflict, RebaseDecision } from './rebase.ts';
 export { decodePageJson } from './page-codec.ts';

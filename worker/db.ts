@@ -39,8 +39,13 @@ import { PENDING, type LogCursor, type LogEnd, type PageKey } from './types.ts';
  * Version 5 indexes pending pages per commit (above): indexes `stream` and
  * `id` on `pages`, and the pending pages' records in `pageIndex` moved into
  * the pages, so what `pageIndex` holds under a pending key is a commit's.
+ * Version 6 added compaction (worker/compaction.ts): `bases`, one snapshot per
+ * aggregate at exactly the last seq compaction dropped (written only by
+ * compaction, never deleted by a rebase: it covers confirmed events only),
+ * and in `pageIndex`, under keys [DROPPED, first position], the records of
+ * dropped pages (stream heads, and this client's event ids exactly).
  */
-export const DB_VERSION = 5;
+export const DB_VERSION = 6;
 
 /** An `id` index entry: one id, or a run of time-ordered ids [lowest, highest] (id-keys.ts). */
 export type IdKey = string | [string, string];
@@ -80,6 +85,21 @@ export interface PageIndexRecord {
   last?: number;
   /** A commit's record: per `stream` entry, the lsns [first, last] of the pages holding that aggregate's events. */
   at?: [number, number][];
+  /** A dropped pages' record (key [DROPPED, n]): this client's ids among them, sorted, exactly (the runs in `id` only say where to look). */
+  dropped?: string[];
+}
+
+/** What compaction dropped so far (absent: nothing). */
+export interface CompactionMeta {
+  /** The first confirmed position still stored. */
+  historyStartsAt: number;
+  droppedEvents: number;
+  droppedPages: number;
+  /** Estimated bytes dropped (the pages' JSON length). */
+  droppedBytes: number;
+  /** The oldest and newest occurredAt among dropped events. */
+  t0: number;
+  t1: number;
 }
 
 export interface MetaRecord {
@@ -104,6 +124,8 @@ export interface MetaRecord {
    * this position. Absent = everything is indexed.
    */
   indexedThrough?: number;
+  /** Compaction's progress: where local confirmed history starts. Absent = nothing was dropped. */
+  compaction?: CompactionMeta;
 }
 
 export interface SnapshotRecord {
@@ -238,6 +260,7 @@ export interface ChronicleSchema extends DBSchema {
   reactions: { key: string; value: ReactionRecord };
   processed: { key: [string, string]; value: ProcessedRecord };
   parked: { key: [string, string]; value: ParkedRecord };
+  bases: { key: string; value: SnapshotRecord };
 }
 
 export type ChronicleDB = IDBPDatabase<ChronicleSchema>;
@@ -290,6 +313,9 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
         db.createObjectStore('reactions');
         db.createObjectStore('processed');
         db.createObjectStore('parked');
+      }
+      if (oldVersion < 6) {
+        db.createObjectStore('bases');
       }
       if (oldVersion < 5) {
         const pages = transaction.objectStore('pages');

@@ -3,16 +3,18 @@ import type { StoredEvent } from '../src/core/event.ts';
 import { uuidv7 } from '../src/core/ids.ts';
 import { createBookkeeping, type Bookkeeping } from './bookkeeping.ts';
 import { createReactionStore, type ReactionStore } from './reaction-store.ts';
+import { dropCompacted, planCompaction, type CompactionPlan, type DropRequest, type DropResult } from './compaction.ts';
+import type { RetentionOptions } from '../src/core/compaction.ts';
 import { serveCalls } from './call-port.ts';
 import { createChangeFeed } from './change-feed.ts';
-import { openChronicleDb, type ChronicleDB, type RejectedRecord, type SnapshotRecord } from './db.ts';
+import { openChronicleDb, type ChronicleDB, type RejectedRecord } from './db.ts';
 import { createGroupCommit } from './group-commit.ts';
 import { createIdleIndexer } from './idle-indexer.ts';
 import { importPendingRaw, ingestConfirmed, type IngestResult } from './ingest.ts';
 import { newMeta } from './meta.ts';
 import { backlogRange } from './page-store.ts';
 import { pendingRangeAll } from './pending.ts';
-import { readLogPages, readSnapshotAndTail, readStreamHead, readStreamPages } from './reads.ts';
+import { readLogPages, readSnapshotAndTail, readStreamHead, readStreamPages, type SnapshotAndTail } from './reads.ts';
 import { StateCache } from './state-cache.ts';
 import { toStorageError } from './storage-errors.ts';
 import { createSyncControl } from './sync-control.ts';
@@ -55,8 +57,12 @@ export interface Engine extends Bookkeeping, ReactionStore {
   importPending(events: StoredEvent[]): Promise<{ stored: number }>;
   readLog(query: LogPageQuery): Promise<LogPageResult>;
   readStream(query: StreamQuery): Promise<RawPage[]>;
-  /** An aggregate's snapshot and up to `maxPages` pages after it, in one transaction. */
-  readSnapshotAndTail(aggregateId: string, maxPages: number): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }>;
+  /** An aggregate's snapshot, its compaction base, and up to `maxPages` pages after the later of them, in one transaction. */
+  readSnapshotAndTail(aggregateId: string, maxPages: number): Promise<SnapshotAndTail>;
+  /** Compaction, read half: which of the oldest confirmed pages may go now, and the aggregates they touch (worker/compaction.ts). */
+  planCompaction(policy: RetentionOptions, now: number, maxPages: number): Promise<CompactionPlan>;
+  /** Compaction, write half: drops a plan's pages in one transaction, with the aggregates' bases, after checking again. */
+  dropCompacted(request: DropRequest): Promise<DropResult>;
   /** The highest seq stored for an aggregate (0 when it has no events). */
   streamHead(aggregateId: string): Promise<number>;
   /** The earliest meta.occurredAt in the first pending page (the oldest pending events), or null when nothing is pending. */
@@ -168,6 +174,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
           confirmedEvents: meta.confirmedEvents,
           confirmedHead: meta.confirmedHead,
           unindexedEvents: meta.indexedThrough === undefined ? 0 : meta.confirmedHead - meta.indexedThrough,
+          historyStartsAt: meta.compaction?.historyStartsAt ?? 1,
+          compactedEvents: meta.compaction?.droppedEvents ?? 0,
         };
       }),
     logEnd: () =>
@@ -204,6 +212,16 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
     readStream: (query) => run('readStream', (db) => readStreamPages(db, query)),
     readSnapshotAndTail: (aggregateId, maxPages) => run('load', (db) => readSnapshotAndTail(db, aggregateId, maxPages, cache)),
+    planCompaction: (policy, now, maxPages) => {
+      indexer.busy();
+      return run('compact', (db) => planCompaction(db, policy, now, maxPages));
+    },
+    async dropCompacted(request) {
+      const result = await run('compact', (db) => dropCompacted(db, request));
+      // Heads and snapshots are unchanged, but meta moved: the cache re-reads.
+      if (result.pages > 0) cache.forget();
+      return result;
+    },
     streamHead: (aggregateId) => run('streamHead', (db) => readStreamHead(db, aggregateId)),
     oldestPendingAt: () =>
       run('oldestPendingAt', async (db) => {

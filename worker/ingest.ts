@@ -169,15 +169,16 @@ export async function importPendingRaw(
   const metaStore = tx.objectStore('meta');
   const aggregateIds = [...new Set(events.map((e) => e.aggregateId))];
   const ids = events.map((e) => e.id);
+  const dropped = new Set<string>();
   const [meta, heads, known] = await Promise.all([
     metaStore.get('client'),
     Promise.all(aggregateIds.map((id) => indexedHead(tx, id))),
-    findStoredEvents(tx, ids),
+    findStoredEvents(tx, ids, dropped),
   ]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
   const backlog = await readBacklog(tx, meta);
   const head = new Map(aggregateIds.map((id, i) => [id, Math.max(heads[i]!, backlog.heads.get(id) ?? 0)]));
-  const fresh = events.filter((e) => !known.has(e.id) && !backlog.ownIds.has(e.id));
+  const fresh = events.filter((e) => !known.has(e.id) && !dropped.has(e.id) && !backlog.ownIds.has(e.id));
   for (const e of fresh) {
     const expected = (head.get(e.aggregateId) ?? 0) + 1;
     if (e.seq !== expected) {

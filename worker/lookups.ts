@@ -3,7 +3,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleSchema, PageIndexRecord, PageRecord } from './db.ts';
 import { findIdCandidates, type IdIndex } from './id-keys.ts';
 import { decodePageJson } from './page-codec.ts';
-import { PENDING, type PageKey } from './types.ts';
+import { DROPPED, PENDING, type PageKey } from './types.ts';
 
 /**
  * Finding pages by aggregate and by event id. Index entries live in two
@@ -50,7 +50,8 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
   const keys = new Map<string, PageKey>();
   for (const key of ownEntries) keys.set(keyId(key), key);
   const commits = recordEntries.filter((key) => key[0] === PENDING);
-  for (const key of recordEntries) if (key[0] !== PENDING) keys.set(keyId(key), key);
+  // Records of dropped pages (compaction) keep stream heads; they name no page.
+  for (const key of recordEntries) if (key[0] !== PENDING && key[0] !== DROPPED) keys.set(keyId(key), key);
   const records = await Promise.all(commits.map((key) => tx.objectStore('pageIndex').get(key)));
   commits.forEach((key, i) => {
     const record = records[i];
@@ -59,6 +60,28 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
     for (let lsn = from; lsn <= to; lsn++) keys.set(`${PENDING}:${lsn}`, [PENDING, lsn]);
   });
   return [...keys.values()].sort(pageOrder);
+}
+
+/**
+ * Whether seq `fromSeq` of an aggregate was dropped by compaction, and if so
+ * the last dropped seq (dropped events of an aggregate are always its first
+ * ones: compaction drops a prefix of the confirmed log). The first entry at or
+ * past fromSeq that belongs to no pending commit tells: a dropped pages'
+ * record, or a confirmed page.
+ */
+export async function droppedStreamPart(tx: IndexTx, aggregateId: string, fromSeq: number): Promise<number | undefined> {
+  const index = tx.objectStore('pageIndex').index('stream');
+  let cursor = await index.openKeyCursor(IDBKeyRange.bound([aggregateId, fromSeq], [aggregateId, Infinity]));
+  while (cursor && cursor.primaryKey[0] === PENDING) cursor = await cursor.continue();
+  if (!cursor || cursor.primaryKey[0] !== DROPPED) return undefined;
+  let last = cursor.key[1];
+  // Rare (an error is coming): walk to the last dropped entry for the error's facts.
+  while (cursor) {
+    if (cursor.primaryKey[0] === DROPPED) last = Math.max(last, cursor.key[1]);
+    else if (cursor.primaryKey[0] !== PENDING) break;
+    cursor = await cursor.continue();
+  }
+  return last;
 }
 
 /** The pages [first lsn, last lsn] of a pending index record that may hold an aggregate's events. */
@@ -91,7 +114,12 @@ export async function readKeyed(
  * The stored events (indexed ones: pending, and this client's confirmed) with
  * any of these ids, with the key of the page holding each.
  */
-export async function findStoredEvents(tx: IndexTx, ids: readonly string[]): Promise<Map<string, { event: StoredEvent; key: PageKey }>> {
+export async function findStoredEvents(
+  tx: IndexTx,
+  ids: readonly string[],
+  /** Filled with the ids among `ids` that were stored and then dropped by compaction. */
+  dropped?: Set<string>,
+): Promise<Map<string, { event: StoredEvent; key: PageKey }>> {
   const out = new Map<string, { event: StoredEvent; key: PageKey }>();
   if (ids.length === 0) return out;
   const pageIndex = tx.objectStore('pageIndex');
@@ -103,9 +131,11 @@ export async function findStoredEvents(tx: IndexTx, ids: readonly string[]): Pro
   const keys = new Map<string, PageKey>();
   for (const list of own.values()) for (const key of list) keys.set(keyId(key), key);
   const commits = new Map<string, PageKey>();
+  const tombstones = new Map<string, PageKey>();
   for (const list of recorded.values()) {
-    for (const key of list) (key[0] === PENDING ? commits : keys).set(keyId(key), key);
+    for (const key of list) (key[0] === PENDING ? commits : key[0] === DROPPED ? tombstones : keys).set(keyId(key), key);
   }
+  if (tombstones.size > 0) await findDropped(tx, [...tombstones.values()], ids, dropped);
   // A commit's record stands for its pages: the id may be on any of them.
   const records = await Promise.all([...commits.values()].map((key) => pageIndex.get(key)));
   [...commits.values()].forEach((key, i) => {
@@ -122,4 +152,25 @@ export async function findStoredEvents(tx: IndexTx, ids: readonly string[]): Pro
     for (const event of decodePageJson(page.json)) if (wanted.has(event.id)) out.set(event.id, { event, key });
   }
   return out;
+}
+
+/** Which of `ids` the dropped pages' records (compaction) hold exactly: their `id` runs only say where to look. */
+async function findDropped(tx: IndexTx, keys: readonly PageKey[], ids: readonly string[], into: Set<string> | undefined): Promise<void> {
+  const records = await Promise.all(keys.map((key) => tx.objectStore('pageIndex').get(key)));
+  for (const record of records) {
+    const list = record?.dropped;
+    if (!list) continue;
+    for (const id of ids) if (sortedHas(list, id)) into?.add(id);
+  }
+}
+
+function sortedHas(sorted: readonly string[], value: string): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return sorted[lo] === value;
 }

@@ -1,8 +1,9 @@
 import { unwrap, type IDBPTransaction } from 'idb';
+import { HistoryCompactedError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import { backlogRange, readBacklog, readPages } from './page-store.ts';
-import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
-import { indexedHead, keyId, pageOrder, readKeyed, streamPageKeys } from './lookups.ts';
+import type { ChronicleDB, ChronicleSchema, MetaRecord, PageRecord, SnapshotRecord } from './db.ts';
+import { droppedStreamPart, indexedHead, keyId, pageOrder, readKeyed, streamPageKeys } from './lookups.ts';
 import type { StateCache } from './state-cache.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
 import { CONFIRMED } from './types.ts';
@@ -38,7 +39,9 @@ let eventsPerPageSeen = 100;
  */
 export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promise<LogPageResult> {
   const maxEvents = query.maxEvents ?? 5000;
-  let lower = await startKey(db, query);
+  const [start, meta] = await Promise.all([startKey(db, query), db.get('meta', 'client')]);
+  const historyStartsAt = historyStartOf(meta);
+  let lower = start;
   let inclusive = true;
   const out: RawPage[] = [];
   let events = 0;
@@ -66,10 +69,10 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
       if (events >= maxEvents) {
         eventsPerPageSeen = Math.max(1, seenEvents / Math.max(1, seen));
         const more = i < values.length - 1 || values.length === want;
-        return { pages: out, end: !more };
+        return { pages: out, end: !more, historyStartsAt };
       }
     }
-    if (values.length < want) return { pages: out, end: true };
+    if (values.length < want) return { pages: out, end: true, historyStartsAt };
     perPage = Math.max(1, seenEvents / Math.max(1, seen));
     eventsPerPageSeen = perPage;
     lower = keys[keys.length - 1];
@@ -84,37 +87,47 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
  * not indexed yet (a fresh bulk pull) are found by reading them.
  */
 export async function readStreamPages(db: ChronicleDB, query: StreamQuery): Promise<RawPage[]> {
-  return streamPagesIn(db.transaction(['pages', 'pageIndex', 'meta', 'snapshots']), query);
+  return streamPagesIn(db.transaction(['pages', 'pageIndex', 'meta', 'snapshots', 'bases']), query);
 }
 
-type ReadTx = IDBPTransaction<ChronicleSchema, ('pages' | 'pageIndex' | 'meta' | 'snapshots')[], 'readonly'>;
+type ReadTx = IDBPTransaction<ChronicleSchema, ('pages' | 'pageIndex' | 'meta' | 'snapshots' | 'bases')[], 'readonly'>;
+
+/** The first confirmed position stored (1 until compaction dropped some). */
+export function historyStartOf(meta: MetaRecord | undefined): number {
+  return meta?.compaction?.historyStartsAt ?? 1;
+}
+
+/** An aggregate's snapshot, its compaction base (if compaction dropped its first events) and pages after the later of the two. */
+export interface SnapshotAndTail {
+  snapshot: SnapshotRecord | undefined;
+  /** The state at exactly the last seq compaction dropped: a load that cannot use `snapshot` starts here. */
+  base?: SnapshotRecord | undefined;
+  pages: RawPage[];
+}
 
 /**
  * A stream's snapshot and the pages after it, in ONE transaction and one call:
  * a load from a snapshot costs one round trip to the engine, not two.
  */
-export async function readSnapshotAndTail(
-  db: ChronicleDB,
-  aggregateId: string,
-  maxPages: number,
-  cache: StateCache,
-): Promise<{ snapshot: SnapshotRecord | undefined; pages: RawPage[] }> {
+export async function readSnapshotAndTail(db: ChronicleDB, aggregateId: string, maxPages: number, cache: StateCache): Promise<SnapshotAndTail> {
   const atHead = await snapshotAtKnownHead(db, aggregateId, cache);
-  if (atHead) return { snapshot: atHead, pages: [] };
-  const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots']);
-  // Snapshot, stream head and meta in one round: a snapshot at the head needs nothing more.
-  const [snapshot, head, meta] = await Promise.all([
+  if (atHead) return atHead;
+  const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots', 'bases']);
+  // Snapshot, base, stream head and meta in one round: a snapshot at the head needs nothing more.
+  const [snapshot, base, head, meta] = await Promise.all([
     tx.objectStore('snapshots').get(aggregateId),
+    tx.objectStore('bases').get(aggregateId),
     indexedHead(tx, aggregateId),
     tx.objectStore('meta').get('client'),
   ]);
+  const from = Math.max(snapshot?.seq ?? 0, base?.seq ?? 0);
   // With a backlog of unindexed pages, the index does not know the head.
   if (meta && !backlogRange(meta)) {
     cache.observe(meta, [[aggregateId, head]]);
-    if (snapshot && head <= snapshot.seq) return { snapshot, pages: [] };
+    if (head <= from && (snapshot || base)) return { snapshot, base, pages: [] };
   }
-  const pages = await streamPagesIn(tx, { aggregateId, fromSeq: (snapshot?.seq ?? 0) + 1, toSeq: Infinity, maxPages });
-  return { snapshot, pages };
+  const pages = await streamPagesIn(tx, { aggregateId, fromSeq: from + 1, toSeq: Infinity, maxPages, keptOnly: true });
+  return { snapshot, base, pages };
 }
 
 /**
@@ -124,12 +137,13 @@ export async function readSnapshotAndTail(
  * runs on every load, so it uses the raw IndexedDB objects (idb's `unwrap`).
  * Undefined = read the long way.
  */
-async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: StateCache): Promise<SnapshotRecord | undefined> {
+async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: StateCache): Promise<SnapshotAndTail | undefined> {
   const known = cache.lookup([aggregateId]);
   const head = known?.heads[0];
   if (!known || head === undefined || head === 0) return undefined;
-  const tx = unwrap(db).transaction(['snapshots', 'meta']);
+  const tx = unwrap(db).transaction(['snapshots', 'bases', 'meta']);
   const snapshot = tx.objectStore('snapshots').get(aggregateId);
+  const base = tx.objectStore('bases').get(aggregateId);
   const meta = tx.objectStore('meta').get('client');
   await new Promise<void>((resolve, reject) => {
     tx.oncomplete = () => resolve();
@@ -137,7 +151,8 @@ async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: 
   });
   const found = snapshot.result as SnapshotRecord | undefined;
   if (!found || found.seq < head) return undefined;
-  return JSON.stringify(meta.result) === known.metaJson ? found : undefined;
+  if (JSON.stringify(meta.result) !== known.metaJson) return undefined;
+  return { snapshot: found, base: base.result as SnapshotRecord | undefined, pages: [] };
 }
 
 /** The highest seq of an aggregate, indexed or in the not-yet-indexed pages. */
@@ -152,7 +167,14 @@ export async function readStreamHead(db: ChronicleDB, aggregateId: string): Prom
 async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]> {
   const { aggregateId, fromSeq, toSeq } = query;
   const pages = tx.objectStore('pages');
-  const [keys, meta] = await Promise.all([streamPageKeys(tx, aggregateId, fromSeq, toSeq), tx.objectStore('meta').get('client')]);
+  const [keys, meta, dropped] = await Promise.all([
+    streamPageKeys(tx, aggregateId, fromSeq, toSeq),
+    tx.objectStore('meta').get('client'),
+    query.keptOnly || fromSeq > toSeq ? undefined : droppedStreamPart(tx, aggregateId, fromSeq),
+  ]);
+  if (dropped !== undefined) {
+    throw new HistoryCompactedError('stream', historyStartOf(meta), { aggregateId, fromSeq, firstKeptSeq: dropped + 1 });
+  }
   const found = new Map<string, RawPage>();
   const range = meta ? backlogRange(meta) : null;
   if (range) {

@@ -6,6 +6,12 @@ import type { EncodedEvent } from '../src/core/registry.ts';
 export type PageKey = [number, number];
 export const CONFIRMED = 0;
 export const PENDING = 1;
+/**
+ * In `pageIndex` only: what compaction keeps of dropped confirmed pages (their
+ * stream heads and this client's event ids), keyed [2, first dropped position].
+ * No page ever has this area.
+ */
+export const DROPPED = 2;
 
 /** Places in the log are a core notion (devtools and the client order them too). */
 export type { LogCursor, LogEnd } from '../src/core/cursor.ts';
@@ -64,6 +70,8 @@ export interface LogPageResult {
   pages: RawPage[];
   /** True when no page after the last returned one exists now. */
   end: boolean;
+  /** The first confirmed position stored (1 unless compaction dropped history before it). */
+  historyStartsAt: number;
 }
 
 export interface StreamQuery {
@@ -73,6 +81,11 @@ export interface StreamQuery {
   /** At most this many pages per call. */
   maxPages?: number;
   backwards?: boolean | undefined;
+  /**
+   * When some of fromSeq..toSeq was compacted away: true = return what is
+   * kept; false or absent = throw HistoryCompactedError.
+   */
+  keptOnly?: boolean | undefined;
 }
 
 export interface StoreStats {
@@ -83,6 +96,13 @@ export interface StoreStats {
   confirmedHead: number;
   /** Confirmed events stored but not yet in the stream/id indexes (indexed when the engine is idle). */
   unindexedEvents: number;
+  /**
+   * The first confirmed position still stored on this device: 1 until
+   * compaction drops confirmed history (the server keeps all of it).
+   */
+  historyStartsAt: number;
+  /** Confirmed events compaction has dropped from this device, in total. */
+  compactedEvents: number;
 }
 
 /** Where sync stands, as every tab sees it. */

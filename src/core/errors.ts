@@ -280,6 +280,50 @@ export class ConfigError extends ChronicleError {
   }
 }
 
+/** What a HistoryCompactedError was asked for: a part of local history that compaction dropped. */
+export type CompactedWhat =
+  /** A log read from a position before the start of local history. */
+  | 'log'
+  /** A stream read from a seq that was dropped. */
+  | 'stream'
+  /** A state that needs dropped events (a projection rebuild, time travel, a load whose base is unusable). */
+  | 'state'
+  /** An append repeating the id of an event that was stored, confirmed, then compacted. */
+  | 'event-id';
+
+/**
+ * The request needs confirmed history that retention dropped from this
+ * device (the server keeps it). Never a silently different answer: reads
+ * that must be exact throw this instead. `historyStartsAt` is the first
+ * confirmed position still stored (store.info().historyStartsAt).
+ */
+export class HistoryCompactedError extends ChronicleError {
+  override name = 'HistoryCompactedError';
+  constructor(
+    readonly what: CompactedWhat,
+    readonly historyStartsAt: number,
+    facts: ErrorDetails = {},
+  ) {
+    super(
+      'HISTORY_COMPACTED',
+      `${COMPACTED_MESSAGES[what]}: local history starts at position ${historyStartsAt}${describeFacts(facts)}`,
+      { ...facts, what, historyStartsAt },
+    );
+  }
+}
+
+const COMPACTED_MESSAGES: Record<CompactedWhat, string> = {
+  log: 'The log before the start of local history was compacted',
+  stream: 'The requested part of the stream was compacted',
+  state: 'This state needs events that were compacted from this device',
+  'event-id': 'An event with this id was stored and has since been compacted: it is not stored again',
+};
+
+function describeFacts(facts: ErrorDetails): string {
+  const parts = Object.entries(facts).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(', ') : String(v)}`);
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
 /**
  * Rebuilds a ChronicleError of the right class from its JSON form. Classes with
  * positional constructors are rebuilt from their details; unknown codes become
@@ -339,6 +383,11 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
     case 'CONFIG':
       err = new ConfigError(e.message, d);
       break;
+    case 'HISTORY_COMPACTED': {
+      const { what, historyStartsAt, ...facts } = d;
+      err = new HistoryCompactedError(what as CompactedWhat, Number(historyStartsAt), facts);
+      break;
+    }
     case 'ENCRYPTION_KEY':
       err = new EncryptionKeyError(d.reason as EncryptionKeyReason, d as EncryptionKeyFacts);
       break;
