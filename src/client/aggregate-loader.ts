@@ -1,11 +1,11 @@
 import { aggregateRuntime, type AnyAggregateDefinition } from '../core/aggregate.ts';
-import { StoreClosedError } from '../core/errors.ts';
+import { HistoryCompactedError, StoreClosedError } from '../core/errors.ts';
 import { findJsonProblem } from '../core/json-data.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, isAfter, type PlacedEvent } from './log-events.ts';
-import type { LogCursor } from '../../worker/contract.ts';
+import type { LogCursor, SnapshotRecord } from '../../worker/contract.ts';
 import type { LoadResult, ReadStreamOptions } from './types.ts';
 
 /** Pages fetched per engine call while reading a stream. */
@@ -33,6 +33,9 @@ export async function* readStreamPlaced(
 ): AsyncGenerator<PlacedEvent> {
   let from = options.fromSeq ?? 1;
   let to = options.toSeq ?? Infinity;
+  // Without a fromSeq, the stream is what is kept (compaction may have dropped its first events);
+  // a fromSeq that was dropped is HistoryCompactedError.
+  const keptOnly = options.fromSeq === undefined;
   while (from <= to) {
     const pages = await connection.engine.readStream({
       aggregateId,
@@ -40,6 +43,7 @@ export async function* readStreamPlaced(
       toSeq: to,
       maxPages: STREAM_PAGES_PER_CALL,
       backwards: options.backwards,
+      keptOnly,
     });
     if (pages.length === 0) return;
     const events: PlacedEvent[] = [];
@@ -86,10 +90,13 @@ export async function loadAggregate(
   if (options.until !== undefined || options.skip) return foldFromScratch(connection, registry, definition, aggregateId, options);
   // One engine call brings the snapshot and the pages after it.
   const first = await connection.engine.readSnapshotAndTail(aggregateId, STREAM_PAGES_PER_CALL);
-  const snapshot = first.snapshot;
-  const usable =
-    snapshot !== undefined && snapshot.aggregateType === aggregate.type && snapshot.reducerVersion === aggregate.version;
-  let state: unknown = usable ? (snapshot.stateJson !== undefined ? JSON.parse(snapshot.stateJson) : snapshot.state) : aggregate.initialState();
+  const isUsable = (record: SnapshotRecord | undefined): record is SnapshotRecord =>
+    record !== undefined && record.aggregateType === aggregate.type && record.reducerVersion === aggregate.version;
+  // The later of the snapshot and the compaction base, of those this reducer can trust.
+  const fromBase = isUsable(first.base) && (!isUsable(first.snapshot) || first.base.seq > first.snapshot.seq);
+  const snapshot = fromBase ? first.base : first.snapshot;
+  const usable = isUsable(snapshot);
+  let state: unknown = usable ? stateOf(snapshot) : aggregate.initialState();
   const snapshotVersion = usable ? snapshot.seq : 0;
   let version = snapshotVersion;
   let eventsApplied = 0;
@@ -102,7 +109,8 @@ export async function loadAggregate(
     eventsApplied++;
   };
   // The prefetched pages serve only when they start right after the snapshot we use.
-  const prefetched = snapshot === undefined || usable ? first.pages : [];
+  const prefetchedFrom = Math.max(first.snapshot?.seq ?? 0, first.base?.seq ?? 0);
+  const prefetched = prefetchedFrom === snapshotVersion ? first.pages : [];
   const head: LogEvent[] = [];
   for (const page of prefetched) {
     for (const { event } of decodePage(registry, page, null, false)) {
@@ -114,13 +122,13 @@ export async function loadAggregate(
     if (event.seq !== version + 1) break;
     apply(event);
   }
-  const complete =
-    (snapshot === undefined || usable) && prefetched.length < STREAM_PAGES_PER_CALL && eventsApplied === head.length;
+  const complete = prefetchedFrom === snapshotVersion && prefetched.length < STREAM_PAGES_PER_CALL && eventsApplied === head.length;
   if (!complete) {
+    // From an explicit seq: if compaction dropped it (an unusable base), this throws HistoryCompactedError.
     for await (const event of readStream(connection, registry, aggregateId, { fromSeq: version + 1 })) apply(event);
   }
   const due = aggregate.snapshotEvery > 0 && eventsApplied >= aggregate.snapshotEvery;
-  if ((due || options.forceSnapshot) && version > 0 && (eventsApplied > 0 || !usable)) {
+  if ((due || options.forceSnapshot) && version > 0 && (eventsApplied > 0 || !usable || fromBase)) {
     try {
       await connection.engine.putSnapshot({
         aggregateId,
@@ -154,11 +162,25 @@ async function foldFromScratch(
   options: { until?: LogCursor | null; skip?: ReadonlySet<string> },
 ): Promise<LoadResult<unknown>> {
   const aggregate = aggregateRuntime(definition);
+  // Over compacted history, the fold starts from the compaction base: exact for any place at or after the start of local history.
+  const { base } = await connection.engine.readSnapshotAndTail(aggregateId, 0);
   let state: unknown = aggregate.initialState();
   let version = 0;
+  if (base) {
+    const { historyStartsAt } = await connection.engine.stats();
+    const until = options.until;
+    if (base.aggregateType !== aggregate.type || base.reducerVersion !== aggregate.version) {
+      throw new HistoryCompactedError('state', historyStartsAt, { aggregateId, reason: 'the compaction base was made by another reducer version' });
+    }
+    if (until && until.area === 0 && until.page + until.index < historyStartsAt - 1) {
+      throw new HistoryCompactedError('state', historyStartsAt, { aggregateId, until: until.page + until.index });
+    }
+    state = stateOf(base);
+    version = base.seq;
+  }
   let eventsApplied = 0;
   let unknownEvents = 0;
-  for await (const { event, cursor } of readStreamPlaced(connection, registry, aggregateId)) {
+  for await (const { event, cursor } of readStreamPlaced(connection, registry, aggregateId, { fromSeq: version + 1 })) {
     if (options.until && isAfter(cursor, options.until)) continue;
     version = event.seq;
     if (options.skip?.has(event.id)) continue;
@@ -168,4 +190,8 @@ async function foldFromScratch(
     eventsApplied++;
   }
   return { state, version, snapshotVersion: 0, eventsApplied, unknownEvents };
+}
+
+function stateOf(record: SnapshotRecord): unknown {
+  return record.stateJson !== undefined ? JSON.parse(record.stateJson) : record.state;
 }

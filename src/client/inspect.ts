@@ -22,7 +22,8 @@ export async function projectionAt(
   let state = projection.initialState();
   let cursor: LogCursor | null = null;
   let applied = 0;
-  outer: for await (const batch of scanLog(ctx.connection, ctx.registry, {})) {
+  // 'exact': over compacted history the fold would miss events: HistoryCompactedError instead.
+  outer: for await (const batch of scanLog(ctx.connection, ctx.registry, {}, { history: 'exact' })) {
     for (const { event, cursor: at } of batch.matches) {
       if (until && isAfter(at, until)) break outer;
       cursor = at;

@@ -67,7 +67,8 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
             const confirmed = confirmedAfter
               ? { after: confirmedAfter, status: 'confirmed' as const }
               : { fromPosition: start.confirmedHead + 1, status: 'confirmed' as const };
-            for await (const batch of scanLog(connection, registry, confirmed)) {
+            // A live tail wants what is new: compaction behind it changes nothing.
+            for await (const batch of scanLog(connection, registry, confirmed, { history: 'kept' })) {
               confirmedAfter = batch.last;
               for (const { event } of batch.matches) if (event.meta.clientId !== clientId) fresh.push(event as StoreEvent<unknown>);
             }

@@ -1,3 +1,5 @@
+import { firstWantedPosition, startsBeforeHistory } from '../core/compaction.ts';
+import { HistoryCompactedError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
 import type { LogCursor } from '../core/cursor.ts';
 import { CONFIRMED, PENDING, type RawPage } from '../../worker/contract.ts';
@@ -26,6 +28,27 @@ export interface ScanBatch {
   offsets: number[];
   /** The last event looked at: resume after it. */
   last: LogCursor;
+  /** The first confirmed position stored: a scan from before it began there (see `history`). */
+  historyStartsAt: number;
+}
+
+/**
+ * What a scan does when it would start before the start of local history
+ * (compaction dropped the confirmed events before `historyStartsAt`):
+ * - 'exact': throw HistoryCompactedError (a state folded from it would differ);
+ * - 'kept': start at the start of local history (ScanBatch.historyStartsAt says where);
+ * - 'explicit' (the default): throw only when the filter asked for a place
+ *   before it (`fromPosition`, a confirmed `after`); "the whole log" is what is kept.
+ */
+export type HistoryMode = 'exact' | 'kept' | 'explicit';
+
+function checkHistory(filter: LogFilter, after: LogCursor | null, mode: HistoryMode, historyStartsAt: number): void {
+  if (mode === 'kept' || historyStartsAt <= 1) return;
+  const explicitlyBefore = filter.fromPosition !== undefined || (after !== null && after.area === 0);
+  if (mode === 'explicit' && !explicitlyBefore) return;
+  const first = firstWantedPosition(after, filter.fromPosition);
+  if (filter.status === 'pending' || !startsBeforeHistory(first, historyStartsAt)) return;
+  throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: first });
 }
 
 function matcher(filter: LogFilter): (p: PlacedEvent) => boolean {
@@ -62,7 +85,7 @@ export async function* scanLog(
   connection: EngineConnection,
   registry: Registry,
   filter: LogFilter = {},
-  options: { keepStored?: boolean; batchEvents?: number | undefined; readEvents?: number } = {},
+  options: { keepStored?: boolean; batchEvents?: number | undefined; readEvents?: number; history?: HistoryMode } = {},
 ): AsyncGenerator<ScanBatch> {
   const keepStored = options.keepStored ?? false;
   const batchEvents = Math.max(1, Math.floor(options.batchEvents ?? SCAN_BATCH_EVENTS));
@@ -88,15 +111,22 @@ export async function* scanLog(
   let offsets: number[] = [];
   let scanned = 0;
   let last = after;
+  let historyStartsAt = 1;
   const take = (): ScanBatch => {
-    const out = { matches: batch, scanned, offsets, last: last! };
+    const out = { matches: batch, scanned, offsets, last: last!, historyStartsAt };
     batch = [];
     offsets = [];
     scanned = 0;
     return out;
   };
+  let first = true;
   for (;;) {
     let result = await next;
+    historyStartsAt = result.historyStartsAt;
+    if (first) {
+      first = false;
+      checkHistory(filter, after, options.history ?? 'explicit', historyStartsAt);
+    }
     // Ask for the following pages now, so IndexedDB reads while these are decoded and handled.
     const lastPage = result.pages[result.pages.length - 1];
     const following: LogCursor | null = lastPage ? { area: lastPage.area, page: lastPage.page, index: lastPage.count - 1 } : null;

@@ -101,7 +101,8 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
 
       // 1. Confirmed events, exactly once. Our own were folded already while pending: a replay.
       let lost = false;
-      for await (const batch of scanLog(connection, registry, { after: record.cursor, types, status: 'confirmed' })) {
+      // 'exact': a projection folded from compacted history would be a different state: HistoryCompactedError instead.
+      for await (const batch of scanLog(connection, registry, { after: record.cursor, types, status: 'confirmed' }, { history: 'exact' })) {
         if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
         const events = batch.matches;
         const state = fold(

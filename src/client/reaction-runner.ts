@@ -129,7 +129,13 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
       retryAsked = false;
       await retryParked();
     }
-    const confirmed = scanLog(connection, registry, { status: 'confirmed', fromPosition: record.confirmed + 1, types }, { keepStored: true });
+    // A reaction started from the beginning after compaction begins at the start of local history (README, Compaction).
+    const confirmed = scanLog(
+      connection,
+      registry,
+      { status: 'confirmed', fromPosition: record.confirmed + 1, types },
+      { keepStored: true, history: 'kept' },
+    );
     for await (const batch of confirmed) {
       await deliverBatch(batch.matches, false, (p) => ({ confirmed: p.event.position ?? positionOf(p.cursor) }));
       const through = positionOf(batch.last);

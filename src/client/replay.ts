@@ -110,9 +110,9 @@ export async function runReplay(
     if (filter.aggregateId !== undefined) {
       // One aggregate: read its stream by seq; the checkpoint is the last seq looked at.
       progress.total = await engine.streamHead(filter.aggregateId);
-      const fromSeq = (cursor?.index ?? 0) + 1;
       const types = filter.types ? new Set(filter.types) : undefined;
-      for await (const event of readStream(connection, registry, filter.aggregateId, { fromSeq })) {
+      // A fresh job reads the stream as kept (from its first event stored); a resumed one from exactly its checkpoint.
+      for await (const event of readStream(connection, registry, filter.aggregateId, cursor ? { fromSeq: cursor.index + 1 } : {})) {
         checkStop();
         const t = event.meta.occurredAt;
         const inTime = (filter.fromTime === undefined || t >= filter.fromTime) && (filter.toTime === undefined || t <= filter.toTime);
@@ -137,7 +137,8 @@ export async function runReplay(
         connection,
         registry,
         { after: cursor, types: filter.types, fromTime: filter.fromTime, toTime: filter.toTime },
-        { batchEvents: 1 },
+        // A replay starts at the start of local history; the result says where that was.
+        { batchEvents: 1, history: 'kept' },
       )) {
         const base = progress.scanned;
         for (let i = 0; i < batch.matches.length; i++) {
@@ -174,5 +175,5 @@ export async function runReplay(
   progress.total = Math.max(progress.total, progress.scanned);
   await save('done', true);
   options.onProgress?.({ ...progress });
-  return { ...progress, resumed };
+  return { ...progress, resumed, historyStartsAt: stats.historyStartsAt };
 }

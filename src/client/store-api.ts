@@ -16,6 +16,8 @@ import type {
   ProjectionHandle,
   ReactionsHandle,
   ReadStreamOptions,
+  CompactOptions,
+  CompactionReport,
   ReplayOptions,
   ReplayResult,
   StoreEventShape,
@@ -82,7 +84,13 @@ export interface Store<
   readonly timeTravel: TimeTravel;
   /** Stores events already confirmed by a server (sync pull, import), in position order. */
   importConfirmed(events: StoredEvent[] | string): Promise<{ stored: number; head: number }>;
+  /** Where local history starts (historyStartsAt), counts, and where the engine runs. */
   info(): Promise<StoreInfo>;
+  /**
+   * Drops confirmed history past the retention policy now, a few pages per
+   * transaction; resolves with what was dropped and what held it back.
+   */
+  compact(options?: CompactOptions): Promise<CompactionReport>;
   /** The reactions given in openStore's `reactions` option: status, parked events, retry and skip. */
   readonly reactions: ReactionsHandle<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
   /** Sync with the server given in openStore's `sync` option (status is 'disabled' without one). */

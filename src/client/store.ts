@@ -3,6 +3,9 @@ import { ConfigError, StoreClosedError } from '../core/errors.ts';
 import type { AnyEventDefinition } from '../core/event.ts';
 import { createRegistry } from '../core/registry.ts';
 import { createAppender } from './append.ts';
+import { checkRetention } from '../core/compaction.ts';
+import { createCompactor } from './compaction.ts';
+import { scheduleCompaction } from './compaction-schedule.ts';
 import { createChangeHub } from './change-hub.ts';
 import { createJobTracker, eitherSignal, guardConnection, type GuardedConnection } from './closing.ts';
 import { connect } from './connection.ts';
@@ -29,6 +32,7 @@ function checkOptions(options: StoreOptions): void {
     throw new ConfigError('maxEventBytes must be a positive integer');
   }
   if (options.sync !== undefined) checkSyncOptions(options.sync);
+  if (options.retention !== undefined) checkRetention(options.retention);
 }
 
 export async function openStore<
@@ -86,6 +90,8 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
 
   let closing: Promise<void> | undefined;
   const reader = createReader(ctx, jobs);
+  const compactor = createCompactor(ctx, options.aggregates ?? [], options.retention);
+  const background = options.retention ? scheduleCompaction(ctx, compactor) : undefined;
   const store: Store = {
     name: ctx.name,
     inWorker: connection.inWorker,
@@ -112,6 +118,7 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
       const stats = await connection.engine.stats();
       return { ...stats, inWorker: connection.inWorker };
     },
+    compact: (compactOptions) => jobs.track((closed) => compactor.compact({ ...compactOptions, signal: eitherSignal(compactOptions?.signal, closed) })),
     async requestPersistence() {
       const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
       if (!storage?.persist) return false;
@@ -120,6 +127,7 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
     close() {
       closing ??= (async () => {
         metrics.stop();
+        await background?.stop();
         // Jobs first: they end with AbortedError once their checkpoint is saved, which needs the engine.
         await jobs.stop();
         // The handler in flight finishes and is recorded; the engine's close then lets the reactions lock go.
@@ -151,6 +159,7 @@ const ASYNC_METHODS = [
   'importLog',
   'importConfirmed',
   'info',
+  'compact',
 ] as const;
 /** Methods that return an async iterable: after close() its first step rejects with StoreClosedError. */
 const ITERATING_METHODS = ['readStream', 'readLog', 'scan', 'exportLog'] as const;

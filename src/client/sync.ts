@@ -36,7 +36,13 @@ export function createDecider(
       const aggregate = byType.get(conflict.aggregateType);
       if (!aggregate?.rebase) continue; // default: keep every event
       let state = aggregate.initialState();
-      for await (const event of readStream(connection, registry, conflict.aggregateId, { toSeq: conflict.confirmedHead })) {
+      // Over compacted history, the server's events start after the aggregate's compaction base.
+      const { base } = await connection.engine.readSnapshotAndTail(conflict.aggregateId, 0);
+      const usable = base !== undefined && base.aggregateType === aggregate.type && base.reducerVersion === aggregate.version;
+      if (usable) state = base.stateJson !== undefined ? JSON.parse(base.stateJson) : base.state;
+      // From an explicit seq: an unusable base makes this HistoryCompactedError, never a wrong state.
+      const fromSeq = usable ? base.seq + 1 : 1;
+      for await (const event of readStream(connection, registry, conflict.aggregateId, { fromSeq, toSeq: conflict.confirmedHead })) {
         if (event.position === undefined) continue; // a colliding pending event, not the server's
         const reducer = event.known ? aggregate.reducers[event.type] : undefined;
         if (reducer) state = reducer(state, event);

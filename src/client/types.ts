@@ -4,11 +4,13 @@ import type { AnyEventDefinition, EventInput, EventShape, LogEvent } from '../co
 import type { AnyProjectionDefinition } from '../core/projection.ts';
 import type { AnyReactionDefinition } from '../core/reaction.ts';
 import type { LogCursor } from '../core/cursor.ts';
+import type { RetentionOptions } from '../core/compaction.ts';
 import type { StoreStats } from '../../worker/contract.ts';
 import type { WorkerOption } from './connection.ts';
 import type { SyncOptions } from './sync-types.ts';
 
-export type { LogCursor };
+export type { LogCursor, RetentionOptions };
+export type { CompactOptions, CompactionReport } from './compaction.ts';
 export type { LatencyMetrics, MetricsHandle, MetricsSubscribeOptions, RunMetrics, StoreMetrics, SyncMetrics } from './metrics.ts';
 
 export interface StoreOptions<
@@ -30,6 +32,12 @@ export interface StoreOptions<
   maxEventBytes?: number;
   /** Sync with a Chronicle server: `{ url, log?, token? | getToken? }`. */
   sync?: SyncOptions;
+  /**
+   * Drop confirmed history from this device past these limits (age, count,
+   * bytes), in the background and with store.compact(). Pending events are
+   * never dropped; see the README, "Compaction / retention".
+   */
+  retention?: RetentionOptions;
 }
 
 type AggregateEventShapes<TAggregates extends readonly AnyAggregateDefinition[]> = TAggregates[number] extends infer A
@@ -143,6 +151,8 @@ export interface ReplayOptions<E extends LogEvent = LogEvent> {
 export interface ReplayResult extends ReplayProgress {
   /** True when a named job continued from a checkpoint. */
   resumed: boolean;
+  /** The first confirmed position stored when the job ran: a replay of the whole log began there (1: nothing was compacted). */
+  historyStartsAt: number;
 }
 
 export interface ProjectionSnapshot<TState> {

@@ -109,6 +109,7 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
         inWorker: info.inWorker,
         pendingEvents: info.pendingEvents,
         confirmedEvents: info.confirmedEvents,
+        historyStartsAt: info.historyStartsAt,
         aggregates: [...aggregates.values()].map((a) => ({ type: a.type, events: a.events.map((e) => e.type) })),
         eventTypes: eventTypes(),
         scratch: options.owned === true,

@@ -33,6 +33,8 @@ export interface SourceInfo {
   inWorker: boolean;
   pendingEvents: number;
   confirmedEvents: number;
+  /** The first confirmed position stored: compaction dropped the ones before it (absent or 1: none). */
+  historyStartsAt?: number;
   /** Aggregates whose states the source can compute (their definitions were passed in). */
   aggregates: { type: string; events: string[] }[];
   /** Event types the source knows (aggregates' events and extra event definitions). */

@@ -20,6 +20,8 @@ export function createHeader(ctx: PanelContext): HeaderView {
   const storeName = h('span', { class: 'chr-dt-store' });
   const modeChip = h('span', { class: 'chr-dt-chip' });
   const scratchChip = h('span', { class: 'chr-dt-chip chr-dt-chip-scratch', attrs: { hidden: true }, text: 'scratch copy' });
+  // Compaction dropped confirmed history before this position: the list and states begin there.
+  const historyChip = h('span', { class: 'chr-dt-chip', attrs: { hidden: true, 'data-testid': 'devtools-history-start' } });
   const backButton = h(
     'button',
     { class: 'chr-dt-btn', attrs: { type: 'button', hidden: true, 'data-testid': 'devtools-back' }, on: { click: () => commands.backToLive() } },
@@ -71,7 +73,7 @@ export function createHeader(ctx: PanelContext): HeaderView {
   const element = h(
     'header',
     { class: 'chr-dt-header' },
-    h('div', { class: 'chr-dt-title' }, h('span', { class: 'chr-dt-logo', attrs: { 'aria-hidden': 'true' } }), h('h2', { text: 'Chronicle' }), storeName, modeChip, scratchChip),
+    h('div', { class: 'chr-dt-title' }, h('span', { class: 'chr-dt-logo', attrs: { 'aria-hidden': 'true' } }), h('h2', { text: 'Chronicle' }), storeName, modeChip, historyChip, scratchChip),
     h('div', { class: 'chr-dt-actions' }, syncButton, backButton, exportButton, importButton, fileInput),
   );
 
@@ -84,6 +86,10 @@ export function createHeader(ctx: PanelContext): HeaderView {
         storeName.title = info ? `IndexedDB database ${info.name}, client ${info.clientId}` : '';
         setText(modeChip, info ? (info.inWorker ? 'worker' : 'in-process') : '…');
         scratchChip.hidden = !scratch;
+        const startsAt = info?.historyStartsAt ?? 1;
+        historyChip.hidden = startsAt <= 1;
+        setText(historyChip, `history starts at ${startsAt}`);
+        historyChip.title = `Compaction dropped confirmed events before position ${startsAt} from this device (the server keeps them)`;
         backButton.hidden = !scratch;
       }
       if (changed(state, prev, (s) => [s.sync])) {
