@@ -10,6 +10,7 @@ import { createChangeFeed } from './change-feed.ts';
 import { openChronicleDb, type ChronicleDB, type RejectedRecord } from './db.ts';
 import { createGroupCommit } from './group-commit.ts';
 import { createIdleIndexer } from './idle-indexer.ts';
+import { indexBacklog } from './indexer.ts';
 import { importPendingRaw, ingestConfirmed, type IngestResult } from './ingest.ts';
 import { newMeta } from './meta.ts';
 import { backlogRange } from './page-store.ts';
@@ -31,6 +32,9 @@ import type {
   StreamQuery,
   SyncStatus,
 } from './types.ts';
+
+/** Pages indexed per transaction when compaction indexes a backlog first (as the idle indexer does). */
+const INDEX_PAGES_PER_RUN = 50;
 
 export interface EngineOptions {
   /** The IndexedDB database name. */
@@ -212,10 +216,12 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
     readStream: (query) => run('readStream', (db) => readStreamPages(db, query)),
     readSnapshotAndTail: (aggregateId, maxPages) => run('load', (db) => readSnapshotAndTail(db, aggregateId, maxPages, cache)),
-    planCompaction: (policy, now, maxPages) => {
-      indexer.busy();
-      return run('compact', (db) => planCompaction(db, policy, now, maxPages));
-    },
+    planCompaction: (policy, now, maxPages) =>
+      run('compact', async (db) => {
+        // Dropped pages keep their index entries in compact form: pages a bulk ingest left unindexed are indexed first (same bounded runs as the idle indexer).
+        while ((await indexBacklog(db, INDEX_PAGES_PER_RUN)) > 0) indexer.busy();
+        return planCompaction(db, policy, now, maxPages);
+      }),
     async dropCompacted(request) {
       const result = await run('compact', (db) => dropCompacted(db, request));
       // Heads and snapshots are unchanged, but meta moved: the cache re-reads.
