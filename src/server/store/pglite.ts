@@ -24,8 +24,12 @@ export interface PgliteStoreOptions {
    * and speed this trades.
    */
   sharedBuffersMb?: number;
-  /** How to load the "@electric-sql/pglite" package (tests replace it). */
-  importPglite?: PeerImporter<{ PGlite: typeof PGlite }>;
+  /**
+   * How to load the "@electric-sql/pglite" package (tests replace it); resolves
+   * to that module. Typed loosely on purpose: PGlite's declarations need
+   * Emscripten's types, which a consumer of ours should not have to install.
+   */
+  importPglite?: PeerImporter<unknown>;
 }
 
 /** Default shared_buffers (MiB): measured against idle memory and push speed, see the README's sync server section. */
@@ -56,6 +60,7 @@ async function initDataDirInChild(pgdata: string): Promise<boolean> {
 }
 
 type Queryable = Pick<PGlite, 'query'>;
+type PgliteModule = { PGlite: typeof PGlite };
 
 function executor(db: Queryable): SqlExecutor {
   return {
@@ -107,7 +112,8 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
  * construction (the SQL still locks the log row, as on PostgreSQL).
  */
 export async function createPgliteStore(options: PgliteStoreOptions = {}): Promise<LogStore> {
-  const { PGlite } = await loadPeer('@electric-sql/pglite', 'createPgliteStore', options.importPglite ?? (() => import('@electric-sql/pglite')));
+  const importPglite = (options.importPglite ?? (() => import('@electric-sql/pglite'))) as PeerImporter<PgliteModule>;
+  const { PGlite } = await loadPeer('@electric-sql/pglite', 'createPgliteStore', importPglite);
   const sharedBuffersMb = options.sharedBuffersMb ?? DEFAULT_PGLITE_SHARED_BUFFERS_MB;
   if (!Number.isInteger(sharedBuffersMb) || sharedBuffersMb < 1) throw new Error('sharedBuffersMb must be a positive integer');
   const settings = { postgresqlconf: [`shared_buffers=${sharedBuffersMb}MB`] };

@@ -51,8 +51,12 @@ export interface PostgresStoreOptions extends PostgresTimeouts {
   channel?: string;
   /** Called with connection errors (a pooled connection lost, the notification connection lost; both recover by themselves). */
   onError?: (error: Error) => void;
-  /** How to load the "pg" package (tests replace it). */
-  importPg?: PeerImporter<typeof pg | { default: typeof pg }>;
+  /**
+   * How to load the "pg" package (tests replace it); resolves to the pg module.
+   * Typed loosely on purpose: a pg type here would make every consumer of the
+   * declarations install pg's types, though pg is an optional peer.
+   */
+  importPg?: PeerImporter<unknown>;
 }
 
 /** Resolves the timeouts: defaults for what is not given; queryTimeoutMs follows statementTimeoutMs unless set. */
@@ -127,7 +131,8 @@ function executor(client: pg.PoolClient | pg.Pool): SqlExecutor {
  * UNAVAILABLE.
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<LogStore> {
-  const pgModule = defaultExport(await loadPeer('pg', 'createPostgresStore', options.importPg ?? (() => import('pg'))));
+  const importPg = (options.importPg ?? (() => import('pg'))) as PeerImporter<typeof pg | { default: typeof pg }>;
+  const pgModule = defaultExport(await loadPeer('pg', 'createPostgresStore', importPg));
   const channel = options.channel ?? 'chronicle_heads';
   if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`Invalid channel name "${channel}": use lower-case letters, digits and _`);
   const timeouts = resolvePostgresTimeouts(options);
