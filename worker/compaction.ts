@@ -5,7 +5,7 @@ import type { ChronicleDB, CompactionMeta, JobRecord, MetaRecord, PageIndexRecor
 import { idKeys } from './id-keys.ts';
 import { decodePageJson } from './page-codec.ts';
 import { readPages } from './page-store.ts';
-import { CONFIRMED, DROPPED, type PageKey } from './types.ts';
+import { CONFIRMED, DROPPED, type PageKey, type RawPage } from './types.ts';
 
 /**
  * Compaction: dropping the oldest confirmed pages from this device, a few
@@ -37,11 +37,11 @@ export interface CompactionPlan {
   historyStartsAt: number;
   /** The pages that may go now, oldest first, by first position. */
   pages: { first: number; count: number; bytes: number }[];
+  /** Those pages' events: an aggregate's events after its base up to the batch's last are all in them, so bases fold from these alone. */
+  raw: RawPage[];
   aggregates: CompactionAggregate[];
   /** Checkpoints that hold compaction below what the policy wants. */
   blockers: Blocker[];
-  /** Pages the policy wants gone (in the window read) beyond this batch, or blocked. */
-  wanted: number;
 }
 
 export interface DropRequest {
@@ -92,9 +92,8 @@ export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, 
   const meta = await db.get('meta', 'client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const historyStartsAt = meta.compaction?.historyStartsAt ?? 1;
-  const empty: CompactionPlan = { historyStartsAt, pages: [], aggregates: [], blockers: [], wanted: 0 };
-  const window = Math.max(maxPages, 64);
-  const { keys, pages } = await readPages(db.transaction('pages').store, confirmedFrom(historyStartsAt), window);
+  const empty: CompactionPlan = { historyStartsAt, pages: [], raw: [], aggregates: [], blockers: [] };
+  const { keys, pages } = await readPages(db.transaction('pages').store, confirmedFrom(historyStartsAt), maxPages);
   if (pages.length === 0) return empty;
   const facts = pages.map((page, i) => ({ first: keys[i]![1], count: page.count, t1: page.t1, bytes: page.json.length }));
   // Bytes of everything stored, estimated from the pages read: the byte limit needs no full walk.
@@ -106,7 +105,7 @@ export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, 
   const lastOf = (i: number) => facts[i]!.first + facts[i]!.count - 1;
   const { horizon, blockers } = horizonOf(lastOf(over - 1), await readLimits(db, meta));
   let n = 0;
-  while (n < Math.min(over, maxPages) && lastOf(n) <= horizon) n++;
+  while (n < over && lastOf(n) <= horizon) n++;
   const batch = pages.slice(0, n);
   const aggregates = touched(batch);
   const bases = await Promise.all(aggregates.map((a) => db.get('bases', a.aggregateId)));
@@ -114,9 +113,9 @@ export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, 
   return {
     historyStartsAt,
     pages: facts.slice(0, n).map(({ first, count, bytes }) => ({ first, count, bytes })),
+    raw: batch.map((page, i) => ({ area: CONFIRMED, page: keys[i]![1], json: page.json, count: page.count })),
     aggregates,
     blockers,
-    wanted: over - n,
   };
 }
 

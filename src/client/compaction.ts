@@ -4,6 +4,8 @@ import { AbortedError, ConfigError } from '../core/errors.ts';
 import { findJsonProblem } from '../core/json-data.ts';
 import type { CompactionAggregate, CompactionPlan, SnapshotRecord } from '../../worker/contract.ts';
 import { readStream } from './aggregate-loader.ts';
+import { decodePage } from './log-events.ts';
+import type { LogEvent } from '../core/event.ts';
 import type { StoreContext } from './context.ts';
 
 /**
@@ -67,12 +69,19 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
   const { connection, registry } = ctx;
   const byType = new Map(aggregates.map((a) => [a.type, aggregateRuntime(a)]));
 
-  /** The state of an aggregate at exactly `seq`: its stored base plus the events after it, folded. */
-  const baseAt = async (entry: CompactionAggregate, seq: number): Promise<SnapshotRecord> => {
+  /**
+   * The state of an aggregate at exactly `seq`: its stored base plus the
+   * events after it, folded. They are all in the batch's pages (`inBatch`,
+   * in seq order); should any be missing, they are read from the stream.
+   */
+  const baseAt = async (entry: CompactionAggregate, seq: number, inBatch: readonly LogEvent[]): Promise<SnapshotRecord> => {
     const aggregate = byType.get(entry.aggregateType)!;
     let state = entry.base ? (entry.base.stateJson !== undefined ? JSON.parse(entry.base.stateJson) : entry.base.state) : aggregate.initialState();
     const from = (entry.base?.seq ?? 0) + 1;
-    for await (const event of readStream(connection, registry, entry.aggregateId, { fromSeq: from, toSeq: seq })) {
+    const wanted = inBatch.filter((e) => e.seq >= from && e.seq <= seq);
+    const whole = wanted.length === seq - from + 1 && wanted.every((e, i) => e.seq === from + i);
+    const events: AsyncIterable<LogEvent> | Iterable<LogEvent> = whole ? wanted : readStream(connection, registry, entry.aggregateId, { fromSeq: from, toSeq: seq });
+    for await (const event of events) {
       const reducer = event.known ? aggregate.reducers[event.type] : undefined;
       if (reducer) state = reducer(state, event);
     }
@@ -100,6 +109,20 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
     return cut;
   };
 
+  /** The first `cut` pages' events, decoded once, per aggregate in seq order. */
+  const eventsByAggregate = (plan: CompactionPlan, cut: number): Map<string, LogEvent[]> => {
+    const out = new Map<string, LogEvent[]>();
+    for (const page of plan.raw.slice(0, cut)) {
+      for (const { event } of decodePage(registry, page, null, false)) {
+        const list = out.get(event.aggregateId);
+        if (list) list.push(event);
+        else out.set(event.aggregateId, [event]);
+      }
+    }
+    for (const list of out.values()) list.sort((a, b) => a.seq - b.seq);
+    return out;
+  };
+
   async function compact(options: CompactOptions = {}): Promise<CompactionReport> {
     checkCompactOptions(options);
     const policy = options.retention ?? retention;
@@ -117,9 +140,10 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
       report.blockedBy = blocked;
       if (cut === 0) break;
       const bases: SnapshotRecord[] = [];
+      const byAggregate = eventsByAggregate(plan, cut);
       for (const entry of plan.aggregates) {
         const seq = Math.max(0, ...entry.seqs.slice(0, cut));
-        if (seq > 0 && (entry.base?.seq ?? 0) < seq) bases.push(await baseAt(entry, seq));
+        if (seq > 0 && (entry.base?.seq ?? 0) < seq) bases.push(await baseAt(entry, seq, byAggregate.get(entry.aggregateId) ?? []));
       }
       const pages = plan.pages.slice(0, cut).map((page) => page.first);
       const dropped = await connection.engine.dropCompacted({ historyStartsAt: plan.historyStartsAt, pages, bases });
