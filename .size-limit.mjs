@@ -9,6 +9,10 @@
  * end-to-end encryption, the call port and the columnar append wire then took them
  * to 43.4 and 27.4 kB. The main-thread figure is now split in two: what a page
  * loads up front (the engine runs in the worker) and what `worker: false` adds.
+ * Compaction / retention (issue 13) then added 2.3 kB up front (20.5 -> 22.8),
+ * 4.4 kB with the in-process engine (43.4 -> 47.8) and 2.2 kB to the worker
+ * (27.4 -> 29.7): the compactor, its background schedule, base-aware loads and
+ * HistoryCompactedError on the page; plan / drop, dropped-id lookups in the engine.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -43,7 +47,8 @@ export default [
     gzip: true,
     modifyEsbuildConfig: esm,
     // 43.4 kB on 2026-12-03 (evening); raised from 34 kB: reactions, metrics, encryption and the call port landed (see above).
-    limit: '47 kB',
+    // 47.8 kB with compaction / retention; raised from 47 kB for it (see above).
+    limit: '49 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
