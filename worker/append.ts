@@ -161,7 +161,9 @@ async function commitAfterReading(
   unknown.forEach((id, i) => heads.set(id, Math.max(firstHeads[i]!, backlog?.heads.get(id) ?? 0)));
   const fromKnown = !backlog && storedMetaJson !== undefined && storedMetaJson === known?.metaJson;
   // A log with no event yet: every head is 0, and the cache can say so of every aggregate from now on.
-  const empty = !backlog && metaFound !== undefined && metaFound.pendingEvents === 0 && metaFound.confirmedEvents === 0;
+  // (Compaction leaves heads of events no longer counted: a compacted log is never "empty".)
+  const empty =
+    !backlog && metaFound !== undefined && metaFound.pendingEvents === 0 && metaFound.confirmedEvents === 0 && metaFound.compaction === undefined;
   if (fromKnown) {
     for (const [id, head] of knownHead) heads.set(id, head);
   } else {

@@ -3,7 +3,7 @@ import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
 import { rewritePendingPages, pendingRangeAll } from './pending.ts';
-import { CONFIRMED } from './types.ts';
+import { CONFIRMED, DROPPED } from './types.ts';
 import { readBacklog, readPages } from './page-store.ts';
 
 /** One aggregate whose pending events no longer follow the server's head. */
@@ -61,7 +61,8 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
     let confirmedHead = 0;
     let cursor = await index.openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev');
     while (cursor) {
-      if (cursor.primaryKey[0] === CONFIRMED) {
+      // A dropped pages' record (compaction) holds confirmed heads too.
+      if (cursor.primaryKey[0] === CONFIRMED || cursor.primaryKey[0] === DROPPED) {
         confirmedHead = cursor.key[1];
         break;
       }

@@ -5,6 +5,8 @@ import { defineReaction } from '../../src/core/reaction.ts';
 import { openTestStore } from '../../src/testing/index.ts';
 import { ItemAdded, model, Order, Revenue } from '../fixtures/model.ts';
 import { collect, eventually, modes, openOrderStore } from './modes.ts';
+import { openChronicleDb } from '../../worker/db.ts';
+import { planRebase } from '../../worker/rebase.ts';
 
 /**
  * Compaction and retention (README, "Compaction / retention"): confirmed
@@ -100,6 +102,33 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
     } finally {
       await store.dispose();
       await reference.dispose();
+    }
+  });
+
+  it('keeps heads of streams compacted away entirely: no-stream refused, seqs continue, no false rebase', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      await importAll(store, history({ pages: 4, perPage: 10, orders: 2 }));
+      await store.compact({ retention: { maxEvents: 0 }, measure: false });
+      expect(await store.info()).toMatchObject({ confirmedEvents: 0, pendingEvents: 0, historyStartsAt: 41 });
+      expect(await collect(store.readStream('o1'))).toEqual([]);
+      const fresh = { type: 'ItemAdded' as const, data: { sku: 'n', qty: 1, price: 1 } };
+      // The log holds no event now, but it is not empty: a head the engine never read is not 0.
+      expect((await store.append('x1', [fresh])).events[0]!.seq).toBe(1);
+      expect((await store.append('o0', [fresh])).events[0]!.seq).toBe(21);
+      await expect(store.append('o1', [fresh], { expectedVersion: 'no-stream' })).rejects.toBeInstanceOf(ConcurrencyError);
+      const next = await store.append('o1', [fresh], { expectedVersion: 20 });
+      expect(next.events[0]!.seq).toBe(21);
+      expect((await store.load(Order, 'o1')).version).toBe(21);
+      // The pending event follows the dropped confirmed head: nothing for a rebase to do.
+      const db = await openChronicleDb(store.name, { onGone: () => undefined });
+      try {
+        expect((await planRebase(db)).conflicts).toEqual([]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.dispose();
     }
   });
 
