@@ -41,6 +41,8 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
   const maxEvents = query.maxEvents ?? 5000;
   const [start, meta] = await Promise.all([startKey(db, query), db.get('meta', 'client')]);
   const historyStartsAt = historyStartOf(meta);
+  const dropped = meta?.compaction;
+  const history = dropped ? { historyStartsAt, droppedTimes: [dropped.t0, dropped.t1] as [number, number] } : { historyStartsAt };
   let lower = start;
   let inclusive = true;
   const out: RawPage[] = [];
@@ -69,10 +71,10 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
       if (events >= maxEvents) {
         eventsPerPageSeen = Math.max(1, seenEvents / Math.max(1, seen));
         const more = i < values.length - 1 || values.length === want;
-        return { pages: out, end: !more, historyStartsAt };
+        return { pages: out, end: !more, ...history };
       }
     }
-    if (values.length < want) return { pages: out, end: true, historyStartsAt };
+    if (values.length < want) return { pages: out, end: true, ...history };
     perPage = Math.max(1, seenEvents / Math.max(1, seen));
     eventsPerPageSeen = perPage;
     lower = keys[keys.length - 1];

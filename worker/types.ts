@@ -72,6 +72,8 @@ export interface LogPageResult {
   end: boolean;
   /** The first confirmed position stored (1 unless compaction dropped history before it). */
   historyStartsAt: number;
+  /** The oldest and newest meta.occurredAt among the events compaction dropped (absent: none). */
+  droppedTimes?: [number, number];
 }
 
 export interface StreamQuery {

@@ -42,12 +42,17 @@ export interface ScanBatch {
  */
 export type HistoryMode = 'exact' | 'kept' | 'explicit';
 
-function checkHistory(filter: LogFilter, after: LogCursor | null, mode: HistoryMode, historyStartsAt: number): void {
+function checkHistory(filter: LogFilter, after: LogCursor | null, mode: HistoryMode, historyStartsAt: number, droppedTimes?: [number, number]): void {
   if (mode === 'kept' || historyStartsAt <= 1) return;
+  if (filter.status === 'pending') return;
+  // A time range that overlaps the dropped events' times would miss some of them.
+  if (droppedTimes && filter.fromTime !== undefined && droppedTimes[1] >= filter.fromTime && (filter.toTime === undefined || droppedTimes[0] <= filter.toTime)) {
+    throw new HistoryCompactedError('log', historyStartsAt, { requestedFromTime: filter.fromTime, droppedUntilTime: droppedTimes[1] });
+  }
   const explicitlyBefore = filter.fromPosition !== undefined || (after !== null && after.area === 0);
   if (mode === 'explicit' && !explicitlyBefore) return;
   const first = firstWantedPosition(after, filter.fromPosition);
-  if (filter.status === 'pending' || !startsBeforeHistory(first, historyStartsAt)) return;
+  if (!startsBeforeHistory(first, historyStartsAt)) return;
   throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: first });
 }
 
@@ -125,7 +130,7 @@ export async function* scanLog(
     historyStartsAt = result.historyStartsAt;
     if (first) {
       first = false;
-      checkHistory(filter, after, options.history ?? 'explicit', historyStartsAt);
+      checkHistory(filter, after, options.history ?? 'explicit', historyStartsAt, result.droppedTimes);
     }
     // Ask for the following pages now, so IndexedDB reads while these are decoded and handled.
     const lastPage = result.pages[result.pages.length - 1];
