@@ -4,6 +4,7 @@
 // as before or with whole batches gone, pending events all there, loads exact).
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/client/index.ts';
+import { mountDevtools } from '../../src/devtools/index.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { deleteStore, uniqueStoreName } from '../../src/testing/index.ts';
 import { model, Order } from '../fixtures/model.ts';
@@ -70,6 +71,19 @@ describe('compaction in Chromium', () => {
       const loaded = await store.load(Order, 'o7');
       expect(loaded.state).toEqual(expected.state);
       expect(loaded.version).toBe(expected.version);
+
+      // Devtools says where the log it lists begins.
+      const element = document.body.appendChild(document.createElement('div'));
+      const panel = mountDevtools(store, element, { aggregates: [Order] });
+      try {
+        await panel.idle();
+        const chip = element.querySelector<HTMLElement>('[data-testid="devtools-history-start"]')!;
+        expect(chip.hidden).toBe(false);
+        expect(chip.textContent).toBe(`history starts at ${report.historyStartsAt}`);
+      } finally {
+        await panel.unmount();
+        element.remove();
+      }
     } finally {
       await store.close();
       await deleteStore(name);
