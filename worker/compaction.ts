@@ -93,14 +93,20 @@ export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, 
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const historyStartsAt = meta.compaction?.historyStartsAt ?? 1;
   const empty: CompactionPlan = { historyStartsAt, pages: [], raw: [], aggregates: [], blockers: [] };
-  const { keys, pages } = await readPages(db.transaction('pages').store, confirmedFrom(historyStartsAt), maxPages);
-  if (pages.length === 0) return empty;
-  const facts = pages.map((page, i) => ({ first: keys[i]![1], count: page.count, t1: page.t1, bytes: page.json.length }));
-  // Bytes of everything stored, estimated from the pages read: the byte limit needs no full walk.
-  const seen = facts.reduce((sum, f) => sum + f.count, 0);
-  const perEvent = facts.reduce((sum, f) => sum + f.bytes, 0) / Math.max(1, seen);
-  const totals = { confirmedEvents: meta.confirmedEvents, confirmedBytes: Math.round(meta.confirmedEvents * perEvent) };
-  const over = pagesOverPolicy(facts, totals, policy, now);
+  const overOf = (keys: PageKey[], pages: PageRecord[]) => {
+    const facts = pages.map((page, i) => ({ first: keys[i]![1], count: page.count, t1: page.t1, bytes: page.json.length }));
+    // Bytes of everything stored, estimated from the pages read: the byte limit needs no full walk.
+    const seen = facts.reduce((sum, f) => sum + f.count, 0);
+    const perEvent = facts.reduce((sum, f) => sum + f.bytes, 0) / Math.max(1, seen);
+    const totals = { confirmedEvents: meta.confirmedEvents, confirmedBytes: Math.round(meta.confirmedEvents * perEvent) };
+    return { facts, over: pagesOverPolicy(facts, totals, policy, now) };
+  };
+  // The oldest page first: when the policy keeps it, it keeps everything (what remains is a suffix), and a
+  // background run after every quiet moment costs one small read.
+  const oldest = await readPages(db.transaction('pages').store, confirmedFrom(historyStartsAt), 1);
+  if (oldest.pages.length === 0 || overOf(oldest.keys, oldest.pages).over === 0) return empty;
+  const { keys, pages } = maxPages > 1 ? await readPages(db.transaction('pages').store, confirmedFrom(historyStartsAt), maxPages) : oldest;
+  const { facts, over } = overOf(keys, pages);
   if (over === 0) return empty;
   const lastOf = (i: number) => facts[i]!.first + facts[i]!.count - 1;
   const { horizon, blockers } = horizonOf(lastOf(over - 1), await readLimits(db, meta));
