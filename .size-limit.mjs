@@ -13,6 +13,8 @@
  * 4.4 kB with the in-process engine (43.4 -> 47.8) and 2.2 kB to the worker
  * (27.4 -> 29.7): the compactor, its background schedule, base-aware loads and
  * HistoryCompactedError on the page; plan / drop, dropped-id lookups in the engine.
+ * That took up the headroom of the up-front and worker budgets (23.0 of 23, 29.9 of 30),
+ * so both were raised by 2 kB for it, like the in-process one.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -37,8 +39,8 @@ export default [
     ignore: ['zod'],
     gzip: true,
     modifyEsbuildConfig: withoutLazyEngine,
-    // 20.5 kB on 2026-12-03 (evening).
-    limit: '23 kB',
+    // 20.5 kB on 2026-12-03 (evening); 23.0 kB with compaction / retention, raised from 23 kB for it (see above).
+    limit: '25 kB',
   },
   {
     name: 'chronicle with the in-process engine (worker: false loads it on first use)',
@@ -57,6 +59,7 @@ export default [
     gzip: true,
     modifyEsbuildConfig: esm,
     // 27.4 kB on 2026-12-03 (evening); raised from 22 kB for the same features (the worker owns their storage and sync side).
-    limit: '30 kB',
+    // 29.9 kB with compaction / retention; raised from 30 kB for it (see above).
+    limit: '32 kB',
   },
 ];

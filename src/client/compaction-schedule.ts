@@ -42,7 +42,7 @@ export function scheduleCompaction(ctx: StoreContext, compactor: Compactor, idle
         if (error instanceof AbortedError || error instanceof StoreClosedError || stopping.signal.aborted) return;
         if (!warned) {
           warned = true;
-          console.warn(`chronicle: background compaction of "${ctx.name}" failed (${String(error)}); it retries after the next append`);
+          console.warn(`chronicle: background compaction failed (${String(error)}); retrying later`);
         }
       })
       .finally(() => {

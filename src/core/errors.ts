@@ -313,10 +313,10 @@ export class HistoryCompactedError extends ChronicleError {
 }
 
 const COMPACTED_MESSAGES: Record<CompactedWhat, string> = {
-  log: 'The log before the start of local history was compacted',
-  stream: 'The requested part of the stream was compacted',
-  state: 'This state needs events that were compacted from this device',
-  'event-id': 'An event with this id was stored and has since been compacted: it is not stored again',
+  log: 'That part of the log was compacted',
+  stream: 'That part of the stream was compacted',
+  state: 'This state needs compacted events',
+  'event-id': 'An event with this id was stored, then compacted: not stored again',
 };
 
 function describeFacts(facts: ErrorDetails): string {
