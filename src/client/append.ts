@@ -67,11 +67,15 @@ export function buildRequest(registry: Registry, aggregateId: string, events: In
   return { aggregateId, aggregateType, expectedVersion, events: registry.encode(inputs) };
 }
 
-/** One call, one event per id: the same id in two entries of a batch is a mistake, not a retry. */
+/**
+ * One call, one event per id: the same id in two entries of a batch is a mistake, not a retry.
+ * Ids made by Chronicle (UUIDv7, strictly increasing) are new by construction: only given ones are compared.
+ */
 export function checkBatchIds(requests: readonly AppendRequest[]): void {
   const ids = new Set<string>();
   for (const request of requests) {
     for (const event of request.events) {
+      if (event.generated) continue;
       if (ids.has(event.id)) throw new DuplicateInBatchError(event.id);
       ids.add(event.id);
     }

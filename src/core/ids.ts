@@ -36,6 +36,10 @@ function randomBytes(count: number): number {
   return at;
 }
 
+/** The "xxxxxxxx-xxxx-" start of the ids of the last millisecond used (ids of one batch share it). */
+let prefixMs = -1;
+let prefix = '';
+
 export function uuidv7(now: number = Date.now()): string {
   let ms = now;
   if (ms <= lastMs) {
@@ -50,13 +54,18 @@ export function uuidv7(now: number = Date.now()): string {
     counter = 0;
   }
   lastMs = ms;
+  if (ms !== prefixMs) {
+    const timeHex = hex(Math.floor(ms / 0x10000), 8) + hex(ms % 0x10000, 4);
+    prefix = `${timeHex.slice(0, 8)}-${timeHex.slice(8, 12)}-`;
+    prefixMs = ms;
+  }
   const at = randomBytes(8);
-  const timeHex = hex(Math.floor(ms / 0x10000), 8) + hex(ms % 0x10000, 4);
   const randA = 0x7000 | counter;
-  const variant = 0x80 | (pool[at]! & 0x3f);
-  let tail = '';
-  for (let i = 1; i < 8; i++) tail += BYTE_HEX[pool[at + i]!]!;
-  return `${timeHex.slice(0, 8)}-${timeHex.slice(8, 12)}-${hex(randA, 4)}-${hex(variant, 2)}${tail.slice(0, 2)}-${tail.slice(2, 14)}`;
+  const b = pool;
+  return (
+    `${prefix}${BYTE_HEX[randA >> 8]!}${BYTE_HEX[randA & 0xff]!}-${BYTE_HEX[0x80 | (b[at]! & 0x3f)]!}${BYTE_HEX[b[at + 1]!]!}-` +
+    `${BYTE_HEX[b[at + 2]!]!}${BYTE_HEX[b[at + 3]!]!}${BYTE_HEX[b[at + 4]!]!}${BYTE_HEX[b[at + 5]!]!}${BYTE_HEX[b[at + 6]!]!}${BYTE_HEX[b[at + 7]!]!}`
+  );
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

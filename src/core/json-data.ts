@@ -37,42 +37,60 @@ function join(path: string, key: string | number): string {
  */
 export function findJsonProblem(value: unknown, maxDepth: number = MAX_DATA_DEPTH): JsonProblem | undefined {
   const ancestors = new Set<object>();
+  // The path of a problem is built on the way back up from it (`at` holds its keys, innermost first):
+  // a walk over valid data, the common case, makes no path strings.
+  const at: (string | number)[] = [];
+  const found = (reason: string): JsonProblem => ({ path: '', reason });
   // Recursion is bounded by maxDepth, so a hostile 10,000-level value cannot overflow the stack.
-  const walk = (v: unknown, path: string, depth: number): JsonProblem | undefined => {
+  const walk = (v: unknown, depth: number): JsonProblem | undefined => {
     if (v === null || typeof v === 'boolean') return undefined;
     if (typeof v === 'string') {
       const problem = findStringProblem(v);
-      return problem ? { path, reason: `the string ${problem}` } : undefined;
+      return problem ? found(`the string ${problem}`) : undefined;
     }
     if (typeof v === 'number') {
-      return Number.isFinite(v) ? undefined : { path, reason: `${v} is not a finite number` };
+      return Number.isFinite(v) ? undefined : found(`${v} is not a finite number`);
     }
-    if (typeof v !== 'object') return { path, reason: `${describe(v)} is not JSON data` };
-    if (ancestors.has(v)) return { path, reason: 'a cycle: this object contains itself' };
-    if (depth >= maxDepth) return { path, reason: `nested more than ${maxDepth} levels deep` };
+    if (typeof v !== 'object') return found(`${describe(v)} is not JSON data`);
+    if (ancestors.has(v)) return found('a cycle: this object contains itself');
+    if (depth >= maxDepth) return found(`nested more than ${maxDepth} levels deep`);
     const isArray = Array.isArray(v);
     if (!isArray) {
       const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) return { path, reason: `${describe(v)} is not JSON data` };
+      if (proto !== Object.prototype && proto !== null) return found(`${describe(v)} is not JSON data`);
     }
     ancestors.add(v);
     if (isArray) {
       for (let i = 0; i < v.length; i++) {
-        const p = walk(v[i], join(path, i), depth + 1);
-        if (p) return p;
+        const p = walk(v[i], depth + 1);
+        if (p) {
+          at.push(i);
+          return p;
+        }
       }
     } else {
       for (const key of Object.keys(v)) {
         const keyProblem = findStringProblem(key);
-        if (keyProblem) return { path: join(path, key), reason: `the key ${keyProblem}` };
-        const p = walk((v as Record<string, unknown>)[key], join(path, key), depth + 1);
-        if (p) return p;
+        if (keyProblem) {
+          at.push(key);
+          return found(`the key ${keyProblem}`);
+        }
+        const p = walk((v as Record<string, unknown>)[key], depth + 1);
+        if (p) {
+          at.push(key);
+          return p;
+        }
       }
     }
     ancestors.delete(v);
     return undefined;
   };
-  return walk(value, '', 0);
+  const problem = walk(value, 0);
+  if (!problem) return undefined;
+  let path = '';
+  for (let i = at.length - 1; i >= 0; i--) path = join(path, at[i]!);
+  problem.path = path;
+  return problem;
 }
 
 /**

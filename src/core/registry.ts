@@ -102,11 +102,15 @@ export function createRegistry(options: RegistryOptions): Registry {
     const data: unknown = parsed.data;
     const problem = findJsonProblem(data);
     if (problem) throw new UnserializableDataError(def.type, problem.path ? `data.${problem.path}` : 'data', problem.reason, index);
+    // An id made here is a UUIDv7, valid and new by construction: only a given id is checked.
+    const given = input.id !== undefined && input.id !== null;
     const id = input.id ?? uuidv7(now);
-    const idProblem = findIdProblem(id);
-    if (idProblem !== undefined) throw new ValidationError(def.type, 'id', `id ${idProblem}`, index);
-    if (seen.has(id)) throw new DuplicateInBatchError(id);
-    seen.add(id);
+    if (given) {
+      const idProblem = findIdProblem(id);
+      if (idProblem !== undefined) throw new ValidationError(def.type, 'id', `id ${idProblem}`, index);
+      if (seen.has(id)) throw new DuplicateInBatchError(id);
+      seen.add(id);
+    }
     const metaIn = input.meta ?? {};
     const occurredAt = metaIn.occurredAt ?? now;
     if (!Number.isFinite(occurredAt)) {
@@ -124,8 +128,12 @@ export function createRegistry(options: RegistryOptions): Registry {
     const body = inner.slice(1, -1);
     const hasLinks = metaIn.correlationId !== undefined || metaIn.causationId !== undefined;
     const tail = hasLinks ? `,${JSON.stringify([metaIn.correlationId ?? null, metaIn.causationId ?? null]).slice(1, -1)}` : '';
-    const bytes = utf8Length(body) + tail.length + id.length + 160; // envelope fields added by the engine
-    if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: most events are counted only when that bound could pass the limit.
+    const envelope = tail.length + id.length + 160; // envelope fields added by the engine
+    if (body.length * 3 + envelope > maxEventBytes) {
+      const bytes = utf8Length(body) + envelope;
+      if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
+    }
     return input.id === undefined
       ? { id, type: def.type, occurredAt, body, tail, generated: true }
       : { id, type: def.type, occurredAt, body, tail };

@@ -265,6 +265,10 @@ describe.each(modes)('bad input ($mode)', ({ worker }) => {
       const tooBig = await attempt([{ type: 'OrderShipped', data: { carrier: 'x'.repeat(5000) } }]);
       expect(tooBig).toBeInstanceOf(EventTooLargeError);
       expect(tooBig).toMatchObject({ limit: 2048 });
+      // Counted in UTF-8 bytes, not characters: 1,000 characters of 3 bytes each do not fit in 2,048.
+      const tooBigInBytes = await attempt([{ type: 'OrderShipped', data: { carrier: '\u20ac'.repeat(1000) } }]);
+      expect(tooBigInBytes).toBeInstanceOf(EventTooLargeError);
+      expect((tooBigInBytes as EventTooLargeError).bytes).toBeGreaterThan(3000);
 
       const wrongVersion = await attempt([item('a')], { expectedVersion: -3 });
       expect(wrongVersion).toMatchObject({ code: 'VALIDATION', path: 'expectedVersion' });
@@ -306,6 +310,8 @@ describe.each(modes)('bad input ($mode)', ({ worker }) => {
         [{ n: Number.NaN }, 'data.body.n', /finite/],
         [{ m: new Map() }, 'data.body.m', /Map/],
         [[1, undefined], 'data.body[1]', /undefined/],
+        [{ ok: [1, 'a'], deep: [{ x: 1 }, { y: [true, { z: Infinity }] }] }, 'data.body.deep[1].y[1].z', /finite/],
+        [{ list: [{ ['k\u0000']: 1 }] }, 'data.body.list[0].k\u0000', /NUL/],
       ];
       for (const [body, path, reason] of cases) {
         const error = await store.append('n1', [{ type: 'Noted', data: { body } }]).catch((e: unknown) => e);
