@@ -234,7 +234,8 @@ function summarizeProfile(profile, top = 14) {
 }
 
 async function runProfile(bench, cdp, workers) {
-  for (const kind of ['ingest', 'batch', 'replay', 'append', 'load']) {
+  const kinds = (process.env.CHRONICLE_PROFILE_KINDS ?? 'ingest,batch,replay,append,load').split(',').filter(Boolean);
+  for (const kind of kinds) {
     const mark = workers.attached;
     await bench('cpuOpen', kind);
     const engine = await workers.waitFor(ENGINE_WORKER_TITLE, mark);
@@ -246,6 +247,11 @@ async function runProfile(bench, cdp, workers) {
     const ms = await bench('cpuRun', kind);
     const [pageProfile, workerProfile] = await Promise.all([cdp.send('Profiler.stop'), workers.send(engine, 'Profiler.stop')]);
     await bench('cpuClose');
+    if (process.env.CHRONICLE_PROFILE_OUT) {
+      for (const [side, { profile }] of [['page', pageProfile], ['worker', workerProfile]]) {
+        await writeFile(`${process.env.CHRONICLE_PROFILE_OUT}/${kind}-${side}.cpuprofile`, JSON.stringify(profile));
+      }
+    }
     console.log(`\n=== CPU profile: ${kind} (${ms} ms wall, page + engine worker) ===`);
     for (const [side, { profile }] of [['page', pageProfile], ['engine worker', workerProfile]]) {
       const summary = summarizeProfile(profile);
