@@ -7,6 +7,10 @@ import type { AppendOutcome, AppendRequest } from './types.ts';
  * structured clone writes every object's property names and allocates every
  * object again on the other side; columns of strings and numbers cost a
  * third as much for 1,000 events (measured in Chromium: 0.6 ms against 1.7 ms).
+ * The ids, bodies and tails of the events travel as one string each, joined
+ * by NUL (SEP): one string to copy instead of a thousand. None holds a NUL:
+ * a body and a tail are JSON text (JSON.stringify escapes U+0000), and an id
+ * is a generated UUIDv7 or a given id, which the registry refuses with one.
  */
 export interface AppendWire {
   aggregateIds: string[];
@@ -14,28 +18,37 @@ export interface AppendWire {
   expected: ExpectedVersion[];
   /** Events per request, in order. */
   counts: number[];
-  ids: string[];
+  /** The events' ids, joined by SEP. */
+  ids: string;
   types: string[];
   occurredAt: number[];
-  bodies: string[];
-  tails: string[];
+  /** The events' bodies, joined by SEP. */
+  bodies: string;
+  /** The events' tails, joined by SEP. */
+  tails: string;
   /** Per event, 1 when its id was made by Chronicle. */
   generated: Uint8Array;
 }
 
+/** What separates the events' ids, bodies and tails in the wire's joined strings. */
+const SEP = '\u0000';
+
 export function requestsToWire(requests: readonly AppendRequest[]): AppendWire {
   let total = 0;
   for (const request of requests) total += request.events.length;
+  const ids = new Array<string>(total);
+  const bodies = new Array<string>(total);
+  const tails = new Array<string>(total);
   const wire: AppendWire = {
     aggregateIds: new Array<string>(requests.length),
     aggregateTypes: new Array<string>(requests.length),
     expected: new Array<ExpectedVersion>(requests.length),
     counts: new Array<number>(requests.length),
-    ids: new Array<string>(total),
+    ids: '',
     types: new Array<string>(total),
     occurredAt: new Array<number>(total),
-    bodies: new Array<string>(total),
-    tails: new Array<string>(total),
+    bodies: '',
+    tails: '',
     generated: new Uint8Array(total),
   };
   let at = 0;
@@ -45,31 +58,37 @@ export function requestsToWire(requests: readonly AppendRequest[]): AppendWire {
     wire.expected[r] = request.expectedVersion;
     wire.counts[r] = request.events.length;
     for (const event of request.events) {
-      wire.ids[at] = event.id;
+      ids[at] = event.id;
       wire.types[at] = event.type;
       wire.occurredAt[at] = event.occurredAt;
-      wire.bodies[at] = event.body;
-      wire.tails[at] = event.tail;
+      bodies[at] = event.body;
+      tails[at] = event.tail;
       if (event.generated) wire.generated[at] = 1;
       at++;
     }
   });
+  wire.ids = ids.join(SEP);
+  wire.bodies = bodies.join(SEP);
+  wire.tails = tails.join(SEP);
   return wire;
 }
 
 export function requestsFromWire(wire: AppendWire): AppendRequest[] {
   const requests = new Array<AppendRequest>(wire.aggregateIds.length);
+  const ids = wire.ids.split(SEP);
+  const bodies = wire.bodies.split(SEP);
+  const tails = wire.tails.split(SEP);
   let at = 0;
   for (let r = 0; r < requests.length; r++) {
     const count = wire.counts[r]!;
     const events = new Array<AppendRequest['events'][number]>(count);
     for (let i = 0; i < count; i++, at++) {
       const event: AppendRequest['events'][number] = {
-        id: wire.ids[at]!,
+        id: ids[at]!,
         type: wire.types[at]!,
         occurredAt: wire.occurredAt[at]!,
-        body: wire.bodies[at]!,
-        tail: wire.tails[at]!,
+        body: bodies[at]!,
+        tail: tails[at]!,
       };
       if (wire.generated[at] === 1) event.generated = true;
       events[i] = event;

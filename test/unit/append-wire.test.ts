@@ -28,6 +28,24 @@ describe('append wire', () => {
     expect(requestsFromWire(structuredClone(requestsToWire(requests)))).toEqual(requests);
   });
 
+  it('given ids, bodies and tails with any storable characters, or no events at all, then they come back as they were', () => {
+    const odd: AppendRequest[] = [
+      {
+        aggregateId: 'o\n1',
+        aggregateType: 'Order',
+        expectedVersion: 'any',
+        events: [
+          { id: 'line\nbreak, comma', type: 'Noted', occurredAt: 1, body: '"Noted",1,{"t":"a\\u0000b\\n"},1', tail: ',"c\\u0000",null' },
+          { id: '', type: 'Noted', occurredAt: 2, body: '"Noted",1,"\u20ac\ud83d\ude00",2', tail: '' },
+        ],
+      },
+    ];
+    expect(requestsFromWire(structuredClone(requestsToWire(odd)))).toEqual(odd);
+    const none: AppendRequest[] = [{ aggregateId: 'o', aggregateType: 'Order', expectedVersion: 0, events: [] }];
+    expect(requestsFromWire(structuredClone(requestsToWire(none)))).toEqual(none);
+    expect(requestsFromWire(structuredClone(requestsToWire([])))).toEqual([]);
+  });
+
   it('given outcomes, some with repeated ids, then they come back as they were', () => {
     const outcomes: AppendOutcome[] = [
       { aggregateId: 'o1', nextExpectedVersion: 2, createdNewStream: true, duplicates: [], firstSeq: 1, firstClientSeq: 4, clientId: 'me' },
