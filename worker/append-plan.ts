@@ -112,7 +112,8 @@ export function planGroup(
       refuse(new HistoryCompactedError('event-id', meta.compaction?.historyStartsAt ?? 1, { eventIds: gone }));
       continue;
     }
-    for (const event of request.events) {
+    // Known ids are rare (given ids, retries): with none, no id is looked up (hashing 1,000 ids is not free).
+    for (const event of known.size > 0 ? request.events : []) {
       const repeated = known.get(event.id);
       if (!repeated) continue;
       if (atomic && repeated.planned) throw new DuplicateInBatchError(event.id);
@@ -149,7 +150,7 @@ export function planGroup(
     // The events' stored JSON goes back only when some were stored before; new ones the caller can rebuild.
     const jsons: string[] | undefined = duplicates.length > 0 ? [] : undefined;
     for (const event of request.events) {
-      const repeated = known.get(event.id);
+      const repeated = known.size > 0 ? known.get(event.id) : undefined;
       if (repeated) {
         jsons?.push(repeated.json);
         continue;
