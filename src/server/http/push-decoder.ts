@@ -87,6 +87,10 @@ export function spawnDecoderThread(init: unknown): Worker {
   const self = new URL(import.meta.url);
   if (!self.pathname.endsWith('.ts')) return new Worker(self, { workerData: init });
   const tsx = pathToFileURL(createRequire(self).resolve('tsx')).href;
+  // Loaded through tsx's API (tsImport), this module's URL carries a `?tsx-namespace=...` query that the
+  // thread's own tsx hooks do not serve (the file would load untransformed and fail): import the plain file.
+  self.search = '';
+  self.hash = '';
   const script = `require('node:module').register(${JSON.stringify(tsx)}, { data: {} }); import(${JSON.stringify(self.href)});`;
   return new Worker(script, { eval: true, workerData: init });
 }
