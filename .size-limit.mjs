@@ -26,7 +26,9 @@ const withoutLazyEngine = (config) => ({
     {
       name: 'lazy-engine-external',
       setup(build) {
-        build.onResolve({ filter: /chunk-engine\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
+        build.onResolve({ filter: /chunk-engine\.js$/ }, (args) =>
+          args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined,
+        );
       },
     },
   ],

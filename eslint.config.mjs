@@ -19,9 +19,24 @@
 import tseslint from 'typescript-eslint';
 
 /** The globals a platform-free module must not touch. */
-const PLATFORM_GLOBALS = ['window', 'document', 'navigator', 'localStorage', 'sessionStorage', 'indexedDB', 'IDBKeyRange', 'self', 'process', 'Buffer', 'require', '__dirname', '__filename'].map(
-  (name) => ({ name, message: 'src/core is platform-free: no DOM, Node or IndexedDB globals (pass what you need in from the caller).' }),
-);
+const PLATFORM_GLOBALS = [
+  'window',
+  'document',
+  'navigator',
+  'localStorage',
+  'sessionStorage',
+  'indexedDB',
+  'IDBKeyRange',
+  'self',
+  'process',
+  'Buffer',
+  'require',
+  '__dirname',
+  '__filename',
+].map((name) => ({
+  name,
+  message: 'src/core is platform-free: no DOM, Node or IndexedDB globals (pass what you need in from the caller).',
+}));
 
 /**
  * For a file `depth` folders inside a layer (1 = directly in it): a pattern
@@ -46,7 +61,19 @@ function publicEntriesOnly(folder, message) {
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', '**/.vite/**', '.exp-*/**', 'coverage/**', 'test-results/**', 'extension/dist/**', 'extension/*.js', 'examples/**', 'test/consumers/fixture/**', '**/*.tmp.*'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '**/.vite/**',
+      '.exp-*/**',
+      'coverage/**',
+      'test-results/**',
+      'extension/dist/**',
+      'extension/*.js',
+      'examples/**',
+      'test/consumers/fixture/**',
+      '**/*.tmp.*',
+    ],
   },
   ...tseslint.configs.recommended,
   {
@@ -82,7 +109,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: '(^|/)src/(client|server|devtools|react|testing)/', message: 'worker/ sits below the client: it imports only core, idb and comlink.' },
+            {
+              regex: '(^|/)src/(client|server|devtools|react|testing)/',
+              message: 'worker/ sits below the client: it imports only core, idb and comlink.',
+            },
             { regex: '^(?!\\.|idb$|comlink$)', message: 'worker/ imports only core, idb and comlink.' },
           ],
         },
@@ -99,7 +129,8 @@ export default tseslint.config(
           patterns: [
             {
               regex: '(^|/)worker/(?!contract\\.ts$)',
-              message: 'src/client reaches the engine only through worker/contract.ts (and the one lazy import of worker/engine.ts in connection.ts).',
+              message:
+                'src/client reaches the engine only through worker/contract.ts (and the one lazy import of worker/engine.ts in connection.ts).',
             },
             { regex: '(^|/)(server|devtools|react)/', message: 'src/client does not import the server, devtools or react layers.' },
           ],

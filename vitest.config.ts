@@ -29,7 +29,6 @@ const nodeResolve = { conditions: [SOURCE, ...defaultServerConditions] };
 const browserResolve = { conditions: [SOURCE, ...defaultClientConditions] };
 const HOOK_TIMEOUT = 60_000;
 
-
 export default defineConfig({
   test: {
     projects: [

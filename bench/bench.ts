@@ -355,7 +355,10 @@ async function aggregateLoad(): Promise<Metric> {
       const result = await store.load(aggregate, id);
       times.push(now() - t0);
       if (expectSnapshot) {
-        check(result.snapshotVersion === total && result.eventsApplied === 0 && result.version === total, 'the snapshot load starts at the head');
+        check(
+          result.snapshotVersion === total && result.eventsApplied === 0 && result.version === total,
+          'the snapshot load starts at the head',
+        );
       } else {
         check(result.snapshotVersion === 0 && result.eventsApplied === total && result.version === total, 'the baseline folds all events');
       }
@@ -417,8 +420,9 @@ async function appendRoundtrip(): Promise<Metric> {
 
   const id = aggregateIdOf(424242);
   const random = prng(11);
-  let version = (await store.append(id, [{ type: 'OrderPlaced', data: { customerId: 'cust-0001' } }], { aggregate: Order, expectedVersion: 'no-stream' }))
-    .nextExpectedVersion;
+  let version = (
+    await store.append(id, [{ type: 'OrderPlaced', data: { customerId: 'cust-0001' } }], { aggregate: Order, expectedVersion: 'no-stream' })
+  ).nextExpectedVersion;
   const appendOne = async (): Promise<number> => {
     const sku = `sku-${Math.floor(random() * 50)}`;
     const t0 = now();
@@ -540,10 +544,19 @@ async function initialSyncChronicle(target: SyncTarget): Promise<SyncRun> {
   }
   const countMs = now() - t1;
   const info = await store.info();
-  check(count === target.events && info.confirmedEvents === target.events, `Chronicle holds ${count} events (info: ${info.confirmedEvents})`);
+  check(
+    count === target.events && info.confirmedEvents === target.events,
+    `Chronicle holds ${count} events (info: ${info.confirmedEvents})`,
+  );
   await store.close();
   await deleteDatabase(DB.sync);
-  return { ms: round(ms), openMs: round(openMs), count, countMs: round(countMs), pages: Math.max(pages, Math.ceil(target.events / target.pageSize)) };
+  return {
+    ms: round(ms),
+    openMs: round(openMs),
+    count,
+    countMs: round(countMs),
+    pages: Math.max(pages, Math.ceil(target.events / target.pageSize)),
+  };
 }
 
 /**

@@ -28,7 +28,9 @@ export interface OrderEventBody {
 export function orderEvent(random: () => number, aggregateIndex: number, seq: number, length: number, skus = SKUS): OrderEventBody {
   if (seq === 1) return { type: 'OrderPlaced', data: { customerId: `cust-${(aggregateIndex % 500).toString().padStart(4, '0')}` } };
   if (seq === length) return { type: 'OrderShipped', data: { carrier: CARRIERS[aggregateIndex % CARRIERS.length]! } };
-  const sku = `sku-${Math.floor(random() * skus).toString().padStart(4, '0')}`;
+  const sku = `sku-${Math.floor(random() * skus)
+    .toString()
+    .padStart(4, '0')}`;
   if (random() < 0.1) return { type: 'ItemRemoved', data: { sku } };
   return { type: 'ItemAdded', data: { sku, qty: 1 + Math.floor(random() * 5), price: Math.round(random() * 10000) / 100 } };
 }

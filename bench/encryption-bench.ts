@@ -90,18 +90,37 @@ function pushes(): PushRequest[][] {
       if (seq === 1) body = { type: 'OrderPlaced', version: 1, data: { customerId: `cust-${(a % 500).toString().padStart(4, '0')}` } };
       else if (seq === eventsPerAggregate) body = { type: 'OrderShipped', version: 1, data: { carrier: CARRIERS[a % CARRIERS.length]! } };
       else {
-        const sku = `sku-${Math.floor(random() * 200).toString().padStart(4, '0')}`;
+        const sku = `sku-${Math.floor(random() * 200)
+          .toString()
+          .padStart(4, '0')}`;
         body =
           random() < 0.1
             ? { type: 'ItemRemoved', version: 1, data: { sku } }
-            : { type: 'ItemAdded', version: 2, data: { sku, qty: 1 + Math.floor(random() * 5), price: Math.round(random() * 10000) / 100 } };
+            : {
+                type: 'ItemAdded',
+                version: 2,
+                data: { sku, qty: 1 + Math.floor(random() * 5), price: Math.round(random() * 10000) / 100 },
+              };
       }
-      events.push({ id: uuidv7(occurredAt), aggregateId: `order-${a.toString().padStart(6, '0')}`, aggregateType: 'Order', seq, ...body, meta: { occurredAt, clientId, clientSeq: k + 1 } });
+      events.push({
+        id: uuidv7(occurredAt),
+        aggregateId: `order-${a.toString().padStart(6, '0')}`,
+        aggregateType: 'Order',
+        seq,
+        ...body,
+        meta: { occurredAt, clientId, clientSeq: k + 1 },
+      });
     }
     const list: PushRequest[] = [];
     for (let i = 0; i < events.length; i += 500) {
       const slice = events.slice(i, i + 500);
-      list.push({ protocolVersion: PROTOCOL_VERSION, clientId, from: slice[0]!.meta.clientSeq, to: slice[slice.length - 1]!.meta.clientSeq, events: slice });
+      list.push({
+        protocolVersion: PROTOCOL_VERSION,
+        clientId,
+        from: slice[0]!.meta.clientSeq,
+        to: slice[slice.length - 1]!.meta.clientSeq,
+        events: slice,
+      });
     }
     return list;
   });
@@ -115,9 +134,26 @@ function pushes(): PushRequest[][] {
  */
 function sealPerDocs(event: PushRequest['events'][number], log: string, kid: string, key: Buffer): PushRequest['events'][number] {
   const { correlationId, causationId, ...clearMeta } = event.meta;
-  const payload = { data: event.data, ...(correlationId === undefined ? {} : { correlationId }), ...(causationId === undefined ? {} : { causationId }) };
+  const payload = {
+    data: event.data,
+    ...(correlationId === undefined ? {} : { correlationId }),
+    ...(causationId === undefined ? {} : { causationId }),
+  };
   const meta = clearMeta;
-  const aad = JSON.stringify(['chronicle-enc/1', log, kid, event.id, event.aggregateId, event.aggregateType, event.seq, event.type, event.version, meta.occurredAt, meta.clientId, meta.clientSeq]);
+  const aad = JSON.stringify([
+    'chronicle-enc/1',
+    log,
+    kid,
+    event.id,
+    event.aggregateId,
+    event.aggregateType,
+    event.seq,
+    event.type,
+    event.version,
+    meta.occurredAt,
+    meta.clientId,
+    meta.clientSeq,
+  ]);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
   cipher.setAAD(Buffer.from(aad, 'utf8'));
@@ -176,7 +212,11 @@ const best = (values: number[]): number => Math.min(...values);
 export async function encryptionMetrics({ page, add, log }: EncryptionBenchOptions): Promise<void> {
   const database = await makeDatabase();
   const store = database ? await createPostgresStore({ connectionString: database.url }) : await createPgliteStore();
-  const server = createSyncServer({ store, logger: silentLogger, auth: { tokens: { [TOKEN]: { id: 'bench-encryption', read: ['*'], write: ['*'] } } } });
+  const server = createSyncServer({
+    store,
+    logger: silentLogger,
+    auth: { tokens: { [TOKEN]: { id: 'bench-encryption', read: ['*'], write: ['*'] } } },
+  });
   try {
     const plainLog = 'bench-enc-plain';
     const sealedLog = 'bench-enc-sealed';
@@ -196,12 +236,15 @@ export async function encryptionMetrics({ page, add, log }: EncryptionBenchOptio
     await page.evaluate((path) => import(/* @vite-ignore */ path), '/bench/encryption-page.ts');
     type Arg<K extends keyof EncryptionBenchApi> = Parameters<EncryptionBenchApi[K]>[0];
     const call = <K extends keyof EncryptionBenchApi>(step: K, arg: Arg<K>): ReturnType<EncryptionBenchApi[K]> =>
-      page.evaluate(([s, a]: [string, unknown]) => (window.chronicleEncryptionBench as unknown as Record<string, (a: unknown) => Promise<unknown>>)[s]!(a), [
-        step,
-        arg,
-      ] as [string, unknown]) as ReturnType<EncryptionBenchApi[K]>;
+      page.evaluate(
+        ([s, a]: [string, unknown]) =>
+          (window.chronicleEncryptionBench as unknown as Record<string, (a: unknown) => Promise<unknown>>)[s]!(a),
+        [step, arg] as [string, unknown],
+      ) as ReturnType<EncryptionBenchApi[K]>;
     const cost = await call('cryptoCost', ENCRYPTION_SIZES.cryptoEvents);
-    log(`encryption: per event on the page's thread, seal ${cost.sealUs} µs, open ${cost.openUs} µs (${ENCRYPTION_SIZES.cryptoEvents} events, batches of 1,000)`);
+    log(
+      `encryption: per event on the page's thread, seal ${cost.sealUs} µs, open ${cost.openUs} µs (${ENCRYPTION_SIZES.cryptoEvents} events, batches of 1,000)`,
+    );
     const costNote = `crypto alone (Chronicle's seal/open on the page's thread, ${ENCRYPTION_SIZES.cryptoEvents} events): seal ${cost.sealUs} µs, open ${cost.openUs} µs per event`;
 
     const { pageSize, pushEvents, rounds } = ENCRYPTION_SIZES;
@@ -213,7 +256,8 @@ export async function encryptionMetrics({ page, add, log }: EncryptionBenchOptio
       const p = await call('initialSync', { url, log: plainLog, token: TOKEN, events, pageSize });
       await sleep(300);
       const s = await call('initialSync', { url, log: sealedLog, token: TOKEN, events, pageSize, key: KEY });
-      if (JSON.stringify(p.summary) !== JSON.stringify(s.summary)) throw new Error(`encrypted and plain logs replay differently: ${JSON.stringify([p.summary, s.summary])}`);
+      if (JSON.stringify(p.summary) !== JSON.stringify(s.summary))
+        throw new Error(`encrypted and plain logs replay differently: ${JSON.stringify([p.summary, s.summary])}`);
       sync.plain.push(p.ms);
       sync.sealed.push(s.ms);
       sync.replayPlain.push(p.replayMs);

@@ -27,7 +27,14 @@ export interface EncTarget {
 }
 
 function syncOptions(target: EncTarget): SyncOptions {
-  const base: SyncOptions = { url: target.url, log: target.log, token: target.token, pullLimit: target.pageSize, live: false, pollIntervalMs: 600_000 };
+  const base: SyncOptions = {
+    url: target.url,
+    log: target.log,
+    token: target.token,
+    pullLimit: target.pageSize,
+    live: false,
+    pollIntervalMs: 600_000,
+  };
   if (!target.key) return base;
   const keyring: Keyring = { current: 'bench-k1', keys: { 'bench-k1': new Uint8Array(target.key) } };
   return { ...base, encryption: { keys: keyring } };
@@ -164,10 +171,12 @@ async function cryptoCost(count: number): Promise<{ sealUs: number; openUs: numb
   });
   const sealed: StoredEvent[] = [];
   let t0 = now();
-  for (let i = 0; i < count; i += 1000) sealed.push(...(await Promise.all(events.slice(i, i + 1000).map((e) => sealEvent(e, 'bench', key)))));
+  for (let i = 0; i < count; i += 1000)
+    sealed.push(...(await Promise.all(events.slice(i, i + 1000).map((e) => sealEvent(e, 'bench', key)))));
   const sealMs = now() - t0;
   t0 = now();
-  for (let i = 0; i < count; i += 1000) await Promise.all(sealed.slice(i, i + 1000).map((e) => openEvent(e, 'bench', (kid) => ring.keys.get(kid))));
+  for (let i = 0; i < count; i += 1000)
+    await Promise.all(sealed.slice(i, i + 1000).map((e) => openEvent(e, 'bench', (kid) => ring.keys.get(kid))));
   const openMs = now() - t0;
   return { sealUs: round((sealMs * 1000) / count, 1), openUs: round((openMs * 1000) / count, 1) };
 }

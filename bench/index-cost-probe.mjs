@@ -41,11 +41,15 @@ onmessage = async () => {
   postMessage(out);
 };`;
 const html = `<script>const w = new Worker('/w.js'); w.onmessage = (e) => { window.result = e.data; }; w.postMessage(1);</script>`;
-const server = createServer((req, res) => { res.setHeader('content-type', req.url === '/w.js' ? 'text/javascript' : 'text/html'); res.end(req.url === '/w.js' ? workerJs : html); }).listen(0, '127.0.0.1');
+const server = createServer((req, res) => {
+  res.setHeader('content-type', req.url === '/w.js' ? 'text/javascript' : 'text/html');
+  res.end(req.url === '/w.js' ? workerJs : html);
+}).listen(0, '127.0.0.1');
 await new Promise((r) => server.on('listening', r));
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 const page = await browser.newPage();
 await page.goto(`http://127.0.0.1:${server.address().port}/`);
 await page.waitForFunction(() => window.result, null, { timeout: 120000 });
 console.log(JSON.stringify(await page.evaluate(() => window.result), null, 1));
-await browser.close(); server.close();
+await browser.close();
+server.close();

@@ -35,7 +35,10 @@ function deleteDb(name: string): Promise<void> {
 /** The log's events as local appendBatch calls: per 1,000 events, one entry per aggregate. */
 function batchesOf(log: readonly StoredEvent[]): BatchEntries[] {
   return chunks(log, 1000).map((batch) => {
-    const byAggregate = new Map<string, { aggregateId: string; events: { type: string; data: unknown }[]; options: { aggregate: typeof Order } }>();
+    const byAggregate = new Map<
+      string,
+      { aggregateId: string; events: { type: string; data: unknown }[]; options: { aggregate: typeof Order } }
+    >();
     for (const e of batch) {
       let entry = byAggregate.get(e.aggregateId);
       if (!entry) byAggregate.set(e.aggregateId, (entry = { aggregateId: e.aggregateId, events: [], options: { aggregate: Order } }));
@@ -63,7 +66,8 @@ export async function cpuOpen(kind: ProfileKind): Promise<void> {
   }
   store = await openStore({ name: DB, ...model });
   if (kind === 'append') {
-    version = (await store.append('order-profile', [{ type: 'OrderPlaced', data: { customerId: 'c' } }], { aggregate: Order })).nextExpectedVersion;
+    version = (await store.append('order-profile', [{ type: 'OrderPlaced', data: { customerId: 'c' } }], { aggregate: Order }))
+      .nextExpectedVersion;
   }
   if (kind === 'load') {
     const random = prng(7);

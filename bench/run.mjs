@@ -248,12 +248,18 @@ async function runProfile(bench, cdp, workers) {
     const [pageProfile, workerProfile] = await Promise.all([cdp.send('Profiler.stop'), workers.send(engine, 'Profiler.stop')]);
     await bench('cpuClose');
     if (process.env.CHRONICLE_PROFILE_OUT) {
-      for (const [side, { profile }] of [['page', pageProfile], ['worker', workerProfile]]) {
+      for (const [side, { profile }] of [
+        ['page', pageProfile],
+        ['worker', workerProfile],
+      ]) {
         await writeFile(`${process.env.CHRONICLE_PROFILE_OUT}/${kind}-${side}.cpuprofile`, JSON.stringify(profile));
       }
     }
     console.log(`\n=== CPU profile: ${kind} (${ms} ms wall, page + engine worker) ===`);
-    for (const [side, { profile }] of [['page', pageProfile], ['engine worker', workerProfile]]) {
+    for (const [side, { profile }] of [
+      ['page', pageProfile],
+      ['engine worker', workerProfile],
+    ]) {
       const summary = summarizeProfile(profile);
       console.log(`--- ${side}: ${summary.totalMs} ms sampled; self time by function:`);
       for (const line of summary.functions) console.log(line);
@@ -276,7 +282,8 @@ function printTable(metrics) {
   }));
   const columns = ['name', 'unit', 'chronicle', 'baseline', 'baselineName', 'ratio', 'target', 'result'];
   const width = Object.fromEntries(columns.map((c) => [c, Math.max(c.length, ...rows.map((r) => r[c].length))]));
-  const line = (r) => columns.map((c) => (['chronicle', 'baseline', 'ratio'].includes(c) ? r[c].padStart(width[c]) : r[c].padEnd(width[c]))).join('  ');
+  const line = (r) =>
+    columns.map((c) => (['chronicle', 'baseline', 'ratio'].includes(c) ? r[c].padStart(width[c]) : r[c].padEnd(width[c]))).join('  ');
   console.log();
   console.log(line(Object.fromEntries(columns.map((c) => [c, c]))));
   console.log(columns.map((c) => '-'.repeat(width[c])).join('  '));
@@ -309,7 +316,9 @@ async function runServerMetrics(bench, add) {
 
     const sync = await server.startSyncServer(database);
     try {
-      log(`initial-sync: ${sync.events} events (avg ${sync.avgEventBytes} bytes) pushed to a ${sync.store} server in ${sync.pushMs} ms (not timed), ${sync.url}`);
+      log(
+        `initial-sync: ${sync.events} events (avg ${sync.avgEventBytes} bytes) pushed to a ${sync.store} server in ${sync.pushMs} ms (not timed), ${sync.url}`,
+      );
       const target = { url: sync.url, log: sync.log, token: sync.token, events: sync.events, pageSize: SYNC_PAGE_SIZE };
       const dexie = await bench('initialSyncDexie', target);
       await sleep(300);
@@ -408,7 +417,8 @@ function growthSvg(runs) {
   const [x0, x1] = [Math.log10(Math.min(...sizes)), Math.log10(Math.max(...sizes))];
   const [y0, y1] = [Math.floor(Math.log10(Math.min(...values))), Math.ceil(Math.log10(Math.max(...values)))];
   const x = (n) => pad.left + ((Math.log10(n) - x0) / Math.max(x1 - x0, 1e-9)) * (width - pad.left - pad.right);
-  const y = (ms) => height - pad.bottom - ((Math.log10(Math.max(ms, 10 ** y0)) - y0) / Math.max(y1 - y0, 1e-9)) * (height - pad.top - pad.bottom);
+  const y = (ms) =>
+    height - pad.bottom - ((Math.log10(Math.max(ms, 10 ** y0)) - y0) / Math.max(y1 - y0, 1e-9)) * (height - pad.top - pad.bottom);
   const text = (tx, ty, s, extra = '') => `<text x="${tx.toFixed(1)}" y="${ty.toFixed(1)}" ${extra}>${s}</text>`;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
@@ -436,11 +446,15 @@ function growthSvg(runs) {
     parts.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
     for (const r of runs) parts.push(`<circle cx="${x(r.size).toFixed(1)}" cy="${y(r[s.key]).toFixed(1)}" r="3" fill="${s.color}"/>`);
     const ly = pad.top + 20 + i * 20;
-    parts.push(`<line x1="${width - pad.right + 12}" x2="${width - pad.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`);
+    parts.push(
+      `<line x1="${width - pad.right + 12}" x2="${width - pad.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`,
+    );
     parts.push(text(width - pad.right + 38, ly, s.name));
   });
   const ly = pad.top + 20 + series.length * 20;
-  parts.push(`<line x1="${width - pad.right + 12}" x2="${width - pad.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="#999" stroke-dasharray="4 4"/>`);
+  parts.push(
+    `<line x1="${width - pad.right + 12}" x2="${width - pad.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="#999" stroke-dasharray="4 4"/>`,
+  );
   parts.push(text(width - pad.right + 38, ly, 'linear (replay)'));
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
@@ -498,7 +512,9 @@ async function main() {
     const metrics = [];
     const add = (metric) => {
       metrics.push(metric);
-      log(`${metric.name}: chronicle ${metric.chronicle} ${metric.unit}, baseline ${metric.baseline} ${metric.unit}, ratio ${metric.ratio}`);
+      log(
+        `${metric.name}: chronicle ${metric.chronicle} ${metric.unit}, baseline ${metric.baseline} ${metric.unit}, ratio ${metric.ratio}`,
+      );
     };
 
     if (SERVER_ONLY) {
@@ -603,7 +619,8 @@ async function main() {
     if (wanted('server-push', 'server-push-pglite', 'initial-sync')) await runServerMetrics(bench, add);
 
     const growth = wanted('open-1m', 'scale-1m-long-task', 'scale') ? await runScale(bench, add) : undefined;
-    if (wanted('initial-sync-encrypted', 'replay-encrypted', 'push-encrypted')) await (await tsImport('./encryption-bench.ts', import.meta.url)).encryptionMetrics({ page, add, log });
+    if (wanted('initial-sync-encrypted', 'replay-encrypted', 'push-encrypted'))
+      await (await tsImport('./encryption-bench.ts', import.meta.url)).encryptionMetrics({ page, add, log });
 
     const deleted = await bench('cleanup');
     log('deleted databases:', deleted.join(', '));
@@ -615,9 +632,7 @@ async function main() {
     clearTimeout(watchdog);
     if (page && !page.isClosed()) {
       // Whatever happened, leave no benchmark database behind.
-      await page
-        .evaluate(() => window.chronicleBench?.cleanup())
-        .catch((error) => console.error('[bench] cleanup failed:', error.message));
+      await page.evaluate(() => window.chronicleBench?.cleanup()).catch((error) => console.error('[bench] cleanup failed:', error.message));
     }
     await browser?.close().catch(() => undefined);
     await vite?.server.close().catch(() => undefined);

@@ -99,7 +99,10 @@ export async function scaleRun(size: number, name: string, options: { devtools: 
       const t = now();
       const loaded = await store.load(Order, id);
       loads.push(now() - t);
-      check(loaded.version === PER_AGGREGATE && loaded.eventsApplied === 0, `the load starts from the snapshot (${loaded.eventsApplied} folded)`);
+      check(
+        loaded.version === PER_AGGREGATE && loaded.eventsApplied === 0,
+        `the load starts from the snapshot (${loaded.eventsApplied} folded)`,
+      );
     }
     loads.sort((a, b) => a - b);
     const loadMs = loads[LOADS >> 1]!;

@@ -76,10 +76,18 @@ function prng(seed: number): () => number {
 const CARRIERS = ['DHL', 'UPS', 'FedEx', 'GLS'];
 
 /** The Order events of bench/model.ts (the shapes bench/data.ts makes), so the browser store can decode them. */
-function orderBody(random: () => number, aggregateIndex: number, seq: number, length: number): { type: string; version: number; data: Record<string, string | number> } {
-  if (seq === 1) return { type: 'OrderPlaced', version: 1, data: { customerId: `cust-${(aggregateIndex % 500).toString().padStart(4, '0')}` } };
+function orderBody(
+  random: () => number,
+  aggregateIndex: number,
+  seq: number,
+  length: number,
+): { type: string; version: number; data: Record<string, string | number> } {
+  if (seq === 1)
+    return { type: 'OrderPlaced', version: 1, data: { customerId: `cust-${(aggregateIndex % 500).toString().padStart(4, '0')}` } };
   if (seq === length) return { type: 'OrderShipped', version: 1, data: { carrier: CARRIERS[aggregateIndex % CARRIERS.length]! } };
-  const sku = `sku-${Math.floor(random() * 200).toString().padStart(4, '0')}`;
+  const sku = `sku-${Math.floor(random() * 200)
+    .toString()
+    .padStart(4, '0')}`;
   if (random() < 0.1) return { type: 'ItemRemoved', version: 1, data: { sku } };
   return { type: 'ItemAdded', version: 2, data: { sku, qty: 1 + Math.floor(random() * 5), price: Math.round(random() * 10000) / 100 } };
 }
@@ -88,7 +96,13 @@ function orderBody(random: () => number, aggregateIndex: number, seq: number, le
  * One client's events: its own aggregates, `perAggregate` events each,
  * interleaved in a seeded order, numbered with a gapless clientSeq from 1.
  */
-export function clientEvents(clientId: string, aggregateIds: readonly string[], perAggregate: number, seed: number, firstIndex = 0): PushEvent[] {
+export function clientEvents(
+  clientId: string,
+  aggregateIds: readonly string[],
+  perAggregate: number,
+  seed: number,
+  firstIndex = 0,
+): PushEvent[] {
   const random = prng(seed);
   const total = aggregateIds.length * perAggregate;
   const order = new Uint32Array(total);
@@ -128,7 +142,13 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
 }
 
 function pushOf(clientId: string, events: PushEvent[]): PushRequest {
-  return { protocolVersion: PROTOCOL_VERSION, clientId, from: events[0]!.meta.clientSeq, to: events[events.length - 1]!.meta.clientSeq, events };
+  return {
+    protocolVersion: PROTOCOL_VERSION,
+    clientId,
+    from: events[0]!.meta.clientSeq,
+    to: events[events.length - 1]!.meta.clientSeq,
+    events,
+  };
 }
 
 interface PushClient {
@@ -226,7 +246,9 @@ interface Inserter {
 
 async function runBaseline(connections: Inserter[], clients: PushClient[]): Promise<SideResult> {
   // Statements and parameters are made before the clock starts, as the push bodies are.
-  const work = clients.map((c) => chunks(c.events, SERVER_SIZES.batch).map((list) => ({ sql: insertSql(list.length), params: insertParams(list) })));
+  const work = clients.map((c) =>
+    chunks(c.events, SERVER_SIZES.batch).map((list) => ({ sql: insertSql(list.length), params: insertParams(list) })),
+  );
   const total = clients.reduce((n, c) => n + c.events.length, 0);
   const t0 = now();
   await Promise.all(
@@ -272,7 +294,12 @@ async function runPushes(url: string, log: string, clients: PushClient[]): Promi
 
 function benchServer(store: LogStore, clients: PushClient[]): SyncServer {
   const tokens = Object.fromEntries(clients.map((c, i) => [c.token, { id: `bench-client-${i}`, read: ['*'], write: ['*'] }]));
-  return createSyncServer({ store, logger: silentLogger, auth: { tokens }, ...(process.env.BENCH_NO_DECODE ? { pushDecoding: false as const } : {}) });
+  return createSyncServer({
+    store,
+    logger: silentLogger,
+    auth: { tokens },
+    ...(process.env.BENCH_NO_DECODE ? { pushDecoding: false as const } : {}),
+  });
 }
 
 export interface ServerPushOptions {
@@ -332,9 +359,15 @@ async function baselineRound(
     try {
       await db.exec(PLAIN_TABLE);
       const inserter: Inserter = { query: (text, params) => db.query(text, params) };
-      await runBaseline(clients.map(() => inserter), warm);
+      await runBaseline(
+        clients.map(() => inserter),
+        warm,
+      );
       await db.exec('TRUNCATE plain_events');
-      result = await runBaseline(clients.map(() => inserter), clients);
+      result = await runBaseline(
+        clients.map(() => inserter),
+        clients,
+      );
       count = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM plain_events')).rows[0]!.n);
     } finally {
       await db.close();
@@ -356,7 +389,9 @@ async function chronicleRound(
   const log = 'bench-push';
   if (kind === 'postgres') await withClient(database!, (c) => c.query(`DROP TABLE IF EXISTS ${CHRONICLE_TABLES}`));
   const store =
-    kind === 'postgres' ? await createPostgresStore({ connectionString: database!.url }) : await createPgliteStore({ dataDir: await tempDir() });
+    kind === 'postgres'
+      ? await createPostgresStore({ connectionString: database!.url })
+      : await createPgliteStore({ dataDir: await tempDir() });
   const server = benchServer(store, clients);
   try {
     const { url } = await server.listen(0, '127.0.0.1');
@@ -384,7 +419,10 @@ export async function serverPush({ kind, database, rounds = 3 }: ServerPushOptio
   if (kind === 'postgres' && !database) throw new Error('serverPush(postgres) needs the run database');
   const runId = Date.now().toString(36);
   const clients = pushClients(runId);
-  const warm = pushClients(`${runId}-warm`, SERVER_SIZES.warmupPerClient / SERVER_SIZES.aggregatesPerClient).map((c, i) => ({ ...c, token: clients[i]!.token }));
+  const warm = pushClients(`${runId}-warm`, SERVER_SIZES.warmupPerClient / SERVER_SIZES.aggregatesPerClient).map((c, i) => ({
+    ...c,
+    token: clients[i]!.token,
+  }));
   const total = clients.reduce((n, c) => n + c.events.length, 0);
   const avgBytes = clients.reduce((n, c) => n + c.events.reduce((m, e) => m + JSON.stringify(e).length, 0), 0) / total;
   const dirs: string[] = [];
@@ -404,7 +442,8 @@ export async function serverPush({ kind, database, rounds = 3 }: ServerPushOptio
     }
   } finally {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-    if (kind === 'postgres') await withClient(database!, (c) => c.query(`DROP TABLE IF EXISTS plain_events, ${CHRONICLE_TABLES}`)).catch(() => undefined);
+    if (kind === 'postgres')
+      await withClient(database!, (c) => c.query(`DROP TABLE IF EXISTS plain_events, ${CHRONICLE_TABLES}`)).catch(() => undefined);
   }
 
   const best = (runs: SideResult[]): SideResult => runs.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
@@ -458,13 +497,19 @@ export async function startSyncServer(database: BenchDatabase | undefined): Prom
   const log = 'bench-sync';
   const token = 'bench-browser-token';
   const store = database ? await createPostgresStore({ connectionString: database.url }) : await createPgliteStore();
-  const server = createSyncServer({ store, logger: silentLogger, auth: { tokens: { [token]: { id: 'bench-browser', read: ['*'], write: ['*'] } } } });
+  const server = createSyncServer({
+    store,
+    logger: silentLogger,
+    auth: { tokens: { [token]: { id: 'bench-browser', read: ['*'], write: ['*'] } } },
+  });
   try {
     const perClient = syncAggregates / syncClients;
     const clients = Array.from({ length: syncClients }, (_, c) => {
       const clientId = uuidv7(1_700_000_000_000 + c);
       const aggregateIds = Array.from({ length: perClient }, (_, i) => `order-${(c * perClient + i).toString().padStart(6, '0')}`);
-      return chunks(clientEvents(clientId, aggregateIds, syncEventsPerAggregate, 1000 + c, c * perClient), batch).map((list) => pushOf(clientId, list));
+      return chunks(clientEvents(clientId, aggregateIds, syncEventsPerAggregate, 1000 + c, c * perClient), batch).map((list) =>
+        pushOf(clientId, list),
+      );
     });
     let bytes = 0;
     let events = 0;
@@ -485,7 +530,16 @@ export async function startSyncServer(database: BenchDatabase | undefined): Prom
     const head = await store.head(log);
     if (head !== events) throw new Error(`initial-sync log: head ${head}, expected ${events}`);
     const { url } = await server.listen(0, '127.0.0.1');
-    return { url, log, token, events, store: store.kind, avgEventBytes: round(bytes / events, 0), pushMs: round(pushMs), close: () => server.close() };
+    return {
+      url,
+      log,
+      token,
+      events,
+      store: store.kind,
+      avgEventBytes: round(bytes / events, 0),
+      pushMs: round(pushMs),
+      close: () => server.close(),
+    };
   } catch (error) {
     await server.close().catch(() => undefined);
     throw error;

@@ -45,7 +45,8 @@ try {
   panel.on('pageerror', (error) => console.error('panel error:', error.message));
   // The panel page outside devtools, pointed at the tab (panel.html?tab=<id>).
   await panel.goto(`chrome-extension://${id}/panel.html?tab=${tabId}`);
-  const ready = (total) => panel.locator(`[data-testid="chronicle-devtools"][data-state="ready"][data-total="${total}"]`).waitFor({ timeout: 15_000 });
+  const ready = (total) =>
+    panel.locator(`[data-testid="chronicle-devtools"][data-state="ready"][data-total="${total}"]`).waitFor({ timeout: 15_000 });
   await ready(2);
   step('panel lists the page log over the bridge');
   await panel.getByTestId('devtools-row').nth(1).click();

@@ -11,7 +11,8 @@ const fail = (line) => {
   process.exit(1);
 };
 
-if (!existsSync(new URL('../node_modules/vitest/package.json', import.meta.url))) fail('dependencies are not installed: run `npm ci` first.');
+if (!existsSync(new URL('../node_modules/vitest/package.json', import.meta.url)))
+  fail('dependencies are not installed: run `npm ci` first.');
 
 function executable(path) {
   try {
@@ -24,10 +25,12 @@ function executable(path) {
 
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!executable(chromium)) {
-  if (process.env.CHROMIUM_PATH) fail(`CHROMIUM_PATH=${chromium} is not an executable; point it at Chromium, or unset it to use /usr/bin/chromium.`);
+  if (process.env.CHROMIUM_PATH)
+    fail(`CHROMIUM_PATH=${chromium} is not an executable; point it at Chromium, or unset it to use /usr/bin/chromium.`);
   const isRoot = process.getuid?.() === 0;
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
-  if (!isRoot || !hasApt) fail('Chromium is missing: install it (Debian/Ubuntu: `sudo apt-get install chromium`) or set CHROMIUM_PATH to a Chromium binary.');
+  if (!isRoot || !hasApt)
+    fail('Chromium is missing: install it (Debian/Ubuntu: `sudo apt-get install chromium`) or set CHROMIUM_PATH to a Chromium binary.');
   console.log('npm test: Chromium is missing; installing the Debian chromium package (apt-get)...');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
@@ -51,6 +54,7 @@ const answers = await new Promise((resolve) => {
   socket.once('error', () => done(false));
 });
 if (!answers) {
-  if (process.env.CI === 'true') fail('PostgreSQL does not answer on 127.0.0.1:5432, and CI=true requires it (start it, e.g. `pg_ctlcluster 15 main start`).');
+  if (process.env.CI === 'true')
+    fail('PostgreSQL does not answer on 127.0.0.1:5432, and CI=true requires it (start it, e.g. `pg_ctlcluster 15 main start`).');
   console.warn('npm test: notice: PostgreSQL does not answer on 127.0.0.1:5432; its suites will be skipped (CI=true makes this an error).');
 }

@@ -1,4 +1,10 @@
-import { ConcurrencyError, DuplicateInBatchError, EventIdConflictError, HistoryCompactedError, type ExpectedVersion } from '../src/core/errors.ts';
+import {
+  ConcurrencyError,
+  DuplicateInBatchError,
+  EventIdConflictError,
+  HistoryCompactedError,
+  type ExpectedVersion,
+} from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { EncodedEvent } from '../src/core/registry.ts';
 import type { MetaRecord } from './db.ts';
@@ -182,4 +188,3 @@ export function planGroup(
   for (const e of entries) moved.set(e.aggregateId, e.seq);
   return { entries, result: { outcomes, moved: [...moved], written: entries.length } };
 }
-

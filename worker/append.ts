@@ -163,7 +163,11 @@ async function commitAfterReading(
   // A log with no event yet: every head is 0, and the cache can say so of every aggregate from now on.
   // (Compaction leaves heads of events no longer counted: a compacted log is never "empty".)
   const empty =
-    !backlog && metaFound !== undefined && metaFound.pendingEvents === 0 && metaFound.confirmedEvents === 0 && metaFound.compaction === undefined;
+    !backlog &&
+    metaFound !== undefined &&
+    metaFound.pendingEvents === 0 &&
+    metaFound.confirmedEvents === 0 &&
+    metaFound.compaction === undefined;
   if (fromKnown) {
     for (const [id, head] of knownHead) heads.set(id, head);
   } else {

@@ -29,8 +29,7 @@ export function createBookkeeping(run: Run, projectionCommitted: (name: string) 
         const found = await tx.store.get(record.name);
         const current = found && found.version === record.version ? found : undefined;
         const matches =
-          sameCursor(current?.cursor ?? null, expected.cursor) &&
-          sameCursor(current?.pending?.cursor ?? null, expected.pendingCursor);
+          sameCursor(current?.cursor ?? null, expected.cursor) && sameCursor(current?.pending?.cursor ?? null, expected.pendingCursor);
         if (!matches) {
           await tx.done;
           return false;

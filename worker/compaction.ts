@@ -1,7 +1,17 @@
 import { horizonOf, jobThrough, pagesOverPolicy, projectionThrough, type Blocker, type RetentionOptions } from '../src/core/compaction.ts';
 import { ChronicleError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import type { ChronicleDB, CompactionMeta, JobRecord, MetaRecord, PageIndexRecord, PageRecord, ProjectionRecord, ReactionRecord, SnapshotRecord } from './db.ts';
+import type {
+  ChronicleDB,
+  CompactionMeta,
+  JobRecord,
+  MetaRecord,
+  PageIndexRecord,
+  PageRecord,
+  ProjectionRecord,
+  ReactionRecord,
+  SnapshotRecord,
+} from './db.ts';
 import { idKeys } from './id-keys.ts';
 import { decodePageJson } from './page-codec.ts';
 import { readPages } from './page-store.ts';
@@ -77,7 +87,12 @@ async function readLimits(db: ChronicleDB, meta: MetaRecord): Promise<Blocker[]>
   return limitsOf(meta, projections, jobs, reactions);
 }
 
-function limitsOf(meta: MetaRecord, projections: readonly ProjectionRecord[], jobs: readonly JobRecord[], reactions: readonly ReactionRecord[]): Blocker[] {
+function limitsOf(
+  meta: MetaRecord,
+  projections: readonly ProjectionRecord[],
+  jobs: readonly JobRecord[],
+  reactions: readonly ReactionRecord[],
+): Blocker[] {
   const limits: Blocker[] = [
     ...projections.map((p): Blocker => ({ kind: 'projection', name: p.name, position: projectionThrough(p.cursor) })),
     ...jobs.map((j): Blocker => ({ kind: 'job', name: j.name, position: jobThrough(j) })),
@@ -164,7 +179,14 @@ export async function dropCompacted(db: ChronicleDB, request: DropRequest): Prom
   const meta = await tx.objectStore('meta').get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const startsAt = meta.compaction?.historyStartsAt ?? 1;
-  const none = (skipped: 'raced' | 'blocked'): DropResult => ({ pages: 0, events: 0, bytes: 0, basesWritten: 0, historyStartsAt: startsAt, skipped });
+  const none = (skipped: 'raced' | 'blocked'): DropResult => ({
+    pages: 0,
+    events: 0,
+    bytes: 0,
+    basesWritten: 0,
+    historyStartsAt: startsAt,
+    skipped,
+  });
   if (startsAt !== request.historyStartsAt || request.pages.length === 0) {
     await tx.done;
     return none('raced');
@@ -217,7 +239,13 @@ export async function dropCompacted(db: ChronicleDB, request: DropRequest): Prom
   return { pages: keys.length, events: events.length, bytes, basesWritten, historyStartsAt: last + 1 };
 }
 
-function advanced(before: CompactionMeta | undefined, startsAt: number, events: number, pages: readonly PageRecord[], bytes: number): CompactionMeta {
+function advanced(
+  before: CompactionMeta | undefined,
+  startsAt: number,
+  events: number,
+  pages: readonly PageRecord[],
+  bytes: number,
+): CompactionMeta {
   const t0 = Math.min(before?.t0 ?? Infinity, ...pages.map((p) => p.t0));
   const t1 = Math.max(before?.t1 ?? -Infinity, ...pages.map((p) => p.t1));
   return {

@@ -298,7 +298,8 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
             'versionchange'
           >;
           for (const name of ['stream', 'id']) {
-            if ((pages.indexNames as DOMStringList).contains(name)) (pages as unknown as { deleteIndex(n: string): void }).deleteIndex(name);
+            if ((pages.indexNames as DOMStringList).contains(name))
+              (pages as unknown as { deleteIndex(n: string): void }).deleteIndex(name);
           }
           let cursor = await pages.openCursor();
           while (cursor) {
@@ -350,7 +351,10 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
     const timer = setInterval(() => {
       if (blocked) {
         clearInterval(timer);
-        opening.then((db) => db.close(), () => undefined);
+        opening.then(
+          (db) => db.close(),
+          () => undefined,
+        );
         reject(new StorageBlockedError(name));
       }
     }, 50);

@@ -72,7 +72,11 @@ export interface Engine extends Bookkeeping, ReactionStore {
   /** The earliest meta.occurredAt in the first pending page (the oldest pending events), or null when nothing is pending. */
   oldestPendingAt(): Promise<number | null>;
   /** Starts syncing with a server (this tab syncs while it holds the store's sync lock). */
-  startSync(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory | undefined; fetch?: typeof fetch | undefined }): Promise<void>;
+  startSync(
+    config: SyncConfig,
+    callbacks?: SyncCallbacks,
+    local?: { webSocket?: WebSocketFactory | undefined; fetch?: typeof fetch | undefined },
+  ): Promise<void>;
   syncStatus(): Promise<SyncStatus>;
   /** One full sync round now; rejects if it fails, if sync is paused, or if another tab is the one syncing. */
   syncNow(): Promise<void>;
@@ -111,7 +115,10 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
         onGone() {
           // Drop the connection; the next operation reopens it.
           if (dbPromise === opening) dbPromise = undefined;
-          opening.then((db) => db.close(), () => undefined);
+          opening.then(
+            (db) => db.close(),
+            () => undefined,
+          );
         },
       });
       dbPromise = opening;

@@ -75,7 +75,9 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
     },
     async appendBatch(requests) {
       if (closed) throw new StoreClosedError(deps.name);
-      const result = await deps.run('appendBatch', (db) => commitAppendGroup(db, requests, { atomic: true, newClientId: uuidv7, cache: deps.cache }));
+      const result = await deps.run('appendBatch', (db) =>
+        commitAppendGroup(db, requests, { atomic: true, newClientId: uuidv7, cache: deps.cache }),
+      );
       if (result.written > 0) deps.written(result);
       return result.outcomes as AppendOutcome[];
     },

@@ -52,7 +52,14 @@ export interface ReactionStore {
   /** The handler failed and will be retried after a pause. */
   noteReactionFailure(name: string, eventId: string, attempts: number, lastError: string): Promise<void>;
   /** The handler failed too often: the event is set aside and the reaction moves on. */
-  parkReaction(name: string, event: StoredEvent, attempts: number, lastError: string, advance: ReactionAdvance, next: string | null): Promise<void>;
+  parkReaction(
+    name: string,
+    event: StoredEvent,
+    attempts: number,
+    lastError: string,
+    advance: ReactionAdvance,
+    next: string | null,
+  ): Promise<void>;
   /** Moves the checkpoint over events that are not for this reaction or were handled already. */
   advanceReaction(name: string, advance: ReactionAdvance): Promise<void>;
   parkedReactions(name?: string): Promise<ParkedRecord[]>;
@@ -86,7 +93,12 @@ function missing(name: string): never {
   throw new ChronicleError('CONFIG', `Reaction "${name}" is not registered with this store`, { reaction: name });
 }
 
-export function createReactionStore(storeName: string, run: Run, publish: (change: Change) => void, isClosed: () => boolean): ReactionStore {
+export function createReactionStore(
+  storeName: string,
+  run: Run,
+  publish: (change: Change) => void,
+  isClosed: () => boolean,
+): ReactionStore {
   const changed = (name: string, retry = false) => publish({ kind: 'reactions', name, ...(retry ? { retry } : {}) });
   const releases = new Set<() => void>();
   let released = false;
@@ -198,7 +210,8 @@ export function createReactionStore(storeName: string, run: Run, publish: (chang
     retryParked: async (name, eventId) => {
       await update('retryParked', name, async (_record, tx) => {
         const parked = await tx.objectStore('parked').get([name, eventId]);
-        if (!parked) throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
+        if (!parked)
+          throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
         parked.retry = true;
         tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
       });
@@ -222,7 +235,8 @@ export function createReactionStore(storeName: string, run: Run, publish: (chang
     skipParked: async (name, eventId) => {
       await update('skipParked', name, async (_record, tx) => {
         const parked = await tx.objectStore('parked').get([name, eventId]);
-        if (!parked) throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
+        if (!parked)
+          throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
         tx.objectStore('parked').delete([name, eventId]).catch(ignore);
         const skipped: ProcessedRecord = { reaction: name, eventId, outcome: 'skipped', at: Date.now() };
         tx.objectStore('processed').put(skipped, [name, eventId]).catch(ignore);

@@ -111,7 +111,12 @@ export interface SnapshotAndTail {
  * A stream's snapshot and the pages after it, in ONE transaction and one call:
  * a load from a snapshot costs one round trip to the engine, not two.
  */
-export async function readSnapshotAndTail(db: ChronicleDB, aggregateId: string, maxPages: number, cache: StateCache): Promise<SnapshotAndTail> {
+export async function readSnapshotAndTail(
+  db: ChronicleDB,
+  aggregateId: string,
+  maxPages: number,
+  cache: StateCache,
+): Promise<SnapshotAndTail> {
   const atHead = await snapshotAtKnownHead(db, aggregateId, cache);
   if (atHead) return atHead;
   const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots', 'bases']);

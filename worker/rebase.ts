@@ -42,7 +42,10 @@ export interface RebasePlan {
  */
 export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly string[]): Promise<RebasePlan> {
   const tx = db.transaction(['pages', 'pageIndex', 'meta']);
-  const [meta, { pages: pendingPages }] = await Promise.all([tx.objectStore('meta').get('client'), readPages(tx.objectStore('pages'), pendingRangeAll())]);
+  const [meta, { pages: pendingPages }] = await Promise.all([
+    tx.objectStore('meta').get('client'),
+    readPages(tx.objectStore('pages'), pendingRangeAll()),
+  ]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const byAggregate = new Map<string, StoredEvent[]>();
   for (const page of pendingPages) {
@@ -80,7 +83,10 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
  * events: sorted by clientSeq, the pending seqs must be confirmedHead + 1,
  * + 2, ... Pure: the store reads, this decides.
  */
-export function findConflicts(pendingByAggregate: ReadonlyMap<string, StoredEvent[]>, confirmedHeads: ReadonlyMap<string, number>): RebaseConflict[] {
+export function findConflicts(
+  pendingByAggregate: ReadonlyMap<string, StoredEvent[]>,
+  confirmedHeads: ReadonlyMap<string, number>,
+): RebaseConflict[] {
   const conflicts: RebaseConflict[] = [];
   for (const [aggregateId, events] of pendingByAggregate) {
     const confirmedHead = confirmedHeads.get(aggregateId) ?? 0;
@@ -212,7 +218,10 @@ export async function applyRebase(
   });
   const outcomes = result?.outcomes ?? [];
   const firstClientSeq = result?.firstClientSeq ?? Infinity;
-  for (const { aggregateId } of plan.conflicts) tx.objectStore('snapshots').delete(aggregateId).catch(() => undefined);
+  for (const { aggregateId } of plan.conflicts)
+    tx.objectStore('snapshots')
+      .delete(aggregateId)
+      .catch(() => undefined);
   meta.pendingEvents = after;
   meta.nextClientSeq = after > 0 ? firstClientSeq + after : Number.isFinite(firstClientSeq) ? firstClientSeq : meta.nextClientSeq;
   meta.generation = (meta.generation ?? 0) + 1;
@@ -241,14 +250,18 @@ export async function renumberPending(
     for (const event of refused) {
       const why = reject.get(event.id)!;
       dropped.push(event);
-      tx.objectStore('rejected').put({ id: event.id, event, reason: why.reason, code: why.code, rejectedAt: now }, event.id).catch(() => undefined);
+      tx.objectStore('rejected')
+        .put({ id: event.id, event, reason: why.reason, code: why.code, rejectedAt: now }, event.id)
+        .catch(() => undefined);
     }
     return keep;
   });
   meta.pendingEvents = after;
   meta.nextClientSeq = from + after;
   meta.generation = (meta.generation ?? 0) + 1;
-  tx.objectStore('meta').put(meta, 'client').catch(() => undefined);
+  tx.objectStore('meta')
+    .put(meta, 'client')
+    .catch(() => undefined);
   await tx.done;
   return { pending: after, rejected: dropped };
 }

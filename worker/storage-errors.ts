@@ -1,9 +1,4 @@
-import {
-  ChronicleError,
-  StorageClosedError,
-  StorageError,
-  StorageQuotaError,
-} from '../src/core/errors.ts';
+import { ChronicleError, StorageClosedError, StorageError, StorageQuotaError } from '../src/core/errors.ts';
 
 /**
  * Turns what IndexedDB throws into a typed ChronicleError. ChronicleErrors

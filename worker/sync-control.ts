@@ -13,7 +13,11 @@ export interface SyncControlDeps {
 
 /** The engine's sync methods; the loop itself lives in worker/sync/. */
 export interface SyncControl {
-  start(config: SyncConfig, callbacks?: SyncCallbacks, local?: { webSocket?: WebSocketFactory | undefined; fetch?: typeof fetch | undefined }): Promise<void>;
+  start(
+    config: SyncConfig,
+    callbacks?: SyncCallbacks,
+    local?: { webSocket?: WebSocketFactory | undefined; fetch?: typeof fetch | undefined },
+  ): Promise<void>;
   status(): Promise<SyncStatus>;
   syncNow(): Promise<void>;
   pause(): Promise<void>;
@@ -49,7 +53,8 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       const own = sync?.status();
       const meta = await run('syncStatus', (db) => db.get('meta', 'client'));
       // Counts come from storage, so they stay true while sync is paused or idle.
-      if (own?.leader) return { ...own, pending: meta?.pendingEvents ?? own.pending, confirmedPosition: meta?.confirmedHead ?? own.confirmedPosition };
+      if (own?.leader)
+        return { ...own, pending: meta?.pendingEvents ?? own.pending, confirmedPosition: meta?.confirmedHead ?? own.confirmedPosition };
       const base: SyncStatus = lastSyncStatus ?? initialSyncStatus(sync ? 'standby' : 'disabled');
       return {
         ...base,

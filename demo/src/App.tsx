@@ -31,9 +31,7 @@ export function App({ store, config, device }: { store: DemoStore; config: DemoC
           <span className="logo" aria-hidden="true" />
           <div>
             <h1>Orders</h1>
-            <p className="subtitle">
-              {device ? `Device ${device}` : 'This device'} · works offline
-            </p>
+            <p className="subtitle">{device ? `Device ${device}` : 'This device'} · works offline</p>
           </div>
         </div>
         <div className="topbar-controls">
@@ -123,7 +121,9 @@ export function App({ store, config, device }: { store: DemoStore; config: DemoC
       <footer className="stats" data-testid="stats">
         <div>
           <span className="stat-label">Orders</span>
-          <span className="stat-value" data-testid="stat-orders">{sums.orders}</span>
+          <span className="stat-value" data-testid="stat-orders">
+            {sums.orders}
+          </span>
         </div>
         <div>
           <span className="stat-label">Open</span>
@@ -135,7 +135,9 @@ export function App({ store, config, device }: { store: DemoStore; config: DemoC
         </div>
         <div>
           <span className="stat-label">Revenue</span>
-          <span className="stat-value" data-testid="stat-revenue">{formatMoney(sums.revenue)}</span>
+          <span className="stat-value" data-testid="stat-revenue">
+            {formatMoney(sums.revenue)}
+          </span>
         </div>
       </footer>
 

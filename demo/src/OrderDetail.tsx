@@ -68,7 +68,9 @@ export function OrderDetail(props: {
         </button>
         <div className="empty">
           <h2>{readOnly ? 'This order did not exist yet' : 'Order not found'}</h2>
-          <p>{readOnly ? 'At the point in the log you are viewing, nobody had opened it.' : 'It may not have synced to this device yet.'}</p>
+          <p>
+            {readOnly ? 'At the point in the log you are viewing, nobody had opened it.' : 'It may not have synced to this device yet.'}
+          </p>
         </div>
       </section>
     );
@@ -140,7 +142,13 @@ export function OrderDetail(props: {
                   </>
                 )}
               </span>
-              <button type="button" className="notice-dismiss" aria-label="Dismiss" data-testid="notice-dismiss" onClick={() => props.onDismiss(n.id)}>
+              <button
+                type="button"
+                className="notice-dismiss"
+                aria-label="Dismiss"
+                data-testid="notice-dismiss"
+                onClick={() => props.onDismiss(n.id)}
+              >
                 ×
               </button>
             </li>
@@ -179,7 +187,9 @@ export function OrderDetail(props: {
                       type="button"
                       aria-label={`One fewer ${line.name}`}
                       disabled={busy || line.qty <= 1}
-                      onClick={() => void act([{ type: 'QuantityChanged', data: { lineId: line.lineId, name: line.name, qty: line.qty - 1 } }])}
+                      onClick={() =>
+                        void act([{ type: 'QuantityChanged', data: { lineId: line.lineId, name: line.name, qty: line.qty - 1 } }])
+                      }
                     >
                       −
                     </button>
@@ -189,7 +199,9 @@ export function OrderDetail(props: {
                       aria-label={`One more ${line.name}`}
                       data-testid="line-inc"
                       disabled={busy || line.qty >= 999}
-                      onClick={() => void act([{ type: 'QuantityChanged', data: { lineId: line.lineId, name: line.name, qty: line.qty + 1 } }])}
+                      onClick={() =>
+                        void act([{ type: 'QuantityChanged', data: { lineId: line.lineId, name: line.name, qty: line.qty + 1 } }])
+                      }
                     >
                       +
                     </button>
@@ -287,13 +299,24 @@ export function OrderDetail(props: {
       {!readOnly && (
         <div className="actions">
           {state.status === 'draft' && (
-            <button type="button" className="primary" data-testid="action-place" disabled={busy || !canPlace(state)} onClick={() => void act([{ type: 'OrderPlaced', data: {} }])}>
+            <button
+              type="button"
+              className="primary"
+              data-testid="action-place"
+              disabled={busy || !canPlace(state)}
+              onClick={() => void act([{ type: 'OrderPlaced', data: {} }])}
+            >
               Place order
             </button>
           )}
           {canPay(state) && (
             <span className="action-group">
-              <select aria-label="Payment method" data-testid="pay-method" value={method} onChange={(e) => setMethod(e.target.value as typeof method)}>
+              <select
+                aria-label="Payment method"
+                data-testid="pay-method"
+                value={method}
+                onChange={(e) => setMethod(e.target.value as typeof method)}
+              >
                 {PAYMENT_METHODS.map((m) => (
                   <option key={m} value={m}>
                     {m[0]!.toUpperCase() + m.slice(1)}
@@ -318,7 +341,13 @@ export function OrderDetail(props: {
                   <option key={c}>{c}</option>
                 ))}
               </select>
-              <button type="button" className="primary" data-testid="action-ship" disabled={busy} onClick={() => void act([{ type: 'OrderShipped', data: { carrier } }])}>
+              <button
+                type="button"
+                className="primary"
+                data-testid="action-ship"
+                disabled={busy}
+                onClick={() => void act([{ type: 'OrderShipped', data: { carrier } }])}
+              >
                 Ship
               </button>
             </span>
@@ -366,7 +395,9 @@ export function OrderDetail(props: {
       )}
 
       <details className="history" data-testid="order-history">
-        <summary>History · {history.length} {history.length === 1 ? 'change' : 'changes'}</summary>
+        <summary>
+          History · {history.length} {history.length === 1 ? 'change' : 'changes'}
+        </summary>
         <ol>
           {history.map((e) => (
             <li key={e.id} data-testid="history-item" data-status={e.position === undefined ? 'pending' : 'confirmed'}>

@@ -98,7 +98,13 @@ export function OrderListPanel(props: {
       </form>
 
       <div className="list-tools">
-        <input type="search" placeholder="Search customer or number" aria-label="Search orders" value={query} onChange={(e) => setQuery(e.target.value)} />
+        <input
+          type="search"
+          placeholder="Search customer or number"
+          aria-label="Search orders"
+          value={query}
+          onChange={(e) => setQuery(e.target.value)}
+        />
         <div className="chips" role="tablist" aria-label="Filter by status">
           {FILTERS.map((f) => (
             <button key={f.key} type="button" role="tab" aria-selected={filter === f.key} className="chip" onClick={() => setFilter(f.key)}>
@@ -126,7 +132,12 @@ export function OrderListPanel(props: {
                   <span className="order-customer">{o.customer || 'Unknown customer'}</span>
                   <span className="order-meta">
                     #{o.number} · {o.items} {o.items === 1 ? 'item' : 'items'}
-                    {waiting > 0 && <span className="pending-dot" title={`${waiting} change(s) not synced yet`}> · {waiting} unsynced</span>}
+                    {waiting > 0 && (
+                      <span className="pending-dot" title={`${waiting} change(s) not synced yet`}>
+                        {' '}
+                        · {waiting} unsynced
+                      </span>
+                    )}
                   </span>
                 </span>
                 <span className="order-side">

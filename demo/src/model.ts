@@ -138,7 +138,8 @@ export const Order = defineAggregate({
     cancelReason: null,
   }),
   reducers: {
-    OrderOpened: (state, e) => (state.status === 'new' ? { ...state, status: 'draft' as const, customer: e.data.customer, number: e.data.number } : state),
+    OrderOpened: (state, e) =>
+      state.status === 'new' ? { ...state, status: 'draft' as const, customer: e.data.customer, number: e.data.number } : state,
     ItemAdded: (state, e) =>
       canEditLines(state.status) && !state.lines.some((l) => l.lineId === e.data.lineId)
         ? withLines(state, [...state.lines, { ...e.data }])
@@ -158,9 +159,11 @@ export const Order = defineAggregate({
           )
         : state,
     OrderPlaced: (state) => (state.status === 'draft' ? { ...state, status: 'placed' as const } : state),
-    PaymentRecorded: (state, e) => (state.status === 'placed' ? { ...state, status: 'paid' as const, paid: state.paid + e.data.amount } : state),
+    PaymentRecorded: (state, e) =>
+      state.status === 'placed' ? { ...state, status: 'paid' as const, paid: state.paid + e.data.amount } : state,
     OrderShipped: (state, e) => (state.status === 'paid' ? { ...state, status: 'shipped' as const, carrier: e.data.carrier } : state),
-    OrderCancelled: (state, e) => (canCancel(state.status) ? { ...state, status: 'cancelled' as const, cancelReason: e.data.reason } : state),
+    OrderCancelled: (state, e) =>
+      canCancel(state.status) ? { ...state, status: 'cancelled' as const, cancelReason: e.data.reason } : state,
   },
   /**
    * An edit made offline meets what others did meanwhile: `state` is the
@@ -205,7 +208,8 @@ export interface OrderListState {
 }
 
 type LooseEvent = { type: string; aggregateId: string; meta: { occurredAt: number } };
-const reducerFor = (type: string) => (Order.reducers as unknown as Record<string, (state: OrderState, event: LooseEvent) => OrderState>)[type];
+const reducerFor = (type: string) =>
+  (Order.reducers as unknown as Record<string, (state: OrderState, event: LooseEvent) => OrderState>)[type];
 
 function summarize(list: OrderListState, event: LooseEvent): OrderListState {
   const previous = list.orders[event.aggregateId];
@@ -248,8 +252,7 @@ export function totals(orders: readonly OrderSummary[]) {
   return { orders: orders.length, revenue, open, awaitingShipment };
 }
 
-export const formatMoney = (cents: number) =>
-  new Intl.NumberFormat('en-GB', { style: 'currency', currency: 'EUR' }).format(cents / 100);
+export const formatMoney = (cents: number) => new Intl.NumberFormat('en-GB', { style: 'currency', currency: 'EUR' }).format(cents / 100);
 
 /** A short, human-readable description of an edit, for "your change … was rejected". */
 export function describeEdit(type: string, data: unknown): string {

@@ -170,7 +170,10 @@ async function foldFromScratch(
     const { historyStartsAt } = await connection.engine.stats();
     const until = options.until;
     if (base.aggregateType !== aggregate.type || base.reducerVersion !== aggregate.version) {
-      throw new HistoryCompactedError('state', historyStartsAt, { aggregateId, reason: 'the compaction base was made by another reducer version' });
+      throw new HistoryCompactedError('state', historyStartsAt, {
+        aggregateId,
+        reason: 'the compaction base was made by another reducer version',
+      });
     }
     if (until && until.area === 0 && until.page + until.index < historyStartsAt - 1) {
       throw new HistoryCompactedError('state', historyStartsAt, { aggregateId, until: until.page + until.index });

@@ -46,7 +46,12 @@ function toResult(registry: Registry, request: AppendRequest, outcome: AppendOut
 }
 
 /** Validates and encodes one stream's events into an engine request; throws before anything is sent. */
-export function buildRequest(registry: Registry, aggregateId: string, events: InputOf<unknown>[] | unknown, opts: AppendOptions = {}): AppendRequest {
+export function buildRequest(
+  registry: Registry,
+  aggregateId: string,
+  events: InputOf<unknown>[] | unknown,
+  opts: AppendOptions = {},
+): AppendRequest {
   checkAggregateId(aggregateId);
   const expectedVersion = opts.expectedVersion ?? 'any';
   checkExpectedVersion(expectedVersion);

@@ -52,7 +52,9 @@ export function guardConnection(inner: EngineConnection, name: string): GuardedC
       // The member is looked up only when called: on a released comlink proxy the lookup itself throws.
       // Reflect.apply, not member.apply: on a comlink proxy `.apply` would be a remote property.
       return (...args: unknown[]) =>
-        guarded(() => Reflect.apply(Reflect.get(target, property) as (...a: unknown[]) => Promise<unknown>, target, args) as Promise<unknown>);
+        guarded(
+          () => Reflect.apply(Reflect.get(target, property) as (...a: unknown[]) => Promise<unknown>, target, args) as Promise<unknown>,
+        );
     },
   });
   const connection: EngineConnection = {

@@ -27,7 +27,8 @@ export function scheduleCompaction(ctx: StoreContext, compactor: Compactor, idle
 
   const once = async () => {
     const work = () => compactor.compact({ measure: false, signal: stopping.signal });
-    if (locks) await locks.request(`chronicle-compact:${ctx.name}`, { ifAvailable: true }, async (lock) => void (lock ? await work() : undefined));
+    if (locks)
+      await locks.request(`chronicle-compact:${ctx.name}`, { ifAvailable: true }, async (lock) => void (lock ? await work() : undefined));
     else await work();
   };
   const run = () => {

@@ -54,7 +54,8 @@ export function checkCompactOptions(options: CompactOptions): void {
   if (pagesPerStep !== undefined && !(Number.isInteger(pagesPerStep) && pagesPerStep >= 1 && pagesPerStep <= 256)) {
     throw new ConfigError('compact pagesPerStep must be an integer from 1 to 256', { pagesPerStep });
   }
-  if (maxSteps !== undefined && !(Number.isInteger(maxSteps) && maxSteps >= 1)) throw new ConfigError('compact maxSteps must be a positive integer', { maxSteps });
+  if (maxSteps !== undefined && !(Number.isInteger(maxSteps) && maxSteps >= 1))
+    throw new ConfigError('compact maxSteps must be a positive integer', { maxSteps });
 }
 
 async function usage(): Promise<number | undefined> {
@@ -76,11 +77,17 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
    */
   const baseAt = async (entry: CompactionAggregate, seq: number, inBatch: readonly LogEvent[]): Promise<SnapshotRecord> => {
     const aggregate = byType.get(entry.aggregateType)!;
-    let state = entry.base ? (entry.base.stateJson !== undefined ? JSON.parse(entry.base.stateJson) : entry.base.state) : aggregate.initialState();
+    let state = entry.base
+      ? entry.base.stateJson !== undefined
+        ? JSON.parse(entry.base.stateJson)
+        : entry.base.state
+      : aggregate.initialState();
     const from = (entry.base?.seq ?? 0) + 1;
     const wanted = inBatch.filter((e) => e.seq >= from && e.seq <= seq);
     const whole = wanted.length === seq - from + 1 && wanted.every((e, i) => e.seq === from + i);
-    const events: AsyncIterable<LogEvent> | Iterable<LogEvent> = whole ? wanted : readStream(connection, registry, entry.aggregateId, { fromSeq: from, toSeq: seq });
+    const events: AsyncIterable<LogEvent> | Iterable<LogEvent> = whole
+      ? wanted
+      : readStream(connection, registry, entry.aggregateId, { fromSeq: from, toSeq: seq });
     for await (const event of events) {
       const reducer = event.known ? aggregate.reducers[event.type] : undefined;
       if (reducer) state = reducer(state, event);
@@ -129,7 +136,15 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
     if (!policy) throw new ConfigError('compact needs a retention policy: openStore({ retention }) or compact({ retention })');
     const perStep = options.pagesPerStep ?? DEFAULT_PAGES_PER_STEP;
     const before = options.measure === false ? undefined : await usage();
-    const report: CompactionReport = { pagesDropped: 0, eventsDropped: 0, bytesDropped: 0, basesWritten: 0, steps: 0, historyStartsAt: 1, blockedBy: [] };
+    const report: CompactionReport = {
+      pagesDropped: 0,
+      eventsDropped: 0,
+      bytesDropped: 0,
+      basesWritten: 0,
+      steps: 0,
+      historyStartsAt: 1,
+      blockedBy: [],
+    };
     let races = 0;
     while (options.maxSteps === undefined || report.steps < options.maxSteps) {
       if (options.signal?.aborted) throw new AbortedError('Compaction');

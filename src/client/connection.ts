@@ -49,7 +49,9 @@ function workerPlan(option: WorkerOption): WorkerPlan | undefined {
     return { create: () => option };
   }
   const fallback = fallbackWorkerUrl(thisModuleUrl());
-  return fallback ? { create: spawnDefaultWorker, fallback: () => new Worker(fallback, ENGINE_WORKER_OPTIONS) } : { create: spawnDefaultWorker };
+  return fallback
+    ? { create: spawnDefaultWorker, fallback: () => new Worker(fallback, ENGINE_WORKER_OPTIONS) }
+    : { create: spawnDefaultWorker };
 }
 
 /** The worker's script failed to load or threw before it served the engine. */

@@ -42,11 +42,22 @@ export interface ScanBatch {
  */
 export type HistoryMode = 'exact' | 'kept' | 'explicit';
 
-function checkHistory(filter: LogFilter, after: LogCursor | null, mode: HistoryMode, historyStartsAt: number, droppedTimes?: [number, number]): void {
+function checkHistory(
+  filter: LogFilter,
+  after: LogCursor | null,
+  mode: HistoryMode,
+  historyStartsAt: number,
+  droppedTimes?: [number, number],
+): void {
   if (mode === 'kept' || historyStartsAt <= 1) return;
   if (filter.status === 'pending') return;
   // A time range that overlaps the dropped events' times would miss some of them.
-  if (droppedTimes && filter.fromTime !== undefined && droppedTimes[1] >= filter.fromTime && (filter.toTime === undefined || droppedTimes[0] <= filter.toTime)) {
+  if (
+    droppedTimes &&
+    filter.fromTime !== undefined &&
+    droppedTimes[1] >= filter.fromTime &&
+    (filter.toTime === undefined || droppedTimes[0] <= filter.toTime)
+  ) {
     throw new HistoryCompactedError('log', historyStartsAt, { requestedFromTime: filter.fromTime, droppedUntilTime: droppedTimes[1] });
   }
   const explicitlyBefore = filter.fromPosition !== undefined || (after !== null && after.area === 0);
@@ -101,8 +112,7 @@ export async function* scanLog(
     // Pending pages are keyed [1, lsn >= 1]: start just before the first.
     after = { area: PENDING, page: 0, index: 0 };
   }
-  const confirmedOnly =
-    filter.status === 'confirmed' || filter.fromPosition !== undefined || filter.toPosition !== undefined;
+  const confirmedOnly = filter.status === 'confirmed' || filter.fromPosition !== undefined || filter.toPosition !== undefined;
   const read = (from: LogCursor | null) =>
     connection.engine.readLog({
       after: from,

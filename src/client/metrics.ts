@@ -298,7 +298,8 @@ export function createMetrics(): Metrics {
         if (isClosed()) throw new StoreClosedError(name);
         const intervalMs = options.intervalMs ?? 1000;
         if (typeof listener !== 'function') throw new TypeError('metrics.subscribe needs a listener function');
-        if (!(Number.isFinite(intervalMs) && intervalMs >= 0)) throw new TypeError('metrics.subscribe intervalMs must be a non-negative number');
+        if (!(Number.isFinite(intervalMs) && intervalMs >= 0))
+          throw new TypeError('metrics.subscribe intervalMs must be a non-negative number');
         const sub: Subscription = { listener, intervalMs, dirty: false, delivering: false, lastAt: -Infinity, timer: undefined };
         subscriptions.add(sub);
         poke = changed;

@@ -86,7 +86,10 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
     for (let attempt = 0; attempt < 100; attempt++) {
       const stored = await engine.getProjection(projection.name);
       let record = stored && stored.version === projection.version ? stored : fresh();
-      let stamp = { cursor: record === stored ? record.cursor : null, pendingCursor: record === stored ? (record.pending?.cursor ?? null) : null };
+      let stamp = {
+        cursor: record === stored ? record.cursor : null,
+        pendingCursor: record === stored ? (record.pending?.cursor ?? null) : null,
+      };
       let scanned = 0;
       const commit = async (next: ProjectionRecord): Promise<boolean> => {
         if (!(await engine.commitProjection(stamp, next))) return false;
@@ -110,7 +113,14 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
           events,
           ({ event, cursor }) => event.meta.clientId === clientId || !storedAfter(cursor, event.position, historyEnd),
         );
-        const next = { ...record, state, cursor: batch.last, applied: record.applied + events.length, pending: null, updatedAt: Date.now() };
+        const next = {
+          ...record,
+          state,
+          cursor: batch.last,
+          applied: record.applied + events.length,
+          pending: null,
+          updatedAt: Date.now(),
+        };
         if (!(await commit(next))) {
           lost = true;
           break;

@@ -75,7 +75,13 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
     const isReplay = record.historyEnd !== null && !storedAfter(cursor, event.position, record.historyEnd);
     for (;;) {
       try {
-        await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: seenBefore || attempts > 0, attempt: attempts + 1, isReplay });
+        await handle(event, {
+          reaction: name,
+          idempotencyKey: event.id,
+          redelivery: seenBefore || attempts > 0,
+          attempt: attempts + 1,
+          isReplay,
+        });
       } catch (error) {
         attempts++;
         if (attempts >= reaction.maxAttempts) {

@@ -63,17 +63,15 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
     },
     async parked(reaction) {
       const records = await engine.parkedReactions(reaction);
-      return records.map(
-        (p): ParkedEvent => ({
-          reaction: p.reaction,
-          eventId: p.eventId,
-          event: registry.decode(p.event),
-          attempts: p.attempts,
-          lastError: p.lastError,
-          parkedAt: p.parkedAt,
-          retryRequested: p.retry,
-        }),
-      );
+      return records.map((p): ParkedEvent => ({
+        reaction: p.reaction,
+        eventId: p.eventId,
+        event: registry.decode(p.event),
+        attempts: p.attempts,
+        lastError: p.lastError,
+        parkedAt: p.parkedAt,
+        retryRequested: p.retry,
+      }));
     },
     retry: (reaction, eventId) => engine.retryParked(reaction, eventId),
     skip: (reaction, eventId) => engine.skipParked(reaction, eventId),

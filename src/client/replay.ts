@@ -29,7 +29,8 @@ function shapeOf(filter: ReplayOptions['filter']): string {
 
 function checkpointEveryOf(options: ReplayOptions<LogEvent>): number {
   const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-  if (!Number.isInteger(every) || every < 1) throw new ConfigError('replay checkpointEvery must be a positive integer', { checkpointEvery: every });
+  if (!Number.isInteger(every) || every < 1)
+    throw new ConfigError('replay checkpointEvery must be a positive integer', { checkpointEvery: every });
   return every;
 }
 

@@ -75,7 +75,10 @@ export interface Store<
   /** A projection's state folded up to a place in the log (or to the head); nothing is stored. */
   inspectProjection<P extends AnyProjectionDefinition>(definition: P, options: InspectOptions): Promise<ProjectionStateOf<P>>;
   /** The log in batches of entries with their places in the log (devtools); smaller batches keep a UI thread responsive. */
-  scan(filter?: LogFilter, options?: { batchEvents?: number }): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
+  scan(
+    filter?: LogFilter,
+    options?: { batchEvents?: number },
+  ): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
   /** The log (or a filtered part) as NDJSON lines, one stored event per line. */
   exportLog(filter?: LogFilter): AsyncIterable<string>;
   /** Imports NDJSON written by exportLog (e.g. into a scratch store): confirmed events keep their positions, pending ones their ids and seqs. */
@@ -101,4 +104,3 @@ export interface Store<
   requestPersistence(): Promise<boolean>;
   close(): Promise<void>;
 }
-

@@ -118,7 +118,8 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
       const stats = await connection.engine.stats();
       return { ...stats, inWorker: connection.inWorker };
     },
-    compact: (compactOptions) => jobs.track((closed) => compactor.compact({ ...compactOptions, signal: eitherSignal(compactOptions?.signal, closed) })),
+    compact: (compactOptions) =>
+      jobs.track((closed) => compactor.compact({ ...compactOptions, signal: eitherSignal(compactOptions?.signal, closed) })),
     async requestPersistence() {
       const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
       if (!storage?.persist) return false;

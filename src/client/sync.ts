@@ -16,7 +16,9 @@ function toDecision(input: RebaseDecisionInput): RebaseDecision {
   if (input === 'drop') return { action: 'drop' };
   if (typeof input === 'object' && input !== null && 'drop' in input) return { action: 'drop', reason: String(input.drop) };
   if (typeof input === 'object' && input !== null && 'transform' in input) return { action: 'transform', data: input.transform };
-  throw new ConfigError(`A rebase rule returned ${JSON.stringify(input)}; expected 'keep', 'drop', { drop: reason } or { transform: data }`);
+  throw new ConfigError(
+    `A rebase rule returned ${JSON.stringify(input)}; expected 'keep', 'drop', { drop: reason } or { transform: data }`,
+  );
 }
 
 /**
@@ -85,7 +87,8 @@ function checkEncryptionOptions(encryption: EncryptionOptions): void {
     throw new ConfigError('sync.encryption.keys must be a keyring ({ current, keys }) or a function of the log returning one');
   }
   for (const flag of ['hashAggregateIds', 'acceptPlaintext'] as const) {
-    if (encryption[flag] !== undefined && typeof encryption[flag] !== 'boolean') throw new ConfigError(`sync.encryption.${flag} must be a boolean`);
+    if (encryption[flag] !== undefined && typeof encryption[flag] !== 'boolean')
+      throw new ConfigError(`sync.encryption.${flag} must be a boolean`);
   }
 }
 

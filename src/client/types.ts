@@ -47,10 +47,8 @@ type AggregateEventShapes<TAggregates extends readonly AnyAggregateDefinition[]>
   : never;
 
 /** Every `{ type, data }` this store accepts. */
-export type StoreEventShape<
-  TEvents extends readonly AnyEventDefinition[],
-  TAggregates extends readonly AnyAggregateDefinition[],
-> = EventShape<TEvents> | AggregateEventShapes<TAggregates>;
+export type StoreEventShape<TEvents extends readonly AnyEventDefinition[], TAggregates extends readonly AnyAggregateDefinition[]> =
+  EventShape<TEvents> | AggregateEventShapes<TAggregates>;
 
 export type InputOf<S> = S extends { type: infer T extends string; data: infer D } ? EventInput<T, D> : never;
 

@@ -124,7 +124,13 @@ interface AesGcmParams {
   tagLength: number;
 }
 interface Subtle {
-  importKey(format: 'raw', keyData: Uint8Array, algorithm: { name: string; hash?: string }, extractable: boolean, usages: string[]): Promise<WebCryptoKey>;
+  importKey(
+    format: 'raw',
+    keyData: Uint8Array,
+    algorithm: { name: string; hash?: string },
+    extractable: boolean,
+    usages: string[],
+  ): Promise<WebCryptoKey>;
   encrypt(algorithm: AesGcmParams, key: WebCryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
   decrypt(algorithm: AesGcmParams, key: WebCryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
   sign(algorithm: 'HMAC', key: WebCryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
@@ -137,7 +143,10 @@ interface PlatformCrypto {
 function platformCrypto(facts: EncryptionKeyFacts): Required<PlatformCrypto> {
   const crypto = (globalThis as unknown as { crypto?: PlatformCrypto }).crypto;
   if (!crypto?.subtle) {
-    throw new EncryptionKeyError('keyring', { ...facts, cause: 'WebCrypto (crypto.subtle) is not available here: a page needs a secure context (https or localhost)' });
+    throw new EncryptionKeyError('keyring', {
+      ...facts,
+      cause: 'WebCrypto (crypto.subtle) is not available here: a page needs a secure context (https or localhost)',
+    });
   }
   return crypto as Required<PlatformCrypto>;
 }
@@ -335,7 +344,9 @@ export async function importKeyring(keyring: unknown, log: string, cache: KeyImp
     keys.set(id, await importOne(subtle, material, `key "${id}"`, 'aes', cache, `aes:${id}`, facts));
   }
   const aggregateIdKey =
-    ring.aggregateIdKey === undefined ? undefined : await importOne(subtle, ring.aggregateIdKey, 'aggregateIdKey', 'hmac', cache, 'hmac', facts);
+    ring.aggregateIdKey === undefined
+      ? undefined
+      : await importOne(subtle, ring.aggregateIdKey, 'aggregateIdKey', 'hmac', cache, 'hmac', facts);
   return { current: ring.current!, keys, aggregateIdKey };
 }
 
@@ -394,7 +405,8 @@ function checkPayload(value: unknown): string | undefined {
   for (const key of Object.keys(p)) {
     if (key === 'data') continue;
     if (key !== 'correlationId' && key !== 'causationId' && key !== 'aggregateId') return `it decrypts to an unknown field "${key}"`;
-    const problem = key === 'aggregateId' ? findIdProblem(p[key]) : typeof p[key] === 'string' ? findStringProblem(p[key]) : 'must be a string';
+    const problem =
+      key === 'aggregateId' ? findIdProblem(p[key]) : typeof p[key] === 'string' ? findStringProblem(p[key]) : 'must be a string';
     if (problem) return `${key} ${problem}`;
   }
   return undefined;
@@ -414,12 +426,18 @@ export async function openEvent(event: StoredEvent, log: string, keyFor: (kid: s
   if (!key) throw new EncryptionKeyError('unknown-key', facts);
   const iv = fromBase64Url(envelope.iv);
   const sealed = fromBase64Url(envelope.ct);
-  if (!iv || iv.length !== IV_BYTES) throw new EncryptionKeyError('malformed', { ...facts, cause: `iv must be ${IV_BYTES} bytes of base64url` });
-  if (!sealed || sealed.length < TAG_BITS / 8) throw new EncryptionKeyError('malformed', { ...facts, cause: 'ct must be base64url of at least the 16-byte tag' });
+  if (!iv || iv.length !== IV_BYTES)
+    throw new EncryptionKeyError('malformed', { ...facts, cause: `iv must be ${IV_BYTES} bytes of base64url` });
+  if (!sealed || sealed.length < TAG_BITS / 8)
+    throw new EncryptionKeyError('malformed', { ...facts, cause: 'ct must be base64url of at least the 16-byte tag' });
   const { subtle } = platformCrypto(facts);
   let plain: ArrayBuffer;
   try {
-    plain = await subtle.decrypt({ name: 'AES-GCM', iv, additionalData: encryptionAad(log, envelope.kid, event), tagLength: TAG_BITS }, key, sealed);
+    plain = await subtle.decrypt(
+      { name: 'AES-GCM', iv, additionalData: encryptionAad(log, envelope.kid, event), tagLength: TAG_BITS },
+      key,
+      sealed,
+    );
   } catch {
     throw new EncryptionKeyError('decrypt-failed', facts);
   }

@@ -39,11 +39,11 @@ export class ConcurrencyError extends ChronicleError {
     readonly expected: ExpectedVersion,
     readonly actual: number,
   ) {
-    super(
-      'CONCURRENCY',
-      `Aggregate "${aggregateId}": expected version ${String(expected)}, but the stream is at ${actual}`,
-      { aggregateId, expected, actual },
-    );
+    super('CONCURRENCY', `Aggregate "${aggregateId}": expected version ${String(expected)}, but the stream is at ${actual}`, {
+      aggregateId,
+      expected,
+      actual,
+    });
   }
 }
 
@@ -56,28 +56,33 @@ export class ValidationError extends ChronicleError {
     readonly reason: string,
     readonly index?: number,
   ) {
-    super(
-      'VALIDATION',
-      `Invalid ${eventType} event${index === undefined ? '' : ` at index ${index}`}: ${path || '(root)'}: ${reason}`,
-      { eventType, path, reason, index },
-    );
+    super('VALIDATION', `Invalid ${eventType} event${index === undefined ? '' : ` at index ${index}`}: ${path || '(root)'}: ${reason}`, {
+      eventType,
+      path,
+      reason,
+      index,
+    });
   }
 }
 
 export class UnknownEventTypeError extends ChronicleError {
   override name = 'UnknownEventTypeError';
-  constructor(readonly eventType: string, readonly known: readonly string[]) {
-    super(
-      'UNKNOWN_EVENT_TYPE',
-      `Unknown event type "${eventType}"; defined types: ${known.join(', ') || '(none)'}`,
-      { eventType, known },
-    );
+  constructor(
+    readonly eventType: string,
+    readonly known: readonly string[],
+  ) {
+    super('UNKNOWN_EVENT_TYPE', `Unknown event type "${eventType}"; defined types: ${known.join(', ') || '(none)'}`, { eventType, known });
   }
 }
 
 export class EventTooLargeError extends ChronicleError {
   override name = 'EventTooLargeError';
-  constructor(readonly eventType: string, readonly bytes: number, readonly limit: number, readonly index?: number) {
+  constructor(
+    readonly eventType: string,
+    readonly bytes: number,
+    readonly limit: number,
+    readonly index?: number,
+  ) {
     super(
       'EVENT_TOO_LARGE',
       `${eventType} event${index === undefined ? '' : ` at index ${index}`} is ${bytes} bytes; the limit is ${limit} (option maxEventBytes)`,
@@ -89,7 +94,12 @@ export class EventTooLargeError extends ChronicleError {
 /** Data that cannot be stored as JSON: functions, cycles, symbols, NaN, class instances... */
 export class UnserializableDataError extends ChronicleError {
   override name = 'UnserializableDataError';
-  constructor(readonly eventType: string, readonly path: string, readonly reason: string, readonly index?: number) {
+  constructor(
+    readonly eventType: string,
+    readonly path: string,
+    readonly reason: string,
+    readonly index?: number,
+  ) {
     super(
       'UNSERIALIZABLE',
       `${eventType} event${index === undefined ? '' : ` at index ${index}`} cannot be stored: ${path || '(root)'}: ${reason}`,
@@ -163,7 +173,10 @@ export class StorageBlockedError extends ChronicleError {
 /** The database connection was closed (by the browser, another tab's upgrade, or a failed reopen). */
 export class StorageClosedError extends ChronicleError {
   override name = 'StorageClosedError';
-  constructor(readonly database: string, reason: string) {
+  constructor(
+    readonly database: string,
+    reason: string,
+  ) {
     super('STORAGE_CLOSED', `Database "${database}" is closed: ${reason}`, { database, reason });
   }
 }
@@ -171,7 +184,10 @@ export class StorageClosedError extends ChronicleError {
 /** Any other IndexedDB failure, with the browser's own error name and message. */
 export class StorageError extends ChronicleError {
   override name = 'StorageError';
-  constructor(readonly operation: string, cause: string) {
+  constructor(
+    readonly operation: string,
+    cause: string,
+  ) {
     super('STORAGE', `Storage failure during ${operation}: ${cause}`, { operation, cause });
   }
 }
@@ -235,14 +251,16 @@ export interface EncryptionKeyFacts {
 const FACT_KEYS = new Set(['log', 'operation', 'keyId', 'eventId', 'cause']);
 
 const ENCRYPTION_MESSAGES: Record<EncryptionKeyReason, (f: EncryptionKeyFacts) => string> = {
-  'no-keys': (f) => `event ${f.eventId ?? '?'} is encrypted (key "${f.keyId ?? '?'}"), but the store has no encryption keys: pass sync.encryption`,
+  'no-keys': (f) =>
+    `event ${f.eventId ?? '?'} is encrypted (key "${f.keyId ?? '?'}"), but the store has no encryption keys: pass sync.encryption`,
   keyring: (f) => `the encryption keyring is unusable: ${f.cause ?? 'unknown reason'}`,
   'no-current-key': (f) => `the keyring's current key "${f.keyId ?? ''}" is not among its keys`,
   'no-aggregate-id-key': () => 'sync.encryption.hashAggregateIds needs keyring.aggregateIdKey',
   'unknown-key': (f) => `event ${f.eventId ?? '?'} was encrypted with key "${f.keyId ?? '?'}", which is not in the keyring`,
   'decrypt-failed': (f) =>
     `event ${f.eventId ?? '?'} cannot be decrypted with key "${f.keyId ?? '?'}": the key is wrong, or the ciphertext or the event's clear fields were altered`,
-  'not-encrypted': (f) => `event ${f.eventId ?? '?'} is not encrypted, and the store accepts only encrypted events (sync.encryption.acceptPlaintext)`,
+  'not-encrypted': (f) =>
+    `event ${f.eventId ?? '?'} is not encrypted, and the store accepts only encrypted events (sync.encryption.acceptPlaintext)`,
   malformed: (f) => `event ${f.eventId ?? '?'} has a malformed encrypted payload: ${f.cause ?? 'unknown reason'}`,
 };
 
@@ -262,7 +280,9 @@ export class EncryptionKeyError extends ChronicleError {
     readonly reason: EncryptionKeyReason,
     facts: EncryptionKeyFacts = {},
   ) {
-    const known = Object.fromEntries(Object.entries(facts).filter(([k, v]) => FACT_KEYS.has(k) && typeof v === 'string')) as EncryptionKeyFacts;
+    const known = Object.fromEntries(
+      Object.entries(facts).filter(([k, v]) => FACT_KEYS.has(k) && typeof v === 'string'),
+    ) as EncryptionKeyFacts;
     const where = `${known.operation === 'push' ? 'Cannot push to' : known.operation === 'pull' ? 'Cannot pull from' : 'Sync with'} log "${known.log ?? '?'}"`;
     super('ENCRYPTION_KEY', `${where}: ${ENCRYPTION_MESSAGES[reason](known)}`, { reason, ...known });
     this.log = known.log;
@@ -304,11 +324,11 @@ export class HistoryCompactedError extends ChronicleError {
     readonly historyStartsAt: number,
     facts: ErrorDetails = {},
   ) {
-    super(
-      'HISTORY_COMPACTED',
-      `${COMPACTED_MESSAGES[what]}: local history starts at position ${historyStartsAt}${describeFacts(facts)}`,
-      { ...facts, what, historyStartsAt },
-    );
+    super('HISTORY_COMPACTED', `${COMPACTED_MESSAGES[what]}: local history starts at position ${historyStartsAt}${describeFacts(facts)}`, {
+      ...facts,
+      what,
+      historyStartsAt,
+    });
   }
 }
 

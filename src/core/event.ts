@@ -58,10 +58,7 @@ export type EventShape<TDefs extends readonly AnyEventDefinition[]> = {
 
 export type EventTypeOf<TDefs extends readonly AnyEventDefinition[]> = EventShape<TDefs>['type'];
 
-export type DataOf<TDefs extends readonly AnyEventDefinition[], T extends string> = Extract<
-  EventShape<TDefs>,
-  { type: T }
->['data'];
+export type DataOf<TDefs extends readonly AnyEventDefinition[], T extends string> = Extract<EventShape<TDefs>, { type: T }>['data'];
 
 /** What an app passes to append. `id` defaults to a fresh UUIDv7. */
 export interface EventInput<TType extends string = string, TData = unknown> {
@@ -129,9 +126,7 @@ export type RecordedEventOf<TDefs extends readonly AnyEventDefinition[]> = {
 }[number];
 
 /** Any event read from the log: known (typed) or unknown. */
-export type LogEvent<TDefs extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[]> =
-  | RecordedEventOf<TDefs>
-  | UnknownEvent;
+export type LogEvent<TDefs extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[]> = RecordedEventOf<TDefs> | UnknownEvent;
 
 /**
  * The stored form of an event, exactly as kept in a log page and sent over the

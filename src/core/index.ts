@@ -10,5 +10,13 @@ export * from './schemas.ts';
 export * from './text-rules.ts';
 export * from './protocol.ts';
 export { compareCursor, sameCursor, type LogCursor, type LogEnd } from './cursor.ts';
-export type { EncryptedEnvelope, EncryptionOptions, EncryptionSettings, KeyMaterial, Keyring, SealedPayload, WebCryptoKey } from './encryption.ts';
+export type {
+  EncryptedEnvelope,
+  EncryptionOptions,
+  EncryptionSettings,
+  KeyMaterial,
+  Keyring,
+  SealedPayload,
+  WebCryptoKey,
+} from './encryption.ts';
 export { checkRetention, type RetentionOptions, type Blocker as CompactionBlocker } from './compaction.ts';

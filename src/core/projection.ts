@@ -6,11 +6,7 @@ export interface HandlerContext {
 }
 
 export type ProjectionHandlers<TState, TDefs extends readonly AnyEventDefinition[]> = {
-  [T in EventTypeOf<TDefs>]?: (
-    state: TState,
-    event: Extract<RecordedEventOf<TDefs>, { type: T }>,
-    context: HandlerContext,
-  ) => TState;
+  [T in EventTypeOf<TDefs>]?: (state: TState, event: Extract<RecordedEventOf<TDefs>, { type: T }>, context: HandlerContext) => TState;
 };
 
 /**

@@ -102,9 +102,7 @@ const decimalParam = z
 /** GET /v1/logs/:log/pull?after=N&limit=M[&clientId=C] */
 export const pullQuerySchema = z.object({
   after: decimalParam,
-  limit: decimalParam
-    .pipe(z.number().int().positive().max(DEFAULT_LIMITS.maxPullLimit))
-    .default(1000),
+  limit: decimalParam.pipe(z.number().int().positive().max(DEFAULT_LIMITS.maxPullLimit)).default(1000),
   clientId: idSchema.optional(),
 });
 export type PullQuery = z.infer<typeof pullQuerySchema>;

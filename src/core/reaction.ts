@@ -40,7 +40,10 @@ export interface ReactionBackoff {
  * A side effect run once per event (charge a card, print a receipt, send a
  * mail), in exactly one tab: see `defineReaction`.
  */
-export interface ReactionDefinition<TName extends string = string, TDefs extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[]> {
+export interface ReactionDefinition<
+  TName extends string = string,
+  TDefs extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[],
+> {
   readonly kind: 'reaction';
   readonly name: TName;
   readonly events: TDefs;

@@ -120,7 +120,8 @@ export function createRegistry(options: RegistryOptions): Registry {
       const value = metaIn[key];
       if (value === undefined) continue;
       if (typeof value !== 'string') throw new ValidationError(def.type, `meta.${key}`, 'must be a string', index);
-      if (value.length > MAX_ID_LENGTH) throw new ValidationError(def.type, `meta.${key}`, `must be at most ${MAX_ID_LENGTH} characters`, index);
+      if (value.length > MAX_ID_LENGTH)
+        throw new ValidationError(def.type, `meta.${key}`, `must be at most ${MAX_ID_LENGTH} characters`, index);
       const problem = findStringProblem(value);
       if (problem !== undefined) throw new ValidationError(def.type, `meta.${key}`, problem, index);
     }
@@ -196,7 +197,11 @@ export function createRegistry(options: RegistryOptions): Registry {
         for (let v = stored.version; v < def.version; v++) {
           const up = def.upcasters[v];
           if (!up) {
-            throw new ChronicleError('UPCAST', `No upcaster for ${def.type} from version ${v}`, { eventType: def.type, from: v, eventId: stored.id });
+            throw new ChronicleError('UPCAST', `No upcaster for ${def.type} from version ${v}`, {
+              eventType: def.type,
+              from: v,
+              eventId: stored.id,
+            });
           }
           try {
             data = (up as (d: unknown) => unknown)(data);
@@ -209,7 +214,13 @@ export function createRegistry(options: RegistryOptions): Registry {
           }
         }
       }
-      const event = { ...stored, known: true as const, version: Math.max(def.version, stored.version), storedVersion: stored.version, data };
+      const event = {
+        ...stored,
+        known: true as const,
+        version: Math.max(def.version, stored.version),
+        storedVersion: stored.version,
+        data,
+      };
       return event as LogEvent;
     },
   };

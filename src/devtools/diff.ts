@@ -10,10 +10,7 @@
 import type { Encoded } from './encode.ts';
 
 export type PathStep =
-  | { kind: 'key'; key: string }
-  | { kind: 'index'; index: number }
-  | { kind: 'mapKey'; label: string }
-  | { kind: 'member' };
+  { kind: 'key'; key: string } | { kind: 'index'; index: number } | { kind: 'mapKey'; label: string } | { kind: 'member' };
 
 export interface DiffChange {
   /** Where, readable: `.lines.tea.qty`, `[3]`, `.get("k")`; empty for the whole value. */
@@ -103,12 +100,7 @@ function protoOf(value: object): unknown {
 }
 
 /** Lists what changed from `before` to `after`; values are encoded with `encode`. */
-export function diffValues(
-  before: unknown,
-  after: unknown,
-  encode: (value: unknown) => Encoded,
-  options: DiffOptions = {},
-): DiffResult {
+export function diffValues(before: unknown, after: unknown, encode: (value: unknown) => Encoded, options: DiffOptions = {}): DiffResult {
   const maxChanges = options.maxChanges ?? 200;
   const maxVisits = options.maxVisits ?? 200_000;
   const maxDepth = options.maxDepth ?? 64;

@@ -283,7 +283,9 @@ export function previewText(value: Encoded, depth = 0): string {
     case 'bigint':
       return value.v;
     case 'string':
-      return value.length > value.v.length ? `${quote(value.v.slice(0, 60))}…` : quote(value.v.length > 80 && depth > 0 ? `${value.v.slice(0, 60)}…` : value.v);
+      return value.length > value.v.length
+        ? `${quote(value.v.slice(0, 60))}…`
+        : quote(value.v.length > 80 && depth > 0 ? `${value.v.slice(0, 60)}…` : value.v);
     case 'date':
       return value.v;
     case 'symbol':

@@ -4,15 +4,7 @@ import { sameCursor } from './cursor.ts';
 import { diffValues } from './diff.ts';
 import { createEncoder } from './encode.ts';
 import { DevtoolsError } from './errors.ts';
-import type {
-  DevtoolsEntry,
-  DevtoolsSource,
-  InspectResult,
-  PageRequest,
-  ParkedView,
-  SourceEvent,
-  StateQuery,
-} from './types.ts';
+import type { DevtoolsEntry, DevtoolsSource, InspectResult, PageRequest, ParkedView, SourceEvent, StateQuery } from './types.ts';
 
 /** The parts of a store the devtools use: any `Store<...>` fits. */
 export type DevtoolsStore = Pick<
@@ -200,19 +192,17 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
       const [statuses, parked] = await Promise.all([store.reactions.status(), store.reactions.parked()]);
       return {
         statuses,
-        parked: parked.map(
-          (p): ParkedView => ({
-            reaction: p.reaction,
-            eventId: p.eventId,
-            type: p.event.type,
-            aggregateId: p.event.aggregateId,
-            seq: p.event.seq,
-            attempts: p.attempts,
-            lastError: p.lastError,
-            parkedAt: p.parkedAt,
-            retryRequested: p.retryRequested,
-          }),
-        ),
+        parked: parked.map((p): ParkedView => ({
+          reaction: p.reaction,
+          eventId: p.eventId,
+          type: p.event.type,
+          aggregateId: p.event.aggregateId,
+          seq: p.event.seq,
+          attempts: p.attempts,
+          lastError: p.lastError,
+          parkedAt: p.parkedAt,
+          retryRequested: p.retryRequested,
+        })),
       };
     },
     retryParked: (reaction, eventId) => store.reactions.retry(reaction, eventId),

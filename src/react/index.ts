@@ -159,10 +159,7 @@ export function useProjection<P extends AnyProjectionDefinition>(store: HookStor
  * the first status arrives. A store opened without `sync` reports 'disabled'.
  */
 export function useSyncStatus(store: HookStore): SyncStatus | null {
-  const source = useMemo(
-    () => createSource<SyncStatus | null>(null, (emit) => store.sync.subscribe((status) => emit(status))),
-    [store],
-  );
+  const source = useMemo(() => createSource<SyncStatus | null>(null, (emit) => store.sync.subscribe((status) => emit(status))), [store]);
   return useSource(source);
 }
 

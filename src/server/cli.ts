@@ -86,7 +86,8 @@ function fail(message: string): never {
 function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || (!allowZero && n === 0)) fail(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || (!allowZero && n === 0))
+    fail(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${value}"`);
   return n;
 }
 
@@ -119,7 +120,10 @@ function reloadOnHangup(store: ShardedLogStore, file: string, logger: Logger): v
         const map = parseShardMap(JSON.parse(await readFile(file, 'utf8')));
         const names = Object.keys(map.shards).sort();
         if (names.join(',') !== store.shardNames.join(',')) {
-          logger.error('SIGHUP: the shard map names other shards; restart the server to change shards (placement and overrides not reloaded)', { file, shards: names });
+          logger.error(
+            'SIGHUP: the shard map names other shards; restart the server to change shards (placement and overrides not reloaded)',
+            { file, shards: names },
+          );
           return;
         }
         store.setMap({ overrides: map.overrides, ...(map.placement ? { placement: map.placement } : {}) });
@@ -178,7 +182,8 @@ async function main(): Promise<void> {
   }
 
   const urls = args['database-url'] ?? (process.env.DATABASE_URL ? [process.env.DATABASE_URL] : []);
-  if ((urls.length > 0 || args['shard-map']) && (args.data || args.memory)) fail('use either --database-url / --shard-map or --data/--memory, not both');
+  if ((urls.length > 0 || args['shard-map']) && (args.data || args.memory))
+    fail('use either --database-url / --shard-map or --data/--memory, not both');
   if (args.data && args.memory) fail('use either --data or --memory, not both');
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
   const databaseUrl = sharding ? undefined : urls[0];
@@ -280,7 +285,11 @@ async function main(): Promise<void> {
     await store.close().catch(() => undefined);
     fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
-  logger.info(`chronicle-server listening on ${address.url}`, { store: described, auth: tokens ? 'bearer tokens' : 'NONE', pid: process.pid });
+  logger.info(`chronicle-server listening on ${address.url}`, {
+    store: described,
+    auth: tokens ? 'bearer tokens' : 'NONE',
+    pid: process.pid,
+  });
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -370,7 +379,9 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
         say(`  ${JSON.stringify(step)}`);
       },
     });
-    say(`moved log ${log} from ${report.from} to ${report.to}: ${report.head} events, ${report.clients} clients, ${report.chunks} checksums equal, ${report.ms} ms${report.resumed ? ' (resumed)' : ''}`);
+    say(
+      `moved log ${log} from ${report.from} to ${report.to}: ${report.head} events, ${report.clients} clients, ${report.chunks} checksums equal, ${report.ms} ms${report.resumed ? ' (resumed)' : ''}`,
+    );
     say(JSON.stringify(report));
     if (args['update-map'] && sharding.file) {
       const raw = JSON.parse(await readFile(sharding.file, 'utf8')) as Record<string, unknown>;

@@ -32,7 +32,15 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
 
 export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
   const out: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...limits };
-  for (const key of ['maxEventsPerPush', 'maxEventBytes', 'maxRequestBytes', 'maxPullLimit', 'maxLiveConnections', 'maxHeaderBytes', 'maxDrainBytes'] as const) {
+  for (const key of [
+    'maxEventsPerPush',
+    'maxEventBytes',
+    'maxRequestBytes',
+    'maxPullLimit',
+    'maxLiveConnections',
+    'maxHeaderBytes',
+    'maxDrainBytes',
+  ] as const) {
     if (!Number.isInteger(out[key]) || out[key] <= 0) throw new Error(`limits.${key} must be a positive integer`);
   }
   if (out.maxPullLimit > DEFAULT_LIMITS.maxPullLimit) {

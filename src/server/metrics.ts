@@ -58,17 +58,44 @@ function createFamilies(client: typeof PromClient, sources: MetricsSources) {
   let errorsSeen = 0;
   return {
     registry,
-    requests: new client.Counter({ name: 'chronicle_http_requests_total', help: 'HTTP requests by action and status', labelNames: ['action', 'status'], registers }),
-    pushes: new client.Counter({ name: 'chronicle_pushes_total', help: 'Pushes by result and error code (OK when accepted)', labelNames: ['result', 'code'], registers }),
+    requests: new client.Counter({
+      name: 'chronicle_http_requests_total',
+      help: 'HTTP requests by action and status',
+      labelNames: ['action', 'status'],
+      registers,
+    }),
+    pushes: new client.Counter({
+      name: 'chronicle_pushes_total',
+      help: 'Pushes by result and error code (OK when accepted)',
+      labelNames: ['result', 'code'],
+      registers,
+    }),
     pushEvents: new client.Counter({
       name: 'chronicle_push_events_total',
       help: 'Pushed events: stored, acknowledged as duplicates, or refused (by the code of their push)',
       labelNames: ['result', 'code'],
       registers,
     }),
-    pushSeconds: new client.Histogram({ name: 'chronicle_push_duration_seconds', help: 'Push latency, request to reply', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers }),
-    pulls: new client.Counter({ name: 'chronicle_pulls_total', help: 'Pulls by result and error code', labelNames: ['result', 'code'], registers }),
-    pullSeconds: new client.Histogram({ name: 'chronicle_pull_duration_seconds', help: 'Pull latency, request to reply', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers }),
+    pushSeconds: new client.Histogram({
+      name: 'chronicle_push_duration_seconds',
+      help: 'Push latency, request to reply',
+      labelNames: ['result'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    pulls: new client.Counter({
+      name: 'chronicle_pulls_total',
+      help: 'Pulls by result and error code',
+      labelNames: ['result', 'code'],
+      registers,
+    }),
+    pullSeconds: new client.Histogram({
+      name: 'chronicle_pull_duration_seconds',
+      help: 'Pull latency, request to reply',
+      labelNames: ['result'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
     liveSockets: new client.Gauge({
       name: 'chronicle_live_sockets',
       help: 'Open WebSockets on the live channel',
@@ -77,7 +104,12 @@ function createFamilies(client: typeof PromClient, sources: MetricsSources) {
         this.set(sources.liveSockets());
       },
     }),
-    logHead: new client.Gauge({ name: 'chronicle_log_head', help: 'The highest position of a log, as last seen by this process', labelNames: ['log'], registers }),
+    logHead: new client.Gauge({
+      name: 'chronicle_log_head',
+      help: 'The highest position of a log, as last seen by this process',
+      labelNames: ['log'],
+      registers,
+    }),
     pool: new client.Gauge({
       name: 'chronicle_db_pool_connections',
       help: 'Database connections of the pool: total open, idle, callers waiting, and the maximum',

@@ -157,12 +157,16 @@ export function judgePushes(state: LogState, batch: readonly JudgeInput[]): Judg
       }
       const earlier = seenInPush.get(event.id);
       if (earlier !== undefined) {
-        throw new SyncError('DUPLICATE_EVENT_ID', `Event id ${event.id} appears twice in this push (clientSeq ${earlier} and ${clientSeq})`, {
-          id: event.id,
-          clientSeq,
-          storedClientId: clientId,
-          storedClientSeq: earlier,
-        });
+        throw new SyncError(
+          'DUPLICATE_EVENT_ID',
+          `Event id ${event.id} appears twice in this push (clientSeq ${earlier} and ${clientSeq})`,
+          {
+            id: event.id,
+            clientSeq,
+            storedClientId: clientId,
+            storedClientSeq: earlier,
+          },
+        );
       }
       seenInPush.set(event.id, clientSeq);
     }

@@ -97,7 +97,10 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const { store } = options;
   const logger = options.logger ?? consoleLogger;
   const limits = resolveLimits(options.limits);
-  const timeouts = resolveTimeouts({ ...(options.shutdownTimeoutMs ? { shutdownMs: options.shutdownTimeoutMs } : {}), ...options.timeouts });
+  const timeouts = resolveTimeouts({
+    ...(options.shutdownTimeoutMs ? { shutdownMs: options.shutdownTimeoutMs } : {}),
+    ...options.timeouts,
+  });
   const authenticate = resolveAuth(options.auth);
   const admission = createAdmission({
     authenticate,
@@ -120,9 +123,12 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const metrics =
     options.metrics === false
       ? noMetrics
-      : createMetrics({ liveSockets: () => hub.size, storeStats: () => store.stats?.() }, {
-          onMissing: (error) => logger.warn(`metrics off: ${error.message}`),
-        });
+      : createMetrics(
+          { liveSockets: () => hub.size, storeStats: () => store.stats?.() },
+          {
+            onMissing: (error) => logger.warn(`metrics off: ${error.message}`),
+          },
+        );
   const decoding = options.pushDecoding === false ? undefined : { ...DEFAULT_PUSH_DECODING, ...options.pushDecoding };
   const decoder =
     decoding && decoding.threads > 0 && store.pushDecoded
@@ -246,7 +252,9 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       // No new connections. Open keep-alive connections stay until the end: a request that races the
       // shutdown on one gets a clean 503 (and connection: close) rather than a reset.
       // (http.Server#close would also close idle connections: the listener is closed through net.Server's.)
-      const serverClosed = ownServer ? new Promise<void>((resolve) => NetServer.prototype.close.call(ownServer, () => resolve())) : Promise.resolve();
+      const serverClosed = ownServer
+        ? new Promise<void>((resolve) => NetServer.prototype.close.call(ownServer, () => resolve()))
+        : Promise.resolve();
       // 2. Let requests in flight (pushes committing) finish, up to the timeout.
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {

@@ -31,20 +31,25 @@ function checkUrl(name: string, url: unknown): string {
   } catch {
     throw new Error(`shard "${name}": "${url.slice(0, 100)}" is not a URL`);
   }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new Error(`shard "${name}": expected a postgres:// URL, got ${parsed.protocol}`);
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+    throw new Error(`shard "${name}": expected a postgres:// URL, got ${parsed.protocol}`);
   return url;
 }
 
 function checkName(name: string): string {
-  if (!SHARD_NAME.test(name)) throw new Error(`"${name}" is not a valid shard name: 1-64 characters [A-Za-z0-9_.-], starting with a letter or digit`);
+  if (!SHARD_NAME.test(name))
+    throw new Error(`"${name}" is not a valid shard name: 1-64 characters [A-Za-z0-9_.-], starting with a letter or digit`);
   return name;
 }
 
 /** Validates a parsed shard map (file contents). */
 export function parseShardMap(value: unknown): ShardMap {
   if (!isRecord(value)) throw new Error('the shard map must be a JSON object with "shards"');
-  for (const key of Object.keys(value)) if (!['shards', 'placement', 'overrides'].includes(key)) throw new Error(`unknown key "${key}" (expected shards, placement, overrides)`);
-  if (!isRecord(value.shards) || Object.keys(value.shards).length === 0) throw new Error('"shards" must map at least one shard name to a postgres:// URL');
+  for (const key of Object.keys(value))
+    if (!['shards', 'placement', 'overrides'].includes(key))
+      throw new Error(`unknown key "${key}" (expected shards, placement, overrides)`);
+  if (!isRecord(value.shards) || Object.keys(value.shards).length === 0)
+    throw new Error('"shards" must map at least one shard name to a postgres:// URL');
   const shards: Record<string, string> = {};
   for (const [name, url] of Object.entries(value.shards)) shards[checkName(name)] = checkUrl(name, url);
   const out: ShardMap = { shards, overrides: {} };
@@ -52,13 +57,15 @@ export function parseShardMap(value: unknown): ShardMap {
     if (!Array.isArray(value.placement) || value.placement.length === 0 || value.placement.some((s) => typeof s !== 'string')) {
       throw new Error('"placement" must be a non-empty list of shard names');
     }
-    for (const shard of value.placement as string[]) if (!(shard in shards)) throw new Error(`"placement" names shard "${shard}", which is not in "shards"`);
+    for (const shard of value.placement as string[])
+      if (!(shard in shards)) throw new Error(`"placement" names shard "${shard}", which is not in "shards"`);
     out.placement = [...(value.placement as string[])];
   }
   if (value.overrides !== undefined) {
     if (!isRecord(value.overrides)) throw new Error('"overrides" must map log names to shard names');
     for (const [log, shard] of Object.entries(value.overrides)) {
-      if (typeof shard !== 'string' || !(shard in shards)) throw new Error(`the override for log "${log}" names shard ${JSON.stringify(shard)}, which is not in "shards"`);
+      if (typeof shard !== 'string' || !(shard in shards))
+        throw new Error(`the override for log "${log}" names shard ${JSON.stringify(shard)}, which is not in "shards"`);
       out.overrides[log] = shard;
     }
   }

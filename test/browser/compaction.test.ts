@@ -41,7 +41,8 @@ function confirmed(start: number, count: number, orders: number): StoredEvent[] 
 }
 
 async function fill(store: { importConfirmed(events: StoredEvent[]): Promise<unknown> }, total: number, orders: number) {
-  for (let start = 1; start <= total; start += 5000) await store.importConfirmed(confirmed(start, Math.min(5000, total - start + 1), orders));
+  for (let start = 1; start <= total; start += 5000)
+    await store.importConfirmed(confirmed(start, Math.min(5000, total - start + 1), orders));
 }
 
 async function usage(): Promise<number> {
@@ -94,7 +95,11 @@ describe('compaction in Chromium', () => {
     const name = uniqueStoreName('compaction-kill');
     let spawned: Worker | undefined;
     const open = () =>
-      openStore({ ...model, name, worker: () => (spawned = new Worker(new URL('../../worker/index.ts', import.meta.url), { type: 'module' })) });
+      openStore({
+        ...model,
+        name,
+        worker: () => (spawned = new Worker(new URL('../../worker/index.ts', import.meta.url), { type: 'module' })),
+      });
     const referenceName = uniqueStoreName('compaction-ref');
     const reference = await openStore({ ...model, name: referenceName, worker: false });
     let store = await open();

@@ -119,7 +119,11 @@ describe('crash points (worker terminated)', () => {
       await seed.close();
       // The events arrive while no tab runs reactions (e.g. written by an older app version).
       const writer = await openStore({ ...model, name, worker: true });
-      for (let i = 0; i < 6; i++) await writer.append(`o${i}`, Array.from({ length: 40 }, (_, j) => item(`s${i}-${j}`)));
+      for (let i = 0; i < 6; i++)
+        await writer.append(
+          `o${i}`,
+          Array.from({ length: 40 }, (_, j) => item(`s${i}-${j}`)),
+        );
       await writer.close();
       for (const at of [1, 17, 18, 63, 120, 200]) {
         crash++;
@@ -157,7 +161,9 @@ describe('crash points (worker terminated)', () => {
     const seen: { id: string; redelivery: boolean; run: number }[] = [];
     try {
       const writer = await openStore({ ...model, name, worker: true });
-      await writer.appendBatch([0, 1, 2].map((a) => ({ aggregateId: `o${a}`, events: Array.from({ length: 500 }, (_, i) => item(`s${a}-${i}`)) })));
+      await writer.appendBatch(
+        [0, 1, 2].map((a) => ({ aggregateId: `o${a}`, events: Array.from({ length: 500 }, (_, i) => item(`s${a}-${i}`)) })),
+      );
       await writer.close();
       let run = 0;
       for (const at of [5, 99, 100, 101, 350, 777]) {

@@ -60,7 +60,11 @@ function container(width = 1100, height = 720): HTMLDivElement {
   return el;
 }
 
-async function mount(store: Parameters<typeof mountDevtools>[0], el = container(), downloads: DownloadFile[] = []): Promise<{ panel: DevtoolsHandle; root: HTMLElement; downloads: DownloadFile[] }> {
+async function mount(
+  store: Parameters<typeof mountDevtools>[0],
+  el = container(),
+  downloads: DownloadFile[] = [],
+): Promise<{ panel: DevtoolsHandle; root: HTMLElement; downloads: DownloadFile[] }> {
   const panel = mountDevtools(store, el, { aggregates: [Order], download: (file) => downloads.push(file) });
   cleanups.push(() => panel.unmount());
   await panel.idle();
@@ -135,7 +139,9 @@ describe('devtools panel', () => {
     expect(after).toContain('total: 17');
     expect(after).toContain('version 3');
     const diff = byTestId(root, 'devtools-diff');
-    const changes = [...diff.querySelectorAll<HTMLElement>('.chr-dt-diff-item')].map((li) => `${li.dataset.kind} ${li.querySelector('.chr-dt-diff-path')!.textContent}`);
+    const changes = [...diff.querySelectorAll<HTMLElement>('.chr-dt-diff-item')].map(
+      (li) => `${li.dataset.kind} ${li.querySelector('.chr-dt-diff-path')!.textContent}`,
+    );
     expect(changes).toEqual(['added .lines.b', 'changed .total']);
     expect(diff.textContent).toContain('10');
     expect(diff.textContent).toContain('17');
@@ -405,7 +411,10 @@ describe('devtools panel', () => {
     const { panel, root } = await mount(source);
     const moved = log[4]!.event;
     for (const listener of listeners) {
-      listener({ kind: 'outcomes', outcomes: [{ id: moved.id, aggregateId: 'o2', type: moved.type, status: 'rebased', previousSeq: 2, seq: 3 }] });
+      listener({
+        kind: 'outcomes',
+        outcomes: [{ id: moved.id, aggregateId: 'o2', type: moved.type, status: 'rebased', previousSeq: 2, seq: 3 }],
+      });
     }
     await panel.idle();
     expect(rowFor(root, moved.id).dataset.status).toBe('rebased');
@@ -426,7 +435,11 @@ describe('devtools panel', () => {
 
   it('a store that syncs: its events are pending until the server confirms them, then show their position', async () => {
     const log = `devtools-${Date.now().toString(36)}`;
-    const store = await openTestStore({ ...model, worker: false, sync: { url: inject('syncUrl'), log, token: 'browser-token', pollIntervalMs: 60_000, initialBackoffMs: 50 } });
+    const store = await openTestStore({
+      ...model,
+      worker: false,
+      sync: { url: inject('syncUrl'), log, token: 'browser-token', pollIntervalMs: 60_000, initialBackoffMs: 50 },
+    });
     cleanups.push(() => store.dispose());
     await store.sync.pause();
     const { events } = await store.append('o1', [placed('ada'), item('a')]);
@@ -467,7 +480,8 @@ describe('devtools panel', () => {
     byTestId(root, 'devtools-tab-metrics').click();
     await panel.idle();
     const metrics = byTestId(root, 'devtools-metrics');
-    const cell = (figure: string, stat: string) => metrics.querySelector(`[data-testid="devtools-metrics-row"][data-figure="${figure}"] [data-stat="${stat}"]`)!.textContent;
+    const cell = (figure: string, stat: string) =>
+      metrics.querySelector(`[data-testid="devtools-metrics-row"][data-figure="${figure}"] [data-stat="${stat}"]`)!.textContent;
     expect(cell('append', 'count')).toBe('3');
     expect(cell('append', 'p99')).toMatch(/ms$/);
     expect(cell('replay', 'count')).toBe('0');
@@ -494,7 +508,11 @@ describe('devtools panel', () => {
 
   it('shows sync lag, the pending count and the oldest pending event in the Metrics tab', async () => {
     const log = `devtools-metrics-${Date.now().toString(36)}`;
-    const store = await openTestStore({ ...model, worker: false, sync: { url: inject('syncUrl'), log, token: 'browser-token', pollIntervalMs: 60_000, initialBackoffMs: 50 } });
+    const store = await openTestStore({
+      ...model,
+      worker: false,
+      sync: { url: inject('syncUrl'), log, token: 'browser-token', pollIntervalMs: 60_000, initialBackoffMs: 50 },
+    });
     cleanups.push(() => store.dispose());
     await store.sync.pause();
     await store.append('o1', [{ ...placed('ada'), meta: { occurredAt: Date.now() - 90_000 } }, item('a')]);
@@ -538,7 +556,8 @@ describe('devtools panel', () => {
 
     const { events } = await store.append('o1', [item('a'), item('b')]);
     const [a, b] = [events[0]!.id, events[1]!.id];
-    const parkedRows = () => [...reactions.querySelectorAll<HTMLElement>('[data-testid="devtools-parked-row"]')].map((r) => r.dataset.id).sort();
+    const parkedRows = () =>
+      [...reactions.querySelectorAll<HTMLElement>('[data-testid="devtools-parked-row"]')].map((r) => r.dataset.id).sort();
     await expect.poll(parkedRows, { timeout: 10_000 }).toEqual([a, b].sort());
     const row = (id: string) => reactions.querySelector<HTMLElement>(`[data-testid="devtools-parked-row"][data-id="${id}"]`)!;
     expect(row(a).textContent).toContain('card declined for a');

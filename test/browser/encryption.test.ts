@@ -11,10 +11,19 @@ import { model, Order } from '../fixtures/model.ts';
  */
 
 const MARKER = 'MARKER-browser-5c1e-Grace-Hopper';
-const sync = (log: string) => ({ url: inject('syncUrl'), log, token: 'browser-token', pollIntervalMs: 60_000, initialBackoffMs: 50, live: false });
+const sync = (log: string) => ({
+  url: inject('syncUrl'),
+  log,
+  token: 'browser-token',
+  pollIntervalMs: 60_000,
+  initialBackoffMs: 50,
+  live: false,
+});
 
 async function serverEvents(log: string): Promise<{ data: unknown }[]> {
-  const response = await fetch(`${inject('syncUrl')}/v1/logs/${log}/pull?after=0&limit=1000`, { headers: { authorization: 'Bearer browser-token' } });
+  const response = await fetch(`${inject('syncUrl')}/v1/logs/${log}/pull?after=0&limit=1000`, {
+    headers: { authorization: 'Bearer browser-token' },
+  });
   return ((await response.json()) as { events: { data: unknown }[] }).events;
 }
 
@@ -35,7 +44,10 @@ describe('encrypted sync in Chromium (engine in a Web Worker)', () => {
     const b = await openTestStore({ ...model, worker: true, sync: { ...sync(log), encryption: { keys: viaBytes } } });
     try {
       expect(a.inWorker && b.inWorker).toBe(true);
-      await a.append('o1', [{ type: 'OrderPlaced', data: { customerId: MARKER } }, { type: 'ItemAdded', data: { sku: 'tea', qty: 2, price: 3 } }]);
+      await a.append('o1', [
+        { type: 'OrderPlaced', data: { customerId: MARKER } },
+        { type: 'ItemAdded', data: { sku: 'tea', qty: 2, price: 3 } },
+      ]);
       await a.sync.syncNow();
       await b.sync.syncNow();
       await b.append('o1', [{ type: 'ItemAdded', data: { sku: `sku-${MARKER}`, qty: 1, price: 4 } }], { expectedVersion: 2 });
@@ -56,7 +68,11 @@ describe('encrypted sync in Chromium (engine in a Web Worker)', () => {
 
   it('a client without keys gets EncryptionKeyError across the worker boundary and stores nothing', async () => {
     const log = `enc-browser-nokey-${Date.now().toString(36)}`;
-    const a = await openTestStore({ ...model, worker: true, sync: { ...sync(log), encryption: { keys: { current: 'k1', keys: { k1: new Uint8Array(32).fill(3) } } } } });
+    const a = await openTestStore({
+      ...model,
+      worker: true,
+      sync: { ...sync(log), encryption: { keys: { current: 'k1', keys: { k1: new Uint8Array(32).fill(3) } } } },
+    });
     const c = await openTestStore({ ...model, worker: true, sync: sync(log) });
     try {
       await a.append('o1', [{ type: 'OrderPlaced', data: { customerId: MARKER } }]);

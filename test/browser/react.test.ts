@@ -156,7 +156,12 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
       };
       const Only = ({ id }: { id: string }) => {
         const { state, version } = useAggregate(counted, Order, id);
-        return h('p', null, h('span', { 'data-testid': 'total' }, String(state.total)), h('span', { 'data-testid': 'version' }, String(version)));
+        return h(
+          'p',
+          null,
+          h('span', { 'data-testid': 'total' }, String(state.total)),
+          h('span', { 'data-testid': 'version' }, String(version)),
+        );
       };
       root.render(h(Only, { id: 'a' }));
       await until(() => text('total') === '1', 'aggregate a');

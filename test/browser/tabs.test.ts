@@ -6,7 +6,10 @@ import { model } from '../fixtures/model.ts';
 
 const item = (sku: string) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1, price: 1 } });
 
-async function streamOf(store: { readStream(id: string): AsyncIterable<{ seq: number; id: string; meta: { clientSeq: number } }> }, id: string) {
+async function streamOf(
+  store: { readStream(id: string): AsyncIterable<{ seq: number; id: string; meta: { clientSeq: number } }> },
+  id: string,
+) {
   const out: { seq: number; id: string; clientSeq: number }[] = [];
   for await (const e of store.readStream(id)) out.push({ seq: e.seq, id: e.id, clientSeq: e.meta.clientSeq });
   return out;

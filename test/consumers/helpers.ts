@@ -107,7 +107,11 @@ export interface PageReport {
 }
 
 /** Opens `url` in a fresh context and waits for the app's `window.__result`. */
-export async function visit(browser: Browser, url: string, readyWhen = 'window.__result !== undefined'): Promise<PageReport & { close(): Promise<void>; page: import('playwright-core').Page }> {
+export async function visit(
+  browser: Browser,
+  url: string,
+  readyWhen = 'window.__result !== undefined',
+): Promise<PageReport & { close(): Promise<void>; page: import('playwright-core').Page }> {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors: string[] = [];
@@ -120,7 +124,8 @@ export async function visit(browser: Browser, url: string, readyWhen = 'window._
   page.on('pageerror', (error) => errors.push(String(error)));
   page.on('response', (response) => {
     if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) failedRequests.push(`${response.status()} ${response.url()}`);
-    if (response.request().resourceType() === 'script' && /worker/i.test(response.url())) workerScripts.push(`${response.status()} ${response.url()}`);
+    if (response.request().resourceType() === 'script' && /worker/i.test(response.url()))
+      workerScripts.push(`${response.status()} ${response.url()}`);
   });
   page.on('worker', (worker) => workerScripts.push(`worker ${worker.url()}`));
   await page.goto(url);

@@ -22,7 +22,6 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const SHOTS = join(repoRoot, 'test-results/e2e');
 const shot = (name: string) => join(SHOTS, name);
 
-
 /**
  * Whether the demo mounts the devtools panel (package export "chronicle/devtools", src/devtools/):
  * until it does, the drawer shows a placeholder and the time-travel test is skipped.
@@ -334,9 +333,9 @@ describe('the demo holds its layout and explains its limits', () => {
     const page = await openDevice();
     const customer = page.getByTestId('new-order-customer');
     await customer.fill('C'.repeat(95));
-    await expect.poll(() => page.getByTestId('new-order-error').textContent()).toBe(
-      'A customer name is at most 80 characters; this one has 95.',
-    );
+    await expect
+      .poll(() => page.getByTestId('new-order-error').textContent())
+      .toBe('A customer name is at most 80 characters; this one has 95.');
     // Nothing was cut short: the field still holds all 95 characters.
     expect((await customer.inputValue()).length).toBe(95);
     await page.getByTestId('new-order-submit').click();
@@ -358,9 +357,9 @@ describe('the demo holds its layout and explains its limits', () => {
     await addItem(page, 'TEA-EG', 990);
     await page.getByTestId('add-item-qty').fill('10');
     await page.getByTestId('add-item-submit').click();
-    await expect.poll(() => page.getByTestId('order-error').textContent()).toBe(
-      'An order line holds at most 999; this one has 990, so add at most 9.',
-    );
+    await expect
+      .poll(() => page.getByTestId('order-error').textContent())
+      .toBe('An order line holds at most 999; this one has 990, so add at most 9.');
     expect(Number(await detail.getAttribute('data-version'))).toBe(Number(version) + 1);
 
     await page.getByTestId('action-cancel').click();

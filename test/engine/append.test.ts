@@ -99,7 +99,10 @@ describe.each(modes)('append ($mode)', ({ worker }) => {
       expect(retry.duplicates).toEqual(['evt-1', 'evt-2']);
       expect(retry.events.map((e) => [e.id, e.seq])).toEqual(first.events.map((e) => [e.id, e.seq]));
       // A repeated id mixed with a new one: only the new one is stored.
-      const mixed = await store.append('o1', [{ ...item('a'), id: 'evt-2' }, { ...item('b'), id: 'evt-3' }]);
+      const mixed = await store.append('o1', [
+        { ...item('a'), id: 'evt-2' },
+        { ...item('b'), id: 'evt-3' },
+      ]);
       expect(mixed.duplicates).toEqual(['evt-2']);
       expect(mixed.events.map((e) => e.seq)).toEqual([2, 3]);
       const all = await collect(store.readStream('o1'));

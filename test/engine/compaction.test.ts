@@ -18,7 +18,14 @@ import { planRebase } from '../../worker/rebase.ts';
 const DAY = 86_400_000;
 
 /** Confirmed events in `pages` import calls (one page each): orders o0..o{orders-1}, round robin, `perPage` events a page. */
-function history(options: { pages: number; perPage: number; orders: number; clientId?: string; start?: number; oldAt?: number }): StoredEvent[][] {
+function history(options: {
+  pages: number;
+  perPage: number;
+  orders: number;
+  clientId?: string;
+  start?: number;
+  oldAt?: number;
+}): StoredEvent[][] {
   const seqs = new Map<string, number>();
   let position = options.start ?? 1;
   const out: StoredEvent[][] = [];
@@ -94,9 +101,9 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
       }
       // The head survives the dropped pages: no-stream is refused, the next seq follows.
       const head = (await reference.load(Order, 'o3')).version;
-      await expect(store.append('o3', [{ type: 'ItemAdded', data: { sku: 'n', qty: 1, price: 1 } }], { expectedVersion: 'no-stream' })).rejects.toBeInstanceOf(
-        ConcurrencyError,
-      );
+      await expect(
+        store.append('o3', [{ type: 'ItemAdded', data: { sku: 'n', qty: 1, price: 1 } }], { expectedVersion: 'no-stream' }),
+      ).rejects.toBeInstanceOf(ConcurrencyError);
       const next = await store.append('o3', [{ type: 'ItemAdded', data: { sku: 'n', qty: 1, price: 1 } }], { expectedVersion: head });
       expect(next.events[0]!.seq).toBe(head + 1);
     } finally {
@@ -139,13 +146,22 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
       await store.compact({ retention: { maxEvents: 90 }, measure: false });
       const { historyStartsAt } = await store.info();
       expect(historyStartsAt).toBe(211);
-      await expect(collect(store.readLog({ fromPosition: 1 }))).rejects.toMatchObject({ code: 'HISTORY_COMPACTED', details: { requestedFrom: 1, historyStartsAt } });
+      await expect(collect(store.readLog({ fromPosition: 1 }))).rejects.toMatchObject({
+        code: 'HISTORY_COMPACTED',
+        details: { requestedFrom: 1, historyStartsAt },
+      });
       await expect(collect(store.readLog({ fromPosition: 1 }))).rejects.toBeInstanceOf(HistoryCompactedError);
       expect((await collect(store.readLog({ fromPosition: historyStartsAt }))).length).toBe(90);
       // A time range reaching into the dropped events' times would miss some: typed; one after them is fine.
-      await expect(collect(store.readLog({ fromTime: 1100 }))).rejects.toMatchObject({ code: 'HISTORY_COMPACTED', details: { droppedUntilTime: 1210 } });
+      await expect(collect(store.readLog({ fromTime: 1100 }))).rejects.toMatchObject({
+        code: 'HISTORY_COMPACTED',
+        details: { droppedUntilTime: 1210 },
+      });
       expect((await collect(store.readLog({ fromTime: 1211 }))).length).toBe(90);
-      await expect(collect(store.readStream('o1', { fromSeq: 1 }))).rejects.toMatchObject({ code: 'HISTORY_COMPACTED', details: { what: 'stream', aggregateId: 'o1', firstKeptSeq: 71 } });
+      await expect(collect(store.readStream('o1', { fromSeq: 1 }))).rejects.toMatchObject({
+        code: 'HISTORY_COMPACTED',
+        details: { what: 'stream', aggregateId: 'o1', firstKeptSeq: 71 },
+      });
       const kept = await collect(store.readStream('o1'));
       expect(kept[0]!.seq).toBe(71);
       expect(kept.at(-1)!.seq).toBe(100);

@@ -130,7 +130,10 @@ describe.each(modes)('appendBatch and ids ($mode)', ({ worker }) => {
       const [a, b] = await Promise.allSettled([store.append('a', same), store.append('a', same)]);
       expect(a.status).toBe('fulfilled');
       expect(b.status).toBe('fulfilled');
-      const other = await Promise.allSettled([store.append('p', [{ ...item('y'), id: 'racing2' }]), store.append('q', [{ ...item('y'), id: 'racing2' }])]);
+      const other = await Promise.allSettled([
+        store.append('p', [{ ...item('y'), id: 'racing2' }]),
+        store.append('q', [{ ...item('y'), id: 'racing2' }]),
+      ]);
       expect(other.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
       const log = await collect(store.readLog());
       expect(log.map((e) => e.id).sort()).toEqual(['racing', 'racing2']);
@@ -183,7 +186,12 @@ describe.each(modes)('poison ids ($mode)', ({ worker }) => {
         const single = await store.append(bad, [item('a')]).catch((e: unknown) => e);
         expect(single, escape(bad)).toBeInstanceOf(ValidationError);
         expect(single).toMatchObject({ path: 'aggregateId' });
-        const batch = await store.appendBatch([{ aggregateId: 'fine', events: [item('b')] }, { aggregateId: bad, events: [item('c')] }]).catch((e: unknown) => e);
+        const batch = await store
+          .appendBatch([
+            { aggregateId: 'fine', events: [item('b')] },
+            { aggregateId: bad, events: [item('c')] },
+          ])
+          .catch((e: unknown) => e);
         expect(batch).toBeInstanceOf(ValidationError);
       }
       const badEventId = await store.append('fine', [{ ...item('a'), id: 'id\u0000' }]).catch((e: unknown) => e);

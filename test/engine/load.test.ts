@@ -22,7 +22,10 @@ describe.each(modes)('load and snapshots ($mode)', ({ worker }) => {
   it('takes a snapshot every N events and loads from it afterwards', async () => {
     const store = await openOrderStore(worker);
     try {
-      await store.append('o1', Array.from({ length: 120 }, (_, i) => item(`s${i}`, 1, 1)));
+      await store.append(
+        'o1',
+        Array.from({ length: 120 }, (_, i) => item(`s${i}`, 1, 1)),
+      );
       const cold = await store.load(Order, 'o1');
       expect(cold).toMatchObject({ version: 120, snapshotVersion: 0, eventsApplied: 120 });
       expect(cold.state.total).toBe(120);
@@ -41,7 +44,10 @@ describe.each(modes)('load and snapshots ($mode)', ({ worker }) => {
   it('ignores a snapshot written by another reducer version and rebuilds it', async () => {
     const store = await openOrderStore(worker);
     try {
-      await store.append('o1', Array.from({ length: 60 }, (_, i) => item(`s${i}`, 1, 2)));
+      await store.append(
+        'o1',
+        Array.from({ length: 60 }, (_, i) => item(`s${i}`, 1, 2)),
+      );
       expect(await store.snapshot(Order, 'o1')).toBe(60);
       expect((await store.load(Order, 'o1')).snapshotVersion).toBe(60);
       const v2 = await store.load(OrderV2, 'o1');
@@ -73,7 +79,10 @@ describe.each(modes)('load and snapshots ($mode)', ({ worker }) => {
       const loaded = await store.load(SkuIndex, 'o1');
       expect(loaded).toMatchObject({ snapshotVersion: 3, eventsApplied: 0 });
       expect(loaded.state).toBeInstanceOf(Map);
-      expect([...loaded.state]).toEqual([['a', 3], ['b', 1]]);
+      expect([...loaded.state]).toEqual([
+        ['a', 3],
+        ['b', 1],
+      ]);
     } finally {
       await store.dispose();
     }

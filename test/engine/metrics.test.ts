@@ -103,7 +103,9 @@ describe.each(modes)('store.metrics() ($mode)', ({ worker }) => {
       expectOrdered(after.append);
 
       await expect(store.append('o1', [item('c')], { expectedVersion: 1 })).rejects.toBeInstanceOf(ConcurrencyError);
-      await expect(store.append('o1', [{ type: 'ItemAdded', data: { sku: '', qty: 0, price: 1 } }])).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.append('o1', [{ type: 'ItemAdded', data: { sku: '', qty: 0, price: 1 } }])).rejects.toBeInstanceOf(
+        ValidationError,
+      );
       expect((await store.metrics()).append.count).toBe(3);
     } finally {
       await store.dispose();
@@ -239,7 +241,16 @@ describe.each(modes)('store.metrics() ($mode)', ({ worker }) => {
     try {
       await eventually(() => reader.sync.syncNow());
       const caughtUp = syncOf(await reader.metrics());
-      expect(caughtUp).toMatchObject({ state: 'online', serverHead: 0, confirmedPosition: 0, lagEvents: 0, lagMs: 0, pending: 0, oldestPendingAt: null, oldestPendingAgeMs: null });
+      expect(caughtUp).toMatchObject({
+        state: 'online',
+        serverHead: 0,
+        confirmedPosition: 0,
+        lagEvents: 0,
+        lagMs: 0,
+        pending: 0,
+        oldestPendingAt: null,
+        oldestPendingAgeMs: null,
+      });
       expect(caughtUp.caughtUpAt).not.toBeNull();
 
       await writer.append('o1', [placed('ada'), item('a'), item('b'), item('c'), item('d')]);
@@ -277,12 +288,27 @@ describe.each(modes)('store.metrics() ($mode)', ({ worker }) => {
       ...model,
       worker,
       // Nothing listens there (and browsers refuse the port): every round fails as offline.
-      sync: { url: 'http://127.0.0.1:9', log: freshLog(), token: 't', live: false, pollIntervalMs: 3_600_000, initialBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 },
+      sync: {
+        url: 'http://127.0.0.1:9',
+        log: freshLog(),
+        token: 't',
+        live: false,
+        pollIntervalMs: 3_600_000,
+        initialBackoffMs: 3_600_000,
+        maxBackoffMs: 3_600_000,
+      },
     });
     try {
       await eventually(async () => expect((await store.sync.status()).state).toBe('offline'), 10_000);
       const none = syncOf(await store.metrics());
-      expect(none).toMatchObject({ state: 'offline', pending: 0, oldestPendingAt: null, oldestPendingAgeMs: null, caughtUpAt: null, lagMs: null });
+      expect(none).toMatchObject({
+        state: 'offline',
+        pending: 0,
+        oldestPendingAt: null,
+        oldestPendingAgeMs: null,
+        caughtUpAt: null,
+        lagMs: null,
+      });
 
       const occurredAt = Date.now() - 60_000;
       await store.append('o1', [{ ...placed('ada'), meta: { occurredAt } }, item('a')]);
@@ -310,7 +336,15 @@ describe.each(modes)('store.metrics() ($mode)', ({ worker }) => {
     const store = await openTestStore({
       ...model,
       worker,
-      sync: { url, log: freshLog(), getToken, live: false, pollIntervalMs: 3_600_000, initialBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 },
+      sync: {
+        url,
+        log: freshLog(),
+        getToken,
+        live: false,
+        pollIntervalMs: 3_600_000,
+        initialBackoffMs: 3_600_000,
+        maxBackoffMs: 3_600_000,
+      },
     });
     try {
       await eventually(async () => expect((await store.sync.status()).lastError?.code).toBe('UNAUTHORIZED'), 10_000);

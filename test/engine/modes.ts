@@ -15,7 +15,10 @@ export const modes: { mode: string; worker: WorkerOption }[] =
       ]
     : [{ mode: 'in-process', worker: false }];
 
-export function openOrderStore(worker: WorkerOption, extra: { name?: string; projections?: AnyProjectionDefinition[]; maxEventBytes?: number } = {}) {
+export function openOrderStore(
+  worker: WorkerOption,
+  extra: { name?: string; projections?: AnyProjectionDefinition[]; maxEventBytes?: number } = {},
+) {
   return openTestStore({ ...model, worker, ...extra });
 }
 

@@ -17,7 +17,16 @@ interface Delivery {
 }
 
 /** A payments reaction that records every charge it is asked to make. */
-function payments(log: Delivery[], tab: string, options: { on?: 'local' | 'confirmed'; startFrom?: 'now' | 'beginning'; fail?: (sku: string, attempt: number) => boolean; name?: string } = {}) {
+function payments(
+  log: Delivery[],
+  tab: string,
+  options: {
+    on?: 'local' | 'confirmed';
+    startFrom?: 'now' | 'beginning';
+    fail?: (sku: string, attempt: number) => boolean;
+    name?: string;
+  } = {},
+) {
   return defineReaction({
     name: options.name ?? 'charge',
     events: [ItemAdded, OrderShipped],
@@ -59,7 +68,13 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
       await store.append('o2', [item('c'), { type: 'OrderShipped', data: { carrier: 'dhl' } }]);
       await eventually(() => expect(log.map((d) => d.sku)).toEqual(['a', 'b', 'c']));
       await caughtUp(store);
-      expect(log[0]!.ctx).toEqual({ reaction: 'charge', idempotencyKey: appended.events[0]!.id, redelivery: false, attempt: 1, isReplay: false });
+      expect(log[0]!.ctx).toEqual({
+        reaction: 'charge',
+        idempotencyKey: appended.events[0]!.id,
+        redelivery: false,
+        attempt: 1,
+        isReplay: false,
+      });
       expect(log.every((d) => d.id === d.ctx.idempotencyKey && !d.ctx.redelivery && !d.ctx.isReplay)).toBe(true);
       const [status] = await store.reactions.status();
       expect(status).toMatchObject({ name: 'charge', on: 'local', leader: true, caughtUp: true, inFlight: null, parked: 0 });
@@ -179,7 +194,9 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
       await caughtUp(store);
       expect(local.map((d) => d.sku)).toEqual(['a', 'b']);
       // Another client's confirmed event reaches both.
-      await store.importConfirmed([{ ...stored[0]!, id: 'from-elsewhere', seq: 3, position: 3, meta: { ...stored[0]!.meta, clientId: 'other-client' } }]);
+      await store.importConfirmed([
+        { ...stored[0]!, id: 'from-elsewhere', seq: 3, position: 3, meta: { ...stored[0]!.meta, clientId: 'other-client' } },
+      ]);
       await eventually(() => expect(local).toHaveLength(3));
       await eventually(() => expect(confirmed).toHaveLength(3));
       await caughtUp(store);

@@ -40,7 +40,10 @@ describe.each(modes)('reads ($mode)', ({ worker }) => {
       const t = 1_700_000_000_000;
       await store.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c' }, meta: { occurredAt: t } }]);
       await store.append('o2', [item('a', 1, 1, t + 1000)]);
-      await store.append('o1', [item('b', 1, 1, t + 2000), { type: 'OrderShipped', data: { carrier: 'ups' }, meta: { occurredAt: t + 3000 } }]);
+      await store.append('o1', [
+        item('b', 1, 1, t + 2000),
+        { type: 'OrderShipped', data: { carrier: 'ups' }, meta: { occurredAt: t + 3000 } },
+      ]);
       const all = await collect(store.readLog());
       expect(all.map((e) => `${e.aggregateId}:${e.seq}`)).toEqual(['o1:1', 'o2:1', 'o1:2', 'o1:3']);
       expect((await collect(store.readLog({ aggregateIds: ['o2'] }))).map((e) => e.type)).toEqual(['ItemAdded']);

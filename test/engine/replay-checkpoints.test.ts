@@ -18,7 +18,9 @@ async function seeded(worker: Parameters<typeof openOrderStore>[0]) {
   for (let round = 0; round < 10; round++) {
     const entries = [0, 1, 2].map((a) => ({
       aggregateId: `o${a}`,
-      events: Array.from({ length: 10 }, (_, i) => (matching < 116 && (i + round + a) % 5 < 2 ? (matching++, item(`s${round}-${a}-${i}`)) : shipped)),
+      events: Array.from({ length: 10 }, (_, i) =>
+        matching < 116 && (i + round + a) % 5 < 2 ? (matching++, item(`s${round}-${a}-${i}`)) : shipped,
+      ),
     }));
     await store.appendBatch(entries);
   }
@@ -117,7 +119,11 @@ describe.each(modes)('replay job checkpoints ($mode)', ({ worker }) => {
         await next.close();
       }
       const final = await openTestStore({ ...model, worker, name: store.name });
-      const result = await final.replay({ name: 'webhooks', checkpointEvery: 10, handler: (event, ctx) => void deliveries.push({ id: event.id, redelivery: ctx.redelivery }) });
+      const result = await final.replay({
+        name: 'webhooks',
+        checkpointEvery: 10,
+        handler: (event, ctx) => void deliveries.push({ id: event.id, redelivery: ctx.redelivery }),
+      });
       expect(result).toMatchObject({ processed: 300, scanned: 300, total: 300 });
       await final.close();
       const perId = counts(deliveries.map((d) => d.id));

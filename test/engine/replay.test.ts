@@ -115,7 +115,11 @@ describe.each(modes)('replay jobs ($mode)', ({ worker }) => {
       const reopened = await openTestStore({ ...model, worker, name: store.name });
       try {
         const seqs: number[] = [];
-        const result = await reopened.replay({ name: 'one-aggregate', filter: { aggregateId: 'o2' }, handler: (e) => void seqs.push(e.seq) });
+        const result = await reopened.replay({
+          name: 'one-aggregate',
+          filter: { aggregateId: 'o2' },
+          handler: (e) => void seqs.push(e.seq),
+        });
         expect(result.resumed).toBe(true);
         expect(seqs[0]).toBe(1500);
         expect(seqs.at(-1)).toBe(2000);

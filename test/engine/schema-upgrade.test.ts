@@ -121,7 +121,9 @@ describe.each(modes)('schema upgrade to version 6 ($mode)', ({ worker }) => {
 
       const check = await openDB(name);
       expect(check.version).toBe(6);
-      expect([...check.objectStoreNames]).toEqual(expect.arrayContaining(['reactions', 'processed', 'parked', 'pages', 'pageIndex', 'bases']));
+      expect([...check.objectStoreNames]).toEqual(
+        expect.arrayContaining(['reactions', 'processed', 'parked', 'pages', 'pageIndex', 'bases']),
+      );
       // Pending pages now carry their own entries; pageIndex keeps the confirmed page's.
       expect(await check.getAllKeys('pageIndex')).toEqual([[0, 1]]);
       expect(await check.get('pages', [1, 2])).toMatchObject({

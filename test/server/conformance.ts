@@ -183,7 +183,12 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
         makeEvent({ clientId: 'c', clientSeq: 1, aggregateId: 'fresh', seq: 1 }),
         makeEvent({ clientId: 'c', clientSeq: 2, aggregateId: 'fresh', seq: 3 }),
       ]);
-      expect(await refused(store.push(log, skipping), 'SEQ_CONFLICT')).toMatchObject({ aggregateId: 'fresh', seq: 3, head: 0, expected: 2 });
+      expect(await refused(store.push(log, skipping), 'SEQ_CONFLICT')).toMatchObject({
+        aggregateId: 'fresh',
+        seq: 3,
+        head: 0,
+        expected: 2,
+      });
       expect(await snapshot(log, ['a', 'b', 'c'])).toEqual({ ...before, marks: [...before.marks, 0] });
     });
 
@@ -301,7 +306,10 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
       expect(await store.clientSeq(log, 'r')).toBe(fenced.clientSeq);
       // With the fenced epoch, the client goes on from the mark.
       const next = fenced.clientSeq + 1;
-      const result = await push(log, { ...makePush('r', next, [makeEvent({ clientId: 'r', clientSeq: next, aggregateId: 'o', seq: next })]), epoch: 1 });
+      const result = await push(log, {
+        ...makePush('r', next, [makeEvent({ clientId: 'r', clientSeq: next, aggregateId: 'o', seq: next })]),
+        epoch: 1,
+      });
       expect(result.positions[0]!.position).toBe(next);
     });
 
@@ -355,7 +363,9 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
         store.push(log, makePush('b', 1, [ev('b', 1, 'x', 3)])), // b rebased: accepted
       ]);
       const summary = outcomes.map((o) =>
-        o.status === 'fulfilled' ? { ok: o.value.positions.map((p) => p.position), duplicates: o.value.duplicates } : { code: (o.reason as SyncError).code },
+        o.status === 'fulfilled'
+          ? { ok: o.value.positions.map((p) => p.position), duplicates: o.value.duplicates }
+          : { code: (o.reason as SyncError).code },
       );
       expect(summary).toEqual([
         { ok: [1], duplicates: 0 },

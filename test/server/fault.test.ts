@@ -2,7 +2,18 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PushRequest } from '../../src/core/protocol.ts';
 import { killChildren, startChildServer, type ChildServer } from './child-server.ts';
-import { createTestDatabase, describePg, errorOf, freshLog, httpJson, httpPush, PG_BASE_URL, pullAll, TestClient, type TestDatabase } from './helpers.ts';
+import {
+  createTestDatabase,
+  describePg,
+  errorOf,
+  freshLog,
+  httpJson,
+  httpPush,
+  PG_BASE_URL,
+  pullAll,
+  TestClient,
+  type TestDatabase,
+} from './helpers.ts';
 import { startTcpRelay, type TcpRelay } from './tcp-relay.ts';
 
 /**
@@ -63,10 +74,11 @@ function startLoad(url: string, log: string, clients: number): Load {
   return {
     acked,
     statuses,
-    progress: (n) => new Promise<void>((resolve, reject) => {
-      waiters.push({ target: count + n, resolve });
-      done.catch(reject);
-    }),
+    progress: (n) =>
+      new Promise<void>((resolve, reject) => {
+        waiters.push({ target: count + n, resolve });
+        done.catch(reject);
+      }),
     async stop() {
       stopping = true;
       await done;
@@ -92,13 +104,20 @@ describePg('database faults under push load (a TCP relay in front of PostgreSQL)
     server = await startChildServer([
       '--database-url',
       relay.url(db.name),
-      '--pool-size', '4',
-      '--pg-connect-timeout', '700',
-      '--pg-statement-timeout', '700',
-      '--pg-lock-timeout', '500',
-      '--pg-query-timeout', '1000',
-      '--ready-timeout', String(READY_MS),
-      '--store-timeout', String(STORE_MS),
+      '--pool-size',
+      '4',
+      '--pg-connect-timeout',
+      '700',
+      '--pg-statement-timeout',
+      '700',
+      '--pg-lock-timeout',
+      '500',
+      '--pg-query-timeout',
+      '1000',
+      '--ready-timeout',
+      String(READY_MS),
+      '--store-timeout',
+      String(STORE_MS),
     ]);
   });
   afterAll(async () => {

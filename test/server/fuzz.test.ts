@@ -13,7 +13,11 @@ import { rawRequest } from './raw-http.ts';
 let server: SyncServer;
 let url: string;
 beforeAll(async () => {
-  server = createSyncServer({ store: await createPgliteStore(), logger: silentLogger, limits: { rateLimit: false, maxRequestBytes: 256 * 1024 } });
+  server = createSyncServer({
+    store: await createPgliteStore(),
+    logger: silentLogger,
+    limits: { rateLimit: false, maxRequestBytes: 256 * 1024 },
+  });
   url = (await server.listen(0)).url;
 });
 afterAll(() => server.close());
@@ -22,7 +26,15 @@ const NASTY = ['\u0000', '\uD800', '\uDFFF', '..', '%00', '%2e%2e', '"', '\\', '
 const text = fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom(...NASTY), fc.string({ unit: 'binary', maxLength: 6 }));
 const number = fc.oneof(fc.integer(), fc.constantFrom(0, -1, 1.5, 2 ** 53, Number.MAX_VALUE, 1e308));
 const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  any: fc.oneof({ depthSize: 'small' }, text, number, fc.boolean(), fc.constant(null), fc.array(tie('any'), { maxLength: 3 }), fc.dictionary(text, tie('any'), { maxKeys: 3 })),
+  any: fc.oneof(
+    { depthSize: 'small' },
+    text,
+    number,
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie('any'), { maxLength: 3 }),
+    fc.dictionary(text, tie('any'), { maxKeys: 3 }),
+  ),
 })).any;
 
 /** Events that are mostly well formed, with anything in any field now and then. */
@@ -35,21 +47,28 @@ const event = fc.record({
   version: fc.oneof(fc.constant(1), number),
   data: value,
   meta: fc.oneof(
-    fc.record({ occurredAt: fc.oneof(fc.integer(), number), clientId: fc.constantFrom('f1', 'f2'), clientSeq: fc.integer({ min: 1, max: 6 }) }),
+    fc.record({
+      occurredAt: fc.oneof(fc.integer(), number),
+      clientId: fc.constantFrom('f1', 'f2'),
+      clientSeq: fc.integer({ min: 1, max: 6 }),
+    }),
     value,
   ),
 });
 
 const pushBody = fc.oneof(
   fc
-    .record({
-      protocolVersion: fc.oneof(fc.constantFrom(1, 2), value),
-      clientId: fc.oneof(fc.constantFrom('f1', 'f2'), text),
-      epoch: fc.option(fc.oneof(fc.nat(5), number), { nil: undefined }),
-      from: fc.oneof(fc.integer({ min: 1, max: 6 }), number),
-      to: fc.oneof(fc.integer({ min: 1, max: 6 }), number),
-      events: fc.oneof(fc.array(event, { maxLength: 4 }), value),
-    }, { requiredKeys: [] })
+    .record(
+      {
+        protocolVersion: fc.oneof(fc.constantFrom(1, 2), value),
+        clientId: fc.oneof(fc.constantFrom('f1', 'f2'), text),
+        epoch: fc.option(fc.oneof(fc.nat(5), number), { nil: undefined }),
+        from: fc.oneof(fc.integer({ min: 1, max: 6 }), number),
+        to: fc.oneof(fc.integer({ min: 1, max: 6 }), number),
+        events: fc.oneof(fc.array(event, { maxLength: 4 }), value),
+      },
+      { requiredKeys: [] },
+    )
     .map((body) => JSON.stringify(body)),
   value.map((v) => JSON.stringify(v) ?? 'null'),
   fc.string({ maxLength: 40 }),
@@ -60,7 +79,16 @@ const pushBody = fc.oneof(
 
 /** A valid push of one event whose data is the JSON text given. */
 function template(dataJson: string, clientId = 'f1'): string {
-  const event = { id: `e-${Math.random()}`, aggregateId: 'o9', aggregateType: 'Order', seq: 1, type: 'ItemAdded', version: 1, data: 0, meta: { occurredAt: 1, clientId, clientSeq: 1 } };
+  const event = {
+    id: `e-${Math.random()}`,
+    aggregateId: 'o9',
+    aggregateType: 'Order',
+    seq: 1,
+    type: 'ItemAdded',
+    version: 1,
+    data: 0,
+    meta: { occurredAt: 1, clientId, clientSeq: 1 },
+  };
   return JSON.stringify({ protocolVersion: 2, clientId, from: 1, to: 1, events: [event] }).replace('"data":0', `"data":${dataJson}`);
 }
 
@@ -92,16 +120,25 @@ function validWithOneBadField(): fc.Arbitrary<string> {
     });
 }
 
-const queryValue = fc.oneof(fc.constantFrom('0', '1', '5000', '5001', '', '-1', '0x10', '1e1', '+5', ' 5', '9'.repeat(30), '%00', 'a%ED%A0%80'), fc.string({ maxLength: 8 }));
+const queryValue = fc.oneof(
+  fc.constantFrom('0', '1', '5000', '5001', '', '-1', '0x10', '1e1', '+5', ' 5', '9'.repeat(30), '%00', 'a%ED%A0%80'),
+  fc.string({ maxLength: 8 }),
+);
 const pullQuery = fc
-  .record({ after: fc.option(queryValue), limit: fc.option(queryValue), clientId: fc.option(queryValue), extra: fc.option(queryValue) }, { requiredKeys: [] })
+  .record(
+    { after: fc.option(queryValue), limit: fc.option(queryValue), clientId: fc.option(queryValue), extra: fc.option(queryValue) },
+    { requiredKeys: [] },
+  )
   .map((q) =>
     Object.entries(q)
       .filter(([, v]) => v !== null && v !== undefined)
       .map(([k, v]) => `${k}=${encodeURIComponent(v as string).replace(/%25/g, '%')}`)
       .join('&'),
   );
-const logName = fc.oneof(fc.constantFrom('fuzz', 'fuzz-2', 'a.b', '..', '.', '%2e', 'x'.repeat(70), '%ZZ', 'a%2Fb', '%00'), fc.string({ maxLength: 8 }).map(encodeURIComponent));
+const logName = fc.oneof(
+  fc.constantFrom('fuzz', 'fuzz-2', 'a.b', '..', '.', '%2e', 'x'.repeat(70), '%ZZ', 'a%2Fb', '%00'),
+  fc.string({ maxLength: 8 }).map(encodeURIComponent),
+);
 
 function expectDocumented(status: number, json: unknown, what: string): void {
   expect(status, what).toBeLessThan(500);
@@ -112,7 +149,12 @@ describe('fuzz: no request gets a 5xx', () => {
   it('push bodies (300 runs)', async () => {
     await fc.assert(
       fc.asyncProperty(logName, pushBody, async (log, body) => {
-        const reply = await rawRequest(url, { method: 'POST', path: `/v1/logs/${log}/push`, headers: { 'content-type': 'application/json' }, body });
+        const reply = await rawRequest(url, {
+          method: 'POST',
+          path: `/v1/logs/${log}/push`,
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
         expectDocumented(reply.status, reply.json, `push ${log} ${body.slice(0, 200)}`);
       }),
       { numRuns: 300, seed: 1203 },

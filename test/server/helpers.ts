@@ -52,12 +52,16 @@ export function describePg(name: string, body: () => void): void {
   if (process.env.CI === 'true') {
     describe(name, () => {
       it('needs PostgreSQL', () => {
-        throw new Error(`No PostgreSQL answers at ${PG_BASE_URL} (CI=true: PostgreSQL suites must run). Set CHRONICLE_TEST_PG_URL or start PostgreSQL.`);
+        throw new Error(
+          `No PostgreSQL answers at ${PG_BASE_URL} (CI=true: PostgreSQL suites must run). Set CHRONICLE_TEST_PG_URL or start PostgreSQL.`,
+        );
       });
     });
     return;
   }
-  console.warn(`\n[chronicle] SKIPPED "${name}": no PostgreSQL answers at ${PG_BASE_URL} (set CHRONICLE_TEST_PG_URL, or start one; CI=true makes this a failure)\n`);
+  console.warn(
+    `\n[chronicle] SKIPPED "${name}": no PostgreSQL answers at ${PG_BASE_URL} (set CHRONICLE_TEST_PG_URL, or start one; CI=true makes this a failure)\n`,
+  );
   describe.skip(name, body);
 }
 

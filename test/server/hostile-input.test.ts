@@ -102,8 +102,18 @@ function nested(levels: number): unknown {
 describe('nesting depth', () => {
   it(`data nested ${MAX_DATA_DEPTH} levels is stored; one level more is 400 naming the path`, async () => {
     const log = freshLog('deep');
-    okPush(await httpPush(url, log, makePush('d', 1, [makeEvent({ clientId: 'd', clientSeq: 1, aggregateId: 'o', seq: 1, data: nested(MAX_DATA_DEPTH) })])));
-    const over = await httpPush(url, log, makePush('d', 2, [makeEvent({ clientId: 'd', clientSeq: 2, aggregateId: 'o', seq: 2, data: nested(MAX_DATA_DEPTH + 1) })]));
+    okPush(
+      await httpPush(
+        url,
+        log,
+        makePush('d', 1, [makeEvent({ clientId: 'd', clientSeq: 1, aggregateId: 'o', seq: 1, data: nested(MAX_DATA_DEPTH) })]),
+      ),
+    );
+    const over = await httpPush(
+      url,
+      log,
+      makePush('d', 2, [makeEvent({ clientId: 'd', clientSeq: 2, aggregateId: 'o', seq: 2, data: nested(MAX_DATA_DEPTH + 1) })]),
+    );
     const error = errorOf(over);
     expect(error).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
     expect(error.message).toMatch(/nested more than 64 levels/);
@@ -134,7 +144,11 @@ describe('strict parameters', () => {
     okPush(await httpPush(url, log, new TestClient('p').next(['a', 'b'])));
     for (const bad of ['', '0x10', '1e1', '+5', ' 5', '5 ', '5.0', '-1', '1_0', 'Infinity']) {
       const after = await httpJson(`${url}/v1/logs/${log}/pull?after=${encodeURIComponent(bad)}`);
-      expect(errorOf(after), `after=${JSON.stringify(bad)}`).toMatchObject({ status: 400, code: 'BAD_REQUEST', details: { field: 'after' } });
+      expect(errorOf(after), `after=${JSON.stringify(bad)}`).toMatchObject({
+        status: 400,
+        code: 'BAD_REQUEST',
+        details: { field: 'after' },
+      });
       const limit = await httpJson(`${url}/v1/logs/${log}/pull?after=0&limit=${encodeURIComponent(bad)}`);
       expect(errorOf(limit), `limit=${JSON.stringify(bad)}`).toMatchObject({ status: 400, details: { field: 'limit' } });
     }
@@ -150,8 +164,19 @@ describe('strict parameters', () => {
     const t = freshLog('t');
     const push = JSON.stringify(new TestClient('dots').next(['a']));
     const headers = { 'content-type': 'application/json' };
-    for (const path of [`/v1/logs/s/../${t}/push`, `/v1/logs/./${t}/push`, `/v1/logs/%2e%2e/push`, `/v1/logs/s/%2E%2E/${t}/push`, `/v1/logs/../pull?after=0`]) {
-      const reply = await rawRequest(url, { method: path.includes('push') ? 'POST' : 'GET', path, headers, body: path.includes('push') ? push : undefined });
+    for (const path of [
+      `/v1/logs/s/../${t}/push`,
+      `/v1/logs/./${t}/push`,
+      `/v1/logs/%2e%2e/push`,
+      `/v1/logs/s/%2E%2E/${t}/push`,
+      `/v1/logs/../pull?after=0`,
+    ]) {
+      const reply = await rawRequest(url, {
+        method: path.includes('push') ? 'POST' : 'GET',
+        path,
+        headers,
+        body: path.includes('push') ? push : undefined,
+      });
       expect(reply.status, path).toBe(400);
       expect(reply.json, path).toMatchObject({ error: { code: 'BAD_REQUEST', details: { field: 'log' } } });
     }
@@ -182,11 +207,23 @@ describe('strict parameters', () => {
     const log = freshLog('ct');
     const push = JSON.stringify(new TestClient('ct').next(['a']));
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
-      const reply = await rawRequest(url, { method: 'POST', path: `/v1/logs/${log}/push`, headers: type ? { 'content-type': type } : {}, body: push });
+      const reply = await rawRequest(url, {
+        method: 'POST',
+        path: `/v1/logs/${log}/push`,
+        headers: type ? { 'content-type': type } : {},
+        body: push,
+      });
       expect(reply.status, String(type)).toBe(415);
       expect(reply.json).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', details: { expected: 'application/json' } } });
     }
-    okPush(await rawRequest(url, { method: 'POST', path: `/v1/logs/${log}/push`, headers: { 'content-type': 'Application/JSON; charset=utf-8' }, body: push }).then((r) => ({ status: r.status, headers: new Headers(), body: r.json })));
+    okPush(
+      await rawRequest(url, {
+        method: 'POST',
+        path: `/v1/logs/${log}/push`,
+        headers: { 'content-type': 'Application/JSON; charset=utf-8' },
+        body: push,
+      }).then((r) => ({ status: r.status, headers: new Headers(), body: r.json })),
+    );
   });
 });
 

@@ -106,10 +106,24 @@ describe('HTTP: push and pull', () => {
 
   it('DUPLICATE_EVENT_ID (409) and CLIENT_SEQ_MISMATCH (409)', async () => {
     const log = freshLog();
-    okPush(await httpPush(url, log, makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'the-id' })])));
-    const dup = await httpPush(url, log, makePush('b', 1, [makeEvent({ clientId: 'b', clientSeq: 1, aggregateId: 'p', seq: 1, id: 'the-id' })]));
-    expect(errorOf(dup)).toMatchObject({ status: 409, code: 'DUPLICATE_EVENT_ID', details: { id: 'the-id', storedClientId: 'a', position: 1 } });
-    const mismatch = await httpPush(url, log, makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'other-id' })]));
+    okPush(
+      await httpPush(url, log, makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'the-id' })])),
+    );
+    const dup = await httpPush(
+      url,
+      log,
+      makePush('b', 1, [makeEvent({ clientId: 'b', clientSeq: 1, aggregateId: 'p', seq: 1, id: 'the-id' })]),
+    );
+    expect(errorOf(dup)).toMatchObject({
+      status: 409,
+      code: 'DUPLICATE_EVENT_ID',
+      details: { id: 'the-id', storedClientId: 'a', position: 1 },
+    });
+    const mismatch = await httpPush(
+      url,
+      log,
+      makePush('a', 1, [makeEvent({ clientId: 'a', clientSeq: 1, aggregateId: 'o', seq: 1, id: 'other-id' })]),
+    );
     expect(errorOf(mismatch)).toMatchObject({ status: 409, code: 'CLIENT_SEQ_MISMATCH', details: { clientSeq: 1, storedId: 'the-id' } });
     await expectUnchanged(url, log, 'b', 1, 0);
   });
@@ -143,7 +157,11 @@ describe('HTTP: push and pull', () => {
     expect(errorOf(await httpPush(url, log, missingField)).message).toMatch(/events\.0\.aggregateId/);
 
     expect(errorOf(await httpPush(url, log, '[1,2]'))).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
-    expect(errorOf(await httpPush(url, 'bad%20name', valid))).toMatchObject({ status: 400, code: 'BAD_REQUEST', details: { field: 'log' } });
+    expect(errorOf(await httpPush(url, 'bad%20name', valid))).toMatchObject({
+      status: 400,
+      code: 'BAD_REQUEST',
+      details: { field: 'log' },
+    });
     expect(errorOf(await httpPull(url, log, { after: -1 }))).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
     expect(errorOf(await httpJson(`${url}/v1/logs/${log}/pull`))).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
     expect(errorOf(await httpJson(`${url}/v1/logs/${log}/live`))).toMatchObject({ status: 400, details: { reason: 'websocket-required' } });
@@ -179,7 +197,11 @@ describe('HTTP: push and pull', () => {
   it('CORS: a preflight from another origin is answered, replies carry Access-Control-Allow-Origin', async () => {
     const preflight = await fetch(`${url}/v1/logs/x/push`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
@@ -223,7 +245,11 @@ describe('HTTP: auth', () => {
   it('403 when the principal may not read or write that log, naming the log and the access it lacks', async () => {
     const log = 'acme';
     const denied = await httpPush(url, log, new TestClient('r').next(['a']), 'reader-token');
-    expect(errorOf(denied)).toMatchObject({ status: 403, code: 'FORBIDDEN', details: { log, need: 'write', principal: 'reader', reason: 'no-write-access' } });
+    expect(errorOf(denied)).toMatchObject({
+      status: 403,
+      code: 'FORBIDDEN',
+      details: { log, need: 'write', principal: 'reader', reason: 'no-write-access' },
+    });
     expect(errorOf(await httpPull(url, 'globex', { after: 0 }, 'writer-token'))).toMatchObject({
       status: 403,
       details: { log: 'globex', need: 'read' },
@@ -375,7 +401,11 @@ describe('HTTP: store failures and shutdown', () => {
     const reply = await httpPush(url, freshLog(), new TestClient('c').next(['a']));
     expect(errorOf(reply)).toMatchObject({ status: 500, code: 'INTERNAL', message: 'Internal server error' });
     expect(JSON.stringify(reply.body)).not.toContain('secret');
-    expect(errorOf(await httpJson(`${url}/ready`))).toMatchObject({ status: 503, code: 'UNAVAILABLE', details: { reason: 'store-unreachable' } });
+    expect(errorOf(await httpJson(`${url}/ready`))).toMatchObject({
+      status: 503,
+      code: 'UNAVAILABLE',
+      details: { reason: 'store-unreachable' },
+    });
     expect((await httpJson(`${url}/health`)).status).toBe(200);
   });
 

@@ -81,7 +81,11 @@ describePg('moving a log between two PostgreSQL databases under load, with the C
     // The log has history: 3,000 events, so the copy takes 30 statements of 100.
     const seeders = [0, 1, 2].map((i) => new TestClient(`seed-${i}`));
     for (let round = 0; round < 20; round++) {
-      await Promise.all(seeders.map((c) => httpPush(nodes[round % 2]!.url, log, c.next(Array.from({ length: 50 }, (_, k) => `${c.clientId}-o${k % 5}`))).then(okPush)));
+      await Promise.all(
+        seeders.map((c) =>
+          httpPush(nodes[round % 2]!.url, log, c.next(Array.from({ length: 50 }, (_, k) => `${c.clientId}-o${k % 5}`))).then(okPush),
+        ),
+      );
     }
 
     const live = await openLive(nodes[1]!.url, log);
@@ -130,7 +134,18 @@ describePg('moving a log between two PostgreSQL databases under load, with the C
 
     const pushers = [0, 1, 2, 3].map(pusher);
     await sleep(200);
-    const { code, output } = await runCli(['move-log', '--log', log, '--to', 'b', '--shard-map', mapFile, '--update-map', '--batch-events', '100']);
+    const { code, output } = await runCli([
+      'move-log',
+      '--log',
+      log,
+      '--to',
+      'b',
+      '--shard-map',
+      mapFile,
+      '--update-map',
+      '--batch-events',
+      '100',
+    ]);
     expect(code, output).toBe(0);
     expect(output).toMatch(new RegExp(`moved log ${log} from a to b: \\d+ events, \\d+ clients, 1 checksums equal`));
     expect(output).toContain(`override ${log} -> b added`);
@@ -160,14 +175,24 @@ describePg('moving a log between two PostgreSQL databases under load, with the C
     await live.close();
 
     // The new database holds the log; the old one a tombstone over the events it had at the freeze.
-    const [source] = await query<{ head: string; move_state: string; move_peer: string }>(dbs[0]!, 'SELECT head, move_state, move_peer FROM chronicle_logs WHERE log = $1', [log]);
+    const [source] = await query<{ head: string; move_state: string; move_peer: string }>(
+      dbs[0]!,
+      'SELECT head, move_state, move_peer FROM chronicle_logs WHERE log = $1',
+      [log],
+    );
     expect(source).toMatchObject({ move_state: 'moved', move_peer: 'b' });
     const frozenAt = Number(source!.head);
     expect(frozenAt).toBeGreaterThan(3000);
     expect(frozenAt).toBeLessThan(total);
-    expect((await query<{ n: string }>(dbs[0]!, 'SELECT count(*) AS n FROM chronicle_events WHERE log = $1', [log]))[0]!.n).toBe(String(frozenAt));
-    expect((await query<{ n: string }>(dbs[1]!, 'SELECT count(*) AS n FROM chronicle_events WHERE log = $1', [log]))[0]!.n).toBe(String(total));
-    expect(await query(dbs[1]!, 'SELECT head, move_state FROM chronicle_logs WHERE log = $1', [log])).toEqual([{ head: String(total), move_state: null }]);
+    expect((await query<{ n: string }>(dbs[0]!, 'SELECT count(*) AS n FROM chronicle_events WHERE log = $1', [log]))[0]!.n).toBe(
+      String(frozenAt),
+    );
+    expect((await query<{ n: string }>(dbs[1]!, 'SELECT count(*) AS n FROM chronicle_events WHERE log = $1', [log]))[0]!.n).toBe(
+      String(total),
+    );
+    expect(await query(dbs[1]!, 'SELECT head, move_state FROM chronicle_logs WHERE log = $1', [log])).toEqual([
+      { head: String(total), move_state: null },
+    ]);
 
     // Once every server routes it to b, the old rows go; the tombstone stays and still sends the second server on.
     const purge = await runCli(['purge-moved', '--log', log, '--from', 'a', '--shard-map', mapFile]);
@@ -194,7 +219,9 @@ describePg('moving a log between two PostgreSQL databases under load, with the C
     const notMoved = await runCli(['purge-moved', '--log', log, '--from', 'a', '--shard-map', mapFile]);
     expect(notMoved.code).toBe(1);
     expect(notMoved.output).toMatch(/has not moved away from "a"/);
-    expect(await query(dbs[0]!, 'SELECT head, move_state FROM chronicle_logs WHERE log = $1', [log])).toEqual([{ head: '2', move_state: null }]);
+    expect(await query(dbs[0]!, 'SELECT head, move_state FROM chronicle_logs WHERE log = $1', [log])).toEqual([
+      { head: '2', move_state: null },
+    ]);
     expect(await query(dbs[1]!, 'SELECT log FROM chronicle_logs WHERE log = $1', [log])).toEqual([]);
   });
 });

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError } from '../../src/server/errors.ts';
-import { createPgliteStore, createShardedStore, LogMoveError, shardForLog, type MoveStep, type ShardedLogStore } from '../../src/server/index.ts';
+import {
+  createPgliteStore,
+  createShardedStore,
+  LogMoveError,
+  shardForLog,
+  type MoveStep,
+  type ShardedLogStore,
+} from '../../src/server/index.ts';
 import type { SqlLogStore } from '../../src/server/store/sql-log-store.ts';
 import { freshLog, makeEvent, TestClient } from './helpers.ts';
 
@@ -31,7 +38,9 @@ async function rowOf(store: ShardedLogStore, shard: string, log: string) {
     [log],
   );
   const events = await sql(store, shard).query<{ n: number | string }>('SELECT count(*) AS n FROM chronicle_events WHERE log = $1', [log]);
-  const clients = await sql(store, shard).query<{ n: number | string }>('SELECT count(*) AS n FROM chronicle_clients WHERE log = $1', [log]);
+  const clients = await sql(store, shard).query<{ n: number | string }>('SELECT count(*) AS n FROM chronicle_clients WHERE log = $1', [
+    log,
+  ]);
   const row = rows[0];
   return {
     row: row ? { head: Number(row.head), state: row.move_state, peer: row.move_peer } : null,
@@ -59,7 +68,11 @@ const pushSome = (store: ShardedLogStore, log: string, client: TestClient, n: nu
 async function everything(store: ShardedLogStore, log: string) {
   const page = await store.pull(log, { after: 0, limit: 5000 });
   const events = page.eventsJson.map((text) => JSON.parse(text) as { id: string; position: number });
-  return { head: page.head, ids: events.map((e) => e.id), gapless: events.every((e, i) => e.position === i + 1) && events.length === page.head };
+  return {
+    head: page.head,
+    ids: events.map((e) => e.id),
+    gapless: events.every((e, i) => e.position === i + 1) && events.length === page.head,
+  };
 }
 
 describe('moving a log between two embedded databases', () => {
@@ -93,7 +106,8 @@ describe('moving a log between two embedded databases', () => {
     expect(await rowOf(store, 'b', log)).toEqual({ row: { head: 55, state: null, peer: null }, events: 55, clients: 2 });
     expect(await everything(store, log)).toEqual(before);
     // The events' stored texts are the same bytes on both sides.
-    const texts = (shard: string) => sql(store, shard).query<{ t: string }>('SELECT event::text AS t FROM chronicle_events WHERE log = $1 ORDER BY position', [log]);
+    const texts = (shard: string) =>
+      sql(store, shard).query<{ t: string }>('SELECT event::text AS t FROM chronicle_events WHERE log = $1 ORDER BY position', [log]);
     expect(await texts('b')).toEqual(await texts('a'));
 
     // Marks and epochs came along: a retried push is a duplicate, a stale epoch is refused, positions continue.
@@ -120,7 +134,9 @@ describe('moving a log between two embedded databases', () => {
     expect(other.shardOf(log)).toBe('b');
     const fresh = createShardedStore({ shards: { a: store.shard('a'), b: store.shard('b') } });
     expect((await fresh.push(log, client.next(['x']))).head).toBe(6);
-    expect((await createShardedStore({ shards: { a: store.shard('a'), b: store.shard('b') } }).pull(log, { after: 0, limit: 10 })).head).toBe(6);
+    expect(
+      (await createShardedStore({ shards: { a: store.shard('a'), b: store.shard('b') } }).pull(log, { after: 0, limit: 10 })).head,
+    ).toBe(6);
     expect((await createShardedStore({ shards: { a: store.shard('a'), b: store.shard('b') } }).fence(log, 'c', 2)).epoch).toBe(2);
     // The shard stores themselves refuse: the tombstone on a, the log served on b.
     expect((await refusal(store.shard('a').push(log, client.next(['y'])))).details).toMatchObject({ reason: 'log-moved', shard: 'b' });
@@ -149,7 +165,13 @@ describe('moving a log between two embedded databases', () => {
         client.seqs.set('late', 0);
       },
     });
-    expect(seen).toEqual({ push: { status: 503, code: 'UNAVAILABLE', reason: 'log-moving' }, fence: 'log-moving', pull: 20, target: 'log-moving', targetPush: 'log-moving' });
+    expect(seen).toEqual({
+      push: { status: 503, code: 'UNAVAILABLE', reason: 'log-moving' },
+      fence: 'log-moving',
+      pull: 20,
+      target: 'log-moving',
+      targetPush: 'log-moving',
+    });
     const after = await everything(store, log);
     expect(after).toMatchObject({ head: 20, gapless: true });
     expect((await store.push(log, client.next(['late']))).positions[0]!.position).toBe(21);
@@ -240,16 +262,28 @@ describe('moving a log between two embedded databases', () => {
     const b = sql(store, 'b');
     const a = sql(store, 'a');
     await a.query(`UPDATE chronicle_logs SET move_state = 'moving-out', move_peer = 'b', write_id = 'move:x' WHERE log = $1`, [log]);
-    const copy = await a.query<{ position: number; id: string; aggregate_id: string; seq: number; client_id: string; client_seq: number; event: string }>(
+    const copy = await a.query<{
+      position: number;
+      id: string;
+      aggregate_id: string;
+      seq: number;
+      client_id: string;
+      client_seq: number;
+      event: string;
+    }>(
       'SELECT position, id, aggregate_id, seq, client_id, client_seq, event::text AS event FROM chronicle_events WHERE log = $1 ORDER BY position',
       [log],
     );
     for (const r of copy) {
-      await b.query('INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json)', [
-        log, r.position, r.id, r.aggregate_id, r.seq, r.client_id, r.client_seq, r.event,
-      ]);
+      await b.query(
+        'INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json)',
+        [log, r.position, r.id, r.aggregate_id, r.seq, r.client_id, r.client_seq, r.event],
+      );
     }
-    await b.query(`INSERT INTO chronicle_clients (log, client_id, client_seq, epoch) SELECT log, client_id, client_seq, epoch FROM (VALUES ($1, 'c', 9, 0)) AS v(log, client_id, client_seq, epoch)`, [log]);
+    await b.query(
+      `INSERT INTO chronicle_clients (log, client_id, client_seq, epoch) SELECT log, client_id, client_seq, epoch FROM (VALUES ($1, 'c', 9, 0)) AS v(log, client_id, client_seq, epoch)`,
+      [log],
+    );
     await b.query(`INSERT INTO chronicle_logs (log, head, write_id) VALUES ($1, 9, 'move:x:in')`, [log]);
     // Pushes reach the target meanwhile (a node that already routes there).
     const direct = await store.shard('b').push(log, { ...new TestClient('d').next(['d1']) });
@@ -289,7 +323,9 @@ describe('moving a log between two embedded databases', () => {
   it('events pushed with ids and data of every kind arrive byte for byte', async () => {
     const log = logOn('a');
     const data = [{ s: 'é ü 𝄞 "quoted" \\ back' }, [1, 2.5, -0, 1e21, null, true], { nested: { deep: [{ x: 'y' }] } }, 'plain', 12];
-    const events = data.map((d, i) => makeEvent({ clientId: 'k', clientSeq: i + 1, aggregateId: `k-${i}`, seq: 1, id: `id-${i}-'"\\`, data: d }));
+    const events = data.map((d, i) =>
+      makeEvent({ clientId: 'k', clientSeq: i + 1, aggregateId: `k-${i}`, seq: 1, id: `id-${i}-'"\\`, data: d }),
+    );
     await store.push(log, { protocolVersion: 2, clientId: 'k', from: 1, to: events.length, events });
     const before = (await store.pull(log, { after: 0, limit: 10 })).eventsJson;
     await store.moveLog(log, 'b');

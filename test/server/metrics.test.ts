@@ -1,7 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJsonLogger, createPgliteStore, createPostgresStore, createSyncServer, silentLogger, type LogStore, type SyncServer } from '../../src/server/index.ts';
+import {
+  createJsonLogger,
+  createPgliteStore,
+  createPostgresStore,
+  createSyncServer,
+  silentLogger,
+  type LogStore,
+  type SyncServer,
+} from '../../src/server/index.ts';
 import { createMetrics } from '../../src/server/metrics.ts';
-import { createTestDatabase, describePg, errorOf, freshLog, httpJson, httpPull, httpPush, okPush, openLive, TestClient, type TestDatabase } from './helpers.ts';
+import {
+  createTestDatabase,
+  describePg,
+  errorOf,
+  freshLog,
+  httpJson,
+  httpPull,
+  httpPush,
+  okPush,
+  openLive,
+  TestClient,
+  type TestDatabase,
+} from './helpers.ts';
 
 /** Issue 10, point 9: /metrics in Prometheus' text format, and structured logs with a request id. */
 
@@ -70,18 +90,28 @@ describe('GET /metrics', () => {
   it('with auth configured, /metrics needs a principal that may read every log', async () => {
     const url = await start({ auth: { tokens: { admin: { read: '*', write: '*' }, tenant: { read: ['acme'], write: ['acme'] } } } });
     expect(errorOf(await httpJson(`${url}/metrics`))).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
-    expect(errorOf(await httpJson(`${url}/metrics`, { headers: { authorization: 'Bearer tenant' } }))).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+    expect(errorOf(await httpJson(`${url}/metrics`, { headers: { authorization: 'Bearer tenant' } }))).toMatchObject({
+      status: 403,
+      code: 'FORBIDDEN',
+    });
     expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer admin' } })).status).toBe(200);
   });
 
   it('without prom-client, /metrics is 503 and says which package to install; requests are still served', async () => {
     const metrics = createMetrics(
       { liveSockets: () => 0, storeStats: () => undefined },
-      { importer: () => Promise.reject(Object.assign(new Error("Cannot find package 'prom-client' imported from /app/server.js"), { code: 'ERR_MODULE_NOT_FOUND' })) },
+      {
+        importer: () =>
+          Promise.reject(
+            Object.assign(new Error("Cannot find package 'prom-client' imported from /app/server.js"), { code: 'ERR_MODULE_NOT_FOUND' }),
+          ),
+      },
     );
     metrics.request('push', 200, undefined, 0.01, 1);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(await metrics.render()).toEqual({ unavailable: 'The /metrics endpoint needs the "prom-client" package: npm install prom-client' });
+    expect(await metrics.render()).toEqual({
+      unavailable: 'The /metrics endpoint needs the "prom-client" package: npm install prom-client',
+    });
   });
 });
 
@@ -109,7 +139,7 @@ describePg('GET /metrics on PostgreSQL', () => {
 });
 
 describe('request ids and structured logs', () => {
-  it('every reply carries x-request-id (the caller\'s own when it sent a sane one); a refused request is logged as JSON with it', async () => {
+  it("every reply carries x-request-id (the caller's own when it sent a sane one); a refused request is logged as JSON with it", async () => {
     const lines: string[] = [];
     const url = await start({ logger: createJsonLogger((line) => lines.push(line)) });
     const log = freshLog('ids');
@@ -125,7 +155,15 @@ describe('request ids and structured logs', () => {
     await new Promise((resolve) => setImmediate(resolve));
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(entries).toContainEqual(
-      expect.objectContaining({ level: 'info', msg: 'request refused', requestId: 'bad-pull-1', action: 'pull', log, status: 400, code: 'BAD_REQUEST' }),
+      expect.objectContaining({
+        level: 'info',
+        msg: 'request refused',
+        requestId: 'bad-pull-1',
+        action: 'pull',
+        log,
+        status: 400,
+        code: 'BAD_REQUEST',
+      }),
     );
     for (const entry of entries) expect(typeof entry.time).toBe('string');
     // Accepted requests are not logged unless accessLog is on.

@@ -55,7 +55,9 @@ describe('oversize bodies: the 413 reaches every client', () => {
 
   for (const chunked of [false, true]) {
     it(`12 clients each sending a 4 MiB ${chunked ? 'chunked ' : ''}body before reading: all get 413 with the error body, none a reset`, async () => {
-      const replies = await Promise.all(Array.from({ length: 12 }, () => sendThenRead(url, `/v1/logs/${freshLog('big')}/push`, 4 * 1024 * 1024, chunked)));
+      const replies = await Promise.all(
+        Array.from({ length: 12 }, () => sendThenRead(url, `/v1/logs/${freshLog('big')}/push`, 4 * 1024 * 1024, chunked)),
+      );
       for (const reply of replies) {
         expect(reply.slice(0, 40)).toMatch(/^HTTP\/1\.1 413/);
         expect(reply).toMatch(/"code":"PAYLOAD_TOO_LARGE"/);
@@ -213,11 +215,13 @@ describe('graceful shutdown (SIGTERM drain)', () => {
   it('a new connection after the drain began is refused (the listener is closed), and the pull before it was served', async () => {
     const { url, server } = await start();
     const log = freshLog('drain');
-    okPush(await httpJson(`${url}/v1/logs/${log}/push`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(new TestClient('x').next(['a'])),
-    }));
+    okPush(
+      await httpJson(`${url}/v1/logs/${log}/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(new TestClient('x').next(['a'])),
+      }),
+    );
     await server.close();
     const after = await httpPull(url, log, { after: 0 }).then(
       (r) => errorOf(r).code,

@@ -20,7 +20,9 @@ import { freshLog, makeEvent, type PushEvent } from './helpers.ts';
 const LIMITS = { maxEventsPerPush: 1000, maxEventBytes: 256 * 1024 };
 
 function events(clientId: string, n: number, data: (i: number) => unknown = (i) => ({ n: i, pad: 'x'.repeat(200) })): PushEvent[] {
-  return Array.from({ length: n }, (_, i) => makeEvent({ clientId, clientSeq: i + 1, aggregateId: `${clientId}-a-${i % 7}`, seq: Math.floor(i / 7) + 1, data: data(i) }));
+  return Array.from({ length: n }, (_, i) =>
+    makeEvent({ clientId, clientSeq: i + 1, aggregateId: `${clientId}-a-${i % 7}`, seq: Math.floor(i / 7) + 1, data: data(i) }),
+  );
 }
 
 const body = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
@@ -44,10 +46,42 @@ function bodies(): [string, Uint8Array][] {
     ['not an object', body('[1, 2, 3]')],
     ['an unsupported version', body({ ...push('c-x', events('c-x', 3)), protocolVersion: 9 })],
     ['too many events', body(push('c-many', events('c-many', 1001)))],
-    ['a schema error', body(push('c-bad', events('c-bad', 5).map((e, i) => (i === 3 ? { ...e, seq: -1 } : e))))],
-    ['a NUL in data', body(push('c-nul', events('c-nul', 4, (i) => ({ s: i === 2 ? 'a\u0000b' : 'ok' }))))],
-    ['data nested too deep', body(push('c-deep', events('c-deep', 2, () => deep)))],
-    ['an event over the size limit', body(push('c-big', events('c-big', 3, (i) => ({ s: i === 1 ? 'é'.repeat(140 * 1024) : '' }))))],
+    [
+      'a schema error',
+      body(
+        push(
+          'c-bad',
+          events('c-bad', 5).map((e, i) => (i === 3 ? { ...e, seq: -1 } : e)),
+        ),
+      ),
+    ],
+    [
+      'a NUL in data',
+      body(
+        push(
+          'c-nul',
+          events('c-nul', 4, (i) => ({ s: i === 2 ? 'a\u0000b' : 'ok' })),
+        ),
+      ),
+    ],
+    [
+      'data nested too deep',
+      body(
+        push(
+          'c-deep',
+          events('c-deep', 2, () => deep),
+        ),
+      ),
+    ],
+    [
+      'an event over the size limit',
+      body(
+        push(
+          'c-big',
+          events('c-big', 3, (i) => ({ s: i === 1 ? 'é'.repeat(140 * 1024) : '' })),
+        ),
+      ),
+    ],
   ];
 }
 
@@ -195,7 +229,11 @@ describe('a server that decodes pushes in threads replies as one that does not',
   });
 
   const send = async (url: string, log: string, bytes: Uint8Array) => {
-    const response = await fetch(`${url}/v1/logs/${log}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from(bytes) });
+    const response = await fetch(`${url}/v1/logs/${log}/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(bytes),
+    });
     return { status: response.status, body: (await response.json()) as unknown };
   };
 

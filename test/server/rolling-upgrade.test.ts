@@ -139,7 +139,10 @@ describePg('schema versions on PostgreSQL', () => {
       await pushOk(fresh.url, { ...newClient.next(['c']), epoch: 0 }); // new clients on the new server
     }
     // A new client that reaches the old server is told its protocol is not spoken there (and retries), not a 500.
-    expect(errorOf(await httpPush(old.url, log, { ...newClient.next(['c']), epoch: 0 }))).toMatchObject({ status: 400, code: 'UNSUPPORTED_PROTOCOL' });
+    expect(errorOf(await httpPush(old.url, log, { ...newClient.next(['c']), epoch: 0 }))).toMatchObject({
+      status: 400,
+      code: 'UNSUPPORTED_PROTOCOL',
+    });
     newClient.nextClientSeq--; // that push was refused: its number is free again
     newClient.seqs.set('c', newClient.seqs.get('c')! - 1);
 

@@ -3,26 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createPgliteStore,
-  createShardedPostgresStore,
-  createShardedStore,
-  shardForLog,
-} from '../../src/server/index.ts';
+import { createPgliteStore, createShardedPostgresStore, createShardedStore, shardForLog } from '../../src/server/index.ts';
 import { parseShardMap, shardMapFromUrls } from '../../src/server/shard-map.ts';
 import { BIN, killChildren, startChildServer, type ChildServer } from './child-server.ts';
 import { describeLogStoreConformance } from './conformance.ts';
-import {
-  createTestDatabase,
-  describePg,
-  freshLog,
-  httpPush,
-  okPush,
-  openLive,
-  pullAll,
-  TestClient,
-  type TestDatabase,
-} from './helpers.ts';
+import { createTestDatabase, describePg, freshLog, httpPush, okPush, openLive, pullAll, TestClient, type TestDatabase } from './helpers.ts';
 import { spawn } from 'node:child_process';
 
 /**
@@ -35,7 +20,17 @@ import { spawn } from 'node:child_process';
 
 describe('the mapping from log names to shards', () => {
   it('is rendezvous hashing of the shard names: pinned, so that an upgrade never moves a log by accident', () => {
-    const pinned = { 'shop-1': 'b', 'shop-2': 'b', 'shop-3': 'a', 'shop-42': 'a', default: 'b', 'tenant.a': 'a', x: 'a', orders: 'c', Z_9: 'a' };
+    const pinned = {
+      'shop-1': 'b',
+      'shop-2': 'b',
+      'shop-3': 'a',
+      'shop-42': 'a',
+      default: 'b',
+      'tenant.a': 'a',
+      x: 'a',
+      orders: 'c',
+      Z_9: 'a',
+    };
     for (const [log, shard] of Object.entries(pinned)) expect(shardForLog(log, ['a', 'b', 'c']), log).toBe(shard);
     // The order the shards are listed in does not matter.
     for (const log of Object.keys(pinned)) expect(shardForLog(log, ['c', 'a', 'b'])).toBe(shardForLog(log, ['a', 'b', 'c']));
@@ -157,7 +152,9 @@ describePg('two server processes over two PostgreSQL databases', () => {
     await writeFile(mapFile, JSON.stringify({ shards: { a: dbs[0]!.url, b: dbs[1]!.url } }));
     // One node reads the map file, the other is given the same databases as flags.
     nodes.push(await startChildServer(['--shard-map', mapFile, '--log-format', 'text']));
-    nodes.push(await startChildServer(['--database-url', `a=${dbs[0]!.url}`, '--database-url', `b=${dbs[1]!.url}`, '--log-format', 'text']));
+    nodes.push(
+      await startChildServer(['--database-url', `a=${dbs[0]!.url}`, '--database-url', `b=${dbs[1]!.url}`, '--log-format', 'text']),
+    );
   });
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop()));
@@ -191,7 +188,9 @@ describePg('two server processes over two PostgreSQL databases', () => {
         for (let round = 0; round < 4; round++) {
           await Promise.all(
             clients.map((client, i) =>
-              httpPush(nodes[(round + i) % 2]!.url, log, client.next([0, 1, 2, 3, 4].map((k) => `${client.clientId}-o${k % 2}`))).then(okPush),
+              httpPush(nodes[(round + i) % 2]!.url, log, client.next([0, 1, 2, 3, 4].map((k) => `${client.clientId}-o${k % 2}`))).then(
+                okPush,
+              ),
             ),
           );
         }
@@ -208,7 +207,12 @@ describePg('two server processes over two PostgreSQL databases', () => {
       const client = new pg.Client({ connectionString: dbs[i]!.url });
       await client.connect();
       try {
-        const rows = (await client.query<{ log: string; n: string }>('SELECT log, count(*) AS n FROM chronicle_events WHERE log = ANY($1) GROUP BY log', [logs])).rows;
+        const rows = (
+          await client.query<{ log: string; n: string }>(
+            'SELECT log, count(*) AS n FROM chronicle_events WHERE log = ANY($1) GROUP BY log',
+            [logs],
+          )
+        ).rows;
         const here = Object.fromEntries(rows.map((r) => [r.log, Number(r.n)]));
         expect(here).toEqual(Object.fromEntries((shard === 'a' ? a : b).map((log) => [log, 60])));
       } finally {
@@ -259,7 +263,14 @@ describePg('two server processes over two PostgreSQL databases', () => {
   });
 
   it('a shard it cannot reach at start stops the server, naming the shard (exit 1)', async () => {
-    const { code, output } = await runCli(['--port', '0', '--database-url', `a=${dbs[0]!.url}`, '--database-url', `b=${dbs[1]!.url}_missing`]);
+    const { code, output } = await runCli([
+      '--port',
+      '0',
+      '--database-url',
+      `a=${dbs[0]!.url}`,
+      '--database-url',
+      `b=${dbs[1]!.url}_missing`,
+    ]);
     expect(code).toBe(1);
     expect(output).toMatch(/shard "b"/);
   });

@@ -2,14 +2,18 @@ import { createPostgresStore } from '../../src/server/store/postgres.ts';
 import { describeLogStoreConformance } from './conformance.ts';
 import { createTestDatabase } from './helpers.ts';
 
-describeLogStoreConformance('PostgreSQL (own database per run)', async () => {
-  const db = await createTestDatabase();
-  try {
-    const store = await createPostgresStore({ connectionString: db.url, poolSize: 8 });
-    const peer = await createPostgresStore({ connectionString: db.url, poolSize: 8 });
-    return { store, peer, teardown: () => db.drop() };
-  } catch (error) {
-    await db.drop();
-    throw error;
-  }
-}, { postgres: true });
+describeLogStoreConformance(
+  'PostgreSQL (own database per run)',
+  async () => {
+    const db = await createTestDatabase();
+    try {
+      const store = await createPostgresStore({ connectionString: db.url, poolSize: 8 });
+      const peer = await createPostgresStore({ connectionString: db.url, poolSize: 8 });
+      return { store, peer, teardown: () => db.drop() };
+    } catch (error) {
+      await db.drop();
+      throw error;
+    }
+  },
+  { postgres: true },
+);

@@ -249,7 +249,11 @@ describe('encrypted sync (embedded server)', () => {
       await a.append('o1', [placed('one')]);
       await a.append('o2', [placed('two')]);
       await a.sync.syncNow();
-      expect(await syncError(c)).toMatchObject({ reason: 'decrypt-failed', keyId: 'k1', eventId: (await serverEvents(harness.url, log))[0]!.id });
+      expect(await syncError(c)).toMatchObject({
+        reason: 'decrypt-failed',
+        keyId: 'k1',
+        eventId: (await serverEvents(harness.url, log))[0]!.id,
+      });
       await expectEmpty(c);
     } finally {
       await a.dispose();
@@ -281,7 +285,9 @@ describe('encrypted sync (embedded server)', () => {
 
   it('refuses malformed encryption options before opening', async () => {
     await expect(openClient(harness.url, { encryption: {} as never })).rejects.toThrow(/sync.encryption.keys/);
-    await expect(openClient(harness.url, { encryption: { keys: K1, hashAggregateIds: 'yes' as never } })).rejects.toThrow(/hashAggregateIds must be a boolean/);
+    await expect(openClient(harness.url, { encryption: { keys: K1, hashAggregateIds: 'yes' as never } })).rejects.toThrow(
+      /hashAggregateIds must be a boolean/,
+    );
   });
 });
 
@@ -320,14 +326,22 @@ describePg('encrypted sync on PostgreSQL', () => {
     try {
       await a.append(`order-${MARKER}`, [placed(`customer ${MARKER}`, `corr-${MARKER}`), item(`sku-${MARKER}`, 3, 7)]);
       await a.sync.syncNow();
-      const rows = (await sql.query<{ aggregate_id: string; event: string }>('SELECT aggregate_id, event::text AS event FROM chronicle_events WHERE log = $1', [log])).rows;
+      const rows = (
+        await sql.query<{ aggregate_id: string; event: string }>(
+          'SELECT aggregate_id, event::text AS event FROM chronicle_events WHERE log = $1',
+          [log],
+        )
+      ).rows;
       expect(rows).toHaveLength(2);
       for (const row of rows) {
         expect(row.event).not.toContain(MARKER);
         expect(row.aggregate_id).not.toContain(MARKER);
         expect(row.aggregate_id).toMatch(/^h1:/);
       }
-      const anywhere = await sql.query<{ n: string }>("SELECT count(*) AS n FROM chronicle_events WHERE event::text LIKE '%' || $1 || '%' OR aggregate_id LIKE '%' || $1 || '%'", [MARKER]);
+      const anywhere = await sql.query<{ n: string }>(
+        "SELECT count(*) AS n FROM chronicle_events WHERE event::text LIKE '%' || $1 || '%' OR aggregate_id LIKE '%' || $1 || '%'",
+        [MARKER],
+      );
       expect(Number(anywhere.rows[0]!.n)).toBe(0);
       // Not vacuous: a client with the key reads it all back.
       await b.sync.syncNow();
@@ -348,10 +362,23 @@ describePg('encrypted sync on PostgreSQL', () => {
       await a.append('o1', [placed('one')]);
       await a.append('o2', [placed('two')]);
       await a.sync.syncNow();
-      const rows = (await sql.query<{ position: string; event: string }>('SELECT position, event::text AS event FROM chronicle_events WHERE log = $1 ORDER BY position', [log])).rows;
+      const rows = (
+        await sql.query<{ position: string; event: string }>(
+          'SELECT position, event::text AS event FROM chronicle_events WHERE log = $1 ORDER BY position',
+          [log],
+        )
+      ).rows;
       const [one, two] = rows.map((r) => JSON.parse(r.event) as StoredEvent);
-      await sql.query('UPDATE chronicle_events SET event = $1::json WHERE log = $2 AND position = $3', [JSON.stringify({ ...one, data: two!.data }), log, rows[0]!.position]);
-      await sql.query('UPDATE chronicle_events SET event = $1::json WHERE log = $2 AND position = $3', [JSON.stringify({ ...two, data: one!.data }), log, rows[1]!.position]);
+      await sql.query('UPDATE chronicle_events SET event = $1::json WHERE log = $2 AND position = $3', [
+        JSON.stringify({ ...one, data: two!.data }),
+        log,
+        rows[0]!.position,
+      ]);
+      await sql.query('UPDATE chronicle_events SET event = $1::json WHERE log = $2 AND position = $3', [
+        JSON.stringify({ ...two, data: one!.data }),
+        log,
+        rows[1]!.position,
+      ]);
       expect(await syncError(c)).toMatchObject({ reason: 'decrypt-failed', eventId: one!.id });
       await expectEmpty(c);
     } finally {

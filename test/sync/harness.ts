@@ -14,7 +14,12 @@ export interface Harness {
 /** A sync server on its embedded (in-memory PGlite) store, on a free port. */
 export async function startServer(options: Partial<Omit<Parameters<typeof createSyncServer>[0], 'store'>> = {}): Promise<Harness> {
   const store = await createPgliteStore();
-  const server = createSyncServer({ logger: silentLogger, ...options, store, auth: options.auth ?? { tokens: { 'test-token': { read: ['*'], write: ['*'] } } } });
+  const server = createSyncServer({
+    logger: silentLogger,
+    ...options,
+    store,
+    auth: options.auth ?? { tokens: { 'test-token': { read: ['*'], write: ['*'] } } },
+  });
   const address = await server.listen(0);
   return { url: address.url, server, close: () => server.close() };
 }
@@ -22,7 +27,10 @@ export async function startServer(options: Partial<Omit<Parameters<typeof create
 export type Client = Awaited<ReturnType<typeof openClient>>;
 
 /** An in-process store syncing with the server (each client has its own database and clientId). */
-export function openClient(url: string, extra: Partial<SyncOptions> & { name?: string; aggregates?: readonly AnyAggregateDefinition[] } = {}) {
+export function openClient(
+  url: string,
+  extra: Partial<SyncOptions> & { name?: string; aggregates?: readonly AnyAggregateDefinition[] } = {},
+) {
   const { name, aggregates, ...sync } = extra;
   return openTestStore({
     events: model.events,

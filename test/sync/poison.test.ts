@@ -50,7 +50,9 @@ describe('a push refused for good does not block the queue', () => {
       const rejected = outcomes.find((o) => o.status === 'rejected')!;
       expect(rejected).toMatchObject({ aggregateId: 'poison-1', type: 'ItemAdded' });
       expect(rejected.reason).toMatch(/600/);
-      expect((await a.sync.rejected()).map((r) => [r.code, (r.event.data as { sku: string }).sku.length])).toEqual([['PAYLOAD_TOO_LARGE', 1000]]);
+      expect((await a.sync.rejected()).map((r) => [r.code, (r.event.data as { sku: string }).sku.length])).toEqual([
+        ['PAYLOAD_TOO_LARGE', 1000],
+      ]);
       expect((await a.sync.status()).pending).toBe(0);
 
       // A later edit still reaches the server.

@@ -20,7 +20,15 @@ type Op =
 
 const CLIENTS = 3;
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), client: fc.nat(CLIENTS - 1), aggregate: fc.nat(3), count: fc.integer({ min: 1, max: 3 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      client: fc.nat(CLIENTS - 1),
+      aggregate: fc.nat(3),
+      count: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('sync' as const), client: fc.nat(CLIENTS - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('offline' as const), client: fc.nat(CLIENTS - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('online' as const), client: fc.nat(CLIENTS - 1) }) },

@@ -15,12 +15,23 @@ const events: StoredEvent[] = [1, 2, 3, 4].map((n) => ({
   meta: { occurredAt: 0, clientId: 'c', clientSeq: n },
 }));
 
-const refusal = (status: number, code: string, details: Record<string, unknown> = {}): Refusal => ({ status, code, message: `${code} reason`, details });
-const rejects = (...ids: string[]) => ({ kind: 'reject', events: new Map(ids.map((id) => [id, expect.objectContaining({ reason: expect.any(String) })])) });
+const refusal = (status: number, code: string, details: Record<string, unknown> = {}): Refusal => ({
+  status,
+  code,
+  message: `${code} reason`,
+  details,
+});
+const rejects = (...ids: string[]) => ({
+  kind: 'reject',
+  events: new Map(ids.map((id) => [id, expect.objectContaining({ reason: expect.any(String) })])),
+});
 
 describe('push refusals', () => {
   it('given a schema failure naming events.2, then that event is rejected with the code and the reason', () => {
-    const action = decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'events.2.data.note', issues: [{ path: 'events.2.data.note', message: 'x' }] }), events);
+    const action = decideRefusal(
+      refusal(400, 'BAD_REQUEST', { field: 'events.2.data.note', issues: [{ path: 'events.2.data.note', message: 'x' }] }),
+      events,
+    );
     expect(action).toEqual({ kind: 'reject', events: new Map([['e3', { code: 'BAD_REQUEST', reason: 'BAD_REQUEST reason' }]]) });
   });
 
@@ -36,7 +47,10 @@ describe('push refusals', () => {
   it('given an event too large, then it is rejected; too many events or bytes, then fewer per push', () => {
     expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'event', index: 1, id: 'e2' }), events)).toEqual(rejects('e2'));
     expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'request' }), events)).toEqual({ kind: 'split', size: 2 });
-    expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'events', count: 4, limit: 2 }), events)).toEqual({ kind: 'split', size: 2 });
+    expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'events', count: 4, limit: 2 }), events)).toEqual({
+      kind: 'split',
+      size: 2,
+    });
   });
 
   it('given an id stored for another client, then that event is rejected', () => {

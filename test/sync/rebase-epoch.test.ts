@@ -24,7 +24,13 @@ let lenientUrl: string;
 
 beforeAll(async () => {
   store = await createPgliteStore();
-  strict = createSyncServer({ store, logger: silentLogger, closeStore: false, auth: { tokens }, limits: { maxEventBytes: 600, rateLimit: false } });
+  strict = createSyncServer({
+    store,
+    logger: silentLogger,
+    closeStore: false,
+    auth: { tokens },
+    limits: { maxEventBytes: 600, rateLimit: false },
+  });
   lenient = createSyncServer({ store, logger: silentLogger, closeStore: false, auth: { tokens }, limits: { rateLimit: false } });
   strictUrl = (await strict.listen(0)).url;
   lenientUrl = (await lenient.listen(0)).url;

@@ -16,7 +16,12 @@ const encoded = (id: string, data: unknown, type = 'ItemAdded', generated = fals
   tail: '',
   ...(generated ? { generated } : {}),
 });
-const request = (aggregateId: string, events: EncodedEvent[]): AppendRequest => ({ aggregateId, aggregateType: 'Order', expectedVersion: 'any', events });
+const request = (aggregateId: string, events: EncodedEvent[]): AppendRequest => ({
+  aggregateId,
+  aggregateType: 'Order',
+  expectedVersion: 'any',
+  events,
+});
 const stored = (id: string, aggregateId: string, data: unknown): StoredEvent => ({
   id,
   aggregateId,
@@ -47,13 +52,15 @@ describe('append plan: repeated ids', () => {
   it('given an id stored with other data, then it is refused (different-content); in an atomic group the whole group is', () => {
     const { result } = plan([request('a', [encoded('e1', { sku: 'y' })])], [stored('e1', 'a', { sku: 'x' })]);
     expect(result.outcomes[0]).toMatchObject({ code: 'EVENT_ID_CONFLICT', reason: 'different-content' });
-    expect(() => plan([request('a', [encoded('new', {})]), request('a', [encoded('e1', { sku: 'y' })])], [stored('e1', 'a', { sku: 'x' })], true)).toThrow(
-      EventIdConflictError,
-    );
+    expect(() =>
+      plan([request('a', [encoded('new', {})]), request('a', [encoded('e1', { sku: 'y' })])], [stored('e1', 'a', { sku: 'x' })], true),
+    ).toThrow(EventIdConflictError);
   });
 
   it('given one id in two requests of one atomic group, then DuplicateInBatchError', () => {
-    expect(() => plan([request('a', [encoded('twice', {})]), request('b', [encoded('twice', {})])], [], true)).toThrow(DuplicateInBatchError);
+    expect(() => plan([request('a', [encoded('twice', {})]), request('b', [encoded('twice', {})])], [], true)).toThrow(
+      DuplicateInBatchError,
+    );
   });
 
   it('given one id in two separate calls committed together, then it is written once: a retry is acknowledged, a conflict refused', () => {

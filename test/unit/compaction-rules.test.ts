@@ -34,7 +34,17 @@ describe('retention policy', () => {
   it('accepts non-negative integer limits and refuses anything else with ConfigError', () => {
     expect(() => checkRetention({ maxAgeMs: 0 })).not.toThrow();
     expect(() => checkRetention({ maxEvents: 10, maxBytes: 1e9 })).not.toThrow();
-    for (const bad of [undefined, null, [], {}, { maxEvents: -1 }, { maxAgeMs: 0.5 }, { maxBytes: Number.NaN }, { maxEvents: '3' }, { other: 1 }]) {
+    for (const bad of [
+      undefined,
+      null,
+      [],
+      {},
+      { maxEvents: -1 },
+      { maxAgeMs: 0.5 },
+      { maxBytes: Number.NaN },
+      { maxEvents: '3' },
+      { other: 1 },
+    ]) {
       expect(() => checkRetention(bad), JSON.stringify(bad)).toThrow(ConfigError);
     }
   });

@@ -96,7 +96,10 @@ async function setup() {
   const store = await openTestStore({ events: model.events, aggregates: [Order, Cart], worker: false });
   cleanups.push(() => store.dispose());
   await store.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'ada' } }, item('a', 2, 5), item('b', 1, 7)]);
-  await store.append('cart-1', [{ type: 'Tagged', data: { tag: 'rush', note: 'before noon' } }, { type: 'Tagged', data: { tag: 'gift' } }]);
+  await store.append('cart-1', [
+    { type: 'Tagged', data: { tag: 'rush', note: 'before noon' } },
+    { type: 'Tagged', data: { tag: 'gift' } },
+  ]);
   const [pagePort, panelPort] = portPair();
   const exposed = exposeToDevtools(store, { aggregates: [Order, Cart], transport: portTransport(pagePort) });
   cleanups.push(() => exposed.close());
@@ -280,7 +283,9 @@ describe('devtools bridge', () => {
     cleanups.push(() => client.close());
     const events = recorder(source);
 
-    const { events: [a, b] } = await store.append('o1', [item('a'), item('b')]);
+    const {
+      events: [a, b],
+    } = await store.append('o1', [item('a'), item('b')]);
     expect(await events.next('reactions')).toEqual({ kind: 'reactions' });
     await eventually(async () => expect((await source.reactions()).parked).toHaveLength(2));
     const view = await source.reactions();

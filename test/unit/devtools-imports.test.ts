@@ -64,7 +64,14 @@ const rel = (path: string) => relative(root, path);
 
 describe('devtools imports', () => {
   it('given the devtools sources, when their imports are followed, then no file comes back to itself', () => {
-    const graph = new Map(files.map((file) => [file, importsOf(file).map((i) => i.target).filter((t) => t.startsWith(devtools))]));
+    const graph = new Map(
+      files.map((file) => [
+        file,
+        importsOf(file)
+          .map((i) => i.target)
+          .filter((t) => t.startsWith(devtools)),
+      ]),
+    );
     expect(findCycle(graph)?.map(rel) ?? null).toBeNull();
   });
 
@@ -76,7 +83,14 @@ describe('devtools imports', () => {
       ['d', ['a']],
     ]);
     expect(findCycle(graph)).toEqual(['a', 'b', 'c', 'a']);
-    expect(findCycle(new Map([['a', ['b']], ['b', []]]))).toBeNull();
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+        ]),
+      ),
+    ).toBeNull();
   });
 
   it('given the devtools sources, when they import from outside src/devtools, then only from public entries (or a marked TODO)', () => {

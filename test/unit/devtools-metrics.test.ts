@@ -35,7 +35,13 @@ const status = (over: Partial<ReactionStatus> = {}): ReactionStatus => ({
 
 describe('devtools model: metrics', () => {
   it('writes latencies with the precision they need, and ages and lags in the unit that reads best', () => {
-    expect([formatMs(null), formatMs(0.4219), formatMs(3.14159), formatMs(250.4), formatMs(1250)]).toEqual(['—', '0.42 ms', '3.1 ms', '250 ms', '1.3 s']);
+    expect([formatMs(null), formatMs(0.4219), formatMs(3.14159), formatMs(250.4), formatMs(1250)]).toEqual([
+      '—',
+      '0.42 ms',
+      '3.1 ms',
+      '250 ms',
+      '1.3 s',
+    ]);
     expect([formatAge(null), formatAge(850), formatAge(12_345), formatAge(245_000), formatAge(7_380_000), formatAge(273_600_000)]).toEqual([
       '—',
       '850 ms',
@@ -51,7 +57,17 @@ describe('devtools model: metrics', () => {
     expect(rows.map((r) => r.figure)).toEqual(['append', 'replay', 'catchUp']);
     for (const row of rows) expect(row.cells.map((c) => c.stat)).toEqual(METRIC_COLUMNS.map((c) => c.stat));
     const cells = (figure: string) => Object.fromEntries(rows.find((r) => r.figure === figure)!.cells.map((c) => [c.stat, c.value]));
-    expect(cells('append')).toEqual({ count: '3,000', last: '1.2 ms', mean: '0.99 ms', p50: '0.90 ms', p95: '2.5 ms', p99: '14.3 ms', max: '250 ms', events: '—', perEvent: '—' });
+    expect(cells('append')).toEqual({
+      count: '3,000',
+      last: '1.2 ms',
+      mean: '0.99 ms',
+      p50: '0.90 ms',
+      p95: '2.5 ms',
+      p99: '14.3 ms',
+      max: '250 ms',
+      events: '—',
+      perEvent: '—',
+    });
     expect(cells('replay')).toMatchObject({ count: '0', last: '—', p99: '—', events: '0', perEvent: '—' });
     expect(cells('catchUp')).toMatchObject({ count: '2', events: '6', perEvent: '1.0 ms' });
     expect(windowText(metrics())).toContain('newest 1,024 of 3,000 appends');
@@ -85,7 +101,17 @@ describe('devtools model: metrics', () => {
     });
     const never = syncMetricStats(
       metrics({
-        sync: { state: 'offline', serverHead: 0, confirmedPosition: 0, lagEvents: 0, lagMs: null, caughtUpAt: null, pending: 0, oldestPendingAt: null, oldestPendingAgeMs: null },
+        sync: {
+          state: 'offline',
+          serverHead: 0,
+          confirmedPosition: 0,
+          lagEvents: 0,
+          lagMs: null,
+          caughtUpAt: null,
+          pending: 0,
+          oldestPendingAt: null,
+          oldestPendingAgeMs: null,
+        },
       }),
     )!;
     expect(never.find((s) => s.testid === 'devtools-metrics-lag-ms')!.value).toBe('never caught up');
@@ -112,7 +138,17 @@ describe('devtools model: reactions', () => {
     expect(reactionFacts(status({ leader: false, on: 'confirmed', confirmedThrough: 1200 }))).toBe(
       'runs in another tab (or none) · on confirmed events · through position 1,200 · 0 parked',
     );
-    const parked: ParkedView = { reaction: 'charge', eventId: 'e1', type: 'ItemAdded', aggregateId: 'o1', seq: 3, attempts: 5, lastError: 'x', parkedAt: 0, retryRequested: false };
+    const parked: ParkedView = {
+      reaction: 'charge',
+      eventId: 'e1',
+      type: 'ItemAdded',
+      aggregateId: 'o1',
+      seq: 3,
+      attempts: 5,
+      lastError: 'x',
+      parkedAt: 0,
+      retryRequested: false,
+    };
     expect(parkedEventText(parked)).toBe('ItemAdded o1 #3');
   });
 });

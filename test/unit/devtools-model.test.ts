@@ -17,7 +17,11 @@ const CLIENT = 'client-1';
 let nextSeq = 0;
 
 /** An event of aggregate `aggregateId`; confirmed at `position` (area 0), else pending (area 1). */
-function entry(aggregateId: string, type = 'ItemAdded', options: { position?: number; clientSeq?: number; data?: unknown; at?: number } = {}): DevtoolsEntry {
+function entry(
+  aggregateId: string,
+  type = 'ItemAdded',
+  options: { position?: number; clientSeq?: number; data?: unknown; at?: number } = {},
+): DevtoolsEntry {
   nextSeq++;
   const confirmed = options.position !== undefined;
   const event = {
@@ -139,7 +143,13 @@ describe('devtools model: loading the log', () => {
 
   it('says how far loading got, and why the list is empty', () => {
     let state = run(initialState(), { type: 'attached', scratch: null });
-    state = reduce(state, { type: 'loadStarted', generation: state.generation, info: info({ pendingEvents: 4 }), position: null, sync: null });
+    state = reduce(state, {
+      type: 'loadStarted',
+      generation: state.generation,
+      info: info({ pendingEvents: 4 }),
+      position: null,
+      sync: null,
+    });
     state = reduce(state, { type: 'pageRead', generation: state.generation, area: 'pending', entries: [entry('o1')] });
     expect(progressView(state)).toMatchObject({ state: 'loading', loaded: 1, expected: 4, text: 'Loading 1 of 4 events…' });
     expect(emptyText(state)).toBeNull();
@@ -235,7 +245,8 @@ describe('devtools model: selection', () => {
 
 describe('devtools model: time travel', () => {
   const events = [entry('o1'), entry('o2'), entry('o3'), entry('o4')];
-  const travelTo = (state: PanelState, k: number, byPanel = true) => reduce(state, { type: 'travelled', position: state.log.entries[k]!.cursor, byPanel });
+  const travelTo = (state: PanelState, k: number, byPanel = true) =>
+    reduce(state, { type: 'travelled', position: state.log.entries[k]!.cursor, byPanel });
 
   it('given the panel live, then next goes nowhere, prev to the one before the last, and the timeline follows the head', () => {
     const state = loaded(events);
@@ -244,7 +255,13 @@ describe('devtools model: time travel', () => {
     expect(stepTarget(state, 'first')).toBe(0);
     expect(stepTarget(state, 'last')).toBe(3);
     const view = timelineView(state);
-    expect(view).toMatchObject({ traveling: false, sliderMax: 4, sliderValue: 4, banner: null, text: 'Live · following the head (4 events)' });
+    expect(view).toMatchObject({
+      traveling: false,
+      sliderMax: 4,
+      sliderValue: 4,
+      banner: null,
+      text: 'Live · following the head (4 events)',
+    });
     expect(view.disabled).toEqual({ slider: false, first: false, prev: false, next: true, last: false, resume: true });
   });
 
@@ -287,10 +304,21 @@ describe('devtools model: what-if', () => {
     const events = [entry('o1', 'A'), entry('o1', 'B'), entry('o2', 'C'), entry('o1', 'D')];
     let state = loaded(events);
     expect(whatIfView(state).query).toBeNull();
-    state = run(state, { type: 'skipSet', index: 1, skip: true }, { type: 'skipSet', index: 2, skip: true }, { type: 'selected', index: 3 });
+    state = run(
+      state,
+      { type: 'skipSet', index: 1, skip: true },
+      { type: 'skipSet', index: 2, skip: true },
+      { type: 'selected', index: 3 },
+    );
     const view = whatIfView(state);
     expect(view.intro).toBe('Order o1 at the head, without 1 event. Nothing is written.');
-    expect(view.query).toEqual({ aggregateType: 'Order', aggregateId: 'o1', until: null, skip: [events[1]!.event.id], compareTo: { until: null } });
+    expect(view.query).toEqual({
+      aggregateType: 'Order',
+      aggregateId: 'o1',
+      until: null,
+      skip: [events[1]!.event.id],
+      compareTo: { until: null },
+    });
     expect(skipChips(state.skips).map((c) => c.text)).toEqual([`B · o1 #${events[1]!.event.seq}`, `C · o2 #${events[2]!.event.seq}`]);
   });
 
@@ -338,7 +366,13 @@ describe('devtools model: row status and sync', () => {
     expect(rowStatus(state, events[1]!)).toBe('rebased');
     expect(rowStatus(state, events[0]!)).toBe('local');
     expect(state.rejections).toBe(0);
-    const many = Array.from({ length: 120 }, (_, i) => ({ id: `x${i}`, aggregateId: 'o9', type: 'T', status: 'rejected' as const, reason: `r${i}` }));
+    const many = Array.from({ length: 120 }, (_, i) => ({
+      id: `x${i}`,
+      aggregateId: 'o9',
+      type: 'T',
+      status: 'rejected' as const,
+      reason: `r${i}`,
+    }));
     state = reduce(state, { type: 'outcomesSeen', at: 2, outcomes: many });
     expect(state.outcomes).toHaveLength(MAX_OUTCOMES);
     expect(state.outcomes[0]!.outcome.id).toBe('x119');
@@ -350,7 +384,13 @@ describe('devtools model: row status and sync', () => {
     const state = reduce(loaded(events), { type: 'syncChanged', status: syncStatus({ serverHead: 10, confirmedPosition: 4, pending: 6 }) });
     expect(pendingRanges(state)).toBe('1–3, 5, 7–8');
     const stats = Object.fromEntries(syncStats(state).map((s) => [s.label, s.value]));
-    expect(stats).toMatchObject({ State: 'online', Behind: '6', Pending: '6', 'Pending ranges': '1–3, 5, 7–8', 'This tab': 'syncs (leader)' });
+    expect(stats).toMatchObject({
+      State: 'online',
+      Behind: '6',
+      Pending: '6',
+      'Pending ranges': '1–3, 5, 7–8',
+      'This tab': 'syncs (leader)',
+    });
     const scattered = loaded([1, 3, 5, 7, 9, 11].map((clientSeq) => entry('o1', 'A', { clientSeq })));
     expect(pendingRanges(scattered)).toBe('1, 3, 5, 7 +2');
   });

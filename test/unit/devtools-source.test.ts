@@ -13,7 +13,9 @@ describe('devtools store source paging', () => {
     const source = createStoreSource(store, {});
     try {
       for (let n = 0; n < 9; n++) {
-        await store.appendBatch([{ aggregateId: `order-${n}`, events: Array.from({ length: 500 }, (_, i) => item(i)), options: { aggregateType: 'Order' } }]);
+        await store.appendBatch([
+          { aggregateId: `order-${n}`, events: Array.from({ length: 500 }, (_, i) => item(i)), options: { aggregateType: 'Order' } },
+        ]);
       }
       const sizes: number[] = [];
       const all: DevtoolsEntry[] = [];

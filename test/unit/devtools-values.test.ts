@@ -137,8 +137,21 @@ describe('diff', () => {
   });
 
   it('compares Maps by key and Sets by member', () => {
-    const before = { items: new Map([['a', 1], ['b', 2]]), tags: new Set(['x', 'y']) };
-    const after = { items: new Map([['a', 1], ['b', 3], ['c', 4]]), tags: new Set(['y', 'z']) };
+    const before = {
+      items: new Map([
+        ['a', 1],
+        ['b', 2],
+      ]),
+      tags: new Set(['x', 'y']),
+    };
+    const after = {
+      items: new Map([
+        ['a', 1],
+        ['b', 3],
+        ['c', 4],
+      ]),
+      tags: new Set(['y', 'z']),
+    };
     expect(summary(before, after)).toEqual([
       'changed .items.get("b")',
       'added .items.get("c")',
@@ -154,7 +167,12 @@ describe('diff', () => {
     const after = { shared, n: 2 };
     expect(summary(before, after)).toEqual(['changed .n']);
     const many = Array.from({ length: 1000 }, (_, i) => i);
-    const result = diffValues(many, many.map((n) => n + 1), encode, { maxChanges: 10 });
+    const result = diffValues(
+      many,
+      many.map((n) => n + 1),
+      encode,
+      { maxChanges: 10 },
+    );
     expect(result.changes).toHaveLength(10);
     expect(result.truncated).toBe(true);
   });

@@ -41,7 +41,11 @@ const event = (over: Partial<StoredEvent> = {}): StoredEvent => ({
 
 async function ring(keys: Record<string, number>, current = Object.keys(keys)[0]!, idKey?: number): Promise<OpenKeyring> {
   return importKeyring(
-    { current, keys: Object.fromEntries(Object.entries(keys).map(([id, fill]) => [id, bytes(fill)])), ...(idKey === undefined ? {} : { aggregateIdKey: bytes(idKey) }) },
+    {
+      current,
+      keys: Object.fromEntries(Object.entries(keys).map(([id, fill]) => [id, bytes(fill)])),
+      ...(idKey === undefined ? {} : { aggregateIdKey: bytes(idKey) }),
+    },
     LOG,
   );
 }
@@ -132,7 +136,11 @@ describe('the additional authenticated data binds a ciphertext to its event', ()
   it('swapping the envelopes of two events makes both fail to open', async () => {
     const keys = await ring({ k1: 1 });
     const one = await sealEvent(event(), LOG, keyOf(keys));
-    const two = await sealEvent(event({ id: '0190a1b2-0000-7000-8000-000000000002', seq: 4, data: { customerId: 'someone else' } }), LOG, keyOf(keys));
+    const two = await sealEvent(
+      event({ id: '0190a1b2-0000-7000-8000-000000000002', seq: 4, data: { customerId: 'someone else' } }),
+      LOG,
+      keyOf(keys),
+    );
     const swapped = [
       { ...one, data: two.data },
       { ...two, data: one.data },
@@ -144,7 +152,20 @@ describe('the additional authenticated data binds a ciphertext to its event', ()
 
   it('is the documented JSON array of the clear fields', () => {
     const aad = new TextDecoder().decode(encryptionAad(LOG, 'k1', event()));
-    expect(JSON.parse(aad)).toEqual(['chronicle-enc/1', LOG, 'k1', event().id, 'order-1', 'Order', 3, 'OrderPlaced', 1, 1_732_350_000_000, 'client-a', 7]);
+    expect(JSON.parse(aad)).toEqual([
+      'chronicle-enc/1',
+      LOG,
+      'k1',
+      event().id,
+      'order-1',
+      'Order',
+      3,
+      'OrderPlaced',
+      1,
+      1_732_350_000_000,
+      'client-a',
+      7,
+    ]);
   });
 });
 
@@ -154,7 +175,14 @@ describe('opening with the wrong keys', () => {
     const other = await ring({ k2: 2 });
     const error = await openEvent(wire, LOG, (kid) => other.keys.get(kid)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EncryptionKeyError);
-    expect(error).toMatchObject({ code: 'ENCRYPTION_KEY', reason: 'unknown-key', keyId: 'k1', eventId: event().id, log: LOG, operation: 'pull' });
+    expect(error).toMatchObject({
+      code: 'ENCRYPTION_KEY',
+      reason: 'unknown-key',
+      keyId: 'k1',
+      eventId: event().id,
+      log: LOG,
+      operation: 'pull',
+    });
   });
 
   it('the right id with other key bytes is decrypt-failed', async () => {
@@ -189,7 +217,10 @@ describe('the envelope test', () => {
 
 describe('keyrings', () => {
   it('imports raw 16-, 24- and 32-byte AES keys and AES-GCM CryptoKeys', async () => {
-    const cryptoKey = (await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])) as unknown as WebCryptoKey;
+    const cryptoKey = (await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, [
+      'encrypt',
+      'decrypt',
+    ])) as unknown as WebCryptoKey;
     const r = await importKeyring({ current: 'a', keys: { a: bytes(1, 16), b: bytes(2, 24), c: bytes(3, 32).buffer, d: cryptoKey } }, LOG);
     expect([...r.keys.keys()]).toEqual(['a', 'b', 'c', 'd']);
     const wire = await sealEvent(event(), LOG, { id: 'd', key: r.keys.get('d')! });
@@ -262,7 +293,15 @@ describe('EncryptionKeyError', () => {
     const error = new EncryptionKeyError('unknown-key', { log: LOG, operation: 'pull', keyId: 'k1', eventId: 'e1' });
     const back = errorFromJSON(JSON.parse(JSON.stringify(error.toJSON())));
     expect(back).toBeInstanceOf(EncryptionKeyError);
-    expect(back).toMatchObject({ code: 'ENCRYPTION_KEY', name: 'EncryptionKeyError', reason: 'unknown-key', keyId: 'k1', eventId: 'e1', log: LOG, operation: 'pull' });
+    expect(back).toMatchObject({
+      code: 'ENCRYPTION_KEY',
+      name: 'EncryptionKeyError',
+      reason: 'unknown-key',
+      keyId: 'k1',
+      eventId: 'e1',
+      log: LOG,
+      operation: 'pull',
+    });
     expect(back.message).toBe(error.message);
     expect(error.message).toBe(`Cannot pull from log "orders": event e1 was encrypted with key "k1", which is not in the keyring`);
   });

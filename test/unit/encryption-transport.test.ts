@@ -51,7 +51,12 @@ function fakeTransport(pages: PullPage[] = []) {
 
 async function sealed(keyring: Keyring, events: StoredEvent[]): Promise<StoredEvent[]> {
   const ring = await importKeyring(keyring, LOG);
-  return Promise.all(events.map(async (e, i) => ({ ...(await sealEvent(e, LOG, { id: ring.current, key: ring.keys.get(ring.current)! })), position: i + 1 })));
+  return Promise.all(
+    events.map(async (e, i) => ({
+      ...(await sealEvent(e, LOG, { id: ring.current, key: ring.keys.get(ring.current)! })),
+      position: i + 1,
+    })),
+  );
 }
 
 const errorOf = (promise: Promise<unknown>) =>
@@ -98,7 +103,11 @@ describe('push', () => {
 
   it('with hashAggregateIds: replaces each aggregateId by its keyed hash, the same for every event of an aggregate; without aggregateIdKey it pushes nothing', async () => {
     const { transport, pushed } = fakeTransport();
-    const t = withEncryption(transport, LOG, { hashAggregateIds: true }, async () => ({ current: 'k1', keys: { k1: key(1) }, aggregateIdKey: key(9) }));
+    const t = withEncryption(transport, LOG, { hashAggregateIds: true }, async () => ({
+      current: 'k1',
+      keys: { k1: key(1) },
+      aggregateIdKey: key(9),
+    }));
     await t.push('client-a', [event(1, 'order-1'), event(2, 'order-2'), event(3, 'order-1')], 0);
     const ids = pushed[0]!.map((e) => e.aggregateId);
     expect(ids[0]).toBe(ids[2]);
@@ -107,7 +116,13 @@ describe('push', () => {
     expect(JSON.stringify(pushed)).not.toContain('order-');
 
     const bare = fakeTransport();
-    const error = await errorOf(withEncryption(bare.transport, LOG, { hashAggregateIds: true }, async () => ({ current: 'k1', keys: { k1: key(1) } })).push('c', [event(1)], 0));
+    const error = await errorOf(
+      withEncryption(bare.transport, LOG, { hashAggregateIds: true }, async () => ({ current: 'k1', keys: { k1: key(1) } })).push(
+        'c',
+        [event(1)],
+        0,
+      ),
+    );
     expect(error).toMatchObject({ reason: 'no-aggregate-id-key' });
     expect(bare.pushed).toEqual([]);
   });
@@ -166,7 +181,9 @@ describe('pull', () => {
   });
 
   it('with a keyring still lacking the key after asking again: unknown-key', async () => {
-    const { transport } = fakeTransport([{ events: await sealed({ current: 'k1', keys: { k1: key(1) } }, [event(1)]), head: 1, hasMore: false }]);
+    const { transport } = fakeTransport([
+      { events: await sealed({ current: 'k1', keys: { k1: key(1) } }, [event(1)]), head: 1, hasMore: false },
+    ]);
     const error = await errorOf(withEncryption(transport, LOG, {}, async () => ({ current: 'k2', keys: { k2: key(2) } })).pull(0, 10));
     expect(error).toMatchObject({ reason: 'unknown-key', keyId: 'k1', eventId: 'id-1' });
   });
@@ -175,7 +192,10 @@ describe('pull', () => {
     const keyring: Keyring = { current: 'k1', keys: { k1: key(1) } };
     const mixed = async () => [{ ...event(1), position: 1 }, ...(await sealed(keyring, [event(2)])).map((e) => ({ ...e, position: 2 }))];
     const strict = fakeTransport([{ events: await mixed(), head: 2, hasMore: false }]);
-    expect(await errorOf(withEncryption(strict.transport, LOG, {}, async () => keyring).pull(0, 10))).toMatchObject({ reason: 'not-encrypted', eventId: 'id-1' });
+    expect(await errorOf(withEncryption(strict.transport, LOG, {}, async () => keyring).pull(0, 10))).toMatchObject({
+      reason: 'not-encrypted',
+      eventId: 'id-1',
+    });
     const lenient = fakeTransport([{ events: await mixed(), head: 2, hasMore: false }]);
     const page = await withEncryption(lenient.transport, LOG, { acceptPlaintext: true }, async () => keyring).pull(0, 10);
     expect(page.events.map((e) => e.data)).toEqual([{ sku: 'secret-sku-1' }, { sku: 'secret-sku-2' }]);

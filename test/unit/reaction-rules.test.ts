@@ -8,7 +8,13 @@ const Paid = defineEvent({ type: 'Paid', schema: z.object({ amount: z.number() }
 describe('reaction definitions', () => {
   it('given only a name, events and handlers, then it runs on local events from now, 5 attempts, 1 s to 60 s backoff', () => {
     const reaction = defineReaction({ name: 'charge', events: [Paid], handlers: { Paid: () => undefined } });
-    expect(reaction).toMatchObject({ kind: 'reaction', on: 'local', startFrom: 'now', maxAttempts: 5, backoff: { initialMs: 1000, maxMs: 60_000 } });
+    expect(reaction).toMatchObject({
+      kind: 'reaction',
+      on: 'local',
+      startFrom: 'now',
+      maxAttempts: 5,
+      backoff: { initialMs: 1000, maxMs: 60_000 },
+    });
   });
 
   it('given bad options, then defineReaction says which', () => {

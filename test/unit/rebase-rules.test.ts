@@ -30,7 +30,13 @@ describe('finding conflicts', () => {
   it("given another client's events took the seqs, then the aggregate conflicts, its pending events in clientSeq order", () => {
     const later = pending('o', 4, 21);
     const first = pending('o', 3, 20);
-    const conflicts = findConflicts(new Map([['o', [later, first]], ['p', [pending('p', 1, 22)]]]), new Map([['o', 5]]));
+    const conflicts = findConflicts(
+      new Map([
+        ['o', [later, first]],
+        ['p', [pending('p', 1, 22)]],
+      ]),
+      new Map([['o', 5]]),
+    );
     expect(conflicts).toEqual([{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 5, pending: [first, later] }]);
   });
 
@@ -44,7 +50,11 @@ describe('re-sequencing pending events after the server', () => {
     const a = pending('o', 2, 1);
     const other = pending('p', 1, 2);
     const b = pending('o', 3, 3);
-    const result = resequencePending([a, other, b], [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 4, pending: [a, b] }], new Map());
+    const result = resequencePending(
+      [a, other, b],
+      [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 4, pending: [a, b] }],
+      new Map(),
+    );
     expect(result.keep.map((e) => [e.id, e.seq, e.meta.clientSeq])).toEqual([
       ['o@1', 5, 1],
       ['p@2', 1, 2],
@@ -62,7 +72,11 @@ describe('re-sequencing pending events after the server', () => {
     const b = pending('o', 3, 8);
     const c = pending('p', 1, 9);
     const decisions = new Map<string, RebaseDecision>([[a.id, { action: 'drop', reason: 'the order shipped meanwhile' }]]);
-    const result = resequencePending([a, b, c], [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 2, pending: [a, b] }], decisions);
+    const result = resequencePending(
+      [a, b, c],
+      [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 2, pending: [a, b] }],
+      decisions,
+    );
     expect(result.dropped.map((d) => [d.event.id, d.reason])).toEqual([['o@7', 'the order shipped meanwhile']]);
     expect(result.outcomes[0]).toMatchObject({ id: 'o@7', status: 'rejected', reason: 'the order shipped meanwhile', previousSeq: 2 });
     expect(result.keep.map((e) => [e.id, e.seq, e.meta.clientSeq])).toEqual([
@@ -74,13 +88,21 @@ describe('re-sequencing pending events after the server', () => {
 
   it('given a rule that transforms an event, then its data is replaced and its id kept', () => {
     const a = pending('o', 1, 40);
-    const result = resequencePending([a], [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 1, pending: [a] }], new Map([[a.id, { action: 'transform', data: { qty: 0 } }]]));
+    const result = resequencePending(
+      [a],
+      [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 1, pending: [a] }],
+      new Map([[a.id, { action: 'transform', data: { qty: 0 } }]]),
+    );
     expect(result.keep).toEqual([expect.objectContaining({ id: 'o@40', seq: 2, data: { qty: 0 } })]);
   });
 
   it('given a drop with no reason, then the reason says it was the rebase rule', () => {
     const a = pending('o', 1, 50);
-    const result = resequencePending([a], [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 1, pending: [a] }], new Map([[a.id, { action: 'drop' }]]));
+    const result = resequencePending(
+      [a],
+      [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 1, pending: [a] }],
+      new Map([[a.id, { action: 'drop' }]]),
+    );
     expect(result.dropped[0]!.reason).toBe('dropped by the aggregate rebase rule');
   });
 });

@@ -14,7 +14,11 @@ import { createPostgresStore } from '../../src/server/store/postgres.ts';
  */
 
 const notFound = (pkg: string) => (): Promise<never> =>
-  Promise.reject(Object.assign(new Error(`Cannot find package '${pkg}' imported from /app/node_modules/chronicle/dist/server.js`), { code: 'ERR_MODULE_NOT_FOUND' }));
+  Promise.reject(
+    Object.assign(new Error(`Cannot find package '${pkg}' imported from /app/node_modules/chronicle/dist/server.js`), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    }),
+  );
 
 describe('loading an optional peer', () => {
   it('given the package is not installed, when it is loaded, then a ConfigError names the package and the install command', async () => {
@@ -28,7 +32,9 @@ describe('loading an optional peer', () => {
   });
 
   it('given the package is installed but one of its own imports is missing, then that error passes through unchanged', async () => {
-    const inner = Object.assign(new Error("Cannot find package 'pg-native' imported from /app/node_modules/pg/lib/native.js"), { code: 'ERR_MODULE_NOT_FOUND' });
+    const inner = Object.assign(new Error("Cannot find package 'pg-native' imported from /app/node_modules/pg/lib/native.js"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
     await expect(loadPeer('pg', 'createPostgresStore', () => Promise.reject(inner))).rejects.toBe(inner);
   });
 
@@ -63,11 +69,23 @@ describe('chronicle/server with none of its optional peers installed (a real Nod
       pull: 200,
       metrics: {
         status: 503,
-        body: { error: { code: 'UNAVAILABLE', message: 'The /metrics endpoint needs the "prom-client" package: npm install prom-client', details: { reason: 'metrics-unavailable' } } },
+        body: {
+          error: {
+            code: 'UNAVAILABLE',
+            message: 'The /metrics endpoint needs the "prom-client" package: npm install prom-client',
+            details: { reason: 'metrics-unavailable' },
+          },
+        },
       },
       live: {
         status: 503,
-        body: { error: { code: 'UNAVAILABLE', message: 'The live channel (attachWebSocket) needs the "ws" package: npm install ws', details: { reason: 'live-unavailable' } } },
+        body: {
+          error: {
+            code: 'UNAVAILABLE',
+            message: 'The live channel (attachWebSocket) needs the "ws" package: npm install ws',
+            details: { reason: 'live-unavailable' },
+          },
+        },
       },
     });
   });

@@ -59,7 +59,13 @@ const refused = (result: PushResult | SyncError): SyncError => {
 
 describe('push judge: accepting', () => {
   it('given an empty log, when a client pushes 1..3, then the events take positions 1..3 and the client mark is 3', () => {
-    const judged = judgePushes(log(), [push('a', 1, [['o', 1], ['o', 2], ['p', 1]])]);
+    const judged = judgePushes(log(), [
+      push('a', 1, [
+        ['o', 1],
+        ['o', 2],
+        ['p', 1],
+      ]),
+    ]);
     expect(accepted(judged.results[0]!)).toEqual({
       positions: [
         { id: 'a:1', clientSeq: 1, position: 1 },
@@ -78,7 +84,12 @@ describe('push judge: accepting', () => {
     ]);
     expect(judged.head).toBe(3);
     expect(judged.changedClients.get('a')).toEqual({ mark: 3, epoch: 0 });
-    expect(judged.heads).toEqual(new Map([['o', 2], ['p', 1]]));
+    expect(judged.heads).toEqual(
+      new Map([
+        ['o', 2],
+        ['p', 1],
+      ]),
+    );
   });
 
   it('given a batch of two pushes, when the second follows the first, then it is judged against what the first left', () => {
@@ -106,21 +117,34 @@ describe('push judge: duplicates (idempotency)', () => {
   });
 
   it('given a range already applied, when it is pushed again, then it is acknowledged with the stored positions and nothing is written', () => {
-    const judged = judgePushes(stored, [push('a', 1, [['o', 1], ['o', 2]])]);
+    const judged = judgePushes(stored, [
+      push('a', 1, [
+        ['o', 1],
+        ['o', 2],
+      ]),
+    ]);
     expect(accepted(judged.results[0]!)).toMatchObject({ duplicates: 2, appended: 0, clientSeq: 2, head: 2 });
     expect(judged.rows).toEqual([]);
     expect(judged.changedClients.size).toBe(0);
   });
 
   it('given a range that overlaps the mark, then only the unseen part is stored', () => {
-    const judged = judgePushes(stored, [push('a', 2, [['o', 2], ['o', 3]])]);
+    const judged = judgePushes(stored, [
+      push('a', 2, [
+        ['o', 2],
+        ['o', 3],
+      ]),
+    ]);
     expect(accepted(judged.results[0]!)).toMatchObject({ duplicates: 1, appended: 1 });
     expect(judged.rows.map((r) => r.clientSeq)).toEqual([3]);
   });
 
   it('given an applied clientSeq re-sent with another id, then CLIENT_SEQ_MISMATCH names both ids', () => {
     const judged = judgePushes(stored, [push('a', 2, [['o', 2, 'other']])]);
-    expect(refused(judged.results[0]!)).toMatchObject({ code: 'CLIENT_SEQ_MISMATCH', details: { clientSeq: 2, id: 'other', storedId: 'a:2', position: 2 } });
+    expect(refused(judged.results[0]!)).toMatchObject({
+      code: 'CLIENT_SEQ_MISMATCH',
+      details: { clientSeq: 2, id: 'other', storedId: 'a:2', position: 2 },
+    });
   });
 });
 
@@ -131,18 +155,36 @@ describe('push judge: refusals', () => {
   });
 
   it("given an aggregate at seq 3, when an event expects seq 3, then SEQ_CONFLICT names the server's head and the seq expected", () => {
-    const judged = judgePushes(log({ heads: new Map([['o', 3]]) }), [push('a', 1, [['p', 1], ['o', 3]])]);
-    expect(refused(judged.results[0]!)).toMatchObject({ code: 'SEQ_CONFLICT', details: { aggregateId: 'o', seq: 3, head: 3, expected: 4, clientSeq: 2 } });
+    const judged = judgePushes(log({ heads: new Map([['o', 3]]) }), [
+      push('a', 1, [
+        ['p', 1],
+        ['o', 3],
+      ]),
+    ]);
+    expect(refused(judged.results[0]!)).toMatchObject({
+      code: 'SEQ_CONFLICT',
+      details: { aggregateId: 'o', seq: 3, head: 3, expected: 4, clientSeq: 2 },
+    });
     expect(judged.rows).toEqual([]); // nothing of the push, not even the event before the conflict
   });
 
   it('given an id stored for another client, then DUPLICATE_EVENT_ID names where it is stored', () => {
-    const judged = judgePushes(log({ byId: new Map([['x', { clientId: 'b', clientSeq: 7, position: 9 }]]) }), [push('a', 1, [['o', 1, 'x']])]);
-    expect(refused(judged.results[0]!)).toMatchObject({ code: 'DUPLICATE_EVENT_ID', details: { id: 'x', storedClientId: 'b', storedClientSeq: 7, position: 9 } });
+    const judged = judgePushes(log({ byId: new Map([['x', { clientId: 'b', clientSeq: 7, position: 9 }]]) }), [
+      push('a', 1, [['o', 1, 'x']]),
+    ]);
+    expect(refused(judged.results[0]!)).toMatchObject({
+      code: 'DUPLICATE_EVENT_ID',
+      details: { id: 'x', storedClientId: 'b', storedClientSeq: 7, position: 9 },
+    });
   });
 
   it('given one id twice in a push, then DUPLICATE_EVENT_ID', () => {
-    const judged = judgePushes(log(), [push('a', 1, [['o', 1, 'x'], ['o', 2, 'x']])]);
+    const judged = judgePushes(log(), [
+      push('a', 1, [
+        ['o', 1, 'x'],
+        ['o', 2, 'x'],
+      ]),
+    ]);
     expect(refused(judged.results[0]!)).toMatchObject({ code: 'DUPLICATE_EVENT_ID', details: { id: 'x', storedClientSeq: 1 } });
   });
 
@@ -156,12 +198,20 @@ describe('push judge: refusals', () => {
 describe('push judge: rebase epochs', () => {
   it('given a client fenced at epoch 3, when a push of epoch 2 arrives (made before its rebase), then STALE_EPOCH and nothing is written', () => {
     const judged = judgePushes(log({ epochs: new Map([['a', 3]]) }), [push('a', 1, [['o', 1]], 2)]);
-    expect(refused(judged.results[0]!)).toMatchObject({ code: 'STALE_EPOCH', status: 409, details: { clientId: 'a', epoch: 2, current: 3 } });
+    expect(refused(judged.results[0]!)).toMatchObject({
+      code: 'STALE_EPOCH',
+      status: 409,
+      details: { clientId: 'a', epoch: 2, current: 3 },
+    });
     expect(judged.rows).toEqual([]);
   });
 
   it('given a client fenced at epoch 3, then a version-1 push (no epoch: 0) is stale too, even a pure retry', () => {
-    const stored = log({ epochs: new Map([['a', 3]]), marks: new Map([['a', 1]]), bySeq: new Map([[seqKey('a', 1), { id: 'a:1', position: 1 }]]) });
+    const stored = log({
+      epochs: new Map([['a', 3]]),
+      marks: new Map([['a', 1]]),
+      bySeq: new Map([[seqKey('a', 1), { id: 'a:1', position: 1 }]]),
+    });
     expect(refused(judgePushes(stored, [push('a', 1, [['o', 1]])]).results[0]!).code).toBe('STALE_EPOCH');
   });
 

@@ -91,12 +91,33 @@ describe('the push fast path agrees with the schema', () => {
   });
 
   it('refuses unstorable strings and over-deep data in every field the schema checks', () => {
-    const valid: { clientId: string; events: ({ id: string; aggregateId: string; aggregateType: string; type: string; data: unknown; meta: Record<string, unknown> } & Record<string, unknown>)[] } & Record<string, unknown> = {
+    const valid: {
+      clientId: string;
+      events: ({
+        id: string;
+        aggregateId: string;
+        aggregateType: string;
+        type: string;
+        data: unknown;
+        meta: Record<string, unknown>;
+      } & Record<string, unknown>)[];
+    } & Record<string, unknown> = {
       protocolVersion: 2,
       clientId: 'c',
       from: 1,
       to: 1,
-      events: [{ id: 'e', aggregateId: 'o', aggregateType: 'Order', seq: 1, type: 'T', version: 1, data: { a: 'ok' }, meta: { occurredAt: 1, clientId: 'c', clientSeq: 1 } }],
+      events: [
+        {
+          id: 'e',
+          aggregateId: 'o',
+          aggregateType: 'Order',
+          seq: 1,
+          type: 'T',
+          version: 1,
+          data: { a: 'ok' },
+          meta: { occurredAt: 1, clientId: 'c', clientSeq: 1 },
+        },
+      ],
     };
     expect(acceptPush(structuredClone(valid))).toBeDefined();
     const mutations: ((p: typeof valid) => void)[] = [

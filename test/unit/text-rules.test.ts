@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { findJsonProblem } from '../../src/core/json-data.ts';
 import { storedEventSchema } from '../../src/core/schemas.ts';
-import { findIdProblem, findStringProblem, isHttpUrl, isStorableString, isValidId, MAX_DATA_DEPTH, MAX_ID_LENGTH } from '../../src/core/text-rules.ts';
+import {
+  findIdProblem,
+  findStringProblem,
+  isHttpUrl,
+  isStorableString,
+  isValidId,
+  MAX_DATA_DEPTH,
+  MAX_ID_LENGTH,
+} from '../../src/core/text-rules.ts';
 
 const HIGH = '\uD83D'; // the first half of 😀
 const LOW = '\uDE00'; // its second half
@@ -66,7 +74,10 @@ describe('event data', () => {
       path: 'items[0].note',
       reason: 'the string contains a lone surrogate (half of a UTF-16 pair) at index 2',
     });
-    expect(findJsonProblem({ ['k\u0000']: 1 })).toEqual({ path: 'k\u0000', reason: 'the key contains a NUL character (U+0000) at index 1' });
+    expect(findJsonProblem({ ['k\u0000']: 1 })).toEqual({
+      path: 'k\u0000',
+      reason: 'the key contains a NUL character (U+0000) at index 1',
+    });
   });
 
   it('given nesting up to the limit, then it is data; one level more, and it is refused', () => {
@@ -90,6 +101,7 @@ describe('sync server URLs', () => {
   it('given an http(s) base URL, then it is accepted; anything else is not', () => {
     expect(isHttpUrl('http://127.0.0.1:8787')).toBe(true);
     expect(isHttpUrl('https://sync.example.com/base')).toBe(true);
-    for (const value of ['ws://x', 'ftp://x', 'http://', '127.0.0.1:8787', '', 42, null]) expect(isHttpUrl(value), String(value)).toBe(false);
+    for (const value of ['ws://x', 'ftp://x', 'http://', '127.0.0.1:8787', '', 42, null])
+      expect(isHttpUrl(value), String(value)).toBe(false);
   });
 });

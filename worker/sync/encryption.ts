@@ -34,7 +34,12 @@ export type KeyringSource = (log: string) => Promise<Keyring | undefined>;
  * unchanged, except that a pulled encrypted event is refused (`no-keys`):
  * storing the envelope as if it were the payload would hand reducers garbage.
  */
-export function withEncryption(inner: Transport, log: string, settings: EncryptionSettings | undefined, keys: KeyringSource | undefined): Transport {
+export function withEncryption(
+  inner: Transport,
+  log: string,
+  settings: EncryptionSettings | undefined,
+  keys: KeyringSource | undefined,
+): Transport {
   const base: Transport = {
     push: (clientId, events, epoch) => inner.push(clientId, events, epoch),
     fence: (clientId, epoch) => inner.fence(clientId, epoch),
@@ -47,7 +52,8 @@ export function withEncryption(inner: Transport, log: string, settings: Encrypti
       async pull(after, limit, clientId) {
         const page = await inner.pull(after, limit, clientId);
         for (const event of page.events) {
-          if (isEncryptedEnvelope(event.data)) throw new EncryptionKeyError('no-keys', { log, operation: 'pull', eventId: event.id, keyId: event.data.kid });
+          if (isEncryptedEnvelope(event.data))
+            throw new EncryptionKeyError('no-keys', { log, operation: 'pull', eventId: event.id, keyId: event.data.kid });
         }
         return page;
       },
@@ -64,7 +70,11 @@ export function withEncryption(inner: Transport, log: string, settings: Encrypti
       try {
         ring = await keys(log);
       } catch (error) {
-        throw new EncryptionKeyError('keyring', { log, operation, cause: `the keys callback failed: ${error instanceof Error ? error.message : String(error)}` });
+        throw new EncryptionKeyError('keyring', {
+          log,
+          operation,
+          cause: `the keys callback failed: ${error instanceof Error ? error.message : String(error)}`,
+        });
       }
       return importKeyring(ring, log, imports);
     })();
@@ -77,7 +87,9 @@ export function withEncryption(inner: Transport, log: string, settings: Encrypti
 
   const openPage = async (events: StoredEvent[], ring: OpenKeyring): Promise<StoredEvent[]> =>
     Promise.all(
-      events.map((event) => (settings.acceptPlaintext && !isEncryptedEnvelope(event.data) ? event : openEvent(event, log, (kid) => ring.keys.get(kid)))),
+      events.map((event) =>
+        settings.acceptPlaintext && !isEncryptedEnvelope(event.data) ? event : openEvent(event, log, (kid) => ring.keys.get(kid)),
+      ),
     );
 
   const sealAll = async (events: StoredEvent[], ring: OpenKeyring): Promise<StoredEvent[]> => {
@@ -121,7 +133,8 @@ export function withEncryption(inner: Transport, log: string, settings: Encrypti
   const takeAhead = (after: number, limit: number, clientId: string | undefined): Promise<PullPage> | undefined => {
     const next = ahead;
     ahead = undefined;
-    if (!next || next.after !== after || next.limit !== limit || next.clientId !== clientId || Date.now() - next.at > AHEAD_FRESH_MS) return undefined;
+    if (!next || next.after !== after || next.limit !== limit || next.clientId !== clientId || Date.now() - next.at > AHEAD_FRESH_MS)
+      return undefined;
     // A read ahead that failed (a key added since, a network blip) is done again now rather than reported.
     return next.page.catch(() => pullOpened(after, limit, clientId));
   };

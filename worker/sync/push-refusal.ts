@@ -81,7 +81,9 @@ export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]):
     case 'SEQ_CONFLICT':
       return { kind: 'rebase' };
     case 'CLIENT_SEQ_GAP':
-      return typeof details.expected === 'number' && details.expected >= 1 ? { kind: 'renumber', from: details.expected } : { kind: 'retry' };
+      return typeof details.expected === 'number' && details.expected >= 1
+        ? { kind: 'renumber', from: details.expected }
+        : { kind: 'retry' };
     case 'CLIENT_SEQ_MISMATCH':
       return { kind: 'renumber-after-mark' };
     case 'STALE_EPOCH':

@@ -119,7 +119,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   const live = createLiveFollower({
     transport,
     factory:
-      deps.webSocket ?? (typeof WebSocket === 'function' ? (url: string) => new WebSocket(url) as unknown as ReturnType<WebSocketFactory> : undefined),
+      deps.webSocket ??
+      (typeof WebSocket === 'function' ? (url: string) => new WebSocket(url) as unknown as ReturnType<WebSocketFactory> : undefined),
     wanted: () => config.live !== false && !stopped && !paused,
     retryDelay: (n) => backoffDelay(n, initialBackoff, maxBackoff),
     onHead(head) {
@@ -198,7 +199,10 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   };
 
   const onOnline = () => runner.trigger();
-  const scope = globalThis as { addEventListener?: (type: string, fn: () => void) => void; removeEventListener?: (type: string, fn: () => void) => void };
+  const scope = globalThis as {
+    addEventListener?: (type: string, fn: () => void) => void;
+    removeEventListener?: (type: string, fn: () => void) => void;
+  };
   scope.addEventListener?.('online', onOnline);
 
   const runner: SyncRunner = {

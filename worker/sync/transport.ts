@@ -83,7 +83,9 @@ export function createTransport(options: TransportOptions): Transport {
       response = await doFetch(`${base}${path}`, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (error) {
       const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
-      throw new OfflineError(timedOut ? `no reply within ${REQUEST_TIMEOUT_MS} ms` : error instanceof Error ? error.message : String(error));
+      throw new OfflineError(
+        timedOut ? `no reply within ${REQUEST_TIMEOUT_MS} ms` : error instanceof Error ? error.message : String(error),
+      );
     }
     let body: unknown;
     try {
@@ -114,7 +116,10 @@ export function createTransport(options: TransportOptions): Transport {
       return (await request('/push', { method: 'POST', body: JSON.stringify(body) })) as PushResponse;
     },
     async fence(clientId, epoch) {
-      const reply = (await request('/fence', { method: 'POST', body: JSON.stringify({ protocolVersion: PROTOCOL_VERSION, clientId, epoch }) })) as FenceResponse;
+      const reply = (await request('/fence', {
+        method: 'POST',
+        body: JSON.stringify({ protocolVersion: PROTOCOL_VERSION, clientId, epoch }),
+      })) as FenceResponse;
       if (!reply || typeof reply.epoch !== 'number' || typeof reply.clientSeq !== 'number') {
         throw new ChronicleError('SYNC_PROTOCOL', 'Sync server: malformed fence response');
       }

@@ -14,7 +14,8 @@ function connect(): ChromePort {
   const next = chrome.runtime.connect({ name: PAGE_PORT });
   next.onMessage.addListener((message) => {
     // Panel → page.
-    if (isBridgeMessage(message) && message.from === 'panel') window.postMessage(message, window.location.origin === 'null' ? '*' : window.location.origin);
+    if (isBridgeMessage(message) && message.from === 'panel')
+      window.postMessage(message, window.location.origin === 'null' ? '*' : window.location.origin);
   });
   next.onDisconnect.addListener(() => {
     if (port !== next) return;

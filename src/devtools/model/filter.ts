@@ -57,7 +57,9 @@ export function matchingFrom(entries: readonly DevtoolsEntry[], from: number, ma
 /** "6 events", or "2 of 6" under a filter. */
 export function countText(state: PanelState): string {
   const total = state.log.entries.length;
-  return hasFilter(state.filter.filter) ? `${formatCount(state.filter.shown.length)} of ${formatCount(total)}` : `${formatCount(total)} events`;
+  return hasFilter(state.filter.filter)
+    ? `${formatCount(state.filter.shown.length)} of ${formatCount(total)}`
+    : `${formatCount(total)} events`;
 }
 
 export interface ExportView {

@@ -76,7 +76,8 @@ export function windowText(metrics: StoreMetrics): string {
   const { append } = metrics;
   const taken = `taken ${formatClock(metrics.takenAt)}`;
   if (append.count === 0) return `No appends timed yet · ${taken}`;
-  const of = append.count > append.window ? `newest ${formatCount(append.window)} of ${formatCount(append.count)}` : formatCount(append.count);
+  const of =
+    append.count > append.window ? `newest ${formatCount(append.window)} of ${formatCount(append.count)}` : formatCount(append.count);
   return `Percentiles over ${of} appends (the newest 1,024 samples of each figure) · ${taken}`;
 }
 
@@ -91,7 +92,11 @@ export function syncMetricStats(metrics: StoreMetrics): Stat[] | null {
     { label: 'Server head', value: formatCount(sync.serverHead) },
     { label: 'Pulled through', value: formatCount(sync.confirmedPosition) },
     { label: 'Pending', value: formatCount(sync.pending), testid: 'devtools-metrics-pending' },
-    { label: 'Oldest pending', value: sync.oldestPendingAgeMs === null ? 'none' : formatAge(sync.oldestPendingAgeMs), testid: 'devtools-metrics-oldest-pending' },
+    {
+      label: 'Oldest pending',
+      value: sync.oldestPendingAgeMs === null ? 'none' : formatAge(sync.oldestPendingAgeMs),
+      testid: 'devtools-metrics-oldest-pending',
+    },
     { label: 'Last caught up', value: sync.caughtUpAt === null ? '—' : formatClock(sync.caughtUpAt) },
   ];
 }

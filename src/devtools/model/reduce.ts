@@ -75,7 +75,9 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       if (action.generation !== state.generation) return state;
       const exact = state.filter.exact || namesAggregate(state.filter.filter, action.entries);
       const shown = confirmedShown(state.filter.shown, state.log.pendingStart);
-      return keepSelection(refilter({ ...state, log: replacePending(state.log, action.entries), filter: { ...state.filter, exact, shown } }));
+      return keepSelection(
+        refilter({ ...state, log: replacePending(state.log, action.entries), filter: { ...state.filter, exact, shown } }),
+      );
     }
     case 'loadFinished':
       if (action.generation !== state.generation) return state;

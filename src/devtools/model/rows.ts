@@ -52,7 +52,10 @@ export function eventFacts(entry: DevtoolsEntry, logIndex: number, status: RowSt
     ['Position', event.position !== undefined ? String(event.position) : noPosition],
     ['Occurred', formatDateTime(event.meta.occurredAt)],
     ['Event id', event.id],
-    ['Version', event.version === event.storedVersion ? String(event.version) : `${event.version} (stored as ${event.storedVersion}, upcast on read)`],
+    [
+      'Version',
+      event.version === event.storedVersion ? String(event.version) : `${event.version} (stored as ${event.storedVersion}, upcast on read)`,
+    ],
     ['Log index', String(logIndex + 1)],
   ];
 }

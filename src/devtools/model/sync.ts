@@ -65,16 +65,25 @@ export function pendingRanges(state: PanelState): string {
 export function syncStats(state: PanelState): Stat[] {
   const status = state.sync;
   const stats: Stat[] = [
-    { label: 'State', value: status ? (status.state === 'disabled' ? 'disabled (no server)' : status.state) : '—', testid: 'devtools-sync-state' },
+    {
+      label: 'State',
+      value: status ? (status.state === 'disabled' ? 'disabled (no server)' : status.state) : '—',
+      testid: 'devtools-sync-state',
+    },
     { label: 'Server head', value: status ? formatCount(status.serverHead) : '—', testid: 'devtools-sync-head' },
     { label: 'Confirmed position', value: status ? formatCount(status.confirmedPosition) : '—', testid: 'devtools-sync-confirmed' },
     { label: 'Behind', value: status ? formatCount(Math.max(0, status.serverHead - status.confirmedPosition)) : '—' },
-    { label: status?.state === 'disabled' ? 'Local (never synced)' : 'Pending', value: status ? formatCount(status.pending) : '—', testid: 'devtools-sync-pending' },
+    {
+      label: status?.state === 'disabled' ? 'Local (never synced)' : 'Pending',
+      value: status ? formatCount(status.pending) : '—',
+      testid: 'devtools-sync-pending',
+    },
     { label: 'Last sync', value: status?.lastSyncAt ? formatClock(status.lastSyncAt) : '—' },
     { label: 'Pending ranges', value: pendingRanges(state), testid: 'devtools-sync-ranges' },
     { label: 'This tab', value: !status || status.state === 'disabled' ? '—' : status.leader ? 'syncs (leader)' : 'standby' },
   ];
-  if (status?.progress) stats.push({ label: 'Catching up', value: `${formatCount(status.progress.pulled)} / ${formatCount(status.progress.target)}` });
+  if (status?.progress)
+    stats.push({ label: 'Catching up', value: `${formatCount(status.progress.pulled)} / ${formatCount(status.progress.target)}` });
   return stats;
 }
 
@@ -84,7 +93,8 @@ export function syncErrorText({ sync }: PanelState): string | null {
 
 /** What an outcome's line says after its status. */
 export function outcomeDetail(outcome: EventOutcome): string {
-  if (outcome.status === 'confirmed') return `position ${outcome.position ?? '?'}${outcome.seq !== undefined ? `, seq ${outcome.seq}` : ''}`;
+  if (outcome.status === 'confirmed')
+    return `position ${outcome.position ?? '?'}${outcome.seq !== undefined ? `, seq ${outcome.seq}` : ''}`;
   if (outcome.status === 'rebased') return `seq ${outcome.previousSeq ?? '?'} → ${outcome.seq ?? '?'}`;
   return outcome.reason ?? '';
 }

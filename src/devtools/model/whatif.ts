@@ -51,15 +51,21 @@ export function whatIfView(state: PanelState): WhatIfView {
   const entry = selectedEntry(state);
   if (!entry) {
     return {
-      intro: 'Tick events in the log to leave them out, then select an event of an aggregate to see its state without them. The log is not touched.',
+      intro:
+        'Tick events in the log to leave them out, then select an event of an aggregate to see its state without them. The log is not touched.',
       query: null,
     };
   }
   const { aggregateType, aggregateId } = entry.event;
-  const skip = [...state.skips].filter(([, info]) => info.aggregateId === aggregateId && info.aggregateType === aggregateType).map(([id]) => id);
+  const skip = [...state.skips]
+    .filter(([, info]) => info.aggregateId === aggregateId && info.aggregateType === aggregateType)
+    .map(([id]) => id);
   const at = state.travel ? 'as of the time-travel position' : 'at the head';
   if (skip.length === 0) {
-    return { intro: `Tick events of ${aggregateType} ${aggregateId} in the log to see its state ${at} without them. The log is not touched.`, query: null };
+    return {
+      intro: `Tick events of ${aggregateType} ${aggregateId} in the log to see its state ${at} without them. The log is not touched.`,
+      query: null,
+    };
   }
   return {
     intro: `${aggregateType} ${aggregateId} ${at}, without ${skip.length} event${skip.length === 1 ? '' : 's'}. Nothing is written.`,

@@ -17,10 +17,23 @@ export function createFilterBar(ctx: PanelContext): FilterBarView {
   const field = (label: string, control: HTMLElement, wide = false) =>
     h('label', { class: `chr-dt-field${wide ? ' chr-dt-field-wide' : ''}` }, h('span', { text: label }), control);
   const aggregateInput = h('input', {
-    attrs: { type: 'search', list: listId, placeholder: 'any', 'data-testid': 'devtools-filter-aggregate', autocomplete: 'off', spellcheck: 'false' },
+    attrs: {
+      type: 'search',
+      list: listId,
+      placeholder: 'any',
+      'data-testid': 'devtools-filter-aggregate',
+      autocomplete: 'off',
+      spellcheck: 'false',
+    },
   });
-  const typeSelect = h('select', { attrs: { 'data-testid': 'devtools-filter-type' } }, h('option', { attrs: { value: '' }, text: 'All types' }));
-  const textInput = h('input', { attrs: { type: 'search', placeholder: 'ids, data, meta…', 'data-testid': 'devtools-filter-text', spellcheck: 'false' } });
+  const typeSelect = h(
+    'select',
+    { attrs: { 'data-testid': 'devtools-filter-type' } },
+    h('option', { attrs: { value: '' }, text: 'All types' }),
+  );
+  const textInput = h('input', {
+    attrs: { type: 'search', placeholder: 'ids, data, meta…', 'data-testid': 'devtools-filter-text', spellcheck: 'false' },
+  });
   const fromInput = h('input', { attrs: { type: 'datetime-local', step: 1, 'data-testid': 'devtools-filter-from' } });
   const toInput = h('input', { attrs: { type: 'datetime-local', step: 1, 'data-testid': 'devtools-filter-to' } });
   const clearFilters = h('button', { class: 'chr-dt-btn', attrs: { type: 'button', disabled: true }, text: 'Clear' });
@@ -63,7 +76,10 @@ export function createFilterBar(ctx: PanelContext): FilterBarView {
       if (changed(state, prev, (s) => [s.log.eventTypes])) {
         const current = typeSelect.value;
         const types = [...state.log.eventTypes].sort();
-        typeSelect.replaceChildren(h('option', { attrs: { value: '' }, text: 'All types' }), ...types.map((type) => h('option', { attrs: { value: type }, text: type })));
+        typeSelect.replaceChildren(
+          h('option', { attrs: { value: '' }, text: 'All types' }),
+          ...types.map((type) => h('option', { attrs: { value: type }, text: type })),
+        );
         typeSelect.value = current;
       }
       if (changed(state, prev, (s) => [s.log.aggregateSample])) {

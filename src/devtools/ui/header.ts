@@ -24,7 +24,11 @@ export function createHeader(ctx: PanelContext): HeaderView {
   const historyChip = h('span', { class: 'chr-dt-chip', attrs: { hidden: true, 'data-testid': 'devtools-history-start' } });
   const backButton = h(
     'button',
-    { class: 'chr-dt-btn', attrs: { type: 'button', hidden: true, 'data-testid': 'devtools-back' }, on: { click: () => commands.backToLive() } },
+    {
+      class: 'chr-dt-btn',
+      attrs: { type: 'button', hidden: true, 'data-testid': 'devtools-back' },
+      on: { click: () => commands.backToLive() },
+    },
     icon(ICONS.back),
     'Back to live store',
   );
@@ -45,7 +49,11 @@ export function createHeader(ctx: PanelContext): HeaderView {
     'button',
     {
       class: 'chr-dt-btn',
-      attrs: { type: 'button', 'data-testid': 'devtools-export', title: 'Download the events listed (all, or those the filters let through) as NDJSON' },
+      attrs: {
+        type: 'button',
+        'data-testid': 'devtools-export',
+        title: 'Download the events listed (all, or those the filters let through) as NDJSON',
+      },
       on: { click: () => commands.exportLog() },
     },
     icon(ICONS.download),
@@ -64,7 +72,11 @@ export function createHeader(ctx: PanelContext): HeaderView {
     'button',
     {
       class: 'chr-dt-btn',
-      attrs: { type: 'button', 'data-testid': 'devtools-import', title: 'Open an NDJSON export in a scratch store (the live store is not touched)' },
+      attrs: {
+        type: 'button',
+        'data-testid': 'devtools-import',
+        title: 'Open an NDJSON export in a scratch store (the live store is not touched)',
+      },
       on: { click: () => fileInput.click() },
     },
     icon(ICONS.upload),
@@ -73,7 +85,16 @@ export function createHeader(ctx: PanelContext): HeaderView {
   const element = h(
     'header',
     { class: 'chr-dt-header' },
-    h('div', { class: 'chr-dt-title' }, h('span', { class: 'chr-dt-logo', attrs: { 'aria-hidden': 'true' } }), h('h2', { text: 'Chronicle' }), storeName, modeChip, historyChip, scratchChip),
+    h(
+      'div',
+      { class: 'chr-dt-title' },
+      h('span', { class: 'chr-dt-logo', attrs: { 'aria-hidden': 'true' } }),
+      h('h2', { text: 'Chronicle' }),
+      storeName,
+      modeChip,
+      historyChip,
+      scratchChip,
+    ),
     h('div', { class: 'chr-dt-actions' }, syncButton, backButton, exportButton, importButton, fileInput),
   );
 

@@ -93,7 +93,8 @@ export function createLoader(ctx: PanelCore, onLoaded: () => void): Loader {
       // Nothing from the tail until the first load is done (it reads to the end anyway).
       hold: () => ctx.state().log.loading || ctx.unmounted(),
       track: (work) => void ctx.track(work),
-      onError: (error) => ctx.dispatch({ type: 'noticed', notice: { message: `Could not read new events: ${errorText(error)}`, kind: 'error' } }),
+      onError: (error) =>
+        ctx.dispatch({ type: 'noticed', notice: { message: `Could not read new events: ${errorText(error)}`, kind: 'error' } }),
     },
   );
 

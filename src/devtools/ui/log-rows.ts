@@ -40,7 +40,11 @@ export interface LogRows {
 
 function headerRow(): HTMLElement {
   const cell = (cls: string, text: string, label?: string) =>
-    h('div', { class: `chr-dt-cell ${cls}`, attrs: { role: 'columnheader', ...(label ? { 'aria-label': label, title: label } : {}) }, text });
+    h('div', {
+      class: `chr-dt-cell ${cls}`,
+      attrs: { role: 'columnheader', ...(label ? { 'aria-label': label, title: label } : {}) },
+      text,
+    });
   return h(
     'div',
     { class: 'chr-dt-head-row', attrs: { role: 'row' } },
@@ -57,7 +61,9 @@ export function createLogRows(ctx: PanelCore, actions: RowActions): LogRows {
   const rowParts = new WeakMap<HTMLElement, RowParts>();
 
   const createRow = (): HTMLElement => {
-    const skip = h('input', { attrs: { type: 'checkbox', tabindex: -1, 'aria-label': 'Leave out in what-if', 'data-testid': 'devtools-skip' } });
+    const skip = h('input', {
+      attrs: { type: 'checkbox', tabindex: -1, 'aria-label': 'Leave out in what-if', 'data-testid': 'devtools-skip' },
+    });
     const index = h('div', { class: 'chr-dt-cell chr-dt-cell-index', attrs: { role: 'gridcell' } });
     const badgeEl = h('span', { class: 'chr-dt-badge' });
     const type = h('div', { class: 'chr-dt-cell chr-dt-cell-type', attrs: { role: 'gridcell' } });

@@ -7,7 +7,10 @@ export interface NoticeView extends View {
 }
 
 export function createNotice(): NoticeView {
-  const element = h('div', { class: 'chr-dt-status', attrs: { role: 'status', 'aria-live': 'polite', hidden: true, 'data-testid': 'devtools-status' } });
+  const element = h('div', {
+    class: 'chr-dt-status',
+    attrs: { role: 'status', 'aria-live': 'polite', hidden: true, 'data-testid': 'devtools-status' },
+  });
   return {
     element,
     update(state, prev) {

@@ -52,7 +52,10 @@ export function createTabs(ctx: PanelContext, definitions: readonly TabDefinitio
     );
     const panel = h(
       'div',
-      { class: 'chr-dt-tabpanel', attrs: { role: 'tabpanel', id: `${uid}-panel-${id}`, 'aria-labelledby': `${uid}-tab-${id}`, hidden: id !== initial, tabindex: 0 } },
+      {
+        class: 'chr-dt-tabpanel',
+        attrs: { role: 'tabpanel', id: `${uid}-panel-${id}`, 'aria-labelledby': `${uid}-tab-${id}`, hidden: id !== initial, tabindex: 0 },
+      },
       view.element,
     );
     return { id, view, button, panel };

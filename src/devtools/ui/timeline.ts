@@ -17,14 +17,30 @@ export interface TimelineViewParts extends View {
 export function createTimeline(ctx: PanelContext): TimelineViewParts {
   const { commands } = ctx;
   const step = (testid: string, label: string, path: string, action: () => void) =>
-    h('button', { class: 'chr-dt-btn chr-dt-icon-btn', attrs: { type: 'button', 'data-testid': testid, 'aria-label': label, title: label }, on: { click: action } }, icon(path));
+    h(
+      'button',
+      {
+        class: 'chr-dt-btn chr-dt-icon-btn',
+        attrs: { type: 'button', 'data-testid': testid, 'aria-label': label, title: label },
+        on: { click: action },
+      },
+      icon(path),
+    );
   const first = step('devtools-first', 'First event', ICONS.first, () => commands.step('first'));
   const prev = step('devtools-prev', 'Previous event', ICONS.prev, () => commands.step('prev'));
   const next = step('devtools-next', 'Next event', ICONS.next, () => commands.step('next'));
   const last = step('devtools-last', 'Last event', ICONS.last, () => commands.step('last'));
   const slider = h('input', {
     class: 'chr-dt-slider',
-    attrs: { type: 'range', min: 1, max: 1, step: 1, value: 1, 'data-testid': 'devtools-slider', 'aria-label': 'Time travel: position in the log' },
+    attrs: {
+      type: 'range',
+      min: 1,
+      max: 1,
+      step: 1,
+      value: 1,
+      'data-testid': 'devtools-slider',
+      'aria-label': 'Time travel: position in the log',
+    },
   });
   slider.addEventListener('input', () => commands.travelTo(Number(slider.value) - 1));
   const position = h('output', { class: 'chr-dt-position', attrs: { 'data-testid': 'devtools-position', 'aria-live': 'polite' } });
@@ -48,7 +64,11 @@ export function createTimeline(ctx: PanelContext): TimelineViewParts {
     resume,
   );
   const bannerText = h('span');
-  const banner = h('div', { class: 'chr-dt-banner', attrs: { hidden: true, role: 'status', 'data-testid': 'devtools-banner' } }, bannerText);
+  const banner = h(
+    'div',
+    { class: 'chr-dt-banner', attrs: { hidden: true, role: 'status', 'data-testid': 'devtools-banner' } },
+    bannerText,
+  );
 
   return {
     element,

@@ -52,7 +52,12 @@ export function renderTree(value: Encoded, options: TreeOptions, rootLabel?: str
   const keyNode = (label: string | undefined, kind: 'key' | 'index' | 'mapKey' = 'key') =>
     label === undefined
       ? null
-      : h('span', { class: `chr-dt-key${kind === 'index' ? ' chr-dt-key-index' : ''}` }, label, h('span', { class: 'chr-dt-punct', text: kind === 'mapKey' ? ' => ' : ': ' }));
+      : h(
+          'span',
+          { class: `chr-dt-key${kind === 'index' ? ' chr-dt-key-index' : ''}` },
+          label,
+          h('span', { class: 'chr-dt-punct', text: kind === 'mapKey' ? ' => ' : ': ' }),
+        );
 
   const leaf = (item: Encoded, label: string | undefined, kind: 'key' | 'index' | 'mapKey'): HTMLElement => {
     const row = h('div', { class: 'chr-dt-node chr-dt-leaf' }, h('span', { class: 'chr-dt-twisty-space' }), keyNode(label, kind));
@@ -71,7 +76,8 @@ export function renderTree(value: Encoded, options: TreeOptions, rootLabel?: str
             if (full.t === 'string') {
               valueEl.textContent = JSON.stringify(full.v);
               more.remove();
-              if (full.length > full.v.length) row.append(h('span', { class: 'chr-dt-muted', text: ` (first ${full.v.length.toLocaleString('en-US')} shown)` }));
+              if (full.length > full.v.length)
+                row.append(h('span', { class: 'chr-dt-muted', text: ` (first ${full.v.length.toLocaleString('en-US')} shown)` }));
             }
           })
           .catch((error: unknown) => {
@@ -98,7 +104,13 @@ export function renderTree(value: Encoded, options: TreeOptions, rootLabel?: str
       class: 'chr-dt-twisty',
       attrs: { type: 'button', 'aria-expanded': 'false', 'aria-label': `${label ?? containerLabel(container) ?? 'value'}: expand` },
     });
-    const line = h('div', { class: 'chr-dt-line' }, twisty, keyNode(label, kind), h('span', { class: 'chr-dt-summary', text: previewText(container) }));
+    const line = h(
+      'div',
+      { class: 'chr-dt-line' },
+      twisty,
+      keyNode(label, kind),
+      h('span', { class: 'chr-dt-summary', text: previewText(container) }),
+    );
     const children = h('ul', { class: 'chr-dt-children', attrs: { role: 'group', hidden: true } });
     wrapper.append(line, children);
     let built = false;

@@ -13,7 +13,9 @@ export function checkJsonContentType(request: IncomingMessage): void {
   if (media !== 'application/json') {
     throw new SyncError(
       'UNSUPPORTED_MEDIA_TYPE',
-      declared ? `The body must be application/json, not ${declared.slice(0, 100)}` : 'The body must be application/json (no content-type was sent)',
+      declared
+        ? `The body must be application/json, not ${declared.slice(0, 100)}`
+        : 'The body must be application/json (no content-type was sent)',
       { expected: 'application/json', received: declared?.slice(0, 100) ?? null },
     );
   }

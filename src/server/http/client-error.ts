@@ -16,7 +16,9 @@ export function handleClientError(error: Error & { code?: string }, socket: Dupl
   }
   let reply: SyncError;
   if (error.code === 'HPE_HEADER_OVERFLOW') {
-    reply = new SyncError('HEADERS_TOO_LARGE', `The request line and headers exceed the limit of ${maxHeaderBytes} bytes`, { limit: maxHeaderBytes });
+    reply = new SyncError('HEADERS_TOO_LARGE', `The request line and headers exceed the limit of ${maxHeaderBytes} bytes`, {
+      limit: maxHeaderBytes,
+    });
   } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT') {
     reply = new SyncError('REQUEST_TIMEOUT', 'The request did not arrive in time', { reason: error.code });
   } else {

@@ -9,7 +9,12 @@ import { SyncError } from '../errors.ts';
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(new SyncError('UNAVAILABLE', `The log store did not answer the ${what} within ${ms} ms`, { reason: 'store-timeout', timeoutMs: ms }));
+      reject(
+        new SyncError('UNAVAILABLE', `The log store did not answer the ${what} within ${ms} ms`, {
+          reason: 'store-timeout',
+          timeoutMs: ms,
+        }),
+      );
     }, ms);
     work.then(
       (value) => {

@@ -28,7 +28,10 @@ export function createLiveUpgrades(options: {
   const server = (): Promise<WebSocketServer> => {
     wss ??= loadPeer('ws', 'The live channel (attachWebSocket)', () => import('ws')).then((module) => {
       // ESM gives the named export; some bundlers only the CommonJS default.
-      const named = module as unknown as { WebSocketServer?: typeof WebSocketServer; default?: { WebSocketServer?: typeof WebSocketServer } };
+      const named = module as unknown as {
+        WebSocketServer?: typeof WebSocketServer;
+        default?: { WebSocketServer?: typeof WebSocketServer };
+      };
       const WSS = named.WebSocketServer ?? named.default?.WebSocketServer;
       if (!WSS) throw new Error('the "ws" package has no WebSocketServer');
       return new WSS({ noServer: true, maxPayload: 64 * 1024 });
@@ -41,42 +44,52 @@ export function createLiveUpgrades(options: {
     endAndLinger(socket, rawErrorResponse(error, options.corsHeaders(request)), 1000);
   };
 
-  const onUpgrade = (httpServer: Server) => (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const { path } = parseTarget(request.url);
-    const matched = matchLogRoute(path);
-    if (matched === undefined || (!(matched instanceof SyncError) && matched.action !== 'live')) {
-      // Another upgrade listener on a shared server may want it.
-      if (httpServer.listenerCount('upgrade') > 1) return;
-      reject(request, socket, new SyncError('NOT_FOUND', `No WebSocket endpoint at ${path.slice(0, 200)}`, { path: path.slice(0, 200) }));
-      return;
-    }
-    beginRequest(request).action = 'live';
-    socket.on('error', () => socket.destroy());
-    const run = async (): Promise<void> => {
-      const principal = await admission.authenticate(request);
-      if (matched instanceof SyncError) throw matched;
-      if (options.isClosing()) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
-      admission.admit(request, principal, matched);
-      if (hub.size >= context.limits.maxLiveConnections) {
-        throw new SyncError('UNAVAILABLE', 'Too many live connections on this server', { reason: 'too-many-connections', limit: context.limits.maxLiveConnections });
+  const onUpgrade =
+    (httpServer: Server) =>
+    (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const { path } = parseTarget(request.url);
+      const matched = matchLogRoute(path);
+      if (matched === undefined || (!(matched instanceof SyncError) && matched.action !== 'live')) {
+        // Another upgrade listener on a shared server may want it.
+        if (httpServer.listenerCount('upgrade') > 1) return;
+        reject(request, socket, new SyncError('NOT_FOUND', `No WebSocket endpoint at ${path.slice(0, 200)}`, { path: path.slice(0, 200) }));
+        return;
       }
-      let sockets: WebSocketServer;
-      try {
-        sockets = await server();
-      } catch (error) {
-        throw new SyncError('UNAVAILABLE', (error as Error).message, { reason: 'live-unavailable' });
-      }
-      sockets.handleUpgrade(request, socket, head, (ws) => {
-        void hub.add(matched.log, ws);
-      });
+      beginRequest(request).action = 'live';
+      socket.on('error', () => socket.destroy());
+      const run = async (): Promise<void> => {
+        const principal = await admission.authenticate(request);
+        if (matched instanceof SyncError) throw matched;
+        if (options.isClosing()) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
+        admission.admit(request, principal, matched);
+        if (hub.size >= context.limits.maxLiveConnections) {
+          throw new SyncError('UNAVAILABLE', 'Too many live connections on this server', {
+            reason: 'too-many-connections',
+            limit: context.limits.maxLiveConnections,
+          });
+        }
+        let sockets: WebSocketServer;
+        try {
+          sockets = await server();
+        } catch (error) {
+          throw new SyncError('UNAVAILABLE', (error as Error).message, { reason: 'live-unavailable' });
+        }
+        sockets.handleUpgrade(request, socket, head, (ws) => {
+          void hub.add(matched.log, ws);
+        });
+      };
+      run().catch((error: unknown) =>
+        reject(request, socket, error instanceof SyncError ? error : context.replier.toSyncError(error, request)),
+      );
     };
-    run().catch((error: unknown) => reject(request, socket, error instanceof SyncError ? error : context.replier.toSyncError(error, request)));
-  };
 
   return {
     onUpgrade,
     close(): void {
-      void wss?.then((s) => s.close(), () => undefined);
+      void wss?.then(
+        (s) => s.close(),
+        () => undefined,
+      );
     },
   };
 }

@@ -12,15 +12,26 @@ import { withDeadline } from './deadline.ts';
 
 function onlyGet(request: IncomingMessage, path: string): void {
   const method = request.method ?? 'GET';
-  if (method !== 'GET' && method !== 'HEAD') throw new SyncError('METHOD_NOT_ALLOWED', `${method} ${path} is not supported`, { allow: ['GET', 'HEAD'] });
+  if (method !== 'GET' && method !== 'HEAD')
+    throw new SyncError('METHOD_NOT_ALLOWED', `${method} ${path} is not supported`, { allow: ['GET', 'HEAD'] });
 }
 
 export function handleHealth(context: HandlerContext, request: IncomingMessage, response: ServerResponse, closing: boolean): void {
   onlyGet(request, '/health');
-  context.replier.send(request, response, 200, JSON.stringify({ status: closing ? 'shutting-down' : 'ok', protocolVersion: PROTOCOL_VERSION }));
+  context.replier.send(
+    request,
+    response,
+    200,
+    JSON.stringify({ status: closing ? 'shutting-down' : 'ok', protocolVersion: PROTOCOL_VERSION }),
+  );
 }
 
-export async function handleReady(context: HandlerContext, request: IncomingMessage, response: ServerResponse, closing: boolean): Promise<void> {
+export async function handleReady(
+  context: HandlerContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  closing: boolean,
+): Promise<void> {
   onlyGet(request, '/ready');
   if (closing) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
   try {
@@ -29,7 +40,11 @@ export async function handleReady(context: HandlerContext, request: IncomingMess
     // A schema mismatch says what to do about it; anything else is "the store does not answer".
     if (error instanceof SyncError && error.details.reason === 'schema-mismatch') throw error;
     const cause = error instanceof Error ? error.message : String(error);
-    throw new SyncError('UNAVAILABLE', `The log store is not reachable: ${cause}`, { reason: 'store-unreachable', store: context.store.kind, cause });
+    throw new SyncError('UNAVAILABLE', `The log store is not reachable: ${cause}`, {
+      reason: 'store-unreachable',
+      store: context.store.kind,
+      cause,
+    });
   }
   context.replier.send(request, response, 200, JSON.stringify({ status: 'ready', store: context.store.kind }));
 }
@@ -57,6 +72,10 @@ export async function handleMetrics(
   const rendered = await context.metrics.render();
   if ('unavailable' in rendered) throw new SyncError('UNAVAILABLE', rendered.unavailable, { reason: 'metrics-unavailable' });
   if (response.headersSent) return;
-  response.writeHead(200, { 'content-type': rendered.contentType, 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(rendered.body)) });
+  response.writeHead(200, {
+    'content-type': rendered.contentType,
+    'cache-control': 'no-store',
+    'content-length': String(Buffer.byteLength(rendered.body)),
+  });
   response.end(rendered.body);
 }

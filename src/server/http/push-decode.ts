@@ -58,11 +58,11 @@ export function eventCount(candidate: Record<string, unknown>): number | undefin
  */
 export function validatePush(candidate: Record<string, unknown>, limits: DecodeLimits): { push: PushRequest; eventsJson: string[] } {
   if (Array.isArray(candidate.events) && candidate.events.length > limits.maxEventsPerPush) {
-    throw new SyncError(
-      'PAYLOAD_TOO_LARGE',
-      `The push holds ${candidate.events.length} events; the limit is ${limits.maxEventsPerPush}`,
-      { what: 'events', count: candidate.events.length, limit: limits.maxEventsPerPush },
-    );
+    throw new SyncError('PAYLOAD_TOO_LARGE', `The push holds ${candidate.events.length} events; the limit is ${limits.maxEventsPerPush}`, {
+      what: 'events',
+      count: candidate.events.length,
+      limit: limits.maxEventsPerPush,
+    });
   }
   // A valid push takes the fast check; anything it cannot vouch for goes to the schema, which decides and explains.
   let push = acceptPush(candidate);
@@ -85,11 +85,14 @@ export function validatePush(candidate: Record<string, unknown>, limits: DecodeL
     const bytes = utf8Length(json);
     if (bytes > limits.maxEventBytes) {
       const event = push.events[index]!;
-      throw new SyncError(
-        'PAYLOAD_TOO_LARGE',
-        `Event ${index} (id ${event.id}) is ${bytes} bytes; the limit is ${limits.maxEventBytes}`,
-        { what: 'event', index, id: event.id, clientSeq: event.meta.clientSeq, bytes, limit: limits.maxEventBytes },
-      );
+      throw new SyncError('PAYLOAD_TOO_LARGE', `Event ${index} (id ${event.id}) is ${bytes} bytes; the limit is ${limits.maxEventBytes}`, {
+        what: 'event',
+        index,
+        id: event.id,
+        clientSeq: event.meta.clientSeq,
+        bytes,
+        limit: limits.maxEventBytes,
+      });
     }
   }
   return { push, eventsJson };
@@ -119,7 +122,17 @@ export function toColumns(push: PushRequest, eventsJson: string[]): PushColumns 
     aggregateIds[i] = event.aggregateId;
     seqs[i] = event.seq;
   }
-  return { protocolVersion: push.protocolVersion, clientId: push.clientId, epoch: push.epoch, from: push.from, to: push.to, ids, aggregateIds, seqs, eventsJson };
+  return {
+    protocolVersion: push.protocolVersion,
+    clientId: push.clientId,
+    epoch: push.epoch,
+    from: push.from,
+    to: push.to,
+    ids,
+    aggregateIds,
+    seqs,
+    eventsJson,
+  };
 }
 
 /** The store's form of a decoded push (its events as their keys, with their JSON). */

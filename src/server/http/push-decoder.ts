@@ -104,7 +104,11 @@ export function createPushDecoder(options: {
   /** How a thread is started (tests start threads that fail); default: a thread running this module. */
   spawn?: (workerData: unknown) => Worker;
 }): PushDecoder {
-  const init: ThreadInit = { role: ROLE, supported: [...options.supported], limits: { maxEventsPerPush: options.limits.maxEventsPerPush, maxEventBytes: options.limits.maxEventBytes } };
+  const init: ThreadInit = {
+    role: ROLE,
+    supported: [...options.supported],
+    limits: { maxEventsPerPush: options.limits.maxEventsPerPush, maxEventBytes: options.limits.maxEventBytes },
+  };
   const threads: Thread[] = [];
   let nextId = 1;
   let failures = 0;
@@ -122,7 +126,9 @@ export function createPushDecoder(options: {
     failures++;
     if (failures >= MAX_FAILURES && !disabled) {
       disabled = true;
-      options.logger.warn('push decoding in threads is off: its threads keep failing; pushes are decoded on the event loop', { reason: why });
+      options.logger.warn('push decoding in threads is off: its threads keep failing; pushes are decoded on the event loop', {
+        reason: why,
+      });
     } else {
       options.logger.warn('a push decoder thread failed; its pushes are decoded on the event loop', { reason: why });
     }

@@ -1,5 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fenceRequestSchema, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type FenceResponse, type PushResponse } from '../../core/protocol.ts';
+import {
+  fenceRequestSchema,
+  PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type FenceResponse,
+  type PushResponse,
+} from '../../core/protocol.ts';
 import { SyncError } from '../errors.ts';
 import type { PushResult } from '../store/types.ts';
 import { checkJsonContentType, readBody } from './body.ts';
@@ -35,8 +41,13 @@ async function storePush(context: HandlerContext, request: IncomingMessage, rout
     const outcome = await decoder.decode(raw);
     if (outcome) {
       if (info && outcome.events !== undefined) info.events = outcome.events;
-      if (!outcome.ok) throw 'internal' in outcome ? new Error(outcome.internal) : new SyncError(outcome.code, outcome.message, outcome.details);
-      return withDeadline(store.pushDecoded(route.log, fromColumns(outcome.columns), { deadline: Date.now() + timeoutMs }), timeoutMs, 'push');
+      if (!outcome.ok)
+        throw 'internal' in outcome ? new Error(outcome.internal) : new SyncError(outcome.code, outcome.message, outcome.details);
+      return withDeadline(
+        store.pushDecoded(route.log, fromColumns(outcome.columns), { deadline: Date.now() + timeoutMs }),
+        timeoutMs,
+        'push',
+      );
     }
   }
   const candidate = parseJsonObject(raw);
@@ -47,7 +58,12 @@ async function storePush(context: HandlerContext, request: IncomingMessage, rout
   return withDeadline(store.push(route.log, push, { eventsJson, deadline: Date.now() + timeoutMs }), timeoutMs, 'push');
 }
 
-export async function handlePush(context: HandlerContext, request: IncomingMessage, response: ServerResponse, route: LogRoute): Promise<void> {
+export async function handlePush(
+  context: HandlerContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  route: LogRoute,
+): Promise<void> {
   checkJsonContentType(request);
   const raw = await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs);
   const result = await storePush(context, request, route, raw);
@@ -61,7 +77,12 @@ export async function handlePush(context: HandlerContext, request: IncomingMessa
   context.replier.send(request, response, 200, JSON.stringify(reply));
 }
 
-export async function handleFence(context: HandlerContext, request: IncomingMessage, response: ServerResponse, route: LogRoute): Promise<void> {
+export async function handleFence(
+  context: HandlerContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  route: LogRoute,
+): Promise<void> {
   const candidate = await readJsonObject(context, request);
   checkVersion(candidate, [PROTOCOL_VERSION]);
   const parsed = fenceRequestSchema.safeParse(candidate);

@@ -37,7 +37,13 @@ export function errorHeaders(error: SyncError): Record<string, string> {
  */
 export function rawErrorResponse(error: SyncError, extra: Record<string, string> = {}): string {
   const body = JSON.stringify(error.toBody());
-  const headers = { ...JSON_HEADERS, ...errorHeaders(error), ...extra, connection: 'close', 'content-length': String(Buffer.byteLength(body)) };
+  const headers = {
+    ...JSON_HEADERS,
+    ...errorHeaders(error),
+    ...extra,
+    connection: 'close',
+    'content-length': String(Buffer.byteLength(body)),
+  };
   const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
   return `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
 }
@@ -100,7 +106,12 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
       response.destroy();
       return;
     }
-    const headers: Record<string, string> = { ...JSON_HEADERS, ...corsHeaders(request), ...extra, 'content-length': String(Buffer.byteLength(body)) };
+    const headers: Record<string, string> = {
+      ...JSON_HEADERS,
+      ...corsHeaders(request),
+      ...extra,
+      'content-length': String(Buffer.byteLength(body)),
+    };
     if (!request.complete) {
       // Replying before the body was read (refused early, too large): the connection must outlive the
       // reply until the rest of the body has arrived (read and dropped, bounded: see discardRest), even

@@ -64,7 +64,8 @@ export function createRouter(options: {
     if (state.refusing()) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
     const matched = matchLogRoute(path);
     if (matched instanceof SyncError) throw matched;
-    if (matched === undefined) throw new SyncError('NOT_FOUND', `No route for ${method} ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
+    if (matched === undefined)
+      throw new SyncError('NOT_FOUND', `No route for ${method} ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
     info.action = matched.action;
     info.log = matched.log;
     const allowed = ACTION_METHOD[matched.action];
@@ -80,7 +81,9 @@ export function createRouter(options: {
       case 'pull':
         return handlePull(context, request, response, matched, query);
       case 'live':
-        throw new SyncError('BAD_REQUEST', 'The live channel is a WebSocket: send an Upgrade: websocket request', { reason: 'websocket-required' });
+        throw new SyncError('BAD_REQUEST', 'The live channel is a WebSocket: send an Upgrade: websocket request', {
+          reason: 'websocket-required',
+        });
     }
   };
 }

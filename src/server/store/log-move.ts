@@ -142,12 +142,22 @@ async function verify(source: SqlDriver, target: SqlDriver, log: string, head: n
   const line = (r: { chunk: string | number; n: string | number; lo: string | number; hi: string | number; sum: string }) =>
     `${num(r.chunk)}:${num(r.n)}:${num(r.lo)}:${num(r.hi)}:${r.sum}`;
   const count = a.reduce((n, r) => n + num(r.n), 0);
-  if (count !== head) throw refuse(`The source holds ${count} events of log "${log}" up to its head ${head}: positions are not gapless`, { log, head, count });
+  if (count !== head)
+    throw refuse(`The source holds ${count} events of log "${log}" up to its head ${head}: positions are not gapless`, {
+      log,
+      head,
+      count,
+    });
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const left = a[i] ? line(a[i]!) : 'missing';
     const right = b[i] ? line(b[i]!) : 'missing';
     if (left !== right) {
-      throw refuse(`The copy of log "${log}" differs from the source at positions ${i * CHUNK + 1}..${(i + 1) * CHUNK}`, { log, chunk: i, source: left, target: right });
+      throw refuse(`The copy of log "${log}" differs from the source at positions ${i * CHUNK + 1}..${(i + 1) * CHUNK}`, {
+        log,
+        chunk: i,
+        source: left,
+        target: right,
+      });
     }
   }
   if (clients) {
@@ -158,9 +168,25 @@ async function verify(source: SqlDriver, target: SqlDriver, log: string, head: n
 }
 
 /** Copies events after+1..head from source to target, `batch` per statement, each batch checked gapless. */
-async function copyEvents(source: SqlDriver, target: SqlDriver, log: string, head: number, moveId: string, batch: number, onStep: MoveLogOptions['onStep']): Promise<void> {
-  for (let after = 0; after < head; ) {
-    const rows = await source.query<{ position: string | number; id: string; aggregate_id: string; seq: string | number; client_id: string; client_seq: string | number; event: string }>(
+async function copyEvents(
+  source: SqlDriver,
+  target: SqlDriver,
+  log: string,
+  head: number,
+  moveId: string,
+  batch: number,
+  onStep: MoveLogOptions['onStep'],
+): Promise<void> {
+  for (let after = 0; after < head;) {
+    const rows = await source.query<{
+      position: string | number;
+      id: string;
+      aggregate_id: string;
+      seq: string | number;
+      client_id: string;
+      client_seq: string | number;
+      event: string;
+    }>(
       `SELECT position, id, aggregate_id, seq, client_id, client_seq, event::text AS event FROM chronicle_events
         WHERE log = $1 AND position > $2::bigint AND position <= $2::bigint + $3::int ORDER BY position`,
       [log, after, Math.min(batch, head - after)],
@@ -169,7 +195,11 @@ async function copyEvents(source: SqlDriver, target: SqlDriver, log: string, hea
       throw refuse(`Log "${log}" on the source has a gap after position ${after}`, { log, after });
     }
     await target.transaction(async (tx) => {
-      const mine = await tx.query('SELECT 1 FROM chronicle_logs WHERE log = $1 AND move_state = $2 AND write_id = $3 FOR SHARE', [log, 'moving-in', moveId]);
+      const mine = await tx.query('SELECT 1 FROM chronicle_logs WHERE log = $1 AND move_state = $2 AND write_id = $3 FOR SHARE', [
+        log,
+        'moving-in',
+        moveId,
+      ]);
       if (mine.length !== 1) throw refuse(`Another move of log "${log}" took over the target`, { log });
       await tx.query(
         `INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event)
@@ -207,20 +237,41 @@ async function copyClients(source: SqlDriver, target: SqlDriver, log: string): P
       `INSERT INTO chronicle_clients (log, client_id, client_seq, epoch)
        SELECT $1, r.c, r.q::bigint, r.e::bigint
          FROM ROWS FROM (json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json)) AS r(c, q, e)`,
-      [log, JSON.stringify(part.map((r) => r.client_id)), JSON.stringify(part.map((r) => num(r.client_seq))), JSON.stringify(part.map((r) => num(r.epoch)))],
+      [
+        log,
+        JSON.stringify(part.map((r) => r.client_id)),
+        JSON.stringify(part.map((r) => num(r.client_seq))),
+        JSON.stringify(part.map((r) => num(r.epoch))),
+      ],
     );
   }
   return rows.length;
 }
 
 /** What the target's row allows: start (or redo) the copy, finish an interrupted switch, or refuse. */
-function targetPlan(log: string, source: MoveSide, target: MoveSide, row: LogRow | undefined, rows: { events: number; clients: number }): 'copy' | 'switched' {
+function targetPlan(
+  log: string,
+  source: MoveSide,
+  target: MoveSide,
+  row: LogRow | undefined,
+  rows: { events: number; clients: number },
+): 'copy' | 'switched' {
   if (!row) {
-    if (rows.events > 0 || rows.clients > 0) throw refuse(`Database "${target.name}" holds events of log "${log}" but no log row; clean it up first`, { log, shard: target.name, ...rows });
+    if (rows.events > 0 || rows.clients > 0)
+      throw refuse(`Database "${target.name}" holds events of log "${log}" but no log row; clean it up first`, {
+        log,
+        shard: target.name,
+        ...rows,
+      });
     return 'copy';
   }
   if (row.move?.state === 'moving-in') {
-    if (row.move.peer !== source.name) throw refuse(`Log "${log}" is being moved into "${target.name}" from "${row.move.peer}"`, { log, shard: target.name, from: row.move.peer });
+    if (row.move.peer !== source.name)
+      throw refuse(`Log "${log}" is being moved into "${target.name}" from "${row.move.peer}"`, {
+        log,
+        shard: target.name,
+        from: row.move.peer,
+      });
     return 'copy';
   }
   if (row.move?.state === 'moved') return 'copy'; // a tombstone of an earlier move away from the target: its rows are stale
@@ -241,10 +292,15 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
   await Promise.all([checkSchemaVersion(source.driver), checkSchemaVersion(target.driver)]);
 
   const sourceRow = await readRow(source.driver, log);
-  if (sourceRow?.move?.state === 'moved') throw refuse(`Log "${log}" has already moved from "${source.name}" to "${sourceRow.move.peer}"`, { log, shard: sourceRow.move.peer });
-  if (sourceRow?.move?.state === 'moving-in') throw refuse(`Log "${log}" is still being moved into "${source.name}"`, { log, shard: source.name });
+  if (sourceRow?.move?.state === 'moved')
+    throw refuse(`Log "${log}" has already moved from "${source.name}" to "${sourceRow.move.peer}"`, { log, shard: sourceRow.move.peer });
+  if (sourceRow?.move?.state === 'moving-in')
+    throw refuse(`Log "${log}" is still being moved into "${source.name}"`, { log, shard: source.name });
   if (sourceRow?.move?.state === 'moving-out' && sourceRow.move.peer !== target.name) {
-    throw refuse(`Log "${log}" is being moved from "${source.name}" to "${sourceRow.move.peer}"; finish or undo that move first`, { log, to: sourceRow.move.peer });
+    throw refuse(`Log "${log}" is being moved from "${source.name}" to "${sourceRow.move.peer}"; finish or undo that move first`, {
+      log,
+      to: sourceRow.move.peer,
+    });
   }
   const resumed = sourceRow?.move?.state === 'moving-out';
   const plan = targetPlan(log, source, target, await readRow(target.driver, log), await countRows(target.driver, log));
@@ -259,7 +315,16 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
     const chunks = await verify(source.driver, target.driver, log, head, false);
     await markMoved(source, target, log, sourceRow!.writeId);
     await options.onStep?.({ step: 'switched' });
-    return { log, from: source.name, to: target.name, head, clients: (await countRows(target.driver, log)).clients, chunks, resumed: true, ms: Date.now() - started };
+    return {
+      log,
+      from: source.name,
+      to: target.name,
+      head,
+      clients: (await countRows(target.driver, log)).clients,
+      chunks,
+      resumed: true,
+      ms: Date.now() - started,
+    };
   }
 
   // 1. reserve the target.
@@ -283,7 +348,11 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
       if (row.move && !(row.move.state === 'moving-out' && row.move.peer === target.name)) {
         throw refuse(`Log "${log}" on "${source.name}" changed its move state meanwhile (${row.move.state})`, { log });
       }
-      await tx.query(`UPDATE chronicle_logs SET move_state = 'moving-out', move_peer = $2, write_id = $3 WHERE log = $1`, [log, target.name, moveId]);
+      await tx.query(`UPDATE chronicle_logs SET move_state = 'moving-out', move_peer = $2, write_id = $3 WHERE log = $1`, [
+        log,
+        target.name,
+        moveId,
+      ]);
       return row.head;
     });
     frozen = true;
@@ -298,8 +367,13 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
     // 5. switch: the target serves the log, then the source points at it.
     await target.driver.transaction(async (tx) => {
       const row = await readRow(tx, log, true);
-      if (row?.move?.state !== 'moving-in' || row.writeId !== moveId) throw refuse(`Another move of log "${log}" took over the target`, { log });
-      await tx.query(`UPDATE chronicle_logs SET head = $2::bigint, write_id = $3, move_state = NULL, move_peer = NULL WHERE log = $1`, [log, head, `${moveId}:in`]);
+      if (row?.move?.state !== 'moving-in' || row.writeId !== moveId)
+        throw refuse(`Another move of log "${log}" took over the target`, { log });
+      await tx.query(`UPDATE chronicle_logs SET head = $2::bigint, write_id = $3, move_state = NULL, move_peer = NULL WHERE log = $1`, [
+        log,
+        head,
+        `${moveId}:in`,
+      ]);
     });
     frozen = false;
     await markMoved(source, target, log, moveId);
@@ -339,13 +413,20 @@ async function undo(source: MoveSide, target: MoveSide, log: string, moveId: str
     const row = await readRow(tx, log, true);
     if (row?.move?.state !== 'moving-in' || row.writeId !== moveId) return;
     await wipe(tx, log);
-    await tx.query(`UPDATE chronicle_logs SET head = 0, move_state = 'moved', move_peer = $2, write_id = $3 WHERE log = $1`, [log, source.name, `${moveId}:undone`]);
+    await tx.query(`UPDATE chronicle_logs SET head = 0, move_state = 'moved', move_peer = $2, write_id = $3 WHERE log = $1`, [
+      log,
+      source.name,
+      `${moveId}:undone`,
+    ]);
   });
   await source.driver.transaction(async (tx) => {
     const row = await readRow(tx, log, true);
     // Only a freeze of this move is undone: a later run of the same move may have frozen it again.
     if (row?.move?.state !== 'moving-out' || row.move.peer !== target.name || row.writeId !== moveId) return;
-    await tx.query(`UPDATE chronicle_logs SET move_state = NULL, move_peer = NULL, write_id = $2 WHERE log = $1`, [log, `${moveId}:undone`]);
+    await tx.query(`UPDATE chronicle_logs SET move_state = NULL, move_peer = NULL, write_id = $2 WHERE log = $1`, [
+      log,
+      `${moveId}:undone`,
+    ]);
   });
 }
 

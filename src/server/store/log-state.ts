@@ -114,7 +114,17 @@ export function cachedLogState(cache: LogCache | undefined, batch: readonly Judg
       heads.set(e.aggregateId, head);
     }
   }
-  return { exists: true, head: cache.head, writeId: cache.writeId, marks, epochs, heads, bySeq: new Map(), byId: new Map(), idsRead: false };
+  return {
+    exists: true,
+    head: cache.head,
+    writeId: cache.writeId,
+    marks,
+    epochs,
+    heads,
+    bySeq: new Map(),
+    byId: new Map(),
+    idsRead: false,
+  };
 }
 
 type LockedRow = { head: string | number; move_state: string | null; move_peer: string | null };

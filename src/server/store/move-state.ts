@@ -35,7 +35,10 @@ export function toLogMove(state: string | null | undefined, peer: string | null 
 export function moveRefusal(log: string, move: LogMove | undefined, write: boolean): SyncError | undefined {
   if (!move) return undefined;
   if (move.state === 'moved') {
-    return new SyncError('UNAVAILABLE', `Log "${log}" has moved to another database ("${move.peer}"); retry`, { reason: 'log-moved', shard: move.peer });
+    return new SyncError('UNAVAILABLE', `Log "${log}" has moved to another database ("${move.peer}"); retry`, {
+      reason: 'log-moved',
+      shard: move.peer,
+    });
   }
   if (move.state === 'moving-in' || write) {
     return new SyncError('UNAVAILABLE', `Log "${log}" is being moved to another database; retry shortly`, { reason: 'log-moving' });

@@ -72,7 +72,16 @@ export function resolvePostgresTimeouts(options: PostgresTimeouts = {}): Require
   return out;
 }
 
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /**
  * Whether a failure is the database being unavailable (not a bug): the
@@ -92,7 +101,9 @@ export function isUnavailable(error: unknown): boolean {
     code === '57014' || // query canceled (statement_timeout)
     code === '55P03' || // lock not available (lock_timeout)
     code === '53300' || // too many connections
-    /Connection terminated|connection timeout|timeout exceeded when trying to connect|timeout expired|Query read timeout|Client has encountered a connection error|Client was closed|not queryable/i.test(message)
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|timeout expired|Query read timeout|Client has encountered a connection error|Client was closed|not queryable/i.test(
+      message,
+    )
   );
 }
 

@@ -76,12 +76,16 @@ const UPGRADES: Record<number, readonly string[]> = {
   // 2 -> 3: the clients' rebase epochs (a constant default: no table rewrite on PostgreSQL >= 11).
   2: ['ALTER TABLE chronicle_clients ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0'],
   // 3 -> 4: where a log is being moved or has moved to (nullable, no default: no table rewrite).
-  3: ['ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_state text', 'ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_peer text'],
+  3: [
+    'ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_state text',
+    'ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_peer text',
+  ],
 };
 
 /** The error of a server whose schema version is not the database's. */
 export function schemaMismatch(stored: number): SyncError {
-  const advice = stored > SCHEMA_VERSION ? 'Upgrade this server: a newer one migrated the database.' : 'Restart this server to migrate the database.';
+  const advice =
+    stored > SCHEMA_VERSION ? 'Upgrade this server: a newer one migrated the database.' : 'Restart this server to migrate the database.';
   return new SyncError(
     'UNAVAILABLE',
     `The database holds Chronicle schema version ${stored}; this server knows version ${SCHEMA_VERSION}. ${advice}`,

@@ -3,7 +3,19 @@ import { SyncError } from '../errors.ts';
 import { moveLogBetween, purgeMovedLog, type MoveLogOptions, type MoveReport } from './log-move.ts';
 import { toLogMove } from './move-state.ts';
 import type { SqlLogStore } from './sql-log-store.ts';
-import type { DecodedPush, FenceResult, HeadListener, LogStore, PreparedPush, PullInput, PullPage, PushInput, PushResult, ResyncListener, StoreStats } from './types.ts';
+import type {
+  DecodedPush,
+  FenceResult,
+  HeadListener,
+  LogStore,
+  PreparedPush,
+  PullInput,
+  PullPage,
+  PushInput,
+  PushResult,
+  ResyncListener,
+  StoreStats,
+} from './types.ts';
 
 /**
  * Logs spread over several databases (docs/scale-out.md). Each log lives in
@@ -79,7 +91,8 @@ const MAX_HOPS = 4;
 function checkPlacement(placement: readonly string[] | undefined, names: readonly string[]): string[] {
   if (placement === undefined) return [...names];
   const known = new Set(names);
-  for (const shard of placement) if (!known.has(shard)) throw new Error(`The placement names shard "${shard}", which is not one of ${names.join(', ')}`);
+  for (const shard of placement)
+    if (!known.has(shard)) throw new Error(`The placement names shard "${shard}", which is not one of ${names.join(', ')}`);
   const out = [...new Set(placement)].sort();
   if (out.length === 0) throw new Error('The placement must name at least one shard');
   return out;
@@ -88,7 +101,8 @@ function checkPlacement(placement: readonly string[] | undefined, names: readonl
 function checkOverrides(overrides: Record<string, string>, names: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [log, shard] of Object.entries(overrides)) {
-    if (!names.has(shard)) throw new Error(`The override for log "${log}" names shard "${shard}", which is not one of ${[...names].join(', ')}`);
+    if (!names.has(shard))
+      throw new Error(`The override for log "${log}" names shard "${shard}", which is not one of ${[...names].join(', ')}`);
     out.set(log, shard);
   }
   return out;
@@ -105,7 +119,9 @@ function movedTo(error: unknown): string | undefined {
 export function createShardedStore(options: ShardedStoreOptions): ShardedLogStore {
   const stores = new Map(Object.entries(options.shards));
   if (stores.size === 0) throw new Error('A sharded store needs at least one shard');
-  for (const name of stores.keys()) if (!SHARD_NAME.test(name)) throw new Error(`Invalid shard name "${name}": 1-64 characters [A-Za-z0-9_.-], starting with a letter or digit`);
+  for (const name of stores.keys())
+    if (!SHARD_NAME.test(name))
+      throw new Error(`Invalid shard name "${name}": 1-64 characters [A-Za-z0-9_.-], starting with a letter or digit`);
   const names = [...stores.keys()].sort();
   const nameSet = new Set(names);
   let overrides = checkOverrides(options.overrides ?? {}, nameSet);
@@ -133,7 +149,10 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
         const next = movedTo(error);
         if (next === undefined || next === name || hop >= MAX_HOPS) throw error;
         if (!stores.has(next)) {
-          throw new SyncError('UNAVAILABLE', `Log "${log}" moved to shard "${next}", which this server is not configured with`, { reason: 'log-moved', shard: next });
+          throw new SyncError('UNAVAILABLE', `Log "${log}" moved to shard "${next}", which this server is not configured with`, {
+            reason: 'log-moved',
+            shard: next,
+          });
         }
         learn(log, next);
         name = next;
@@ -206,7 +225,12 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
         errors += one.errors;
         if (one.pool) {
           pool = pool
-            ? { total: pool.total + one.pool.total, idle: pool.idle + one.pool.idle, waiting: pool.waiting + one.pool.waiting, max: pool.max + one.pool.max }
+            ? {
+                total: pool.total + one.pool.total,
+                idle: pool.idle + one.pool.idle,
+                waiting: pool.waiting + one.pool.waiting,
+                max: pool.max + one.pool.max,
+              }
             : { ...one.pool };
         }
       }

@@ -18,7 +18,10 @@ import type { TabDefinition, TabView } from '../tabs.ts';
 import { renderTree } from '../tree-view.ts';
 
 function createEventTab(ctx: PanelContext): TabView {
-  const hint = h('p', { class: 'chr-dt-hint', text: 'Select an event to see its data and meta, the state of its aggregate before and after it, and what changed.' });
+  const hint = h('p', {
+    class: 'chr-dt-hint',
+    text: 'Select an event to see its data and meta, the state of its aggregate before and after it, and what changed.',
+  });
   const title = h('div', { class: 'chr-dt-event-title' });
   const facts = h('dl', { class: 'chr-dt-facts' });
   const dataBody = h('div', { attrs: { 'data-testid': 'devtools-event-data' } });
@@ -69,7 +72,13 @@ function createEventTab(ctx: PanelContext): TabView {
       }
       fillState(beforePane, { ...result.base!, version: event.seq - 1 }, source, ctx.track);
       fillState(afterPane, result.state, source, ctx.track);
-      fillDiff(diffPane, result.diff!, source, ctx.track, event.known ? 'This event left the state as it was.' : 'Unknown event type: reducers skip it.');
+      fillDiff(
+        diffPane,
+        result.diff!,
+        source,
+        ctx.track,
+        event.known ? 'This event left the state as it was.' : 'Unknown event type: reducers skip it.',
+      );
     },
     { hold: ctx.unmounted, track: (work) => void ctx.track(work) },
   );
@@ -83,7 +92,9 @@ function createEventTab(ctx: PanelContext): TabView {
       h('span', { text: event.type }),
       h('span', { class: 'chr-dt-badge', attrs: { 'data-status': status }, text: status }),
       event.known ? null : h('span', { class: 'chr-dt-badge', attrs: { 'data-status': 'rejected' }, text: 'unknown type' }),
-      state.travel && sameCursor(state.travel, entry.cursor) ? h('span', { class: 'chr-dt-badge', attrs: { 'data-status': 'travel' }, text: 'time travel here' }) : null,
+      state.travel && sameCursor(state.travel, entry.cursor)
+        ? h('span', { class: 'chr-dt-badge', attrs: { 'data-status': 'travel' }, text: 'time travel here' })
+        : null,
     );
   };
 

@@ -22,7 +22,16 @@ function createMetricsTab(ctx: PanelContext): TabView {
   const table = h(
     'table',
     { class: 'chr-dt-metrics-table', attrs: { 'aria-label': 'Latencies' } },
-    h('thead', {}, h('tr', {}, h('th', { attrs: { scope: 'col' }, text: 'Latency' }), ...METRIC_COLUMNS.map((c) => h('th', { attrs: { scope: 'col' }, text: c.label })))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { attrs: { scope: 'col' }, text: 'Latency' }),
+        ...METRIC_COLUMNS.map((c) => h('th', { attrs: { scope: 'col' }, text: c.label })),
+      ),
+    ),
     body,
   );
   const syncGrid = h('dl', { class: 'chr-dt-sync-grid' });
@@ -34,7 +43,13 @@ function createMetricsTab(ctx: PanelContext): TabView {
     caption,
     failure,
     h('div', { class: 'chr-dt-table-wrap' }, table),
-    h('section', { class: 'chr-dt-section' }, h('h3', {}, 'Sync ', h('small', { text: 'lag behind the server, events waiting to reach it' })), syncNote, syncGrid),
+    h(
+      'section',
+      { class: 'chr-dt-section' },
+      h('h3', {}, 'Sync ', h('small', { text: 'lag behind the server, events waiting to reach it' })),
+      syncNote,
+      syncGrid,
+    ),
   );
 
   let shown = false;
@@ -66,7 +81,12 @@ function createMetricsTab(ctx: PanelContext): TabView {
     syncGrid.hidden = stats === null;
     syncGrid.replaceChildren(
       ...(stats ?? []).map((stat) =>
-        h('div', { class: 'chr-dt-stat' }, h('dt', { text: stat.label }), h('dd', { text: stat.value, attrs: stat.testid ? { 'data-testid': stat.testid } : {} })),
+        h(
+          'div',
+          { class: 'chr-dt-stat' },
+          h('dt', { text: stat.label }),
+          h('dd', { text: stat.value, attrs: stat.testid ? { 'data-testid': stat.testid } : {} }),
+        ),
       ),
     );
   };

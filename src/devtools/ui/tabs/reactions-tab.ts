@@ -27,7 +27,9 @@ function createReactionsTab(ctx: PanelContext): TabView {
   const act = (what: 'retry' | 'skip', parked: ParkedView, buttons: HTMLButtonElement[]) => {
     const source = ctx.source();
     for (const button of buttons) button.disabled = true;
-    const work = (what === 'retry' ? source.retryParked(parked.reaction, parked.eventId) : source.skipParked(parked.reaction, parked.eventId)).then(
+    const work = (
+      what === 'retry' ? source.retryParked(parked.reaction, parked.eventId) : source.skipParked(parked.reaction, parked.eventId)
+    ).then(
       () => showError(null),
       (error: unknown) => {
         for (const button of buttons) button.disabled = false;
@@ -40,12 +42,20 @@ function createReactionsTab(ctx: PanelContext): TabView {
   const parkedRow = (parked: ParkedView) => {
     const retry = h('button', {
       class: 'chr-dt-btn',
-      attrs: { type: 'button', 'data-testid': 'devtools-parked-retry', 'aria-label': `Retry ${parkedEventText(parked)} for ${parked.reaction}` },
+      attrs: {
+        type: 'button',
+        'data-testid': 'devtools-parked-retry',
+        'aria-label': `Retry ${parkedEventText(parked)} for ${parked.reaction}`,
+      },
       text: parked.retryRequested ? 'Retry asked' : 'Retry',
     });
     const skip = h('button', {
       class: 'chr-dt-btn',
-      attrs: { type: 'button', 'data-testid': 'devtools-parked-skip', 'aria-label': `Skip ${parkedEventText(parked)} for ${parked.reaction}` },
+      attrs: {
+        type: 'button',
+        'data-testid': 'devtools-parked-skip',
+        'aria-label': `Skip ${parkedEventText(parked)} for ${parked.reaction}`,
+      },
       text: 'Skip',
     });
     retry.disabled = parked.retryRequested;
@@ -103,8 +113,18 @@ function createReactionsTab(ctx: PanelContext): TabView {
       'section',
       { attrs: { 'data-testid': 'devtools-reactions', 'aria-label': 'Reactions' } },
       failure,
-      h('section', { class: 'chr-dt-section' }, h('h3', {}, 'Reactions ', h('small', { text: 'side effects, run in one tab' })), statusList),
-      h('section', { class: 'chr-dt-section' }, h('h3', {}, 'Parked events ', h('small', { text: 'failed too often: retry once fixed, or skip' })), parkedList),
+      h(
+        'section',
+        { class: 'chr-dt-section' },
+        h('h3', {}, 'Reactions ', h('small', { text: 'side effects, run in one tab' })),
+        statusList,
+      ),
+      h(
+        'section',
+        { class: 'chr-dt-section' },
+        h('h3', {}, 'Parked events ', h('small', { text: 'failed too often: retry once fixed, or skip' })),
+        parkedList,
+      ),
     ),
     update(state, prev) {
       // Read only while it shows; again when a reaction's bookkeeping changes.

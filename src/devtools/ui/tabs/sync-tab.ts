@@ -58,7 +58,12 @@ function createSyncTab(ctx: PanelContext): TabView {
   const render = (state: PanelState) => {
     stats.replaceChildren(
       ...syncStats(state).map((stat) =>
-        h('div', { class: 'chr-dt-stat' }, h('dt', { text: stat.label }), h('dd', { text: stat.value, attrs: stat.testid ? { 'data-testid': stat.testid } : {} })),
+        h(
+          'div',
+          { class: 'chr-dt-stat' },
+          h('dt', { text: stat.label }),
+          h('dd', { text: stat.value, attrs: stat.testid ? { 'data-testid': stat.testid } : {} }),
+        ),
       ),
     );
     const error = syncErrorText(state);
@@ -87,7 +92,12 @@ function createSyncTab(ctx: PanelContext): TabView {
       { attrs: { 'data-testid': 'devtools-sync', 'aria-label': 'Sync' } },
       stats,
       syncError,
-      h('section', { class: 'chr-dt-section' }, h('h3', {}, 'Recent outcomes ', h('small', { text: 'confirmed, rebased and rejected edits of this session' })), outcomeList),
+      h(
+        'section',
+        { class: 'chr-dt-section' },
+        h('h3', {}, 'Recent outcomes ', h('small', { text: 'confirmed, rebased and rejected edits of this session' })),
+        outcomeList,
+      ),
       h('section', { class: 'chr-dt-section' }, h('h3', { text: 'Rejected events' }), rejectedList),
     ),
     update(state, prev) {

@@ -30,7 +30,12 @@ function createWhatIfTab(ctx: PanelContext): TabView {
   const whatIf = createPane('devtools-whatif-state', 'What-if');
   const diff = createPane('devtools-whatif-diff', 'Difference');
   const panes = [actual, whatIf, diff];
-  const result = h('div', { attrs: { hidden: true } }, h('div', { class: 'chr-dt-section chr-dt-states' }, actual.el, whatIf.el), h('section', { class: 'chr-dt-section' }, diff.el));
+  const result = h(
+    'div',
+    { attrs: { hidden: true } },
+    h('div', { class: 'chr-dt-section chr-dt-states' }, actual.el, whatIf.el),
+    h('section', { class: 'chr-dt-section' }, diff.el),
+  );
 
   const compute = latestWins(
     async () => {
@@ -71,7 +76,11 @@ function createWhatIfTab(ctx: PanelContext): TabView {
           'li',
           { class: 'chr-dt-skip-chip' },
           h('span', { text: chip.text }),
-          h('button', { attrs: { type: 'button', 'aria-label': chip.label }, text: '×', on: { click: () => ctx.dispatch({ type: 'skipRemoved', id: chip.id }) } }),
+          h('button', {
+            attrs: { type: 'button', 'aria-label': chip.label },
+            text: '×',
+            on: { click: () => ctx.dispatch({ type: 'skipRemoved', id: chip.id }) },
+          }),
         ),
       ),
     );
@@ -83,7 +92,8 @@ function createWhatIfTab(ctx: PanelContext): TabView {
     update(state, prev) {
       if (changed(state, prev, (s) => [s.skips])) renderSkips(state.skips);
       // Computed only while the tab shows; again when what it depends on moved.
-      if (state.tab === ID && changed(state, prev, (s) => [s.tab, s.generation, s.skips, s.travel, selectedEntry(s)])) compute.request(undefined);
+      if (state.tab === ID && changed(state, prev, (s) => [s.tab, s.generation, s.skips, s.travel, selectedEntry(s)]))
+        compute.request(undefined);
     },
   };
 }
