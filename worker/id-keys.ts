@@ -134,7 +134,8 @@ export async function findIdCandidates(index: IdIndex, ids: readonly string[]): 
   return found;
 }
 
-function lowerBound(sorted: readonly string[], value: string): number {
+/** The index of the first element of `sorted` not below `value` (its length when every one is). */
+export function lowerBound(sorted: readonly string[], value: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

@@ -1,7 +1,7 @@
 import type { IDBPTransaction, StoreNames } from 'idb';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleSchema, PageIndexRecord, PageRecord } from './db.ts';
-import { findIdCandidates, type IdIndex } from './id-keys.ts';
+import { findIdCandidates, lowerBound, type IdIndex } from './id-keys.ts';
 import { decodePageJson } from './page-codec.ts';
 import { DROPPED, PENDING, type PageKey } from './types.ts';
 
@@ -165,12 +165,5 @@ async function findDropped(tx: IndexTx, keys: readonly PageKey[], ids: readonly 
 }
 
 function sortedHas(sorted: readonly string[], value: string): boolean {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return sorted[lo] === value;
+  return sorted[lowerBound(sorted, value)] === value;
 }
