@@ -10,10 +10,29 @@ interface LockManager {
 }
 
 /**
+ * Stores of this process compacting now, by name: where there are no Web Locks
+ * (Node), two stores on one database in one process must not compact at once
+ * either (the second skips, as it would on a held Web Lock).
+ */
+const compactingHere = new Set<string>();
+
+/** Runs `work` unless this process already compacts `name`; skipping is not an error. */
+async function ifNotCompactingHere(name: string, work: () => Promise<unknown>): Promise<void> {
+  if (compactingHere.has(name)) return;
+  compactingHere.add(name);
+  try {
+    await work();
+  } finally {
+    compactingHere.delete(name);
+  }
+}
+
+/**
  * Runs compaction in the background when a store has a retention policy:
  * once after opening and again whenever the log has been quiet for
  * COMPACT_IDLE_MS after appends or a sync. One tab at a time (a Web Lock per
- * store, where the platform has Web Locks: others skip, they do not queue);
+ * store, where the platform has Web Locks, else one store per name in this
+ * process: others skip, they do not queue);
  * each step is one short transaction of a few pages, and the loop yields
  * between steps (src/client/compaction.ts).
  */
@@ -29,7 +48,7 @@ export function scheduleCompaction(ctx: StoreContext, compactor: Compactor, idle
     const work = () => compactor.compact({ measure: false, signal: stopping.signal });
     if (locks)
       await locks.request(`chronicle-compact:${ctx.name}`, { ifAvailable: true }, async (lock) => void (lock ? await work() : undefined));
-    else await work();
+    else await ifNotCompactingHere(ctx.name, work);
   };
   const run = () => {
     timer = undefined;
