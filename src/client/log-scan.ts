@@ -51,20 +51,33 @@ function checkHistory(
 ): void {
   if (mode === 'kept' || historyStartsAt <= 1) return;
   if (filter.status === 'pending') return;
-  // A time range that overlaps the dropped events' times would miss some of them.
+  // A time range (either bound given) that overlaps the dropped events' times would miss some of them.
+  const timed = filter.fromTime !== undefined || filter.toTime !== undefined;
   if (
     droppedTimes &&
-    filter.fromTime !== undefined &&
-    droppedTimes[1] >= filter.fromTime &&
+    timed &&
+    (filter.fromTime === undefined || droppedTimes[1] >= filter.fromTime) &&
     (filter.toTime === undefined || droppedTimes[0] <= filter.toTime)
   ) {
-    throw new HistoryCompactedError('log', historyStartsAt, { requestedFromTime: filter.fromTime, droppedUntilTime: droppedTimes[1] });
+    const asked = filter.fromTime !== undefined ? { requestedFromTime: filter.fromTime } : { requestedToTime: filter.toTime! };
+    throw new HistoryCompactedError('log', historyStartsAt, { ...asked, droppedUntilTime: droppedTimes[1] });
   }
   const explicitlyBefore = filter.fromPosition !== undefined || (after !== null && after.area === 0);
   if (mode === 'explicit' && !explicitlyBefore) return;
   const first = firstWantedPosition(after, filter.fromPosition);
   if (!startsBeforeHistory(first, historyStartsAt)) return;
   throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: first });
+}
+
+/**
+ * A scan that already began must not skip: when compaction dropped confirmed
+ * events after the last one this scan read (between two engine calls), its
+ * next read would silently start later. Whatever the mode, that is an error.
+ */
+function checkNotDroppedSince(readUpTo: LogCursor | null, historyStartsAt: number): void {
+  if (!readUpTo || readUpTo.area !== CONFIRMED) return;
+  const nextPosition = readUpTo.page + readUpTo.index + 1;
+  if (historyStartsAt > nextPosition) throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: nextPosition });
 }
 
 function matcher(filter: LogFilter): (p: PlacedEvent) => boolean {
@@ -141,6 +154,8 @@ export async function* scanLog(
     if (first) {
       first = false;
       checkHistory(filter, after, options.history ?? 'explicit', historyStartsAt, result.droppedTimes);
+    } else {
+      checkNotDroppedSince(after, historyStartsAt);
     }
     // Ask for the following pages now, so IndexedDB reads while these are decoded and handled.
     const lastPage = result.pages[result.pages.length - 1];
