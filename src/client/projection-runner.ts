@@ -1,5 +1,5 @@
 import { isAfter, storedAfter, type LogEnd } from '../core/cursor.ts';
-import { AbortedError } from '../core/errors.ts';
+import { AbortedError, HistoryCompactedError } from '../core/errors.ts';
 import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
 import type { ProjectionRecord } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
@@ -97,6 +97,13 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         stamp = { cursor: next.cursor, pendingCursor: next.pending?.cursor ?? null };
         return true;
       };
+      if (record !== stored) {
+        // Folding from the start: refused over compacted history (the scan would throw the same, but
+        // storing the empty record would then hold compaction back for nothing). Else the empty record
+        // is stored first: a stored cursor holds compaction back, so no history is dropped under the scan.
+        await refuseOverCompactedHistory();
+        if (!(await commit(record))) continue;
+      }
       const progress = (n: number) => {
         scanned += n;
         options.onProgress?.({ processed: record.applied + (record.pending?.applied ?? 0), scanned, total: Math.max(total, scanned) });
@@ -159,6 +166,31 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
     throw new Error(`Projection "${projection.name}" could not commit after 100 attempts`);
   };
 
+  /** A fold from the start of the log needs all of it: HistoryCompactedError once compaction dropped some. */
+  const refuseOverCompactedHistory = async (): Promise<void> => {
+    const { historyStartsAt } = await connection.engine.stats();
+    if (historyStartsAt > 1) throw new HistoryCompactedError('state', historyStartsAt, { projection: projection.name, requestedFrom: 1 });
+  };
+
+  /**
+   * Before a rebuild: refuses one that compacted history makes impossible
+   * while the projection still works (its record untouched), then replaces
+   * the record by an empty one in place. Deleting it instead would let
+   * compaction drop history the old cursor held until the rebuild's scan
+   * stores a cursor again.
+   */
+  const resetForRebuild = async (): Promise<void> => {
+    const { engine } = connection;
+    await refuseOverCompactedHistory();
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const stored = await engine.getProjection(projection.name);
+      const current = stored && stored.version === projection.version ? stored : undefined;
+      const stamp = { cursor: current?.cursor ?? null, pendingCursor: current?.pending?.cursor ?? null };
+      if (await engine.commitProjection(stamp, fresh())) return;
+    }
+    throw new Error(`Projection "${projection.name}" could not be reset after 100 attempts`);
+  };
+
   // One advance at a time per runner; callers arriving meanwhile share the next one.
   let queued: Promise<ProjectionSnapshot<unknown>> | undefined;
   const catchUp = (): Promise<ProjectionSnapshot<unknown>> => {
@@ -184,7 +216,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
     catchUp,
     async rebuild(options = {}) {
       while (running) await running.catch(() => undefined);
-      await connection.engine.deleteProjection(projection.name);
+      await resetForRebuild();
       running = advance({ ...options, rebuild: true }).finally(() => {
         running = undefined;
       });
