@@ -34,8 +34,15 @@ export async function* readStreamPlaced(
   let from = options.fromSeq ?? 1;
   let to = options.toSeq ?? Infinity;
   // Without a fromSeq, the stream is what is kept (compaction may have dropped its first events);
-  // a fromSeq that was dropped is HistoryCompactedError.
-  const keptOnly = options.fromSeq === undefined;
+  // a fromSeq that was dropped is HistoryCompactedError. Only the first call may start at the kept
+  // part: a later call must be exact, or events compaction dropped between calls would be skipped.
+  let keptOnly = options.fromSeq === undefined;
+  if (keptOnly && options.backwards) {
+    // Backwards, the first call reads the end: where the kept part starts is fixed now, and every call is exact.
+    const { base } = await connection.engine.readSnapshotAndTail(aggregateId, 0);
+    from = (base?.seq ?? 0) + 1;
+    keptOnly = false;
+  }
   while (from <= to) {
     const pages = await connection.engine.readStream({
       aggregateId,
@@ -45,6 +52,7 @@ export async function* readStreamPlaced(
       backwards: options.backwards,
       keptOnly,
     });
+    keptOnly = false;
     if (pages.length === 0) return;
     const events: PlacedEvent[] = [];
     for (const page of pages) {
@@ -86,8 +94,54 @@ export async function loadAggregate(
     skip?: ReadonlySet<string>;
   } = {},
 ): Promise<LoadResult<unknown>> {
+  if (options.until !== undefined || options.skip) {
+    return retryOnceIfCompacted((final) => foldFromScratch(connection, registry, definition, aggregateId, options, final));
+  }
+  return retryOnceIfCompacted((final) => loadOnce(connection, registry, definition, aggregateId, options, final));
+}
+
+/** The continuation of a load (after its first engine call). */
+class ContinuationCompacted extends Error {
+  constructor(readonly error: HistoryCompactedError) {
+    super(error.message);
+  }
+}
+
+/**
+ * Compaction can drop the events right after the base or snapshot a load
+ * started from, and write a newer base, between the load's engine calls:
+ * the continuation then finds its seq dropped. Once, the whole load starts
+ * again (and reads the new base); a second time, or an error of the first
+ * call, is thrown as it is.
+ */
+async function retryOnceIfCompacted<T>(attempt: (final: boolean) => Promise<T>): Promise<T> {
+  try {
+    return await attempt(false);
+  } catch (error) {
+    if (!(error instanceof ContinuationCompacted)) throw error;
+  }
+  return attempt(true);
+}
+
+/** Runs a continuation read; its HistoryCompactedError becomes ContinuationCompacted unless this is the final attempt. */
+async function continuation(final: boolean, read: () => Promise<void>): Promise<void> {
+  try {
+    await read();
+  } catch (error) {
+    if (!final && error instanceof HistoryCompactedError) throw new ContinuationCompacted(error);
+    throw error;
+  }
+}
+
+async function loadOnce(
+  connection: EngineConnection,
+  registry: Registry,
+  definition: AnyAggregateDefinition,
+  aggregateId: string,
+  options: { forceSnapshot?: boolean },
+  final: boolean,
+): Promise<LoadResult<unknown>> {
   const aggregate = aggregateRuntime(definition);
-  if (options.until !== undefined || options.skip) return foldFromScratch(connection, registry, definition, aggregateId, options);
   // One engine call brings the snapshot and the pages after it.
   const first = await connection.engine.readSnapshotAndTail(aggregateId, STREAM_PAGES_PER_CALL);
   const isUsable = (record: SnapshotRecord | undefined): record is SnapshotRecord =>
@@ -124,8 +178,11 @@ export async function loadAggregate(
   }
   const complete = prefetchedFrom === snapshotVersion && prefetched.length < STREAM_PAGES_PER_CALL && eventsApplied === head.length;
   if (!complete) {
-    // From an explicit seq: if compaction dropped it (an unusable base), this throws HistoryCompactedError.
-    for await (const event of readStream(connection, registry, aggregateId, { fromSeq: version + 1 })) apply(event);
+    // From an explicit seq: if compaction dropped it (an unusable base), this throws HistoryCompactedError;
+    // if compaction dropped it since the first call, the load starts again from the new base.
+    await continuation(final, async () => {
+      for await (const event of readStream(connection, registry, aggregateId, { fromSeq: version + 1 })) apply(event);
+    });
   }
   const due = aggregate.snapshotEvery > 0 && eventsApplied >= aggregate.snapshotEvery;
   if ((due || options.forceSnapshot) && version > 0 && (eventsApplied > 0 || !usable || fromBase)) {
@@ -160,14 +217,16 @@ async function foldFromScratch(
   definition: AnyAggregateDefinition,
   aggregateId: string,
   options: { until?: LogCursor | null; skip?: ReadonlySet<string> },
+  final: boolean,
 ): Promise<LoadResult<unknown>> {
   const aggregate = aggregateRuntime(definition);
   // Over compacted history, the fold starts from the compaction base: exact for any place at or after the start of local history.
   const { base } = await connection.engine.readSnapshotAndTail(aggregateId, 0);
   let state: unknown = aggregate.initialState();
   let version = 0;
+  let historyStartsAt = 1;
   if (base) {
-    const { historyStartsAt } = await connection.engine.stats();
+    historyStartsAt = (await connection.engine.stats()).historyStartsAt;
     const until = options.until;
     if (base.aggregateType !== aggregate.type || base.reducerVersion !== aggregate.version) {
       throw new HistoryCompactedError('state', historyStartsAt, {
@@ -183,14 +242,29 @@ async function foldFromScratch(
   }
   let eventsApplied = 0;
   let unknownEvents = 0;
-  for await (const { event, cursor } of readStreamPlaced(connection, registry, aggregateId, { fromSeq: version + 1 })) {
-    if (options.until && isAfter(cursor, options.until)) continue;
-    version = event.seq;
-    if (options.skip?.has(event.id)) continue;
-    const reducer = event.known ? aggregate.reducers[event.type] : undefined;
-    if (reducer) state = reducer(state, event);
-    else unknownEvents++;
-    eventsApplied++;
+  // Skipped ids seen in the kept stream: over a base, one not seen may be inside the base, and cannot be left out.
+  const skippedSeen = new Set<string>();
+  await continuation(final, async () => {
+    for await (const { event, cursor } of readStreamPlaced(connection, registry, aggregateId, { fromSeq: version + 1 })) {
+      if (options.skip?.has(event.id)) skippedSeen.add(event.id);
+      if (options.until && isAfter(cursor, options.until)) continue;
+      version = event.seq;
+      if (options.skip?.has(event.id)) continue;
+      const reducer = event.known ? aggregate.reducers[event.type] : undefined;
+      if (reducer) state = reducer(state, event);
+      else unknownEvents++;
+      eventsApplied++;
+    }
+  });
+  if (base && options.skip) {
+    const missing = [...options.skip].filter((id) => !skippedSeen.has(id));
+    if (missing.length > 0) {
+      throw new HistoryCompactedError('state', historyStartsAt, {
+        aggregateId,
+        skip: missing,
+        reason: 'a skipped event is not in the kept stream: it may be inside the compaction base',
+      });
+    }
   }
   return { state, version, snapshotVersion: 0, eventsApplied, unknownEvents };
 }
