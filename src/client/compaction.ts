@@ -102,9 +102,25 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
     };
   };
 
-  /** How many of the plan's pages can go: up to the first page touching an aggregate this store cannot fold. */
-  const usablePages = (plan: CompactionPlan, blocked: Blocker[]): number => {
+  /**
+   * How many of the plan's pages can go: up to the first page touching an
+   * aggregate this store cannot fold, or holding an event of a known
+   * aggregate whose type this app version does not know (a newer app's): a
+   * base folded without it would leave it out for good, while a load that
+   * reads it later (once the app knows the type) would not.
+   */
+  const usablePages = (plan: CompactionPlan, decoded: readonly LogEvent[][], blocked: Blocker[]): number => {
     let cut = plan.pages.length;
+    for (let p = 0; p < cut; p++) {
+      const unknown = decoded[p]!.find((event) => !event.known && byType.has(event.aggregateType));
+      if (!unknown) continue;
+      cut = p;
+      blocked.push({
+        kind: 'aggregate',
+        name: `${unknown.aggregateType} ${unknown.aggregateId}: event type ${unknown.type} v${unknown.version} unknown to this app`,
+        position: plan.pages[p]!.first,
+      });
+    }
     for (const entry of plan.aggregates) {
       const aggregate = byType.get(entry.aggregateType);
       const baseOk = !entry.base || (entry.base.aggregateType === entry.aggregateType && entry.base.reducerVersion === aggregate?.version);
@@ -116,11 +132,15 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
     return cut;
   };
 
-  /** The first `cut` pages' events, decoded once, per aggregate in seq order. */
-  const eventsByAggregate = (plan: CompactionPlan, cut: number): Map<string, LogEvent[]> => {
+  /** The plan's pages' events, decoded once, page by page. */
+  const decodeAll = (plan: CompactionPlan): LogEvent[][] =>
+    plan.raw.map((page) => [...decodePage(registry, page, null, false)].map(({ event }) => event));
+
+  /** The first `cut` pages' events per aggregate, in seq order. */
+  const eventsByAggregate = (decoded: readonly LogEvent[][], cut: number): Map<string, LogEvent[]> => {
     const out = new Map<string, LogEvent[]>();
-    for (const page of plan.raw.slice(0, cut)) {
-      for (const { event } of decodePage(registry, page, null, false)) {
+    for (const events of decoded.slice(0, cut)) {
+      for (const event of events) {
         const list = out.get(event.aggregateId);
         if (list) list.push(event);
         else out.set(event.aggregateId, [event]);
@@ -151,11 +171,12 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
       const plan = await connection.engine.planCompaction(policy, Date.now(), perStep);
       report.historyStartsAt = plan.historyStartsAt;
       const blocked = [...plan.blockers];
-      const cut = usablePages(plan, blocked);
+      const decoded = decodeAll(plan);
+      const cut = usablePages(plan, decoded, blocked);
       report.blockedBy = blocked;
       if (cut === 0) break;
       const bases: SnapshotRecord[] = [];
-      const byAggregate = eventsByAggregate(plan, cut);
+      const byAggregate = eventsByAggregate(decoded, cut);
       for (const entry of plan.aggregates) {
         const seq = Math.max(0, ...entry.seqs.slice(0, cut));
         if (seq > 0 && (entry.base?.seq ?? 0) < seq) bases.push(await baseAt(entry, seq, byAggregate.get(entry.aggregateId) ?? []));
