@@ -119,4 +119,24 @@ describe.each(modes)('compaction under readers ($mode)', ({ worker }) => {
       await store.dispose();
     }
   });
+
+  it('given a page holding an event type this app does not know (a newer app wrote it), when compacting, then pages go only up to it', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      const pages = confirmedPages(6, 20, 2);
+      // Position 70 (page 4 of 6) is a refund only a newer version of the app can fold into an Order.
+      pages[3]![9] = { ...pages[3]![9]!, type: 'OrderRefunded', version: 1, data: { amount: 5 } };
+      for (const page of pages) await store.importConfirmed(page);
+      const report = await store.compact({ retention: { maxEvents: 0 }, measure: false });
+      expect(report).toMatchObject({ pagesDropped: 3, historyStartsAt: 61 });
+      expect(report.blockedBy).toEqual([
+        expect.objectContaining({ kind: 'aggregate', position: 61, name: expect.stringContaining('OrderRefunded') }),
+      ]);
+      // The refund is still stored, so an app that learns the type folds it.
+      const kept = await collect(store.readLog());
+      expect(kept.find((event) => event.position === 70)?.type).toBe('OrderRefunded');
+    } finally {
+      await store.dispose();
+    }
+  });
 });
