@@ -19,7 +19,7 @@ import type { StoreContext } from './context.ts';
 export interface CompactOptions {
   /** The policy for this run; default: openStore's `retention`. */
   retention?: RetentionOptions;
-  /** Pages dropped per transaction (1-256, default 8). */
+  /** Pages dropped per transaction (1-32, default 8): the drop checks them inside one readwrite transaction, which holds appends up meanwhile. */
   pagesPerStep?: number;
   /** Stop after this many transactions (default: until nothing more may go). */
   maxSteps?: number;
@@ -46,13 +46,15 @@ export interface CompactionReport {
 }
 
 export const DEFAULT_PAGES_PER_STEP = 8;
+/** The most pages one drop transaction may take (~2 MB of page JSON checked while appends wait). */
+export const MAX_PAGES_PER_STEP = 32;
 
 export function checkCompactOptions(options: CompactOptions): void {
   if (typeof options !== 'object' || options === null) throw new ConfigError('compact options must be an object');
   if (options.retention !== undefined) checkRetention(options.retention, 'compact retention');
   const { pagesPerStep, maxSteps } = options;
-  if (pagesPerStep !== undefined && !(Number.isInteger(pagesPerStep) && pagesPerStep >= 1 && pagesPerStep <= 256)) {
-    throw new ConfigError('compact pagesPerStep must be an integer from 1 to 256', { pagesPerStep });
+  if (pagesPerStep !== undefined && !(Number.isInteger(pagesPerStep) && pagesPerStep >= 1 && pagesPerStep <= MAX_PAGES_PER_STEP)) {
+    throw new ConfigError(`compact pagesPerStep must be an integer from 1 to ${MAX_PAGES_PER_STEP}`, { pagesPerStep });
   }
   if (maxSteps !== undefined && !(Number.isInteger(maxSteps) && maxSteps >= 1))
     throw new ConfigError('compact maxSteps must be a positive integer', { maxSteps });
