@@ -266,6 +266,8 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
     try {
       await expect(store.compact()).rejects.toBeInstanceOf(ConfigError);
       await expect(store.compact({ retention: { maxEvents: 1 }, pagesPerStep: 0 })).rejects.toBeInstanceOf(ConfigError);
+      // A step is one readwrite transaction that appends wait for: bounded.
+      await expect(store.compact({ retention: { maxEvents: 1 }, pagesPerStep: 33 })).rejects.toThrow(/from 1 to 32/);
     } finally {
       await store.dispose();
     }
