@@ -31,6 +31,19 @@ export async function indexedHead(tx: IndexTx, aggregateId: string): Promise<num
   return Math.max(pending?.key[1] ?? 0, confirmed?.key[1] ?? 0);
 }
 
+/** What streamPageKeys found. */
+export interface StreamPageKeys {
+  /** The pages, in log order. */
+  keys: PageKey[];
+  /**
+   * Whether fromSeq was dropped by compaction: the first entry at or past it
+   * that belongs to no pending commit is a dropped pages' record (the index
+   * lists an aggregate's entries in seq order, and its dropped seqs are its
+   * first ones). droppedStreamPart says up to where.
+   */
+  startsDropped: boolean;
+}
+
 /**
  * The keys of the indexed pages that may hold seqs fromSeq..toSeq of an
  * aggregate, in log order. An index entry is [aggregate, highest seq in its
@@ -38,7 +51,7 @@ export async function indexedHead(tx: IndexTx, aggregateId: string): Promise<num
  * the first entry past `to`; an entry of a commit of several pages stands for
  * the pages its record says hold the aggregate's events.
  */
-export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: number, toSeq: number): Promise<PageKey[]> {
+export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: number, toSeq: number): Promise<StreamPageKeys> {
   const inside = IDBKeyRange.bound([aggregateId, fromSeq], [aggregateId, toSeq]);
   const beyond = toSeq === Infinity ? undefined : IDBKeyRange.bound([aggregateId, toSeq], [aggregateId, Infinity], true, false);
   const entries = async (store: 'pages' | 'pageIndex') => {
@@ -50,6 +63,7 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
   const keys = new Map<string, PageKey>();
   for (const key of ownEntries) keys.set(keyId(key), key);
   const commits = recordEntries.filter((key) => key[0] === PENDING);
+  const startsDropped = recordEntries.find((key) => key[0] !== PENDING)?.[0] === DROPPED;
   // Records of dropped pages (compaction) keep stream heads; they name no page.
   for (const key of recordEntries) if (key[0] !== PENDING && key[0] !== DROPPED) keys.set(keyId(key), key);
   const records = await Promise.all(commits.map((key) => tx.objectStore('pageIndex').get(key)));
@@ -59,7 +73,7 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
     const [from, to] = spanOf(record, key, aggregateId);
     for (let lsn = from; lsn <= to; lsn++) keys.set(`${PENDING}:${lsn}`, [PENDING, lsn]);
   });
-  return [...keys.values()].sort(pageOrder);
+  return { keys: [...keys.values()].sort(pageOrder), startsDropped };
 }
 
 /**
@@ -67,7 +81,8 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
  * the last dropped seq (dropped events of an aggregate are always its first
  * ones: compaction drops a prefix of the confirmed log). The first entry at or
  * past fromSeq that belongs to no pending commit tells: a dropped pages'
- * record, or a confirmed page.
+ * record, or a confirmed page. Walks the index: for an error's facts, once
+ * streamPageKeys said fromSeq was dropped.
  */
 export async function droppedStreamPart(tx: IndexTx, aggregateId: string, fromSeq: number): Promise<number | undefined> {
   const index = tx.objectStore('pageIndex').index('stream');

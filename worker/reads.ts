@@ -174,12 +174,12 @@ export async function readStreamHead(db: ChronicleDB, aggregateId: string): Prom
 async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]> {
   const { aggregateId, fromSeq, toSeq } = query;
   const pages = tx.objectStore('pages');
-  const [keys, meta, dropped] = await Promise.all([
+  const [{ keys, startsDropped }, meta] = await Promise.all([
     streamPageKeys(tx, aggregateId, fromSeq, toSeq),
     tx.objectStore('meta').get('client'),
-    query.keptOnly || fromSeq > toSeq ? undefined : droppedStreamPart(tx, aggregateId, fromSeq),
   ]);
-  if (dropped !== undefined) {
+  if (startsDropped && !query.keptOnly && fromSeq <= toSeq) {
+    const dropped = (await droppedStreamPart(tx, aggregateId, fromSeq)) ?? fromSeq;
     throw new HistoryCompactedError('stream', historyStartOf(meta), { aggregateId, fromSeq, firstKeptSeq: dropped + 1 });
   }
   const found = new Map<string, RawPage>();
