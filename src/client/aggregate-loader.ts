@@ -1,4 +1,4 @@
-import { aggregateRuntime, type AnyAggregateDefinition } from '../core/aggregate.ts';
+import { aggregateRuntime, type AggregateRuntime, type AnyAggregateDefinition } from '../core/aggregate.ts';
 import { HistoryCompactedError, StoreClosedError } from '../core/errors.ts';
 import { findJsonProblem } from '../core/json-data.ts';
 import type { LogEvent } from '../core/event.ts';
@@ -144,13 +144,12 @@ async function loadOnce(
   const aggregate = aggregateRuntime(definition);
   // One engine call brings the snapshot and the pages after it.
   const first = await connection.engine.readSnapshotAndTail(aggregateId, STREAM_PAGES_PER_CALL);
-  const isUsable = (record: SnapshotRecord | undefined): record is SnapshotRecord =>
-    record !== undefined && record.aggregateType === aggregate.type && record.reducerVersion === aggregate.version;
+  const isUsable = (record: SnapshotRecord | undefined): record is SnapshotRecord => snapshotFits(record, aggregate);
   // The later of the snapshot and the compaction base, of those this reducer can trust.
   const fromBase = isUsable(first.base) && (!isUsable(first.snapshot) || first.base.seq > first.snapshot.seq);
   const snapshot = fromBase ? first.base : first.snapshot;
   const usable = isUsable(snapshot);
-  let state: unknown = usable ? stateOf(snapshot) : aggregate.initialState();
+  let state: unknown = usable ? snapshotState(snapshot) : aggregate.initialState();
   const snapshotVersion = usable ? snapshot.seq : 0;
   let version = snapshotVersion;
   let eventsApplied = 0;
@@ -237,7 +236,7 @@ async function foldFromScratch(
     if (until && until.area === 0 && until.page + until.index < historyStartsAt - 1) {
       throw new HistoryCompactedError('state', historyStartsAt, { aggregateId, until: until.page + until.index });
     }
-    state = stateOf(base);
+    state = snapshotState(base);
     version = base.seq;
   }
   let eventsApplied = 0;
@@ -269,6 +268,12 @@ async function foldFromScratch(
   return { state, version, snapshotVersion: 0, eventsApplied, unknownEvents };
 }
 
-function stateOf(record: SnapshotRecord): unknown {
+/** A snapshot's or compaction base's state (stored as JSON text when it is plain JSON). */
+export function snapshotState(record: SnapshotRecord): unknown {
   return record.stateJson !== undefined ? JSON.parse(record.stateJson) : record.state;
+}
+
+/** Whether a snapshot or compaction base was folded by this aggregate's current reducers (else it cannot be trusted). */
+export function snapshotFits(record: SnapshotRecord | undefined, aggregate: AggregateRuntime): record is SnapshotRecord {
+  return record !== undefined && record.aggregateType === aggregate.type && record.reducerVersion === aggregate.version;
 }

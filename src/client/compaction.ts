@@ -3,7 +3,7 @@ import { checkRetention, type Blocker, type RetentionOptions } from '../core/com
 import { AbortedError, ConfigError } from '../core/errors.ts';
 import { findJsonProblem } from '../core/json-data.ts';
 import type { CompactionAggregate, CompactionPlan, SnapshotRecord } from '../../worker/contract.ts';
-import { readStream } from './aggregate-loader.ts';
+import { readStream, snapshotFits, snapshotState } from './aggregate-loader.ts';
 import { decodePage } from './log-events.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { StoreContext } from './context.ts';
@@ -79,11 +79,7 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
    */
   const baseAt = async (entry: CompactionAggregate, seq: number, inBatch: readonly LogEvent[]): Promise<SnapshotRecord> => {
     const aggregate = byType.get(entry.aggregateType)!;
-    let state = entry.base
-      ? entry.base.stateJson !== undefined
-        ? JSON.parse(entry.base.stateJson)
-        : entry.base.state
-      : aggregate.initialState();
+    let state = entry.base ? snapshotState(entry.base) : aggregate.initialState();
     const from = (entry.base?.seq ?? 0) + 1;
     const wanted = inBatch.filter((e) => e.seq >= from && e.seq <= seq);
     const whole = wanted.length === seq - from + 1 && wanted.every((e, i) => e.seq === from + i);
@@ -125,8 +121,7 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
     }
     for (const entry of plan.aggregates) {
       const aggregate = byType.get(entry.aggregateType);
-      const baseOk = !entry.base || (entry.base.aggregateType === entry.aggregateType && entry.base.reducerVersion === aggregate?.version);
-      if (aggregate && baseOk) continue;
+      if (aggregate && (!entry.base || snapshotFits(entry.base, aggregate))) continue;
       const first = entry.seqs.findIndex((seq) => seq > 0);
       if (first >= 0 && first < cut) cut = first;
       blocked.push({ kind: 'aggregate', name: `${entry.aggregateType} ${entry.aggregateId}`, position: plan.pages[first]?.first ?? 0 });

@@ -4,7 +4,7 @@ import { ConfigError } from '../core/errors.ts';
 import { isHttpUrl } from '../core/text-rules.ts';
 import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
-import { readStream } from './aggregate-loader.ts';
+import { readStream, snapshotFits, snapshotState } from './aggregate-loader.ts';
 import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';
 import type { SyncHandle, SyncOptions } from './sync-types.ts';
@@ -40,8 +40,8 @@ export function createDecider(
       let state = aggregate.initialState();
       // Over compacted history, the server's events start after the aggregate's compaction base.
       const { base } = await connection.engine.readSnapshotAndTail(conflict.aggregateId, 0);
-      const usable = base !== undefined && base.aggregateType === aggregate.type && base.reducerVersion === aggregate.version;
-      if (usable) state = base.stateJson !== undefined ? JSON.parse(base.stateJson) : base.state;
+      const usable = snapshotFits(base, aggregate);
+      if (usable) state = snapshotState(base);
       // From an explicit seq: an unusable base makes this HistoryCompactedError, never a wrong state.
       const fromSeq = usable ? base.seq + 1 : 1;
       for await (const event of readStream(connection, registry, conflict.aggregateId, { fromSeq, toSeq: conflict.confirmedHead })) {
