@@ -22,6 +22,7 @@ import {
   createSyncServer,
   silentLogger,
   type LogStore,
+  type ServerLimits,
   type SyncServer,
 } from '../src/server/index.ts';
 
@@ -492,7 +493,11 @@ export interface SyncServerHandle {
  * (1,000 aggregates, 100 events each, written by 20 clients), pushed through
  * the store before anything is timed.
  */
-export async function startSyncServer(database: BenchDatabase | undefined): Promise<SyncServerHandle> {
+export async function startSyncServer(
+  database: BenchDatabase | undefined,
+  /** Server limits beyond the defaults (server-pull.ts turns the per-client rate limit off: its pullers share one token). */
+  limits: Partial<ServerLimits> = {},
+): Promise<SyncServerHandle> {
   const { syncAggregates, syncEventsPerAggregate, syncClients, batch } = SERVER_SIZES;
   const log = 'bench-sync';
   const token = 'bench-browser-token';
@@ -500,6 +505,7 @@ export async function startSyncServer(database: BenchDatabase | undefined): Prom
   const server = createSyncServer({
     store,
     logger: silentLogger,
+    limits,
     auth: { tokens: { [token]: { id: 'bench-browser', read: ['*'], write: ['*'] } } },
   });
   try {
