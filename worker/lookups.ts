@@ -3,6 +3,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleSchema, PageIndexRecord, PageRecord } from './db.ts';
 import { findIdCandidates, lowerBound, type IdIndex } from './id-keys.ts';
 import { decodePageJson } from './page-codec.ts';
+import { laterHead, laterIndex, laterPages } from './later-index.ts';
 import { DROPPED, PENDING, type PageKey } from './types.ts';
 
 /**
@@ -10,8 +11,9 @@ import { DROPPED, PENDING, type PageKey } from './types.ts';
  * places (db.ts): on pending pages that are commits of their own (indexes on
  * `pages`), and in `pageIndex` (confirmed pages, and pending commits of
  * several pages). Both are asked at once, in the caller's transaction.
- * Confirmed pages a bulk ingest has not indexed yet (the backlog) are the
- * caller's to add.
+ * Entries of pending commits that wait to be indexed (later-index.ts) are
+ * added here; confirmed pages a bulk ingest has not indexed yet (the
+ * backlog) are the caller's to add.
  */
 
 /** A transaction that can read pages and both indexes. */
@@ -24,11 +26,12 @@ export const pageOrder = (a: PageKey, b: PageKey): number => a[0] - b[0] || a[1]
 /** The highest seq of an aggregate in the indexes (0 when it has none). */
 export async function indexedHead(tx: IndexTx, aggregateId: string): Promise<number> {
   const range = streamRange(aggregateId);
-  const [pending, confirmed] = await Promise.all([
+  const [pending, confirmed, later] = await Promise.all([
     tx.objectStore('pages').index('stream').openKeyCursor(range, 'prev'),
     tx.objectStore('pageIndex').index('stream').openKeyCursor(range, 'prev'),
+    laterIndex(tx),
   ]);
-  return Math.max(pending?.key[1] ?? 0, confirmed?.key[1] ?? 0);
+  return Math.max(pending?.key[1] ?? 0, confirmed?.key[1] ?? 0, laterHead(later, aggregateId));
 }
 
 /** What streamPageKeys found. */
@@ -59,9 +62,10 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
     const [keys, next] = await Promise.all([index.getAllKeys(inside), beyond ? index.getKey(beyond) : Promise.resolve(undefined)]);
     return next ? [...keys, next] : keys;
   };
-  const [ownEntries, recordEntries] = await Promise.all([entries('pages'), entries('pageIndex')]);
+  const [ownEntries, recordEntries, later] = await Promise.all([entries('pages'), entries('pageIndex'), laterIndex(tx)]);
   const keys = new Map<string, PageKey>();
   for (const key of ownEntries) keys.set(keyId(key), key);
+  for (const lsn of laterPages(later, aggregateId, fromSeq, toSeq)) keys.set(`${PENDING}:${lsn}`, [PENDING, lsn]);
   const commits = recordEntries.filter((key) => key[0] === PENDING);
   const startsDropped = recordEntries.find((key) => key[0] !== PENDING)?.[0] === DROPPED;
   // Records of dropped pages (compaction) keep stream heads; they name no page.
