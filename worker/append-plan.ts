@@ -25,6 +25,8 @@ export interface AppendGroupResult {
   written: number;
   /** The log end after the commit (subscriptions started later begin there). */
   end?: LogEnd;
+  /** Stream index entries the commit left for later (the engine indexes them when idle). */
+  later?: number;
 }
 
 export function versionMatches(expected: ExpectedVersion, head: number): boolean {

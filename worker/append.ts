@@ -2,7 +2,7 @@ import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { unwrap, type IDBPTransaction } from 'idb';
 import type { ChronicleDB, ChronicleSchema, MetaRecord } from './db.ts';
-import { buildCommit } from './page-builder.ts';
+import { buildCommit, type BuiltCommit } from './page-builder.ts';
 import { findStoredEvents, indexedHead } from './lookups.ts';
 import { planGroup, versionMatches, type AppendGroupResult, type GroupPlan } from './append-plan.ts';
 import { PENDING, type AppendRequest, type LogEnd, type PageKey } from './types.ts';
@@ -73,7 +73,8 @@ async function commitOnKnownState(
   if (requests.some((r) => !versionMatches(r.expectedVersion, heads.get(r.aggregateId)!))) return undefined;
   const plan = planGroup(requests, heads, new Map(), meta, options.atomic);
 
-  const commit = buildCommit(plan.entries, meta.nextLsn);
+  const commit = buildCommit(plan.entries, meta.nextLsn, meta.laterEntries ?? 0);
+  noteLater(meta, meta.nextLsn, commit);
   // A commit of one page (every single append) touches two stores: its page carries its index entries.
   const tx = unwrap(db).transaction(commit.index ? ['pages', 'pageIndex', 'meta'] : ['pages', 'meta'], 'readwrite');
   const metaStore = tx.objectStore('meta');
@@ -101,7 +102,7 @@ async function commitOnKnownState(
   });
   if (!committed) return undefined;
   options.cache.committed(meta, heads, known.metaJson);
-  return { ...plan.result, end: endOf(meta) };
+  return { ...plan.result, end: endOf(meta), later: commit.later };
 }
 
 /** Reads meta, heads and duplicate ids in the transaction, then decides and writes. */
@@ -184,23 +185,33 @@ async function commitAfterReading(
     if (metaFound && !backlog) options.cache.observe(metaFound, heads, empty);
     return plan.result;
   }
-  writePlan(tx, plan, meta);
+  const later = writePlan(tx, plan, meta);
   await tx.done;
   if (backlog) options.cache.forget();
   else options.cache.committed(meta, heads, fromKnown ? storedMetaJson : undefined, empty);
-  return { ...plan.result, end: endOf(meta) };
+  return { ...plan.result, end: endOf(meta), later };
 }
 
 function endOf(meta: MetaRecord): LogEnd {
   return { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn };
 }
 
-/** Queues the plan's pages (one commit) and the advanced meta record into `tx`. */
-function writePlan(tx: AppendTx, plan: GroupPlan, meta: MetaRecord): void {
-  if (plan.entries.length === 0) return;
-  meta.nextLsn = putCommit(tx, meta.nextLsn, buildCommit(plan.entries, meta.nextLsn));
+/** Queues the plan's pages (one commit) and the advanced meta record into `tx`; returns the stream entries left for later. */
+function writePlan(tx: AppendTx, plan: GroupPlan, meta: MetaRecord): number {
+  if (plan.entries.length === 0) return 0;
+  const commit = buildCommit(plan.entries, meta.nextLsn, meta.laterEntries ?? 0);
+  noteLater(meta, meta.nextLsn, commit);
+  meta.nextLsn = putCommit(tx, meta.nextLsn, commit);
   advanceMeta(meta, plan);
   tx.objectStore('meta').put(meta, 'client').catch(ignore);
+  return commit.later;
+}
+
+/** A commit at firstLsn that left stream entries for later: readers must look from there (later-index.ts). */
+function noteLater(meta: MetaRecord, firstLsn: number, commit: BuiltCommit): void {
+  if (commit.later === 0) return;
+  meta.laterFrom ??= firstLsn;
+  meta.laterEntries = (meta.laterEntries ?? 0) + commit.later;
 }
 
 /** The counters a written plan moves (nextLsn moves as its pages are keyed). */

@@ -44,6 +44,15 @@ import { PENDING, type LogCursor, type LogEnd, type PageKey } from './types.ts';
  * compaction, never deleted by a rebase: it covers confirmed events only),
  * and in `pageIndex`, under keys [DROPPED, first position], the records of
  * dropped pages (stream heads, and this client's event ids exactly).
+ *
+ * A local append that touches many aggregates (appendBatch) writes its
+ * commit's `stream` entries later: IndexedDB pays per index entry, and 635
+ * entries cost a 1,000-event appendBatch more than its pages do. Its commit
+ * record carries them as JSON in `later` (not indexed) and meta.laterFrom
+ * says from which lsn such records may exist; readers add them to what the
+ * index says (later-index.ts), and the engine moves them into `stream` when
+ * it is idle (indexer.ts). No schema change: the same record, one field
+ * renamed once indexed.
  */
 export const DB_VERSION = 6;
 
@@ -87,6 +96,12 @@ export interface PageIndexRecord {
   at?: [number, number][];
   /** A dropped pages' record (key [DROPPED, n]): this client's ids among them, sorted, exactly (the runs in `id` only say where to look). */
   dropped?: string[];
+  /**
+   * A pending commit's `stream` and `at` not indexed yet, as JSON of
+   * [aggregateId, highest seq, first lsn, last lsn][] (`stream` is empty
+   * meanwhile). See MetaRecord.laterFrom.
+   */
+  later?: string;
 }
 
 /** What compaction dropped so far (absent: nothing). */
@@ -124,6 +139,13 @@ export interface MetaRecord {
    * this position. Absent = everything is indexed.
    */
   indexedThrough?: number;
+  /**
+   * Pending commit records from this lsn on may hold `stream` entries not
+   * indexed yet (PageIndexRecord.later). Absent = none do.
+   */
+  laterFrom?: number;
+  /** How many such entries wait (an upper bound: a commit confirmed meanwhile takes its own with it). */
+  laterEntries?: number;
   /** Compaction's progress: where local confirmed history starts. Absent = nothing was dropped. */
   compaction?: CompactionMeta;
 }

@@ -99,6 +99,12 @@ export interface StoreStats {
   /** Confirmed events stored but not yet in the stream/id indexes (indexed when the engine is idle). */
   unindexedEvents: number;
   /**
+   * Stream index entries of large local appends (appendBatch over many
+   * aggregates) written later, when the engine is idle; readers find those
+   * events meanwhile. An upper bound.
+   */
+  deferredIndexEntries: number;
+  /**
    * The first confirmed position still stored on this device: 1 until
    * compaction drops confirmed history (the server keeps all of it).
    */
