@@ -1,10 +1,11 @@
-import type { ChronicleDB } from './db.ts';
-import { indexBacklog } from './indexer.ts';
-
-/** How long the engine must be quiet before it indexes pages a bulk ingest left unindexed. */
-const INDEX_IDLE_MS = 300;
-/** Pages indexed per transaction: a run holds the index store for ~0.1-0.2 s. */
-const PAGES_PER_RUN = 50;
+/** How long the engine must be quiet before it indexes what was left unindexed. */
+export const INDEX_IDLE_MS = 300;
+/**
+ * Work that has waited this long gets one bounded step even while the engine
+ * is busy: an app that reads or writes without pause would otherwise never
+ * let it run, and readers would keep paying for what waits.
+ */
+export const INDEX_MAX_WAIT_MS = 2_000;
 
 export interface IdleIndexer {
   /** Index soon, once the engine has been idle a while. */
@@ -17,21 +18,29 @@ export interface IdleIndexer {
 /**
  * A bulk ingest (a sync pull) stores pages first and their index records
  * later, when no reader is waiting: writing them at once would hold up the
- * reads a user is waiting for right after a pull.
+ * reads a user is waiting for right after a pull. A large appendBatch leaves
+ * its stream entries for later in the same way. `step` indexes a bounded
+ * part of what waits and says how much is left.
  */
-export function createIdleIndexer(run: <T>(operation: string, fn: (db: ChronicleDB) => Promise<T>) => Promise<T>): IdleIndexer {
+export function createIdleIndexer(step: () => Promise<number>): IdleIndexer {
   let lastActivity = Date.now();
+  /** Since when work has waited for a step (undefined: none waits). */
+  let waitingSince: number | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   const schedule = (delay = INDEX_IDLE_MS) => {
-    if (timer || stopped) return;
+    if (stopped) return;
+    waitingSince ??= Date.now();
+    if (timer) return;
     timer = setTimeout(async () => {
       timer = undefined;
       if (stopped) return;
-      if (Date.now() - lastActivity < INDEX_IDLE_MS) return schedule();
       const started = Date.now();
+      const starved = started - waitingSince! >= INDEX_MAX_WAIT_MS;
+      if (!starved && started - lastActivity < INDEX_IDLE_MS) return schedule();
       try {
-        const left = await run('index', (db) => indexBacklog(db, PAGES_PER_RUN));
+        const left = await step();
+        waitingSince = left > 0 ? (starved ? Date.now() : waitingSince) : undefined;
         // Still idle (nothing asked for meanwhile): go on at once rather than wait again.
         if (left > 0) schedule(lastActivity < started ? 0 : INDEX_IDLE_MS);
       } catch {
