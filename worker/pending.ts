@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../src/core/event.ts';
 import { decodePageJson } from './page-codec.ts';
-import type { ChronicleDB } from './db.ts';
+import type { ChronicleDB, MetaRecord } from './db.ts';
 import { pendingPageOf } from './page-builder.ts';
 import { deletePage, putPendingPage, readPages, type WriteTx } from './page-store.ts';
 import { PENDING, type PageKey } from './types.ts';
@@ -37,11 +37,17 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
   }
 }
 
+/** After rewritePendingPages no commit record is left, so none has stream entries waiting (db.ts, MetaRecord.laterFrom). */
+export function forgetWaitingEntries(meta: MetaRecord): void {
+  delete meta.laterFrom;
+  delete meta.laterEntries;
+}
+
 /**
  * Rewrites pending pages through `edit`, which returns the events to keep (in
  * order; it may change them in place). Empty pages are deleted; every other
  * page is written again with its own index entries (so no page relies on a
- * commit's first page any more). Runs inside the caller's transaction (which
+ * commit's first page any more; the caller's meta must forgetWaitingEntries). Runs inside the caller's transaction (which
  * must cover pages and pageIndex).
  */
 export async function rewritePendingPages(

@@ -2,7 +2,7 @@ import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
-import { rewritePendingPages, pendingRangeAll } from './pending.ts';
+import { forgetWaitingEntries, rewritePendingPages, pendingRangeAll } from './pending.ts';
 import { CONFIRMED, DROPPED } from './types.ts';
 import { readBacklog, readPages } from './page-store.ts';
 
@@ -223,6 +223,7 @@ export async function applyRebase(
       .delete(aggregateId)
       .catch(() => undefined);
   meta.pendingEvents = after;
+  forgetWaitingEntries(meta);
   meta.nextClientSeq = after > 0 ? firstClientSeq + after : Number.isFinite(firstClientSeq) ? firstClientSeq : meta.nextClientSeq;
   meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(() => undefined);
@@ -257,6 +258,7 @@ export async function renumberPending(
     return keep;
   });
   meta.pendingEvents = after;
+  forgetWaitingEntries(meta);
   meta.nextClientSeq = from + after;
   meta.generation = (meta.generation ?? 0) + 1;
   tx.objectStore('meta')
