@@ -197,6 +197,32 @@ describe('client sync against a real server', () => {
       await b.dispose();
     }
   });
+  it('an offline appendBatch over many aggregates, its stream entries still waiting to be indexed, rebases and converges', async () => {
+    const a = await openClient(harness.url);
+    const b = await openClient(harness.url);
+    try {
+      await b.sync.pause();
+      const wide = Array.from({ length: 100 }, (_, i) => `wide-${i}`);
+      await b.appendBatch(wide.map((aggregateId) => ({ aggregateId, events: [item('b1', 1, 1), item('b2', 1, 1)] })));
+      expect((await b.info()).deferredIndexEntries).toBe(wide.length);
+      for (const aggregateId of wide.slice(0, 10)) await a.append(aggregateId, [item('a1', 1, 1)]);
+      await a.sync.syncNow();
+      await b.sync.resume();
+      await b.sync.syncNow();
+      await a.sync.syncNow();
+      const [logA, logB] = [await logOf(a), await logOf(b)];
+      expect(logB).toEqual(logA);
+      for (const aggregateId of [wide[0]!, wide[9]!, wide[10]!, wide[99]!]) {
+        const seqs = logA.filter((e) => e.aggregateId === aggregateId).map((e) => e.seq);
+        expect(seqs).toEqual(aggregateId === wide[0] || aggregateId === wide[9] ? [1, 2, 3] : [1, 2]);
+      }
+      expect((await b.append(wide[0]!, [item('b3', 1, 1)], { expectedVersion: 3 })).events[0]!.seq).toBe(4);
+      expect((await b.append(wide[50]!, [item('b3', 1, 1)], { expectedVersion: 2 })).events[0]!.seq).toBe(3);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
 });
 
 describe('sync controls', () => {
