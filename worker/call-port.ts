@@ -1,5 +1,5 @@
 import { ChronicleError, type SerializedError } from '../src/core/errors.ts';
-import { outcomesToWire, requestsFromWire, type AppendWire, type OutcomesWire } from './append-wire.ts';
+import { changeToWire, outcomesToWire, requestsFromWire, type AppendedWire, type AppendWire, type OutcomesWire } from './append-wire.ts';
 import type { AppendOutcome, AppendRequest, Change } from './types.ts';
 
 /**
@@ -11,7 +11,7 @@ import type { AppendOutcome, AppendRequest, Change } from './types.ts';
  *
  *   page -> engine: [id, 'append', AppendRequest] | [id, 'appendBatch', AppendWire]
  *                   | [id, 'subscribe', key] | [id, 'unsubscribe', key]
- *   engine -> page: a list of [id, REPLY, value] | [id, FAILURE, WireError] | [key, CHANGE, Change]
+ *   engine -> page: a list of [id, REPLY, value] | [id, FAILURE, WireError] | [key, CHANGE, Change | AppendedWire]
  *
  * Changes wait for the end of the task they were published in, so an
  * append's change and its reply travel as one message.
@@ -26,7 +26,8 @@ export const REPLY = 0;
 export const FAILURE = 1;
 export const CHANGE = 2;
 
-export type CallReply = [number, typeof REPLY, unknown] | [number, typeof FAILURE, WireError] | [number, typeof CHANGE, Change];
+export type CallReply =
+  [number, typeof REPLY, unknown] | [number, typeof FAILURE, WireError] | [number, typeof CHANGE, Change | AppendedWire];
 
 /** An error as it crosses: a ChronicleError with its code and fields, anything else by name and message. */
 export type WireError = { chronicle: SerializedError } | { name: string; message: string };
@@ -48,6 +49,16 @@ export interface CallTarget {
 /** Serves `target`'s calls on `port` until it closes. */
 export function serveCalls(port: MessagePort, target: CallTarget): void {
   const subscriptions = new Map<number, number>();
+  // A change goes to every subscription of this port: encoded once.
+  const encoded = new WeakMap<Change, Change | AppendedWire>();
+  const wireOf = (change: Change) => {
+    let wire = encoded.get(change);
+    if (!wire) {
+      wire = changeToWire(change);
+      encoded.set(change, wire);
+    }
+    return wire;
+  };
   let outbox: CallReply[] = [];
   const flush = () => {
     if (outbox.length === 0) return;
@@ -82,7 +93,7 @@ export function serveCalls(port: MessagePort, target: CallTarget): void {
           const key = call[2];
           subscriptions.set(
             key,
-            target.subscribe((change) => send([key, CHANGE, change], false)),
+            target.subscribe((change) => send([key, CHANGE, wireOf(change)], false)),
           );
           return reply(id, Promise.resolve(undefined));
         }

@@ -1,9 +1,11 @@
 import { errorFromJSON, isSerializedError } from '../core/errors.ts';
 import {
   CHANGE,
+  changeFromWire,
   outcomesFromWire,
   REPLY,
   requestsToWire,
+  wireBuffers,
   type AppendOutcome,
   type AppendRequest,
   type CallMessage,
@@ -37,7 +39,7 @@ export function createCallClient(port: MessagePort): CallClient {
   port.onmessage = (message: MessageEvent<CallReply[]>) => {
     for (const [id, kind, value] of message.data) {
       if (kind === CHANGE) {
-        listeners.get(id)?.(value);
+        listeners.get(id)?.(changeFromWire(value));
         continue;
       }
       const call = pending.get(id);
@@ -47,15 +49,17 @@ export function createCallClient(port: MessagePort): CallClient {
       else call.reject(errorFromWire(value));
     }
   };
-  const send = <T>(message: CallMessage): Promise<T> =>
+  const send = <T>(message: CallMessage, transfer: Transferable[] = []): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       pending.set(message[0], { resolve: resolve as (value: unknown) => void, reject });
-      port.postMessage(message);
+      port.postMessage(message, transfer);
     });
   return {
     append: (request) => send<AppendOutcome>([nextId++, 'append', request]),
     async appendBatch(requests) {
-      const wire = await send<OutcomesWire>([nextId++, 'appendBatch', requestsToWire(requests)]);
+      const requestsWire = requestsToWire(requests);
+      // The wire's typed arrays are made for this call alone: moved, not copied.
+      const wire = await send<OutcomesWire>([nextId++, 'appendBatch', requestsWire], wireBuffers(requestsWire));
       return outcomesFromWire(wire, requests);
     },
     async subscribe(listener) {
