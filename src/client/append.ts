@@ -45,6 +45,17 @@ function toResult(registry: Registry, request: AppendRequest, outcome: AppendOut
   };
 }
 
+/** Per aggregate definition, the event types it declares (an appendBatch names the same aggregate in hundreds of entries). */
+const declaredTypes = new WeakMap<NonNullable<AppendOptions['aggregate']>, ReadonlySet<string>>();
+function eventTypesOf(aggregate: NonNullable<AppendOptions['aggregate']>): ReadonlySet<string> {
+  let types = declaredTypes.get(aggregate);
+  if (!types) {
+    types = new Set(aggregate.events.map((d) => d.type));
+    declaredTypes.set(aggregate, types);
+  }
+  return types;
+}
+
 /** Validates and encodes one stream's events into an engine request; throws before anything is sent. */
 export function buildRequest(
   registry: Registry,
@@ -60,7 +71,7 @@ export function buildRequest(
   let aggregateType: string;
   if (opts.aggregate) {
     aggregateType = opts.aggregate.type;
-    const allowed = new Set(opts.aggregate.events.map((d) => d.type));
+    const allowed = eventTypesOf(opts.aggregate);
     inputs.forEach((input, index) => {
       if (!allowed.has(input?.type)) {
         throw new ValidationError(String(input?.type), 'type', `not an event of aggregate ${aggregateType}`, index);
