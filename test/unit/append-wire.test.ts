@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { outcomesFromWire, outcomesToWire, requestsFromWire, requestsToWire } from '../../worker/append-wire.ts';
+import {
+  changeFromWire,
+  changeToWire,
+  outcomesFromWire,
+  outcomesToWire,
+  requestsFromWire,
+  requestsToWire,
+  wireBuffers,
+} from '../../worker/append-wire.ts';
+import type { Change } from '../../worker/types.ts';
 import type { AppendOutcome, AppendRequest } from '../../worker/types.ts';
 
 // appendBatch's requests and outcomes in columns (worker/append-wire.ts): given them, when they cross and come back, then nothing changed.
@@ -72,5 +81,38 @@ describe('append wire', () => {
     const wire = structuredClone(outcomesToWire(outcomes));
     expect(wire.repeats).toHaveLength(1);
     expect(outcomesFromWire(wire, requests)).toEqual(outcomes);
+  });
+
+  it('given requests whose typed columns are transferred, then they arrive whole and the sender keeps nothing of them', () => {
+    const wire = requestsToWire(requests);
+    const { port1, port2 } = new MessageChannel();
+    const arrived = new Promise<unknown>((resolve) => (port2.onmessage = (message) => resolve(message.data)));
+    port1.postMessage(wire, wireBuffers(wire));
+    expect(wire.occurredAt.length).toBe(0);
+    return arrived.then((data) => {
+      expect(requestsFromWire(data as typeof wire)).toEqual(requests);
+      port1.close();
+      port2.close();
+    });
+  });
+
+  it('given an appended change of many aggregates, then it crosses in columns and comes back as it was; small ones and odd ids cross as they are', () => {
+    const many: Change = {
+      kind: 'appended',
+      aggregates: Array.from({ length: 40 }, (_, i): [string, number] => [`agg,${i}\n`, i + 1]),
+      count: 50,
+      end: { confirmedHead: 3, nextLsn: 9 },
+    };
+    const wire = changeToWire(many);
+    expect(wire.kind).toBe('appended-wire');
+    expect(changeFromWire(structuredClone(wire))).toEqual(many);
+    const { end: _end, ...withoutEnd } = many;
+    expect(changeFromWire(structuredClone(changeToWire(withoutEnd)))).toEqual(withoutEnd);
+    const few: Change = { kind: 'appended', aggregates: [['a', 1]], count: 1 };
+    expect(changeToWire(few)).toBe(few);
+    const nul: Change = { ...many, aggregates: [...many.aggregates, ['a\u0000b', 1]] };
+    expect(changeToWire(nul)).toBe(nul);
+    const other: Change = { kind: 'confirmed', head: 4, count: 2 };
+    expect(changeFromWire(changeToWire(other))).toBe(other);
   });
 });
