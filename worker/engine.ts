@@ -301,5 +301,9 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   // A bulk ingest or appendBatch of an earlier session may have left entries to index.
   const meta = await run('open', (db) => db.get('meta', 'client'));
   if (meta && (backlogRange(meta) || meta.laterFrom !== undefined)) idleIndexer.schedule();
+  // A log with no event yet: every head is 0, so the first appends need not read any (the cache checks meta before trusting it).
+  if (meta && meta.pendingEvents === 0 && meta.confirmedEvents === 0 && meta.compaction === undefined && !backlogRange(meta)) {
+    cache.observe(meta, [], true);
+  }
   return engine;
 }
