@@ -132,6 +132,23 @@ describe.each(modes)('append ($mode)', ({ worker }) => {
     }
   });
 
+  it('opened on an empty log, trusts that every stream is empty only while no other store has written', async () => {
+    const store = await openOrderStore(worker);
+    const other = await openOrderStore(false, { name: store.name });
+    try {
+      // Both opened on an empty log; the other writes first, to a stream this store then appends to.
+      await other.append('o3', [placed(), item('x')], { expectedVersion: 'no-stream' });
+      const refused = await store.append('o3', [item('y')], { expectedVersion: 'no-stream' }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ expected: 'no-stream', actual: 2 });
+      expect(refused).toBeInstanceOf(ConcurrencyError);
+      const [batched] = await store.appendBatch([{ aggregateId: 'o3', events: [item('z')] }]);
+      expect(batched!.events[0]!.seq).toBe(3);
+    } finally {
+      await other.close();
+      await store.dispose();
+    }
+  });
+
   it('returns exactly the events reads give back: new, repeated, linked, and from a batch with repeats', async () => {
     const store = await openOrderStore(worker);
     try {
