@@ -166,7 +166,9 @@ export function planGroup(
       seq++;
       const json = spliceEventJson(event, aggregateIdJson, aggregateTypeJson, seq, clientIdJson, meta.nextClientSeq++);
       jsons?.push(json);
-      entries.push({ json, id: event.id, aggregateId: request.aggregateId, seq, occurredAt: event.occurredAt, indexId: true });
+      const entry: PageEntry = { json, id: event.id, aggregateId: request.aggregateId, seq, occurredAt: event.occurredAt, indexId: true };
+      if (event.generated) entry.generated = true;
+      entries.push(entry);
       if (!event.generated) {
         // A given id may come again later in this group: remember what it was.
         const { type, version, dataJson } = contentOf(event);

@@ -42,10 +42,14 @@ function prefixAt(ms: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}`;
 }
 
-/** The `id` entries for these ids: time-ordered ones as runs when there are many, the others as themselves. */
-export function idKeys(ids: readonly string[]): IdKey[] {
+/**
+ * The `id` entries for these ids: time-ordered ones as runs when there are
+ * many, the others as themselves. `orderedIds` are known to be time-ordered
+ * (made by uuidv7()): their shape is not tested again.
+ */
+export function idKeys(ids: readonly string[], orderedIds: readonly string[] = []): IdKey[] {
   const keys: IdKey[] = [];
-  const ordered: string[] = [];
+  const ordered: string[] = [...orderedIds];
   for (const id of ids) {
     if (isOrderedId(id)) ordered.push(id);
     else keys.push(id);

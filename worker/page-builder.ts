@@ -23,6 +23,8 @@ export interface PageEntry {
   occurredAt: number;
   /** Whether a local append could repeat this id (pending, or confirmed and ours). */
   indexId: boolean;
+  /** The id was made by uuidv7() (the client says so): time-ordered, no need to test its shape. */
+  generated?: boolean;
 }
 
 /**
@@ -155,6 +157,7 @@ export function buildCommit(entries: readonly PageEntry[], firstLsn: number, lat
   if (records.length === 0) return { pages: records, later: 0 };
   const heads = new Map<string, { seq: number; from: number; to: number }>();
   const ids: string[] = [];
+  const generatedIds: string[] = [];
   pages.forEach((page, i) => {
     const lsn = firstLsn + i;
     for (const e of page) {
@@ -164,10 +167,10 @@ export function buildCommit(entries: readonly PageEntry[], firstLsn: number, lat
         if (e.seq > head.seq) head.seq = e.seq;
         head.to = lsn;
       }
-      if (e.indexId) ids.push(e.id);
+      if (e.indexId) (e.generated ? generatedIds : ids).push(e.id);
     }
   });
-  const id = idKeys(ids);
+  const id = idKeys(ids, generatedIds);
   const last = firstLsn + records.length - 1;
   if (laterWaiting !== undefined && defersStream(heads.size, laterWaiting)) {
     const later: LaterEntry[] = [];
