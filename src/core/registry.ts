@@ -88,7 +88,8 @@ export function createRegistry(options: RegistryOptions): Registry {
   const eventTypes = [...byType.keys()];
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
 
-  const encodeOne = (input: EventInput, index: number, now: number, seen: Set<string>): EncodedEvent => {
+  /** `seen`: ids given earlier in the same call (made on the first given id: most calls give none). */
+  const encodeOne = (input: EventInput, index: number, now: number, seen: { ids?: Set<string> }): EncodedEvent => {
     if (typeof input !== 'object' || input === null || typeof input.type !== 'string') {
       throw new ValidationError(String((input as { type?: unknown } | null)?.type ?? '?'), 'type', 'an event needs a string "type"', index);
     }
@@ -108,8 +109,9 @@ export function createRegistry(options: RegistryOptions): Registry {
     if (given) {
       const idProblem = findIdProblem(id);
       if (idProblem !== undefined) throw new ValidationError(def.type, 'id', `id ${idProblem}`, index);
-      if (seen.has(id)) throw new DuplicateInBatchError(id);
-      seen.add(id);
+      seen.ids ??= new Set();
+      if (seen.ids.has(id)) throw new DuplicateInBatchError(id);
+      seen.ids.add(id);
     }
     const metaIn = input.meta ?? {};
     const occurredAt = metaIn.occurredAt ?? now;
@@ -146,7 +148,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     definition: (type) => byType.get(type),
     encode(inputs, now = Date.now()) {
       if (!Array.isArray(inputs)) throw new ValidationError('?', 'events', 'events must be an array');
-      const seen = new Set<string>();
+      const seen: { ids?: Set<string> } = {};
       return inputs.map((input, i) => encodeOne(input, i, now, seen));
     },
     resolveAggregateType(inputs, explicit) {
