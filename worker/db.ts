@@ -51,10 +51,12 @@ import { PENDING, type LogCursor, type LogEnd, type PageKey } from './types.ts';
  * record carries them as JSON in `later` (not indexed) and meta.laterFrom
  * says from which lsn such records may exist; readers add them to what the
  * index says (later-index.ts), and the engine moves them into `stream` when
- * it is idle (indexer.ts). No schema change: the same record, one field
- * renamed once indexed.
+ * it is idle (indexer.ts). Version 7 marks that: it adds no store, but an
+ * engine of version 6 would not see those entries and could give a seq
+ * twice, so it must not open such a database (IndexedDB refuses it a newer
+ * version).
  */
-export const DB_VERSION = 6;
+export const DB_VERSION = 7;
 
 /** An `id` index entry: one id, or a run of time-ordered ids [lowest, highest] (id-keys.ts). */
 export type IdKey = string | [string, string];
