@@ -88,7 +88,7 @@ async function writeOldDatabase(name: string, version: 3 | 4): Promise<void> {
   db.close();
 }
 
-describe.each(modes)('schema upgrade to version 6 ($mode)', ({ worker }) => {
+describe.each(modes)('schema upgrade to version 7 ($mode)', ({ worker }) => {
   it.each([3, 4] as const)('opens a version-%i database with its log, reads every page layout, and appends after it', async (version) => {
     const name = uniqueStoreName('upgrade');
     await writeOldDatabase(name, version);
@@ -120,7 +120,7 @@ describe.each(modes)('schema upgrade to version 6 ($mode)', ({ worker }) => {
       expect((await store.info()).pendingEvents).toBe(4);
 
       const check = await openDB(name);
-      expect(check.version).toBe(6);
+      expect(check.version).toBe(7);
       expect([...check.objectStoreNames]).toEqual(
         expect.arrayContaining(['reactions', 'processed', 'parked', 'pages', 'pageIndex', 'bases']),
       );
