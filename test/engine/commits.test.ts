@@ -119,6 +119,33 @@ describe.each(modes.flatMap((mode) => shapes.map((shape) => ({ ...mode, ...shape
       }
     });
 
+    it('another store on the database appends to every stream of the commit while the first indexes what waited: seqs stay gapless', async () => {
+      const name = uniqueStoreName('commit-tabs');
+      const store = await openTestStore({ ...model, worker, name });
+      const other = await openTestStore({ ...model, worker: false, name });
+      try {
+        await appendCommit(store, AGGREGATES);
+        // The first store goes quiet (its indexer runs after 0.3 s) while the other appends for ~1 s.
+        for (let a = 0; a < AGGREGATES; a++) {
+          const next = await other.append(`agg-${a}`, [item('other')], { expectedVersion: PER_AGGREGATE });
+          expect(next.events[0]!.seq).toBe(PER_AGGREGATE + 1);
+          if (a % 10 === 9) await new Promise((r) => setTimeout(r, 100));
+        }
+        await eventually(async () => expect((await store.info()).deferredIndexEntries).toBe(0), 10_000);
+        for (const reader of [store, other]) {
+          for (const a of [0, AGGREGATES - 1]) {
+            const seqs = (await collect(reader.readStream(`agg-${a}`))).map((e) => e.seq);
+            expect(seqs).toEqual(Array.from({ length: PER_AGGREGATE + 1 }, (_, i) => i + 1));
+          }
+        }
+        const last = await store.append('agg-0', [item('mine')], { expectedVersion: PER_AGGREGATE + 1 });
+        expect(last.events[0]!.seq).toBe(PER_AGGREGATE + 2);
+      } finally {
+        await other.close();
+        await store.dispose();
+      }
+    });
+
     it('keeps streams whole while the server confirms the commit bit by bit, and drops its record once all of it is confirmed', async () => {
       const name = uniqueStoreName('commit-confirm');
       const store = await openTestStore({ ...model, worker, name });
