@@ -30,65 +30,74 @@ function join(path: string, key: string | number): string {
   return path ? `${path}.${key}` : key;
 }
 
+/** A walk's state: the objects on the path to the value being looked at, and a problem's keys, innermost first. */
+interface Walk {
+  ancestors: object[];
+  at: (string | number)[];
+  maxDepth: number;
+}
+
+const found = (reason: string): JsonProblem => ({ path: '', reason });
+
+// Recursion is bounded by maxDepth, so a hostile 10,000-level value cannot overflow the stack.
+function walk(v: unknown, depth: number, state: Walk): JsonProblem | undefined {
+  if (v === null || typeof v === 'boolean') return undefined;
+  if (typeof v === 'string') {
+    const problem = findStringProblem(v);
+    return problem ? found(`the string ${problem}`) : undefined;
+  }
+  if (typeof v === 'number') {
+    return Number.isFinite(v) ? undefined : found(`${v} is not a finite number`);
+  }
+  if (typeof v !== 'object') return found(`${describe(v)} is not JSON data`);
+  // The path holds at most maxDepth objects: looking through it is cheaper than a Set per walk.
+  const { ancestors, at } = state;
+  if (ancestors.includes(v)) return found('a cycle: this object contains itself');
+  if (depth >= state.maxDepth) return found(`nested more than ${state.maxDepth} levels deep`);
+  const isArray = Array.isArray(v);
+  if (!isArray) {
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto !== Object.prototype && proto !== null) return found(`${describe(v)} is not JSON data`);
+  }
+  ancestors.push(v);
+  if (isArray) {
+    for (let i = 0; i < v.length; i++) {
+      const p = walk(v[i], depth + 1, state);
+      if (p) {
+        at.push(i);
+        return p;
+      }
+    }
+  } else {
+    for (const key of Object.keys(v)) {
+      const keyProblem = findStringProblem(key);
+      if (keyProblem) {
+        at.push(key);
+        return found(`the key ${keyProblem}`);
+      }
+      const p = walk((v as Record<string, unknown>)[key], depth + 1, state);
+      if (p) {
+        at.push(key);
+        return p;
+      }
+    }
+  }
+  ancestors.pop();
+  return undefined;
+}
+
 /**
  * Returns the first problem found, or undefined when `value` is plain JSON data
  * that every store keeps as it is: finite numbers, storable strings (keys too,
  * see text-rules.ts) and at most `maxDepth` levels of objects and arrays.
  */
 export function findJsonProblem(value: unknown, maxDepth: number = MAX_DATA_DEPTH): JsonProblem | undefined {
-  const ancestors = new Set<object>();
-  // The path of a problem is built on the way back up from it (`at` holds its keys, innermost first):
-  // a walk over valid data, the common case, makes no path strings.
-  const at: (string | number)[] = [];
-  const found = (reason: string): JsonProblem => ({ path: '', reason });
-  // Recursion is bounded by maxDepth, so a hostile 10,000-level value cannot overflow the stack.
-  const walk = (v: unknown, depth: number): JsonProblem | undefined => {
-    if (v === null || typeof v === 'boolean') return undefined;
-    if (typeof v === 'string') {
-      const problem = findStringProblem(v);
-      return problem ? found(`the string ${problem}`) : undefined;
-    }
-    if (typeof v === 'number') {
-      return Number.isFinite(v) ? undefined : found(`${v} is not a finite number`);
-    }
-    if (typeof v !== 'object') return found(`${describe(v)} is not JSON data`);
-    if (ancestors.has(v)) return found('a cycle: this object contains itself');
-    if (depth >= maxDepth) return found(`nested more than ${maxDepth} levels deep`);
-    const isArray = Array.isArray(v);
-    if (!isArray) {
-      const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) return found(`${describe(v)} is not JSON data`);
-    }
-    ancestors.add(v);
-    if (isArray) {
-      for (let i = 0; i < v.length; i++) {
-        const p = walk(v[i], depth + 1);
-        if (p) {
-          at.push(i);
-          return p;
-        }
-      }
-    } else {
-      for (const key of Object.keys(v)) {
-        const keyProblem = findStringProblem(key);
-        if (keyProblem) {
-          at.push(key);
-          return found(`the key ${keyProblem}`);
-        }
-        const p = walk((v as Record<string, unknown>)[key], depth + 1);
-        if (p) {
-          at.push(key);
-          return p;
-        }
-      }
-    }
-    ancestors.delete(v);
-    return undefined;
-  };
-  const problem = walk(value, 0);
+  // The path of a problem is built on the way back up from it: a walk over valid data, the common case, makes no path strings.
+  const state: Walk = { ancestors: [], at: [], maxDepth };
+  const problem = walk(value, 0, state);
   if (!problem) return undefined;
   let path = '';
-  for (let i = at.length - 1; i >= 0; i--) path = join(path, at[i]!);
+  for (let i = state.at.length - 1; i >= 0; i--) path = join(path, state.at[i]!);
   problem.path = path;
   return problem;
 }
