@@ -90,6 +90,14 @@ describe('event data', () => {
     expect(findJsonProblem(nest(MAX_DATA_DEPTH + 1))?.reason).toBe(`nested more than ${MAX_DATA_DEPTH} levels deep`);
   });
 
+  it('given one object reached twice (not a cycle), then it is data; given a cycle, then its path', () => {
+    const shared = { sku: 'a' };
+    expect(findJsonProblem({ first: shared, again: [shared, { deeper: shared }] })).toBeUndefined();
+    const loop: Record<string, unknown> = { name: 'x' };
+    loop.items = [{ back: loop }];
+    expect(findJsonProblem({ order: loop })).toEqual({ path: 'order.items[0].back', reason: 'a cycle: this object contains itself' });
+  });
+
   it('given 10,000 levels of nesting, then the walk answers without overflowing the stack', () => {
     let value: unknown = null;
     for (let i = 0; i < 10_000; i++) value = { a: value };
