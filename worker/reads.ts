@@ -148,9 +148,11 @@ async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: 
   const known = cache.lookup([aggregateId]);
   const head = known?.heads[0];
   if (!known || head === undefined || head === 0) return undefined;
-  const tx = unwrap(db).transaction(['snapshots', 'bases', 'meta']);
+  // Compaction writes bases and meta.compaction in one transaction: while meta (checked below) shows none, there is no base to read.
+  const compacted = known.compacted;
+  const tx = unwrap(db).transaction(compacted ? ['snapshots', 'bases', 'meta'] : ['snapshots', 'meta']);
   const snapshot = tx.objectStore('snapshots').get(aggregateId);
-  const base = tx.objectStore('bases').get(aggregateId);
+  const base = compacted ? tx.objectStore('bases').get(aggregateId) : undefined;
   const meta = tx.objectStore('meta').get('client');
   await new Promise<void>((resolve, reject) => {
     tx.oncomplete = () => resolve();
@@ -159,7 +161,7 @@ async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: 
   const found = snapshot.result as SnapshotRecord | undefined;
   if (!found || found.seq < head) return undefined;
   if (JSON.stringify(meta.result) !== known.metaJson) return undefined;
-  return { snapshot: found, base: base.result as SnapshotRecord | undefined, pages: [] };
+  return { snapshot: found, base: base?.result as SnapshotRecord | undefined, pages: [] };
 }
 
 /** The highest seq of an aggregate, indexed or in the not-yet-indexed pages. */

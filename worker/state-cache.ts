@@ -8,6 +8,8 @@ export interface KnownState {
   metaJson: string;
   /** Per aggregate asked for: its head in that state, or undefined when not known. */
   heads: (number | undefined)[];
+  /** Whether compaction has dropped history in that state (then aggregates may have bases). */
+  compacted: boolean;
 }
 
 /**
@@ -24,6 +26,7 @@ export interface KnownState {
  */
 export class StateCache {
   private metaJson: string | undefined;
+  private compacted = false;
   private heads = new Map<string, number>();
   /**
    * Every aggregate with events in that state has its head here (the cache
@@ -35,12 +38,12 @@ export class StateCache {
   lookup(aggregateIds: readonly string[]): KnownState | undefined {
     if (this.metaJson === undefined) return undefined;
     const none = this.complete ? 0 : undefined;
-    return { metaJson: this.metaJson, heads: aggregateIds.map((id) => this.heads.get(id) ?? none) };
+    return { metaJson: this.metaJson, heads: aggregateIds.map((id) => this.heads.get(id) ?? none), compacted: this.compacted };
   }
 
   /** Meta and heads read together in one transaction; `empty`: meta says the log holds no event. */
   observe(meta: MetaRecord, heads: Iterable<readonly [string, number]>, empty = false): void {
-    this.settle(JSON.stringify(meta), heads, false, empty);
+    this.settle(meta, heads, false, empty);
   }
 
   /**
@@ -49,7 +52,7 @@ export class StateCache {
    * over. `fromEmpty`: it started from a log with no event (read in it).
    */
   committed(meta: MetaRecord, heads: Iterable<readonly [string, number]>, from: string | undefined, fromEmpty = false): void {
-    this.settle(JSON.stringify(meta), heads, from !== undefined && from === this.metaJson, fromEmpty);
+    this.settle(meta, heads, from !== undefined && from === this.metaJson, fromEmpty);
   }
 
   forget(): void {
@@ -58,7 +61,8 @@ export class StateCache {
     this.complete = false;
   }
 
-  private settle(metaJson: string, heads: Iterable<readonly [string, number]>, carry: boolean, empty: boolean): void {
+  private settle(meta: MetaRecord, heads: Iterable<readonly [string, number]>, carry: boolean, empty: boolean): void {
+    const metaJson = JSON.stringify(meta);
     const given = [...heads];
     const kept = metaJson === this.metaJson || carry;
     if (!kept || this.heads.size + given.length > MAX_HEADS) {
@@ -71,6 +75,7 @@ export class StateCache {
       this.complete = true;
     }
     this.metaJson = metaJson;
+    this.compacted = meta.compaction !== undefined;
     for (const [id, head] of given) this.heads.set(id, head);
   }
 }
