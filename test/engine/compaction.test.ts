@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyError, ConfigError, HistoryCompactedError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
+import { defineAggregate } from '../../src/core/aggregate.ts';
 import { defineReaction } from '../../src/core/reaction.ts';
 import { openTestStore } from '../../src/testing/index.ts';
 import { ItemAdded, model, Order, Revenue } from '../fixtures/model.ts';
@@ -106,6 +107,30 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
       ).rejects.toBeInstanceOf(ConcurrencyError);
       const next = await store.append('o3', [{ type: 'ItemAdded', data: { sku: 'n', qty: 1, price: 1 } }], { expectedVersion: head });
       expect(next.events[0]!.seq).toBe(head + 1);
+    } finally {
+      await store.dispose();
+      await reference.dispose();
+    }
+  });
+
+  it('loads from the base when the snapshot at the head was written by other reducers, also when the engine knows the head', async () => {
+    const pages = history({ pages: 12, perPage: 40, orders: 7 });
+    const store = await openOrderStore(worker);
+    const reference = await openOrderStore(worker);
+    // The same aggregate with another reducer version: its snapshots do not fit Order's.
+    const OtherReducers = defineAggregate({ ...Order, version: Order.version + 1 });
+    try {
+      await importAll(store, pages);
+      await importAll(reference, pages);
+      await store.snapshot(OtherReducers, 'o2');
+      await store.compact({ retention: { maxEvents: 100 }, measure: false });
+      const want = await reference.load(Order, 'o2');
+      // The first load reads the head; the second finds it known and the snapshot at it, which does not fit: the base must come too.
+      for (let round = 0; round < 2; round++) {
+        const got = await store.load(Order, 'o2');
+        expect(got.state).toEqual(want.state);
+        expect(got.version).toBe(want.version);
+      }
     } finally {
       await store.dispose();
       await reference.dispose();
