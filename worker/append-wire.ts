@@ -1,4 +1,4 @@
-import type { AppendOutcome, AppendRequest, Change, LogEnd } from './types.ts';
+import type { AppendOutcome, AppendRequest } from './types.ts';
 
 /**
  * appendBatch's requests and outcomes as they cross the worker boundary: in
@@ -185,46 +185,4 @@ export function outcomesFromWire(wire: OutcomesWire, requests: readonly AppendRe
     if (eventsJson !== undefined) outcome.eventsJson = eventsJson;
   }
   return outcomes;
-}
-
-/**
- * An 'appended' change as it crosses the call port: its aggregates in two
- * columns (a 1,000-event appendBatch moves some 600 heads; 600 pairs cost
- * the sending and the receiving thread 0.2-0.3 ms each as arrays).
- */
-export interface AppendedWire {
-  kind: 'appended-wire';
-  /** The aggregate ids, joined by SEP. */
-  ids: string;
-  heads: Float64Array;
-  count: number;
-  end?: LogEnd;
-}
-
-/** Changes with fewer aggregates than this cross as they are. */
-const COLUMNS_FROM = 16;
-
-export function changeToWire(change: Change): Change | AppendedWire {
-  if (change.kind !== 'appended' || change.aggregates.length < COLUMNS_FROM) return change;
-  const ids = new Array<string>(change.aggregates.length);
-  const heads = new Float64Array(change.aggregates.length);
-  for (let i = 0; i < ids.length; i++) {
-    const [id, head] = change.aggregates[i]!;
-    // Ids confirmed by a server were checked there, not here: one with a NUL crosses as it is.
-    if (id.includes(SEP)) return change;
-    ids[i] = id;
-    heads[i] = head;
-  }
-  const wire: AppendedWire = { kind: 'appended-wire', ids: ids.join(SEP), heads, count: change.count };
-  if (change.end) wire.end = change.end;
-  return wire;
-}
-
-export function changeFromWire(wire: Change | AppendedWire): Change {
-  if (wire.kind !== 'appended-wire') return wire;
-  const ids = wire.ids.split(SEP);
-  const aggregates = ids.map((id, i): [string, number] => [id, wire.heads[i]!]);
-  return wire.end
-    ? { kind: 'appended', aggregates, count: wire.count, end: wire.end }
-    : { kind: 'appended', aggregates, count: wire.count };
 }

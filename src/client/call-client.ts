@@ -1,7 +1,6 @@
 import { errorFromJSON, isSerializedError } from '../core/errors.ts';
 import {
   CHANGE,
-  changeFromWire,
   outcomesFromWire,
   REPLY,
   requestsToWire,
@@ -12,6 +11,7 @@ import {
   type CallReply,
   type Change,
   type OutcomesWire,
+  type SnapshotAndTail,
   type WireError,
 } from '../../worker/contract.ts';
 
@@ -19,6 +19,7 @@ import {
 export interface CallClient {
   append(request: AppendRequest): Promise<AppendOutcome>;
   appendBatch(requests: AppendRequest[]): Promise<AppendOutcome[]>;
+  readSnapshotAndTail(aggregateId: string, maxPages: number): Promise<SnapshotAndTail>;
   /** Resolves once the engine tells this listener of every change from then on. */
   subscribe(listener: (change: Change) => void): Promise<() => void>;
   close(): void;
@@ -39,7 +40,7 @@ export function createCallClient(port: MessagePort): CallClient {
   port.onmessage = (message: MessageEvent<CallReply[]>) => {
     for (const [id, kind, value] of message.data) {
       if (kind === CHANGE) {
-        listeners.get(id)?.(changeFromWire(value));
+        listeners.get(id)?.(value);
         continue;
       }
       const call = pending.get(id);
@@ -62,6 +63,7 @@ export function createCallClient(port: MessagePort): CallClient {
       const wire = await send<OutcomesWire>([nextId++, 'appendBatch', requestsWire], wireBuffers(requestsWire));
       return outcomesFromWire(wire, requests);
     },
+    readSnapshotAndTail: (aggregateId, maxPages) => send<SnapshotAndTail>([nextId++, 'load', aggregateId, maxPages]),
     async subscribe(listener) {
       const key = nextId++;
       listeners.set(key, listener);
