@@ -278,6 +278,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       serveCalls(port, {
         append: (request) => appends.append(request),
         appendBatch: (requests) => appends.appendBatch(requests),
+        readSnapshotAndTail: (aggregateId, maxPages) => engine.readSnapshotAndTail(aggregateId, maxPages),
         subscribe: (listener) => feed.subscribe(listener),
         unsubscribe: (id) => feed.unsubscribe(id),
       });

@@ -117,7 +117,7 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     opened = await openInWorker(worker, name);
   }
   const { host, remote } = opened;
-  // Appends and the change feed take a port of their own (worker/call-port.ts); comlink serves the rest.
+  // Appends, loads and the change feed take a port of their own (worker/call-port.ts); comlink serves the rest.
   const { port1, port2 } = new MessageChannel();
   await remote.attachPort(Comlink.transfer(port2, [port2]));
   const calls = createCallClient(port1);
@@ -125,6 +125,7 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     get(target, property, receiver) {
       if (property === 'append') return calls.append;
       if (property === 'appendBatch') return calls.appendBatch;
+      if (property === 'readSnapshotAndTail') return calls.readSnapshotAndTail;
       return Reflect.get(target, property, receiver) as unknown;
     },
   }) as unknown as AsyncEngine;
