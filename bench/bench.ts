@@ -234,6 +234,14 @@ async function batchAppend(): Promise<Metric> {
   const chronicleMs = now() - t0;
   const info = await store.info();
   check(info.pendingEvents === events.length, `Chronicle stored ${info.pendingEvents} pending events`);
+  // Commits over many aggregates leave their stream index entries for the engine's idle time (worker/later-index.ts):
+  // not part of the calls, but reported, so the deferred work is in plain sight.
+  const waiting = info.deferredIndexEntries;
+  const idleStart = now();
+  const idleDeadline = idleStart + 60_000;
+  while ((await store.info()).deferredIndexEntries > 0 && now() < idleDeadline) await pause(20);
+  const indexedAfterMs = now() - idleStart;
+  check((await store.info()).deferredIndexEntries === 0, 'the waiting stream entries were indexed within 60 s');
   await store.close();
   await deleteDatabase(DB.chronicleBatch);
 
@@ -247,7 +255,9 @@ async function batchAppend(): Promise<Metric> {
     target: 8,
     notes:
       `${events.length} events appended locally with store.appendBatch, ${SIZES.batch} events per call ` +
-      `(${round(entriesPerBatch, 0)} aggregates per call on average; validation + encoding on the main thread, commit in the worker)`,
+      `(${round(entriesPerBatch, 0)} aggregates per call on average; validation + encoding on the main thread, commit in the worker). ` +
+      `${waiting} stream index entries were left for the engine's idle time; it had written them all ${round(indexedAfterMs, 0)} ms ` +
+      `after the last call (0.3 s of quiet first), not timed`,
   };
 }
 
