@@ -43,10 +43,14 @@ export function laterIndex(tx: ReadTx): Promise<LaterIndex> {
 
 async function readLaterIndex(tx: ReadTx): Promise<LaterIndex> {
   const meta = (await tx.objectStore('meta').get('client')) as MetaRecord | undefined;
-  if (meta?.laterFrom === undefined) return NOTHING;
+  const db = unwrap(tx).db;
+  if (meta?.laterFrom === undefined) {
+    // Nothing waits any more: what was parsed is not kept for the next burst.
+    perDatabase.delete(db);
+    return NOTHING;
+  }
   const pageIndex = tx.objectStore('pageIndex');
   const keys = await pageIndex.getAllKeys(IDBKeyRange.bound([PENDING, meta.laterFrom], [PENDING, Infinity]));
-  const db = unwrap(tx).db;
   let cache = perDatabase.get(db);
   if (!cache) {
     cache = { records: new Map() };
