@@ -8,6 +8,7 @@ import {
 import type { StoredEvent } from '../src/core/event.ts';
 import type { EncodedEvent } from '../src/core/registry.ts';
 import type { MetaRecord } from './db.ts';
+import { historyStartOf } from './meta.ts';
 import { spliceEventJson, type PageEntry } from './page-builder.ts';
 import type { AppendOutcome, AppendRequest, LogEnd } from './types.ts';
 
@@ -117,7 +118,7 @@ export function planGroup(
     const duplicates: string[] = [];
     const gone = droppedIds.size > 0 ? request.events.filter((e) => droppedIds.has(e.id)).map((e) => e.id) : [];
     if (gone.length > 0) {
-      refuse(new HistoryCompactedError('event-id', meta.compaction?.historyStartsAt ?? 1, { eventIds: gone }));
+      refuse(new HistoryCompactedError('event-id', historyStartOf(meta), { eventIds: gone }));
       continue;
     }
     // Known ids are rare (given ids, retries): with none, no id is looked up (hashing 1,000 ids is not free).

@@ -6,7 +6,7 @@ import { buildCommit, type BuiltCommit } from './page-builder.ts';
 import { findStoredEvents, indexedHead } from './lookups.ts';
 import { planGroup, versionMatches, type AppendGroupResult, type GroupPlan } from './append-plan.ts';
 import { PENDING, type AppendRequest, type LogEnd, type PageKey } from './types.ts';
-import { newMeta } from './meta.ts';
+import { holdsNoEvent, newMeta } from './meta.ts';
 import { backlogRange, putCommit, readBacklog } from './page-store.ts';
 import type { KnownState, StateCache } from './state-cache.ts';
 
@@ -162,13 +162,7 @@ async function commitAfterReading(
   unknown.forEach((id, i) => heads.set(id, Math.max(firstHeads[i]!, backlog?.heads.get(id) ?? 0)));
   const fromKnown = !backlog && storedMetaJson !== undefined && storedMetaJson === known?.metaJson;
   // A log with no event yet: every head is 0, and the cache can say so of every aggregate from now on.
-  // (Compaction leaves heads of events no longer counted: a compacted log is never "empty".)
-  const empty =
-    !backlog &&
-    metaFound !== undefined &&
-    metaFound.pendingEvents === 0 &&
-    metaFound.confirmedEvents === 0 &&
-    metaFound.compaction === undefined;
+  const empty = metaFound !== undefined && holdsNoEvent(metaFound);
   if (fromKnown) {
     for (const [id, head] of knownHead) heads.set(id, head);
   } else {

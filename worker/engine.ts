@@ -12,7 +12,7 @@ import { createGroupCommit } from './group-commit.ts';
 import { createIdleIndexer } from './idle-indexer.ts';
 import { indexBacklog, indexLaterCommits } from './indexer.ts';
 import { importPendingRaw, ingestConfirmed, type IngestResult } from './ingest.ts';
-import { newMeta } from './meta.ts';
+import { historyStartOf, holdsNoEvent, newMeta } from './meta.ts';
 import { backlogRange } from './page-store.ts';
 import { pendingRangeAll } from './pending.ts';
 import { readLogPages, readSnapshotAndTail, readStreamHead, readStreamPages, type SnapshotAndTail } from './reads.ts';
@@ -212,7 +212,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
           confirmedHead: meta.confirmedHead,
           unindexedEvents: meta.indexedThrough === undefined ? 0 : meta.confirmedHead - meta.indexedThrough,
           deferredIndexEntries: meta.laterEntries ?? 0,
-          historyStartsAt: meta.compaction?.historyStartsAt ?? 1,
+          historyStartsAt: historyStartOf(meta),
           compactedEvents: meta.compaction?.droppedEvents ?? 0,
         };
       }),
@@ -303,8 +303,6 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const meta = await run('open', (db) => db.get('meta', 'client'));
   if (meta && (backlogRange(meta) || meta.laterFrom !== undefined)) idleIndexer.schedule();
   // A log with no event yet: every head is 0, so the first appends need not read any (the cache checks meta before trusting it).
-  if (meta && meta.pendingEvents === 0 && meta.confirmedEvents === 0 && meta.compaction === undefined && !backlogRange(meta)) {
-    cache.observe(meta, [], true);
-  }
+  if (meta && holdsNoEvent(meta)) cache.observe(meta, [], true);
   return engine;
 }

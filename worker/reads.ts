@@ -2,7 +2,8 @@ import { unwrap, type IDBPTransaction } from 'idb';
 import { HistoryCompactedError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import { backlogRange, readBacklog, readPages } from './page-store.ts';
-import type { ChronicleDB, ChronicleSchema, MetaRecord, PageRecord, SnapshotRecord } from './db.ts';
+import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
+import { historyStartOf } from './meta.ts';
 import { droppedStreamPart, indexedHead, keyId, pageOrder, readKeyed, streamPageKeys } from './lookups.ts';
 import type { StateCache } from './state-cache.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
@@ -93,11 +94,6 @@ export async function readStreamPages(db: ChronicleDB, query: StreamQuery): Prom
 }
 
 type ReadTx = IDBPTransaction<ChronicleSchema, ('pages' | 'pageIndex' | 'meta' | 'snapshots' | 'bases')[], 'readonly'>;
-
-/** The first confirmed position stored (1 until compaction dropped some). */
-export function historyStartOf(meta: MetaRecord | undefined): number {
-  return meta?.compaction?.historyStartsAt ?? 1;
-}
 
 /** An aggregate's snapshot, its compaction base (if compaction dropped its first events) and pages after the later of the two. */
 export interface SnapshotAndTail {
