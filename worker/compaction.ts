@@ -13,6 +13,7 @@ import type {
   SnapshotRecord,
 } from './db.ts';
 import { idKeys } from './id-keys.ts';
+import { historyStartOf } from './meta.ts';
 import { decodePageJson } from './page-codec.ts';
 import { readPages } from './page-store.ts';
 import { CONFIRMED, DROPPED, type PageKey, type RawPage } from './types.ts';
@@ -76,9 +77,15 @@ export interface DropResult {
 const ignore = (): void => undefined;
 const confirmedFrom = (position: number) => IDBKeyRange.bound([CONFIRMED, position], [CONFIRMED, Infinity]);
 
+/** The checkpoint stores, in any transaction that covers them. */
+interface CheckpointStores {
+  objectStore(name: 'projections'): { getAll(): Promise<ProjectionRecord[]> };
+  objectStore(name: 'jobs'): { getAll(): Promise<JobRecord[]> };
+  objectStore(name: 'reactions'): { getAll(): Promise<ReactionRecord[]> };
+}
+
 /** The checkpoints compaction may not pass: projections, running replay jobs, reactions, unindexed pages. */
-async function readLimits(db: ChronicleDB, meta: MetaRecord): Promise<Blocker[]> {
-  const tx = db.transaction(['projections', 'jobs', 'reactions']);
+async function readLimits(tx: CheckpointStores, meta: MetaRecord): Promise<Blocker[]> {
   const [projections, jobs, reactions] = await Promise.all([
     tx.objectStore('projections').getAll(),
     tx.objectStore('jobs').getAll(),
@@ -106,7 +113,7 @@ function limitsOf(
 export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, now: number, maxPages: number): Promise<CompactionPlan> {
   const meta = await db.get('meta', 'client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
-  const historyStartsAt = meta.compaction?.historyStartsAt ?? 1;
+  const historyStartsAt = historyStartOf(meta);
   const empty: CompactionPlan = { historyStartsAt, pages: [], raw: [], aggregates: [], blockers: [] };
   const overOf = (keys: PageKey[], pages: PageRecord[]) => {
     const facts = pages.map((page, i) => ({ first: keys[i]![1], count: page.count, t1: page.t1, bytes: page.json.length }));
@@ -124,7 +131,8 @@ export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, 
   const { facts, over } = overOf(keys, pages);
   if (over === 0) return empty;
   const lastOf = (i: number) => facts[i]!.first + facts[i]!.count - 1;
-  const { horizon, blockers } = horizonOf(lastOf(over - 1), await readLimits(db, meta));
+  const limits = await readLimits(db.transaction(['projections', 'jobs', 'reactions']), meta);
+  const { horizon, blockers } = horizonOf(lastOf(over - 1), limits);
   let n = 0;
   while (n < over && lastOf(n) <= horizon) n++;
   const batch = pages.slice(0, n);
@@ -178,7 +186,7 @@ export async function dropCompacted(db: ChronicleDB, request: DropRequest): Prom
   const tx = db.transaction([...stores], 'readwrite');
   const meta = await tx.objectStore('meta').get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
-  const startsAt = meta.compaction?.historyStartsAt ?? 1;
+  const startsAt = historyStartOf(meta);
   const none = (skipped: 'raced' | 'blocked'): DropResult => ({
     pages: 0,
     events: 0,
@@ -197,12 +205,7 @@ export async function dropCompacted(db: ChronicleDB, request: DropRequest): Prom
     return none('raced');
   }
   const last = keys[keys.length - 1]![1] + pages[pages.length - 1]!.count - 1;
-  const [projections, jobs, reactions] = await Promise.all([
-    tx.objectStore('projections').getAll(),
-    tx.objectStore('jobs').getAll(),
-    tx.objectStore('reactions').getAll(),
-  ]);
-  if (limitsOf(meta, projections, jobs, reactions).some((limit) => limit.position < last)) {
+  if ((await readLimits(tx, meta)).some((limit) => limit.position < last)) {
     await tx.done;
     return none('blocked');
   }
