@@ -37,21 +37,17 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
   }
 }
 
-/** After rewritePendingPages no commit record is left, so none has stream entries waiting (db.ts, MetaRecord.laterFrom). */
-export function forgetWaitingEntries(meta: MetaRecord): void {
-  delete meta.laterFrom;
-  delete meta.laterEntries;
-}
-
 /**
  * Rewrites pending pages through `edit`, which returns the events to keep (in
  * order; it may change them in place). Empty pages are deleted; every other
  * page is written again with its own index entries (so no page relies on a
- * commit's first page any more; the caller's meta must forgetWaitingEntries). Runs inside the caller's transaction (which
- * must cover pages and pageIndex).
+ * commit's first page any more, and no commit's stream entries wait: `meta`,
+ * which the caller stores, forgets them). Runs inside the caller's
+ * transaction (which must cover pages and pageIndex).
  */
 export async function rewritePendingPages(
   tx: WriteTx,
+  meta: MetaRecord,
   edit: (events: StoredEvent[]) => StoredEvent[],
 ): Promise<{ before: number; after: number }> {
   const { keys, pages: values } = await readPages(tx.objectStore('pages'), pendingRangeAll());
@@ -59,6 +55,8 @@ export async function rewritePendingPages(
   tx.objectStore('pageIndex')
     .delete(pendingRangeAll())
     .catch(() => undefined);
+  delete meta.laterFrom;
+  delete meta.laterEntries;
   const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
     key: keys[i]!,
     events: decodePageJson(page.json),

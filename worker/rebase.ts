@@ -2,7 +2,7 @@ import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB } from './db.ts';
-import { forgetWaitingEntries, rewritePendingPages, pendingRangeAll } from './pending.ts';
+import { rewritePendingPages, pendingRangeAll } from './pending.ts';
 import { CONFIRMED, DROPPED } from './types.ts';
 import { readBacklog, readPages } from './page-store.ts';
 
@@ -209,7 +209,7 @@ export async function applyRebase(
   const rejected = tx.objectStore('rejected');
   const now = Date.now();
   let result: Resequenced | undefined;
-  const { after } = await rewritePendingPages(tx, (events) => {
+  const { after } = await rewritePendingPages(tx, meta, (events) => {
     result = resequencePending(events, plan.conflicts, decisions);
     for (const { event, reason } of result.dropped) {
       rejected.put({ id: event.id, event, reason, code: 'REBASE_DROPPED', rejectedAt: now }, event.id).catch(() => undefined);
@@ -223,7 +223,6 @@ export async function applyRebase(
       .delete(aggregateId)
       .catch(() => undefined);
   meta.pendingEvents = after;
-  forgetWaitingEntries(meta);
   meta.nextClientSeq = after > 0 ? firstClientSeq + after : Number.isFinite(firstClientSeq) ? firstClientSeq : meta.nextClientSeq;
   meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(() => undefined);
@@ -246,7 +245,7 @@ export async function renumberPending(
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const dropped: StoredEvent[] = [];
   const now = Date.now();
-  const { after } = await rewritePendingPages(tx, (events) => {
+  const { after } = await rewritePendingPages(tx, meta, (events) => {
     const { keep, dropped: refused } = renumberEvents(events, from, reject);
     for (const event of refused) {
       const why = reject.get(event.id)!;
@@ -258,7 +257,6 @@ export async function renumberPending(
     return keep;
   });
   meta.pendingEvents = after;
-  forgetWaitingEntries(meta);
   meta.nextClientSeq = from + after;
   meta.generation = (meta.generation ?? 0) + 1;
   tx.objectStore('meta')
