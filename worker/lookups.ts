@@ -21,6 +21,10 @@ type IndexTx = IDBPTransaction<ChronicleSchema, StoreNames<ChronicleSchema>[], I
 
 const streamRange = (aggregateId: string) => IDBKeyRange.bound([aggregateId], [aggregateId, []]);
 export const keyId = (key: PageKey): string => `${key[0]}:${key[1]}`;
+/** Adds the pending pages firstLsn..lastLsn to a set of page keys by keyId. */
+const addPending = (keys: Map<string, PageKey>, firstLsn: number, lastLsn: number): void => {
+  for (let lsn = firstLsn; lsn <= lastLsn; lsn++) keys.set(`${PENDING}:${lsn}`, [PENDING, lsn]);
+};
 export const pageOrder = (a: PageKey, b: PageKey): number => a[0] - b[0] || a[1] - b[1];
 
 /** The highest seq of an aggregate in the indexes (0 when it has none). */
@@ -65,7 +69,7 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
   const [ownEntries, recordEntries, later] = await Promise.all([entries('pages'), entries('pageIndex'), laterIndex(tx)]);
   const keys = new Map<string, PageKey>();
   for (const key of ownEntries) keys.set(keyId(key), key);
-  for (const lsn of laterPages(later, aggregateId, fromSeq, toSeq)) keys.set(`${PENDING}:${lsn}`, [PENDING, lsn]);
+  for (const lsn of laterPages(later, aggregateId, fromSeq, toSeq)) addPending(keys, lsn, lsn);
   const commits = recordEntries.filter((key) => key[0] === PENDING);
   const startsDropped = recordEntries.find((key) => key[0] !== PENDING)?.[0] === DROPPED;
   // Records of dropped pages (compaction) keep stream heads; they name no page.
@@ -75,7 +79,7 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
     const record = records[i];
     if (!record) return;
     const [from, to] = spanOf(record, key, aggregateId);
-    for (let lsn = from; lsn <= to; lsn++) keys.set(`${PENDING}:${lsn}`, [PENDING, lsn]);
+    addPending(keys, from, to);
   });
   return { keys: [...keys.values()].sort(pageOrder), startsDropped };
 }
@@ -161,7 +165,7 @@ export async function findStoredEvents(
     const record = records[i];
     if (!record) return;
     const [from, to] = spanOf(record, key);
-    for (let lsn = from; lsn <= to; lsn++) keys.set(`${PENDING}:${lsn}`, [PENDING, lsn]);
+    addPending(keys, from, to);
   });
   const read = await readKeyed(tx, [...keys.values()]);
   const wanted = new Set(ids);
