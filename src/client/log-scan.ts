@@ -1,7 +1,7 @@
 import { firstWantedPosition, startsBeforeHistory } from '../core/compaction.ts';
 import { HistoryCompactedError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
-import type { LogCursor } from '../core/cursor.ts';
+import { confirmedPositionOf, type LogCursor } from '../core/cursor.ts';
 import { CONFIRMED, PENDING, type RawPage } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, type PlacedEvent } from './log-events.ts';
@@ -28,15 +28,13 @@ export interface ScanBatch {
   offsets: number[];
   /** The last event looked at: resume after it. */
   last: LogCursor;
-  /** The first confirmed position stored: a scan from before it began there (see `history`). */
-  historyStartsAt: number;
 }
 
 /**
  * What a scan does when it would start before the start of local history
  * (compaction dropped the confirmed events before `historyStartsAt`):
  * - 'exact': throw HistoryCompactedError (a state folded from it would differ);
- * - 'kept': start at the start of local history (ScanBatch.historyStartsAt says where);
+ * - 'kept': start at the start of local history;
  * - 'explicit' (the default): throw only when the filter asked for a place
  *   before it (`fromPosition`, a confirmed `after`); "the whole log" is what is kept.
  */
@@ -76,7 +74,7 @@ function checkHistory(
  */
 function checkNotDroppedSince(readUpTo: LogCursor | null, historyStartsAt: number): void {
   if (!readUpTo || readUpTo.area !== CONFIRMED) return;
-  const nextPosition = readUpTo.page + readUpTo.index + 1;
+  const nextPosition = confirmedPositionOf(readUpTo) + 1;
   if (historyStartsAt > nextPosition) throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: nextPosition });
 }
 
@@ -141,7 +139,7 @@ export async function* scanLog(
   let last = after;
   let historyStartsAt = 1;
   const take = (): ScanBatch => {
-    const out = { matches: batch, scanned, offsets, last: last!, historyStartsAt };
+    const out = { matches: batch, scanned, offsets, last: last! };
     batch = [];
     offsets = [];
     scanned = 0;

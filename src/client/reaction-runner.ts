@@ -1,4 +1,4 @@
-import { pendingStartOf, storedAfter, type LogCursor } from '../core/cursor.ts';
+import { confirmedPositionOf, pendingStartOf, storedAfter } from '../core/cursor.ts';
 import { backoffDelay, reactionRuntime, type AnyReactionDefinition, type ReactionContext } from '../core/reaction.ts';
 import type { ReactionAdvance, ReactionRecord } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
@@ -16,7 +16,6 @@ export interface ReactionRunner {
 class Stopped extends Error {}
 
 /** A confirmed cursor's server position (confirmed pages are keyed by their first position). */
-const positionOf = (cursor: LogCursor): number => cursor.page + cursor.index;
 
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
@@ -143,8 +142,8 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
       { keepStored: true, history: 'kept' },
     );
     for await (const batch of confirmed) {
-      await deliverBatch(batch.matches, false, (p) => ({ confirmed: p.event.position ?? positionOf(p.cursor) }));
-      const through = positionOf(batch.last);
+      await deliverBatch(batch.matches, false, (p) => ({ confirmed: p.event.position ?? confirmedPositionOf(p.cursor) }));
+      const through = confirmedPositionOf(batch.last);
       if (through > record.confirmed) {
         await engine.advanceReaction(name, { confirmed: through });
         record.confirmed = through;

@@ -1,4 +1,4 @@
-import type { LogCursor } from './cursor.ts';
+import { confirmedPositionOf, type LogCursor } from './cursor.ts';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -94,7 +94,7 @@ export interface Blocker {
 /** The last confirmed position a projection's stored cursor covers (its cursor holds confirmed events only). */
 export function projectionThrough(cursor: LogCursor | null): number {
   if (!cursor) return 0;
-  return cursor.area === 0 ? cursor.page + cursor.index : Number.POSITIVE_INFINITY;
+  return cursor.area === 0 ? confirmedPositionOf(cursor) : Number.POSITIVE_INFINITY;
 }
 
 /**
@@ -106,7 +106,7 @@ export function projectionThrough(cursor: LogCursor | null): number {
 export function jobThrough(job: { status: 'running' | 'done'; cursor: LogCursor | null }): number {
   if (job.status === 'done') return Number.POSITIVE_INFINITY;
   if (!job.cursor || job.cursor.area < 0) return 0;
-  return job.cursor.area === 0 ? job.cursor.page + job.cursor.index : Number.POSITIVE_INFINITY;
+  return projectionThrough(job.cursor);
 }
 
 /**
@@ -131,7 +131,7 @@ export function horizonOf(wanted: number, limits: readonly Blocker[]): { horizon
  */
 export function firstWantedPosition(after: LogCursor | null | undefined, fromPosition?: number): number {
   let first = 1;
-  if (after) first = after.area === 0 ? after.page + after.index + 1 : after.area > 0 ? Number.POSITIVE_INFINITY : 1;
+  if (after) first = after.area === 0 ? confirmedPositionOf(after) + 1 : after.area > 0 ? Number.POSITIVE_INFINITY : 1;
   if (fromPosition !== undefined) first = Math.max(first, fromPosition);
   return first;
 }

@@ -38,6 +38,11 @@ export function isAfter(cursor: LogCursor, after: LogCursor | null | undefined):
   return !after || compareCursor(cursor, after) > 0;
 }
 
+/** The confirmed position of a place in the confirmed area (a page's key is its first position). */
+export function confirmedPositionOf(cursor: LogCursor): number {
+  return cursor.page + cursor.index;
+}
+
 /**
  * True when an event was stored after the log stood at `end`: a confirmed
  * event has a higher position, a pending one a page allocated since. Pending
@@ -45,7 +50,7 @@ export function isAfter(cursor: LogCursor, after: LogCursor | null | undefined):
  * whatever happened in between (a sync, a rebase).
  */
 export function storedAfter(cursor: LogCursor, position: number | undefined, end: LogEnd): boolean {
-  if (cursor.area === 0) return (position ?? cursor.page + cursor.index) > end.confirmedHead;
+  if (cursor.area === 0) return (position ?? confirmedPositionOf(cursor)) > end.confirmedHead;
   return cursor.page >= end.nextLsn;
 }
 
