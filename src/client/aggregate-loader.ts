@@ -1,5 +1,6 @@
 import { aggregateRuntime, type AggregateRuntime, type AnyAggregateDefinition } from '../core/aggregate.ts';
 import { HistoryCompactedError, StoreClosedError } from '../core/errors.ts';
+import { confirmedPositionOf } from '../core/cursor.ts';
 import { findJsonProblem } from '../core/json-data.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
@@ -95,42 +96,27 @@ export async function loadAggregate(
   } = {},
 ): Promise<LoadResult<unknown>> {
   if (options.until !== undefined || options.skip) {
-    return retryOnceIfCompacted((final) => foldFromScratch(connection, registry, definition, aggregateId, options, final));
+    return retryOnceIfCompacted(() => foldFromScratch(connection, registry, definition, aggregateId, options));
   }
-  return retryOnceIfCompacted((final) => loadOnce(connection, registry, definition, aggregateId, options, final));
-}
-
-/** The continuation of a load (after its first engine call). */
-class ContinuationCompacted extends Error {
-  constructor(readonly error: HistoryCompactedError) {
-    super(error.message);
-  }
+  return retryOnceIfCompacted(() => loadOnce(connection, registry, definition, aggregateId, options));
 }
 
 /**
  * Compaction can drop the events right after the base or snapshot a load
  * started from, and write a newer base, between the load's engine calls:
- * the continuation then finds its seq dropped. Once, the whole load starts
- * again (and reads the new base); a second time, or an error of the first
- * call, is thrown as it is.
+ * a later read then finds its seq dropped. Once, the whole load starts again
+ * (and reads the new base); a second time, the error is thrown as it is. The
+ * first call of a load reads only what is kept, so a 'stream' error comes
+ * from a later read (or from a base these reducers cannot use: then the
+ * second attempt throws it again).
  */
-async function retryOnceIfCompacted<T>(attempt: (final: boolean) => Promise<T>): Promise<T> {
+async function retryOnceIfCompacted<T>(attempt: () => Promise<T>): Promise<T> {
   try {
-    return await attempt(false);
+    return await attempt();
   } catch (error) {
-    if (!(error instanceof ContinuationCompacted)) throw error;
+    if (!(error instanceof HistoryCompactedError) || error.what !== 'stream') throw error;
   }
-  return attempt(true);
-}
-
-/** Runs a continuation read; its HistoryCompactedError becomes ContinuationCompacted unless this is the final attempt. */
-async function continuation(final: boolean, read: () => Promise<void>): Promise<void> {
-  try {
-    await read();
-  } catch (error) {
-    if (!final && error instanceof HistoryCompactedError) throw new ContinuationCompacted(error);
-    throw error;
-  }
+  return attempt();
 }
 
 async function loadOnce(
@@ -139,7 +125,6 @@ async function loadOnce(
   definition: AnyAggregateDefinition,
   aggregateId: string,
   options: { forceSnapshot?: boolean },
-  final: boolean,
 ): Promise<LoadResult<unknown>> {
   const aggregate = aggregateRuntime(definition);
   // One engine call brings the snapshot and the pages after it.
@@ -179,9 +164,7 @@ async function loadOnce(
   if (!complete) {
     // From an explicit seq: if compaction dropped it (an unusable base), this throws HistoryCompactedError;
     // if compaction dropped it since the first call, the load starts again from the new base.
-    await continuation(final, async () => {
-      for await (const event of readStream(connection, registry, aggregateId, { fromSeq: version + 1 })) apply(event);
-    });
+    for await (const event of readStream(connection, registry, aggregateId, { fromSeq: version + 1 })) apply(event);
   }
   const due = aggregate.snapshotEvery > 0 && eventsApplied >= aggregate.snapshotEvery;
   if ((due || options.forceSnapshot) && version > 0 && (eventsApplied > 0 || !usable || fromBase)) {
@@ -216,7 +199,6 @@ async function foldFromScratch(
   definition: AnyAggregateDefinition,
   aggregateId: string,
   options: { until?: LogCursor | null; skip?: ReadonlySet<string> },
-  final: boolean,
 ): Promise<LoadResult<unknown>> {
   const aggregate = aggregateRuntime(definition);
   // Over compacted history, the fold starts from the compaction base: exact for any place at or after the start of local history.
@@ -233,8 +215,8 @@ async function foldFromScratch(
         reason: 'the compaction base was made by another reducer version',
       });
     }
-    if (until && until.area === 0 && until.page + until.index < historyStartsAt - 1) {
-      throw new HistoryCompactedError('state', historyStartsAt, { aggregateId, until: until.page + until.index });
+    if (until && until.area === 0 && confirmedPositionOf(until) < historyStartsAt - 1) {
+      throw new HistoryCompactedError('state', historyStartsAt, { aggregateId, until: confirmedPositionOf(until) });
     }
     state = snapshotState(base);
     version = base.seq;
@@ -243,18 +225,16 @@ async function foldFromScratch(
   let unknownEvents = 0;
   // Skipped ids seen in the kept stream: over a base, one not seen may be inside the base, and cannot be left out.
   const skippedSeen = new Set<string>();
-  await continuation(final, async () => {
-    for await (const { event, cursor } of readStreamPlaced(connection, registry, aggregateId, { fromSeq: version + 1 })) {
-      if (options.skip?.has(event.id)) skippedSeen.add(event.id);
-      if (options.until && isAfter(cursor, options.until)) continue;
-      version = event.seq;
-      if (options.skip?.has(event.id)) continue;
-      const reducer = event.known ? aggregate.reducers[event.type] : undefined;
-      if (reducer) state = reducer(state, event);
-      else unknownEvents++;
-      eventsApplied++;
-    }
-  });
+  for await (const { event, cursor } of readStreamPlaced(connection, registry, aggregateId, { fromSeq: version + 1 })) {
+    if (options.skip?.has(event.id)) skippedSeen.add(event.id);
+    if (options.until && isAfter(cursor, options.until)) continue;
+    version = event.seq;
+    if (options.skip?.has(event.id)) continue;
+    const reducer = event.known ? aggregate.reducers[event.type] : undefined;
+    if (reducer) state = reducer(state, event);
+    else unknownEvents++;
+    eventsApplied++;
+  }
   if (base && options.skip) {
     const missing = [...options.skip].filter((id) => !skippedSeen.has(id));
     if (missing.length > 0) {
