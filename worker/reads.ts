@@ -129,6 +129,8 @@ export async function readSnapshotAndTail(
     cache.observe(meta, [[aggregateId, head]]);
     if (head <= from && (snapshot || base)) return { snapshot, base, pages: [] };
   }
+  // Asked for no pages (a caller that wants only the base): no stream lookup.
+  if (maxPages <= 0) return { snapshot, base, pages: [] };
   const pages = await streamPagesIn(tx, { aggregateId, fromSeq: from + 1, toSeq: Infinity, maxPages, keptOnly: true });
   return { snapshot, base, pages };
 }
