@@ -137,9 +137,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       const bytes = utf8Length(body) + envelope;
       if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
     }
-    return input.id === undefined
-      ? { id, type: def.type, occurredAt, body, tail, generated: true }
-      : { id, type: def.type, occurredAt, body, tail };
+    return !given ? { id, type: def.type, occurredAt, body, tail, generated: true } : { id, type: def.type, occurredAt, body, tail };
   };
 
   return {
