@@ -27,15 +27,14 @@ function history(options: {
   start?: number;
   oldAt?: number;
 }): StoredEvent[][] {
-  const seqs = new Map<string, number>();
   let position = options.start ?? 1;
   const out: StoredEvent[][] = [];
   for (let p = 0; p < options.pages; p++) {
     const page: StoredEvent[] = [];
     for (let i = 0; i < options.perPage; i++) {
       const aggregateId = `o${position % options.orders}`;
-      const seq = (seqs.get(aggregateId) ?? 0) + 1;
-      seqs.set(aggregateId, seq);
+      // Round robin from position 1: a later import (start > 1) continues each stream's seqs.
+      const seq = Math.floor((position - 1) / options.orders) + 1;
       page.push({
         id: `c-${position}`,
         aggregateId,
