@@ -299,7 +299,7 @@ function benchServer(store: LogStore, clients: PushClient[]): SyncServer {
     store,
     logger: silentLogger,
     auth: { tokens },
-    ...(process.env.BENCH_NO_DECODE ? { pushDecoding: false as const } : {}),
+    ...(process.env.CHRONICLE_BENCH_NO_DECODE ? { pushDecoding: false as const } : {}),
   });
 }
 

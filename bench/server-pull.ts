@@ -18,37 +18,41 @@ if ('error' in database) {
   console.error(`server-pull needs PostgreSQL: ${database.error}`);
   process.exit(1);
 }
-// The pullers share the bench's one token: no per-client rate limit, or they would measure it.
-const server = await startSyncServer(database, { rateLimit: false });
 try {
-  console.log(`log of ${server.events} events (avg ${server.avgEventBytes} bytes) written in ${server.pushMs} ms (store.push, not HTTP)`);
+  // The pullers share the bench's one token: no per-client rate limit, or they would measure it.
+  const server = await startSyncServer(database, { rateLimit: false });
+  try {
+    console.log(`log of ${server.events} events (avg ${server.avgEventBytes} bytes) written in ${server.pushMs} ms (store.push, not HTTP)`);
 
-  /** Pulls the whole log page by page; returns how many events came. */
-  const pullAll = async (): Promise<number> => {
-    let after = 0;
-    let count = 0;
-    for (;;) {
-      const response = await fetch(`${server.url}/v1/logs/${server.log}/pull?after=${after}&limit=${PAGE}`, {
-        headers: { authorization: `Bearer ${server.token}` },
-      });
-      if (!response.ok) throw new Error(`pull after ${after}: HTTP ${response.status}`);
-      const body = (await response.json()) as { events: { position: number }[] };
-      const last = body.events.at(-1);
-      if (!last) return count;
-      count += body.events.length;
-      after = last.position;
+    /** Pulls the whole log page by page; returns how many events came. */
+    const pullAll = async (): Promise<number> => {
+      let after = 0;
+      let count = 0;
+      for (;;) {
+        const response = await fetch(`${server.url}/v1/logs/${server.log}/pull?after=${after}&limit=${PAGE}`, {
+          headers: { authorization: `Bearer ${server.token}` },
+        });
+        if (!response.ok) throw new Error(`pull after ${after}: HTTP ${response.status}`);
+        const body = (await response.json()) as { events: { position: number }[]; hasMore: boolean };
+        count += body.events.length;
+        // As a client reads a pull: hasMore ends it, with no request for an empty page after the last.
+        const last = body.events.at(-1);
+        if (!body.hasMore || !last) return count;
+        after = last.position;
+      }
+    };
+
+    for (const pullers of ROUNDS) {
+      const started = performance.now();
+      const counts = await Promise.all(Array.from({ length: pullers }, pullAll));
+      const ms = performance.now() - started;
+      const total = counts.reduce((sum, n) => sum + n, 0);
+      if (counts.some((n) => n !== server.events)) throw new Error(`a puller got ${counts.join(', ')} of ${server.events} events`);
+      console.log(`${pullers} puller(s): ${total} events in ${Math.round(ms)} ms = ${Math.round(total / (ms / 1000))} events/s served`);
     }
-  };
-
-  for (const pullers of ROUNDS) {
-    const started = performance.now();
-    const counts = await Promise.all(Array.from({ length: pullers }, pullAll));
-    const ms = performance.now() - started;
-    const total = counts.reduce((sum, n) => sum + n, 0);
-    if (counts.some((n) => n !== server.events)) throw new Error(`a puller got ${counts.join(', ')} of ${server.events} events`);
-    console.log(`${pullers} puller(s): ${total} events in ${Math.round(ms)} ms = ${Math.round(total / (ms / 1000))} events/s served`);
+  } finally {
+    await server.close();
   }
 } finally {
-  await server.close();
   await database.drop();
 }
