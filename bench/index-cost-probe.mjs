@@ -46,7 +46,7 @@ const server = createServer((req, res) => {
   res.end(req.url === '/w.js' ? workerJs : html);
 }).listen(0, '127.0.0.1');
 await new Promise((r) => server.on('listening', r));
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
 const page = await browser.newPage();
 await page.goto(`http://127.0.0.1:${server.address().port}/`);
 await page.waitForFunction(() => window.result, null, { timeout: 120000 });
