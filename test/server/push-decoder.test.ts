@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '../../src/core/protocol.ts';
@@ -9,6 +8,8 @@ import { decodePushBody } from '../../src/server/http/push-decode.ts';
 import { createPushDecoder, spawnDecoderThread as defaultSpawn, type PushDecoder } from '../../src/server/http/push-decoder.ts';
 import { createPgliteStore, createSyncServer, silentLogger, type Logger, type SyncServer } from '../../src/server/index.ts';
 import { freshLog, makeEvent, type PushEvent } from './helpers.ts';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Push bodies decoded in worker threads (src/server/http/push-decoder.ts): the
@@ -182,31 +183,15 @@ describe('push decoder threads', () => {
     }
   });
 
-  it("decodes in a thread when the module was loaded through tsx's API (as bench/run.mjs loads the server)", () => {
+  it("decodes in a thread when the module was loaded through tsx's API (as bench/run.mjs loads the server)", async () => {
     // tsImport gives the module a `?tsx-namespace=` URL; a thread that imported that URL got the file untransformed and died.
     const moduleUrl = new URL('../../src/server/http/push-decoder.ts', import.meta.url).href;
-    const script = `
-      import { tsImport } from 'tsx/esm/api';
-      const { createPushDecoder } = await tsImport(${JSON.stringify(moduleUrl)}, import.meta.url);
-      const warnings = [];
-      const logger = { info() {}, warn: (m, f) => warnings.push(m + ' ' + JSON.stringify(f)), error: (m) => warnings.push(m) };
-      const decoder = createPushDecoder({ threads: 1, minBytes: 0, supported: [1, 2], limits: { maxEventsPerPush: 10, maxEventBytes: 4096 }, logger });
-      const outcome = await decoder.decode(new TextEncoder().encode('{"protocolVersion":2,"clientId":"c","from":1,"to":0,"events":[]}'));
-      console.log(JSON.stringify({ decoded: decoder.decoded, ok: outcome?.ok ?? null, warnings }));
-      await decoder.close();
-    `;
-    // Inside the repository, so that the script finds tsx in node_modules.
-    const cache = fileURLToPath(new URL('../../node_modules/.cache', import.meta.url));
-    mkdirSync(cache, { recursive: true });
-    const dir = mkdtempSync(join(cache, 'chronicle-decoder-'));
-    try {
-      const file = join(dir, 'load-through-tsx.mjs');
-      writeFileSync(file, script);
-      const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
-      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toMatchObject({ decoded: 1, warnings: [] });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const script = fileURLToPath(new URL('./fixtures/decode-through-tsx.mjs', import.meta.url));
+    const { stdout } = await execFileAsync(process.execPath, [script, moduleUrl, JSON.stringify(SUPPORTED_PROTOCOL_VERSIONS)], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ decoded: 1, warnings: [] });
   });
 });
 
