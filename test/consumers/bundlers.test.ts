@@ -36,6 +36,8 @@ describe('Vite + React', () => {
       try {
         expect(visit1.result).toEqual({ inWorker: true, errorName: 'ConcurrencyError', errorIsClass: true });
         const total = visit1.page.getByTestId('total');
+        // The first load may still be running ('…') when the store reports it is open: wait for a number.
+        await expect.poll(async () => Number.isFinite(Number(await total.textContent()))).toBe(true);
         const before = Number(await total.textContent());
         await visit1.page.getByTestId('add').click();
         await expect.poll(async () => Number(await total.textContent())).toBe(before + 1);
