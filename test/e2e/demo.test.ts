@@ -172,8 +172,10 @@ describe('order-entry demo in Chromium', () => {
     await addItem(a, 'HON-WF', 2);
     await selectOrder(b, sharedOrder);
     await addItem(b, 'INF-SS', 3);
-    expect(await a.getByTestId('pending-count').getAttribute('data-count')).toBe('2');
-    expect(await b.getByTestId('pending-count').getAttribute('data-count')).toBe('2');
+    // The count is read from the log after each change notice, a step after the order's
+    // version moves, so it is polled rather than read once.
+    await expect.poll(() => a.getByTestId('pending-count').getAttribute('data-count')).toBe('2');
+    await expect.poll(() => b.getByTestId('pending-count').getAttribute('data-count')).toBe('2');
     await a.getByTestId('order-pending').waitFor();
 
     // B comes back first: its edits reach the server as they are.
