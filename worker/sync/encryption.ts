@@ -11,6 +11,7 @@ import {
 } from '../../src/core/encryption.ts';
 import { EncryptionKeyError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
+import { allInOrder } from './settle-in-order.ts';
 import type { PullPage, Transport } from './transport.ts';
 
 /** Asks the app for a log's keyring (a main-thread proxy in worker mode). */
@@ -86,7 +87,7 @@ export function withEncryption(
   };
 
   const openPage = async (events: StoredEvent[], ring: OpenKeyring): Promise<StoredEvent[]> =>
-    Promise.all(
+    allInOrder(
       events.map((event) =>
         settings.acceptPlaintext && !isEncryptedEnvelope(event.data) ? event : openEvent(event, log, (kid) => ring.keys.get(kid)),
       ),
@@ -103,7 +104,7 @@ export function withEncryption(
       const hashes = await Promise.all(ids.map((id) => hashAggregateId(idKey, log, id)));
       wireIds = new Map(ids.map((id, i) => [id, hashes[i]!]));
     }
-    return Promise.all(events.map((event) => sealEvent(event, log, { id: ring.current, key }, wireIds?.get(event.aggregateId))));
+    return allInOrder(events.map((event) => sealEvent(event, log, { id: ring.current, key }, wireIds?.get(event.aggregateId))));
   };
 
   const pullOpened = async (after: number, limit: number, clientId: string | undefined): Promise<PullPage> => {
