@@ -8,6 +8,7 @@ import { planGroup, versionMatches, type AppendGroupResult, type GroupPlan } fro
 import { PENDING, type AppendRequest, type LogEnd, type PageKey } from './types.ts';
 import { holdsNoEvent, newMeta } from './meta.ts';
 import { backlogRange, putCommit, readBacklog } from './page-store.ts';
+import { commitEarly } from './commit-early.ts';
 import type { KnownState, StateCache } from './state-cache.ts';
 
 // Failed requests also fail tx.done, which is what callers await.
@@ -86,7 +87,10 @@ async function commitOnKnownState(
     if (found === undefined || JSON.stringify(found) !== known.metaJson) {
       moved = true;
       tx.abort();
+      return;
     }
+    // Nothing moved: the writes queued below stand, and no request follows them.
+    commitEarly(tx);
   };
   const pages = tx.objectStore('pages');
   if (commit.index) tx.objectStore('pageIndex').put(commit.index, [PENDING, meta.nextLsn]);
@@ -180,6 +184,8 @@ async function commitAfterReading(
     return plan.result;
   }
   const later = writePlan(tx, plan, meta);
+  // Every write is queued and nothing is decided after them.
+  commitEarly(unwrap(tx));
   await tx.done;
   if (backlog) options.cache.forget();
   else options.cache.committed(meta, heads, fromKnown ? storedMetaJson : undefined, empty);

@@ -8,6 +8,7 @@ import { droppedStreamPart, indexedHead, keyId, pageOrder, readKeyed, streamPage
 import type { StateCache } from './state-cache.ts';
 import type { LogPageQuery, LogPageResult, PageKey, RawPage, StreamQuery } from './types.ts';
 import { CONFIRMED } from './types.ts';
+import { commitEarly } from './commit-early.ts';
 
 /** Pages fetched per round (one getAllKeys, then one get per page) when walking the log. */
 const PAGES_PER_READ = 64;
@@ -152,6 +153,7 @@ async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: 
   const snapshot = tx.objectStore('snapshots').get(aggregateId);
   const base = compacted ? tx.objectStore('bases').get(aggregateId) : undefined;
   const meta = tx.objectStore('meta').get('client');
+  commitEarly(tx);
   await new Promise<void>((resolve, reject) => {
     tx.oncomplete = () => resolve();
     tx.onabort = () => reject(tx.error ?? new DOMException('read aborted', 'AbortError'));
