@@ -15,8 +15,6 @@ export interface ReactionRunner {
 
 class Stopped extends Error {}
 
-/** A confirmed cursor's server position (confirmed pages are keyed by their first position). */
-
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
