@@ -74,8 +74,7 @@ async function commitOnKnownState(
   if (requests.some((r) => !versionMatches(r.expectedVersion, heads.get(r.aggregateId)!))) return undefined;
   const plan = planGroup(requests, heads, new Map(), meta, options.atomic);
 
-  const commit = buildCommit(plan.entries, meta.nextLsn, meta.laterEntries ?? 0);
-  noteLater(meta, meta.nextLsn, commit);
+  const commit = commitOf(plan, meta);
   // A commit of one page (every single append) touches two stores: its page carries its index entries.
   const tx = unwrap(db).transaction(commit.index ? ['pages', 'pageIndex', 'meta'] : ['pages', 'meta'], 'readwrite');
   const metaStore = tx.objectStore('meta');
@@ -199,19 +198,24 @@ function endOf(meta: MetaRecord): LogEnd {
 /** Queues the plan's pages (one commit) and the advanced meta record into `tx`; returns the stream entries left for later. */
 function writePlan(tx: AppendTx, plan: GroupPlan, meta: MetaRecord): number {
   if (plan.entries.length === 0) return 0;
-  const commit = buildCommit(plan.entries, meta.nextLsn, meta.laterEntries ?? 0);
-  noteLater(meta, meta.nextLsn, commit);
+  const commit = commitOf(plan, meta);
   meta.nextLsn = putCommit(tx, meta.nextLsn, commit);
   advanceMeta(meta, plan);
   tx.objectStore('meta').put(meta, 'client').catch(ignore);
   return commit.later;
 }
 
-/** A commit at firstLsn that left stream entries for later: readers must look from there (later-index.ts). */
-function noteLater(meta: MetaRecord, firstLsn: number, commit: BuiltCommit): void {
-  if (commit.later === 0) return;
-  meta.laterFrom ??= firstLsn;
-  meta.laterEntries = (meta.laterEntries ?? 0) + commit.later;
+/**
+ * The plan's commit, to be stored from meta.nextLsn on. When it leaves its
+ * stream entries for later, meta says so: readers look from there (later-index.ts).
+ */
+function commitOf(plan: GroupPlan, meta: MetaRecord): BuiltCommit {
+  const commit = buildCommit(plan.entries, meta.nextLsn, meta.laterEntries ?? 0);
+  if (commit.later > 0) {
+    meta.laterFrom ??= meta.nextLsn;
+    meta.laterEntries = (meta.laterEntries ?? 0) + commit.later;
+  }
+  return commit;
 }
 
 /** The counters a written plan moves (nextLsn moves as its pages are keyed). */
