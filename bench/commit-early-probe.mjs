@@ -15,8 +15,7 @@
  * Measured 2026-12-03 (2 cores, three runs): bare 0.37-0.61 ms, append 0.60-0.79,
  * commit after the meta read 0.47-0.68, commit at once 0.45-0.59.
  */
-import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
+import { runWorkerProbe } from './worker-probe.mjs';
 const workerJs = `
 const open = (name, upgrade) => new Promise((res, rej) => { const r = indexedDB.open(name + Math.random(), 1); r.onupgradeneeded = () => upgrade(r.result); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
 const done = (tx) => new Promise((res, rej) => { tx.oncomplete = res; tx.onabort = () => rej(tx.error); });
@@ -55,19 +54,5 @@ onmessage = async () => {
   }
   postMessage(out);
 };`;
-const html = `<script>const w = new Worker('/w.js'); w.onmessage = (e) => { window.result = e.data; }; w.postMessage(1);</script>`;
-const server = createServer((req, res) => {
-  res.setHeader('cross-origin-opener-policy', 'same-origin');
-  res.setHeader('cross-origin-embedder-policy', 'require-corp');
-  res.setHeader('content-type', req.url === '/w.js' ? 'text/javascript' : 'text/html');
-  res.end(req.url === '/w.js' ? workerJs : html);
-}).listen(0, '127.0.0.1');
-await new Promise((r) => server.on('listening', r));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
-const page = await browser.newPage();
-await page.goto(`http://127.0.0.1:${server.address().port}/`);
-await page.waitForFunction(() => window.result, null, { timeout: 120000 });
 console.log('median ms per transaction, per round:');
-console.log(JSON.stringify(await page.evaluate(() => window.result), null, 1));
-await browser.close();
-server.close();
+console.log(JSON.stringify(await runWorkerProbe(workerJs), null, 1));

@@ -12,8 +12,7 @@
  * to commit; a 60 KB page 0.17 ms in put, 0.9 ms to commit. So the commit of an
  * appendBatch call waits mostly on its index entries, not its bytes.
  */
-import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
+import { runWorkerProbe } from './worker-probe.mjs';
 const workerJs = `
 const open = () => new Promise((res, rej) => { const r = indexedDB.open('x' + Math.random(), 1); r.onupgradeneeded = () => { const db = r.result;
   const pages = db.createObjectStore('pages'); pages.createIndex('stream', 'stream', { multiEntry: true }); pages.createIndex('id', 'id', { multiEntry: true });
@@ -40,16 +39,4 @@ onmessage = async () => {
   }
   postMessage(out);
 };`;
-const html = `<script>const w = new Worker('/w.js'); w.onmessage = (e) => { window.result = e.data; }; w.postMessage(1);</script>`;
-const server = createServer((req, res) => {
-  res.setHeader('content-type', req.url === '/w.js' ? 'text/javascript' : 'text/html');
-  res.end(req.url === '/w.js' ? workerJs : html);
-}).listen(0, '127.0.0.1');
-await new Promise((r) => server.on('listening', r));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
-const page = await browser.newPage();
-await page.goto(`http://127.0.0.1:${server.address().port}/`);
-await page.waitForFunction(() => window.result, null, { timeout: 120000 });
-console.log(JSON.stringify(await page.evaluate(() => window.result), null, 1));
-await browser.close();
-server.close();
+console.log(JSON.stringify(await runWorkerProbe(workerJs), null, 1));

@@ -1,0 +1,31 @@
+/**
+ * What the stand-alone IndexedDB probes (index-cost-probe.mjs,
+ * commit-early-probe.mjs) share: serve `workerJs` as a dedicated worker of a
+ * blank page on 127.0.0.1, cross-origin isolated (so performance.now() is
+ * precise there, as in the bench), open it in headless Chromium
+ * (CHROMIUM_PATH or /usr/bin/chromium), post the worker one message and
+ * return what it posts back.
+ */
+import { createServer } from 'node:http';
+import { chromium } from 'playwright-core';
+
+export async function runWorkerProbe(workerJs) {
+  const html = `<script>const w = new Worker('/w.js'); w.onmessage = (e) => { window.result = e.data; }; w.postMessage(1);</script>`;
+  const server = createServer((req, res) => {
+    res.setHeader('cross-origin-opener-policy', 'same-origin');
+    res.setHeader('cross-origin-embedder-policy', 'require-corp');
+    res.setHeader('content-type', req.url === '/w.js' ? 'text/javascript' : 'text/html');
+    res.end(req.url === '/w.js' ? workerJs : html);
+  }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.on('listening', resolve));
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => window.result, null, { timeout: 120000 });
+    return await page.evaluate(() => window.result);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
