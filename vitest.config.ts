@@ -29,6 +29,15 @@ const nodeResolve = { conditions: [SOURCE, ...defaultServerConditions] };
 const browserResolve = { conditions: [SOURCE, ...defaultClientConditions] };
 const HOOK_TIMEOUT = 60_000;
 
+/**
+ * How long `expect.poll` waits before it fails (Vitest's default is 1 s). What
+ * the suites poll for (a sync round, a worker's reply, a re-render) takes
+ * milliseconds on an idle machine but can take seconds on a loaded 2-core CI
+ * runner; a poll that passes returns as soon as it does, so a long bound costs
+ * nothing.
+ */
+const POLL = { poll: { timeout: 20_000 } };
+
 export default defineConfig({
   test: {
     projects: [
@@ -42,6 +51,7 @@ export default defineConfig({
           setupFiles: ['test/setup/node.ts'],
           testTimeout: TEST_TIMEOUT,
           hookTimeout: HOOK_TIMEOUT,
+          expect: POLL,
         },
       },
       {
@@ -64,6 +74,7 @@ export default defineConfig({
           globalSetup: ['test/setup/sync-server.ts'],
           testTimeout: TEST_TIMEOUT,
           hookTimeout: HOOK_TIMEOUT,
+          expect: POLL,
           browser: {
             enabled: true,
             headless: true,
@@ -91,6 +102,7 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          expect: POLL,
         },
       },
       {
@@ -103,6 +115,7 @@ export default defineConfig({
           globalSetup: ['test/consumers/setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
+          expect: POLL,
         },
       },
     ],
