@@ -244,11 +244,14 @@ describe('encrypted sync (embedded server)', () => {
       if (body.events.length >= 2) [body.events[0]!.data, body.events[1]!.data] = [body.events[1]!.data, body.events[0]!.data];
       return new Response(JSON.stringify(body), { status: response.status, headers: { 'content-type': 'application/json' } });
     };
-    const c = await openClient(harness.url, { log, encryption: { keys: K1 }, fetch: swapping });
+    // The reader opens once both events are on the server: opened earlier, its start-up sync
+    // could pull o1 alone (a page of one, which the swap leaves intact) and then o2 alone.
+    let c: Client | undefined;
     try {
       await a.append('o1', [placed('one')]);
       await a.append('o2', [placed('two')]);
       await a.sync.syncNow();
+      c = await openClient(harness.url, { log, encryption: { keys: K1 }, fetch: swapping });
       expect(await syncError(c)).toMatchObject({
         reason: 'decrypt-failed',
         keyId: 'k1',
@@ -257,7 +260,7 @@ describe('encrypted sync (embedded server)', () => {
       await expectEmpty(c);
     } finally {
       await a.dispose();
-      await c.dispose();
+      await c?.dispose();
     }
   });
 
