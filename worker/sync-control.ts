@@ -69,8 +69,10 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       await sync.syncNow();
     },
     async pause() {
-      sync?.pause();
+      // The other tabs hear it first (the one syncing may be another); then this tab's round in flight stops.
+      const stopping = sync?.pause();
       publish({ kind: 'syncControl', paused: true });
+      await stopping;
     },
     async resume() {
       sync?.resume();
@@ -93,7 +95,7 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       if (change.kind === 'appended' && change.count > 0) sync?.trigger();
       // Pausing is for the store, not the tab: the tab that syncs obeys a pause from any other.
       if (change.kind === 'syncControl') {
-        if (change.paused) sync?.pause();
+        if (change.paused) void sync?.pause();
         else sync?.resume();
       }
     },

@@ -61,9 +61,28 @@ export interface SyncRunner {
   trigger(): void;
   /** Runs one full round now and resolves when it finished (or failed). */
   syncNow(): Promise<void>;
-  pause(): void;
+  /** Sends nothing more; resolves once the round in flight, if any, has stopped (see SyncRound.run). */
+  pause(): Promise<void>;
   resume(): void;
   stop(): Promise<void>;
+}
+
+/** A sleep that wake() ends early (a trigger, a pause, a stop); wake() with no sleep under way does nothing. */
+function createWakeableSleep() {
+  let wakeSleeper: (() => void) | undefined;
+  return {
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wakeSleeper = undefined;
+          resolve();
+        }
+        wakeSleeper = done;
+      }),
+    wake: () => wakeSleeper?.(),
+  };
 }
 
 function isOnline(): boolean {
@@ -96,12 +115,14 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   const status: SyncStatus = initialSyncStatus('standby');
   let stopped = false;
   let paused = false;
-  let wake: (() => void) | undefined;
+  const { sleep, wake } = createWakeableSleep();
   let dirty = true;
   let failures = 0;
   const roundWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   let releaseLock: (() => void) | undefined;
   let loopDone: Promise<void> | undefined;
+  /** Settles when the round now in flight has ended and its outcome is in the status; undefined between rounds. */
+  let roundEnded: Promise<void> | undefined;
 
   const setStatus = (patch: Partial<SyncStatus>) => {
     Object.assign(status, patch);
@@ -109,7 +130,16 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   };
 
   const round = createSyncRound(
-    { clientId: deps.clientId, getDb: deps.getDb, publish: deps.publish, transport, status, setStatus, decide: callbacks.decide },
+    {
+      clientId: deps.clientId,
+      getDb: deps.getDb,
+      publish: deps.publish,
+      transport,
+      status,
+      setStatus,
+      decide: callbacks.decide,
+      halted: () => paused || stopped,
+    },
     {
       pullLimit: Math.min(config.pullLimit ?? 1000, DEFAULT_LIMITS.maxPullLimit),
       pushLimit: Math.min(config.pushLimit ?? 500, DEFAULT_LIMITS.maxEventsPerPush),
@@ -128,17 +158,6 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       if (head > status.confirmedPosition) runner.trigger();
     },
   });
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
 
   /** Settles the callers of syncNow() that were waiting when this round began. */
   const settleWaiters = (waiters: typeof roundWaiters, error?: unknown) => {
@@ -161,7 +180,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       .then((d) => d.put('sync', { serverHead: status.serverHead, lastSyncAt: status.lastSyncAt, lastError }, 'state'))
       .catch(() => undefined);
     settleWaiters(waiters, error);
-    if (error instanceof SyncHttpError && error.code === 'RATE_LIMITED' && typeof error.details.retryAfterMs === 'number') {
+    if (!paused && error instanceof SyncHttpError && error.code === 'RATE_LIMITED' && typeof error.details.retryAfterMs === 'number') {
       await sleep(error.details.retryAfterMs);
     }
   };
@@ -184,14 +203,28 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       dirty = false;
       // Callers arriving during this round wait for the next one: it is the one that sees their appends.
       const waiters = roundWaiters.splice(0);
+      let ended!: () => void;
+      roundEnded = new Promise<void>((resolve) => (ended = resolve));
       try {
         if (!isOnline()) throw new OfflineError('the browser is offline');
-        await round.run();
+        const end = await round.run();
         failures = 0;
-        settleWaiters(waiters);
-        if (!live.isOpen) void live.open();
+        if (end === 'halted') {
+          // Paused (or stopped) mid-round: whatever it had not sent yet waits for resume().
+          dirty = true;
+          const why = stopped ? new ChronicleError('SYNC_STOPPED', 'Sync is stopped') : new ChronicleError('SYNC_PAUSED', 'Sync is paused');
+          settleWaiters(waiters, why);
+        } else {
+          settleWaiters(waiters);
+          if (!live.isOpen) void live.open();
+        }
       } catch (error) {
         await failed(error, waiters);
+      } finally {
+        // A pause that came during the round: the round's own last word (online, error) does not stand.
+        if (paused && !stopped) setStatus({ state: 'paused', progress: null });
+        roundEnded = undefined;
+        ended();
       }
     }
     live.close();
@@ -210,7 +243,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
     trigger() {
       dirty = true;
       failures = 0;
-      wake?.();
+      wake();
     },
     syncNow() {
       return new Promise<void>((resolve, reject) => {
@@ -221,10 +254,13 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
         runner.trigger();
       });
     },
-    pause() {
+    async pause() {
       paused = true;
       live.close();
       setStatus({ state: 'paused' });
+      // A retry's wait (e.g. after a 429) ends at once; a round in flight stops at its next step.
+      wake();
+      await roundEnded;
     },
     resume() {
       if (!paused) return;
@@ -237,7 +273,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       stopped = true;
       scope.removeEventListener?.('online', onOnline);
       live.close();
-      wake?.();
+      wake();
       releaseLock?.();
       await loopDone?.catch(() => undefined);
     },

@@ -35,7 +35,12 @@ export interface RoundDeps {
   status: SyncStatus;
   setStatus(patch: Partial<SyncStatus>): void;
   decide?: ((conflicts: RebaseConflict[]) => Promise<[string, RebaseDecision][]>) | undefined;
+  /** The loop was paused or stopped: the round ends at its next step boundary (see run). */
+  halted(): boolean;
 }
+
+/** How a round ended: it did all there was to do, or it stopped early because the loop was paused or stopped. */
+export type RoundEnd = 'done' | 'halted';
 
 export interface RoundOptions {
   pullLimit: number;
@@ -43,6 +48,18 @@ export interface RoundOptions {
 }
 
 const MAX_ROUND_STEPS = 10_000;
+
+/** The outcomes of this client's pending events that a pull brought back confirmed. */
+function confirmedOutcomes(confirmed: Awaited<ReturnType<typeof ingestConfirmed>>['confirmed']): EventOutcome[] {
+  return confirmed.map((c) => ({
+    id: c.id,
+    aggregateId: c.aggregateId,
+    type: c.type,
+    status: 'confirmed',
+    position: c.position,
+    seq: c.seq,
+  }));
+}
 
 export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
   const { transport, status } = deps;
@@ -89,13 +106,19 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     throw new ChronicleError('REBASE_FAILED', 'Could not rebase: the log kept changing');
   };
 
-  const pullAll = async (): Promise<void> => {
+  /**
+   * Pulls pages until the server has no more. `haltable` (a round's first pull, maybe a long
+   * initial sync) stops between pages once the loop is paused or stopped; the pulls that confirm
+   * a push or precede a rebase or renumbering always finish: what follows needs all the server holds.
+   */
+  const pullAll = async (haltable = false): Promise<void> => {
     const db = await deps.getDb();
     let target = 0;
     let pulled = 0;
     // The next page, asked for while this one is stored (pipelined), and where it starts.
     let ahead: { after: number; page: ReturnType<Transport['pull']> } | undefined;
     for (let step = 0; step < MAX_ROUND_STEPS; step++) {
+      if (haltable && step > 0 && deps.halted()) break;
       const meta = await db.get('meta', 'client');
       const after = meta?.confirmedHead ?? 0;
       const page = await (ahead?.after === after ? ahead.page : transport.pull(after, options.pullLimit));
@@ -114,17 +137,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
           deps.publish({ kind: 'appended', aggregates: result.moved, count: result.stored });
           deps.publish({ kind: 'confirmed', head: result.head, count: result.stored });
         }
-        if (result.confirmed.length > 0) {
-          const outcomes: EventOutcome[] = result.confirmed.map((c) => ({
-            id: c.id,
-            aggregateId: c.aggregateId,
-            type: c.type,
-            status: 'confirmed',
-            position: c.position,
-            seq: c.seq,
-          }));
-          deps.publish({ kind: 'outcomes', outcomes });
-        }
+        if (result.confirmed.length > 0) deps.publish({ kind: 'outcomes', outcomes: confirmedOutcomes(result.confirmed) });
         if (result.touchedByOthers.length > 0 && (status.pending > 0 || (meta?.pendingEvents ?? 0) > 0)) {
           await rebaseIfNeeded(result.touchedByOthers);
         }
@@ -218,21 +231,32 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
   return {
     refreshCounts,
 
-    /** One full round: pull, rebase, push until nothing is pending, then record the sync. */
-    async run(): Promise<void> {
+    /**
+     * One full round: pull, rebase, push until nothing is pending, then record
+     * the sync. Once the loop is paused or stopped it sends nothing more: it
+     * ends between pull pages, before the rebase and before each push (a push
+     * already sent is answered and confirmed first), and leaves the status to
+     * the loop.
+     */
+    async run(): Promise<RoundEnd> {
       deps.setStatus({ state: 'syncing' });
       await refreshCounts();
-      await pullAll();
+      await pullAll(true);
+      if (deps.halted()) return 'halted';
       await rebaseIfNeeded();
       for (let step = 0; step < MAX_ROUND_STEPS; step++) {
         await refreshCounts();
+        if (deps.halted()) return 'halted';
         if (!(await pushPending())) break;
       }
       await refreshCounts();
       const db = await deps.getDb();
       const syncRecord = { serverHead: status.serverHead, lastSyncAt: Date.now(), lastError: null };
       await db.put('sync', syncRecord, 'state');
-      deps.setStatus({ state: 'online', lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
+      // Paused while the last push was answered: the round is done, but the state stays the loop's ('paused').
+      const state = deps.halted() ? {} : { state: 'online' as const };
+      deps.setStatus({ ...state, lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
+      return 'done';
     },
   };
 }
