@@ -26,7 +26,13 @@ export interface SyncHandle {
   onOutcome(listener: (outcomes: EventOutcome[]) => void): () => void;
   /** One full round now (pull, push, rebase); rejects with the reason if it fails. */
   syncNow(): Promise<void>;
-  /** Stops talking to the server (an app's offline switch); appends keep working locally. */
+  /**
+   * Stops talking to the server (an app's offline switch), for the store in
+   * every tab; appends keep working locally. Resolves once this tab's round in
+   * flight, if any, has stopped: from then on it sends nothing (a request
+   * already sent is answered, and a push confirmed, first), and the status
+   * says `paused`.
+   */
   pause(): Promise<void>;
   resume(): Promise<void>;
   /** Pending events the server refused or a rebase rule dropped: kept here, never silently lost. */
