@@ -71,6 +71,7 @@ describe('sync round: pull', () => {
         transport,
         status,
         setStatus: (patch) => Object.assign(status, patch),
+        halted: () => false,
       },
       { pullLimit: limit, pushLimit: 100 },
     );

@@ -251,6 +251,48 @@ describe('sync controls', () => {
     }
   });
 
+  it('pause during a round: nothing more is sent, pause resolves once the push in flight is answered, the state stays paused', async () => {
+    let pushes = 0;
+    let held: (() => void) | undefined;
+    let holding: Promise<void> | undefined;
+    // Holds the next push on the wire until the test lets it go.
+    const gated: typeof fetch = async (input, init) => {
+      if (String(input).endsWith('/push')) {
+        pushes++;
+        if (holding) await holding;
+      }
+      return fetch(input, init);
+    };
+    const a = await openClient(harness.url, { fetch: gated, pushLimit: 2 });
+    try {
+      await a.sync.syncNow();
+      const sent = pushes;
+      holding = new Promise<void>((resolve) => (held = resolve));
+      await a.append('halt-1', [item('a'), item('b'), item('c'), item('d'), item('e'), item('f')]); // three pushes of two
+      await eventually(() => expect(pushes).toBe(sent + 1));
+      let paused = false;
+      const pausing = a.sync.pause().then(() => (paused = true));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(paused).toBe(false); // the push in flight is not answered yet
+      holding = undefined;
+      held!();
+      await pausing;
+      // The push in flight was answered and confirmed; the round sent nothing after it.
+      expect(await a.sync.status()).toMatchObject({ state: 'paused', pending: 4 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(pushes).toBe(sent + 1);
+      expect((await a.sync.status()).state).toBe('paused');
+      await a.sync.resume();
+      await a.sync.syncNow();
+      expect((await a.sync.status()).pending).toBe(0);
+      const log = (await logOf(a)).filter((e) => e.aggregateId === 'halt-1');
+      expect(log.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(new Set(log.map((e) => e.position)).size).toBe(6);
+    } finally {
+      await a.dispose();
+    }
+  });
+
   it('pause from any tab pauses the store, and counts stay true while paused', async () => {
     const a = await openClient(harness.url);
     const otherTab = await openClient(harness.url, { name: a.name });
