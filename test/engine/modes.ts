@@ -30,7 +30,7 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** Waits until `check` passes (re-checking after each tick), or fails with its last error. */
-export async function eventually(check: () => void | Promise<void>, timeoutMs = 5000): Promise<void> {
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000): Promise<void> {
   const start = Date.now();
   for (;;) {
     try {
