@@ -3,7 +3,7 @@
  * serialise it with a Web Lock; in Node (no Web Locks) two stores of one name
  * in one process must not compact at once either: the second skips.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Compactor } from '../../src/client/compaction.ts';
 import { scheduleCompaction } from '../../src/client/compaction-schedule.ts';
 import type { StoreContext } from '../../src/client/context.ts';
@@ -43,6 +43,8 @@ describe('background compaction without Web Locks', () => {
       () => first.stop(),
       () => second.stop(),
     );
+    // Once one runs, the other has had its idle moment too (same delay) and more: it skipped.
+    await vi.waitFor(() => expect(probe.runs).toBe(1), { timeout: 10_000 });
     await sleep(IDLE_MS * 10);
     expect(probe.runs).toBe(1);
     expect(probe.most).toBe(1);
@@ -56,7 +58,6 @@ describe('background compaction without Web Locks', () => {
       () => till.stop(),
       () => other.stop(),
     );
-    await sleep(IDLE_MS * 10);
-    expect(probe.runs).toBe(2);
+    await vi.waitFor(() => expect(probe.runs).toBe(2), { timeout: 10_000 });
   });
 });
