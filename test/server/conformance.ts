@@ -344,7 +344,7 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
       await push(log, again);
       await push(log, again); // a duplicate does not move the head
       // Stores shared between processes may report a head twice (locally and by notification); wait for the last.
-      for (let i = 0; i < 200 && !heard.includes(3); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 1000 && !heard.includes(3); i++) await new Promise((r) => setTimeout(r, 10));
       stop();
       expect([...new Set(heard)]).toEqual([2, 3]);
     });
