@@ -216,7 +216,7 @@ interface SideResult {
 }
 
 /** The baseline's table, as a user would write it: a serial key and the event's columns, no other index. */
-const PLAIN_TABLE = `CREATE TABLE plain_events (
+export const PLAIN_TABLE = `CREATE TABLE plain_events (
   pos bigserial PRIMARY KEY,
   id text NOT NULL,
   aggregate_id text NOT NULL,
