@@ -23,6 +23,7 @@
  * key + id only 0.78-0.80; server-push itself was 0.52 in the same hour.
  */
 import pg from 'pg';
+import type { NewRow } from '../src/server/push-judge.ts';
 import { SCHEMA_SQL } from '../src/server/store/schema.ts';
 import { clientEvents, createBenchDatabase, PLAIN_TABLE, SERVER_SIZES } from './server-bench.ts';
 
@@ -30,15 +31,8 @@ const ROUNDS = 3;
 const { clients: CLIENTS, eventsPerClient: PER_CLIENT, batch: BATCH, aggregatesPerClient } = SERVER_SIZES;
 const LOG = 'bench-push';
 
-interface Row {
-  position: number;
-  id: string;
-  aggregateId: string;
-  seq: number;
-  clientId: string;
-  clientSeq: number;
-  json: string;
-}
+/** A row as the server writes it (its judge's NewRow). */
+type Row = NewRow;
 
 function rowsOf(c: number): Row[] {
   const clientId = `probe-client-${c}`;
