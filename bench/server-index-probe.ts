@@ -11,7 +11,10 @@
  *   (log, aggregate_id, seq) indexes);
  * - `chronicle, key + id only`: the same table without the last two indexes,
  *   i.e. what a layout that kept clients' ranges and aggregate heads in rows of
- *   their own (one per push, one per aggregate) would leave per event.
+ *   their own (one per push, one per aggregate) would leave per event;
+ * - `pages, one row per push`: a push's events as one JSON array in one row
+ *   keyed by its first position, as the client's IndexedDB stores pages (no
+ *   per-event index entry at all).
  *
  * Positions are handed out interleaved across the clients, as concurrent
  * pushes get them. Each layout runs on a fresh table after a CHECKPOINT, in
@@ -19,8 +22,9 @@
  * ratio to `plain`. server-push's ratio cannot exceed the `chronicle` ratio
  * here by much: that is the ceiling the current layout sets.
  *
- * Measured 2026-12-04 (2 cores, quiet, two runs): chronicle 0.60-0.67 of plain,
- * key + id only 0.78-0.80; server-push itself was 0.52 in the same hour.
+ * Measured 2026-12-04 (2 cores, quiet, four runs): chronicle 0.60-0.73 of plain,
+ * key + id only 0.78-0.88, pages 2.4-2.95 (two runs); server-push itself was
+ * 0.52 in the same hour.
  */
 import pg from 'pg';
 import type { NewRow } from '../src/server/push-judge.ts';
@@ -65,7 +69,7 @@ const chronicleInsert = (rows: number) =>
   `INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event) VALUES ${values(rows, 8)}`;
 const chronicleParams = (rows: readonly Row[]) =>
   rows.flatMap((r) => [LOG, r.position, r.id, r.aggregateId, r.seq, r.clientId, r.clientSeq, r.json]);
-const DROP = 'DROP TABLE IF EXISTS plain_events, chronicle_events, chronicle_logs, chronicle_clients, chronicle_schema';
+const DROP = 'DROP TABLE IF EXISTS plain_events, chronicle_events, chronicle_logs, chronicle_clients, chronicle_schema, probe_pages';
 
 const LAYOUTS: Layout[] = [
   {
@@ -82,6 +86,15 @@ const LAYOUTS: Layout[] = [
       ALTER TABLE chronicle_events DROP CONSTRAINT chronicle_events_log_aggregate_id_seq_key;`,
     insert: chronicleInsert,
     params: chronicleParams,
+  },
+  {
+    // What the client's IndexedDB does: a push's events as one row (a page), keyed by its first position.
+    name: 'pages, one row per push',
+    create: `CREATE TABLE probe_pages (
+      log text COLLATE "C" NOT NULL, first_position bigint NOT NULL, count integer NOT NULL, events json NOT NULL,
+      PRIMARY KEY (log, first_position))`,
+    insert: () => 'INSERT INTO probe_pages (log, first_position, count, events) VALUES ($1, $2, $3, $4)',
+    params: (rows) => [LOG, rows[0]!.position, rows.length, `[${rows.map((r) => r.json).join(',')}]`],
   },
 ];
 
