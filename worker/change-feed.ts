@@ -96,6 +96,7 @@ function mergeAppends(changes: Change[]): Change[] {
     const merged: Change = { kind: 'appended', aggregates: [...heads], count: previous.count + change.count };
     const end = previous.end && change.end ? laterEnd(previous.end, change.end) : (change.end ?? previous.end);
     if (end) merged.end = end;
+    if (previous.later || change.later) merged.later = true;
     out[out.length - 1] = merged;
   }
   return out;

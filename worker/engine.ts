@@ -177,7 +177,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   });
 
   const sync = createSyncControl({ name, getDb, run, publish: (change) => feed.publish(change) });
-  const feed = createChangeFeed(name, (change) => sync.heard(change));
+  const feed = createChangeFeed(name, (change) => {
+    // Another tab's commit left entries for idle time: index them here too, should that tab close first.
+    if (change.kind === 'appended' && change.later) idleIndexer.schedule();
+    sync.heard(change);
+  });
   const { publish } = feed;
   const ports = new Set<MessagePort>();
   const appends = createGroupCommit({
@@ -186,7 +190,13 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     cache,
     written(result) {
       if (result.later) idleIndexer.schedule();
-      publish({ kind: 'appended', aggregates: result.moved, count: result.written, ...(result.end ? { end: result.end } : {}) });
+      publish({
+        kind: 'appended',
+        aggregates: result.moved,
+        count: result.written,
+        ...(result.end ? { end: result.end } : {}),
+        ...(result.later ? { later: true as const } : {}),
+      });
       sync.trigger();
     },
   });

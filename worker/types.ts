@@ -163,8 +163,11 @@ export interface EventOutcome {
 
 /** What an engine tells subscribers after a commit, in this tab or another. */
 export type Change =
-  /** `end`: the log end after the commit, when the writer knows it (subscriptions start from the newest end heard). */
-  | { kind: 'appended'; aggregates: [string, number][]; count: number; end?: LogEnd }
+  /**
+   * `end`: the log end after the commit, when the writer knows it (subscriptions start from the newest end heard).
+   * `later`: the commit left stream index entries for idle time (later-index.ts); any tab's engine may index them.
+   */
+  | { kind: 'appended'; aggregates: [string, number][]; count: number; end?: LogEnd; later?: true }
   | { kind: 'confirmed'; head: number; count: number }
   | { kind: 'rebased'; aggregates: string[] }
   | { kind: 'projection'; name: string }
