@@ -119,6 +119,28 @@ describe.each(modes.flatMap((mode) => shapes.map((shape) => ({ ...mode, ...shape
       }
     });
 
+    it.skipIf(!waits)(
+      'when the store that wrote the commit closes before indexing it, another store on the database indexes it',
+      async () => {
+        const name = uniqueStoreName('commit-closing');
+        const writer = await openTestStore({ ...model, worker, name });
+        const other = await openTestStore({ ...model, worker: false, name });
+        try {
+          await appendCommit(writer, AGGREGATES);
+          // Closed at once: its own indexer (after 0.3 s of quiet) never runs. The other store heard of the commit.
+          await writer.close();
+          await eventually(async () => expect((await other.info()).deferredIndexEntries).toBe(0));
+          const [indexed] = await commitRecords(name);
+          expect(indexed!.later).toBeUndefined();
+          expect(indexed!.stream).toHaveLength(AGGREGATES);
+          await expectStreamsWhole(other, AGGREGATES);
+        } finally {
+          await writer.dispose();
+          await other.dispose();
+        }
+      },
+    );
+
     it('another store on the database appends to every stream of the commit while the first indexes what waited: seqs stay gapless', async () => {
       const name = uniqueStoreName('commit-tabs');
       const store = await openTestStore({ ...model, worker, name });

@@ -60,4 +60,23 @@ describe('change feed', () => {
     await settle();
     expect(heard.slice(1)).toEqual([{ kind: 'appended', aggregates: [['x', 2]], count: 2 }]);
   });
+
+  it('given appends merged for other tabs, when one left stream entries for idle time, then the merged change says so', async () => {
+    const { local, heard } = pair(`feed-${Math.random()}`);
+    local.publish({ kind: 'appended', aggregates: [['x', 1]], count: 1, later: true });
+    local.publish({ kind: 'appended', aggregates: [['y', 1]], count: 1 });
+    local.close();
+    await settle();
+    expect(heard).toEqual([
+      {
+        kind: 'appended',
+        aggregates: [
+          ['x', 1],
+          ['y', 1],
+        ],
+        count: 2,
+        later: true,
+      },
+    ]);
+  });
 });
