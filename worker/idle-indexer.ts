@@ -28,24 +28,38 @@ export function createIdleIndexer(step: () => Promise<number>): IdleIndexer {
   let waitingSince: number | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+  /** A step is under way; `again`: work was announced meanwhile, so another is scheduled after it. */
+  let running = false;
+  let again = false;
   const schedule = (delay = INDEX_IDLE_MS) => {
     if (stopped) return;
     waitingSince ??= Date.now();
+    // One step at a time: the next is decided when this one ends.
+    if (running) {
+      again = true;
+      return;
+    }
     if (timer) return;
     timer = setTimeout(async () => {
       timer = undefined;
       if (stopped) return;
       const started = Date.now();
-      const starved = started - waitingSince! >= INDEX_MAX_WAIT_MS;
+      const starved = started - (waitingSince ?? started) >= INDEX_MAX_WAIT_MS;
       if (!starved && started - lastActivity < INDEX_IDLE_MS) return schedule();
+      running = true;
+      again = false;
+      let left: number;
       try {
-        const left = await step();
-        waitingSince = left > 0 ? (starved ? Date.now() : waitingSince) : undefined;
-        // Still idle (nothing asked for meanwhile): go on at once rather than wait again.
-        if (left > 0) schedule(lastActivity < started ? 0 : INDEX_IDLE_MS);
+        left = await step();
       } catch {
-        schedule(); // e.g. the database closed under us: try again later
+        running = false;
+        return schedule(); // e.g. the database closed under us: try again later
       }
+      running = false;
+      waitingSince = left > 0 ? (starved ? Date.now() : waitingSince) : undefined;
+      // Still idle (nothing asked for meanwhile): go on at once rather than wait again.
+      if (left > 0) schedule(lastActivity < started ? 0 : INDEX_IDLE_MS);
+      else if (again) schedule();
     }, delay);
   };
   return {
