@@ -39,6 +39,31 @@ describe('the idle indexer', () => {
     indexer.stop();
   });
 
+  it('given work announced while a step runs, then no second step starts beside it, and one follows it', async () => {
+    let release: (() => void) | undefined;
+    let inFlight = 0;
+    let most = 0;
+    const step = vi.fn(async () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      if (step.mock.calls.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      inFlight--;
+      return 0;
+    });
+    const indexer = createIdleIndexer(step);
+    indexer.schedule();
+    await vi.advanceTimersByTimeAsync(INDEX_IDLE_MS + 10);
+    expect(step).toHaveBeenCalledTimes(1);
+    indexer.schedule(); // an append left more work while the first step is still running
+    await vi.advanceTimersByTimeAsync(INDEX_MAX_WAIT_MS * 2);
+    expect(step).toHaveBeenCalledTimes(1);
+    release!();
+    await vi.advanceTimersByTimeAsync(INDEX_IDLE_MS + 10);
+    expect(step).toHaveBeenCalledTimes(2);
+    expect(most).toBe(1);
+    indexer.stop();
+  });
+
   it('given stop, runs no further step', async () => {
     const step = stepsOf(5);
     const indexer = createIdleIndexer(step);
