@@ -121,7 +121,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   const roundWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   let releaseLock: (() => void) | undefined;
   let loopDone: Promise<void> | undefined;
-  /** Settles when the round now in flight has ended and its outcome is in the status; undefined between rounds. */
+  /** The latest round: settled once it has ended and its outcome is in the status. */
   let roundEnded: Promise<void> | undefined;
 
   const setStatus = (patch: Partial<SyncStatus>) => {
@@ -185,6 +185,28 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
     }
   };
 
+  /** One round and its outcome: the waiters settled, the status set (pause() waits for this). */
+  const runRound = async (waiters: typeof roundWaiters): Promise<void> => {
+    try {
+      if (!isOnline()) throw new OfflineError('the browser is offline');
+      const end = await round.run();
+      failures = 0;
+      if (end === 'halted') {
+        // Paused (or stopped) mid-round: what it had not sent yet goes after resume(), which triggers a round.
+        const why = stopped ? new ChronicleError('SYNC_STOPPED', 'Sync is stopped') : new ChronicleError('SYNC_PAUSED', 'Sync is paused');
+        settleWaiters(waiters, why);
+      } else {
+        settleWaiters(waiters);
+        if (!live.isOpen) void live.open();
+      }
+    } catch (error) {
+      await failed(error, waiters);
+    } finally {
+      // A pause that came during the round: the round's own last word (online, error) does not stand.
+      if (paused && !stopped) setStatus({ state: 'paused', progress: null });
+    }
+  };
+
   const loop = async () => {
     setStatus({ leader: true, state: paused ? 'paused' : 'syncing' });
     const db = await deps.getDb();
@@ -202,30 +224,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       if (paused) continue;
       dirty = false;
       // Callers arriving during this round wait for the next one: it is the one that sees their appends.
-      const waiters = roundWaiters.splice(0);
-      let ended!: () => void;
-      roundEnded = new Promise<void>((resolve) => (ended = resolve));
-      try {
-        if (!isOnline()) throw new OfflineError('the browser is offline');
-        const end = await round.run();
-        failures = 0;
-        if (end === 'halted') {
-          // Paused (or stopped) mid-round: whatever it had not sent yet waits for resume().
-          dirty = true;
-          const why = stopped ? new ChronicleError('SYNC_STOPPED', 'Sync is stopped') : new ChronicleError('SYNC_PAUSED', 'Sync is paused');
-          settleWaiters(waiters, why);
-        } else {
-          settleWaiters(waiters);
-          if (!live.isOpen) void live.open();
-        }
-      } catch (error) {
-        await failed(error, waiters);
-      } finally {
-        // A pause that came during the round: the round's own last word (online, error) does not stand.
-        if (paused && !stopped) setStatus({ state: 'paused', progress: null });
-        roundEnded = undefined;
-        ended();
-      }
+      roundEnded = runRound(roundWaiters.splice(0));
+      await roundEnded;
     }
     live.close();
     setStatus({ leader: false, state: 'standby' });
