@@ -56,6 +56,19 @@ export interface DefineAggregateOptions<TType extends string, TState, TDefs exte
 export function defineAggregate<TType extends string, TState, const TDefs extends readonly AnyEventDefinition[]>(
   options: DefineAggregateOptions<TType, TState, TDefs>,
 ): AggregateDefinition<TType, TState, TDefs> {
+  // As in defineEvent: plain JavaScript callers get the wrong shape named, not a crash later.
+  if (typeof options !== 'object' || options === null || typeof options.type !== 'string' || options.type.length === 0) {
+    throw new TypeError('defineAggregate({ type, events, initialState, reducers }): type must be a non-empty string');
+  }
+  if (!Array.isArray(options.events) || options.events.some((def) => (def as { kind?: unknown } | undefined)?.kind !== 'event')) {
+    throw new TypeError(`defineAggregate(${options.type}): events must be an array of defineEvent(...) definitions`);
+  }
+  if (typeof options.initialState !== 'function') {
+    throw new TypeError(`defineAggregate(${options.type}): initialState must be a function returning the initial state`);
+  }
+  if (typeof options.reducers !== 'object' || options.reducers === null) {
+    throw new TypeError(`defineAggregate(${options.type}): reducers must be an object with a reducer per event type`);
+  }
   const version = options.version ?? 1;
   const snapshotEvery = options.snapshotEvery ?? 100;
   if (!Number.isInteger(version) || version < 1) {

@@ -29,6 +29,13 @@ export interface DefineEventOptions<TType extends string, TSchema extends z.ZodT
 export function defineEvent<TType extends string, TSchema extends z.ZodType>(
   options: DefineEventOptions<TType, TSchema>,
 ): EventDefinition<TType, z.output<TSchema>> {
+  // Apps in plain JavaScript get no compile-time check: a wrong shape is named here, not as a crash later.
+  if (typeof options !== 'object' || options === null || typeof options.type !== 'string' || options.type.length === 0) {
+    throw new TypeError('defineEvent({ type, schema }): type must be a non-empty string');
+  }
+  if (typeof (options.schema as { safeParse?: unknown } | undefined)?.safeParse !== 'function') {
+    throw new TypeError(`defineEvent(${options.type}): schema must be a zod schema`);
+  }
   const version = options.version ?? 1;
   if (!Number.isInteger(version) || version < 1) {
     throw new TypeError(`defineEvent(${options.type}): version must be a positive integer`);
