@@ -25,7 +25,8 @@
  * 2 kB (to 34), leaving each about 2 kB of room as before. After the review
  * that followed (shared rules, no duplicate code): 23.7, 50.1 and 31.2 kB. Early
  * transaction commits (worker/commit-early.ts): 23.7, 50.2 and 31.3 kB. A pause
- * that stops the sync round in flight (2026-12-04): 23.7, 50.4 and 31.4 kB.
+ * that stops the sync round in flight (2026-12-04): 23.7, 50.4 and 31.4 kB. Shape
+ * checks in defineEvent / defineAggregate for plain-JavaScript callers: 23.9, 50.6, 31.4 kB.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
