@@ -1,4 +1,5 @@
 import { SyncError } from '../errors.ts';
+import { buildPages, pageParams, type Page } from './pages.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 
 /**
@@ -13,6 +14,13 @@ import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
  * 4. chronicle_logs.move_state and move_peer: a log being moved to another
  *    database, or moved away (docs/scale-out.md); writes check them under the
  *    log's lock.
+ * 5. Events in pages (pages.ts): chronicle_pages holds their JSON, many
+ *    positions a row; chronicle_event_ids the unique (log, id);
+ *    chronicle_heads the aggregate heads; chronicle_ranges each write's
+ *    client ranges (which event a clientSeq is, which client an id came
+ *    from). chronicle_events is moved into them and dropped. The per-event
+ *    cost of a push is one small id row instead of a wide row under four
+ *    unique indexes.
  *
  * A server knows one version. At start it migrates an older database to it
  * and refuses to start on a newer one. While it runs, a newer server may
@@ -20,7 +28,7 @@ import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
  * 503 UNAVAILABLE (reason "schema-mismatch") instead of writing by rules it
  * no longer knows (see docs/protocol.md, "Rolling upgrade").
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * Tables of every log, created if missing. Safe to run concurrently from several processes (see migrate).
@@ -42,20 +50,36 @@ CREATE TABLE IF NOT EXISTS chronicle_logs (
   move_state text,
   move_peer text
 );
-CREATE TABLE IF NOT EXISTS chronicle_events (
+CREATE TABLE IF NOT EXISTS chronicle_pages (
   log text COLLATE "C" NOT NULL,
-  position bigint NOT NULL,
-  id text COLLATE "C" NOT NULL,
-  aggregate_id text COLLATE "C" NOT NULL,
-  seq bigint NOT NULL,
-  client_id text COLLATE "C" NOT NULL,
-  client_seq bigint NOT NULL,
-  event json NOT NULL,
-  PRIMARY KEY (log, position),
-  UNIQUE (log, id),
-  UNIQUE (log, client_id, client_seq),
-  UNIQUE (log, aggregate_id, seq)
+  first_position bigint NOT NULL,
+  last_position bigint NOT NULL,
+  events text NOT NULL,
+  ends int4[] NOT NULL,
+  PRIMARY KEY (log, first_position)
 );
+CREATE TABLE IF NOT EXISTS chronicle_event_ids (
+  log text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  position bigint NOT NULL,
+  PRIMARY KEY (log, id)
+);
+CREATE TABLE IF NOT EXISTS chronicle_heads (
+  log text COLLATE "C" NOT NULL,
+  aggregate_id text COLLATE "C" NOT NULL,
+  head bigint NOT NULL,
+  PRIMARY KEY (log, aggregate_id)
+);
+CREATE TABLE IF NOT EXISTS chronicle_ranges (
+  log text COLLATE "C" NOT NULL,
+  client_id text COLLATE "C" NOT NULL,
+  from_seq bigint NOT NULL,
+  to_seq bigint NOT NULL,
+  first_position bigint NOT NULL,
+  ids text NOT NULL,
+  PRIMARY KEY (log, client_id, from_seq)
+);
+CREATE INDEX IF NOT EXISTS chronicle_ranges_position ON chronicle_ranges (log, first_position);
 CREATE TABLE IF NOT EXISTS chronicle_clients (
   log text COLLATE "C" NOT NULL,
   client_id text COLLATE "C" NOT NULL,
@@ -68,8 +92,78 @@ CREATE TABLE IF NOT EXISTS chronicle_clients (
 /** Advisory lock key that serialises schema set-up between processes ("chronicle" in ASCII). */
 const SCHEMA_LOCK_KEY = 0x6368726f6e;
 
+/** A step of an upgrade: a statement, or code that runs statements (in the migration's transaction). */
+type UpgradeStep = string | ((tx: SqlExecutor) => Promise<void>);
+
+/** Events per read while chronicle_events is moved into pages (bounds the memory a migration takes). */
+const MOVE_CHUNK = 5000;
+
+/**
+ * 4 -> 5: chronicle_events into pages, ids, heads and ranges, then dropped
+ * (an older server still running then fails its reads on the missing table,
+ * which it explains as a schema mismatch: 503, never events served from a
+ * table no one writes). Pages are cut by pages.ts, as a write cuts them;
+ * a client's range is each run of its events where clientSeq and position
+ * go on by one together (position - client_seq is constant exactly there,
+ * since a client's events take increasing positions in clientSeq order).
+ */
+async function moveEventsIntoPages(tx: SqlExecutor): Promise<void> {
+  const exists = await tx.query<{ t: string | null }>(`SELECT to_regclass('chronicle_events')::text AS t`);
+  if (!exists[0]?.t) return;
+  await tx.query('INSERT INTO chronicle_event_ids (log, id, position) SELECT log, id, position FROM chronicle_events');
+  await tx.query(
+    'INSERT INTO chronicle_heads (log, aggregate_id, head) SELECT log, aggregate_id, max(seq) FROM chronicle_events GROUP BY log, aggregate_id',
+  );
+  await tx.query(
+    `INSERT INTO chronicle_ranges (log, client_id, from_seq, to_seq, first_position, ids)
+     SELECT log, client_id, min(client_seq), max(client_seq), min(position), json_agg(id ORDER BY client_seq)::text
+       FROM chronicle_events GROUP BY log, client_id, position - client_seq`,
+  );
+  const logs = await tx.query<{ log: string }>('SELECT DISTINCT log FROM chronicle_events');
+  for (const { log } of logs) {
+    let after = 0;
+    // One chunk's tail that did not fill a page waits for the next chunk, so pages are as a write would cut them.
+    let carry: { first: number; texts: string[] } = { first: 1, texts: [] };
+    for (;;) {
+      const rows = await tx.query<{ position: string | number; event: string }>(
+        'SELECT position, event::text AS event FROM chronicle_events WHERE log = $1 AND position > $2::bigint ORDER BY position LIMIT $3::int',
+        [log, after, MOVE_CHUNK],
+      );
+      for (const row of rows) {
+        const position = Number(row.position);
+        if (position !== carry.first + carry.texts.length) {
+          // Positions are gapless; should a stored log have a hole, its pages start again after it.
+          if (carry.texts.length > 0) await insertPages(tx, log, buildPages(carry.first, carry.texts));
+          carry = { first: position, texts: [] };
+        }
+        carry.texts.push(row.event);
+      }
+      if (rows.length < MOVE_CHUNK) break;
+      after = Number(rows[rows.length - 1]!.position);
+      const pages = buildPages(carry.first, carry.texts);
+      const full = pages.slice(0, -1);
+      await insertPages(tx, log, full);
+      const rest = pages[pages.length - 1]!;
+      carry = { first: rest.first, texts: carry.texts.slice(rest.first - carry.first) };
+    }
+    if (carry.texts.length > 0) await insertPages(tx, log, buildPages(carry.first, carry.texts));
+  }
+  await tx.query('DROP TABLE chronicle_events');
+}
+
+async function insertPages(tx: SqlExecutor, log: string, pages: readonly Page[]): Promise<void> {
+  if (pages.length === 0) return;
+  await tx.query(
+    `INSERT INTO chronicle_pages (log, first_position, last_position, events, ends)
+     SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[]
+       FROM ROWS FROM (json_array_elements_text($2::json), json_array_elements_text($3::json),
+                       json_array_elements_text($4::json), json_array_elements_text($5::json)) AS r(f, l, t, e)`,
+    [log, ...pageParams(pages)],
+  );
+}
+
 /** The steps from one version to the next, run in the migration's transaction. */
-const UPGRADES: Record<number, readonly string[]> = {
+const UPGRADES: Record<number, readonly UpgradeStep[]> = {
   // 1 -> 2: the log's last write id; aggregate heads need no move (they are in the events), and
   // chronicle_aggregates is left as it was.
   1: ['ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS write_id text'],
@@ -80,6 +174,8 @@ const UPGRADES: Record<number, readonly string[]> = {
     'ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_state text',
     'ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_peer text',
   ],
+  // 4 -> 5: events in pages (a table rewrite: writes wait for it, see docs/protocol.md, "Rolling upgrade").
+  4: [moveEventsIntoPages],
 };
 
 /** The error of a server whose schema version is not the database's. */
@@ -131,7 +227,10 @@ export async function migrate(driver: SqlDriver, { advisoryLock }: { advisoryLoc
     if (stored === SCHEMA_VERSION) return;
     await tx.query('LOCK TABLE chronicle_logs IN SHARE ROW EXCLUSIVE MODE');
     for (let version = stored; version < SCHEMA_VERSION; version++) {
-      for (const statement of UPGRADES[version] ?? []) await tx.query(statement);
+      for (const step of UPGRADES[version] ?? []) {
+        if (typeof step === 'string') await tx.query(step);
+        else await step(tx);
+      }
     }
     await tx.query('UPDATE chronicle_schema SET version = $1::int', [SCHEMA_VERSION]);
   });

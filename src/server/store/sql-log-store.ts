@@ -5,6 +5,7 @@ import { moveRefusal, toLogMove } from './move-state.ts';
 import { createPushPipeline } from './push-pipeline.ts';
 import { checkSchemaVersion, readSchemaVersion, schemaMismatch, SCHEMA_VERSION } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+import { eventsOfPage, parseEnds } from './pages.ts';
 import { FENCE_SQL, num, PULL_SQL } from './statements.ts';
 import type { FenceResult, HeadListener, LogStore, PullInput, PullPage, PushResult, ResyncListener, StoreStats } from './types.ts';
 import { writeStatement } from './write-statement.ts';
@@ -175,14 +176,24 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
           move_state: string | null;
           move_peer: string | null;
           client_seq: string | number | null;
-          event: string | null;
+          first_position: string | number | null;
+          events: string | null;
+          ends: string | null;
         }>(PULL_SQL, [log, from, limit, clientId ?? null], 'chronicle_pull');
         const first = rows[0];
         const refusal = moveRefusal(log, toLogMove(first?.move_state, first?.move_peer), false);
         if (refusal) throw refusal;
         const head = num(first?.head);
         const eventsJson: string[] = [];
-        for (const row of rows) if (row.event !== null) eventsJson.push(row.event);
+        const upTo = Math.min(from + limit, head);
+        for (const row of rows) {
+          if (row.events === null) continue;
+          eventsOfPage({ first: num(row.first_position), events: row.events, ends: parseEnds(row.ends ?? '') }, from, upTo, eventsJson);
+        }
+        // Pages are contiguous up to the head; a shortfall is a damaged store, never a page served with a hole.
+        if (eventsJson.length !== Math.max(0, upTo - from)) {
+          throw new Error(`log "${log}" is missing stored events between positions ${from + 1} and ${upTo}`);
+        }
         // Positions are gapless, so more events exist exactly when the last one read is below the head.
         const last = from + eventsJson.length;
         const page: PullPage = { eventsJson, head, hasMore: last < head };

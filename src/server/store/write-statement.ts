@@ -1,7 +1,8 @@
 import type { Judged, LogState } from '../push-judge.ts';
 import type { WriteTicket } from './log-knowledge.ts';
 import type { SqlExecutor } from './sql-driver.ts';
-import { eventsArray, num, withPosition, writeFailure, writeSql } from './statements.ts';
+import { buildPages, clientRanges, lastSeqs, pageParams } from './pages.ts';
+import { num, withPosition, writeFailure, writeSql } from './statements.ts';
 
 /** The write statement of a store (statements.ts, writeSql), with its NOTIFY when the store announces head moves. */
 export interface WriteStatement {
@@ -28,41 +29,38 @@ export async function runWrite(
 ): Promise<'written' | 'moved' | 'blocked' | 'taken'> {
   const { rows } = judged;
   const ids: string[] = new Array(rows.length);
-  const aggregates: string[] = new Array(rows.length);
-  const seqs: number[] = new Array(rows.length);
-  const clients: string[] = new Array(rows.length);
-  const clientSeqs: number[] = new Array(rows.length);
-  const events: string[] = new Array(rows.length);
+  const texts: string[] = new Array(rows.length);
   rows.forEach((r, i) => {
     ids[i] = r.id;
-    aggregates[i] = r.aggregateId;
-    seqs[i] = r.seq;
-    clients[i] = r.clientId;
-    clientSeqs[i] = r.clientSeq;
-    events[i] = withPosition(r.json, r.position);
+    texts[i] = withPosition(r.json, r.position);
   });
+  const heads = lastSeqs(rows);
+  const ranges = clientRanges(rows);
   const changed = [...judged.changedClients];
   const params: unknown[] = [
     log,
     state.head,
     JSON.stringify(ids),
-    JSON.stringify(aggregates),
-    JSON.stringify(seqs),
-    JSON.stringify(clients),
-    JSON.stringify(clientSeqs),
-    eventsArray(events),
+    ...pageParams(buildPages(state.head + 1, texts)),
+    JSON.stringify([...heads.keys()]),
+    JSON.stringify([...heads.values()]),
+    JSON.stringify(ranges.map((r) => r.clientId)),
+    JSON.stringify(ranges.map((r) => r.from)),
+    JSON.stringify(ranges.map((r) => r.to)),
+    JSON.stringify(ranges.map((r) => r.first)),
+    JSON.stringify(ranges.map((r) => r.ids)),
     JSON.stringify(changed.map(([clientId]) => clientId)),
     JSON.stringify(changed.map(([, c]) => c.mark)),
+    JSON.stringify(changed.map(([, c]) => c.epoch)),
     judged.head,
     state.writeId,
     current.id,
     rows.length,
     current.ticket,
     afterTicket,
-    JSON.stringify(changed.map(([, c]) => c.epoch)),
   ];
   if (statement.notify) params.push(statement.notify.channel, JSON.stringify({ log, head: judged.head, by: statement.notify.writerId }));
-  let result: { n: string | number; l: string | number }[];
+  let result: { n: string | number; l: string | number; h: string | number; g: string | number }[];
   try {
     result = await db.query(statement.sql, params, statement.notify ? 'chronicle_write_notify' : 'chronicle_write');
   } catch (error) {
@@ -71,6 +69,6 @@ export async function runWrite(
     throw error;
   }
   const row = result[0];
-  if (num(row?.n) !== rows.length || num(row?.l) !== 1) throw new Error('push wrote an unexpected number of events');
+  if (num(row?.n) !== rows.length || num(row?.l) !== 1 || num(row?.h) !== heads.size || num(row?.g) !== ranges.length) throw new Error('push wrote an unexpected number of events');
   return 'written';
 }
