@@ -160,7 +160,7 @@ interface PushClient {
   bodies: Buffer[];
 }
 
-function pushClients(runId: string, perAggregate: number = SERVER_SIZES.eventsPerClient / SERVER_SIZES.aggregatesPerClient): PushClient[] {
+export function pushClients(runId: string, perAggregate: number = SERVER_SIZES.eventsPerClient / SERVER_SIZES.aggregatesPerClient): PushClient[] {
   const { clients, batch, aggregatesPerClient } = SERVER_SIZES;
   return Array.from({ length: clients }, (_, c) => {
     const clientId = `bench-${runId}-client-${c}`;
@@ -245,7 +245,7 @@ interface Inserter {
   query(text: string, params: unknown[]): Promise<unknown>;
 }
 
-async function runBaseline(connections: Inserter[], clients: PushClient[]): Promise<SideResult> {
+export async function runBaseline(connections: Inserter[], clients: PushClient[]): Promise<SideResult> {
   // Statements and parameters are made before the clock starts, as the push bodies are.
   const work = clients.map((c) =>
     chunks(c.events, SERVER_SIZES.batch).map((list) => ({ sql: insertSql(list.length), params: insertParams(list) })),
@@ -267,7 +267,7 @@ async function runBaseline(connections: Inserter[], clients: PushClient[]): Prom
  * share the machine's cores. Each client sends its next push when the last
  * one was answered (200, or the run fails).
  */
-async function runPushes(url: string, log: string, clients: PushClient[]): Promise<SideResult> {
+export async function runPushes(url: string, log: string, clients: PushClient[]): Promise<SideResult> {
   const total = clients.reduce((n, c) => n + c.events.length, 0);
   const worker = new Worker(new URL('./push-clients.worker.mjs', import.meta.url), {
     workerData: { url, log, clients: clients.map((c) => ({ clientId: c.clientId, token: c.token, bodies: c.bodies })) },
@@ -293,7 +293,7 @@ async function runPushes(url: string, log: string, clients: PushClient[]): Promi
   }
 }
 
-function benchServer(store: LogStore, clients: PushClient[]): SyncServer {
+export function benchServer(store: LogStore, clients: PushClient[]): SyncServer {
   const tokens = Object.fromEntries(clients.map((c, i) => [c.token, { id: `bench-client-${i}`, read: ['*'], write: ['*'] }]));
   return createSyncServer({
     store,
@@ -311,7 +311,8 @@ export interface ServerPushOptions {
   rounds?: number;
 }
 
-const CHRONICLE_TABLES = 'chronicle_events, chronicle_aggregates, chronicle_clients, chronicle_logs, chronicle_schema';
+const CHRONICLE_TABLES =
+  'chronicle_pages, chronicle_event_ids, chronicle_heads, chronicle_ranges, chronicle_events, chronicle_aggregates, chronicle_clients, chronicle_logs, chronicle_schema';
 
 /** Runs `fn` with a client on the run database. */
 async function withClient<T>(database: BenchDatabase, fn: (client: pg.Client) => Promise<T>): Promise<T> {

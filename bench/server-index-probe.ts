@@ -6,29 +6,32 @@
  * statement, 4 concurrent connections) INSERTed straight into
  *
  * - `plain`: server-push's baseline table (a bigserial key, no other index);
- * - `chronicle`: chronicle_events as schema.ts creates it (primary key
- *   (log, position) and the unique (log, id), (log, client_id, client_seq) and
- *   (log, aggregate_id, seq) indexes);
- * - `chronicle, key + id only`: the same table without the last two indexes,
- *   i.e. what a layout that kept clients' ranges and aggregate heads in rows of
- *   their own (one per push, one per aggregate) would leave per event;
+ * - `schema 4 (chronicle_events)`: the table schema 4 kept every event in
+ *   (primary key (log, position) and the unique (log, id),
+ *   (log, client_id, client_seq) and (log, aggregate_id, seq) indexes);
+ * - `schema 4, key + id only`: the same table without the last two indexes;
  * - `pages, one row per push`: a push's events as one JSON array in one row
  *   keyed by its first position, as the client's IndexedDB stores pages (no
- *   per-event index entry at all).
+ *   per-event index entry at all);
+ * - `pages + ids + heads + ranges`: what schema 5 writes (schema.ts,
+ *   pages.ts): pages, a (log, id) row per event, an upserted head row per
+ *   aggregate, a client range row per push;
+ * - `pages + id/seq keys + ranges`: the alternative to head rows, each
+ *   event's aggregate and seq beside its id under a second unique index.
  *
  * Positions are handed out interleaved across the clients, as concurrent
  * pushes get them. Each layout runs on a fresh table after a CHECKPOINT, in
  * `ROUNDS` interleaved rounds; the best round of each is reported, with its
- * ratio to `plain`. server-push's ratio cannot exceed the `chronicle` ratio
- * here by much: that is the ceiling the current layout sets.
+ * ratio to `plain`. This is the database's share of a push alone: the server
+ * (HTTP, decoding, judging) runs on the same cores in server-push.
  *
- * Measured 2026-12-04 (2 cores, quiet, four runs): chronicle 0.60-0.73 of plain,
- * key + id only 0.78-0.88, pages 2.4-2.95 (two runs); server-push itself was
- * 0.52 in the same hour.
+ * Measured 2026-12-04 (2 cores, four runs): schema 4 0.60-0.73 of plain, key +
+ * id only 0.77-0.93, pages alone 2.3-2.95; schema 5 1.02-1.10, with id/seq
+ * keys instead of head rows 0.88 (hence head rows).
  */
 import pg from 'pg';
 import type { NewRow } from '../src/server/push-judge.ts';
-import { SCHEMA_SQL } from '../src/server/store/schema.ts';
+import { buildPages, lastSeqs, pageParams, pageRowsSql } from '../src/server/store/pages.ts';
 import { clientEvents, createBenchDatabase, PLAIN_TABLE, SERVER_SIZES } from './server-bench.ts';
 
 const ROUNDS = 3;
@@ -69,7 +72,14 @@ const chronicleInsert = (rows: number) =>
   `INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event) VALUES ${values(rows, 8)}`;
 const chronicleParams = (rows: readonly Row[]) =>
   rows.flatMap((r) => [LOG, r.position, r.id, r.aggregateId, r.seq, r.clientId, r.clientSeq, r.json]);
-const DROP = 'DROP TABLE IF EXISTS plain_events, chronicle_events, chronicle_logs, chronicle_clients, chronicle_schema, probe_pages';
+const DROP =
+  'DROP TABLE IF EXISTS plain_events, chronicle_events, probe_pages, probe_ids, probe_heads, probe_ranges';
+
+/** chronicle_events as schema 4 created it (schema 5 moved events into pages). */
+const V4_EVENTS = `CREATE TABLE chronicle_events (
+  log text COLLATE "C" NOT NULL, position bigint NOT NULL, id text COLLATE "C" NOT NULL, aggregate_id text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL, client_id text COLLATE "C" NOT NULL, client_seq bigint NOT NULL, event json NOT NULL,
+  PRIMARY KEY (log, position), UNIQUE (log, id), UNIQUE (log, client_id, client_seq), UNIQUE (log, aggregate_id, seq))`;
 
 const LAYOUTS: Layout[] = [
   {
@@ -78,10 +88,10 @@ const LAYOUTS: Layout[] = [
     insert: (rows) => `INSERT INTO plain_events (id, aggregate_id, seq, client_id, client_seq, event) VALUES ${values(rows, 6)}`,
     params: (rows) => rows.flatMap((r) => [r.id, r.aggregateId, r.seq, r.clientId, r.clientSeq, r.json]),
   },
-  { name: 'chronicle', create: SCHEMA_SQL, insert: chronicleInsert, params: chronicleParams },
+  { name: 'schema 4 (chronicle_events)', create: V4_EVENTS, insert: chronicleInsert, params: chronicleParams },
   {
-    name: 'chronicle, key + id only',
-    create: `${SCHEMA_SQL};
+    name: 'schema 4, key + id only',
+    create: `${V4_EVENTS};
       ALTER TABLE chronicle_events DROP CONSTRAINT chronicle_events_log_client_id_client_seq_key;
       ALTER TABLE chronicle_events DROP CONSTRAINT chronicle_events_log_aggregate_id_seq_key;`,
     insert: chronicleInsert,
@@ -95,6 +105,72 @@ const LAYOUTS: Layout[] = [
       PRIMARY KEY (log, first_position))`,
     insert: () => 'INSERT INTO probe_pages (log, first_position, count, events) VALUES ($1, $2, $3, $4)',
     params: (rows) => [LOG, rows[0]!.position, rows.length, `[${rows.map((r) => r.json).join(',')}]`],
+  },
+  {
+    // Pages, plus what the push rules need beside them: a unique (log, id) row per event, one head row per
+    // aggregate (upserted), one row per push with its clientSeq range and ids. As schema 5 stores a write.
+    name: 'pages + ids + heads + ranges',
+    create: `CREATE TABLE probe_pages (
+      log text COLLATE "C" NOT NULL, first_position bigint NOT NULL, last_position bigint NOT NULL, events text NOT NULL, ends int4[] NOT NULL,
+      PRIMARY KEY (log, first_position));
+      CREATE TABLE probe_ids (log text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, position bigint NOT NULL, PRIMARY KEY (log, id));
+      CREATE TABLE probe_heads (log text COLLATE "C" NOT NULL, aggregate_id text COLLATE "C" NOT NULL, head bigint NOT NULL,
+        PRIMARY KEY (log, aggregate_id)) WITH (fillfactor = 50);
+      CREATE TABLE probe_ranges (log text COLLATE "C" NOT NULL, client_id text COLLATE "C" NOT NULL, from_seq bigint NOT NULL,
+        to_seq bigint NOT NULL, first_position bigint NOT NULL, ids text NOT NULL, PRIMARY KEY (log, client_id, from_seq));
+      CREATE INDEX ON probe_ranges (log, first_position)`,
+    insert: () => `WITH p AS (INSERT INTO probe_pages (log, first_position, last_position, events, ends)
+        SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[] FROM ${pageRowsSql(2)} RETURNING 1),
+      i AS (INSERT INTO probe_ids (log, id, position) SELECT $1, x.id, $6::bigint + x.n - 1 FROM json_array_elements_text($7::json) WITH ORDINALITY AS x(id, n) RETURNING 1),
+      h AS (INSERT INTO probe_heads (log, aggregate_id, head) SELECT $1, r.a, r.s::bigint
+              FROM ROWS FROM (json_array_elements_text($8::json), json_array_elements_text($9::json)) AS r(a, s)
+            ON CONFLICT (log, aggregate_id) DO UPDATE SET head = EXCLUDED.head RETURNING 1),
+      g AS (INSERT INTO probe_ranges (log, client_id, from_seq, to_seq, first_position, ids) VALUES ($1, $10, $11, $12, $6, $7) RETURNING 1)
+      SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM i), (SELECT count(*) FROM h), (SELECT count(*) FROM g)`,
+    params: (rows) => {
+      const heads = lastSeqs(rows);
+      return [
+        LOG,
+        ...pageParams(buildPages(rows[0]!.position, rows.map((r) => r.json))),
+        rows[0]!.position,
+        JSON.stringify(rows.map((r) => r.id)),
+        JSON.stringify([...heads.keys()]),
+        JSON.stringify([...heads.values()]),
+        rows[0]!.clientId,
+        rows[0]!.clientSeq,
+        rows[rows.length - 1]!.clientSeq,
+      ];
+    },
+  },
+  {
+    // The same, with each event's aggregate and seq beside its id (a second unique index per event) instead of head rows.
+    name: 'pages + id/seq keys + ranges',
+    create: `CREATE TABLE probe_pages (
+      log text COLLATE "C" NOT NULL, first_position bigint NOT NULL, last_position bigint NOT NULL, events text NOT NULL, ends int4[] NOT NULL,
+      PRIMARY KEY (log, first_position));
+      CREATE TABLE probe_ids (log text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, position bigint NOT NULL,
+        aggregate_id text COLLATE "C" NOT NULL, seq bigint NOT NULL, PRIMARY KEY (log, id), UNIQUE (log, aggregate_id, seq));
+      CREATE TABLE probe_ranges (log text COLLATE "C" NOT NULL, client_id text COLLATE "C" NOT NULL, from_seq bigint NOT NULL,
+        to_seq bigint NOT NULL, first_position bigint NOT NULL, ids text NOT NULL, PRIMARY KEY (log, client_id, from_seq));
+      CREATE INDEX ON probe_ranges (log, first_position)`,
+    insert: () => `WITH p AS (INSERT INTO probe_pages (log, first_position, last_position, events, ends)
+        SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[] FROM ${pageRowsSql(2)} RETURNING 1),
+      i AS (INSERT INTO probe_ids (log, id, position, aggregate_id, seq) SELECT $1, x.id, $6::bigint + x.n - 1, x.a, x.s::bigint
+              FROM ROWS FROM (json_array_elements_text($7::json), json_array_elements_text($8::json), json_array_elements_text($9::json))
+              WITH ORDINALITY AS x(id, a, s, n) RETURNING 1),
+      g AS (INSERT INTO probe_ranges (log, client_id, from_seq, to_seq, first_position, ids) VALUES ($1, $10, $11, $12, $6, $7) RETURNING 1)
+      SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM i), (SELECT count(*) FROM g)`,
+    params: (rows) => [
+      LOG,
+      ...pageParams(buildPages(rows[0]!.position, rows.map((r) => r.json))),
+      rows[0]!.position,
+      JSON.stringify(rows.map((r) => r.id)),
+      JSON.stringify(rows.map((r) => r.aggregateId)),
+      JSON.stringify(rows.map((r) => r.seq)),
+      rows[0]!.clientId,
+      rows[0]!.clientSeq,
+      rows[rows.length - 1]!.clientSeq,
+    ],
   },
 ];
 

@@ -114,15 +114,35 @@ export function lastSeqs(rows: readonly { aggregateId: string; seq: number }[]):
 }
 
 /**
- * Pages as the statements that insert them take them: four JSON arrays (first
- * positions, last positions, texts, ends as int4[] literals), read side by
- * side with ROWS FROM (json_array_elements_text(...), ...).
+ * Between two pages' texts in PAGE_TEXTS: a comma and U+0001, which no
+ * stored event's JSON holds (a control character is escaped in every JSON
+ * string and is not JSON whitespace), so the texts need no escaping.
+ */
+export const PAGE_SEPARATOR = ',\u0001';
+
+/**
+ * Pages as the statements that insert them take them: the first and last
+ * positions and the ends (as int4[] literals) as JSON arrays, and the texts
+ * as one string, PAGE_SEPARATOR between them (unescaped: JSON-quoting a page
+ * costs more than storing it). Read side by side with ROWS FROM, the texts
+ * with unnest(string_to_array(texts, PAGE_SEPARATOR)) (see PAGE_ROWS_SQL).
  */
 export function pageParams(pages: readonly Page[]): [string, string, string, string] {
   return [
     JSON.stringify(pages.map((p) => p.first)),
     JSON.stringify(pages.map((p) => p.last)),
-    JSON.stringify(pages.map((p) => p.events)),
+    pages.map((p) => p.events).join(PAGE_SEPARATOR),
     JSON.stringify(pages.map((p) => `{${p.ends.join(',')}}`)),
   ];
+}
+
+/**
+ * The rows (f, l, t, e) of pageParams bound at $a, $a+1, $a+2, $a+3: first and
+ * last position, text, ends.
+ */
+export function pageRowsSql(a: number): string {
+  return `ROWS FROM (
+      json_array_elements_text($${a}::json), json_array_elements_text($${a + 1}::json),
+      unnest(string_to_array($${a + 2}::text, ',' || chr(1))), json_array_elements_text($${a + 3}::json)
+    ) AS r(f, l, t, e)`;
 }

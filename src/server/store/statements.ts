@@ -1,3 +1,4 @@
+import { pageRowsSql } from './pages.ts';
 import { SCHEMA_VERSION } from './schema.ts';
 
 /**
@@ -129,10 +130,7 @@ WITH pv AS (
 ), ev AS (
   INSERT INTO chronicle_pages (log, first_position, last_position, events, ends)
   SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[]
-    FROM ROWS FROM (
-      json_array_elements_text($4::json), json_array_elements_text($5::json),
-      json_array_elements_text($6::json), json_array_elements_text($7::json)
-    ) AS r(f, l, t, e)
+    FROM ${pageRowsSql(4)}
    WHERE (SELECT count(*) FROM tk) = 1
   RETURNING 1
 ), ix AS (
