@@ -228,6 +228,12 @@ export async function migrate(driver: SqlDriver, { advisoryLock }: { advisoryLoc
       );
     }
     if (stored === SCHEMA_VERSION) return;
+    if (stored < 5 && (await tx.query<{ t: string | null }>(`SELECT to_regclass('chronicle_events')::text AS t`))[0]?.t) {
+      // 4 -> 5 drops chronicle_events. It is taken before chronicle_logs: an older server's write holds it
+      // while it waits for its log's row, so taking chronicle_logs first could deadlock with that write. This
+      // way the write finishes first, and later ones wait, then find the table gone (503 schema-mismatch).
+      await tx.query('LOCK TABLE chronicle_events IN ACCESS EXCLUSIVE MODE');
+    }
     await tx.query('LOCK TABLE chronicle_logs IN SHARE ROW EXCLUSIVE MODE');
     for (let version = stored; version < SCHEMA_VERSION; version++) {
       for (const step of UPGRADES[version] ?? []) {
