@@ -1,0 +1,95 @@
+/**
+ * node --conditions=chronicle-source --import tsx bench/server-cpu-probe.ts
+ *
+ * Where server-push's time goes: both sides of the metric (the plain INSERTs
+ * and the pushes over HTTP to a Chronicle server on PostgreSQL), each run
+ * `ROUNDS` times, interleaved, on fresh tables, with the CPU time each used:
+ * PostgreSQL's (every postgres process on this machine, from /proc: run it on
+ * a quiet database server) and this Node process's (every thread: the
+ * server's event loop, its push decoders, the clients' worker).
+ *
+ * On 2 cores both sides keep both cores busy, so a side's rate is about
+ * 2 cores / its CPU per event. Measured 2026-12-04 (schema 5), per 100,000
+ * events: plain INSERTs 0.8-1.1 core-s in PostgreSQL and 0.4-0.6 in Node;
+ * Chronicle 1.15-1.5 in PostgreSQL (schema 4: 1.6-2.1 in the same hour) and
+ * 1.3-1.6 in Node (HTTP both ways, JSON parse, validation and stringify of
+ * every event, judging, building the statement). That Node share alone is
+ * more than the plain side's whole budget at 0.8 of its rate.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
+import { createPostgresStore } from '../src/server/index.ts';
+import { benchServer, createBenchDatabase, PLAIN_TABLE, pushClients, runBaseline, runPushes } from './server-bench.ts';
+
+const ROUNDS = 3;
+const TABLES = 'plain_events, chronicle_pages, chronicle_event_ids, chronicle_heads, chronicle_ranges, chronicle_clients, chronicle_logs, chronicle_schema';
+
+/** CPU time of every postgres process, in ms (clock ticks of 10 ms). */
+function postgresCpuMs(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks * 10;
+}
+
+async function measure<T>(fn: () => Promise<T>): Promise<{ result: T; postgresMs: number; nodeMs: number }> {
+  const pg0 = postgresCpuMs();
+  const node0 = process.cpuUsage();
+  const result = await fn();
+  const node = process.cpuUsage(node0);
+  return { result, postgresMs: postgresCpuMs() - pg0, nodeMs: Math.round((node.user + node.system) / 1000) };
+}
+
+const database = await createBenchDatabase();
+if ('error' in database) {
+  console.log(`[probe] skipped: ${database.error}`);
+} else {
+  const admin = new pg.Client({ connectionString: database.url });
+  await admin.connect();
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const runId = `cpu${round}-${Date.now().toString(36)}`;
+      const clients = pushClients(runId);
+      const warm = pushClients(`${runId}-warm`, 10).map((c, i) => ({ ...c, token: clients[i]!.token }));
+      const events = clients.reduce((n, c) => n + c.events.length, 0);
+
+      await admin.query(`DROP TABLE IF EXISTS ${TABLES}; ${PLAIN_TABLE}`);
+      const connections = await Promise.all(
+        clients.map(async () => {
+          const client = new pg.Client({ connectionString: database.url });
+          await client.connect();
+          return client;
+        }),
+      );
+      await runBaseline(connections, warm);
+      await admin.query('TRUNCATE plain_events; CHECKPOINT');
+      const plain = await measure(() => runBaseline(connections, clients));
+      await Promise.all(connections.map((c) => c.end()));
+
+      await admin.query(`DROP TABLE IF EXISTS ${TABLES}`);
+      const store = await createPostgresStore({ connectionString: database.url });
+      const server = benchServer(store, clients);
+      const { url } = await server.listen(0, '127.0.0.1');
+      await runPushes(url, 'bench-warmup', warm);
+      await admin.query('CHECKPOINT');
+      const chronicle = await measure(() => runPushes(url, 'bench-push', clients));
+      await server.close();
+
+      const line = (name: string, m: typeof plain) =>
+        `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${Math.round((m.postgresMs * 100_000) / events)} ms, node ${Math.round((m.nodeMs * 100_000) / events)} ms`;
+      console.log(`[probe] round ${round}: ${line('plain', plain)} | ${line('chronicle', chronicle)}`);
+    }
+  } finally {
+    await admin.query(`DROP TABLE IF EXISTS ${TABLES}`).catch(() => undefined);
+    await admin.end();
+    await database.drop();
+  }
+}
