@@ -58,19 +58,28 @@ export function parseEnds(text: string): number[] {
 
 /**
  * Appends to `out` the texts of the page's events at positions in
- * (`after`, `upTo`]. Throws when the page does not add up (its ends do not
- * fit its text): stored pages are never guessed at.
+ * (`after`, `upTo`]. Throws when the page does not add up: every event must be
+ * an object's text (`{`..`}`) ending where the next one's separator is, and
+ * the last at the text's end. Stored pages are never guessed at: a damaged
+ * one would otherwise be served as fragments of events. (One pass over the
+ * ends, up to PAGE_EVENTS of them: small beside the text it guards.)
  */
 export function eventsOfPage(page: { first: number; events: string; ends: readonly number[] }, after: number, upTo: number, out: string[]): void {
   const { first, events, ends } = page;
-  if (ends.length === 0 || ends[ends.length - 1] !== events.length) {
-    throw new Error(`the page at position ${first} is damaged: its ends do not match its text`);
+  const damaged = (): Error => new Error(`the page at position ${first} is damaged: its ends do not match its text`);
+  if (ends.length === 0 || ends[ends.length - 1] !== events.length) throw damaged();
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i]!;
+    if (!(end > start + 1) || events.charCodeAt(start) !== 0x7b || events.charCodeAt(end - 1) !== 0x7d) throw damaged();
+    if (i < ends.length - 1 && events.charCodeAt(end) !== 0x2c) throw damaged();
+    start = end + 1;
   }
   const from = Math.max(0, after + 1 - first);
   const to = Math.min(ends.length, upTo - first + 1);
   for (let i = from; i < to; i++) {
-    const start = i === 0 ? 0 : ends[i - 1]! + 1;
-    out.push(events.slice(start, ends[i]!));
+    const begin = i === 0 ? 0 : ends[i - 1]! + 1;
+    out.push(events.slice(begin, ends[i]!));
   }
 }
 
