@@ -55,15 +55,31 @@ describe('buildPages', () => {
     expect(buildPages(1, [])).toEqual([]);
   });
 
-  it('given more than PAGE_EVENTS small events, then each page holds PAGE_EVENTS of them and the last the rest', () => {
+  it('given more than PAGE_EVENTS small events from position 1, then each page holds PAGE_EVENTS of them and the last the rest', () => {
+    const all = texts(1, 2 * PAGE_EVENTS + 3);
+    const pages = buildPages(1, all);
+    expect(pages.map((p) => [p.first, p.last])).toEqual([
+      [1, PAGE_EVENTS],
+      [1 + PAGE_EVENTS, 2 * PAGE_EVENTS],
+      [1 + 2 * PAGE_EVENTS, 3 + 2 * PAGE_EVENTS],
+    ]);
+    expectWellFormed(pages, 1, all);
+  });
+
+  it('given events from another position, then no page crosses a multiple of PAGE_EVENTS (a pull of PAGE_EVENTS from there reads its own events only)', () => {
     const all = texts(41, 2 * PAGE_EVENTS + 3);
     const pages = buildPages(41, all);
     expect(pages.map((p) => [p.first, p.last])).toEqual([
-      [41, 40 + PAGE_EVENTS],
-      [41 + PAGE_EVENTS, 40 + 2 * PAGE_EVENTS],
-      [41 + 2 * PAGE_EVENTS, 43 + 2 * PAGE_EVENTS],
+      [41, PAGE_EVENTS],
+      [1 + PAGE_EVENTS, 2 * PAGE_EVENTS],
+      [1 + 2 * PAGE_EVENTS, 43 + 2 * PAGE_EVENTS],
     ]);
     expectWellFormed(pages, 41, all);
+    // The same with a write that starts one before a boundary: its first page is that one event.
+    expect(buildPages(PAGE_EVENTS, texts(PAGE_EVENTS, 3)).map((p) => [p.first, p.last])).toEqual([
+      [PAGE_EVENTS, PAGE_EVENTS],
+      [PAGE_EVENTS + 1, PAGE_EVENTS + 2],
+    ]);
   });
 
   it('given exactly PAGE_EVENTS events, then they are one page', () => {

@@ -10,7 +10,7 @@
  * offsets: only this module reads and writes them). Pure: no I/O.
  */
 
-/** Events per page at most: a pull of the default 1000 reads at most two pages. */
+/** Events per page at most: a pull of the default 1000 reads at most two pages (one, from a multiple of 1000). */
 export const PAGE_EVENTS = 1000;
 /** Characters per page at most, unless one event alone is larger: bounds what a pull of a few events reads. */
 export const PAGE_CHARS = 1 << 20;
@@ -25,7 +25,9 @@ export interface Page {
 
 /**
  * Cuts consecutive events (their stored texts, positions `first`, `first + 1`,
- * ...) into pages of at most PAGE_EVENTS events and PAGE_CHARS characters.
+ * ...) into pages of at most PAGE_EVENTS events and PAGE_CHARS characters,
+ * none crossing a multiple of PAGE_EVENTS: a client's initial sync pulls
+ * 1,000 at a time from position 0, and so reads exactly the pages it needs.
  */
 export function buildPages(first: number, texts: readonly string[], maxEvents = PAGE_EVENTS, maxChars = PAGE_CHARS): Page[] {
   const pages: Page[] = [];
@@ -37,6 +39,8 @@ export function buildPages(first: number, texts: readonly string[], maxEvents = 
     while (end < texts.length && end - start < maxEvents) {
       const size = texts[end]!.length + (end > start ? 1 : 0);
       if (end > start && chars + size > maxChars) break;
+      // No page crosses a multiple of maxEvents: a pull of that many from such a position reads only its own events.
+      if (end > start && (first + end - 1) % maxEvents === 0) break;
       chars += size;
       ends.push(chars);
       end++;
