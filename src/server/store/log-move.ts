@@ -1,6 +1,6 @@
 import { checkSchemaVersion } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
-import { eventsArray, num } from './statements.ts';
+import { num } from './statements.ts';
 import { toLogMove, type LogMove } from './move-state.ts';
 
 /**
@@ -14,16 +14,27 @@ import { toLogMove, type LogMove } from './move-state.ts';
  * 2. freeze: the source's row becomes `moving-out` under the log's lock, with
  *    a new write id: a write that was judged before it fails its check, every
  *    later push or fence gets 503 "log-moving" (clients retry); pulls go on.
- * 3. copy: events in position order, then client marks and epochs.
- * 4. verify: counts, positions, and an md5 per 10,000 positions of every
- *    column of every event, and of the client rows, computed by each database.
+ * 3. copy: the log's rows of every table (schema 5, schema.ts), unchanged:
+ *    its pages in position order, then its event ids, aggregate heads, client
+ *    ranges, client marks and epochs, each in key order, in batches bounded
+ *    by events and bytes, each batch one transaction on the target that first
+ *    checks the target still belongs to this move.
+ * 4. verify: positions gapless on the source (its pages cover 1..head one by
+ *    one), an md5 per 10,000 positions of every column of the pages, and a
+ *    count and an md5 per 10,000 rows (in key order) of every other table,
+ *    each computed by each database.
  * 5. switch: the target's row takes the head and its move state is cleared
  *    (it serves the log from now on); then the source's row becomes a `moved`
  *    tombstone naming the target, which sharded stores follow.
  *
  * A failure before the switch undoes the move (the target keeps a tombstone
  * pointing back at the source, the source is unfrozen); running the move again
- * after a crash resumes it.
+ * after a crash resumes it. A resumed copy keeps the pages, ids and ranges
+ * the target holds (rows that no write changes, and a batch is all or
+ * nothing, so the target holds whole batches in key order) and continues
+ * after the last one; aggregate heads and client rows change with writes, so
+ * they are copied again whole. Should what it kept not be the source's after
+ * all, the verification says so and the move is undone (which deletes it).
  */
 
 export interface MoveSide {
@@ -41,8 +52,10 @@ export type MoveStep =
   | { step: 'switched' };
 
 export interface MoveLogOptions {
-  /** Events per copy statement (default 5,000). */
+  /** Events per copy transaction at most (default 5,000), unless one page or range alone holds more (rows go whole). */
   batchEvents?: number;
+  /** Bytes of page text (or range ids) per copy transaction at most, unless one row alone holds more (default 8 MiB). */
+  batchBytes?: number;
   /** Called after each step; a failure it throws before the switch undoes the move. */
   onStep?: (step: MoveStep) => void | Promise<void>;
 }
@@ -54,15 +67,94 @@ export interface MoveReport {
   /** The log's head (= its number of events), on both sides. */
   head: number;
   clients: number;
-  /** Chunks of 10,000 positions whose checksums were compared. */
+  /** Chunks of 10,000 positions whose page checksums were compared. */
   chunks: number;
   /** True when an interrupted move was finished rather than started. */
   resumed: boolean;
   ms: number;
 }
 
-/** Positions per checksum. */
+/** Positions per page checksum, and rows per checksum of the other tables. */
 const CHUNK = 10_000;
+/** Positions (pages, ranges) or rows (other tables) per delete statement. */
+const WIPE = 20_000;
+
+/** One of the tables that hold a log's rows, as a move copies, checks and deletes them. */
+interface LogTable {
+  name: string;
+  /** Unique within a log and indexed: copies and checksums go in its order, each batch after the last key of the one before. */
+  key: string;
+  /** The columns besides `log` and their types, in order; each travels as its text. */
+  columns: Readonly<Record<string, string>>;
+  /** SQL for the events a row holds and its bytes (octet_length reads no text), which bound batches. Absent: one small row. */
+  size?: { events: string; bytes: string };
+  /** SQL for a row's position in the log, to compare the rows up to a head (see verify). Absent: compared only in full. */
+  position?: string;
+}
+
+const PAGES: LogTable = {
+  name: 'chronicle_pages',
+  key: 'first_position',
+  columns: { first_position: 'bigint', last_position: 'bigint', events: 'text', ends: 'int4[]' },
+  size: { events: 'last_position - first_position + 1', bytes: 'octet_length(events)' },
+};
+const EVENT_IDS: LogTable = { name: 'chronicle_event_ids', key: 'id', columns: { id: 'text', position: 'bigint' }, position: 'position' };
+const HEADS: LogTable = { name: 'chronicle_heads', key: 'aggregate_id', columns: { aggregate_id: 'text', head: 'bigint' } };
+// Ranges partition the log's positions, so a range's first position is unique in the log (and indexed).
+const RANGES: LogTable = {
+  name: 'chronicle_ranges',
+  key: 'first_position',
+  columns: { first_position: 'bigint', client_id: 'text', from_seq: 'bigint', to_seq: 'bigint', ids: 'text' },
+  size: { events: 'to_seq - from_seq + 1', bytes: 'octet_length(ids)' },
+  position: 'first_position',
+};
+const CLIENTS: LogTable = {
+  name: 'chronicle_clients',
+  key: 'client_id',
+  columns: { client_id: 'text', client_seq: 'bigint', epoch: 'bigint' },
+};
+
+/** Every table of a log's rows, in the order they are copied. */
+const LOG_TABLES = [PAGES, EVENT_IDS, HEADS, RANGES, CLIENTS] as const;
+/** The tables whose rows writes change (heads, marks): never kept from an interrupted copy. */
+const CHANGING = [HEADS, CLIENTS] as const;
+
+const textKey = (t: LogTable): boolean => t.columns[t.key] === 'text';
+/**
+ * The key as ordered and compared: a text key bytewise (the "C" collation)
+ * whatever its column's collation (chronicle_clients may predate "C"), so that
+ * both databases walk the rows in the same order.
+ */
+const keyOf = (t: LogTable): string => (textKey(t) ? `${t.key} COLLATE "C"` : t.key);
+
+/** ` AND` conditions for keys in (after, upTo] (null: no bound), their values appended to `params`. */
+function keyRange(t: LogTable, params: unknown[], after: string | null, upTo: string | null = null): string {
+  let sql = '';
+  for (const [value, op] of [
+    [after, '>'],
+    [upTo, '<='],
+  ] as const) {
+    if (value === null) continue;
+    params.push(value);
+    sql += ` AND ${keyOf(t)} ${op} $${params.length}::${textKey(t) ? 'text' : 'bigint'}`;
+  }
+  return sql;
+}
+
+/** The table's columns as text, named c0, c1, ... (not their own names: an ORDER BY of the key must mean the column). */
+const selectColumns = (t: LogTable): string =>
+  Object.keys(t.columns)
+    .map((column, i) => `${column}::text AS c${i}`)
+    .join(', ');
+
+/** Inserts rows read with selectColumns: $1 the log, then a JSON array of texts per column. */
+function insertSql(t: LogTable): string {
+  const types = Object.values(t.columns);
+  return `INSERT INTO ${t.name} (log, ${Object.keys(t.columns).join(', ')})
+    SELECT $1, ${types.map((type, i) => `r.c${i}::${type}`).join(', ')}
+      FROM ROWS FROM (${types.map((_, i) => `json_array_elements_text($${i + 2}::json)`).join(', ')})
+        AS r(${types.map((_, i) => `c${i}`).join(', ')})`;
+}
 
 interface LogRow {
   head: number;
@@ -79,31 +171,14 @@ const readRow = async (db: SqlExecutor, log: string, lock = false): Promise<LogR
   return row ? { head: num(row.head), writeId: row.write_id, move: toLogMove(row.move_state, row.move_peer) } : undefined;
 };
 
+/** The events the log's pages hold on one side, and its client rows. */
 const countRows = async (db: SqlExecutor, log: string): Promise<{ events: number; clients: number }> => {
-  const rows = await db.query<{ events: string | number; clients: string | number }>(
-    `SELECT (SELECT count(*) FROM chronicle_events WHERE log = $1) AS events, (SELECT count(*) FROM chronicle_clients WHERE log = $1) AS clients`,
+  const rows = await db.query<{ events: string | number | null; clients: string | number }>(
+    `SELECT (SELECT sum(last_position - first_position + 1) FROM chronicle_pages WHERE log = $1) AS events,
+            (SELECT count(*) FROM chronicle_clients WHERE log = $1) AS clients`,
     [log],
   );
   return { events: num(rows[0]?.events), clients: num(rows[0]?.clients) };
-};
-
-/** Per CHUNK positions up to `head`: how many events and an md5 of all their columns, as one database computes them. */
-const eventSums = (db: SqlExecutor, log: string, head: number) =>
-  db.query<{ chunk: string | number; n: string | number; lo: string | number; hi: string | number; sum: string }>(
-    `SELECT (position - 1) / ${CHUNK} AS chunk, count(*) AS n, min(position) AS lo, max(position) AS hi,
-            md5(string_agg(position::text || E'\\t' || id || E'\\t' || aggregate_id || E'\\t' || seq::text || E'\\t' ||
-                           client_id || E'\\t' || client_seq::text || E'\\t' || event::text, E'\\n' ORDER BY position)) AS sum
-       FROM chronicle_events WHERE log = $1 AND position <= $2::bigint GROUP BY 1 ORDER BY 1`,
-    [log, head],
-  );
-
-const clientSum = async (db: SqlExecutor, log: string): Promise<string> => {
-  const rows = await db.query<{ n: string | number; sum: string | null }>(
-    `SELECT count(*) AS n, md5(coalesce(string_agg(client_id || E'\\t' || client_seq::text || E'\\t' || epoch::text, E'\\n' ORDER BY client_id), '')) AS sum
-       FROM chronicle_clients WHERE log = $1`,
-    [log],
-  );
-  return `${num(rows[0]?.n)}:${rows[0]?.sum ?? ''}`;
 };
 
 /** A move that cannot start, or that stopped (and was undone): what and why, with the facts in `details`. */
@@ -118,134 +193,204 @@ export class LogMoveError extends Error {
 
 const refuse = (message: string, details: Record<string, unknown> = {}): LogMoveError => new LogMoveError(message, details);
 
-/** Deletes a log's events and client rows on one side (in pieces, so no statement runs long). */
-async function wipe(db: SqlExecutor, log: string): Promise<void> {
-  for (;;) {
-    const rows = await db.query<{ n: string | number }>(
-      `WITH gone AS (
-         DELETE FROM chronicle_events WHERE log = $1 AND position IN (SELECT position FROM chronicle_events WHERE log = $1 ORDER BY position LIMIT 20000)
-         RETURNING 1)
-       SELECT count(*) AS n FROM gone`,
-      [log],
-    );
-    if (num(rows[0]?.n) === 0) break;
+/**
+ * Deletes a log's rows of `tables` on one side, in pieces so that no
+ * statement runs long: pages and ranges by WIPE positions (a piece of pages
+ * holds about that many events), other tables by WIPE rows.
+ */
+async function wipe(db: SqlExecutor, log: string, tables: readonly LogTable[]): Promise<void> {
+  for (const t of tables) {
+    const piece = t.size
+      ? `${t.key} <= (SELECT min(${t.key}) FROM ${t.name} WHERE log = $1) + ${WIPE}`
+      : `${keyOf(t)} IN (SELECT ${keyOf(t)} FROM ${t.name} WHERE log = $1 ORDER BY ${keyOf(t)} LIMIT ${WIPE})`;
+    for (;;) {
+      const rows = await db.query<{ n: string | number }>(
+        `WITH gone AS (DELETE FROM ${t.name} WHERE log = $1 AND ${piece} RETURNING 1) SELECT count(*) AS n FROM gone`,
+        [log],
+      );
+      if (num(rows[0]?.n) === 0) break;
+    }
   }
-  await db.query('DELETE FROM chronicle_clients WHERE log = $1', [log]);
 }
 
+type PageSum = Record<'chunk' | 'pages' | 'n' | 'lo' | 'hi' | 'broken', string | number> & { sum: string };
+
 /**
- * Compares the events up to `head` (and, unless `clients` is false, the client
- * rows) on both sides; throws when anything differs. Returns the number of chunks.
+ * Per CHUNK positions (the pages that start in them; only those starting up
+ * to `upTo` unless it is null), as one database computes them: how many pages
+ * and events, the first and last position, the pages that do not start where
+ * the one before ended or whose ends are not one per position (`broken`),
+ * and an md5 over every column of every page. Each page is hashed alone
+ * first, so no chunk's string grows with its pages' texts.
  */
-async function verify(source: SqlDriver, target: SqlDriver, log: string, head: number, clients: boolean): Promise<number> {
-  const [a, b] = await Promise.all([eventSums(source, log, head), eventSums(target, log, head)]);
-  const line = (r: { chunk: string | number; n: string | number; lo: string | number; hi: string | number; sum: string }) =>
-    `${num(r.chunk)}:${num(r.n)}:${num(r.lo)}:${num(r.hi)}:${r.sum}`;
-  const count = a.reduce((n, r) => n + num(r.n), 0);
-  if (count !== head)
-    throw refuse(`The source holds ${count} events of log "${log}" up to its head ${head}: positions are not gapless`, {
+const pageSums = (db: SqlExecutor, log: string, upTo: number | null): Promise<PageSum[]> =>
+  db.query<PageSum>(
+    `SELECT (first_position - 1) / ${CHUNK} AS chunk, count(*) AS pages, sum(last_position - first_position + 1) AS n,
+            min(first_position) AS lo, max(last_position) AS hi,
+            count(*) FILTER (WHERE first_position <> prev + 1 OR cardinality(ends) <> last_position - first_position + 1) AS broken,
+            md5(string_agg(md5(concat_ws(E'\\t', first_position, last_position, ends::text, events)), '' ORDER BY first_position)) AS sum
+       FROM (SELECT *, coalesce(lag(last_position) OVER (ORDER BY first_position), 0) AS prev FROM chronicle_pages
+              WHERE log = $1${upTo === null ? '' : ' AND first_position <= $2::bigint'}) p
+      GROUP BY 1 ORDER BY 1`,
+    upTo === null ? [log] : [log, upTo],
+  );
+
+/**
+ * Compares the pages on both sides per CHUNK positions (see pageSums), after
+ * checking that the source's cover positions 1..head one by one (then its
+ * positions are gapless); returns the number of chunks.
+ */
+async function comparePages(source: SqlDriver, target: SqlDriver, log: string, head: number, upTo: number | null): Promise<number> {
+  const [a, b] = await Promise.all([pageSums(source, log, upTo), pageSums(target, log, upTo)]);
+  const broken = a.reduce((n, r) => n + num(r.broken), 0);
+  const last = num(a[a.length - 1]?.hi);
+  if (broken > 0 || last !== head) {
+    throw refuse(`The source's pages of log "${log}" do not hold positions 1..${head} one by one: positions are not gapless`, {
       log,
       head,
-      count,
+      last,
+      broken,
     });
+  }
+  const line = (r: PageSum) => `${num(r.chunk)}:${num(r.pages)}:${num(r.n)}:${num(r.lo)}:${num(r.hi)}:${num(r.broken)}:${r.sum}`;
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const left = a[i] ? line(a[i]!) : 'missing';
     const right = b[i] ? line(b[i]!) : 'missing';
     if (left !== right) {
-      throw refuse(`The copy of log "${log}" differs from the source at positions ${i * CHUNK + 1}..${(i + 1) * CHUNK}`, {
+      const chunk = num((a[i] ?? b[i])!.chunk);
+      throw refuse(`The copy of log "${log}" differs from the source at positions ${chunk * CHUNK + 1}..${(chunk + 1) * CHUNK}`, {
         log,
-        chunk: i,
+        table: PAGES.name,
+        chunk,
         source: left,
         target: right,
       });
     }
   }
-  if (clients) {
-    const [x, y] = await Promise.all([clientSum(source, log), clientSum(target, log)]);
-    if (x !== y) throw refuse(`The copied client marks of log "${log}" differ from the source`, { log, source: x, target: y });
-  }
   return a.length;
 }
 
-/** Copies events after+1..head from source to target, `batch` per statement, each batch checked gapless. */
-async function copyEvents(
-  source: SqlDriver,
-  target: SqlDriver,
-  log: string,
-  head: number,
-  moveId: string,
-  batch: number,
-  onStep: MoveLogOptions['onStep'],
-): Promise<void> {
-  for (let after = 0; after < head;) {
-    const rows = await source.query<{
-      position: string | number;
-      id: string;
-      aggregate_id: string;
-      seq: string | number;
-      client_id: string;
-      client_seq: string | number;
-      event: string;
-    }>(
-      `SELECT position, id, aggregate_id, seq, client_id, client_seq, event::text AS event FROM chronicle_events
-        WHERE log = $1 AND position > $2::bigint AND position <= $2::bigint + $3::int ORDER BY position`,
-      [log, after, Math.min(batch, head - after)],
-    );
-    if (rows.length === 0 || num(rows[0]!.position) !== after + 1 || num(rows[rows.length - 1]!.position) !== after + rows.length) {
-      throw refuse(`Log "${log}" on the source has a gap after position ${after}`, { log, after });
-    }
-    await target.transaction(async (tx) => {
-      const mine = await tx.query('SELECT 1 FROM chronicle_logs WHERE log = $1 AND move_state = $2 AND write_id = $3 FOR SHARE', [
+/**
+ * The count, an md5 over every column (each row hashed alone, in key order)
+ * and the last key of the CHUNK rows of the table after key `after`, as one
+ * database computes them; only rows at positions up to `upTo` unless it is null.
+ */
+async function rowSum(db: SqlExecutor, t: LogTable, log: string, after: string | null, upTo: number | null): Promise<string[]> {
+  const params: unknown[] = [log];
+  let where = keyRange(t, params, after);
+  if (upTo !== null) {
+    params.push(upTo);
+    where += ` AND ${t.position!} <= $${params.length}::bigint`;
+  }
+  const rows = await db.query<{ n: string | number; sum: string | null; last: string | null }>(
+    `SELECT count(*) AS n, md5(string_agg(r, '' ORDER BY k)) AS sum, max(k)::text AS last
+       FROM (SELECT ${keyOf(t)} AS k, md5(concat_ws(E'\\t', ${Object.keys(t.columns).join(', ')})) AS r
+               FROM ${t.name} WHERE log = $1${where} ORDER BY ${keyOf(t)} LIMIT ${CHUNK}) c`,
+    params,
+  );
+  return [String(num(rows[0]?.n)), rows[0]?.sum ?? '', rows[0]?.last ?? ''];
+}
+
+/** Compares the table's rows on both sides, CHUNK rows at a time in key order (see rowSum). */
+async function compareRows(source: SqlDriver, target: SqlDriver, t: LogTable, log: string, upTo: number | null): Promise<void> {
+  for (let after: string | null = null; ;) {
+    const [a, b]: [string[], string[]] = await Promise.all([rowSum(source, t, log, after, upTo), rowSum(target, t, log, after, upTo)]);
+    if (a.join(':') !== b.join(':')) {
+      throw refuse(`The copied rows of ${t.name} of log "${log}" differ from the source`, {
         log,
-        'moving-in',
-        moveId,
-      ]);
-      if (mine.length !== 1) throw refuse(`Another move of log "${log}" took over the target`, { log });
-      await tx.query(
-        `INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event)
-         SELECT $1, r.p::bigint, r.i, r.a, r.s::bigint, r.c, r.q::bigint, r.e
-           FROM ROWS FROM (
-             json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json),
-             json_array_elements_text($5::json), json_array_elements_text($6::json), json_array_elements_text($7::json),
-             json_array_elements($8::json)
-           ) AS r(p, i, a, s, c, q, e)`,
-        [
-          log,
-          JSON.stringify(rows.map((r) => num(r.position))),
-          JSON.stringify(rows.map((r) => r.id)),
-          JSON.stringify(rows.map((r) => r.aggregate_id)),
-          JSON.stringify(rows.map((r) => num(r.seq))),
-          JSON.stringify(rows.map((r) => r.client_id)),
-          JSON.stringify(rows.map((r) => num(r.client_seq))),
-          eventsArray(rows.map((r) => r.event)),
-        ],
-      );
-    });
-    after += rows.length;
-    await onStep?.({ step: 'copying', copied: after, head });
+        table: t.name,
+        after,
+        source: a.join(':'),
+        target: b.join(':'),
+      });
+    }
+    if (Number(a[0]) < CHUNK) return;
+    after = a[2]!;
   }
 }
 
-async function copyClients(source: SqlDriver, target: SqlDriver, log: string): Promise<number> {
-  const rows = await source.query<{ client_id: string; client_seq: string | number; epoch: string | number }>(
-    'SELECT client_id, client_seq, epoch FROM chronicle_clients WHERE log = $1 ORDER BY client_id',
-    [log],
-  );
-  for (let i = 0; i < rows.length; i += 5000) {
-    const part = rows.slice(i, i + 5000);
-    await target.query(
-      `INSERT INTO chronicle_clients (log, client_id, client_seq, epoch)
-       SELECT $1, r.c, r.q::bigint, r.e::bigint
-         FROM ROWS FROM (json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json)) AS r(c, q, e)`,
-      [
-        log,
-        JSON.stringify(part.map((r) => r.client_id)),
-        JSON.stringify(part.map((r) => num(r.client_seq))),
-        JSON.stringify(part.map((r) => num(r.epoch))),
-      ],
-    );
+/**
+ * Compares the log's rows of every table on both sides, and checks that its
+ * positions are gapless; throws when anything differs. With `full` false,
+ * only positions up to `head` are compared (the target was switched on and
+ * may hold later writes): pages, ids and ranges up to it, not heads and
+ * client rows. Returns the number of page chunks.
+ */
+async function verify(source: SqlDriver, target: SqlDriver, log: string, head: number, full: boolean): Promise<number> {
+  const upTo = full ? null : head;
+  const chunks = await comparePages(source, target, log, head, upTo);
+  for (const t of [EVENT_IDS, HEADS, RANGES, CLIENTS]) {
+    if (full || t.position) await compareRows(source, target, t, log, upTo);
   }
-  return rows.length;
+  return chunks;
+}
+
+type CopyContext = { source: SqlDriver; target: SqlDriver; log: string; moveId: string; batchEvents: number; batchBytes: number };
+
+/**
+ * The last key of the next batch of a sized table after key `after` (rows in
+ * key order while their events and bytes fit, at least one), or undefined
+ * when there is none. Reads sizes only, not the rows' texts.
+ */
+async function batchEnd(c: CopyContext, t: LogTable, after: string | null): Promise<string | undefined> {
+  const params: unknown[] = [c.log];
+  const where = keyRange(t, params, after);
+  const rows = await c.source.query<{ k: string; e: string | number; b: string | number | null }>(
+    `SELECT (${keyOf(t)})::text AS k, ${t.size!.events} AS e, ${t.size!.bytes} AS b
+       FROM ${t.name} WHERE log = $1${where} ORDER BY ${keyOf(t)} LIMIT ${c.batchEvents}`,
+    params,
+  );
+  let events = 0;
+  let bytes = 0;
+  let end: string | undefined;
+  for (const row of rows) {
+    events += num(row.e);
+    bytes += num(row.b);
+    if (end !== undefined && (events > c.batchEvents || bytes > c.batchBytes)) break;
+    end = row.k;
+  }
+  return end;
+}
+
+/**
+ * Copies the table's rows of the log from the source to the target, in key
+ * order after the last key the target holds (what an interrupted run copied
+ * stays), a batch per target transaction (all or nothing) that first checks
+ * that the target still belongs to this move. `onBatch` gets each batch's
+ * last row, by column name.
+ */
+async function copyTable(c: CopyContext, t: LogTable, onBatch?: (last: Record<string, string>) => Promise<void>): Promise<void> {
+  const held = await c.target.query<{ k: string | null }>(`SELECT max(${keyOf(t)})::text AS k FROM ${t.name} WHERE log = $1`, [c.log]);
+  let after = held[0]?.k ?? null;
+  const columns = Object.keys(t.columns);
+  for (;;) {
+    const params: unknown[] = [c.log];
+    let where: string;
+    if (t.size) {
+      const end = await batchEnd(c, t, after);
+      if (end === undefined) break;
+      where = keyRange(t, params, after, end);
+    } else {
+      where = keyRange(t, params, after);
+    }
+    const rows = await c.source.query<Record<string, string>>(
+      `SELECT ${selectColumns(t)} FROM ${t.name} WHERE log = $1${where} ORDER BY ${keyOf(t)}${t.size ? '' : ` LIMIT ${c.batchEvents}`}`,
+      params,
+    );
+    if (rows.length === 0) break;
+    await c.target.transaction(async (tx) => {
+      const mine = await tx.query('SELECT 1 FROM chronicle_logs WHERE log = $1 AND move_state = $2 AND write_id = $3 FOR SHARE', [
+        c.log,
+        'moving-in',
+        c.moveId,
+      ]);
+      if (mine.length !== 1) throw refuse(`Another move of log "${c.log}" took over the target`, { log: c.log });
+      await tx.query(insertSql(t), [c.log, ...columns.map((_, i) => JSON.stringify(rows.map((r) => r[`c${i}`])))]);
+    });
+    const last = rows[rows.length - 1]!;
+    after = last[`c${columns.indexOf(t.key)}`]!;
+    await onBatch?.(Object.fromEntries(columns.map((column, i) => [column, last[`c${i}`]!])));
+  }
 }
 
 /** What the target's row allows: start (or redo) the copy, finish an interrupted switch, or refuse. */
@@ -280,14 +425,26 @@ function targetPlan(
   return 'switched';
 }
 
+/** Copies the log's rows (step 3): pages first, reporting each batch; returns the client rows the target holds. */
+async function copyLog(c: CopyContext, head: number, onStep: MoveLogOptions['onStep']): Promise<number> {
+  await copyTable(c, PAGES, async (last) => {
+    await onStep?.({ step: 'copying', copied: num(last.last_position), head });
+  });
+  for (const t of LOG_TABLES) if (t !== PAGES) await copyTable(c, t);
+  const rows = await c.target.query<{ n: string | number }>('SELECT count(*) AS n FROM chronicle_clients WHERE log = $1', [c.log]);
+  return num(rows[0]?.n);
+}
+
 /**
  * Moves `log` from `source` to `target` (see above). `source` must be where the
  * log lives now; the caller (the sharded store) finds it.
  */
 export async function moveLogBetween(log: string, source: MoveSide, target: MoveSide, options: MoveLogOptions = {}): Promise<MoveReport> {
   const started = Date.now();
-  const batch = options.batchEvents ?? 5000;
-  if (!Number.isInteger(batch) || batch < 1) throw new Error('batchEvents must be a positive integer');
+  const batchEvents = options.batchEvents ?? 5000;
+  const batchBytes = options.batchBytes ?? 8 << 20;
+  if (!Number.isInteger(batchEvents) || batchEvents < 1) throw new Error('batchEvents must be a positive integer');
+  if (!Number.isInteger(batchBytes) || batchBytes < 1) throw new Error('batchBytes must be a positive integer');
   if (source.name === target.name) throw refuse(`Log "${log}" is already on "${target.name}"`, { log, shard: target.name });
   await Promise.all([checkSchemaVersion(source.driver), checkSchemaVersion(target.driver)]);
 
@@ -315,23 +472,17 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
     const chunks = await verify(source.driver, target.driver, log, head, false);
     await markMoved(source, target, log, sourceRow!.writeId);
     await options.onStep?.({ step: 'switched' });
-    return {
-      log,
-      from: source.name,
-      to: target.name,
-      head,
-      clients: (await countRows(target.driver, log)).clients,
-      chunks,
-      resumed: true,
-      ms: Date.now() - started,
-    };
+    const { clients } = await countRows(target.driver, log);
+    return { log, from: source.name, to: target.name, head, clients, chunks, resumed: true, ms: Date.now() - started };
   }
 
   // 1. reserve the target.
   await target.driver.transaction(async (tx) => {
     const row = await readRow(tx, log, true);
     if (row) targetPlan(log, source, target, row, await countRows(tx, log));
-    await wipe(tx, log);
+    // Resuming a copy into this target from this source: what it holds of the rows no write changes stays.
+    const resuming = resumed && row?.move?.state === 'moving-in' && row.move.peer === source.name;
+    await wipe(tx, log, resuming ? CHANGING : LOG_TABLES);
     await tx.query(
       `INSERT INTO chronicle_logs (log, head, write_id, move_state, move_peer) VALUES ($1, 0, $2, 'moving-in', $3)
        ON CONFLICT (log) DO UPDATE SET head = 0, write_id = $2, move_state = 'moving-in', move_peer = $3`,
@@ -358,8 +509,8 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
     frozen = true;
     await options.onStep?.({ step: 'frozen', head });
     // 3. copy.
-    await copyEvents(source.driver, target.driver, log, head, moveId, batch, options.onStep);
-    const clients = await copyClients(source.driver, target.driver, log);
+    const copy: CopyContext = { source: source.driver, target: target.driver, log, moveId, batchEvents, batchBytes };
+    const clients = await copyLog(copy, head, options.onStep);
     await options.onStep?.({ step: 'copied', events: head, clients });
     // 4. verify.
     const chunks = await verify(source.driver, target.driver, log, head, true);
@@ -412,7 +563,7 @@ async function undo(source: MoveSide, target: MoveSide, log: string, moveId: str
   await target.driver.transaction(async (tx) => {
     const row = await readRow(tx, log, true);
     if (row?.move?.state !== 'moving-in' || row.writeId !== moveId) return;
-    await wipe(tx, log);
+    await wipe(tx, log, LOG_TABLES);
     await tx.query(`UPDATE chronicle_logs SET head = 0, move_state = 'moved', move_peer = $2, write_id = $3 WHERE log = $1`, [
       log,
       source.name,
@@ -432,13 +583,14 @@ async function undo(source: MoveSide, target: MoveSide, log: string, moveId: str
 
 /**
  * After a move, once every node routes the log to its new database: deletes the
- * log's events and client rows from the database it left, keeping the
- * tombstone row (a node that still routes there follows it).
+ * log's rows (pages, event ids, aggregate heads, client ranges, client marks)
+ * from the database it left, keeping the tombstone row (a node that still
+ * routes there follows it). Returns the events and client rows it held.
  */
 export async function purgeMovedLog(log: string, side: MoveSide): Promise<{ events: number; clients: number }> {
   const row = await readRow(side.driver, log);
   if (row?.move?.state !== 'moved') throw refuse(`Log "${log}" has not moved away from "${side.name}"`, { log, shard: side.name });
   const before = await countRows(side.driver, log);
-  await wipe(side.driver, log);
+  await wipe(side.driver, log, LOG_TABLES);
   return before;
 }
