@@ -23,18 +23,6 @@ export const num = (v: string | number | null | undefined): number => (v === nul
 export const withPosition = (json: string, position: number): string => `${json.slice(0, -1)},"position":${position}}`;
 
 /**
- * The JSON array of the events' texts, as one flat string: the brackets go onto
- * the first and last elements before the join, since a string concatenated
- * after it would be a rope that the driver flattens (copies) again to measure it.
- */
-export function eventsArray(texts: string[]): string {
-  if (texts.length === 0) return '[]';
-  texts[0] = `[${texts[0]!}`;
-  texts[texts.length - 1] = `${texts[texts.length - 1]!}]`;
-  return texts.join(',');
-}
-
-/**
  * One read, one statement (one snapshot): the log head, last write id and move
  * state ('h', `a` = "state peer" while the log is in a move; no row for a log
  * never pushed to), the clients' high-water marks and epochs ('c'), the
