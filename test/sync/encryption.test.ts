@@ -8,6 +8,7 @@ import { createPostgresStore, createSyncServer, silentLogger, type SyncServer } 
 import { Order } from '../fixtures/model.ts';
 import { eventually } from '../engine/modes.ts';
 import { createTestDatabase, describePg, type TestDatabase } from '../server/helpers.ts';
+import { rewriteStoredEvent, storedEvents } from '../server/stored-events.ts';
 import { logOf, openClient, startServer, type Client, type Harness } from './harness.ts';
 
 /**
@@ -322,31 +323,47 @@ describePg('encrypted sync on PostgreSQL', () => {
     await database?.drop();
   });
 
-  it('the chronicle_events table holds no plaintext of the data, the meta links or (hashed) the aggregate ids', async () => {
+  it("the server's tables hold no plaintext of the data, the meta links or (hashed) the aggregate ids", async () => {
     const log = freshLog();
     const a = await openClient(url, { log, encryption: { keys: HASHING, hashAggregateIds: true } });
     const b = await openClient(url, { log, encryption: { keys: HASHING, hashAggregateIds: true } });
     try {
       await a.append(`order-${MARKER}`, [placed(`customer ${MARKER}`, `corr-${MARKER}`), item(`sku-${MARKER}`, 3, 7)]);
       await a.sync.syncNow();
-      const rows = (
-        await sql.query<{ aggregate_id: string; event: string }>(
-          'SELECT aggregate_id, event::text AS event FROM chronicle_events WHERE log = $1',
-          [log],
-        )
-      ).rows;
-      expect(rows).toHaveLength(2);
-      for (const row of rows) {
-        expect(row.event).not.toContain(MARKER);
-        expect(row.aggregate_id).not.toContain(MARKER);
-        expect(row.aggregate_id).toMatch(/^h1:/);
+      const stored = await storedEvents(sql, log);
+      expect(stored).toHaveLength(2);
+      for (const { json } of stored) {
+        expect(json).not.toContain(MARKER);
+        expect((JSON.parse(json) as StoredEvent).aggregateId).toMatch(/^h1:/);
       }
-      const anywhere = await sql.query<{ n: string }>(
-        "SELECT count(*) AS n FROM chronicle_events WHERE event::text LIKE '%' || $1 || '%' OR aggregate_id LIKE '%' || $1 || '%'",
-        [MARKER],
+      const heads = (await sql.query<{ aggregate_id: string }>('SELECT aggregate_id FROM chronicle_heads WHERE log = $1', [log])).rows;
+      expect(heads).toHaveLength(1);
+      expect(heads[0]!.aggregate_id).toMatch(/^h1:/);
+      // Every row of every table of the store, as text: the marker is in none of them.
+      const tables = (
+        await sql.query<{ name: string }>(
+          `SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'chronicle%' ORDER BY tablename`,
+        )
+      ).rows.map((r) => r.name);
+      expect(tables).toEqual(
+        expect.arrayContaining(['chronicle_pages', 'chronicle_heads', 'chronicle_event_ids', 'chronicle_ranges', 'chronicle_clients']),
       );
-      expect(Number(anywhere.rows[0]!.n)).toBe(0);
-      // Not vacuous: a client with the key reads it all back.
+      const holding = async (text: string) => {
+        const found: string[] = [];
+        for (const table of tables) {
+          const { rows } = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} t WHERE t::text LIKE '%' || $1 || '%'`, [
+            text,
+          ]);
+          if (Number(rows[0]!.n) > 0) found.push(table);
+        }
+        return found;
+      };
+      expect(await holding(MARKER)).toEqual([]);
+      // Not vacuous: the search finds what the tables do hold (the log's name is in each of them)...
+      expect(await holding(log)).toEqual(
+        expect.arrayContaining(['chronicle_pages', 'chronicle_heads', 'chronicle_event_ids', 'chronicle_ranges']),
+      );
+      // ...and a client with the key reads it all back.
       await b.sync.syncNow();
       expect((await b.load(Order, `order-${MARKER}`)).state).toMatchObject({ customerId: `customer ${MARKER}`, total: 21 });
       const [first] = await logOfEvents(b, `order-${MARKER}`);
@@ -367,23 +384,14 @@ describePg('encrypted sync on PostgreSQL', () => {
       await a.append('o1', [placed('one')]);
       await a.append('o2', [placed('two')]);
       await a.sync.syncNow();
-      const rows = (
-        await sql.query<{ position: string; event: string }>(
-          'SELECT position, event::text AS event FROM chronicle_events WHERE log = $1 ORDER BY position',
-          [log],
-        )
-      ).rows;
-      const [one, two] = rows.map((r) => JSON.parse(r.event) as StoredEvent);
-      await sql.query('UPDATE chronicle_events SET event = $1::json WHERE log = $2 AND position = $3', [
-        JSON.stringify({ ...one, data: two!.data }),
-        log,
-        rows[0]!.position,
-      ]);
-      await sql.query('UPDATE chronicle_events SET event = $1::json WHERE log = $2 AND position = $3', [
-        JSON.stringify({ ...two, data: one!.data }),
-        log,
-        rows[1]!.position,
-      ]);
+      const rows = await storedEvents(sql, log);
+      expect(rows.map((r) => r.position)).toEqual([1, 2]);
+      const [one, two] = rows.map((r) => JSON.parse(r.json) as StoredEvent);
+      expect(one!.data).not.toEqual(two!.data);
+      await rewriteStoredEvent(sql, log, rows[0]!.position, JSON.stringify({ ...one, data: two!.data }));
+      await rewriteStoredEvent(sql, log, rows[1]!.position, JSON.stringify({ ...two, data: one!.data }));
+      // The server now serves the swapped ciphertexts.
+      expect((await serverEvents(url, log)).map((e) => e.data)).toEqual([two!.data, one!.data]);
       c = await openClient(url, { log, encryption: { keys: K1 } });
       expect(await syncError(c)).toMatchObject({ reason: 'decrypt-failed', eventId: one!.id });
       await expectEmpty(c);
