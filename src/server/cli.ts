@@ -372,10 +372,15 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
       return;
     }
     say(`moving log ${log} to ${shardArg} (now on ${store.shardOf(log)} by the map)`);
+    // Copy progress once per 50,000 events (batches end on page boundaries, so a count rarely lands on one).
+    let reported = 0;
     const report = await store.moveLog(log, shardArg, {
       ...(batchEvents ? { batchEvents } : {}),
       onStep: (step) => {
-        if (step.step === 'copying' && step.copied % 50_000 !== 0 && step.copied !== step.head) return;
+        if (step.step === 'copying') {
+          if (Math.floor(step.copied / 50_000) === Math.floor(reported / 50_000) && step.copied !== step.head) return;
+          reported = step.copied;
+        }
         say(`  ${JSON.stringify(step)}`);
       },
     });
