@@ -5,9 +5,9 @@ import { moveRefusal, toLogMove } from './move-state.ts';
 import { createPushPipeline } from './push-pipeline.ts';
 import { checkSchemaVersion, readSchemaVersion, schemaMismatch, SCHEMA_VERSION } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
-import { eventsOfPage, parseEnds } from './pages.ts';
-import { FENCE_SQL, num, PULL_SQL } from './statements.ts';
-import type { FenceResult, HeadListener, LogStore, PullInput, PullPage, PushResult, ResyncListener, StoreStats } from './types.ts';
+import { readPull } from './read-pull.ts';
+import { FENCE_SQL, num } from './statements.ts';
+import type { FenceResult, HeadListener, LogStore, PullInput, PushResult, ResyncListener, StoreStats } from './types.ts';
 import { writeStatement } from './write-statement.ts';
 /**
  * The log store written once in PostgreSQL's SQL, shared by the PGlite and the
@@ -169,37 +169,8 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
       });
     },
 
-    pull(log, { after: from, limit, clientId }: PullInput) {
-      return guard(async () => {
-        const rows = await driver.query<{
-          head: string | number | null;
-          move_state: string | null;
-          move_peer: string | null;
-          client_seq: string | number | null;
-          first_position: string | number | null;
-          events: string | null;
-          ends: string | null;
-        }>(PULL_SQL, [log, from, limit, clientId ?? null], 'chronicle_pull');
-        const first = rows[0];
-        const refusal = moveRefusal(log, toLogMove(first?.move_state, first?.move_peer), false);
-        if (refusal) throw refusal;
-        const head = num(first?.head);
-        const eventsJson: string[] = [];
-        const upTo = Math.min(from + limit, head);
-        for (const row of rows) {
-          if (row.events === null) continue;
-          eventsOfPage({ first: num(row.first_position), events: row.events, ends: parseEnds(row.ends ?? '') }, from, upTo, eventsJson);
-        }
-        // Pages are contiguous up to the head; a shortfall is a damaged store, never a page served with a hole.
-        if (eventsJson.length !== Math.max(0, upTo - from)) {
-          throw new Error(`log "${log}" is missing stored events between positions ${from + 1} and ${upTo}`);
-        }
-        // Positions are gapless, so more events exist exactly when the last one read is below the head.
-        const last = from + eventsJson.length;
-        const page: PullPage = { eventsJson, head, hasMore: last < head };
-        if (clientId !== undefined) page.clientSeq = num(first?.client_seq);
-        return page;
-      });
+    pull(log, input: PullInput) {
+      return guard(() => readPull(driver, log, input));
     },
 
     fence(log, clientId, epoch): Promise<FenceResult> {
