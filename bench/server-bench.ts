@@ -160,7 +160,10 @@ interface PushClient {
   bodies: Buffer[];
 }
 
-export function pushClients(runId: string, perAggregate: number = SERVER_SIZES.eventsPerClient / SERVER_SIZES.aggregatesPerClient): PushClient[] {
+export function pushClients(
+  runId: string,
+  perAggregate: number = SERVER_SIZES.eventsPerClient / SERVER_SIZES.aggregatesPerClient,
+): PushClient[] {
   const { clients, batch, aggregatesPerClient } = SERVER_SIZES;
   return Array.from({ length: clients }, (_, c) => {
     const clientId = `bench-${runId}-client-${c}`;

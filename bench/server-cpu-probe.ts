@@ -22,7 +22,8 @@ import { createPostgresStore } from '../src/server/index.ts';
 import { benchServer, createBenchDatabase, PLAIN_TABLE, pushClients, runBaseline, runPushes } from './server-bench.ts';
 
 const ROUNDS = 3;
-const TABLES = 'plain_events, chronicle_pages, chronicle_event_ids, chronicle_heads, chronicle_ranges, chronicle_clients, chronicle_logs, chronicle_schema';
+const TABLES =
+  'plain_events, chronicle_pages, chronicle_event_ids, chronicle_heads, chronicle_ranges, chronicle_clients, chronicle_logs, chronicle_schema';
 
 /** CPU time of every postgres process, in ms (clock ticks of 10 ms). */
 function postgresCpuMs(): number {

@@ -72,8 +72,7 @@ const chronicleInsert = (rows: number) =>
   `INSERT INTO chronicle_events (log, position, id, aggregate_id, seq, client_id, client_seq, event) VALUES ${values(rows, 8)}`;
 const chronicleParams = (rows: readonly Row[]) =>
   rows.flatMap((r) => [LOG, r.position, r.id, r.aggregateId, r.seq, r.clientId, r.clientSeq, r.json]);
-const DROP =
-  'DROP TABLE IF EXISTS plain_events, chronicle_events, probe_pages, probe_ids, probe_heads, probe_ranges';
+const DROP = 'DROP TABLE IF EXISTS plain_events, chronicle_events, probe_pages, probe_ids, probe_heads, probe_ranges';
 
 /** chronicle_events as schema 4 created it (schema 5 moved events into pages). */
 const V4_EVENTS = `CREATE TABLE chronicle_events (
@@ -131,7 +130,12 @@ const LAYOUTS: Layout[] = [
       const heads = lastSeqs(rows);
       return [
         LOG,
-        ...pageParams(buildPages(rows[0]!.position, rows.map((r) => r.json))),
+        ...pageParams(
+          buildPages(
+            rows[0]!.position,
+            rows.map((r) => r.json),
+          ),
+        ),
         rows[0]!.position,
         JSON.stringify(rows.map((r) => r.id)),
         JSON.stringify([...heads.keys()]),
@@ -162,7 +166,12 @@ const LAYOUTS: Layout[] = [
       SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM i), (SELECT count(*) FROM g)`,
     params: (rows) => [
       LOG,
-      ...pageParams(buildPages(rows[0]!.position, rows.map((r) => r.json))),
+      ...pageParams(
+        buildPages(
+          rows[0]!.position,
+          rows.map((r) => r.json),
+        ),
+      ),
       rows[0]!.position,
       JSON.stringify(rows.map((r) => r.id)),
       JSON.stringify(rows.map((r) => r.aggregateId)),

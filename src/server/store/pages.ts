@@ -68,7 +68,12 @@ export function parseEnds(text: string): number[] {
  * one would otherwise be served as fragments of events. (One pass over the
  * ends, up to PAGE_EVENTS of them: small beside the text it guards.)
  */
-export function eventsOfPage(page: { first: number; events: string; ends: readonly number[] }, after: number, upTo: number, out: string[]): void {
+export function eventsOfPage(
+  page: { first: number; events: string; ends: readonly number[] },
+  after: number,
+  upTo: number,
+  out: string[],
+): void {
   const { first, events, ends } = page;
   const damaged = (): Error => new Error(`the page at position ${first} is damaged: its ends do not match its text`);
   if (ends.length === 0 || ends[ends.length - 1] !== events.length) throw damaged();

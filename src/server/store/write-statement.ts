@@ -69,6 +69,7 @@ export async function runWrite(
     throw error;
   }
   const row = result[0];
-  if (num(row?.n) !== rows.length || num(row?.l) !== 1 || num(row?.h) !== heads.size || num(row?.g) !== ranges.length) throw new Error('push wrote an unexpected number of events');
+  if (num(row?.n) !== rows.length || num(row?.l) !== 1 || num(row?.h) !== heads.size || num(row?.g) !== ranges.length)
+    throw new Error('push wrote an unexpected number of events');
   return 'written';
 }
