@@ -6,6 +6,7 @@ import { parseTokenMap, type TokenMap } from './auth.ts';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { createSyncServer } from './server.ts';
+import type { MigrationProgress } from './store/migrate-pages.ts';
 import { createPgliteStore } from './store/pglite.ts';
 import { parseShardMap, shardMapFromUrls, type ShardMap } from './shard-map.ts';
 import { LogMoveError } from './store/log-move.ts';
@@ -229,7 +230,18 @@ async function main(): Promise<void> {
   }
   const poolSize = ms('pool-size');
   const sharedBuffersMb = ms('shared-buffers-mb');
-  const pgliteOptions = sharedBuffersMb ? { sharedBuffersMb } : {};
+  // A database of an older schema is migrated as the store opens; moving events into pages (4 -> 5) can take
+  // minutes on a large log, so say how far it is, every few seconds, rather than look hung.
+  let migrationLoggedAt = 0;
+  const onMigrationProgress = (progress: MigrationProgress): void => {
+    if (Date.now() - migrationLoggedAt < 5_000) return;
+    migrationLoggedAt = Date.now();
+    logger.info(`migrating the database from schema ${progress.fromVersion} to ${progress.toVersion}`, {
+      events: progress.events,
+      log: progress.log,
+    });
+  };
+  const pgliteOptions = { onMigrationProgress, ...(sharedBuffersMb ? { sharedBuffersMb } : {}) };
 
   let store: LogStore;
   let described: string;
@@ -240,6 +252,7 @@ async function main(): Promise<void> {
       ...pgTimeouts,
       ...(poolSize ? { poolSize } : {}),
       onError: onPgError,
+      onMigrationProgress,
     });
     described = `PostgreSQL shards ${Object.entries(sharding.map.shards)
       .map(([name, url]) => `${name} (${new URL(url).host}${new URL(url).pathname})`)
@@ -251,6 +264,7 @@ async function main(): Promise<void> {
       ...pgTimeouts,
       ...(poolSize ? { poolSize } : {}),
       onError: onPgError,
+      onMigrationProgress,
     });
     described = `PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`;
   } else if (args.memory) {

@@ -22,6 +22,7 @@ export type { ShardedLogStore, ShardedStoreOptions } from './store/sharded.ts';
 export { LogMoveError } from './store/log-move.ts';
 export type { MoveLogOptions, MoveReport, MoveStep } from './store/log-move.ts';
 export { SCHEMA_VERSION } from './store/schema.ts';
+export type { MigrationProgress, MigrationProgressListener } from './store/migrate-pages.ts';
 export { toPullResponse, pullPageToJson } from './store/types.ts';
 export type {
   DecodedPush,

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type PushRequest } from '../../src/core/protocol.ts';
 import { SyncError } from '../../src/server/errors.ts';
-import { createPgliteStore, createPostgresStore, SCHEMA_VERSION, type LogStore } from '../../src/server/index.ts';
+import { createPgliteStore, createPostgresStore, SCHEMA_VERSION, type LogStore, type MigrationProgress } from '../../src/server/index.ts';
+import { MOVE_WINDOW } from '../../src/server/store/migrate-pages.ts';
 import { buildPages, eventsOfPage, PAGE_CHARS, PAGE_EVENTS, parseEnds } from '../../src/server/store/pages.ts';
 import type { SqlDriver } from '../../src/server/store/sql-driver.ts';
 import type { SqlLogStore } from '../../src/server/store/sql-log-store.ts';
@@ -29,8 +30,8 @@ const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 /** The last commit of schema 4. */
 const V4_RELEASE = '8a0c158';
-/** Events per read of the migration (schema.ts): the big log has more, so it is moved in several chunks. */
-const MOVE_CHUNK = 5000;
+/** Events per window of the migration (migrate-pages.ts): the big log has more, so it is moved in several. */
+const MOVE_CHUNK = MOVE_WINDOW;
 
 /** What this test uses of the schema-4 release's modules. */
 interface V4Release {
@@ -104,8 +105,8 @@ const LOGS = [BIG_LOG, SMALL_LOG, ONE_LOG, FENCED_LOG];
 /** Clients of the big log; the last one's id needs escaping in JSON. */
 const CLIENTS = ['till-1', 'till-2', 'tablet-é😀', 'kiosk "3" \\ x'];
 const AGGREGATES = [...Array.from({ length: 40 }, (_, i) => `order-${i + 1}`), 'order-注文-😀'];
-/** The big log's events: past MOVE_CHUNK, so that it is moved in two chunks. */
-const BIG_EVENTS = 7000;
+/** The big log's events: past MOVE_CHUNK, so that it is moved in two windows. */
+const BIG_EVENTS = MOVE_CHUNK + 2000;
 /**
  * Where the big log has three events of 400,000 characters (emoji) each:
  * pages are cut by characters there. The second three end the first chunk the
@@ -362,6 +363,10 @@ interface Backend {
   drop(): Promise<void>;
 }
 
+/** What the stores of the current release reported while they migrated (every backend of this file, in order). */
+const progressSeen: MigrationProgress[] = [];
+const onMigrationProgress = (progress: MigrationProgress): void => void progressSeen.push(progress);
+
 function migrationSuite(name: string, backend: () => Backend) {
   describeV4(name, (release) => {
     let db: Backend;
@@ -393,8 +398,18 @@ function migrationSuite(name: string, backend: () => Backend) {
       expect(carried.first).toBeGreaterThan(MOVE_CHUNK - PAGE_EVENTS + 1);
       expect(runs(big).filter((r) => r.clientId === 'tablet-é😀').length).toBeGreaterThan(3); // a client in several runs
 
-      // 1. The current store opens it and migrates.
+      // 1. The current store opens it and migrates, saying how far it is after each window of events.
+      progressSeen.length = 0;
       const opened = db.openCurrentTwice ? await db.openCurrentTwice() : [await db.openCurrent()];
+      const total = [...before.rows.values()].reduce((n, rows) => n + rows.length, 0);
+      expect(progressSeen.filter((p) => p.log === BIG_LOG).length).toBe(2); // the big log takes two windows
+      expect(progressSeen.every((p, i) => p.fromVersion === 4 && p.toVersion === 5 && p.events > (progressSeen[i - 1]?.events ?? 0))).toBe(
+        true,
+      );
+      expect(progressSeen.at(-1)!.events).toBe(total);
+      expect(
+        progressSeen.filter((p) => p.log === BIG_LOG).map((p) => p.events - (progressSeen[progressSeen.indexOf(p) - 1]?.events ?? 0)),
+      ).toContain(MOVE_CHUNK);
       driver = (opened[0] as SqlLogStore).driver;
       firstSnapshot = await snapshot(driver);
       for (const s of opened) await s.close();
@@ -716,7 +731,7 @@ migrationSuite('schema 4 -> 5 on PGlite (a data directory)', () => {
       dataDir = await mkdtemp(join(tmpdir(), 'chronicle-migrate-5-'));
     },
     openV4: (release) => release.createPgliteStore({ dataDir: dataDir! }),
-    openCurrent: () => createPgliteStore({ dataDir: dataDir! }),
+    openCurrent: () => createPgliteStore({ dataDir: dataDir!, onMigrationProgress }),
     async drop() {
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
@@ -740,10 +755,11 @@ describePg('schema 4 -> 5 on PostgreSQL', () => {
         }
       },
       openV4: (release) => release.createPostgresStore({ connectionString: database!.url, poolSize: 4 }),
-      openCurrent: () => createPostgresStore({ connectionString: database!.url, poolSize: 4, statementTimeoutMs: 60_000 }),
+      // The default timeouts (statement_timeout 10 s): the migration's statements each touch one window.
+      openCurrent: () => createPostgresStore({ connectionString: database!.url, poolSize: 4, onMigrationProgress }),
       // Two servers of the new release start at once: one migrates, the other finds it done.
       openCurrentTwice: () =>
-        Promise.all([0, 1].map(() => createPostgresStore({ connectionString: database!.url, poolSize: 4, statementTimeoutMs: 60_000 }))),
+        Promise.all([0, 1].map(() => createPostgresStore({ connectionString: database!.url, poolSize: 4, onMigrationProgress }))),
       async drop() {
         await database?.drop();
       },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import { loadPeer, type PeerImporter } from '../optional-peer.ts';
+import type { MigrationProgressListener } from './migrate-pages.ts';
 import { migrate } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import { createSqlLogStore } from './sql-log-store.ts';
@@ -24,6 +25,13 @@ export interface PgliteStoreOptions {
    * and speed this trades.
    */
   sharedBuffersMb?: number;
+  /**
+   * Called as an upgrade of an older database moves events (schema 4 to 5,
+   * at the store's start, in windows of 10,000 events): how many so far. Such
+   * an upgrade takes about 2 s per 100,000 events, and the store is not open
+   * until it is done; the CLI logs it.
+   */
+  onMigrationProgress?: MigrationProgressListener;
   /**
    * How to load the "@electric-sql/pglite" package (tests replace it); resolves
    * to that module. Typed loosely on purpose: PGlite's declarations need
@@ -142,7 +150,7 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
     close: () => db.close(),
   };
   try {
-    await migrate(driver, { advisoryLock: false });
+    await migrate(driver, { advisoryLock: false, onProgress: options.onMigrationProgress });
   } catch (error) {
     await db.close().catch(() => undefined);
     await unlock?.();

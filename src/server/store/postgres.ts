@@ -4,6 +4,7 @@ import { defaultExport, loadPeer, type PeerImporter } from '../optional-peer.ts'
 import { createNotificationListener, type NotificationListener } from './pg-notifications.ts';
 import { createSqlLogStore } from './sql-log-store.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+import type { MigrationProgressListener } from './migrate-pages.ts';
 import { migrate } from './schema.ts';
 import type { LogStore } from './types.ts';
 
@@ -51,6 +52,13 @@ export interface PostgresStoreOptions extends PostgresTimeouts {
   channel?: string;
   /** Called with connection errors (a pooled connection lost, the notification connection lost; both recover by themselves). */
   onError?: (error: Error) => void;
+  /**
+   * Called as an upgrade of an older database moves events (schema 4 to 5,
+   * at the store's start, in windows of 10,000 events): how many so far. Such
+   * an upgrade takes about 2 s per 100,000 events, and the store is not open
+   * until it is done; the CLI logs it.
+   */
+  onMigrationProgress?: MigrationProgressListener;
   /**
    * How to load the "pg" package (tests replace it); resolves to the pg module.
    * Typed loosely on purpose: a pg type here would make every consumer of the
@@ -270,7 +278,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   };
 
   try {
-    await migrate(driver, { advisoryLock: true });
+    await migrate(driver, { advisoryLock: true, onProgress: options.onMigrationProgress });
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw mapPgError(error);

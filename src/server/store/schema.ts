@@ -1,5 +1,5 @@
 import { SyncError } from '../errors.ts';
-import { buildPages, pageParams, pageRowsSql, type Page } from './pages.ts';
+import { moveEventsIntoPages, type MigrationProgressListener } from './migrate-pages.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 
 /**
@@ -97,73 +97,7 @@ CREATE TABLE IF NOT EXISTS chronicle_clients (
 const SCHEMA_LOCK_KEY = 0x6368726f6e;
 
 /** A step of an upgrade: a statement, or code that runs statements (in the migration's transaction). */
-type UpgradeStep = string | ((tx: SqlExecutor) => Promise<void>);
-
-/** Events per read while chronicle_events is moved into pages (bounds the memory a migration takes). */
-const MOVE_CHUNK = 5000;
-
-/**
- * 4 -> 5: chronicle_events into pages, ids, heads and ranges, then dropped
- * (an older server still running then fails its reads on the missing table,
- * which it explains as a schema mismatch: 503, never events served from a
- * table no one writes). Pages are cut by pages.ts, as a write cuts them;
- * a client's range is each run of its events where clientSeq and position
- * go on by one together (position - client_seq is constant exactly there,
- * since a client's events take increasing positions in clientSeq order).
- */
-async function moveEventsIntoPages(tx: SqlExecutor): Promise<void> {
-  const exists = await tx.query<{ t: string | null }>(`SELECT to_regclass('chronicle_events')::text AS t`);
-  if (!exists[0]?.t) return;
-  await tx.query('INSERT INTO chronicle_event_ids (log, id, position) SELECT log, id, position FROM chronicle_events');
-  await tx.query(
-    'INSERT INTO chronicle_heads (log, aggregate_id, head) SELECT log, aggregate_id, max(seq) FROM chronicle_events GROUP BY log, aggregate_id',
-  );
-  await tx.query(
-    `INSERT INTO chronicle_ranges (log, client_id, from_seq, to_seq, first_position, ids)
-     SELECT log, client_id, min(client_seq), max(client_seq), min(position), json_agg(id ORDER BY client_seq)::text
-       FROM chronicle_events GROUP BY log, client_id, position - client_seq`,
-  );
-  const logs = await tx.query<{ log: string }>('SELECT DISTINCT log FROM chronicle_events');
-  for (const { log } of logs) {
-    let after = 0;
-    // One chunk's tail that did not fill a page waits for the next chunk, so pages are as a write would cut them.
-    let carry: { first: number; texts: string[] } = { first: 1, texts: [] };
-    for (;;) {
-      const rows = await tx.query<{ position: string | number; event: string }>(
-        'SELECT position, event::text AS event FROM chronicle_events WHERE log = $1 AND position > $2::bigint ORDER BY position LIMIT $3::int',
-        [log, after, MOVE_CHUNK],
-      );
-      for (const row of rows) {
-        const position = Number(row.position);
-        if (position !== carry.first + carry.texts.length) {
-          // Positions are gapless; should a stored log have a hole, its pages start again after it.
-          if (carry.texts.length > 0) await insertPages(tx, log, buildPages(carry.first, carry.texts));
-          carry = { first: position, texts: [] };
-        }
-        carry.texts.push(row.event);
-      }
-      if (rows.length < MOVE_CHUNK) break;
-      after = Number(rows[rows.length - 1]!.position);
-      const pages = buildPages(carry.first, carry.texts);
-      const full = pages.slice(0, -1);
-      await insertPages(tx, log, full);
-      const rest = pages[pages.length - 1]!;
-      carry = { first: rest.first, texts: carry.texts.slice(rest.first - carry.first) };
-    }
-    if (carry.texts.length > 0) await insertPages(tx, log, buildPages(carry.first, carry.texts));
-  }
-  await tx.query('DROP TABLE chronicle_events');
-}
-
-async function insertPages(tx: SqlExecutor, log: string, pages: readonly Page[]): Promise<void> {
-  if (pages.length === 0) return;
-  await tx.query(
-    `INSERT INTO chronicle_pages (log, first_position, last_position, events, ends)
-     SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[]
-       FROM ${pageRowsSql(2)}`,
-    [log, ...pageParams(pages)],
-  );
-}
+type UpgradeStep = string | ((tx: SqlExecutor, onProgress?: MigrationProgressListener) => Promise<void>);
 
 /** The steps from one version to the next, run in the migration's transaction. */
 const UPGRADES: Record<number, readonly UpgradeStep[]> = {
@@ -177,7 +111,8 @@ const UPGRADES: Record<number, readonly UpgradeStep[]> = {
     'ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_state text',
     'ALTER TABLE chronicle_logs ADD COLUMN IF NOT EXISTS move_peer text',
   ],
-  // 4 -> 5: events in pages (a table rewrite: writes wait for it, see docs/protocol.md, "Rolling upgrade").
+  // 4 -> 5: events in pages (migrate-pages.ts; a table rewrite: writes wait for it, see docs/protocol.md,
+  // "Rolling upgrade").
   4: [moveEventsIntoPages],
 };
 
@@ -211,7 +146,10 @@ export async function checkSchemaVersion(db: SqlExecutor): Promise<void> {
  * against writes: a push of an older server running meanwhile either commits
  * before the upgrade or sees the new version (and refuses, if it checks).
  */
-export async function migrate(driver: SqlDriver, { advisoryLock }: { advisoryLock: boolean }): Promise<void> {
+export async function migrate(
+  driver: SqlDriver,
+  { advisoryLock, onProgress }: { advisoryLock: boolean; onProgress?: MigrationProgressListener | undefined },
+): Promise<void> {
   await driver.transaction(async (tx) => {
     if (advisoryLock) await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK_KEY]);
     for (const statement of SCHEMA_SQL.split(';')) {
@@ -238,7 +176,7 @@ export async function migrate(driver: SqlDriver, { advisoryLock }: { advisoryLoc
     for (let version = stored; version < SCHEMA_VERSION; version++) {
       for (const step of UPGRADES[version] ?? []) {
         if (typeof step === 'string') await tx.query(step);
-        else await step(tx);
+        else await step(tx, onProgress);
       }
     }
     await tx.query('UPDATE chronicle_schema SET version = $1::int', [SCHEMA_VERSION]);
