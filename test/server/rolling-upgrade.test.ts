@@ -180,6 +180,8 @@ describePg('schema versions on PostgreSQL', () => {
     for (const reply of busyReplies) expect(reply).toMatch(/^(200|503 UNAVAILABLE .*)$/);
     expect((await admin.query('SELECT version FROM chronicle_schema')).rows).toEqual([{ version: SCHEMA_VERSION }]);
     expect((await admin.query(`SELECT to_regclass('chronicle_events')::text AS t`)).rows).toEqual([{ t: null }]);
+    // The new server said it was migrating, and how far (the first window is always logged).
+    expect(fresh.output()).toMatch(/migrating the database from schema 4 to 5.*"events":\d+/);
 
     // 3. The old one refuses, saying why, and writes nothing; its clients retry on the new one.
     for (let round = 0; round < 2; round++) {
