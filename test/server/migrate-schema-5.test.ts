@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type PushRequest } from '../../src/core/protocol.ts';
 import { SyncError } from '../../src/server/errors.ts';
 import { createPgliteStore, createPostgresStore, SCHEMA_VERSION, type LogStore, type MigrationProgress } from '../../src/server/index.ts';
-import { MOVE_WINDOW } from '../../src/server/store/migrate-pages.ts';
+import { MOVE_RANGE_IDS, MOVE_WINDOW } from '../../src/server/store/migrate-pages.ts';
 import { buildPages, eventsOfPage, PAGE_CHARS, PAGE_EVENTS, parseEnds } from '../../src/server/store/pages.ts';
 import type { SqlDriver } from '../../src/server/store/sql-driver.ts';
 import type { SqlLogStore } from '../../src/server/store/sql-log-store.ts';
@@ -168,6 +168,7 @@ function history(): Step[] {
 
   // The big log: four clients take turns at random (some twice in a row), pushes of 1 to ~400 events.
   const bigs = [...BIG_AT];
+  let longRun = false;
   while ((positions.get(BIG_LOG) ?? 0) < BIG_EVENTS) {
     const at = positions.get(BIG_LOG) ?? 0;
     if (at === bigs[0]! - 1) {
@@ -180,6 +181,22 @@ function history(): Step[] {
           [0, 1, 2].map((i) => ({ aggregateId: 'order-big', data: { big: true, text: '😀'.repeat(200_000), i } })),
         ),
       });
+      continue;
+    }
+    if (at >= 2000 && !longRun) {
+      // One client alone for 2,500 events (five pushes in a row): a run the migration cuts into ranges of MOVE_RANGE_IDS.
+      longRun = true;
+      for (let k = 0; k < 5; k++) {
+        const from = positions.get(BIG_LOG) ?? 0;
+        steps.push({
+          log: BIG_LOG,
+          push: pushOf(
+            BIG_LOG,
+            CLIENTS[3]!,
+            Array.from({ length: 500 }, (_, i) => item(from + i + 1)),
+          ),
+        });
+      }
       continue;
     }
     const count = Math.min((bigs[0] ?? BIG_EVENTS + 1) - 1 - at, 1 + Math.floor(rnd() * rnd() * 400));
@@ -397,19 +414,18 @@ function migrationSuite(name: string, backend: () => Backend) {
       const carried = pages.find((p) => p.last === MOVE_CHUNK)!;
       expect(carried.first).toBeGreaterThan(MOVE_CHUNK - PAGE_EVENTS + 1);
       expect(runs(big).filter((r) => r.clientId === 'tablet-é😀').length).toBeGreaterThan(3); // a client in several runs
+      expect(runs(big).some((r) => r.ids.length > MOVE_RANGE_IDS)).toBe(true); // a run the migration cuts
 
       // 1. The current store opens it and migrates, saying how far it is after each window of events.
       progressSeen.length = 0;
       const opened = db.openCurrentTwice ? await db.openCurrentTwice() : [await db.openCurrent()];
       const total = [...before.rows.values()].reduce((n, rows) => n + rows.length, 0);
-      expect(progressSeen.filter((p) => p.log === BIG_LOG).length).toBe(2); // the big log takes two windows
+      // The big log takes several windows: a small first one, then as many events as make about 4 MiB of text.
+      expect(progressSeen.filter((p) => p.log === BIG_LOG).length).toBeGreaterThan(2);
       expect(progressSeen.every((p, i) => p.fromVersion === 4 && p.toVersion === 5 && p.events > (progressSeen[i - 1]?.events ?? 0))).toBe(
         true,
       );
       expect(progressSeen.at(-1)!.events).toBe(total);
-      expect(
-        progressSeen.filter((p) => p.log === BIG_LOG).map((p) => p.events - (progressSeen[progressSeen.indexOf(p) - 1]?.events ?? 0)),
-      ).toContain(MOVE_CHUNK);
       driver = (opened[0] as SqlLogStore).driver;
       firstSnapshot = await snapshot(driver);
       for (const s of opened) await s.close();
@@ -533,7 +549,7 @@ function migrationSuite(name: string, backend: () => Backend) {
           first: n(r.first_position),
           ids: JSON.parse(String(r.ids)) as string[],
         }));
-        expect(ranges).toEqual(runs(rows));
+        expect(ranges).toEqual(cutRuns(runs(rows), MOVE_RANGE_IDS));
       }
     });
 
@@ -698,6 +714,16 @@ function migrationSuite(name: string, backend: () => Backend) {
       }
     }, 120_000);
   });
+}
+
+/** Runs cut so that none holds more than `max` ids, from each run's start (as the migration caps its ranges). */
+function cutRuns(all: ReturnType<typeof runs>, max: number): ReturnType<typeof runs> {
+  return all.flatMap((run) =>
+    Array.from({ length: Math.ceil(run.ids.length / max) }, (_, k) => {
+      const ids = run.ids.slice(k * max, (k + 1) * max);
+      return { clientId: run.clientId, from: run.from + k * max, to: run.from + k * max + ids.length - 1, first: run.first + k * max, ids };
+    }),
+  );
 }
 
 /** The runs of a log's events (in position order) where one client's clientSeq and the position go on by one together. */

@@ -139,19 +139,59 @@ export async function checkSchemaVersion(db: SqlExecutor): Promise<void> {
   if (stored !== SCHEMA_VERSION) throw schemaMismatch(stored ?? 0);
 }
 
+/** How often a server waiting for another's migration asks again for the migration lock. */
+const MIGRATION_POLL_MS = 250;
+/** Attempts at a migration that lost a deadlock or a lock wait to an older server's write (then it starts over). */
+const MIGRATION_ATTEMPTS = 5;
+
+/** A lock conflict the migration's transaction loses and may retry: deadlock_detected, lock_not_available. */
+const lostLockRace = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '55P03';
+};
+
 /**
  * Creates the tables, or brings an older database up to SCHEMA_VERSION, in one
  * transaction. With `advisoryLock` (several processes may share the database),
  * concurrent migrations run one at a time, and an upgrade locks chronicle_logs
  * against writes: a push of an older server running meanwhile either commits
  * before the upgrade or sees the new version (and refuses, if it checks).
+ *
+ * A server that starts while another migrates waits for it, however long it
+ * takes: it polls the advisory lock instead of waiting on it, since a wait
+ * would count against the store's lock_timeout and statement_timeout and fail
+ * its start. An upgrade's table locks can still meet an older server's write
+ * in a deadlock or a lock wait that runs out (either order of the two tables
+ * has such a case); then the transaction rolls back, nothing of it stays, and
+ * it starts over, up to MIGRATION_ATTEMPTS times.
  */
 export async function migrate(
+  driver: SqlDriver,
+  options: { advisoryLock: boolean; onProgress?: MigrationProgressListener | undefined },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrateOnce(driver, options);
+      return;
+    } catch (error) {
+      if (!lostLockRace(error) || attempt >= MIGRATION_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400 * attempt));
+    }
+  }
+}
+
+async function migrateOnce(
   driver: SqlDriver,
   { advisoryLock, onProgress }: { advisoryLock: boolean; onProgress?: MigrationProgressListener | undefined },
 ): Promise<void> {
   await driver.transaction(async (tx) => {
-    if (advisoryLock) await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK_KEY]);
+    if (advisoryLock) {
+      for (;;) {
+        const rows = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [SCHEMA_LOCK_KEY]);
+        if (rows[0]?.locked) break;
+        await new Promise((resolve) => setTimeout(resolve, MIGRATION_POLL_MS));
+      }
+    }
     for (const statement of SCHEMA_SQL.split(';')) {
       if (statement.trim()) await tx.query(statement);
     }
@@ -167,9 +207,10 @@ export async function migrate(
     }
     if (stored === SCHEMA_VERSION) return;
     if (stored < 5 && (await tx.query<{ t: string | null }>(`SELECT to_regclass('chronicle_events')::text AS t`))[0]?.t) {
-      // 4 -> 5 drops chronicle_events. It is taken before chronicle_logs: an older server's write holds it
-      // while it waits for its log's row, so taking chronicle_logs first could deadlock with that write. This
-      // way the write finishes first, and later ones wait, then find the table gone (503 schema-mismatch).
+      // 4 -> 5 drops chronicle_events. It is taken before chronicle_logs: an older server's fast write holds it
+      // while it waits for its log's row, so taking chronicle_logs first would deadlock with that write. This
+      // way the write finishes first, and later ones wait, then find the table gone (503 schema-mismatch). (An
+      // older server's first push to a new log takes the two the other way round; migrate() retries then.)
       await tx.query('LOCK TABLE chronicle_events IN ACCESS EXCLUSIVE MODE');
     }
     await tx.query('LOCK TABLE chronicle_logs IN SHARE ROW EXCLUSIVE MODE');
