@@ -28,6 +28,9 @@ export interface Waiting extends JudgeInput {
 /** The slow path's write ran into a bounded lock wait: its transaction is rolled back and tried again. */
 class Blocked extends Error {}
 
+/** Times the slow path starts over after a bounded lock wait before the push gets 503. */
+const LOCKED_ATTEMPTS = 20;
+
 /**
  * Writes to one log in flight at once: each after the first was judged behind
  * the one before it and waits for it (see writeSql). 3 kept two cores busy
@@ -109,7 +112,14 @@ async function judgeUnderLock(
       });
       return { judged, state, current };
     } catch (error) {
-      if (!(error instanceof Blocked) || attempt >= 20) throw error instanceof Blocked ? new Error('push kept waiting for locks') : error;
+      if (!(error instanceof Blocked)) throw error;
+      // Other writes keep taking the rows this one needs: the database is busy, which the client may retry (503).
+      if (attempt >= LOCKED_ATTEMPTS) {
+        throw new SyncError('UNAVAILABLE', `The push waited for its log's locks ${LOCKED_ATTEMPTS} times and gave up`, {
+          reason: 'store-timeout',
+          attempts: LOCKED_ATTEMPTS,
+        });
+      }
       await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** attempt) * Math.random()));
     }
   }
