@@ -83,11 +83,18 @@ async function synced(page: Page, timeout = 20_000) {
 }
 
 async function openOrder(page: Page, customer: string): Promise<string> {
+  const detail = page.locator(`[data-testid="order-detail"]:not([data-status="missing"])`);
+  // The order shown before, if any: until the app shows the new one, that detail is still there and would pass for it.
+  const previous = (await detail.count()) > 0 ? await detail.getAttribute('data-id') : null;
   await page.getByTestId('new-order-customer').fill(customer);
   await page.getByTestId('new-order-submit').click();
-  const detail = page.locator(`[data-testid="order-detail"]:not([data-status="missing"])`);
-  await detail.waitFor();
-  const id = await detail.getAttribute('data-id');
+  let id: string | null = null;
+  await expect
+    .poll(async () => {
+      id = (await detail.count()) > 0 ? await detail.getAttribute('data-id') : null;
+      return id !== null && id !== previous;
+    })
+    .toBe(true);
   expect(id).toMatch(/^order-/);
   return id!;
 }
