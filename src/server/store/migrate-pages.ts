@@ -1,4 +1,4 @@
-import { buildPages, clientRanges, pageParams, pageRowsSql, type ClientRange } from './pages.ts';
+import { buildPages, clientRanges, pageParams, pageRowsSql, rangeParams, rangeRowsSql, type ClientRange } from './pages.ts';
 import type { SqlExecutor } from './sql-driver.ts';
 
 /**
@@ -80,23 +80,7 @@ const PAGES_SQL = `INSERT INTO chronicle_pages (log, first_position, last_positi
   SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[] FROM ${pageRowsSql(2)}`;
 
 const RANGES_SQL = `INSERT INTO chronicle_ranges (log, client_id, from_seq, to_seq, first_position, ids)
-  SELECT $1, r.c, r.f::bigint, r.t::bigint, r.p::bigint, r.i::text
-    FROM ROWS FROM (
-      json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json),
-      json_array_elements_text($5::json), json_array_elements($6::json)
-    ) AS r(c, f, t, p, i)`;
-
-async function insertRanges(tx: SqlExecutor, log: string, ranges: readonly ClientRange[]): Promise<void> {
-  if (ranges.length === 0) return;
-  await tx.query(RANGES_SQL, [
-    log,
-    JSON.stringify(ranges.map((r) => r.clientId)),
-    JSON.stringify(ranges.map((r) => r.from)),
-    JSON.stringify(ranges.map((r) => r.to)),
-    JSON.stringify(ranges.map((r) => r.first)),
-    JSON.stringify(ranges.map((r) => r.ids)),
-  ]);
-}
+  SELECT $1, r.c, r.f::bigint, r.t::bigint, r.p::bigint, r.i::text FROM ${rangeRowsSql(2)}`;
 
 /** Moves one log's events; returns how many. */
 async function moveLog(tx: SqlExecutor, log: string, onWindow: (events: number) => void): Promise<number> {
@@ -130,7 +114,7 @@ async function moveLog(tx: SqlExecutor, log: string, onWindow: (events: number) 
   const flushRanges = async (all: boolean): Promise<void> => {
     const ranges = capRanges(clientRanges(openRows), MOVE_RANGE_IDS);
     const done = all ? ranges : ranges.slice(0, -1);
-    await insertRanges(tx, log, done);
+    if (done.length > 0) await tx.query(RANGES_SQL, [log, ...rangeParams(done)]);
     // The last range stays open (unless all is flushed): the client's run may go on in the next window.
     openRows = all ? [] : openRows.slice(openRows.length - ranges[ranges.length - 1]!.ids.length);
   };

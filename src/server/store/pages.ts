@@ -124,6 +124,25 @@ export function clientRanges(rows: readonly { position: number; clientId: string
   return ranges;
 }
 
+/** Ranges as the statements that insert them take them: five JSON arrays (clients, froms, tos, first positions, ids). */
+export function rangeParams(ranges: readonly ClientRange[]): [string, string, string, string, string] {
+  return [
+    JSON.stringify(ranges.map((r) => r.clientId)),
+    JSON.stringify(ranges.map((r) => r.from)),
+    JSON.stringify(ranges.map((r) => r.to)),
+    JSON.stringify(ranges.map((r) => r.first)),
+    JSON.stringify(ranges.map((r) => r.ids)),
+  ];
+}
+
+/** The rows (c, f, t, p, i) of rangeParams bound at $a .. $a+4: client, from, to, first position, ids (as JSON text). */
+export function rangeRowsSql(a: number): string {
+  return `ROWS FROM (
+      json_array_elements_text($${a}::json), json_array_elements_text($${a + 1}::json), json_array_elements_text($${a + 2}::json),
+      json_array_elements_text($${a + 3}::json), json_array_elements($${a + 4}::json)
+    ) AS r(c, f, t, p, i)`;
+}
+
 /** Per aggregate of a write's rows (in order): the last seq, i.e. the head the write leaves it at. */
 export function lastSeqs(rows: readonly { aggregateId: string; seq: number }[]): Map<string, number> {
   const heads = new Map<string, number>();

@@ -1,4 +1,4 @@
-import { pageRowsSql } from './pages.ts';
+import { pageRowsSql, rangeRowsSql } from './pages.ts';
 import { SCHEMA_VERSION } from './schema.ts';
 
 /**
@@ -149,10 +149,7 @@ WITH pv AS (
 ), rg AS (
   INSERT INTO chronicle_ranges (log, client_id, from_seq, to_seq, first_position, ids)
   SELECT $1, r.c, r.f::bigint, r.t::bigint, r.p::bigint, r.i::text
-    FROM ok, ROWS FROM (
-      json_array_elements_text($10::json), json_array_elements_text($11::json), json_array_elements_text($12::json),
-      json_array_elements_text($13::json), json_array_elements($14::json)
-    ) AS r(c, f, t, p, i)
+    FROM ok, ${rangeRowsSql(10)}
   RETURNING 1
 ), cl AS (
   INSERT INTO chronicle_clients (log, client_id, client_seq, epoch)

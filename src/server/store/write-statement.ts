@@ -1,7 +1,7 @@
 import type { Judged, LogState } from '../push-judge.ts';
 import type { WriteTicket } from './log-knowledge.ts';
 import type { SqlExecutor } from './sql-driver.ts';
-import { buildPages, clientRanges, lastSeqs, pageParams } from './pages.ts';
+import { buildPages, clientRanges, lastSeqs, pageParams, rangeParams } from './pages.ts';
 import { num, withPosition, writeFailure, writeSql } from './statements.ts';
 
 /** The write statement of a store (statements.ts, writeSql), with its NOTIFY when the store announces head moves. */
@@ -44,11 +44,7 @@ export async function runWrite(
     ...pageParams(buildPages(state.head + 1, texts)),
     JSON.stringify([...heads.keys()]),
     JSON.stringify([...heads.values()]),
-    JSON.stringify(ranges.map((r) => r.clientId)),
-    JSON.stringify(ranges.map((r) => r.from)),
-    JSON.stringify(ranges.map((r) => r.to)),
-    JSON.stringify(ranges.map((r) => r.first)),
-    JSON.stringify(ranges.map((r) => r.ids)),
+    ...rangeParams(ranges),
     JSON.stringify(changed.map(([clientId]) => clientId)),
     JSON.stringify(changed.map(([, c]) => c.mark)),
     JSON.stringify(changed.map(([, c]) => c.epoch)),
