@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import pg from 'pg';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   errorBodySchema,
@@ -14,6 +14,7 @@ import {
   type PushRequest,
   type PushResponse,
 } from '../../src/core/protocol.ts';
+import { SyncError } from '../../src/server/errors.ts';
 
 export type PushEvent = PushRequest['events'][number];
 
@@ -101,6 +102,17 @@ let unique = 0;
 export function freshLog(prefix = 'log'): string {
   unique++;
   return `${prefix}-${Date.now().toString(36)}-${unique}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** What a refused store call throws (a SyncError); fails the test when the call was served. */
+export async function refusal(promise: Promise<unknown>): Promise<SyncError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SyncError);
+    return error as SyncError;
+  }
+  throw new Error('expected a refusal, but the call was served');
 }
 
 export function makeEvent(e: {

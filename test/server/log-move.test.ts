@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SyncError } from '../../src/server/errors.ts';
 import {
   createPgliteStore,
   createPostgresStore,
@@ -12,7 +11,7 @@ import {
 } from '../../src/server/index.ts';
 import type { SqlDriver } from '../../src/server/store/sql-driver.ts';
 import type { SqlLogStore } from '../../src/server/store/sql-log-store.ts';
-import { createTestDatabase, describePg, freshLog, makeEvent, TestClient } from './helpers.ts';
+import { createTestDatabase, describePg, freshLog, makeEvent, refusal, TestClient } from './helpers.ts';
 import { rewriteStoredEvent, storedEventCount, storedEvents } from './stored-events.ts';
 
 /**
@@ -82,17 +81,6 @@ async function copyRowsByHand(from: SqlDriver, to: SqlDriver, log: string): Prom
   for (const [table, rows] of Object.entries(await tableRows(from, log))) {
     for (const row of rows) await to.query(`INSERT INTO ${table} SELECT * FROM json_populate_record(NULL::${table}, $1::json)`, [row]);
   }
-}
-
-/** What a refused store call throws (a SyncError), or fails when it was served. */
-async function refusal(promise: Promise<unknown>): Promise<SyncError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SyncError);
-    return error as SyncError;
-  }
-  throw new Error('expected a refusal, but it was served');
 }
 
 /** Pushes `n` events of `client` (3 aggregates), as one push. */

@@ -6,14 +6,13 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type PushRequest } from '../../src/core/protocol.ts';
-import { SyncError } from '../../src/server/errors.ts';
 import { createPgliteStore, createPostgresStore, SCHEMA_VERSION, type LogStore, type MigrationProgress } from '../../src/server/index.ts';
 import { MOVE_RANGE_IDS, MOVE_WINDOW } from '../../src/server/store/migrate-pages.ts';
 import { buildPages, eventsOfPage, PAGE_CHARS, PAGE_EVENTS, parseEnds } from '../../src/server/store/pages.ts';
 import type { SqlDriver } from '../../src/server/store/sql-driver.ts';
 import type { SqlLogStore } from '../../src/server/store/sql-log-store.ts';
 import type { PushResult } from '../../src/server/store/types.ts';
-import { createTestDatabase, describePg, type PushEvent, type TestDatabase } from './helpers.ts';
+import { createTestDatabase, describePg, makeEvent, refusal, type PushEvent, type TestDatabase } from './helpers.ts';
 
 /**
  * Schema 4 -> 5 (src/server/store/schema.ts, moveEventsIntoPages): a
@@ -329,17 +328,6 @@ async function snapshot(driver: SqlDriver): Promise<string> {
 const eventsTableExists = async (driver: SqlDriver) =>
   (await driver.query<{ t: string | null }>(`SELECT to_regclass('chronicle_events')::text AS t`))[0]?.t ?? null;
 
-/** What a refused push throws. */
-async function refusal(promise: Promise<unknown>): Promise<SyncError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SyncError);
-    return error as SyncError;
-  }
-  throw new Error('expected a refusal, but the push was accepted');
-}
-
 /** One event of `clientId` at `clientSeq`, for a push after the migration. */
 const newEvent = (
   clientId: string,
@@ -347,16 +335,7 @@ const newEvent = (
   aggregateId: string,
   seq: number,
   id = `after:${clientId}:${clientSeq}`,
-): PushEvent => ({
-  id,
-  aggregateId,
-  aggregateType: 'Order',
-  seq,
-  type: 'ItemAdded',
-  version: 1,
-  data: { after: true, note: '😀 é' },
-  meta: { occurredAt: 1_790_000_000_000 + clientSeq, clientId, clientSeq },
-});
+): PushEvent => makeEvent({ clientId, clientSeq, aggregateId, seq, id, data: { after: true, note: '😀 é' } });
 
 const pushOf = (clientId: string, from: number, events: PushEvent[], epoch?: number): PushRequest => ({
   protocolVersion: PROTOCOL_VERSION,
