@@ -80,6 +80,27 @@ const V4_EVENTS = `CREATE TABLE chronicle_events (
   seq bigint NOT NULL, client_id text COLLATE "C" NOT NULL, client_seq bigint NOT NULL, event json NOT NULL,
   PRIMARY KEY (log, position), UNIQUE (log, id), UNIQUE (log, client_id, client_seq), UNIQUE (log, aggregate_id, seq))`;
 
+/**
+ * What both schema-5 layouts below share: the pages ($1 log, $2-$5 pageParams) and a range row per statement
+ * ($6 first position, $7 ids, $10-$12 client, from, to). Only the per-event rows beside them differ.
+ */
+const PAGES_TABLE = `CREATE TABLE probe_pages (
+      log text COLLATE "C" NOT NULL, first_position bigint NOT NULL, last_position bigint NOT NULL, events text NOT NULL, ends int4[] NOT NULL,
+      PRIMARY KEY (log, first_position));`;
+const RANGES_TABLE = `CREATE TABLE probe_ranges (log text COLLATE "C" NOT NULL, client_id text COLLATE "C" NOT NULL, from_seq bigint NOT NULL,
+        to_seq bigint NOT NULL, first_position bigint NOT NULL, ids text NOT NULL, PRIMARY KEY (log, client_id, from_seq));
+      CREATE INDEX ON probe_ranges (log, first_position)`;
+const PAGES_CTE = `p AS (INSERT INTO probe_pages (log, first_position, last_position, events, ends)
+        SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[] FROM ${pageRowsSql(2)} RETURNING 1)`;
+const RANGES_CTE = `g AS (INSERT INTO probe_ranges (log, client_id, from_seq, to_seq, first_position, ids) VALUES ($1, $10, $11, $12, $6, $7) RETURNING 1)`;
+const pagesOf = (rows: readonly Row[]) =>
+  pageParams(
+    buildPages(
+      rows[0]!.position,
+      rows.map((r) => r.json),
+    ),
+  );
+
 const LAYOUTS: Layout[] = [
   {
     name: 'plain',
@@ -109,33 +130,23 @@ const LAYOUTS: Layout[] = [
     // Pages, plus what the push rules need beside them: a unique (log, id) row per event, one head row per
     // aggregate (upserted), one row per push with its clientSeq range and ids. As schema 5 stores a write.
     name: 'pages + ids + heads + ranges',
-    create: `CREATE TABLE probe_pages (
-      log text COLLATE "C" NOT NULL, first_position bigint NOT NULL, last_position bigint NOT NULL, events text NOT NULL, ends int4[] NOT NULL,
-      PRIMARY KEY (log, first_position));
+    create: `${PAGES_TABLE}
       CREATE TABLE probe_ids (log text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, position bigint NOT NULL, PRIMARY KEY (log, id));
       CREATE TABLE probe_heads (log text COLLATE "C" NOT NULL, aggregate_id text COLLATE "C" NOT NULL, head bigint NOT NULL,
         PRIMARY KEY (log, aggregate_id)) WITH (fillfactor = 50);
-      CREATE TABLE probe_ranges (log text COLLATE "C" NOT NULL, client_id text COLLATE "C" NOT NULL, from_seq bigint NOT NULL,
-        to_seq bigint NOT NULL, first_position bigint NOT NULL, ids text NOT NULL, PRIMARY KEY (log, client_id, from_seq));
-      CREATE INDEX ON probe_ranges (log, first_position)`,
-    insert: () => `WITH p AS (INSERT INTO probe_pages (log, first_position, last_position, events, ends)
-        SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[] FROM ${pageRowsSql(2)} RETURNING 1),
+      ${RANGES_TABLE}`,
+    insert: () => `WITH ${PAGES_CTE},
       i AS (INSERT INTO probe_ids (log, id, position) SELECT $1, x.id, $6::bigint + x.n - 1 FROM json_array_elements_text($7::json) WITH ORDINALITY AS x(id, n) RETURNING 1),
       h AS (INSERT INTO probe_heads (log, aggregate_id, head) SELECT $1, r.a, r.s::bigint
               FROM ROWS FROM (json_array_elements_text($8::json), json_array_elements_text($9::json)) AS r(a, s)
             ON CONFLICT (log, aggregate_id) DO UPDATE SET head = EXCLUDED.head RETURNING 1),
-      g AS (INSERT INTO probe_ranges (log, client_id, from_seq, to_seq, first_position, ids) VALUES ($1, $10, $11, $12, $6, $7) RETURNING 1)
+      ${RANGES_CTE}
       SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM i), (SELECT count(*) FROM h), (SELECT count(*) FROM g)`,
     params: (rows) => {
       const heads = lastSeqs(rows);
       return [
         LOG,
-        ...pageParams(
-          buildPages(
-            rows[0]!.position,
-            rows.map((r) => r.json),
-          ),
-        ),
+        ...pagesOf(rows),
         rows[0]!.position,
         JSON.stringify(rows.map((r) => r.id)),
         JSON.stringify([...heads.keys()]),
@@ -149,29 +160,19 @@ const LAYOUTS: Layout[] = [
   {
     // The same, with each event's aggregate and seq beside its id (a second unique index per event) instead of head rows.
     name: 'pages + id/seq keys + ranges',
-    create: `CREATE TABLE probe_pages (
-      log text COLLATE "C" NOT NULL, first_position bigint NOT NULL, last_position bigint NOT NULL, events text NOT NULL, ends int4[] NOT NULL,
-      PRIMARY KEY (log, first_position));
+    create: `${PAGES_TABLE}
       CREATE TABLE probe_ids (log text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, position bigint NOT NULL,
         aggregate_id text COLLATE "C" NOT NULL, seq bigint NOT NULL, PRIMARY KEY (log, id), UNIQUE (log, aggregate_id, seq));
-      CREATE TABLE probe_ranges (log text COLLATE "C" NOT NULL, client_id text COLLATE "C" NOT NULL, from_seq bigint NOT NULL,
-        to_seq bigint NOT NULL, first_position bigint NOT NULL, ids text NOT NULL, PRIMARY KEY (log, client_id, from_seq));
-      CREATE INDEX ON probe_ranges (log, first_position)`,
-    insert: () => `WITH p AS (INSERT INTO probe_pages (log, first_position, last_position, events, ends)
-        SELECT $1, r.f::bigint, r.l::bigint, r.t, r.e::int4[] FROM ${pageRowsSql(2)} RETURNING 1),
+      ${RANGES_TABLE}`,
+    insert: () => `WITH ${PAGES_CTE},
       i AS (INSERT INTO probe_ids (log, id, position, aggregate_id, seq) SELECT $1, x.id, $6::bigint + x.n - 1, x.a, x.s::bigint
               FROM ROWS FROM (json_array_elements_text($7::json), json_array_elements_text($8::json), json_array_elements_text($9::json))
               WITH ORDINALITY AS x(id, a, s, n) RETURNING 1),
-      g AS (INSERT INTO probe_ranges (log, client_id, from_seq, to_seq, first_position, ids) VALUES ($1, $10, $11, $12, $6, $7) RETURNING 1)
+      ${RANGES_CTE}
       SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM i), (SELECT count(*) FROM g)`,
     params: (rows) => [
       LOG,
-      ...pageParams(
-        buildPages(
-          rows[0]!.position,
-          rows.map((r) => r.json),
-        ),
-      ),
+      ...pagesOf(rows),
       rows[0]!.position,
       JSON.stringify(rows.map((r) => r.id)),
       JSON.stringify(rows.map((r) => r.aggregateId)),
