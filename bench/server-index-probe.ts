@@ -25,9 +25,10 @@
  * ratio to `plain`. This is the database's share of a push alone: the server
  * (HTTP, decoding, judging) runs on the same cores in server-push.
  *
- * Measured 2026-12-04 (2 cores, four runs): schema 4 0.60-0.73 of plain, key +
- * id only 0.77-0.93, pages alone 2.3-2.95; schema 5 1.02-1.10, with id/seq
- * keys instead of head rows 0.88 (hence head rows).
+ * Measured 2026-12-04 (2 cores, six runs): schema 4 0.50-0.73 of plain, key +
+ * id only 0.73-0.93, pages alone 2.2-2.95; schema 5 0.86-1.10, with id/seq
+ * keys instead of head rows 0.79-0.88, below schema 5 in every run with both
+ * (hence head rows).
  */
 import pg from 'pg';
 import type { NewRow } from '../src/server/push-judge.ts';
