@@ -1,4 +1,5 @@
 import { SyncError } from '../errors.ts';
+import { preferLz4 } from './compression.ts';
 import { moveEventsIntoPages, type MigrationProgressListener } from './migrate-pages.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 
@@ -196,14 +197,16 @@ async function migrateOnce(
       if (statement.trim()) await tx.query(statement);
     }
     const stored = await readSchemaVersion(tx);
-    if (stored === undefined) {
-      await tx.query('INSERT INTO chronicle_schema (version) VALUES ($1::int)', [SCHEMA_VERSION]);
-      return;
-    }
-    if (stored > SCHEMA_VERSION) {
+    if (stored !== undefined && stored > SCHEMA_VERSION) {
       throw new Error(
         `The database holds Chronicle schema version ${stored}; this server knows version ${SCHEMA_VERSION}. Upgrade the server.`,
       );
+    }
+    // Before an upgrade's steps, so the pages a 4 -> 5 migration writes are compressed the faster way too.
+    await preferLz4(tx);
+    if (stored === undefined) {
+      await tx.query('INSERT INTO chronicle_schema (version) VALUES ($1::int)', [SCHEMA_VERSION]);
+      return;
     }
     if (stored === SCHEMA_VERSION) return;
     if (stored < 5 && (await tx.query<{ t: string | null }>(`SELECT to_regclass('chronicle_events')::text AS t`))[0]?.t) {
