@@ -16,6 +16,9 @@
  * - `pages + ids + heads + ranges`: what schema 5 writes (schema.ts,
  *   pages.ts): pages, a (log, id) row per event, an upserted head row per
  *   aggregate, a client range row per push;
+ * - `pages + ids + heads + ranges, lz4`: the same with lz4 compression on
+ *   the page columns, as the store sets it where PostgreSQL has lz4
+ *   (store/compression.ts; pglz, the default, costs about as much as the rest);
  * - `pages + id/seq keys + ranges`: the alternative to head rows, each
  *   event's aggregate and seq beside its id under a second unique index.
  *
@@ -28,7 +31,8 @@
  * Measured 2026-12-04 (2 cores, six runs): schema 4 0.50-0.73 of plain, key +
  * id only 0.73-0.93, pages alone 2.2-2.95; schema 5 0.86-1.10, with id/seq
  * keys instead of head rows 0.79-0.88, below schema 5 in every run with both
- * (hence head rows).
+ * (hence head rows). With lz4 (added later the same day, one run): schema 5
+ * 0.95 of plain with pglz, 1.42 with lz4.
  */
 import pg from 'pg';
 import type { NewRow } from '../src/server/push-judge.ts';
@@ -102,6 +106,40 @@ const pagesOf = (rows: readonly Row[]) =>
     ),
   );
 
+/**
+ * Pages, plus what the push rules need beside them: a unique (log, id) row per event, one head row per
+ * aggregate (upserted), one row per push with its clientSeq range and ids. As schema 5 stores a write.
+ */
+const SCHEMA_5: Layout = {
+  name: 'pages + ids + heads + ranges',
+  create: `${PAGES_TABLE}
+      CREATE TABLE probe_ids (log text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, position bigint NOT NULL, PRIMARY KEY (log, id));
+      CREATE TABLE probe_heads (log text COLLATE "C" NOT NULL, aggregate_id text COLLATE "C" NOT NULL, head bigint NOT NULL,
+        PRIMARY KEY (log, aggregate_id)) WITH (fillfactor = 50);
+      ${RANGES_TABLE}`,
+  insert: () => `WITH ${PAGES_CTE},
+      i AS (INSERT INTO probe_ids (log, id, position) SELECT $1, x.id, $6::bigint + x.n - 1 FROM json_array_elements_text($7::json) WITH ORDINALITY AS x(id, n) RETURNING 1),
+      h AS (INSERT INTO probe_heads (log, aggregate_id, head) SELECT $1, r.a, r.s::bigint
+              FROM ROWS FROM (json_array_elements_text($8::json), json_array_elements_text($9::json)) AS r(a, s)
+            ON CONFLICT (log, aggregate_id) DO UPDATE SET head = EXCLUDED.head RETURNING 1),
+      ${RANGES_CTE}
+      SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM i), (SELECT count(*) FROM h), (SELECT count(*) FROM g)`,
+  params: (rows) => {
+    const heads = lastSeqs(rows);
+    return [
+      LOG,
+      ...pagesOf(rows),
+      rows[0]!.position,
+      JSON.stringify(rows.map((r) => r.id)),
+      JSON.stringify([...heads.keys()]),
+      JSON.stringify([...heads.values()]),
+      rows[0]!.clientId,
+      rows[0]!.clientSeq,
+      rows[rows.length - 1]!.clientSeq,
+    ];
+  },
+};
+
 const LAYOUTS: Layout[] = [
   {
     name: 'plain',
@@ -127,36 +165,15 @@ const LAYOUTS: Layout[] = [
     insert: () => 'INSERT INTO probe_pages (log, first_position, count, events) VALUES ($1, $2, $3, $4)',
     params: (rows) => [LOG, rows[0]!.position, rows.length, `[${rows.map((r) => r.json).join(',')}]`],
   },
+  SCHEMA_5,
   {
-    // Pages, plus what the push rules need beside them: a unique (log, id) row per event, one head row per
-    // aggregate (upserted), one row per push with its clientSeq range and ids. As schema 5 stores a write.
-    name: 'pages + ids + heads + ranges',
-    create: `${PAGES_TABLE}
-      CREATE TABLE probe_ids (log text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, position bigint NOT NULL, PRIMARY KEY (log, id));
-      CREATE TABLE probe_heads (log text COLLATE "C" NOT NULL, aggregate_id text COLLATE "C" NOT NULL, head bigint NOT NULL,
-        PRIMARY KEY (log, aggregate_id)) WITH (fillfactor = 50);
-      ${RANGES_TABLE}`,
-    insert: () => `WITH ${PAGES_CTE},
-      i AS (INSERT INTO probe_ids (log, id, position) SELECT $1, x.id, $6::bigint + x.n - 1 FROM json_array_elements_text($7::json) WITH ORDINALITY AS x(id, n) RETURNING 1),
-      h AS (INSERT INTO probe_heads (log, aggregate_id, head) SELECT $1, r.a, r.s::bigint
-              FROM ROWS FROM (json_array_elements_text($8::json), json_array_elements_text($9::json)) AS r(a, s)
-            ON CONFLICT (log, aggregate_id) DO UPDATE SET head = EXCLUDED.head RETURNING 1),
-      ${RANGES_CTE}
-      SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM i), (SELECT count(*) FROM h), (SELECT count(*) FROM g)`,
-    params: (rows) => {
-      const heads = lastSeqs(rows);
-      return [
-        LOG,
-        ...pagesOf(rows),
-        rows[0]!.position,
-        JSON.stringify(rows.map((r) => r.id)),
-        JSON.stringify([...heads.keys()]),
-        JSON.stringify([...heads.values()]),
-        rows[0]!.clientId,
-        rows[0]!.clientSeq,
-        rows[rows.length - 1]!.clientSeq,
-      ];
-    },
+    // The same with lz4 on the page columns, as the store sets where PostgreSQL has it (store/compression.ts).
+    ...SCHEMA_5,
+    name: 'pages + ids + heads + ranges, lz4',
+    create: `${SCHEMA_5.create};
+      ALTER TABLE probe_pages ALTER COLUMN events SET COMPRESSION lz4;
+      ALTER TABLE probe_pages ALTER COLUMN ends SET COMPRESSION lz4;
+      ALTER TABLE probe_ranges ALTER COLUMN ids SET COMPRESSION lz4`,
   },
   {
     // The same, with each event's aggregate and seq beside its id (a second unique index per event) instead of head rows.
