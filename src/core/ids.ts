@@ -7,11 +7,26 @@
 let lastMs = -1;
 let counter = 0;
 
-function hex(n: number, width: number): string {
-  return n.toString(16).padStart(width, '0');
-}
+const HEX_CODES = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
-const BYTE_HEX = Array.from({ length: 256 }, (_, i) => hex(i, 2));
+/**
+ * The character codes of the id being made, rewritten for each id and turned
+ * into one string at the end. Concatenating ~20 pieces instead made a tree of
+ * intermediate strings per id that had to be flattened and collected later:
+ * about 3x the time of this in a local batch of 100k appends.
+ */
+const chars: number[] = Array.from({ length: 36 }, () => 0x2d); // '-' where no digit goes
+/** The millisecond whose digits are in chars[0..12] (ids of one batch share it). */
+let charsMs = -1;
+
+/** Writes the `digits` lowest hex digits of `value` (an unsigned 32-bit integer) into chars from `at`. */
+function writeHex(value: number, at: number, digits: number): void {
+  let rest = value >>> 0;
+  for (let i = at + digits - 1; i >= at; i--) {
+    chars[i] = HEX_CODES[rest & 15]!;
+    rest >>>= 4;
+  }
+}
 
 // Random bytes are drawn from the platform in blocks: one getRandomValues call
 // per id cost more than the rest of an id (a local batch of 100k appends spent
@@ -36,10 +51,6 @@ function randomBytes(count: number): number {
   return at;
 }
 
-/** The "xxxxxxxx-xxxx-" start of the ids of the last millisecond used (ids of one batch share it). */
-let prefixMs = -1;
-let prefix = '';
-
 export function uuidv7(now: number = Date.now()): string {
   let ms = now;
   if (ms <= lastMs) {
@@ -54,18 +65,20 @@ export function uuidv7(now: number = Date.now()): string {
     counter = 0;
   }
   lastMs = ms;
-  if (ms !== prefixMs) {
-    const timeHex = hex(Math.floor(ms / 0x10000), 8) + hex(ms % 0x10000, 4);
-    prefix = `${timeHex.slice(0, 8)}-${timeHex.slice(8, 12)}-`;
-    prefixMs = ms;
+  if (ms !== charsMs) {
+    // 48 bits of milliseconds: the high 32 in the first group, the low 16 in the second.
+    writeHex(Math.floor(ms / 0x10000), 0, 8);
+    writeHex(ms % 0x10000, 9, 4);
+    charsMs = ms;
   }
+  writeHex(0x7000 | counter, 14, 4); // version 7, then rand_a as the counter
   const at = randomBytes(8);
-  const randA = 0x7000 | counter;
   const b = pool;
-  return (
-    `${prefix}${BYTE_HEX[randA >> 8]!}${BYTE_HEX[randA & 0xff]!}-${BYTE_HEX[0x80 | (b[at]! & 0x3f)]!}${BYTE_HEX[b[at + 1]!]!}-` +
-    `${BYTE_HEX[b[at + 2]!]!}${BYTE_HEX[b[at + 3]!]!}${BYTE_HEX[b[at + 4]!]!}${BYTE_HEX[b[at + 5]!]!}${BYTE_HEX[b[at + 6]!]!}${BYTE_HEX[b[at + 7]!]!}`
-  );
+  writeHex(0x80 | (b[at]! & 0x3f), 19, 2); // variant 10xx
+  writeHex(b[at + 1]!, 21, 2);
+  writeHex((b[at + 2]! << 24) | (b[at + 3]! << 16) | (b[at + 4]! << 8) | b[at + 5]!, 24, 8);
+  writeHex((b[at + 6]! << 8) | b[at + 7]!, 32, 4);
+  return String.fromCharCode.apply(null, chars);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
