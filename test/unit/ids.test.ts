@@ -27,4 +27,22 @@ describe('uuidv7', () => {
     expect(b > a).toBe(true);
     expect(c > b).toBe(true);
   });
+
+  it('carries every bit of its millisecond and of its counter, at the ends of their ranges too', () => {
+    // A millisecond in the year 6429 whose first group has its top bit set (past 2^31) and its second all ones.
+    // (Last in this file: the generator never goes back to an earlier millisecond after it.)
+    const last = 0x80000000 * 0x10000 + 0xffff;
+    const first = uuidv7(last);
+    expect(first.slice(0, 14)).toBe('80000000-ffff-');
+    expect(first.slice(14, 19)).toBe('7000-');
+    // Within one millisecond the counter goes on in rand_a, in hex, and the time stays.
+    const next = uuidv7(last);
+    expect(next.slice(0, 19)).toBe('80000000-ffff-7001-');
+    for (let i = 2; i < 0xabc; i++) uuidv7(last);
+    expect(uuidv7(last).slice(14, 18)).toBe('7abc');
+    // The 16 random hex digits come from the platform's random bytes: across ids, every digit shows up.
+    const tails = Array.from({ length: 200 }, () => uuidv7(last).slice(19).replace('-', ''));
+    expect(new Set(tails.join(''))).toEqual(new Set('0123456789abcdef'));
+    expect(tails.every((tail) => /^[89ab][0-9a-f]{15}$/.test(tail))).toBe(true);
+  });
 });
