@@ -89,6 +89,31 @@ describePg('page compression on PostgreSQL', () => {
     expect(after.eventsJson).toHaveLength(400);
     expect(JSON.parse(after.eventsJson[399]!)).toMatchObject({ position: 400, meta: { clientSeq: 400 } });
   });
+
+  it('a server that cannot lock a page table in time starts all the same, and sets the method at a later start', async () => {
+    database = await createTestDatabase();
+    const first = await createPostgresStore({ connectionString: database.url, poolSize: 2 });
+    await first.close();
+    const sql = await connect(database.url);
+    await sql.query(`ALTER TABLE chronicle_pages ALTER COLUMN events SET COMPRESSION default;
+      ALTER TABLE chronicle_pages ALTER COLUMN ends SET COMPRESSION default;
+      ALTER TABLE chronicle_ranges ALTER COLUMN ids SET COMPRESSION default`);
+    // Another server's long read of chronicle_pages: the change waits for it only as long as the lock timeout.
+    const reader = await connect(database.url);
+    await reader.query('BEGIN');
+    await reader.query('LOCK TABLE chronicle_pages IN ACCESS SHARE MODE');
+    const second = await createPostgresStore({ connectionString: database.url, poolSize: 2, lockTimeoutMs: 200 });
+    open.push(second);
+    const methods = async () => columnMethods(async (text) => (await sql.query(text)).rows);
+    expect(await methods()).toEqual({ 'chronicle_pages.ends': '', 'chronicle_pages.events': '', 'chronicle_ranges.ids': 'l' });
+    expect((await second.push('orders', bulkyPush(new TestClient('till-1'), 20))).head).toBe(20);
+    await reader.query('COMMIT');
+    await second.close();
+
+    const third = await createPostgresStore({ connectionString: database.url, poolSize: 2, lockTimeoutMs: 200 });
+    open.push(third);
+    expect(Object.values(await methods())).toEqual(['l', 'l', 'l']);
+  });
 });
 
 describe('page compression on PGlite (built without lz4)', () => {
