@@ -25,8 +25,8 @@ const PAGE_COLUMNS: readonly (readonly [table: string, column: string])[] = [
  * Runs in the migration's transaction, after the tables exist. A column that
  * already has it is left alone, so a restart costs two catalog reads and takes
  * no table lock; changing one takes a brief ACCESS EXCLUSIVE lock on its table,
- * once per database. A server that may not change it (SKIPPABLE) starts all
- * the same.
+ * once per database. A server that does not get that lock in time (SKIPPABLE)
+ * starts all the same.
  */
 export async function preferLz4(tx: SqlExecutor): Promise<void> {
   const support = await tx.query<{ lz4: boolean }>(
