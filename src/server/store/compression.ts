@@ -25,8 +25,8 @@ const PAGE_COLUMNS: readonly (readonly [table: string, column: string])[] = [
  * Runs in the migration's transaction, after the tables exist. A column that
  * already has it is left alone, so a restart costs two catalog reads and takes
  * no table lock; changing one takes a brief ACCESS EXCLUSIVE lock on its table,
- * once per database. A server that does not get that lock in time (SKIPPABLE)
- * starts all the same.
+ * once per database, waited for at most ALTER_LOCK_TIMEOUT. A server that does
+ * not get that lock in time (SKIPPABLE) starts all the same.
  */
 export async function preferLz4(tx: SqlExecutor): Promise<void> {
   const support = await tx.query<{ lz4: boolean }>(
@@ -43,6 +43,11 @@ export async function preferLz4(tx: SqlExecutor): Promise<void> {
       WHERE a.attcompression IS DISTINCT FROM 'l'`,
     [tables, columns],
   );
+  if (pending.length === 0) return;
+  // While the ALTER waits for its lock, every write to the table queues behind it: wait briefly, not for the
+  // store's whole lock timeout (set back below; a rollback drops it anyway).
+  const previous = await tx.query<{ value: string }>(`SELECT current_setting('lock_timeout') AS value`);
+  await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [ALTER_LOCK_TIMEOUT]);
   for (const { table_name, column_name } of pending) {
     // A savepoint, so that a change that cannot be made now leaves the migration's transaction usable.
     await tx.query('SAVEPOINT chronicle_compression');
@@ -56,7 +61,15 @@ export async function preferLz4(tx: SqlExecutor): Promise<void> {
       await tx.query('ROLLBACK TO SAVEPOINT chronicle_compression');
     }
   }
+  await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [previous[0]?.value ?? '0']);
 }
+
+/**
+ * How long a start waits for a page table's lock to change its compression.
+ * Writes hold it for the few milliseconds of their statement; the change takes
+ * effect at once. Longer waits would hold every write queued behind it.
+ */
+const ALTER_LOCK_TIMEOUT = '200ms';
 
 /**
  * Why a column's compression may stay as it is rather than fail the server's
