@@ -209,6 +209,27 @@ export async function createBenchDatabase(): Promise<BenchDatabase | { error: st
   };
 }
 
+/**
+ * For the stand-alone probes: runs `probe` on a database made for it, with a
+ * connection to it, then closes the connection and drops the database. Prints
+ * why and returns when PostgreSQL cannot be reached.
+ */
+export async function withProbeDatabase(probe: (database: BenchDatabase, admin: pg.Client) => Promise<void>): Promise<void> {
+  const database = await createBenchDatabase();
+  if ('error' in database) {
+    console.log(`[probe] skipped: ${database.error}`);
+    return;
+  }
+  const admin = new pg.Client({ connectionString: database.url });
+  try {
+    await admin.connect();
+    await probe(database, admin);
+  } finally {
+    await admin.end().catch(() => undefined);
+    await database.drop();
+  }
+}
+
 // ---------------------------------------------------------------- server-push
 
 type StoreKind = 'postgres' | 'pglite';
