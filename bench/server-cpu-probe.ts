@@ -22,7 +22,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createPostgresStore } from '../src/server/index.ts';
-import { benchServer, createBenchDatabase, PLAIN_TABLE, pushClients, runBaseline, runPushes } from './server-bench.ts';
+import { benchServer, PLAIN_TABLE, pushClients, runBaseline, runPushes, withProbeDatabase } from './server-bench.ts';
 
 const ROUNDS = 3;
 const TABLES =
@@ -52,48 +52,37 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ result: T; postgresMs
   return { result, postgresMs: postgresCpuMs() - pg0, nodeMs: Math.round((node.user + node.system) / 1000) };
 }
 
-const database = await createBenchDatabase();
-if ('error' in database) {
-  console.log(`[probe] skipped: ${database.error}`);
-} else {
-  const admin = new pg.Client({ connectionString: database.url });
-  await admin.connect();
-  try {
-    for (let round = 1; round <= ROUNDS; round++) {
-      const runId = `cpu${round}-${Date.now().toString(36)}`;
-      const clients = pushClients(runId);
-      const warm = pushClients(`${runId}-warm`, 10).map((c, i) => ({ ...c, token: clients[i]!.token }));
-      const events = clients.reduce((n, c) => n + c.events.length, 0);
+await withProbeDatabase(async (database, admin) => {
+  for (let round = 1; round <= ROUNDS; round++) {
+    const runId = `cpu${round}-${Date.now().toString(36)}`;
+    const clients = pushClients(runId);
+    const warm = pushClients(`${runId}-warm`, 10).map((c, i) => ({ ...c, token: clients[i]!.token }));
+    const events = clients.reduce((n, c) => n + c.events.length, 0);
 
-      await admin.query(`DROP TABLE IF EXISTS ${TABLES}; ${PLAIN_TABLE}`);
-      const connections = await Promise.all(
-        clients.map(async () => {
-          const client = new pg.Client({ connectionString: database.url });
-          await client.connect();
-          return client;
-        }),
-      );
-      await runBaseline(connections, warm);
-      await admin.query('TRUNCATE plain_events; CHECKPOINT');
-      const plain = await measure(() => runBaseline(connections, clients));
-      await Promise.all(connections.map((c) => c.end()));
+    await admin.query(`DROP TABLE IF EXISTS ${TABLES}; ${PLAIN_TABLE}`);
+    const connections = await Promise.all(
+      clients.map(async () => {
+        const client = new pg.Client({ connectionString: database.url });
+        await client.connect();
+        return client;
+      }),
+    );
+    await runBaseline(connections, warm);
+    await admin.query('TRUNCATE plain_events; CHECKPOINT');
+    const plain = await measure(() => runBaseline(connections, clients));
+    await Promise.all(connections.map((c) => c.end()));
 
-      await admin.query(`DROP TABLE IF EXISTS ${TABLES}`);
-      const store = await createPostgresStore({ connectionString: database.url });
-      const server = benchServer(store, clients);
-      const { url } = await server.listen(0, '127.0.0.1');
-      await runPushes(url, 'bench-warmup', warm);
-      await admin.query('CHECKPOINT');
-      const chronicle = await measure(() => runPushes(url, 'bench-push', clients));
-      await server.close();
+    await admin.query(`DROP TABLE IF EXISTS ${TABLES}`);
+    const store = await createPostgresStore({ connectionString: database.url });
+    const server = benchServer(store, clients);
+    const { url } = await server.listen(0, '127.0.0.1');
+    await runPushes(url, 'bench-warmup', warm);
+    await admin.query('CHECKPOINT');
+    const chronicle = await measure(() => runPushes(url, 'bench-push', clients));
+    await server.close();
 
-      const line = (name: string, m: typeof plain) =>
-        `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${Math.round((m.postgresMs * 100_000) / events)} ms, node ${Math.round((m.nodeMs * 100_000) / events)} ms`;
-      console.log(`[probe] round ${round}: ${line('plain', plain)} | ${line('chronicle', chronicle)}`);
-    }
-  } finally {
-    await admin.query(`DROP TABLE IF EXISTS ${TABLES}`).catch(() => undefined);
-    await admin.end();
-    await database.drop();
+    const line = (name: string, m: typeof plain) =>
+      `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${Math.round((m.postgresMs * 100_000) / events)} ms, node ${Math.round((m.nodeMs * 100_000) / events)} ms`;
+    console.log(`[probe] round ${round}: ${line('plain', plain)} | ${line('chronicle', chronicle)}`);
   }
-}
+});
