@@ -6,7 +6,8 @@ import type { SqlExecutor } from './sql-driver.ts';
  * compresses every one as it is written (TOAST). Its default method, pglz,
  * costs about as much CPU as the rest of the write: server-push measured
  * 0.47-0.48 of plain INSERTs with pglz and 0.56-0.62 with lz4, alternating
- * runs on 2026-12-04 (bench/server-bench.ts). lz4 compresses JSON a little
+ * runs on 2026-12-04 (`node bench/run.mjs --server --only server-push` in a
+ * worktree of 619e7ab, before this file, and after it). lz4 compresses JSON a little
  * less tightly, several times faster, and decompresses faster for pulls.
  */
 const PAGE_COLUMNS: readonly (readonly [table: string, column: string])[] = [
@@ -23,24 +24,22 @@ const PAGE_COLUMNS: readonly (readonly [table: string, column: string])[] = [
  * schema version that do not set it read and write the same tables.
  *
  * Runs in the migration's transaction, after the tables exist. A column that
- * already has it is left alone, so a restart costs two catalog reads and takes
+ * already has it is left alone, so a restart costs one catalog read and takes
  * no table lock; changing one takes a brief ACCESS EXCLUSIVE lock on its table,
  * once per database, waited for at most ALTER_LOCK_TIMEOUT. A server that does
  * not get that lock in time (SKIPPABLE) starts all the same.
  */
 export async function preferLz4(tx: SqlExecutor): Promise<void> {
-  const support = await tx.query<{ lz4: boolean }>(
-    `SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`,
-  );
-  if (support[0]?.lz4 !== true) return;
   const tables = PAGE_COLUMNS.map(([table]) => table);
   const columns = PAGE_COLUMNS.map(([, column]) => column);
-  // to_regclass follows the search path: the tables this store uses, in whichever schema they are.
+  // The columns still without lz4, where the server has it (a build without lz4 does not list it among the
+  // settings' values). to_regclass follows the search path: the tables this store uses, in whichever schema.
   const pending = await tx.query<{ table_name: string; column_name: string }>(
     `SELECT t.table_name, t.column_name
        FROM unnest($1::text[], $2::text[]) AS t(table_name, column_name)
        JOIN pg_attribute a ON a.attrelid = to_regclass(t.table_name) AND a.attname = t.column_name
-      WHERE a.attcompression IS DISTINCT FROM 'l'`,
+      WHERE a.attcompression IS DISTINCT FROM 'l'
+        AND EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))`,
     [tables, columns],
   );
   if (pending.length === 0) return;
