@@ -12,8 +12,8 @@ const HEX_CODES = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 /**
  * The character codes of the id being made, rewritten for each id and turned
  * into one string at the end. Concatenating ~20 pieces instead made a tree of
- * intermediate strings per id that had to be flattened and collected later:
- * about 3x the time of this in a local batch of 100k appends.
+ * intermediate strings per id that had to be flattened and collected later
+ * (batch-append's bench: 552-630 ms before this, 434-521 ms after).
  */
 const chars: number[] = Array.from({ length: 36 }, () => 0x2d); // '-' where no digit goes
 /** The millisecond whose digits are in chars[0..12] (ids of one batch share it). */
