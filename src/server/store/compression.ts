@@ -24,7 +24,8 @@ const PAGE_COLUMNS: readonly (readonly [table: string, column: string])[] = [
  * schema version that do not set it read and write the same tables.
  *
  * Runs in the migration's transaction, after the tables exist. A column that
- * already has it is left alone, so a restart costs one catalog read and takes
+ * already has it, or whose table this role does not own (the owner's start
+ * sets it), is left alone, so a restart costs one catalog read and takes
  * no table lock; changing one takes a brief ACCESS EXCLUSIVE lock on its table,
  * once per database, waited for at most ALTER_LOCK_TIMEOUT. A server that does
  * not get that lock in time (SKIPPABLE) starts all the same.
@@ -38,7 +39,10 @@ export async function preferLz4(tx: SqlExecutor): Promise<void> {
     `SELECT t.table_name, t.column_name
        FROM unnest($1::text[], $2::text[]) AS t(table_name, column_name)
        JOIN pg_attribute a ON a.attrelid = to_regclass(t.table_name) AND a.attname = t.column_name
+       JOIN pg_class c ON c.oid = a.attrelid
       WHERE a.attcompression IS DISTINCT FROM 'l'
+        -- Only the owner may ALTER a table: a role that only uses the tables leaves the method to the owner's start.
+        AND pg_has_role(c.relowner, 'USAGE')
         AND EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))`,
     [tables, columns],
   );
