@@ -48,6 +48,13 @@ const ENGINE_WORKER_TITLE = 'chronicle-engine';
 const HEAP_SAMPLE_MS = 20;
 /** full-replay: timed rounds per side (interleaved; the fastest of each is reported). */
 const REPLAY_ROUNDS = 3;
+/**
+ * full-replay-peak-heap: heap-sampled rounds per side (interleaved; the median peak of each is
+ * reported). A peak is the live data plus whatever garbage the young generation holds when it is
+ * sampled: one sampled round of the same code gave 0.55 in one run of four on 2026-12-04 and
+ * 0.84-0.85 in the others (the page's peak 24.8 MB against 10.9-11.2 MB).
+ */
+const HEAP_ROUNDS = 3;
 /** A hung bench must not hang CI forever. */
 const WATCHDOG_MS = 10 * 60 * 1000;
 const PROBE = process.argv.includes('--probe');
@@ -564,19 +571,19 @@ async function main() {
     };
     // Timed without sampling (reading a worker's heap over CDP interrupts it), in interleaved
     // rounds, the fastest of each side reported: one round of each moved by 40 % within a run
-    // (Dexie 1.0 s and 1.4 s on 2026-12-04), as server-push's rounds do. Then once more on the
-    // same databases, each side again from a fresh open, for the heaps.
+    // (Dexie 1.0 s and 1.4 s on 2026-12-04), as server-push's rounds do. Then HEAP_ROUNDS more on
+    // the same databases, each side again from a fresh open, for the heaps.
     if (replaying) {
       const timedRounds = [];
       for (let r = 0; r < REPLAY_ROUNDS; r++) timedRounds.push(await replayRound(false));
       const fastest = (side) => timedRounds.reduce((a, b) => (b[side].ms < a[side].ms ? b : a));
       const { dexieOpen, dexie } = fastest('dexie');
       const { chronicleOpen, chronicle } = fastest('chronicle');
-      const heaps = await replayRound(true);
-      const { dexieBefore, dexieRows, pageBefore, workerBefore, chronicleRows } = heaps;
+      const heapRounds = [];
+      for (let r = 0; r < HEAP_ROUNDS; r++) heapRounds.push(await replayRound(true));
       await bench('deleteLogDatabases');
 
-      for (const round of [...timedRounds, heaps]) {
+      for (const round of [...timedRounds, ...heapRounds]) {
         if (round.chronicle.processed !== prepared.events) {
           throw new Error(`replay handled ${round.chronicle.processed} of ${prepared.events} events`);
         }
@@ -599,13 +606,27 @@ async function main() {
           `Chronicle: new store on the same database (fresh worker, opened in ${chronicleOpen.openMs} ms, not timed), store.replay({ handler }); ` +
           `Dexie opened in ${dexieOpen.openMs} ms (not timed). Fastest of ${REPLAY_ROUNDS} interleaved rounds each, timed with no heap sampling ` +
           `(ms per round: Chronicle ${timedRounds.map((r) => r.chronicle.ms).join(' / ')}, Dexie ${timedRounds.map((r) => r.dexie.ms).join(' / ')}); ` +
-          `the heap-sampled round after them took Chronicle ${heaps.chronicle.ms} ms, Dexie ${heaps.dexie.ms} ms`,
+          `the heap-sampled rounds after them took Chronicle ${heapRounds.map((r) => r.chronicle.ms).join(' / ')} ms, ` +
+          `Dexie ${heapRounds.map((r) => r.dexie.ms).join(' / ')} ms`,
       });
 
-      const pagePeak = peak(chronicleRows, (r) => r[0]);
-      const workerPeak = peak(chronicleRows, (r) => r[1]);
-      const totalPeak = peak(chronicleRows, (r) => r[0] + r[1]);
-      const dexiePeak = peak(dexieRows, (r) => r[0]);
+      // Per sampled round, each side's peak; each side's median round is reported (the same rule for both).
+      const peaks = heapRounds.map((round) => ({
+        round,
+        total: peak(round.chronicleRows, (r) => r[0] + r[1]),
+        page: peak(round.chronicleRows, (r) => r[0]),
+        worker: peak(round.chronicleRows, (r) => r[1]),
+        dexie: peak(round.dexieRows, (r) => r[0]),
+      }));
+      const medianBy = (key) => [...peaks].sort((a, b) => a[key] - b[key])[peaks.length >> 1];
+      const chronicleMedian = medianBy('total');
+      const dexieMedian = medianBy('dexie');
+      const { pageBefore, workerBefore, chronicleRows } = chronicleMedian.round;
+      const { dexieBefore, dexieRows } = dexieMedian.round;
+      const pagePeak = chronicleMedian.page;
+      const workerPeak = chronicleMedian.worker;
+      const totalPeak = chronicleMedian.total;
+      const dexiePeak = dexieMedian.dexie;
       add({
         name: 'full-replay-peak-heap',
         unit: 'MB',
@@ -620,8 +641,11 @@ async function main() {
         workerBeforeMB: round(workerBefore / MB),
         baselineBeforeMB: round(dexieBefore / MB),
         samples: { chronicle: chronicleRows.length, baseline: dexieRows.length },
+        rounds: peaks.map((p) => ({ chronicleMB: round(p.total / MB), baselineMB: round(p.dexie / MB) })),
         notes:
-          `a second replay round on the same databases (fresh opens), Runtime.getHeapUsage (usedSize) over CDP every ${HEAP_SAMPLE_MS} ms, after a forced GC; chronicle = peak of page + engine worker sampled together ` +
+          `${HEAP_ROUNDS} more interleaved replay rounds on the same databases (fresh opens), Runtime.getHeapUsage (usedSize) over CDP every ${HEAP_SAMPLE_MS} ms, after a forced GC; ` +
+          `each side's median peak of the ${HEAP_ROUNDS} (MB per round: Chronicle ${peaks.map((p) => round(p.total / MB)).join(' / ')}, Dexie ${peaks.map((p) => round(p.dexie / MB)).join(' / ')}); ` +
+          `chronicle = peak of page + engine worker sampled together ` +
           `(page peak ${round(pagePeak / MB)} MB from ${round(pageBefore / MB)}, worker peak ${round(workerPeak / MB)} MB from ${round(workerBefore / MB)}); ` +
           `Dexie page peak ${round(dexiePeak / MB)} MB from ${round(dexieBefore / MB)}`,
       });
