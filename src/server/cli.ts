@@ -8,6 +8,7 @@ import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { createSyncServer } from './server.ts';
 import type { MigrationProgress } from './store/migrate-pages.ts';
 import { createPgliteStore } from './store/pglite.ts';
+import { SCHEMA_VERSION } from './store/schema.ts';
 import { parseShardMap, shardMapFromUrls, type ShardMap } from './shard-map.ts';
 import { LogMoveError } from './store/log-move.ts';
 import { createPostgresStore, DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './store/postgres.ts';
@@ -24,6 +25,7 @@ Usage:
   chronicle-server move-log --log <log> --to <shard> --shard-map shards.json [--update-map]
   chronicle-server purge-moved --log <log> --from <shard> --shard-map shards.json
   chronicle-server shard-of --shard-map shards.json <log>...
+  chronicle-server migrate (--database-url <url>... | --shard-map shards.json | --data <dir>)
 
 Storage (one of):
   --data <dir>            embedded PGlite database in <dir> (default ./chronicle-data); created if missing.
@@ -44,6 +46,10 @@ Moving a log between databases (docs/scale-out.md; every server must run this ve
   purge-moved --log <log> --from <shard>   after every server routes the log to its new database: delete its
                                       rows from the old one (the tombstone stays)
   shard-of <log>...                   which shard each log maps to (placement and overrides; no database access)
+
+Setting up and migrating (a release step, as the role that owns Chronicle's tables):
+  migrate                 create the tables or bring them to this version's schema, then exit (0 when done).
+                          Servers may then run as a role with SELECT, INSERT, UPDATE and DELETE on them only.
 
 Options:
   --port <n>              port to listen on (default 8787, or $PORT); 0 picks a free one
@@ -136,9 +142,23 @@ function reloadOnHangup(store: ShardedLogStore, file: string, logger: Logger): v
   });
 }
 
+/** A migration progress listener that passes one report on every 5 s, so a long migration does not look hung. */
+function everyFewSeconds(report: (progress: MigrationProgress) => void): (progress: MigrationProgress) => void {
+  let reportedAt = 0;
+  return (progress) => {
+    if (Date.now() - reportedAt < 5_000) return;
+    reportedAt = Date.now();
+    report(progress);
+  };
+}
+
+/** Where a PostgreSQL URL points, without its credentials. */
+const placeOf = (url: string): string => `${new URL(url).host}${new URL(url).pathname}`;
+
 async function main(): Promise<void> {
   const command = process.argv[2];
   if (command === 'move-log' || command === 'purge-moved' || command === 'shard-of') return shardCommand(command);
+  if (command === 'migrate') return migrateCommand();
   let parsed;
   try {
     parsed = parseArgs({
@@ -232,15 +252,12 @@ async function main(): Promise<void> {
   const sharedBuffersMb = ms('shared-buffers-mb');
   // A database of an older schema is migrated as the store opens; moving events into pages (4 -> 5) can take
   // minutes on a large log, so say how far it is, every few seconds, rather than look hung.
-  let migrationLoggedAt = 0;
-  const onMigrationProgress = (progress: MigrationProgress): void => {
-    if (Date.now() - migrationLoggedAt < 5_000) return;
-    migrationLoggedAt = Date.now();
+  const onMigrationProgress = everyFewSeconds((progress) =>
     logger.info(`migrating the database from schema ${progress.fromVersion} to ${progress.toVersion}`, {
       events: progress.events,
       log: progress.log,
-    });
-  };
+    }),
+  );
   const pgliteOptions = { onMigrationProgress, ...(sharedBuffersMb ? { sharedBuffersMb } : {}) };
 
   let store: LogStore;
@@ -255,7 +272,7 @@ async function main(): Promise<void> {
       onMigrationProgress,
     });
     described = `PostgreSQL shards ${Object.entries(sharding.map.shards)
-      .map(([name, url]) => `${name} (${new URL(url).host}${new URL(url).pathname})`)
+      .map(([name, url]) => `${name} (${placeOf(url)})`)
       .join(', ')}`;
     if (sharding.file) reloadOnHangup(store as ShardedLogStore, sharding.file, logger);
   } else if (databaseUrl) {
@@ -266,7 +283,7 @@ async function main(): Promise<void> {
       onError: onPgError,
       onMigrationProgress,
     });
-    described = `PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`;
+    described = `PostgreSQL ${placeOf(databaseUrl)}`;
   } else if (args.memory) {
     store = await createPgliteStore(pgliteOptions);
     described = 'PGlite in memory (nothing is kept after exit)';
@@ -424,6 +441,62 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
   } finally {
     await store.close();
   }
+}
+
+/**
+ * migrate: opens the store, which sets up or migrates its database(s) to
+ * SCHEMA_VERSION as it opens (store/schema.ts), and closes it. A deployment
+ * runs it as the tables' owner before starting servers as a role that only
+ * reads and writes them; a server would do the same at its start.
+ */
+async function migrateCommand(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: process.argv.slice(3),
+      options: {
+        'database-url': { type: 'string', multiple: true },
+        'shard-map': { type: 'string' },
+        data: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const args = parsed.values;
+  if (args.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const urls = args['database-url'] ?? (process.env.DATABASE_URL ? [process.env.DATABASE_URL] : []);
+  if ((urls.length > 0 || args['shard-map']) && args.data) fail('use either --database-url / --shard-map or --data, not both');
+  const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const onMigrationProgress = everyFewSeconds((progress) =>
+    say(`migrating from schema ${progress.fromVersion} to ${progress.toVersion}: ${progress.events} events moved (log ${progress.log})`),
+  );
+  let store: LogStore;
+  let described: string;
+  if (sharding) {
+    store = await createShardedPostgresStore({ ...sharding.map, poolSize: 1, onMigrationProgress });
+    described = Object.entries(sharding.map.shards)
+      .map(([name, url]) => `shard ${name} (${placeOf(url)})`)
+      .join(', ');
+  } else if (urls[0]) {
+    store = await createPostgresStore({ connectionString: urls[0], poolSize: 1, onMigrationProgress });
+    described = `PostgreSQL ${placeOf(urls[0])}`;
+  } else if (args.data) {
+    const dataDir = resolve(args.data);
+    store = await createPgliteStore({ dataDir, onMigrationProgress });
+    described = `PGlite ${dataDir}`;
+  } else {
+    fail('migrate needs the database: --database-url <url> (or $DATABASE_URL), --shard-map <file> or --data <dir>');
+  }
+  await store.close();
+  say(`${described}: at Chronicle schema ${SCHEMA_VERSION}`);
 }
 
 main().catch((error: unknown) => {
