@@ -123,8 +123,9 @@ async function notPermitted(driver: SqlDriver, error: unknown, what: string): Pr
   const rows = await driver.query<{ role: string }>('SELECT current_user AS role').catch(() => []);
   const role = rows[0]?.role ?? 'this role';
   return new Error(
-    `Role "${role}" may not ${what} (${(error as Error).message}). Start a server once with the role that owns ` +
-      `Chronicle's tables (or may create them), then this one; it needs SELECT, INSERT, UPDATE and DELETE on them.`,
+    `Role "${role}" may not ${what} (${(error as Error).message}). Run \`chronicle-server migrate\` (or start a server ` +
+      `once) as the role that owns Chronicle's tables or may create them, then this one: it needs SELECT, INSERT, ` +
+      `UPDATE and DELETE on them.`,
     { cause: error },
   );
 }
