@@ -66,3 +66,18 @@ export function startChildServer(args: string[], options: { bin?: string; env?: 
     });
   });
 }
+
+/** Runs `chronicle-server` with `args` to its end (a command such as move-log or migrate): its exit code and everything it wrote. */
+export function runCli(args: string[], options: { env?: Record<string, string> } = {}): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    children.add(child);
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolvePromise({ code, output });
+    });
+  });
+}

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PushRequest } from '../../src/core/protocol.ts';
 import { shardForLog } from '../../src/server/index.ts';
-import { BIN, killChildren, startChildServer, type ChildServer } from './child-server.ts';
+import { killChildren, runCli, startChildServer, type ChildServer } from './child-server.ts';
 import {
   createTestDatabase,
   describePg,
@@ -32,16 +31,6 @@ import { storedEventCount, type StoredEventsDb } from './stored-events.ts';
  * one server re-reads the map (SIGHUP), the other keeps the old one and
  * follows the tombstone; then `purge-moved`. Nothing lost, nothing doubled.
  */
-
-function runCli(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.once('exit', (code) => resolve({ code, output }));
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
