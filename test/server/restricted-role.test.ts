@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createPostgresStore, type LogStore } from '../../src/server/index.ts';
 import { schemaObjectNames, SCHEMA_SQL } from '../../src/server/store/schema.ts';
+import { killChildren, runCli } from './child-server.ts';
 import { createTestDatabase, describePg, PG_BASE_URL, TestClient, type TestDatabase } from './helpers.ts';
 
 /**
@@ -12,6 +16,8 @@ import { createTestDatabase, describePg, PG_BASE_URL, TestClient, type TestDatab
  * when the index exists, so a start must not ask for either when the tables
  * are there (src/server/store/schema.ts, compression.ts).
  */
+
+afterAll(killChildren);
 
 const open: (LogStore | pg.Client)[] = [];
 let database: TestDatabase | undefined;
@@ -110,6 +116,61 @@ describePg('a server whose role may use the tables but not create or alter them'
     const name = await appRole(database.url, false);
     const start = createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 });
     await expect(start).rejects.toThrow(new RegExp(`Role "${name}" may not set up or migrate Chronicle's tables \\(permission denied`));
-    await expect(start).rejects.toThrow(/Start a server once with the role that owns Chronicle's tables/);
+    await expect(start).rejects.toThrow(
+      /Run `chronicle-server migrate` \(or start a server once\) as the role that owns Chronicle's tables/,
+    );
+  });
+});
+
+describePg('chronicle-server migrate', () => {
+  it('sets up a database as its owner and exits, so a role that only uses the tables can serve it; again it changes nothing', async () => {
+    database = await createTestDatabase();
+    const first = await runCli(['migrate', '--database-url', database.url]);
+    expect(first.output).toMatch(/PostgreSQL .*: at Chronicle schema 5\n/);
+    expect(first.code).toBe(0);
+    const name = await appRole(database.url, true);
+    const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 });
+    open.push(store);
+    expect((await store.push('orders', new TestClient('till-1').next(['order-1', 'order-1']))).head).toBe(2);
+
+    const again = await runCli(['migrate', '--database-url', database.url]);
+    expect(again.code).toBe(0);
+    expect((await store.pull('orders', { after: 0, limit: 10 })).eventsJson).toHaveLength(2);
+  });
+
+  it('as a role that may not create the tables: exit 1, and the error says which role and what to run', async () => {
+    database = await createTestDatabase();
+    const name = await appRole(database.url, false);
+    const { code, output } = await runCli(['migrate', '--database-url', asRole(database.url, name)]);
+    expect(code).toBe(1);
+    expect(output).toContain(`chronicle-server: Role "${name}" may not set up or migrate Chronicle's tables (permission denied`);
+    expect(output).not.toMatch(/at Chronicle schema/);
+  });
+});
+
+describe('chronicle-server migrate, embedded and misused', () => {
+  it('sets up a PGlite data directory', async () => {
+    const dataDir = join(await mkdtemp(join(tmpdir(), 'chronicle-migrate-')), 'data');
+    try {
+      const { code, output } = await runCli(['migrate', '--data', dataDir]);
+      expect(output).toContain(`PGlite ${dataDir}: at Chronicle schema 5`);
+      expect(code).toBe(0);
+    } finally {
+      await rm(join(dataDir, '..'), { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to run without a database, or with two kinds, with usage exit code 2', async () => {
+    const none = await runCli(['migrate'], { env: { DATABASE_URL: '' } });
+    expect(none.code).toBe(2);
+    expect(none.output).toContain(
+      'migrate needs the database: --database-url <url> (or $DATABASE_URL), --shard-map <file> or --data <dir>',
+    );
+    const both = await runCli(['migrate', '--data', '/tmp/x', '--database-url', 'postgres://postgres@127.0.0.1:1/none']);
+    expect(both.code).toBe(2);
+    expect(both.output).toContain('use either --database-url / --shard-map or --data, not both');
+    const unknown = await runCli(['migrate', '--port', '1']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.output).toContain("Unknown option '--port'");
   });
 });
