@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 /**
  * node bench/commit-early-probe.mjs: what IDBTransaction.commit() saves a small
- * transaction in Chromium (worker/commit-early.ts). In a dedicated worker with
- * cross-origin isolation (precise timers), 3 rounds of 400 transactions of each kind,
- * median per round, until `oncomplete`:
+ * transaction in Chromium (worker/commit-early.ts), and how much of a
+ * transaction is the worker's own time spent queuing its requests. In a
+ * dedicated worker with cross-origin isolation (precise timers), 3 rounds of
+ * 400 transactions of each kind, median per round, until `oncomplete`
+ * ("total"), and from before `transaction()` until its last request is queued
+ * ("queuing": IndexedDB's calls are synchronous on the calling thread, each a
+ * structured clone and a message to the browser's IndexedDB):
  * - bare: one put into a store with no index (append-roundtrip's baseline);
  * - append: the engine's single-append shape: a meta get, a one-event page with its
  *   `stream` and `id` index entries, a meta put, over two stores, auto-committed;
@@ -13,7 +17,10 @@
  *   load at a known head does).
  *
  * Measured 2026-12-03 (2 cores, three runs): bare 0.37-0.61 ms, append 0.60-0.79,
- * commit after the meta read 0.47-0.68, commit at once 0.45-0.59.
+ * commit after the meta read 0.47-0.68, commit at once 0.45-0.59. On 2026-12-04
+ * at night (two runs), queuing: bare 0.055-0.095 ms of 0.38-0.85, the engine's
+ * shape 0.10-0.22 ms of 0.51-0.59 (commit after the meta read): its four requests
+ * over two stores cost the worker about twice a bare put's one.
  */
 import { runWorkerProbe } from './worker-probe.mjs';
 const workerJs = `
@@ -25,6 +32,7 @@ onmessage = async () => {
   const bare = await open('bare', (db) => db.createObjectStore('events'));
   const engine = await open('engine', engineShape);
   const meta = { clientId: 'c', nextClientSeq: 1, nextLsn: 1, pendingEvents: 0, confirmedEvents: 0, confirmedHead: 0, generation: 0 };
+  let queuedAt = 0;
   const append = (i, commit) => {
     const tx = engine.transaction(['pages', 'meta'], 'readwrite');
     const metaStore = tx.objectStore('meta');
@@ -34,25 +42,31 @@ onmessage = async () => {
     metaStore.put(meta, 'client');
     if (commit === 'after-read') read.onsuccess = () => tx.commit();
     if (commit === 'at-once') tx.commit();
+    queuedAt = performance.now();
     return done(tx);
   };
   const kinds = {
-    bare: (i) => { const tx = bare.transaction('events', 'readwrite'); tx.objectStore('events').put(page(i), i); return done(tx); },
+    bare: (i) => { const tx = bare.transaction('events', 'readwrite'); tx.objectStore('events').put(page(i), i); queuedAt = performance.now(); return done(tx); },
     append: (i) => append(i, 'auto'),
     'append, commit after the meta read': (i) => append(i, 'after-read'),
     'append, commit at once': (i) => append(i, 'at-once'),
   };
   const out = {};
   let key = 1;
+  const median = (list) => +list.sort((a, b) => a - b)[list.length >> 1].toFixed(3);
   for (let round = 0; round < 3; round++) {
     for (const [name, run] of Object.entries(kinds)) {
       const times = [];
-      for (let i = 0; i < 400; i++) { const t0 = performance.now(); await run(key++); times.push(performance.now() - t0); }
-      times.sort((a, b) => a - b);
-      (out[name] ??= []).push(+times[times.length >> 1].toFixed(3));
+      const queuing = [];
+      for (let i = 0; i < 400; i++) { const t0 = performance.now(); await run(key++); times.push(performance.now() - t0); queuing.push(queuedAt - t0); }
+      const kind = (out[name] ??= { total: [], queuing: [] });
+      kind.total.push(median(times));
+      kind.queuing.push(median(queuing));
     }
   }
   postMessage(out);
 };`;
-console.log('median ms per transaction, per round:');
-console.log(JSON.stringify(await runWorkerProbe(workerJs), null, 1));
+console.log('median ms per transaction, per round (total until oncomplete; queuing its requests on the worker):');
+for (const [name, kind] of Object.entries(await runWorkerProbe(workerJs))) {
+  console.log(`${name.padEnd(36)} total ${kind.total.join(' / ')}   queuing ${kind.queuing.join(' / ')}`);
+}
