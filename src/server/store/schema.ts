@@ -1,6 +1,15 @@
 import { SyncError } from '../errors.ts';
 import { preferLz4 } from './compression.ts';
 import { moveEventsIntoPages, type MigrationProgressListener } from './migrate-pages.ts';
+import {
+  currentRole,
+  missingObjects,
+  missingPrivileges,
+  NOT_PERMITTED,
+  notPermitted,
+  privilegesError,
+  schemaObjectNames,
+} from './schema-access.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 
 /**
@@ -94,41 +103,10 @@ CREATE TABLE IF NOT EXISTS chronicle_clients (
 );
 `;
 
-/**
- * The tables and indexes SCHEMA_SQL creates, by name. A start checks that they
- * exist before it runs SCHEMA_SQL, so a role that may use the tables but not
- * create them (PostgreSQL 15 grants no CREATE on `public` to others, and
- * `CREATE INDEX IF NOT EXISTS` wants the table's owner even when the index is
- * there) starts on a database that another role set up.
- */
-export function schemaObjectNames(sql: string = SCHEMA_SQL): string[] {
-  return [...sql.matchAll(/CREATE\s+(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+(\w+)/gi)].map((match) => match[1]!);
-}
-
-const SCHEMA_OBJECTS = schemaObjectNames();
-
-/** Which of SCHEMA_OBJECTS the database lacks (to_regclass follows the search path, as the statements do). */
-async function missingSchemaObjects(tx: SqlExecutor): Promise<string[]> {
-  const rows = await tx.query<{ name: string }>(`SELECT n AS name FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NULL`, [
-    SCHEMA_OBJECTS,
-  ]);
-  return rows.map((row) => row.name);
-}
-
-/** insufficient_privilege: the role may not create or alter what a set-up or a migration needs. */
-const NOT_PERMITTED = '42501';
-
-/** A set-up or migration the role may not run, said so, with what to do. */
-async function notPermitted(driver: SqlDriver, error: unknown, what: string): Promise<Error> {
-  const rows = await driver.query<{ role: string }>('SELECT current_user AS role').catch(() => []);
-  const role = rows[0]?.role ?? 'this role';
-  return new Error(
-    `Role "${role}" may not ${what} (${(error as Error).message}). Run \`chronicle-server migrate\` (or start a server ` +
-      `once) as the role that owns Chronicle's tables or may create them, then this one: it needs SELECT, INSERT, ` +
-      `UPDATE and DELETE on them.`,
-    { cause: error },
-  );
-}
+/** What SCHEMA_SQL creates: a start creates only what is missing (see schema-access.ts). */
+const SCHEMA_OBJECTS = schemaObjectNames(SCHEMA_SQL);
+/** The tables a server writes (chronicle_schema it only reads, outside a migration). */
+const DATA_TABLES = SCHEMA_OBJECTS.tables.filter((table) => table !== 'chronicle_schema');
 
 /** Advisory lock key that serialises schema set-up between processes ("chronicle" in ASCII). */
 const SCHEMA_LOCK_KEY = 0x6368726f6e;
@@ -209,7 +187,7 @@ export async function migrate(
   for (let attempt = 1; ; attempt++) {
     try {
       await migrateOnce(driver, options);
-      return;
+      break;
     } catch (error) {
       if ((error as { code?: unknown } | null)?.code === NOT_PERMITTED) {
         throw await notPermitted(driver, error, "set up or migrate Chronicle's tables");
@@ -218,6 +196,9 @@ export async function migrate(
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400 * attempt));
     }
   }
+  // A role that may read but not write (a GRANT forgotten) would fail every push: say so at the start instead.
+  const missing = await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']);
+  if (missing.size > 0) throw privilegesError(await currentRole(driver), missing);
 }
 
 async function migrateOnce(
@@ -233,7 +214,7 @@ async function migrateOnce(
       }
     }
     // A database that has them all is not asked to create any: the role may be one that only uses them.
-    if ((await missingSchemaObjects(tx)).length > 0) {
+    if ((await missingObjects(tx, [...SCHEMA_OBJECTS.tables, ...SCHEMA_OBJECTS.indexes])).length > 0) {
       for (const statement of SCHEMA_SQL.split(';')) {
         if (statement.trim()) await tx.query(statement);
       }
