@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createPostgresStore, type LogStore } from '../../src/server/index.ts';
-import { schemaObjectNames, SCHEMA_SQL } from '../../src/server/store/schema.ts';
+import { SCHEMA_SQL } from '../../src/server/store/schema.ts';
+import { schemaObjectNames } from '../../src/server/store/schema-access.ts';
 import { killChildren, runCli } from './child-server.ts';
 import { createTestDatabase, describePg, PG_BASE_URL, TestClient, type TestDatabase } from './helpers.ts';
 
@@ -35,15 +36,15 @@ afterEach(async () => {
   }
 });
 
-/** A login role that may read and write the tables that exist in `url`'s database now, and nothing more. */
-async function appRole(url: string, grant: boolean): Promise<string> {
+/** A login role with `privileges` (none: false) on the tables that exist in `url`'s database now, and nothing more. */
+async function appRole(url: string, privileges: string | false): Promise<string> {
   const name = `chronicle_app_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const sql = new pg.Client({ connectionString: url });
   await sql.connect();
   try {
     await sql.query(`CREATE ROLE ${name} LOGIN`);
     role = name;
-    if (grant) await sql.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${name}`);
+    if (privileges) await sql.query(`GRANT ${privileges} ON ALL TABLES IN SCHEMA public TO ${name}`);
   } finally {
     await sql.end();
   }
@@ -59,24 +60,26 @@ function asRole(url: string, name: string): string {
 }
 
 it('knows every table and index the schema creates', () => {
-  expect(schemaObjectNames()).toEqual([
-    'chronicle_schema',
-    'chronicle_logs',
-    'chronicle_pages',
-    'chronicle_event_ids',
-    'chronicle_heads',
-    'chronicle_ranges',
-    'chronicle_ranges_position',
-    'chronicle_clients',
-  ]);
-  expect(SCHEMA_SQL.match(/CREATE /g)).toHaveLength(schemaObjectNames().length);
+  expect(schemaObjectNames(SCHEMA_SQL)).toEqual({
+    tables: [
+      'chronicle_schema',
+      'chronicle_logs',
+      'chronicle_pages',
+      'chronicle_event_ids',
+      'chronicle_heads',
+      'chronicle_ranges',
+      'chronicle_clients',
+    ],
+    indexes: ['chronicle_ranges_position'],
+  });
+  expect(SCHEMA_SQL.match(/CREATE /g)).toHaveLength(8);
 });
 
 describePg('a server whose role may use the tables but not create or alter them', () => {
   it('starts on a database its owner set up, and stores and serves pushes', async () => {
     database = await createTestDatabase();
     await (await createPostgresStore({ connectionString: database.url, poolSize: 1 })).close();
-    const name = await appRole(database.url, true);
+    const name = await appRole(database.url, 'SELECT, INSERT, UPDATE, DELETE');
 
     const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 2 });
     open.push(store);
@@ -100,7 +103,7 @@ describePg('a server whose role may use the tables but not create or alter them'
     await owner.query(`ALTER TABLE chronicle_pages ALTER COLUMN events SET COMPRESSION default;
       ALTER TABLE chronicle_pages ALTER COLUMN ends SET COMPRESSION default;
       ALTER TABLE chronicle_ranges ALTER COLUMN ids SET COMPRESSION default`);
-    const name = await appRole(database.url, true);
+    const name = await appRole(database.url, 'SELECT, INSERT, UPDATE, DELETE');
 
     const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 2 });
     open.push(store);
@@ -109,6 +112,27 @@ describePg('a server whose role may use the tables but not create or alter them'
       `SELECT attcompression::text AS method FROM pg_attribute WHERE attrelid = 'chronicle_pages'::regclass AND attname IN ('events', 'ends')`,
     );
     expect(methods.rows.map((row) => row.method)).toEqual(['', '']);
+  });
+
+  it('refuses to start as a role that may read but not write, naming what it lacks and the GRANT that gives it', async () => {
+    database = await createTestDatabase();
+    await (await createPostgresStore({ connectionString: database.url, poolSize: 1 })).close();
+    const name = await appRole(database.url, 'SELECT');
+    const start = createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 });
+    await expect(start).rejects.toThrow(
+      `Role "${name}" lacks privileges a Chronicle server needs: INSERT, UPDATE, DELETE on chronicle_logs;`,
+    );
+    await expect(start).rejects.toThrow(
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON chronicle_logs, chronicle_pages, chronicle_event_ids, chronicle_heads, chronicle_ranges, chronicle_clients TO "${name}";`,
+    );
+
+    const owner = new pg.Client({ connectionString: database.url });
+    await owner.connect();
+    open.push(owner);
+    await owner.query(`GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${name}`);
+    const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 });
+    open.push(store);
+    expect((await store.push('orders', new TestClient('till-1').next(['order-1']))).head).toBe(1);
   });
 
   it('refuses to set up an empty database with an error that names the role and what to do', async () => {
@@ -128,7 +152,7 @@ describePg('chronicle-server migrate', () => {
     const first = await runCli(['migrate', '--database-url', database.url]);
     expect(first.output).toMatch(/PostgreSQL .*: at Chronicle schema 5\n/);
     expect(first.code).toBe(0);
-    const name = await appRole(database.url, true);
+    const name = await appRole(database.url, 'SELECT, INSERT, UPDATE, DELETE');
     const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 });
     open.push(store);
     expect((await store.push('orders', new TestClient('till-1').next(['order-1', 'order-1']))).head).toBe(2);
