@@ -152,6 +152,21 @@ function everyFewSeconds(report: (progress: MigrationProgress) => void): (progre
   };
 }
 
+/** One database's --database-url (or $DATABASE_URL): a postgres:// URL, else a usage error before any connection. */
+function checkDatabaseUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not echoed: a mistyped URL may still hold a password.
+    fail('--database-url (or $DATABASE_URL) must be a postgres:// URL, and what was given does not parse as a URL');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    fail(`--database-url (or $DATABASE_URL) must be a postgres:// URL, not ${parsed.protocol}`);
+  }
+  return url;
+}
+
 /** Where a PostgreSQL URL points, without its credentials. */
 const placeOf = (url: string): string => `${new URL(url).host}${new URL(url).pathname}`;
 
@@ -207,7 +222,7 @@ async function main(): Promise<void> {
     fail('use either --database-url / --shard-map or --data/--memory, not both');
   if (args.data && args.memory) fail('use either --data or --memory, not both');
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
-  const databaseUrl = sharding ? undefined : urls[0];
+  const databaseUrl = sharding || urls[0] === undefined ? undefined : checkDatabaseUrl(urls[0]);
   const port = positiveInt('port', args.port ?? process.env.PORT, 8787, true);
   const host = args.host ?? '127.0.0.1';
   const rate = positiveInt('rate', args.rate, 100, true);
@@ -486,8 +501,9 @@ async function migrateCommand(): Promise<void> {
       .map(([name, url]) => `shard ${name} (${placeOf(url)})`)
       .join(', ');
   } else if (urls[0]) {
-    store = await createPostgresStore({ connectionString: urls[0], poolSize: 1, onMigrationProgress });
-    described = `PostgreSQL ${placeOf(urls[0])}`;
+    const url = checkDatabaseUrl(urls[0]);
+    store = await createPostgresStore({ connectionString: url, poolSize: 1, onMigrationProgress });
+    described = `PostgreSQL ${placeOf(url)}`;
   } else if (args.data) {
     const dataDir = resolve(args.data);
     store = await createPgliteStore({ dataDir, onMigrationProgress });
