@@ -184,7 +184,7 @@ describe('chronicle-server migrate, embedded and misused', () => {
     }
   });
 
-  it('refuses to run without a database, or with two kinds, with usage exit code 2', async () => {
+  it('refuses to run without a database, with two kinds, or with what is not a postgres:// URL, with usage exit code 2', async () => {
     const none = await runCli(['migrate'], { env: { DATABASE_URL: '' } });
     expect(none.code).toBe(2);
     expect(none.output).toContain(
@@ -193,6 +193,19 @@ describe('chronicle-server migrate, embedded and misused', () => {
     const both = await runCli(['migrate', '--data', '/tmp/x', '--database-url', 'postgres://postgres@127.0.0.1:1/none']);
     expect(both.code).toBe(2);
     expect(both.output).toContain('use either --database-url / --shard-map or --data, not both');
+    const notUrl = await runCli(['migrate', '--database-url', 'postgres//app:s3cret@db/app']);
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.output).toContain(
+      '--database-url (or $DATABASE_URL) must be a postgres:// URL, and what was given does not parse as a URL',
+    );
+    expect(notUrl.output).not.toContain('s3cret');
+    const otherScheme = await runCli(['migrate', '--database-url', 'mysql://root@127.0.0.1/app']);
+    expect(otherScheme.code).toBe(2);
+    expect(otherScheme.output).toContain('must be a postgres:// URL, not mysql:');
+    // The server command checks it the same way, before it connects or listens.
+    const server = await runCli(['--database-url', 'not a url', '--port', '0']);
+    expect(server.code).toBe(2);
+    expect(server.output).toContain('must be a postgres:// URL');
     const unknown = await runCli(['migrate', '--port', '1']);
     expect(unknown.code).toBe(2);
     expect(unknown.output).toContain("Unknown option '--port'");
