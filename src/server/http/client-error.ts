@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { SyncError } from '../errors.ts';
 import { endAndLinger, rawErrorResponse } from './reply.ts';
@@ -6,10 +7,16 @@ import { endAndLinger, rawErrorResponse } from './reply.ts';
  * Node's 'clientError': a request it could not parse or that broke a limit
  * before a request object existed. Node's own answer is a bare status line
  * (431, 400, 408) with no body; this one carries the protocol's error body
- * like every other non-2xx reply, and lingers so the reply is read before the
- * connection closes.
+ * like every other non-2xx reply, with a request id of its own, and lingers so
+ * the reply is read before the connection closes. `refused` logs and counts it,
+ * as any refused request is.
  */
-export function handleClientError(error: Error & { code?: string }, socket: Duplex, maxHeaderBytes: number): void {
+export function handleClientError(
+  error: Error & { code?: string },
+  socket: Duplex,
+  maxHeaderBytes: number,
+  refused?: (requestId: string, reply: SyncError) => void,
+): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -24,5 +31,7 @@ export function handleClientError(error: Error & { code?: string }, socket: Dupl
   } else {
     reply = new SyncError('BAD_REQUEST', 'The request is not valid HTTP', { reason: error.code ?? 'parse-error' });
   }
-  endAndLinger(socket, rawErrorResponse(reply), 1000);
+  const requestId = randomUUID();
+  endAndLinger(socket, rawErrorResponse(reply, { 'x-request-id': requestId }), 1000);
+  refused?.(requestId, reply);
 }

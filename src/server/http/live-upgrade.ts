@@ -7,7 +7,7 @@ import { loadPeer } from '../optional-peer.ts';
 import type { Admission } from './admit.ts';
 import type { HandlerContext } from './context.ts';
 import { endAndLinger, rawErrorResponse } from './reply.ts';
-import { beginRequest } from './request-context.ts';
+import { beginRequest, type RequestInfo } from './request-context.ts';
 import { matchLogRoute, parseTarget } from './routes.ts';
 
 /**
@@ -22,6 +22,8 @@ export function createLiveUpgrades(options: {
   hub: LiveHub;
   isClosing: () => boolean;
   corsHeaders: (request: IncomingMessage) => Record<string, string>;
+  /** An upgrade refused with `info.status`: logged and counted as any refused request. */
+  refused: (request: IncomingMessage, info: RequestInfo) => void;
 }) {
   const { context, admission, hub } = options;
   let wss: Promise<WebSocketServer> | undefined;
@@ -40,8 +42,11 @@ export function createLiveUpgrades(options: {
     return wss;
   };
 
-  const reject = (request: IncomingMessage, socket: Duplex, error: SyncError): void => {
-    endAndLinger(socket, rawErrorResponse(error, options.corsHeaders(request)), 1000);
+  const reject = (request: IncomingMessage, info: RequestInfo, socket: Duplex, error: SyncError): void => {
+    info.status = error.status;
+    info.code = error.code;
+    endAndLinger(socket, rawErrorResponse(error, { ...options.corsHeaders(request), 'x-request-id': info.id }), 1000);
+    options.refused(request, info);
   };
 
   const onUpgrade =
@@ -52,10 +57,13 @@ export function createLiveUpgrades(options: {
       if (matched === undefined || (!(matched instanceof SyncError) && matched.action !== 'live')) {
         // Another upgrade listener on a shared server may want it.
         if (httpServer.listenerCount('upgrade') > 1) return;
-        reject(request, socket, new SyncError('NOT_FOUND', `No WebSocket endpoint at ${path.slice(0, 200)}`, { path: path.slice(0, 200) }));
+        const error = new SyncError('NOT_FOUND', `No WebSocket endpoint at ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
+        reject(request, beginRequest(request), socket, error);
         return;
       }
-      beginRequest(request).action = 'live';
+      const info = beginRequest(request);
+      info.action = 'live';
+      if (!(matched instanceof SyncError)) info.log = matched.log;
       socket.on('error', () => socket.destroy());
       const run = async (): Promise<void> => {
         const principal = await admission.authenticate(request);
@@ -79,7 +87,7 @@ export function createLiveUpgrades(options: {
         });
       };
       run().catch((error: unknown) =>
-        reject(request, socket, error instanceof SyncError ? error : context.replier.toSyncError(error, request)),
+        reject(request, info, socket, error instanceof SyncError ? error : context.replier.toSyncError(error, request)),
       );
     };
 
