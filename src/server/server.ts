@@ -135,7 +135,14 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       ? createPushDecoder({ ...decoding, supported: SUPPORTED_PROTOCOL_VERSIONS, limits, logger })
       : undefined;
   const context: HandlerContext = { store, limits, timeouts, replier, metrics, logger, decoder };
-  const live = createLiveUpgrades({ context, admission, hub, isClosing: () => closing, corsHeaders: replier.corsHeaders });
+  const live = createLiveUpgrades({
+    context,
+    admission,
+    hub,
+    isClosing: () => closing,
+    corsHeaders: replier.corsHeaders,
+    refused: (request, info) => finish(request, info),
+  });
 
   if (!authenticate) {
     logger.warn(
@@ -159,16 +166,19 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     }
   };
 
-  /** One line per request that was refused or failed (every request with accessLog), with its id; and the metrics. */
-  const finish = (request: IncomingMessage, info: RequestInfo): void => {
+  /**
+   * One line per request that was refused or failed (every request with accessLog), with its id; and the
+   * metrics. `request` is absent for one Node could not parse (clientError).
+   */
+  const finish = (request: IncomingMessage | undefined, info: RequestInfo): void => {
     const status = info.status ?? 0;
     const seconds = (performance.now() - info.start) / 1000;
     metrics.request(info.action ?? 'other', status, info.code, seconds, info.events ?? 0);
     if (status < 400 && !options.accessLog) return;
     const fields = {
       requestId: info.id,
-      method: request.method,
-      path: parseTarget(request.url).path.slice(0, 200),
+      method: request?.method,
+      path: request ? parseTarget(request.url).path.slice(0, 200) : undefined,
       action: info.action,
       log: info.log,
       status,
@@ -210,7 +220,9 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   };
 
   const clientErrorHandler: SyncServer['clientErrorHandler'] = (error, socket) =>
-    handleClientError(error as Error & { code?: string }, socket, limits.maxHeaderBytes);
+    handleClientError(error as Error & { code?: string }, socket, limits.maxHeaderBytes, (id, reply) =>
+      finish(undefined, { id, start: performance.now(), status: reply.status, code: reply.code }),
+    );
 
   const attachWebSocket: SyncServer['attachWebSocket'] = (server) => {
     if (attached.has(server)) return;
