@@ -9,6 +9,7 @@ import {
   type SyncServer,
 } from '../../src/server/index.ts';
 import { createMetrics } from '../../src/server/metrics.ts';
+import { rawExchange } from './raw-http.ts';
 import {
   createTestDatabase,
   describePg,
@@ -168,5 +169,54 @@ describe('request ids and structured logs', () => {
     for (const entry of entries) expect(typeof entry.time).toBe('string');
     // Accepted requests are not logged unless accessLog is on.
     expect(entries.some((e) => e.status === 200)).toBe(false);
+  });
+
+  it('replies written straight to the socket (unparsable HTTP, refused WebSocket upgrades) carry an id too, and are logged and counted', async () => {
+    const lines: string[] = [];
+    const url = await start({
+      logger: createJsonLogger((line) => lines.push(line)),
+      auth: { tokens: { reader: { read: '*', write: [] } } },
+    });
+    const upgrade = (path: string, extra = '') =>
+      rawExchange(
+        url,
+        `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`,
+      );
+    const log = freshLog('raw');
+    const noToken = await upgrade(`/v1/logs/${log}/live`, 'x-request-id: live-no-token\r\n');
+    const notLive = await upgrade(`/v1/logs/${log}/push`);
+    const tooLarge = await rawExchange(url, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(64 * 1024)}\r\n\r\n`);
+    expect([noToken.status, notLive.status, tooLarge.status]).toEqual([401, 404, 431]);
+    expect(noToken.headers['x-request-id']).toBe('live-no-token');
+    expect(notLive.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tooLarge.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        msg: 'request refused',
+        requestId: 'live-no-token',
+        action: 'live',
+        log,
+        status: 401,
+        code: 'UNAUTHORIZED',
+      }),
+    );
+    expect(entries).toContainEqual(
+      expect.objectContaining({ msg: 'request refused', requestId: notLive.headers['x-request-id'], status: 404, code: 'NOT_FOUND' }),
+    );
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        msg: 'request refused',
+        requestId: tooLarge.headers['x-request-id'],
+        status: 431,
+        code: 'HEADERS_TOO_LARGE',
+      }),
+    );
+    const text = await (await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer reader' } })).text();
+    expect(sample(text, 'chronicle_http_requests_total{action="live",status="401"}')).toBe(1);
+    expect(sample(text, 'chronicle_http_requests_total{action="other",status="431"}')).toBe(1);
   });
 });
