@@ -27,32 +27,50 @@ export async function missingObjects(tx: SqlExecutor, names: readonly string[]):
 /** Every table's privileges a server uses; the schema-version table is only read outside a migration. */
 const DATA_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
 
-/** Per table, the privileges the current role lacks of those a server uses (none listed: it has them all). */
+/** A table whose privileges fall short: its schema-qualified, quoted name, and what the role lacks on it. */
+export interface MissingPrivileges {
+  table: string;
+  privileges: string[];
+}
+
+/**
+ * The privileges the current role lacks on the tables, of those a server uses
+ * (empty: it has them all). Catalog functions only, so a role with no grant at
+ * all gets an answer too. A privilege held on every column (SELECT, INSERT,
+ * UPDATE can be granted per column) counts as held.
+ */
 export async function missingPrivileges(
   tx: SqlExecutor,
   dataTables: readonly string[],
   readTables: readonly string[],
-): Promise<Map<string, string[]>> {
-  const rows = await tx.query<{ table_name: string; privilege: string }>(
-    `SELECT w.table_name, w.privilege
-       FROM (SELECT t, p FROM unnest($1::text[]) AS t, unnest($2::text[]) AS p
-             UNION ALL SELECT t, 'SELECT' FROM unnest($3::text[]) AS t) AS w(table_name, privilege)
-      WHERE to_regclass(w.table_name) IS NOT NULL AND NOT has_table_privilege(to_regclass(w.table_name), w.privilege)`,
+): Promise<MissingPrivileges[]> {
+  const rows = await tx.query<{ qualified: string; privilege: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS qualified, w.privilege
+       FROM (SELECT t, p, o FROM unnest($1::text[]) WITH ORDINALITY AS u(t, o), unnest($2::text[]) AS p
+             UNION ALL SELECT t, 'SELECT', o + 1000 FROM unnest($3::text[]) WITH ORDINALITY AS u(t, o)) AS w(table_name, privilege, o)
+       JOIN pg_class c ON c.oid = to_regclass(w.table_name)
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT has_table_privilege(c.oid, w.privilege)
+        AND (w.privilege = 'DELETE' OR EXISTS (
+              SELECT 1 FROM pg_attribute a
+               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                 AND NOT has_column_privilege(c.oid, a.attnum, w.privilege)))
+      ORDER BY w.o, array_position($2::text[], w.privilege)`,
     [dataTables, DATA_PRIVILEGES, readTables],
   );
-  const missing = new Map<string, string[]>();
-  for (const { table_name, privilege } of rows) missing.set(table_name, [...(missing.get(table_name) ?? []), privilege]);
-  return missing;
+  const byTable = new Map<string, string[]>();
+  for (const { qualified, privilege } of rows) byTable.set(qualified, [...(byTable.get(qualified) ?? []), privilege]);
+  return [...byTable].map(([table, privileges]) => ({ table, privileges }));
 }
 
-/** The error of a role that lacks some of them: which, and the GRANT that gives them. */
-export function privilegesError(role: string, missing: ReadonlyMap<string, readonly string[]>): Error {
-  const lacks = [...missing].map(([table, privileges]) => `${privileges.join(', ')} on ${table}`).join('; ');
-  const tables = [...missing.keys()].join(', ');
-  return new Error(
-    `Role "${role}" lacks privileges a Chronicle server needs: ${lacks}. As the tables' owner: ` +
-      `GRANT SELECT, INSERT, UPDATE, DELETE ON ${tables} TO "${role}";`,
-  );
+/** A role name as an SQL identifier (quoted, its own quotes doubled). */
+export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/** The error of a role that lacks some of them: which, and the GRANTs (valid SQL) that give them. */
+export function privilegesError(role: string, missing: readonly MissingPrivileges[]): Error {
+  const lacks = missing.map(({ table, privileges }) => `${privileges.join(', ')} on ${table}`).join('; ');
+  const grants = missing.map(({ table, privileges }) => `GRANT ${privileges.join(', ')} ON ${table} TO ${quoteIdent(role)};`).join(' ');
+  return new Error(`Role "${role}" lacks privileges a Chronicle server needs: ${lacks}. As the tables' owner: ${grants}`);
 }
 
 /** insufficient_privilege: the role may not create or alter what a set-up or a migration needs. */
