@@ -189,16 +189,30 @@ export async function migrate(
       await migrateOnce(driver, options);
       break;
     } catch (error) {
-      if ((error as { code?: unknown } | null)?.code === NOT_PERMITTED) {
-        throw await notPermitted(driver, error, "set up or migrate Chronicle's tables");
-      }
+      if ((error as { code?: unknown } | null)?.code === NOT_PERMITTED) throw await explainRefusal(driver, error);
       if (!lostLockRace(error) || attempt >= MIGRATION_ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400 * attempt));
     }
   }
   // A role that may read but not write (a GRANT forgotten) would fail every push: say so at the start instead.
   const missing = await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']);
-  if (missing.size > 0) throw privilegesError(await currentRole(driver), missing);
+  if (missing.length > 0) throw privilegesError(await currentRole(driver), missing);
+}
+
+/**
+ * What a start refused with insufficient_privilege is told: when every table is
+ * there and the role lacks privileges on them (no GRANT at all: reading the
+ * schema version failed), the GRANTs; otherwise that a set-up or migration
+ * needs the owner.
+ */
+async function explainRefusal(driver: SqlDriver, error: unknown): Promise<Error> {
+  const all = [...SCHEMA_OBJECTS.tables, ...SCHEMA_OBJECTS.indexes];
+  const lacking =
+    (await missingObjects(driver, all).catch(() => all)).length === 0
+      ? await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']).catch(() => [])
+      : [];
+  if (lacking.length > 0) return privilegesError(await currentRole(driver), lacking);
+  return notPermitted(driver, error, "set up or migrate Chronicle's tables");
 }
 
 async function migrateOnce(
