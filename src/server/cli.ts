@@ -152,23 +152,27 @@ function everyFewSeconds(report: (progress: MigrationProgress) => void): (progre
   };
 }
 
-/** One database's --database-url (or $DATABASE_URL): a postgres:// URL, else a usage error before any connection. */
+/**
+ * One database's --database-url (or $DATABASE_URL): a connection URL node-postgres takes (postgres://,
+ * postgresql://, socket:), else a usage error before any connection. Not echoed: a mistyped URL may still
+ * hold a password.
+ */
 function checkDatabaseUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // Not echoed: a mistyped URL may still hold a password.
-    fail('--database-url (or $DATABASE_URL) must be a postgres:// URL, and what was given does not parse as a URL');
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    fail(`--database-url (or $DATABASE_URL) must be a postgres:// URL, not ${parsed.protocol}`);
+  if (!/^(postgres|postgresql):\/\//i.test(url) && !/^socket:/i.test(url)) {
+    fail('--database-url (or $DATABASE_URL) must be a postgres:// (or socket:) URL, and what was given is not one');
   }
   return url;
 }
 
-/** Where a PostgreSQL URL points, without its credentials. */
-const placeOf = (url: string): string => `${new URL(url).host}${new URL(url).pathname}`;
+/** Where a PostgreSQL URL points, without its credentials (a form the URL parser does not take is just named as such). */
+function placeOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'the database of --database-url';
+  }
+}
 
 async function main(): Promise<void> {
   const command = process.argv[2];
