@@ -44,6 +44,7 @@ export async function missingPrivileges(
   dataTables: readonly string[],
   readTables: readonly string[],
 ): Promise<MissingPrivileges[]> {
+  // Each (table, privilege) wanted, in the order given (data tables first), then the ones the role lacks.
   const rows = await tx.query<{ qualified: string; privilege: string }>(
     `SELECT format('%I.%I', n.nspname, c.relname) AS qualified, w.privilege
        FROM (SELECT t, p, o FROM unnest($1::text[]) WITH ORDINALITY AS u(t, o), unnest($2::text[]) AS p
@@ -64,7 +65,7 @@ export async function missingPrivileges(
 }
 
 /** A role name as an SQL identifier (quoted, its own quotes doubled). */
-export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 /** The error of a role that lacks some of them: which, and the GRANTs (valid SQL) that give them. */
 export function privilegesError(role: string, missing: readonly MissingPrivileges[]): Error {
