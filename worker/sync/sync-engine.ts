@@ -57,8 +57,14 @@ export interface SyncDeps {
 
 export interface SyncRunner {
   status(): SyncStatus;
-  /** Wakes the loop (after a local append, a live head move, going online). */
+  /** Runs a round now, failed rounds' backoff forgotten (going online, syncNow, resume). */
   trigger(): void;
+  /**
+   * Something to sync changed (a local append, another tab's, a live head move): a round soon, but
+   * after a failed round's backoff, so a burst of appends while the server is down or answering 503
+   * does not send a request each.
+   */
+  changed(): void;
   /** Runs one full round now and resolves when it finished (or failed). */
   syncNow(): Promise<void>;
   /** Sends nothing more; resolves once the round in flight, if any, has stopped (see SyncRound.run). */
@@ -83,6 +89,20 @@ function createWakeableSleep() {
       }),
     wake: () => wakeSleeper?.(),
   };
+}
+
+/** Settles the callers of syncNow() that were waiting when a round began. */
+function settleWaiters(waiters: readonly { resolve(): void; reject(e: unknown): void }[], error?: unknown): void {
+  for (const w of waiters) {
+    if (error) w.reject(error);
+    else w.resolve();
+  }
+}
+
+/** How long a failed request's reply asked to wait (Retry-After), at most `maxMs`; 0 when it did not say. */
+function retryAfterOf(error: unknown, maxMs: number): number {
+  const asked = error instanceof SyncHttpError ? Number(error.details.retryAfterMs) : NaN;
+  return Number.isFinite(asked) && asked > 0 ? Math.min(asked, maxMs) : 0;
 }
 
 function isOnline(): boolean {
@@ -118,6 +138,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   const { sleep, wake } = createWakeableSleep();
   let dirty = true;
   let failures = 0;
+  /** What the last failure's reply asked for (Retry-After): the backoff waits at least this long. */
+  let retryAfterMs = 0;
   const roundWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   let releaseLock: (() => void) | undefined;
   let loopDone: Promise<void> | undefined;
@@ -155,21 +177,14 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
     retryDelay: (n) => backoffDelay(n, initialBackoff, maxBackoff),
     onHead(head) {
       status.serverHead = Math.max(status.serverHead, head);
-      if (head > status.confirmedPosition) runner.trigger();
+      if (head > status.confirmedPosition) runner.changed();
     },
   });
-
-  /** Settles the callers of syncNow() that were waiting when this round began. */
-  const settleWaiters = (waiters: typeof roundWaiters, error?: unknown) => {
-    for (const w of waiters) {
-      if (error) w.reject(error);
-      else w.resolve();
-    }
-  };
 
   /** After a failed round: the state to show, the error kept across reloads, and how long to wait. */
   const failed = async (error: unknown, waiters: typeof roundWaiters): Promise<void> => {
     failures++;
+    retryAfterMs = retryAfterOf(error, maxBackoff);
     const e = error as { code?: string; message?: string };
     const lastError = { code: e.code ?? 'ERROR', message: e.message ?? String(error) };
     const state = error instanceof OfflineError || (error instanceof SyncHttpError && error.status >= 500) ? 'offline' : 'error';
@@ -180,9 +195,6 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       .then((d) => d.put('sync', { serverHead: status.serverHead, lastSyncAt: status.lastSyncAt, lastError }, 'state'))
       .catch(() => undefined);
     settleWaiters(waiters, error);
-    if (!paused && error instanceof SyncHttpError && error.code === 'RATE_LIMITED' && typeof error.details.retryAfterMs === 'number') {
-      await sleep(error.details.retryAfterMs);
-    }
   };
 
   /** One round and its outcome: the waiters settled, the status set (pause() waits for this). */
@@ -191,6 +203,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       if (!isOnline()) throw new OfflineError('the browser is offline');
       const end = await round.run();
       failures = 0;
+      retryAfterMs = 0;
       if (end === 'halted') {
         // Paused (or stopped) mid-round: what it had not sent yet goes after resume(), which triggers a round.
         const why = stopped ? new ChronicleError('SYNC_STOPPED', 'Sync is stopped') : new ChronicleError('SYNC_PAUSED', 'Sync is paused');
@@ -219,7 +232,9 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
         await sleep(60_000);
         continue;
       }
-      if (!dirty) await sleep(failures > 0 ? backoffDelay(failures, initialBackoff, maxBackoff) : (config.pollIntervalMs ?? 30_000));
+      // After a failure the backoff is waited out even with changes waiting (changed() does not end it; trigger() does).
+      if (failures > 0) await sleep(Math.max(backoffDelay(failures, initialBackoff, maxBackoff), retryAfterMs));
+      else if (!dirty) await sleep(config.pollIntervalMs ?? 30_000);
       if (stopped) break;
       if (paused) continue;
       dirty = false;
@@ -243,7 +258,12 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
     trigger() {
       dirty = true;
       failures = 0;
+      retryAfterMs = 0;
       wake();
+    },
+    changed() {
+      dirty = true;
+      if (failures === 0) wake();
     },
     syncNow() {
       return new Promise<void>((resolve, reject) => {
