@@ -87,12 +87,12 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       }),
     rejectedEvents: () => run('rejectedEvents', (db) => db.getAll('rejected')),
     trigger() {
-      sync?.trigger();
+      sync?.changed();
     },
     heard(change) {
       if (change.kind === 'sync') lastSyncStatus = change.status;
       // Another tab appended: if this tab is the one syncing, push it.
-      if (change.kind === 'appended' && change.count > 0) sync?.trigger();
+      if (change.kind === 'appended' && change.count > 0) sync?.changed();
       // Pausing is for the store, not the tab: the tab that syncs obeys a pause from any other.
       if (change.kind === 'syncControl') {
         if (change.paused) void sync?.pause();
