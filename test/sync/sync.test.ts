@@ -170,6 +170,40 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it('appends while the server answers 503 wait out its Retry-After and the backoff: not a request each; then it all syncs', async () => {
+    let unavailable = true;
+    const requests: number[] = [];
+    const overloaded: typeof fetch = async (input, init) => {
+      if (!unavailable) return fetch(input, init);
+      requests.push(Date.now());
+      const body = { error: { code: 'UNAVAILABLE', message: 'The database is unavailable', details: { reason: 'store-timeout' } } };
+      return new Response(JSON.stringify(body), { status: 503, headers: { 'content-type': 'application/json', 'retry-after': '1' } });
+    };
+    const a = await openClient(harness.url, { fetch: overloaded, maxBackoffMs: 5_000 });
+    try {
+      await eventually(() => expect(requests.length).toBeGreaterThanOrEqual(1));
+      // A burst of edits, each of which wakes the sync loop.
+      for (let i = 0; i < 30; i++) {
+        await a.append(`busy-${i % 3}`, [item(`sku-${i}`)]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Each 503 asked for 1 s: at most one more request per second since the first, however slow the burst was
+      // (without the backoff: one per append).
+      expect(requests.length).toBeLessThanOrEqual(1 + Math.floor((Date.now() - requests[0]!) / 950));
+      await eventually(() => expect(requests.length).toBeGreaterThanOrEqual(2), 5_000);
+      expect(requests[1]! - requests[0]!).toBeGreaterThanOrEqual(950);
+      expect((await a.sync.status()).state).toBe('offline');
+
+      unavailable = false;
+      await eventually(async () => expect((await a.sync.status()).pending).toBe(0), 15_000);
+      const log = (await logOf(a)).filter((e) => e.aggregateId.startsWith('busy-'));
+      expect(log).toHaveLength(30);
+      expect(log.every((e) => e.position !== undefined)).toBe(true);
+    } finally {
+      await a.dispose();
+    }
+  });
+
   it('a client offline for long, with hundreds of edits to aggregates others edited too, comes back and converges', async () => {
     const a = await openClient(harness.url);
     const b = await openClient(harness.url);
