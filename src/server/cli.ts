@@ -178,6 +178,11 @@ async function main(): Promise<void> {
   const command = process.argv[2];
   if (command === 'move-log' || command === 'purge-moved' || command === 'shard-of') return shardCommand(command);
   if (command === 'migrate') return migrateCommand();
+  if (command !== undefined && !command.startsWith('-')) {
+    fail(
+      `unknown command "${command.slice(0, 40)}": the commands are migrate, move-log, purge-moved and shard-of; options alone run the server`,
+    );
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -483,7 +488,7 @@ async function migrateCommand(): Promise<void> {
       allowPositionals: false,
     });
   } catch (error) {
-    fail((error as Error).message);
+    fail(`migrate: ${(error as Error).message}; it takes --database-url, --shard-map or --data`);
   }
   const args = parsed.values;
   if (args.help) {
