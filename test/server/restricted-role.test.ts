@@ -256,6 +256,10 @@ describe('chronicle-server migrate, embedded and misused', () => {
     expect(socket.code).toBe(1);
     const unknown = await runCli(['migrate', '--port', '1']);
     expect(unknown.code).toBe(2);
-    expect(unknown.output).toContain("Unknown option '--port'");
+    expect(unknown.output).toContain("migrate: Unknown option '--port'");
+    expect(unknown.output).toContain('it takes --database-url, --shard-map or --data');
+    const typo = await runCli(['migrat', '--data', '/tmp/x']);
+    expect(typo.code).toBe(2);
+    expect(typo.output).toContain('unknown command "migrat": the commands are migrate, move-log, purge-moved and shard-of');
   });
 });
