@@ -228,6 +228,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     if (attached.has(server)) return;
     attached.add(server);
     server.on('upgrade', live.onUpgrade(server));
+    live.prepare();
   };
 
   const listen: SyncServer['listen'] = (port, host = '127.0.0.1') => {

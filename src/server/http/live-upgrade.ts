@@ -93,6 +93,10 @@ export function createLiveUpgrades(options: {
 
   return {
     onUpgrade,
+    /** Loads `ws` now, so that a server without it says so when it starts, not at its first upgrade. */
+    prepare(): void {
+      void server().catch(() => undefined);
+    },
     close(): void {
       void wss?.then(
         (s) => s.close(),
