@@ -353,6 +353,8 @@ describe.each(modes)('store.metrics() ($mode)', ({ worker }) => {
       script.push(token);
       const before = Date.now();
       await store.append('o1', [placed('ada')]);
+      // An append waits out the failed round's backoff (an hour here); syncNow() tries at once. Its round fails at the push.
+      await expect(store.sync.syncNow()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
       await eventually(async () => expect(syncOf(await store.metrics()).caughtUpAt).not.toBeNull(), 10_000);
       await eventually(async () => expect((await store.sync.status()).state).toBe('error'), 10_000);
       const metrics = await store.metrics();
