@@ -105,6 +105,23 @@ function retryAfterOf(error: unknown, maxMs: number): number {
   return Number.isFinite(asked) && asked > 0 ? Math.min(asked, maxMs) : 0;
 }
 
+/**
+ * How the live channel opens its socket: the one given (Node), else the platform's. With neither (Node 20
+ * has no global WebSocket) the store would hear of other clients' events only when it polls, so it says so,
+ * once, unless the live channel is turned off.
+ */
+function liveSocketFactory(given: WebSocketFactory | undefined, config: SyncConfig): WebSocketFactory | undefined {
+  if (given) return given;
+  if (typeof WebSocket === 'function') return (url: string) => new WebSocket(url) as unknown as ReturnType<WebSocketFactory>;
+  if (config.live !== false) {
+    console.warn(
+      `chronicle: no WebSocket here for sync's live channel (Node 20 has none): pass sync.webSocket, e.g. (url) => new WebSocket(url) ` +
+        `from the 'ws' package, or live: false; until then other clients' events arrive when the store polls (every ${config.pollIntervalMs ?? 30_000} ms)`,
+    );
+  }
+  return undefined;
+}
+
 function isOnline(): boolean {
   return typeof navigator === 'undefined' || (navigator as { onLine?: boolean }).onLine !== false;
 }
@@ -170,9 +187,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
 
   const live = createLiveFollower({
     transport,
-    factory:
-      deps.webSocket ??
-      (typeof WebSocket === 'function' ? (url: string) => new WebSocket(url) as unknown as ReturnType<WebSocketFactory> : undefined),
+    factory: liveSocketFactory(deps.webSocket, config),
     wanted: () => config.live !== false && !stopped && !paused,
     retryDelay: (n) => backoffDelay(n, initialBackoff, maxBackoff),
     onHead(head) {
