@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defineAggregate } from '../../src/core/aggregate.ts';
 import type { EventOutcome } from '../../src/client/sync.ts';
 import { ItemAdded, Order, OrderPlaced, OrderShipped } from '../fixtures/model.ts';
@@ -203,6 +203,29 @@ describe('client sync against a real server', () => {
       await a.dispose();
     }
   });
+
+  it.skipIf(typeof WebSocket === 'function')(
+    'without a WebSocket (Node 20) and no webSocket option, it says once that the live channel is off; live: false says nothing',
+    async () => {
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+      try {
+        const a = await openClient(harness.url, { live: true, webSocket: undefined });
+        const b = await openClient(harness.url, { live: false, webSocket: undefined });
+        try {
+          await a.sync.syncNow();
+          await b.sync.syncNow();
+          const said = warn.mock.calls.map((call) => String(call[0])).filter((text) => text.includes('no WebSocket here'));
+          expect(said).toHaveLength(1);
+          expect(said[0]).toContain("pass sync.webSocket, e.g. (url) => new WebSocket(url) from the 'ws' package, or live: false");
+        } finally {
+          await a.dispose();
+          await b.dispose();
+        }
+      } finally {
+        warn.mockRestore();
+      }
+    },
+  );
 
   it('a client offline for long, with hundreds of edits to aggregates others edited too, comes back and converges', async () => {
     const a = await openClient(harness.url);
