@@ -29,9 +29,9 @@ export type Client = Awaited<ReturnType<typeof openClient>>;
 /** An in-process store syncing with the server (each client has its own database and clientId). */
 export function openClient(
   url: string,
-  extra: Partial<SyncOptions> & { name?: string; aggregates?: readonly AnyAggregateDefinition[] } = {},
+  extra: Partial<SyncOptions> & { name?: string; aggregates?: readonly AnyAggregateDefinition[]; noWebSocket?: true } = {},
 ) {
-  const { name, aggregates, ...sync } = extra;
+  const { name, aggregates, noWebSocket, ...sync } = extra;
   return openTestStore({
     events: model.events,
     aggregates: aggregates ?? model.aggregates,
@@ -45,7 +45,7 @@ export function openClient(
       pollIntervalMs: 60_000,
       initialBackoffMs: 20,
       maxBackoffMs: 200,
-      webSocket: (u: string) => new WebSocket(u) as never,
+      ...(noWebSocket ? {} : { webSocket: (u: string) => new WebSocket(u) as never }),
       ...sync,
     },
   });
