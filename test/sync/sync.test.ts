@@ -209,8 +209,8 @@ describe('client sync against a real server', () => {
     async () => {
       const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
       try {
-        const a = await openClient(harness.url, { live: true, webSocket: undefined });
-        const b = await openClient(harness.url, { live: false, webSocket: undefined });
+        const a = await openClient(harness.url, { live: true, noWebSocket: true });
+        const b = await openClient(harness.url, { live: false, noWebSocket: true });
         try {
           await a.sync.syncNow();
           await b.sync.syncNow();
