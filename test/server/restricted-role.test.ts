@@ -59,6 +59,43 @@ function asRole(url: string, name: string): string {
   return withRole.toString();
 }
 
+/** A new database set up by its owner (this run's admin role): the tables exist, at this version. */
+async function ownerSetUp(): Promise<TestDatabase> {
+  database = await createTestDatabase();
+  await (await createPostgresStore({ connectionString: database.url, poolSize: 1 })).close();
+  return database;
+}
+
+/** A connection as the tables' owner, closed after the test. */
+async function ownerConnection(url: string): Promise<pg.Client> {
+  const owner = new pg.Client({ connectionString: url });
+  await owner.connect();
+  open.push(owner);
+  return owner;
+}
+
+/** Why a store could not start as role `name` (undefined: it started). */
+async function startRefusal(url: string, name: string): Promise<Error | undefined> {
+  return createPostgresStore({ connectionString: asRole(url, name), poolSize: 1 }).then(
+    (store) => void open.push(store),
+    (refused: unknown) => refused as Error,
+  );
+}
+
+/** A store started as role `name` takes `count` events. */
+async function expectServesAs(url: string, name: string, count = 1): Promise<void> {
+  const store = await createPostgresStore({ connectionString: asRole(url, name), poolSize: 1 });
+  open.push(store);
+  const ids = Array.from({ length: count }, (_, i) => `order-${i + 1}`);
+  expect((await store.push('orders', new TestClient('till-1').next(ids))).head).toBe(count);
+}
+
+/** Runs, as the owner, the GRANTs a refusal names (as written). */
+async function runGrantsOf(owner: pg.Client, error: Error | undefined): Promise<void> {
+  expect(error?.message).toContain('GRANT ');
+  await owner.query(error!.message.slice(error!.message.indexOf('GRANT ')));
+}
+
 it('knows every table and index the schema creates', () => {
   expect(schemaObjectNames(SCHEMA_SQL)).toEqual({
     tables: [
@@ -77,8 +114,7 @@ it('knows every table and index the schema creates', () => {
 
 describePg('a server whose role may use the tables but not create or alter them', () => {
   it('starts on a database its owner set up, and stores and serves pushes', async () => {
-    database = await createTestDatabase();
-    await (await createPostgresStore({ connectionString: database.url, poolSize: 1 })).close();
+    const database = await ownerSetUp();
     const name = await appRole(database.url, 'SELECT, INSERT, UPDATE, DELETE');
 
     const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 2 });
@@ -94,20 +130,15 @@ describePg('a server whose role may use the tables but not create or alter them'
   });
 
   it('leaves the page columns compression to the owner instead of failing the start', async () => {
-    database = await createTestDatabase();
-    await (await createPostgresStore({ connectionString: database.url, poolSize: 1 })).close();
-    const owner = new pg.Client({ connectionString: database.url });
-    await owner.connect();
-    open.push(owner);
+    const database = await ownerSetUp();
+    const owner = await ownerConnection(database.url);
     // As a release before lz4 left them: the owner's next start would switch them, this role may not.
     await owner.query(`ALTER TABLE chronicle_pages ALTER COLUMN events SET COMPRESSION default;
       ALTER TABLE chronicle_pages ALTER COLUMN ends SET COMPRESSION default;
       ALTER TABLE chronicle_ranges ALTER COLUMN ids SET COMPRESSION default`);
     const name = await appRole(database.url, 'SELECT, INSERT, UPDATE, DELETE');
 
-    const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 2 });
-    open.push(store);
-    expect((await store.push('orders', new TestClient('till-1').next(['order-1']))).head).toBe(1);
+    await expectServesAs(database.url, name);
     const methods = await owner.query<{ method: string }>(
       `SELECT attcompression::text AS method FROM pg_attribute WHERE attrelid = 'chronicle_pages'::regclass AND attname IN ('events', 'ends')`,
     );
@@ -115,13 +146,9 @@ describePg('a server whose role may use the tables but not create or alter them'
   });
 
   it('refuses to start as a role that may read but not write, naming what it lacks and the GRANTs that give it', async () => {
-    database = await createTestDatabase();
-    await (await createPostgresStore({ connectionString: database.url, poolSize: 1 })).close();
+    const database = await ownerSetUp();
     const name = await appRole(database.url, 'SELECT');
-    const error = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 }).then(
-      () => undefined,
-      (refused: unknown) => refused as Error,
-    );
+    const error = await startRefusal(database.url, name);
     expect(error?.message).toContain(
       `Role "${name}" lacks privileges a Chronicle server needs: INSERT, UPDATE, DELETE on public.chronicle_logs; INSERT, UPDATE, DELETE on public.chronicle_pages;`,
     );
@@ -129,45 +156,29 @@ describePg('a server whose role may use the tables but not create or alter them'
     expect(error?.message).not.toContain('chronicle_schema');
 
     // The GRANTs it names are the fix, as they are written.
-    const owner = new pg.Client({ connectionString: database.url });
-    await owner.connect();
-    open.push(owner);
-    await owner.query(error!.message.slice(error!.message.indexOf('GRANT ')));
-    const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 });
-    open.push(store);
-    expect((await store.push('orders', new TestClient('till-1').next(['order-1']))).head).toBe(1);
+    await runGrantsOf(await ownerConnection(database.url), error);
+    await expectServesAs(database.url, name);
   });
 
   it('a role with no grant at all, and a name that needs quoting, gets GRANTs that run as written', async () => {
-    database = await createTestDatabase();
-    await (await createPostgresStore({ connectionString: database.url, poolSize: 1 })).close();
+    const database = await ownerSetUp();
     const name = `chronicle_App"x y_${Math.random().toString(36).slice(2, 8)}`;
     const quoted = `"${name.replaceAll('"', '""')}"`;
-    const owner = new pg.Client({ connectionString: database.url });
-    await owner.connect();
-    open.push(owner);
+    const owner = await ownerConnection(database.url);
     await owner.query(`CREATE ROLE ${quoted} LOGIN`);
     role = quoted;
-    const error = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 }).then(
-      () => undefined,
-      (refused: unknown) => refused as Error,
-    );
+    const error = await startRefusal(database.url, name);
     // Not "may not set up or migrate": the tables are there, only the GRANTs are missing.
     expect(error?.message).toContain('SELECT, INSERT, UPDATE, DELETE on public.chronicle_logs;');
     expect(error?.message).toContain(`GRANT SELECT ON public.chronicle_schema TO ${quoted};`);
-    await owner.query(error!.message.slice(error!.message.indexOf('GRANT ')));
-    const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 });
-    open.push(store);
-    expect((await store.push('orders', new TestClient('till-1').next(['order-1']))).head).toBe(1);
+    await runGrantsOf(owner, error);
+    await expectServesAs(database.url, name);
   });
 
   it('privileges granted column by column count as granted', async () => {
-    database = await createTestDatabase();
-    await (await createPostgresStore({ connectionString: database.url, poolSize: 1 })).close();
+    const database = await ownerSetUp();
     const name = await appRole(database.url, 'DELETE');
-    const owner = new pg.Client({ connectionString: database.url });
-    await owner.connect();
-    open.push(owner);
+    const owner = await ownerConnection(database.url);
     const columns = await owner.query<{ table_name: string; names: string }>(
       `SELECT table_name, string_agg(column_name, ', ') AS names FROM information_schema.columns
         WHERE table_schema = 'public' AND table_name LIKE 'chronicle_%' GROUP BY table_name`,
@@ -175,9 +186,7 @@ describePg('a server whose role may use the tables but not create or alter them'
     for (const { table_name, names } of columns.rows) {
       await owner.query(`GRANT SELECT (${names}), INSERT (${names}), UPDATE (${names}) ON ${table_name} TO ${name}`);
     }
-    const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 1 });
-    open.push(store);
-    expect((await store.push('orders', new TestClient('till-1').next(['order-1', 'order-2']))).head).toBe(2);
+    await expectServesAs(database.url, name, 2);
   });
 
   it('refuses to set up an empty database with an error that names the role and what to do', async () => {
