@@ -18,39 +18,29 @@
  * evening, with lz4 on the page columns (store/compression.ts): Chronicle
  * 0.74-0.95 in PostgreSQL, about the plain side's 0.70-0.91, and 1.07-1.23
  * in Node against 0.39-0.44.
+ *
+ * Then the floor (floor-server.ts): the same pushes to a bare HTTP server that
+ * stores each body as one row. Measured 2026-12-05, three rounds, per 100,000
+ * events: plain 0.91-0.95 core-s in PostgreSQL and 0.45-0.60 in Node;
+ * Chronicle 0.86-1.12 and 1.16-1.38; the floor 0.33-0.37 and 0.36-0.41
+ * (1.9-2.15x plain), with JSON.parse 0.34-0.38 and 0.54-0.59, with
+ * Chronicle's validation 0.31-0.36 and 0.61-0.70 (1.2-1.4x plain). So the
+ * HTTP hop and the push's validation leave room for 0.8 of plain; what does
+ * not fit is the rest of Chronicle's own work: about 0.5 core-s in
+ * PostgreSQL (an id row per event, a head upsert per aggregate of a push,
+ * about 216 per 500 events here, the ranges) and 0.5 in Node (the decoder
+ * thread's copies, judging, pages, the statement's parameters, the 500
+ * positions of each reply).
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createPostgresStore } from '../src/server/index.ts';
+import { measure } from './cpu-time.ts';
+import { FLOOR_MODES, FLOOR_TABLE, startFloorServer } from './floor-server.ts';
 import { benchServer, PLAIN_TABLE, pushClients, runBaseline, runPushes, withProbeDatabase } from './server-bench.ts';
 
 const ROUNDS = 3;
 const TABLES =
-  'plain_events, chronicle_pages, chronicle_event_ids, chronicle_heads, chronicle_ranges, chronicle_clients, chronicle_logs, chronicle_schema';
-
-/** CPU time of every postgres process, in ms (clock ticks of 10 ms). */
-function postgresCpuMs(): number {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks * 10;
-}
-
-async function measure<T>(fn: () => Promise<T>): Promise<{ result: T; postgresMs: number; nodeMs: number }> {
-  const pg0 = postgresCpuMs();
-  const node0 = process.cpuUsage();
-  const result = await fn();
-  const node = process.cpuUsage(node0);
-  return { result, postgresMs: postgresCpuMs() - pg0, nodeMs: Math.round((node.user + node.system) / 1000) };
-}
+  'plain_events, floor_pushes, chronicle_pages, chronicle_event_ids, chronicle_heads, chronicle_ranges, chronicle_clients, chronicle_logs, chronicle_schema';
 
 await withProbeDatabase(async (database, admin) => {
   for (let round = 1; round <= ROUNDS; round++) {
@@ -58,6 +48,8 @@ await withProbeDatabase(async (database, admin) => {
     const clients = pushClients(runId);
     const warm = pushClients(`${runId}-warm`, 10).map((c, i) => ({ ...c, token: clients[i]!.token }));
     const events = clients.reduce((n, c) => n + c.events.length, 0);
+    const line = (name: string, m: { result: { eventsPerSecond: number }; postgresMs: number; nodeMs: number }): string =>
+      `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${Math.round((m.postgresMs * 100_000) / events)} ms, node ${Math.round((m.nodeMs * 100_000) / events)} ms`;
 
     await admin.query(`DROP TABLE IF EXISTS ${TABLES}; ${PLAIN_TABLE}`);
     const connections = await Promise.all(
@@ -81,8 +73,16 @@ await withProbeDatabase(async (database, admin) => {
     const chronicle = await measure(() => runPushes(url, 'bench-push', clients));
     await server.close();
 
-    const line = (name: string, m: typeof plain) =>
-      `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${Math.round((m.postgresMs * 100_000) / events)} ms, node ${Math.round((m.nodeMs * 100_000) / events)} ms`;
-    console.log(`[probe] round ${round}: ${line('plain', plain)} | ${line('chronicle', chronicle)}`);
+    const floors: string[] = [];
+    for (const mode of FLOOR_MODES) {
+      await admin.query(`DROP TABLE IF EXISTS floor_pushes; ${FLOOR_TABLE}`);
+      const floor = await startFloorServer(database.url, mode);
+      await runPushes(floor.url, 'floor-warmup', warm);
+      await admin.query('CHECKPOINT');
+      floors.push(line(`floor ${mode}`, await measure(() => runPushes(floor.url, 'floor', clients))));
+      await floor.close();
+    }
+
+    console.log(`[probe] round ${round}: ${[line('plain', plain), line('chronicle', chronicle), ...floors].join(' | ')}`);
   }
 });
