@@ -9,9 +9,9 @@ import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './htt
 import { createLiveUpgrades } from './http/live-upgrade.ts';
 import { createPushDecoder, DEFAULT_PUSH_DECODING, type PushDecodingOptions } from './http/push-decoder.ts';
 import { createReplier, type CorsOptions } from './http/reply.ts';
-import { beginRequest, type RequestInfo } from './http/request-context.ts';
+import { beginRequest } from './http/request-context.ts';
+import { createRequestFinisher } from './http/request-log.ts';
 import { createRouter } from './http/router.ts';
-import { parseTarget } from './http/routes.ts';
 import { createRateLimiter, resolveLimits, type ServerLimits } from './limits.ts';
 import { createLiveHub } from './live.ts';
 import { consoleLogger, type Logger } from './logger.ts';
@@ -166,29 +166,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     }
   };
 
-  /**
-   * One line per request that was refused or failed (every request with accessLog), with its id; and the
-   * metrics. `request` is absent for one Node could not parse (clientError).
-   */
-  const finish = (request: IncomingMessage | undefined, info: RequestInfo): void => {
-    const status = info.status ?? 0;
-    const seconds = (performance.now() - info.start) / 1000;
-    metrics.request(info.action ?? 'other', status, info.code, seconds, info.events ?? 0);
-    if (status < 400 && !options.accessLog) return;
-    const fields = {
-      requestId: info.id,
-      method: request?.method,
-      path: request ? parseTarget(request.url).path.slice(0, 200) : undefined,
-      action: info.action,
-      log: info.log,
-      status,
-      code: info.code,
-      ms: Math.round(seconds * 1000),
-    };
-    if (status >= 500 || status === 0) logger.error('request failed', fields);
-    else if (status >= 400) logger.info('request refused', fields);
-    else logger.info('request', fields);
-  };
+  const finish = createRequestFinisher({ logger, metrics, accessLog: options.accessLog === true });
 
   const route = createRouter({
     context,

@@ -202,8 +202,11 @@ describe('request ids and structured logs', () => {
         log,
         status: 401,
         code: 'UNAUTHORIZED',
+        reason: 'missing-token',
       }),
     );
+    // A 4xx's message is the client's business (it got it); a 5xx's goes in the operator's log line.
+    expect(entries.find((e) => e.requestId === 'live-no-token')).not.toHaveProperty('message');
     expect(entries).toContainEqual(
       expect.objectContaining({ msg: 'request refused', requestId: notLive.headers['x-request-id'], status: 404, code: 'NOT_FOUND' }),
     );

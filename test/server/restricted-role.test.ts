@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createPostgresStore, type LogStore } from '../../src/server/index.ts';
+import { createJsonLogger, createPostgresStore, createSyncServer, type LogStore } from '../../src/server/index.ts';
 import { SCHEMA_SQL } from '../../src/server/store/schema.ts';
 import { schemaObjectNames } from '../../src/server/store/schema-access.ts';
 import { killChildren, runCli } from './child-server.ts';
-import { createTestDatabase, describePg, PG_BASE_URL, TestClient, type TestDatabase } from './helpers.ts';
+import { createTestDatabase, describePg, errorOf, httpPush, okPush, PG_BASE_URL, TestClient, type TestDatabase } from './helpers.ts';
 
 /**
  * A server that runs as a role that may use Chronicle's tables but neither
@@ -197,6 +197,41 @@ describePg('a server whose role may use the tables but not create or alter them'
     await expect(start).rejects.toThrow(
       /Run `chronicle-server migrate` \(or start a server once\) as the role that owns Chronicle's tables/,
     );
+  });
+
+  it('a privilege revoked while it serves: pushes get 503 store-permission, logged with the GRANTs; granted again, the same push is stored once', async () => {
+    const database = await ownerSetUp();
+    const owner = await ownerConnection(database.url);
+    const name = await appRole(database.url, 'SELECT, INSERT, UPDATE, DELETE');
+    const store = await createPostgresStore({ connectionString: asRole(database.url, name), poolSize: 2 });
+    open.push(store);
+    const lines: Record<string, unknown>[] = [];
+    const server = createSyncServer({ store, closeStore: false, logger: createJsonLogger((line) => lines.push(JSON.parse(line))) });
+    const { url } = await server.listen(0, '127.0.0.1');
+    try {
+      const client = new TestClient('till-1');
+      expect(okPush(await httpPush(url, 'orders', client.next(['order-1']))).head).toBe(1);
+
+      await owner.query(`REVOKE INSERT ON chronicle_event_ids FROM ${name}`);
+      const push = client.next(['order-2', 'order-1']);
+      const reply = await httpPush(url, 'orders', push);
+      const refused = errorOf(reply);
+      expect(refused).toMatchObject({ status: 503, code: 'UNAVAILABLE', details: { reason: 'store-permission' } });
+      expect(reply.headers.get('retry-after')).not.toBeNull();
+      expect(refused.message).toContain(`Role "${name}" lacks privileges a Chronicle server needs: INSERT on public.chronicle_event_ids`);
+      // The operator's log line says why, without reproducing it.
+      const failed = lines.find((line) => line.msg === 'request failed');
+      expect(failed).toMatchObject({ status: 503, code: 'UNAVAILABLE', reason: 'store-permission', action: 'push' });
+      expect(failed?.message).toBe(refused.message);
+
+      await runGrantsOf(owner, new Error(refused.message));
+      const stored = okPush(await httpPush(url, 'orders', push));
+      expect(stored).toMatchObject({ head: 3, duplicates: 0, clientSeq: 3 });
+      const events = (await store.pull('orders', { after: 0, limit: 10 })).eventsJson.map((json) => JSON.parse(json) as { id: string });
+      expect(events.map((event) => event.id)).toEqual(['till-1:1', 'till-1:2', 'till-1:3']);
+    } finally {
+      await server.close();
+    }
   });
 });
 

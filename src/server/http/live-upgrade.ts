@@ -7,7 +7,7 @@ import { loadPeer } from '../optional-peer.ts';
 import type { Admission } from './admit.ts';
 import type { HandlerContext } from './context.ts';
 import { endAndLinger, rawErrorResponse } from './reply.ts';
-import { beginRequest, type RequestInfo } from './request-context.ts';
+import { beginRequest, noteError, type RequestInfo } from './request-context.ts';
 import { matchLogRoute, parseTarget } from './routes.ts';
 
 /**
@@ -44,7 +44,7 @@ export function createLiveUpgrades(options: {
 
   const reject = (request: IncomingMessage, info: RequestInfo, socket: Duplex, error: SyncError): void => {
     info.status = error.status;
-    info.code = error.code;
+    noteError(info, error);
     endAndLinger(socket, rawErrorResponse(error, { ...options.corsHeaders(request), 'x-request-id': info.id }), 1000);
     options.refused(request, info);
   };

@@ -2,7 +2,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { SyncError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { requestInfo } from './request-context.ts';
+import { noteError, requestInfo } from './request-context.ts';
 
 /**
  * How the server answers: JSON bodies with the protocol's headers, CORS, and
@@ -131,7 +131,7 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
   const sendError: Replier['sendError'] = (request, response, error) => {
     const e = toSyncError(error, request);
     const info = requestInfo(request);
-    if (info) info.code = e.code;
+    if (info) noteError(info, e);
     send(request, response, e.status, JSON.stringify(e.toBody()), errorHeaders(e));
   };
 

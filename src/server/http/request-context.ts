@@ -17,6 +17,10 @@ export interface RequestInfo {
   status?: number;
   /** The error code replied with, if any. */
   code?: string;
+  /** The error's `details.reason`, if it gave one ("store-timeout", "store-permission"...). */
+  reason?: string;
+  /** A 5xx error's message: what the operator reading the log needs (the client was told the same). */
+  message?: string;
   /** Events in the push, once its body is read. */
   events?: number;
 }
@@ -35,4 +39,14 @@ export function beginRequest(request: IncomingMessage, response?: ServerResponse
 
 export function requestInfo(request: IncomingMessage): RequestInfo | undefined {
   return infos.get(request);
+}
+
+/** Records on the request's info the error it was answered with, for its log line and its metrics. */
+export function noteError(
+  info: RequestInfo,
+  error: { code: string; status: number; message: string; details: Record<string, unknown> },
+): void {
+  info.code = error.code;
+  if (typeof error.details.reason === 'string') info.reason = error.details.reason;
+  if (error.status >= 500) info.message = error.message;
 }

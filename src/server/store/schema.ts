@@ -200,6 +200,22 @@ export async function migrate(
 }
 
 /**
+ * A statement refused with insufficient_privilege while serving (a GRANT
+ * revoked after the start, which checked them): 503, which clients retry
+ * later with their events kept, saying what the role now lacks and the GRANTs
+ * that give it back, for the operator who reads the request's log line.
+ */
+export async function servingRefusal(driver: SqlDriver, error: unknown): Promise<SyncError> {
+  const role = await currentRole(driver);
+  const missing = await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']).catch(() => []);
+  const message =
+    missing.length > 0
+      ? privilegesError(role, missing).message
+      : `Role "${role}" was refused by the database: ${(error as Error).message ?? String(error)}`;
+  return new SyncError('UNAVAILABLE', message, { reason: 'store-permission' });
+}
+
+/**
  * What a start refused with insufficient_privilege is told: when every table is
  * there and the role lacks privileges on them (no GRANT at all: reading the
  * schema version failed), the GRANTs; otherwise that a set-up or migration

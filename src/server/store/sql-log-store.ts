@@ -3,7 +3,8 @@ import { createLogKnowledge } from './log-knowledge.ts';
 import { lockLog } from './log-state.ts';
 import { moveRefusal, toLogMove } from './move-state.ts';
 import { createPushPipeline } from './push-pipeline.ts';
-import { checkSchemaVersion, readSchemaVersion, schemaMismatch, SCHEMA_VERSION } from './schema.ts';
+import { NOT_PERMITTED } from './schema-access.ts';
+import { checkSchemaVersion, readSchemaVersion, schemaMismatch, SCHEMA_VERSION, servingRefusal } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import { readPull } from './read-pull.ts';
 import { FENCE_SQL, num } from './statements.ts';
@@ -117,13 +118,18 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
 
   /**
    * The error a caller gets: driver failures mapped (UNAVAILABLE for a lost
-   * database); a statement that names what the database lacks is explained by
-   * the schema versions when they differ (a newer server migrated it).
+   * database); a privilege refused explained (servingRefusal); a statement
+   * that names what the database lacks is explained by the schema versions
+   * when they differ (a newer server migrated it).
    */
   const explain = async (error: unknown): Promise<unknown> => {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === NOT_PERMITTED) {
+      storeErrors++;
+      return servingRefusal(driver, error).catch(() => mapError(error));
+    }
     const mapped = mapError(error);
     if (mapped instanceof SyncError && mapped.code === 'UNAVAILABLE') storeErrors++;
-    const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === 'string' && SCHEMA_ERRORS.has(code)) {
       const stored = await readSchemaVersion(driver).catch(() => undefined);
       if (stored !== undefined && stored !== SCHEMA_VERSION) return schemaMismatch(stored);

@@ -1,0 +1,37 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../logger.ts';
+import type { MetricsRecorder } from '../metrics.ts';
+import type { RequestInfo } from './request-context.ts';
+import { parseTarget } from './routes.ts';
+
+/**
+ * How a request ends: in the metrics, and in one log line when it was refused
+ * or failed (every request with `accessLog`), with its id, the error's code,
+ * its reason and, for a 5xx, its message (what an operator needs to act on a
+ * 503 without reproducing it). `request` is absent for one Node could not
+ * parse (clientError).
+ */
+export function createRequestFinisher(options: { logger: Logger; metrics: MetricsRecorder; accessLog: boolean }) {
+  const { logger, metrics, accessLog } = options;
+  return (request: IncomingMessage | undefined, info: RequestInfo): void => {
+    const status = info.status ?? 0;
+    const seconds = (performance.now() - info.start) / 1000;
+    metrics.request(info.action ?? 'other', status, info.code, seconds, info.events ?? 0);
+    if (status < 400 && !accessLog) return;
+    const fields = {
+      requestId: info.id,
+      method: request?.method,
+      path: request ? parseTarget(request.url).path.slice(0, 200) : undefined,
+      action: info.action,
+      log: info.log,
+      status,
+      code: info.code,
+      reason: info.reason,
+      message: info.message,
+      ms: Math.round(seconds * 1000),
+    };
+    if (status >= 500 || status === 0) logger.error('request failed', fields);
+    else if (status >= 400) logger.info('request refused', fields);
+    else logger.info('request', fields);
+  };
+}
