@@ -23,8 +23,8 @@
  * stores each body as one row. Measured 2026-12-05, three rounds, per 100,000
  * events: plain 0.91-0.95 core-s in PostgreSQL and 0.45-0.60 in Node;
  * Chronicle 0.86-1.12 and 1.16-1.38; the floor 0.33-0.37 and 0.36-0.41
- * (1.9-2.15x plain), with JSON.parse 0.34-0.38 and 0.54-0.59, with
- * Chronicle's validation 0.31-0.36 and 0.61-0.70 (1.2-1.4x plain). So the
+ * (1.8-2.15x plain), with JSON.parse 0.34-0.38 and 0.54-0.59, with
+ * Chronicle's validation 0.31-0.36 and 0.61-0.70 (1.1-1.4x plain). So the
  * HTTP hop and the push's validation leave room for 0.8 of plain; what does
  * not fit is the rest of Chronicle's own work: about 0.5 core-s in
  * PostgreSQL (an id row per event, a head upsert per aggregate of a push,
