@@ -641,7 +641,14 @@ async function main() {
         workerBeforeMB: round(workerBefore / MB),
         baselineBeforeMB: round(dexieBefore / MB),
         samples: { chronicle: chronicleRows.length, baseline: dexieRows.length },
-        rounds: peaks.map((p) => ({ chronicleMB: round(p.total / MB), baselineMB: round(p.dexie / MB) })),
+        // Per round, the page's and the worker's own peaks too: a round far above the others is one side's garbage
+        // not yet collected (the page's old generation, on 2026-12-05), not data held.
+        rounds: peaks.map((p) => ({
+          chronicleMB: round(p.total / MB),
+          pageMB: round(p.page / MB),
+          workerMB: round(p.worker / MB),
+          baselineMB: round(p.dexie / MB),
+        })),
         notes:
           `${HEAP_ROUNDS} more interleaved replay rounds on the same databases (fresh opens), Runtime.getHeapUsage (usedSize) over CDP every ${HEAP_SAMPLE_MS} ms, after a forced GC; ` +
           `each side's median peak of the ${HEAP_ROUNDS} (MB per round: Chronicle ${peaks.map((p) => round(p.total / MB)).join(' / ')}, Dexie ${peaks.map((p) => round(p.dexie / MB)).join(' / ')}); ` +
