@@ -124,12 +124,10 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
    */
   const explain = async (error: unknown): Promise<unknown> => {
     const code = (error as { code?: unknown } | null)?.code;
-    if (code === NOT_PERMITTED) {
-      storeErrors++;
-      return servingRefusal(driver, error).catch(() => mapError(error));
-    }
-    const mapped = mapError(error);
+    const refused = code === NOT_PERMITTED ? await servingRefusal(driver, error).catch(() => undefined) : undefined;
+    const mapped = refused ?? mapError(error);
     if (mapped instanceof SyncError && mapped.code === 'UNAVAILABLE') storeErrors++;
+    if (refused) return refused;
     if (typeof code === 'string' && SCHEMA_ERRORS.has(code)) {
       const stored = await readSchemaVersion(driver).catch(() => undefined);
       if (stored !== undefined && stored !== SCHEMA_VERSION) return schemaMismatch(stored);
