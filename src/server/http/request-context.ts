@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SyncError } from '../errors.ts';
 
 /**
  * Each request gets an id: the caller's `x-request-id` when it is a sane one
@@ -42,10 +43,7 @@ export function requestInfo(request: IncomingMessage): RequestInfo | undefined {
 }
 
 /** Records on the request's info the error it was answered with, for its log line and its metrics. */
-export function noteError(
-  info: RequestInfo,
-  error: { code: string; status: number; message: string; details: Record<string, unknown> },
-): void {
+export function noteError(info: RequestInfo, error: SyncError): void {
   info.code = error.code;
   if (typeof error.details.reason === 'string') info.reason = error.details.reason;
   if (error.status >= 500) info.message = error.message;
