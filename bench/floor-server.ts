@@ -35,9 +35,10 @@ export async function startFloorServer(databaseUrl: string, mode: FloorMode): Pr
     request.on('data', (chunk: Buffer) => parts.push(chunk));
     request.on('end', () => {
       const body = Buffer.concat(parts);
-      if (mode === 'parse') JSON.parse(body.toString('utf8'));
+      const text = body.toString('utf8');
+      if (mode === 'parse') JSON.parse(text);
       if (mode === 'validate') validatePush(parseJsonObject(body), LIMITS);
-      pool.query('INSERT INTO floor_pushes (body) VALUES ($1)', [body.toString('utf8')]).then(
+      pool.query('INSERT INTO floor_pushes (body) VALUES ($1)', [text]).then(
         () => {
           response.writeHead(200, { 'content-type': 'application/json' });
           response.end('{}');
