@@ -23,11 +23,31 @@ export function postgresCpuMs(): number {
   return ticks * 10;
 }
 
-/** Runs `fn`; returns its result and the CPU milliseconds PostgreSQL and this process used meanwhile. */
-export async function measure<T>(fn: () => Promise<T>): Promise<{ result: T; postgresMs: number; nodeMs: number }> {
+/** A connection to the server's database that can read its WAL position. */
+interface WalReader {
+  query<R>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/** The server's WAL insert position, as a number of bytes. */
+async function walPosition(db: WalReader): Promise<number> {
+  const { rows } = await db.query<{ at: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::text AS at`);
+  return Number(rows[0]!.at);
+}
+
+/**
+ * Runs `fn`; returns its result and the CPU milliseconds PostgreSQL and this
+ * process used meanwhile, and with `wal`, the bytes of WAL the server wrote
+ * meanwhile (every database of it: run on a quiet server).
+ */
+export async function measure<T>(
+  fn: () => Promise<T>,
+  wal?: WalReader,
+): Promise<{ result: T; postgresMs: number; nodeMs: number; walBytes?: number }> {
+  const wal0 = wal ? await walPosition(wal) : 0;
   const pg0 = postgresCpuMs();
   const node0 = process.cpuUsage();
   const result = await fn();
   const node = process.cpuUsage(node0);
-  return { result, postgresMs: postgresCpuMs() - pg0, nodeMs: Math.round((node.user + node.system) / 1000) };
+  const measured = { result, postgresMs: postgresCpuMs() - pg0, nodeMs: Math.round((node.user + node.system) / 1000) };
+  return wal ? { ...measured, walBytes: (await walPosition(wal)) - wal0 } : measured;
 }

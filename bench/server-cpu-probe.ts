@@ -31,6 +31,11 @@
  * about 216 per 500 events here, the ranges) and 0.5 in Node (the decoder
  * thread's copies, judging, pages, the statement's parameters, the 500
  * positions of each reply).
+ *
+ * Each side's line also gives the WAL the server wrote. 2026-12-05: plain
+ * 52.5 MB per 100k events; Chronicle 41.6-42.0 MB with heads UPDATEd where
+ * their rows exist (statements.ts), 44.2 MB when every head was upserted
+ * (the statement of c5ca993, run the same hour).
  */
 import pg from 'pg';
 import { createPostgresStore } from '../src/server/index.ts';
@@ -48,8 +53,13 @@ await withProbeDatabase(async (database, admin) => {
     const clients = pushClients(runId);
     const warm = pushClients(`${runId}-warm`, 10).map((c, i) => ({ ...c, token: clients[i]!.token }));
     const events = clients.reduce((n, c) => n + c.events.length, 0);
-    const line = (name: string, m: { result: { eventsPerSecond: number }; postgresMs: number; nodeMs: number }): string =>
-      `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${Math.round((m.postgresMs * 100_000) / events)} ms, node ${Math.round((m.nodeMs * 100_000) / events)} ms`;
+    const per100k = (value: number): number => Math.round((value * 100_000) / events);
+    const line = (
+      name: string,
+      m: { result: { eventsPerSecond: number }; postgresMs: number; nodeMs: number; walBytes?: number },
+    ): string =>
+      `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${per100k(m.postgresMs)} ms, node ${per100k(m.nodeMs)} ms, ` +
+      `WAL ${(per100k(m.walBytes ?? Number.NaN) / 1e6).toFixed(1)} MB`;
 
     await admin.query(`DROP TABLE IF EXISTS ${TABLES}; ${PLAIN_TABLE}`);
     const connections = await Promise.all(
@@ -61,7 +71,7 @@ await withProbeDatabase(async (database, admin) => {
     );
     await runBaseline(connections, warm);
     await admin.query('TRUNCATE plain_events; CHECKPOINT');
-    const plain = await measure(() => runBaseline(connections, clients));
+    const plain = await measure(() => runBaseline(connections, clients), admin);
     await Promise.all(connections.map((c) => c.end()));
 
     await admin.query(`DROP TABLE IF EXISTS ${TABLES}`);
@@ -70,7 +80,7 @@ await withProbeDatabase(async (database, admin) => {
     const { url } = await server.listen(0, '127.0.0.1');
     await runPushes(url, 'bench-warmup', warm);
     await admin.query('CHECKPOINT');
-    const chronicle = await measure(() => runPushes(url, 'bench-push', clients));
+    const chronicle = await measure(() => runPushes(url, 'bench-push', clients), admin);
     await server.close();
 
     const floors: string[] = [];
@@ -79,7 +89,7 @@ await withProbeDatabase(async (database, admin) => {
       const floor = await startFloorServer(database.url, mode);
       await runPushes(floor.url, 'floor-warmup', warm);
       await admin.query('CHECKPOINT');
-      floors.push(line(`floor ${mode}`, await measure(() => runPushes(floor.url, 'floor', clients))));
+      floors.push(line(`floor ${mode}`, await measure(() => runPushes(floor.url, 'floor', clients), admin)));
       await floor.close();
     }
 
