@@ -566,8 +566,15 @@ async function main() {
       const chronicleRunning = bench('replayRunChronicle');
       const chronicleRows = sampleHeaps ? await sampleUntil([pageHeap, workerHeap], chronicleRunning) : [];
       const chronicle = await chronicleRunning;
+      // What is still reachable once the replay is over: the heaps after a forced GC (not timed, not in the peak).
+      let afterGc;
+      if (sampleHeaps) {
+        await pageGc();
+        await workers.send(engineSession, 'HeapProfiler.collectGarbage');
+        afterGc = { page: await pageHeap(), worker: await workerHeap() };
+      }
       await bench('replayCloseChronicle');
-      return { dexieOpen, dexieBefore, dexieRows, dexie, chronicleOpen, pageBefore, workerBefore, chronicleRows, chronicle };
+      return { dexieOpen, dexieBefore, dexieRows, dexie, chronicleOpen, pageBefore, workerBefore, chronicleRows, chronicle, afterGc };
     };
     // Timed without sampling (reading a worker's heap over CDP interrupts it), in interleaved
     // rounds, the fastest of each side reported: one round of each moved by 40 % within a run
@@ -641,12 +648,14 @@ async function main() {
         workerBeforeMB: round(workerBefore / MB),
         baselineBeforeMB: round(dexieBefore / MB),
         samples: { chronicle: chronicleRows.length, baseline: dexieRows.length },
-        // Per round, the page's and the worker's own peaks too: a round far above the others is one side's garbage
-        // not yet collected (the page's old generation, on 2026-12-05), not data held.
+        // Per round, the page's and the worker's own peaks, and what a forced GC after the replay leaves of each:
+        // a round far above the others with the same heaps after GC held garbage not yet collected, not data.
         rounds: peaks.map((p) => ({
           chronicleMB: round(p.total / MB),
           pageMB: round(p.page / MB),
           workerMB: round(p.worker / MB),
+          pageAfterGcMB: round(p.round.afterGc.page / MB),
+          workerAfterGcMB: round(p.round.afterGc.worker / MB),
           baselineMB: round(p.dexie / MB),
         })),
         notes:
