@@ -88,7 +88,8 @@ export const INSERT_LOCK_TIMEOUT = '50ms';
  *    Heads are UPDATEd where their rows are in the statement's snapshot, and
  *    upserted otherwise: an upsert locks each row it takes over before it
  *    updates it, and a push touches up to one head per event (server-push's
- *    ~216 per 500 events: 6 % less WAL per push than upserting them all, 2026-12-05).
+ *    ~216 per 500 events: about 5 % less WAL than upserting them all, per
+ *    bench/server-cpu-probe.ts on 2026-12-05).
  *    The upsert also takes over a head row that the write this one followed
  *    inserted after this statement's snapshot was taken.
  *
