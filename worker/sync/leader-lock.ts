@@ -42,3 +42,48 @@ export function requestLeaderLock(name: string, hold: Holder): void {
   if (locks) void locks.request(name, hold);
   else requestProcessLock(name, hold);
 }
+
+/** Whether anyone holds the lock now (a holder's own engine knows it is the leader). */
+async function lockHeld(name: string): Promise<boolean> {
+  const locks = webLocks();
+  if (!locks) return processLocks.has(name);
+  const { held } = await locks.query();
+  return (held ?? []).some((lock) => lock.name === name);
+}
+
+/** How long an engine whose lock request is pending, with no one holding it, waits for it. */
+const GRANT_WAIT_MS = 5000;
+
+/**
+ * Whether this engine is about to lead: false at once when another holder has
+ * the lock; otherwise it waits for its own request to be granted (`granted`),
+ * at most GRANT_WAIT_MS. Right after a store opens its request is usually
+ * still pending (Web Locks answer asynchronously), and nobody else leads: a
+ * sync asked for then is this engine's to run, not another tab's.
+ */
+export async function leadershipComing(name: string, granted: { promise: Promise<void>; done: () => boolean }): Promise<boolean> {
+  if (granted.done()) return true;
+  if ((await lockHeld(name)) && !granted.done()) return false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(resolve, GRANT_WAIT_MS, false)));
+  try {
+    return await Promise.race([granted.promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A lock request's grant, as leadershipComing reads it. */
+export function grantSignal(): { promise: Promise<void>; done: () => boolean; grant: () => void } {
+  let isDone = false;
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return {
+    promise,
+    done: () => isDone,
+    grant() {
+      isDone = true;
+      resolve();
+    },
+  };
+}

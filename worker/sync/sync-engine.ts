@@ -5,7 +5,7 @@ import type { ChronicleDB } from '../db.ts';
 import type { RebaseConflict, RebaseDecision } from '../rebase.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from '../types.ts';
 import { backoffDelay } from './backoff.ts';
-import { requestLeaderLock } from './leader-lock.ts';
+import { grantSignal, leadershipComing, requestLeaderLock } from './leader-lock.ts';
 import { createLiveFollower, type WebSocketFactory } from './live-follow.ts';
 import { createSyncRound } from './sync-round.ts';
 import { withEncryption } from './encryption.ts';
@@ -150,6 +150,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   );
 
   const status: SyncStatus = initialSyncStatus('standby');
+  const lockName = `chronicle-sync:${deps.name}`;
+  const granted = grantSignal();
   let stopped = false;
   let paused = false;
   const { sleep, wake } = createWakeableSleep();
@@ -280,11 +282,13 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
       dirty = true;
       if (failures === 0) wake();
     },
-    syncNow() {
+    async syncNow() {
+      // Right after opening, this engine's lock request may still be pending: then the round is its own.
+      const leading = status.leader || stopped || paused || (await leadershipComing(lockName, granted));
       return new Promise<void>((resolve, reject) => {
         if (stopped) return reject(new ChronicleError('SYNC_STOPPED', 'Sync is stopped'));
         if (paused) return reject(new ChronicleError('SYNC_PAUSED', 'Sync is paused'));
-        if (!status.leader) return reject(new ChronicleError('SYNC_STANDBY', 'Another tab syncs this store; it will pick up the change'));
+        if (!leading) return reject(new ChronicleError('SYNC_STANDBY', 'Another tab syncs this store; it will pick up the change'));
         roundWaiters.push({ resolve, reject });
         runner.trigger();
       });
@@ -315,7 +319,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   };
 
   // Only one tab per store syncs: the one holding the lock. The others wait for it.
-  requestLeaderLock(`chronicle-sync:${deps.name}`, () => {
+  requestLeaderLock(lockName, () => {
+    granted.grant();
     if (stopped) return undefined;
     loopDone = loop();
     return new Promise<void>((resolve) => {
