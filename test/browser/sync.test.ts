@@ -38,6 +38,25 @@ describe('sync in Chromium (engine in a Web Worker)', () => {
     }
   });
 
+  for (const worker of [true, false]) {
+    it(`syncNow right after openStore runs the round in the only tab (engine ${worker ? 'in a worker' : 'on the page'})`, async () => {
+      // Web Locks grant the sync lock asynchronously: the store is open before its engine leads. A sync asked
+      // for then is this tab's to run (it was refused as another tab's, SYNC_STANDBY, in every try).
+      for (let i = 0; i < 3; i++) {
+        const store = await openTestStore({ ...model, worker, sync: sync(`first-${Date.now().toString(36)}-${i}`) });
+        try {
+          await store.sync.syncNow();
+          expect(await store.sync.status()).toMatchObject({ leader: true, lastError: null });
+          await store.append(`o${i}`, [{ type: 'OrderPlaced', data: { customerId: 'c' } }]);
+          await store.sync.syncNow();
+          expect(await store.sync.status()).toMatchObject({ pending: 0, confirmedPosition: 1 });
+        } finally {
+          await store.dispose();
+        }
+      }
+    });
+  }
+
   it('only one tab syncs a store (Web Lock); when it closes another takes over', async () => {
     const log = `lock-${Date.now().toString(36)}`;
     const first = await openTestStore({ ...model, worker: true, sync: sync(log) });
@@ -47,6 +66,10 @@ describe('sync in Chromium (engine in a Web Worker)', () => {
       const seen: SyncStatus[] = [];
       const stop = second.sync.subscribe((s) => seen.push(s));
       expect((await second.sync.status()).leader).toBe(false);
+      // The lock is held elsewhere: a standby tab's syncNow is refused at once, not after a wait.
+      const asked = Date.now();
+      await expect(second.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_STANDBY' });
+      expect(Date.now() - asked).toBeLessThan(2000);
       // An append in the standby tab is pushed by the leader.
       await second.append('o2', [item('x')]);
       await until(async () => (await second.sync.status()).pending === 0, 'the leader to push the standby tab’s event');
