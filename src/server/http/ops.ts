@@ -37,8 +37,9 @@ export async function handleReady(
   try {
     await withDeadline(context.store.ping(), context.timeouts.readyMs, 'readiness check');
   } catch (error) {
-    // A schema mismatch says what to do about it; anything else is "the store does not answer".
-    if (error instanceof SyncError && error.details.reason === 'schema-mismatch') throw error;
+    // A schema mismatch or a missing privilege says what to do about it; anything else is "the store does not answer".
+    if (error instanceof SyncError && (error.details.reason === 'schema-mismatch' || error.details.reason === 'store-permission'))
+      throw error;
     const cause = error instanceof Error ? error.message : String(error);
     throw new SyncError('UNAVAILABLE', `The log store is not reachable: ${cause}`, {
       reason: 'store-unreachable',

@@ -200,6 +200,19 @@ export async function migrate(
 }
 
 /**
+ * For /ready: the role still holds every privilege a server uses. A GRANT
+ * revoked while it serves fails pushes (servingRefusal) but not a plain read,
+ * so without this a load balancer would keep sending traffic to a server that
+ * can store nothing. One catalog query.
+ */
+export async function checkServingPrivileges(driver: SqlDriver): Promise<void> {
+  const missing = await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']);
+  if (missing.length === 0) return;
+  const { message } = privilegesError(await currentRole(driver), missing);
+  throw new SyncError('UNAVAILABLE', message, { reason: 'store-permission' });
+}
+
+/**
  * A statement refused with insufficient_privilege while serving (a GRANT
  * revoked after the start, which checked them): 503, which clients retry
  * later with their events kept, saying what the role now lacks and the GRANTs

@@ -4,7 +4,7 @@ import { lockLog } from './log-state.ts';
 import { moveRefusal, toLogMove } from './move-state.ts';
 import { createPushPipeline } from './push-pipeline.ts';
 import { NOT_PERMITTED } from './schema-access.ts';
-import { checkSchemaVersion, readSchemaVersion, schemaMismatch, SCHEMA_VERSION, servingRefusal } from './schema.ts';
+import { checkSchemaVersion, checkServingPrivileges, readSchemaVersion, schemaMismatch, SCHEMA_VERSION, servingRefusal } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import { readPull } from './read-pull.ts';
 import { FENCE_SQL, num } from './statements.ts';
@@ -229,8 +229,12 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
     },
 
     ping() {
-      // Reachable, and at this server's schema version (a newer server may have migrated the database).
-      return guard(() => checkSchemaVersion(driver));
+      // Reachable, at this server's schema version (a newer server may have migrated the database), and
+      // still allowed to write (a GRANT may have been revoked since the start).
+      return guard(async () => {
+        await checkSchemaVersion(driver);
+        await checkServingPrivileges(driver);
+      });
     },
 
     stats(): StoreStats {
