@@ -199,7 +199,7 @@ describePg('a server whose role may use the tables but not create or alter them'
     );
   });
 
-  it('a privilege revoked while it serves: pushes get 503 store-permission, logged with the GRANTs; granted again, the same push is stored once', async () => {
+  it('a privilege revoked while it serves: pushes and /ready get 503 store-permission, logged with the GRANTs; granted again, the same push is stored once', async () => {
     const database = await ownerSetUp();
     const owner = await ownerConnection(database.url);
     const name = await appRole(database.url, 'SELECT, INSERT, UPDATE, DELETE');
@@ -224,7 +224,16 @@ describePg('a server whose role may use the tables but not create or alter them'
       expect(failed).toMatchObject({ status: 503, code: 'UNAVAILABLE', reason: 'store-permission', action: 'push' });
       expect(failed?.message).toBe(refused.message);
 
+      // A load balancer asking /ready takes the server out of rotation, told what the role lacks.
+      const notReady = await fetch(`${url}/ready`);
+      expect(notReady.status).toBe(503);
+      const notReadyBody = (await notReady.json()) as { error: { code: string; message: string; details: { reason: string } } };
+      expect(notReadyBody.error).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'store-permission' } });
+      expect(notReadyBody.error.message).toContain(`INSERT on public.chronicle_event_ids`);
+      expect(notReadyBody.error.message).toContain(`GRANT INSERT ON public.chronicle_event_ids TO "${name}";`);
+
       await runGrantsOf(owner, new Error(refused.message));
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
       const stored = okPush(await httpPush(url, 'orders', push));
       expect(stored).toMatchObject({ head: 3, duplicates: 0, clientSeq: 3 });
       const events = (await store.pull('orders', { after: 0, limit: 10 })).eventsJson.map((json) => JSON.parse(json) as { id: string });
