@@ -51,6 +51,9 @@ Setting up and migrating (a release step, as the role that owns Chronicle's tabl
   migrate                 create the tables or bring them to this version's schema, then exit (0 when done).
                           Servers may then run as a role with SELECT, INSERT, UPDATE and DELETE on them only.
 
+migrate, move-log and purge-moved take the --pg-*-timeout options below too (a migration's or a copy's
+statements may need a longer --pg-statement-timeout on a slow disk).
+
 Options:
   --port <n>              port to listen on (default 8787, or $PORT); 0 picks a free one
   --host <addr>           address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
@@ -96,6 +99,29 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   if (!Number.isInteger(n) || n < 0 || (!allowZero && n === 0))
     fail(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${value}"`);
   return n;
+}
+
+/** The PostgreSQL timeout flags, which the server and every command that opens its databases take. */
+const PG_TIMEOUT_OPTIONS = {
+  'pg-connect-timeout': { type: 'string' },
+  'pg-statement-timeout': { type: 'string' },
+  'pg-lock-timeout': { type: 'string' },
+  'pg-query-timeout': { type: 'string' },
+} as const;
+
+/** The PostgreSQL timeouts given by PG_TIMEOUT_OPTIONS' flags (the store's defaults for the rest). */
+function pgTimeoutsOf(values: Partial<Record<keyof typeof PG_TIMEOUT_OPTIONS, string | undefined>>): PostgresTimeouts {
+  const timeouts: PostgresTimeouts = {};
+  for (const [flag, key] of [
+    ['pg-connect-timeout', 'connectTimeoutMs'],
+    ['pg-statement-timeout', 'statementTimeoutMs'],
+    ['pg-lock-timeout', 'lockTimeoutMs'],
+    ['pg-query-timeout', 'queryTimeoutMs'],
+  ] as const) {
+    const value = values[flag];
+    if (value !== undefined) timeouts[key] = positiveInt(flag, value, 0);
+  }
+  return timeouts;
 }
 
 /** Several databases: a --shard-map file, or --database-url given more than once (or as name=url). */
@@ -203,10 +229,7 @@ async function main(): Promise<void> {
         'ready-timeout': { type: 'string' },
         'body-timeout': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
-        'pg-connect-timeout': { type: 'string' },
-        'pg-statement-timeout': { type: 'string' },
-        'pg-lock-timeout': { type: 'string' },
-        'pg-query-timeout': { type: 'string' },
+        ...PG_TIMEOUT_OPTIONS,
         'pool-size': { type: 'string' },
         'shared-buffers-mb': { type: 'string' },
         'log-format': { type: 'string' },
@@ -262,16 +285,7 @@ async function main(): Promise<void> {
     const value = ms(flag);
     if (value !== undefined) timeouts[key] = value;
   }
-  const pgTimeouts: PostgresTimeouts = {};
-  for (const [flag, key] of [
-    ['pg-connect-timeout', 'connectTimeoutMs'],
-    ['pg-statement-timeout', 'statementTimeoutMs'],
-    ['pg-lock-timeout', 'lockTimeoutMs'],
-    ['pg-query-timeout', 'queryTimeoutMs'],
-  ] as const) {
-    const value = ms(flag);
-    if (value !== undefined) pgTimeouts[key] = value;
-  }
+  const pgTimeouts = pgTimeoutsOf(args);
   const poolSize = ms('pool-size');
   const sharedBuffersMb = ms('shared-buffers-mb');
   // A database of an older schema is migrated as the store opens; moving events into pages (4 -> 5) can take
@@ -383,6 +397,7 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
         'database-url': { type: 'string', multiple: true },
         'update-map': { type: 'boolean' },
         'batch-events': { type: 'string' },
+        ...PG_TIMEOUT_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -419,7 +434,7 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
   const batchEvents = args['batch-events'] ? positiveInt('batch-events', args['batch-events'], 5000) : undefined;
 
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  const store = await createShardedPostgresStore({ ...map, poolSize: 2 });
+  const store = await createShardedPostgresStore({ ...map, ...pgTimeoutsOf(args), poolSize: 2 });
   try {
     if (command === 'purge-moved') {
       const purged = await store.purgeMovedLog(log, shardArg);
@@ -482,13 +497,14 @@ async function migrateCommand(): Promise<void> {
         'database-url': { type: 'string', multiple: true },
         'shard-map': { type: 'string' },
         data: { type: 'string' },
+        ...PG_TIMEOUT_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
       allowPositionals: false,
     });
   } catch (error) {
-    fail(`migrate: ${(error as Error).message}; it takes --database-url, --shard-map or --data`);
+    fail(`migrate: ${(error as Error).message}; it takes --database-url, --shard-map or --data, and --pg-*-timeout`);
   }
   const args = parsed.values;
   if (args.help) {
@@ -498,6 +514,8 @@ async function migrateCommand(): Promise<void> {
   const urls = args['database-url'] ?? (process.env.DATABASE_URL ? [process.env.DATABASE_URL] : []);
   if ((urls.length > 0 || args['shard-map']) && args.data) fail('use either --database-url / --shard-map or --data, not both');
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
+  // A slow disk may need a longer statement_timeout for the migration's windows than a server's requests do.
+  const pgTimeouts = pgTimeoutsOf(args);
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const onMigrationProgress = everyFewSeconds((progress) =>
     say(`migrating from schema ${progress.fromVersion} to ${progress.toVersion}: ${progress.events} events moved (log ${progress.log})`),
@@ -505,13 +523,13 @@ async function migrateCommand(): Promise<void> {
   let store: LogStore;
   let described: string;
   if (sharding) {
-    store = await createShardedPostgresStore({ ...sharding.map, poolSize: 1, onMigrationProgress });
+    store = await createShardedPostgresStore({ ...sharding.map, ...pgTimeouts, poolSize: 1, onMigrationProgress });
     described = Object.entries(sharding.map.shards)
       .map(([name, url]) => `shard ${name} (${placeOf(url)})`)
       .join(', ');
   } else if (urls[0]) {
     const url = checkDatabaseUrl(urls[0]);
-    store = await createPostgresStore({ connectionString: url, poolSize: 1, onMigrationProgress });
+    store = await createPostgresStore({ connectionString: url, ...pgTimeouts, poolSize: 1, onMigrationProgress });
     described = `PostgreSQL ${placeOf(url)}`;
   } else if (args.data) {
     const dataDir = resolve(args.data);
