@@ -139,6 +139,9 @@ describePg('moving a log between two PostgreSQL databases under load, with the C
       '--update-map',
       '--batch-events',
       '100',
+      // The PostgreSQL timeouts the server takes (a big copy on a slow disk may need a longer statement timeout).
+      '--pg-statement-timeout',
+      '60000',
     ]);
     expect(code, output).toBe(0);
     expect(output).toMatch(new RegExp(`moved log ${log} from a to b: \\d+ events, \\d+ clients, 1 checksums equal`));
@@ -185,7 +188,7 @@ describePg('moving a log between two PostgreSQL databases under load, with the C
     ]);
 
     // Once every server routes it to b, the old rows go; the tombstone stays and still sends the second server on.
-    const purge = await runCli(['purge-moved', '--log', log, '--from', 'a', '--shard-map', mapFile]);
+    const purge = await runCli(['purge-moved', '--log', log, '--from', 'a', '--shard-map', mapFile, '--pg-lock-timeout', '10000']);
     expect(purge.code, purge.output).toBe(0);
     expect(purge.output).toContain(`purged log ${log} from a: ${frozenAt} events`);
     expect(await storedEventCount(on(dbs[0]!), log)).toBe(0);

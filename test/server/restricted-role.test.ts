@@ -260,6 +260,33 @@ describePg('chronicle-server migrate', () => {
     expect((await store.pull('orders', { after: 0, limit: 10 })).eventsJson).toHaveLength(2);
   });
 
+  it('takes the PostgreSQL timeouts: a migration blocked on a lock ends at --pg-statement-timeout, with exit 1', async () => {
+    database = await createTestDatabase();
+    expect((await runCli(['migrate', '--database-url', database.url])).code).toBe(0);
+    const holder = await ownerConnection(database.url);
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE chronicle_schema IN ACCESS EXCLUSIVE MODE');
+    try {
+      // By default the lock wait (5 s) ends first; given a shorter statement timeout, that one does.
+      const blocked = await runCli([
+        'migrate',
+        '--database-url',
+        database.url,
+        '--pg-statement-timeout',
+        '300',
+        '--pg-lock-timeout',
+        '20000',
+      ]);
+      expect(blocked.code).toBe(1);
+      expect(blocked.output).toContain('canceling statement due to statement timeout');
+    } finally {
+      await holder.query('ROLLBACK');
+    }
+    const bad = await runCli(['migrate', '--database-url', database.url, '--pg-lock-timeout', 'soon']);
+    expect(bad.output).toContain('--pg-lock-timeout must be a positive integer, got "soon"');
+    expect(bad.code).not.toBe(0);
+  });
+
   it('as a role that may not create the tables: exit 1, and the error says which role and what to run', async () => {
     database = await createTestDatabase();
     const name = await appRole(database.url, false);
