@@ -42,6 +42,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
   '--enable-precise-memory-info',
+  // V8 flags for diagnosing a run, e.g. CHRONICLE_BENCH_JS_FLAGS=--trace-gc with DEBUG=pw:browser (Chromium's stdout).
+  ...(process.env.CHRONICLE_BENCH_JS_FLAGS ? [`--js-flags=${process.env.CHRONICLE_BENCH_JS_FLAGS}`] : []),
 ];
 /** The name openStore gives the engine's worker (src/client/connection.ts). */
 const ENGINE_WORKER_TITLE = 'chronicle-engine';
@@ -53,6 +55,14 @@ const REPLAY_ROUNDS = 3;
  * reported). A peak is the live data plus whatever garbage the young generation holds when it is
  * sampled: one sampled round of the same code gave 0.55 in one run of four on 2026-12-04 and
  * 0.84-0.85 in the others (the page's peak 24.8 MB against 10.9-11.2 MB).
+ * What --trace-gc shows of the high rounds (2026-12-05): V8 deserializes a message of more than
+ * 100 KB (a readLog result of ~4,000 events is ~1 MB) straight into the old generation, so the
+ * page's strings pile up there until a full GC, whose timing decides the peak. Tried that day:
+ * the pages in messages under 100 KB each: worse (page 20-35 MB: the strings, now young, survive
+ * scavenges and grow the young generation); the pages as moved UTF-8 bytes decoded with
+ * TextDecoder: page 7-16 MB, but mostly because Blink makes such strings external (off the JS
+ * heap, not less memory), and replay ~20 % slower; reads of 300 events: page 6 MB, worker
+ * 15-16 MB, replay twice as slow. None kept.
  */
 const HEAP_ROUNDS = 3;
 /** A hung bench must not hang CI forever. */
