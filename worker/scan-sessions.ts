@@ -1,0 +1,132 @@
+import { confirmedPositionOf, type LogCursor } from '../src/core/cursor.ts';
+import { HistoryCompactedError } from '../src/core/errors.ts';
+import { CONFIRMED, type LogPageQuery, type LogPageResult, type RawPage } from './types.ts';
+
+/**
+ * Log scans that the engine walks for the page, a few pages per call
+ * (call-port.ts: scanOpen, scanNext, scanClose), instead of one read of
+ * thousands of events per call.
+ *
+ * Why: V8 deserializes a message of more than 100 KB straight into the old
+ * generation, and a read of a few thousand events is about a megabyte of page
+ * JSON. A replay's page strings, garbage milliseconds later, then piled up
+ * until a full GC, on both threads. A scan's call here answers at most
+ * SCAN_PART_CHARS of pages (unless one page alone is larger): its strings
+ * are young and die young. The engine keeps reading IndexedDB ahead in
+ * bigger steps (SCAN_FILL_EVENTS), so the page's calls rarely wait for it.
+ */
+
+/** Characters of page JSON one scanNext answers at most (unless a single page is larger): under 100 KB even at two bytes each. */
+export const SCAN_PART_CHARS = 45_000;
+/** Events read from IndexedDB per step, ahead of the page's calls. */
+export const SCAN_FILL_EVENTS = 2_000;
+/** Scans open at once per port; the oldest is dropped past this (a page that never closes its scans cannot grow the engine's memory). */
+export const MAX_OPEN_SCANS = 64;
+
+export interface ScanStep {
+  pages: RawPage[];
+  /** No page after these exists now. */
+  end: boolean;
+  historyStartsAt: number;
+  droppedTimes?: [number, number];
+}
+
+interface Scan {
+  query: LogPageQuery;
+  /** Where the next IndexedDB read starts: after the last event of the pages read so far. */
+  after: LogCursor | null;
+  /** Pages read and not yet answered. */
+  buffer: RawPage[];
+  /** The last read said nothing follows. */
+  sourceEnd: boolean;
+  history: Pick<LogPageResult, 'historyStartsAt' | 'droppedTimes'>;
+  /** The read in progress, if any. */
+  filling: Promise<void> | undefined;
+  /** A read failed: every later call fails with it. */
+  failure: unknown;
+  /** IndexedDB reads made so far. */
+  reads: number;
+}
+
+/**
+ * A scan that already began must not skip: when compaction dropped confirmed
+ * events after the last one it read (between two reads), the next read would
+ * silently start later.
+ */
+function checkNotDroppedSince(readUpTo: LogCursor | null, historyStartsAt: number): void {
+  if (!readUpTo || readUpTo.area !== CONFIRMED) return;
+  const nextPosition = confirmedPositionOf(readUpTo) + 1;
+  if (historyStartsAt > nextPosition) throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: nextPosition });
+}
+
+export function createScanSessions(readLog: (query: LogPageQuery) => Promise<LogPageResult>) {
+  const scans = new Map<number, Scan>();
+
+  const fill = (scan: Scan): Promise<void> => {
+    scan.filling ??= (async () => {
+      try {
+        const result = await readLog({ ...scan.query, after: scan.after, maxEvents: SCAN_FILL_EVENTS });
+        // The first read's history is the page's to judge (it knows what the scan asked for); later ones must not skip.
+        if (scan.reads++ > 0) checkNotDroppedSince(scan.after, result.historyStartsAt);
+        scan.history = result.droppedTimes
+          ? { historyStartsAt: result.historyStartsAt, droppedTimes: result.droppedTimes }
+          : { historyStartsAt: result.historyStartsAt };
+        for (const page of result.pages) scan.buffer.push(page);
+        const last = result.pages[result.pages.length - 1];
+        if (last) scan.after = { area: last.area, page: last.page, index: last.count - 1 };
+        scan.sourceEnd = result.end || !last;
+      } catch (error) {
+        scan.failure = error;
+      } finally {
+        scan.filling = undefined;
+      }
+    })();
+    return scan.filling;
+  };
+
+  return {
+    /** Starts a scan under the page's id (reads nothing yet). */
+    open(id: number, query: LogPageQuery): void {
+      if (scans.size >= MAX_OPEN_SCANS) scans.delete(scans.keys().next().value!);
+      scans.set(id, {
+        query,
+        after: query.after ?? null,
+        buffer: [],
+        sourceEnd: false,
+        history: { historyStartsAt: 0 },
+        filling: undefined,
+        failure: undefined,
+        reads: 0,
+      });
+    },
+
+    /** The scan's next pages (up to SCAN_PART_CHARS); reads ahead for the call after. */
+    async next(id: number): Promise<ScanStep> {
+      const scan = scans.get(id);
+      if (!scan) throw new Error(`log scan ${id} is not open (closed, or dropped after ${MAX_OPEN_SCANS} newer ones)`);
+      while (scan.buffer.length === 0 && !scan.sourceEnd && scan.failure === undefined) await fill(scan);
+      if (scan.failure !== undefined) throw scan.failure;
+      const pages: RawPage[] = [];
+      let chars = 0;
+      while (scan.buffer.length > 0 && (pages.length === 0 || chars + scan.buffer[0]!.json.length <= SCAN_PART_CHARS)) {
+        const page = scan.buffer.shift()!;
+        chars += page.json.length;
+        pages.push(page);
+      }
+      const end = scan.buffer.length === 0 && scan.sourceEnd;
+      // Read ahead while the page handles these: the next call finds its pages waiting.
+      if (!end && scan.buffer.length === 0) void fill(scan);
+      if (end) scans.delete(id);
+      return { pages, end, ...scan.history };
+    },
+
+    close(id: number): void {
+      scans.delete(id);
+    },
+
+    /** Scans open now. */
+    size: (): number => scans.size,
+  };
+}
+
+export type ScanSessions = ReturnType<typeof createScanSessions>;
