@@ -289,6 +289,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
         append: (request) => appends.append(request),
         appendBatch: (requests) => appends.appendBatch(requests),
         readSnapshotAndTail: (aggregateId, maxPages) => engine.readSnapshotAndTail(aggregateId, maxPages),
+        readLog: (query) => engine.readLog(query),
         subscribe: (listener) => feed.subscribe(listener),
         unsubscribe: (id) => feed.unsubscribe(id),
       });
