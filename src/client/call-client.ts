@@ -10,7 +10,9 @@ import {
   type CallMessage,
   type CallReply,
   type Change,
+  type LogPageQuery,
   type OutcomesWire,
+  type ScanStep,
   type SnapshotAndTail,
   type WireError,
 } from '../../worker/contract.ts';
@@ -20,8 +22,16 @@ export interface CallClient {
   append(request: AppendRequest): Promise<AppendOutcome>;
   appendBatch(requests: AppendRequest[]): Promise<AppendOutcome[]>;
   readSnapshotAndTail(aggregateId: string, maxPages: number): Promise<SnapshotAndTail>;
+  /** A log scan the engine walks, a few pages per call (worker/scan-sessions.ts). */
+  openScan(query: LogPageQuery): LogScanSession;
   /** Resolves once the engine tells this listener of every change from then on. */
   subscribe(listener: (change: Change) => void): Promise<() => void>;
+  close(): void;
+}
+
+/** A log scan open in the engine: its next pages, until `end`; close it when stopping early. */
+export interface LogScanSession {
+  next(): Promise<ScanStep>;
   close(): void;
 }
 
@@ -64,6 +74,24 @@ export function createCallClient(port: MessagePort): CallClient {
       return outcomesFromWire(wire, requests);
     },
     readSnapshotAndTail: (aggregateId, maxPages) => send<SnapshotAndTail>([nextId++, 'load', aggregateId, maxPages]),
+    openScan(query) {
+      const scan = nextId++;
+      // Not awaited: the port keeps order, so the first scanNext finds the scan open.
+      send<void>([nextId++, 'scanOpen', scan, query]).catch(() => undefined);
+      let ended = false;
+      return {
+        async next() {
+          const step = await send<ScanStep>([nextId++, 'scanNext', scan]);
+          if (step.end) ended = true; // the engine let go of it
+          return step;
+        },
+        close() {
+          if (ended) return;
+          ended = true;
+          send<void>([nextId++, 'scanClose', scan]).catch(() => undefined);
+        },
+      };
+    },
     async subscribe(listener) {
       const key = nextId++;
       listeners.set(key, listener);

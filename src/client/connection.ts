@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import { ConfigError } from '../core/errors.ts';
-import { installErrorTransfer, type Change, type Engine, type EngineHost } from '../../worker/contract.ts';
-import { createCallClient } from './call-client.ts';
+import { installErrorTransfer, type Change, type Engine, type EngineHost, type LogPageQuery } from '../../worker/contract.ts';
+import { createCallClient, type LogScanSession } from './call-client.ts';
 import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModuleUrl } from './spawn-worker.ts';
 
 /**
@@ -23,6 +23,8 @@ type AsyncEngine = {
 export interface EngineConnection {
   readonly engine: AsyncEngine;
   readonly inWorker: boolean;
+  /** Worker mode: opens a log scan that the engine walks a few pages per call (worker/scan-sessions.ts). */
+  openScan?(query: LogPageQuery): LogScanSession;
   subscribe(listener: (change: Change) => void): Promise<() => void>;
   /** Makes an object of functions callable from the engine's side (a comlink proxy in worker mode). */
   callable<T extends object>(functions: T): T;
@@ -132,6 +134,7 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
   return {
     engine,
     inWorker: true,
+    openScan: (query) => calls.openScan(query),
     subscribe: (listener) => calls.subscribe(listener),
     callable: (functions) => Comlink.proxy(functions),
     async close() {

@@ -2,7 +2,7 @@ import { firstWantedPosition, startsBeforeHistory } from '../core/compaction.ts'
 import { HistoryCompactedError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
 import { confirmedPositionOf, type LogCursor } from '../core/cursor.ts';
-import { CONFIRMED, PENDING, type RawPage } from '../../worker/contract.ts';
+import { CONFIRMED, PENDING, type LogPageQuery, type LogPageResult, type RawPage } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, type PlacedEvent } from './log-events.ts';
 import type { LogFilter } from './types.ts';
@@ -11,11 +11,12 @@ import type { LogFilter } from './types.ts';
 export const SCAN_BATCH_EVENTS = 12000;
 
 /**
- * Events asked of the engine per call. What a scan holds at once is about
- * two of these (the result being decoded and the next one, asked for
- * ahead), however big the batches it yields: ~4,000 events of ~300 bytes
- * are ~1.2 MB of page JSON, and one engine call's worth decoded on the
- * app's thread is a task of ~10 ms.
+ * Events asked of an in-process engine per call. What a scan holds at once
+ * is about two of these (the result being decoded and the next one, asked
+ * for ahead), however big the batches it yields: ~4,000 events of ~300
+ * bytes are ~1.2 MB of page JSON, and one engine call's worth decoded on
+ * the app's thread is a task of ~10 ms. An engine in a worker is walked a
+ * few pages per call instead (worker/scan-sessions.ts).
  */
 export const SCAN_READ_EVENTS = 4000;
 
@@ -105,8 +106,8 @@ function matcher(filter: LogFilter): (p: PlacedEvent) => boolean {
  * Pages are decoded one at a time, as the consumer asks for more: a batch
  * holds the events of the pages it covers and nothing else, so a consumer
  * that takes small batches (`batchEvents: 1` yields page by page) keeps
- * little decoded at once. The engine is read ahead by one call
- * (SCAN_READ_EVENTS), so IndexedDB reads while the app handles a batch.
+ * little decoded at once. The engine is read ahead by one call, so
+ * IndexedDB reads while the app handles a batch (openSource).
  */
 export async function* scanLog(
   connection: EngineConnection,
@@ -124,76 +125,115 @@ export async function* scanLog(
     after = { area: PENDING, page: 0, index: 0 };
   }
   const confirmedOnly = filter.status === 'confirmed' || filter.fromPosition !== undefined || filter.toPosition !== undefined;
-  const read = (from: LogCursor | null) =>
-    connection.engine.readLog({
-      after: from,
-      fromPosition: filter.fromPosition,
-      fromTime: filter.fromTime,
-      toTime: filter.toTime,
-      maxEvents: readEvents,
-    });
-  let next = read(after);
-  let batch: PlacedEvent[] = [];
-  let offsets: number[] = [];
-  let scanned = 0;
-  let last = after;
-  let historyStartsAt = 1;
-  const take = (): ScanBatch => {
-    const out = { matches: batch, scanned, offsets, last: last! };
-    batch = [];
-    offsets = [];
-    scanned = 0;
-    return out;
-  };
-  let first = true;
-  for (;;) {
-    let result = await next;
-    historyStartsAt = result.historyStartsAt;
-    if (first) {
-      first = false;
-      checkHistory(filter, after, options.history ?? 'explicit', historyStartsAt, result.droppedTimes);
-    } else {
-      checkNotDroppedSince(after, historyStartsAt);
-    }
-    // Ask for the following pages now, so IndexedDB reads while these are decoded and handled.
-    const lastPage = result.pages[result.pages.length - 1];
-    const following: LogCursor | null = lastPage ? { area: lastPage.area, page: lastPage.page, index: lastPage.count - 1 } : null;
-    const more = !result.end && following !== null;
-    if (more) {
-      next = read(following);
-      next.catch(() => undefined); // a consumer that stops early leaves it unawaited
-    }
-    const pages = result.pages;
-    result = undefined as unknown as typeof result;
-    let pastEnd = false;
-    for (let p = 0; p < pages.length; p++) {
-      const page = pages[p]!;
-      if (confirmedOnly && page.area !== CONFIRMED) {
-        pastEnd = true; // pending events have no position
-        break;
+  const source = openSource(connection, {
+    after,
+    fromPosition: filter.fromPosition,
+    fromTime: filter.fromTime,
+    toTime: filter.toTime,
+    maxEvents: readEvents,
+  });
+  try {
+    yield* walk();
+  } finally {
+    source.close();
+  }
+
+  async function* walk(): AsyncGenerator<ScanBatch> {
+    let next = source.next();
+    let batch: PlacedEvent[] = [];
+    let offsets: number[] = [];
+    let scanned = 0;
+    let last = after;
+    let historyStartsAt = 1;
+    const take = (): ScanBatch => {
+      const out = { matches: batch, scanned, offsets, last: last! };
+      batch = [];
+      offsets = [];
+      scanned = 0;
+      return out;
+    };
+    let first = true;
+    for (;;) {
+      let result = await next;
+      historyStartsAt = result.historyStartsAt;
+      if (first) {
+        first = false;
+        checkHistory(filter, after, options.history ?? 'explicit', historyStartsAt, result.droppedTimes);
+      } else if (!source.checksDrops) {
+        checkNotDroppedSince(after, historyStartsAt);
       }
-      for (const placed of decodePage(registry, page, after, keepStored)) {
-        scanned++;
-        last = placed.cursor;
-        if (filter.toPosition !== undefined && (placed.event.position ?? Infinity) > filter.toPosition) {
-          pastEnd = true;
+      // Ask for the following pages now, so IndexedDB reads while these are decoded and handled.
+      const lastPage = result.pages[result.pages.length - 1];
+      const following: LogCursor | null = lastPage ? { area: lastPage.area, page: lastPage.page, index: lastPage.count - 1 } : null;
+      const more = !result.end && following !== null;
+      if (more) {
+        next = source.next();
+        next.catch(() => undefined); // a consumer that stops early leaves it unawaited
+      }
+      const pages = result.pages;
+      result = undefined as unknown as typeof result;
+      let pastEnd = false;
+      for (let p = 0; p < pages.length; p++) {
+        const page = pages[p]!;
+        if (confirmedOnly && page.area !== CONFIRMED) {
+          pastEnd = true; // pending events have no position
           break;
         }
-        if (matches(placed)) {
-          batch.push(placed);
-          offsets.push(scanned);
+        for (const placed of decodePage(registry, page, after, keepStored)) {
+          scanned++;
+          last = placed.cursor;
+          if (filter.toPosition !== undefined && (placed.event.position ?? Infinity) > filter.toPosition) {
+            pastEnd = true;
+            break;
+          }
+          if (matches(placed)) {
+            batch.push(placed);
+            offsets.push(scanned);
+          }
         }
+        // The page is decoded: let go of its JSON before the next one.
+        pages[p] = undefined as unknown as RawPage;
+        if (pastEnd) break;
+        if (scanned >= batchEvents) yield take();
       }
-      // The page is decoded: let go of its JSON before the next one.
-      pages[p] = undefined as unknown as RawPage;
-      if (pastEnd) break;
-      if (scanned >= batchEvents) yield take();
+      if (pastEnd || !more) {
+        if (last && (scanned > 0 || batch.length > 0)) yield take();
+        return;
+      }
+      // Resume after everything the engine returned (even events before the cursor were looked at).
+      after = following;
     }
-    if (pastEnd || !more) {
-      if (last && (scanned > 0 || batch.length > 0)) yield take();
-      return;
-    }
-    // Resume after everything the engine returned (even events before the cursor were looked at).
-    after = following;
   }
+}
+
+/** Where a scan's pages come from, step by step in log order. */
+interface LogSource {
+  next(): Promise<LogPageResult>;
+  close(): void;
+  /** The source itself refuses to skip events compaction dropped between its reads. */
+  readonly checksDrops: boolean;
+}
+
+/**
+ * With the engine in a worker: a scan the engine walks a few pages per call
+ * (worker/scan-sessions.ts), whose messages stay small enough for V8 to keep
+ * their strings young. In-process: readLog calls of `query.maxEvents` each,
+ * each after the last page the one before returned.
+ */
+function openSource(connection: EngineConnection, query: LogPageQuery): LogSource {
+  if (connection.openScan) {
+    const scan = connection.openScan(query);
+    return { next: () => scan.next(), close: () => scan.close(), checksDrops: true };
+  }
+  let from = query.after ?? null;
+  return {
+    async next() {
+      const result = await connection.engine.readLog({ ...query, after: from });
+      const last = result.pages[result.pages.length - 1];
+      if (last) from = { area: last.area, page: last.page, index: last.count - 1 };
+      return result;
+    },
+    close: () => undefined,
+    checksDrops: false,
+  };
 }
