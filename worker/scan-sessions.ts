@@ -18,7 +18,7 @@ import { CONFIRMED, type LogPageQuery, type LogPageResult, type RawPage } from '
 
 /** Characters of page JSON one scanNext answers at most (unless a single page is larger): under 100 KB even at two bytes each. */
 export const SCAN_PART_CHARS = 45_000;
-/** Events read from IndexedDB per step, ahead of the page's calls. */
+/** Events read from IndexedDB per step, ahead of the page's calls (fewer when the scan asks for fewer per read). */
 export const SCAN_FILL_EVENTS = 2_000;
 /** Scans open at once per port; the oldest is dropped past this (a page that never closes its scans cannot grow the engine's memory). */
 export const MAX_OPEN_SCANS = 64;
@@ -65,7 +65,8 @@ export function createScanSessions(readLog: (query: LogPageQuery) => Promise<Log
   const fill = (scan: Scan): Promise<void> => {
     scan.filling ??= (async () => {
       try {
-        const result = await readLog({ ...scan.query, after: scan.after, maxEvents: SCAN_FILL_EVENTS });
+        const maxEvents = Math.min(scan.query.maxEvents ?? SCAN_FILL_EVENTS, SCAN_FILL_EVENTS);
+        const result = await readLog({ ...scan.query, after: scan.after, maxEvents });
         // The first read's history is the page's to judge (it knows what the scan asked for); later ones must not skip.
         if (scan.reads++ > 0) checkNotDroppedSince(scan.after, result.historyStartsAt);
         scan.history = result.droppedTimes

@@ -79,6 +79,12 @@ describe('log scan sessions (the engine walks a scan a few pages per call)', () 
     expect(log.queries.length).toBe(Math.ceil((50 - 2) / (SCAN_FILL_EVENTS / 100)));
     expect(log.queries.every((q) => q.maxEvents === SCAN_FILL_EVENTS && q.fromTime === 5 && q.toTime === 9)).toBe(true);
     expect(log.queries[1]!.after).toEqual({ area: CONFIRMED, page: 1 + 21 * 100, index: 99 });
+
+    const small = fakeLog(10, 100, 20_000);
+    const smallScans = createScanSessions(small.readLog);
+    smallScans.open(8, { maxEvents: 300 });
+    expect((await drain(smallScans, 8)).flatMap((s) => s.pages)).toEqual(small.pages);
+    expect(small.queries.every((q) => q.maxEvents === 300)).toBe(true);
   });
 
   it('fails when compaction dropped events past the ones it read between two reads; a first read is the caller to judge', async () => {
