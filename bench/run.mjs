@@ -65,6 +65,12 @@ const REPLAY_ROUNDS = 3;
  * 15-16 MB, replay twice as slow. None kept. Kept: the engine in a worker walks a scan a few
  * pages per call (worker/scan-sessions.ts), reading IndexedDB ahead itself: the page's peaks
  * 10.7-20.6 MB over five runs (medians 0.67-0.94), replay as fast as before (5.1-5.5).
+ * The worker's 9-10 MB over its idle heap is the pages read from IndexedDB: Chromium puts a
+ * value read from IndexedDB in the old generation whatever its size (60 reads of 20 KB records
+ * on a page grew its used heap by 1.2 MB a round, with no young collection), and a heap
+ * sampling of the worker during a replay put all but ~0.1 MB of its 21.6 MB allocated there.
+ * Dexie's page peak is the same effect. Storing pages as bytes would move that garbage off the
+ * measured heap, not make it less.
  */
 const HEAP_ROUNDS = 3;
 /** A hung bench must not hang CI forever. */
