@@ -109,6 +109,43 @@ describe.each(modes)('reads ($mode)', ({ worker }) => {
     }
   });
 
+  it('runs scans side by side, each whole and in order, also after many scans stopped early', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      const entries = Array.from({ length: 20 }, (_, a) => ({
+        aggregateId: `agg-${a}`,
+        events: Array.from({ length: 300 }, (_, i) => item(`s${i}`)),
+      }));
+      await store.appendBatch(entries);
+      const all = (await collect(store.readLog())).map((e) => e.id);
+      // More scans stopped after a few events than the engine keeps open at once (worker/scan-sessions.ts).
+      for (let i = 0; i < 80; i++) {
+        let seen = 0;
+        for await (const event of store.readLog()) {
+          expect(event.id).toBe(all[seen]);
+          if (++seen === 3) break;
+        }
+      }
+      // Two scans interleaved step by step, and a third with a filter, all at once.
+      const a = store.readLog()[Symbol.asyncIterator]();
+      const b = store.readLog()[Symbol.asyncIterator]();
+      const fromA: string[] = [];
+      const fromB: string[] = [];
+      const filtered = collect(store.readLog({ aggregateIds: ['agg-7'] }));
+      for (;;) {
+        const [x, y] = await Promise.all([a.next(), b.next()]);
+        if (!x.done) fromA.push(x.value.id);
+        if (!y.done) fromB.push(y.value.id);
+        if (x.done && y.done) break;
+      }
+      expect(fromA).toEqual(all);
+      expect(fromB).toEqual(all);
+      expect((await filtered).map((e) => e.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('orders confirmed events by position before pending ones, and filters by position', async () => {
     const store = await openOrderStore(worker);
     try {
