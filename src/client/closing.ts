@@ -57,9 +57,19 @@ export function guardConnection(inner: EngineConnection, name: string): GuardedC
         );
     },
   });
+  const openScan = inner.openScan?.bind(inner);
   const connection: EngineConnection = {
     engine,
     inWorker: inner.inWorker,
+    // A scan's steps are calls like any other: they settle at close, and fail after it.
+    ...(openScan
+      ? {
+          openScan: (query) => {
+            const scan = openScan(query);
+            return { next: () => guarded(() => scan.next()), close: () => scan.close() };
+          },
+        }
+      : {}),
     subscribe: (listener) => guarded(() => inner.subscribe(listener)),
     callable: (functions) => inner.callable(functions),
     close: () => inner.close(),
