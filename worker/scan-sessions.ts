@@ -19,7 +19,9 @@ import { CONFIRMED, type LogPageQuery, type LogPageResult, type RawPage } from '
 /** Characters of page JSON one scanNext answers at most (unless a single page is larger): under 100 KB even at two bytes each. */
 export const SCAN_PART_CHARS = 45_000;
 /** Events read from IndexedDB per step, ahead of the page's calls (fewer when the scan asks for fewer per read). */
-export const SCAN_FILL_EVENTS = 2_000;
+export const SCAN_FILL_EVENTS = 4_000;
+/** The next IndexedDB read starts when fewer pages than this wait: the page's calls rarely wait for one. */
+const REFILL_BELOW_PAGES = 4;
 /** Scans open at once per port; the oldest is dropped past this (a page that never closes its scans cannot grow the engine's memory). */
 export const MAX_OPEN_SCANS = 64;
 
@@ -42,7 +44,7 @@ interface Scan {
   history: Pick<LogPageResult, 'historyStartsAt' | 'droppedTimes'>;
   /** The read in progress, if any. */
   filling: Promise<void> | undefined;
-  /** A read failed: every later call fails with it. */
+  /** A read failed: once the pages read before it are answered, every call fails with it. */
   failure: unknown;
   /** IndexedDB reads made so far. */
   reads: number;
@@ -106,7 +108,8 @@ export function createScanSessions(readLog: (query: LogPageQuery) => Promise<Log
       const scan = scans.get(id);
       if (!scan) throw new Error(`log scan ${id} is not open (closed, or dropped after ${MAX_OPEN_SCANS} newer ones)`);
       while (scan.buffer.length === 0 && !scan.sourceEnd && scan.failure === undefined) await fill(scan);
-      if (scan.failure !== undefined) throw scan.failure;
+      // Pages read before a read failed are still answered: the failure comes where they end.
+      if (scan.buffer.length === 0 && scan.failure !== undefined) throw scan.failure;
       const pages: RawPage[] = [];
       let chars = 0;
       while (scan.buffer.length > 0 && (pages.length === 0 || chars + scan.buffer[0]!.json.length <= SCAN_PART_CHARS)) {
@@ -115,8 +118,8 @@ export function createScanSessions(readLog: (query: LogPageQuery) => Promise<Log
         pages.push(page);
       }
       const end = scan.buffer.length === 0 && scan.sourceEnd;
-      // Read ahead while the page handles these: the next call finds its pages waiting.
-      if (!end && scan.buffer.length === 0) void fill(scan);
+      // Read ahead while the page handles these: the next calls find their pages waiting.
+      if (!scan.sourceEnd && scan.failure === undefined && scan.buffer.length < REFILL_BELOW_PAGES) void fill(scan);
       if (end) scans.delete(id);
       return { pages, end, ...scan.history };
     },
