@@ -223,7 +223,19 @@ interface LogSource {
 function openSource(connection: EngineConnection, query: LogPageQuery): LogSource {
   if (connection.openScan) {
     const scan = connection.openScan(query);
-    return { next: () => scan.next(), close: () => scan.close(), checksDrops: true };
+    // One step more in flight than the caller asks for, so a step's round trip overlaps the handling of the last one.
+    // Past the end it is refused (the engine let go of the scan): no one waits for it.
+    let ahead: Promise<LogPageResult> | undefined;
+    return {
+      next() {
+        const step = ahead ?? scan.next();
+        ahead = scan.next();
+        ahead.catch(() => undefined);
+        return step;
+      },
+      close: () => scan.close(),
+      checksDrops: true,
+    };
   }
   let from = query.after ?? null;
   return {
