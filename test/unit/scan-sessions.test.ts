@@ -76,9 +76,10 @@ describe('log scan sessions (the engine walks a scan a few pages per call)', () 
     const steps = await drain(scans, 7);
 
     expect(steps[0]!.pages[0]!.page).toBe(201); // the cursor's page: the page skips the events up to the cursor
-    expect(log.queries.length).toBe(Math.ceil((50 - 2) / (SCAN_FILL_EVENTS / 100)));
+    const pagesPerFill = SCAN_FILL_EVENTS / 100;
+    expect(log.queries.length).toBe(Math.ceil((50 - 2) / pagesPerFill));
     expect(log.queries.every((q) => q.maxEvents === SCAN_FILL_EVENTS && q.fromTime === 5 && q.toTime === 9)).toBe(true);
-    expect(log.queries[1]!.after).toEqual({ area: CONFIRMED, page: 1 + 21 * 100, index: 99 });
+    expect(log.queries[1]!.after).toEqual({ area: CONFIRMED, page: 1 + (2 + pagesPerFill - 1) * 100, index: 99 });
 
     const small = fakeLog(10, 100, 20_000);
     const smallScans = createScanSessions(small.readLog);
@@ -88,7 +89,7 @@ describe('log scan sessions (the engine walks a scan a few pages per call)', () 
   });
 
   it('fails when compaction dropped events past the ones it read between two reads; a first read is the caller to judge', async () => {
-    const log = fakeLog(60, 100, 20_000);
+    const log = fakeLog(2 + (2 * SCAN_FILL_EVENTS) / 100, 100, 20_000);
     log.compactTo(101); // before the scan: its first step says so, and the caller decides
     const scans = createScanSessions(log.readLog);
     scans.open(1, {});
@@ -96,8 +97,9 @@ describe('log scan sessions (the engine walks a scan a few pages per call)', () 
     expect(first.historyStartsAt).toBe(101);
     expect(first.pages[0]!.page).toBe(101);
 
-    // Its first read held 2,000 events (positions 101..2100); compaction then drops past them.
-    log.compactTo(3001);
+    // Its first read held SCAN_FILL_EVENTS events (positions 101..); compaction then drops past them.
+    const firstReadEnd = 100 + SCAN_FILL_EVENTS;
+    log.compactTo(firstReadEnd + 1001);
     const seen: number[] = [];
     const failure = await (async () => {
       try {
@@ -111,8 +113,11 @@ describe('log scan sessions (the engine walks a scan a few pages per call)', () 
       }
     })();
     expect(failure).toBeInstanceOf(HistoryCompactedError);
-    expect((failure as HistoryCompactedError).details).toMatchObject({ historyStartsAt: 3001, requestedFrom: 2101 });
-    expect(Math.max(...seen)).toBe(2001); // everything read before the drop was answered, nothing after it
+    expect((failure as HistoryCompactedError).details).toMatchObject({
+      historyStartsAt: firstReadEnd + 1001,
+      requestedFrom: firstReadEnd + 1,
+    });
+    expect(Math.max(...seen)).toBe(firstReadEnd - 99); // everything read before the drop was answered (pages of 100), nothing after it
   });
 
   it('a failed read fails that call and every later one; closed and evicted scans are refused by name', async () => {
