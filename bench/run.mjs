@@ -63,9 +63,10 @@ const REPLAY_ROUNDS = 3;
  * TextDecoder: page 7-16 MB, but mostly because Blink makes such strings external (off the JS
  * heap, not less memory), and replay ~20 % slower; reads of 300 events: page 6 MB, worker
  * 15-16 MB, replay twice as slow. None kept. Kept: the engine in a worker walks a scan a few
- * pages per call (worker/scan-sessions.ts), reading IndexedDB ahead itself: the page's peaks
- * 10.7-20.6 MB over five runs (medians 0.67-0.94), replay as fast as before (5.1-5.5).
- * The worker's 9-10 MB over its idle heap is the pages read from IndexedDB: Chromium puts a
+ * pages per call (worker/scan-sessions.ts), reading IndexedDB ahead itself, 4,000 events at a
+ * time: over four runs, the page's peaks 7.0-9.8 MB, the worker's 12.6-13.7, medians
+ * 0.89-0.98; the fastest replay round 217-289 ms against 186-229 before.
+ * The worker's 9-11.5 MB over its idle heap is the pages read from IndexedDB: Chromium puts a
  * value read from IndexedDB in the old generation whatever its size (60 reads of 20 KB records
  * on a page grew its used heap by 1.2 MB a round, with no young collection), and a heap
  * sampling of the worker during a replay put all but ~0.1 MB of its 21.6 MB allocated there.
