@@ -64,8 +64,10 @@ const REPLAY_ROUNDS = 3;
  * heap, not less memory), and replay ~20 % slower; reads of 300 events: page 6 MB, worker
  * 15-16 MB, replay twice as slow. None kept. Kept: the engine in a worker walks a scan a few
  * pages per call (worker/scan-sessions.ts), reading IndexedDB ahead itself, 4,000 events at a
- * time: over four runs, the page's peaks 7.0-9.8 MB, the worker's 12.6-13.7, medians
- * 0.89-0.98; the fastest replay round 217-289 ms against 186-229 before.
+ * time, the next read starting when fewer than 8 pages wait: over four runs, the page's peaks
+ * 7.2-15.8 MB, the worker's 9.7-13.7, medians 0.89-1.04; the fastest replay round 205-230 ms
+ * against 186-229 before. (Below 4 pages: page 7.0-9.8 MB, replay ~15 % slower; below 16:
+ * replay as before, one median of three at 0.67.)
  * The worker's 9-11.5 MB over its idle heap is the pages read from IndexedDB: Chromium puts a
  * value read from IndexedDB in the old generation whatever its size (60 reads of 20 KB records
  * on a page grew its used heap by 1.2 MB a round, with no young collection), and a heap
