@@ -1,5 +1,5 @@
 import { confirmedPositionOf, type LogCursor } from './cursor.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError, HistoryCompactedError } from './errors.ts';
 
 /**
  * The rules of compaction and retention, with no I/O: which confirmed pages
@@ -139,4 +139,15 @@ export function firstWantedPosition(after: LogCursor | null | undefined, fromPos
 /** Whether a read wanting confirmed events from `first` on misses some: they lie before the start of local history. */
 export function startsBeforeHistory(first: number, historyStartsAt: number): boolean {
   return first < historyStartsAt;
+}
+
+/**
+ * A scan that already began must not skip: when compaction dropped confirmed
+ * events after the last one it read (`readUpTo`), between two of its reads,
+ * its next read would silently start later. Throws HistoryCompactedError then.
+ */
+export function checkNotDroppedSince(readUpTo: LogCursor | null, historyStartsAt: number): void {
+  if (!readUpTo || readUpTo.area !== 0) return;
+  const nextPosition = confirmedPositionOf(readUpTo) + 1;
+  if (historyStartsAt > nextPosition) throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: nextPosition });
 }

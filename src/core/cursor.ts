@@ -63,3 +63,8 @@ export function laterEnd(a: LogEnd, b: LogEnd): LogEnd {
 export function pendingStartOf(end: LogEnd): LogCursor {
   return { area: 1, page: end.nextLsn - 1, index: Number.MAX_SAFE_INTEGER };
 }
+
+/** The cursor of a page's last event: a read "after" it starts at the next page. */
+export function pageEndCursor(page: { area: number; page: number; count: number }): LogCursor {
+  return { area: page.area, page: page.page, index: page.count - 1 };
+}
