@@ -1,7 +1,7 @@
-import { firstWantedPosition, startsBeforeHistory } from '../core/compaction.ts';
+import { checkNotDroppedSince, firstWantedPosition, startsBeforeHistory } from '../core/compaction.ts';
 import { HistoryCompactedError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
-import { confirmedPositionOf, type LogCursor } from '../core/cursor.ts';
+import { pageEndCursor, type LogCursor } from '../core/cursor.ts';
 import { CONFIRMED, PENDING, type LogPageQuery, type LogPageResult, type RawPage } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, type PlacedEvent } from './log-events.ts';
@@ -68,17 +68,6 @@ function checkHistory(
   throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: first });
 }
 
-/**
- * A scan that already began must not skip: when compaction dropped confirmed
- * events after the last one this scan read (between two engine calls), its
- * next read would silently start later. Whatever the mode, that is an error.
- */
-function checkNotDroppedSince(readUpTo: LogCursor | null, historyStartsAt: number): void {
-  if (!readUpTo || readUpTo.area !== CONFIRMED) return;
-  const nextPosition = confirmedPositionOf(readUpTo) + 1;
-  if (historyStartsAt > nextPosition) throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: nextPosition });
-}
-
 function matcher(filter: LogFilter): (p: PlacedEvent) => boolean {
   const aggregates = filter.aggregateIds ? new Set(filter.aggregateIds) : undefined;
   const types = filter.types ? new Set(filter.types) : undefined;
@@ -139,7 +128,7 @@ export async function* scanLog(
   }
 
   async function* walk(): AsyncGenerator<ScanBatch> {
-    let next = source.next();
+    let next = source.next(after);
     let batch: PlacedEvent[] = [];
     let offsets: number[] = [];
     let scanned = 0;
@@ -164,10 +153,10 @@ export async function* scanLog(
       }
       // Ask for the following pages now, so IndexedDB reads while these are decoded and handled.
       const lastPage = result.pages[result.pages.length - 1];
-      const following: LogCursor | null = lastPage ? { area: lastPage.area, page: lastPage.page, index: lastPage.count - 1 } : null;
+      const following: LogCursor | null = lastPage ? pageEndCursor(lastPage) : null;
       const more = !result.end && following !== null;
       if (more) {
-        next = source.next();
+        next = source.next(following);
         next.catch(() => undefined); // a consumer that stops early leaves it unawaited
       }
       const pages = result.pages;
@@ -208,7 +197,8 @@ export async function* scanLog(
 
 /** Where a scan's pages come from, step by step in log order. */
 interface LogSource {
-  next(): Promise<LogPageResult>;
+  /** The pages after `after` (the end of the last step; a worker's engine keeps track of it itself). */
+  next(after: LogCursor | null): Promise<LogPageResult>;
   close(): void;
   /** The source itself refuses to skip events compaction dropped between its reads. */
   readonly checksDrops: boolean;
@@ -217,8 +207,7 @@ interface LogSource {
 /**
  * With the engine in a worker: a scan the engine walks a few pages per call
  * (worker/scan-sessions.ts), whose messages stay small enough for V8 to keep
- * their strings young. In-process: readLog calls of `query.maxEvents` each,
- * each after the last page the one before returned.
+ * their strings young. In-process: a readLog call of `query.maxEvents` per step.
  */
 function openSource(connection: EngineConnection, query: LogPageQuery): LogSource {
   if (connection.openScan) {
@@ -237,14 +226,8 @@ function openSource(connection: EngineConnection, query: LogPageQuery): LogSourc
       checksDrops: true,
     };
   }
-  let from = query.after ?? null;
   return {
-    async next() {
-      const result = await connection.engine.readLog({ ...query, after: from });
-      const last = result.pages[result.pages.length - 1];
-      if (last) from = { area: last.area, page: last.page, index: last.count - 1 };
-      return result;
-    },
+    next: (after) => connection.engine.readLog({ ...query, after }),
     close: () => undefined,
     checksDrops: false,
   };
