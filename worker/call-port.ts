@@ -7,8 +7,9 @@ import type { AppendOutcome, AppendRequest, Change, LogPageQuery, LogPageResult 
 /**
  * The engine's hot calls on a MessagePort of their own, beside comlink (which
  * serves everything else): appends, loads' reads, log scans (a few pages per
- * call, see scan-sessions.ts), and the change feed of the page's hub. Comlink costs a load ~0.1 ms of its ~0.6 ms (a request id, a
- * listener and a wrapped message per call, on both threads).
+ * call, see scan-sessions.ts), and the change feed of the page's hub.
+ * Comlink costs a load ~0.1 ms of its ~0.6 ms (a request id, a listener and
+ * a wrapped message per call, on both threads).
  * One port carries a call's change and its reply in the order they were
  * posted (the change first, as with an in-process engine), each one message,
  * with no proxies, ids or wrappers per call.

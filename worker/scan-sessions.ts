@@ -1,6 +1,6 @@
-import { confirmedPositionOf, type LogCursor } from '../src/core/cursor.ts';
-import { HistoryCompactedError } from '../src/core/errors.ts';
-import { CONFIRMED, type LogPageQuery, type LogPageResult, type RawPage } from './types.ts';
+import { checkNotDroppedSince } from '../src/core/compaction.ts';
+import { pageEndCursor, type LogCursor } from '../src/core/cursor.ts';
+import type { LogPageQuery, LogPageResult, RawPage } from './types.ts';
 
 /**
  * Log scans that the engine walks for the page, a few pages per call
@@ -55,17 +55,6 @@ interface Scan {
   reads: number;
 }
 
-/**
- * A scan that already began must not skip: when compaction dropped confirmed
- * events after the last one it read (between two reads), the next read would
- * silently start later.
- */
-function checkNotDroppedSince(readUpTo: LogCursor | null, historyStartsAt: number): void {
-  if (!readUpTo || readUpTo.area !== CONFIRMED) return;
-  const nextPosition = confirmedPositionOf(readUpTo) + 1;
-  if (historyStartsAt > nextPosition) throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: nextPosition });
-}
-
 export function createScanSessions(readLog: (query: LogPageQuery) => Promise<LogPageResult>) {
   const scans = new Map<number, Scan>();
 
@@ -81,7 +70,7 @@ export function createScanSessions(readLog: (query: LogPageQuery) => Promise<Log
           : { historyStartsAt: result.historyStartsAt };
         for (const page of result.pages) scan.buffer.push(page);
         const last = result.pages[result.pages.length - 1];
-        if (last) scan.after = { area: last.area, page: last.page, index: last.count - 1 };
+        if (last) scan.after = pageEndCursor(last);
         scan.sourceEnd = result.end || !last;
       } catch (error) {
         scan.failure = error;
@@ -137,5 +126,3 @@ export function createScanSessions(readLog: (query: LogPageQuery) => Promise<Log
     size: (): number => scans.size,
   };
 }
-
-export type ScanSessions = ReturnType<typeof createScanSessions>;
