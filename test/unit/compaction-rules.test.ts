@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkNotDroppedSince,
   checkRetention,
   firstWantedPosition,
   horizonOf,
@@ -81,6 +82,23 @@ describe('reads over compacted history', () => {
     expect(startsBeforeHistory(1, 1)).toBe(false);
     expect(startsBeforeHistory(24, 25)).toBe(true);
     expect(startsBeforeHistory(25, 25)).toBe(false);
+  });
+
+  it('a scan under way fails when compaction dropped events past the last one it read, and only then', () => {
+    // Read up to position 30 (page 21, index 9): the next event it wants is 31.
+    const readUpTo = { area: 0, page: 21, index: 9 };
+    expect(() => checkNotDroppedSince(readUpTo, 31)).not.toThrow();
+    expect(() => checkNotDroppedSince(readUpTo, 12)).not.toThrow();
+    expect(() => checkNotDroppedSince(null, 500)).not.toThrow(); // nothing read yet: the start is the caller's to judge
+    expect(() => checkNotDroppedSince({ area: 1, page: 3, index: 0 }, 500)).not.toThrow(); // pending events are never dropped
+    let failure: unknown;
+    try {
+      checkNotDroppedSince(readUpTo, 32);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(HistoryCompactedError);
+    expect((failure as HistoryCompactedError).details).toMatchObject({ what: 'log', historyStartsAt: 32, requestedFrom: 31 });
   });
 
   it('HistoryCompactedError crosses the worker boundary with its facts', () => {

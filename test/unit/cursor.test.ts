@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareCursor, isAfter, laterEnd, pendingStartOf, sameCursor, storedAfter } from '../../src/core/cursor.ts';
+import { compareCursor, isAfter, laterEnd, pageEndCursor, pendingStartOf, sameCursor, storedAfter } from '../../src/core/cursor.ts';
 
 // The cursor rules of core/cursor.ts, without storage: given places in the log, then their order.
 
@@ -12,6 +12,13 @@ describe('log cursors', () => {
     expect(isAfter({ area: 0, page: 1, index: 0 }, { area: 0, page: 1, index: 0 })).toBe(false);
     expect(sameCursor(null, undefined)).toBe(true);
     expect(sameCursor({ area: 0, page: 1, index: 0 }, null)).toBe(false);
+  });
+
+  it("given a page, then its end is its last event's cursor: nothing of it is after that", () => {
+    const page = { area: 0, page: 201, count: 100 };
+    expect(pageEndCursor(page)).toEqual({ area: 0, page: 201, index: 99 });
+    expect(isAfter({ area: 0, page: 201, index: 99 }, pageEndCursor(page))).toBe(false);
+    expect(isAfter({ area: 0, page: 301, index: 0 }, pageEndCursor(page))).toBe(true);
   });
 
   it('given the log end when the store opened, then only events stored later count as stored after it', () => {
