@@ -7,6 +7,15 @@ const item = (sku: string, qty = 1, price = 10, occurredAt?: number) => ({
   ...(occurredAt === undefined ? {} : { meta: { occurredAt } }),
 });
 
+/** `aggregates` streams `agg-0`, `agg-1`, ... of `perAggregate` ItemAdded events each, in one appendBatch. */
+async function appendGrid(store: Awaited<ReturnType<typeof openOrderStore>>, aggregates: number, perAggregate: number) {
+  const entries = Array.from({ length: aggregates }, (_, a) => ({
+    aggregateId: `agg-${a}`,
+    events: Array.from({ length: perAggregate }, (_, i) => item(`s${i}`)),
+  }));
+  await store.appendBatch(entries);
+}
+
 describe.each(modes)('reads ($mode)', ({ worker }) => {
   it('reads one stream forwards, backwards and by seq range across many pages', async () => {
     const store = await openOrderStore(worker);
@@ -60,11 +69,7 @@ describe.each(modes)('reads ($mode)', ({ worker }) => {
   it('pages through a log larger than one read batch without skipping or repeating', async () => {
     const store = await openOrderStore(worker);
     try {
-      const entries = Array.from({ length: 30 }, (_, a) => ({
-        aggregateId: `agg-${a}`,
-        events: Array.from({ length: 400 }, (_, i) => item(`s${i}`)),
-      }));
-      await store.appendBatch(entries);
+      await appendGrid(store, 30, 400);
       let count = 0;
       const perAggregate = new Map<string, number>();
       for await (const event of store.readLog()) {
@@ -83,11 +88,7 @@ describe.each(modes)('reads ($mode)', ({ worker }) => {
   it('scans in batches of any size (page by page, or spanning several engine reads), each event once, in order', async () => {
     const store = await openOrderStore(worker);
     try {
-      const entries = Array.from({ length: 30 }, (_, a) => ({
-        aggregateId: `agg-${a}`,
-        events: Array.from({ length: 400 }, (_, i) => item(`s${i}`)),
-      }));
-      await store.appendBatch(entries);
+      await appendGrid(store, 30, 400);
       const all = (await collect(store.readLog())).map((e) => e.id);
       for (const batchEvents of [1, 700, 9000, 50_000]) {
         const batches = await collect(store.scan({}, { batchEvents }));
@@ -112,11 +113,7 @@ describe.each(modes)('reads ($mode)', ({ worker }) => {
   it('runs scans side by side, each whole and in order, also after many scans stopped early', async () => {
     const store = await openOrderStore(worker);
     try {
-      const entries = Array.from({ length: 20 }, (_, a) => ({
-        aggregateId: `agg-${a}`,
-        events: Array.from({ length: 300 }, (_, i) => item(`s${i}`)),
-      }));
-      await store.appendBatch(entries);
+      await appendGrid(store, 20, 300);
       const all = (await collect(store.readLog())).map((e) => e.id);
       // More scans stopped after a few events than the engine keeps open at once (worker/scan-sessions.ts).
       for (let i = 0; i < 80; i++) {
