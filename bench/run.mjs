@@ -68,11 +68,10 @@ const REPLAY_ROUNDS = 3;
  * 7.2-15.8 MB, the worker's 9.7-13.7, medians 0.89-1.04; the fastest replay round 205-230 ms
  * against 186-229 before. (Below 4 pages: page 7.0-9.8 MB, replay ~15 % slower; below 16:
  * replay as before, one median of three at 0.67.)
- * The worker's 9-11.5 MB over its idle heap is the pages read from IndexedDB: Chromium puts a
- * value read from IndexedDB in the old generation whatever its size (60 reads of 20 KB records
- * on a page grew its used heap by 1.2 MB a round, with no young collection), and a heap
- * sampling of the worker during a replay put all but ~0.1 MB of its 21.6 MB allocated there.
- * Dexie's page peak is the same effect. Storing pages as bytes would move that garbage off the
+ * The worker's 9-11.5 MB over its idle heap is mostly the pages it reads from IndexedDB:
+ * Chromium puts a value read from IndexedDB in the old generation whatever its size
+ * (idb-heap-probe.mjs), and the worker does little else in a replay. Dexie's page peak is
+ * mostly the same effect. Storing pages as bytes would move that garbage off the
  * measured heap, not make it less.
  */
 const HEAP_ROUNDS = 3;
