@@ -36,10 +36,18 @@
  * 52.5 MB per 100k events; Chronicle 41.6-42.0 MB with heads UPDATEd where
  * their rows exist (statements.ts), 44.2 MB when every head was upserted
  * (the statement of c5ca993, run the same hour).
+ *
+ * And the event loop's own share of the Node time, and how idle the cores
+ * were. 2026-12-06, three rounds, per 100k events: plain 0.36-0.45 core-s
+ * on its event loop, cores idle 17-19 %; Chronicle 0.44-0.49 (the push
+ * decoder thread and V8's helper threads take the rest of its 1.10-1.28),
+ * idle 14-26 %; the floor with validation 0.37-0.43, idle 18-22 %. Both
+ * sides leave about the same fifth of the machine idle, so Chronicle's lower
+ * rate is its CPU per event, not waits of its own.
  */
 import pg from 'pg';
 import { createPostgresStore } from '../src/server/index.ts';
-import { measure } from './cpu-time.ts';
+import { measure, type Measurement } from './cpu-time.ts';
 import { FLOOR_MODES, FLOOR_TABLE, startFloorServer } from './floor-server.ts';
 import { benchServer, PLAIN_TABLE, pushClients, runBaseline, runPushes, withProbeDatabase } from './server-bench.ts';
 
@@ -54,12 +62,10 @@ await withProbeDatabase(async (database, admin) => {
     const warm = pushClients(`${runId}-warm`, 10).map((c, i) => ({ ...c, token: clients[i]!.token }));
     const events = clients.reduce((n, c) => n + c.events.length, 0);
     const per100k = (value: number): number => Math.round((value * 100_000) / events);
-    const line = (
-      name: string,
-      m: { result: { eventsPerSecond: number }; postgresMs: number; nodeMs: number; walBytes?: number },
-    ): string =>
-      `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${per100k(m.postgresMs)} ms, node ${per100k(m.nodeMs)} ms, ` +
-      `WAL ${(per100k(m.walBytes ?? Number.NaN) / 1e6).toFixed(1)} MB`;
+    const line = (name: string, m: Measurement<{ eventsPerSecond: number }>): string =>
+      `${name} ${Math.round(m.result.eventsPerSecond)} events/s, per 100k events: postgres ${per100k(m.postgresMs)} ms, ` +
+      `node ${per100k(m.nodeMs)} ms (event loop ${per100k(m.mainThreadMs)}), WAL ${(per100k(m.walBytes ?? Number.NaN) / 1e6).toFixed(1)} MB, ` +
+      `cores idle ${m.idlePercent} %`;
 
     await admin.query(`DROP TABLE IF EXISTS ${TABLES}; ${PLAIN_TABLE}`);
     const connections = await Promise.all(
