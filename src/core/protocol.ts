@@ -91,6 +91,15 @@ export const pushResponseSchema = z.object({
 export type PushResponse = z.infer<typeof pushResponseSchema>;
 
 /**
+ * 200 reply to a push sent with `Prefer: return=minimal` (RFC 7240): the same
+ * without `positions`. The server says it left them out with
+ * `Preference-Applied: return=minimal`; a server that does not know the
+ * preference sends the whole reply, which this schema also accepts.
+ */
+export const pushResponseMinimalSchema = pushResponseSchema.omit({ positions: true });
+export type PushResponseMinimal = z.infer<typeof pushResponseMinimalSchema>;
+
+/**
  * A query parameter that holds a count: a plain decimal integer ("12"), no
  * sign, spaces, exponent, hex or empty string (Number() would take them all).
  */
