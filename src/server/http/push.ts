@@ -5,11 +5,13 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type FenceResponse,
   type PushResponse,
+  type PushResponseMinimal,
 } from '../../core/protocol.ts';
 import { SyncError } from '../errors.ts';
 import type { PushResult } from '../store/types.ts';
 import { checkJsonContentType, readBody } from './body.ts';
 import type { HandlerContext } from './context.ts';
+import { prefersMinimalReturn, RETURN_MINIMAL } from './prefer.ts';
 import { withDeadline } from './deadline.ts';
 import { checkVersion, eventCount, fromColumns, parseJsonObject, validatePush } from './push-decode.ts';
 import { requestInfo } from './request-context.ts';
@@ -68,12 +70,15 @@ export async function handlePush(
   const raw = await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs);
   const result = await storePush(context, request, route, raw);
   context.metrics.pushStored(route.log, result.appended, result.duplicates, result.head);
-  const reply: PushResponse = {
-    positions: result.positions,
-    duplicates: result.duplicates,
-    clientSeq: result.clientSeq,
-    head: result.head,
-  };
+  const counts = { duplicates: result.duplicates, clientSeq: result.clientSeq, head: result.head };
+  // Prefer: return=minimal (prefer.ts): a push's positions are most of its reply, and a client that
+  // confirms by pulling does not read them.
+  if (prefersMinimalReturn(request.headers.prefer)) {
+    const reply: PushResponseMinimal = counts;
+    context.replier.send(request, response, 200, JSON.stringify(reply), { 'preference-applied': RETURN_MINIMAL });
+    return;
+  }
+  const reply: PushResponse = { positions: result.positions, ...counts };
   context.replier.send(request, response, 200, JSON.stringify(reply));
 }
 

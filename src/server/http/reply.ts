@@ -86,7 +86,7 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
     if (!allow) return {};
     const headers: Record<string, string> = {
       'access-control-allow-origin': allow,
-      'access-control-expose-headers': 'retry-after, www-authenticate, x-request-id',
+      'access-control-expose-headers': 'preference-applied, retry-after, www-authenticate, x-request-id',
     };
     if (allow !== '*') headers.vary = 'origin';
     return headers;
