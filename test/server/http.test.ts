@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION } from '../../src/core/protocol.ts';
+import { PROTOCOL_VERSION, pushResponseMinimalSchema } from '../../src/core/protocol.ts';
 import {
   createPgliteStore,
   createSyncServer,
@@ -84,6 +84,43 @@ describe('HTTP: push and pull', () => {
     expect(again.positions).toEqual(first.positions);
     expect(again.duplicates).toBe(2);
     expect(await pullAll(url, log)).toHaveLength(2);
+  });
+
+  it('Prefer: return=minimal leaves positions out of a push reply and says so; everything else is as without it', async () => {
+    const log = freshLog();
+    const client = new TestClient('minimal');
+    const push = (body: unknown, prefer?: string) =>
+      httpJson(`${url}/v1/logs/${log}/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: 'https://app.example', ...(prefer ? { prefer } : {}) },
+        body: JSON.stringify(body),
+      });
+    const range = client.next(['a', 'b', 'a']);
+    const minimal = await push(range, 'return=minimal');
+    expect(minimal.status).toBe(200);
+    expect(minimal.body).toEqual({ duplicates: 0, clientSeq: 3, head: 3 });
+    expect(pushResponseMinimalSchema.parse(minimal.body)).toEqual(minimal.body);
+    expect(minimal.headers.get('preference-applied')).toBe('return=minimal');
+    // A browser app may read the header: it is exposed to cross-origin callers.
+    expect(minimal.headers.get('access-control-expose-headers')).toContain('preference-applied');
+    // The same range again (a retry): acknowledged as duplicates, still without positions, stored once.
+    const retried = await push(range, 'respond-async, Return="Minimal"');
+    expect(retried.body).toEqual({ duplicates: 3, clientSeq: 3, head: 3 });
+    expect(retried.headers.get('preference-applied')).toBe('return=minimal');
+    // Another preference, or none: the whole reply, with no Preference-Applied.
+    for (const prefer of [undefined, 'return=representation', 'return=minimalist']) {
+      const whole = await push(range, prefer);
+      expect(okPush(whole).positions.map((p) => p.position)).toEqual([1, 2, 3]);
+      expect(whole.headers.get('preference-applied')).toBeNull();
+    }
+    // Refusals are the same error bodies with it.
+    const gap = await push(
+      makePush('minimal', 9, [makeEvent({ clientId: 'minimal', clientSeq: 9, aggregateId: 'z', seq: 1 })]),
+      'return=minimal',
+    );
+    expect(errorOf(gap)).toMatchObject({ status: 409, code: 'CLIENT_SEQ_GAP' });
+    expect(gap.headers.get('preference-applied')).toBeNull();
+    expect((await pullAll(url, log)).map((e) => e.position)).toEqual([1, 2, 3]);
   });
 
   it('CLIENT_SEQ_GAP (409) names the clientSeq the server expects', async () => {
