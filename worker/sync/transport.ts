@@ -1,6 +1,6 @@
 import { ChronicleError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
-import { PROTOCOL_VERSION, type FenceResponse, type PushResponse } from '../../src/core/protocol.ts';
+import { PROTOCOL_VERSION, type FenceResponse, type PushResponseMinimal } from '../../src/core/protocol.ts';
 
 /** The server answered with an error body (4xx/5xx): code, status and details as it sent them. */
 export class SyncHttpError extends ChronicleError {
@@ -48,8 +48,12 @@ export interface TransportOptions {
 
 /** push, pull and fence over HTTP as docs/protocol.md describes them. */
 export interface Transport {
-  /** Pushes the events (consecutive clientSeqs) with the client's rebase epoch. */
-  push(clientId: string, events: StoredEvent[], epoch: number): Promise<PushResponse>;
+  /**
+   * Pushes the events (consecutive clientSeqs) with the client's rebase epoch.
+   * Asks for the reply without positions (Prefer: return=minimal): the events
+   * are confirmed by the pull that follows, and positions are most of a reply.
+   */
+  push(clientId: string, events: StoredEvent[], epoch: number): Promise<PushResponseMinimal>;
   /** Raises the client's epoch on the server (before a rebase renumbers pending events). */
   fence(clientId: string, epoch: number): Promise<FenceResponse>;
   pull(after: number, limit: number, clientId?: string): Promise<PullPage>;
@@ -61,10 +65,10 @@ export function createTransport(options: TransportOptions): Transport {
   const doFetch = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
 
   /** A 429 with a short wait is waited out here (a few times) rather than failing the whole round. */
-  const request = async (path: string, init: RequestInit): Promise<unknown> => {
+  const request = async (path: string, init: RequestInit, extraHeaders: Record<string, string> = {}): Promise<unknown> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await requestOnce(path, init);
+        return await requestOnce(path, init, extraHeaders);
       } catch (error) {
         const wait = error instanceof SyncHttpError && error.code === 'RATE_LIMITED' ? Number(error.details.retryAfterMs ?? 250) : NaN;
         if (!(wait <= MAX_RATE_LIMIT_WAIT_MS) || attempt >= 5) throw error;
@@ -73,9 +77,9 @@ export function createTransport(options: TransportOptions): Transport {
     }
   };
 
-  const requestOnce = async (path: string, init: RequestInit): Promise<unknown> => {
+  const requestOnce = async (path: string, init: RequestInit, extraHeaders: Record<string, string>): Promise<unknown> => {
     const token = await options.token();
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (init.body) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     let response: Response;
@@ -113,7 +117,7 @@ export function createTransport(options: TransportOptions): Transport {
         to: events[events.length - 1]!.meta.clientSeq,
         events: events.map(({ position: _position, ...event }) => event),
       };
-      return (await request('/push', { method: 'POST', body: JSON.stringify(body) })) as PushResponse;
+      return (await request('/push', { method: 'POST', body: JSON.stringify(body) }, { prefer: 'return=minimal' })) as PushResponseMinimal;
     },
     async fence(clientId, epoch) {
       const reply = (await request('/fence', {
