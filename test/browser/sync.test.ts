@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { openTestStore } from '../../src/testing/index.ts';
 import type { SyncStatus } from '../../src/client/sync.ts';
+import { PROTOCOL_VERSION } from '../../src/core/protocol.ts';
 import { model, Order } from '../fixtures/model.ts';
 
 const item = (sku: string, price = 1) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1, price } });
@@ -36,6 +37,29 @@ describe('sync in Chromium (engine in a Web Worker)', () => {
       await a.dispose();
       await b.dispose();
     }
+  });
+
+  it('a page on another origin may ask for a push reply without positions and read that it got one (CORS)', async () => {
+    const log = `minimal-${Date.now().toString(36)}`;
+    const event = {
+      id: `minimal-${Date.now().toString(36)}-1`,
+      aggregateId: 'o1',
+      aggregateType: 'Order',
+      seq: 1,
+      type: 'OrderPlaced',
+      version: 1,
+      data: { customerId: 'c' },
+      meta: { occurredAt: Date.now(), clientId: 'page-client', clientSeq: 1 },
+    };
+    // prefer is not a CORS-safelisted header: Chromium sends a preflight first, which the server must allow.
+    const response = await fetch(`${inject('syncUrl')}/v1/logs/${log}/push`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer browser-token', 'content-type': 'application/json', prefer: 'return=minimal' },
+      body: JSON.stringify({ protocolVersion: PROTOCOL_VERSION, clientId: 'page-client', from: 1, to: 1, events: [event] }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ duplicates: 0, clientSeq: 1, head: 1 });
+    expect(response.headers.get('preference-applied')).toBe('return=minimal');
   });
 
   for (const worker of [true, false]) {

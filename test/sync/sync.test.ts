@@ -39,6 +39,32 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it('asks for push replies without positions (Prefer: return=minimal) and confirms its events by pulling', async () => {
+    const pushes: { prefer: string | null; applied: string | null; body: unknown }[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith('/push')) return response;
+      const body: unknown = await response.clone().json();
+      pushes.push({ prefer: new Headers(init?.headers).get('prefer'), applied: response.headers.get('preference-applied'), body });
+      return response;
+    };
+    const a = await openClient(harness.url, { fetch: recording });
+    try {
+      await a.append('minimal-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }, item('tea')]);
+      await a.sync.syncNow();
+      expect(pushes.length).toBeGreaterThan(0);
+      for (const push of pushes) {
+        expect(push).toMatchObject({ prefer: 'return=minimal', applied: 'return=minimal' });
+        expect(push.body).not.toHaveProperty('positions');
+      }
+      expect(await a.sync.status()).toMatchObject({ pending: 0 });
+      const log = (await logOf(a)).filter((e) => e.aggregateId === 'minimal-1');
+      expect(log.map((e) => e.position !== undefined)).toEqual([true, true]);
+    } finally {
+      await a.dispose();
+    }
+  });
+
   it('rebases offline edits to the same aggregate: both clients converge on one order', async () => {
     const a = await openClient(harness.url);
     const b = await openClient(harness.url);
