@@ -21,7 +21,14 @@ function post(agent, body, token) {
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': String(body.length), authorization: `Bearer ${token}` },
+        // As Chronicle's sync client sends them (worker/sync/transport.ts): it asks for replies without
+        // positions, since it confirms its events by pulling them back.
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+          authorization: `Bearer ${token}`,
+          prefer: 'return=minimal',
+        },
       },
       (res) => {
         const parts = [];

@@ -494,7 +494,8 @@ export async function serverPush({ kind, database, rounds = 3 }: ServerPushOptio
     rounds: { chronicle: list(chronicleRuns), baseline: list(baselineRuns) },
     notes:
       `${SERVER_SIZES.clients} clients x ${SERVER_SIZES.eventsPerClient} events (avg ${round(avgBytes, 0)} bytes of JSON each, ` +
-      `${SERVER_SIZES.aggregatesPerClient} own aggregates per client), pushes of ${SERVER_SIZES.batch} over HTTP (keep-alive, bearer tokens) ` +
+      `${SERVER_SIZES.aggregatesPerClient} own aggregates per client), pushes of ${SERVER_SIZES.batch} over HTTP (keep-alive, bearer tokens, ` +
+      `replies without positions as Chronicle's client asks: Prefer: return=minimal) ` +
       `from a worker thread to createSyncServer on ${where} in the bench's Node process. Best of ${rounds} interleaved rounds on fresh tables, each side warmed up first with ${SERVER_SIZES.warmupPerClient} events per client elsewhere (not timed); ` +
       `events/s per round: Chronicle ${list(chronicleRuns).join(' / ')}, baseline ${list(baselineRuns).join(' / ')}` +
       (process.env.CHRONICLE_BENCH_NO_DECODE ? '; push bodies decoded on the event loop (CHRONICLE_BENCH_NO_DECODE)' : ''),
