@@ -52,6 +52,7 @@ export interface Transport {
    * Pushes the events (consecutive clientSeqs) with the client's rebase epoch.
    * Asks for the reply without positions (Prefer: return=minimal): the events
    * are confirmed by the pull that follows, and positions are most of a reply.
+   * Stops asking when the header is what keeps pushes from getting through.
    */
   push(clientId: string, events: StoredEvent[], epoch: number): Promise<PushResponseMinimal>;
   /** Raises the client's epoch on the server (before a rebase renumbers pending events). */
@@ -63,6 +64,11 @@ export interface Transport {
 export function createTransport(options: TransportOptions): Transport {
   const base = `${options.url.replace(/\/+$/, '')}/v1/logs/${encodeURIComponent(options.log)}`;
   const doFetch = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+  /**
+   * Whether pushes ask for replies without positions (Prefer: return=minimal). Off for good once a
+   * push failed at the network level with the header and went through without it.
+   */
+  let askMinimal = true;
 
   /** A 429 with a short wait is waited out here (a few times) rather than failing the whole round. */
   const request = async (path: string, init: RequestInit, extraHeaders: Record<string, string> = {}): Promise<unknown> => {
@@ -117,7 +123,19 @@ export function createTransport(options: TransportOptions): Transport {
         to: events[events.length - 1]!.meta.clientSeq,
         events: events.map(({ position: _position, ...event }) => event),
       };
-      return (await request('/push', { method: 'POST', body: JSON.stringify(body) }, { prefer: 'return=minimal' })) as PushResponseMinimal;
+      const init: RequestInit = { method: 'POST', body: JSON.stringify(body) };
+      if (!askMinimal) return (await request('/push', init)) as PushResponseMinimal;
+      try {
+        return (await request('/push', init, { prefer: 'return=minimal' })) as PushResponseMinimal;
+      } catch (error) {
+        if (!(error instanceof OfflineError)) throw error;
+        // The header itself may be what failed: a proxy answering CORS preflights with a fixed list of
+        // headers makes the browser refuse the request, which looks like a network error. Sent again
+        // without it (a push is idempotent: a range that did arrive is acknowledged as duplicates).
+        const reply = (await request('/push', init)) as PushResponseMinimal;
+        askMinimal = false;
+        return reply;
+      }
     },
     async fence(clientId, epoch) {
       const reply = (await request('/fence', {
