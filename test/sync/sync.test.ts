@@ -144,6 +144,63 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it('behind a gateway whose CORS preflights refuse prefer, it pushes without the header and keeps doing so', async () => {
+    const sent: (string | null)[] = [];
+    // What a browser does when a preflight does not allow a header: the request never leaves, fetch rejects.
+    const gateway: typeof fetch = async (input, init) => {
+      if (!String(input).endsWith('/push')) return fetch(input, init);
+      const prefer = new Headers(init?.headers).get('prefer');
+      sent.push(prefer);
+      if (prefer !== null) throw new TypeError('Failed to fetch');
+      return fetch(input, init);
+    };
+    const a = await openClient(harness.url, { fetch: gateway });
+    try {
+      await a.append('gateway-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }]);
+      await a.sync.syncNow();
+      expect(await a.sync.status()).toMatchObject({ pending: 0, lastError: null });
+      await a.append('gateway-1', [item('tea')]);
+      await a.sync.syncNow();
+      expect(await a.sync.status()).toMatchObject({ pending: 0, lastError: null });
+      // Asked once, refused, then never again.
+      expect(sent[0]).toBe('return=minimal');
+      expect(sent.slice(1).length).toBeGreaterThanOrEqual(2);
+      expect(sent.slice(1).every((prefer) => prefer === null)).toBe(true);
+      const log = (await logOf(a)).filter((e) => e.aggregateId === 'gateway-1');
+      expect(log.map((e) => [e.seq, e.position !== undefined])).toEqual([
+        [1, true],
+        [2, true],
+      ]);
+    } finally {
+      await a.dispose();
+    }
+  });
+
+  it('a real outage does not make it stop asking for short replies', async () => {
+    const sent: (string | null)[] = [];
+    let down = true;
+    const flaky: typeof fetch = async (input, init) => {
+      if (String(input).endsWith('/push')) sent.push(new Headers(init?.headers).get('prefer'));
+      if (down && String(input).endsWith('/push')) throw new TypeError('Failed to fetch');
+      return fetch(input, init);
+    };
+    const a = await openClient(harness.url, { fetch: flaky });
+    try {
+      await a.append('outage-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }]);
+      await a.sync.syncNow().catch(() => undefined);
+      expect((await a.sync.status()).pending).toBe(1);
+      // The push was tried with the header, then without it; both failed, so the header is not to blame.
+      expect(sent.slice(0, 2)).toEqual(['return=minimal', null]);
+      down = false;
+      sent.length = 0;
+      await a.sync.syncNow();
+      expect(await a.sync.status()).toMatchObject({ pending: 0 });
+      expect(sent).toEqual(['return=minimal']);
+    } finally {
+      await a.dispose();
+    }
+  });
+
   it('a push whose response is lost is retried and stored once', async () => {
     let dropNextPushResponse = true;
     const lossyFetch: typeof fetch = async (input, init) => {
