@@ -63,6 +63,31 @@ describe('sync in Chromium (engine in a Web Worker)', () => {
   });
 
   for (const worker of [true, false]) {
+    it(`behind a gateway whose preflights refuse prefer, the client still pushes (engine ${worker ? 'in a worker' : 'on the page'})`, async () => {
+      const log = `gateway-${worker}-${Date.now().toString(36)}`;
+      // The gateway does refuse it: Chromium does not send the request.
+      await expect(
+        fetch(`${inject('strictCorsUrl')}/v1/logs/${log}/push`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer browser-token', 'content-type': 'application/json', prefer: 'return=minimal' },
+          body: '{}',
+        }),
+      ).rejects.toThrow(TypeError);
+      const store = await openTestStore({ ...model, worker, sync: { ...sync(log), url: inject('strictCorsUrl') } });
+      try {
+        await store.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c' } }, item('tea')]);
+        await store.sync.syncNow();
+        expect(await store.sync.status()).toMatchObject({ pending: 0, confirmedPosition: 2, lastError: null });
+        await store.append('o1', [item('cake')]);
+        await store.sync.syncNow();
+        expect(await store.sync.status()).toMatchObject({ pending: 0, confirmedPosition: 3, lastError: null });
+      } finally {
+        await store.dispose();
+      }
+    });
+  }
+
+  for (const worker of [true, false]) {
     it(`syncNow right after openStore runs the round in the only tab (engine ${worker ? 'in a worker' : 'on the page'})`, async () => {
       // Web Locks grant the sync lock asynchronously: the store is open before its engine leads. A sync asked
       // for then is this tab's to run (it was refused as another tab's, SYNC_STANDBY, in every try).
