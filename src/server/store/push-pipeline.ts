@@ -12,7 +12,7 @@ import { runWrite, type WriteStatement } from './write-statement.ts';
 /**
  * How pushes reach the database: per log, a queue applied in batches, in
  * arrival order. The fast path judges a batch against what this process knows
- * of the log and sends one checked write, up to MAX_FLIGHTS of them chained
+ * of the log and sends one checked write, up to maxFlights of them chained
  * behind each other; anything uncertain takes the slow path, one transaction
  * under the log's lock (docs/protocol.md, "Reference storage layout").
  */
@@ -32,11 +32,18 @@ class Blocked extends Error {}
 const LOCKED_ATTEMPTS = 20;
 
 /**
- * Writes to one log in flight at once: each after the first was judged behind
- * the one before it and waits for it (see writeSql). 3 kept two cores busy
- * best on the bench; more only adds writes that wait.
+ * Writes to one log in flight at once, by default: each after the first is
+ * judged behind the one before it and waits for it (see writeSql). With one,
+ * the pushes that arrive while a write runs wait and go together in the next
+ * write. On the 2-core bench machine (2026-12-06, server-push, alternating):
+ * PostgreSQL's CPU per 100,000 events 0.63-0.75 core-seconds with 1 against
+ * 0.88-1.02 with 3 (about 112 writes instead of 170 for 200 pushes); 85k
+ * events/s on average over 15 rounds against 79k over 9, and 94k against 88k
+ * over five runs of the metric each. More in flight overlap the database's
+ * index work, which a database server with cores to spare may prefer
+ * (maxWritesInFlight).
  */
-const MAX_FLIGHTS = 3;
+export const DEFAULT_WRITES_IN_FLIGHT = 1;
 
 export interface PushPipelineOptions {
   driver: SqlDriver;
@@ -46,6 +53,8 @@ export interface PushPipelineOptions {
   knowledge: LogKnowledge;
   /** At most this many events in one batch. */
   maxBatchEvents: number;
+  /** Writes to one log sent before the one before them is answered, at most (default DEFAULT_WRITES_IN_FLIGHT). */
+  maxFlights?: number;
   /** A push committed and moved the log's head. */
   emitHead(log: string, head: number): void;
   /** The error a caller gets for a failure (mapped, explained). */
@@ -127,6 +136,7 @@ async function judgeUnderLock(
 
 export function createPushPipeline(options: PushPipelineOptions) {
   const { driver, ordered, statement, knowledge, maxBatchEvents, emitHead, explain } = options;
+  const maxFlights = options.maxFlights ?? DEFAULT_WRITES_IN_FLIGHT;
 
   /** Reads the batch's state using what is known of the log; forgets that knowledge when it proved stale. */
   const readKnowing = async (db: SqlExecutor, log: string, batch: readonly Waiting[], readIds: boolean) => {
@@ -239,11 +249,12 @@ export function createPushPipeline(options: PushPipelineOptions) {
   const arrivals = new Map<string, () => void>();
 
   /**
-   * Applies the queued pushes of a log, batch by batch in arrival order. A batch
-   * is judged and its write sent while the previous batch's write is still
-   * running (up to MAX_FLIGHTS), so the database has the next write at hand
-   * when the previous one commits; results are settled in order as writes are
-   * answered. A write that did not happen sends its batch, and every batch
+   * Applies the queued pushes of a log, batch by batch in arrival order. With
+   * maxFlights above one, a batch is judged and its write sent while the
+   * previous batch's write is still running, so the database has the next
+   * write at hand when the previous one commits; with one, the pushes that
+   * queue meanwhile go together in the next batch. Results are settled in
+   * order as writes are answered. A write that did not happen sends its batch, and every batch
    * after it, through the slow path once nothing is in flight.
    */
   async function drain(log: string): Promise<void> {
@@ -268,7 +279,7 @@ export function createPushPipeline(options: PushPipelineOptions) {
     };
 
     while (queue.length > 0 || flights.length > 0) {
-      if (queue.length === 0 && flights.length > 0 && again.length === 0 && flights.length < MAX_FLIGHTS) {
+      if (queue.length === 0 && flights.length > 0 && again.length === 0 && flights.length < maxFlights) {
         // Until the oldest write is answered or a push arrives, whichever comes first.
         const arrived = new Promise<'arrived'>((resolve) => arrivals.set(log, () => resolve('arrived')));
         const first = await Promise.race([flights[0]!.outcome, arrived]);
@@ -276,7 +287,7 @@ export function createPushPipeline(options: PushPipelineOptions) {
         if (first === 'arrived') continue;
       }
       const shared = knowledge.isContended(log);
-      if (queue.length === 0 || flights.length >= MAX_FLIGHTS || again.length > 0 || (shared && flights.length > 0)) {
+      if (queue.length === 0 || flights.length >= maxFlights || again.length > 0 || (shared && flights.length > 0)) {
         await land();
         continue;
       }

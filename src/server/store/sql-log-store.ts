@@ -2,7 +2,7 @@ import { SyncError } from '../errors.ts';
 import { createLogKnowledge } from './log-knowledge.ts';
 import { lockLog } from './log-state.ts';
 import { moveRefusal, toLogMove } from './move-state.ts';
-import { createPushPipeline } from './push-pipeline.ts';
+import { createPushPipeline, DEFAULT_WRITES_IN_FLIGHT } from './push-pipeline.ts';
 import { NOT_PERMITTED } from './schema-access.ts';
 import { checkSchemaVersion, checkServingPrivileges, readSchemaVersion, schemaMismatch, SCHEMA_VERSION, servingRefusal } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
@@ -41,6 +41,12 @@ export interface SqlLogStoreOptions {
   mapError?: (error: unknown) => unknown;
   /** At most this many events in one push transaction when concurrent pushes to a log are coalesced (default 5000). */
   maxBatchEvents?: number;
+  /**
+   * Fast-path writes to one log sent before the one before them is answered
+   * (default 1: pushes that arrive while a write runs go together in the next
+   * one; see push-pipeline.ts). A positive integer.
+   */
+  maxWritesInFlight?: number;
   /**
    * How many client marks and aggregate heads per log this process keeps to judge
    * pushes without reading them (default 50,000; the log's head tells whether
@@ -150,6 +156,7 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
     statement: writeStatement(notifyChannel === undefined ? undefined : { channel: notifyChannel, writerId }),
     knowledge,
     maxBatchEvents: options.maxBatchEvents ?? 5000,
+    maxFlights: options.maxWritesInFlight ?? DEFAULT_WRITES_IN_FLIGHT,
     emitHead,
     explain,
   });
