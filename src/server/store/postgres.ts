@@ -45,6 +45,14 @@ export interface PostgresStoreOptions extends PostgresTimeouts {
   /** Connections in the pool (default 10). */
   poolSize?: number;
   /**
+   * Writes to one log sent to the database before the one before them is
+   * answered (default 1). With 1, pushes that arrive while a write runs go
+   * together in the next write, which costs the database least per event (on
+   * 2 cores, about a quarter less CPU than 3). More overlap the writes' index
+   * work, for a database server with cores to spare. A positive integer.
+   */
+  maxWritesInFlight?: number;
+  /**
    * LISTEN/NOTIFY channel on which servers sharing this database announce head
    * moves (default "chronicle_heads"). NOTIFY is scoped to one database, so the
    * name only needs to differ between unrelated deployments sharing a database.
@@ -155,6 +163,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const channel = options.channel ?? 'chronicle_heads';
   if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`Invalid channel name "${channel}": use lower-case letters, digits and _`);
   const timeouts = resolvePostgresTimeouts(options);
+  const { maxWritesInFlight } = options;
+  if (maxWritesInFlight !== undefined && (!Number.isInteger(maxWritesInFlight) || maxWritesInFlight < 1)) {
+    throw new Error(`maxWritesInFlight must be a positive integer, got ${String(maxWritesInFlight)}`);
+  }
   const connectionConfig = {
     connectionString: options.connectionString,
     connectionTimeoutMillis: timeouts.connectTimeoutMs,
@@ -293,6 +305,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     mapError: mapPgError,
     connectionErrors: () => connectionErrors,
     onClose: () => listening.notifications?.close() ?? Promise.resolve(),
+    ...(maxWritesInFlight === undefined ? {} : { maxWritesInFlight }),
   });
   const notifications = createNotificationListener({
     connect: () => new pgModule.Client(connectionConfig),
