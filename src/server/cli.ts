@@ -75,6 +75,8 @@ Timeouts (milliseconds; every wait is bounded, a store that does not answer in t
   --pg-lock-timeout <ms>      lock_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.lockTimeoutMs})
   --pg-query-timeout <ms>     the client's wait for a reply (default statement timeout + 2000)
   --pool-size <n>         PostgreSQL connections (default 10)
+  --pg-writes-in-flight <n>   writes to one log sent before the last is answered (default 1: pushes
+                          that arrive meanwhile go together in the next; more for a database with cores to spare)
   --shared-buffers-mb <n> PGlite's shared_buffers (default 16; PGlite's own default is 128)
 
 Logs and metrics:
@@ -231,6 +233,7 @@ async function main(): Promise<void> {
         'shutdown-timeout': { type: 'string' },
         ...PG_TIMEOUT_OPTIONS,
         'pool-size': { type: 'string' },
+        'pg-writes-in-flight': { type: 'string' },
         'shared-buffers-mb': { type: 'string' },
         'log-format': { type: 'string' },
         'access-log': { type: 'boolean' },
@@ -287,6 +290,7 @@ async function main(): Promise<void> {
   }
   const pgTimeouts = pgTimeoutsOf(args);
   const poolSize = ms('pool-size');
+  const maxWritesInFlight = ms('pg-writes-in-flight');
   const sharedBuffersMb = ms('shared-buffers-mb');
   // A database of an older schema is migrated as the store opens; moving events into pages (4 -> 5) can take
   // minutes on a large log, so say how far it is, every few seconds, rather than look hung.
@@ -306,6 +310,7 @@ async function main(): Promise<void> {
       ...sharding.map,
       ...pgTimeouts,
       ...(poolSize ? { poolSize } : {}),
+      ...(maxWritesInFlight ? { maxWritesInFlight } : {}),
       onError: onPgError,
       onMigrationProgress,
     });
@@ -318,6 +323,7 @@ async function main(): Promise<void> {
       connectionString: databaseUrl,
       ...pgTimeouts,
       ...(poolSize ? { poolSize } : {}),
+      ...(maxWritesInFlight ? { maxWritesInFlight } : {}),
       onError: onPgError,
       onMigrationProgress,
     });
