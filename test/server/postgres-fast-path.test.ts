@@ -41,6 +41,8 @@ function record(config: unknown, rest: unknown[]): void {
 }
 
 const fastWrites = (): Seen[] => seen.filter((s) => s.name?.startsWith('chronicle_write'));
+/** Fast writes sent and not answered yet, and the most there were at once since the last reset. */
+const concurrency = { now: 0, most: 0 };
 const begins = (): number => seen.filter((s) => s.text === 'BEGIN').length;
 
 describePg('PostgreSQL store: chained fast-path writes', () => {
@@ -50,7 +52,15 @@ describePg('PostgreSQL store: chained fast-path writes', () => {
     db = await createTestDatabase();
     pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
       if (recording) record(config, rest);
+      const isWrite = recording && String((config as { name?: unknown } | null)?.name ?? '').startsWith('chronicle_write');
+      if (isWrite) concurrency.most = Math.max(concurrency.most, ++concurrency.now);
       const result = (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
+      if (isWrite && result instanceof Promise) {
+        result.then(
+          () => concurrency.now--,
+          () => concurrency.now--,
+        );
+      }
       if (recording && rest.every((x) => typeof x !== 'function') && result instanceof Promise) {
         const entry = seen[seen.length - 1]!;
         result.catch((error: unknown) => {
@@ -67,6 +77,8 @@ describePg('PostgreSQL store: chained fast-path writes', () => {
   });
   beforeEach(() => {
     seen.length = 0;
+    concurrency.now = 0;
+    concurrency.most = 0;
     recording = true;
   });
   afterEach(() => {
@@ -76,23 +88,43 @@ describePg('PostgreSQL store: chained fast-path writes', () => {
   it('a new store opening connections while pushes queue: no chained write overtakes the one it follows', async () => {
     // A fresh pool has no connections: the first chained writes wait for new ones, and a later write
     // given a connection first must not run ahead (its check under the lock would fail, 22012).
-    const store = await createPostgresStore({ connectionString: db.url, poolSize: 10 });
+    const store = await createPostgresStore({ connectionString: db.url, poolSize: 10, maxWritesInFlight: 3 });
     try {
       const log = freshLog('chain');
-      const clients = Array.from({ length: 8 }, (_, c) => new TestClient(`chain-${c}`));
-      await Promise.all(
-        clients.map(async (client, c) => {
-          for (let k = 0; k < 15; k++) {
-            const aggregates = Array.from({ length: 100 }, (_, i) => `agg-${c}-${i % 20}`);
-            await store.push(log, client.next(aggregates));
-          }
-        }),
-      );
+      await pushFromEightClients(store, log, 'chain');
       expect(fastWrites().length).toBeGreaterThan(0);
       expect(fastWrites().filter((w) => w.code !== undefined)).toEqual([]);
-      await expectStoredOnce(store, log, 8 * 15 * 100);
+      // Writes were chained: more than one in flight at once, never more than asked for.
+      expect(concurrency.most).toBeGreaterThan(1);
+      expect(concurrency.most).toBeLessThanOrEqual(3);
+      await expectStoredOnce(store, log, 8 * 6 * 1000);
     } finally {
       await store.close();
+    }
+  });
+
+  it('by default one write per log is in flight, and the pushes that arrive meanwhile go together in the next one', async () => {
+    const store = await createPostgresStore({ connectionString: db.url, poolSize: 10 });
+    try {
+      const log = freshLog('together');
+      await pushFromEightClients(store, log, 'together');
+      // The same load chains writes when more may be in flight (the test above).
+      expect(concurrency.most).toBe(1);
+      expect(fastWrites().filter((w) => w.code !== undefined)).toEqual([]);
+      // 48 pushes, 8 at a time: they shared writes.
+      expect(fastWrites().length).toBeGreaterThan(0);
+      expect(fastWrites().length + begins()).toBeLessThan(48);
+      await expectStoredOnce(store, log, 8 * 6 * 1000);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('maxWritesInFlight must be a positive integer', async () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      await expect(createPostgresStore({ connectionString: db.url, maxWritesInFlight: bad })).rejects.toThrow(
+        `maxWritesInFlight must be a positive integer, got ${String(bad)}`,
+      );
     }
   });
 
@@ -133,6 +165,23 @@ describePg('PostgreSQL store: chained fast-path writes', () => {
     }
   });
 });
+
+/**
+ * 8 clients pushing 6 pushes of 1,000 events each to `log`, each its next one
+ * as soon as the last is answered. A batch holds at most 5 such pushes (5,000
+ * events), so with 8 clients some are always left for a write chained behind it.
+ */
+async function pushFromEightClients(store: LogStore, log: string, prefix: string): Promise<void> {
+  const clients = Array.from({ length: 8 }, (_, c) => new TestClient(`${prefix}-${c}`));
+  await Promise.all(
+    clients.map(async (client, c) => {
+      for (let k = 0; k < 6; k++) {
+        const aggregates = Array.from({ length: 1000 }, (_, i) => `agg-${c}-${i % 50}`);
+        await store.push(log, client.next(aggregates));
+      }
+    }),
+  );
+}
 
 /** The log holds `count` events at positions 1..count, each id once, each client's clientSeqs gapless. */
 async function expectStoredOnce(store: LogStore, log: string, count: number): Promise<void> {
