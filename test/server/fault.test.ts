@@ -106,6 +106,9 @@ describePg('database faults under push load (a TCP relay in front of PostgreSQL)
       relay.url(db.name),
       '--pool-size',
       '4',
+      // Writes chained behind each other (the default sends one at a time): faults must not break the chain either.
+      '--pg-writes-in-flight',
+      '3',
       '--pg-connect-timeout',
       '700',
       '--pg-statement-timeout',

@@ -338,6 +338,11 @@ describe('chronicle-server migrate, embedded and misused', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.output).toContain("migrate: Unknown option '--port'");
     expect(unknown.output).toContain('it takes --database-url, --shard-map or --data');
+    for (const value of ['0', '1.5', 'many']) {
+      const writes = await runCli(['--database-url', 'postgres://127.0.0.1:1/x', '--pg-writes-in-flight', value, '--port', '0']);
+      expect(writes.code).toBe(2);
+      expect(writes.output).toContain(`--pg-writes-in-flight must be a positive integer, got "${value}"`);
+    }
     const typo = await runCli(['migrat', '--data', '/tmp/x']);
     expect(typo.code).toBe(2);
     expect(typo.output).toContain('unknown command "migrat": the commands are migrate, move-log, purge-moved and shard-of');
