@@ -254,8 +254,9 @@ export function createPushPipeline(options: PushPipelineOptions) {
    * previous batch's write is still running, so the database has the next
    * write at hand when the previous one commits; with one, the pushes that
    * queue meanwhile go together in the next batch. Results are settled in
-   * order as writes are answered. A write that did not happen sends its batch, and every batch
-   * after it, through the slow path once nothing is in flight.
+   * order as writes are answered. A write that did not happen sends its
+   * batch, and every batch after it, through the slow path once nothing is in
+   * flight.
    */
   async function drain(log: string): Promise<void> {
     const queue = queues.get(log)!;
