@@ -21,10 +21,11 @@ import { writeStatement } from './write-statement.ts';
  * judges a batch against what this process knows of the log (log-knowledge.ts:
  * what it read or wrote last, valid while the log's head and write id are
  * unchanged) and writes it in one statement that locks the log's row and
- * writes only if both still hold; a batch can be sent while the previous
- * one's write is still running (it follows that write or fails). Anything
- * uncertain, and logs that another process writes too, take the slow path: one
- * transaction that locks, reads, judges, writes, commits.
+ * writes only if both still hold; the pushes that arrive while it runs go in
+ * the next batch (with maxWritesInFlight above one, a batch can be sent while
+ * the previous one's write is still running: it follows that write or fails).
+ * Anything uncertain, and logs that another process writes too, take the slow
+ * path: one transaction that locks, reads, judges, writes, commits.
  *
  * This file is the store around it: pulls, fences, heads, watchers, errors.
  */
