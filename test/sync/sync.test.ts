@@ -191,8 +191,11 @@ describe('client sync against a real server', () => {
       expect((await a.sync.status()).pending).toBe(1);
       // The push was tried with the header, then without it; both failed, so the header is not to blame.
       expect(sent.slice(0, 2)).toEqual(['return=minimal', null]);
+      // Back online, with no push in flight across the switch (the loop retries on its own meanwhile).
+      await a.sync.pause();
       down = false;
       sent.length = 0;
+      await a.sync.resume();
       await a.sync.syncNow();
       expect(await a.sync.status()).toMatchObject({ pending: 0 });
       expect(sent).toEqual(['return=minimal']);
