@@ -18,7 +18,11 @@ export class SyncHttpError extends ChronicleError {
 /** The server could not be reached (network down, DNS, refused, aborted). */
 export class OfflineError extends ChronicleError {
   override name = 'OfflineError';
-  constructor(cause: string) {
+  constructor(
+    cause: string,
+    /** The request went out and no reply came in time (not refused or unsent). */
+    readonly timedOut = false,
+  ) {
     super('OFFLINE', `Sync server unreachable: ${cause}`, { cause });
   }
 }
@@ -95,6 +99,7 @@ export function createTransport(options: TransportOptions): Transport {
       const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
       throw new OfflineError(
         timedOut ? `no reply within ${REQUEST_TIMEOUT_MS} ms` : error instanceof Error ? error.message : String(error),
+        timedOut,
       );
     }
     let body: unknown;
@@ -128,10 +133,11 @@ export function createTransport(options: TransportOptions): Transport {
       try {
         return (await request('/push', init, { prefer: 'return=minimal' })) as PushResponseMinimal;
       } catch (error) {
-        if (!(error instanceof OfflineError)) throw error;
         // The header itself may be what failed: a proxy answering CORS preflights with a fixed list of
-        // headers makes the browser refuse the request, which looks like a network error. Sent again
-        // without it (a push is idempotent: a range that did arrive is acknowledged as duplicates).
+        // headers makes the browser refuse the request at once, which looks like a network error. Sent
+        // again without it (a push is idempotent: a range that did arrive is acknowledged as duplicates).
+        // A push that timed out is not: that server is slow, and a second wait would double the round's.
+        if (!(error instanceof OfflineError) || error.timedOut) throw error;
         const reply = (await request('/push', init)) as PushResponseMinimal;
         askMinimal = false;
         return reply;
