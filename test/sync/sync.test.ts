@@ -204,6 +204,26 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it('a push that timed out is not sent again at once without the header (a slow server is not a refused header)', async () => {
+    const sent: (string | null)[] = [];
+    const slow: typeof fetch = async (input, init) => {
+      if (!String(input).endsWith('/push')) return fetch(input, init);
+      sent.push(new Headers(init?.headers).get('prefer'));
+      throw new DOMException('The operation timed out.', 'TimeoutError');
+    };
+    const a = await openClient(harness.url, { fetch: slow });
+    try {
+      await a.append('slow-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }]);
+      await a.sync.syncNow().catch(() => undefined);
+      await a.sync.pause();
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.every((prefer) => prefer === 'return=minimal')).toBe(true);
+      expect((await a.sync.status()).pending).toBe(1);
+    } finally {
+      await a.dispose();
+    }
+  });
+
   it('a push whose response is lost is retried and stored once', async () => {
     let dropNextPushResponse = true;
     const lossyFetch: typeof fetch = async (input, init) => {
