@@ -107,6 +107,8 @@ CREATE TABLE IF NOT EXISTS chronicle_clients (
 const SCHEMA_OBJECTS = schemaObjectNames(SCHEMA_SQL);
 /** The tables a server writes (chronicle_schema it only reads, outside a migration). */
 const DATA_TABLES = SCHEMA_OBJECTS.tables.filter((table) => table !== 'chronicle_schema');
+/** What the role lacks of the privileges a server uses: writing the data tables, reading chronicle_schema. */
+const missingServingPrivileges = (db: SqlExecutor) => missingPrivileges(db, DATA_TABLES, ['chronicle_schema']);
 
 /** Advisory lock key that serialises schema set-up between processes ("chronicle" in ASCII). */
 const SCHEMA_LOCK_KEY = 0x6368726f6e;
@@ -195,7 +197,7 @@ export async function migrate(
     }
   }
   // A role that may read but not write (a GRANT forgotten) would fail every push: say so at the start instead.
-  const missing = await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']);
+  const missing = await missingServingPrivileges(driver);
   if (missing.length > 0) throw privilegesError(await currentRole(driver), missing);
 }
 
@@ -206,7 +208,7 @@ export async function migrate(
  * can store nothing. One catalog query.
  */
 export async function checkServingPrivileges(driver: SqlDriver): Promise<void> {
-  const missing = await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']);
+  const missing = await missingServingPrivileges(driver);
   if (missing.length === 0) return;
   const { message } = privilegesError(await currentRole(driver), missing);
   throw new SyncError('UNAVAILABLE', message, { reason: 'store-permission' });
@@ -220,7 +222,7 @@ export async function checkServingPrivileges(driver: SqlDriver): Promise<void> {
  */
 export async function servingRefusal(driver: SqlDriver, error: unknown): Promise<SyncError> {
   const role = await currentRole(driver);
-  const missing = await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']).catch(() => []);
+  const missing = await missingServingPrivileges(driver).catch(() => []);
   const message =
     missing.length > 0
       ? privilegesError(role, missing).message
@@ -237,9 +239,7 @@ export async function servingRefusal(driver: SqlDriver, error: unknown): Promise
 async function explainRefusal(driver: SqlDriver, error: unknown): Promise<Error> {
   const all = [...SCHEMA_OBJECTS.tables, ...SCHEMA_OBJECTS.indexes];
   const lacking =
-    (await missingObjects(driver, all).catch(() => all)).length === 0
-      ? await missingPrivileges(driver, DATA_TABLES, ['chronicle_schema']).catch(() => [])
-      : [];
+    (await missingObjects(driver, all).catch(() => all)).length === 0 ? await missingServingPrivileges(driver).catch(() => []) : [];
   if (lacking.length > 0) return privilegesError(await currentRole(driver), lacking);
   return notPermitted(driver, error, "set up or migrate Chronicle's tables");
 }
