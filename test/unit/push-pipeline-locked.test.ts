@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { SyncError } from '../../src/server/errors.ts';
 import { createLogKnowledge } from '../../src/server/store/log-knowledge.ts';
-import { createPushPipeline } from '../../src/server/store/push-pipeline.ts';
+import { createPushPipeline, DEFAULT_WRITES_IN_FLIGHT } from '../../src/server/store/push-pipeline.ts';
 import { SCHEMA_VERSION } from '../../src/server/store/schema.ts';
 import type { SqlDriver, SqlExecutor } from '../../src/server/store/sql-driver.ts';
 import { LOCK_LOG_SQL, READ_SQL } from '../../src/server/store/statements.ts';
@@ -50,6 +50,7 @@ it('a push that keeps waiting for its log locks gets 503 UNAVAILABLE (store-time
     statement: writeStatement(),
     knowledge: createLogKnowledge(),
     maxBatchEvents: 5000,
+    maxFlights: DEFAULT_WRITES_IN_FLIGHT,
     emitHead: () => undefined,
     explain: async (error) => error,
   });

@@ -53,8 +53,8 @@ export interface PushPipelineOptions {
   knowledge: LogKnowledge;
   /** At most this many events in one batch. */
   maxBatchEvents: number;
-  /** Writes to one log sent before the one before them is answered, at most (default DEFAULT_WRITES_IN_FLIGHT). */
-  maxFlights?: number;
+  /** Writes to one log sent before the one before them is answered, at most (DEFAULT_WRITES_IN_FLIGHT unless the store says). */
+  maxFlights: number;
   /** A push committed and moved the log's head. */
   emitHead(log: string, head: number): void;
   /** The error a caller gets for a failure (mapped, explained). */
@@ -135,8 +135,7 @@ async function judgeUnderLock(
 }
 
 export function createPushPipeline(options: PushPipelineOptions) {
-  const { driver, ordered, statement, knowledge, maxBatchEvents, emitHead, explain } = options;
-  const maxFlights = options.maxFlights ?? DEFAULT_WRITES_IN_FLIGHT;
+  const { driver, ordered, statement, knowledge, maxBatchEvents, maxFlights, emitHead, explain } = options;
 
   /** Reads the batch's state using what is known of the log; forgets that knowledge when it proved stale. */
   const readKnowing = async (db: SqlExecutor, log: string, batch: readonly Waiting[], readIds: boolean) => {
