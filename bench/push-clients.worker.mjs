@@ -3,14 +3,14 @@
  * clients are other programs than the server, so they do not share its event
  * loop (they share the machine's cores). Plain JS: no loader needed.
  *
- * in:  { url, log, clients: [{ clientId, token, bodies: Uint8Array[] }] }, then 'go' for each run
+ * in:  { url, log, wholeReplies, clients: [{ clientId, token, bodies: Uint8Array[] }] }, then 'go' for each run
  * out: 'ready' after the connections are warm; { ms } when every push of a run was answered 200;
  *      { error } otherwise
  */
 import { Agent, request } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { url, log, clients } = workerData;
+const { url, log, clients, wholeReplies } = workerData;
 const target = new URL(`${url}/v1/logs/${encodeURIComponent(log)}/push`);
 const agents = clients.map(() => new Agent({ keepAlive: true, maxSockets: 1 }));
 
@@ -22,12 +22,12 @@ function post(agent, body, token) {
         method: 'POST',
         agent,
         // As Chronicle's sync client sends them (worker/sync/transport.ts): it asks for replies without
-        // positions, since it confirms its events by pulling them back.
+        // positions, since it confirms its events by pulling them back (unless told to compare: wholeReplies).
         headers: {
           'content-type': 'application/json',
           'content-length': String(body.length),
           authorization: `Bearer ${token}`,
-          prefer: 'return=minimal',
+          ...(wholeReplies ? {} : { prefer: 'return=minimal' }),
         },
       },
       (res) => {

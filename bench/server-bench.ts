@@ -294,7 +294,12 @@ export async function runBaseline(connections: Inserter[], clients: PushClient[]
 export async function runPushes(url: string, log: string, clients: PushClient[]): Promise<SideResult> {
   const total = clients.reduce((n, c) => n + c.events.length, 0);
   const worker = new Worker(new URL('./push-clients.worker.mjs', import.meta.url), {
-    workerData: { url, log, clients: clients.map((c) => ({ clientId: c.clientId, token: c.token, bodies: c.bodies })) },
+    workerData: {
+      url,
+      log,
+      wholeReplies: WHOLE_REPLIES,
+      clients: clients.map((c) => ({ clientId: c.clientId, token: c.token, bodies: c.bodies })),
+    },
   });
   const next = (): Promise<unknown> =>
     new Promise((resolve, reject) => {
@@ -315,6 +320,23 @@ export async function runPushes(url: string, log: string, clients: PushClient[])
   } finally {
     await worker.terminate();
   }
+}
+
+/**
+ * Comparisons a run can make against what the bench measures by default, each
+ * said in the metric's notes: `CHRONICLE_BENCH_WRITES_IN_FLIGHT=n` sets the
+ * PostgreSQL store's maxWritesInFlight (default 1), and
+ * `CHRONICLE_BENCH_WHOLE_REPLIES=1` makes the push clients leave out
+ * `Prefer: return=minimal`, so that the server sends every event's position.
+ */
+export const BENCH_WRITES_IN_FLIGHT = process.env.CHRONICLE_BENCH_WRITES_IN_FLIGHT
+  ? Number(process.env.CHRONICLE_BENCH_WRITES_IN_FLIGHT)
+  : undefined;
+const WHOLE_REPLIES = Boolean(process.env.CHRONICLE_BENCH_WHOLE_REPLIES);
+
+/** The PostgreSQL store server-push and the CPU probe write to. */
+export function benchPostgresStore(connectionString: string): Promise<LogStore> {
+  return createPostgresStore({ connectionString, ...(BENCH_WRITES_IN_FLIGHT ? { maxWritesInFlight: BENCH_WRITES_IN_FLIGHT } : {}) });
 }
 
 export function benchServer(store: LogStore, clients: PushClient[]): SyncServer {
@@ -414,10 +436,7 @@ async function chronicleRound(
   const total = clients.reduce((n, c) => n + c.events.length, 0);
   const log = 'bench-push';
   if (kind === 'postgres') await withClient(database!, (c) => c.query(`DROP TABLE IF EXISTS ${CHRONICLE_TABLES}`));
-  const store =
-    kind === 'postgres'
-      ? await createPostgresStore({ connectionString: database!.url })
-      : await createPgliteStore({ dataDir: await tempDir() });
+  const store = kind === 'postgres' ? await benchPostgresStore(database!.url) : await createPgliteStore({ dataDir: await tempDir() });
   const server = benchServer(store, clients);
   try {
     const { url } = await server.listen(0, '127.0.0.1');
@@ -495,10 +514,15 @@ export async function serverPush({ kind, database, rounds = 3 }: ServerPushOptio
     notes:
       `${SERVER_SIZES.clients} clients x ${SERVER_SIZES.eventsPerClient} events (avg ${round(avgBytes, 0)} bytes of JSON each, ` +
       `${SERVER_SIZES.aggregatesPerClient} own aggregates per client), pushes of ${SERVER_SIZES.batch} over HTTP (keep-alive, bearer tokens, ` +
-      `replies without positions as Chronicle's client asks: Prefer: return=minimal) ` +
+      (WHOLE_REPLIES
+        ? 'whole replies with every position: CHRONICLE_BENCH_WHOLE_REPLIES) '
+        : `replies without positions as Chronicle's client asks: Prefer: return=minimal) `) +
       `from a worker thread to createSyncServer on ${where} in the bench's Node process. Best of ${rounds} interleaved rounds on fresh tables, each side warmed up first with ${SERVER_SIZES.warmupPerClient} events per client elsewhere (not timed); ` +
       `events/s per round: Chronicle ${list(chronicleRuns).join(' / ')}, baseline ${list(baselineRuns).join(' / ')}` +
-      (process.env.CHRONICLE_BENCH_NO_DECODE ? '; push bodies decoded on the event loop (CHRONICLE_BENCH_NO_DECODE)' : ''),
+      (process.env.CHRONICLE_BENCH_NO_DECODE ? '; push bodies decoded on the event loop (CHRONICLE_BENCH_NO_DECODE)' : '') +
+      (kind === 'postgres' && BENCH_WRITES_IN_FLIGHT
+        ? `; maxWritesInFlight ${BENCH_WRITES_IN_FLIGHT} (CHRONICLE_BENCH_WRITES_IN_FLIGHT)`
+        : ''),
   };
 }
 

@@ -46,10 +46,9 @@
  * rate is its CPU per event, not waits of its own.
  */
 import pg from 'pg';
-import { createPostgresStore } from '../src/server/index.ts';
 import { measure, type Measurement } from './cpu-time.ts';
 import { FLOOR_MODES, FLOOR_TABLE, startFloorServer } from './floor-server.ts';
-import { benchServer, PLAIN_TABLE, pushClients, runBaseline, runPushes, withProbeDatabase } from './server-bench.ts';
+import { benchPostgresStore, benchServer, PLAIN_TABLE, pushClients, runBaseline, runPushes, withProbeDatabase } from './server-bench.ts';
 
 const ROUNDS = 3;
 const TABLES =
@@ -81,7 +80,7 @@ await withProbeDatabase(async (database, admin) => {
     await Promise.all(connections.map((c) => c.end()));
 
     await admin.query(`DROP TABLE IF EXISTS ${TABLES}`);
-    const store = await createPostgresStore({ connectionString: database.url });
+    const store = await benchPostgresStore(database.url);
     const server = benchServer(store, clients);
     const { url } = await server.listen(0, '127.0.0.1');
     await runPushes(url, 'bench-warmup', warm);
