@@ -27,6 +27,13 @@
  * transaction commits (worker/commit-early.ts): 23.7, 50.2 and 31.3 kB. A pause
  * that stops the sync round in flight (2026-12-04): 23.7, 50.4 and 31.4 kB. Shape
  * checks in defineEvent / defineAggregate for plain-JavaScript callers: 23.9, 50.6, 31.4 kB.
+ * Measured per commit on 2026-12-06 (npm run build, then size-limit): 24.0, 51.1, 31.9 kB at
+ * dfccfb3; scan sessions (the engine walks a scan a few pages per call: the page's
+ * openSource and guard, the worker's scan-sessions.ts) took them to 24.2, 51.9, 32.5 kB at
+ * a470dce; short push replies (Prefer: return=minimal, with the client's fallback behind a
+ * gateway that refuses the header) to 24.25, 52.01, 32.55 kB. That is 0.01 kB over the
+ * in-process budget, which was raised by 2 kB for it (to 54), leaving about 2 kB of room as
+ * before; the other two have 0.75 and 1.45 kB left.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -65,7 +72,8 @@ export default [
     // 43.4 kB on 2026-12-03 (evening); raised from 34 kB: reactions, metrics, encryption and the call port landed (see above).
     // 47.8 kB with compaction / retention; raised from 47 kB for it (see above).
     // 50.2 kB with idle-time stream indexing, the typed append wire and loads on the call port; raised from 49 kB for them (see above).
-    limit: '52 kB',
+    // 52.01 kB with scan sessions and short push replies; raised from 52 kB for them (see above).
+    limit: '54 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
