@@ -5,6 +5,15 @@ import type { RequestInfo } from './request-context.ts';
 import { parseTarget } from './routes.ts';
 
 /**
+ * Refusals that say how the server was set up, not that something failed: an
+ * optional package is missing (/metrics without prom-client, the live channel
+ * without ws), which the server already warned of when it started. Logged as
+ * a warning the first time only: a scraper or a client that keeps asking
+ * would otherwise write an error line every few seconds, forever.
+ */
+const SETUP_REASONS = new Set(['metrics-unavailable', 'live-unavailable']);
+
+/**
  * How a request ends: in the metrics, and in one log line when it was refused
  * or failed (every request with `accessLog`), with its id, the error's code,
  * its reason and, for a 5xx, its message (what an operator needs to act on a
@@ -13,6 +22,7 @@ import { parseTarget } from './routes.ts';
  */
 export function createRequestFinisher(options: { logger: Logger; metrics: MetricsRecorder; accessLog: boolean }) {
   const { logger, metrics, accessLog } = options;
+  const setupReasonsLogged = new Set<string>();
   return (request: IncomingMessage | undefined, info: RequestInfo): void => {
     const status = info.status ?? 0;
     const seconds = (performance.now() - info.start) / 1000;
@@ -30,6 +40,13 @@ export function createRequestFinisher(options: { logger: Logger; metrics: Metric
       message: info.message,
       ms: Math.round(seconds * 1000),
     };
+    if (info.reason !== undefined && SETUP_REASONS.has(info.reason)) {
+      if (!setupReasonsLogged.has(info.reason)) {
+        setupReasonsLogged.add(info.reason);
+        logger.warn("request refused by the server's set-up (logged once; the same refusals that follow are not)", fields);
+      } else if (accessLog) logger.info('request refused', fields);
+      return;
+    }
     if (status >= 500 || status === 0) logger.error('request failed', fields);
     else if (status >= 400) logger.info('request refused', fields);
     else logger.info('request', fields);
