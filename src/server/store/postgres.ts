@@ -227,7 +227,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         release(client, failure);
       }
     },
-    async queryInOrder<R extends object>(text: string, params: readonly unknown[], name?: string): Promise<R[]> {
+    async queryInOrder<R extends object>(text: string, params: readonly unknown[], name?: string, onSent?: () => void): Promise<R[]> {
       // Each statement waits until the one before it is on its connection before taking one itself: a
       // statement given an idle connection must not overtake one still waiting for a new connection.
       let handed!: () => void;
@@ -246,6 +246,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         // connection new to the lane, the next statement waits until this one is done: a new backend loads
         // its caches first, and the statement sent after this one could run ahead of it.
         const pending = client.query<R & pg.QueryResultRow>(name ? { name, text, values: [...params] } : { text, values: [...params] });
+        onSent?.();
         if (laneClients.has(client)) handed();
         return (await pending).rows;
       } catch (error) {

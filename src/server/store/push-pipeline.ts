@@ -1,29 +1,21 @@
 import { SyncError } from '../errors.ts';
-import { judgePushes, type JudgeInput, type Judged, type LogState } from '../push-judge.ts';
+import { judgePushes, type Judged, type LogState } from '../push-judge.ts';
+import { after, startFastWrite, type FastWriteContext, type Flight, type Waiting } from './fast-write.ts';
 import type { LogKnowledge, WriteTicket } from './log-knowledge.ts';
-import { cachedLogState, lockLog, readLogState } from './log-state.ts';
+import { lockLog, readLogState } from './log-state.ts';
 import { moveRefusal } from './move-state.ts';
 import { checkSchemaVersion } from './schema.ts';
-import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
-import { INSERT_LOG_SQL } from './statements.ts';
-import type { PushResult } from './types.ts';
+import type { OrderedExecutor, SqlDriver } from './sql-driver.ts';
 import { runWrite, type WriteStatement } from './write-statement.ts';
 
 /**
  * How pushes reach the database: per log, a queue applied in batches, in
- * arrival order. The fast path judges a batch against what this process knows
- * of the log and sends one checked write, up to maxFlights of them chained
- * behind each other; anything uncertain takes the slow path, one transaction
- * under the log's lock (docs/protocol.md, "Reference storage layout").
+ * arrival order. The fast path (fast-write.ts) judges a batch against what
+ * this process knows of the log and sends one checked write, up to maxFlights
+ * of them chained behind each other; anything uncertain takes the slow path,
+ * here, one transaction under the log's lock (docs/protocol.md, "Reference
+ * storage layout").
  */
-
-/** A push waiting for (or in) a transaction, with the JSON of its events made before it queued. */
-export interface Waiting extends JudgeInput {
-  /** Date.now() after which the caller no longer waits: the push is dropped from the queue unjudged. */
-  deadline: number | undefined;
-  resolve: (result: PushResult) => void;
-  reject: (error: unknown) => void;
-}
 
 /** The slow path's write ran into a bounded lock wait: its transaction is rolled back and tried again. */
 class Blocked extends Error {}
@@ -48,7 +40,7 @@ export const DEFAULT_WRITES_IN_FLIGHT = 1;
 export interface PushPipelineOptions {
   driver: SqlDriver;
   /** Where fast writes go: to the database in the order they are sent (SqlDriver.queryInOrder). */
-  ordered: SqlExecutor;
+  ordered: OrderedExecutor;
   statement: WriteStatement;
   knowledge: LogKnowledge;
   /** At most this many events in one batch. */
@@ -59,11 +51,6 @@ export interface PushPipelineOptions {
   emitHead(log: string, head: number): void;
   /** The error a caller gets for a failure (mapped, explained). */
   explain(error: unknown): Promise<unknown>;
-}
-
-/** What a judged batch leaves the log as, if its write succeeds. */
-function after(judged: Judged, writeId: string | null) {
-  return { head: judged.head, writeId, marks: judged.marks, epochs: judged.epochs, heads: judged.heads };
 }
 
 /** The next batch of the queue; pushes whose callers stopped waiting are refused, not judged. */
@@ -137,14 +124,6 @@ async function judgeUnderLock(
 export function createPushPipeline(options: PushPipelineOptions) {
   const { driver, ordered, statement, knowledge, maxBatchEvents, maxFlights, emitHead, explain } = options;
 
-  /** Reads the batch's state using what is known of the log; forgets that knowledge when it proved stale. */
-  const readKnowing = async (db: SqlExecutor, log: string, batch: readonly Waiting[], readIds: boolean) => {
-    const known = knowledge.get(log);
-    const state = await readLogState(db, log, batch, known, readIds);
-    if (known && (known.head !== state.head || known.writeId !== state.writeId)) knowledge.forget(log);
-    return state;
-  };
-
   /** Settles the batch's promises with the judged results; reports the head move. */
   function settle(log: string, batch: readonly Waiting[], results: Judged['results']): void {
     let head = -1;
@@ -159,80 +138,13 @@ export function createPushPipeline(options: PushPipelineOptions) {
     if (head >= 0) emitHead(log, head);
   }
 
+  const fastWrites: FastWriteContext = { driver, ordered, statement, knowledge, settle };
+
   const fail = async (log: string, batch: readonly Waiting[], error: unknown): Promise<void> => {
     knowledge.forget(log);
     const explained = await explain(error);
     for (const w of batch) w.reject(explained);
   };
-
-  /** A write sent and not answered yet, with the results it settles when it succeeds. */
-  interface Flight {
-    batch: Waiting[];
-    judged: Judged;
-    /** true: written. false: nothing written, the slow path decides. An error: the outcome is unknown. */
-    outcome: Promise<boolean | { error: unknown }>;
-  }
-
-  /**
-   * The fast path: judge the batch against what this process knows of the log
-   * (or against one snapshot read), then send a write that takes the log's lock
-   * and writes only if the head and write id are still the ones judged against.
-   * Under the lock nothing has changed since, so every rule holds exactly as if
-   * the read had been made under the lock.
-   *
-   * `behind`: writes of this process to the log are in flight. The batch is then
-   * judged against the log as they will leave it, and its write also requires
-   * the last of them to have committed (its write id): a write can only commit
-   * after the ones it was judged behind, and only if they did.
-   *
-   * Returns the flight; 'done' when the batch was settled without a write (a
-   * snapshot read showed nothing to store); 'wait' when it must wait until
-   * nothing is in flight; 'locked' when the slow path must decide (an id may be
-   * stored already, or refusals must be confirmed under the lock).
-   */
-  async function start(log: string, batch: Waiting[], behind: boolean): Promise<Flight | 'done' | 'wait' | 'locked'> {
-    let state = cachedLogState(knowledge.get(log), batch);
-    let verified = false; // read in this attempt: the state is a snapshot of the log
-    if (!state) {
-      if (behind) return 'wait';
-      state = await readKnowing(driver, log, batch, false);
-      verified = true;
-      // In a move between databases: the slow path refuses it under the lock.
-      if (state.move) return 'locked';
-    }
-    const judged = judgePushes(state, batch);
-    if (judged.needsIds || (judged.rows.length === 0 && !verified)) return behind ? 'wait' : 'locked';
-    if (judged.rows.length === 0) {
-      if (state.exists) knowledge.remember(log, state.head, state, null);
-      settle(log, batch, judged.results);
-      return 'done';
-    }
-    if (!state.exists) await driver.query(INSERT_LOG_SQL, [log]);
-    // Behind writes in flight: this one must follow the last of them (read before remember() below moves on).
-    const afterTicket = behind ? (knowledge.get(log)?.ticket ?? null) : null;
-    if (behind && afterTicket === null) return 'wait';
-    const current = knowledge.nextWrite();
-    // The log as this write leaves it, if it succeeds: what the next batch is judged against.
-    knowledge.remember(log, state.head, after(judged, current.id), current.ticket);
-    const outcome = runWrite(ordered, statement, log, state, judged, current, afterTicket).then(
-      (result): boolean => {
-        if (result === 'written') {
-          knowledge.succeeded(log);
-          return true;
-        }
-        // Not written (the head moved, a fence, a bounded wait, an id stored already...): the slow path
-        // decides, for this batch and, for a while, the log's next ones.
-        knowledge.forget(log);
-        knowledge.failed(log);
-        return false;
-      },
-      (error: unknown) => {
-        knowledge.forget(log);
-        return { error };
-      },
-    );
-    return { batch, judged, outcome };
-  }
 
   /** The slow path: judged and written under the log's lock (judgeUnderLock), then settled. */
   async function pushLocked(log: string, batch: readonly Waiting[]): Promise<void> {
@@ -256,11 +168,25 @@ export function createPushPipeline(options: PushPipelineOptions) {
    * order as writes are answered. A write that did not happen sends its
    * batch, and every batch after it, through the slow path once nothing is in
    * flight.
+   *
+   * When a write succeeds and pushes are waiting with nothing else in flight,
+   * its own pushes are answered only once the next write is on its
+   * connection: with one write in flight, the database waits for everything
+   * this thread does between two writes, and replying to the pushes (and
+   * announcing the head) need not be part of it. The replies wait for the
+   * next write to be judged and built, about a millisecond. In server-push,
+   * about 3 % more events/s on average (2026-12-06: 30 rounds of each,
+   * alternating; the rounds themselves vary by 20 %).
    */
   async function drain(log: string): Promise<void> {
     const queue = queues.get(log)!;
     const flights: Flight[] = [];
     const again: Waiting[][] = [];
+    /** Written batches whose pushes are answered once the next write is sent (held: see above). */
+    const held: Flight[] = [];
+    const answerHeld = (): void => {
+      for (const flight of held.splice(0)) settle(log, flight.batch, flight.judged.results);
+    };
 
     const decideLocked = async (batch: Waiting[]): Promise<void> => {
       try {
@@ -272,8 +198,10 @@ export function createPushPipeline(options: PushPipelineOptions) {
     const land = async (): Promise<void> => {
       const flight = flights.shift()!;
       const outcome = await flight.outcome;
-      if (outcome === true) settle(log, flight.batch, flight.judged.results);
-      else if (outcome === false) again.push(flight.batch);
+      if (outcome === true) {
+        held.push(flight);
+        if (queue.length === 0 || flights.length > 0 || again.length > 0) answerHeld();
+      } else if (outcome === false) again.push(flight.batch);
       else await fail(log, flight.batch, outcome.error);
       if (flights.length === 0) for (const batch of again.splice(0)) await decideLocked(batch);
     };
@@ -292,6 +220,7 @@ export function createPushPipeline(options: PushPipelineOptions) {
         continue;
       }
       const batch = takeBatch(queue, maxBatchEvents);
+      if (batch.length === 0 || shared) answerHeld();
       if (batch.length === 0) continue;
       if (shared) {
         await decideLocked(batch);
@@ -299,11 +228,16 @@ export function createPushPipeline(options: PushPipelineOptions) {
       }
       let started: Flight | 'done' | 'wait' | 'locked';
       try {
-        started = await start(log, batch, flights.length > 0);
+        started = await startFastWrite(fastWrites, log, batch, flights.length > 0, answerHeld);
       } catch (error) {
+        answerHeld();
         await fail(log, batch, error);
         continue;
       }
+      // A write on an idle connection is sent within this turn of the event loop; one that waits for a
+      // connection (the pool is busy) does not hold the answers any longer than that.
+      if (typeof started === 'object') await Promise.race([started.sent, new Promise((resolve) => setImmediate(resolve))]);
+      answerHeld();
       if (started === 'wait') {
         queue.unshift(...batch);
         await land();
@@ -313,6 +247,7 @@ export function createPushPipeline(options: PushPipelineOptions) {
         flights.push(started);
       }
     }
+    answerHeld();
     queues.delete(log);
   }
 

@@ -5,7 +5,7 @@ import { moveRefusal, toLogMove } from './move-state.ts';
 import { createPushPipeline, DEFAULT_WRITES_IN_FLIGHT } from './push-pipeline.ts';
 import { NOT_PERMITTED } from './schema-access.ts';
 import { checkSchemaVersion, checkServingPrivileges, readSchemaVersion, schemaMismatch, SCHEMA_VERSION, servingRefusal } from './schema.ts';
-import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+import type { OrderedExecutor, SqlDriver } from './sql-driver.ts';
 import { readPull } from './read-pull.ts';
 import { FENCE_SQL, num } from './statements.ts';
 import type { FenceResult, HeadListener, LogStore, PullInput, PushResult, ResyncListener, StoreStats } from './types.ts';
@@ -88,9 +88,15 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
   let closed = false;
   let storeErrors = 0;
   /** Where the fast path's writes go: to the database in the order they are sent (see SqlDriver.queryInOrder). */
-  const ordered: SqlExecutor = driver.queryInOrder
-    ? { query: (text, params, name) => driver.queryInOrder!(text, params ?? [], name) }
-    : driver;
+  const ordered: OrderedExecutor = {
+    query<R extends object>(text: string, params: readonly unknown[], name: string | undefined, onSent: () => void): Promise<R[]> {
+      if (driver.queryInOrder) return driver.queryInOrder<R>(text, params, name, onSent);
+      // One connection (PGlite): a statement is in line for it as soon as it is given.
+      const answer = driver.query<R>(text, params, name);
+      onSent();
+      return answer;
+    },
+  };
   const knowledge = createLogKnowledge(options.maxCachedKeys);
   const { writerId } = knowledge;
 

@@ -1,6 +1,6 @@
 import type { Judged, LogState } from '../push-judge.ts';
 import type { WriteTicket } from './log-knowledge.ts';
-import type { SqlExecutor } from './sql-driver.ts';
+import type { OrderedExecutor, SqlExecutor } from './sql-driver.ts';
 import { buildPages, clientRanges, lastSeqs, pageParams, rangeParams } from './pages.ts';
 import { num, withPosition, writeFailure, writeSql } from './statements.ts';
 
@@ -14,19 +14,23 @@ export function writeStatement(notify?: { channel: string; writerId: string }): 
   return { sql: writeSql(notify !== undefined), ...(notify ? { notify } : {}) };
 }
 
-/**
- * Runs the write statement: 'written', or how it failed having written
- * nothing (see writeFailure); throws on any other failure.
- */
-export async function runWrite(
-  db: SqlExecutor,
+/** What the write statement returns when it wrote everything (see writeSql's final SELECT). */
+interface WriteRow {
+  n: string | number;
+  l: string | number;
+  h: string | number;
+  g: string | number;
+}
+
+/** The write's parameters, and the row counts its answer must show. */
+function writeParams(
   statement: WriteStatement,
   log: string,
   state: LogState,
   judged: Judged,
   current: WriteTicket,
   afterTicket: number | null,
-): Promise<'written' | 'moved' | 'blocked' | 'taken'> {
+): { params: unknown[]; expected: { events: number; heads: number; ranges: number } } {
   const { rows } = judged;
   const ids: string[] = new Array(rows.length);
   const texts: string[] = new Array(rows.length);
@@ -56,16 +60,63 @@ export async function runWrite(
     afterTicket,
   ];
   if (statement.notify) params.push(statement.notify.channel, JSON.stringify({ log, head: judged.head, by: statement.notify.writerId }));
-  let result: { n: string | number; l: string | number; h: string | number; g: string | number }[];
+  return { params, expected: { events: rows.length, heads: heads.size, ranges: ranges.length } };
+}
+
+/** The name the write statement is prepared under. */
+const writeName = (statement: WriteStatement): string => (statement.notify ? 'chronicle_write_notify' : 'chronicle_write');
+
+/** 'written' when the answer shows every row written; how it failed having written nothing (see writeFailure); throws otherwise. */
+async function writeOutcome(
+  answer: Promise<WriteRow[]>,
+  expected: { events: number; heads: number; ranges: number },
+): Promise<'written' | 'moved' | 'blocked' | 'taken'> {
+  let result: WriteRow[];
   try {
-    result = await db.query(statement.sql, params, statement.notify ? 'chronicle_write_notify' : 'chronicle_write');
+    result = await answer;
   } catch (error) {
     const failure = writeFailure(error);
     if (failure) return failure;
     throw error;
   }
   const row = result[0];
-  if (num(row?.n) !== rows.length || num(row?.l) !== 1 || num(row?.h) !== heads.size || num(row?.g) !== ranges.length)
+  if (num(row?.n) !== expected.events || num(row?.l) !== 1 || num(row?.h) !== expected.heads || num(row?.g) !== expected.ranges)
     throw new Error('push wrote an unexpected number of events');
   return 'written';
+}
+
+/**
+ * Runs the write statement in `db` (the slow path's transaction): 'written',
+ * or how it failed having written nothing (see writeFailure); throws on any
+ * other failure.
+ */
+export function runWrite(
+  db: SqlExecutor,
+  statement: WriteStatement,
+  log: string,
+  state: LogState,
+  judged: Judged,
+  current: WriteTicket,
+  afterTicket: number | null,
+): Promise<'written' | 'moved' | 'blocked' | 'taken'> {
+  const { params, expected } = writeParams(statement, log, state, judged, current, afterTicket);
+  return writeOutcome(db.query<WriteRow>(statement.sql, params, writeName(statement)), expected);
+}
+
+/**
+ * Sends the write statement the fast path's way (OrderedExecutor): as
+ * runWrite, and `onSent` is called once the statement is on its connection.
+ */
+export function sendWrite(
+  db: OrderedExecutor,
+  statement: WriteStatement,
+  log: string,
+  state: LogState,
+  judged: Judged,
+  current: WriteTicket,
+  afterTicket: number | null,
+  onSent: () => void,
+): Promise<'written' | 'moved' | 'blocked' | 'taken'> {
+  const { params, expected } = writeParams(statement, log, state, judged, current, afterTicket);
+  return writeOutcome(db.query<WriteRow>(statement.sql, params, writeName(statement), onSent), expected);
 }
