@@ -90,7 +90,7 @@ async function writeOutcome(
  * or how it failed having written nothing (see writeFailure); throws on any
  * other failure.
  */
-export function runWrite(
+export async function runWrite(
   db: SqlExecutor,
   statement: WriteStatement,
   log: string,
@@ -107,7 +107,7 @@ export function runWrite(
  * Sends the write statement the fast path's way (OrderedExecutor): as
  * runWrite, and `onSent` is called once the statement is on its connection.
  */
-export function sendWrite(
+export async function sendWrite(
   db: OrderedExecutor,
   statement: WriteStatement,
   log: string,
