@@ -61,6 +61,20 @@ describe('request log lines', () => {
     ]);
   });
 
+  it('"still loading" just after the start does not hide a different refusal that follows it', () => {
+    const { logger, lines } = recordingLogger();
+    const finish = createRequestFinisher({ logger, metrics: noMetrics, accessLog: false });
+    finish(request('/metrics'), { ...metricsUnavailable('early'), message: 'metrics are still loading' });
+    // prom-client is installed but fails to load (a dependency of its own is missing).
+    const broken = { ...metricsUnavailable('late'), message: "Cannot find module 'tdigest'" };
+    finish(request('/metrics'), broken);
+    finish(request('/metrics'), { ...broken, id: 'later' });
+    expect(lines.map((l) => [l.level, l.fields?.requestId, l.fields?.message])).toEqual([
+      ['warn', 'early', 'metrics are still loading'],
+      ['warn', 'late', "Cannot find module 'tdigest'"],
+    ]);
+  });
+
   it('with the access log on, the set-up refusals after the first are still listed, as refusals', () => {
     const { logger, lines } = recordingLogger();
     const finish = createRequestFinisher({ logger, metrics: noMetrics, accessLog: true });

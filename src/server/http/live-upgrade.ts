@@ -28,7 +28,8 @@ export function createLiveUpgrades(options: {
   const { context, admission, hub } = options;
   let wss: Promise<WebSocketServer> | undefined;
   const server = (): Promise<WebSocketServer> => {
-    wss ??= loadPeer('ws', 'The live channel (attachWebSocket)', () => import('ws')).then((module) => {
+    if (wss) return wss;
+    wss = loadPeer('ws', 'The live channel (attachWebSocket)', () => import('ws')).then((module) => {
       // ESM gives the named export; some bundlers only the CommonJS default.
       const named = module as unknown as {
         WebSocketServer?: typeof WebSocketServer;
@@ -38,6 +39,7 @@ export function createLiveUpgrades(options: {
       if (!WSS) throw new Error('the "ws" package has no WebSocketServer');
       return new WSS({ noServer: true, maxPayload: 64 * 1024 });
     });
+    // Said once, when the package fails to load; each refused upgrade after that is a request log line.
     wss.catch((error: unknown) => context.logger.warn('live channel off', { error: String((error as Error).message ?? error) }));
     return wss;
   };

@@ -5,13 +5,17 @@ import type { RequestInfo } from './request-context.ts';
 import { parseTarget } from './routes.ts';
 
 /**
- * Refusals that say how the server was set up, not that something failed: an
- * optional package is missing (/metrics without prom-client, the live channel
- * without ws), which the server already warned of when it started. Logged as
+ * Refusals that repeat, word for word, until the server is set up otherwise:
+ * /metrics without prom-client (or with metrics off, or a prom-client that
+ * fails to load), the live channel without ws. Each distinct one is logged as
  * a warning the first time only: a scraper or a client that keeps asking
- * would otherwise write an error line every few seconds, forever.
+ * would otherwise write an error line every few seconds, forever. Keyed on
+ * the message too, so that "metrics are still loading" just after the start
+ * does not hide the failure that may follow it.
  */
 const SETUP_REASONS = new Set(['metrics-unavailable', 'live-unavailable']);
+/** Distinct set-up refusals remembered as logged; past this many, each is logged again (a bound, not expected). */
+const MAX_SETUP_REFUSALS = 100;
 
 /**
  * How a request ends: in the metrics, and in one log line when it was refused
@@ -22,7 +26,7 @@ const SETUP_REASONS = new Set(['metrics-unavailable', 'live-unavailable']);
  */
 export function createRequestFinisher(options: { logger: Logger; metrics: MetricsRecorder; accessLog: boolean }) {
   const { logger, metrics, accessLog } = options;
-  const setupReasonsLogged = new Set<string>();
+  const setupRefusalsLogged = new Set<string>();
   return (request: IncomingMessage | undefined, info: RequestInfo): void => {
     const status = info.status ?? 0;
     const seconds = (performance.now() - info.start) / 1000;
@@ -41,8 +45,9 @@ export function createRequestFinisher(options: { logger: Logger; metrics: Metric
       ms: Math.round(seconds * 1000),
     };
     if (info.reason !== undefined && SETUP_REASONS.has(info.reason)) {
-      if (!setupReasonsLogged.has(info.reason)) {
-        setupReasonsLogged.add(info.reason);
+      const refusal = `${info.reason}\u0000${info.message ?? ''}`;
+      if (!setupRefusalsLogged.has(refusal)) {
+        if (setupRefusalsLogged.size < MAX_SETUP_REFUSALS) setupRefusalsLogged.add(refusal);
         logger.warn("request refused by the server's set-up (logged once; the same refusals that follow are not)", fields);
       } else if (accessLog) logger.info('request refused', fields);
       return;
