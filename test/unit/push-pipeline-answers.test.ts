@@ -75,12 +75,18 @@ function pipelineOn(database: ReturnType<typeof scriptedDatabase>) {
 }
 
 /** Queues a push; its answer goes into `steps` as "push N answered". */
-function push(pipeline: ReturnType<typeof pipelineOn>, steps: string[], name: string, request: PushRequest): Promise<unknown> {
+function push(
+  pipeline: ReturnType<typeof pipelineOn>,
+  steps: string[],
+  name: string,
+  request: PushRequest,
+  deadline?: number,
+): Promise<unknown> {
   return new Promise((resolve) => {
     pipeline.push('orders', {
       push: request,
       json: request.events.map((e) => JSON.stringify(e)),
-      deadline: undefined,
+      deadline,
       resolve: (result) => {
         steps.push(`${name} answered`);
         resolve(result);
@@ -149,6 +155,25 @@ describe('the push pipeline answers a written batch once the next write is on it
     expect(database.steps.at(-1)).toBe('write 2 sent');
     database.writes[1]!.answer();
     await expect(second).resolves.toMatchObject({ appended: 1, head: 2 });
+  });
+
+  it('a push whose caller stopped waiting is refused after the written pushes before it are answered', async () => {
+    const database = scriptedDatabase();
+    const pipeline = pipelineOn(database);
+    const till = new TestClient('till-1');
+    const first = push(pipeline, database.steps, 'push 1', till.next(['order-1']));
+    await settled();
+    // Its caller gives up before write 1 is answered; the push queued after it is still wanted.
+    const gaveUp = push(pipeline, database.steps, 'push 2', new TestClient('till-2').next(['order-9']), Date.now() + 5);
+    const third = push(pipeline, database.steps, 'push 3', till.next(['order-1']));
+    await settled();
+    database.writes[0]!.answer();
+    await settled();
+    expect(database.steps).toEqual(['read', 'write 1 sent', 'push 1 answered', 'head 1', 'push 2 refused', 'write 2 sent']);
+    database.writes[1]!.answer();
+    await expect(first).resolves.toMatchObject({ appended: 1, head: 1 });
+    await expect(gaveUp).resolves.toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'store-timeout' } });
+    await expect(third).resolves.toMatchObject({ appended: 1, head: 2 });
   });
 
   it('a push that arrives while nothing is in flight is answered when its own write is written', async () => {

@@ -53,14 +53,19 @@ export interface PushPipelineOptions {
   explain(error: unknown): Promise<unknown>;
 }
 
-/** The next batch of the queue; pushes whose callers stopped waiting are refused, not judged. */
-function takeBatch(queue: Waiting[], maxBatchEvents: number): Waiting[] {
+/**
+ * The next batch of the queue; pushes whose callers stopped waiting are
+ * refused, not judged, after `beforeRefusing` (the pushes written before them
+ * are answered first).
+ */
+function takeBatch(queue: Waiting[], maxBatchEvents: number, beforeRefusing: () => void): Waiting[] {
   const batch: Waiting[] = [];
   let events = 0;
   const now = Date.now();
   while (queue.length > 0 && (batch.length === 0 || events + queue[0]!.push.events.length <= maxBatchEvents)) {
     const next = queue.shift()!;
     if (next.deadline !== undefined && next.deadline <= now) {
+      beforeRefusing();
       next.reject(new SyncError('UNAVAILABLE', 'The push waited too long for the database', { reason: 'store-timeout' }));
       continue;
     }
@@ -219,7 +224,7 @@ export function createPushPipeline(options: PushPipelineOptions) {
         await land();
         continue;
       }
-      const batch = takeBatch(queue, maxBatchEvents);
+      const batch = takeBatch(queue, maxBatchEvents, answerHeld);
       if (batch.length === 0 || shared) answerHeld();
       if (batch.length === 0) continue;
       if (shared) {
@@ -236,7 +241,8 @@ export function createPushPipeline(options: PushPipelineOptions) {
       }
       // A write on an idle connection is sent within this turn of the event loop; one that waits for a
       // connection (the pool is busy) does not hold the answers any longer than that.
-      if (typeof started === 'object') await Promise.race([started.sent, new Promise((resolve) => setImmediate(resolve))]);
+      if (typeof started === 'object' && held.length > 0)
+        await Promise.race([started.sent, new Promise((resolve) => setImmediate(resolve))]);
       answerHeld();
       if (started === 'wait') {
         queue.unshift(...batch);
