@@ -38,6 +38,11 @@ export function grants(grant: LogGrant, log: string): boolean {
   return false;
 }
 
+/** Whether a grant covers every log: '*', or a list holding the entry '*' (which grants() reads the same way). */
+export function grantsEveryLog(grant: LogGrant): boolean {
+  return grant === '*' || grant.includes('*');
+}
+
 /** The token of a request: `Authorization: Bearer <token>`, else `?token=<token>` (browsers cannot set WebSocket headers). */
 export function requestToken(request: IncomingMessage): string | undefined {
   const header = request.headers.authorization;

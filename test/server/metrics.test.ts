@@ -89,13 +89,26 @@ describe('GET /metrics', () => {
   });
 
   it('with auth configured, /metrics needs a principal that may read every log', async () => {
-    const url = await start({ auth: { tokens: { admin: { read: '*', write: '*' }, tenant: { read: ['acme'], write: ['acme'] } } } });
-    expect(errorOf(await httpJson(`${url}/metrics`))).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
-    expect(errorOf(await httpJson(`${url}/metrics`, { headers: { authorization: 'Bearer tenant' } }))).toMatchObject({
-      status: 403,
-      code: 'FORBIDDEN',
+    const url = await start({
+      auth: {
+        tokens: {
+          admin: { read: '*', write: '*' },
+          // Every log as a list: grants() reads ['*'] as every log, and so does /metrics.
+          ops: { read: ['*'], write: [] },
+          tenant: { read: ['acme'], write: ['acme'] },
+          prefixed: { read: ['acme-*'], write: [] },
+        },
+      },
     });
+    expect(errorOf(await httpJson(`${url}/metrics`))).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+    for (const token of ['tenant', 'prefixed']) {
+      expect(errorOf(await httpJson(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } }))).toMatchObject({
+        status: 403,
+        code: 'FORBIDDEN',
+      });
+    }
     expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer admin' } })).status).toBe(200);
+    expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer ops' } })).status).toBe(200);
   });
 
   it('without prom-client, /metrics is 503 and says which package to install; requests are still served', async () => {

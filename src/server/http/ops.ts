@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PROTOCOL_VERSION } from '../../core/protocol.ts';
-import type { Principal } from '../auth.ts';
+import { grantsEveryLog, type Principal } from '../auth.ts';
 import { SyncError } from '../errors.ts';
 import type { HandlerContext } from './context.ts';
 import { withDeadline } from './deadline.ts';
@@ -63,7 +63,7 @@ export async function handleMetrics(
   onlyGet(request, '/metrics');
   if (authenticate) {
     const principal = await authenticate();
-    if (principal.read !== '*') {
+    if (!grantsEveryLog(principal.read)) {
       throw new SyncError('FORBIDDEN', `"${principal.id}" may not read metrics (they need read access to every log)`, {
         reason: 'no-metrics-access',
         principal: principal.id,
