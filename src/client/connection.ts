@@ -47,7 +47,10 @@ function workerPlan(option: WorkerOption): WorkerPlan | undefined {
     }
   } else {
     if (typeof option === 'function') return { create: option };
-    if (typeof option === 'string' || option instanceof URL) return { create: () => new Worker(option, ENGINE_WORKER_OPTIONS) };
+    if (typeof option === 'string' || option instanceof URL) {
+      if (!available) throw new ConfigError(`worker: a URL (${String(option)}), but this platform has no Web Worker; use worker: false`);
+      return { create: () => new Worker(option, ENGINE_WORKER_OPTIONS) };
+    }
     return { create: () => option };
   }
   const fallback = fallbackWorkerUrl(thisModuleUrl());
