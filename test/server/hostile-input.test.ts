@@ -82,8 +82,17 @@ describe('strings PostgreSQL cannot store', () => {
     const log = freshLog('nul');
     const nul = await httpJson(`${url}/v1/logs/${log}/pull?after=0&clientId=a%00b`);
     expect(errorOf(nul)).toMatchObject({ status: 400, code: 'BAD_REQUEST', details: { field: 'clientId' } });
-    // A lone surrogate cannot be percent-encoded as UTF-8; an encoded half pair decodes to U+FFFD, which is storable.
-    expect(okPull(await httpJson(`${url}/v1/logs/${log}/pull?after=0&clientId=a%ED%A0%80b`)).clientSeq).toBe(0);
+    // A lone surrogate cannot be percent-encoded as UTF-8: an encoded half pair, like any byte sequence that is
+    // not UTF-8, is refused rather than read as U+FFFD (which would answer for another clientId than the one sent).
+    for (const encoded of ['a%ED%A0%80b', 'a%FFb', '%C3']) {
+      const reply = await httpJson(`${url}/v1/logs/${log}/pull?after=0&clientId=${encoded}`);
+      expect(errorOf(reply)).toMatchObject({ status: 400, code: 'BAD_REQUEST', details: { field: 'clientId' } });
+    }
+    // Valid UTF-8, percent-encoded or as `+` for a space, is read as sent.
+    okPush(await httpPush(url, log, new TestClient('café 1').next(['o1'])));
+    expect(okPull(await httpJson(`${url}/v1/logs/${log}/pull?after=0&clientId=caf%C3%A9+1`)).clientSeq).toBe(1);
+    // Parameters the pull does not read are ignored, however they are encoded.
+    expect(okPull(await httpJson(`${url}/v1/logs/${log}/pull?after=0&other=%FF`)).events).toHaveLength(1);
   });
 
   it('the same push without the bad character is stored (the refusal was about the string alone)', async () => {

@@ -223,7 +223,14 @@ describe('HTTP: push and pull', () => {
     const reply = await httpJson(`${url}/v1/logs/x/push`);
     expect(errorOf(reply)).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
     expect(reply.headers.get('allow')).toBe('POST');
-    expect(errorOf(await httpJson(`${url}/v1/logs/x/pull`, { method: 'DELETE' }))).toMatchObject({ status: 405 });
+    const pull = await httpJson(`${url}/v1/logs/x/pull`, { method: 'DELETE' });
+    expect(errorOf(pull)).toMatchObject({ status: 405, details: { allow: ['GET', 'HEAD'] } });
+    // HEAD is served wherever GET is, and the Allow header says so.
+    expect(pull.headers.get('allow')).toBe('GET, HEAD');
+    expect((await fetch(`${url}/v1/logs/x/pull?after=0`, { method: 'HEAD' })).status).toBe(200);
+    // One trailing slash after the action is the same route; an empty segment elsewhere is none.
+    expect((await httpJson(`${url}/v1/logs/x/pull/?after=0`)).status).toBe(200);
+    expect(errorOf(await httpJson(`${url}/v1/logs/x//pull?after=0`))).toMatchObject({ status: 404, code: 'NOT_FOUND' });
   });
 
   it('/health is liveness, /ready checks the store', async () => {

@@ -4,7 +4,7 @@ import { SyncError } from '../errors.ts';
 import { pullPageToJson } from '../store/types.ts';
 import type { HandlerContext } from './context.ts';
 import { withDeadline } from './deadline.ts';
-import type { LogRoute } from './routes.ts';
+import type { LogRoute, RequestTarget } from './routes.ts';
 import { zodDetails } from './zod-details.ts';
 
 const PARAMETERS = ['after', 'limit', 'clientId'] as const;
@@ -15,10 +15,16 @@ export async function handlePull(
   request: IncomingMessage,
   response: ServerResponse,
   route: LogRoute,
-  query: URLSearchParams,
+  { query, badlyEncoded }: RequestTarget,
 ): Promise<void> {
   const given: Record<string, string> = {};
   for (const key of PARAMETERS) {
+    if (badlyEncoded.has(key)) {
+      throw new SyncError('BAD_REQUEST', `Invalid pull: ${key} is not valid percent-encoded UTF-8`, {
+        field: key,
+        issues: [{ path: key, message: 'must be percent-encoded UTF-8' }],
+      });
+    }
     const values = query.getAll(key);
     if (values.length > 1) {
       throw new SyncError('BAD_REQUEST', `Invalid pull: ${key} is given ${values.length} times`, {

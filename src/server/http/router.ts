@@ -25,7 +25,8 @@ export function createRouter(options: {
   const { replier } = context;
   /** The routes, in the order docs/protocol.md gives: authentication before anything else is looked at. */
   return async (request: IncomingMessage, response: ServerResponse, info: RequestInfo, next?: () => void): Promise<void> => {
-    const { path, query } = parseTarget(request.url);
+    const target = parseTarget(request.url);
+    const { path } = target;
     const method = request.method ?? 'GET';
     const isOps = path === '/health' || path === '/ready' || path === '/metrics';
     const isLog = path.startsWith(LOG_PREFIX);
@@ -70,7 +71,9 @@ export function createRouter(options: {
     info.log = matched.log;
     const allowed = ACTION_METHOD[matched.action];
     if (method !== allowed && !(allowed === 'GET' && method === 'HEAD')) {
-      throw new SyncError('METHOD_NOT_ALLOWED', `${method} is not supported on /${matched.action}; use ${allowed}`, { allow: [allowed] });
+      throw new SyncError('METHOD_NOT_ALLOWED', `${method} is not supported on /${matched.action}; use ${allowed}`, {
+        allow: allowed === 'GET' ? ['GET', 'HEAD'] : [allowed],
+      });
     }
     admission.admit(request, principal, matched);
     switch (matched.action) {
@@ -79,7 +82,7 @@ export function createRouter(options: {
       case 'fence':
         return handleFence(context, request, response, matched);
       case 'pull':
-        return handlePull(context, request, response, matched, query);
+        return handlePull(context, request, response, matched, target);
       case 'live':
         throw new SyncError('BAD_REQUEST', 'The live channel is a WebSocket: send an Upgrade: websocket request', {
           reason: 'websocket-required',

@@ -29,6 +29,32 @@ export interface RequestTarget {
   /** The path exactly as sent (percent-encoding and dot segments kept). */
   path: string;
   query: URLSearchParams;
+  /**
+   * Parameters whose value is not valid percent-encoded UTF-8 (`%FF`, an
+   * encoded lone surrogate): URLSearchParams reads those bytes as U+FFFD,
+   * which would answer for another value than the one sent.
+   */
+  badlyEncoded: ReadonlySet<string>;
+}
+
+/** The text of percent-encoded UTF-8 (`+` is a space), or undefined when it is not valid. */
+function strictDecode(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+function badlyEncodedParameters(rawQuery: string): Set<string> {
+  const bad = new Set<string>();
+  if (!rawQuery.includes('%')) return bad;
+  for (const pair of rawQuery.split('&')) {
+    const eq = pair.indexOf('=');
+    const name = strictDecode(eq < 0 ? pair : pair.slice(0, eq));
+    if (name !== undefined && eq >= 0 && strictDecode(pair.slice(eq + 1)) === undefined) bad.add(name);
+  }
+  return bad;
 }
 
 /** Splits a request target (origin-form, or absolute-form as proxies send it) into raw path and query. */
@@ -42,7 +68,8 @@ export function parseTarget(target: string | undefined): RequestTarget {
   const hash = raw.indexOf('#');
   if (hash >= 0) raw = raw.slice(0, hash);
   const q = raw.indexOf('?');
-  return { path: q < 0 ? raw : raw.slice(0, q), query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
+  const rawQuery = q < 0 ? '' : raw.slice(q + 1);
+  return { path: q < 0 ? raw : raw.slice(0, q), query: new URLSearchParams(rawQuery), badlyEncoded: badlyEncodedParameters(rawQuery) };
 }
 
 const shown = (text: string): string => (text.length > 80 ? `${text.slice(0, 80)}…` : text);
