@@ -88,6 +88,11 @@ const DRAIN_TURNS = 3;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** How often Node checks for requests past the header timeout: a quarter of it, between 50 ms and 1 s. */
+function headersCheckMs(headersMs: number): number {
+  return Math.min(1000, Math.max(50, Math.floor(headersMs / 4)));
+}
+
 /**
  * The sync server: push, pull, fence and live over HTTP + WebSocket, with auth,
  * limits, CORS, bounded waits, metrics and graceful shutdown, over any LogStore.
@@ -212,7 +217,14 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const listen: SyncServer['listen'] = (port, host = '127.0.0.1') => {
     if (ownServer) return Promise.reject(new Error('listen() was already called'));
     const server = createServer(
-      { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: timeouts.headersMs, requestTimeout: timeouts.headersMs + timeouts.bodyMs },
+      {
+        maxHeaderSize: limits.maxHeaderBytes,
+        headersTimeout: timeouts.headersMs,
+        requestTimeout: timeouts.headersMs + timeouts.bodyMs,
+        // Node looks for connections past those timeouts this often (its default, 30 s, would let a request
+        // that never finishes its headers hold a connection up to 30 s past the bound).
+        connectionsCheckingInterval: headersCheckMs(timeouts.headersMs),
+      },
       (request, response) => handler(request, response),
     );
     server.on('clientError', clientErrorHandler);

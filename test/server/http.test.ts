@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, pushResponseMinimalSchema } from '../../src/core/protocol.ts';
 import {
@@ -262,6 +263,28 @@ describe('HTTP: push and pull', () => {
     const evil = await fetch(`${listed}/v1/logs/x/pull?after=0`, { headers: { origin: 'https://evil.example' } });
     expect(evil.headers.get('access-control-allow-origin')).toBeNull();
   });
+});
+
+describe('HTTP: a request that never finishes its headers', () => {
+  it('is answered 408 within the header timeout (plus Node checking for it), not up to 30 s later', async () => {
+    const { url } = await start({ timeouts: { headersMs: 400 } });
+    const { port } = new URL(url);
+    const started = performance.now();
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /health HTTP/1.1\r\nHost: x\r\n'));
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+      socket.setTimeout(8000, () => socket.destroy(new Error('no reply within 8 s')));
+    });
+    const waited = performance.now() - started;
+    expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    expect(reply).toContain('"REQUEST_TIMEOUT"');
+    // The bound, not a speed: 400 ms, plus at most 100 ms until Node looks (a quarter of it), plus slack.
+    expect(waited).toBeGreaterThanOrEqual(350);
+    expect(waited).toBeLessThan(3000);
+  }, 15_000);
 });
 
 describe('HTTP: auth', () => {
