@@ -147,6 +147,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     isClosing: () => closing,
     corsHeaders: replier.corsHeaders,
     refused: (request, info) => finish(request, info),
+    serve: (request, response) => handler(request, response),
   });
 
   if (!authenticate) {

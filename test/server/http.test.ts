@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, pushResponseMinimalSchema } from '../../src/core/protocol.ts';
+import { PROTOCOL_VERSION, pullResponseSchema, pushResponseMinimalSchema } from '../../src/core/protocol.ts';
 import {
   createPgliteStore,
   createSyncServer,
@@ -285,6 +285,90 @@ describe('HTTP: a request that never finishes its headers', () => {
     expect(waited).toBeGreaterThanOrEqual(350);
     expect(waited).toBeLessThan(3000);
   }, 15_000);
+});
+
+/** Sends raw bytes on a new connection; resolves with everything the server sent until it closed (or 3 s passed). */
+function rawExchange(url: string, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text));
+    let reply = '';
+    socket.on('data', (chunk: Buffer) => (reply += chunk.toString('utf8')));
+    socket.on('close', () => resolve(reply));
+    socket.on('error', reject);
+    socket.setTimeout(3000, () => socket.destroy());
+  });
+}
+
+/** The status, headers (lower-cased names) and JSON body of a raw HTTP/1.1 reply. */
+function parseRaw(reply: string): { status: number; headers: Record<string, string>; body: unknown } {
+  const [head = '', body = ''] = reply.split('\r\n\r\n');
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(statusLine.split(' ')[1]), headers, body: body ? JSON.parse(body) : undefined };
+}
+
+describe('HTTP: upgrades', () => {
+  const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
+  const websocket = (headers: string) => `Connection: Upgrade\r\nUpgrade: websocket\r\n${headers}`;
+
+  it('an upgrade to another protocol (curl --http2 asks for h2c) is ignored: the request is served as HTTP/1.1', async () => {
+    const { url } = await start();
+    const health = parseRaw(await rawExchange(url, `GET /health HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`));
+    expect(health).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(health.headers['x-request-id']).toBeTruthy();
+    const log = freshLog('h2c');
+    okPush(await httpPush(url, log, new TestClient('h2c-1').next(['o1'])));
+    const pull = parseRaw(await rawExchange(url, `GET /v1/logs/${log}/pull?after=0 HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`));
+    expect(pull.status).toBe(200);
+    expect(pullResponseSchema.parse(pull.body).events).toHaveLength(1);
+  });
+
+  it('such an upgrade on a request with a body is 400 with the error body, and nothing is stored', async () => {
+    const { url } = await start();
+    const log = freshLog('h2c-push');
+    const body = JSON.stringify(new TestClient('h2c-2').next(['o1']));
+    const request =
+      `POST /v1/logs/${log}/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${h2c}\r\n${body}`;
+    const reply = parseRaw(await rawExchange(url, request));
+    expect(reply).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST', details: { reason: 'upgrade-not-supported' } } } });
+    await expectUnchanged(url, log, 'h2c-2', 0, 0);
+  });
+
+  it("a malformed WebSocket handshake on the live path gets the protocol error body, not ws's own text", async () => {
+    const { url } = await start();
+    const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    const cases: [string, number, Record<string, unknown>][] = [
+      [
+        `GET /v1/logs/a/live HTTP/1.1\r\nHost: x\r\n${websocket(`${key}Sec-WebSocket-Version: 7\r\n`)}\r\n`,
+        400,
+        { header: 'sec-websocket-version' },
+      ],
+      [
+        `GET /v1/logs/a/live HTTP/1.1\r\nHost: x\r\n${websocket('Sec-WebSocket-Version: 13\r\n')}\r\n`,
+        400,
+        { header: 'sec-websocket-key' },
+      ],
+      [`POST /v1/logs/a/live HTTP/1.1\r\nHost: x\r\n${websocket(`${key}Sec-WebSocket-Version: 13\r\n`)}\r\n`, 405, { allow: ['GET'] }],
+    ];
+    for (const [request, status, details] of cases) {
+      const reply = parseRaw(await rawExchange(url, request));
+      expect(reply.status).toBe(status);
+      expect(reply.headers['content-type']).toMatch(/^application\/json/);
+      expect(reply.headers['x-request-id']).toBeTruthy();
+      expect(reply.body).toMatchObject({ error: { details } });
+    }
+    // A sound one still opens the socket.
+    const opened = await rawExchange(
+      url,
+      `GET /v1/logs/a/live HTTP/1.1\r\nHost: x\r\n${websocket(`${key}Sec-WebSocket-Version: 13\r\n`)}\r\n`,
+    );
+    expect(opened).toMatch(/^HTTP\/1\.1 101 /);
+  });
 });
 
 describe('HTTP: auth', () => {

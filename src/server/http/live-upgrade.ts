@@ -1,4 +1,5 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import { SyncError } from '../errors.ts';
@@ -9,6 +10,7 @@ import type { HandlerContext } from './context.ts';
 import { endAndLinger, rawErrorResponse } from './reply.ts';
 import { beginRequest, noteError, type RequestInfo } from './request-context.ts';
 import { matchLogRoute, parseTarget } from './routes.ts';
+import { asksForWebSocket, handshakeProblem } from './websocket-handshake.ts';
 
 /**
  * The live channel's WebSocket upgrades on /v1/logs/:log/live: the same
@@ -24,6 +26,8 @@ export function createLiveUpgrades(options: {
   corsHeaders: (request: IncomingMessage) => Record<string, string>;
   /** An upgrade refused with `info.status`: logged and counted as any refused request. */
   refused: (request: IncomingMessage, info: RequestInfo) => void;
+  /** Serves a request as plain HTTP (the server's handler): for an upgrade to another protocol than WebSocket. */
+  serve: (request: IncomingMessage, response: ServerResponse) => void;
 }) {
   const { context, admission, hub } = options;
   let wss: Promise<WebSocketServer> | undefined;
@@ -51,9 +55,47 @@ export function createLiveUpgrades(options: {
     options.refused(request, info);
   };
 
+  /**
+   * An upgrade to another protocol than WebSocket (`curl --http2` asks for
+   * h2c): the Upgrade header is ignored, as RFC 9110 (7.8) allows, and the
+   * request answered as plain HTTP/1.1 on the socket, which is then closed
+   * (Node parses nothing more on it). One with a body cannot be read any
+   * more: 400, saying to send it without Upgrade.
+   */
+  const serveWithoutUpgrade = (request: IncomingMessage, socket: Duplex): void => {
+    const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+    if (hasBody) {
+      const protocol = String(request.headers.upgrade).slice(0, 40);
+      const error = new SyncError(
+        'BAD_REQUEST',
+        `Upgrade: ${protocol} is not supported on a request with a body; send it without Upgrade`,
+        {
+          reason: 'upgrade-not-supported',
+        },
+      );
+      reject(request, beginRequest(request), socket, error);
+      return;
+    }
+    const response = new ServerResponse(request);
+    response.shouldKeepAlive = false;
+    response.assignSocket(socket as Socket);
+    response.once('finish', () => {
+      response.detachSocket(socket as Socket);
+      socket.end();
+    });
+    socket.on('error', () => socket.destroy());
+    options.serve(request, response);
+  };
+
   const onUpgrade =
     (httpServer: Server) =>
     (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      if (!asksForWebSocket(request.headers)) {
+        // Another upgrade listener on a shared server may want it.
+        if (httpServer.listenerCount('upgrade') > 1) return;
+        serveWithoutUpgrade(request, socket);
+        return;
+      }
       const { path } = parseTarget(request.url);
       const matched = matchLogRoute(path);
       if (matched === undefined || (!(matched instanceof SyncError) && matched.action !== 'live')) {
@@ -70,6 +112,8 @@ export function createLiveUpgrades(options: {
       const run = async (): Promise<void> => {
         const principal = await admission.authenticate(request);
         if (matched instanceof SyncError) throw matched;
+        const problem = handshakeProblem(request.method, request.headers);
+        if (problem) throw problem;
         if (options.isClosing()) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
         admission.admit(request, principal, matched);
         if (hub.size >= context.limits.maxLiveConnections) {
