@@ -204,8 +204,12 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   };
 
   const clientErrorHandler: SyncServer['clientErrorHandler'] = (error, socket) =>
-    handleClientError(error as Error & { code?: string }, socket, limits.maxHeaderBytes, (id, reply) =>
-      finish(undefined, { id, start: performance.now(), status: reply.status, code: reply.code }),
+    handleClientError(
+      error as Error & { code?: string },
+      socket,
+      limits.maxHeaderBytes,
+      (id, reply) => finish(undefined, { id, start: performance.now(), status: reply.status, code: reply.code }),
+      replier.anyOriginCorsHeaders(),
     );
 
   const attachWebSocket: SyncServer['attachWebSocket'] = (server) => {

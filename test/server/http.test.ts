@@ -281,6 +281,8 @@ describe('HTTP: a request that never finishes its headers', () => {
     const waited = performance.now() - started;
     expect(reply).toMatch(/^HTTP\/1\.1 408 /);
     expect(reply).toContain('"REQUEST_TIMEOUT"');
+    // Every origin is allowed (the default): a browser may read this reply too.
+    expect(parseRaw(reply).headers['access-control-allow-origin']).toBe('*');
     // The bound, not a speed: 400 ms, plus at most 100 ms until Node looks (a quarter of it), plus slack.
     expect(waited).toBeGreaterThanOrEqual(350);
     expect(waited).toBeLessThan(3000);
@@ -314,6 +316,17 @@ function parseRaw(reply: string): { status: number; headers: Record<string, stri
 describe('HTTP: upgrades', () => {
   const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
   const websocket = (headers: string) => `Connection: Upgrade\r\nUpgrade: websocket\r\n${headers}`;
+
+  it('a request Node cannot parse gets the error body, with CORS headers when every origin is allowed', async () => {
+    const open = parseRaw(await rawExchange((await start()).url, 'NOT HTTP AT ALL\r\n\r\n'));
+    expect(open).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST' } } });
+    expect(open.headers['access-control-allow-origin']).toBe('*');
+    expect(open.headers['access-control-expose-headers']).toContain('x-request-id');
+    // With a list of origins, the request's Origin is unknown: no CORS header is guessed.
+    const listed = parseRaw(await rawExchange((await start({ cors: { origins: ['https://shop.example'] } })).url, 'NOT HTTP\r\n\r\n'));
+    expect(listed.status).toBe(400);
+    expect(listed.headers['access-control-allow-origin']).toBeUndefined();
+  });
 
   it('an upgrade to another protocol (curl --http2 asks for h2c) is ignored: the request is served as HTTP/1.1', async () => {
     const { url } = await start();

@@ -16,6 +16,8 @@ export function handleClientError(
   socket: Duplex,
   maxHeaderBytes: number,
   refused?: (requestId: string, reply: SyncError) => void,
+  /** Headers every such reply carries (CORS, when every origin is allowed). */
+  extraHeaders: Record<string, string> = {},
 ): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
@@ -32,6 +34,6 @@ export function handleClientError(
     reply = new SyncError('BAD_REQUEST', 'The request is not valid HTTP', { reason: error.code ?? 'parse-error' });
   }
   const requestId = randomUUID();
-  endAndLinger(socket, rawErrorResponse(reply, { 'x-request-id': requestId }), 1000);
+  endAndLinger(socket, rawErrorResponse(reply, { ...extraHeaders, 'x-request-id': requestId }), 1000);
   refused?.(requestId, reply);
 }

@@ -68,6 +68,11 @@ export function endAndLinger(socket: Duplex, data: string, lingerMs: number): vo
 
 export interface Replier {
   corsHeaders(request: IncomingMessage): Record<string, string>;
+  /**
+   * For a reply to a request Node could not parse (its Origin is unknown): the
+   * CORS headers when every origin is allowed, else none.
+   */
+  anyOriginCorsHeaders(): Record<string, string>;
   /** A SyncError as it is; anything else is logged and becomes a bare 500 INTERNAL (nothing about it is revealed). */
   toSyncError(error: unknown, request?: IncomingMessage): SyncError;
   send(request: IncomingMessage, response: ServerResponse, status: number, body: string, extra?: Record<string, string>): void;
@@ -77,9 +82,9 @@ export interface Replier {
 export function createReplier(options: { cors: CorsOptions | false; logger: Logger; isClosing: () => boolean }): Replier {
   const { cors, logger } = options;
 
-  const corsHeaders = (request: IncomingMessage): Record<string, string> => {
+  const corsHeaders = (request: IncomingMessage | undefined): Record<string, string> => {
     if (!cors) return {};
-    const origin = request.headers.origin;
+    const origin = request?.headers.origin;
     let allow: string | undefined;
     if (cors.origins === '*') allow = '*';
     else if (origin && cors.origins.includes(origin)) allow = origin;
@@ -135,5 +140,5 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
     send(request, response, e.status, JSON.stringify(e.toBody()), errorHeaders(e));
   };
 
-  return { corsHeaders, toSyncError, send, sendError };
+  return { corsHeaders, anyOriginCorsHeaders: () => corsHeaders(undefined), toSyncError, send, sendError };
 }
