@@ -112,7 +112,7 @@ export async function startFastWrite(
   knowledge.remember(log, state.head, after(judged, current.id), current.ticket);
   let markSent!: () => void;
   const sent = new Promise<void>((resolve) => (markSent = resolve));
-  const outcome = sendWrite(ordered, statement, log, state, judged, current, afterTicket, markSent).then(
+  const outcome = sendWrite(ordered, { statement, log, state, judged, current, afterTicket }, markSent).then(
     (result): boolean => {
       if (result === 'written') {
         knowledge.succeeded(log);

@@ -105,7 +105,7 @@ async function judgeUnderLock(
         if (state.head !== locked.head) throw new Error('the log head moved while its row was locked');
         const judged = judgePushes(state, batch);
         if (judged.rows.length > 0) {
-          const result = await runWrite(tx, statement, log, state, judged, current, null);
+          const result = await runWrite(tx, { statement, log, state, judged, current, afterTicket: null });
           if (result === 'blocked') throw new Blocked();
           if (result !== 'written') throw new Error(`the write under the log's lock failed (${result})`);
         }

@@ -22,15 +22,21 @@ interface WriteRow {
   g: string | number;
 }
 
+/** A write to make: the batch judged against `state`, as write `current`, behind `afterTicket` (null: none). */
+export interface WriteInput {
+  statement: WriteStatement;
+  log: string;
+  state: LogState;
+  judged: Judged;
+  current: WriteTicket;
+  afterTicket: number | null;
+}
+
 /** The write's parameters, and the row counts its answer must show. */
-function writeParams(
-  statement: WriteStatement,
-  log: string,
-  state: LogState,
-  judged: Judged,
-  current: WriteTicket,
-  afterTicket: number | null,
-): { params: unknown[]; expected: { events: number; heads: number; ranges: number } } {
+function writeParams({ statement, log, state, judged, current, afterTicket }: WriteInput): {
+  params: unknown[];
+  expected: { events: number; heads: number; ranges: number };
+} {
   const { rows } = judged;
   const ids: string[] = new Array(rows.length);
   const texts: string[] = new Array(rows.length);
@@ -90,17 +96,9 @@ async function writeOutcome(
  * or how it failed having written nothing (see writeFailure); throws on any
  * other failure.
  */
-export async function runWrite(
-  db: SqlExecutor,
-  statement: WriteStatement,
-  log: string,
-  state: LogState,
-  judged: Judged,
-  current: WriteTicket,
-  afterTicket: number | null,
-): Promise<'written' | 'moved' | 'blocked' | 'taken'> {
-  const { params, expected } = writeParams(statement, log, state, judged, current, afterTicket);
-  return writeOutcome(db.query<WriteRow>(statement.sql, params, writeName(statement)), expected);
+export async function runWrite(db: SqlExecutor, input: WriteInput): Promise<'written' | 'moved' | 'blocked' | 'taken'> {
+  const { params, expected } = writeParams(input);
+  return writeOutcome(db.query<WriteRow>(input.statement.sql, params, writeName(input.statement)), expected);
 }
 
 /**
@@ -109,14 +107,9 @@ export async function runWrite(
  */
 export async function sendWrite(
   db: OrderedExecutor,
-  statement: WriteStatement,
-  log: string,
-  state: LogState,
-  judged: Judged,
-  current: WriteTicket,
-  afterTicket: number | null,
+  input: WriteInput,
   onSent: () => void,
 ): Promise<'written' | 'moved' | 'blocked' | 'taken'> {
-  const { params, expected } = writeParams(statement, log, state, judged, current, afterTicket);
-  return writeOutcome(db.query<WriteRow>(statement.sql, params, writeName(statement), onSent), expected);
+  const { params, expected } = writeParams(input);
+  return writeOutcome(db.query<WriteRow>(input.statement.sql, params, writeName(input.statement), onSent), expected);
 }
