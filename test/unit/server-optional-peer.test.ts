@@ -87,12 +87,12 @@ describe('chronicle/server with none of its optional peers installed (a real Nod
           },
         },
       },
-      // Four scrapes of /metrics and four live upgrades: each missing package is said once, no errors.
+      // Four scrapes of /metrics and four live upgrades: each missing package is said once, no errors (sorted).
       logs: [
         'warn live channel off',
         'warn metrics off: The /metrics endpoint needs the "prom-client" package: npm install prom-client',
-        "warn request refused by the server's set-up (logged once; the same refusals that follow are not) (metrics-unavailable)",
         "warn request refused by the server's set-up (logged once; the same refusals that follow are not) (live-unavailable)",
+        "warn request refused by the server's set-up (logged once; the same refusals that follow are not) (metrics-unavailable)",
       ],
     });
   });
