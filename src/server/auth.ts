@@ -90,6 +90,7 @@ export function parseTokenMap(value: unknown): TokenMap {
   }
   const out: TokenMap = {};
   for (const [token, grant] of Object.entries(value as Record<string, unknown>)) {
+    if (!token) throw new Error('an empty token ("") is not allowed: any request without credentials would match it');
     if (typeof grant !== 'object' || grant === null) throw new Error(`tokens["${token.slice(0, 4)}…"] must be an object`);
     const g = grant as Record<string, unknown>;
     const list = (key: 'read' | 'write'): LogGrant => {

@@ -1,6 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { integerFlag, refuseRepeats, UsageError } from './cli-args.ts';
 import { logNameSchema } from '../core/protocol.ts';
 import { parseTokenMap, type TokenMap } from './auth.ts';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
@@ -95,12 +96,22 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
+function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false, max?: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || (!allowZero && n === 0))
-    fail(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${value}"`);
-  return n;
+  try {
+    return integerFlag(name, value, { allowZero, ...(max === undefined ? {} : { max }) });
+  } catch (error) {
+    if (error instanceof UsageError) fail(error.message);
+    throw error;
+  }
+}
+
+/** parseArgs, then a flag given twice (other than those that take several values) is a usage error. */
+function parseCommandLine<T extends Parameters<typeof parseArgs>[0] & { options: Record<string, { multiple?: boolean }> }>(config: T) {
+  const parsed = parseArgs({ ...config, tokens: true });
+  const multiple = new Set(Object.entries(config.options).flatMap(([name, option]) => (option.multiple ? [name] : [])));
+  refuseRepeats(parsed.tokens ?? [], multiple);
+  return parsed;
 }
 
 /** The PostgreSQL timeout flags, which the server and every command that opens its databases take. */
@@ -189,6 +200,11 @@ function checkDatabaseUrl(url: string): string {
   if (!/^(postgres|postgresql):\/\//i.test(url) && !/^socket:/i.test(url)) {
     fail('--database-url (or $DATABASE_URL) must be a postgres:// (or socket:) URL, and what was given is not one');
   }
+  try {
+    new URL(url);
+  } catch {
+    fail('--database-url (or $DATABASE_URL) is not a valid URL (its host, port or brackets cannot be read)');
+  }
   return url;
 }
 
@@ -213,7 +229,7 @@ async function main(): Promise<void> {
   }
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = parseCommandLine({
       options: {
         port: { type: 'string' },
         host: { type: 'string' },
@@ -258,12 +274,15 @@ async function main(): Promise<void> {
   if (args.data && args.memory) fail('use either --data or --memory, not both');
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
   const databaseUrl = sharding || urls[0] === undefined ? undefined : checkDatabaseUrl(urls[0]);
-  const port = positiveInt('port', args.port ?? process.env.PORT, 8787, true);
+  // An empty $PORT (PORT= in a shell) is unset; an empty --port is a mistake.
+  const port = positiveInt('port', args.port ?? (process.env.PORT || undefined), 8787, true, 65_535);
   const host = args.host ?? '127.0.0.1';
   const rate = positiveInt('rate', args.rate, 100, true);
 
   let tokens: TokenMap | undefined;
-  if (args.tokens) {
+  // An empty value (--tokens "$UNSET") must not quietly start a server without authentication.
+  if (args.tokens === '') fail('--tokens needs the path of a tokens file; an empty value would start without authentication');
+  if (args.tokens !== undefined) {
     try {
       tokens = parseTokenMap(JSON.parse(await readFile(args.tokens, 'utf8')));
     } catch (error) {
@@ -346,10 +365,12 @@ async function main(): Promise<void> {
     accessLog: args['access-log'] === true,
     limits: {
       rateLimit: rate === 0 ? false : { burst: rate * 2, perSecond: rate },
-      ...(args['max-events'] ? { maxEventsPerPush: positiveInt('max-events', args['max-events'], 1000) } : {}),
-      ...(args['max-event-bytes'] ? { maxEventBytes: positiveInt('max-event-bytes', args['max-event-bytes'], 0) } : {}),
-      ...(args['max-request-bytes'] ? { maxRequestBytes: positiveInt('max-request-bytes', args['max-request-bytes'], 0) } : {}),
-      ...(args['max-header-bytes'] ? { maxHeaderBytes: positiveInt('max-header-bytes', args['max-header-bytes'], 0) } : {}),
+      ...(args['max-events'] !== undefined ? { maxEventsPerPush: positiveInt('max-events', args['max-events'], 1000) } : {}),
+      ...(args['max-event-bytes'] !== undefined ? { maxEventBytes: positiveInt('max-event-bytes', args['max-event-bytes'], 0) } : {}),
+      ...(args['max-request-bytes'] !== undefined
+        ? { maxRequestBytes: positiveInt('max-request-bytes', args['max-request-bytes'], 0) }
+        : {}),
+      ...(args['max-header-bytes'] !== undefined ? { maxHeaderBytes: positiveInt('max-header-bytes', args['max-header-bytes'], 0) } : {}),
     },
   });
 
@@ -360,12 +381,8 @@ async function main(): Promise<void> {
     await store.close().catch(() => undefined);
     fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
-  logger.info(`chronicle-server listening on ${address.url}`, {
-    store: described,
-    auth: tokens ? 'bearer tokens' : 'NONE',
-    pid: process.pid,
-  });
-
+  // Signals are handled from here on: whoever reads the line below may signal at once, and a signal that
+  // arrives before its listener takes its default action (SIGHUP would end the process without a drain).
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -387,13 +404,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The docs say to SIGHUP every server after a move; one without a map file has nothing to reload, and
+  // SIGHUP's default action would end it without a drain.
+  if (!sharding?.file) process.on('SIGHUP', () => logger.info('SIGHUP: nothing to reload (the server has no --shard-map file)'));
+  logger.info(`chronicle-server listening on ${address.url}`, {
+    store: described,
+    auth: tokens ? 'bearer tokens' : 'NONE',
+    pid: process.pid,
+  });
 }
 
 /** move-log, purge-moved and shard-of: the operator's side of docs/scale-out.md. */
 async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = parseCommandLine({
       args: process.argv.slice(3),
       options: {
         log: { type: 'string' },
@@ -425,6 +450,9 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
     if (parsed.positionals.length === 0) fail('shard-of needs log names');
     const placement = map.placement ?? Object.keys(map.shards);
     for (const log of parsed.positionals) {
+      if (!logNameSchema.safeParse(log).success) fail(`shard-of: "${log.slice(0, 80)}" is not a log name (1-64 characters [A-Za-z0-9._-])`);
+    }
+    for (const log of parsed.positionals) {
       const shard = map.overrides[log] ?? shardForLog(log, placement);
       process.stdout.write(`${log}\t${shard}${map.overrides[log] ? '\t(override)' : ''}\n`);
     }
@@ -437,7 +465,7 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
   const flag = command === 'move-log' ? '--to' : '--from';
   if (!shardArg || !(shardArg in map.shards)) fail(`${flag} must name one of the shards: ${Object.keys(map.shards).join(', ')}`);
   if (args['update-map'] && !sharding.file) fail('--update-map needs --shard-map');
-  const batchEvents = args['batch-events'] ? positiveInt('batch-events', args['batch-events'], 5000) : undefined;
+  const batchEvents = args['batch-events'] !== undefined ? positiveInt('batch-events', args['batch-events'], 5000) : undefined;
 
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const store = await createShardedPostgresStore({ ...map, ...pgTimeoutsOf(args), poolSize: 2 });
@@ -497,7 +525,7 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
 async function migrateCommand(): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = parseCommandLine({
       args: process.argv.slice(3),
       options: {
         'database-url': { type: 'string', multiple: true },

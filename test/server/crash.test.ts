@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PushRequest } from '../../src/core/protocol.ts';
 import { createPgliteStore } from '../../src/server/index.ts';
+import { runCli, startChildServer } from './child-server.ts';
 import { createTestDatabase, describePg, freshLog, httpPush, okPush, pullAll, TestClient, type TestDatabase } from './helpers.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/chronicle-server.mjs');
@@ -155,6 +156,48 @@ describe('chronicle-server CLI', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/--database-url/);
     expect(out).toMatch(/--tokens/);
+  });
+
+  it('a mistaken value is a one-line usage error (exit 2), never a server started on a guess', async () => {
+    const cases: [string[], string, Record<string, string>?][] = [
+      [['--port', ''], '--port must be a non-negative integer, got ""'],
+      [['--port', '0x10'], '--port must be a non-negative integer, got "0x10"'],
+      [['--port', '1', '--port', '2'], '--port is given more than once'],
+      [['--memory', '--store-timeout', '3000000000'], '--store-timeout must be at most 2147483647'],
+      [['--memory', '--max-events', ''], '--max-events must be a positive integer, got ""'],
+      [['--memory', '--tokens', ''], '--tokens needs the path of a tokens file'],
+      [['--database-url', 'postgres://app@127.0.0.1:99999/app'], '--database-url (or $DATABASE_URL) is not a valid URL'],
+      [['shard-of', '--database-url', 'a=postgres://x@127.0.0.1:1/a', 'bad name!'], 'shard-of: "bad name!" is not a log name'],
+    ];
+    for (const [args, message] of cases) {
+      const { code, output } = await runCli(args);
+      expect({ args, code }).toEqual({ args, code: 2 });
+      expect(output).toContain(message);
+      expect(output).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  }, 60_000);
+
+  it('a tokens file with an empty token is a usage error: it would match a request without credentials', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chronicle-tokens-'));
+    try {
+      const file = join(dir, 'tokens.json');
+      await writeFile(file, JSON.stringify({ '': { read: '*', write: '*' } }));
+      const { code, output } = await runCli(['--memory', '--tokens', file]);
+      expect(code).toBe(2);
+      expect(output).toContain('an empty token ("") is not allowed');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SIGHUP (sent to every server after a log move) does not end a server without a map file', async () => {
+    const server = await startChildServer(['--memory']);
+    server.process.kill('SIGHUP');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.alive()).toBe(true);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    expect(server.output()).toContain('SIGHUP: nothing to reload');
+    expect(await server.stop()).toBe(0);
   });
 
   it('an unknown option is refused with exit code 2', async () => {
