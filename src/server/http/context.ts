@@ -35,7 +35,9 @@ export function resolveTimeouts(given: Partial<ServerTimeouts> = {}): ServerTime
   for (const [key, value] of Object.entries(given) as [keyof ServerTimeouts, number | undefined][]) {
     if (value === undefined) continue;
     if (!(key in DEFAULT_SERVER_TIMEOUTS)) throw new Error(`Unknown timeout "${key}"`);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`timeouts.${key} must be a positive integer (milliseconds)`);
+    // Node's timers take at most 2^31 - 1 ms; a longer one would fire at once.
+    if (!Number.isInteger(value) || value <= 0 || value > 2_147_483_647)
+      throw new Error(`timeouts.${key} must be a positive integer (milliseconds) of at most 2147483647, got ${String(value)}`);
     out[key] = value;
   }
   return out;

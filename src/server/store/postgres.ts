@@ -81,10 +81,12 @@ export function resolvePostgresTimeouts(options: PostgresTimeouts = {}): Require
   for (const key of Object.keys(DEFAULT_POSTGRES_TIMEOUTS) as (keyof PostgresTimeouts)[]) {
     const value = options[key];
     if (value === undefined) continue;
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${key} must be a positive integer (milliseconds)`);
+    // PostgreSQL's timeout settings and Node's timers take at most 2^31 - 1 ms.
+    if (!Number.isInteger(value) || value <= 0 || value > 2_147_483_647)
+      throw new Error(`${key} must be a positive integer (milliseconds) of at most 2147483647, got ${String(value)}`);
     out[key] = value;
   }
-  if (options.queryTimeoutMs === undefined) out.queryTimeoutMs = out.statementTimeoutMs + 2_000;
+  if (options.queryTimeoutMs === undefined) out.queryTimeoutMs = Math.min(out.statementTimeoutMs + 2_000, 2_147_483_647);
   return out;
 }
 

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { resolveTimeouts } from '../../src/server/http/context.ts';
+import { resolvePostgresTimeouts } from '../../src/server/store/postgres.ts';
+
+/** Node's timers fire at once for a delay over 2^31 - 1 ms (with a warning), and PostgreSQL refuses such settings. */
+const MAX = 2_147_483_647;
+
+describe('server timeouts', () => {
+  it('take 1 to 2^31 - 1 milliseconds', () => {
+    expect(resolveTimeouts({ storeMs: MAX }).storeMs).toBe(MAX);
+    for (const bad of [0, -1, 1.5, MAX + 1, 3_000_000_000]) {
+      expect(() => resolveTimeouts({ storeMs: bad })).toThrow(
+        `timeouts.storeMs must be a positive integer (milliseconds) of at most ${MAX}`,
+      );
+    }
+  });
+
+  it('PostgreSQL timeouts too, and the derived reply timeout stays within the bound', () => {
+    expect(() => resolvePostgresTimeouts({ statementTimeoutMs: 3_000_000_000 })).toThrow(
+      `statementTimeoutMs must be a positive integer (milliseconds) of at most ${MAX}`,
+    );
+    expect(resolvePostgresTimeouts({ statementTimeoutMs: MAX }).queryTimeoutMs).toBe(MAX);
+    expect(resolvePostgresTimeouts({ statementTimeoutMs: 1000 }).queryTimeoutMs).toBe(3000);
+  });
+});
