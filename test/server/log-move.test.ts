@@ -408,6 +408,39 @@ const describeMoves = (name: string, open: OpenShards, describeIt: (name: string
       expect(await everything(other, log)).toMatchObject({ head: 30, gapless: true });
     });
 
+    it('a move back to the shard the map names, interrupted, is resumed by running it again', async () => {
+      const log = logOn('a');
+      const client = new TestClient('c');
+      for (let i = 0; i < 4; i++) await pushSome(store, log, client, 5);
+      await store.moveLog(log, 'b'); // away from the map's shard (no override: a's tombstone points to b)
+      let release!: () => void;
+      const hung = new Promise<void>((resolve) => (release = resolve));
+      let stopped!: () => void;
+      const stoppedAt = new Promise<void>((resolve) => (stopped = resolve));
+      const first = store
+        .moveLog(log, 'a', {
+          batchEvents: 10,
+          onStep: async (step) => {
+            if (step.step === 'copying' && step.copied === 10) {
+              stopped();
+              await hung;
+            }
+          },
+        })
+        .catch((e: unknown) => e);
+      await stoppedAt;
+      expect((await rowOf(store, 'a', log)).row).toMatchObject({ state: 'moving-in', peer: 'b' });
+      // The map sends the log to a, which holds only the half-made copy: another run must find it on b.
+      const other = createShardedStore({ shards: { a: store.shard('a'), b: store.shard('b') } });
+      expect(other.shardOf(log)).toBe('a');
+      const report = await other.moveLog(log, 'a', { batchEvents: 10 });
+      expect(report).toMatchObject({ from: 'b', to: 'a', head: 20, resumed: true });
+      release();
+      expect(await first).toBeInstanceOf(LogMoveError);
+      expect(await rowOf(store, 'b', log)).toMatchObject({ row: { state: 'moved', peer: 'a' } });
+      expect(await everything(other, log)).toMatchObject({ head: 20, gapless: true });
+    });
+
     it('a move that stopped after the target was switched on is finished by running it again', async () => {
       const log = logOn('a');
       await pushSome(store, log, new TestClient('c'), 9);

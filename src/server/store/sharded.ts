@@ -167,7 +167,12 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
     return store;
   };
 
-  /** The shard that holds the log now: from where this store sends it, following tombstones. */
+  /**
+   * The shard that holds the log now: from where this store sends it,
+   * following tombstones, and following a move into that shard back to the
+   * shard it comes from (an interrupted move to the shard the map names: the
+   * log is still where the move started, and running it again resumes it).
+   */
   const locate = async (log: string): Promise<string> => {
     let name = shardOf(log);
     for (let hop = 0; hop <= MAX_HOPS; hop++) {
@@ -176,7 +181,7 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
         [log],
       );
       const move = toLogMove(rows[0]?.move_state, rows[0]?.move_peer);
-      if (move?.state !== 'moved') return name;
+      if (move?.state !== 'moved' && move?.state !== 'moving-in') return name;
       name = move.peer;
     }
     throw new Error(`Log "${log}" moved more than ${MAX_HOPS} times in a row: a loop?`);
