@@ -1,3 +1,4 @@
+import { logNameSchema } from '../core/protocol.ts';
 import { SHARD_NAME } from './store/sharded.ts';
 
 /**
@@ -42,6 +43,23 @@ function checkName(name: string): string {
   return name;
 }
 
+/**
+ * Two shard names for one database would let a move leave a log's tombstone
+ * in the database that holds it: refused. Compared by host, port and database
+ * name (credentials aside; a host spelled two ways is not caught).
+ */
+function checkDistinct(shards: Record<string, string>): void {
+  const byDatabase = new Map<string, string>();
+  for (const [name, url] of Object.entries(shards)) {
+    const parsed = new URL(url);
+    const database = `${parsed.hostname.toLowerCase()}:${parsed.port || '5432'}${decodeURIComponent(parsed.pathname)}`;
+    const other = byDatabase.get(database);
+    if (other !== undefined)
+      throw new Error(`shards "${other}" and "${name}" name the same database: each shard must be a database of its own`);
+    byDatabase.set(database, name);
+  }
+}
+
 /** Validates a parsed shard map (file contents). */
 export function parseShardMap(value: unknown): ShardMap {
   if (!isRecord(value)) throw new Error('the shard map must be a JSON object with "shards"');
@@ -52,6 +70,7 @@ export function parseShardMap(value: unknown): ShardMap {
     throw new Error('"shards" must map at least one shard name to a postgres:// URL');
   const shards: Record<string, string> = {};
   for (const [name, url] of Object.entries(value.shards)) shards[checkName(name)] = checkUrl(name, url);
+  checkDistinct(shards);
   const out: ShardMap = { shards, overrides: {} };
   if (value.placement !== undefined) {
     if (!Array.isArray(value.placement) || value.placement.length === 0 || value.placement.some((s) => typeof s !== 'string')) {
@@ -64,6 +83,8 @@ export function parseShardMap(value: unknown): ShardMap {
   if (value.overrides !== undefined) {
     if (!isRecord(value.overrides)) throw new Error('"overrides" must map log names to shard names');
     for (const [log, shard] of Object.entries(value.overrides)) {
+      if (!logNameSchema.safeParse(log).success)
+        throw new Error(`the override ${JSON.stringify(log.slice(0, 80))} is not a log name (1-64 characters [A-Za-z0-9._-])`);
       if (typeof shard !== 'string' || !(shard in shards))
         throw new Error(`the override for log "${log}" names shard ${JSON.stringify(shard)}, which is not in "shards"`);
       out.overrides[log] = shard;
@@ -92,5 +113,6 @@ export function shardMapFromUrls(values: readonly string[]): ShardMap {
     if (name in shards) throw new Error(`shard "${name}" is given twice`);
     shards[name] = checkUrl(name, url);
   }
+  checkDistinct(shards);
   return { shards, overrides: {} };
 }

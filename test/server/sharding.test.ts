@@ -102,6 +102,16 @@ describe('the mapping from log names to shards', () => {
       overrides: {},
     });
     expect(() => shardMapFromUrls(['postgres://h/a', 'postgres://other/a'])).toThrow(/given twice/);
+    // One database under two names: a move between them would leave a tombstone in the database that holds the log.
+    expect(() => parseShardMap({ shards: { a: 'postgres://u@h/db', b: 'postgres://other-user:pw@H:5432/db' } })).toThrow(
+      'shards "a" and "b" name the same database: each shard must be a database of its own',
+    );
+    expect(() => shardMapFromUrls(['a=postgres://h/db', 'b=postgres://h:5432/db'])).toThrow(/name the same database/);
+    expect(parseShardMap({ shards: { a: 'postgres://h/db', b: 'postgres://h:5433/db', c: 'postgres://h/db2' } }).shards).toHaveProperty(
+      'c',
+    );
+    // An override must name a log a server could hold.
+    expect(() => parseShardMap({ shards: { a: 'postgres://h/a' }, overrides: { 'bad name!': 'a' } })).toThrow(/is not a log name/);
     expect(() => shardMapFromUrls(['postgres://h'])).toThrow(/names no database/);
   });
 });
