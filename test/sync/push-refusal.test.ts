@@ -20,6 +20,7 @@ const refusal = (status: number, code: string, details: Record<string, unknown> 
   code,
   message: `${code} reason`,
   details,
+  errorBody: true,
 });
 const rejects = (...ids: string[]) => ({
   kind: 'reject',
@@ -59,6 +60,14 @@ describe('push refusals', () => {
 
   it('given an unknown 4xx code naming an event, then by its status class it is permanent: the event is rejected', () => {
     expect(decideRefusal(refusal(422, 'SOMETHING_NEW', { index: 0 }), events)).toEqual(rejects('e1'));
+  });
+
+  it("given a 4xx without the protocol's error body (a proxy's page, a body cut off), then nothing is rejected or split", () => {
+    for (const status of [400, 401, 403, 404, 405, 408, 409, 413, 422, 429]) {
+      const bodyless: Refusal = { status, code: `HTTP_${status}`, message: 'Forbidden', details: {}, errorBody: false };
+      expect(decideRefusal(bodyless, events), String(status)).toEqual({ kind: 'retry' });
+      expect(decideRefusal(bodyless, events.slice(0, 1)), `${status} alone`).toEqual({ kind: 'retry' });
+    }
   });
 
   it('given refusals about the caller, the rate, the protocol or the server, then nothing is rejected', () => {

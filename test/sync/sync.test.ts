@@ -176,6 +176,39 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it('a push refused by something in between (a bare 403 page, no error body) rejects nothing and goes through later', async () => {
+    let blocked = true;
+    const proxy: typeof fetch = async (input, init) => {
+      if (blocked && String(input).endsWith('/push')) {
+        return new Response('<html><body>Forbidden by the corporate proxy</body></html>', {
+          status: 403,
+          headers: { 'content-type': 'text/html' },
+        });
+      }
+      return fetch(input, init);
+    };
+    const a = await openClient(harness.url, { fetch: proxy });
+    try {
+      await a.append('proxy-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }, item('tea'), item('cup')]);
+      await expect(a.sync.syncNow()).rejects.toMatchObject({ code: 'HTTP_403' });
+      expect(await a.sync.status()).toMatchObject({ pending: 3 });
+      expect(await a.sync.rejected()).toEqual([]);
+      await a.sync.pause();
+      blocked = false;
+      await a.sync.resume();
+      await a.sync.syncNow();
+      expect(await a.sync.status()).toMatchObject({ pending: 0 });
+      const log = (await logOf(a)).filter((e) => e.aggregateId === 'proxy-1');
+      expect(log.map((e) => [e.seq, e.position !== undefined])).toEqual([
+        [1, true],
+        [2, true],
+        [3, true],
+      ]);
+    } finally {
+      await a.dispose();
+    }
+  });
+
   it('a real outage does not make it stop asking for short replies', async () => {
     const sent: (string | null)[] = [];
     let down = true;

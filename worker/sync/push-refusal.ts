@@ -36,6 +36,8 @@ export interface Refusal {
   code: string;
   message: string;
   details: Record<string, unknown>;
+  /** The reply carried the protocol's error body; without it, it is not a Chronicle server's judgement of the events. */
+  errorBody: boolean;
 }
 
 /** 4xx codes that are about the request or the caller, never about the events in it. */
@@ -73,6 +75,9 @@ function namesAnotherField(details: Record<string, unknown>): boolean {
 export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]): RefusalAction {
   const { status, code, details } = refusal;
   if (status >= 500 || status < 400 || NOT_THE_EVENTS.has(code)) return { kind: 'retry' };
+  // A 4xx without the protocol's error body comes from something in between (a proxy's login page, a
+  // gateway's 404, a body cut off): it says nothing about the events, so it rejects none of them.
+  if (!refusal.errorBody) return { kind: 'retry' };
   const reject = (event: StoredEvent | undefined): RefusalAction =>
     event ? { kind: 'reject', events: new Map([[event.id, { code, reason: refusal.message }]]) } : { kind: 'retry' };
   const half = (): RefusalAction => ({ kind: 'split', size: Math.max(1, Math.floor(events.length / 2)) });

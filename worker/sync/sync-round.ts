@@ -6,7 +6,7 @@ import { ingestConfirmed } from '../ingest.ts';
 import { readPendingEvents } from '../pending.ts';
 import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseConflict, type RebaseDecision } from '../rebase.ts';
 import type { Change, EventOutcome, SyncStatus } from '../types.ts';
-import { decideRefusal } from './push-refusal.ts';
+import { decideRefusal, type Refusal } from './push-refusal.ts';
 import { SyncHttpError, type Transport } from './transport.ts';
 
 /**
@@ -48,6 +48,15 @@ export interface RoundOptions {
 }
 
 const MAX_ROUND_STEPS = 10_000;
+
+/** What the refusal rules (push-refusal.ts) read of a push the server refused. */
+const refusalOf = (error: SyncHttpError): Refusal => ({
+  status: error.status,
+  code: error.code,
+  message: error.message,
+  details: error.details,
+  errorBody: error.errorBody,
+});
 
 /** The outcomes of this client's pending events that a pull brought back confirmed. */
 function confirmedOutcomes(confirmed: Awaited<ReturnType<typeof ingestConfirmed>>['confirmed']): EventOutcome[] {
@@ -195,7 +204,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       await transport.push(deps.clientId, events, await currentEpoch(db));
     } catch (error) {
       if (!(error instanceof SyncHttpError)) throw error;
-      const action = decideRefusal({ status: error.status, code: error.code, message: error.message, details: error.details }, events);
+      const action = decideRefusal(refusalOf(error), events);
       switch (action.kind) {
         case 'rebase':
           await pullAll();

@@ -10,6 +10,8 @@ export class SyncHttpError extends ChronicleError {
     code: string,
     message: string,
     details: Record<string, unknown>,
+    /** The reply carried the protocol's error body (a code): false for a proxy's or gateway's page, or a body cut off. */
+    readonly errorBody = true,
   ) {
     super(code, `Sync server: ${status} ${code}: ${message}`, { ...details, status });
   }
@@ -113,7 +115,14 @@ export function createTransport(options: TransportOptions): Transport {
       const retryAfter = Number(response.headers.get('retry-after'));
       const fromHeader = Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {};
       const details = { ...fromHeader, ...(e?.details ?? {}) };
-      throw new SyncHttpError(response.status, e?.code ?? `HTTP_${response.status}`, e?.message ?? response.statusText, details);
+      const errorBody = typeof e?.code === 'string';
+      throw new SyncHttpError(
+        response.status,
+        errorBody ? e.code! : `HTTP_${response.status}`,
+        e?.message ?? response.statusText,
+        details,
+        errorBody,
+      );
     }
     return body;
   };
