@@ -209,6 +209,58 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it('a server that says hasMore with nothing new gets one more pull, not 10,000: the round fails with SYNC_NO_PROGRESS', async () => {
+    let pulls = 0;
+    let stuck = true;
+    const looping: typeof fetch = async (input, init) => {
+      if (stuck && String(input).includes('/pull')) {
+        pulls++;
+        return Response.json({ events: [], head: 5, hasMore: true });
+      }
+      return fetch(input, init);
+    };
+    const a = await openClient(harness.url, { fetch: looping });
+    try {
+      await expect(a.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_NO_PROGRESS' });
+      expect(pulls).toBeLessThanOrEqual(3);
+      await a.sync.pause();
+      stuck = false;
+      await a.sync.resume();
+      await a.sync.syncNow();
+      expect(await a.sync.status()).toMatchObject({ lastError: null });
+    } finally {
+      await a.dispose();
+    }
+  });
+
+  it('a server that answers pushes 200 and stores nothing gets a bounded number of them, then SYNC_NO_PROGRESS; nothing is lost', async () => {
+    let pushes = 0;
+    let swallowing = true;
+    const swallow: typeof fetch = async (input, init) => {
+      if (swallowing && String(input).endsWith('/push')) {
+        pushes++;
+        return Response.json({ duplicates: 0, clientSeq: 0, head: 0 }, { headers: { 'preference-applied': 'return=minimal' } });
+      }
+      return fetch(input, init);
+    };
+    const a = await openClient(harness.url, { fetch: swallow });
+    try {
+      await a.append('swallowed-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }, item('tea')]);
+      await expect(a.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_NO_PROGRESS' });
+      expect(pushes).toBeGreaterThan(1);
+      expect(pushes).toBeLessThanOrEqual(100); // 32 steps a round (a retried round may add as many), not 10,000
+      expect(await a.sync.status()).toMatchObject({ pending: 2 });
+      await a.sync.pause();
+      swallowing = false;
+      await a.sync.resume();
+      await a.sync.syncNow();
+      expect(await a.sync.status()).toMatchObject({ pending: 0, lastError: null });
+      expect((await logOf(a)).filter((e) => e.aggregateId === 'swallowed-1' && e.position !== undefined)).toHaveLength(2);
+    } finally {
+      await a.dispose();
+    }
+  });
+
   it('a real outage does not make it stop asking for short replies', async () => {
     const sent: (string | null)[] = [];
     let down = true;

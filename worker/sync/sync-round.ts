@@ -49,6 +49,24 @@ export interface RoundOptions {
 
 const MAX_ROUND_STEPS = 10_000;
 
+/**
+ * Fails the round when `limit` steps in a row leave `mark` where it was: a
+ * server that keeps answering without storing anything, or with the same
+ * refusal, or with `hasMore` and nothing new, would otherwise get up to
+ * MAX_ROUND_STEPS requests in a row, and the round would then end as if all
+ * went well. (Narrowing a refusal down by halves takes ~10 steps without
+ * progress: pushes get 32.)
+ */
+function stallGuard(limit: number, what: string): (mark: string) => void {
+  let last: string | undefined;
+  let still = 0;
+  return (mark) => {
+    still = mark === last ? still + 1 : 0;
+    last = mark;
+    if (still >= limit) throw new ChronicleError('SYNC_NO_PROGRESS', `The sync server ${what} (${limit} times in a row)`, { mark });
+  };
+}
+
 /** What the refusal rules (push-refusal.ts) read of a push the server refused. */
 const refusalOf = (error: SyncHttpError): Refusal => ({
   status: error.status,
@@ -68,6 +86,16 @@ function confirmedOutcomes(confirmed: Awaited<ReturnType<typeof ingestConfirmed>
     position: c.position,
     seq: c.seq,
   }));
+}
+
+/** A round that did all there was to do: its end is stored and shown. */
+async function recordRoundDone(deps: RoundDeps): Promise<void> {
+  const db = await deps.getDb();
+  const syncRecord = { serverHead: deps.status.serverHead, lastSyncAt: Date.now(), lastError: null };
+  await db.put('sync', syncRecord, 'state');
+  // Paused while the last push was answered: the round is done, but the state stays the loop's ('paused').
+  const state = deps.halted() ? {} : { state: 'online' as const };
+  deps.setStatus({ ...state, lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
 }
 
 export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
@@ -126,10 +154,12 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     let pulled = 0;
     // The next page, asked for while this one is stored (pipelined), and where it starts.
     let ahead: { after: number; page: ReturnType<Transport['pull']> } | undefined;
+    const stalled = stallGuard(1, 'said hasMore, and its page moved nothing forward');
     for (let step = 0; step < MAX_ROUND_STEPS; step++) {
       if (haltable && step > 0 && deps.halted()) break;
       const meta = await db.get('meta', 'client');
       const after = meta?.confirmedHead ?? 0;
+      stalled(String(after));
       const page = await (ahead?.after === after ? ahead.page : transport.pull(after, options.pullLimit));
       ahead = undefined;
       target = Math.max(target, page.head);
@@ -253,18 +283,15 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       await pullAll(true);
       if (deps.halted()) return 'halted';
       await rebaseIfNeeded();
+      const stalled = stallGuard(32, 'took pushes, and no pending event was confirmed or refused');
       for (let step = 0; step < MAX_ROUND_STEPS; step++) {
         await refreshCounts();
+        stalled(`${status.pending}:${status.confirmedPosition}`);
         if (deps.halted()) return 'halted';
         if (!(await pushPending())) break;
       }
       await refreshCounts();
-      const db = await deps.getDb();
-      const syncRecord = { serverHead: status.serverHead, lastSyncAt: Date.now(), lastError: null };
-      await db.put('sync', syncRecord, 'state');
-      // Paused while the last push was answered: the round is done, but the state stays the loop's ('paused').
-      const state = deps.halted() ? {} : { state: 'online' as const };
-      deps.setStatus({ ...state, lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
+      await recordRoundDone(deps);
       return 'done';
     },
   };
