@@ -261,6 +261,47 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it('a pulled event without what reading it back needs (version, data, aggregateType) is refused, and nothing of its page is stored', async () => {
+    const writer = await openClient(harness.url);
+    const breakage: ((event: Record<string, unknown>) => void)[] = [
+      (e) => delete e.version,
+      (e) => (e.data = null),
+      (e) => delete e.aggregateType,
+    ];
+    try {
+      await writer.append('pulled-bad-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }]);
+      await writer.sync.syncNow();
+      for (const [index, breakEvent] of breakage.entries()) {
+        const tampering: typeof fetch = async (input, init) => {
+          const response = await fetch(input, init);
+          if (!String(input).includes('/pull')) return response;
+          const page = (await response.json()) as { events: Record<string, unknown>[] };
+          const own = page.events.find((e) => e.aggregateId === 'pulled-bad-1');
+          if (own) breakEvent(own);
+          return Response.json(page);
+        };
+        const reader = await openClient(harness.url, { fetch: tampering });
+        try {
+          await expect(reader.sync.syncNow(), String(index)).rejects.toMatchObject({ code: 'VALIDATION' });
+          expect(await logOf(reader)).toEqual([]);
+        } finally {
+          await reader.dispose();
+        }
+      }
+      // A page holding null where an event should be: the page is malformed.
+      const nulls: typeof fetch = async (input, init) =>
+        String(input).includes('/pull') ? Response.json({ events: [null], head: 1, hasMore: false }) : fetch(input, init);
+      const reader = await openClient(harness.url, { fetch: nulls });
+      try {
+        await expect(reader.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_PROTOCOL' });
+      } finally {
+        await reader.dispose();
+      }
+    } finally {
+      await writer.dispose();
+    }
+  });
+
   it('a real outage does not make it stop asking for short replies', async () => {
     const sent: (string | null)[] = [];
     let down = true;

@@ -166,7 +166,15 @@ export function createTransport(options: TransportOptions): Transport {
       const query = new URLSearchParams({ after: String(after), limit: String(limit) });
       if (clientId) query.set('clientId', clientId);
       const page = (await request(`/pull?${query}`, { method: 'GET' })) as PullPage;
-      if (!page || !Array.isArray(page.events) || typeof page.head !== 'number' || typeof page.hasMore !== 'boolean') {
+      if (
+        !page ||
+        !Array.isArray(page.events) ||
+        !Number.isInteger(page.head) ||
+        page.head < 0 ||
+        typeof page.hasMore !== 'boolean' ||
+        // Each event is checked field by field where it is stored (ingest.ts); here only that there is one.
+        page.events.some((event) => typeof event !== 'object' || event === null)
+      ) {
         throw new ChronicleError('SYNC_PROTOCOL', 'Sync server: malformed pull response');
       }
       return page;
