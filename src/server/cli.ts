@@ -269,8 +269,10 @@ async function main(): Promise<void> {
   }
 
   const urls = args['database-url'] ?? (process.env.DATABASE_URL ? [process.env.DATABASE_URL] : []);
-  if ((urls.length > 0 || args['shard-map']) && (args.data || args.memory))
-    fail('use either --database-url / --shard-map or --data/--memory, not both');
+  if ((urls.length > 0 || args['shard-map']) && (args.data || args.memory)) {
+    const fromEnvironment = args['database-url'] === undefined && !args['shard-map'] ? ' ($DATABASE_URL is set)' : '';
+    fail(`use either --database-url / --shard-map or --data/--memory, not both${fromEnvironment}`);
+  }
   if (args.data && args.memory) fail('use either --data or --memory, not both');
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
   const databaseUrl = sharding || urls[0] === undefined ? undefined : checkDatabaseUrl(urls[0]);
@@ -442,6 +444,15 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
     process.stdout.write(HELP);
     return;
   }
+  // Each command takes only its own flags: one it ignores would let a mistyped command line do something else.
+  const ignored = (
+    {
+      'move-log': ['from'],
+      'purge-moved': ['to', 'update-map', 'batch-events'],
+      'shard-of': ['log', 'to', 'from', 'update-map', 'batch-events'],
+    } as const
+  )[command].filter((name) => args[name] !== undefined);
+  if (ignored.length > 0) fail(`${command} does not take --${ignored.join(', --')}`);
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
   if (!sharding) fail(`${command} needs the databases: --shard-map <file>, or --database-url name=url for each`);
   const { map } = sharding;
@@ -546,7 +557,10 @@ async function migrateCommand(): Promise<void> {
     return;
   }
   const urls = args['database-url'] ?? (process.env.DATABASE_URL ? [process.env.DATABASE_URL] : []);
-  if ((urls.length > 0 || args['shard-map']) && args.data) fail('use either --database-url / --shard-map or --data, not both');
+  if ((urls.length > 0 || args['shard-map']) && args.data) {
+    const fromEnvironment = args['database-url'] === undefined && !args['shard-map'] ? ' ($DATABASE_URL is set)' : '';
+    fail(`use either --database-url / --shard-map or --data, not both${fromEnvironment}`);
+  }
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
   // A slow disk may need a longer statement_timeout for the migration's windows than a server's requests do.
   const pgTimeouts = pgTimeoutsOf(args);

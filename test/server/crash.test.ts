@@ -168,9 +168,19 @@ describe('chronicle-server CLI', () => {
       [['--memory', '--tokens', ''], '--tokens needs the path of a tokens file'],
       [['--database-url', 'postgres://app@127.0.0.1:99999/app'], '--database-url (or $DATABASE_URL) is not a valid URL'],
       [['shard-of', '--database-url', 'a=postgres://x@127.0.0.1:1/a', 'bad name!'], 'shard-of: "bad name!" is not a log name'],
+      // A flag the command would ignore: the command line says something the command would not do.
+      [
+        ['purge-moved', '--log', 'l', '--from', 'a', '--to', 'b', '--database-url', 'a=postgres://x@127.0.0.1:1/a'],
+        'purge-moved does not take --to',
+      ],
+      [
+        ['move-log', '--log', 'l', '--to', 'a', '--from', 'b', '--database-url', 'a=postgres://x@127.0.0.1:1/a'],
+        'move-log does not take --from',
+      ],
+      [['--data', '/tmp/x'], '($DATABASE_URL is set)', { DATABASE_URL: 'postgres://x@127.0.0.1:1/a' }],
     ];
-    for (const [args, message] of cases) {
-      const { code, output } = await runCli(args);
+    for (const [args, message, env] of cases) {
+      const { code, output } = await runCli(args, env ? { env } : {});
       expect({ args, code }).toEqual({ args, code: 2 });
       expect(output).toContain(message);
       expect(output).not.toMatch(/\n\s+at /); // no stack trace
