@@ -87,6 +87,31 @@ async function copyRowsByHand(from: SqlDriver, to: SqlDriver, log: string): Prom
 const pushSome = (store: ShardedLogStore, log: string, client: TestClient, n: number) =>
   store.push(log, client.next(Array.from({ length: n }, (_, i) => `${client.clientId}-agg-${i % 3}`)));
 
+/**
+ * Starts moving `log` to `to`, 10 events a batch, and holds it once 10 are
+ * copied (a crash, as far as the databases can tell). Resolves when it is held:
+ * `first` is the run's outcome, which `release()` lets go on.
+ */
+async function stopMidCopy(store: ShardedLogStore, log: string, to: string): Promise<{ first: Promise<unknown>; release: () => void }> {
+  let release!: () => void;
+  const hung = new Promise<void>((resolve) => (release = resolve));
+  let stopped!: () => void;
+  const stoppedAt = new Promise<void>((resolve) => (stopped = resolve));
+  const first = store
+    .moveLog(log, to, {
+      batchEvents: 10,
+      onStep: async (step) => {
+        if (step.step === 'copying' && step.copied === 10) {
+          stopped();
+          await hung;
+        }
+      },
+    })
+    .catch((e: unknown) => e);
+  await stoppedAt;
+  return { first, release };
+}
+
 /** Every event of a log through the store, and whether positions are 1..head. */
 async function everything(store: ShardedLogStore, log: string) {
   const page = await store.pull(log, { after: 0, limit: 5000 });
@@ -371,23 +396,8 @@ const describeMoves = (name: string, open: OpenShards, describeIt: (name: string
       const log = logOn('a');
       const client = new TestClient('c');
       for (let i = 0; i < 6; i++) await pushSome(store, log, client, 5);
-      let release!: () => void;
-      const hung = new Promise<void>((resolve) => (release = resolve));
-      let stopped!: () => void;
-      const stoppedAt = new Promise<void>((resolve) => (stopped = resolve));
       // The first run stops in the middle of the copy (a crash, as far as the databases can tell).
-      const first = store
-        .moveLog(log, 'b', {
-          batchEvents: 10,
-          onStep: async (step) => {
-            if (step.step === 'copying' && step.copied === 10) {
-              stopped();
-              await hung;
-            }
-          },
-        })
-        .catch((e: unknown) => e);
-      await stoppedAt;
+      const { first, release } = await stopMidCopy(store, log, 'b');
       expect((await rowOf(store, 'a', log)).row).toMatchObject({ state: 'moving-out', peer: 'b' });
       expect((await rowOf(store, 'b', log)).row).toMatchObject({ state: 'moving-in', peer: 'a' });
       // Another run (another process) resumes it: the copy goes on after the pages the first run copied (positions 1..10).
@@ -413,22 +423,7 @@ const describeMoves = (name: string, open: OpenShards, describeIt: (name: string
       const client = new TestClient('c');
       for (let i = 0; i < 4; i++) await pushSome(store, log, client, 5);
       await store.moveLog(log, 'b'); // away from the map's shard (no override: a's tombstone points to b)
-      let release!: () => void;
-      const hung = new Promise<void>((resolve) => (release = resolve));
-      let stopped!: () => void;
-      const stoppedAt = new Promise<void>((resolve) => (stopped = resolve));
-      const first = store
-        .moveLog(log, 'a', {
-          batchEvents: 10,
-          onStep: async (step) => {
-            if (step.step === 'copying' && step.copied === 10) {
-              stopped();
-              await hung;
-            }
-          },
-        })
-        .catch((e: unknown) => e);
-      await stoppedAt;
+      const { first, release } = await stopMidCopy(store, log, 'a');
       expect((await rowOf(store, 'a', log)).row).toMatchObject({ state: 'moving-in', peer: 'b' });
       // The map sends the log to a, which holds only the half-made copy: another run must find it on b.
       const other = createShardedStore({ shards: { a: store.shard('a'), b: store.shard('b') } });

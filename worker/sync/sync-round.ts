@@ -63,7 +63,8 @@ function stallGuard(limit: number, what: string): (mark: string) => void {
   return (mark) => {
     still = mark === last ? still + 1 : 0;
     last = mark;
-    if (still >= limit) throw new ChronicleError('SYNC_NO_PROGRESS', `The sync server ${what} (${limit} times in a row)`, { mark });
+    if (still >= limit)
+      throw new ChronicleError('SYNC_NO_PROGRESS', `The sync server ${what}${limit > 1 ? ` (${limit} times in a row)` : ''}`, { mark });
   };
 }
 
