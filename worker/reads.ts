@@ -214,3 +214,17 @@ async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]>
   }
   return out;
 }
+
+/**
+ * The id of the confirmed event at `position`, or undefined when this store
+ * does not hold it (compaction dropped its page, or it is past the head): what
+ * a sync round checks against the server (sync/server-history.ts).
+ */
+export async function confirmedIdAt(db: ChronicleDB, position: number): Promise<string | undefined> {
+  const holder = await db.transaction('pages').store.openCursor(IDBKeyRange.bound([CONFIRMED, 0], [CONFIRMED, position]), 'prev');
+  if (!holder) return undefined;
+  const index = position - holder.key[1];
+  if (index >= holder.value.count) return undefined;
+  const event = decodePageJson(holder.value.json)[index];
+  return event?.position === position ? event.id : undefined;
+}

@@ -6,7 +6,9 @@ import { ingestConfirmed } from '../ingest.ts';
 import { readPendingEvents } from '../pending.ts';
 import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseConflict, type RebaseDecision } from '../rebase.ts';
 import type { Change, EventOutcome, SyncStatus } from '../types.ts';
+import { confirmedIdAt } from '../reads.ts';
 import { decideRefusal, type Refusal } from './push-refusal.ts';
+import { serverHistoryProblem } from './server-history.ts';
 import { SyncHttpError, type Transport } from './transport.ts';
 
 /**
@@ -161,10 +163,17 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       const meta = await db.get('meta', 'client');
       const after = meta?.confirmedHead ?? 0;
       stalled(String(after));
-      const page = await (ahead?.after === after ? ahead.page : transport.pull(after, options.pullLimit));
+      // A round's first pull starts at the last event this client holds, to check the server still holds it too.
+      const check = haltable && step === 0 && after > 0;
+      const from = check ? after - 1 : after;
+      const page = await (ahead?.after === from ? ahead.page : transport.pull(from, options.pullLimit));
       ahead = undefined;
       target = Math.max(target, page.head);
       status.serverHead = page.head;
+      if (check) {
+        const problem = serverHistoryProblem(after, await confirmedIdAt(db, after), page);
+        if (problem) throw problem;
+      }
       if (page.events.length > 0) {
         const last = page.events[page.events.length - 1]!.position;
         if (page.hasMore && typeof last === 'number') {
