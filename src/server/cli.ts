@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerFlag, refuseRepeats, UsageError } from './cli-args.ts';
@@ -90,6 +90,21 @@ Endpoints: POST /v1/logs/:log/push, GET /v1/logs/:log/pull, POST /v1/logs/:log/f
 GET /health, GET /ready, GET /metrics.
 SIGTERM / SIGINT: finish requests already received (later ones get 503), close sockets and the store, exit.
 `;
+
+/** The file a map update is written to before it is renamed over the map. */
+const mapUpdateFile = (file: string): string => `${file}.${process.pid}.tmp`;
+
+/** Why the map update's file cannot be made beside `file` (a read-only or immutable directory...), or undefined when it can. */
+async function cannotWriteBeside(file: string): Promise<string | undefined> {
+  const probe = mapUpdateFile(file);
+  try {
+    await writeFile(probe, '', { flag: 'wx' });
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  }
+  await unlink(probe).catch(() => undefined);
+  return undefined;
+}
 
 function fail(message: string): never {
   console.error(`chronicle-server: ${message}\nRun chronicle-server --help for usage.`);
@@ -476,6 +491,11 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
   const flag = command === 'move-log' ? '--to' : '--from';
   if (!shardArg || !(shardArg in map.shards)) fail(`${flag} must name one of the shards: ${Object.keys(map.shards).join(', ')}`);
   if (args['update-map'] && !sharding.file) fail('--update-map needs --shard-map');
+  // The map is rewritten after the move (a new file renamed over it): find out now that it cannot be, not after the move.
+  if (args['update-map'] && sharding.file) {
+    const problem = await cannotWriteBeside(sharding.file);
+    if (problem) fail(`--update-map: cannot write ${sharding.file} (${problem}); nothing was moved`);
+  }
   const batchEvents = args['batch-events'] !== undefined ? positiveInt('batch-events', args['batch-events'], 5000) : undefined;
 
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -508,7 +528,7 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
       const overrides = { ...((raw.overrides as Record<string, string> | undefined) ?? {}), [log]: shardArg };
       const next = `${JSON.stringify({ ...raw, overrides }, null, 2)}\n`;
       parseShardMap(JSON.parse(next));
-      const temporary = `${sharding.file}.${process.pid}.tmp`;
+      const temporary = mapUpdateFile(sharding.file);
       await writeFile(temporary, next);
       await rename(temporary, sharding.file);
       say(`${sharding.file}: override ${log} -> ${shardArg} added; send the servers SIGHUP (or restart them) to route it there directly`);

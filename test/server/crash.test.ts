@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,24 @@ describe('chronicle-server CLI', () => {
       expect(code).toBe(2);
       expect(output).toContain('an empty token ("") is not allowed');
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('move-log --update-map with a map file it cannot rewrite is refused before anything is moved (exit 2)', async (context) => {
+    const dir = await mkdtemp(join(tmpdir(), 'chronicle-map-'));
+    const file = join(dir, 'shards.json');
+    await writeFile(file, JSON.stringify({ shards: { a: 'postgres://x@127.0.0.1:1/a', b: 'postgres://x@127.0.0.1:1/b' } }));
+    // An immutable directory refuses new files even to root (as a read-only mount does); skipped where chattr is not allowed.
+    const immutable = spawnSync('chattr', ['+i', dir]);
+    try {
+      if (immutable.status !== 0) context.skip(`chattr +i is not allowed here: ${String(immutable.stderr).trim()}`);
+      const { code, output } = await runCli(['move-log', '--log', 'l', '--to', 'b', '--shard-map', file, '--update-map']);
+      expect(code).toBe(2);
+      expect(output).toContain(`--update-map: cannot write ${file} (EPERM); nothing was moved`);
+      expect(await readdir(dir)).toEqual(['shards.json']);
+    } finally {
+      spawnSync('chattr', ['-i', dir]);
       await rm(dir, { recursive: true, force: true });
     }
   });
