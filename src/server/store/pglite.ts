@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
@@ -10,6 +10,7 @@ import { migrate } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import { createSqlLogStore } from './sql-log-store.ts';
 import type { LogStore } from './types.ts';
+import { makeDirectory } from './make-directory.ts';
 
 export interface PgliteStoreOptions {
   /**
@@ -128,7 +129,7 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
   let unlock: (() => Promise<void>) | undefined;
   let db: PGlite;
   if (options.dataDir) {
-    await mkdir(options.dataDir, { recursive: true });
+    await makeDirectory(options.dataDir);
     unlock = await lockDataDir(options.dataDir);
     try {
       const pgdata = join(options.dataDir, 'pgdata');
