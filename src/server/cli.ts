@@ -1,4 +1,4 @@
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerFlag, refuseRepeats, UsageError } from './cli-args.ts';
@@ -11,6 +11,7 @@ import type { MigrationProgress } from './store/migrate-pages.ts';
 import { createPgliteStore } from './store/pglite.ts';
 import { SCHEMA_VERSION } from './store/schema.ts';
 import { parseShardMap, shardMapFromUrls, type ShardMap } from './shard-map.ts';
+import { addOverride, cannotUpdateMap } from './shard-map-file.ts';
 import { LogMoveError } from './store/log-move.ts';
 import { createPostgresStore, DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './store/postgres.ts';
 import { createShardedPostgresStore } from './store/sharded-postgres.ts';
@@ -90,21 +91,6 @@ Endpoints: POST /v1/logs/:log/push, GET /v1/logs/:log/pull, POST /v1/logs/:log/f
 GET /health, GET /ready, GET /metrics.
 SIGTERM / SIGINT: finish requests already received (later ones get 503), close sockets and the store, exit.
 `;
-
-/** The file a map update is written to before it is renamed over the map. */
-const mapUpdateFile = (file: string): string => `${file}.${process.pid}.tmp`;
-
-/** Why the map update's file cannot be made beside `file` (a read-only or immutable directory...), or undefined when it can. */
-async function cannotWriteBeside(file: string): Promise<string | undefined> {
-  const probe = mapUpdateFile(file);
-  try {
-    await writeFile(probe, '', { flag: 'wx' });
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-  }
-  await unlink(probe).catch(() => undefined);
-  return undefined;
-}
 
 function fail(message: string): never {
   console.error(`chronicle-server: ${message}\nRun chronicle-server --help for usage.`);
@@ -493,7 +479,7 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
   if (args['update-map'] && !sharding.file) fail('--update-map needs --shard-map');
   // The map is rewritten after the move (a new file renamed over it): find out now that it cannot be, not after the move.
   if (args['update-map'] && sharding.file) {
-    const problem = await cannotWriteBeside(sharding.file);
+    const problem = await cannotUpdateMap(sharding.file);
     if (problem) fail(`--update-map: cannot write ${sharding.file} (${problem}); nothing was moved`);
   }
   const batchEvents = args['batch-events'] !== undefined ? positiveInt('batch-events', args['batch-events'], 5000) : undefined;
@@ -524,13 +510,7 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
     );
     say(JSON.stringify(report));
     if (args['update-map'] && sharding.file) {
-      const raw = JSON.parse(await readFile(sharding.file, 'utf8')) as Record<string, unknown>;
-      const overrides = { ...((raw.overrides as Record<string, string> | undefined) ?? {}), [log]: shardArg };
-      const next = `${JSON.stringify({ ...raw, overrides }, null, 2)}\n`;
-      parseShardMap(JSON.parse(next));
-      const temporary = mapUpdateFile(sharding.file);
-      await writeFile(temporary, next);
-      await rename(temporary, sharding.file);
+      await addOverride(sharding.file, log, shardArg);
       say(`${sharding.file}: override ${log} -> ${shardArg} added; send the servers SIGHUP (or restart them) to route it there directly`);
     } else {
       say(`add "${log}": "${shardArg}" to the overrides of every server's shard map (servers that lack it follow the tombstone meanwhile)`);

@@ -29,8 +29,11 @@ describe('makeDirectory', () => {
     await expect(makeDirectory(join(file, 'below'))).rejects.toMatchObject({ code: 'ENOTDIR' });
   });
 
-  it.runIf(process.platform === 'linux')('fails with ENOENT under a directory where nothing can be made (Node’s recursive mkdir never returns there)', async () => {
-    await expect(makeDirectory('/proc/chronicle-data')).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(makeDirectory('/proc/chronicle-data/deeper')).rejects.toMatchObject({ code: 'ENOENT' });
-  });
+  it.runIf(process.platform === 'linux')(
+    'fails with ENOENT under a directory where nothing can be made (Node’s recursive mkdir never returns there)',
+    async () => {
+      await expect(makeDirectory('/proc/chronicle-data')).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(makeDirectory('/proc/chronicle-data/deeper')).rejects.toMatchObject({ code: 'ENOENT' });
+    },
+  );
 });

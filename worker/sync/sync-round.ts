@@ -9,7 +9,7 @@ import type { Change, EventOutcome, SyncStatus } from '../types.ts';
 import { confirmedIdAt } from '../reads.ts';
 import { decideRefusal, type Refusal } from './push-refusal.ts';
 import { serverHistoryProblem } from './server-history.ts';
-import { SyncHttpError, type Transport } from './transport.ts';
+import { SyncHttpError, type PullPage, type Transport } from './transport.ts';
 
 /**
  * One sync round: pull what the server has, rebase pending events that
@@ -91,6 +91,24 @@ function confirmedOutcomes(confirmed: Awaited<ReturnType<typeof ingestConfirmed>
   }));
 }
 
+/** The outcomes of pending events a refusal rejected, with the reasons `reject` gives. */
+function rejectedOutcomes(rejected: readonly StoredEvent[], reject: ReadonlyMap<string, { reason: string }>): EventOutcome[] {
+  return rejected.map((e) => ({
+    id: e.id,
+    aggregateId: e.aggregateId,
+    type: e.type,
+    status: 'rejected',
+    reason: reject.get(e.id)?.reason,
+    previousSeq: e.seq,
+  }));
+}
+
+/** Fails the round when the server no longer holds the history this client synced (server-history.ts). */
+async function checkServerHistory(db: ChronicleDB, confirmed: number, page: PullPage): Promise<void> {
+  const problem = serverHistoryProblem(confirmed, await confirmedIdAt(db, confirmed), page);
+  if (problem) throw problem;
+}
+
 /** A round that did all there was to do: its end is stored and shown. */
 async function recordRoundDone(deps: RoundDeps): Promise<void> {
   const db = await deps.getDb();
@@ -170,10 +188,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       ahead = undefined;
       target = Math.max(target, page.head);
       status.serverHead = page.head;
-      if (check) {
-        const problem = serverHistoryProblem(after, await confirmedIdAt(db, after), page);
-        if (problem) throw problem;
-      }
+      if (check) await checkServerHistory(db, after, page);
       if (page.events.length > 0) {
         const last = page.events[page.events.length - 1]!.position;
         if (page.hasMore && typeof last === 'number') {
@@ -218,17 +233,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     else start = from;
     const { rejected } = await renumberPending(db, start, reject);
     if (rejected.length > 0) {
-      deps.publish({
-        kind: 'outcomes',
-        outcomes: rejected.map((e) => ({
-          id: e.id,
-          aggregateId: e.aggregateId,
-          type: e.type,
-          status: 'rejected' as const,
-          reason: reject.get(e.id)?.reason,
-          previousSeq: e.seq,
-        })),
-      });
+      deps.publish({ kind: 'outcomes', outcomes: rejectedOutcomes(rejected, reject) });
       deps.publish({ kind: 'appended', aggregates: rejected.map((e) => [e.aggregateId, 0]), count: 0 });
       // Later events of those aggregates now follow a hole: the next push conflicts and rebases them.
       await rebaseIfNeeded(rejected.map((e) => e.aggregateId));
