@@ -40,9 +40,9 @@ function checkEvent(e: StoredEvent, i: number): void {
   if (typeof e.aggregateId !== 'string' || !e.aggregateId) bad('aggregateId');
   if (typeof e.aggregateType !== 'string' || !e.aggregateType) bad('aggregateType');
   if (typeof e.type !== 'string' || !e.type) bad('type');
-  // What reading the event back needs: a version to upcast from and data for the reducers (a JSON object).
+  // What reading the event back needs: a version to upcast from, and data (any JSON value, as the protocol allows).
   if (!Number.isInteger(e.version) || e.version < 1) bad('version');
-  if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) bad('data');
+  if (e.data === undefined) bad('data');
   if (!Number.isInteger(e.seq) || e.seq < 1) bad('seq');
   if (!Number.isInteger(e.position) || (e.position ?? 0) < 1) bad('position');
   if (typeof e.meta !== 'object' || e.meta === null || typeof e.meta.clientId !== 'string') bad('meta.clientId');
