@@ -243,6 +243,13 @@ export interface ReactionRecord {
   historyEnd: LogEnd | null;
   /** The event being delivered: after a crash it is delivered again, flagged as a redelivery. */
   inFlight: { eventId: string; attempts: number; lastError: string | null } | null;
+  /**
+   * Events that were in flight when a crash stopped their delivery, and that a
+   * later delivery of another event took the marker from (after a crash the
+   * next leader may meet other events first, e.g. ones a sync pulled in): each
+   * is flagged as a redelivery when it comes, then dropped from the list.
+   */
+  interrupted?: string[];
   startedAt: number;
   updatedAt: number;
 }

@@ -41,10 +41,14 @@ export interface ReactionStore {
   /** Creates the reaction's checkpoint if it has none: at the log end ('now'), or before the first event. */
   initReaction(spec: ReactionSpec): Promise<ReactionRecord>;
   getReaction(name: string): Promise<ReactionRecord | undefined>;
-  /** Which of `ids` the reaction has finished with. */
+  /** Which of `ids` the reaction has finished with: handled, skipped, or parked (retry and skip decide those). */
   reactionProcessed(name: string, ids: string[]): Promise<string[]>;
-  /** Marks the event about to be handed to the handler (the in-flight marker). */
-  markReactionInFlight(name: string, eventId: string): Promise<void>;
+  /**
+   * Marks the event about to be handed to the handler (the in-flight marker).
+   * A marker left for another event (a crash) moves to the record's
+   * `interrupted` list, which is returned.
+   */
+  markReactionInFlight(name: string, eventId: string): Promise<string[]>;
   /** Removes a marker written ahead for an event that was never handed out (the reaction stopped before it). */
   clearReactionInFlight(name: string, eventId: string): Promise<void>;
   /** The handler succeeded: the processed record, the checkpoint and the next in-flight marker, together. */
@@ -87,6 +91,23 @@ function forward(record: ReactionRecord, advance: ReactionAdvance): void {
   if (advance.confirmed !== undefined) record.confirmed = Math.max(record.confirmed, advance.confirmed);
   if (advance.pendingLsn !== undefined) record.pendingLsn = Math.max(record.pendingLsn, advance.pendingLsn);
   record.updatedAt = Date.now();
+}
+
+/** Interrupted deliveries kept at most: each crash adds one, each delivery of one removes it. */
+const MAX_INTERRUPTED = 64;
+
+/** `list` with `eventId` added (once; the oldest go past MAX_INTERRUPTED). */
+function withInterrupted(list: readonly string[] | undefined, eventId: string): string[] {
+  const next = (list ?? []).filter((id) => id !== eventId);
+  next.push(eventId);
+  return next.slice(-MAX_INTERRUPTED);
+}
+
+/** The event's delivery is recorded (done or parked): it is no longer an interrupted one. */
+function delivered(record: ReactionRecord, eventId: string): void {
+  if (!record.interrupted?.includes(eventId)) return;
+  record.interrupted = record.interrupted.filter((id) => id !== eventId);
+  if (record.interrupted.length === 0) delete record.interrupted;
 }
 
 function missing(name: string): never {
@@ -161,14 +182,22 @@ export function createReactionStore(
     reactionProcessed: (name, ids) =>
       run('reactionProcessed', async (db) => {
         if (ids.length === 0) return [];
-        const store = db.transaction('processed').store;
-        const keys = await Promise.all(ids.map((id) => store.getKey([name, id])));
+        const tx = db.transaction(['processed', 'parked']);
+        const [processed, parked] = [tx.objectStore('processed'), tx.objectStore('parked')];
+        // A parked event is done with until the app retries it: its confirmation must not deliver it again.
+        const keys = await Promise.all(ids.map(async (id) => (await processed.getKey([name, id])) ?? parked.getKey([name, id])));
         return ids.filter((_, i) => keys[i] !== undefined);
       }),
-    markReactionInFlight: (name, eventId) =>
-      update('markReactionInFlight', name, (record) => {
-        if (record.inFlight?.eventId !== eventId) record.inFlight = { eventId, attempts: 0, lastError: null };
-      }),
+    markReactionInFlight: async (name, eventId) => {
+      let interrupted: string[] = [];
+      await update('markReactionInFlight', name, (record) => {
+        const left = record.inFlight?.eventId;
+        if (left !== undefined && left !== eventId) record.interrupted = withInterrupted(record.interrupted, left);
+        if (left !== eventId) record.inFlight = { eventId, attempts: 0, lastError: null };
+        interrupted = record.interrupted ?? [];
+      });
+      return interrupted;
+    },
     clearReactionInFlight: (name, eventId) =>
       update('clearReactionInFlight', name, (record) => {
         if (record.inFlight?.eventId === eventId && record.inFlight.attempts === 0) record.inFlight = null;
@@ -178,6 +207,7 @@ export function createReactionStore(
         const done: ProcessedRecord = { reaction: name, eventId, outcome: 'done', at: Date.now() };
         tx.objectStore('processed').put(done, [name, eventId]).catch(ignore);
         forward(record, advance);
+        delivered(record, eventId);
         record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
       });
       changed(name);
@@ -194,6 +224,7 @@ export function createReactionStore(
         const parked: ParkedRecord = { reaction: name, eventId: event.id, event, attempts, lastError, parkedAt: Date.now(), retry: false };
         tx.objectStore('parked').put(parked, [name, event.id]).catch(ignore);
         forward(record, advance);
+        delivered(record, event.id);
         record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
       });
       changed(name);

@@ -66,8 +66,9 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
     const { event, cursor } = placed;
     const marker = record.inFlight?.eventId === event.id ? record.inFlight : null;
     let attempts = marker?.attempts ?? 0;
-    const seenBefore = marker !== null && markedAhead !== event.id;
-    if (!marker) await engine.markReactionInFlight(name, event.id);
+    // In flight at a crash: its marker names it, or a delivery since took the marker and listed it as interrupted.
+    const seenBefore = (marker !== null && markedAhead !== event.id) || (record.interrupted?.includes(event.id) ?? false);
+    if (!marker) record.interrupted = await engine.markReactionInFlight(name, event.id);
     markedAhead = null;
     const isReplay = record.historyEnd !== null && !storedAfter(cursor, event.position, record.historyEnd);
     for (;;) {
@@ -95,6 +96,7 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
     }
     if (advance.confirmed !== undefined) record.confirmed = Math.max(record.confirmed, advance.confirmed);
     if (advance.pendingLsn !== undefined) record.pendingLsn = Math.max(record.pendingLsn, advance.pendingLsn);
+    if (record.interrupted) record.interrupted = record.interrupted.filter((id) => id !== event.id);
     record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
     markedAhead = next;
   };

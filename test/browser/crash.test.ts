@@ -156,6 +156,53 @@ describe('crash points (worker terminated)', () => {
     }
   });
 
+  it('a reaction killed while handling a pending event, then other events pulled in first: the interrupted one still comes again flagged', async () => {
+    const name = uniqueStoreName('crash-interrupted');
+    const deliveries: Delivery[] = [];
+    let crash = 1;
+    let kill: (() => void) | undefined;
+    const reaction = counting(
+      deliveries,
+      () => crash,
+      (n) => {
+        if (n === 1) kill?.();
+      },
+    );
+    try {
+      const tab = await openKillable(name, { reactions: [reaction] });
+      kill = tab.kill;
+      void tab.store.append('mine', [item('charged-then-crash', 'x-1')]).catch(() => undefined);
+      await until(() => deliveries.length >= 1, 'the first delivery');
+      // While no tab runs the reaction, a sync pulls in another device's orders: confirmed, so met before pending ones.
+      crash++;
+      const sync = await openStore({ ...model, name, worker: true });
+      const other = (i: number) => ({
+        id: `y-${i}`,
+        aggregateId: `theirs-${i}`,
+        aggregateType: 'Order',
+        seq: 1,
+        type: 'ItemAdded',
+        version: 1,
+        data: { sku: `theirs-${i}`, qty: 1, price: 1 },
+        meta: { occurredAt: Date.now(), clientId: 'another-device', clientSeq: i },
+        position: i,
+      });
+      await sync.importConfirmed([other(1), other(2)]);
+      await sync.close();
+      const next = await openStore({ ...model, name, worker: true, reactions: [reaction] });
+      await until(async () => (await next.reactions.status())[0]!.caughtUp, 'the next tab to catch up');
+      await next.close();
+      expect(deliveries.map((d) => [d.id, d.redelivery])).toEqual([
+        ['x-1', false],
+        ['y-1', false],
+        ['y-2', false],
+        ['x-1', true],
+      ]);
+    } finally {
+      await deleteStore(name);
+    }
+  });
+
   it('a replay job killed at many points: at most checkpointEvery events again, all flagged; the rest exactly once', async () => {
     const name = uniqueStoreName('crash-replay');
     const seen: { id: string; redelivery: boolean; run: number }[] = [];

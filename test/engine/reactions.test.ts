@@ -174,6 +174,37 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
     }
   });
 
+  it('an own event parked while pending is not delivered again when the server confirms it; retry delivers it once', async () => {
+    const log: Delivery[] = [];
+    let declining = true;
+    const store = await openTestStore({ ...model, worker, reactions: [payments(log, 'a', { fail: (sku) => sku === 'bad' && declining })] });
+    try {
+      await store.append('o1', [item('bad')]);
+      await caughtUp(store);
+      expect(log.map((d) => d.ctx.attempt)).toEqual([1, 2, 3]);
+      // The card provider is back, then the server confirms the order (what a sync pull does).
+      declining = false;
+      const stored = (await collect(store.exportLog())).map((line) => JSON.parse(line) as StoredEvent);
+      await store.importConfirmed(stored.map((e, i) => ({ ...e, position: i + 1 })));
+      await store.append('o1', [item('after')]);
+      await eventually(() => expect(log.map((d) => d.sku)).toContain('after'));
+      await caughtUp(store);
+      expect(log.filter((d) => d.sku === 'bad')).toHaveLength(3);
+      expect((await store.reactions.parked()).map((p) => p.eventId)).toEqual([stored[0]!.id]);
+      // Retry, as the operator would: one more delivery, flagged, and the event is done with.
+      await store.reactions.retry('charge', stored[0]!.id);
+      await eventually(async () => expect(await store.reactions.parked()).toEqual([]));
+      expect(log.filter((d) => d.sku === 'bad').map((d) => [d.ctx.attempt, d.ctx.redelivery])).toEqual([
+        [1, false],
+        [2, true],
+        [3, true],
+        [4, true],
+      ]);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('on: "confirmed" waits for the server; on: "local" runs at once and not again when the event is confirmed', async () => {
     const local: Delivery[] = [];
     const confirmed: Delivery[] = [];
