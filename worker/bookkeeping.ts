@@ -8,7 +8,8 @@ export interface Bookkeeping {
   getSnapshot(aggregateId: string): Promise<SnapshotRecord | undefined>;
   putSnapshot(snapshot: SnapshotRecord): Promise<void>;
   deleteSnapshot(aggregateId: string): Promise<void>;
-  getProjection(name: string): Promise<ProjectionRecord | undefined>;
+  /** A projection's record, and the log's pendingRewrites (MetaRecord) read with it. */
+  getProjection(name: string): Promise<{ record: ProjectionRecord | undefined; pendingRewrites: number }>;
   /** Writes a projection's state and cursors if the stored ones are still `expected` (compare-and-set). */
   commitProjection(expected: ProjectionStamp, record: ProjectionRecord): Promise<boolean>;
   deleteProjection(name: string): Promise<void>;
@@ -22,7 +23,12 @@ export function createBookkeeping(run: Run, projectionCommitted: (name: string) 
     getSnapshot: (aggregateId) => run('getSnapshot', (db) => db.get('snapshots', aggregateId)),
     putSnapshot: (snapshot) => run('putSnapshot', async (db) => void (await db.put('snapshots', snapshot, snapshot.aggregateId))),
     deleteSnapshot: (aggregateId) => run('deleteSnapshot', (db) => db.delete('snapshots', aggregateId)),
-    getProjection: (projection) => run('getProjection', (db) => db.get('projections', projection)),
+    getProjection: (projection) =>
+      run('getProjection', async (db) => {
+        const tx = db.transaction(['projections', 'meta']);
+        const [record, meta] = await Promise.all([tx.objectStore('projections').get(projection), tx.objectStore('meta').get('client')]);
+        return { record, pendingRewrites: meta?.pendingRewrites ?? 0 };
+      }),
     commitProjection: (expected, record) =>
       run('commitProjection', async (db) => {
         const tx = db.transaction('projections', 'readwrite');

@@ -135,6 +135,12 @@ export interface MetaRecord {
    */
   generation?: number;
   /**
+   * Bumped when pending events are dropped or rewritten other than by their
+   * confirmation: a rebase, a rejection, a renumbering (rewritePendingPages).
+   * A projection's pending layer folded before such a bump is stale.
+   */
+  pendingRewrites?: number;
+  /**
    * Confirmed pages up to this position have their PageIndexRecord. Bulk ingest
    * (a sync pull) stores pages first and indexes them when the engine is idle;
    * until then readers of stream heads and streams also parse the pages after
@@ -182,7 +188,8 @@ export interface ProjectionRecord {
   /** The last confirmed event applied; null before the first. */
   cursor: LogCursor | null;
   applied: number;
-  pending: { state: unknown; cursor: LogCursor | null; applied: number } | null;
+  /** `rewrites`: the log's pendingRewrites when the layer was folded (absent: 0). */
+  pending: { state: unknown; cursor: LogCursor | null; applied: number; rewrites?: number } | null;
   updatedAt: number;
 }
 

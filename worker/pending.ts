@@ -57,6 +57,8 @@ export async function rewritePendingPages(
     .catch(() => undefined);
   delete meta.laterFrom;
   delete meta.laterEntries;
+  // Projections' pending layers folded the events as they were: they fold them again (projection-runner.ts).
+  meta.pendingRewrites = (meta.pendingRewrites ?? 0) + 1;
   const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
     key: keys[i]!,
     events: decodePageJson(page.json),

@@ -7,6 +7,18 @@ import { scanLog } from './log-scan.ts';
 import type { PlacedEvent } from './log-events.ts';
 import type { ProjectionSnapshot, ReplayProgress } from './types.ts';
 
+/**
+ * What a projection snapshot was folded from, beyond its cursor: how many
+ * events, and which pending rewrite (a rebase or a rejection refolds pending
+ * events under the same cursor). Subscribers are told when it changes.
+ */
+const revisions = new WeakMap<ProjectionSnapshot<unknown>, string>();
+
+/** The snapshot's revision (see `revisions`); its cursor alone for a snapshot not made here (time travel). */
+export function snapshotRevision(snapshot: ProjectionSnapshot<unknown>): string {
+  return revisions.get(snapshot) ?? JSON.stringify(snapshot.cursor);
+}
+
 export interface ProjectionRunner {
   readonly name: string;
   /** Applies every event after the stored cursors; resolves with the state afterwards. */
@@ -68,10 +80,13 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
     return state;
   };
 
-  const snapshotOf = (record: ProjectionRecord): ProjectionSnapshot<unknown> =>
-    record.pending
+  const snapshotOf = (record: ProjectionRecord): ProjectionSnapshot<unknown> => {
+    const snapshot = record.pending
       ? { state: record.pending.state, cursor: record.pending.cursor ?? record.cursor, applied: record.applied + record.pending.applied }
       : { state: record.state, cursor: record.cursor, applied: record.applied };
+    revisions.set(snapshot, `${JSON.stringify(snapshot.cursor)}|${snapshot.applied}|${record.pending?.rewrites ?? 0}`);
+    return snapshot;
+  };
 
   const advance = async (options: AdvanceOptions = {}): Promise<ProjectionSnapshot<unknown>> => {
     const { engine } = connection;
@@ -84,7 +99,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
     }
     if (options.rebuild) historyEnd = await engine.logEnd();
     for (let attempt = 0; attempt < 100; attempt++) {
-      const stored = await engine.getProjection(projection.name);
+      const { record: stored, pendingRewrites } = await engine.getProjection(projection.name);
       let record = stored && stored.version === projection.version ? stored : fresh();
       let stamp = {
         cursor: record === stored ? record.cursor : null,
@@ -136,7 +151,11 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       }
       if (lost) continue;
 
-      // 2. Pending events on top: from where the pending layer stopped, or all again if it was dropped.
+      // 2. Pending events on top: from where the pending layer stopped, or all again if it was dropped, or if
+      // pending events were dropped or rewritten since it was folded (a rejection, a rebase: pendingRewrites).
+      if (record.pending && (record.pending.rewrites ?? 0) !== pendingRewrites) {
+        if (!(await commit({ ...record, pending: null, updatedAt: Date.now() }))) continue;
+      }
       const base = record.pending ?? { state: record.state, cursor: null, applied: 0 };
       let layer = { ...base };
       for await (const batch of scanLog(connection, registry, { after: base.cursor, types, status: 'pending' })) {
@@ -147,6 +166,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
           state: fold(layer.state, events, ({ cursor }) => !storedAfter(cursor, undefined, historyEnd) || !isAfter(cursor, liveFrontier)),
           cursor: batch.last,
           applied: layer.applied + events.length,
+          rewrites: pendingRewrites,
         };
         if (!(await commit({ ...record, pending: layer, updatedAt: Date.now() }))) {
           lost = true;
@@ -183,7 +203,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
     const { engine } = connection;
     await refuseOverCompactedHistory();
     for (let attempt = 0; attempt < 100; attempt++) {
-      const stored = await engine.getProjection(projection.name);
+      const { record: stored } = await engine.getProjection(projection.name);
       const current = stored && stored.version === projection.version ? stored : undefined;
       const stamp = { cursor: current?.cursor ?? null, pendingCursor: current?.pending?.cursor ?? null };
       if (await engine.commitProjection(stamp, fresh())) return;

@@ -1,7 +1,7 @@
 import type { AnyProjectionDefinition } from '../core/projection.ts';
 import type { StoreContext } from './context.ts';
 import { projectionAt } from './inspect.ts';
-import { createProjectionRunner, type ProjectionRunner } from './projection-runner.ts';
+import { createProjectionRunner, snapshotRevision, type ProjectionRunner } from './projection-runner.ts';
 import type { Store } from './store-api.ts';
 import type { ProjectionSnapshot } from './types.ts';
 
@@ -51,7 +51,7 @@ export function createProjections(ctx: StoreContext): Projections {
             chain = chain
               .then(async () => {
                 const snapshot = await current();
-                const key = `${JSON.stringify(snapshot.cursor)}|${travel.horizon() ? 'past' : 'live'}`;
+                const key = `${snapshotRevision(snapshot)}|${travel.horizon() ? 'past' : 'live'}`;
                 if (key !== last) {
                   last = key;
                   listener(snapshot);
