@@ -130,6 +130,12 @@ export interface MetaRecord {
   /** Highest server position stored. */
   confirmedHead: number;
   /**
+   * The id of the event at confirmedHead (set by every ingest since it was
+   * added): a sync round checks the server still holds it (sync/server-history.ts),
+   * also once compaction dropped its page.
+   */
+  confirmedHeadId?: string;
+  /**
    * Bumped by every transaction that writes pages (in any tab). An engine that
    * cached stream heads at generation G may trust them while it still reads G.
    */

@@ -137,6 +137,7 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
     position += built.page.count;
   }
   meta.confirmedHead = position - 1;
+  meta.confirmedHeadId = fresh[fresh.length - 1]!.id;
   meta.confirmedEvents += fresh.length;
   meta.pendingEvents -= removed;
   meta.generation = (meta.generation ?? 0) + 1;

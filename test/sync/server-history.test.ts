@@ -94,6 +94,30 @@ describe('a server that lost the history a client synced', () => {
     }
   });
 
+  it('a client whose compaction dropped the events it synced still tells the other history apart (SYNC_DIVERGED)', async () => {
+    const log = 'history-compacted';
+    const target = { url: original.url };
+    const a = await openClient(original.url, { log, fetch: switchable(target) });
+    const b = await openClient(restored.url, { log });
+    try {
+      await a.append('compacted-a', [placed('c1'), item('tea'), item('cup')]);
+      await a.sync.syncNow();
+      await a.compact({ retention: { maxEvents: 0 } });
+      expect((await a.info()).historyStartsAt).toBe(4); // every confirmed page is gone
+      await b.append('compacted-b', [placed('c2'), item('a'), item('b'), item('c')]);
+      await b.sync.syncNow();
+      const before = await serverLog(restored, log);
+
+      target.url = restored.url;
+      await expect(a.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_DIVERGED', details: { position: 3, serverId: before.ids[2] } });
+      expect(await serverLog(restored, log)).toEqual(before);
+      expect((await a.info()).confirmedHead).toBe(3);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
   it('a client that synced the same history checks it every round and syncs on (the check pulls one event it holds)', async () => {
     const log = 'history-same';
     const pulls: string[] = [];

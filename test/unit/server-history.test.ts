@@ -39,7 +39,7 @@ describe('server history check', () => {
     });
   });
 
-  it('given a client that no longer holds that event (compacted), then only the head is checked', () => {
+  it('given a client that does not know that event’s id (compacted by an older version), then only the head is checked', () => {
     expect(serverHistoryProblem(3, undefined, page(5, event(3, 'other')))).toBeUndefined();
     expect(serverHistoryProblem(3, undefined, page(1))).toMatchObject({ code: 'SYNC_SERVER_BEHIND' });
   });

@@ -19,9 +19,10 @@ import type { PullPage } from './transport.ts';
  *   history is not the one this client built on; nothing more is exchanged
  *   until it is.
  *
- * `localId` is the id of the event the client holds at `confirmed`, or
- * undefined when it no longer holds it (compaction dropped that page): then
- * only the head can be checked.
+ * `localId` is the id of the event the client holds at `confirmed` (kept in
+ * its metadata, so compaction does not lose it), or undefined when it does not
+ * know it (a store last synced by an older version, whose page compaction
+ * dropped): then only the head can be checked.
  */
 export function serverHistoryProblem(confirmed: number, localId: string | undefined, page: PullPage): ChronicleError | undefined {
   if (confirmed <= 0) return undefined;
