@@ -102,7 +102,9 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
   };
 
   /** Delivers the events of one scan batch the reaction has not finished with. */
-  const deliverBatch = async (matches: PlacedEvent[], checkAll: boolean, advanceOf: (p: PlacedEvent) => ReactionAdvance) => {
+  const deliverBatch = async (found: PlacedEvent[], checkAll: boolean, advanceOf: (p: PlacedEvent) => ReactionAdvance) => {
+    // origin 'own': other clients' events are not for it (the checkpoint moves past them with the batch).
+    const matches = reaction.origin === 'own' ? found.filter((p) => p.event.meta.clientId === clientId) : found;
     // Only events that may have been handled already are looked up: all pending ones, and our own confirmed ones.
     const ask = matches.filter((p) => checkAll || p.event.meta.clientId === clientId).map((p) => p.event.id);
     const done = new Set(ask.length > 0 ? await engine.reactionProcessed(name, ask) : []);

@@ -50,6 +50,8 @@ export interface ReactionDefinition<
   readonly handlers: ReactionHandlers<TDefs>;
   /** 'local': as soon as an event is in this client's log; 'confirmed': once the server has confirmed it. */
   readonly on: 'local' | 'confirmed';
+  /** 'own': only events this client appended; 'any': every client's events, on every client that runs it. */
+  readonly origin: 'own' | 'any';
   /** 'now': events stored before the reaction first registered are not for it; 'beginning': they are, flagged isReplay. */
   readonly startFrom: 'now' | 'beginning';
   /** Attempts before an event is parked. */
@@ -64,6 +66,14 @@ export interface DefineReactionOptions<TName extends string, TDefs extends reado
   handlers: ReactionHandlers<TDefs>;
   /** Default 'local'. Use 'confirmed' for effects a server-side rejection or rebase must be able to stop. */
   on?: 'local' | 'confirmed' | undefined;
+  /**
+   * Default 'own': only the events this client appended, so that an order is
+   * charged by the device that took it, once, however many devices sync the
+   * log (a new device, or one whose site data was cleared, does not act on
+   * the history it pulls). 'any': every client's events, on every client
+   * that runs the reaction (a notification on each device, say).
+   */
+  origin?: 'own' | 'any' | undefined;
   /** Default 'now': a new reaction does not suddenly act on every old event. */
   startFrom?: 'now' | 'beginning' | undefined;
   /** Default 5. */
@@ -103,12 +113,15 @@ export function defineReaction<TName extends string, const TDefs extends readonl
   }
   const on = options.on ?? 'local';
   if (on !== 'local' && on !== 'confirmed') throw new TypeError(`${what}: on must be 'local' or 'confirmed'`);
+  const origin = options.origin ?? 'own';
+  if (origin !== 'own' && origin !== 'any') throw new TypeError(`${what}: origin must be 'own' or 'any'`);
   const startFrom = options.startFrom ?? 'now';
   if (startFrom !== 'now' && startFrom !== 'beginning') throw new TypeError(`${what}: startFrom must be 'now' or 'beginning'`);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) {
     if (typeof handler !== 'function') throw new TypeError(`${what}: the handler for ${type} is not a function`);
   }
-  return { kind: 'reaction', name: options.name, events: options.events, handlers: options.handlers, on, startFrom, maxAttempts, backoff };
+  const { name, events, handlers } = options;
+  return { kind: 'reaction', name, events, handlers, on, origin, startFrom, maxAttempts, backoff };
 }
 
 /** The covariant parts every reaction definition shares. */
@@ -117,6 +130,7 @@ export interface AnyReactionDefinition {
   readonly name: string;
   readonly events: readonly AnyEventDefinition[];
   readonly on: 'local' | 'confirmed';
+  readonly origin: 'own' | 'any';
   readonly startFrom: 'now' | 'beginning';
   readonly maxAttempts: number;
   readonly backoff: ReactionBackoff;

@@ -16,10 +16,11 @@ interface Delivery {
   crash: number;
 }
 
-function counting(log: Delivery[], crash: () => number, onDelivery?: (n: number) => void) {
+function counting(log: Delivery[], crash: () => number, onDelivery?: (n: number) => void, origin?: 'own' | 'any') {
   return defineReaction({
     name: 'charge',
     events: [ItemAdded],
+    origin,
     backoff: { initialMs: 1, maxMs: 5 },
     handlers: {
       ItemAdded: (event, ctx: ReactionContext) => {
@@ -167,6 +168,7 @@ describe('crash points (worker terminated)', () => {
       (n) => {
         if (n === 1) kill?.();
       },
+      'any', // acts on other devices' events too: those come first after the crash
     );
     try {
       const tab = await openKillable(name, { reactions: [reaction] });

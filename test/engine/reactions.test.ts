@@ -22,6 +22,7 @@ function payments(
   tab: string,
   options: {
     on?: 'local' | 'confirmed';
+    origin?: 'own' | 'any';
     startFrom?: 'now' | 'beginning';
     fail?: (sku: string, attempt: number) => boolean;
     name?: string;
@@ -31,6 +32,7 @@ function payments(
     name: options.name ?? 'charge',
     events: [ItemAdded, OrderShipped],
     on: options.on,
+    origin: options.origin,
     startFrom: options.startFrom,
     maxAttempts: 3,
     backoff: { initialMs: 1, maxMs: 5 },
@@ -208,10 +210,15 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
   it('on: "confirmed" waits for the server; on: "local" runs at once and not again when the event is confirmed', async () => {
     const local: Delivery[] = [];
     const confirmed: Delivery[] = [];
+    const everywhere: Delivery[] = [];
     const store = await openTestStore({
       ...model,
       worker,
-      reactions: [payments(local, 'a', { name: 'print' }), payments(confirmed, 'a', { name: 'charge', on: 'confirmed' })],
+      reactions: [
+        payments(local, 'a', { name: 'print' }),
+        payments(confirmed, 'a', { name: 'charge', on: 'confirmed' }),
+        payments(everywhere, 'a', { name: 'notify', on: 'confirmed', origin: 'any' }),
+      ],
     });
     try {
       await store.append('o1', [item('a'), item('b')]);
@@ -224,14 +231,16 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
       await eventually(() => expect(confirmed.map((d) => d.sku)).toEqual(['a', 'b']));
       await caughtUp(store);
       expect(local.map((d) => d.sku)).toEqual(['a', 'b']);
-      // Another client's confirmed event reaches both.
+      // Another client's confirmed event is for neither (origin 'own': its own client acts on it), only for origin 'any'.
       await store.importConfirmed([
         { ...stored[0]!, id: 'from-elsewhere', seq: 3, position: 3, meta: { ...stored[0]!.meta, clientId: 'other-client' } },
       ]);
-      await eventually(() => expect(local).toHaveLength(3));
-      await eventually(() => expect(confirmed).toHaveLength(3));
+      await eventually(() => expect(everywhere.map((d) => d.id)).toEqual([...stored.map((e) => e.id), 'from-elsewhere']));
       await caughtUp(store);
-      expect([...perId(local).values(), ...perId(confirmed).values()].every((n) => n === 1)).toBe(true);
+      expect(local.map((d) => d.sku)).toEqual(['a', 'b']);
+      expect(confirmed.map((d) => d.sku)).toEqual(['a', 'b']);
+      const counts = [...perId(local).values(), ...perId(confirmed).values(), ...perId(everywhere).values()];
+      expect(counts.every((n) => n === 1)).toBe(true);
     } finally {
       await store.dispose();
     }

@@ -4,6 +4,7 @@ import { openTestStore } from '../../src/testing/index.ts';
 import type { SyncOptions } from '../../src/client/sync.ts';
 import { model } from '../fixtures/model.ts';
 import type { AnyAggregateDefinition } from '../../src/core/aggregate.ts';
+import type { AnyReactionDefinition } from '../../src/core/reaction.ts';
 
 export interface Harness {
   url: string;
@@ -29,14 +30,20 @@ export type Client = Awaited<ReturnType<typeof openClient>>;
 /** An in-process store syncing with the server (each client has its own database and clientId). */
 export function openClient(
   url: string,
-  extra: Partial<SyncOptions> & { name?: string; aggregates?: readonly AnyAggregateDefinition[]; noWebSocket?: true } = {},
+  extra: Partial<SyncOptions> & {
+    name?: string;
+    aggregates?: readonly AnyAggregateDefinition[];
+    reactions?: readonly AnyReactionDefinition[];
+    noWebSocket?: true;
+  } = {},
 ) {
-  const { name, aggregates, noWebSocket, ...sync } = extra;
+  const { name, aggregates, reactions, noWebSocket, ...sync } = extra;
   return openTestStore({
     events: model.events,
     aggregates: aggregates ?? model.aggregates,
     worker: false,
     ...(name ? { name } : {}),
+    ...(reactions ? { reactions } : {}),
     sync: {
       url,
       log: 'orders',
