@@ -302,6 +302,9 @@ async function importOne(
     const name = material.algorithm.name.toUpperCase();
     if (kind === 'aes' && name !== 'AES-GCM') fail(`a CryptoKey for ${material.algorithm.name}; it must be AES-GCM`);
     if (kind === 'hmac' && name !== 'HMAC') fail(`a CryptoKey for ${material.algorithm.name}; it must be HMAC (SHA-256)`);
+    // Every key must open what it sealed (an encrypt-only key would push events this client can never read back).
+    const needed = kind === 'aes' ? 'decrypt' : 'sign';
+    if (!material.usages.includes(needed)) fail(`a CryptoKey without the "${needed}" usage (it has ${JSON.stringify(material.usages)})`);
     return material;
   }
   const bytes = rawBytes(material);
@@ -347,6 +350,10 @@ export async function importKeyring(keyring: unknown, log: string, cache: KeyImp
     ring.aggregateIdKey === undefined
       ? undefined
       : await importOne(subtle, ring.aggregateIdKey, 'aggregateIdKey', 'hmac', cache, 'hmac', facts);
+  const current = keys.get(ring.current!);
+  if (current && isWebCryptoKey(current) && !current.usages.includes('encrypt')) {
+    fail(`key "${ring.current}" is current but its CryptoKey lacks the "encrypt" usage`);
+  }
   return { current: ring.current!, keys, aggregateIdKey };
 }
 

@@ -229,7 +229,16 @@ describe('keyrings', () => {
 
   it('refuses what is no keyring with reason keyring and says why', async () => {
     const hmac = (await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])) as unknown as WebCryptoKey;
+    const aesWith = async (usages: ('encrypt' | 'decrypt')[]) =>
+      (await crypto.subtle.importKey('raw', bytes(4, 32), { name: 'AES-GCM' }, false, usages)) as unknown as WebCryptoKey;
+    const verifyOnly = (await crypto.subtle.importKey('raw', bytes(5, 32), { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'verify',
+    ])) as unknown as WebCryptoKey;
     const cases: [unknown, RegExp][] = [
+      // An encrypt-only key would push events this client cannot read back; a decrypt-only one cannot be current.
+      [{ current: 'a', keys: { a: await aesWith(['encrypt']) } }, /without the "decrypt" usage/],
+      [{ current: 'a', keys: { a: await aesWith(['decrypt']) } }, /lacks the "encrypt" usage/],
+      [{ current: 'a', keys: { a: bytes(1) }, aggregateIdKey: verifyOnly }, /without the "sign" usage/],
       [undefined, /no keyring object/],
       [{ keys: { a: bytes(1) } }, /keyring.current/],
       [{ current: 'a' }, /keyring.keys/],
