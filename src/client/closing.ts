@@ -116,16 +116,31 @@ export function createJobTracker(name: string): JobTracker {
   };
 }
 
-/** An AbortSignal that aborts when any of `signals` does. */
-export function eitherSignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
+/**
+ * Runs `operation` with an AbortSignal that aborts when any of `signals`
+ * does. Its listeners come off the given signals when the operation ends: the
+ * store's closing signal lives as long as the store, and one listener left
+ * per call would pile up (Node warns past ten).
+ */
+export async function withEitherSignal<T>(
+  signals: readonly (AbortSignal | undefined)[],
+  operation: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const controller = new AbortController();
+  const detach: (() => void)[] = [];
   for (const signal of signals) {
     if (!signal) continue;
     if (signal.aborted) {
       controller.abort(signal.reason);
       break;
     }
-    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+    const abort = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    detach.push(() => signal.removeEventListener('abort', abort));
   }
-  return controller.signal;
+  try {
+    return await operation(controller.signal);
+  } finally {
+    for (const off of detach) off();
+  }
 }

@@ -149,7 +149,8 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
 
   async function compact(options: CompactOptions = {}): Promise<CompactionReport> {
     checkCompactOptions(options);
-    const policy = options.retention ?? retention;
+    // Copied as checked: the caller's object may change while this runs.
+    const policy = options.retention ? { ...options.retention } : retention;
     if (!policy) throw new ConfigError('compact needs a retention policy: openStore({ retention }) or compact({ retention })');
     const perStep = options.pagesPerStep ?? DEFAULT_PAGES_PER_STEP;
     const before = options.measure === false ? undefined : await usage();

@@ -7,7 +7,7 @@ import { checkRetention } from '../core/compaction.ts';
 import { createCompactor } from './compaction.ts';
 import { scheduleCompaction } from './compaction-schedule.ts';
 import { createChangeHub } from './change-hub.ts';
-import { createJobTracker, eitherSignal, guardConnection, type GuardedConnection } from './closing.ts';
+import { createJobTracker, guardConnection, withEitherSignal, type GuardedConnection } from './closing.ts';
 import { connect } from './connection.ts';
 import type { StoreContext } from './context.ts';
 import { createInspector } from './inspect.ts';
@@ -90,8 +90,10 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
 
   let closing: Promise<void> | undefined;
   const reader = createReader(ctx, jobs);
-  const compactor = createCompactor(ctx, options.aggregates ?? [], options.retention);
-  const background = options.retention ? scheduleCompaction(ctx, compactor) : undefined;
+  // A copy of the policy as it was checked: a caller changing its object later must not change what compaction drops.
+  const retention = options.retention ? { ...options.retention } : undefined;
+  const compactor = createCompactor(ctx, options.aggregates ?? [], retention);
+  const background = retention ? scheduleCompaction(ctx, compactor) : undefined;
   const store: Store = {
     name: ctx.name,
     inWorker: connection.inWorker,
@@ -107,7 +109,9 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
         ...handle,
         // A rebuild stops like a replay job when the store closes.
         rebuild: (rebuildOptions = {}) =>
-          jobs.track((closed) => handle.rebuild({ ...rebuildOptions, signal: eitherSignal(rebuildOptions.signal, closed) })),
+          jobs.track((closed) =>
+            withEitherSignal([rebuildOptions.signal, closed], (signal) => handle.rebuild({ ...rebuildOptions, signal })),
+          ),
       };
     },
     timeTravel: travel.api,
@@ -119,7 +123,9 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
       return { ...stats, inWorker: connection.inWorker };
     },
     compact: (compactOptions) =>
-      jobs.track((closed) => compactor.compact({ ...compactOptions, signal: eitherSignal(compactOptions?.signal, closed) })),
+      jobs.track((closed) =>
+        withEitherSignal([compactOptions?.signal, closed], (signal) => compactor.compact({ ...compactOptions, signal })),
+      ),
     async requestPersistence() {
       const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
       if (!storage?.persist) return false;

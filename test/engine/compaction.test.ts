@@ -259,6 +259,7 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
     const Charge = defineReaction({
       name: 'charge',
       events: [ItemAdded],
+      origin: 'any', // the history below is another client's
       handlers: {
         ItemAdded: async (e) => {
           await gate;
@@ -292,6 +293,24 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
       await expect(store.compact({ retention: { maxEvents: 1 }, pagesPerStep: 0 })).rejects.toBeInstanceOf(ConfigError);
       // A step is one readwrite transaction that appends wait for: bounded.
       await expect(store.compact({ retention: { maxEvents: 1 }, pagesPerStep: 33 })).rejects.toThrow(/from 1 to 32/);
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('keeps the retention policy as it was checked: changing the object afterwards changes nothing', async () => {
+    const retention = { maxEvents: 1_000_000 };
+    const store = await openTestStore({ ...model, worker, retention, name: `retention-copy-${Math.random()}` });
+    try {
+      await importAll(store, history({ pages: 3, perPage: 10, orders: 4 }));
+      retention.maxEvents = -5; // would drop everything, and is no valid policy
+      const report = await store.compact();
+      expect(report.eventsDropped).toBe(0);
+      expect((await store.info()).historyStartsAt).toBe(1);
+      const given = { maxEvents: 1_000_000 };
+      const running = store.compact({ retention: given });
+      given.maxEvents = 0;
+      expect((await running).eventsDropped).toBe(0);
     } finally {
       await store.dispose();
     }
