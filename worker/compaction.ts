@@ -1,4 +1,12 @@
-import { horizonOf, jobThrough, pagesOverPolicy, projectionThrough, type Blocker, type RetentionOptions } from '../src/core/compaction.ts';
+import {
+  horizonOf,
+  jobThrough,
+  pagesOverPolicy,
+  projectionThrough,
+  type Blocker,
+  type PageFacts,
+  type RetentionOptions,
+} from '../src/core/compaction.ts';
 import { ChronicleError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type {
@@ -109,6 +117,21 @@ function limitsOf(
   return limits.filter((limit) => limit.position !== Number.POSITIVE_INFINITY);
 }
 
+/** What compaction reads of confirmed pages. */
+function facts(keys: readonly PageKey[], pages: readonly PageRecord[]): PageFacts[] {
+  return pages.map((page, i) => ({ first: keys[i]![1], count: page.count, t1: page.t1, bytes: page.json.length }));
+}
+
+/** Bytes of `events` confirmed events, at the average of `sample` (the oldest pages): for stores that kept no count. */
+function estimateBytes(events: number, sample: readonly PageFacts[]): number {
+  const seen = sample.reduce((sum, f) => sum + f.count, 0);
+  return Math.round((events * sample.reduce((sum, f) => sum + f.bytes, 0)) / Math.max(1, seen));
+}
+
+/** The bytes of confirmed pages stored: counted exactly since this version, estimated for an older store. */
+const storedBytes = (meta: MetaRecord, sample: readonly PageFacts[]): number =>
+  meta.confirmedBytes ?? estimateBytes(meta.confirmedEvents, sample);
+
 /** Which of the oldest confirmed pages may go now (at most `maxPages`), and what they touch. Reads only. */
 export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, now: number, maxPages: number): Promise<CompactionPlan> {
   const meta = await db.get('meta', 'client');
@@ -116,21 +139,18 @@ export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, 
   const historyStartsAt = historyStartOf(meta);
   const empty: CompactionPlan = { historyStartsAt, pages: [], raw: [], aggregates: [], blockers: [] };
   const overOf = (keys: PageKey[], pages: PageRecord[]) => {
-    const facts = pages.map((page, i) => ({ first: keys[i]![1], count: page.count, t1: page.t1, bytes: page.json.length }));
-    // Bytes of everything stored, estimated from the pages read: the byte limit needs no full walk.
-    const seen = facts.reduce((sum, f) => sum + f.count, 0);
-    const perEvent = facts.reduce((sum, f) => sum + f.bytes, 0) / Math.max(1, seen);
-    const totals = { confirmedEvents: meta.confirmedEvents, confirmedBytes: Math.round(meta.confirmedEvents * perEvent) };
-    return { facts, over: pagesOverPolicy(facts, totals, policy, now) };
+    const read = facts(keys, pages);
+    const totals = { confirmedEvents: meta.confirmedEvents, confirmedBytes: storedBytes(meta, read) };
+    return { facts: read, over: pagesOverPolicy(read, totals, policy, now) };
   };
   // The oldest page first: when the policy keeps it, it keeps everything (what remains is a suffix), and a
   // background run after every quiet moment costs one small read.
   const oldest = await readPages(db.transaction('pages').store, confirmedFrom(historyStartsAt), 1);
   if (oldest.pages.length === 0 || overOf(oldest.keys, oldest.pages).over === 0) return empty;
   const { keys, pages } = maxPages > 1 ? await readPages(db.transaction('pages').store, confirmedFrom(historyStartsAt), maxPages) : oldest;
-  const { facts, over } = overOf(keys, pages);
+  const { facts: read, over } = overOf(keys, pages);
   if (over === 0) return empty;
-  const lastOf = (i: number) => facts[i]!.first + facts[i]!.count - 1;
+  const lastOf = (i: number) => read[i]!.first + read[i]!.count - 1;
   const limits = await readLimits(db.transaction(['projections', 'jobs', 'reactions']), meta);
   const { horizon, blockers } = horizonOf(lastOf(over - 1), limits);
   let n = 0;
@@ -141,7 +161,7 @@ export async function planCompaction(db: ChronicleDB, policy: RetentionOptions, 
   aggregates.forEach((a, i) => (a.base = bases[i]));
   return {
     historyStartsAt,
-    pages: facts.slice(0, n).map(({ first, count, bytes }) => ({ first, count, bytes })),
+    pages: read.slice(0, n).map(({ first, count, bytes }) => ({ first, count, bytes })),
     raw: batch.map((page, i) => ({ area: CONFIRMED, page: keys[i]![1], json: page.json, count: page.count })),
     aggregates,
     blockers,
@@ -182,7 +202,7 @@ function tombstoneOf(events: readonly StoredEvent[], clientId: string): PageInde
  * its last seq among them. Returns what it dropped.
  */
 export async function dropCompacted(db: ChronicleDB, request: DropRequest): Promise<DropResult> {
-  const stores = ['pages', 'pageIndex', 'meta', 'bases', 'projections', 'jobs', 'reactions'] as const;
+  const stores = ['pages', 'pageIndex', 'meta', 'bases', 'projections', 'jobs', 'reactions', 'processed'] as const;
   const tx = db.transaction([...stores], 'readwrite');
   const meta = await tx.objectStore('meta').get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
@@ -231,11 +251,17 @@ export async function dropCompacted(db: ChronicleDB, request: DropRequest): Prom
     tx.objectStore('pages').delete(key).catch(ignore);
     tx.objectStore('pageIndex').delete(key).catch(ignore);
   }
+  // Every reaction is past these events (readLimits): its processed records of them are never read again.
+  for (const reaction of await tx.objectStore('reactions').getAllKeys()) {
+    for (const event of events) tx.objectStore('processed').delete([reaction, event.id]).catch(ignore);
+  }
   const dropKey: PageKey = [DROPPED, keys[0]![1]];
   tx.objectStore('pageIndex').put(tombstone, dropKey).catch(ignore);
   const bytes = pages.reduce((sum, page) => sum + page.json.length, 0);
   meta.compaction = advanced(meta.compaction, last + 1, events.length, pages, bytes);
   meta.confirmedEvents -= events.length;
+  // A store last written by an older version starts counting from an estimate (see MetaRecord.confirmedBytes).
+  meta.confirmedBytes = Math.max(0, (meta.confirmedBytes ?? estimateBytes(meta.confirmedEvents, facts(keys, pages))) - bytes);
   meta.generation = (meta.generation ?? 0) + 1;
   tx.objectStore('meta').put(meta, 'client').catch(ignore);
   await tx.done;

@@ -127,6 +127,13 @@ export interface MetaRecord {
   nextLsn: number;
   pendingEvents: number;
   confirmedEvents: number;
+  /**
+   * The length of the confirmed pages' JSON (what retention's maxBytes
+   * limits): ingest adds, compaction subtracts. Absent in a store that held
+   * confirmed events before it was kept: compaction then estimates it from
+   * the oldest pages once, and counts exactly from there.
+   */
+  confirmedBytes?: number;
   /** Highest server position stored. */
   confirmedHead: number;
   /**

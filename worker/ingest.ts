@@ -132,9 +132,12 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   let position = fresh[0]!.position as number;
   // The pages go in now; their index records follow when the engine is idle (indexBacklog).
   meta.indexedThrough ??= meta.confirmedHead;
+  // Counted from a store's first confirmed event on; an older store's count starts at its next compaction.
+  const counting = meta.confirmedBytes !== undefined || meta.confirmedEvents === 0;
   for (const built of buildPages(entries)) {
     putPage(tx, [CONFIRMED, position], built, { deferIndex: true });
     position += built.page.count;
+    if (counting) meta.confirmedBytes = (meta.confirmedBytes ?? 0) + built.page.json.length;
   }
   meta.confirmedHead = position - 1;
   meta.confirmedHeadId = fresh[fresh.length - 1]!.id;

@@ -283,6 +283,55 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
     }
   });
 
+  it('maxBytes limits what is stored: large new events count as large, even after small old ones', async () => {
+    const store = await openTestStore({ ...model, worker, name: `max-bytes-${Math.random()}` });
+    try {
+      const small = history({ pages: 10, perPage: 10, orders: 4 });
+      const large = history({ pages: 10, perPage: 10, orders: 4, start: 101 }).map((page) =>
+        page.map((e) => ({ ...e, data: { ...(e.data as object), sku: 'x'.repeat(2000) } })),
+      );
+      await importAll(store, [...small, ...large]);
+      const report = await store.compact({ retention: { maxBytes: 100_000 }, measure: false });
+      // Every small page goes, and as many large ones (~20 KB each) as it takes to get under the limit.
+      expect(report.eventsDropped).toBeGreaterThanOrEqual(150);
+      let kept = 0;
+      for await (const e of store.readLog()) kept += JSON.stringify(e).length;
+      expect(kept).toBeLessThanOrEqual(110_000);
+      expect(kept).toBeGreaterThan(60_000); // and not more than it takes
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('leaves no processed record of a reaction for the events it drops', async () => {
+    const seen: string[] = [];
+    const Notify = defineReaction({
+      name: 'notify',
+      events: [ItemAdded],
+      origin: 'any', // the history below is another client's
+      handlers: { ItemAdded: (e) => void seen.push(e.id) },
+    });
+    const store = await openTestStore({ ...model, worker, reactions: [Notify], name: `processed-${Math.random()}` });
+    try {
+      await importAll(store, history({ pages: 3, perPage: 10, orders: 2 }));
+      await eventually(async () => expect((await store.reactions.status())[0]!.confirmedThrough).toBe(30));
+      expect(seen).toHaveLength(30);
+      const records = async () => {
+        const db = await openChronicleDb(store.name, { onGone: () => undefined });
+        try {
+          return await db.count('processed');
+        } finally {
+          db.close();
+        }
+      };
+      expect(await records()).toBe(30);
+      expect((await store.compact({ retention: { maxEvents: 0 }, measure: false })).eventsDropped).toBe(30);
+      expect(await records()).toBe(0);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('validates retention options with ConfigError', async () => {
     for (const retention of [{}, { maxEvents: -1 }, { maxAgeMs: 1.5 }, { maxBytes: 'a lot' }, { keep: 3 }, null]) {
       await expect(openTestStore({ ...model, worker, retention: retention as never })).rejects.toBeInstanceOf(ConfigError);
