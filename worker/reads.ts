@@ -184,6 +184,12 @@ async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]>
     const dropped = (await droppedStreamPart(tx, aggregateId, fromSeq)) ?? fromSeq;
     throw new HistoryCompactedError('stream', historyStartOf(meta), { aggregateId, fromSeq, firstKeptSeq: dropped + 1 });
   }
+  if (startsDropped && query.keptOnly && Number.isFinite(toSeq)) {
+    // Only the range's end was given, and all of it was dropped: an empty answer would be a different one.
+    const dropped = (await droppedStreamPart(tx, aggregateId, fromSeq)) ?? 0;
+    if (toSeq <= dropped)
+      throw new HistoryCompactedError('stream', historyStartOf(meta), { aggregateId, toSeq, firstKeptSeq: dropped + 1 });
+  }
   const found = new Map<string, RawPage>();
   const range = meta ? backlogRange(meta) : null;
   if (range) {

@@ -43,6 +43,11 @@ export async function* readStreamPlaced(
     const { base } = await connection.engine.readSnapshotAndTail(aggregateId, 0);
     from = (base?.seq ?? 0) + 1;
     keptOnly = false;
+    if (base && to <= base.seq) {
+      // All of the range lies in what compaction dropped: an empty answer would be a different one.
+      const { historyStartsAt } = await connection.engine.stats();
+      throw new HistoryCompactedError('stream', historyStartsAt, { aggregateId, toSeq: to, firstKeptSeq: base.seq + 1 });
+    }
   }
   while (from <= to) {
     const pages = await connection.engine.readStream({

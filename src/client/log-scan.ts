@@ -61,6 +61,10 @@ function checkHistory(
     const asked = filter.fromTime !== undefined ? { requestedFromTime: filter.fromTime } : { requestedToTime: filter.toTime! };
     throw new HistoryCompactedError('log', historyStartsAt, { ...asked, droppedUntilTime: droppedTimes[1] });
   }
+  // A range that ends before local history starts asks only for dropped events: an empty answer would be a different one.
+  if (filter.toPosition !== undefined && filter.toPosition < historyStartsAt) {
+    throw new HistoryCompactedError('log', historyStartsAt, { requestedTo: filter.toPosition });
+  }
   const explicitlyBefore = filter.fromPosition !== undefined || (after !== null && after.area === 0);
   if (mode === 'explicit' && !explicitlyBefore) return;
   const first = firstWantedPosition(after, filter.fromPosition);

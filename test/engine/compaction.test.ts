@@ -189,6 +189,19 @@ describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
       const kept = await collect(store.readStream('o1'));
       expect(kept[0]!.seq).toBe(71);
       expect(kept.at(-1)!.seq).toBe(100);
+      // A range given by its end only, all of it dropped: typed, not an empty answer; one reaching into what is kept is fine.
+      await expect(collect(store.readLog({ toPosition: 50 }))).rejects.toMatchObject({
+        code: 'HISTORY_COMPACTED',
+        details: { what: 'log', requestedTo: 50 },
+      });
+      expect((await collect(store.readLog({ toPosition: historyStartsAt }))).map((e) => e.position)).toEqual([historyStartsAt]);
+      for (const backwards of [false, true]) {
+        await expect(collect(store.readStream('o1', { toSeq: 5, backwards }))).rejects.toMatchObject({
+          code: 'HISTORY_COMPACTED',
+          details: { what: 'stream', toSeq: 5, firstKeptSeq: 71 },
+        });
+        expect((await collect(store.readStream('o1', { toSeq: 72, backwards }))).map((e) => e.seq).sort()).toEqual([71, 72]);
+      }
       // Time travel before the start: typed; at or after it: exact.
       await expect(store.inspect(Order, 'o1', { until: { area: 0, page: 1, index: 10 } })).rejects.toBeInstanceOf(HistoryCompactedError);
       const now = await store.load(Order, 'o1');
