@@ -400,4 +400,16 @@ describePg('encrypted sync on PostgreSQL', () => {
       await c?.dispose();
     }
   });
+  it('a keys callback that never answers (a passphrase prompt left open) does not hold close()', async () => {
+    const log = freshLog();
+    let asked = 0;
+    const a = await openClient(harness.url, { log, encryption: { keys: () => (asked++, new Promise(() => undefined)) } });
+    await a.append('prompt-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }]);
+    const round = a.sync.syncNow().catch((e: unknown) => e);
+    await eventually(() => expect(asked).toBe(1));
+    // Not a speed check: without letting go, close() waits for the callback (forever, or the 30 s round limit).
+    const stillWaiting = new Promise<string>((resolve) => setTimeout(resolve, 10_000, 'still waiting').unref());
+    expect(await Promise.race([a.dispose().then(() => 'closed'), stillWaiting])).toBe('closed');
+    expect(await round).toMatchObject({ code: expect.any(String) });
+  });
 });

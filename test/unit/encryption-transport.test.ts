@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { importKeyring, isEncryptedEnvelope, sealEvent, type Keyring } from '../../src/core/encryption.ts';
 import { EncryptionKeyError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
-import { withEncryption } from '../../worker/sync/encryption.ts';
+import { KEYS_WAIT_MS, withEncryption } from '../../worker/sync/encryption.ts';
 import type { PullPage, Transport } from '../../worker/sync/transport.ts';
 
 /**
@@ -99,6 +99,40 @@ describe('push', () => {
       expect(error).toMatchObject({ reason, code: 'ENCRYPTION_KEY' });
       expect(pushed).toEqual([]);
     }
+  });
+
+  it('a keys callback that does not answer fails the push after KEYS_WAIT_MS; the next push waits for the same call, not a new one', async () => {
+    vi.useFakeTimers();
+    try {
+      const { transport, pushed } = fakeTransport();
+      let answer!: (keyring: Keyring) => void;
+      let asked = 0;
+      const t = withEncryption(transport, LOG, {}, () => {
+        asked++;
+        return new Promise<Keyring>((resolve) => (answer = resolve)); // waiting for a passphrase
+      });
+      const first = errorOf(t.push('client-a', [event(1)], 0));
+      await vi.advanceTimersByTimeAsync(KEYS_WAIT_MS);
+      expect(await first).toMatchObject({ reason: 'keyring', message: expect.stringMatching(/did not answer within 30 s/) });
+      expect(pushed).toEqual([]);
+      const second = t.push('client-a', [event(1)], 0);
+      answer({ current: 'k1', keys: { k1: key(1) } });
+      await second;
+      expect(asked).toBe(1);
+      expect(pushed).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('sync stopping lets go of a keys callback that has not answered', async () => {
+    const stopping = new AbortController();
+    const { transport, pushed } = fakeTransport();
+    const t = withEncryption(transport, LOG, {}, () => new Promise<Keyring>(() => undefined), stopping.signal);
+    const push = errorOf(t.push('client-a', [event(1)], 0));
+    stopping.abort();
+    expect(await push).toMatchObject({ reason: 'keyring', message: expect.stringMatching(/sync stopped/) });
+    expect(pushed).toEqual([]);
   });
 
   it('with hashAggregateIds: replaces each aggregateId by its keyed hash, the same for every event of an aggregate; without aggregateIdKey it pushes nothing', async () => {

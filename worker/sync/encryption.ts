@@ -35,11 +35,46 @@ export type KeyringSource = (log: string) => Promise<Keyring | undefined>;
  * unchanged, except that a pulled encrypted event is refused (`no-keys`):
  * storing the envelope as if it were the payload would hand reducers garbage.
  */
+/** How long a round waits for the keys callback before it fails (`keyring`); the next round waits for the same call again. */
+export const KEYS_WAIT_MS = 30_000;
+
+/** `call`'s answer, or a failure once `ms` passed or `stopped` aborted (whichever comes first); leaves no timer behind. */
+function answerWithin<T>(call: Promise<T>, ms: number, stopped: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      stopped?.removeEventListener('abort', onStop);
+    };
+    const onStop = (): void => {
+      done();
+      reject(new Error('sync stopped while waiting for it'));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`it did not answer within ${ms / 1000} s`));
+    }, ms);
+    if (stopped?.aborted) return onStop();
+    stopped?.addEventListener('abort', onStop, { once: true });
+    call.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}
+
 export function withEncryption(
   inner: Transport,
   log: string,
   settings: EncryptionSettings | undefined,
   keys: KeyringSource | undefined,
+  /** Aborts when sync stops: a keys callback still being waited for no longer holds the round (and close()). */
+  stopped?: AbortSignal,
 ): Transport {
   const base: Transport = {
     push: (clientId, events, epoch) => inner.push(clientId, events, epoch),
@@ -63,13 +98,20 @@ export function withEncryption(
 
   const imports: KeyImportCache = new Map();
   let kept: Promise<OpenKeyring> | undefined;
+  /** A keys callback that has not answered yet (it may be waiting for a passphrase): later rounds wait for it, they do not ask again. */
+  let asking: Promise<Keyring | undefined> | undefined;
 
   const load = (operation: 'push' | 'pull'): Promise<OpenKeyring> => {
     const loading = (async () => {
       if (!keys) throw new EncryptionKeyError('keyring', { log, operation, cause: 'sync.encryption has no keys' });
       let ring: unknown;
       try {
-        ring = await keys(log);
+        const call = (asking ??= keys(log));
+        void call.then(
+          () => (asking = asking === call ? undefined : asking),
+          () => (asking = asking === call ? undefined : asking),
+        );
+        ring = await answerWithin(call, KEYS_WAIT_MS, stopped);
       } catch (error) {
         throw new EncryptionKeyError('keyring', {
           log,

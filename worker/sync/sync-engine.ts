@@ -137,6 +137,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   const log = config.log ?? 'default';
   const initialBackoff = config.initialBackoffMs ?? 500;
   const maxBackoff = config.maxBackoffMs ?? 30_000;
+  /** Aborted by stop(): what a round waits for outside the server (the keys callback) lets go. */
+  const stopping = new AbortController();
   const transport: Transport = withEncryption(
     createTransport({
       url: config.url,
@@ -147,6 +149,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
     log,
     config.encryption,
     config.encryption ? callbacks.encryptionKeys : undefined,
+    stopping.signal,
   );
 
   const status: SyncStatus = initialSyncStatus('standby');
@@ -310,6 +313,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
     },
     async stop() {
       stopped = true;
+      stopping.abort();
       scope.removeEventListener?.('online', onOnline);
       live.close();
       wake();
