@@ -6,7 +6,7 @@
  * The app learns where the sync server is from GET /config.json, answered by
  * a small Vite middleware below.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,23 @@ export interface DemoConfig {
   syncUrl: string;
   log: string;
   token: string;
+  /**
+   * The server's data directory's own id: a new one (`--temp`, or a deleted
+   * ./chronicle-data) holds a new history, so the app opens a new local store
+   * for it rather than meet it with the old one's (which the sync would
+   * refuse: SYNC_SERVER_BEHIND).
+   */
+  history: string;
+}
+
+/** The id of the history in `dataDir`: made on its first run, kept in the directory with the log. */
+async function historyIdOf(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'demo-history-id');
+  const known = await readFile(file, 'utf8').catch(() => '');
+  if (/^[\w-]{1,64}$/.test(known.trim())) return known.trim();
+  const made = crypto.randomUUID().slice(0, 8);
+  await writeFile(file, made);
+  return made;
 }
 
 const demoRoot = fileURLToPath(new URL('.', import.meta.url));
@@ -99,7 +116,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
       shutdownTimeoutMs: 2_000,
     });
     const address = await sync.listen(options.syncPort ?? 8787, host);
-    const config: DemoConfig = { syncUrl: address.url, log, token };
+    const config: DemoConfig = { syncUrl: address.url, log, token, history: await historyIdOf(dataDir) };
 
     // Vite as middleware on our own HTTP server: port 0 then really means "any free port".
     const server = (http = createHttpServer());

@@ -320,9 +320,46 @@ describe('order-entry demo in Chromium', () => {
 
   it('serves the app config and the sync server health', async () => {
     const config = (await (await fetch(new URL('/config.json', demo.appUrl))).json()) as { syncUrl: string; log: string };
-    expect(config).toMatchObject({ syncUrl: demo.syncUrl, log: 'demo' });
+    expect(config).toMatchObject({ syncUrl: demo.syncUrl, log: 'demo', history: expect.stringMatching(/^[\w-]+$/) });
     expect((await fetch(new URL('/health', demo.syncUrl))).ok).toBe(true);
     expect(await readFile(shot('demo-desktop.png'))).toBeTruthy();
+  });
+});
+
+describe('the demo restarted on a new data directory', () => {
+  it('opens a new local store in the same browser, instead of meeting the new server with the old history', async () => {
+    const cacheDir = join(repoRoot, 'node_modules/.vite/demo-e2e');
+    const first = await startDemo({ port: 0, syncPort: 0, verbose: false, cacheDir });
+    let firstOpen = true;
+    const port = Number(new URL(first.appUrl).port);
+    const context = await browser.newContext();
+    contexts.push(context);
+    try {
+      const page = await context.newPage();
+      await page.goto(first.appUrl);
+      await synced(page);
+      await openOrder(page, 'Before the restart');
+      await synced(page);
+      await page.close();
+      firstOpen = false;
+      await first.close();
+
+      // Same address (so the same IndexedDB), a fresh temporary data directory: a new server history.
+      const second = await startDemo({ port, syncPort: 0, verbose: false, cacheDir });
+      const again = await context.newPage();
+      try {
+        await again.goto(second.appUrl);
+        await synced(again);
+        const status = await again.evaluate(() => window.chronicleDemo!.store.sync.status());
+        expect(status).toMatchObject({ lastError: null, confirmedPosition: 0 });
+        await expect.poll(() => again.getByTestId('order-row').count()).toBe(0);
+      } finally {
+        await again.close(); // its live connection would hold the server's close up
+        await second.close();
+      }
+    } finally {
+      if (firstOpen) await first.close();
+    }
   });
 });
 
