@@ -1,3 +1,4 @@
+import { exposeToDevtools } from 'chronicle/devtools';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
@@ -18,6 +19,8 @@ async function start() {
   const device = deviceName();
   const store = await openDemoStore(config, device);
   window.chronicleDemo = { store, Order, OrderList };
+  // For the browser extension's Chronicle panel (README, "The browser extension"): the demo is a development build.
+  exposeToDevtools(store, { aggregates: [Order] });
   void store.requestPersistence().catch(() => false);
   createRoot(root).render(
     <StrictMode>

@@ -318,6 +318,22 @@ describe('order-entry demo in Chromium', () => {
     expect(seen).toContain('chronicle/react');
   });
 
+  it('exposes its store to the browser extension: a panel’s hello gets the store’s announce', async () => {
+    const page = await openDevice();
+    const announced = await page.evaluate(
+      () =>
+        new Promise<unknown>((resolve) => {
+          addEventListener('message', (event: MessageEvent<{ from?: string; type?: string; store?: string }>) => {
+            if (event.data?.from === 'page' && event.data.type === 'announce') resolve(event.data.store);
+          });
+          // What the extension's content script relays from its panel (src/devtools/bridge.ts).
+          postMessage({ channel: 'chronicle-devtools@1', from: 'panel', type: 'hello' }, '*');
+          setTimeout(() => resolve(null), 5_000);
+        }),
+    );
+    expect(announced).toBe(await page.evaluate(() => window.chronicleDemo!.store.name));
+  });
+
   it('serves the app config and the sync server health', async () => {
     const config = (await (await fetch(new URL('/config.json', demo.appUrl))).json()) as { syncUrl: string; log: string };
     expect(config).toMatchObject({ syncUrl: demo.syncUrl, log: 'demo', history: expect.stringMatching(/^[\w-]+$/) });
