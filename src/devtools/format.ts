@@ -43,3 +43,17 @@ export function fileStamp(date = new Date()): string {
 export function plural(n: number, word: string): string {
   return `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 }
+
+/**
+ * Characters that change how text around them is shown without being seen
+ * themselves: bidirectional overrides, embeddings and isolates, marks, and
+ * zero-width ones. In a tool meant to show data exactly, `"\u202Egnp.exe"`
+ * must not read as `exe.png`. The zero-width joiner and non-joiner stay:
+ * emoji sequences and several scripts need them to look right.
+ */
+const INVISIBLE = /[\u061C\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+
+/** `text` with every invisible formatting character written as its `\uXXXX` escape. */
+export function showInvisibles(text: string): string {
+  return text.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+}

@@ -91,6 +91,17 @@ describe('devtools panel', () => {
     expect(byTestId(root, 'devtools-count').textContent).toBe('6 events');
   });
 
+  it('shows characters that would reorder or hide text as their escapes, in the grid and in the event', async () => {
+    const store = await orderStore();
+    await store.append('\u202Egnp.exe', [placed('\u202Eevil')]);
+    const { root } = await mount(store);
+    const [row] = rows(root);
+    expect(row!.textContent).toContain('\\u202Egnp.exe');
+    expect(row!.textContent).not.toContain('\u202E');
+    row!.click();
+    await expect.poll(() => root.textContent).toContain('"\\u202Eevil"');
+  });
+
   it('virtualises a 20,000-event log: few rows in the DOM, the end reachable by scrolling', async () => {
     const store = await orderStore();
     const batch = (n: number) =>

@@ -5,7 +5,7 @@
  * virtual grid, so rendering fills an existing row.
  */
 import { compareCursor } from '../cursor.ts';
-import { formatClock, formatDateTime } from '../format.ts';
+import { formatClock, formatDateTime, showInvisibles } from '../format.ts';
 import { badge } from '../model/rows.ts';
 import type { PanelCore } from './context.ts';
 import { h, setAttrs, setText } from './dom.ts';
@@ -120,9 +120,10 @@ export function createLogRows(ctx: PanelCore, actions: RowActions): LogRows {
     setText(parts.badge, shown.text);
     parts.badge.dataset.status = shown.status;
     parts.badge.title = shown.title;
-    setText(parts.type, event.known ? event.type : `${event.type} (unknown)`);
-    parts.type.title = event.type;
-    setText(parts.aggId, event.aggregateId);
+    const type = showInvisibles(event.type);
+    setText(parts.type, event.known ? type : `${type} (unknown)`);
+    parts.type.title = type;
+    setText(parts.aggId, showInvisibles(event.aggregateId));
     setText(parts.seq, `#${event.seq}`);
     parts.agg.title = `${event.aggregateType} ${event.aggregateId}, seq ${event.seq}`;
     setText(parts.time, formatClock(event.meta.occurredAt));

@@ -5,6 +5,7 @@
  */
 import { containerLabel, previewText, type Encoded, type EncodedContainer, type EncodedItem } from '../encode.ts';
 import { h } from './dom.ts';
+import { showInvisibles } from '../format.ts';
 
 export interface TreeOptions {
   expand(ref: string, offset?: number): Promise<Encoded>;
@@ -35,13 +36,13 @@ function leafClass(value: Encoded): string {
 }
 
 function leafText(value: Encoded): string {
-  if (value.t === 'string') return JSON.stringify(value.v);
-  return previewText(value);
+  if (value.t === 'string') return showInvisibles(JSON.stringify(value.v));
+  return showInvisibles(previewText(value));
 }
 
 /** Renders a primitive (or a collapsed container) inline, for diff lines and previews. */
 export function renderInline(value: Encoded): HTMLElement {
-  if (isContainer(value)) return h('span', { class: 'chr-dt-summary', text: previewText(value) });
+  if (isContainer(value)) return h('span', { class: 'chr-dt-summary', text: showInvisibles(previewText(value)) });
   return h('span', { class: leafClass(value), text: leafText(value) });
 }
 
@@ -55,7 +56,7 @@ export function renderTree(value: Encoded, options: TreeOptions, rootLabel?: str
       : h(
           'span',
           { class: `chr-dt-key${kind === 'index' ? ' chr-dt-key-index' : ''}` },
-          label,
+          showInvisibles(label),
           h('span', { class: 'chr-dt-punct', text: kind === 'mapKey' ? ' => ' : ': ' }),
         );
 
@@ -74,7 +75,7 @@ export function renderTree(value: Encoded, options: TreeOptions, rootLabel?: str
         void track(options.expand(item.ref!))
           .then((full) => {
             if (full.t === 'string') {
-              valueEl.textContent = JSON.stringify(full.v);
+              valueEl.textContent = showInvisibles(JSON.stringify(full.v));
               more.remove();
               if (full.length > full.v.length)
                 row.append(h('span', { class: 'chr-dt-muted', text: ` (first ${full.v.length.toLocaleString('en-US')} shown)` }));
