@@ -1,4 +1,4 @@
-import { ValidationError } from '../core/errors.ts';
+import { ChronicleError, ValidationError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event.ts';
 import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
@@ -19,13 +19,28 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
       }
     },
     async importLog(source) {
+      /** A chunk of confirmed events; a file that is not the whole log from here on says so (a filtered export). */
+      const importConfirmedPart = async (events: StoredEvent[]): Promise<number> => {
+        try {
+          return (await engine.ingestConfirmed(events)).stored;
+        } catch (error) {
+          if ((error as ChronicleError | null)?.code !== 'POSITION_GAP') throw error;
+          const { expected, got } = (error as ChronicleError).details as { expected?: number; got?: number };
+          throw new ChronicleError(
+            'POSITION_GAP',
+            `The file's confirmed events skip from position ${(expected ?? 1) - 1} to ${got}: it is not the whole log ` +
+              '(a filtered export, or one of a compacted store?). Only an export of the whole log can be imported.',
+            { expected, got },
+          );
+        }
+      };
       travel.assertWritable();
       const lines: AsyncIterable<string> | Iterable<string> = typeof source === 'string' ? source.split('\n') : source;
       const result: ImportResult = { confirmed: 0, pending: 0 };
       let confirmed: StoredEvent[] = [];
       let pending: StoredEvent[] = [];
       const flush = async () => {
-        if (confirmed.length) result.confirmed += (await engine.ingestConfirmed(confirmed)).stored;
+        if (confirmed.length) result.confirmed += await importConfirmedPart(confirmed);
         if (pending.length) result.pending += (await engine.importPending(pending)).stored;
         confirmed = [];
         pending = [];
@@ -39,7 +54,7 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
         try {
           event = JSON.parse(text) as StoredEvent;
         } catch (error) {
-          throw new ValidationError('?', `line ${lineNo}`, `not JSON: ${String(error)}`);
+          throw new ValidationError('imported', `line ${lineNo}`, `not JSON: ${String(error)}`);
         }
         // Confirmed events come first in log order; keep each kind in order and write in chunks.
         if (event.position !== undefined) {

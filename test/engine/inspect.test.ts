@@ -102,7 +102,21 @@ describe.each(modes)('time travel, what-if, export and import ($mode)', ({ worke
       // Importing again changes nothing; a filtered export holds only what matches.
       expect(await scratch.importLog(lines)).toEqual({ confirmed: 0, pending: 0 });
       expect(await collect(source.exportLog({ aggregateIds: ['o1'] }))).toHaveLength(2);
-      await expect(scratch.importLog('{"not json')).rejects.toMatchObject({ code: 'VALIDATION' });
+      await expect(scratch.importLog('{"not json')).rejects.toMatchObject({
+        code: 'VALIDATION',
+        message: expect.stringMatching(/^Invalid imported event: line 1: not JSON/),
+      });
+      // A file that skips confirmed positions (a filtered export) says it is not the whole log.
+      const fresh = await openTestStore({ ...model, worker });
+      try {
+        const skipping = JSON.stringify({ ...JSON.parse(lines[0]!), id: 'srv-3', position: 3 });
+        await expect(fresh.importLog(skipping)).rejects.toMatchObject({
+          code: 'POSITION_GAP',
+          message: expect.stringMatching(/skip from position 0 to 3: it is not the whole log/),
+        });
+      } finally {
+        await fresh.dispose();
+      }
     } finally {
       await scratch.dispose();
       await source.dispose();
