@@ -14,7 +14,7 @@ export function App({ store, config, device }: { store: DemoStore; config: DemoC
   const list = useProjection(store, OrderList);
   const sync = useSyncStatus(store);
   const travel = useTimeTravel(store);
-  const network = useNetworkSwitch(store);
+  const network = useNetworkSwitch(store, sync);
   const notices = useEditNotices(store);
   const pending = usePendingByOrder(store);
 

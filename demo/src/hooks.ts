@@ -3,7 +3,7 @@
  * became of this device's offline edits, and pending events per order.
  */
 import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
-import type { EventOutcome, RejectedRecord } from 'chronicle';
+import type { EventOutcome, RejectedRecord, SyncStatus } from 'chronicle';
 import { describeEdit } from './model.ts';
 import type { DemoStore } from './store.ts';
 
@@ -18,12 +18,18 @@ export interface NetworkSwitch {
 }
 
 /**
- * The app's offline switch: pauses and resumes the store's sync. It follows
- * the browser's `online` / `offline` events, and the user can flip it any time.
+ * The app's offline switch: pauses and resumes the store's sync. A pause is
+ * for the store in every tab, so the switch shows the store's state (`sync`,
+ * from useSyncStatus), whichever tab flipped it, and a tab that opens changes
+ * nothing by itself. It follows the browser's `online` / `offline` events,
+ * and the user can flip it any time.
  */
-export function useNetworkSwitch(store: DemoStore): NetworkSwitch {
-  const [online, setOnline] = useState(() => navigator.onLine);
+export function useNetworkSwitch(store: DemoStore, sync: SyncStatus | null): NetworkSwitch {
   const [browserOnline, setBrowserOnline] = useState(() => navigator.onLine);
+  const setOnline = useCallback(
+    (online: boolean) => void (online ? store.sync.resume() : store.sync.pause()).catch(() => undefined),
+    [store],
+  );
   useEffect(() => {
     const up = () => {
       setBrowserOnline(true);
@@ -39,11 +45,8 @@ export function useNetworkSwitch(store: DemoStore): NetworkSwitch {
       window.removeEventListener('online', up);
       window.removeEventListener('offline', down);
     };
-  }, []);
-  useEffect(() => {
-    void (online ? store.sync.resume() : store.sync.pause()).catch(() => undefined);
-  }, [online, store]);
-  return { online, browserOnline, setOnline };
+  }, [setOnline]);
+  return { online: sync?.state !== 'paused', browserOnline, setOnline };
 }
 
 // ---------------------------------------------------------------- outcomes

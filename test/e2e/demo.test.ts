@@ -318,6 +318,28 @@ describe('order-entry demo in Chromium', () => {
     expect(seen).toContain('chronicle/react');
   });
 
+  it('the offline switch is the store’s, in every tab: another tab shows it, and one that opens does not undo it', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const [a, b] = [await context.newPage(), await context.newPage()];
+    await a.goto(`${demo.appUrl}?device=switch`);
+    await synced(a); // the tab that syncs; the other stands by
+    await b.goto(`${demo.appUrl}?device=switch`);
+    await b.getByTestId('new-order-customer').waitFor();
+    const switchOf = (page: Page) => page.getByTestId('network-switch');
+    await switchOf(a).click();
+    await expect.poll(() => switchOf(a).getAttribute('aria-checked')).toBe('false');
+    await expect.poll(() => switchOf(b).getAttribute('aria-checked')).toBe('false');
+    // A tab opened (or reloaded) meanwhile changes nothing: edits stay on the device.
+    await b.reload();
+    await b.getByTestId('new-order-customer').waitFor();
+    await openOrder(a, 'While offline');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await a.evaluate(() => window.chronicleDemo!.store.sync.status())).toMatchObject({ state: 'paused', pending: 1 });
+    await switchOf(a).click();
+    await synced(a);
+  });
+
   it('exposes its store to the browser extension: a panel’s hello gets the store’s announce', async () => {
     const page = await openDevice();
     const announced = await page.evaluate(
