@@ -14,6 +14,18 @@ declare global {
 
 const root = document.getElementById('root')!;
 
+/**
+ * The app loads offline too (public/sw.js): the service worker keeps what the
+ * page loads, and is told what this first visit loaded before it was in place.
+ */
+async function keepAppOffline(): Promise<void> {
+  if (!('serviceWorker' in navigator)) return;
+  const registration = await navigator.serviceWorker.register('/sw.js');
+  await navigator.serviceWorker.ready;
+  const loaded = performance.getEntriesByType('resource').map((entry) => entry.name);
+  registration.active?.postMessage({ keep: [location.href, ...loaded] });
+}
+
 async function start() {
   const config = await loadConfig();
   const device = deviceName();
@@ -22,6 +34,7 @@ async function start() {
   // For the browser extension's Chronicle panel (README, "The browser extension"): the demo is a development build.
   exposeToDevtools(store, { aggregates: [Order] });
   void store.requestPersistence().catch(() => false);
+  void keepAppOffline().catch(() => undefined);
   createRoot(root).render(
     <StrictMode>
       <App store={store} config={config} device={device} />

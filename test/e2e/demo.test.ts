@@ -340,6 +340,26 @@ describe('order-entry demo in Chromium', () => {
     await synced(a);
   });
 
+  it('loads offline after one visit: a reload without the network shows the app, and the edits sync once it is back', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${demo.appUrl}?device=offline-reload`);
+    await synced(page);
+    // The service worker keeps what the first visit loaded (demo/public/sw.js).
+    await expect
+      .poll(() => page.evaluate(async () => (await (await caches.open('chronicle-demo-app-v1')).keys()).length), { timeout: 20_000 })
+      .toBeGreaterThan(5);
+    await context.setOffline(true);
+    await page.reload();
+    await page.getByTestId('new-order-customer').waitFor({ timeout: 20_000 });
+    const id = await openOrder(page, 'Reloaded offline');
+    expect(await page.evaluate(() => window.chronicleDemo!.store.sync.status())).toMatchObject({ pending: 1 });
+    await context.setOffline(false);
+    await synced(page);
+    await expect.poll(() => page.locator(`[data-testid="order-row"][data-id="${id}"]`).count()).toBe(1);
+  });
+
   it('exposes its store to the browser extension: a panel’s hello gets the store’s announce', async () => {
     const page = await openDevice();
     const announced = await page.evaluate(
