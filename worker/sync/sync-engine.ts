@@ -137,8 +137,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   const log = config.log ?? 'default';
   const initialBackoff = config.initialBackoffMs ?? 500;
   const maxBackoff = config.maxBackoffMs ?? 30_000;
-  /** Aborted by stop(): what a round waits for outside the server (the keys callback) lets go. */
-  const stopping = new AbortController();
+  const stopping = new AbortController(); // stop(): a round stops waiting for the keys callback
   const transport: Transport = withEncryption(
     createTransport({
       url: config.url,
