@@ -22,6 +22,15 @@ self.addEventListener('message', (event) => {
   );
 });
 
+/**
+ * What the browser's own HTTP cache holds for `request`, stale or not: the
+ * engine's worker and its modules were loaded on the first visit before this
+ * worker was in place, so only the HTTP cache saw them.
+ */
+function fromHttpCache(request) {
+  return fetch(request.url, { cache: 'only-if-cached', mode: 'same-origin' }).catch(() => Response.error());
+}
+
 self.addEventListener('fetch', (event) => {
   const { request } = event;
   if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
@@ -34,6 +43,6 @@ self.addEventListener('fetch', (event) => {
         }
         return response;
       })
-      .catch(async () => (await caches.match(request, { ignoreVary: true })) ?? Response.error()),
+      .catch(async () => (await caches.match(request, { ignoreVary: true })) ?? fromHttpCache(request)),
   );
 });

@@ -20,10 +20,18 @@ const root = document.getElementById('root')!;
  */
 async function keepAppOffline(): Promise<void> {
   if (!('serviceWorker' in navigator)) return;
-  const registration = await navigator.serviceWorker.register('/sw.js');
-  await navigator.serviceWorker.ready;
+  await navigator.serviceWorker.register('/sw.js');
+  const registration = await navigator.serviceWorker.ready;
   const loaded = performance.getEntriesByType('resource').map((entry) => entry.name);
+  // Once it has them, the page says so (data-offline-ready on <html>): for the curious, and the end-to-end test.
+  const kept = new Promise<void>((resolve) =>
+    navigator.serviceWorker.addEventListener('message', (event: MessageEvent<{ kept?: number }>) => {
+      if (typeof event.data?.kept === 'number') resolve();
+    }),
+  );
   registration.active?.postMessage({ keep: [location.href, ...loaded] });
+  await kept;
+  document.documentElement.dataset.offlineReady = 'true';
 }
 
 async function start() {

@@ -346,10 +346,8 @@ describe('order-entry demo in Chromium', () => {
     const page = await context.newPage();
     await page.goto(`${demo.appUrl}?device=offline-reload`);
     await synced(page);
-    // The service worker keeps what the first visit loaded (demo/public/sw.js).
-    await expect
-      .poll(() => page.evaluate(async () => (await (await caches.open('chronicle-demo-app-v1')).keys()).length), { timeout: 20_000 })
-      .toBeGreaterThan(5);
+    // The service worker has kept what the first visit loaded (demo/public/sw.js, main.tsx).
+    await page.locator('html[data-offline-ready="true"]').waitFor({ state: 'attached', timeout: 20_000 });
     await context.setOffline(true);
     await page.reload();
     await page.getByTestId('new-order-customer').waitFor({ timeout: 20_000 });
