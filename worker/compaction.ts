@@ -260,8 +260,10 @@ export async function dropCompacted(db: ChronicleDB, request: DropRequest): Prom
   const bytes = pages.reduce((sum, page) => sum + page.json.length, 0);
   meta.compaction = advanced(meta.compaction, last + 1, events.length, pages, bytes);
   meta.confirmedEvents -= events.length;
-  // A store last written by an older version starts counting from an estimate (see MetaRecord.confirmedBytes).
-  meta.confirmedBytes = Math.max(0, (meta.confirmedBytes ?? estimateBytes(meta.confirmedEvents, facts(keys, pages))) - bytes);
+  // A store last written by an older version starts counting here, from an estimate of what remains
+  // (meta.confirmedEvents is already without the dropped events; see MetaRecord.confirmedBytes).
+  meta.confirmedBytes =
+    meta.confirmedBytes === undefined ? estimateBytes(meta.confirmedEvents, facts(keys, pages)) : Math.max(0, meta.confirmedBytes - bytes);
   meta.generation = (meta.generation ?? 0) + 1;
   tx.objectStore('meta').put(meta, 'client').catch(ignore);
   await tx.done;
