@@ -222,14 +222,12 @@ async function streamPagesIn(tx: ReadTx, query: StreamQuery): Promise<RawPage[]>
 }
 
 /**
- * The id of the confirmed event at `position`, or undefined when this store
- * does not know it (compaction dropped its page, and it is not the head's
- * event a later ingest noted in meta; or it is past the head): what a sync
- * round checks against the server (sync/server-history.ts).
+ * The id of the confirmed event at `position`, read from its page, or
+ * undefined when this store does not hold it (compaction dropped its page, or
+ * it is past the head). A sync round asks for the head's event when the
+ * metadata does not name it (a store last synced by an older version).
  */
 export async function confirmedIdAt(db: ChronicleDB, position: number): Promise<string | undefined> {
-  const meta = await db.get('meta', 'client');
-  if (meta?.confirmedHead === position && meta.confirmedHeadId !== undefined) return meta.confirmedHeadId;
   const holder = await db.transaction('pages').store.openCursor(IDBKeyRange.bound([CONFIRMED, 0], [CONFIRMED, position]), 'prev');
   if (!holder) return undefined;
   const index = position - holder.key[1];

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logOf, openClient, startServer, type Harness } from './harness.ts';
+import { openChronicleDb } from '../../worker/db.ts';
+import { logOf, openClient, startServer, type Client, type Harness } from './harness.ts';
 
 /**
  * A client meets a server that no longer holds the history it synced: the
@@ -65,56 +66,75 @@ describe('a server that lost the history a client synced', () => {
     }
   });
 
-  it('with other events at the positions the client holds: SYNC_DIVERGED, nothing pushed or pulled', async () => {
-    const log = 'history-diverged';
+  /**
+   * Client `a` syncs three events to the original server, then `prepare` runs on it; meanwhile the restored
+   * server takes five events of another client, so its head is past `a`'s position. Then `a` is pointed at it.
+   */
+  async function divergedSetup(log: string, prepare: (a: Client) => Promise<void> = async () => undefined) {
     const target = { url: original.url };
     const a = await openClient(original.url, { log, fetch: switchable(target) });
     const b = await openClient(restored.url, { log });
-    try {
-      await a.append('diverged-a', [placed('c1'), item('tea'), item('cup')]);
-      await a.sync.syncNow();
-      const synced = await logOf(a);
-      // Meanwhile the restored server took other clients' events: its head is past the client's position.
-      await b.append('diverged-b', [placed('c2'), item('a'), item('b'), item('c'), item('d')]);
-      await b.sync.syncNow();
-      const before = await serverLog(restored, log);
-      expect(before.head).toBe(5);
+    await a.append(`${log}-a`, [placed('c1'), item('tea'), item('cup')]);
+    await a.sync.syncNow();
+    const synced = await logOf(a);
+    await prepare(a);
+    await b.append(`${log}-b`, [placed('c2'), item('a'), item('b'), item('c'), item('d')]);
+    await b.sync.syncNow();
+    const before = await serverLog(restored, log);
+    expect(before.head).toBe(5);
+    target.url = restored.url;
+    return { a, b, synced, before, dispose: () => Promise.all([a.dispose(), b.dispose()]) };
+  }
 
-      target.url = restored.url;
-      await a.append('diverged-a', [item('pot')]);
+  it('with other events at the positions the client holds: SYNC_DIVERGED, nothing pushed or pulled', async () => {
+    const { a, synced, before, dispose } = await divergedSetup('history-diverged');
+    try {
+      await a.append('history-diverged-a', [item('pot')]);
       const failure = a.sync.syncNow();
       await expect(failure).rejects.toMatchObject({ code: 'SYNC_DIVERGED', details: { position: 3, localId: synced[2]!.id } });
       await expect(failure).rejects.toMatchObject({ details: { serverId: before.ids[2] } });
-      expect(await serverLog(restored, log)).toEqual(before);
+      expect(await serverLog(restored, 'history-diverged')).toEqual(before);
       expect((await logOf(a)).filter((e) => e.position !== undefined)).toEqual(synced);
       expect(await a.sync.status()).toMatchObject({ pending: 1, confirmedPosition: 3, lastError: { code: 'SYNC_DIVERGED' } });
     } finally {
-      await a.dispose();
-      await b.dispose();
+      await dispose();
+    }
+  });
+
+  it('a store an older version synced (no id of its last event in its metadata) reads it from its page', async () => {
+    const forgetHeadId = async (a: Client) => {
+      const db = await openChronicleDb(a.name, { onGone: () => undefined });
+      try {
+        const meta = (await db.get('meta', 'client'))!;
+        delete meta.confirmedHeadId;
+        await db.put('meta', meta, 'client');
+      } finally {
+        db.close();
+      }
+    };
+    const { a, synced, before, dispose } = await divergedSetup('history-older', forgetHeadId);
+    try {
+      await expect(a.sync.syncNow()).rejects.toMatchObject({
+        code: 'SYNC_DIVERGED',
+        details: { position: 3, localId: synced[2]!.id, serverId: before.ids[2] },
+      });
+    } finally {
+      await dispose();
     }
   });
 
   it('a client whose compaction dropped the events it synced still tells the other history apart (SYNC_DIVERGED)', async () => {
-    const log = 'history-compacted';
-    const target = { url: original.url };
-    const a = await openClient(original.url, { log, fetch: switchable(target) });
-    const b = await openClient(restored.url, { log });
-    try {
-      await a.append('compacted-a', [placed('c1'), item('tea'), item('cup')]);
-      await a.sync.syncNow();
+    const compact = async (a: Client) => {
       await a.compact({ retention: { maxEvents: 0 } });
       expect((await a.info()).historyStartsAt).toBe(4); // every confirmed page is gone
-      await b.append('compacted-b', [placed('c2'), item('a'), item('b'), item('c')]);
-      await b.sync.syncNow();
-      const before = await serverLog(restored, log);
-
-      target.url = restored.url;
+    };
+    const { a, before, dispose } = await divergedSetup('history-compacted', compact);
+    try {
       await expect(a.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_DIVERGED', details: { position: 3, serverId: before.ids[2] } });
-      expect(await serverLog(restored, log)).toEqual(before);
+      expect(await serverLog(restored, 'history-compacted')).toEqual(before);
       expect((await a.info()).confirmedHead).toBe(3);
     } finally {
-      await a.dispose();
-      await b.dispose();
+      await dispose();
     }
   });
 

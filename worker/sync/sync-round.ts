@@ -1,7 +1,7 @@
 import { ChronicleError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
-import type { ChronicleDB } from '../db.ts';
+import type { ChronicleDB, MetaRecord } from '../db.ts';
 import { ingestConfirmed } from '../ingest.ts';
 import { readPendingEvents } from '../pending.ts';
 import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseConflict, type RebaseDecision } from '../rebase.ts';
@@ -103,9 +103,14 @@ function rejectedOutcomes(rejected: readonly StoredEvent[], reject: ReadonlyMap<
   }));
 }
 
-/** Fails the round when the server no longer holds the history this client synced (server-history.ts). */
-async function checkServerHistory(db: ChronicleDB, confirmed: number, page: PullPage): Promise<void> {
-  const problem = serverHistoryProblem(confirmed, await confirmedIdAt(db, confirmed), page);
+/**
+ * Fails the round when the server no longer holds the history this client
+ * synced (server-history.ts): the id of the event at `meta.confirmedHead`
+ * comes from the metadata, or its page for a store an older version synced.
+ */
+async function checkServerHistory(db: ChronicleDB, meta: MetaRecord, page: PullPage): Promise<void> {
+  const localId = meta.confirmedHeadId ?? (await confirmedIdAt(db, meta.confirmedHead));
+  const problem = serverHistoryProblem(meta.confirmedHead, localId, page);
   if (problem) throw problem;
 }
 
@@ -182,13 +187,13 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       const after = meta?.confirmedHead ?? 0;
       stalled(String(after));
       // A round's first pull starts at the last event this client holds, to check the server still holds it too.
-      const check = haltable && step === 0 && after > 0;
+      const check = haltable && step === 0 && after > 0 ? meta : undefined;
       const from = check ? after - 1 : after;
       const page = await (ahead?.after === from ? ahead.page : transport.pull(from, options.pullLimit));
       ahead = undefined;
       target = Math.max(target, page.head);
       status.serverHead = page.head;
-      if (check) await checkServerHistory(db, after, page);
+      if (check) await checkServerHistory(db, check, page);
       if (page.events.length > 0) {
         const last = page.events[page.events.length - 1]!.position;
         if (page.hasMore && typeof last === 'number') {
