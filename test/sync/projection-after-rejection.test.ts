@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineAggregate } from '../../src/core/aggregate.ts';
-import { ItemAdded, OrderPlaced, OrderShipped, Revenue } from '../fixtures/model.ts';
+import { Revenue, StrictOrder } from '../fixtures/model.ts';
 import { eventually } from '../engine/modes.ts';
 import { openClient, startServer, type Harness } from './harness.ts';
 
@@ -16,18 +15,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await harness.close();
-});
-
-const StrictOrder = defineAggregate({
-  type: 'Order',
-  events: [OrderPlaced, ItemAdded, OrderShipped],
-  initialState: () => ({ shipped: false, items: 0 }),
-  reducers: {
-    OrderPlaced: (s) => s,
-    ItemAdded: (s, e) => ({ ...s, items: s.items + e.data.qty }),
-    OrderShipped: (s) => ({ ...s, shipped: true }),
-  },
-  rebase: (event, { state }) => (event.type === 'ItemAdded' && state.shipped ? { drop: 'the order shipped meanwhile' } : 'keep'),
 });
 
 describe('a projection subscription across a rejection', () => {

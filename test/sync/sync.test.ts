@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { defineAggregate } from '../../src/core/aggregate.ts';
 import type { EventOutcome } from '../../src/client/sync.ts';
-import { ItemAdded, Order, OrderPlaced, OrderShipped } from '../fixtures/model.ts';
+import { Order, StrictOrder } from '../fixtures/model.ts';
 import { eventually } from '../engine/modes.ts';
 import { logOf, openClient, startServer, type Harness } from './harness.ts';
 
@@ -100,17 +99,6 @@ describe('client sync against a real server', () => {
   });
 
   it('applies an aggregate rebase rule: an item added offline to an order shipped meanwhile is rejected, and kept', async () => {
-    const StrictOrder = defineAggregate({
-      type: 'Order',
-      events: [OrderPlaced, ItemAdded, OrderShipped],
-      initialState: () => ({ shipped: false, items: 0 }),
-      reducers: {
-        OrderPlaced: (s) => s,
-        ItemAdded: (s, e) => ({ ...s, items: s.items + e.data.qty }),
-        OrderShipped: (s) => ({ ...s, shipped: true }),
-      },
-      rebase: (event, { state }) => (event.type === 'ItemAdded' && state.shipped ? { drop: 'the order shipped meanwhile' } : 'keep'),
-    });
     const a = await openClient(harness.url, { aggregates: [StrictOrder] });
     const b = await openClient(harness.url, { aggregates: [StrictOrder] });
     try {
