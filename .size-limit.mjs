@@ -33,7 +33,10 @@
  * a470dce; short push replies (Prefer: return=minimal, with the client's fallback behind a
  * gateway that refuses the header) to 24.25, 52.01, 32.55 kB. That is 0.01 kB over the
  * in-process budget, which was raised by 2 kB for it (to 54), leaving about 2 kB of room as
- * before; the other two have 0.75 and 1.45 kB left.
+ * before; the other two have 0.75 and 1.45 kB left. The fixes of that day's audits took
+ * them to 24.8, 53.94 and 33.93 kB; store.forget() (2026-12-06: the forget module, InUseError,
+ * the reaction tombstone and a lock taken only when free) to 25.3, 54.67 and 34.27 kB, past
+ * all three budgets, so each was raised by 2 kB for it, leaving about 1.7 kB of room.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -61,7 +64,8 @@ export default [
     gzip: true,
     modifyEsbuildConfig: withoutLazyEngine,
     // 20.5 kB on 2026-12-03 (evening); 23.0 kB with compaction / retention, raised from 23 kB for it (see above).
-    limit: '25 kB',
+    // 25.3 kB with store.forget(); raised from 25 kB for it (see above).
+    limit: '27 kB',
   },
   {
     name: 'chronicle with the in-process engine (worker: false loads it on first use)',
@@ -73,7 +77,8 @@ export default [
     // 47.8 kB with compaction / retention; raised from 47 kB for it (see above).
     // 50.2 kB with idle-time stream indexing, the typed append wire and loads on the call port; raised from 49 kB for them (see above).
     // 52.01 kB with scan sessions and short push replies; raised from 52 kB for them (see above).
-    limit: '54 kB',
+    // 54.67 kB with store.forget(); raised from 54 kB for it (see above).
+    limit: '56 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
@@ -84,6 +89,7 @@ export default [
     // 27.4 kB on 2026-12-03 (evening); raised from 22 kB for the same features (the worker owns their storage and sync side).
     // 29.9 kB with compaction / retention; raised from 30 kB for it (see above).
     // 31.2 kB with idle-time stream indexing, the typed append wire and loads on the call port; raised from 32 kB for them (see above).
-    limit: '34 kB',
+    // 34.27 kB with store.forget(); raised from 34 kB for it (see above).
+    limit: '36 kB',
   },
 ];

@@ -111,7 +111,9 @@ function limitsOf(
   const limits: Blocker[] = [
     ...projections.map((p): Blocker => ({ kind: 'projection', name: p.name, position: projectionThrough(p.cursor) })),
     ...jobs.map((j): Blocker => ({ kind: 'job', name: j.name, position: jobThrough(j) })),
-    ...reactions.map((r): Blocker => ({ kind: 'reaction', name: r.name, position: r.confirmed })),
+    ...reactions
+      .filter((r) => r.forgottenAt === undefined)
+      .map((r): Blocker => ({ kind: 'reaction', name: r.name, position: r.confirmed })),
   ];
   if (meta.indexedThrough !== undefined) limits.push({ kind: 'unindexed', name: 'pages not indexed yet', position: meta.indexedThrough });
   return limits.filter((limit) => limit.position !== Number.POSITIVE_INFINITY);

@@ -272,6 +272,13 @@ export interface ReactionRecord {
   interrupted?: string[];
   startedAt: number;
   updatedAt: number;
+  /**
+   * Set by store.forget(): the app no longer runs this reaction. The record
+   * stays only so that registering the name again starts from then, like a
+   * new reaction with startFrom 'now' (never from the beginning: events
+   * stored before may have had their effect already). It holds nothing back.
+   */
+  forgottenAt?: number;
 }
 
 /** One event a reaction has finished with: the ProcessedEvent pattern. */

@@ -5,7 +5,7 @@ import type { ChronicleDB, ChronicleSchema, ParkedRecord, ProcessedRecord, React
 import { decodePageJson } from './page-codec.ts';
 import { readPages } from './page-store.ts';
 import { pendingRangeAll } from './pending.ts';
-import { requestLeaderLock } from './sync/leader-lock.ts';
+import { requestLeaderLock, withLockIfFree } from './sync/leader-lock.ts';
 import type { Change } from './types.ts';
 
 type Run = <T>(operation: string, fn: (db: ChronicleDB) => Promise<T>) => Promise<T>;
@@ -75,6 +75,13 @@ export interface ReactionStore {
   skipParked(name: string, eventId: string): Promise<void>;
   reactionStatus(): Promise<ReactionStatusRecord[]>;
   /**
+   * store.forget() of a reaction the app no longer registers: drops its
+   * checkpoint, processed and parked records, so that it holds compaction back
+   * no more. Holds the reaction's lock meanwhile; `running` (nothing changed)
+   * when another engine holds or waits for it.
+   */
+  forgetReaction(name: string): Promise<'forgotten' | 'absent' | 'running'>;
+  /**
    * Calls `onLead` once this engine holds the reaction's lock (one tab at a
    * time per reaction); held until the engine closes. One lock per reaction,
    * not per store: a tab of an older app version that does not know a new
@@ -110,8 +117,75 @@ function delivered(record: ReactionRecord, eventId: string): void {
   if (record.interrupted.length === 0) delete record.interrupted;
 }
 
+/** The Web Lock (or process lock) whose holder runs the reaction: one per reaction, not per store (see leadReaction). */
+const reactionLock = (storeName: string, name: string): string => `chronicle-reaction:${storeName}:${name}`;
+
 function missing(name: string): never {
   throw new ChronicleError('CONFIG', `Reaction "${name}" is not registered with this store`, { reaction: name });
+}
+
+/** The reaction's checkpoint as initReaction finds or creates it (see ReactionStore.initReaction). */
+async function initRecord(db: ChronicleDB, spec: ReactionSpec): Promise<ReactionRecord> {
+  const tx = db.transaction(['reactions', 'processed', 'meta', 'pages'], 'readwrite');
+  const existing = await tx.objectStore('reactions').get(spec.name);
+  if (existing && existing.forgottenAt === undefined) {
+    if (existing.on !== spec.on) {
+      existing.on = spec.on;
+      tx.objectStore('reactions').put(existing, spec.name).catch(ignore);
+    }
+    await tx.done;
+    return existing;
+  }
+  const meta = await tx.objectStore('meta').get('client');
+  if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
+  const now = Date.now();
+  const record: ReactionRecord = {
+    name: spec.name,
+    on: spec.on,
+    confirmed: 0,
+    pendingLsn: 0,
+    historyEnd: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn },
+    inFlight: null,
+    startedAt: now,
+    updatedAt: now,
+  };
+  // A forgotten reaction registered again starts now, whatever it asks: what came before may have had its effect.
+  if (spec.startFrom === 'now' || existing) {
+    // Nothing stored before now is for this reaction, including pending events confirmed later.
+    record.confirmed = meta.confirmedHead;
+    record.pendingLsn = meta.nextLsn;
+    record.historyEnd = null;
+    const { pages } = await readPages(tx.objectStore('pages'), pendingRangeAll());
+    const processed = tx.objectStore('processed');
+    for (const page of pages) {
+      for (const event of decodePageJson(page.json)) {
+        const done: ProcessedRecord = { reaction: spec.name, eventId: event.id, outcome: 'before-start', at: now };
+        processed.put(done, [spec.name, event.id]).catch(ignore);
+      }
+    }
+  }
+  tx.objectStore('reactions').put(record, spec.name).catch(ignore);
+  await tx.done;
+  return record;
+}
+
+/** store.forget() of a reaction, under its lock: the processed and parked records go, the record stays as a tombstone. */
+async function writeTombstone(db: ChronicleDB, name: string): Promise<'forgotten' | 'absent'> {
+  const tx = db.transaction(['reactions', 'processed', 'parked'], 'readwrite');
+  const record = await tx.objectStore('reactions').get(name);
+  if (!record || record.forgottenAt !== undefined) {
+    await tx.done;
+    return 'absent';
+  }
+  const ofReaction = IDBKeyRange.bound([name], [name, []]);
+  tx.objectStore('processed').delete(ofReaction).catch(ignore);
+  tx.objectStore('parked').delete(ofReaction).catch(ignore);
+  const now = Date.now();
+  const tombstone: ReactionRecord = { ...record, historyEnd: null, inFlight: null, updatedAt: now, forgottenAt: now };
+  delete tombstone.interrupted;
+  tx.objectStore('reactions').put(tombstone, name).catch(ignore);
+  await tx.done;
+  return 'forgotten';
 }
 
 export function createReactionStore(
@@ -135,49 +209,7 @@ export function createReactionStore(
     });
 
   return {
-    initReaction: (spec) =>
-      run('initReaction', async (db) => {
-        const tx = db.transaction(['reactions', 'processed', 'meta', 'pages'], 'readwrite');
-        const existing = await tx.objectStore('reactions').get(spec.name);
-        if (existing) {
-          if (existing.on !== spec.on) {
-            existing.on = spec.on;
-            tx.objectStore('reactions').put(existing, spec.name).catch(ignore);
-          }
-          await tx.done;
-          return existing;
-        }
-        const meta = await tx.objectStore('meta').get('client');
-        if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
-        const now = Date.now();
-        const record: ReactionRecord = {
-          name: spec.name,
-          on: spec.on,
-          confirmed: 0,
-          pendingLsn: 0,
-          historyEnd: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn },
-          inFlight: null,
-          startedAt: now,
-          updatedAt: now,
-        };
-        if (spec.startFrom === 'now') {
-          // Nothing stored before now is for this reaction, including pending events confirmed later.
-          record.confirmed = meta.confirmedHead;
-          record.pendingLsn = meta.nextLsn;
-          record.historyEnd = null;
-          const { pages } = await readPages(tx.objectStore('pages'), pendingRangeAll());
-          const processed = tx.objectStore('processed');
-          for (const page of pages) {
-            for (const event of decodePageJson(page.json)) {
-              const done: ProcessedRecord = { reaction: spec.name, eventId: event.id, outcome: 'before-start', at: now };
-              processed.put(done, [spec.name, event.id]).catch(ignore);
-            }
-          }
-        }
-        tx.objectStore('reactions').put(record, spec.name).catch(ignore);
-        await tx.done;
-        return record;
-      }),
+    initReaction: (spec) => run('initReaction', (db) => initRecord(db, spec)),
     getReaction: (name) => run('getReaction', (db) => db.get('reactions', name)),
     reactionProcessed: (name, ids) =>
       run('reactionProcessed', async (db) => {
@@ -282,18 +314,29 @@ export function createReactionStore(
           tx.objectStore('parked').getAllKeys(),
           tx.objectStore('meta').get('client'),
         ]);
-        return records.map((record) => {
-          const confirmedDone = record.confirmed >= (meta?.confirmedHead ?? 0);
-          const pendingDone = record.on === 'confirmed' || record.pendingLsn >= (meta?.nextLsn ?? 0);
-          return {
-            record,
-            parked: parkedKeys.filter((key) => key[0] === record.name).length,
-            caughtUp: confirmedDone && pendingDone && record.inFlight === null,
-          };
-        });
+        return records
+          .filter((record) => record.forgottenAt === undefined)
+          .map((record) => {
+            const confirmedDone = record.confirmed >= (meta?.confirmedHead ?? 0);
+            const pendingDone = record.on === 'confirmed' || record.pendingLsn >= (meta?.nextLsn ?? 0);
+            return {
+              record,
+              parked: parkedKeys.filter((key) => key[0] === record.name).length,
+              caughtUp: confirmedDone && pendingDone && record.inFlight === null,
+            };
+          });
       }),
+    forgetReaction: async (name) => {
+      const outcome = await withLockIfFree(
+        reactionLock(storeName, name),
+        () => run('forgetReaction', (db) => writeTombstone(db, name)),
+        'running' as const,
+      );
+      if (outcome === 'forgotten') changed(name);
+      return outcome;
+    },
     leadReaction(name, onLead) {
-      requestLeaderLock(`chronicle-reaction:${storeName}:${name}`, () => {
+      requestLeaderLock(reactionLock(storeName, name), () => {
         if (released || isClosed()) return undefined;
         return new Promise<void>((resolve) => {
           releases.add(resolve);

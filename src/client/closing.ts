@@ -91,8 +91,14 @@ export function guardConnection(inner: EngineConnection, name: string): GuardedC
 
 /** Long-running work of a store (replay jobs, rebuilds) that close() stops and waits for. */
 export interface JobTracker {
-  /** Runs `job` with a signal that aborts when the store closes; close() waits for it to settle. */
-  track<T>(job: (closing: AbortSignal) => Promise<T>): Promise<T>;
+  /**
+   * Runs `job` with a signal that aborts when the store closes; close() waits
+   * for it to settle. `name`: a named replay job's, which isRunning() reports
+   * until it settles.
+   */
+  track<T>(job: (closing: AbortSignal) => Promise<T>, name?: string): Promise<T>;
+  /** Whether a job tracked under `name` is running in this store. */
+  isRunning(name: string): boolean;
   /** Aborts every job and resolves once each has settled (their checkpoints saved). */
   stop(): Promise<void>;
 }
@@ -100,15 +106,27 @@ export interface JobTracker {
 export function createJobTracker(name: string): JobTracker {
   const closing = new AbortController();
   const running = new Set<Promise<unknown>>();
+  /** Named jobs running, by name: how many (two calls may run the same name). */
+  const named = new Map<string, number>();
+  const count = (jobName: string, by: number): void => {
+    const next = (named.get(jobName) ?? 0) + by;
+    if (next > 0) named.set(jobName, next);
+    else named.delete(jobName);
+  };
   return {
-    track(job) {
+    track(job, jobName) {
       if (closing.signal.aborted) return Promise.reject(new StoreClosedError(name));
       const run = job(closing.signal);
+      if (jobName !== undefined) count(jobName, 1);
       const settled = run.catch(() => undefined);
       running.add(settled);
-      void settled.finally(() => running.delete(settled));
+      void settled.finally(() => {
+        running.delete(settled);
+        if (jobName !== undefined) count(jobName, -1);
+      });
       return run;
     },
+    isRunning: (jobName) => named.has(jobName),
     async stop() {
       closing.abort();
       while (running.size > 0) await Promise.all([...running]);

@@ -9,6 +9,8 @@ export interface Projections {
   handle: Store['projection'];
   /** Keeps a declared projection caught up with the log for as long as the store is open. */
   follow(definition: AnyProjectionDefinition): void;
+  /** Whether this store has a projection of that name (declared, or asked for with store.projection()). */
+  has(name: string): boolean;
 }
 
 /** One runner per projection name in this store, shared by every handle on it. */
@@ -25,6 +27,7 @@ export function createProjections(ctx: StoreContext): Projections {
   };
 
   return {
+    has: (name) => runners.has(name),
     follow(definition) {
       const runner = runnerFor(definition);
       hub.watch((change) => {

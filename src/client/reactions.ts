@@ -8,6 +8,8 @@ export interface Reactions {
   readonly api: ReactionsHandle;
   /** Stops the runners (the handler in flight finishes and is recorded). The engine's close lets the lock go. */
   stop(): Promise<void>;
+  /** Whether this store registers a reaction of that name (openStore's `reactions`). */
+  registers(name: string): boolean;
 }
 
 function checkDefinitions(definitions: readonly AnyReactionDefinition[]): void {
@@ -81,8 +83,10 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
       });
     },
   };
+  const names = new Set(definitions.map((definition) => definition.name));
   return {
     api,
+    registers: (name) => names.has(name),
     async stop() {
       stopped = true;
       stopWatch();

@@ -2,6 +2,7 @@ import type { LogEvent } from '../core/event.ts';
 import { checkAggregateId } from './append.ts';
 import { loadAggregate, readStream } from './aggregate-loader.ts';
 import type { StoreContext } from './context.ts';
+import type { JobTracker } from './closing.ts';
 import { scanLog } from './log-scan.ts';
 import { runReplay } from './replay.ts';
 import type { Store, StoreEvent } from './store-api.ts';
@@ -10,7 +11,7 @@ import type { LoadResult, LogEntry, ReplayOptions } from './types.ts';
 /** The store's reads: aggregates (as of the time-travel horizon), streams, the log and replay jobs. */
 export function createReader(
   ctx: StoreContext,
-  jobs: { track<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> },
+  jobs: Pick<JobTracker, 'track'>,
 ): Pick<Store, 'load' | 'snapshot' | 'readStream' | 'readLog' | 'scan' | 'replay'> {
   const { connection, registry, travel } = ctx;
   return {
@@ -36,6 +37,10 @@ export function createReader(
       const batches = scanLog(connection, registry, filter, { keepStored: true, batchEvents: scanOptions?.batchEvents });
       for await (const batch of batches) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
     },
-    replay: (replayOptions) => jobs.track((closing) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing)),
+    replay: (replayOptions) =>
+      jobs.track(
+        (closing) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing),
+        typeof replayOptions?.name === 'string' ? replayOptions.name : undefined,
+      ),
   };
 }

@@ -18,6 +18,8 @@ import type {
   ReadStreamOptions,
   CompactOptions,
   CompactionReport,
+  ForgetResult,
+  ForgetTarget,
   ReplayOptions,
   ReplayResult,
   StoreEventShape,
@@ -94,6 +96,12 @@ export interface Store<
    * transaction; resolves with what was dropped and what held it back.
    */
   compact(options?: CompactOptions): Promise<CompactionReport>;
+  /**
+   * Drops the stored checkpoint of a projection, named replay job or reaction
+   * this app no longer uses, so that it holds compaction back no more
+   * (InUseError if this store uses it, or another tab runs the reaction).
+   */
+  forget(target: ForgetTarget): Promise<ForgetResult>;
   /** The reactions given in openStore's `reactions` option: status, parked events, retry and skip. */
   readonly reactions: ReactionsHandle<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
   /** Sync with the server given in openStore's `sync` option (status is 'disabled' without one). */

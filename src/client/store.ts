@@ -5,6 +5,7 @@ import { createRegistry } from '../core/registry.ts';
 import { createAppender } from './append.ts';
 import { checkRetention } from '../core/compaction.ts';
 import { createCompactor } from './compaction.ts';
+import { createForget } from './forget.ts';
 import { scheduleCompaction } from './compaction-schedule.ts';
 import { createChangeHub } from './change-hub.ts';
 import { createJobTracker, guardConnection, withEitherSignal, type GuardedConnection } from './closing.ts';
@@ -94,6 +95,11 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
   const retention = options.retention ? { ...options.retention } : undefined;
   const compactor = createCompactor(ctx, options.aggregates ?? [], retention);
   const background = retention ? scheduleCompaction(ctx, compactor) : undefined;
+  const forget = createForget(ctx, {
+    projection: (name) => projections.has(name),
+    job: (name) => jobs.isRunning(name),
+    reaction: (name) => reactions.registers(name),
+  });
   const store: Store = {
     name: ctx.name,
     inWorker: connection.inWorker,
@@ -126,6 +132,7 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
       jobs.track((closed) =>
         withEitherSignal([compactOptions?.signal, closed], (signal) => compactor.compact({ ...compactOptions, signal })),
       ),
+    forget,
     async requestPersistence() {
       const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
       if (!storage?.persist) return false;
@@ -167,6 +174,7 @@ const ASYNC_METHODS = [
   'importConfirmed',
   'info',
   'compact',
+  'forget',
 ] as const;
 /** Methods that return an async iterable: after close() its first step rejects with StoreClosedError. */
 const ITERATING_METHODS = ['readStream', 'readLog', 'scan', 'exportLog'] as const;

@@ -11,6 +11,7 @@ import type { SyncOptions } from './sync-types.ts';
 
 export type { LogCursor, RetentionOptions };
 export type { CompactOptions, CompactionReport } from './compaction.ts';
+export type { ForgetResult, ForgetTarget } from './forget.ts';
 export type { LatencyMetrics, MetricsHandle, MetricsSubscribeOptions, RunMetrics, StoreMetrics, SyncMetrics } from './metrics.ts';
 
 export interface StoreOptions<

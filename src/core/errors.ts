@@ -216,6 +216,29 @@ export class TimeTravelError extends ChronicleError {
   }
 }
 
+/** What store.forget() can forget: the checkpoint kinds that hold compaction back and that an app can stop using. */
+export type ForgettableKind = 'projection' | 'job' | 'reaction';
+
+/**
+ * store.forget() was asked to forget something still in use: registered with
+ * this store (`where: 'this-store'`), or a reaction another tab or engine runs
+ * now (`'another-tab'`). Nothing was changed.
+ */
+export class InUseError extends ChronicleError {
+  override name = 'InUseError';
+  constructor(
+    readonly kind: ForgettableKind,
+    readonly target: string,
+    readonly where: 'this-store' | 'another-tab',
+  ) {
+    super('IN_USE', `Cannot forget the ${kind} "${target}": ${where === 'this-store' ? 'this store uses it' : 'another tab runs it'}`, {
+      kind,
+      target,
+      where,
+    });
+  }
+}
+
 /** Why an event could not be encrypted or decrypted (EncryptionKeyError.reason). */
 export type EncryptionKeyReason =
   /** Encrypted events arrived, but the store was opened without `sync.encryption`. */
@@ -399,6 +422,9 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       break;
     case 'ABORTED':
       err = new AbortedError(String(d.what));
+      break;
+    case 'IN_USE':
+      err = new InUseError(d.kind as ForgettableKind, String(d.target), d.where === 'another-tab' ? 'another-tab' : 'this-store');
       break;
     case 'CONFIG':
       err = new ConfigError(e.message, d);

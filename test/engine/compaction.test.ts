@@ -6,6 +6,7 @@ import { defineReaction } from '../../src/core/reaction.ts';
 import { openTestStore } from '../../src/testing/index.ts';
 import { ItemAdded, model, Order, Revenue } from '../fixtures/model.ts';
 import { collect, eventually, modes, openOrderStore } from './modes.ts';
+import { history, importAll } from '../fixtures/history.ts';
 import { openChronicleDb } from '../../worker/db.ts';
 import { planRebase } from '../../worker/rebase.ts';
 
@@ -17,45 +18,6 @@ import { planRebase } from '../../worker/rebase.ts';
  */
 
 const DAY = 86_400_000;
-
-/** Confirmed events in `pages` import calls (one page each): orders o0..o{orders-1}, round robin, `perPage` events a page. */
-function history(options: {
-  pages: number;
-  perPage: number;
-  orders: number;
-  clientId?: string;
-  start?: number;
-  oldAt?: number;
-}): StoredEvent[][] {
-  let position = options.start ?? 1;
-  const out: StoredEvent[][] = [];
-  for (let p = 0; p < options.pages; p++) {
-    const page: StoredEvent[] = [];
-    for (let i = 0; i < options.perPage; i++) {
-      const aggregateId = `o${position % options.orders}`;
-      // Round robin from position 1: a later import (start > 1) continues each stream's seqs.
-      const seq = Math.floor((position - 1) / options.orders) + 1;
-      page.push({
-        id: `c-${position}`,
-        aggregateId,
-        aggregateType: 'Order',
-        seq,
-        type: 'ItemAdded',
-        version: 2,
-        data: { sku: `s${position % 7}`, qty: 1 + (position % 3), price: position % 11 },
-        meta: { occurredAt: (options.oldAt ?? 1000) + position, clientId: options.clientId ?? 'other-client', clientSeq: position },
-        position,
-      });
-      position++;
-    }
-    out.push(page);
-  }
-  return out;
-}
-
-async function importAll(store: { importConfirmed(events: StoredEvent[]): Promise<unknown> }, pages: StoredEvent[][]) {
-  for (const page of pages) await store.importConfirmed(page);
-}
 
 describe.each(modes)('compaction and retention ($mode)', ({ worker }) => {
   it('drops confirmed pages past the policy, never pending ones, and says where local history starts', async () => {

@@ -43,6 +43,27 @@ export function requestLeaderLock(name: string, hold: Holder): void {
   else requestProcessLock(name, hold);
 }
 
+/**
+ * Runs `work` holding the lock if no one holds it or waits for it now, and
+ * resolves with its result; resolves with `busy` (without running it) when
+ * the lock is taken. Whoever asks for the lock meanwhile waits until `work`
+ * is done.
+ */
+export async function withLockIfFree<T>(name: string, work: () => Promise<T>, busy: T): Promise<T> {
+  const locks = webLocks();
+  if (locks) return locks.request(name, { ifAvailable: true }, async (lock) => (lock ? work() : busy));
+  if (processLocks.has(name)) return busy;
+  return new Promise<T>((resolve, reject) => {
+    requestProcessLock(name, () => {
+      const running = work();
+      running.then(resolve, reject);
+      return running.then(ignore, ignore);
+    });
+  });
+}
+
+const ignore = (): undefined => undefined;
+
 /** Whether anyone holds the lock now (a holder's own engine knows it is the leader). */
 async function lockHeld(name: string): Promise<boolean> {
   const locks = webLocks();
