@@ -152,8 +152,9 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       if (lost) continue;
 
       // 2. Pending events on top: from where the pending layer stopped, or all again if it was dropped, or if
-      // pending events were dropped or rewritten since it was folded (a rejection, a rebase: pendingRewrites).
-      if (record.pending && (record.pending.rewrites ?? 0) !== pendingRewrites) {
+      // pending events were dropped or rewritten since it was folded (a rejection, a rebase: pendingRewrites),
+      // or if an older version folded it (no `rewrites`: it may hold events rejected since).
+      if (record.pending && record.pending.rewrites !== pendingRewrites) {
         if (!(await commit({ ...record, pending: null, updatedAt: Date.now() }))) continue;
       }
       const base = record.pending ?? { state: record.state, cursor: null, applied: 0 };

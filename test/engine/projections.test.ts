@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openTestStore } from '../../src/testing/index.ts';
 import { model, Revenue } from '../fixtures/model.ts';
 import { eventually, modes, openOrderStore } from './modes.ts';
+import { openChronicleDb } from '../../worker/db.ts';
 
 const item = (sku: string, qty = 1, price = 10) => ({ type: 'ItemAdded' as const, data: { sku, qty, price } });
 
@@ -42,6 +43,37 @@ describe.each(modes)('projections ($mode)', ({ worker }) => {
     } finally {
       await b.close();
       await a.dispose();
+    }
+  });
+
+  it('folds again a pending layer an older version stored (no rewrite count): it may hold events rejected since', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      await store.append('o1', [item('a', 1, 1), item('b', 2, 1)]);
+      expect((await store.projection(Revenue).get()).state).toMatchObject({ items: 3 });
+      await store.close();
+      // What an older version left: its layer counted events that were rejected since (here: more items than
+      // pending), and neither the layer nor the store's metadata has a rewrite count.
+      const db = await openChronicleDb(store.name, { onGone: () => undefined });
+      try {
+        const record = (await db.get('projections', 'revenue'))!;
+        expect(record.pending).toMatchObject({ rewrites: 0 });
+        record.pending = { state: { items: 7, revenue: 7, replayed: 0, live: 7 }, cursor: record.pending!.cursor, applied: 3 };
+        await db.put('projections', record, 'revenue');
+        const meta = (await db.get('meta', 'client'))!;
+        delete meta.pendingRewrites;
+        await db.put('meta', meta, 'client');
+      } finally {
+        db.close();
+      }
+      const reopened = await openTestStore({ ...model, worker, name: store.name });
+      try {
+        expect((await reopened.projection(Revenue).get()).state).toMatchObject({ items: 3, revenue: 3 });
+      } finally {
+        await reopened.dispose();
+      }
+    } finally {
+      await store.close();
     }
   });
 
