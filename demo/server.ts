@@ -6,13 +6,14 @@
  * The app learns where the sync server is from GET /config.json, answered by
  * a small Vite middleware below.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, defaultClientConditions, type Plugin, type ViteDevServer } from 'vite';
 import { consoleLogger, createPgliteStore, createSyncServer, silentLogger, type SyncServer } from 'chronicle/server';
+import { historyIdOf, holdsData } from './history-id.ts';
 
 export interface DemoOptions {
   /** Interface both servers listen on; default 127.0.0.1. */
@@ -53,16 +54,6 @@ export interface DemoConfig {
    * refuse: SYNC_SERVER_BEHIND).
    */
   history: string;
-}
-
-/** The id of the history in `dataDir`: made on its first run, kept in the directory with the log. */
-async function historyIdOf(dataDir: string): Promise<string> {
-  const file = join(dataDir, 'demo-history-id');
-  const known = await readFile(file, 'utf8').catch(() => '');
-  if (/^[\w-]{1,64}$/.test(known.trim())) return known.trim();
-  const made = crypto.randomUUID().slice(0, 8);
-  await writeFile(file, made);
-  return made;
 }
 
 const demoRoot = fileURLToPath(new URL('.', import.meta.url));
@@ -107,6 +98,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
   };
 
   try {
+    const heldDataBefore = await holdsData(dataDir);
     const store = await createPgliteStore({ dataDir });
     sync = createSyncServer({
       store,
@@ -116,7 +108,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
       shutdownTimeoutMs: 2_000,
     });
     const address = await sync.listen(options.syncPort ?? 8787, host);
-    const config: DemoConfig = { syncUrl: address.url, log, token, history: await historyIdOf(dataDir) };
+    const config: DemoConfig = { syncUrl: address.url, log, token, history: await historyIdOf(dataDir, heldDataBefore) };
 
     // Vite as middleware on our own HTTP server: port 0 then really means "any free port".
     const server = (http = createHttpServer());
