@@ -9,6 +9,7 @@ import type { MigrationProgressListener } from './migrate-pages.ts';
 import { migrate } from './schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import { createSqlLogStore } from './sql-log-store.ts';
+import { mapPgliteError } from './sql-errors.ts';
 import type { LogStore } from './types.ts';
 import { makeDirectory } from './make-directory.ts';
 
@@ -157,5 +158,5 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
     await unlock?.();
     throw error;
   }
-  return createSqlLogStore({ kind: 'pglite', driver, ...(unlock ? { onClose: unlock } : {}) });
+  return createSqlLogStore({ kind: 'pglite', driver, mapError: mapPgliteError, ...(unlock ? { onClose: unlock } : {}) });
 }

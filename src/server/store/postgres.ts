@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import { SyncError } from '../errors.ts';
 import { defaultExport, loadPeer, type PeerImporter } from '../optional-peer.ts';
+import { endWithin } from './pg-close.ts';
 import { createNotificationListener, type NotificationListener } from './pg-notifications.ts';
 import { createSqlLogStore } from './sql-log-store.ts';
+import { unavailableError, unavailableState } from './sql-errors.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { MigrationProgressListener } from './migrate-pages.ts';
 import { migrate } from './schema.ts';
@@ -27,7 +29,14 @@ export interface PostgresTimeouts {
    * statementTimeoutMs + 2,000 ms.
    */
   queryTimeoutMs?: number;
-  /** The server ends a session left idle inside a transaction (idle_in_transaction_session_timeout). Default 60,000 ms. */
+  /**
+   * The database ends a session left idle inside a transaction
+   * (idle_in_transaction_session_timeout), and with it the locks it holds.
+   * Chronicle's transactions never wait between their statements on purpose,
+   * so such a session is a server whose connection a network dropped without
+   * a word: until it ends, the log it locked takes no writes from any server.
+   * Default statementTimeoutMs (10,000 ms).
+   */
   idleInTransactionTimeoutMs?: number;
 }
 
@@ -36,7 +45,7 @@ export const DEFAULT_POSTGRES_TIMEOUTS: Required<PostgresTimeouts> = {
   statementTimeoutMs: 10_000,
   lockTimeoutMs: 5_000,
   queryTimeoutMs: 12_000,
-  idleInTransactionTimeoutMs: 60_000,
+  idleInTransactionTimeoutMs: 10_000,
 };
 
 export interface PostgresStoreOptions extends PostgresTimeouts {
@@ -58,6 +67,13 @@ export interface PostgresStoreOptions extends PostgresTimeouts {
    * name only needs to differ between unrelated deployments sharing a database.
    */
   channel?: string;
+  /**
+   * How often the LISTEN connection (head moves announced by other server
+   * processes) is checked with a trivial query, in ms (default 30,000): one a
+   * network dropped without a word is then replaced within this plus the
+   * query timeout, and live subscribers resync.
+   */
+  notificationCheckMs?: number;
   /** Called with connection errors (a pooled connection lost, the notification connection lost; both recover by themselves). */
   onError?: (error: Error) => void;
   /**
@@ -75,7 +91,7 @@ export interface PostgresStoreOptions extends PostgresTimeouts {
   importPg?: PeerImporter<unknown>;
 }
 
-/** Resolves the timeouts: defaults for what is not given; queryTimeoutMs follows statementTimeoutMs unless set. */
+/** Resolves the timeouts: defaults for what is not given; queryTimeoutMs and idleInTransactionTimeoutMs follow statementTimeoutMs unless set. */
 export function resolvePostgresTimeouts(options: PostgresTimeouts = {}): Required<PostgresTimeouts> {
   const out = { ...DEFAULT_POSTGRES_TIMEOUTS };
   for (const key of Object.keys(DEFAULT_POSTGRES_TIMEOUTS) as (keyof PostgresTimeouts)[]) {
@@ -87,6 +103,7 @@ export function resolvePostgresTimeouts(options: PostgresTimeouts = {}): Require
     out[key] = value;
   }
   if (options.queryTimeoutMs === undefined) out.queryTimeoutMs = Math.min(out.statementTimeoutMs + 2_000, 2_147_483_647);
+  if (options.idleInTransactionTimeoutMs === undefined) out.idleInTransactionTimeoutMs = out.statementTimeoutMs;
   return out;
 }
 
@@ -102,35 +119,32 @@ const CONNECTION_ERROR_CODES = new Set([
 ]);
 
 /**
- * Whether a failure is the database being unavailable (not a bug): the
- * connection failed or was cut, a bounded wait ran out, the server is shutting
- * down or cancelled the statement.
+ * Whether a failure is the database being unavailable (not a bug), and of
+ * which kind: the connection failed or was cut, or the pool was ended (a
+ * shutdown), or the database cannot serve now (sql-errors.ts: shutting down,
+ * out of disk or connections, a bounded wait that ran out).
  */
-export function isUnavailable(error: unknown): boolean {
+export function unavailability(error: unknown): 'timeout' | 'unavailable' | undefined {
   const e = error as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : String(error);
-  return (
+  const byState = unavailableState(code);
+  if (byState) return byState;
+  const lost =
     CONNECTION_ERROR_CODES.has(code) ||
-    code.startsWith('08') || // connection exception
-    code === '57P01' || // admin shutdown
-    code === '57P02' || // crash shutdown
-    code === '57P03' || // cannot connect now
-    code === '57014' || // query canceled (statement_timeout)
-    code === '55P03' || // lock not available (lock_timeout)
-    code === '53300' || // too many connections
-    /Connection terminated|connection timeout|timeout exceeded when trying to connect|timeout expired|Query read timeout|Client has encountered a connection error|Client was closed|not queryable/i.test(
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|timeout expired|Query read timeout|Client has encountered a connection error|Client was closed|not queryable|Cannot use a pool after calling end/i.test(
       message,
-    )
-  );
+    );
+  return lost ? 'unavailable' : undefined;
 }
 
+export const isUnavailable = (error: unknown): boolean => unavailability(error) !== undefined;
+
 /** Connection-level failures become UNAVAILABLE (503): the client may retry the same request. */
-function mapPgError(error: unknown): unknown {
+export function mapPgError(error: unknown): unknown {
   if (error instanceof SyncError) return error;
-  if (!isUnavailable(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new SyncError('UNAVAILABLE', `The database is unavailable: ${message}`, { reason: 'store-unreachable', cause: message });
+  const kind = unavailability(error);
+  return kind ? unavailableError(kind, error) : error;
 }
 
 /** An error that PostgreSQL reported for a statement, on a connection that is still fine. */
@@ -169,6 +183,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   if (maxWritesInFlight !== undefined && (!Number.isInteger(maxWritesInFlight) || maxWritesInFlight < 1)) {
     throw new Error(`maxWritesInFlight must be a positive integer, got ${String(maxWritesInFlight)}`);
   }
+  const checkMs = options.notificationCheckMs;
+  if (checkMs !== undefined && (!Number.isInteger(checkMs) || checkMs < 1 || checkMs > 2_147_483_647)) {
+    throw new Error(`notificationCheckMs must be a positive integer (milliseconds) of at most 2147483647, got ${String(checkMs)}`);
+  }
   const connectionConfig = {
     connectionString: options.connectionString,
     connectionTimeoutMillis: timeouts.connectTimeoutMs,
@@ -189,6 +207,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   };
   // An idle pooled client that loses its connection emits 'error' on the pool; without a listener it would crash the process.
   pool.on('error', onConnectionError);
+  // Every connection the pool holds, for a close that cannot wait on a silent network (pg-close.ts).
+  const pooled = new Set<pg.PoolClient>();
+  pool.on('connect', (client) => pooled.add(client));
+  pool.on('remove', (client) => pooled.delete(client));
 
   /**
    * pg-pool listens for 'error' only on idle clients: a client that is checked
@@ -216,7 +238,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   /** Connections that have run a statement of the lane (warm: their backend has loaded its caches). */
   const laneClients = new WeakSet<pg.PoolClient>();
 
+  // The role as configured (connection string, PGUSER, the OS user), for errors while no connection can be opened.
+  const role = new pgModule.Client({ connectionString: options.connectionString }).user;
   const driver: SqlDriver = {
+    ...(role ? { role } : {}),
     async query<R extends object>(text: string, params: readonly unknown[] = [], name?: string): Promise<R[]> {
       const client = await connect();
       let failure: unknown;
@@ -288,14 +313,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async exec(script) {
       await driver.query(script);
     },
-    close: () => pool.end(),
+    close: () => endWithin(pool.end(), () => pooled),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
   };
 
   try {
     await migrate(driver, { advisoryLock: true, onProgress: options.onMigrationProgress });
   } catch (error) {
-    await pool.end().catch(() => undefined);
+    await endWithin(pool.end(), () => pooled);
     throw mapPgError(error);
   }
 
@@ -316,6 +341,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     onError: onConnectionError,
     onHead: (log, head, by) => store.emitHead(log, head, by),
     onResync: () => store.emitResync(),
+    ...(options.notificationCheckMs === undefined ? {} : { checkMs: options.notificationCheckMs }),
   });
   listening.notifications = notifications;
   try {
