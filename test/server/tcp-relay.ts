@@ -12,6 +12,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  *   silently drops packets. Only timeouts can notice it.
  * - `restore()`: traffic flows again; connections held during the blackhole
  *   are dropped (as a peer that timed out would be), new ones pass.
+ * - `silence()`: the connections open now go quiet for good, without a FIN
+ *   or a reset (a NAT or firewall that forgot them); new connections pass.
  */
 export interface TcpRelay {
   port: number;
@@ -19,6 +21,7 @@ export interface TcpRelay {
   url(database: string): string;
   cut(): void;
   blackhole(): void;
+  silence(): void;
   restore(): void;
   /** Connections relayed so far, and those open now. */
   stats(): { accepted: number; open: number };
@@ -42,6 +45,14 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
       if (reset) socket.resetAndDestroy();
       else socket.destroy();
     }
+  };
+
+  /** Stop moving bytes both ways: unpipe and stop reading. What the peers send stays in buffers. */
+  const quiet = (pair: Pair): void => {
+    pair.client.unpipe();
+    pair.upstream?.unpipe();
+    pair.client.pause();
+    pair.upstream?.pause();
   };
 
   const server: Server = createServer((client) => {
@@ -72,13 +83,10 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
     },
     blackhole() {
       holding = true;
-      for (const pair of pairs) {
-        // Stop moving bytes both ways: unpipe and stop reading. What the peers send stays in buffers.
-        pair.client.unpipe();
-        pair.upstream?.unpipe();
-        pair.client.pause();
-        pair.upstream?.pause();
-      }
+      for (const pair of pairs) quiet(pair);
+    },
+    silence() {
+      for (const pair of pairs) quiet(pair);
     },
     restore() {
       holding = false;

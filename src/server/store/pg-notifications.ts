@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { endWithin } from './pg-close.ts';
 
 /**
  * The PostgreSQL store's LISTEN connection: head moves that other server
@@ -13,12 +14,17 @@ export interface NotificationListener {
   close(): Promise<void>;
 }
 
+/** How often the LISTEN connection is asked a trivial query, by default: a connection a network dropped silently answers none. */
+export const NOTIFICATION_CHECK_MS = 30_000;
+
 export function createNotificationListener(options: {
   connect: () => pg.Client;
   channel: string;
   onError: (error: Error) => void;
   onHead: (log: string, head: number, by: string | undefined) => void;
   onResync: () => void;
+  /** See NOTIFICATION_CHECK_MS; a check fails after the connection's query_timeout. */
+  checkMs?: number;
 }): NotificationListener {
   const { channel } = options;
   let listener: pg.Client | undefined;
@@ -26,6 +32,31 @@ export function createNotificationListener(options: {
   let retryTimer: NodeJS.Timeout | undefined;
   let attempt = 0;
   let connectedOnce = false;
+
+  /**
+   * A LISTEN connection only receives: one whose network went silent (no FIN,
+   * no reset) never errs, and the notifications stop without a word (TCP
+   * keepalive notices after about 11 minutes with Linux's defaults). A query
+   * now and then that gets no answer within the query timeout ends it, and it
+   * reconnects and asks for a resync.
+   */
+  let checking = false;
+  const checkTimer = setInterval(() => {
+    const client = listener;
+    if (!client || checking || closing) return;
+    checking = true;
+    client
+      .query('SELECT 1')
+      .catch((error: unknown) => {
+        if (listener !== client) return;
+        listener = undefined;
+        options.onError(error instanceof Error ? error : new Error(String(error)));
+        void endWithin(client.end(), () => [client], 0);
+        scheduleReconnect();
+      })
+      .finally(() => (checking = false));
+  }, options.checkMs ?? NOTIFICATION_CHECK_MS);
+  checkTimer.unref();
 
   const scheduleReconnect = (): void => {
     if (closing || retryTimer) return;
@@ -76,10 +107,11 @@ export function createNotificationListener(options: {
     start: connectListener,
     async close() {
       closing = true;
+      clearInterval(checkTimer);
       if (retryTimer) clearTimeout(retryTimer);
       const client = listener;
       listener = undefined;
-      if (client) await client.end().catch(() => undefined);
+      if (client) await endWithin(client.end(), () => [client]);
     },
   };
 }
