@@ -37,9 +37,8 @@ export async function handleReady(
   try {
     await withDeadline(context.store.ping(), context.timeouts.readyMs, 'readiness check');
   } catch (error) {
-    // A schema mismatch or a missing privilege says what to do about it; anything else is "the store does not answer".
-    if (error instanceof SyncError && (error.details.reason === 'schema-mismatch' || error.details.reason === 'store-permission'))
-      throw error;
+    // A schema mismatch or damage, or a missing privilege, says what to do about it; anything else is "the store does not answer".
+    if (error instanceof SyncError && SAYS_WHAT_TO_DO.has(String(error.details.reason))) throw error;
     const cause = error instanceof Error ? error.message : String(error);
     throw new SyncError('UNAVAILABLE', `The log store is not reachable: ${cause}`, {
       reason: 'store-unreachable',
@@ -49,6 +48,9 @@ export async function handleReady(
   }
   context.replier.send(request, response, 200, JSON.stringify({ status: 'ready', store: context.store.kind }));
 }
+
+/** The reasons a failed readiness check passes on as they are: each says what to do about it. */
+const SAYS_WHAT_TO_DO = new Set(['schema-mismatch', 'schema-damaged', 'store-permission']);
 
 /**
  * GET /metrics. Open when the server has no auth; with auth, only for a

@@ -269,5 +269,13 @@ export function createPushPipeline(options: PushPipelineOptions) {
       queues.set(log, [waiting]);
       void drain(log);
     },
+    /** The store closes: pushes not sent yet get 503 at once (the client sends them again); writes in flight end as they do. */
+    close(): void {
+      for (const queue of queues.values()) {
+        for (const waiting of queue.splice(0)) {
+          waiting.reject(new SyncError('UNAVAILABLE', 'The log store is closed', { reason: 'store-closed' }));
+        }
+      }
+    },
   };
 }

@@ -77,10 +77,24 @@ export function privilegesError(role: string, missing: readonly MissingPrivilege
 /** insufficient_privilege: the role may not create or alter what a set-up or a migration needs. */
 export const NOT_PERMITTED = '42501';
 
-/** The role the driver's connections log in as. */
-export async function currentRole(db: SqlExecutor): Promise<string> {
+/** The role the driver's connections log in as: asked, or as configured when no connection answers. */
+export async function currentRole(db: SqlExecutor & { readonly role?: string }): Promise<string> {
   const rows = await db.query<{ role: string }>('SELECT current_user AS role').catch(() => []);
-  return rows[0]?.role ?? 'this role';
+  return rows[0]?.role ?? db.role ?? 'this role';
+}
+
+/**
+ * The message for a role the database refuses a connection (CONNECT revoked
+ * from it or from PUBLIC), with the GRANT that gives it back; undefined for
+ * any other refusal.
+ */
+export function connectRefusal(role: string, error: unknown): string | undefined {
+  const database = /permission denied for database "?([^"\s]+)"?/.exec((error as Error | null)?.message ?? '')?.[1];
+  if (database === undefined) return undefined;
+  return (
+    `Role "${role}" may not connect to database "${database}" (CONNECT revoked). ` +
+    `As its owner: GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)};`
+  );
 }
 
 /** A set-up or migration the role may not run, said so, with what to do. */

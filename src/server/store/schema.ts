@@ -9,6 +9,7 @@ import {
   notPermitted,
   privilegesError,
   schemaObjectNames,
+  connectRefusal,
 } from './schema-access.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 
@@ -144,6 +145,26 @@ export function schemaMismatch(stored: number): SyncError {
   );
 }
 
+/**
+ * The error of a database at this server's schema version that lacks some of
+ * its tables or columns (dropped or renamed outside Chronicle): 503, since
+ * the requests are fine and the database is not, naming what is missing.
+ */
+export function schemaDamaged(missing: readonly string[], cause?: string): SyncError {
+  const what = missing.length > 0 ? `lacks ${missing.join(', ')}` : `does not match Chronicle's schema (${cause ?? 'unknown'})`;
+  return new SyncError(
+    'UNAVAILABLE',
+    `The database ${what}, at schema version ${SCHEMA_VERSION}: changed outside Chronicle? Put it back (a rename, or a restore from a backup).`,
+    { reason: 'schema-damaged', missing: [...missing], ...(cause === undefined ? {} : { cause }) },
+  );
+}
+
+/** For /ready and a statement that named a missing relation or column: the tables the database lacks, as schemaDamaged. */
+export async function checkTablesPresent(db: SqlExecutor, cause?: string): Promise<void> {
+  const missing = await missingObjects(db, SCHEMA_OBJECTS.tables);
+  if (missing.length > 0 || cause !== undefined) throw schemaDamaged(missing, cause);
+}
+
 /** Reads the database's schema version (undefined before the first migration). */
 export async function readSchemaVersion(db: SqlExecutor): Promise<number | undefined> {
   const rows = await db.query<{ version: number | string }>('SELECT version FROM chronicle_schema LIMIT 1');
@@ -226,7 +247,7 @@ export async function servingRefusal(driver: SqlDriver, error: unknown): Promise
   const message =
     missing.length > 0
       ? privilegesError(role, missing).message
-      : `Role "${role}" was refused by the database: ${(error as Error).message ?? String(error)}`;
+      : (connectRefusal(role, error) ?? `Role "${role}" was refused by the database: ${(error as Error).message ?? String(error)}`);
   return new SyncError('UNAVAILABLE', message, { reason: 'store-permission' });
 }
 

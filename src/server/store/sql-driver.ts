@@ -47,4 +47,6 @@ export interface SqlDriver extends SqlExecutor {
   close(): Promise<void>;
   /** Connection use, when the driver has a pool. */
   stats?(): PoolStats;
+  /** The role its connections log in as, when known without a query (for errors while none can be opened). */
+  readonly role?: string;
 }

@@ -4,7 +4,15 @@ import { lockLog } from './log-state.ts';
 import { moveRefusal, toLogMove } from './move-state.ts';
 import { createPushPipeline, DEFAULT_WRITES_IN_FLIGHT } from './push-pipeline.ts';
 import { NOT_PERMITTED } from './schema-access.ts';
-import { checkSchemaVersion, checkServingPrivileges, readSchemaVersion, schemaMismatch, SCHEMA_VERSION, servingRefusal } from './schema.ts';
+import {
+  checkSchemaVersion,
+  checkServingPrivileges,
+  checkTablesPresent,
+  readSchemaVersion,
+  schemaMismatch,
+  SCHEMA_VERSION,
+  servingRefusal,
+} from './schema.ts';
 import type { OrderedExecutor, SqlDriver } from './sql-driver.ts';
 import { readPull } from './read-pull.ts';
 import { FENCE_SQL, num } from './statements.ts';
@@ -80,6 +88,19 @@ export interface SqlLogStore extends LogStore {
 /** SQLSTATEs of a statement that names a table or column this server's schema has and the database's lacks (or the reverse). */
 const SCHEMA_ERRORS = new Set(['42703', '42P01']);
 
+/**
+ * A statement that named a relation or column the database lacks: a newer
+ * server migrated it (schemaMismatch), or at this version, a table or column
+ * was dropped or renamed by hand (schemaDamaged, naming what is missing).
+ */
+async function schemaExplained(driver: SqlDriver, error: unknown): Promise<SyncError | undefined> {
+  const stored = await readSchemaVersion(driver).catch(() => undefined);
+  if (stored !== undefined && stored !== SCHEMA_VERSION) return schemaMismatch(stored);
+  const cause = error instanceof Error ? error.message : String(error);
+  const damaged = await checkTablesPresent(driver, cause).catch((found: unknown) => found);
+  return damaged instanceof SyncError ? damaged : undefined;
+}
+
 export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
   const { driver, notifyChannel } = options;
   const mapError = options.mapError ?? ((e: unknown) => e);
@@ -142,8 +163,8 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
     if (mapped instanceof SyncError && mapped.code === 'UNAVAILABLE') storeErrors++;
     if (refused) return refused;
     if (typeof code === 'string' && SCHEMA_ERRORS.has(code)) {
-      const stored = await readSchemaVersion(driver).catch(() => undefined);
-      if (stored !== undefined && stored !== SCHEMA_VERSION) return schemaMismatch(stored);
+      storeErrors++;
+      return (await schemaExplained(driver, error)) ?? mapped;
     }
     return mapped;
   };
@@ -246,6 +267,7 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
       // Reachable, at this server's schema version (a newer server may have migrated the database), and
       // still allowed to write (a GRANT may have been revoked since the start).
       return guard(async () => {
+        await checkTablesPresent(driver);
         await checkSchemaVersion(driver);
         await checkServingPrivileges(driver);
       });
@@ -259,6 +281,7 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
     async close() {
       if (closed) return;
       closed = true;
+      pipeline.close();
       headListeners.clear();
       resyncListeners.clear();
       knowledge.clear();
