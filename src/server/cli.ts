@@ -76,6 +76,7 @@ Timeouts (milliseconds; every wait is bounded, a store that does not answer in t
   --pg-statement-timeout <ms> statement_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs})
   --pg-lock-timeout <ms>      lock_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.lockTimeoutMs})
   --pg-query-timeout <ms>     the client's wait for a reply (default statement timeout + 2000)
+  --pg-idle-tx-timeout <ms>   idle_in_transaction_session_timeout: frees a lost server's locks (default statement timeout)
   --pool-size <n>         PostgreSQL connections (default 10)
   --pg-writes-in-flight <n>   writes to one log sent before the last is answered (default 1: pushes
                           that arrive meanwhile go together in the next; more for a database with cores to spare)
@@ -121,6 +122,7 @@ const PG_TIMEOUT_OPTIONS = {
   'pg-statement-timeout': { type: 'string' },
   'pg-lock-timeout': { type: 'string' },
   'pg-query-timeout': { type: 'string' },
+  'pg-idle-tx-timeout': { type: 'string' },
 } as const;
 
 /** The PostgreSQL timeouts given by PG_TIMEOUT_OPTIONS' flags (the store's defaults for the rest). */
@@ -131,6 +133,7 @@ function pgTimeoutsOf(values: Partial<Record<keyof typeof PG_TIMEOUT_OPTIONS, st
     ['pg-statement-timeout', 'statementTimeoutMs'],
     ['pg-lock-timeout', 'lockTimeoutMs'],
     ['pg-query-timeout', 'queryTimeoutMs'],
+    ['pg-idle-tx-timeout', 'idleInTransactionTimeoutMs'],
   ] as const) {
     const value = values[flag];
     if (value !== undefined) timeouts[key] = positiveInt(flag, value, 0);
