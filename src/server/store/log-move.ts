@@ -1,5 +1,5 @@
 import { copyLog, type CopyContext } from './log-move-copy.ts';
-import { refuse } from './log-move-error.ts';
+import { LogMoveError, refuse } from './log-move-error.ts';
 import { verify } from './log-move-verify.ts';
 import { CHANGING, LOG_TABLES, wipe } from './log-tables.ts';
 import { toLogMove, type LogMove } from './move-state.ts';
@@ -185,7 +185,16 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
   // 1. reserve the target.
   await target.driver.transaction(async (tx) => {
     const row = await readRow(tx, log, true);
-    if (row) targetPlan(log, source, target, row, await countRows(tx, log));
+    // Checked again under the row's lock: another run of this move may have switched the target on since.
+    if (row && targetPlan(log, source, target, row, await countRows(tx, log)) === 'switched') {
+      throw refuse(
+        `Log "${log}" was switched onto "${target.name}" meanwhile (another run of this move?); run the command again to finish`,
+        {
+          log,
+          shard: target.name,
+        },
+      );
+    }
     // Resuming a copy into this target from this source: what it holds of the rows no write changes stays.
     const resuming = resumed && row?.move?.state === 'moving-in' && row.move.peer === source.name;
     await wipe(tx, log, resuming ? CHANGING : LOG_TABLES);
@@ -195,7 +204,10 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
       [log, moveId, source.name],
     );
   });
-  let frozen = false;
+  /** The step under way, for the error of a move that stops; whether the switch was sent (its outcome may be unknown). */
+  let step = 'freeze';
+  let switchSent = false;
+  const done = { head: 0, clients: 0, chunks: 0 };
   try {
     await options.onStep?.({ step: 'reserved' });
     // 2. freeze the source.
@@ -212,16 +224,20 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
       ]);
       return row.head;
     });
-    frozen = true;
+    done.head = head;
     await options.onStep?.({ step: 'frozen', head });
     // 3. copy.
+    step = 'copy';
     const copy: CopyContext = { source: source.driver, target: target.driver, log, moveId, batchEvents, batchBytes };
-    const clients = await copyLog(copy, head, options.onStep);
-    await options.onStep?.({ step: 'copied', events: head, clients });
+    done.clients = await copyLog(copy, head, options.onStep);
+    await options.onStep?.({ step: 'copied', events: head, clients: done.clients });
     // 4. verify.
-    const chunks = await verify(source.driver, target.driver, log, head, true);
-    await options.onStep?.({ step: 'verified', chunks });
+    step = 'verify';
+    done.chunks = await verify(source.driver, target.driver, log, head, true);
+    await options.onStep?.({ step: 'verified', chunks: done.chunks });
     // 5. switch: the target serves the log, then the source points at it.
+    step = 'switch';
+    switchSent = true;
     await target.driver.transaction(async (tx) => {
       const row = await readRow(tx, log, true);
       if (row?.move?.state !== 'moving-in' || row.writeId !== moveId)
@@ -232,21 +248,34 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
         `${moveId}:in`,
       ]);
     });
-    frozen = false;
+    step = 'mark the source moved';
     await markMoved(source, target, log, moveId);
     await options.onStep?.({ step: 'switched' });
-    return { log, from: source.name, to: target.name, head, clients, chunks, resumed, ms: Date.now() - started };
   } catch (error) {
-    // Not switched: undo, so the log is served from the source again.
-    if (frozen || !(await switchedOn(target, log, moveId))) await undo(source, target, log, moveId).catch(() => undefined);
-    throw error;
+    // Undone unless the switch committed (then finished), and never while that is unknown.
+    const outcome = await undo(source, target, log, moveId, switchSent);
+    if (outcome !== 'finished') throw stopped(error, step, outcome, source, target, log);
+    await options.onStep?.({ step: 'switched' });
   }
+  return { log, from: source.name, to: target.name, ...done, resumed, ms: Date.now() - started };
 }
 
-const switchedOn = async (target: MoveSide, log: string, moveId: string): Promise<boolean> => {
-  const row = await readRow(target.driver, log).catch(() => undefined);
-  return row !== undefined && row.move === undefined && row.writeId === `${moveId}:in`;
-};
+/** What undo() did: see there. */
+type UndoOutcome = 'undone' | 'finished' | 'frozen' | 'stuck' | 'switched';
+
+/** The error of a move that stopped at `step`: the cause, and where the log is served now. */
+function stopped(error: unknown, step: string, outcome: UndoOutcome, source: MoveSide, target: MoveSide, log: string): LogMoveError {
+  const cause = error instanceof Error ? error.message : String(error);
+  const where = {
+    undone: `the move was undone: "${source.name}" serves the log again`,
+    frozen: `"${target.name}" did not answer after the switch was sent, so whether it committed is unknown: the log stays frozen on "${source.name}" (pushes get 503); run the command again once "${target.name}" answers`,
+    stuck: `"${source.name}" did not answer, so the log stays frozen there (pushes get 503); run the command again once it answers`,
+    switched: `"${target.name}" serves the log, but "${source.name}" could not be marked moved; run the command again to finish`,
+    finished: '',
+  }[outcome];
+  const details: Record<string, unknown> = error instanceof LogMoveError ? error.details : {};
+  return new LogMoveError(`${cause} (step: ${step}); ${where}`, { ...details, log, step, outcome, cause });
+}
 
 /** The source becomes a tombstone, if it is still frozen by this move (its write id). */
 async function markMoved(source: MoveSide, target: MoveSide, log: string, frozenBy: string | null): Promise<void> {
@@ -260,22 +289,54 @@ async function markMoved(source: MoveSide, target: MoveSide, log: string, frozen
 }
 
 /**
- * Undoes a move that was not switched: the target's copy goes and its row
- * becomes a tombstone pointing back at the source (so that a node sent there
- * by a map changed too early finds the log where it is); the source is served
- * again.
+ * After a move stopped: undoes it if it was not switched. Under the target
+ * row's lock first, since a switch whose answer was lost may have committed:
+ *
+ * - switched on by this move: the source is marked moved (`finished`), or
+ *   stays frozen if that fails (`switched`; running the move again finishes);
+ * - still reserved by this move: its copy goes and its row becomes a tombstone
+ *   pointing back at the source (so that a node sent there by a map changed
+ *   too early finds the log where it is), then the source is served again
+ *   (`undone`);
+ * - not answering: if the switch was sent, its outcome is unknown and the
+ *   source stays frozen (`frozen`), or two databases could take writes; if
+ *   not, nothing can have switched, and the source is served again (the
+ *   target keeps a reservation that a later move clears).
  */
-async function undo(source: MoveSide, target: MoveSide, log: string, moveId: string): Promise<void> {
-  await target.driver.transaction(async (tx) => {
-    const row = await readRow(tx, log, true);
-    if (row?.move?.state !== 'moving-in' || row.writeId !== moveId) return;
-    await wipe(tx, log, LOG_TABLES);
-    await tx.query(`UPDATE chronicle_logs SET head = 0, move_state = 'moved', move_peer = $2, write_id = $3 WHERE log = $1`, [
-      log,
-      source.name,
-      `${moveId}:undone`,
-    ]);
-  });
+async function undo(source: MoveSide, target: MoveSide, log: string, moveId: string, switchSent: boolean): Promise<UndoOutcome> {
+  let onTarget: 'switched' | 'released' | 'unknown';
+  try {
+    onTarget = await target.driver.transaction(async (tx) => {
+      const row = await readRow(tx, log, true);
+      if (row && row.move === undefined && row.writeId === `${moveId}:in`) return 'switched';
+      if (row?.move?.state !== 'moving-in' || row.writeId !== moveId) return 'released'; // another run took it over
+      await wipe(tx, log, LOG_TABLES);
+      await tx.query(`UPDATE chronicle_logs SET head = 0, move_state = 'moved', move_peer = $2, write_id = $3 WHERE log = $1`, [
+        log,
+        source.name,
+        `${moveId}:undone`,
+      ]);
+      return 'released';
+    });
+  } catch {
+    onTarget = 'unknown';
+  }
+  if (onTarget === 'switched') {
+    return markMoved(source, target, log, moveId).then(
+      () => 'finished',
+      () => 'switched',
+    );
+  }
+  if (onTarget === 'unknown' && switchSent) return 'frozen';
+  const unfrozen = await unfreeze(source, target, log, moveId).then(
+    () => true,
+    () => false,
+  );
+  return unfrozen ? 'undone' : 'stuck';
+}
+
+/** The source is served again, if it is still frozen by this move. */
+async function unfreeze(source: MoveSide, target: MoveSide, log: string, moveId: string): Promise<void> {
   await source.driver.transaction(async (tx) => {
     const row = await readRow(tx, log, true);
     // Only a freeze of this move is undone: a later run of the same move may have frozen it again.
