@@ -11,7 +11,8 @@ import type { MigrationProgress } from './store/migrate-pages.ts';
 import { createPgliteStore } from './store/pglite.ts';
 import { SCHEMA_VERSION } from './store/schema.ts';
 import { parseShardMap, shardMapFromUrls, type ShardMap } from './shard-map.ts';
-import { addOverride, cannotUpdateMap } from './shard-map-file.ts';
+import { cannotUpdateMap } from './shard-map-file.ts';
+import { runMoveLog } from './move-log-command.ts';
 import { LogMoveError } from './store/log-move.ts';
 import { createPostgresStore, DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './store/postgres.ts';
 import { createShardedPostgresStore } from './store/sharded-postgres.ts';
@@ -495,29 +496,14 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
       say(`purged log ${log} from ${shardArg}: ${purged.events} events, ${purged.clients} client rows (the tombstone stays)`);
       return;
     }
-    say(`moving log ${log} to ${shardArg} (now on ${store.shardOf(log)} by the map)`);
-    // Copy progress once per 50,000 events (batches end on page boundaries, so a count rarely lands on one).
-    let reported = 0;
-    const report = await store.moveLog(log, shardArg, {
-      ...(batchEvents ? { batchEvents } : {}),
-      onStep: (step) => {
-        if (step.step === 'copying') {
-          if (Math.floor(step.copied / 50_000) === Math.floor(reported / 50_000) && step.copied !== step.head) return;
-          reported = step.copied;
-        }
-        say(`  ${JSON.stringify(step)}`);
-      },
+    process.exitCode = await runMoveLog({
+      store,
+      log,
+      to: shardArg,
+      batchEvents,
+      updateMap: args['update-map'] ? sharding.file : undefined,
+      say,
     });
-    say(
-      `moved log ${log} from ${report.from} to ${report.to}: ${report.head} events, ${report.clients} clients, ${report.chunks} checksums equal, ${report.ms} ms${report.resumed ? ' (resumed)' : ''}`,
-    );
-    say(JSON.stringify(report));
-    if (args['update-map'] && sharding.file) {
-      await addOverride(sharding.file, log, shardArg);
-      say(`${sharding.file}: override ${log} -> ${shardArg} added; send the servers SIGHUP (or restart them) to route it there directly`);
-    } else {
-      say(`add "${log}": "${shardArg}" to the overrides of every server's shard map (servers that lack it follow the tombstone meanwhile)`);
-    }
   } catch (error) {
     if (error instanceof LogMoveError) {
       console.error(`chronicle-server ${command}: ${error.message}\n${JSON.stringify(error.details)}`);

@@ -204,9 +204,10 @@ describePg('moving a log between two PostgreSQL databases under load, with the C
     let log = freshLog('stay');
     while (shardForLog(log, ['a', 'b']) !== 'a') log = freshLog('stay');
     okPush(await httpPush(nodes[0]!.url, log, new TestClient('s').next(['a', 'b'])));
+    // A move to where the log is has nothing to do (exit 0): see the next test for why.
     const same = await runCli(['move-log', '--log', log, '--to', 'a', '--shard-map', mapFile]);
-    expect(same.code).toBe(1);
-    expect(same.output).toMatch(/is already on "a"/);
+    expect(same.code, same.output).toBe(0);
+    expect(same.output).toMatch(/log \S+ is already on a: nothing to move/);
     const unknown = await runCli(['move-log', '--log', log, '--to', 'c', '--shard-map', mapFile]);
     expect(unknown.code).toBe(2);
     expect(unknown.output).toMatch(/--to must name one of the shards: a, b/);
@@ -219,5 +220,19 @@ describePg('moving a log between two PostgreSQL databases under load, with the C
       { head: '2', move_state: null },
     ]);
     expect(await query(dbs[1]!, 'SELECT log FROM chronicle_logs WHERE log = $1', [log])).toEqual([]);
+  });
+
+  it('a move that stopped before its map update is finished by running it again: the override is added', async () => {
+    let log = freshLog('rerun');
+    while (shardForLog(log, ['a', 'b']) !== 'a') log = freshLog('rerun');
+    okPush(await httpPush(nodes[0]!.url, log, new TestClient('r').next(['a', 'b', 'c'])));
+    // As if killed right after the switch: moved, map not updated.
+    const moved = await runCli(['move-log', '--log', log, '--to', 'b', '--shard-map', mapFile]);
+    expect(moved.code, moved.output).toBe(0);
+    expect(JSON.parse(await readFile(mapFile, 'utf8')).overrides?.[log]).toBeUndefined();
+    const again = await runCli(['move-log', '--log', log, '--to', 'b', '--shard-map', mapFile, '--update-map']);
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toContain(`log ${log} is already on b: nothing to move`);
+    expect(JSON.parse(await readFile(mapFile, 'utf8'))).toMatchObject({ overrides: { [log]: 'b' } });
   });
 });

@@ -263,6 +263,19 @@ const describeMoves = (name: string, open: OpenShards, describeIt: (name: string
       expect((await pushSome(store, log, client, 1)).head).toBe(5);
     });
 
+    it('refuses a move of a log the map sends where it never was, while another shard holds it: nothing changes', async () => {
+      const log = logOn('a');
+      // Written straight into b (a node with a wrong map, or a map edited by hand), never into a.
+      await store.shard('b').push(log, new TestClient('stray').next(['s', 't']));
+      for (const to of ['a', 'b']) {
+        const error = await store.moveLog(log, to).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(LogMoveError);
+        expect((error as LogMoveError).message).toMatch(/sends log "\S+" to "a", which never held it, but "b" holds its events/);
+      }
+      expect(await rowOf(store, 'a', log)).toEqual({ row: null, events: 0, clients: 0 });
+      expect(await rowOf(store, 'b', log)).toEqual({ row: { head: 2, state: null, peer: null }, events: 2, clients: 1 });
+    });
+
     it('a copy that does not verify is undone: the source serves writes again, the target points back at it', async () => {
       const log = logOn('a');
       const client = new TestClient('c');

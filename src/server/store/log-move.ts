@@ -151,7 +151,9 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
   const batchBytes = options.batchBytes ?? 8 << 20;
   if (!Number.isInteger(batchEvents) || batchEvents < 1) throw new Error('batchEvents must be a positive integer');
   if (!Number.isInteger(batchBytes) || batchBytes < 1) throw new Error('batchBytes must be a positive integer');
-  if (source.name === target.name) throw refuse(`Log "${log}" is already on "${target.name}"`, { log, shard: target.name });
+  if (source.name === target.name) {
+    throw refuse(`Log "${log}" is already on "${target.name}"`, { log, shard: target.name, reason: 'already-there' });
+  }
   await Promise.all([checkSchemaVersion(source.driver), checkSchemaVersion(target.driver)]);
 
   const sourceRow = await readRow(source.driver, log);

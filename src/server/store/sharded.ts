@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SyncError } from '../errors.ts';
 import { moveLogBetween, purgeMovedLog, type MoveLogOptions, type MoveReport } from './log-move.ts';
+import { refuse } from './log-move-error.ts';
 import { toLogMove } from './move-state.ts';
 import type { SqlLogStore } from './sql-log-store.ts';
 import type {
@@ -187,6 +188,37 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
     throw new Error(`Log "${log}" moved more than ${MAX_HOPS} times in a row: a loop?`);
   };
 
+  /**
+   * Before a move: the shard the map (and its tombstones) send the log to
+   * holds it, or no shard does (a log not written yet moves too: its
+   * tombstone keeps writers off the old database). A map that sends it where
+   * it never was, while another shard holds its events, would "move" an empty
+   * log and route it there, away from its history: refused.
+   */
+  const checkHeldWhereMapped = async (log: string, located: string): Promise<void> => {
+    const holds = async (name: string, live: boolean): Promise<boolean> => {
+      const rows = await sqlShard(name).driver.query<{ head: string | number; move_state: string | null }>(
+        'SELECT head, move_state FROM chronicle_logs WHERE log = $1',
+        [log],
+      );
+      const row = rows[0];
+      return row !== undefined && (!live || (Number(row.head) > 0 && row.move_state !== 'moved'));
+    };
+    if (await holds(located, false)) return;
+    for (const name of names) {
+      if (name !== located && (await holds(name, true))) {
+        throw refuse(
+          `The shard map sends log "${log}" to "${located}", which never held it, but "${name}" holds its events: fix the map first`,
+          {
+            log,
+            mapped: located,
+            holder: name,
+          },
+        );
+      }
+    }
+  };
+
   const store: ShardedLogStore = {
     kind: `sharded(${[...new Set([...stores.values()].map((s) => s.kind))].join(',')})`,
     shardNames: names,
@@ -249,6 +281,7 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
     async moveLog(log, to, moveOptions) {
       if (!stores.has(to)) throw new Error(`Unknown shard "${to}" (shards: ${names.join(', ')})`);
       const from = await locate(log);
+      await checkHeldWhereMapped(log, from);
       const source = sqlShard(from);
       const target = sqlShard(to);
       const report = await moveLogBetween(log, { name: from, driver: source.driver }, { name: to, driver: target.driver }, moveOptions);
