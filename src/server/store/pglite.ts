@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
@@ -12,6 +11,7 @@ import { createSqlLogStore } from './sql-log-store.ts';
 import { mapPgliteError } from './sql-errors.ts';
 import type { LogStore } from './types.ts';
 import { makeDirectory } from './make-directory.ts';
+import { takePidLock } from '../pid-lock.ts';
 
 export interface PgliteStoreOptions {
   /**
@@ -81,39 +81,17 @@ function executor(db: Queryable): SqlExecutor {
   };
 }
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return false; // a lock left by an earlier life with the same pid (containers)
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * One process per data directory: PGlite is single-process, and two of them on
- * one directory would corrupt it. The lock holds the owner's pid; a lock whose
- * process is gone (killed) is taken over.
+ * one directory would corrupt it.
  */
 async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const path = join(dataDir, 'chronicle.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new Error(`The data directory ${dataDir} is in use by process ${pid} (${path}); one server per data directory`);
-      }
-      await rm(path, { force: true });
-    }
+  const lock = await takePidLock(path);
+  if ('heldBy' in lock) {
+    throw new Error(`The data directory ${dataDir} is in use by process ${lock.heldBy} (${path}); one server per data directory`);
   }
-  throw new Error(`Could not lock the data directory ${dataDir}`);
+  return lock.release;
 }
 
 /**
