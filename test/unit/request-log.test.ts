@@ -41,6 +41,27 @@ describe('request log lines', () => {
     expect(lines[0]!.fields?.message).toContain('npm install prom-client');
   });
 
+  it('a push refused while its log is moved is a warning each time (clients retry it), a store failure an error', () => {
+    const { logger, lines } = recordingLogger();
+    const finish = createRequestFinisher({ logger, metrics: noMetrics, accessLog: false });
+    const refused = (id: string, reason: string): RequestInfo => ({
+      id,
+      start: performance.now(),
+      action: 'push',
+      status: 503,
+      code: 'UNAVAILABLE',
+      reason,
+    });
+    finish(request('/v1/logs/shop/push'), refused('p1', 'log-moving'));
+    finish(request('/v1/logs/shop/push'), refused('p2', 'log-moving'));
+    finish(request('/v1/logs/shop/push'), refused('p3', 'store-unreachable'));
+    expect(lines.map((l) => [l.level, l.message, l.fields?.reason])).toEqual([
+      ['warn', 'request refused during a log move', 'log-moving'],
+      ['warn', 'request refused during a log move', 'log-moving'],
+      ['error', 'request failed', 'store-unreachable'],
+    ]);
+  });
+
   it('each set-up reason gets its own first warning (no ws behind the live channel)', () => {
     const { logger, lines } = recordingLogger();
     const finish = createRequestFinisher({ logger, metrics: noMetrics, accessLog: false });

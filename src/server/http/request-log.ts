@@ -14,6 +14,8 @@ import { parseTarget } from './routes.ts';
  * does not hide the failure that may follow it.
  */
 const SETUP_REASONS = new Set(['metrics-unavailable', 'live-unavailable']);
+/** 503s of a log move (docs/scale-out.md): pushes wait for it, a warning rather than an error. */
+const MOVE_REASONS = new Set(['log-moving', 'log-moved']);
 /** Distinct set-up refusals remembered as logged; past this many, each is logged again (a bound, not expected). */
 const MAX_SETUP_REFUSALS = 100;
 
@@ -52,7 +54,9 @@ export function createRequestFinisher(options: { logger: Logger; metrics: Metric
       } else if (accessLog) logger.info('request refused', fields);
       return;
     }
-    if (status >= 500 || status === 0) logger.error('request failed', fields);
+    // A log being moved refuses writes for a while by design: the clients retry; not an error of the server's.
+    if (info.reason !== undefined && MOVE_REASONS.has(info.reason)) logger.warn('request refused during a log move', fields);
+    else if (status >= 500 || status === 0) logger.error('request failed', fields);
     else if (status >= 400) logger.info('request refused', fields);
     else logger.info('request', fields);
   };
