@@ -106,6 +106,26 @@ describePg('recovering from database faults', () => {
     }
   });
 
+  it('a table locked against reads (a LOCK TABLE by hand, an ALTER TABLE): /ready says 503 while pushes would wait, 200 after', async () => {
+    const store = await createPostgresStore({ connectionString: db.url });
+    const server: SyncServer = createSyncServer({ store, logger: silentLogger, limits: { rateLimit: false }, timeouts: { readyMs: 500 } });
+    const { url } = await server.listen(0, '127.0.0.1');
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      expect((await httpJson(`${url}/ready`)).status).toBe(200);
+      await admin.query('BEGIN');
+      await admin.query('LOCK TABLE chronicle_pages IN ACCESS EXCLUSIVE MODE');
+      expect(errorOf(await httpJson(`${url}/ready`))).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
+      await admin.query('COMMIT');
+      await expect.poll(async () => (await httpJson(`${url}/ready`)).status, { timeout: 10_000 }).toBe(200);
+    } finally {
+      await admin.query('ROLLBACK').catch(() => undefined);
+      await admin.end();
+      await server.close();
+    }
+  }, 30_000);
+
   it('a LISTEN connection gone silent is found by its check and replaced: head moves of other servers arrive again', async () => {
     const listening = await createPostgresStore({
       connectionString: relay.url(db.name),

@@ -87,6 +87,8 @@ export interface SqlLogStore extends LogStore {
 
 /** SQLSTATEs of a statement that names a table or column this server's schema has and the database's lacks (or the reverse). */
 const SCHEMA_ERRORS = new Set(['42703', '42P01']);
+/** For /ready: the tables every push and pull reads can be read (no lock keeps them). */
+const READABLE_SQL = 'SELECT (SELECT 1 FROM chronicle_logs LIMIT 1) AS logs, (SELECT 1 FROM chronicle_pages LIMIT 1) AS pages';
 
 /**
  * A statement that named a relation or column the database lacks: a newer
@@ -270,6 +272,9 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
         await checkTablesPresent(driver);
         await checkSchemaVersion(driver);
         await checkServingPrivileges(driver);
+        // A table locked against reads (LOCK TABLE, ALTER TABLE, VACUUM FULL) stops every push and pull:
+        // this read waits on that lock like they do, so /ready says so instead of "ready".
+        await driver.query(READABLE_SQL);
       });
     },
 
