@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgliteStore } from '../../src/server/index.ts';
+import { createPgliteStore, createPostgresStore, createShardedStore, shardForLog } from '../../src/server/index.ts';
 import { LogMoveError, moveLogBetween, type MoveSide } from '../../src/server/store/log-move.ts';
 import type { SqlDriver, SqlExecutor } from '../../src/server/store/sql-driver.ts';
 import type { SqlLogStore } from '../../src/server/store/sql-log-store.ts';
-import { freshLog, TestClient } from './helpers.ts';
+import { createTestDatabase, describePg, freshLog, TestClient } from './helpers.ts';
 import { storedEventCount } from './stored-events.ts';
 
 /**
@@ -159,5 +159,26 @@ describe('log moves under faults (two embedded databases)', () => {
     // The operator runs it again once b answers: it finds the switch committed and finishes.
     expect(await moveLogBetween(log, side('a'), side('b'))).toMatchObject({ head: 6, resumed: true });
     expect(await rowOf(a, log)).toMatchObject({ state: 'moved', peer: 'b' });
+  });
+});
+
+describePg('a shard map that names one PostgreSQL database twice', () => {
+  it('a move between the two names is refused: an empty log would end as a tombstone pointing at itself', async () => {
+    const db = await createTestDatabase();
+    const a = await createPostgresStore({ connectionString: db.url });
+    const b = await createPostgresStore({ connectionString: `${db.url}?application_name=another_spelling` });
+    const store = createShardedStore({ shards: { a, b } });
+    try {
+      let log = freshLog('twice-named');
+      while (shardForLog(log, ['a', 'b']) !== 'a') log = freshLog('twice-named');
+      const error = await store.moveLog(log, 'b').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LogMoveError);
+      expect((error as LogMoveError).message).toMatch(/"a" and "b" are the same database/);
+      // Nothing was written: the log takes pushes where the map sends it.
+      expect((await store.push(log, new TestClient('c').next(['o1']))).head).toBe(1);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
   });
 });

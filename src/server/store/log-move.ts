@@ -109,6 +109,29 @@ const countRows = async (db: SqlExecutor, log: string): Promise<{ events: number
   return { events: num(rows[0]?.events), clients: num(rows[0]?.clients) };
 };
 
+/**
+ * Whether two drivers reach one database (a shard map that names it twice,
+ * under 127.0.0.1 and localhost, say: a move would leave the log a tombstone
+ * pointing at itself). The target looks for the source's own session, by pid
+ * and start time, among its database's sessions, while the source holds it.
+ * False where sessions cannot be listed (PGlite: each is its own database).
+ */
+async function sameDatabase(source: SqlDriver, target: SqlDriver): Promise<boolean> {
+  return source
+    .transaction(async (tx) => {
+      const [me] = await tx.query<{ pid: number; started: string }>(
+        'SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE pid = pg_backend_pid() AND datname = current_database()',
+      );
+      if (!me) return false;
+      const seen = await target.query(
+        'SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2 AND datname = current_database()',
+        [me.pid, me.started],
+      );
+      return seen.length > 0;
+    })
+    .catch(() => false);
+}
+
 /** What the target's row allows: start (or redo) the copy, finish an interrupted switch, or refuse. */
 function targetPlan(
   log: string,
@@ -155,6 +178,12 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
     throw refuse(`Log "${log}" is already on "${target.name}"`, { log, shard: target.name, reason: 'already-there' });
   }
   await Promise.all([checkSchemaVersion(source.driver), checkSchemaVersion(target.driver)]);
+  if (await sameDatabase(source.driver, target.driver)) {
+    throw refuse(`Shards "${source.name}" and "${target.name}" are the same database (two spellings of one address?)`, {
+      log,
+      shards: [source.name, target.name],
+    });
+  }
 
   const sourceRow = await readRow(source.driver, log);
   if (sourceRow?.move?.state === 'moved')
