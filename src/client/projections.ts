@@ -45,22 +45,27 @@ export function createProjections(ctx: StoreContext): Projections {
       return {
         get: current,
         rebuild: (rebuildOptions) => runner.rebuild(rebuildOptions) as Promise<ProjectionSnapshot<S>>,
-        subscribe(listener) {
+        subscribe(listener, onError) {
           let last: string | undefined;
+          let stopped = false;
           // Deliveries run one after another, each reading the horizon when it starts,
           // so a slow live read can never land after a time-travel read.
           let chain = Promise.resolve();
           const deliver = () => {
             chain = chain
               .then(async () => {
+                if (stopped) return;
                 const snapshot = await current();
                 const key = `${snapshotRevision(snapshot)}|${travel.horizon() ? 'past' : 'live'}`;
-                if (key !== last) {
+                if (key !== last && !stopped) {
                   last = key;
                   listener(snapshot);
                 }
               })
-              .catch(() => undefined);
+              .catch((error: unknown) => {
+                last = undefined; // the next success is news, even if it equals the state before the failure
+                if (!stopped) onError?.(error);
+              });
           };
           const stopWatch = hub.watch((change) => {
             if (travel.horizon()) return; // frozen in the past until resume
@@ -69,6 +74,7 @@ export function createProjections(ctx: StoreContext): Projections {
           const stopTravel = travel.onTravel(() => deliver());
           deliver();
           return () => {
+            stopped = true;
             stopTravel();
             stopWatch();
           };

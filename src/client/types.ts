@@ -164,8 +164,12 @@ export interface ProjectionSnapshot<TState> {
 export interface ProjectionHandle<TState> {
   /** Catches up with the log, then returns the state. */
   get(): Promise<ProjectionSnapshot<TState>>;
-  /** Calls back with the state now and after every change; returns unsubscribe. */
-  subscribe(listener: (snapshot: ProjectionSnapshot<TState>) => void): () => void;
+  /**
+   * Calls back with the state now and after every change; returns unsubscribe.
+   * `onError` gets what a delivery failed with (a handler that threw, a fold
+   * over compacted history, a closed store); the next change tries again.
+   */
+  subscribe(listener: (snapshot: ProjectionSnapshot<TState>) => void, onError?: (error: unknown) => void): () => void;
   /** Drops the stored state and rebuilds from the whole log (handlers see isReplay: true). */
   rebuild(options?: { onProgress?(progress: ReplayProgress): void; signal?: AbortSignal }): Promise<ProjectionSnapshot<TState>>;
 }

@@ -35,11 +35,18 @@ export interface AggregateView<TState> {
 }
 
 export interface ProjectionView<TState> {
+  /** The projection's state (its initial state until the first delivery). */
   state: TState;
   /** The last event applied, or null. */
   cursor: LogCursor | null;
   applied: number;
+  /** True until the first delivery (or failure). */
   loading: boolean;
+  /**
+   * The last delivery's error (a handler that threw, a fold over compacted
+   * history, a closed store), or null; `state` is then the last one delivered.
+   */
+  error: unknown;
 }
 
 export interface TimeTravelView {
@@ -69,19 +76,43 @@ function stopQuietly(stop: () => void): void {
   }
 }
 
-function createSource<T>(initial: T, start: (emit: (value: T) => void) => () => void): Source<T> {
+/** A shared source's place in the cache (see sharedSource): taken while it has listeners, given up after. */
+interface Sharing {
+  onActive(): void;
+  onIdle(): void;
+}
+
+/**
+ * `start` subscribes to the store and returns its unsubscribe; what it throws
+ * (a closed store, an invalid id) goes to `fail`, for the view's `error`,
+ * rather than to the nearest error boundary. `onIdle` runs after the last
+ * listener left.
+ */
+function createSource<T>(
+  initial: T,
+  start: (emit: (value: T) => void) => () => void,
+  fail: (error: unknown) => T,
+  sharing: Sharing = { onActive: () => undefined, onIdle: () => undefined },
+): Source<T> {
   let value = initial;
   const listeners = new Set<() => void>();
   let stop: (() => void) | undefined;
+  const emit = (next: T): void => {
+    value = next;
+    for (const l of [...listeners]) l();
+  };
   return {
     get: () => value,
     subscribe(listener) {
       listeners.add(listener);
       if (!stop) {
-        stop = start((next) => {
-          value = next;
-          for (const l of [...listeners]) l();
-        });
+        sharing.onActive();
+        try {
+          stop = start(emit);
+        } catch (error) {
+          stop = () => undefined;
+          queueMicrotask(() => emit(fail(error)));
+        }
       }
       return () => {
         listeners.delete(listener);
@@ -89,10 +120,36 @@ function createSource<T>(initial: T, start: (emit: (value: T) => void) => () => 
           const s = stop;
           stop = undefined;
           stopQuietly(s);
+          sharing.onIdle();
         }
       };
     },
   };
+}
+
+/**
+ * One source per store and key (an aggregate's type and id, a projection's
+ * name), shared by every component that shows it: they load once, and render
+ * the same version in the same commit. A source leaves the cache once nobody
+ * listens, so a later mount starts from a fresh load, not from a stale value.
+ * Keyed by name, not by the definition object: one made during render (a new
+ * object each time) must not subscribe again on every render; the store keeps
+ * the first definition of a projection name too.
+ */
+const sharedSources = new WeakMap<HookStore, Map<string, Source<unknown>>>();
+
+function sharedSource<T>(store: HookStore, key: string, make: (sharing: Sharing) => Source<T>): Source<T> {
+  let byKey = sharedSources.get(store);
+  if (!byKey) sharedSources.set(store, (byKey = new Map()));
+  const found = byKey.get(key) as Source<T> | undefined;
+  if (found) return found;
+  const source: Source<T> = make({
+    // Started again after it went idle (StrictMode's second mount): shared again, unless another took its place.
+    onActive: () => void (byKey.has(key) || byKey.set(key, source as Source<unknown>)),
+    onIdle: () => void (byKey.get(key) === source && byKey.delete(key)),
+  });
+  byKey.set(key, source as Source<unknown>);
+  return source;
 }
 
 function useSource<T>(source: Source<T>): T {
@@ -112,22 +169,29 @@ export function useAggregate<A extends AnyAggregateDefinition>(
   aggregate: A,
   aggregateId: string,
 ): AggregateView<StateOf<A>> {
-  const source = useMemo((): Source<AggregateView<StateOf<A>>> => {
+  // The key, not the definition object, decides the source (see sharedSource); JSON keeps ids with any characters apart.
+  const key = JSON.stringify(['aggregate', aggregate.type, aggregateId]);
+  const source = sharedSource(store, key, (sharing): Source<AggregateView<StateOf<A>>> => {
     let last: AggregateView<StateOf<A>> = {
       state: aggregate.initialState() as StateOf<A>,
       version: 0,
       loading: true,
       error: null,
     };
-    return createSource(last, (emit) =>
-      store.subscribe(
-        aggregate,
-        aggregateId,
-        (result) => emit((last = { state: result.state as StateOf<A>, version: result.version, loading: false, error: null })),
-        (error) => emit((last = { ...last, loading: false, error })),
-      ),
+    const failed = (error: unknown) => (last = { ...last, loading: false, error });
+    return createSource(
+      last,
+      (emit) =>
+        store.subscribe(
+          aggregate,
+          aggregateId,
+          (result) => emit((last = { state: result.state as StateOf<A>, version: result.version, loading: false, error: null })),
+          (error) => emit(failed(error)),
+        ),
+      failed,
+      sharing,
     );
-  }, [store, aggregate, aggregateId]);
+  });
   return useSource(source);
 }
 
@@ -137,20 +201,36 @@ export function useAggregate<A extends AnyAggregateDefinition>(
  * List the projection in openStore's `projections` to keep it live.
  */
 export function useProjection<P extends AnyProjectionDefinition>(store: HookStore, definition: P): ProjectionView<ProjectionStateOf<P>> {
-  const source = useMemo(() => {
-    const initial: ProjectionView<ProjectionStateOf<P>> = {
+  const source = sharedSource(store, JSON.stringify(['projection', definition.name]), (sharing) => {
+    let last: ProjectionView<ProjectionStateOf<P>> = {
       state: definition.initialState() as ProjectionStateOf<P>,
       cursor: null,
       applied: 0,
       loading: true,
+      error: null,
     };
-    const handle = store.projection(definition);
-    return createSource(initial, (emit) =>
-      handle.subscribe((snapshot) =>
-        emit({ state: snapshot.state as ProjectionStateOf<P>, cursor: snapshot.cursor, applied: snapshot.applied, loading: false }),
-      ),
+    const failed = (error: unknown) => (last = { ...last, loading: false, error });
+    return createSource(
+      last,
+      (emit) =>
+        // The store learns of the projection when a component first shows it, not while rendering.
+        store.projection(definition).subscribe(
+          (snapshot) =>
+            emit(
+              (last = {
+                state: snapshot.state as ProjectionStateOf<P>,
+                cursor: snapshot.cursor,
+                applied: snapshot.applied,
+                loading: false,
+                error: null,
+              }),
+            ),
+          (error) => emit(failed(error)),
+        ),
+      failed,
+      sharing,
     );
-  }, [store, definition]);
+  });
   return useSource(source);
 }
 
@@ -159,7 +239,22 @@ export function useProjection<P extends AnyProjectionDefinition>(store: HookStor
  * the first status arrives. A store opened without `sync` reports 'disabled'.
  */
 export function useSyncStatus(store: HookStore): SyncStatus | null {
-  const source = useMemo(() => createSource<SyncStatus | null>(null, (emit) => store.sync.subscribe((status) => emit(status))), [store]);
+  const source = sharedSource(store, '["sync"]', (sharing) => {
+    let last = '';
+    return createSource<SyncStatus | null>(
+      null,
+      // Told after every append and confirmation: a status equal to the last one is no news (no re-render).
+      (emit) =>
+        store.sync.subscribe((status) => {
+          const text = JSON.stringify(status);
+          if (text === last) return;
+          last = text;
+          emit(status);
+        }),
+      () => null,
+      sharing,
+    );
+  });
   return useSource(source);
 }
 

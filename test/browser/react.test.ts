@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../src/client/types.ts';
 import { useAggregate, useProjection, useSyncStatus, useTimeTravel, type HookStore } from '../../src/react/index.ts';
 import { openTestStore } from '../../src/testing/index.ts';
-import { model, Order, Revenue } from '../fixtures/model.ts';
+import { ItemAdded, model, Order, Revenue } from '../fixtures/model.ts';
+import { defineProjection } from '../../src/core/index.ts';
 
 const item = (sku: string, qty = 1, price = 10) => ({ type: 'ItemAdded' as const, data: { sku, qty, price } });
 
@@ -181,6 +182,141 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
       stopProbe();
       expect(deliveredAfterUnmount).toBe(0);
       expect(text('total')).toBeUndefined();
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('show a projection’s error in its view, and a closed store’s or a bad id’s in the view, not in an error boundary', async () => {
+    const Broken = defineProjection({
+      name: 'broken',
+      events: [ItemAdded],
+      initialState: () => ({ n: 0 }),
+      handlers: {
+        ItemAdded: (state, event) => {
+          if (event.data.sku === 'bad') throw new Error('handler failed');
+          return { n: state.n + 1 };
+        },
+      },
+    });
+    const store = await openTestStore({ ...model });
+    const View = ({ id }: { id: string }) => {
+      const broken = useProjection(store, Broken);
+      const order = useAggregate(store, Order, id);
+      const failure = (error: unknown) => (error === null ? 'none' : ((error as { name?: string }).name ?? 'Error'));
+      return h(
+        'p',
+        null,
+        h('span', { 'data-testid': 'projection-error' }, broken.loading ? 'loading' : failure(broken.error)),
+        h('span', { 'data-testid': 'aggregate-error' }, order.loading ? 'loading' : failure(order.error)),
+      );
+    };
+    try {
+      await store.append('o1', [item('bad')]);
+      const text = render(h(View, { id: 'o1' }));
+      await until(() => text('projection-error') === 'Error', 'the projection’s error in its view');
+      expect(text('aggregate-error')).toBe('none');
+      const badId = render(h(View, { id: '' }));
+      await until(() => badId('aggregate-error') === 'ValidationError', 'the bad id’s error in the view');
+    } finally {
+      await store.dispose();
+    }
+    // Mounted after the store closed (views mounted before keep what they showed).
+    const Later = () => {
+      const later = useProjection(store, { ...Broken, name: 'later' });
+      const order = useAggregate(store, Order, 'o2');
+      const failure = (error: unknown) => (error as { name?: string } | null)?.name ?? 'none';
+      return h(
+        'p',
+        null,
+        h('span', { 'data-testid': 'projection-error' }, failure(later.error)),
+        h('span', { 'data-testid': 'aggregate-error' }, failure(order.error)),
+      );
+    };
+    const afterClose = render(h(Later));
+    await until(
+      () => afterClose('aggregate-error') === 'StoreClosedError' && afterClose('projection-error') === 'StoreClosedError',
+      'the closed store’s error in the view',
+    );
+  });
+
+  it('share one subscription among components showing one aggregate, and keep a definition made during render from looping', async () => {
+    const store = await openTestStore({ ...model });
+    let subscriptions = 0;
+    let renders = 0;
+    const counted: HookStore = {
+      projection: store.projection,
+      sync: store.sync,
+      timeTravel: store.timeTravel,
+      subscribe: (aggregate, aggregateId, listener, onError) => {
+        subscriptions++;
+        return store.subscribe(aggregate, aggregateId, listener, onError);
+      },
+    };
+    const Row = ({ n }: { n: number }) => {
+      renders++;
+      // A projection defined in the component (a new object every render), as a parameterised one would be.
+      const Count = defineProjection({
+        name: 'count-inline',
+        events: [ItemAdded],
+        initialState: () => ({ n: 0 }),
+        handlers: { ItemAdded: (state: { n: number }) => ({ n: state.n + 1 }) },
+      });
+      const { version } = useAggregate(counted, Order, 'shared');
+      const count = useProjection(counted, Count);
+      return h('span', { 'data-testid': `row-${n}` }, `${version}|${count.state.n}`);
+    };
+    try {
+      await store.append('shared', [item('a')]);
+      const text = render(h('div', null, ...Array.from({ length: 50 }, (_, n) => h(Row, { key: n, n }))));
+      await until(() => text('row-0') === '1|1' && text('row-49') === '1|1', 'every row');
+      await store.append('shared', [item('b'), item('c')]);
+      await until(() => Array.from({ length: 50 }, (_, n) => text(`row-${n}`)).every((t) => t === '3|3'), 'every row after the append');
+      // One subscription for the 50 rows (StrictMode mounts each effect twice: at most a second one).
+      expect(subscriptions).toBeLessThanOrEqual(2);
+      const settled = renders;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(renders).toBe(settled); // no render loop
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('re-render a sync status view only when the status changes, not for each identical one', async () => {
+    const store = await openTestStore({ ...model });
+    let renders = 0;
+    let tell: ((status: Awaited<ReturnType<typeof store.sync.status>>) => void) | undefined;
+    // The store tells its listeners after every append and confirmation, often with the status unchanged.
+    const told: HookStore = {
+      ...store,
+      subscribe: store.subscribe,
+      projection: store.projection,
+      timeTravel: store.timeTravel,
+      sync: {
+        ...store.sync,
+        subscribe: (listener) => {
+          tell = listener;
+          return () => (tell = undefined);
+        },
+      },
+    };
+    const Status = () => {
+      renders++;
+      const status = useSyncStatus(told);
+      return h('span', { 'data-testid': 'sync' }, status ? `${status.state}|${status.pending}` : 'unknown');
+    };
+    try {
+      const text = render(h(Status));
+      await until(() => tell !== undefined, 'the subscription');
+      const status = await store.sync.status();
+      tell!(status);
+      await until(() => text('sync') === 'disabled|0', 'the status');
+      const settled = renders;
+      for (let i = 0; i < 5; i++) tell!({ ...status });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(renders).toBe(settled);
+      tell!({ ...status, pending: 1 });
+      await until(() => text('sync') === 'disabled|1', 'the changed status');
     } finally {
       await store.dispose();
     }
