@@ -1,0 +1,65 @@
+import { fork, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { takePidLock } from '../../src/server/pid-lock.ts';
+
+/** The pid lock file (src/server/pid-lock.ts) that keeps a PGlite data directory and a shard map to one process at a time. */
+describe('pid lock', () => {
+  const dirs: string[] = [];
+  const fresh = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pid-lock-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it('one holder at a time in a process; released, it can be taken again; another owner’s lock is never removed', async () => {
+    const path = join(await fresh(), 'lock');
+    const first = await takePidLock(path);
+    expect('release' in first).toBe(true);
+    expect(await takePidLock(path)).toEqual({ heldBy: process.pid });
+    if ('release' in first) await first.release();
+    const second = await takePidLock(path);
+    expect('release' in second).toBe(true);
+    // A release of a lock that is no longer this owner's (replaced by hand, say) leaves it alone.
+    await writeFile(path, '1:someone-else');
+    if ('release' in second) await second.release();
+    expect(await readFile(path, 'utf8')).toBe('1:someone-else');
+  });
+
+  it('six processes racing for a lock left by a dead process: exactly one takes it over, the others see it held', async () => {
+    const dir = await fresh();
+    const path = join(dir, 'lock');
+    const log = join(dir, 'log');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // exited: its pid is a stale owner
+    await writeFile(path, String(dead));
+    const startAt = String(Date.now() + 3_000); // all six start together, once loaded
+    const script = join(import.meta.dirname, 'fixtures', 'take-lock.ts');
+    const codes = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<number | null>((resolve) => {
+            const child = fork(script, [path, log, startAt], { execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+            child.on('exit', resolve);
+          }),
+      ),
+    );
+    expect(codes).toEqual([0, 0, 0, 0, 0, 0]);
+    // Never two holders at once: the holders' in..out intervals do not overlap (a late one may take it after a release).
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    const times = new Map<string, number[]>();
+    for (const [what, pid, at] of lines.map((line) => line.split(' '))) {
+      if (what !== 'busy') times.set(pid!, [...(times.get(pid!) ?? []), Number(at)]);
+    }
+    const held = [...times.values()].map(([from, to]) => ({ from: from!, to: to! })).sort((a, b) => a.from - b.from);
+    expect(held.length).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < held.length; i++) expect(held[i]!.from).toBeGreaterThanOrEqual(held[i - 1]!.to);
+    expect(held.length + lines.filter((line) => line.startsWith('busy ')).length).toBe(6);
+    expect(await readdir(dir)).toEqual(['log']); // no lock, takeover marker or temporary file is left
+  }, 30_000);
+});
