@@ -131,7 +131,12 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
   };
 
   const pass = async () => {
-    record = (await engine.getReaction(name)) ?? (await engine.initReaction({ name, on: reaction.on, startFrom: reaction.startFrom }));
+    // Absent, or forgotten (store.forget() in another tab between this tab's registration and its lock): start as new, from now.
+    const stored = await engine.getReaction(name);
+    record =
+      stored && stored.forgottenAt === undefined
+        ? stored
+        : await engine.initReaction({ name, on: reaction.on, startFrom: reaction.startFrom });
     if (retryAsked) {
       retryAsked = false;
       await retryParked();

@@ -120,6 +120,35 @@ describe.each(modes)('store.forget ($mode)', ({ worker }) => {
     }
   });
 
+  it('a runner that meets its reaction forgotten (a forget() that raced its start) starts it again from then', async () => {
+    const name = uniqueStoreName('forget-race');
+    const Notify = defineReaction({ name: 'notify', events: [ItemAdded], origin: 'any', handlers: { ItemAdded: () => undefined } });
+    const store = await open(name, { reactions: [Notify] });
+    try {
+      await importAll(store, history({ pages: 1, perPage: 10, orders: 2 }));
+      await eventually(async () => expect((await store.reactions.status())[0]).toMatchObject({ confirmedThrough: 10 }));
+      // What forget() in another tab leaves, written while this tab had registered the reaction but not yet run it.
+      const db = await openChronicleDb(name, { onGone: () => undefined });
+      try {
+        const record = (await db.get('reactions', 'notify'))!;
+        await db.put('reactions', { ...record, forgottenAt: Date.now() }, 'notify');
+      } finally {
+        db.close();
+      }
+      await importAll(store, history({ pages: 1, perPage: 10, orders: 2, start: 11 }));
+      // The runner's next pass starts it as new: listed again, and its checkpoint holds compaction again.
+      await eventually(async () => expect(await store.reactions.status()).toEqual([expect.objectContaining({ name: 'notify' })]));
+      const check = await openChronicleDb(name, { onGone: () => undefined });
+      try {
+        expect((await check.get('reactions', 'notify'))!.forgottenAt).toBeUndefined();
+      } finally {
+        check.close();
+      }
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('lets go of a stopped replay job: compaction passes its checkpoint and a rerun starts from the start', async () => {
     const store = await open(uniqueStoreName('forget-job'));
     try {
