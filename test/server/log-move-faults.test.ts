@@ -64,36 +64,41 @@ describe('log moves under faults (two embedded databases)', () => {
     await b?.close();
   });
 
-  it('a second run of the move that reaches the target after the first switched it on refuses, and wipes nothing', async () => {
-    const log = freshLog('twice');
-    await pushSome(a, log, new TestClient('c'), 12);
-    // The second run reads both sides, then its first transaction on the target waits...
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let held = false;
-    const slowTarget: SqlDriver = {
-      ...b.driver,
-      async transaction(fn) {
-        if (!held) {
-          held = true;
-          await gate;
-        }
-        return b.driver.transaction(fn);
-      },
-    };
-    const second = moveLogBetween(log, side('a'), side('b', slowTarget)).catch((error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    // ...while the first run moves the log, and the target takes writes.
-    expect(await moveLogBetween(log, side('a'), side('b'))).toMatchObject({ head: 12 });
-    expect((await pushSome(b, log, new TestClient('after'), 5)).head).toBe(17);
-    release();
-    const refused = await second;
-    expect(refused).toBeInstanceOf(LogMoveError);
-    expect((refused as LogMoveError).message).toMatch(/switched onto "b" meanwhile/);
-    expect(await rowOf(b, log)).toEqual({ head: 17, state: null, peer: null });
-    expect(await storedEventCount(b.driver, log)).toBe(17);
-    expect(await rowOf(a, log)).toMatchObject({ state: 'moved', peer: 'b' });
-  });
+  it.each([12, 0])(
+    'a second run of the move that reaches the target after the first switched it on refuses, and wipes nothing (%i events)',
+    async (events) => {
+      const log = freshLog('twice');
+      if (events > 0) await pushSome(a, log, new TestClient('c'), events);
+      // The second run reads both sides, then its first transaction on the target waits...
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let held = false;
+      const slowTarget: SqlDriver = {
+        ...b.driver,
+        async transaction(fn) {
+          if (!held) {
+            held = true;
+            await gate;
+          }
+          return b.driver.transaction(fn);
+        },
+      };
+      const second = moveLogBetween(log, side('a'), side('b', slowTarget)).catch((error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // ...while the first run moves the log, and the target takes writes.
+      expect(await moveLogBetween(log, side('a'), side('b'))).toMatchObject({ head: events });
+      // The target takes writes (an empty log's stays empty: its row is all that says it serves the log).
+      const after = events > 0 ? 5 : 0;
+      if (after > 0) expect((await pushSome(b, log, new TestClient('after'), after)).head).toBe(events + after);
+      release();
+      const refused = await second;
+      expect(refused).toBeInstanceOf(LogMoveError);
+      expect((refused as LogMoveError).message).toMatch(/switched onto "b" meanwhile/);
+      expect(await rowOf(b, log)).toEqual({ head: events + after, state: null, peer: null });
+      expect(await storedEventCount(b.driver, log)).toBe(events + after);
+      expect(await rowOf(a, log)).toMatchObject({ state: 'moved', peer: 'b' });
+    },
+  );
 
   it('a switch that committed but whose answer was lost is finished, not undone: one database serves the log', async () => {
     const log = freshLog('lost-answer');

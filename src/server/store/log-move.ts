@@ -112,24 +112,22 @@ const countRows = async (db: SqlExecutor, log: string): Promise<{ events: number
 /**
  * Whether two drivers reach one database (a shard map that names it twice,
  * under 127.0.0.1 and localhost, say: a move would leave the log a tombstone
- * pointing at itself). The target looks for the source's own session, by pid
- * and start time, among its database's sessions, while the source holds it.
- * False where sessions cannot be listed (PGlite: each is its own database).
+ * pointing at itself): the same server (its start time) and database (its
+ * oid). False where that cannot be read.
  */
 async function sameDatabase(source: SqlDriver, target: SqlDriver): Promise<boolean> {
-  return source
-    .transaction(async (tx) => {
-      const [me] = await tx.query<{ pid: number; started: string }>(
-        'SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE pid = pg_backend_pid() AND datname = current_database()',
+  // The server's start time (to the microsecond) and the database's oid: any role may read both.
+  const identity = (db: SqlDriver) =>
+    db
+      .query<{ id: string }>(
+        "SELECT pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database())::text AS id",
+      )
+      .then(
+        (rows) => rows[0]?.id,
+        () => undefined,
       );
-      if (!me) return false;
-      const seen = await target.query(
-        'SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2 AND datname = current_database()',
-        [me.pid, me.started],
-      );
-      return seen.length > 0;
-    })
-    .catch(() => false);
+  const [a, b] = await Promise.all([identity(source), identity(target)]);
+  return a !== undefined && a === b;
 }
 
 /** What the target's row allows: start (or redo) the copy, finish an interrupted switch, or refuse. */
@@ -160,7 +158,8 @@ function targetPlan(
   }
   if (row.move?.state === 'moved') return 'copy'; // a tombstone of an earlier move away from the target: its rows are stale
   if (row.move?.state === 'moving-out') throw refuse(`Log "${log}" is being moved out of "${target.name}"`, { log, shard: target.name });
-  if (row.head === 0 && rows.events === 0 && rows.clients === 0) return 'copy'; // an empty row (nothing was ever stored there)
+  // An empty row (nothing was ever stored there), unless a move switched it on (an empty log's move): that one serves the log.
+  if (row.head === 0 && rows.events === 0 && rows.clients === 0 && !row.writeId?.endsWith(':in')) return 'copy';
   return 'switched';
 }
 
@@ -292,7 +291,7 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
 }
 
 /** What undo() did: see there. */
-type UndoOutcome = 'undone' | 'finished' | 'frozen' | 'stuck' | 'switched';
+type UndoOutcome = 'undone' | 'elsewhere' | 'finished' | 'frozen' | 'stuck' | 'switched';
 
 /** The error of a move that stopped at `step`: the cause, and where the log is served now. */
 function stopped(error: unknown, step: string, outcome: UndoOutcome, source: MoveSide, target: MoveSide, log: string): LogMoveError {
@@ -300,6 +299,7 @@ function stopped(error: unknown, step: string, outcome: UndoOutcome, source: Mov
   const where = {
     undone: `the move was undone: "${source.name}" serves the log again`,
     frozen: `"${target.name}" did not answer after the switch was sent, so whether it committed is unknown: the log stays frozen on "${source.name}" (pushes get 503); run the command again once "${target.name}" answers`,
+    elsewhere: `"${source.name}" was not frozen by this run (it stopped before, or another run of the move or a finished move holds it): it is as it was`,
     stuck: `"${source.name}" did not answer, so the log stays frozen there (pushes get 503); run the command again once it answers`,
     switched: `"${target.name}" serves the log, but "${source.name}" could not be marked moved; run the command again to finish`,
     finished: '',
@@ -328,7 +328,7 @@ async function markMoved(source: MoveSide, target: MoveSide, log: string, frozen
  * - still reserved by this move: its copy goes and its row becomes a tombstone
  *   pointing back at the source (so that a node sent there by a map changed
  *   too early finds the log where it is), then the source is served again
- *   (`undone`);
+ *   (`undone`), if this run froze it (`elsewhere` if not);
  * - not answering: if the switch was sent, its outcome is unknown and the
  *   source stays frozen (`frozen`), or two databases could take writes; if
  *   not, nothing can have switched, and the source is served again (the
@@ -359,23 +359,23 @@ async function undo(source: MoveSide, target: MoveSide, log: string, moveId: str
     );
   }
   if (onTarget === 'unknown' && switchSent) return 'frozen';
-  const unfrozen = await unfreeze(source, target, log, moveId).then(
-    () => true,
-    () => false,
+  return unfreeze(source, target, log, moveId).then(
+    (unfrozen) => (unfrozen ? 'undone' : 'elsewhere'),
+    () => 'stuck',
   );
-  return unfrozen ? 'undone' : 'stuck';
 }
 
-/** The source is served again, if it is still frozen by this move. */
-async function unfreeze(source: MoveSide, target: MoveSide, log: string, moveId: string): Promise<void> {
-  await source.driver.transaction(async (tx) => {
+/** The source is served again, if it is still frozen by this move; false when it was not (another run's, or moved). */
+async function unfreeze(source: MoveSide, target: MoveSide, log: string, moveId: string): Promise<boolean> {
+  return source.driver.transaction(async (tx) => {
     const row = await readRow(tx, log, true);
     // Only a freeze of this move is undone: a later run of the same move may have frozen it again.
-    if (row?.move?.state !== 'moving-out' || row.move.peer !== target.name || row.writeId !== moveId) return;
+    if (row?.move?.state !== 'moving-out' || row.move.peer !== target.name || row.writeId !== moveId) return false;
     await tx.query(`UPDATE chronicle_logs SET move_state = NULL, move_peer = NULL, write_id = $2 WHERE log = $1`, [
       log,
       `${moveId}:undone`,
     ]);
+    return true;
   });
 }
 
