@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { link, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 
 /**
  * A lock file that holds its owner's pid: one process at a time (a PGlite
@@ -13,6 +13,9 @@ import { link, readFile, rm, writeFile } from 'node:fs/promises';
  * earlier and might remove a fresh one. Release deletes the file only if it
  * is still this owner's.
  */
+
+/** A takeover marker older than this was left by a process killed while taking a stale lock over. */
+const TAKEOVER_MS = 10_000;
 
 /** Locks this process holds, by path: its own pid is no proof of a stale lock while it holds one there. */
 const heldHere = new Set<string>();
@@ -37,8 +40,9 @@ export async function takePidLock(path: string): Promise<{ release: () => Promis
   const mine = `${path}.${unique()}`;
   await writeFile(mine, token, { flag: 'wx' });
   try {
-    // Bounded: each turn either takes the lock, finds it held, or sees a stale one removed (here or by another process).
-    for (let attempt = 0; attempt < 100; attempt++) {
+    // Bounded: each turn either takes the lock, finds it held, or sees a stale one removed (here or by another
+    // process); a takeover marker left by a killed process goes after TAKEOVER_MS.
+    for (const started = Date.now(); Date.now() - started < 2 * TAKEOVER_MS;) {
       try {
         await link(mine, path);
         heldHere.add(path);
@@ -70,7 +74,14 @@ async function claimStale(path: string, stale: string): Promise<boolean> {
   try {
     await writeFile(marker, String(process.pid), { flag: 'wx' });
   } catch {
-    return false; // another process is taking it over: wait, then look again
+    // Another process is taking it over: wait, then look again. One killed while doing so left its marker:
+    // a takeover takes milliseconds, so a marker this old is that, and goes.
+    const since = await stat(marker).then(
+      (found) => Date.now() - found.mtimeMs,
+      () => 0,
+    );
+    if (since > TAKEOVER_MS) await rm(marker, { force: true });
+    return false;
   }
   try {
     if ((await readFile(path, 'utf8').catch(() => undefined)) === stale) await rm(path, { force: true });

@@ -1,5 +1,6 @@
 import { fork, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -29,6 +30,22 @@ describe('pid lock', () => {
     await writeFile(path, '1:someone-else');
     if ('release' in second) await second.release();
     expect(await readFile(path, 'utf8')).toBe('1:someone-else');
+  });
+
+  it('takes over a stale lock whose takeover a killed process left half done (its marker), once the marker is old', async () => {
+    const dir = await fresh();
+    const path = join(dir, 'lock');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = `${dead}:left`;
+    await writeFile(path, stale);
+    const marker = `${path}.takeover.${createHash('sha256').update(stale).digest('hex').slice(0, 16)}`;
+    await writeFile(marker, String(dead));
+    const old = new Date(Date.now() - 60_000);
+    await utimes(marker, old, old);
+    const lock = await takePidLock(path);
+    expect('release' in lock).toBe(true);
+    if ('release' in lock) await lock.release();
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('six processes racing for a lock left by a dead process: exactly one takes it over, the others see it held', async () => {
