@@ -17,6 +17,15 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000) {
   }
 }
 
+/** The store as the hooks see it, with some of its parts replaced (to count or feed what they get). */
+const hookStore = (store: HookStore, parts: Partial<HookStore>): HookStore => ({
+  subscribe: store.subscribe,
+  projection: store.projection,
+  sync: store.sync,
+  timeTravel: store.timeTravel,
+  ...parts,
+});
+
 async function entries(store: { scan(): AsyncIterable<LogEntry[]> }): Promise<LogEntry[]> {
   const out: LogEntry[] = [];
   for await (const batch of store.scan()) out.push(...batch);
@@ -134,10 +143,7 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
       let live = 0;
       let deliveredAfterUnmount = 0;
       let unmounted = false;
-      const counted: HookStore = {
-        projection: store.projection,
-        sync: store.sync,
-        timeTravel: store.timeTravel,
+      const counted = hookStore(store, {
         subscribe: (aggregate, aggregateId, listener, onError) => {
           live++;
           const stop = store.subscribe(
@@ -154,7 +160,7 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
             stop();
           };
         },
-      };
+      });
       const Only = ({ id }: { id: string }) => {
         const { state, version } = useAggregate(counted, Order, id);
         return h(
@@ -244,15 +250,12 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
     const store = await openTestStore({ ...model });
     let subscriptions = 0;
     let renders = 0;
-    const counted: HookStore = {
-      projection: store.projection,
-      sync: store.sync,
-      timeTravel: store.timeTravel,
+    const counted = hookStore(store, {
       subscribe: (aggregate, aggregateId, listener, onError) => {
         subscriptions++;
         return store.subscribe(aggregate, aggregateId, listener, onError);
       },
-    };
+    });
     const Row = ({ n }: { n: number }) => {
       renders++;
       // A projection defined in the component (a new object every render), as a parameterised one would be.
@@ -287,11 +290,7 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
     let renders = 0;
     let tell: ((status: Awaited<ReturnType<typeof store.sync.status>>) => void) | undefined;
     // The store tells its listeners after every append and confirmation, often with the status unchanged.
-    const told: HookStore = {
-      ...store,
-      subscribe: store.subscribe,
-      projection: store.projection,
-      timeTravel: store.timeTravel,
+    const told = hookStore(store, {
       sync: {
         ...store.sync,
         subscribe: (listener) => {
@@ -299,7 +298,7 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
           return () => (tell = undefined);
         },
       },
-    };
+    });
     const Status = () => {
       renders++;
       const status = useSyncStatus(told);

@@ -33,6 +33,23 @@ describePg('recovering from database faults', () => {
     const { hostname, port } = new URL(PG_BASE_URL);
     relay = await startTcpRelay({ host: hostname, port: Number(port || 5432) });
   });
+  /** An in-process server on the test database, and an admin connection to change the database under it. */
+  const serveWithAdmin = async (timeouts: { readyMs?: number } = {}) => {
+    const store = await createPostgresStore({ connectionString: db.url });
+    const server: SyncServer = createSyncServer({ store, logger: silentLogger, limits: { rateLimit: false }, timeouts });
+    const { url } = await server.listen(0, '127.0.0.1');
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    return {
+      url,
+      admin,
+      close: async () => {
+        await admin.end();
+        await server.close();
+      },
+    };
+  };
+
   afterAll(async () => {
     killChildren();
     await relay?.close();
@@ -76,11 +93,7 @@ describePg('recovering from database faults', () => {
   }, 30_000);
 
   it('a table dropped or renamed by hand: 503 schema-damaged naming it, /ready says so, and all is well once it is back', async () => {
-    const store = await createPostgresStore({ connectionString: db.url });
-    const server: SyncServer = createSyncServer({ store, logger: silentLogger, limits: { rateLimit: false } });
-    const { url } = await server.listen(0, '127.0.0.1');
-    const admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
+    const { url, admin, close } = await serveWithAdmin();
     try {
       const log = freshLog('damaged');
       const client = new TestClient('damaged');
@@ -101,17 +114,12 @@ describePg('recovering from database faults', () => {
       const retried = client.nextClientSeq - 1;
       expect((await httpPush(url, log, { ...new TestClient('damaged').next(['o1', 'o1']), from: 1, to: retried })).status).toBe(200);
     } finally {
-      await admin.end();
-      await server.close();
+      await close();
     }
   });
 
   it('a table locked against reads (a LOCK TABLE by hand, an ALTER TABLE): /ready says 503 while pushes would wait, 200 after', async () => {
-    const store = await createPostgresStore({ connectionString: db.url });
-    const server: SyncServer = createSyncServer({ store, logger: silentLogger, limits: { rateLimit: false }, timeouts: { readyMs: 500 } });
-    const { url } = await server.listen(0, '127.0.0.1');
-    const admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
+    const { url, admin, close } = await serveWithAdmin({ readyMs: 500 });
     try {
       expect((await httpJson(`${url}/ready`)).status).toBe(200);
       await admin.query('BEGIN');
@@ -121,8 +129,7 @@ describePg('recovering from database faults', () => {
       await expect.poll(async () => (await httpJson(`${url}/ready`)).status, { timeout: 10_000 }).toBe(200);
     } finally {
       await admin.query('ROLLBACK').catch(() => undefined);
-      await admin.end();
-      await server.close();
+      await close();
     }
   }, 30_000);
 

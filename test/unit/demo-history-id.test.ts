@@ -1,21 +1,14 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../fixtures/temp-dirs.ts';
 import { historyIdOf, holdsData } from '../../demo/history-id.ts';
 import { storeName } from '../../demo/src/store.ts';
 
 /** The demo's server history id, which names the app's local store (demo/history-id.ts). */
 describe('demo history id', () => {
-  const dirs: string[] = [];
-  const fresh = async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'demo-history-'));
-    dirs.push(dir);
-    return dir;
-  };
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-  });
+  const fresh = tempDirs('demo-history-');
 
   it('makes an id for a new directory and keeps it', async () => {
     const dir = await fresh();

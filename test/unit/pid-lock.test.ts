@@ -1,22 +1,14 @@
 import { fork, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { takePidLock } from '../../src/server/pid-lock.ts';
+import { tempDirs } from '../fixtures/temp-dirs.ts';
 
 /** The pid lock file (src/server/pid-lock.ts) that keeps a PGlite data directory and a shard map to one process at a time. */
 describe('pid lock', () => {
-  const dirs: string[] = [];
-  const fresh = async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pid-lock-'));
-    dirs.push(dir);
-    return dir;
-  };
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-  });
+  const fresh = tempDirs('pid-lock-');
 
   it('one holder at a time in a process; released, it can be taken again; another owner’s lock is never removed', async () => {
     const path = join(await fresh(), 'lock');

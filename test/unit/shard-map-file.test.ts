@@ -1,23 +1,19 @@
 import { fork } from 'node:child_process';
-import { lstat, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../fixtures/temp-dirs.ts';
 import { addOverride } from '../../src/server/shard-map-file.ts';
 
 /** `move-log --update-map`'s rewrite of the shard map file (src/server/shard-map-file.ts). */
 describe('shard map file updates', () => {
-  const dirs: string[] = [];
+  const fresh = tempDirs('shard-map-');
   const mapIn = async (): Promise<{ dir: string; file: string }> => {
-    const dir = await mkdtemp(join(tmpdir(), 'shard-map-'));
-    dirs.push(dir);
+    const dir = await fresh();
     const file = join(dir, 'shards.json');
     await writeFile(file, JSON.stringify({ shards: { a: 'postgres://x/a', b: 'postgres://x/b' }, overrides: {} }));
     return { dir, file };
   };
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-  });
 
   it('updates a symlinked map where it lives, and keeps the link', async () => {
     const { dir, file } = await mapIn();

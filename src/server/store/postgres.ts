@@ -138,8 +138,6 @@ export function unavailability(error: unknown): 'timeout' | 'unavailable' | unde
   return lost ? 'unavailable' : undefined;
 }
 
-export const isUnavailable = (error: unknown): boolean => unavailability(error) !== undefined;
-
 /** Connection-level failures become UNAVAILABLE (503): the client may retry the same request. */
 export function mapPgError(error: unknown): unknown {
   if (error instanceof SyncError) return error;
