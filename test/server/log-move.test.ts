@@ -276,6 +276,27 @@ const describeMoves = (name: string, open: OpenShards, describeIt: (name: string
       expect(await rowOf(store, 'b', log)).toEqual({ row: { head: 2, state: null, peer: null }, events: 2, clients: 1 });
     });
 
+    it('a callback that throws at the "switched" step gets its own error back once: the move is done, not reported as stopped', async () => {
+      const log = logOn('a');
+      const client = new TestClient('c');
+      await pushSome(store, log, client, 3);
+      const switched: MoveStep[] = [];
+      const error = await store
+        .moveLog(log, 'b', {
+          onStep: (step) => {
+            if (step.step !== 'switched') return;
+            switched.push(step);
+            throw new Error('the dashboard is down');
+          },
+        })
+        .catch((e: unknown) => e);
+      expect(error).not.toBeInstanceOf(LogMoveError);
+      expect((error as Error).message).toBe('the dashboard is down');
+      expect(switched).toHaveLength(1);
+      expect(await rowOf(store, 'a', log)).toMatchObject({ row: { head: 3, state: 'moved', peer: 'b' } });
+      expect(await rowOf(store, 'b', log)).toMatchObject({ row: { head: 3, state: null }, events: 3 });
+      expect((await pushSome(store, log, client, 1)).positions[0]!.position).toBe(4);
+    });
     it('a copy that does not verify is undone: the source serves writes again, the target points back at it', async () => {
       const log = logOn('a');
       const client = new TestClient('c');

@@ -66,7 +66,7 @@ export interface MoveLogOptions {
   batchEvents?: number;
   /** Bytes of page text (or range ids) per copy transaction at most, unless one row alone holds more (default 8 MiB). */
   batchBytes?: number;
-  /** Called after each step; a failure it throws before the switch undoes the move. */
+  /** Called after each step; a failure it throws before the switch undoes the move; one it throws at 'switched' (the move is done) is rethrown as it is. */
   onStep?: (step: MoveStep) => void | Promise<void>;
 }
 
@@ -280,13 +280,14 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
     });
     step = 'mark the source moved';
     await markMoved(source, target, log, moveId);
-    await options.onStep?.({ step: 'switched' });
   } catch (error) {
     // Undone unless the switch committed (then finished), and never while that is unknown.
     const outcome = await undo(source, target, log, moveId, switchSent);
     if (outcome !== 'finished') throw stopped(error, step, outcome, source, target, log);
-    await options.onStep?.({ step: 'switched' });
   }
+  // Outside the try: the move is done, so a callback that throws now is the caller's error as it is,
+  // not a stopped move to undo (which used to say "could not be marked moved" of a finished move).
+  await options.onStep?.({ step: 'switched' });
   return { log, from: source.name, to: target.name, ...done, resumed, ms: Date.now() - started };
 }
 
