@@ -86,6 +86,10 @@ describe('GET /metrics', () => {
     expect(sample(text, 'chronicle_db_errors_total')).toBe(0);
     expect(text).toMatch(/^chronicle_process_resident_memory_bytes \d+/m);
     await live.close();
+    // A scrape is counted with its own status (it was counted as status "0").
+    const again = await (await fetch(`${url}/metrics`)).text();
+    expect(sample(again, 'chronicle_http_requests_total{action="metrics",status="200"}')).toBe(1);
+    expect(again).not.toMatch(/action="metrics",status="0"/);
   });
 
   it('with auth configured, /metrics needs a principal that may read every log', async () => {

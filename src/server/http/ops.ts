@@ -4,6 +4,7 @@ import { grantsEveryLog, type Principal } from '../auth.ts';
 import { SyncError } from '../errors.ts';
 import type { HandlerContext } from './context.ts';
 import { withDeadline } from './deadline.ts';
+import { requestInfo } from './request-context.ts';
 
 /**
  * The operator's endpoints: /health (liveness, no store access), /ready (the
@@ -75,6 +76,9 @@ export async function handleMetrics(
   const rendered = await context.metrics.render();
   if ('unavailable' in rendered) throw new SyncError('UNAVAILABLE', rendered.unavailable, { reason: 'metrics-unavailable' });
   if (response.headersSent) return;
+  // The request's own status, for the request log and chronicle_http_requests_total (send() sets it for JSON replies).
+  const info = requestInfo(request);
+  if (info) info.status = 200;
   response.writeHead(200, {
     'content-type': rendered.contentType,
     'cache-control': 'no-store',
