@@ -17,8 +17,11 @@ export interface Principal {
 
 /**
  * Maps a request to a principal, or null when it carries no valid credentials
- * (the server replies 401). To give a more precise reason, throw
- * `new SyncError('UNAUTHORIZED', reason)`. May be async.
+ * (the server replies 401). To say why, throw
+ * `new SyncError('UNAUTHORIZED', message, { reason })`: the reply carries both.
+ * May be async; one that has not settled within `timeouts.authMs` gets 503
+ * (reason "auth-timeout"). What it returns is checked (checkPrincipal): a
+ * grant written as a string other than "*" is a server error, never a grant.
  */
 export type Authenticate = (request: IncomingMessage) => Principal | null | Promise<Principal | null>;
 
@@ -31,7 +34,10 @@ export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', read: '*', 
 
 export function grants(grant: LogGrant, log: string): boolean {
   if (grant === '*') return true;
-  for (const entry of grant) {
+  // A principal is checked where it is made (checkPrincipal); anything else that gets here grants nothing.
+  if (!Array.isArray(grant)) return false;
+  for (const entry of grant as readonly unknown[]) {
+    if (typeof entry !== 'string') continue;
     if (entry === '*' || entry === log) return true;
     if (entry.endsWith('*') && log.startsWith(entry.slice(0, -1))) return true;
   }
@@ -40,7 +46,51 @@ export function grants(grant: LogGrant, log: string): boolean {
 
 /** Whether a grant covers every log: '*', or a list holding the entry '*' (which grants() reads the same way). */
 export function grantsEveryLog(grant: LogGrant): boolean {
-  return grant === '*' || grant.includes('*');
+  return grant === '*' || (Array.isArray(grant) && grant.includes('*'));
+}
+
+/** A grant as a principal must hold it, or undefined: '*' or an array of log names and prefixes. */
+function toGrant(value: unknown): LogGrant | undefined {
+  if (value === '*') return '*';
+  if (Array.isArray(value) && value.every((entry) => typeof entry === 'string')) return value as string[];
+  return undefined;
+}
+
+/**
+ * What an auth hook returned, checked: a principal (a non-empty string id,
+ * `read` and `write` each "*" or an array of log names), or null when the
+ * request has no valid credentials. Anything else throws an Error that says
+ * what is wrong with it: a grant such as `read: 'acme-*'` (a string, not a
+ * list) must not be read character by character into "every log".
+ */
+export function checkPrincipal(value: unknown): Principal | null {
+  if (value === null || value === undefined) return null;
+  const what = describe(value);
+  if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`the auth hook returned ${what}, not a principal or null`);
+  const { id, read, write } = value as Record<string, unknown>;
+  if (typeof id !== 'string' || id.length === 0)
+    throw new Error(`the auth hook returned a principal whose id is ${describe(id)}, not a non-empty string`);
+  const readGrant = toGrant(read);
+  const writeGrant = toGrant(write);
+  for (const [key, given, grant] of [
+    ['read', read, readGrant],
+    ['write', write, writeGrant],
+  ] as const) {
+    if (grant === undefined)
+      throw new Error(
+        `the auth hook returned principal "${id}" whose ${key} is ${describe(given)}: it must be "*" or an array of log names`,
+      );
+  }
+  return value as Principal;
+}
+
+/** A value, briefly, for an error message (a hook's mistake, not a secret). */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
 }
 
 /** The token of a request: `Authorization: Bearer <token>`, else `?token=<token>` (browsers cannot set WebSocket headers). */
@@ -51,8 +101,13 @@ export function requestToken(request: IncomingMessage): string | undefined {
     if (match) return match[1]!.trim();
     throw new SyncError('UNAUTHORIZED', 'The Authorization header must be "Bearer <token>"', { reason: 'malformed-authorization' });
   }
-  const url = new URL(request.url ?? '/', 'http://localhost');
-  return url.searchParams.get('token') ?? undefined;
+  // Only the query string is read: a request line with a whole URL ("GET http://host:99999/...") is no
+  // URL that new URL() accepts, and it must get 401, not a parse failure.
+  const target = request.url ?? '';
+  const query = target.indexOf('?');
+  if (query < 0) return undefined;
+  const hash = target.indexOf('#', query);
+  return new URLSearchParams(target.slice(query + 1, hash < 0 ? undefined : hash)).get('token') ?? undefined;
 }
 
 const digest = (token: string): string => createHash('sha256').update(token).digest('hex');
@@ -61,7 +116,8 @@ const digest = (token: string): string => createHash('sha256').update(token).dig
 export function bearerTokens(tokens: TokenMap): Authenticate {
   const byDigest = new Map<string, Principal>();
   let n = 0;
-  for (const [token, grant] of Object.entries(tokens)) {
+  // Tokens given in code are checked as a tokens file is: a grant of 'acme-*' (not ['acme-*']) is refused here.
+  for (const [token, grant] of Object.entries(parseTokenMap(tokens))) {
     if (!token) throw new Error('An empty bearer token is not allowed');
     n++;
     byDigest.set(digest(token), {
@@ -86,7 +142,7 @@ export function bearerTokens(tokens: TokenMap): Authenticate {
 /** Checks a token file's shape; returns the map or throws an Error that says what is wrong. */
 export function parseTokenMap(value: unknown): TokenMap {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error('The tokens file must hold an object: { "<token>": { "read": [...], "write": [...] } }');
+    throw new Error('The tokens must be an object: { "<token>": { "read": [...], "write": [...] } }');
   }
   const out: TokenMap = {};
   for (const [token, grant] of Object.entries(value as Record<string, unknown>)) {

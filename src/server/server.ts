@@ -111,6 +111,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     authenticate,
     rateLimiter: limits.rateLimit ? createRateLimiter(limits.rateLimit) : undefined,
     rateLimitKey: options.rateLimitKey,
+    authMs: timeouts.authMs,
   });
   const hub = createLiveHub(store, logger, options.livePingIntervalMs ?? 30_000);
 
@@ -200,7 +201,15 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
           next();
         }
       : undefined;
-    route(request, response, info, passOn).catch((error: unknown) => replier.sendError(request, response, error));
+    route(request, response, info, passOn).catch((error: unknown) => {
+      try {
+        replier.sendError(request, response, error);
+      } catch (failure) {
+        // Never an unhandled rejection (it would end the process for every other request): the request is dropped.
+        logger.error('could not send an error reply', { error: String(failure) });
+        response.destroy();
+      }
+    });
   };
 
   const clientErrorHandler: SyncServer['clientErrorHandler'] = (error, socket) =>

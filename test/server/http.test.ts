@@ -6,6 +6,7 @@ import {
   createPgliteStore,
   createSyncServer,
   silentLogger,
+  SyncError,
   type LogStore,
   type SyncServer,
   type SyncServerOptions,
@@ -452,6 +453,128 @@ describe('HTTP: auth', () => {
       body: JSON.stringify(push),
     });
     okPush(ok);
+  });
+});
+
+describe('HTTP: auth that is set up wrong, slow or hostile', () => {
+  const otherLog = 'tenant-secret';
+  /** A logger that keeps the messages of error lines. */
+  const recording = () => {
+    const errors: string[] = [];
+    return {
+      errors,
+      logger: {
+        ...silentLogger,
+        error: (message: string, fields?: Record<string, unknown>) => void errors.push(`${message} ${JSON.stringify(fields ?? {})}`),
+      },
+    };
+  };
+
+  it('tokens given in code are checked as a tokens file is: a grant written as a string is refused at start', () => {
+    expect(() =>
+      createSyncServer({
+        store,
+        closeStore: false,
+        logger: silentLogger,
+        auth: { tokens: { t: { read: 'shop-*' as unknown as string[] } } },
+      }),
+    ).toThrow(/read must be "\*" or an array of log names/);
+  });
+
+  it('a hook whose principal has a grant written as a string, or that returns no principal at all, gets 500 (logged, saying what is wrong), never access', async () => {
+    const log = freshLog('shop');
+    const answers: Record<string, unknown> = {
+      'string-grant': { id: 'x', read: 'shop-*', write: 'shop-*' },
+      number: 42,
+      'no-id': { read: '*', write: '*' },
+      'null-grant': { id: 'y', read: null, write: [] },
+    };
+    const { errors, logger } = recording();
+    const { url } = await start({ logger, auth: (request) => answers[String(request.headers['x-case'])] as null });
+    for (const [name, answer] of Object.entries(answers)) {
+      const headers = { 'x-case': name };
+      const pull = await httpJson(`${url}/v1/logs/${otherLog}/pull?after=0`, { headers });
+      expect(errorOf(pull), name).toMatchObject({ status: 500, code: 'INTERNAL' });
+      const push = await httpJson(`${url}/v1/logs/${log}/push`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify(new TestClient(`c-${name}`).next(['a'])),
+      });
+      expect(errorOf(push), name).toMatchObject({ status: 500 });
+      expect((await httpJson(`${url}/metrics`, { headers })).status, name).toBe(500);
+      await expect(openLive(url, otherLog, {}), name).rejects.toMatchObject({ status: 401 });
+      void answer;
+    }
+    expect(await store.head(log)).toBe(0);
+    expect(errors.some((line) => line.includes('whose read is the string \\"shop-*\\"'))).toBe(true);
+    expect(errors.some((line) => line.includes('returned number 42, not a principal'))).toBe(true);
+  });
+
+  it('a hook that throws a SyncError with a code the protocol does not know, or details that are not JSON, gets 500 and the server lives on', async () => {
+    const { url } = await start({
+      auth: (request) => {
+        if (request.headers['x-case'] === 'code') throw new SyncError('NOPE' as 'UNAUTHORIZED', 'bad code');
+        throw new SyncError('UNAUTHORIZED', 'big', { n: 10n as unknown as number });
+      },
+    });
+    for (const name of ['code', 'bigint']) {
+      expect(errorOf(await httpJson(`${url}/v1/logs/a/pull?after=0`, { headers: { 'x-case': name } })), name).toMatchObject({
+        status: 500,
+      });
+      const refused = await openLive(url, 'a', {}).catch((e: { status: number }) => e);
+      expect(refused, name).toMatchObject({ status: 500 });
+    }
+    expect((await httpJson(`${url}/health`)).status).toBe(200);
+  });
+
+  it("a hook's own reason for a 401 is in the reply's details", async () => {
+    const { url } = await start({
+      auth: () => {
+        throw new SyncError('UNAUTHORIZED', 'The session expired; sign in again', { reason: 'session-expired' });
+      },
+    });
+    expect(errorOf(await httpJson(`${url}/v1/logs/a/pull?after=0`))).toMatchObject({
+      status: 401,
+      message: 'The session expired; sign in again',
+      details: { reason: 'session-expired' },
+    });
+  });
+
+  it('a hook that never answers gets 503 auth-timeout after timeouts.authMs, for requests and live upgrades', async () => {
+    const { url } = await start({ auth: () => new Promise<null>(() => undefined), timeouts: { authMs: 150 } });
+    expect(errorOf(await httpJson(`${url}/v1/logs/a/pull?after=0`))).toMatchObject({
+      status: 503,
+      code: 'UNAVAILABLE',
+      details: { reason: 'auth-timeout', timeoutMs: 150 },
+    });
+    await expect(openLive(url, 'a', {})).rejects.toMatchObject({ status: 503 });
+  });
+
+  it('a request line with a whole URL and no credentials is 401, whatever its host part', async () => {
+    const { url } = await start({ auth: { tokens: { t: { read: '*', write: '*' } } } });
+    for (const target of ['http://h:99999/v1/logs/a/pull?after=0', 'http://[zz]/v1/logs/a/pull?after=0']) {
+      const reply = parseRaw(await rawExchange(url, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      expect(reply, target).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED', details: { reason: 'missing-token' } } } });
+    }
+    // ?token= is read from such a request line too.
+    const reply = parseRaw(
+      await rawExchange(url, `GET http://h:99999/v1/logs/a/pull?after=0&token=t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
+    expect(reply.status).toBe(200);
+  });
+
+  it("refused credentials spend the address's request budget (429 once spent), and so do 403s; a valid token is not held up by them", async () => {
+    const { url } = await start({
+      auth: { tokens: { good: { id: 'good', read: ['mine'], write: ['mine'] }, probe: { id: 'probe', read: ['mine'], write: [] } } },
+      limits: { rateLimit: { burst: 3, perSecond: 0.001 } },
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await httpPull(url, 'mine', { after: 0 }, `guess-${i}`)).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    expect((await httpPull(url, 'mine', { after: 0 }, 'good')).status).toBe(200);
+    const probes: number[] = [];
+    for (let i = 0; i < 4; i++) probes.push((await httpPull(url, `other-${i}`, { after: 0 }, 'probe')).status);
+    expect(probes).toEqual([403, 403, 403, 429]);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ANONYMOUS, grants, type Authenticate, type Principal } from '../auth.ts';
+import { ANONYMOUS, checkPrincipal, grants, type Authenticate, type Principal } from '../auth.ts';
 import { SyncError } from '../errors.ts';
 import type { RateLimiter } from '../limits.ts';
 import type { LogRoute } from './routes.ts';
@@ -7,8 +7,10 @@ import type { LogRoute } from './routes.ts';
 /**
  * Who may do what, in the order docs/protocol.md gives: authenticate (before
  * anything else is looked at, so an anonymous caller learns nothing about
- * routes or log names), then, once the route is known, authorise for the log
- * and spend a token of the caller's request budget.
+ * routes or log names), then, once the route is known, spend a token of the
+ * caller's request budget and authorise for the log. A request refused 401
+ * spends a token of its peer address's budget, so credentials cannot be
+ * guessed, nor a 403 probed for log names, faster than the rate limit.
  */
 export interface Admission {
   authenticate(request: IncomingMessage): Promise<Principal>;
@@ -20,25 +22,73 @@ function remoteKey(request: IncomingMessage): string {
   return `addr:${request.socket.remoteAddress ?? 'unknown'}`;
 }
 
+/** An auth hook's answer, or 503 "auth-timeout" once `ms` have passed without one (a hook that never settles must not hold the request). */
+function withinAuthBound(answer: Promise<unknown>, ms: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new SyncError('UNAVAILABLE', `The server's auth hook did not answer within ${ms} ms`, { reason: 'auth-timeout', timeoutMs: ms }),
+        ),
+      ms,
+    );
+    answer.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 export function createAdmission(options: {
   authenticate: Authenticate | undefined;
   rateLimiter: RateLimiter | undefined;
   rateLimitKey: ((request: IncomingMessage, principal: Principal) => string) | undefined;
+  /** How long an auth hook may take (timeouts.authMs). */
+  authMs: number;
 }): Admission {
-  const { authenticate, rateLimiter } = options;
+  const { authenticate, rateLimiter, authMs } = options;
   const rateLimitKey =
     options.rateLimitKey ??
     ((request: IncomingMessage, principal: Principal) => (principal === ANONYMOUS ? remoteKey(request) : `principal:${principal.id}`));
 
+  /** Spends a token of `key`'s budget: 429 when there is none. */
+  const spend = (key: string): void => {
+    const wait = rateLimiter?.take(key) ?? 0;
+    if (wait > 0) throw new SyncError('RATE_LIMITED', `Too many requests; retry in ${wait} ms`, { retryAfterMs: wait });
+  };
+  /** A refused request's 401, or 429 once its address has spent its budget on refusals. */
+  const refuse = (request: IncomingMessage, error: SyncError): never => {
+    spend(`refused:${remoteKey(request)}`);
+    throw error;
+  };
+
   return {
     async authenticate(request) {
       if (!authenticate) return ANONYMOUS;
-      const principal = await authenticate(request);
-      if (!principal) throw new SyncError('UNAUTHORIZED', 'No valid credentials were presented', { reason: 'unauthenticated' });
-      return principal;
+      let answer: unknown;
+      try {
+        answer = await withinAuthBound(
+          Promise.resolve().then(() => authenticate(request)),
+          authMs,
+        );
+      } catch (error) {
+        if (error instanceof SyncError && error.code === 'UNAUTHORIZED') refuse(request, error);
+        throw error;
+      }
+      // Throws (a 500, logged with what is wrong) for anything but a principal or null.
+      const principal = checkPrincipal(answer);
+      if (!principal) refuse(request, new SyncError('UNAUTHORIZED', 'No valid credentials were presented', { reason: 'unauthenticated' }));
+      return principal!;
     },
 
     admit(request, principal, route) {
+      spend(rateLimitKey(request, principal));
       const need = route.action === 'push' || route.action === 'fence' ? 'write' : 'read';
       if (!grants(need === 'write' ? principal.write : principal.read, route.log)) {
         throw new SyncError('FORBIDDEN', `"${principal.id}" may not ${need} log "${route.log}"`, {
@@ -47,10 +97,6 @@ export function createAdmission(options: {
           principal: principal.id,
           need,
         });
-      }
-      if (rateLimiter) {
-        const wait = rateLimiter.take(rateLimitKey(request, principal));
-        if (wait > 0) throw new SyncError('RATE_LIMITED', `Too many requests; retry in ${wait} ms`, { retryAfterMs: wait });
       }
     },
   };

@@ -19,6 +19,8 @@ export interface ServerTimeouts {
   shutdownMs: number;
   /** After an error reply to a request whose body was not read, how long the rest of the body is read and dropped. Default 5,000 ms. */
   drainMs: number;
+  /** An auth hook that has not answered by then: 503 UNAVAILABLE (reason "auth-timeout"). Default 10,000 ms. */
+  authMs: number;
 }
 
 export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
@@ -28,6 +30,7 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
   headersMs: 20_000,
   shutdownMs: 10_000,
   drainMs: 5_000,
+  authMs: 10_000,
 };
 
 export function resolveTimeouts(given: Partial<ServerTimeouts> = {}): ServerTimeouts {

@@ -132,9 +132,15 @@ export function createLiveUpgrades(options: {
           void hub.add(matched.log, ws);
         });
       };
-      run().catch((error: unknown) =>
-        reject(request, info, socket, error instanceof SyncError ? error : context.replier.toSyncError(error, request)),
-      );
+      run().catch((error: unknown) => {
+        try {
+          reject(request, info, socket, context.replier.toSyncError(error, request));
+        } catch (failure) {
+          // Never an unhandled rejection (it would end the process): the upgrade is dropped.
+          context.logger.error('could not refuse a live upgrade', { error: String(failure) });
+          socket.destroy();
+        }
+      });
     };
 
   return {

@@ -79,6 +79,17 @@ export interface Replier {
   sendError(request: IncomingMessage, response: ServerResponse, error: unknown): void;
 }
 
+/** Whether an error reply can be made of this SyncError: a known status and details that serialise. */
+function isSendable(error: SyncError): boolean {
+  if (!Number.isInteger(error.status) || STATUS_CODES[error.status] === undefined) return false;
+  try {
+    JSON.stringify(error.toBody());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createReplier(options: { cors: CorsOptions | false; logger: Logger; isClosing: () => boolean }): Replier {
   const { cors, logger } = options;
 
@@ -98,7 +109,9 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
   };
 
   const toSyncError = (error: unknown, request?: IncomingMessage): SyncError => {
-    if (error instanceof SyncError) return error;
+    // A SyncError made by app code (an auth hook) may have a code the protocol does not know, or details
+    // that are not JSON (a BigInt): replying with it would throw, and nothing would answer the request.
+    if (error instanceof SyncError && isSendable(error)) return error;
     logger.error('internal error', {
       requestId: request ? requestInfo(request)?.id : undefined,
       error: error instanceof Error ? (error.stack ?? error.message) : String(error),
