@@ -11,13 +11,35 @@ import { installErrorTransfer } from './error-transfer.ts';
 
 export interface EngineHost {
   open(options: EngineOptions): Promise<Engine>;
+  /**
+   * Takes the Web Lock `lockName` and holds it for as long as this worker
+   * lives; true once it is held (false without Web Locks). The page then
+   * waits for the same lock: when it is granted, the worker is gone, which a
+   * terminated worker or one the browser ended says in no other way
+   * (src/client/connection.ts, engineGone).
+   */
+  holdWhileAlive(lockName: string): Promise<boolean>;
 }
+
+type LockManagerLike = { request(name: string, callback: () => Promise<unknown>): Promise<unknown> };
 
 const host: EngineHost = {
   async open(options) {
     const engine = await createEngine(options);
     // subscribe takes a main-thread callback: comlink hands us a proxy for it.
     return Comlink.proxy(engine);
+  },
+  holdWhileAlive(lockName) {
+    const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
+    if (!locks) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      locks
+        .request(lockName, () => {
+          resolve(true);
+          return new Promise<never>(() => undefined); // held until the worker ends
+        })
+        .catch(() => resolve(false));
+    });
   },
 };
 

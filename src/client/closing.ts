@@ -13,18 +13,19 @@ export interface GuardedConnection {
   readonly connection: EngineConnection;
   /** The engine is being closed: from now on a failure of a call is reported as StoreClosedError. */
   closing(): void;
-  /** Rejects every call still in flight with StoreClosedError, and every later one. */
-  shut(): void;
+  /** Rejects every call still in flight with StoreClosedError (`error`, or one for close()), and every later one. */
+  shut(error?: StoreClosedError): void;
 }
 
 export function guardConnection(inner: EngineConnection, name: string): GuardedConnection {
   let closing = false;
-  let shut = false;
+  /** Set once shut: what every later call rejects with. */
+  let shut: StoreClosedError | undefined;
   const inFlight = new Set<(error: StoreClosedError) => void>();
   // A call that fails because the engine went away (a released proxy's TypeError, a closed database) failed because of close().
   const explain = (error: unknown): unknown => (closing && !(error instanceof ChronicleError) ? new StoreClosedError(name) : error);
   const guarded = <T>(start: () => Promise<T>): Promise<T> => {
-    if (shut) return Promise.reject(new StoreClosedError(name));
+    if (shut) return Promise.reject(shut);
     return new Promise<T>((resolve, reject) => {
       const abandon = (error: StoreClosedError) => reject(error);
       inFlight.add(abandon);
@@ -72,6 +73,7 @@ export function guardConnection(inner: EngineConnection, name: string): GuardedC
       : {}),
     subscribe: (listener) => guarded(() => inner.subscribe(listener)),
     callable: (functions) => inner.callable(functions),
+    ...(inner.stopped ? { stopped: inner.stopped } : {}),
     close: () => inner.close(),
   };
   return {
@@ -79,11 +81,10 @@ export function guardConnection(inner: EngineConnection, name: string): GuardedC
     closing() {
       closing = true;
     },
-    shut() {
+    shut(error = new StoreClosedError(name)) {
       closing = true;
-      shut = true;
-      const error = new StoreClosedError(name);
-      for (const abandon of [...inFlight]) abandon(error);
+      shut ??= error;
+      for (const abandon of [...inFlight]) abandon(shut);
       inFlight.clear();
     },
   };

@@ -28,6 +28,8 @@ export interface EngineConnection {
   subscribe(listener: (change: Change) => void): Promise<() => void>;
   /** Makes an object of functions callable from the engine's side (a comlink proxy in worker mode). */
   callable<T extends object>(functions: T): T;
+  /** Worker mode, where Web Locks exist: settles if the engine's worker ends without close() (see engineGone). */
+  readonly stopped?: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,32 @@ async function openInWorker(worker: Worker, name: string): Promise<{ host: Comli
   }
 }
 
+type LockManagerLike = {
+  request(name: string, options: { signal: AbortSignal }, callback: () => void): Promise<unknown>;
+};
+
+/**
+ * Settles when the engine's worker is gone without close(): the worker holds
+ * a Web Lock of its own while it lives (EngineHost.holdWhileAlive), and this
+ * page asks for the same lock, which it gets only once the worker has ended
+ * (terminated, or ended by the browser, out of memory say). Nothing else says
+ * so: calls to a dead worker are never answered. Never settles where there
+ * are no Web Locks, or with a worker script that cannot hold one; `closing`
+ * withdraws the request.
+ */
+async function engineGone(host: Comlink.Remote<EngineHost>, closing: AbortSignal): Promise<void> {
+  const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
+  const never = new Promise<void>(() => undefined);
+  if (!locks) return never;
+  const lockName = `chronicle-engine-alive:${globalThis.crypto.randomUUID()}`;
+  // An older worker script has no holdWhileAlive: the call fails, and the engine is not watched.
+  const held = await host.holdWhileAlive(lockName).catch(() => false);
+  if (!held || closing.aborted) return never;
+  return new Promise<void>((resolve) => {
+    locks.request(lockName, { signal: closing }, () => resolve()).catch(() => undefined);
+  });
+}
+
 async function connectInProcess(name: string): Promise<EngineConnection> {
   // The engine is loaded only here, so a page whose engine runs in a worker never downloads it.
   const { createEngine } = await import('../../worker/engine.ts');
@@ -122,6 +150,8 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     opened = await openInWorker(worker, name);
   }
   const { host, remote } = opened;
+  const closing = new AbortController();
+  const stopped = engineGone(host, closing.signal);
   // Appends, loads and the change feed take a port of their own (worker/call-port.ts); comlink serves the rest.
   const { port1, port2 } = new MessageChannel();
   await remote.attachPort(Comlink.transfer(port2, [port2]));
@@ -140,9 +170,12 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     openScan: (query) => calls.openScan(query),
     subscribe: (listener) => calls.subscribe(listener),
     callable: (functions) => Comlink.proxy(functions),
+    stopped,
     async close() {
+      closing.abort();
       try {
-        await remote.close();
+        // A worker that has ended never answers: its close is done.
+        await Promise.race([remote.close(), stopped]);
       } finally {
         calls.close();
         remote[Comlink.releaseProxy]();

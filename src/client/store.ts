@@ -49,6 +49,9 @@ export async function openStore<
   });
   const guard = guardConnection(await connect(options.name, options.worker ?? 'auto'), options.name);
   const { connection } = guard;
+  // An engine whose worker ended (the browser ended it, or it was terminated) answers nothing more: every
+  // call in flight and after rejects with StoreClosedError (reason 'engine-stopped') instead of hanging.
+  void connection.stopped?.then(() => guard.shut(new StoreClosedError(options.name, 'engine-stopped')));
   const { clientId } = await connection.engine.stats();
   // Subscribed before anything else: no commit from here on goes unheard.
   const hub = await createChangeHub(connection);

@@ -195,8 +195,23 @@ export class StorageError extends ChronicleError {
 /** The store was closed by the application. */
 export class StoreClosedError extends ChronicleError {
   override name = 'StoreClosedError';
-  constructor(readonly database: string) {
-    super('STORE_CLOSED', `Store "${database}" has been closed`, { database });
+  /**
+   * `'engine-stopped'`: the app did not close the store; its engine's worker
+   * ended (the browser ended it, or it was terminated). Reopen the store.
+   */
+  readonly reason: 'closed' | 'engine-stopped';
+  constructor(
+    readonly database: string,
+    reason: 'closed' | 'engine-stopped' = 'closed',
+  ) {
+    super(
+      'STORE_CLOSED',
+      reason === 'engine-stopped'
+        ? `Store "${database}" stopped: its engine's worker ended (the browser ended it, or it was terminated); open the store again`
+        : `Store "${database}" has been closed`,
+      { database, reason },
+    );
+    this.reason = reason;
   }
 }
 
@@ -415,7 +430,7 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       err = new StorageError(String(d.operation), String(d.cause));
       break;
     case 'STORE_CLOSED':
-      err = new StoreClosedError(String(d.database));
+      err = new StoreClosedError(String(d.database), d.reason === 'engine-stopped' ? 'engine-stopped' : 'closed');
       break;
     case 'TIME_TRAVEL':
       err = new TimeTravelError();

@@ -101,6 +101,35 @@ describe('crash points (worker terminated)', () => {
     }
   });
 
+  it("a store whose engine's worker ends answers every call, in flight or after, with StoreClosedError (engine-stopped) instead of hanging; close() resolves", async () => {
+    const name = uniqueStoreName('crash-stopped');
+    try {
+      const { store, kill } = await openKillable(name);
+      await store.append('order-1', [item('a')]);
+      const inFlight = store
+        .append(
+          'order-2',
+          Array.from({ length: 2000 }, (_, i) => item(`s${i}`)),
+        )
+        .catch((e: unknown) => e);
+      kill();
+      const settled = (promise: Promise<unknown>) =>
+        Promise.race([promise.catch((e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000))]);
+      const stopped = { name: 'StoreClosedError', code: 'STORE_CLOSED', reason: 'engine-stopped' };
+      expect(await settled(inFlight)).toMatchObject(stopped);
+      expect(await settled(store.append('order-3', [item('b')]))).toMatchObject(stopped);
+      expect(await settled(store.load(model.aggregates[0], 'order-1'))).toMatchObject(stopped);
+      expect(await settled(store.sync.status())).toMatchObject(stopped);
+      expect(await settled(store.close())).toBeUndefined();
+      // What was stored before the worker ended is there when the app opens the store again.
+      const reopened = await openStore({ ...model, name, worker: true });
+      expect((await reopened.load(model.aggregates[0], 'order-1')).version).toBe(1);
+      await reopened.close();
+    } finally {
+      await deleteStore(name);
+    }
+  });
+
   it('a reaction killed at many points of its deliveries: each event at most once more, flagged, one per kill', async () => {
     const name = uniqueStoreName('crash-reaction');
     const deliveries: Delivery[] = [];
