@@ -85,14 +85,18 @@ export function validatePush(candidate: Record<string, unknown>, limits: DecodeL
     const bytes = utf8Length(json);
     if (bytes > limits.maxEventBytes) {
       const event = push.events[index]!;
-      throw new SyncError('PAYLOAD_TOO_LARGE', `Event ${index} (id ${event.id}) is ${bytes} bytes; the limit is ${limits.maxEventBytes}`, {
-        what: 'event',
-        index,
-        id: event.id,
-        clientSeq: event.meta.clientSeq,
-        bytes,
-        limit: limits.maxEventBytes,
-      });
+      throw new SyncError(
+        'PAYLOAD_TOO_LARGE',
+        `Event ${event.id} (clientSeq ${event.meta.clientSeq}, number ${index} of this push) is ${bytes} bytes; the limit is ${limits.maxEventBytes}`,
+        {
+          what: 'event',
+          index,
+          id: event.id,
+          clientSeq: event.meta.clientSeq,
+          bytes,
+          limit: limits.maxEventBytes,
+        },
+      );
     }
   }
   return { push, eventsJson };
