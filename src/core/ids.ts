@@ -51,8 +51,13 @@ function randomBytes(count: number): number {
   return at;
 }
 
+/** The largest timestamp 48 bits hold (the year 10889). */
+const MAX_MS = 2 ** 48 - 1;
+
 export function uuidv7(now: number = Date.now()): string {
-  let ms = now;
+  // A device clock set before 1970 (or a broken Date.now) must still give a well-formed id: the
+  // timestamp field cannot hold it, so it holds 0, and ids stay increasing through the counter.
+  let ms = Number.isFinite(now) ? Math.min(MAX_MS, Math.max(0, Math.floor(now))) : 0;
   if (ms <= lastMs) {
     ms = lastMs;
     counter++;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isUuid, uuidv7 } from '../../src/core/ids.ts';
 
 describe('uuidv7', () => {
@@ -16,6 +16,18 @@ describe('uuidv7', () => {
     const start = Date.now() + 1_000_000; // ahead of anything this process made before
     for (let i = 0; i < 20_000; i++) ids.push(uuidv7(start + Math.floor(i / 3000)));
     expect(new Set(ids).size).toBe(ids.length);
+    for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
+  });
+
+  it('a device clock before 1970, or one that is not a number, still gives well-formed, increasing ids', async () => {
+    // A fresh generator: the first ids a process makes are the ones a wrong clock used to leave without a timestamp.
+    vi.resetModules();
+    const fresh = await import('../../src/core/ids.ts');
+    const ids = [fresh.uuidv7(-86_400_000), fresh.uuidv7(-5), fresh.uuidv7(Number.NaN), fresh.uuidv7(Date.UTC(1970, 0, 1))];
+    for (const id of ids) {
+      expect(isUuid(id), id).toBe(true);
+      expect(id.slice(0, 13), id).toBe('00000000-0000');
+    }
     for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
   });
 
