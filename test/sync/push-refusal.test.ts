@@ -48,7 +48,14 @@ describe('push refusals', () => {
   it('given an event too large, then it is rejected; too many events or bytes, then fewer per push', () => {
     expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'event', index: 1, id: 'e2' }), events)).toEqual(rejects('e2'));
     expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'request' }), events)).toEqual({ kind: 'split', size: 2 });
-    expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'events', count: 4, limit: 2 }), events)).toEqual({
+    // The server's own limit of events per push: exactly that many, and it holds for later rounds.
+    expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'events', count: 4, limit: 3 }), events)).toEqual({
+      kind: 'split',
+      size: 3,
+      serverLimit: true,
+    });
+    // A limit that says nothing usable: halved.
+    expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'events', count: 4, limit: 'lots' }), events)).toEqual({
       kind: 'split',
       size: 2,
     });

@@ -411,6 +411,35 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it('a round that cannot store what it pulled because the disk is full fails with StorageQuotaError, in syncNow and in lastError; it syncs once there is room', async () => {
+    const a = await openClient(harness.url);
+    const b = await openClient(harness.url);
+    const originalPut = IDBObjectStore.prototype.put;
+    try {
+      await a.append('quota-1', [{ type: 'OrderPlaced', data: { customerId: 'c1' } }, item('tea')]);
+      await a.sync.syncNow();
+      // b's pages of pulled events (its own database: in-process, the same IndexedDB global) find the disk full.
+      IDBObjectStore.prototype.put = function (...args: Parameters<IDBObjectStore['put']>) {
+        if (this.name === 'pages') throw new DOMException('', 'QuotaExceededError');
+        return originalPut.apply(this, args);
+      };
+      const error = await b.sync.syncNow().catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'StorageQuotaError', code: 'STORAGE_QUOTA' });
+      expect((await b.sync.status()).lastError).toMatchObject({
+        code: 'STORAGE_QUOTA',
+        message: expect.stringMatching(/QuotaExceededError/),
+      });
+      IDBObjectStore.prototype.put = originalPut;
+      await b.sync.syncNow();
+      expect(await b.sync.status()).toMatchObject({ state: 'online', lastError: null });
+      expect((await logOf(b)).filter((e) => e.aggregateId === 'quota-1')).toHaveLength(2);
+    } finally {
+      IDBObjectStore.prototype.put = originalPut;
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
   it('reports a refused token as an error status and keeps the events pending', async () => {
     const a = await openClient(harness.url, { token: 'wrong' });
     try {

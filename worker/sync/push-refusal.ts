@@ -26,8 +26,11 @@ export type RefusalAction =
   | { kind: 'epoch'; current: number }
   /** The events refused for good, with the code and reason each is kept with. */
   | { kind: 'reject'; events: Map<string, { code: string; reason: string }> }
-  /** Push fewer events at a time (at most `size`): the request was too large, or a refusal must be narrowed down. */
-  | { kind: 'split'; size: number }
+  /**
+   * Push fewer events at a time (at most `size`): the request was too large, or a refusal must be narrowed
+   * down. `serverLimit`: `size` is the server's own limit of events per push, which holds for later rounds too.
+   */
+  | { kind: 'split'; size: number; serverLimit?: true }
   /** Not the events' fault, or not permanent: fail the round and retry later. */
   | { kind: 'retry' };
 
@@ -99,7 +102,15 @@ export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]):
     }
     case 'PAYLOAD_TOO_LARGE':
       if (details.what === 'event') return reject(events[namedIndex(details) ?? -1] ?? events.find((e) => e.id === details.id));
-      // Too many events, or too many bytes in the request: fewer at a time. One event alone too large is its own fault.
+      // Too many events: as many as the server says it takes. Too many bytes in the request: fewer at a
+      // time. One event alone too large is its own fault.
+      if (
+        details.what === 'events' &&
+        Number.isSafeInteger(details.limit) &&
+        (details.limit as number) >= 1 &&
+        (details.limit as number) < events.length
+      )
+        return { kind: 'split', size: details.limit as number, serverLimit: true };
       return events.length > 1 ? half() : reject(events[0]);
     default: {
       // BAD_REQUEST, and any 4xx code this client does not know (treated by its status class).

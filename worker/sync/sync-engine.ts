@@ -9,6 +9,7 @@ import { grantSignal, leadershipComing, requestLeaderLock } from './leader-lock.
 import { createLiveFollower, type WebSocketFactory } from './live-follow.ts';
 import { createSyncRound } from './sync-round.ts';
 import { withEncryption } from './encryption.ts';
+import { toStorageError } from '../storage-errors.ts';
 import { createTransport, OfflineError, SyncHttpError, type Transport } from './transport.ts';
 
 export type { WebSocketFactory } from './live-follow.ts';
@@ -99,6 +100,41 @@ function settleWaiters(waiters: readonly { resolve(): void; reject(e: unknown): 
   }
 }
 
+/** The names of the DOMExceptions IndexedDB throws (the transport's own failures are ChronicleErrors). */
+const STORAGE_FAILURES = new Set([
+  'QuotaExceededError',
+  'InvalidStateError',
+  'TransactionInactiveError',
+  'UnknownError',
+  'DataError',
+  'ConstraintError',
+  'VersionError',
+  'ReadOnlyError',
+  'NotFoundError',
+  'DataCloneError',
+  'AbortError',
+]);
+
+/**
+ * A failed round's error as the app sees it (syncNow's rejection, status().lastError): what IndexedDB
+ * threw while the round stored what it pulled becomes its typed error (StorageQuotaError when the disk
+ * is full), as for any other call of the store. Anything typed passes as it is.
+ */
+function roundError(database: string, error: unknown): unknown {
+  if (error instanceof ChronicleError) return error;
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && STORAGE_FAILURES.has(name) ? toStorageError(database, 'sync', error) : error;
+}
+
+/** What status().lastError says of an error: a code that is a string (a DOMException's is a legacy number), a message that says something. */
+function lastErrorOf(error: unknown): { code: string; message: string } {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return {
+    code: typeof e?.code === 'string' ? e.code : 'ERROR',
+    message: typeof e?.message === 'string' && e.message !== '' ? e.message : String(error),
+  };
+}
+
 /** How long a failed request's reply asked to wait (Retry-After), at most `maxMs`; 0 when it did not say. */
 function retryAfterOf(error: unknown, maxMs: number): number {
   const asked = error instanceof SyncHttpError ? Number(error.details.retryAfterMs) : NaN;
@@ -126,6 +162,18 @@ function isOnline(): boolean {
   return typeof navigator === 'undefined' || (navigator as { onLine?: boolean }).onLine !== false;
 }
 
+/** push, pull and fence over HTTP to the configured log, encrypting and decrypting events when the config asks. */
+function syncTransport(deps: SyncDeps, config: SyncConfig, callbacks: SyncCallbacks, stopping: AbortSignal): Transport {
+  const log = config.log ?? 'default';
+  const plain = createTransport({
+    url: config.url,
+    log,
+    token: async () => (callbacks.getToken ? await callbacks.getToken() : config.token),
+    fetch: deps.fetch,
+  });
+  return withEncryption(plain, log, config.encryption, config.encryption ? callbacks.encryptionKeys : undefined, stopping);
+}
+
 /**
  * The sync loop: runs a round (sync-round.ts: pull, rebase, push) whenever
  * something changed, polls otherwise, backs off after failures, and follows
@@ -134,22 +182,10 @@ function isOnline(): boolean {
  * change feed.
  */
 export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: SyncCallbacks = {}): SyncRunner {
-  const log = config.log ?? 'default';
   const initialBackoff = config.initialBackoffMs ?? 500;
   const maxBackoff = config.maxBackoffMs ?? 30_000;
   const stopping = new AbortController(); // stop(): a round stops waiting for the keys callback
-  const transport: Transport = withEncryption(
-    createTransport({
-      url: config.url,
-      log,
-      token: async () => (callbacks.getToken ? await callbacks.getToken() : config.token),
-      fetch: deps.fetch,
-    }),
-    log,
-    config.encryption,
-    config.encryption ? callbacks.encryptionKeys : undefined,
-    stopping.signal,
-  );
+  const transport = syncTransport(deps, config, callbacks, stopping.signal);
 
   const status: SyncStatus = initialSyncStatus('standby');
   const lockName = `chronicle-sync:${deps.name}`;
@@ -201,11 +237,11 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
   });
 
   /** After a failed round: the state to show, the error kept across reloads, and how long to wait. */
-  const failed = async (error: unknown, waiters: typeof roundWaiters): Promise<void> => {
+  const failed = async (thrown: unknown, waiters: typeof roundWaiters): Promise<void> => {
+    const error = roundError(deps.name, thrown);
     failures++;
     retryAfterMs = retryAfterOf(error, maxBackoff);
-    const e = error as { code?: string; message?: string };
-    const lastError = { code: e.code ?? 'ERROR', message: e.message ?? String(error) };
+    const lastError = lastErrorOf(error);
     const state = error instanceof OfflineError || (error instanceof SyncHttpError && error.status >= 500) ? 'offline' : 'error';
     setStatus({ state, lastError, progress: null });
     await round.refreshCounts().catch(() => undefined);
@@ -227,6 +263,9 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: 
         // Paused (or stopped) mid-round: what it had not sent yet goes after resume(), which triggers a round.
         const why = stopped ? new ChronicleError('SYNC_STOPPED', 'Sync is stopped') : new ChronicleError('SYNC_PAUSED', 'Sync is paused');
         settleWaiters(waiters, why);
+      } else if (end === 'more') {
+        roundWaiters.unshift(...waiters); // work left after the round's share of steps: the next round, at once, is theirs
+        dirty = true;
       } else {
         settleWaiters(waiters);
         if (!live.isOpen) void live.open();

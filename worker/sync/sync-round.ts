@@ -41,12 +41,18 @@ export interface RoundDeps {
   halted(): boolean;
 }
 
-/** How a round ended: it did all there was to do, or it stopped early because the loop was paused or stopped. */
-export type RoundEnd = 'done' | 'halted';
+/**
+ * How a round ended: it did all there was to do; it stopped early because the loop was paused or
+ * stopped; or it took its share of steps (RoundOptions.maxSteps) with work left, which the next round,
+ * started at once, goes on with.
+ */
+export type RoundEnd = 'done' | 'halted' | 'more';
 
 export interface RoundOptions {
   pullLimit: number;
   pushLimit: number;
+  /** Pull pages, and pushes, per round at most (default MAX_ROUND_STEPS). */
+  maxSteps?: number;
 }
 
 const MAX_ROUND_STEPS = 10_000;
@@ -124,10 +130,41 @@ async function recordRoundDone(deps: RoundDeps): Promise<void> {
   deps.setStatus({ ...state, lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
 }
 
+/**
+ * Rebases the pending events that conflict with what the server holds (of `aggregates`, or all),
+ * after a fence; planned again when the log changed under the plan.
+ */
+async function rebaseConflicts(
+  deps: RoundDeps,
+  fence: (db: ChronicleDB) => Promise<number>,
+  aggregates: readonly string[] | undefined,
+): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const db = await deps.getDb();
+    const plan = await planRebase(db, aggregates);
+    if (plan.conflicts.length === 0) return;
+    const decided = deps.decide ? await deps.decide(plan.conflicts) : [];
+    await fence(db);
+    try {
+      const outcomes = await applyRebase(db, plan, new Map(decided));
+      deps.publish({ kind: 'rebased', aggregates: plan.conflicts.map((c) => c.aggregateId) });
+      deps.publish({ kind: 'appended', aggregates: plan.conflicts.map((c) => [c.aggregateId, 0]), count: 0 });
+      if (outcomes.length > 0) deps.publish({ kind: 'outcomes', outcomes });
+      return;
+    } catch (error) {
+      if (!(error instanceof StalePlanError)) throw error;
+    }
+  }
+  throw new ChronicleError('REBASE_FAILED', 'Could not rebase: the log kept changing');
+}
+
 export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
   const { transport, status } = deps;
-  /** Events per push now: halved to narrow down a refusal or fit the server's limits. */
-  let pushLimit = options.pushLimit;
+  const maxSteps = options.maxSteps ?? MAX_ROUND_STEPS;
+  /** Events per push at most: the option, or the server's limit once a refusal said it (it holds for good). */
+  let pushCeiling = options.pushLimit;
+  /** Events per push now: halved to narrow down a refusal or fit the server's byte limit, for the rest of the round. */
+  let pushLimit = pushCeiling;
   /** The lowest epoch the server will accept from this client, as far as this client knows. */
   let epochFloor = 0;
 
@@ -149,39 +186,22 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     if (meta) Object.assign(status, { pending: meta.pendingEvents, confirmedPosition: meta.confirmedHead });
   };
 
-  const rebaseIfNeeded = async (aggregates?: readonly string[]): Promise<void> => {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const db = await deps.getDb();
-      const plan = await planRebase(db, aggregates);
-      if (plan.conflicts.length === 0) return;
-      const decided = deps.decide ? await deps.decide(plan.conflicts) : [];
-      await fence(db);
-      try {
-        const outcomes = await applyRebase(db, plan, new Map(decided));
-        deps.publish({ kind: 'rebased', aggregates: plan.conflicts.map((c) => c.aggregateId) });
-        deps.publish({ kind: 'appended', aggregates: plan.conflicts.map((c) => [c.aggregateId, 0]), count: 0 });
-        if (outcomes.length > 0) deps.publish({ kind: 'outcomes', outcomes });
-        return;
-      } catch (error) {
-        if (!(error instanceof StalePlanError)) throw error;
-      }
-    }
-    throw new ChronicleError('REBASE_FAILED', 'Could not rebase: the log kept changing');
-  };
+  const rebaseIfNeeded = (aggregates?: readonly string[]): Promise<void> => rebaseConflicts(deps, fence, aggregates);
 
   /**
    * Pulls pages until the server has no more. `haltable` (a round's first pull, maybe a long
    * initial sync) stops between pages once the loop is paused or stopped; the pulls that confirm
    * a push or precede a rebase or renumbering always finish: what follows needs all the server holds.
    */
-  const pullAll = async (haltable = false): Promise<void> => {
+  const pullAll = async (haltable = false): Promise<boolean> => {
     const db = await deps.getDb();
     let target = 0;
     let pulled = 0;
     // The next page, asked for while this one is stored (pipelined), and where it starts.
     let ahead: { after: number; page: ReturnType<Transport['pull']> } | undefined;
     const stalled = stallGuard(1, 'said hasMore, and its page moved nothing forward');
-    for (let step = 0; step < MAX_ROUND_STEPS; step++) {
+    let caughtUp = false;
+    for (let step = 0; step < maxSteps; step++) {
       if (haltable && step > 0 && deps.halted()) break;
       const meta = await db.get('meta', 'client');
       const after = meta?.confirmedHead ?? 0;
@@ -193,6 +213,8 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       ahead = undefined;
       target = Math.max(target, page.head);
       status.serverHead = page.head;
+      // The server answers: the last round's failure (offline, say) is no longer news while this one runs.
+      if (status.lastError) deps.setStatus({ lastError: null });
       if (check) await checkServerHistory(db, check, page);
       if (page.events.length > 0) {
         const last = page.events[page.events.length - 1]!.position;
@@ -214,10 +236,12 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       }
       if (!page.hasMore) {
         status.caughtUpAt = Date.now();
+        caughtUp = true;
         break;
       }
     }
     if (status.progress) status.progress = null;
+    return caughtUp;
   };
 
   /**
@@ -277,6 +301,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
           return true;
         case 'split':
           pushLimit = Math.min(pushLimit, action.size);
+          if (action.serverLimit) pushCeiling = Math.min(pushCeiling, action.size);
           return true;
         case 'retry':
           throw error;
@@ -299,18 +324,27 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
      */
     async run(): Promise<RoundEnd> {
       deps.setStatus({ state: 'syncing' });
+      // A push size halved for the server's byte limit lasts a round: events differ in size from one round to the next.
+      pushLimit = pushCeiling;
       await refreshCounts();
-      await pullAll(true);
+      const caughtUp = await pullAll(true);
       if (deps.halted()) return 'halted';
+      if (!caughtUp) return 'more';
       await rebaseIfNeeded();
       const stalled = stallGuard(32, 'took pushes, and no pending event was confirmed or refused');
-      for (let step = 0; step < MAX_ROUND_STEPS; step++) {
+      let pushedAll = false;
+      for (let step = 0; step < maxSteps; step++) {
         await refreshCounts();
         stalled(`${status.pending}:${status.confirmedPosition}`);
         if (deps.halted()) return 'halted';
-        if (!(await pushPending())) break;
+        if (!(await pushPending())) {
+          pushedAll = true;
+          break;
+        }
       }
       await refreshCounts();
+      // Out of steps with events still pending: not done, and not 'online' (the next round goes on).
+      if (!pushedAll && status.pending > 0) return 'more';
       await recordRoundDone(deps);
       return 'done';
     },
