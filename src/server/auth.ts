@@ -86,6 +86,7 @@ export function checkPrincipal(value: unknown): Principal | null {
 
 /** A value, briefly, for an error message (a hook's mistake, not a secret). */
 function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
