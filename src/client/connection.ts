@@ -172,11 +172,12 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     callable: (functions) => Comlink.proxy(functions),
     stopped,
     async close() {
-      closing.abort();
       try {
         // A worker that has ended never answers: its close is done.
         await Promise.race([remote.close(), stopped]);
       } finally {
+        // Withdrawn only now, before terminate(): a worker that died during close() still ends the wait above.
+        closing.abort();
         calls.close();
         remote[Comlink.releaseProxy]();
         host[Comlink.releaseProxy]();

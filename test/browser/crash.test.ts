@@ -130,6 +130,31 @@ describe('crash points (worker terminated)', () => {
     }
   });
 
+  it('close() right after the worker ended (before the page heard of it) resolves, and so does a call in flight', async () => {
+    const results: string[] = [];
+    for (const delay of [0, 1, 5, 20]) {
+      const name = uniqueStoreName('crash-close-window');
+      try {
+        const { store, kill } = await openKillable(name);
+        await store.append('order-1', [item('a')]);
+        const inFlight = store.append('order-1', [item('b')]).then(
+          () => 'stored',
+          (e: unknown) => (e as Error).name,
+        );
+        kill();
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        const closed = await Promise.race([store.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('hangs'), 5000))]);
+        results.push(`${delay} ms: ${String(closed)}, in flight: ${await inFlight}`);
+      } finally {
+        await deleteStore(name);
+      }
+    }
+    expect(
+      results.every((line) => /closed, in flight: (stored|StoreClosedError)$/.test(line)),
+      results.join('; '),
+    ).toBe(true);
+  });
+
   it('a reaction killed at many points of its deliveries: each event at most once more, flagged, one per kill', async () => {
     const name = uniqueStoreName('crash-reaction');
     const deliveries: Delivery[] = [];
