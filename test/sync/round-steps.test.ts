@@ -10,7 +10,7 @@ import { initialSyncStatus, type SyncStatus } from '../../worker/types.ts';
 import { model } from '../fixtures/model.ts';
 
 /** A server log in memory: pushes are stored in order and come back, with positions, from pulls. */
-function memoryServer(options: { maxEventsPerPush?: number; maxRequestEvents?: number } = {}) {
+function memoryServer(options: { maxEventsPerPush?: number; maxRequestEvents?: number; tooBigSku?: string } = {}) {
   const log: StoredEvent[] = [];
   const pushSizes: number[] = [];
   const transport: Transport = {
@@ -23,10 +23,16 @@ function memoryServer(options: { maxEventsPerPush?: number; maxRequestEvents?: n
       // A byte limit, as the server says it: of the request, not of a number of events.
       if (events.length > (options.maxRequestEvents ?? Infinity))
         throw new SyncHttpError(413, 'PAYLOAD_TOO_LARGE', 'too big', { what: 'request' }, true);
+      const bad = events.findIndex((e) => (e.data as { sku?: string }).sku === options.tooBigSku);
+      if (bad >= 0)
+        throw new SyncHttpError(413, 'PAYLOAD_TOO_LARGE', 'event too big', { what: 'event', index: bad, id: events[bad]!.id }, true);
       for (const e of events) log.push({ ...e, position: log.length + 1 });
       return { head: log.length, clientSeq: events[events.length - 1]!.meta.clientSeq } as never;
     },
-    fence: () => Promise.reject(new Error('no fence here')),
+    async fence(_clientId, epoch) {
+      const mine = log.map((e) => e.meta.clientSeq);
+      return { epoch, clientSeq: mine.length > 0 ? Math.max(...mine) : 0 } as never;
+    },
     liveUrl: () => Promise.reject(new Error('no live here')),
     async pull(after, limit) {
       const events = log.slice(after, after + limit);
@@ -138,6 +144,16 @@ describe('sync round: steps, status and push sizes', () => {
     expect(server.log).toHaveLength(20);
   });
 
+  it("given the server's limit of events per push and an event too large, then after rejecting it pushes keep to the server's limit", async () => {
+    const { db, clientId } = await withPending(20);
+    const server = memoryServer({ maxEventsPerPush: 6, tooBigSku: 's13' });
+    const { round } = roundOn(db, clientId, server.transport, { pushLimit: 50 });
+    expect(await round.run()).toBe('done');
+    // 20 refused (limit 6); 6, 6; then 6 holding the large event, refused; after the rejection, 6 again (not 50, refused again).
+    expect(server.pushSizes).toEqual([20, 6, 6, 6, 6, 1]);
+    expect(server.log).toHaveLength(19);
+  });
+
   it("given a push halved for the server's byte limit, then the next round starts again at the full push size", async () => {
     const { db, clientId, name } = await withPending(20);
     const server = memoryServer({ maxRequestEvents: 8 });
@@ -168,5 +184,15 @@ describe('sync round: steps, status and push sizes', () => {
     // Cleared by the first page, before the round pushed anything (every later page saw it cleared).
     expect(seen.slice(1).every((e) => e === null)).toBe(true);
     expect(status.lastError).toBeNull();
+  });
+
+  it('given a failed round that left lastError in its record, then a round the server answers clears the record too, even one that ends as "more"', async () => {
+    const { db, clientId } = await withPending(3);
+    const offline = { code: 'OFFLINE', message: 'the browser is offline' };
+    await db.put('sync', { serverHead: 0, lastSyncAt: null, lastError: offline }, 'state');
+    const { round, status } = roundOn(db, clientId, memoryServer().transport, { pushLimit: 1, maxSteps: 1 });
+    status.lastError = offline;
+    expect(await round.run()).toBe('more');
+    expect((await db.get('sync', 'state'))?.lastError).toBeNull();
   });
 });

@@ -440,6 +440,21 @@ describe('client sync against a real server', () => {
     }
   });
 
+  it("an error the app's getToken throws reaches syncNow as it is, even a DOMException (not taken for a storage failure)", async () => {
+    const store = await openClient(harness.url, {
+      getToken: async () => {
+        throw new DOMException('the token refresh was aborted', 'AbortError');
+      },
+    });
+    try {
+      const error = await store.sync.syncNow().catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'AbortError', message: 'the token refresh was aborted' });
+      expect((await store.sync.status()).lastError).toEqual({ code: 'ERROR', message: 'the token refresh was aborted' });
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('reports a refused token as an error status and keeps the events pending', async () => {
     const a = await openClient(harness.url, { token: 'wrong' });
     try {

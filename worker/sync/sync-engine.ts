@@ -115,13 +115,35 @@ const STORAGE_FAILURES = new Set([
   'AbortError',
 ]);
 
+/** What the app's own callbacks threw (getToken, decide, encryptionKeys): a round's failure passes them on as they are. */
+const appErrors = new WeakSet<object>();
+
+/** The app's callbacks, each noting what it throws in appErrors (an AbortError of a token refresh is no storage failure). */
+function noting(callbacks: SyncCallbacks): SyncCallbacks {
+  const note =
+    <A extends unknown[], R>(fn: (...args: A) => R | Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (error) {
+        if (typeof error === 'object' && error !== null) appErrors.add(error);
+        throw error;
+      }
+    };
+  return {
+    ...(callbacks.getToken ? { getToken: note(callbacks.getToken) } : {}),
+    ...(callbacks.decide ? { decide: note(callbacks.decide) } : {}),
+    ...(callbacks.encryptionKeys ? { encryptionKeys: note(callbacks.encryptionKeys) } : {}),
+  };
+}
+
 /**
  * A failed round's error as the app sees it (syncNow's rejection, status().lastError): what IndexedDB
  * threw while the round stored what it pulled becomes its typed error (StorageQuotaError when the disk
  * is full), as for any other call of the store. Anything typed passes as it is.
  */
 function roundError(database: string, error: unknown): unknown {
-  if (error instanceof ChronicleError) return error;
+  if (error instanceof ChronicleError || appErrors.has(error as object)) return error;
   const name = (error as { name?: unknown } | null)?.name;
   return typeof name === 'string' && STORAGE_FAILURES.has(name) ? toStorageError(database, 'sync', error) : error;
 }
@@ -181,7 +203,8 @@ function syncTransport(deps: SyncDeps, config: SyncConfig, callbacks: SyncCallba
  * stay on standby and see its results through the shared database and the
  * change feed.
  */
-export function createSyncRunner(deps: SyncDeps, config: SyncConfig, callbacks: SyncCallbacks = {}): SyncRunner {
+export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: SyncCallbacks = {}): SyncRunner {
+  const callbacks = noting(given);
   const initialBackoff = config.initialBackoffMs ?? 500;
   const maxBackoff = config.maxBackoffMs ?? 30_000;
   const stopping = new AbortController(); // stop(): a round stops waiting for the keys callback

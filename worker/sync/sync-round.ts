@@ -213,8 +213,12 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       ahead = undefined;
       target = Math.max(target, page.head);
       status.serverHead = page.head;
-      // The server answers: the last round's failure (offline, say) is no longer news while this one runs.
-      if (status.lastError) deps.setStatus({ lastError: null });
+      // The server answers: the last round's failure (offline, say) is no longer news while this one runs,
+      // nor after a reload during it (the record a failed round left).
+      if (status.lastError) {
+        deps.setStatus({ lastError: null });
+        await db.put('sync', { serverHead: status.serverHead, lastSyncAt: status.lastSyncAt, lastError: null }, 'state');
+      }
       if (check) await checkServerHistory(db, check, page);
       if (page.events.length > 0) {
         const last = page.events[page.events.length - 1]!.position;
@@ -297,7 +301,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
           return true;
         case 'reject':
           await rejectAndRenumber(action.events, 'first-pending');
-          pushLimit = options.pushLimit;
+          pushLimit = pushCeiling;
           return true;
         case 'split':
           pushLimit = Math.min(pushLimit, action.size);
