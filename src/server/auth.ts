@@ -49,8 +49,9 @@ export function grantsEveryLog(grant: LogGrant): boolean {
   return grant === '*' || (Array.isArray(grant) && grant.includes('*'));
 }
 
-/** A grant as a principal must hold it, or undefined: '*' or an array of log names and prefixes. */
+/** A grant as a principal must hold it, or undefined: '*' or an array of log names and prefixes; none given is none granted. */
 function toGrant(value: unknown): LogGrant | undefined {
+  if (value === undefined) return [];
   if (value === '*') return '*';
   if (Array.isArray(value) && value.every((entry) => typeof entry === 'string')) return value as string[];
   return undefined;
@@ -64,7 +65,8 @@ function toGrant(value: unknown): LogGrant | undefined {
  * list) must not be read character by character into "every log".
  */
 export function checkPrincipal(value: unknown): Principal | null {
-  if (value === null || value === undefined) return null;
+  // null, or any falsy answer (false, '', 0): no valid credentials, 401, as hooks written in JavaScript often say it.
+  if (!value) return null;
   const what = describe(value);
   if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`the auth hook returned ${what}, not a principal or null`);
   const { id, read, write } = value as Record<string, unknown>;
@@ -81,7 +83,7 @@ export function checkPrincipal(value: unknown): Principal | null {
         `the auth hook returned principal "${id}" whose ${key} is ${describe(given)}: it must be "*" or an array of log names`,
       );
   }
-  return value as Principal;
+  return { ...(value as Principal), id, read: readGrant!, write: writeGrant! };
 }
 
 /** A value, briefly, for an error message (a hook's mistake, not a secret). */
@@ -104,11 +106,12 @@ export function requestToken(request: IncomingMessage): string | undefined {
   }
   // Only the query string is read: a request line with a whole URL ("GET http://host:99999/...") is no
   // URL that new URL() accepts, and it must get 401, not a parse failure.
-  const target = request.url ?? '';
+  const whole = request.url ?? '';
+  const hash = whole.indexOf('#');
+  // As the router reads the target: the fragment goes first, then the query is what follows '?'.
+  const target = hash < 0 ? whole : whole.slice(0, hash);
   const query = target.indexOf('?');
-  if (query < 0) return undefined;
-  const hash = target.indexOf('#', query);
-  return new URLSearchParams(target.slice(query + 1, hash < 0 ? undefined : hash)).get('token') ?? undefined;
+  return query < 0 ? undefined : (new URLSearchParams(target.slice(query + 1)).get('token') ?? undefined);
 }
 
 const digest = (token: string): string => createHash('sha256').update(token).digest('hex');
@@ -119,7 +122,6 @@ export function bearerTokens(tokens: TokenMap): Authenticate {
   let n = 0;
   // Tokens given in code are checked as a tokens file is: a grant of 'acme-*' (not ['acme-*']) is refused here.
   for (const [token, grant] of Object.entries(parseTokenMap(tokens))) {
-    if (!token) throw new Error('An empty bearer token is not allowed');
     n++;
     byDigest.set(digest(token), {
       id: grant.id ?? `token-${n}`,

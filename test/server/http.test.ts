@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, pullResponseSchema, pushResponseMinimalSchema } from '../../src/core/protocol.ts';
@@ -6,6 +6,7 @@ import {
   createPgliteStore,
   createSyncServer,
   silentLogger,
+  requestToken,
   SyncError,
   type LogStore,
   type SyncServer,
@@ -490,8 +491,10 @@ describe('HTTP: auth that is set up wrong, slow or hostile', () => {
       'null-grant': { id: 'y', read: null, write: [] },
     };
     const { errors, logger } = recording();
-    const { url } = await start({ logger, auth: (request) => answers[String(request.headers['x-case'])] as null });
-    for (const [name, answer] of Object.entries(answers)) {
+    // The case comes in a header, or as ?token= where headers cannot be set (the live channel).
+    const caseOf = (request: IncomingMessage) => String(request.headers['x-case'] ?? requestToken(request));
+    const { url } = await start({ logger, auth: (request) => answers[caseOf(request)] as null });
+    for (const name of Object.keys(answers)) {
       const headers = { 'x-case': name };
       const pull = await httpJson(`${url}/v1/logs/${otherLog}/pull?after=0`, { headers });
       expect(errorOf(pull), name).toMatchObject({ status: 500, code: 'INTERNAL' });
@@ -502,12 +505,28 @@ describe('HTTP: auth that is set up wrong, slow or hostile', () => {
       });
       expect(errorOf(push), name).toMatchObject({ status: 500 });
       expect((await httpJson(`${url}/metrics`, { headers })).status, name).toBe(500);
-      await expect(openLive(url, otherLog, {}), name).rejects.toMatchObject({ status: 401 });
-      void answer;
+      await expect(openLive(url, otherLog, { token: name }), name).rejects.toMatchObject({ status: 500 });
     }
     expect(await store.head(log)).toBe(0);
     expect(errors.some((line) => line.includes('whose read is the string \\"shop-*\\"'))).toBe(true);
     expect(errors.some((line) => line.includes('returned number 42, not a principal'))).toBe(true);
+  });
+
+  it('a hook that answers false (or another falsy value) gives 401; a principal without a write grant may read and not write', async () => {
+    const answers: Record<string, unknown> = { false: false, empty: '', zero: 0, reader: { id: 'reader', read: ['shop-1'] } };
+    const { url } = await start({ auth: (request) => answers[String(request.headers['x-case'])] as null });
+    for (const name of ['false', 'empty', 'zero']) {
+      const reply = await httpJson(`${url}/v1/logs/shop-1/pull?after=0`, { headers: { 'x-case': name } });
+      expect(errorOf(reply), name).toMatchObject({ status: 401, details: { reason: 'unauthenticated' } });
+    }
+    const headers = { 'x-case': 'reader' };
+    expect((await httpJson(`${url}/v1/logs/shop-1/pull?after=0`, { headers })).status).toBe(200);
+    const push = await httpJson(`${url}/v1/logs/shop-1/push`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(new TestClient('reader-device').next(['a'])),
+    });
+    expect(errorOf(push)).toMatchObject({ status: 403, details: { reason: 'no-write-access' } });
   });
 
   it('a hook that throws a SyncError with a code the protocol does not know, or details that are not JSON, gets 500 and the server lives on', async () => {
@@ -575,6 +594,22 @@ describe('HTTP: auth that is set up wrong, slow or hostile', () => {
     const probes: number[] = [];
     for (let i = 0; i < 4; i++) probes.push((await httpPull(url, `other-${i}`, { after: 0 }, 'probe')).status);
     expect(probes).toEqual([403, 403, 403, 429]);
+  });
+
+  it("behind a proxy, refusals are counted per the server's rateLimitKey: one client's bad tokens do not turn another's 401 into 429", async () => {
+    const { url } = await start({
+      auth: { tokens: { good: { id: 'good', read: ['mine'], write: ['mine'] } } },
+      limits: { rateLimit: { burst: 3, perSecond: 0.001 } },
+      // Every request comes from the proxy's address; the client's is in x-forwarded-for.
+      rateLimitKey: (request, principal) =>
+        principal.id === 'anonymous' ? `client:${String(request.headers['x-forwarded-for'])}` : `principal:${principal.id}`,
+    });
+    const pull = (token: string, client: string) =>
+      httpJson(`${url}/v1/logs/mine/pull?after=0`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': client } });
+    const guesses: number[] = [];
+    for (let i = 0; i < 4; i++) guesses.push((await pull(`guess-${i}`, '10.0.0.1')).status);
+    expect(guesses).toEqual([401, 401, 401, 429]);
+    expect(errorOf(await pull('expired', '10.0.0.2'))).toMatchObject({ status: 401, details: { reason: 'invalid-token' } });
   });
 });
 

@@ -62,9 +62,13 @@ export function createAdmission(options: {
     const wait = rateLimiter?.take(key) ?? 0;
     if (wait > 0) throw new SyncError('RATE_LIMITED', `Too many requests; retry in ${wait} ms`, { retryAfterMs: wait });
   };
-  /** A refused request's 401, or 429 once its address has spent its budget on refusals. */
+  /**
+   * A refused request's 401, or 429 once its caller has spent its budget of refusals: a budget of its own
+   * (the same size as a client's), keyed as an anonymous caller's request budget is (rateLimitKey: the peer
+   * address by default, or the client address a proxy passes on when the server is told to read it).
+   */
   const refuse = (request: IncomingMessage, error: SyncError): never => {
-    spend(`refused:${remoteKey(request)}`);
+    spend(`refused:${rateLimitKey(request, ANONYMOUS)}`);
     throw error;
   };
 
