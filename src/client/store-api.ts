@@ -1,6 +1,7 @@
 import type { AnyAggregateDefinition, StateOf } from '../core/aggregate.ts';
 import type { AnyEventDefinition, RecordedEvent, StoredEvent, UnknownEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
+import type { StoreClosedError } from '../core/errors.ts';
 import type { MetricsHandle } from './metrics.ts';
 import type { SyncHandle } from './sync-types.ts';
 import type {
@@ -110,5 +111,12 @@ export interface Store<
   readonly metrics: MetricsHandle;
   /** Asks the browser not to evict this origin's storage; resolves with whether it agreed. */
   requestPersistence(): Promise<boolean>;
+  /**
+   * Settles if the store stops without close(): its engine's worker ended (the
+   * browser ended it, out of memory say, or it was terminated). Every call then
+   * rejects with the same StoreClosedError (`reason: 'engine-stopped'`); show
+   * the user a way to open the store again. Never settles otherwise.
+   */
+  readonly stopped: Promise<StoreClosedError>;
   close(): Promise<void>;
 }

@@ -51,7 +51,13 @@ export async function openStore<
   const { connection } = guard;
   // An engine whose worker ended (the browser ended it, or it was terminated) answers nothing more: every
   // call in flight and after rejects with StoreClosedError (reason 'engine-stopped') instead of hanging.
-  void connection.stopped?.then(() => guard.shut(new StoreClosedError(options.name, 'engine-stopped')));
+  const stopped = new Promise<StoreClosedError>((resolve) => {
+    void connection.stopped?.then(() => {
+      const error = new StoreClosedError(options.name, 'engine-stopped');
+      guard.shut(error);
+      resolve(error);
+    });
+  });
   const { clientId } = await connection.engine.stats();
   // Subscribed before anything else: no commit from here on goes unheard.
   const hub = await createChangeHub(connection);
@@ -67,7 +73,7 @@ export async function openStore<
     metrics: metrics.recorder,
   };
   const reactions = await createReactions(ctx, options.reactions ?? []);
-  const store = createStore(options, ctx, guard, reactions, metrics);
+  const store = createStore(options, ctx, guard, reactions, metrics, stopped);
   if (options.sync) {
     const { getToken, webSocket, fetch, encryption, ...config } = options.sync;
     const decide = createDecider(connection, registry, options.aggregates ?? []);
@@ -86,7 +92,14 @@ export async function openStore<
 }
 
 /** Wires the parts of a store (each in its own module) into the public object, and closes them in order. */
-function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedConnection, reactions: Reactions, metrics: Metrics): Store {
+function createStore(
+  options: StoreOptions,
+  ctx: StoreContext,
+  guard: GuardedConnection,
+  reactions: Reactions,
+  metrics: Metrics,
+  stopped: Promise<StoreClosedError>,
+): Store {
   const { connection, hub, travel } = ctx;
   const jobs = createJobTracker(ctx.name);
   const projections = createProjections(ctx);
@@ -106,6 +119,7 @@ function createStore(options: StoreOptions, ctx: StoreContext, guard: GuardedCon
   const store: Store = {
     name: ctx.name,
     inWorker: connection.inWorker,
+    stopped,
     ...timeAppends(createAppender(ctx), ctx.metrics),
     ...reader,
     replay: timeReplay(reader.replay, ctx.metrics),

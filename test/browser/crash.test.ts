@@ -120,11 +120,16 @@ describe('crash points (worker terminated)', () => {
       expect(await settled(store.append('order-3', [item('b')]))).toMatchObject(stopped);
       expect(await settled(store.load(model.aggregates[0], 'order-1'))).toMatchObject(stopped);
       expect(await settled(store.sync.status())).toMatchObject(stopped);
+      // The app hears of it without calling anything: store.stopped settles with the same error.
+      expect(await settled(store.stopped)).toMatchObject(stopped);
       expect(await settled(store.close())).toBeUndefined();
       // What was stored before the worker ended is there when the app opens the store again.
       const reopened = await openStore({ ...model, name, worker: true });
       expect((await reopened.load(model.aggregates[0], 'order-1')).version).toBe(1);
       await reopened.close();
+      // A store the app closes has not stopped on its own: stopped never settles.
+      const quiet = await Promise.race([reopened.stopped.then(() => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 300))]);
+      expect(quiet).toBe('pending');
     } finally {
       await deleteStore(name);
     }
