@@ -15,6 +15,8 @@ export interface GuardedConnection {
   closing(): void;
   /** Rejects every call still in flight with StoreClosedError (`error`, or one for close()), and every later one. */
   shut(error?: StoreClosedError): void;
+  /** What later calls reject with, once shut. */
+  shutError(): StoreClosedError | undefined;
 }
 
 export function guardConnection(inner: EngineConnection, name: string): GuardedConnection {
@@ -81,6 +83,7 @@ export function guardConnection(inner: EngineConnection, name: string): GuardedC
     closing() {
       closing = true;
     },
+    shutError: () => shut,
     shut(error = new StoreClosedError(name)) {
       closing = true;
       shut ??= error;

@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, StoreClosedError } from '../core/errors.ts';
 import { installErrorTransfer, type Change, type Engine, type EngineHost, type LogPageQuery } from '../../worker/contract.ts';
 import { createCallClient, type LogScanSession } from './call-client.ts';
 import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModuleUrl } from './spawn-worker.ts';
@@ -28,7 +28,7 @@ export interface EngineConnection {
   subscribe(listener: (change: Change) => void): Promise<() => void>;
   /** Makes an object of functions callable from the engine's side (a comlink proxy in worker mode). */
   callable<T extends object>(functions: T): T;
-  /** Worker mode, where Web Locks exist: settles if the engine's worker ends without close() (see engineGone). */
+  /** Worker mode, where Web Locks exist: settles if the engine's worker ends without close() (see watchEngine). */
   readonly stopped?: Promise<void>;
   close(): Promise<void>;
 }
@@ -66,10 +66,38 @@ class WorkerStartError extends ConfigError {
   override name = 'WorkerStartError';
 }
 
-/** Opens the engine in `worker`; rejects if the worker dies (404, syntax error, CSP) before it answers. */
-async function openInWorker(worker: Worker, name: string): Promise<{ host: Comlink.Remote<EngineHost>; remote: Comlink.Remote<Engine> }> {
+/** How long a new worker may take to answer its first message (its script loading) before openStore gives up on it. */
+const WORKER_START_MS = 30_000;
+
+/** A worker that has opened its engine, and how to tell when it is gone. */
+interface OpenedWorker {
+  host: Comlink.Remote<EngineHost>;
+  remote: Comlink.Remote<Engine>;
+  /** Settles when the worker has ended (see watchEngine); withdrawn by `closing`. */
+  gone: Promise<void>;
+  closing: AbortController;
+}
+
+/** Rejects with StoreClosedError ('engine-stopped') once `gone` settles: for the steps of opening a store. */
+function stoppedWhileOpening(gone: Promise<void>, name: string): Promise<never> {
+  const stopped = gone.then((): never => {
+    throw new StoreClosedError(name, 'engine-stopped');
+  });
+  stopped.catch(() => undefined);
+  return stopped;
+}
+
+/**
+ * Opens the engine in `worker`. Rejects if the worker fails to load (404,
+ * syntax error, CSP), does not answer within WORKER_START_MS, or ends (is
+ * terminated, or ended by the browser) before its engine is open: a worker
+ * that ends says so in no other way, and the open would wait for good.
+ */
+async function openInWorker(worker: Worker, name: string): Promise<OpenedWorker> {
   const host = Comlink.wrap<EngineHost>(worker);
+  const closing = new AbortController();
   let onError: ((event: Event) => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const died = new Promise<never>((_, reject) => {
     onError = (event) => {
       const detail = event instanceof ErrorEvent && event.message ? `: ${event.message}` : '';
@@ -81,15 +109,26 @@ async function openInWorker(worker: Worker, name: string): Promise<{ host: Comli
       );
     };
     worker.addEventListener('error', onError);
+    const seconds = WORKER_START_MS / 1000;
+    timer = setTimeout(
+      () => reject(new WorkerStartError(`The engine worker did not answer within ${seconds} s: it ended, or its script did not load`)),
+      WORKER_START_MS,
+    );
   });
   try {
-    const remote = (await Promise.race([host.open({ name }), died])) as unknown as Comlink.Remote<Engine>;
-    return { host, remote };
+    // The watch first: an open that the worker never answers because it ended must not wait for good.
+    const { gone } = await Promise.race([watchEngine(host, closing.signal), died]);
+    clearTimeout(timer);
+    const opening = host.open({ name });
+    const remote = (await Promise.race([opening, died, stoppedWhileOpening(gone, name)])) as unknown as Comlink.Remote<Engine>;
+    return { host, remote, gone, closing };
   } catch (error) {
+    closing.abort();
     host[Comlink.releaseProxy]();
     worker.terminate();
     throw error;
   } finally {
+    clearTimeout(timer);
     if (onError) worker.removeEventListener('error', onError);
   }
 }
@@ -99,25 +138,26 @@ type LockManagerLike = {
 };
 
 /**
- * Settles when the engine's worker is gone without close(): the worker holds
- * a Web Lock of its own while it lives (EngineHost.holdWhileAlive), and this
- * page asks for the same lock, which it gets only once the worker has ended
- * (terminated, or ended by the browser, out of memory say). Nothing else says
- * so: calls to a dead worker are never answered. Never settles where there
- * are no Web Locks, or with a worker script that cannot hold one; `closing`
- * withdraws the request.
+ * Watches a worker's life: the worker holds a Web Lock of its own while it
+ * lives (EngineHost.holdWhileAlive), and this page asks for the same lock,
+ * which it gets only once the worker has ended (terminated, or ended by the
+ * browser, out of memory say). Resolves once the watch is set, with `gone`,
+ * which settles then; `gone` never settles where there are no Web Locks, or
+ * with a worker script that cannot hold one. `closing` withdraws the request.
  */
-async function engineGone(host: Comlink.Remote<EngineHost>, closing: AbortSignal): Promise<void> {
+async function watchEngine(host: Comlink.Remote<EngineHost>, closing: AbortSignal): Promise<{ gone: Promise<void> }> {
   const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
-  const never = new Promise<void>(() => undefined);
+  const never = { gone: new Promise<void>(() => undefined) };
   if (!locks) return never;
   const lockName = `chronicle-engine-alive:${globalThis.crypto.randomUUID()}`;
   // An older worker script has no holdWhileAlive: the call fails, and the engine is not watched.
   const held = await host.holdWhileAlive(lockName).catch(() => false);
   if (!held || closing.aborted) return never;
-  return new Promise<void>((resolve) => {
-    locks.request(lockName, { signal: closing }, () => resolve()).catch(() => undefined);
-  });
+  return {
+    gone: new Promise<void>((resolve) => {
+      locks.request(lockName, { signal: closing }, () => resolve()).catch(() => undefined);
+    }),
+  };
 }
 
 async function connectInProcess(name: string): Promise<EngineConnection> {
@@ -149,12 +189,13 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     worker = plan.fallback();
     opened = await openInWorker(worker, name);
   }
-  const { host, remote } = opened;
-  const closing = new AbortController();
-  const stopped = engineGone(host, closing.signal);
+  const { host, remote, gone, closing } = opened;
+  /** close() began: the worker ending from then on is the close, not a stop on its own. */
+  let closeStarted = false;
+  const stopped = gone.then(() => (closeStarted ? new Promise<void>(() => undefined) : undefined));
   // Appends, loads and the change feed take a port of their own (worker/call-port.ts); comlink serves the rest.
   const { port1, port2 } = new MessageChannel();
-  await remote.attachPort(Comlink.transfer(port2, [port2]));
+  await Promise.race([remote.attachPort(Comlink.transfer(port2, [port2])), stoppedWhileOpening(gone, name)]);
   const calls = createCallClient(port1);
   const engine = new Proxy(remote, {
     get(target, property, receiver) {
@@ -172,9 +213,10 @@ export async function connect(name: string, option: WorkerOption): Promise<Engin
     callable: (functions) => Comlink.proxy(functions),
     stopped,
     async close() {
+      closeStarted = true;
       try {
         // A worker that has ended never answers: its close is done.
-        await Promise.race([remote.close(), stopped]);
+        await Promise.race([remote.close(), gone]);
       } finally {
         // Withdrawn only now, before terminate(): a worker that died during close() still ends the wait above.
         closing.abort();

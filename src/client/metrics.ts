@@ -175,8 +175,8 @@ export interface MetricsRecorder {
 
 export interface Metrics {
   readonly recorder: MetricsRecorder;
-  /** The store's `metrics` handle; `isClosed` makes it refuse with StoreClosedError. */
-  handle(connection: EngineConnection, hub: ChangeHub, isClosed: () => boolean, name: string): MetricsHandle;
+  /** The store's `metrics` handle; it refuses with what `closedError` gives, once it gives something. */
+  handle(connection: EngineConnection, hub: ChangeHub, closedError: () => StoreClosedError | undefined): MetricsHandle;
   /** Stops every subscription's timer (the store closes). */
   stop(): void;
 }
@@ -247,9 +247,13 @@ export function createMetrics(): Metrics {
   return {
     recorder,
     stop: stopAll,
-    handle(connection, hub, isClosed, name) {
+    handle(connection, hub, closedError) {
+      const refuseIfClosed = (): void => {
+        const error = closedError();
+        if (error) throw error;
+      };
       const snapshot = async (): Promise<StoreMetrics> => {
-        if (isClosed()) throw new StoreClosedError(name);
+        refuseIfClosed();
         const takenAt = Date.now();
         return {
           takenAt,
@@ -295,7 +299,7 @@ export function createMetrics(): Metrics {
 
       const metrics = snapshot as MetricsHandle;
       metrics.subscribe = (listener, options = {}) => {
-        if (isClosed()) throw new StoreClosedError(name);
+        refuseIfClosed();
         const intervalMs = options.intervalMs ?? 1000;
         if (typeof listener !== 'function') throw new TypeError('metrics.subscribe needs a listener function');
         if (!(Number.isFinite(intervalMs) && intervalMs >= 0))

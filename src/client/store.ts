@@ -106,6 +106,9 @@ function createStore(
   for (const definition of options.projections ?? []) projections.follow(definition);
 
   let closing: Promise<void> | undefined;
+  /** What calls made now reject with: the store stopped on its own (the engine's error), or close() began; else undefined. */
+  const closedError = (): StoreClosedError | undefined =>
+    guard.shutError() ?? (closing !== undefined ? new StoreClosedError(ctx.name) : undefined);
   const reader = createReader(ctx, jobs);
   // A copy of the policy as it was checked: a caller changing its object later must not change what compaction drops.
   const retention = options.retention ? { ...options.retention } : undefined;
@@ -140,7 +143,7 @@ function createStore(
     timeTravel: travel.api,
     reactions: reactions.api as Store['reactions'],
     sync: createSyncHandle(connection, hub),
-    metrics: metrics.handle(connection, hub, () => closing !== undefined, ctx.name),
+    metrics: metrics.handle(connection, hub, closedError),
     async info() {
       const stats = await connection.engine.stats();
       return { ...stats, inWorker: connection.inWorker };
@@ -175,10 +178,10 @@ function createStore(
       return closing;
     },
   };
-  return gateAfterClose(store, () => closing !== undefined, ctx.name);
+  return gateAfterClose(store, closedError);
 }
 
-/** Methods that return a promise: after close() they reject with StoreClosedError. */
+/** Methods that return a promise: after close() (or the store stopping) they reject with StoreClosedError. */
 const ASYNC_METHODS = [
   'append',
   'appendBatch',
@@ -203,25 +206,28 @@ const LISTENING_METHODS = ['subscribe', 'subscribeLog'] as const;
  * reaching an engine that is going away (calls already running finish: see
  * guardConnection for those the engine never answers).
  */
-function gateAfterClose(store: Store, isClosed: () => boolean, name: string): Store {
+function gateAfterClose(store: Store, closedError: () => StoreClosedError | undefined): Store {
   const gated = store as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const method of ASYNC_METHODS) {
     const inner = gated[method]!;
-    gated[method] = (...args) => (isClosed() ? Promise.reject(new StoreClosedError(name)) : inner(...args));
+    gated[method] = (...args) => {
+      const error = closedError();
+      return error ? Promise.reject(error) : inner(...args);
+    };
   }
   for (const method of ITERATING_METHODS) {
     const inner = gated[method]!;
     gated[method] = (...args) => {
-      if (!isClosed()) return inner(...args);
-      return {
-        [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new StoreClosedError(name)) }),
-      };
+      const error = closedError();
+      if (!error) return inner(...args);
+      return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
     };
   }
   for (const method of LISTENING_METHODS) {
     const inner = gated[method]!;
     gated[method] = (...args) => {
-      if (isClosed()) throw new StoreClosedError(name);
+      const error = closedError();
+      if (error) throw error;
       return inner(...args);
     };
   }

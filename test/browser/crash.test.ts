@@ -135,6 +135,70 @@ describe('crash points (worker terminated)', () => {
     }
   });
 
+  it('openStore whose worker ends while the engine opens rejects with StoreClosedError (engine-stopped) instead of waiting for good', async () => {
+    const name = uniqueStoreName('crash-opening');
+    try {
+      let spawned: Worker | undefined;
+      const opening = openStore({
+        ...model,
+        name,
+        worker: () => (spawned = new Worker(new URL('../../worker/index.ts', import.meta.url), { type: 'module' })),
+      }).then(
+        (store) => ({ store }),
+        (error: unknown) => ({ error }),
+      );
+      // Until the engine has begun opening its database (it exists), then the worker ends mid-open.
+      for (let i = 0; i < 5000; i++) {
+        if ((await indexedDB.databases()).some((db) => db.name === name)) break;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      spawned!.terminate();
+      const outcome = await Promise.race([opening, new Promise<'hangs'>((r) => setTimeout(() => r('hangs'), 5000))]);
+      expect(outcome).not.toBe('hangs');
+      if (outcome !== 'hangs' && 'store' in outcome) {
+        // The open won the race: the store then stops on its own.
+        expect(await outcome.store.stopped).toMatchObject({ reason: 'engine-stopped' });
+        await outcome.store.close();
+      } else if (outcome !== 'hangs') {
+        expect(outcome.error).toMatchObject({ name: 'StoreClosedError', reason: 'engine-stopped' });
+      }
+    } finally {
+      await deleteStore(name);
+    }
+  });
+
+  it('a store closed while its worker ends has not stopped on its own: stopped never settles, close() resolves', async () => {
+    const name = uniqueStoreName('crash-close-terminate');
+    try {
+      const { store, kill } = await openKillable(name);
+      await store.append('order-1', [item('a')]);
+      const closed = store.close();
+      kill();
+      await closed;
+      const stopped = await Promise.race([store.stopped.then(() => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 500))]);
+      expect(stopped).toBe('pending');
+    } finally {
+      await deleteStore(name);
+    }
+  });
+
+  it('after the store stopped on its own, every later call (and close) keeps the engine-stopped reason, subscriptions included', async () => {
+    const name = uniqueStoreName('crash-stopped-later');
+    try {
+      const { store, kill } = await openKillable(name);
+      kill();
+      await store.stopped;
+      const reason = { name: 'StoreClosedError', reason: 'engine-stopped' };
+      expect(() => store.subscribeLog(() => undefined)).toThrow(expect.objectContaining(reason));
+      expect(() => store.metrics.subscribe(() => undefined)).toThrow(expect.objectContaining(reason));
+      await store.close();
+      await expect(store.append('order-1', [item('a')])).rejects.toMatchObject(reason);
+      await expect(store.readLog()[Symbol.asyncIterator]().next()).rejects.toMatchObject(reason);
+    } finally {
+      await deleteStore(name);
+    }
+  });
+
   it('close() right after the worker ended (before the page heard of it) resolves, and so does a call in flight', async () => {
     const results: string[] = [];
     for (const delay of [0, 1, 5, 20]) {
