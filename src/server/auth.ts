@@ -67,8 +67,8 @@ function toGrant(value: unknown): LogGrant | undefined {
 export function checkPrincipal(value: unknown): Principal | null {
   // null, or any falsy answer (false, '', 0): no valid credentials, 401, as hooks written in JavaScript often say it.
   if (!value) return null;
-  const what = describe(value);
-  if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`the auth hook returned ${what}, not a principal or null`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new Error(`the auth hook returned ${describe(value)}, not a principal or null`);
   const { id, read, write } = value as Record<string, unknown>;
   if (typeof id !== 'string' || id.length === 0)
     throw new Error(`the auth hook returned a principal whose id is ${describe(id)}, not a non-empty string`);

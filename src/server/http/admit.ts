@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { ANONYMOUS, checkPrincipal, grants, type Authenticate, type Principal } from '../auth.ts';
 import { SyncError } from '../errors.ts';
 import type { RateLimiter } from '../limits.ts';
+import { settleWithin } from './deadline.ts';
 import type { LogRoute } from './routes.ts';
 
 /**
@@ -20,29 +21,6 @@ export interface Admission {
 
 function remoteKey(request: IncomingMessage): string {
   return `addr:${request.socket.remoteAddress ?? 'unknown'}`;
-}
-
-/** An auth hook's answer, or 503 "auth-timeout" once `ms` have passed without one (a hook that never settles must not hold the request). */
-function withinAuthBound(answer: Promise<unknown>, ms: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(
-          new SyncError('UNAVAILABLE', `The server's auth hook did not answer within ${ms} ms`, { reason: 'auth-timeout', timeoutMs: ms }),
-        ),
-      ms,
-    );
-    answer.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 export function createAdmission(options: {
@@ -77,9 +55,16 @@ export function createAdmission(options: {
       if (!authenticate) return ANONYMOUS;
       let answer: unknown;
       try {
-        answer = await withinAuthBound(
-          Promise.resolve().then(() => authenticate(request)),
+        // Bounded: a hook that never settles must not hold the request.
+        const asked = Promise.resolve().then(() => authenticate(request));
+        answer = await settleWithin(
+          asked,
           authMs,
+          () =>
+            new SyncError('UNAVAILABLE', `The server's auth hook did not answer within ${authMs} ms`, {
+              reason: 'auth-timeout',
+              timeoutMs: authMs,
+            }),
         );
       } catch (error) {
         if (error instanceof SyncError && error.code === 'UNAUTHORIZED') refuse(request, error);
