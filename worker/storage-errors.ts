@@ -15,3 +15,24 @@ export function toStorageError(database: string, operation: string, error: unkno
   }
   return new StorageError(operation, message);
 }
+
+/** The names of the DOMExceptions IndexedDB throws. */
+const STORAGE_FAILURES = new Set([
+  'QuotaExceededError',
+  'InvalidStateError',
+  'TransactionInactiveError',
+  'UnknownError',
+  'DataError',
+  'ConstraintError',
+  'VersionError',
+  'ReadOnlyError',
+  'NotFoundError',
+  'DataCloneError',
+  'AbortError',
+]);
+
+/** Whether `error` is one IndexedDB throws (toStorageError gives its typed form). */
+export function isStorageFailure(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && STORAGE_FAILURES.has(name);
+}

@@ -7,9 +7,9 @@ import { initialSyncStatus, type Change, type SyncStatus } from '../types.ts';
 import { backoffDelay } from './backoff.ts';
 import { grantSignal, leadershipComing, requestLeaderLock } from './leader-lock.ts';
 import { createLiveFollower, type WebSocketFactory } from './live-follow.ts';
+import { lastErrorOf, noting, roundError } from './round-errors.ts';
 import { createSyncRound } from './sync-round.ts';
 import { withEncryption } from './encryption.ts';
-import { toStorageError } from '../storage-errors.ts';
 import { createTransport, OfflineError, SyncHttpError, type Transport } from './transport.ts';
 
 export type { WebSocketFactory } from './live-follow.ts';
@@ -98,63 +98,6 @@ function settleWaiters(waiters: readonly { resolve(): void; reject(e: unknown): 
     if (error) w.reject(error);
     else w.resolve();
   }
-}
-
-/** The names of the DOMExceptions IndexedDB throws (the transport's own failures are ChronicleErrors). */
-const STORAGE_FAILURES = new Set([
-  'QuotaExceededError',
-  'InvalidStateError',
-  'TransactionInactiveError',
-  'UnknownError',
-  'DataError',
-  'ConstraintError',
-  'VersionError',
-  'ReadOnlyError',
-  'NotFoundError',
-  'DataCloneError',
-  'AbortError',
-]);
-
-/** What the app's own callbacks threw (getToken, decide, encryptionKeys): a round's failure passes them on as they are. */
-const appErrors = new WeakSet<object>();
-
-/** The app's callbacks, each noting what it throws in appErrors (an AbortError of a token refresh is no storage failure). */
-function noting(callbacks: SyncCallbacks): SyncCallbacks {
-  const note =
-    <A extends unknown[], R>(fn: (...args: A) => R | Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await fn(...args);
-      } catch (error) {
-        if (typeof error === 'object' && error !== null) appErrors.add(error);
-        throw error;
-      }
-    };
-  return {
-    ...(callbacks.getToken ? { getToken: note(callbacks.getToken) } : {}),
-    ...(callbacks.decide ? { decide: note(callbacks.decide) } : {}),
-    ...(callbacks.encryptionKeys ? { encryptionKeys: note(callbacks.encryptionKeys) } : {}),
-  };
-}
-
-/**
- * A failed round's error as the app sees it (syncNow's rejection, status().lastError): what IndexedDB
- * threw while the round stored what it pulled becomes its typed error (StorageQuotaError when the disk
- * is full), as for any other call of the store. Anything typed passes as it is.
- */
-function roundError(database: string, error: unknown): unknown {
-  if (error instanceof ChronicleError || appErrors.has(error as object)) return error;
-  const name = (error as { name?: unknown } | null)?.name;
-  return typeof name === 'string' && STORAGE_FAILURES.has(name) ? toStorageError(database, 'sync', error) : error;
-}
-
-/** What status().lastError says of an error: a code that is a string (a DOMException's is a legacy number), a message that says something. */
-function lastErrorOf(error: unknown): { code: string; message: string } {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  return {
-    code: typeof e?.code === 'string' ? e.code : 'ERROR',
-    message: typeof e?.message === 'string' && e.message !== '' ? e.message : String(error),
-  };
 }
 
 /** How long a failed request's reply asked to wait (Retry-After), at most `maxMs`; 0 when it did not say. */
