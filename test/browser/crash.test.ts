@@ -31,16 +31,25 @@ function counting(log: Delivery[], crash: () => number, onDelivery?: (n: number)
   });
 }
 
+/** An engine worker for openStore's `worker` option, and how to kill it. */
+function killableWorker() {
+  let spawned: Worker | undefined;
+  return {
+    worker: () => (spawned = new Worker(new URL('../../worker/index.ts', import.meta.url), { type: 'module' })),
+    kill: () => spawned!.terminate(),
+  };
+}
+
 /** Opens a store whose engine runs in a worker the test can kill. */
 async function openKillable(name: string, extra: Partial<Parameters<typeof openStore>[0]> = {}) {
-  let spawned: Worker | undefined;
-  const store = await openStore({
-    ...model,
-    ...extra,
-    name,
-    worker: () => (spawned = new Worker(new URL('../../worker/index.ts', import.meta.url), { type: 'module' })),
-  });
-  return { store, kill: () => spawned!.terminate() };
+  const { worker, kill } = killableWorker();
+  const store = await openStore({ ...model, ...extra, name, worker });
+  return { store, kill };
+}
+
+/** What `promise` settles with (its value, or the error it rejects with), or 'still waiting' once `ms` have passed. */
+function within(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  return Promise.race([promise.catch((e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting'), ms))]);
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
@@ -113,8 +122,7 @@ describe('crash points (worker terminated)', () => {
         )
         .catch((e: unknown) => e);
       kill();
-      const settled = (promise: Promise<unknown>) =>
-        Promise.race([promise.catch((e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000))]);
+      const settled = (promise: Promise<unknown>) => within(promise, 5000);
       const stopped = { name: 'StoreClosedError', code: 'STORE_CLOSED', reason: 'engine-stopped' };
       expect(await settled(inFlight)).toMatchObject(stopped);
       expect(await settled(store.append('order-3', [item('b')]))).toMatchObject(stopped);
@@ -128,8 +136,7 @@ describe('crash points (worker terminated)', () => {
       expect((await reopened.load(model.aggregates[0], 'order-1')).version).toBe(1);
       await reopened.close();
       // A store the app closes has not stopped on its own: stopped never settles.
-      const quiet = await Promise.race([reopened.stopped.then(() => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 300))]);
-      expect(quiet).toBe('pending');
+      expect(await within(reopened.stopped, 300)).toBe('still waiting');
     } finally {
       await deleteStore(name);
     }
@@ -138,29 +145,23 @@ describe('crash points (worker terminated)', () => {
   it('openStore whose worker ends while the engine opens rejects with StoreClosedError (engine-stopped) instead of waiting for good', async () => {
     const name = uniqueStoreName('crash-opening');
     try {
-      let spawned: Worker | undefined;
-      const opening = openStore({
-        ...model,
-        name,
-        worker: () => (spawned = new Worker(new URL('../../worker/index.ts', import.meta.url), { type: 'module' })),
-      }).then(
-        (store) => ({ store }),
-        (error: unknown) => ({ error }),
-      );
+      const { worker, kill } = killableWorker();
+      const opening = openStore({ ...model, name, worker });
       // Until the engine has begun opening its database (it exists), then the worker ends mid-open.
       for (let i = 0; i < 5000; i++) {
         if ((await indexedDB.databases()).some((db) => db.name === name)) break;
         await new Promise((r) => setTimeout(r, 1));
       }
-      spawned!.terminate();
-      const outcome = await Promise.race([opening, new Promise<'hangs'>((r) => setTimeout(() => r('hangs'), 5000))]);
-      expect(outcome).not.toBe('hangs');
-      if (outcome !== 'hangs' && 'store' in outcome) {
+      kill();
+      const outcome = await within(opening, 5000);
+      expect(outcome).not.toBe('still waiting');
+      if (outcome instanceof Error) {
+        expect(outcome).toMatchObject({ name: 'StoreClosedError', reason: 'engine-stopped' });
+      } else {
         // The open won the race: the store then stops on its own.
-        expect(await outcome.store.stopped).toMatchObject({ reason: 'engine-stopped' });
-        await outcome.store.close();
-      } else if (outcome !== 'hangs') {
-        expect(outcome.error).toMatchObject({ name: 'StoreClosedError', reason: 'engine-stopped' });
+        const store = outcome as Awaited<typeof opening>;
+        expect(await store.stopped).toMatchObject({ reason: 'engine-stopped' });
+        await store.close();
       }
     } finally {
       await deleteStore(name);
@@ -175,8 +176,7 @@ describe('crash points (worker terminated)', () => {
       const closed = store.close();
       kill();
       await closed;
-      const stopped = await Promise.race([store.stopped.then(() => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 500))]);
-      expect(stopped).toBe('pending');
+      expect(await within(store.stopped, 500)).toBe('still waiting');
     } finally {
       await deleteStore(name);
     }
@@ -212,7 +212,10 @@ describe('crash points (worker terminated)', () => {
         );
         kill();
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-        const closed = await Promise.race([store.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('hangs'), 5000))]);
+        const closed = await within(
+          store.close().then(() => 'closed'),
+          5000,
+        );
         results.push(`${delay} ms: ${String(closed)}, in flight: ${await inFlight}`);
       } finally {
         await deleteStore(name);
