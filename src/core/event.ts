@@ -111,8 +111,13 @@ export interface RecordedEvent<TType extends string = string, TData = unknown> {
 }
 
 /**
- * An event whose type the app no longer defines. It is kept in the log and
- * surfaced on read, so nothing is lost; reducers skip it.
+ * An event this app cannot read: its type is not defined here (a newer app
+ * version's, or one this app no longer has), or it was stored at a version
+ * newer than this app's definition of its type (`storedVersion` above it: a
+ * newer app version wrote it, and there is no upcasting down). It is kept in
+ * the log and surfaced on read as stored, so nothing is lost; reducers skip
+ * it, and projections, reactions, snapshots and compaction wait for an app
+ * that can read it rather than fold it (README, The model).
  */
 export interface UnknownEvent {
   readonly known: false;

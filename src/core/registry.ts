@@ -43,7 +43,7 @@ export interface Registry {
   encode(inputs: readonly EventInput[], now?: number): EncodedEvent[];
   /** The aggregate type for an append: the explicit one, or the single aggregate declaring these types. */
   resolveAggregateType(inputs: readonly EventInput[], explicit?: string): string;
-  /** Upcasts a stored event to the current schema; an unknown type is surfaced, not dropped. */
+  /** Upcasts a stored event to the current schema; an unknown type, or a version newer than the app's, is surfaced as an UnknownEvent, not dropped. */
   decode(stored: StoredEvent): LogEvent;
   /** decode() that turns `stored` itself into the event (no copy): for readers that drop the stored form. */
   decodeInPlace(stored: StoredEvent): LogEvent;
@@ -179,7 +179,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     },
     decodeInPlace(stored) {
       const def = byType.get(stored.type);
-      if (def && stored.version >= def.version) {
+      if (def && stored.version === def.version) {
         const event = stored as StoredEvent & { known: true; storedVersion: number };
         event.known = true;
         event.storedVersion = stored.version;
@@ -189,7 +189,9 @@ export function createRegistry(options: RegistryOptions): Registry {
     },
     decode(stored) {
       const def = byType.get(stored.type);
-      if (!def) {
+      // A type this app does not define, or a version newer than its definition (a newer app version wrote
+      // it): this app cannot read its data, so nothing folds it as if it could (see UnknownEvent).
+      if (!def || stored.version > def.version) {
         return { ...stored, known: false, storedVersion: stored.version };
       }
       let data: unknown = stored.data;
@@ -217,7 +219,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       const event = {
         ...stored,
         known: true as const,
-        version: Math.max(def.version, stored.version),
+        version: def.version,
         storedVersion: stored.version,
         data,
       };
