@@ -88,6 +88,12 @@ export interface ReactionStore {
    * reaction must not keep it from running.
    */
   leadReaction(name: string, onLead: () => void): void;
+  /**
+   * Lets one reaction's lock go for the rest of this engine's life: its tab
+   * met an event it cannot read (a newer app version's), so the next tab
+   * waiting, one that may read it, takes the reaction over from its checkpoint.
+   */
+  resignReaction(name: string): void;
   /** Lets the lock go (the engine closes). */
   stopLeading(): void;
 }
@@ -195,7 +201,10 @@ export function createReactionStore(
   isClosed: () => boolean,
 ): ReactionStore {
   const changed = (name: string, retry = false) => publish({ kind: 'reactions', name, ...(retry ? { retry } : {}) });
-  const releases = new Set<() => void>();
+  /** The reactions whose lock this engine holds: how to let each one go. */
+  const releases = new Map<string, () => void>();
+  /** Reactions this engine gave up (resignReaction): it does not lead them again. */
+  const resigned = new Set<string>();
   let released = false;
 
   /** Runs `step` on the record in a readwrite transaction over the reaction stores and commits it with the record. */
@@ -337,9 +346,9 @@ export function createReactionStore(
     },
     leadReaction(name, onLead) {
       requestLeaderLock(reactionLock(storeName, name), () => {
-        if (released || isClosed()) return undefined;
+        if (released || resigned.has(name) || isClosed()) return undefined;
         return new Promise<void>((resolve) => {
-          releases.add(resolve);
+          releases.set(name, resolve);
           // In worker mode onLead is the main thread's (a comlink call): if it cannot be told, let another tab lead.
           void Promise.resolve()
             .then(() => onLead())
@@ -347,9 +356,15 @@ export function createReactionStore(
         });
       });
     },
+    resignReaction(name) {
+      resigned.add(name);
+      changed(name);
+      releases.get(name)?.();
+      releases.delete(name);
+    },
     stopLeading() {
       released = true;
-      for (const release of releases) release();
+      for (const release of releases.values()) release();
       releases.clear();
     },
   };

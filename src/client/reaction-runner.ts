@@ -15,6 +15,32 @@ export interface ReactionRunner {
 
 class Stopped extends Error {}
 
+/** A reaction's event this app version cannot read (see UnknownEvent): the runner stops before it. */
+class Unreadable extends Error {
+  constructor(readonly event: PlacedEvent['event']) {
+    super(`${event.type} v${event.storedVersion} is not readable by this app`);
+  }
+}
+
+/** What a runner reports when it stops before an event it cannot read. */
+export interface UnreadableStop {
+  eventId: string;
+  type: string;
+  storedVersion: number;
+}
+
+/** Waits `ms`, or rejects with Stopped as soon as `signal` aborts. */
+function pauseUnless(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(new Stopped());
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(new Stopped());
+    });
+  });
+}
+
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
@@ -32,7 +58,12 @@ function describe(error: unknown): string {
  * succeeds. A crash in between leaves the marker: the next leader delivers
  * that event again with `redelivery`, and only that event.
  */
-export function createReactionRunner(ctx: StoreContext, definition: AnyReactionDefinition): ReactionRunner {
+export function createReactionRunner(
+  ctx: StoreContext,
+  definition: AnyReactionDefinition,
+  /** Called once the runner stopped before an event it cannot read, and gave the reaction's lock away. */
+  onUnreadable: (stop: UnreadableStop) => void,
+): ReactionRunner {
   const { connection, registry, clientId } = ctx;
   const engine = connection.engine;
   const reaction = reactionRuntime(definition);
@@ -47,15 +78,7 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
   /** The marker this session wrote for an event it has not handed out yet: no redelivery. */
   let markedAhead: string | null = null;
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve, reject) => {
-      if (stopping.signal.aborted) return reject(new Stopped());
-      const timer = setTimeout(resolve, ms);
-      stopping.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        reject(new Stopped());
-      });
-    });
+  const pause = (ms: number) => pauseUnless(stopping.signal, ms);
 
   const handle = async (event: PlacedEvent['event'], context: ReactionContext) => {
     const handler = reaction.handlers[event.type];
@@ -109,10 +132,29 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
     const ask = matches.filter((p) => checkAll || p.event.meta.clientId === clientId).map((p) => p.event.id);
     const done = new Set(ask.length > 0 ? await engine.reactionProcessed(name, ask) : []);
     const todo = matches.filter((p) => !done.has(p.event.id));
-    for (let i = 0; i < todo.length; i++) {
+    // An event of the reaction's types stored at a version this app does not define (a newer app version
+    // wrote it) is never handed to a handler written for another shape, nor passed by the checkpoint: the
+    // runner stops before it (after the events ahead of it), and a tab that can read it takes over.
+    const unreadable = todo.findIndex((p) => !p.event.known);
+    const deliverable = unreadable < 0 ? todo : todo.slice(0, unreadable);
+    for (let i = 0; i < deliverable.length; i++) {
       if (stopped) throw new Stopped();
-      await deliver(todo[i]!, advanceOf(todo[i]!), todo[i + 1]?.event.id ?? null);
+      await deliver(deliverable[i]!, advanceOf(deliverable[i]!), deliverable[i + 1]?.event.id ?? null);
     }
+    if (unreadable >= 0) throw new Unreadable(todo[unreadable]!.event);
+  };
+
+  /**
+   * Gives the reaction up in this tab: the checkpoint stays before `event`,
+   * and the lock goes to the next tab waiting (or the next one that opens).
+   */
+  const resign = async (event: PlacedEvent['event']) => {
+    // Nothing was handed out after the last recorded event: no marker may say otherwise.
+    if (markedAhead !== null) await engine.clearReactionInFlight(name, markedAhead).catch(() => undefined);
+    markedAhead = null;
+    stopped = true;
+    onUnreadable({ eventId: event.id, type: event.type, storedVersion: event.storedVersion });
+    await engine.resignReaction(name);
   };
 
   const retryParked = async () => {
@@ -120,6 +162,8 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
       if (stopped) throw new Stopped();
       if (!parked.retry) continue;
       const event = registry.decode(parked.event);
+      // Parked by a newer app version, in a shape this one cannot read: its retry waits for a tab that can.
+      if (!event.known) continue;
       let failure: string | null = null;
       try {
         await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: true, attempt: parked.attempts + 1, isReplay: false });
@@ -177,6 +221,10 @@ export function createReactionRunner(ctx: StoreContext, definition: AnyReactionD
         await pass();
         failures = 0;
       } catch (error) {
+        if (error instanceof Unreadable && !stopped) {
+          await resign(error.event).catch(() => undefined);
+          return;
+        }
         if (stopped || error instanceof Stopped) return;
         // Storage trouble (not a handler's: those are retried per event). Try again after a pause.
         failures++;

@@ -1,7 +1,7 @@
 import { ConfigError } from '../core/errors.ts';
 import type { AnyReactionDefinition } from '../core/reaction.ts';
 import type { StoreContext } from './context.ts';
-import { createReactionRunner, type ReactionRunner } from './reaction-runner.ts';
+import { createReactionRunner, type ReactionRunner, type UnreadableStop } from './reaction-runner.ts';
 import type { ParkedEvent, ReactionsHandle } from './types.ts';
 
 export interface Reactions {
@@ -37,6 +37,8 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
   let stopped = false;
   /** The reactions this tab runs: each has its own lock, so tabs may share the work. */
   const runners = new Map<string, ReactionRunner>();
+  /** The reactions this tab gave up, and the event each stopped before (a newer app version's: see reaction-runner.ts). */
+  const unreadable = new Map<string, UnreadableStop>();
   const stopWatch = hub.watch((change) => {
     if (change.kind === 'appended' || change.kind === 'confirmed') for (const runner of runners.values()) runner.wake();
     if (change.kind === 'reactions' && change.retry) runners.get(change.name)?.wake(true);
@@ -44,7 +46,11 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
   for (const definition of definitions) {
     const lead = () => {
       if (stopped || runners.has(definition.name)) return;
-      runners.set(definition.name, createReactionRunner(ctx, definition));
+      const runner = createReactionRunner(ctx, definition, (stop) => {
+        runners.delete(definition.name);
+        unreadable.set(definition.name, stop);
+      });
+      runners.set(definition.name, runner);
     };
     await engine.leadReaction(definition.name, connection.callable(lead));
   }
@@ -61,6 +67,7 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
         inFlight: record.inFlight,
         parked,
         updatedAt: record.updatedAt,
+        unreadable: unreadable.get(record.name) ?? null,
       }));
     },
     async parked(reaction) {

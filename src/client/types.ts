@@ -225,6 +225,15 @@ export interface ReactionStatus {
   /** Events set aside after too many failures, waiting for retry or skip. */
   parked: number;
   updatedAt: number;
+  /**
+   * Set when this tab stopped running the reaction before an event of its
+   * types that this app version cannot read (stored at a newer version of the
+   * type: a newer app version wrote it). The checkpoint stays before it, and
+   * this tab let the reaction's lock go: a tab of a newer version takes over
+   * from there (one waiting now, or the next to open). Until then the event and
+   * those after it wait; nothing is skipped. Cleared when the store reopens.
+   */
+  unreadable: { eventId: string; type: string; storedVersion: number } | null;
 }
 
 /** An event a reaction failed on too often: set aside until the app retries or skips it. */
