@@ -103,7 +103,8 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
   /**
    * How many of the plan's pages can go: up to the first page touching an
    * aggregate this store cannot fold, or holding an event of a known
-   * aggregate whose type this app version does not know (a newer app's): a
+   * aggregate whose type, or whose version of its type, this app version does
+   * not know (a newer app's): a
    * base folded without it would leave it out for good, while a load that
    * reads it later (once the app knows the type) would not.
    */
@@ -115,7 +116,7 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
       cut = p;
       blocked.push({
         kind: 'aggregate',
-        name: `${unknown.aggregateType} ${unknown.aggregateId}: event type ${unknown.type} v${unknown.version} unknown to this app`,
+        name: `${unknown.aggregateType} ${unknown.aggregateId}: event ${unknown.type} v${unknown.storedVersion} unreadable by this app (an unknown type or a newer version)`,
         position: plan.pages[p]!.first,
       });
     }

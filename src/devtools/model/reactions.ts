@@ -3,7 +3,12 @@ import { formatCount } from '../format.ts';
 import type { ParkedView, ReactionStatus } from '../types.ts';
 
 /** A reaction's state in a word, and what it says after it. */
-export function reactionState(status: ReactionStatus): { state: 'failing' | 'working' | 'caught-up'; text: string } {
+export function reactionState(status: ReactionStatus): { state: 'waiting' | 'failing' | 'working' | 'caught-up'; text: string } {
+  // This tab stopped before an event a newer app version wrote: say so first, it is what unblocks the reaction.
+  if (status.unreadable) {
+    const { type, storedVersion } = status.unreadable;
+    return { state: 'waiting', text: `waits for a newer app version (${type} v${storedVersion} is unreadable here)` };
+  }
   if (status.inFlight && status.inFlight.attempts > 0) {
     const error = status.inFlight.lastError ? `: ${status.inFlight.lastError}` : '';
     return { state: 'failing', text: `retrying (attempt ${status.inFlight.attempts + 1})${error}` };

@@ -121,8 +121,8 @@ export function createLogRows(ctx: PanelCore, actions: RowActions): LogRows {
     parts.badge.dataset.status = shown.status;
     parts.badge.title = shown.title;
     const type = showInvisibles(event.type);
-    setText(parts.type, event.known ? type : `${type} (unknown)`);
-    parts.type.title = type;
+    setText(parts.type, event.known ? type : `${type} v${event.storedVersion} (unreadable)`);
+    parts.type.title = event.known ? type : `${type} v${event.storedVersion}: a type or version this app does not define; reducers skip it`;
     setText(parts.aggId, showInvisibles(event.aggregateId));
     setText(parts.seq, `#${event.seq}`);
     parts.agg.title = `${event.aggregateType} ${event.aggregateId}, seq ${event.seq}`;

@@ -218,5 +218,6 @@ export const STYLES = /* css */ `
 .chr-dt-badge[data-status="caught-up"] { background: var(--chr-confirmed-bg); color: var(--chr-confirmed); }
 .chr-dt-badge[data-status="working"] { background: var(--chr-pending-bg); color: var(--chr-pending); }
 .chr-dt-badge[data-status="failing"] { background: var(--chr-rejected-bg); color: var(--chr-rejected); }
+.chr-dt-badge[data-status="waiting"] { background: var(--chr-pending-bg); color: var(--chr-pending); }
 .chr-dt-parked-actions { display: inline-flex; gap: 4px; margin-left: auto; }
 `;

@@ -77,7 +77,9 @@ function createEventTab(ctx: PanelContext): TabView {
         result.diff!,
         source,
         ctx.track,
-        event.known ? 'This event left the state as it was.' : 'Unknown event type: reducers skip it.',
+        event.known
+          ? 'This event left the state as it was.'
+          : `This app cannot read ${event.type} v${event.storedVersion} (a type it does not define, or a newer version of one): reducers skip it.`,
       );
     },
     { hold: ctx.unmounted, track: (work) => void ctx.track(work) },
@@ -91,7 +93,9 @@ function createEventTab(ctx: PanelContext): TabView {
       title,
       h('span', { text: event.type }),
       h('span', { class: 'chr-dt-badge', attrs: { 'data-status': status }, text: status }),
-      event.known ? null : h('span', { class: 'chr-dt-badge', attrs: { 'data-status': 'rejected' }, text: 'unknown type' }),
+      event.known
+        ? null
+        : h('span', { class: 'chr-dt-badge', attrs: { 'data-status': 'rejected' }, text: `unreadable v${event.storedVersion}` }),
       state.travel && sameCursor(state.travel, entry.cursor)
         ? h('span', { class: 'chr-dt-badge', attrs: { 'data-status': 'travel' }, text: 'time travel here' })
         : null,
