@@ -30,6 +30,7 @@ const status = (over: Partial<ReactionStatus> = {}): ReactionStatus => ({
   inFlight: null,
   parked: 0,
   updatedAt: 0,
+  unreadable: null,
   ...over,
 });
 
@@ -134,6 +135,10 @@ describe('devtools model: reactions', () => {
       state: 'failing',
       text: 'retrying (attempt 3): declined',
     });
+    // This tab stopped before a newer app version's event: that is what the row says, whatever else holds.
+    expect(
+      reactionState(status({ leader: false, caughtUp: false, unreadable: { eventId: 'e9', type: 'ItemAdded', storedVersion: 3 } })),
+    ).toEqual({ state: 'waiting', text: 'waits for a newer app version (ItemAdded v3 is unreadable here)' });
     expect(reactionFacts(status({ parked: 2 }))).toBe('runs in this tab · on local events · 2 parked');
     expect(reactionFacts(status({ leader: false, on: 'confirmed', confirmedThrough: 1200 }))).toBe(
       'runs in another tab (or none) · on confirmed events · through position 1,200 · 0 parked',

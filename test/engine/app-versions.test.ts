@@ -1,0 +1,175 @@
+// Two versions of an app on one log: a tab left open on an old build while a
+// new one runs, or a device not yet updated that pulls a newer one's events.
+// An event stored at a version newer than the app's definition of its type
+// cannot be read by it: nothing folds it as if it could, and no reaction
+// hands it to a handler written for another shape or passes it by.
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineAggregate, defineEvent, defineProjection, defineReaction, type ReactionContext } from '../../src/core/index.ts';
+import type { StoredEvent } from '../../src/core/event.ts';
+import { openTestStore } from '../../src/testing/index.ts';
+import { ItemAdded, model, OrderPlaced, OrderShipped, Revenue } from '../fixtures/model.ts';
+import { collect, eventually, modes } from './modes.ts';
+
+/** The previous release of the fixture model: ItemAdded at version 1, before `quantity` became `qty`. */
+const ItemAddedV1 = defineEvent({
+  type: 'ItemAdded',
+  schema: z.object({ sku: z.string().min(1), quantity: z.number().int().positive(), price: z.number().nonnegative() }),
+});
+const OrderV1 = defineAggregate({
+  type: 'Order',
+  events: [OrderPlaced, ItemAddedV1, OrderShipped],
+  initialState: () => ({ total: 0 }),
+  reducers: {
+    OrderPlaced: (state) => state,
+    ItemAdded: (state, event) => ({ total: state.total + event.data.quantity * event.data.price }),
+    OrderShipped: (state) => state,
+  },
+});
+const RevenueV1 = defineProjection({
+  name: 'revenue',
+  events: [ItemAddedV1],
+  initialState: () => ({ revenue: 0 }),
+  handlers: { ItemAdded: (state, event) => ({ revenue: state.revenue + event.data.quantity * event.data.price }) },
+});
+const oldModel = { events: [OrderPlaced, ItemAddedV1, OrderShipped], aggregates: [OrderV1] } as const;
+
+interface Charge {
+  id: string;
+  app: 'old' | 'new';
+  amount: number;
+  ctx: ReactionContext;
+}
+
+/** The same payments reaction in each release, each reading ItemAdded in its own shape. */
+const chargeOld = (log: Charge[]) =>
+  defineReaction({
+    name: 'charge',
+    events: [ItemAddedV1],
+    handlers: {
+      ItemAdded: (event, ctx) => void log.push({ id: event.id, app: 'old', amount: event.data.quantity * event.data.price, ctx }),
+    },
+  });
+const chargeNew = (log: Charge[]) =>
+  defineReaction({
+    name: 'charge',
+    events: [ItemAdded],
+    handlers: { ItemAdded: (event, ctx) => void log.push({ id: event.id, app: 'new', amount: event.data.qty * event.data.price, ctx }) },
+  });
+
+const confirmed = (id: string, seq: number, version: number, data: unknown): StoredEvent => ({
+  id,
+  aggregateId: 'o1',
+  aggregateType: 'Order',
+  seq,
+  type: 'ItemAdded',
+  version,
+  data,
+  meta: { occurredAt: 1, clientId: 'another-device', clientSeq: seq },
+  position: seq,
+});
+
+describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
+  it('an event of a newer version than the app defines reads as unreadable, as stored, and no reducer or projection folds it', async () => {
+    const store = await openTestStore({ ...oldModel, worker, projections: [RevenueV1] });
+    try {
+      await store.importConfirmed([
+        confirmed('e1', 1, 1, { sku: 'a', quantity: 2, price: 5 }),
+        confirmed('e2', 2, 2, { sku: 'b', qty: 3, price: 7 }),
+      ]);
+      const [older, newer] = await collect(store.readStream('o1'));
+      expect(older).toMatchObject({ known: true, version: 1, storedVersion: 1 });
+      expect(newer).toMatchObject({ known: false, version: 2, storedVersion: 2, data: { sku: 'b', qty: 3, price: 7 } });
+      // The old reducer would have read quantity (undefined) and made the total NaN.
+      expect(await store.load(OrderV1, 'o1')).toMatchObject({ state: { total: 10 }, version: 2, eventsApplied: 2, unknownEvents: 1 });
+      await eventually(async () => expect(await store.projection(RevenueV1).get()).toMatchObject({ state: { revenue: 10 }, applied: 2 }));
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('the new app still upcasts old events and reads its own', async () => {
+    const store = await openTestStore({ ...model, worker, projections: [Revenue] });
+    try {
+      await store.importConfirmed([
+        confirmed('e1', 1, 1, { sku: 'a', quantity: 2, price: 5 }),
+        confirmed('e2', 2, 2, { sku: 'b', qty: 3, price: 7 }),
+      ]);
+      const events = await collect(store.readStream('o1'));
+      expect(events.map((e) => [e.known, e.version, e.storedVersion])).toEqual([
+        [true, 2, 1],
+        [true, 2, 2],
+      ]);
+      expect((await store.load(model.aggregates[0], 'o1')).state.total).toBe(31);
+      await eventually(async () => expect((await store.projection(Revenue).get()).state).toMatchObject({ items: 5, revenue: 31 }));
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('a tab of the old app stops its reaction before a newer event and hands it to the new app’s tab: charged once, in the new shape', async () => {
+    const charges: Charge[] = [];
+    const old = await openTestStore({ ...oldModel, worker, reactions: [chargeOld(charges)] });
+    await eventually(async () => expect((await old.reactions.status())[0]?.leader).toBe(true));
+    const current = await openTestStore({ ...model, worker, name: old.name, reactions: [chargeNew(charges)] });
+    try {
+      await old.append('o1', [{ type: 'ItemAdded', data: { sku: 'a', quantity: 1, price: 4 } }]);
+      await eventually(() => expect(charges.map((c) => [c.app, c.amount])).toEqual([['old', 4]]));
+      // The new release writes version 2: the old tab cannot read it and must not pass it by.
+      const {
+        events: [written],
+      } = await current.append('o1', [{ type: 'ItemAdded', data: { sku: 'b', qty: 3, price: 5 } }]);
+      await eventually(() =>
+        expect(charges.map((c) => [c.app, c.amount])).toEqual([
+          ['old', 4],
+          ['new', 15],
+        ]),
+      );
+      expect(charges[1]).toMatchObject({ id: written!.id, ctx: { redelivery: false, attempt: 1 } });
+      const [oldStatus] = await old.reactions.status();
+      expect(oldStatus).toMatchObject({ leader: false, unreadable: { eventId: written!.id, type: 'ItemAdded', storedVersion: 2 } });
+      await eventually(async () =>
+        expect((await current.reactions.status())[0]).toMatchObject({ leader: true, caughtUp: true, unreadable: null }),
+      );
+      // Later events go on in the new tab; the old one has let the reaction go.
+      await current.append('o1', [{ type: 'ItemAdded', data: { sku: 'c', qty: 1, price: 1 } }]);
+      await eventually(() => expect(charges.map((c) => c.app)).toEqual(['old', 'new', 'new']));
+    } finally {
+      await current.close();
+      await old.dispose();
+    }
+    expect(new Set(charges.map((c) => c.id)).size).toBe(charges.length);
+  });
+
+  it('with only the old app open, a newer event waits (nothing charged, nothing skipped) until the new app opens', async () => {
+    const charges: Charge[] = [];
+    const old = await openTestStore({ ...oldModel, worker, reactions: [chargeOld(charges)] });
+    const name = old.name;
+    let current: Awaited<ReturnType<typeof openTestStore<typeof model.events, typeof model.aggregates>>> | undefined;
+    try {
+      await eventually(async () => expect((await old.reactions.status())[0]?.leader).toBe(true));
+      // Pulled from a device already on the new release (a confirmed event), then one of the old shape after it.
+      const { clientId } = await old.info();
+      await old.importConfirmed([
+        { ...confirmed('n1', 1, 2, { sku: 'b', qty: 3, price: 5 }), meta: { occurredAt: 1, clientId, clientSeq: 1 } },
+        { ...confirmed('n2', 2, 1, { sku: 'c', quantity: 1, price: 2 }), meta: { occurredAt: 1, clientId, clientSeq: 2 } },
+      ]);
+      await eventually(async () =>
+        expect((await old.reactions.status())[0]).toMatchObject({ leader: false, caughtUp: false, unreadable: { eventId: 'n1' } }),
+      );
+      expect(charges).toEqual([]);
+      await old.close();
+      current = await openTestStore({ ...model, worker, name, reactions: [chargeNew(charges)] });
+      await eventually(() =>
+        expect(charges.map((c) => [c.id, c.app, c.amount])).toEqual([
+          ['n1', 'new', 15],
+          ['n2', 'new', 2],
+        ]),
+      );
+      expect(charges.every((c) => !c.ctx.redelivery)).toBe(true);
+    } finally {
+      if (current) await current.dispose();
+      else await old.dispose();
+    }
+  });
+});
