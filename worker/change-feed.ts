@@ -8,6 +8,8 @@ import type { Change } from './types.ts';
 export interface ChangeFeed {
   /** Tells this engine's listeners now and other tabs one task later. */
   publish(change: Change): void;
+  /** Tells this engine's own listeners only (no other tab): what is about this engine alone. */
+  tell(change: Change): void;
   subscribe(listener: (change: Change) => void): number;
   unsubscribe(id: number): void;
   /** Sends what is queued for other tabs, then stops hearing and telling them. */
@@ -65,6 +67,7 @@ export function createChangeFeed(name: string, onRemote: (change: Change) => voi
       outbox.push(change);
       timer ??= setTimeout(sendOutbox, Math.max(0, lastSent + BROADCAST_EVERY_MS - Date.now()));
     },
+    tell: emitLocal,
     subscribe,
     unsubscribe(id) {
       listeners.delete(id);

@@ -326,12 +326,35 @@ export type ChronicleDB = IDBPDatabase<ChronicleSchema>;
 export interface OpenHooks {
   /** The connection went away (another tab upgrades, or the browser closed it). */
   onGone(reason: string): void;
+  /** The database is being deleted (indexedDB.deleteDatabase, in this or another tab); default: onGone. */
+  onDeleted?(): void;
 }
 
-export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<ChronicleDB> {
+/** The database an engine reopens is not there any more (deleted, or the browser cleared the site's data). */
+export class DatabaseGoneError extends Error {
+  constructor(readonly database: string) {
+    super(`database "${database}" no longer exists`);
+  }
+}
+
+/**
+ * Opens (or creates, and upgrades) the store's database. `mustExist`: a
+ * reopen of a database this engine had open; if it is gone, it is not made
+ * again empty (the upgrade is aborted, so no database is left) and the open
+ * fails with DatabaseGoneError.
+ */
+export async function openChronicleDb(name: string, hooks: OpenHooks, mustExist = false): Promise<ChronicleDB> {
   let blocked = false;
+  let gone = false;
   const opening = openDB<ChronicleSchema>(name, DB_VERSION, {
     async upgrade(db, oldVersion, _newVersion, transaction) {
+      if (oldVersion === 0 && mustExist) {
+        gone = true;
+        // The open fails with the abort (DatabaseGoneError below); the transaction's own promise must not go unheard.
+        transaction.done.catch(() => undefined);
+        transaction.abort();
+        return;
+      }
       if (oldVersion < 1) {
         db.createObjectStore('pages');
         db.createObjectStore('meta');
@@ -396,9 +419,11 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
     blocked() {
       blocked = true;
     },
-    blocking() {
-      // Another tab wants a newer schema: step aside, reopen lazily later.
-      hooks.onGone('another tab is upgrading the database');
+    blocking(_currentVersion, blockedVersion) {
+      // No version asked for: the database is being deleted. Else another tab wants a newer schema: step aside,
+      // reopen lazily later.
+      if (blockedVersion === null) (hooks.onDeleted ?? (() => hooks.onGone('the database is being deleted')))();
+      else hooks.onGone('another tab is upgrading the database');
     },
     terminated() {
       hooks.onGone('the browser closed the database');
@@ -422,6 +447,7 @@ export async function openChronicleDb(name: string, hooks: OpenHooks): Promise<C
     return await Promise.race([opening, blockedCheck]);
   } catch (error) {
     if (error instanceof StorageBlockedError) throw error;
+    if (gone) throw new DatabaseGoneError(name);
     const e = error as { name?: string; message?: string };
     throw new StorageClosedError(name, `could not open: ${e.name ?? 'Error'}: ${e.message ?? String(error)}`);
   }

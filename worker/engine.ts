@@ -7,7 +7,8 @@ import { dropCompacted, planCompaction, type CompactionPlan, type DropRequest, t
 import type { RetentionOptions } from '../src/core/compaction.ts';
 import { serveCalls } from './call-port.ts';
 import { createChangeFeed } from './change-feed.ts';
-import { openChronicleDb, type ChronicleDB, type RejectedRecord } from './db.ts';
+import type { ChronicleDB, RejectedRecord } from './db.ts';
+import { createDbConnection } from './db-connection.ts';
 import { createGroupCommit } from './group-commit.ts';
 import { createIdleIndexer } from './idle-indexer.ts';
 import { indexBacklog, indexLaterCommits } from './indexer.ts';
@@ -122,28 +123,11 @@ export interface Engine extends Bookkeeping, ReactionStore {
 export async function createEngine(options: EngineOptions): Promise<Engine> {
   const { name } = options;
   let closed = false;
-  let dbPromise: Promise<ChronicleDB> | undefined;
-
-  const getDb = (): Promise<ChronicleDB> => {
-    if (closed) return Promise.reject(new StoreClosedError(name));
-    if (!dbPromise) {
-      const opening = openChronicleDb(name, {
-        onGone() {
-          // Drop the connection; the next operation reopens it.
-          if (dbPromise === opening) dbPromise = undefined;
-          opening.then(
-            (db) => db.close(),
-            () => undefined,
-          );
-        },
-      });
-      dbPromise = opening;
-      opening.catch(() => {
-        if (dbPromise === opening) dbPromise = undefined;
-      });
-    }
-    return dbPromise;
-  };
+  /** Stops what runs on its own once the database was deleted (sync, reactions' locks, idle indexing); set once they exist. */
+  let stopWork = (): void => undefined;
+  const database = createDbConnection(name, () => stopWork());
+  // A closing engine opens nothing more (a deleted one says so first).
+  const getDb = (): Promise<ChronicleDB> => (closed && !database.deleted() ? Promise.reject(new StoreClosedError(name)) : database.get());
 
   const cache = new StateCache();
   // Deferred indexing waits for a quiet moment: reads and writes of the log (run) put it off.
@@ -162,7 +146,9 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     try {
       return await fn(db);
     } catch (error) {
-      // The database closed under a call because the store is closing: say so, not "InvalidStateError".
+      // The database closed under a call because the store is closing or was deleted: say so, not "InvalidStateError".
+      const deleted = database.deleted();
+      if (deleted) throw deleted;
       if (closed) throw new StoreClosedError(name);
       throw toStorageError(name, operation, error);
     }
@@ -201,7 +187,14 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
   });
   const bookkeeping = createBookkeeping(run, (projection) => publish({ kind: 'projection', name: projection }));
-  const reactions = createReactionStore(name, run, publish, () => closed);
+  const reactions = createReactionStore(name, run, publish, () => closed || database.deleted() !== undefined);
+  stopWork = () => {
+    // This tab's store is told first (it rejects its calls from now on), then what runs on its own stops.
+    feed.tell({ kind: 'stopped', reason: 'deleted' });
+    reactions.stopLeading();
+    idleIndexer.stop();
+    sync.stop().catch(() => undefined);
+  };
   const readMeta = async (db: ChronicleDB) => {
     const meta = await db.get('meta', 'client');
     if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
@@ -305,9 +298,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       idleIndexer.stop();
       feed.close();
       for (const port of ports) port.close();
-      const db = await dbPromise?.catch(() => undefined);
-      db?.close();
-      dbPromise = undefined;
+      await database.close();
     },
   };
   // A bulk ingest or appendBatch of an earlier session may have left entries to index.

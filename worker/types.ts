@@ -177,4 +177,6 @@ export type Change =
   | { kind: 'syncControl'; paused: boolean }
   /** A reaction's bookkeeping changed (delivered, failed, parked, skipped); `retry`: the app asked to retry a parked event. */
   | { kind: 'reactions'; name: string; retry?: boolean }
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  /** This engine stopped on its own (its database was deleted under it); told to this engine's own listeners only. */
+  | { kind: 'stopped'; reason: 'deleted' };

@@ -1,0 +1,86 @@
+import { StoreClosedError } from '../src/core/errors.ts';
+import { DatabaseGoneError, openChronicleDb, type ChronicleDB } from './db.ts';
+
+/**
+ * An engine's connection to its database: opened when first needed, dropped
+ * when another tab's upgrade or the browser asks, and reopened lazily by the
+ * next call, but only while the database exists.
+ */
+export interface DbConnection {
+  /** The open database, opening it (or reopening it) when needed. */
+  get(): Promise<ChronicleDB>;
+  /**
+   * Set once the database was deleted under this engine (deleteStore, another
+   * tab, the browser clearing the site's data): get() fails with it from then on.
+   */
+  deleted(): StoreClosedError | undefined;
+  /** The engine closes: the connection goes, and get() fails with StoreClosedError from now on. */
+  close(): Promise<void>;
+}
+
+/**
+ * `onDeleted` is called once, when the database is found deleted. The
+ * connection never makes the database again after its first open: a store
+ * silently started afresh (a new clientId, the next user's events beside this
+ * one's state) would be worse than one that says it stopped.
+ */
+export function createDbConnection(name: string, onDeleted: () => void): DbConnection {
+  let current: Promise<ChronicleDB> | undefined;
+  let closed = false;
+  /** The database was opened once: opening it again is a reopen, which must find it (openChronicleDb's mustExist). */
+  let opened = false;
+  let deletedError: StoreClosedError | undefined;
+  const markDeleted = (): StoreClosedError => {
+    if (!deletedError) {
+      deletedError = new StoreClosedError(name, 'deleted');
+      onDeleted();
+    }
+    return deletedError;
+  };
+
+  const open = (): Promise<ChronicleDB> => {
+    const drop = () => {
+      // The next call reopens it (unless it was deleted).
+      if (current === opening) current = undefined;
+      opening.then(
+        (db) => db.close(),
+        () => undefined,
+      );
+    };
+    const hooks = {
+      onGone: drop,
+      onDeleted() {
+        drop();
+        markDeleted();
+      },
+    };
+    const opening: Promise<ChronicleDB> = openChronicleDb(name, hooks, opened).then(
+      (db) => {
+        opened = true;
+        return db;
+      },
+      (error: unknown) => {
+        if (current === opening) current = undefined;
+        throw error instanceof DatabaseGoneError ? markDeleted() : error;
+      },
+    );
+    opening.catch(() => undefined);
+    return opening;
+  };
+
+  return {
+    get() {
+      if (deletedError) return Promise.reject(deletedError);
+      if (closed) return Promise.reject(new StoreClosedError(name));
+      current ??= open();
+      return current;
+    },
+    deleted: () => deletedError,
+    async close() {
+      closed = true;
+      const db = await current?.catch(() => undefined);
+      db?.close();
+      current = undefined;
+    },
+  };
+}
