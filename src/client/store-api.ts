@@ -113,9 +113,12 @@ export interface Store<
   requestPersistence(): Promise<boolean>;
   /**
    * Settles if the store stops without close(): its engine's worker ended (the
-   * browser ended it, out of memory say, or it was terminated). Every call then
-   * rejects with the same StoreClosedError (`reason: 'engine-stopped'`); show
-   * the user a way to open the store again. Never settles otherwise.
+   * browser ended it, out of memory say, or it was terminated: `reason:
+   * 'engine-stopped'`), or its database was deleted under it (`deleteStore`
+   * in this or another tab, or the browser cleared the site's data: `reason:
+   * 'deleted'`). Every call then rejects with the same StoreClosedError; show
+   * the user a way to open the store again (or, once deleted, to sign in
+   * afresh). Never settles otherwise.
    */
   readonly stopped: Promise<StoreClosedError>;
   close(): Promise<void>;

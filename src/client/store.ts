@@ -49,18 +49,22 @@ export async function openStore<
   });
   const guard = guardConnection(await connect(options.name, options.worker ?? 'auto'), options.name);
   const { connection } = guard;
-  // An engine whose worker ended (the browser ended it, or it was terminated) answers nothing more: every
-  // call in flight and after rejects with StoreClosedError (reason 'engine-stopped') instead of hanging.
+  // A store that stops without close() (the engine's worker ended, or the database was deleted under it)
+  // answers nothing more: every call in flight and after rejects with that StoreClosedError instead of hanging.
+  let stop: (error: StoreClosedError) => void = () => undefined;
   const stopped = new Promise<StoreClosedError>((resolve) => {
-    void connection.stopped?.then(() => {
-      const error = new StoreClosedError(options.name, 'engine-stopped');
+    stop = (error) => {
       guard.shut(error);
       resolve(error);
-    });
+    };
   });
+  void connection.stopped?.then(() => stop(new StoreClosedError(options.name, 'engine-stopped')));
   const { clientId } = await connection.engine.stats();
   // Subscribed before anything else: no commit from here on goes unheard.
   const hub = await createChangeHub(connection);
+  hub.watch((change) => {
+    if (change.kind === 'stopped') stop(new StoreClosedError(options.name, change.reason));
+  });
   const metrics = createMetrics();
   const ctx: StoreContext = {
     name: options.name,

@@ -170,6 +170,21 @@ export class StorageBlockedError extends ChronicleError {
   }
 }
 
+/** deleteStore refused: the store holds events the sync server has not confirmed (they would be lost). */
+export class UnsyncedEventsError extends ChronicleError {
+  override name = 'UnsyncedEventsError';
+  constructor(
+    readonly database: string,
+    readonly pendingEvents: number,
+  ) {
+    super(
+      'UNSYNCED_EVENTS',
+      `Store "${database}" holds ${pendingEvents} event(s) the sync server has not confirmed; sync them first, or pass { discardPending: true } to delete them`,
+      { database, pendingEvents },
+    );
+  }
+}
+
 /** The database connection was closed (by the browser, another tab's upgrade, or a failed reopen). */
 export class StorageClosedError extends ChronicleError {
   override name = 'StorageClosedError';
@@ -196,24 +211,31 @@ export class StorageError extends ChronicleError {
 export class StoreClosedError extends ChronicleError {
   override name = 'StoreClosedError';
   /**
-   * `'engine-stopped'`: the app did not close the store; its engine's worker
-   * ended (the browser ended it, or it was terminated). Reopen the store.
+   * Why the store closed, when the app did not close it (`'closed'`):
+   * `'engine-stopped'`, its engine's worker ended (the browser ended it, or it
+   * was terminated): reopen the store; `'deleted'`, its database was deleted
+   * under it (`deleteStore` in this or another tab, or the browser cleared the
+   * site's data): reopening starts a new, empty store.
    */
-  readonly reason: 'closed' | 'engine-stopped';
+  readonly reason: StoreClosedReason;
   constructor(
     readonly database: string,
-    reason: 'closed' | 'engine-stopped' = 'closed',
+    reason: StoreClosedReason = 'closed',
   ) {
-    super(
-      'STORE_CLOSED',
-      reason === 'engine-stopped'
-        ? `Store "${database}" stopped: its engine's worker ended (the browser ended it, or it was terminated); open the store again`
-        : `Store "${database}" has been closed`,
-      { database, reason },
-    );
+    super('STORE_CLOSED', STORE_CLOSED_MESSAGES[reason](database), { database, reason });
     this.reason = reason;
   }
 }
+
+export type StoreClosedReason = 'closed' | 'engine-stopped' | 'deleted';
+
+const STORE_CLOSED_MESSAGES: Record<StoreClosedReason, (database: string) => string> = {
+  closed: (database) => `Store "${database}" has been closed`,
+  'engine-stopped': (database) =>
+    `Store "${database}" stopped: its engine's worker ended (the browser ended it, or it was terminated); open the store again`,
+  deleted: (database) =>
+    `Store "${database}" stopped: its database was deleted (deleteStore, in this tab or another, or the browser cleared the site's data); opening it again starts an empty store`,
+};
 
 /** A replay job or other long operation was stopped by its AbortSignal. */
 export class AbortedError extends ChronicleError {
@@ -430,7 +452,7 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       err = new StorageError(String(d.operation), String(d.cause));
       break;
     case 'STORE_CLOSED':
-      err = new StoreClosedError(String(d.database), d.reason === 'engine-stopped' ? 'engine-stopped' : 'closed');
+      err = new StoreClosedError(String(d.database), d.reason === 'engine-stopped' || d.reason === 'deleted' ? d.reason : 'closed');
       break;
     case 'TIME_TRAVEL':
       err = new TimeTravelError();
