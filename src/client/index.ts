@@ -3,3 +3,4 @@ export type * from './types.ts';
 export type { WorkerOption } from './connection.ts';
 export * from '../core/index.ts';
 export type { SyncHandle, SyncOptions, SyncStatus, EventOutcome, RejectedRecord } from './sync.ts';
+export { deleteStore, type DeleteStoreOptions, type DeleteStoreResult } from './delete-store.ts';
