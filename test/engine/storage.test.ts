@@ -52,19 +52,19 @@ describe('storage trouble (in-process)', () => {
     }
   });
 
-  it('reopens transparently when the connection is closed under it', async () => {
+  it('stops, rather than reopen an empty database, when its database is deleted under it', async () => {
     const store = await openOrderStore(false);
     try {
       await store.append('o1', [item('a')]);
-      // deleteDatabase closes our connection (versionchange); the next call reopens.
+      // deleteDatabase closes our connection (versionchange). Until 2026-12-06 the next call reopened the
+      // database empty, under a new client id, and appended o1's seq 1 again (test/engine/delete-store.test.ts).
       await new Promise<void>((resolve, reject) => {
         const request = indexedDB.deleteDatabase(store.name);
         request.onsuccess = () => resolve();
         request.onerror = () => reject(request.error);
       });
-      const result = await store.append('o1', [item('b')]);
-      expect(result.events[0]!.seq).toBe(1);
-      expect((await store.load(Order, 'o1')).version).toBe(1);
+      await expect(store.append('o1', [item('b')])).rejects.toMatchObject({ code: 'STORE_CLOSED', reason: 'deleted' });
+      await expect(store.load(Order, 'o1')).rejects.toBeInstanceOf(StoreClosedError);
     } finally {
       await store.dispose();
     }
