@@ -37,6 +37,11 @@
  * them to 24.8, 53.94 and 33.93 kB; store.forget() (2026-12-06: the forget module, InUseError,
  * the reaction tombstone and a lock taken only when free) to 25.3, 54.67 and 34.27 kB, past
  * all three budgets, so each was raised by 2 kB for it, leaving about 1.7 kB of room.
+ * The last audits of 2026-12-06 left them at 25.82, 55.65 and 34.89 kB; events of a newer
+ * app version read as unreadable, with reactions handing them to a newer tab, took them to
+ * 26.06, 55.94 and 34.93 kB; deleteStore and stores that stop when their database is deleted
+ * (delete-store.ts, UnsyncedEventsError, the engine's db-connection.ts) to 26.7, 56.87 and
+ * 35.3 kB: 0.87 kB past the in-process budget, which was raised by 2 kB for it (to 58).
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -78,7 +83,8 @@ export default [
     // 50.2 kB with idle-time stream indexing, the typed append wire and loads on the call port; raised from 49 kB for them (see above).
     // 52.01 kB with scan sessions and short push replies; raised from 52 kB for them (see above).
     // 54.67 kB with store.forget(); raised from 54 kB for it (see above).
-    limit: '56 kB',
+    // 56.87 kB with deleteStore and newer-version events; raised from 56 kB for them (see above).
+    limit: '58 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
