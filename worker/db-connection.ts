@@ -14,6 +14,12 @@ export interface DbConnection {
    * tab, the browser clearing the site's data): get() fails with it from then on.
    */
   deleted(): StoreClosedError | undefined;
+  /**
+   * The clientId of the database this engine opened: a reopen that finds
+   * another (the database was deleted while this engine held no connection,
+   * so it heard of no delete, and another tab made it again) is a deleted store.
+   */
+  identify(clientId: string): void;
   /** The engine closes: the connection goes, and get() fails with StoreClosedError from now on. */
   close(): Promise<void>;
 }
@@ -30,6 +36,7 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
   /** The database was opened once: opening it again is a reopen, which must find it (openChronicleDb's mustExist). */
   let opened = false;
   let deletedError: StoreClosedError | undefined;
+  let identity: string | undefined;
   const markDeleted = (): StoreClosedError => {
     if (!deletedError) {
       deletedError = new StoreClosedError(name, 'deleted');
@@ -54,16 +61,19 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
         markDeleted();
       },
     };
-    const opening: Promise<ChronicleDB> = openChronicleDb(name, hooks, opened).then(
-      (db) => {
+    const opening: Promise<ChronicleDB> = openChronicleDb(name, hooks, opened)
+      .then(async (db) => {
         opened = true;
+        if (identity !== undefined && (await db.get('meta', 'client'))?.clientId !== identity) {
+          db.close();
+          throw new DatabaseGoneError(name);
+        }
         return db;
-      },
-      (error: unknown) => {
+      })
+      .catch((error: unknown) => {
         if (current === opening) current = undefined;
         throw error instanceof DatabaseGoneError ? markDeleted() : error;
-      },
-    );
+      });
     opening.catch(() => undefined);
     return opening;
   };
@@ -76,6 +86,9 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
       return current;
     },
     deleted: () => deletedError,
+    identify(clientId) {
+      identity = clientId;
+    },
     async close() {
       closed = true;
       const db = await current?.catch(() => undefined);

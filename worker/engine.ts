@@ -154,13 +154,19 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     }
   };
 
-  // Make sure the client record (clientId, counters) exists before anything reads it.
-  await run('open', async (db) => {
+  // Make sure the client record (clientId, counters) exists before anything reads it. Its clientId names this
+  // database: a reopen that finds another one (deleted and made again by another tab) is a deleted store.
+  const clientId = await run('open', async (db) => {
     const tx = db.transaction('meta', 'readwrite');
-    const meta = await tx.store.get('client');
-    if (!meta) await tx.store.put(newMeta(uuidv7()), 'client');
+    let meta = await tx.store.get('client');
+    if (!meta) {
+      meta = newMeta(uuidv7());
+      await tx.store.put(meta, 'client');
+    }
     await tx.done;
+    return meta.clientId;
   });
+  database.identify(clientId);
 
   const sync = createSyncControl({ name, getDb, run, publish: (change) => feed.publish(change) });
   const feed = createChangeFeed(name, (change) => {

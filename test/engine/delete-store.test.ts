@@ -35,6 +35,17 @@ const databaseExists = (name: string) =>
     setTimeout(() => reject(new Error('open did not settle')), 5000);
   });
 
+/** Another tab upgrades the database: a store open on it lets its connection go, to reopen it when next used. */
+const dropConnectionOf = (name: string) =>
+  new Promise<void>((resolve, reject) => {
+    const request = indexedDB.open(name, DB_VERSION + 1);
+    request.onsuccess = () => {
+      request.result.close();
+      resolve();
+    };
+    request.onerror = () => reject(request.error);
+  });
+
 describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
   it('refuses while events appended here are unconfirmed, and deletes them only when told to', async () => {
     const store = await openTestStore({ ...model, worker });
@@ -107,14 +118,7 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     try {
       await store.importConfirmed([confirmedOrder('o1', 1)]);
       // Another tab upgrades the database (the store lets its connection go, to reopen it when next used)...
-      await new Promise<void>((resolve, reject) => {
-        const request = indexedDB.open(name, DB_VERSION + 1);
-        request.onsuccess = () => {
-          request.result.close();
-          resolve();
-        };
-        request.onerror = () => reject(request.error);
-      });
+      await dropConnectionOf(name);
       // ...and the site's data is cleared while the store holds no connection, so it hears of no delete.
       await new Promise<void>((resolve, reject) => {
         const request = indexedDB.deleteDatabase(name);
@@ -126,6 +130,26 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
       expect(await databaseExists(name)).toBe(false);
     } finally {
       await store.dispose();
+    }
+  });
+
+  it('a store that held no connection when its database was deleted stops, and writes nothing into the next user’s store of that name', async () => {
+    const old = await openTestStore({ ...model, worker });
+    const { name } = old;
+    await dropConnectionOf(name);
+    // Sign-out in another tab, then the next user's store opens under the same name: a database exists again.
+    expect(await deleteStore(name)).toEqual({ deleted: true, discardedPending: 0 });
+    const next = await openTestStore({ ...model, worker, name });
+    try {
+      // Before: the old store reopened the next user's database and appended into it under their client id.
+      await expect(old.append('o9', [placed('old-user')])).rejects.toMatchObject({ code: 'STORE_CLOSED', reason: 'deleted' });
+      expect((await old.stopped).reason).toBe('deleted');
+      expect(await collect(next.readLog())).toEqual([]);
+      await next.append('o1', [placed('new-user')]);
+      expect((await next.info()).pendingEvents).toBe(1);
+    } finally {
+      await old.close();
+      await next.dispose();
     }
   });
 });
