@@ -2,6 +2,7 @@ import { isAfter, storedAfter, type LogEnd } from '../core/cursor.ts';
 import { AbortedError, HistoryCompactedError } from '../core/errors.ts';
 import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
 import type { ProjectionRecord } from '../../worker/contract.ts';
+import type { EngineConnection } from './connection.ts';
 import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
 import type { PlacedEvent } from './log-events.ts';
@@ -30,6 +31,47 @@ interface AdvanceOptions {
   rebuild?: boolean;
   onProgress?(p: ReplayProgress): void;
   signal?: AbortSignal;
+}
+
+/** A fold from the start of the log needs all of it: HistoryCompactedError once compaction dropped some. */
+async function refuseOverCompacted(connection: EngineConnection, name: string): Promise<void> {
+  const { historyStartsAt } = await connection.engine.stats();
+  if (historyStartsAt > 1) throw new HistoryCompactedError('state', historyStartsAt, { projection: name, requestedFrom: 1 });
+}
+
+/**
+ * Before a rebuild: refuses one that compacted history makes impossible
+ * while the projection still works (its record untouched), then replaces
+ * the record by an empty one (`fresh`) in place. Deleting it instead would
+ * let compaction drop history the old cursor held until the rebuild's scan
+ * stores a cursor again.
+ */
+async function resetRecord(
+  connection: EngineConnection,
+  projection: { name: string; version: number },
+  fresh: () => ProjectionRecord,
+): Promise<void> {
+  const { engine } = connection;
+  await refuseOverCompacted(connection, projection.name);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const { record: stored } = await engine.getProjection(projection.name);
+    const current = stored && stored.version === projection.version ? stored : undefined;
+    const stamp = { cursor: current?.cursor ?? null, pendingCursor: current?.pending?.cursor ?? null };
+    if (await engine.commitProjection(stamp, fresh())) return;
+  }
+  throw new Error(`Projection "${projection.name}" could not be reset after 100 attempts`);
+}
+
+/**
+ * The events of a batch (of a projection's types) up to the first one this
+ * app version cannot read (a newer version's: see UnknownEvent), and whether
+ * there is one. The projection stops before it, in this tab and in its stored
+ * record, so that a build that can read it folds it: skipped here, the
+ * record's cursor would pass it for every build for good.
+ */
+function readableRun(matches: readonly PlacedEvent[]): { events: readonly PlacedEvent[]; stop: boolean } {
+  const at = matches.findIndex((placed) => !placed.event.known);
+  return at < 0 ? { events: matches, stop: false } : { events: matches.slice(0, at), stop: true };
 }
 
 /**
@@ -119,6 +161,15 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         await refuseOverCompactedHistory();
         if (!(await commit(record))) continue;
       }
+      const finish = (): ProjectionSnapshot<unknown> => {
+        const folded = record.pending?.cursor ?? null;
+        if (folded && isAfter(folded, liveFrontier)) liveFrontier = folded;
+        // A rebuild is a replay run; a catch-up counts once it applied something.
+        const applied = eventsFolded - foldedBefore;
+        if (options.rebuild) ctx.metrics.replayRun(ctx.metrics.now() - started, applied);
+        else if (applied > 0) ctx.metrics.catchUp(ctx.metrics.now() - started, applied);
+        return snapshotOf(record);
+      };
       const progress = (n: number) => {
         scanned += n;
         options.onProgress?.({ processed: record.applied + (record.pending?.applied ?? 0), scanned, total: Math.max(total, scanned) });
@@ -126,30 +177,36 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
 
       // 1. Confirmed events, exactly once. Our own were folded already while pending: a replay.
       let lost = false;
+      let blocked = false;
       // 'exact': a projection folded from compacted history would be a different state: HistoryCompactedError instead.
       for await (const batch of scanLog(connection, registry, { after: record.cursor, types, status: 'confirmed' }, { history: 'exact' })) {
         if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
-        const events = batch.matches;
-        const state = fold(
-          record.state,
-          events,
-          ({ event, cursor }) => event.meta.clientId === clientId || !storedAfter(cursor, event.position, historyEnd),
-        );
-        const next = {
-          ...record,
-          state,
-          cursor: batch.last,
-          applied: record.applied + events.length,
-          pending: null,
-          updatedAt: Date.now(),
-        };
-        if (!(await commit(next))) {
-          lost = true;
-          break;
+        const { events, stop } = readableRun(batch.matches);
+        blocked = stop;
+        if (!stop || events.length > 0) {
+          const state = fold(
+            record.state,
+            events,
+            ({ event, cursor }) => event.meta.clientId === clientId || !storedAfter(cursor, event.position, historyEnd),
+          );
+          const next = {
+            ...record,
+            state,
+            cursor: stop ? events.at(-1)!.cursor : batch.last,
+            applied: record.applied + events.length,
+            pending: null,
+            updatedAt: Date.now(),
+          };
+          if (!(await commit(next))) {
+            lost = true;
+            break;
+          }
         }
         progress(batch.scanned);
+        if (stop) break;
       }
       if (lost) continue;
+      if (blocked) return finish();
 
       // 2. Pending events on top: from where the pending layer stopped, or all again if it was dropped, or if
       // pending events were dropped or rewritten since it was folded (a rejection, a rebase: pendingRewrites),
@@ -161,11 +218,12 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       let layer = { ...base };
       for await (const batch of scanLog(connection, registry, { after: base.cursor, types, status: 'pending' })) {
         if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
-        const events = batch.matches;
+        const { events, stop } = readableRun(batch.matches);
+        if (stop && events.length === 0) break;
         layer = {
           // Pending events beyond what this session folded before are live; a refold is a replay.
           state: fold(layer.state, events, ({ cursor }) => !storedAfter(cursor, undefined, historyEnd) || !isAfter(cursor, liveFrontier)),
-          cursor: batch.last,
+          cursor: stop ? events.at(-1)!.cursor : batch.last,
           applied: layer.applied + events.length,
           rewrites: pendingRewrites,
         };
@@ -174,43 +232,16 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
           break;
         }
         progress(batch.scanned);
+        if (stop) break;
       }
       if (lost) continue;
-      const folded = record.pending?.cursor ?? null;
-      if (folded && isAfter(folded, liveFrontier)) liveFrontier = folded;
-      // A rebuild is a replay run; a catch-up counts once it applied something.
-      const applied = eventsFolded - foldedBefore;
-      if (options.rebuild) ctx.metrics.replayRun(ctx.metrics.now() - started, applied);
-      else if (applied > 0) ctx.metrics.catchUp(ctx.metrics.now() - started, applied);
-      return snapshotOf(record);
+      return finish();
     }
     throw new Error(`Projection "${projection.name}" could not commit after 100 attempts`);
   };
 
-  /** A fold from the start of the log needs all of it: HistoryCompactedError once compaction dropped some. */
-  const refuseOverCompactedHistory = async (): Promise<void> => {
-    const { historyStartsAt } = await connection.engine.stats();
-    if (historyStartsAt > 1) throw new HistoryCompactedError('state', historyStartsAt, { projection: projection.name, requestedFrom: 1 });
-  };
-
-  /**
-   * Before a rebuild: refuses one that compacted history makes impossible
-   * while the projection still works (its record untouched), then replaces
-   * the record by an empty one in place. Deleting it instead would let
-   * compaction drop history the old cursor held until the rebuild's scan
-   * stores a cursor again.
-   */
-  const resetForRebuild = async (): Promise<void> => {
-    const { engine } = connection;
-    await refuseOverCompactedHistory();
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const { record: stored } = await engine.getProjection(projection.name);
-      const current = stored && stored.version === projection.version ? stored : undefined;
-      const stamp = { cursor: current?.cursor ?? null, pendingCursor: current?.pending?.cursor ?? null };
-      if (await engine.commitProjection(stamp, fresh())) return;
-    }
-    throw new Error(`Projection "${projection.name}" could not be reset after 100 attempts`);
-  };
+  const refuseOverCompactedHistory = () => refuseOverCompacted(connection, projection.name);
+  const resetForRebuild = () => resetRecord(connection, projection, fresh);
 
   // One advance at a time per runner; callers arriving meanwhile share the next one.
   let queued: Promise<ProjectionSnapshot<unknown>> | undefined;
