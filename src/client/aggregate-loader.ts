@@ -94,6 +94,8 @@ export async function loadAggregate(
   aggregateId: string,
   options: {
     forceSnapshot?: boolean;
+    /** Told the version of the snapshot the load stored, if it stored one. */
+    onSnapshot?: (seq: number) => void;
     /** Only events at or before this place in the log (time travel); snapshots are not used. */
     until?: LogCursor | null;
     /** Leave these event ids out (what-if); snapshots are not used. */
@@ -129,7 +131,7 @@ async function loadOnce(
   registry: Registry,
   definition: AnyAggregateDefinition,
   aggregateId: string,
-  options: { forceSnapshot?: boolean },
+  options: { forceSnapshot?: boolean; onSnapshot?: (seq: number) => void },
 ): Promise<LoadResult<unknown>> {
   const aggregate = aggregateRuntime(definition);
   // One engine call brings the snapshot and the pages after it.
@@ -144,10 +146,15 @@ async function loadOnce(
   let version = snapshotVersion;
   let eventsApplied = 0;
   let unknownEvents = 0;
+  /** The fold skipped an event of one of the aggregate's types at a version this app cannot read (a newer app's). */
+  let skippedNewer = false;
   const apply = (event: LogEvent) => {
     const reducer = event.known ? aggregate.reducers[event.type] : undefined;
     if (reducer) state = reducer(state, event);
-    else unknownEvents++;
+    else {
+      unknownEvents++;
+      if (aggregate.reducers[event.type]) skippedNewer = true;
+    }
     version = event.seq;
     eventsApplied++;
   };
@@ -172,7 +179,9 @@ async function loadOnce(
     for await (const event of readStream(connection, registry, aggregateId, { fromSeq: version + 1 })) apply(event);
   }
   const due = aggregate.snapshotEvery > 0 && eventsApplied >= aggregate.snapshotEvery;
-  if ((due || options.forceSnapshot) && version > 0 && (eventsApplied > 0 || !usable || fromBase)) {
+  // No snapshot covers a newer app's event this one skipped: a newer build of the same reducer version would
+  // load it and never fold that event. (store.snapshot() then stores none either; loads stay exact, only slower.)
+  if ((due || options.forceSnapshot) && !skippedNewer && version > 0 && (eventsApplied > 0 || !usable || fromBase)) {
     try {
       await connection.engine.putSnapshot({
         aggregateId,
@@ -182,6 +191,7 @@ async function loadOnce(
         ...(findJsonProblem(state) === undefined ? { stateJson: JSON.stringify(state) } : { state }),
         takenAt: Date.now(),
       });
+      options.onSnapshot?.(version);
     } catch (error) {
       // A state that cannot be cloned into IndexedDB only costs speed: loads still work.
       if (options.forceSnapshot) throw error;

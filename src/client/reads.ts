@@ -22,7 +22,13 @@ export function createReader(
     },
     async snapshot(aggregate, aggregateId) {
       checkAggregateId(aggregateId);
-      return (await loadAggregate(connection, registry, aggregate, aggregateId, { forceSnapshot: true })).version;
+      let stored: number | undefined;
+      const loaded = await loadAggregate(connection, registry, aggregate, aggregateId, {
+        forceSnapshot: true,
+        onSnapshot: (seq) => (stored = seq),
+      });
+      // None stored (the stream holds a newer app's event this one cannot read, or nothing changed): the one it has.
+      return stored ?? loaded.snapshotVersion;
     },
     readStream(aggregateId, streamOptions) {
       checkAggregateId(aggregateId);

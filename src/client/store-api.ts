@@ -54,7 +54,11 @@ export interface Store<
   ): Promise<AppendResult<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
   /** State from the newest valid snapshot plus the events after it. */
   load<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<LoadResult<StateOf<A>>>;
-  /** Takes a snapshot now; returns the version it covers. */
+  /**
+   * Takes a snapshot now; returns the version it covers. A stream holding an
+   * event this app version cannot read (a newer version of one of its types)
+   * gets none past it: the version of the snapshot it has (0: none) comes back.
+   */
   snapshot<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<number>;
   /** One aggregate's events by seq, paged. */
   readStream(aggregateId: string, options?: ReadStreamOptions): AsyncIterable<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
