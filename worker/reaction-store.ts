@@ -83,7 +83,8 @@ export interface ReactionStore {
   forgetReaction(name: string): Promise<'forgotten' | 'absent' | 'running'>;
   /**
    * Calls `onLead` once this engine holds the reaction's lock (one tab at a
-   * time per reaction); held until the engine closes. One lock per reaction,
+   * time per reaction); held until the engine closes, or resigns it (then it
+   * may ask again). One lock per reaction,
    * not per store: a tab of an older app version that does not know a new
    * reaction must not keep it from running.
    */
@@ -345,6 +346,8 @@ export function createReactionStore(
       return outcome;
     },
     leadReaction(name, onLead) {
+      // Asked again after resigning: the page saw the event it could not read done with.
+      resigned.delete(name);
       requestLeaderLock(reactionLock(storeName, name), () => {
         if (released || resigned.has(name) || isClosed()) return undefined;
         return new Promise<void>((resolve) => {

@@ -17,7 +17,11 @@ class Stopped extends Error {}
 
 /** A reaction's event this app version cannot read (see UnknownEvent): the runner stops before it. */
 class Unreadable extends Error {
-  constructor(readonly event: PlacedEvent['event']) {
+  constructor(
+    readonly event: PlacedEvent['event'],
+    /** A parked event whose retry the app asked for, rather than one of the log's next events. */
+    readonly parked = false,
+  ) {
     super(`${event.type} v${event.storedVersion} is not readable by this app`);
   }
 }
@@ -27,17 +31,24 @@ export interface UnreadableStop {
   eventId: string;
   type: string;
   storedVersion: number;
+  /** It was a parked event to retry (done once its retry is no longer asked for), else the log's next event. */
+  parked: boolean;
 }
 
 /** Waits `ms`, or rejects with Stopped as soon as `signal` aborts. */
 function pauseUnless(signal: AbortSignal, ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(new Stopped());
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
       reject(new Stopped());
-    });
+    };
+    // The listener goes with its wait: a reaction that keeps failing must not pile one up per retry.
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -148,12 +159,12 @@ export function createReactionRunner(
    * Gives the reaction up in this tab: the checkpoint stays before `event`,
    * and the lock goes to the next tab waiting (or the next one that opens).
    */
-  const resign = async (event: PlacedEvent['event']) => {
+  const resign = async ({ event, parked }: Unreadable) => {
     // Nothing was handed out after the last recorded event: no marker may say otherwise.
     if (markedAhead !== null) await engine.clearReactionInFlight(name, markedAhead).catch(() => undefined);
     markedAhead = null;
     stopped = true;
-    onUnreadable({ eventId: event.id, type: event.type, storedVersion: event.storedVersion });
+    onUnreadable({ eventId: event.id, type: event.type, storedVersion: event.storedVersion, parked });
     await engine.resignReaction(name);
   };
 
@@ -162,8 +173,8 @@ export function createReactionRunner(
       if (stopped) throw new Stopped();
       if (!parked.retry) continue;
       const event = registry.decode(parked.event);
-      // Parked by a newer app version, in a shape this one cannot read: its retry waits for a tab that can.
-      if (!event.known) continue;
+      // Parked by a newer app version, in a shape this one cannot read: a tab that can read it retries it.
+      if (!event.known) throw new Unreadable(event, true);
       let failure: string | null = null;
       try {
         await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: true, attempt: parked.attempts + 1, isReplay: false });
@@ -222,7 +233,7 @@ export function createReactionRunner(
         failures = 0;
       } catch (error) {
         if (error instanceof Unreadable && !stopped) {
-          await resign(error.event).catch(() => undefined);
+          await resign(error).catch(() => undefined);
           return;
         }
         if (stopped || error instanceof Stopped) return;

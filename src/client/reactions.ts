@@ -2,7 +2,12 @@ import { ConfigError } from '../core/errors.ts';
 import type { AnyReactionDefinition } from '../core/reaction.ts';
 import type { StoreContext } from './context.ts';
 import { createReactionRunner, type ReactionRunner, type UnreadableStop } from './reaction-runner.ts';
-import type { ParkedEvent, ReactionsHandle } from './types.ts';
+import type { ParkedEvent, ReactionsHandle, ReactionStatus } from './types.ts';
+
+/** A runner's stop as ReactionStatus shows it. */
+function publicStop(stop: UnreadableStop | undefined): ReactionStatus['unreadable'] {
+  return stop ? { eventId: stop.eventId, type: stop.type, storedVersion: stop.storedVersion } : null;
+}
 
 export interface Reactions {
   readonly api: ReactionsHandle;
@@ -39,9 +44,31 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
   const runners = new Map<string, ReactionRunner>();
   /** The reactions this tab gave up, and the event each stopped before (a newer app version's: see reaction-runner.ts). */
   const unreadable = new Map<string, UnreadableStop>();
+  /** How this tab starts running each reaction once it holds its lock. */
+  const leads = new Map<string, () => void>();
+  /**
+   * A tab that gave a reaction up asks for its lock again once the event it
+   * could not read is done with (handled, parked or skipped by a newer tab;
+   * for a parked one, its retry no longer asked for): the reaction may hold
+   * more for it to do (its own orders), and no tab runs it once the newer one
+   * closes. Until then it does not ask: two old tabs would pass the lock to
+   * each other for ever.
+   */
+  const leadAgainIfDone = async (name: string): Promise<void> => {
+    const stop = unreadable.get(name);
+    const lead = leads.get(name);
+    if (!stop || !lead || stopped) return;
+    const done = stop.parked
+      ? !(await engine.parkedReactions(name)).some((parked) => parked.eventId === stop.eventId && parked.retry)
+      : (await engine.reactionProcessed(name, [stop.eventId])).length > 0;
+    if (!done || stopped || unreadable.get(name) !== stop) return;
+    unreadable.delete(name);
+    await engine.leadReaction(name, connection.callable(lead));
+  };
   const stopWatch = hub.watch((change) => {
     if (change.kind === 'appended' || change.kind === 'confirmed') for (const runner of runners.values()) runner.wake();
     if (change.kind === 'reactions' && change.retry) runners.get(change.name)?.wake(true);
+    if (change.kind === 'reactions' && unreadable.has(change.name)) leadAgainIfDone(change.name).catch(() => undefined);
   });
   for (const definition of definitions) {
     const lead = () => {
@@ -52,6 +79,7 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
       });
       runners.set(definition.name, runner);
     };
+    leads.set(definition.name, lead);
     await engine.leadReaction(definition.name, connection.callable(lead));
   }
 
@@ -67,7 +95,7 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
         inFlight: record.inFlight,
         parked,
         updatedAt: record.updatedAt,
-        unreadable: unreadable.get(record.name) ?? null,
+        unreadable: publicStop(unreadable.get(record.name)),
       }));
     },
     async parked(reaction) {
