@@ -155,19 +155,68 @@ describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
         ]),
       );
       expect(charges[1]).toMatchObject({ id: written!.id, ctx: { redelivery: false, attempt: 1 } });
-      const [oldStatus] = await old.reactions.status();
-      expect(oldStatus).toMatchObject({ leader: false, unreadable: { eventId: written!.id, type: 'ItemAdded', storedVersion: 2 } });
       await eventually(async () =>
         expect((await current.reactions.status())[0]).toMatchObject({ leader: true, caughtUp: true, unreadable: null }),
       );
-      // Later events go on in the new tab; the old one has let the reaction go.
+      // The event done with, the old tab asks for the lock again, behind the new one.
+      await eventually(async () => expect((await old.reactions.status())[0]).toMatchObject({ leader: false, unreadable: null }));
       await current.append('o1', [{ type: 'ItemAdded', data: { sku: 'c', qty: 1, price: 1 } }]);
       await eventually(() => expect(charges.map((c) => c.app)).toEqual(['old', 'new', 'new']));
+      // The new tab closes: the old one runs the reaction again, for what it can read (its own orders).
+      await current.close();
+      await old.append('o1', [{ type: 'ItemAdded', data: { sku: 'd', quantity: 2, price: 3 } }]);
+      await eventually(() =>
+        expect(charges.map((c) => [c.app, c.amount])).toEqual([
+          ['old', 4],
+          ['new', 15],
+          ['new', 1],
+          ['old', 6],
+        ]),
+      );
+      expect((await old.reactions.status())[0]).toMatchObject({ leader: true, unreadable: null });
     } finally {
       await current.close();
       await old.dispose();
     }
     expect(new Set(charges.map((c) => c.id)).size).toBe(charges.length);
+  });
+
+  it('a parked event of a newer version that the app retries is handed to a tab that can read it', async () => {
+    const charges: Charge[] = [];
+    let declining = true;
+    const chargeNewDeclining = defineReaction({
+      name: 'charge',
+      events: [ItemAdded],
+      maxAttempts: 1,
+      handlers: {
+        ItemAdded: (event, ctx) => {
+          if (declining) throw new Error('card declined');
+          charges.push({ id: event.id, app: 'new', amount: event.data.qty * event.data.price, ctx });
+        },
+      },
+    });
+    const first = await openTestStore({ ...model, worker, reactions: [chargeNewDeclining] });
+    const { name } = first;
+    await eventually(async () => expect((await first.reactions.status())[0]?.leader).toBe(true));
+    const {
+      events: [written],
+    } = await first.append('o1', [{ type: 'ItemAdded', data: { sku: 'b', qty: 3, price: 5 } }]);
+    await eventually(async () => expect((await first.reactions.status())[0]?.parked).toBe(1));
+    await first.close();
+    // An old tab leads now; the new build opens again and waits for the lock.
+    const old = await openTestStore({ ...oldModel, worker, name, reactions: [chargeOld(charges)] });
+    await eventually(async () => expect((await old.reactions.status())[0]?.leader).toBe(true));
+    const again = await openTestStore({ ...model, worker, name, reactions: [chargeNewDeclining] });
+    try {
+      declining = false;
+      // Before: the old tab skipped the retry it could not read, kept the lock, and the retry waited for good.
+      await again.reactions.retry('charge', written!.id);
+      await eventually(() => expect(charges.map((c) => [c.id, c.app, c.amount])).toEqual([[written!.id, 'new', 15]]));
+      await eventually(async () => expect((await again.reactions.status())[0]).toMatchObject({ leader: true, parked: 0 }));
+    } finally {
+      await again.close();
+      await old.dispose();
+    }
   });
 
   it('with only the old app open, a newer event waits (nothing charged, nothing skipped) until the new app opens', async () => {

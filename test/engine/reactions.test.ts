@@ -297,6 +297,40 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
     }
   });
 
+  // Node reports an EventTarget that collects more than 10 listeners of a kind; a browser says nothing.
+  it.runIf(typeof process !== 'undefined' && typeof process.on === 'function')(
+    'a handler that keeps failing leaves no listener behind per retry',
+    async () => {
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+      process.on('warning', onWarning);
+      const log: Delivery[] = [];
+      const flaky = defineReaction({
+        name: 'flaky',
+        events: [ItemAdded],
+        maxAttempts: 30,
+        backoff: { initialMs: 1, maxMs: 1 },
+        handlers: {
+          ItemAdded: (event, ctx) => {
+            log.push({ id: event.id, sku: event.data.sku, tab: 'a', ctx });
+            if (ctx.attempt < 15) throw new Error('payment provider down');
+          },
+        },
+      });
+      const store = await openTestStore({ ...model, worker, reactions: [flaky] });
+      try {
+        await store.append('o1', [item('a')]);
+        await eventually(() => expect(log.length).toBe(15));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        // Before: one abort listener per backoff wait, never removed (MaxListenersExceededWarning after 10).
+        expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
+      } finally {
+        process.off('warning', onWarning);
+        await store.dispose();
+      }
+    },
+  );
+
   it('refuses badly defined reactions', () => {
     expect(() => defineReaction({ name: '', events: [ItemAdded], handlers: {} })).toThrow(/name/);
     expect(() => defineReaction({ name: 'x', events: [ItemAdded], handlers: {}, maxAttempts: 0 })).toThrow(/maxAttempts/);
