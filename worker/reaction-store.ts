@@ -1,5 +1,6 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
+import { reactionCaughtUp } from '../src/core/reaction.ts';
 import type { IDBPTransaction } from 'idb';
 import type { ChronicleDB, ChronicleSchema, ParkedRecord, ProcessedRecord, ReactionRecord } from './db.ts';
 import { decodePageJson } from './page-codec.ts';
@@ -326,15 +327,11 @@ export function createReactionStore(
         ]);
         return records
           .filter((record) => record.forgottenAt === undefined)
-          .map((record) => {
-            const confirmedDone = record.confirmed >= (meta?.confirmedHead ?? 0);
-            const pendingDone = record.on === 'confirmed' || record.pendingLsn >= (meta?.nextLsn ?? 0);
-            return {
-              record,
-              parked: parkedKeys.filter((key) => key[0] === record.name).length,
-              caughtUp: confirmedDone && pendingDone && record.inFlight === null,
-            };
-          });
+          .map((record) => ({
+            record,
+            parked: parkedKeys.filter((key) => key[0] === record.name).length,
+            caughtUp: reactionCaughtUp(record, meta),
+          }));
       }),
     forgetReaction: async (name) => {
       const outcome = await withLockIfFree(

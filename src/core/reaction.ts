@@ -149,3 +149,17 @@ export function backoffDelay(backoff: ReactionBackoff, failures: number, random:
   const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, failures - 1));
   return Math.round(base * (0.8 + 0.2 * random()));
 }
+
+/**
+ * Whether a reaction is done with everything stored so far (handled, parked,
+ * or not for it): its checkpoints reach the log's confirmed head and, for one
+ * that acts on local events, the pending area's end, with no delivery in flight.
+ */
+export function reactionCaughtUp(
+  record: { on: 'local' | 'confirmed'; confirmed: number; pendingLsn: number; inFlight: unknown },
+  log: { confirmedHead: number; nextLsn: number } | undefined,
+): boolean {
+  const confirmedDone = record.confirmed >= (log?.confirmedHead ?? 0);
+  const pendingDone = record.on === 'confirmed' || record.pendingLsn >= (log?.nextLsn ?? 0);
+  return confirmedDone && pendingDone && record.inFlight === null;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineEvent } from '../../src/core/event.ts';
-import { backoffDelay, defineReaction } from '../../src/core/reaction.ts';
+import { backoffDelay, defineReaction, reactionCaughtUp } from '../../src/core/reaction.ts';
 
 const Paid = defineEvent({ type: 'Paid', schema: z.object({ amount: z.number() }) });
 
@@ -29,5 +29,19 @@ describe('reaction definitions', () => {
     const backoff = { initialMs: 100, maxMs: 1000 };
     expect([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(backoff, n, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
     expect(backoffDelay(backoff, 1, () => 0)).toBe(80);
+  });
+});
+
+describe('a reaction caught up', () => {
+  const log = { confirmedHead: 10, nextLsn: 4 };
+  const record = { on: 'local' as const, confirmed: 10, pendingLsn: 4, inFlight: null };
+  it('is done with the confirmed head and, acting on local events, the pending area, with nothing in flight', () => {
+    expect(reactionCaughtUp(record, log)).toBe(true);
+    expect(reactionCaughtUp({ ...record, confirmed: 9 }, log)).toBe(false);
+    expect(reactionCaughtUp({ ...record, pendingLsn: 3 }, log)).toBe(false);
+    expect(reactionCaughtUp({ ...record, on: 'confirmed', pendingLsn: 0 }, log)).toBe(true);
+    expect(reactionCaughtUp({ ...record, inFlight: { eventId: 'e1' } }, log)).toBe(false);
+    // A log with nothing in it yet (no meta): every checkpoint is caught up.
+    expect(reactionCaughtUp({ ...record, confirmed: 0, pendingLsn: 0 }, undefined)).toBe(true);
   });
 });
