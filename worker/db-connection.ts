@@ -20,6 +20,14 @@ export interface DbConnection {
    * so it heard of no delete, and another tab made it again) is a deleted store.
    */
   identify(clientId: string): void;
+  /** The database is being deleted (an append found MetaRecord.deleting): as if its delete had been heard. */
+  markDeleted(): StoreClosedError;
+  /**
+   * Finishes a deletion a page began and did not end (MetaRecord.deleting
+   * found at the first open): closes this connection, deletes the database,
+   * and lets the next get() make it afresh. Only before identify().
+   */
+  finishDeletion(): Promise<void>;
   /** The engine closes: the connection goes, and get() fails with StoreClosedError from now on. */
   close(): Promise<void>;
 }
@@ -88,6 +96,18 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
     deleted: () => deletedError,
     identify(clientId) {
       identity = clientId;
+    },
+    markDeleted,
+    async finishDeletion() {
+      const db = await current?.catch(() => undefined);
+      db?.close();
+      current = undefined;
+      opened = false;
+      await new Promise<void>((resolve, reject) => {
+        const request = indexedDB.deleteDatabase(name);
+        request.onsuccess = () => resolve();
+        request.onerror = () => reject(request.error ?? new Error(`could not delete database "${name}"`));
+      });
     },
     async close() {
       closed = true;

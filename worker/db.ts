@@ -121,6 +121,13 @@ export interface CompactionMeta {
 
 export interface MetaRecord {
   clientId: string;
+  /**
+   * Set (epoch ms) by deleteStore in the transaction that found nothing
+   * unfinished, just before it deletes the database: from then on no append
+   * commits here. A store that opens and finds it set (the deleting page
+   * ended in between) finishes the deletion first.
+   */
+  deleting?: number;
   /** Next clientSeq to assign; gapless across tabs because it is read and written in the append transaction. */
   nextClientSeq: number;
   /** Next pending page number; never reused, so a cursor into the pending area stays meaningful. */
@@ -328,6 +335,13 @@ export interface OpenHooks {
   onGone(reason: string): void;
   /** The database is being deleted (indexedDB.deleteDatabase, in this or another tab); default: onGone. */
   onDeleted?(): void;
+}
+
+/** An append found the database being deleted (MetaRecord.deleting): nothing of it was written. */
+export class DatabaseDeletingError extends Error {
+  constructor() {
+    super('the database is being deleted');
+  }
 }
 
 /** The database an engine reopens is not there any more (deleted, or the browser cleared the site's data). */

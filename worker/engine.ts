@@ -7,7 +7,7 @@ import { dropCompacted, planCompaction, type CompactionPlan, type DropRequest, t
 import type { RetentionOptions } from '../src/core/compaction.ts';
 import { serveCalls } from './call-port.ts';
 import { createChangeFeed } from './change-feed.ts';
-import type { ChronicleDB, RejectedRecord } from './db.ts';
+import { DatabaseDeletingError, type ChronicleDB, type RejectedRecord } from './db.ts';
 import { createDbConnection } from './db-connection.ts';
 import { createGroupCommit } from './group-commit.ts';
 import { createIdleIndexer } from './idle-indexer.ts';
@@ -116,6 +116,23 @@ export interface Engine extends Bookkeeping, ReactionStore {
 }
 
 /**
+ * Makes sure the client record (clientId, counters) exists and returns its
+ * clientId; undefined when a deleteStore marked the database for deletion
+ * (MetaRecord.deleting).
+ */
+async function clientRecord(db: ChronicleDB): Promise<string | undefined> {
+  const tx = db.transaction('meta', 'readwrite');
+  let meta = await tx.store.get('client');
+  if (meta?.deleting !== undefined) return undefined;
+  if (!meta) {
+    meta = newMeta(uuidv7());
+    await tx.store.put(meta, 'client');
+  }
+  await tx.done;
+  return meta.clientId;
+}
+
+/**
  * Wires the engine's parts together: the database connection (reopened
  * lazily when the browser or another tab's upgrade drops it), the change
  * feed, group commit, deferred indexing, sync and bookkeeping.
@@ -147,6 +164,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       return await fn(db);
     } catch (error) {
       // The database closed under a call because the store is closing or was deleted: say so, not "InvalidStateError".
+      if (error instanceof DatabaseDeletingError) throw database.markDeleted();
       const deleted = database.deleted();
       if (deleted) throw deleted;
       if (closed) throw new StoreClosedError(name);
@@ -156,16 +174,14 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
 
   // Make sure the client record (clientId, counters) exists before anything reads it. Its clientId names this
   // database: a reopen that finds another one (deleted and made again by another tab) is a deleted store.
-  const clientId = await run('open', async (db) => {
-    const tx = db.transaction('meta', 'readwrite');
-    let meta = await tx.store.get('client');
-    if (!meta) {
-      meta = newMeta(uuidv7());
-      await tx.store.put(meta, 'client');
-    }
-    await tx.done;
-    return meta.clientId;
-  });
+  // A database a deleteStore marked and did not delete (its page ended in between) is deleted first.
+  const openClient = () => run('open', clientRecord);
+  let clientId = await openClient();
+  if (clientId === undefined) {
+    await database.finishDeletion();
+    clientId = await openClient();
+    if (clientId === undefined) throw new ChronicleError('STORAGE', `database "${name}" is being deleted by another tab`);
+  }
   database.identify(clientId);
 
   const sync = createSyncControl({ name, getDb, run, publish: (change) => feed.publish(change) });
@@ -197,6 +213,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   stopWork = () => {
     // This tab's store is told first (it rejects its calls from now on), then what runs on its own stops.
     feed.tell({ kind: 'stopped', reason: 'deleted' });
+    feed.silence();
     reactions.stopLeading();
     idleIndexer.stop();
     sync.stop().catch(() => undefined);

@@ -1,7 +1,7 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import type { ChronicleDB } from './db.ts';
+import { DatabaseDeletingError, type ChronicleDB } from './db.ts';
 import { deletePage, putCommit, putPage, putPendingPage, readBacklog, readPages } from './page-store.ts';
 import { buildCommit, buildPages, entryOf, pendingPageOf } from './page-builder.ts';
 import { findStoredEvents, indexedHead } from './lookups.ts';
@@ -184,6 +184,11 @@ export async function importPendingRaw(
     findStoredEvents(tx, ids, dropped),
   ]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
+  if (meta.deleting !== undefined) {
+    tx.abort();
+    await tx.done.catch(ignore);
+    throw new DatabaseDeletingError();
+  }
   const backlog = await readBacklog(tx, meta);
   const head = new Map(aggregateIds.map((id, i) => [id, Math.max(heads[i]!, backlog.heads.get(id) ?? 0)]));
   const fresh = events.filter((e) => !known.has(e.id) && !dropped.has(e.id) && !backlog.ownIds.has(e.id));
