@@ -10,6 +10,13 @@ export interface ChangeFeed {
   publish(change: Change): void;
   /** Tells this engine's own listeners only (no other tab): what is about this engine alone. */
   tell(change: Change): void;
+  /**
+   * Tells other tabs nothing more, including what waits to be sent: the
+   * engine's database was deleted, and a late message (a sync pause, say)
+   * would reach the next store opened under its name. Its own listeners
+   * still hear every change.
+   */
+  silence(): void;
   subscribe(listener: (change: Change) => void): number;
   unsubscribe(id: number): void;
   /** Sends what is queued for other tabs, then stops hearing and telling them. */
@@ -63,11 +70,18 @@ export function createChangeFeed(name: string, onRemote: (change: Change) => voi
   return {
     publish(change) {
       emitLocal(change);
-      if (!channel) return;
+      if (!channel || !channelOpen) return;
       outbox.push(change);
       timer ??= setTimeout(sendOutbox, Math.max(0, lastSent + BROADCAST_EVERY_MS - Date.now()));
     },
     tell: emitLocal,
+    silence() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      outbox.length = 0;
+      channelOpen = false;
+      channel?.close();
+    },
     subscribe,
     unsubscribe(id) {
       listeners.delete(id);

@@ -79,4 +79,19 @@ describe('change feed', () => {
       },
     ]);
   });
+
+  it('once silenced (its database deleted), other tabs hear nothing more, not even what waited to be sent; its own listeners still do', async () => {
+    const { local, heard } = pair(`feed-${Math.random()}`);
+    const mine: Change[] = [];
+    local.subscribe((change) => mine.push(change));
+    local.publish({ kind: 'confirmed', head: 1, count: 1 });
+    await settle();
+    // Queued behind the first (sent at most every BROADCAST_EVERY_MS): a pause, just before the delete.
+    local.publish({ kind: 'syncControl', paused: true });
+    local.silence();
+    local.publish({ kind: 'confirmed', head: 2, count: 1 });
+    await settle();
+    expect(heard).toEqual([{ kind: 'confirmed', head: 1, count: 1 }]);
+    expect(mine.map((c) => c.kind)).toEqual(['confirmed', 'syncControl', 'confirmed']);
+  });
 });
