@@ -1,27 +1,46 @@
-import { ConfigError, StorageBlockedError, UnsyncedEventsError } from '../core/errors.ts';
+import { ConfigError, UnfinishedWorkError, type UnfinishedWork } from '../core/errors.ts';
+import { reactionCaughtUp } from '../core/reaction.ts';
 
 export interface DeleteStoreOptions {
   /**
-   * Delete it even when it holds events appended here that the sync server
-   * has not confirmed: they are lost. Default false: refused with
-   * UnsyncedEventsError, and nothing is deleted.
+   * Delete it even when it holds unfinished work (see UnfinishedWork): events
+   * the sync server has not confirmed, reactions' events not handled yet,
+   * rejected events not dismissed. They are lost. Default false: refused
+   * with UnfinishedWorkError, and nothing is deleted.
    */
-  discardPending?: boolean;
-  /** How long to wait for connections that do not close (not a store's: those close at once). Default 10,000 ms. */
-  blockedTimeoutMs?: number;
+  discardUnfinished?: boolean;
+  /**
+   * Called (once) when the delete waits for a connection that does not close
+   * when told (not a store's: those close at once; a raw IndexedDB connection,
+   * or a tab of a version of this library from before deleteStore). The delete
+   * happens once it closes; meanwhile nothing is written there.
+   */
+  onBlocked?: () => void;
 }
 
 export interface DeleteStoreResult {
   /** False when there was no store of that name (nothing to delete). */
   deleted: boolean;
-  /** The unconfirmed events deleted with it (only with `discardPending`). */
-  discardedPending: number;
+  /** The unfinished work deleted with it (only with `discardUnfinished`). */
+  discarded: UnfinishedWork;
 }
 
-/** What deleteStore reads of a store before deleting it: whether it exists, and its unconfirmed events. */
-interface Found {
-  exists: boolean;
+const NOTHING: UnfinishedWork = { pendingEvents: 0, reactions: [], rejectedEvents: 0 };
+
+/** The parts of the engine's records deleteStore reads (worker/db.ts): only what says work is unfinished. */
+interface StoredMeta {
+  confirmedHead: number;
+  nextLsn: number;
   pendingEvents: number;
+  deleting?: number;
+}
+interface StoredReaction {
+  name: string;
+  on: 'local' | 'confirmed';
+  confirmed: number;
+  pendingLsn: number;
+  inFlight: unknown;
+  forgottenAt?: number;
 }
 
 function platformIndexedDB(): IDBFactory {
@@ -30,11 +49,14 @@ function platformIndexedDB(): IDBFactory {
   return factory;
 }
 
-/**
- * Opens the database at whatever version it has, without making it: an open
- * that finds none is aborted in its upgrade, which leaves no database behind.
- */
-function inspect(factory: IDBFactory, name: string): Promise<Found> {
+const requestResult = <T>(request: IDBRequest<T>): Promise<T> =>
+  new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+
+/** Opens the database at whatever version it has, without making it: an open that finds none is aborted. */
+function openExisting(factory: IDBFactory, name: string): Promise<IDBDatabase | undefined> {
   return new Promise((resolve, reject) => {
     const request = factory.open(name);
     let missing = false;
@@ -42,43 +64,75 @@ function inspect(factory: IDBFactory, name: string): Promise<Found> {
       missing = true;
       request.transaction?.abort();
     };
-    request.onerror = () => (missing ? resolve({ exists: false, pendingEvents: 0 }) : reject(request.error));
-    request.onsuccess = () => {
-      const db = request.result;
-      if (!db.objectStoreNames.contains('meta')) {
-        db.close();
-        return resolve({ exists: true, pendingEvents: 0 });
-      }
-      const read = db.transaction('meta', 'readonly').objectStore('meta').get('client');
-      read.onsuccess = () => {
-        db.close();
-        const meta = read.result as { pendingEvents?: unknown } | undefined;
-        resolve({ exists: true, pendingEvents: typeof meta?.pendingEvents === 'number' ? meta.pendingEvents : 0 });
-      };
-      read.onerror = () => {
-        db.close();
-        reject(read.error);
-      };
-    };
+    request.onerror = () => (missing ? resolve(undefined) : reject(request.error));
+    request.onsuccess = () => resolve(request.result);
   });
 }
 
-function remove(factory: IDBFactory, name: string, blockedTimeoutMs: number): Promise<void> {
+/** The store's unfinished work, from its records. Pure: unit-tested. */
+export function unfinishedWork(
+  meta: StoredMeta | undefined,
+  reactions: readonly StoredReaction[],
+  parked: readonly (readonly [string, string])[],
+  rejectedEvents: number,
+): UnfinishedWork {
+  const withParked = new Set(parked.map(([reaction]) => reaction));
+  const log = meta ? { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn } : undefined;
+  return {
+    pendingEvents: meta?.pendingEvents ?? 0,
+    reactions: reactions
+      .filter((r) => r.forgottenAt === undefined && (!reactionCaughtUp(r, log) || withParked.has(r.name)))
+      .map((r) => r.name),
+    rejectedEvents,
+  };
+}
+
+const hasWork = (work: UnfinishedWork): boolean => work.pendingEvents > 0 || work.reactions.length > 0 || work.rejectedEvents > 0;
+
+/**
+ * In one transaction: reads what is unfinished and, unless that refuses the
+ * delete, marks the database as being deleted (MetaRecord.deleting). Appends
+ * check the mark in their own transactions, so none commits after the check
+ * and is then deleted unseen; a store opened on a marked database finishes
+ * the deletion (the page may end before it does).
+ */
+async function checkAndMark(db: IDBDatabase, name: string, discard: boolean): Promise<UnfinishedWork> {
+  const wanted = ['meta', 'reactions', 'parked', 'rejected'].filter((store) => db.objectStoreNames.contains(store));
+  if (!wanted.includes('meta')) return NOTHING;
+  const tx = db.transaction(wanted, 'readwrite');
+  const done = new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new DOMException('aborted', 'AbortError'));
+  });
+  done.catch(() => undefined);
+  const read = <T>(store: string, request: (s: IDBObjectStore) => IDBRequest<T>, none: T): Promise<T> =>
+    wanted.includes(store) ? requestResult(request(tx.objectStore(store))) : Promise.resolve(none);
+  const [meta, reactions, parked, rejected] = await Promise.all([
+    read('meta', (s) => s.get('client') as IDBRequest<StoredMeta | undefined>, undefined),
+    read('reactions', (s) => s.getAll() as IDBRequest<StoredReaction[]>, []),
+    read('parked', (s) => s.getAllKeys() as unknown as IDBRequest<[string, string][]>, []),
+    read('rejected', (s) => s.count(), 0),
+  ]);
+  const work = unfinishedWork(meta, reactions, parked, rejected);
+  if (hasWork(work) && !discard) {
+    tx.abort();
+    throw new UnfinishedWorkError(name, work);
+  }
+  if (meta) tx.objectStore('meta').put({ ...meta, deleting: Date.now() }, 'client');
+  await done;
+  return work;
+}
+
+function remove(factory: IDBFactory, name: string, onBlocked: (() => void) | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const request = factory.deleteDatabase(name);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    request.onsuccess = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    request.onerror = () => {
-      clearTimeout(timer);
-      reject(request.error);
-    };
-    // Every open store closes its connection when told of the delete; something else (a raw connection,
-    // an older version of this library) may not. The delete still happens once it closes.
+    let told = false;
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
     request.onblocked = () => {
-      timer ??= setTimeout(() => reject(new StorageBlockedError(name)), blockedTimeoutMs);
+      if (told) return;
+      told = true;
+      onBlocked?.();
     };
   });
 }
@@ -86,20 +140,26 @@ function remove(factory: IDBFactory, name: string, blockedTimeoutMs: number): Pr
 /**
  * Deletes a store's database (its log, snapshots, projections, reactions'
  * checkpoints, sync state): for signing out on a shared device, or resetting
- * one. Every store of that name open in any tab stops (`store.stopped`
- * settles, later calls reject with StoreClosedError `reason: 'deleted'`), and
- * never makes the database again: opening it afterwards starts an empty store
- * with a new client id. Events appended here and not yet confirmed by the sync
- * server make it refuse (UnsyncedEventsError) unless `discardPending`.
+ * one. Refused with UnfinishedWorkError, nothing deleted, while it holds
+ * work that would be lost, unless `discardUnfinished`. Every store of that
+ * name open in any tab stops (`store.stopped` settles, later calls reject
+ * with StoreClosedError `reason: 'deleted'`), and none makes the database
+ * again: opening the name afterwards starts an empty store with a new client id.
  */
 export async function deleteStore(name: string, options: DeleteStoreOptions = {}): Promise<DeleteStoreResult> {
   if (typeof name !== 'string' || name === '') throw new ConfigError('deleteStore needs a store name');
-  const blockedTimeoutMs = options.blockedTimeoutMs ?? 10_000;
-  if (!(Number.isFinite(blockedTimeoutMs) && blockedTimeoutMs >= 0)) throw new ConfigError('blockedTimeoutMs must be a number >= 0');
+  const { discardUnfinished = false, onBlocked } = options;
+  if (typeof discardUnfinished !== 'boolean') throw new ConfigError('deleteStore discardUnfinished must be true or false');
+  if (onBlocked !== undefined && typeof onBlocked !== 'function') throw new ConfigError('deleteStore onBlocked must be a function');
   const factory = platformIndexedDB();
-  const found = await inspect(factory, name);
-  if (!found.exists) return { deleted: false, discardedPending: 0 };
-  if (found.pendingEvents > 0 && !options.discardPending) throw new UnsyncedEventsError(name, found.pendingEvents);
-  await remove(factory, name, blockedTimeoutMs);
-  return { deleted: true, discardedPending: found.pendingEvents };
+  const db = await openExisting(factory, name);
+  if (!db) return { deleted: false, discarded: NOTHING };
+  let discarded: UnfinishedWork;
+  try {
+    discarded = await checkAndMark(db, name, discardUnfinished);
+  } finally {
+    db.close();
+  }
+  await remove(factory, name, onBlocked);
+  return { deleted: true, discarded };
 }

@@ -77,6 +77,8 @@ export async function openStore<
     metrics: metrics.recorder,
   };
   const reactions = await createReactions(ctx, options.reactions ?? []);
+  // A store that stopped on its own calls no reaction handler again (one waiting to retry would, after its backoff).
+  void stopped.then(() => reactions.stop().catch(() => undefined));
   const store = createStore(options, ctx, guard, reactions, metrics, stopped);
   if (options.sync) {
     const { getToken, webSocket, fetch, encryption, ...config } = options.sync;

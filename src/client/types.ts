@@ -83,9 +83,12 @@ export interface LoadResult<TState> {
   version: number;
   /** The version of the snapshot the load started from, or 0. */
   snapshotVersion: number;
-  /** Events folded on top of the snapshot. */
+  /** Events read on top of the snapshot, those the reducers skipped (unknownEvents) included. */
   eventsApplied: number;
-  /** Events of types the app no longer defines: kept in the log, skipped by the reducers. */
+  /**
+   * Events this app version cannot read (a type it does not define, or a
+   * newer version of one of its types): kept in the log, skipped by the reducers.
+   */
   unknownEvents: number;
 }
 

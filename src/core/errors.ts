@@ -170,18 +170,39 @@ export class StorageBlockedError extends ChronicleError {
   }
 }
 
-/** deleteStore refused: the store holds events the sync server has not confirmed (they would be lost). */
-export class UnsyncedEventsError extends ChronicleError {
-  override name = 'UnsyncedEventsError';
+/** What a store holds that deleting it would lose: deleteStore refuses while there is any (UnfinishedWorkError). */
+export interface UnfinishedWork {
+  /** Events appended here that the sync server has not confirmed. */
+  pendingEvents: number;
+  /** Reactions with events not handled yet (not caught up, a delivery in flight, or parked events). */
+  reactions: string[];
+  /** Events the server refused or a rebase dropped, kept for the app (sync.rejected()) and not dismissed. */
+  rejectedEvents: number;
+}
+
+/** deleteStore refused: the store holds work that deleting it would lose; nothing was deleted. */
+export class UnfinishedWorkError extends ChronicleError {
+  override name = 'UnfinishedWorkError';
+  readonly pendingEvents: number;
+  readonly reactions: string[];
+  readonly rejectedEvents: number;
   constructor(
     readonly database: string,
-    readonly pendingEvents: number,
+    work: UnfinishedWork,
   ) {
+    const parts = [
+      work.pendingEvents > 0 ? `${work.pendingEvents} event(s) the sync server has not confirmed` : '',
+      work.reactions.length > 0 ? `reactions with events not handled yet (${work.reactions.join(', ')})` : '',
+      work.rejectedEvents > 0 ? `${work.rejectedEvents} rejected event(s) not dismissed` : '',
+    ].filter(Boolean);
     super(
-      'UNSYNCED_EVENTS',
-      `Store "${database}" holds ${pendingEvents} event(s) the sync server has not confirmed; sync them first, or pass { discardPending: true } to delete them`,
-      { database, pendingEvents },
+      'UNFINISHED_WORK',
+      `Store "${database}" holds ${parts.join('; ')}; finish or dismiss them first, or pass { discardUnfinished: true } to delete them`,
+      { database, pendingEvents: work.pendingEvents, reactions: [...work.reactions], rejectedEvents: work.rejectedEvents },
     );
+    this.pendingEvents = work.pendingEvents;
+    this.reactions = [...work.reactions];
+    this.rejectedEvents = work.rejectedEvents;
   }
 }
 
@@ -450,6 +471,13 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       break;
     case 'STORAGE':
       err = new StorageError(String(d.operation), String(d.cause));
+      break;
+    case 'UNFINISHED_WORK':
+      err = new UnfinishedWorkError(String(d.database), {
+        pendingEvents: Number(d.pendingEvents),
+        reactions: Array.isArray(d.reactions) ? d.reactions.map(String) : [],
+        rejectedEvents: Number(d.rejectedEvents),
+      });
       break;
     case 'STORE_CLOSED':
       err = new StoreClosedError(String(d.database), d.reason === 'engine-stopped' || d.reason === 'deleted' ? d.reason : 'closed');

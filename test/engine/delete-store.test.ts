@@ -2,11 +2,11 @@
 // is lost by accident, and every store open on the database stops instead of
 // silently starting afresh on an empty one.
 import { describe, expect, it } from 'vitest';
-import { deleteStore, StoreClosedError, UnsyncedEventsError } from '../../src/client/index.ts';
+import { defineReaction, deleteStore, StoreClosedError, UnfinishedWorkError } from '../../src/client/index.ts';
 import { openTestStore } from '../../src/testing/index.ts';
 import { DB_VERSION } from '../../worker/db.ts';
-import { model } from '../fixtures/model.ts';
-import { collect, modes } from './modes.ts';
+import { ItemAdded, model } from '../fixtures/model.ts';
+import { collect, eventually, modes } from './modes.ts';
 
 const placed = (customerId: string) => ({ type: 'OrderPlaced' as const, data: { customerId } });
 
@@ -53,15 +53,143 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     try {
       await store.append('o1', [placed('c1')]);
       const refused = await deleteStore(name).catch((error: unknown) => error);
-      expect(refused).toBeInstanceOf(UnsyncedEventsError);
-      expect(refused).toMatchObject({ code: 'UNSYNCED_EVENTS', pendingEvents: 1 });
+      expect(refused).toBeInstanceOf(UnfinishedWorkError);
+      expect(refused).toMatchObject({ code: 'UNFINISHED_WORK', pendingEvents: 1, reactions: [], rejectedEvents: 0 });
       // Refused: nothing changed, the store works on.
       expect((await store.info()).pendingEvents).toBe(1);
       await store.append('o1', [placed('c1')], { expectedVersion: 1 });
-      expect(await deleteStore(name, { discardPending: true })).toEqual({ deleted: true, discardedPending: 2 });
+      expect(await deleteStore(name, { discardUnfinished: true })).toEqual({
+        deleted: true,
+        discarded: { pendingEvents: 2, reactions: [], rejectedEvents: 0 },
+      });
       expect(await databaseExists(name)).toBe(false);
     } finally {
       await store.dispose();
+    }
+  });
+
+  it('refuses while a reaction has events not handled yet (a charge failing), until it is done', async () => {
+    let declining = true;
+    const charged: string[] = [];
+    const charge = defineReaction({
+      name: 'charge',
+      events: [ItemAdded],
+      on: 'confirmed',
+      maxAttempts: 1000,
+      backoff: { initialMs: 1, maxMs: 5 },
+      handlers: {
+        ItemAdded: (event) => {
+          if (declining) throw new Error('payment provider down');
+          charged.push(event.id);
+        },
+      },
+    });
+    const store = await openTestStore({ ...model, worker, reactions: [charge] });
+    const { name } = store;
+    try {
+      const { clientId } = await store.info();
+      // A payment confirmed by the server (nothing pending), its charge not made yet.
+      await store.importConfirmed([
+        {
+          ...confirmedOrder('o1', 1),
+          type: 'ItemAdded',
+          data: { sku: 'a', qty: 1, price: 5 },
+          version: 2,
+          meta: { occurredAt: 1, clientId, clientSeq: 1 },
+        },
+      ]);
+      await eventually(async () => expect((await store.reactions.status())[0]?.inFlight?.attempts).toBeGreaterThan(0));
+      // Before: deleted (nothing pending), and the charge never made on any device.
+      await expect(deleteStore(name)).rejects.toMatchObject({ code: 'UNFINISHED_WORK', pendingEvents: 0, reactions: ['charge'] });
+      declining = false;
+      await eventually(() => expect(charged).toHaveLength(1));
+      await eventually(async () => expect((await store.reactions.status())[0]?.caughtUp).toBe(true));
+      expect(await deleteStore(name)).toMatchObject({ deleted: true });
+      // The store stopped: its reaction calls no handler any more.
+      expect((await store.stopped).reason).toBe('deleted');
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('deleted with its unfinished work discarded, a store calls no reaction handler any more', async () => {
+    let calls = 0;
+    const charge = defineReaction({
+      name: 'charge',
+      events: [ItemAdded],
+      maxAttempts: 1000,
+      backoff: { initialMs: 5, maxMs: 5 },
+      handlers: {
+        ItemAdded: () => {
+          calls++;
+          throw new Error('payment provider down');
+        },
+      },
+    });
+    const store = await openTestStore({ ...model, worker, reactions: [charge] });
+    try {
+      await store.append('o1', [{ type: 'ItemAdded', data: { sku: 'a', qty: 1, price: 5 } }]);
+      await eventually(() => expect(calls).toBeGreaterThan(1));
+      expect(await deleteStore(store.name, { discardUnfinished: true })).toMatchObject({
+        deleted: true,
+        discarded: { pendingEvents: 1, reactions: ['charge'] },
+      });
+      await store.stopped;
+      const after = calls;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Before: the retries went on, each one a call to the payment provider from a store that had stopped.
+      expect(calls).toBe(after);
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('an append another store commits while deleteStore runs is refused, never stored and then deleted unseen', async () => {
+    const store = await openTestStore({ ...model, worker });
+    const other = await openTestStore({ ...model, worker, name: store.name });
+    const factory = globalThis.indexedDB;
+    const realDelete = factory.deleteDatabase.bind(factory);
+    let appended: Promise<unknown> | undefined;
+    // The moment between deleteStore's check and its delete: the other store appends there.
+    factory.deleteDatabase = (name: string) => {
+      appended = other.append('late', [placed('c9')]).then(
+        () => 'stored',
+        (error: unknown) => error,
+      );
+      factory.deleteDatabase = realDelete;
+      return realDelete(name);
+    };
+    try {
+      expect(await deleteStore(store.name)).toMatchObject({ deleted: true });
+      expect(await appended).toMatchObject({ code: 'STORE_CLOSED', reason: 'deleted' });
+    } finally {
+      factory.deleteDatabase = realDelete;
+      await other.close();
+      await store.dispose();
+    }
+  });
+
+  it('a deletion its page did not finish (marked, not deleted) is finished by the next store that opens the name', async () => {
+    const store = await openTestStore({ ...model, worker });
+    const { name } = store;
+    await store.importConfirmed([confirmedOrder('o1', 1)]);
+    const { clientId } = await store.info();
+    await store.close();
+    const factory = globalThis.indexedDB;
+    const realDelete = factory.deleteDatabase.bind(factory);
+    // The page ends right after marking: the delete is never asked for.
+    factory.deleteDatabase = () => {
+      factory.deleteDatabase = realDelete;
+      throw new Error('the page ended');
+    };
+    await expect(deleteStore(name)).rejects.toThrow('the page ended');
+    factory.deleteDatabase = realDelete;
+    const next = await openTestStore({ ...model, worker, name });
+    try {
+      expect(await next.info()).toMatchObject({ confirmedEvents: 0, pendingEvents: 0 });
+      expect((await next.info()).clientId).not.toBe(clientId);
+    } finally {
+      await next.dispose();
     }
   });
 
@@ -70,12 +198,13 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     const { name } = store;
     await store.importConfirmed([confirmedOrder('o1', 1)]);
     await store.close();
-    expect(await deleteStore(name)).toEqual({ deleted: true, discardedPending: 0 });
+    expect(await deleteStore(name)).toEqual({ deleted: true, discarded: { pendingEvents: 0, reactions: [], rejectedEvents: 0 } });
     expect(await databaseExists(name)).toBe(false);
     // Nothing there: nothing made either.
-    expect(await deleteStore(name)).toEqual({ deleted: false, discardedPending: 0 });
+    expect(await deleteStore(name)).toMatchObject({ deleted: false });
     expect(await databaseExists(name)).toBe(false);
     await expect(deleteStore('')).rejects.toMatchObject({ code: 'CONFIG' });
+    await expect(deleteStore(name, { discardUnfinished: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'CONFIG' });
   });
 
   it('stops every store open on it: stopped settles, calls reject as deleted, and no empty database is made again', async () => {
@@ -85,7 +214,7 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     try {
       await first.importConfirmed([confirmedOrder('o1', 1)]);
       const { clientId } = await first.info();
-      expect(await deleteStore(name)).toEqual({ deleted: true, discardedPending: 0 });
+      expect(await deleteStore(name)).toMatchObject({ deleted: true });
       for (const store of [first, second]) {
         const stopped = await store.stopped;
         expect(stopped).toBeInstanceOf(StoreClosedError);
@@ -138,7 +267,7 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     const { name } = old;
     await dropConnectionOf(name);
     // Sign-out in another tab, then the next user's store opens under the same name: a database exists again.
-    expect(await deleteStore(name)).toEqual({ deleted: true, discardedPending: 0 });
+    expect(await deleteStore(name)).toMatchObject({ deleted: true });
     const next = await openTestStore({ ...model, worker, name });
     try {
       // Before: the old store reopened the next user's database and appended into it under their client id.
