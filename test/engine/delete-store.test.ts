@@ -281,4 +281,29 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
       await next.dispose();
     }
   });
+
+  it('a connection that does not close when told holds the delete back: onBlocked says so, and it completes once that closes', async () => {
+    const store = await openTestStore({ ...model, worker });
+    const { name } = store;
+    await store.importConfirmed([confirmedOrder('o1', 1)]);
+    // A raw connection that ignores versionchange (not a store's: those close at once).
+    const raw = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    let blocked = 0;
+    const deleting = deleteStore(name, { onBlocked: () => blocked++ });
+    try {
+      await eventually(() => expect(blocked).toBe(1));
+      // The store stopped already: nothing more is written while the delete waits.
+      expect((await store.stopped).reason).toBe('deleted');
+      raw.close();
+      expect(await deleting).toMatchObject({ deleted: true });
+      expect(await databaseExists(name)).toBe(false);
+    } finally {
+      raw.close();
+      await store.dispose();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 // What deleteStore counts as unfinished work: what deleting the store would lose.
 import { describe, expect, it } from 'vitest';
 import { unfinishedWork } from '../../src/client/delete-store.ts';
+import { errorFromJSON, StoreClosedError, UnfinishedWorkError } from '../../src/core/errors.ts';
 
 const meta = { confirmedHead: 10, nextLsn: 4, pendingEvents: 0 };
 const reaction = (name: string, over: object = {}) => ({
@@ -34,5 +35,23 @@ describe('unfinished work of a store', () => {
       2,
     );
     expect(work).toEqual({ pendingEvents: 3, reactions: ['behind', 'in-flight', 'parked'], rejectedEvents: 2 });
+  });
+});
+
+describe('the errors of a deletion', () => {
+  it('cross the worker boundary with their facts', () => {
+    const refused = new UnfinishedWorkError('till', { pendingEvents: 2, reactions: ['charge'], rejectedEvents: 1 });
+    const back = errorFromJSON(JSON.parse(JSON.stringify(refused)));
+    expect(back).toBeInstanceOf(UnfinishedWorkError);
+    expect(back).toMatchObject({
+      code: 'UNFINISHED_WORK',
+      pendingEvents: 2,
+      reactions: ['charge'],
+      rejectedEvents: 1,
+      message: refused.message,
+    });
+    const stopped = errorFromJSON(JSON.parse(JSON.stringify(new StoreClosedError('till', 'deleted'))));
+    expect(stopped).toBeInstanceOf(StoreClosedError);
+    expect(stopped).toMatchObject({ reason: 'deleted' });
   });
 });
