@@ -42,6 +42,11 @@
  * 26.06, 55.94 and 34.93 kB; deleteStore and stores that stop when their database is deleted
  * (delete-store.ts, UnsyncedEventsError, the engine's db-connection.ts) to 26.7, 56.87 and
  * 35.3 kB: 0.87 kB past the in-process budget, which was raised by 2 kB for it (to 58).
+ * The review of those two that followed (projections and snapshots that stop before a newer
+ * event, reactions that ask for their lock again, deleteStore's check of unfinished work and
+ * its mark in one transaction, the engine finishing a deletion a page began) took them to
+ * 27.64, 58.14 and 35.89 kB: past the up-front and in-process budgets, with 0.1 kB left in the
+ * worker's, so each was raised by 2 kB for it (to 29, 60 and 38 kB).
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -70,7 +75,8 @@ export default [
     modifyEsbuildConfig: withoutLazyEngine,
     // 20.5 kB on 2026-12-03 (evening); 23.0 kB with compaction / retention, raised from 23 kB for it (see above).
     // 25.3 kB with store.forget(); raised from 25 kB for it (see above).
-    limit: '27 kB',
+    // 27.64 kB with deleteStore and newer-version events after their review; raised from 27 kB for them (see above).
+    limit: '29 kB',
   },
   {
     name: 'chronicle with the in-process engine (worker: false loads it on first use)',
@@ -84,7 +90,8 @@ export default [
     // 52.01 kB with scan sessions and short push replies; raised from 52 kB for them (see above).
     // 54.67 kB with store.forget(); raised from 54 kB for it (see above).
     // 56.87 kB with deleteStore and newer-version events; raised from 56 kB for them (see above).
-    limit: '58 kB',
+    // 58.14 kB after their review; raised from 58 kB for it (see above).
+    limit: '60 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
@@ -96,6 +103,7 @@ export default [
     // 29.9 kB with compaction / retention; raised from 30 kB for it (see above).
     // 31.2 kB with idle-time stream indexing, the typed append wire and loads on the call port; raised from 32 kB for them (see above).
     // 34.27 kB with store.forget(); raised from 34 kB for it (see above).
-    limit: '36 kB',
+    // 35.89 kB with deleteStore's engine side and newer-version events; raised from 36 kB for them (see above).
+    limit: '38 kB',
   },
 ];
