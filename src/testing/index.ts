@@ -22,8 +22,11 @@ export function uniqueStoreName(prefix = 'chronicle-test'): string {
   return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Deletes a store's IndexedDB database (close the store first). */
-export function deleteStore(name: string): Promise<void> {
+/**
+ * Deletes a test store's IndexedDB database outright (close the store first),
+ * with none of the checks of `deleteStore` from 'chronicle', which apps use.
+ */
+export function deleteTestDatabase(name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const request = indexedDB.deleteDatabase(name);
     request.onsuccess = () => resolve();
@@ -50,7 +53,7 @@ export async function openTestStore<
   return Object.assign(store, {
     async dispose() {
       await store.close();
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     },
   });
 }

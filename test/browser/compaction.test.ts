@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/client/index.ts';
 import { mountDevtools } from '../../src/devtools/index.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
-import { deleteStore, uniqueStoreName } from '../../src/testing/index.ts';
+import { deleteTestDatabase, uniqueStoreName } from '../../src/testing/index.ts';
 import { model, Order } from '../fixtures/model.ts';
 
 /** ~400 characters that do not compress (IndexedDB compresses values: repeated text would hide the figure). */
@@ -87,7 +87,7 @@ describe('compaction in Chromium', () => {
       }
     } finally {
       await store.close();
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 
@@ -132,8 +132,8 @@ describe('compaction in Chromium', () => {
     } finally {
       await store.close().catch(() => undefined);
       await reference.close();
-      await deleteStore(name);
-      await deleteStore(referenceName);
+      await deleteTestDatabase(name);
+      await deleteTestDatabase(referenceName);
     }
   });
 });

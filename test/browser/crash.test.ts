@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/client/index.ts';
 import { defineReaction, type ReactionContext } from '../../src/core/reaction.ts';
-import { deleteStore, uniqueStoreName } from '../../src/testing/index.ts';
+import { deleteTestDatabase, uniqueStoreName } from '../../src/testing/index.ts';
 import { ItemAdded, model } from '../fixtures/model.ts';
 
 const item = (sku: string, id?: string) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1, price: 1 }, ...(id ? { id } : {}) });
@@ -106,7 +106,7 @@ describe('crash points (worker terminated)', () => {
       }
       expect(extra).toBeLessThanOrEqual(5); // at most the one event in flight per kill
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 
@@ -138,7 +138,7 @@ describe('crash points (worker terminated)', () => {
       // A store the app closes has not stopped on its own: stopped never settles.
       expect(await within(reopened.stopped, 300)).toBe('still waiting');
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 
@@ -164,7 +164,7 @@ describe('crash points (worker terminated)', () => {
         await store.close();
       }
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 
@@ -178,7 +178,7 @@ describe('crash points (worker terminated)', () => {
       await closed;
       expect(await within(store.stopped, 500)).toBe('still waiting');
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 
@@ -195,7 +195,7 @@ describe('crash points (worker terminated)', () => {
       await expect(store.append('order-1', [item('a')])).rejects.toMatchObject(reason);
       await expect(store.readLog()[Symbol.asyncIterator]().next()).rejects.toMatchObject(reason);
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 
@@ -218,7 +218,7 @@ describe('crash points (worker terminated)', () => {
         );
         results.push(`${delay} ms: ${String(closed)}, in flight: ${await inFlight}`);
       } finally {
-        await deleteStore(name);
+        await deleteTestDatabase(name);
       }
     }
     expect(
@@ -279,7 +279,7 @@ describe('crash points (worker terminated)', () => {
       expect(once.length).toBeGreaterThanOrEqual(240 - 6);
       for (const [d] of once) expect(d!.redelivery).toBe(false);
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 
@@ -327,7 +327,7 @@ describe('crash points (worker terminated)', () => {
         ['x-1', true],
       ]);
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 
@@ -379,7 +379,7 @@ describe('crash points (worker terminated)', () => {
         for (const s of mine) before.add(s.id);
       }
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 });

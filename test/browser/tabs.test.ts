@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openTestStore, uniqueStoreName, deleteStore } from '../../src/testing/index.ts';
+import { openTestStore, uniqueStoreName, deleteTestDatabase } from '../../src/testing/index.ts';
 import { openStore } from '../../src/client/index.ts';
 import { ConcurrencyError } from '../../src/core/errors.ts';
 import { model } from '../fixtures/model.ts';
@@ -91,7 +91,7 @@ describe('several tabs (one worker each) on one database', () => {
       }
       console.info(`crash outcomes: ${outcomes.join('; ')}`);
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 });
@@ -150,7 +150,7 @@ describe('a reaction across tabs (one worker each)', () => {
       // More than one tab ran it over time, never two at once (each delivered a run of events).
       expect(new Set(deliveries.map((x) => x.tab)).size).toBeGreaterThan(1);
     } finally {
-      await deleteStore(name);
+      await deleteTestDatabase(name);
     }
   });
 });

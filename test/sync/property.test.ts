@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteStore } from '../../src/testing/index.ts';
+import { deleteTestDatabase } from '../../src/testing/index.ts';
 import { logOf, openClient, startServer, type Client, type Harness } from './harness.ts';
 
 let harness: Harness;
@@ -101,7 +101,7 @@ describe('sync convergence (property)', () => {
           for (const client of clients) expect((await client.sync.status()).pending).toBe(0);
         } finally {
           for (const client of clients) await client.close().catch(() => undefined);
-          for (const name of names) await deleteStore(name);
+          for (const name of names) await deleteTestDatabase(name);
         }
       }),
       { numRuns: 15, endOnFailure: true },
