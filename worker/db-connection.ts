@@ -1,4 +1,7 @@
-import { StoreClosedError } from '../src/core/errors.ts';
+import { StorageBlockedError, StoreClosedError } from '../src/core/errors.ts';
+
+/** How long an open finishing a deletion waits for connections that do not close when told. */
+const FINISH_BLOCKED_MS = 3_000;
 import { DatabaseGoneError, openChronicleDb, type ChronicleDB } from './db.ts';
 
 /**
@@ -25,7 +28,8 @@ export interface DbConnection {
   /**
    * Finishes a deletion a page began and did not end (MetaRecord.deleting
    * found at the first open): closes this connection, deletes the database,
-   * and lets the next get() make it afresh. Only before identify().
+   * and lets the next get() make it afresh. Only before identify(). Fails with
+   * StorageBlockedError when a connection that does not close holds it.
    */
   finishDeletion(): Promise<void>;
   /** The engine closes: the connection goes, and get() fails with StoreClosedError from now on. */
@@ -41,8 +45,6 @@ export interface DbConnection {
 export function createDbConnection(name: string, onDeleted: () => void): DbConnection {
   let current: Promise<ChronicleDB> | undefined;
   let closed = false;
-  /** The database was opened once: opening it again is a reopen, which must find it (openChronicleDb's mustExist). */
-  let opened = false;
   let deletedError: StoreClosedError | undefined;
   let identity: string | undefined;
   const markDeleted = (): StoreClosedError => {
@@ -66,12 +68,14 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
       onGone: drop,
       onDeleted() {
         drop();
-        markDeleted();
+        // Before the engine knows which database is its own (the open finishing a deletion another tab's
+        // open finished first), a delete only drops the connection: the open tries again.
+        if (identity !== undefined) markDeleted();
       },
     };
-    const opening: Promise<ChronicleDB> = openChronicleDb(name, hooks, opened)
+    // Once identified, a reopen must find the database (openChronicleDb's mustExist), and find it its own.
+    const opening: Promise<ChronicleDB> = openChronicleDb(name, hooks, identity !== undefined)
       .then(async (db) => {
-        opened = true;
         if (identity !== undefined && (await db.get('meta', 'client'))?.clientId !== identity) {
           db.close();
           throw new DatabaseGoneError(name);
@@ -102,11 +106,21 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
       const db = await current?.catch(() => undefined);
       db?.close();
       current = undefined;
-      opened = false;
       await new Promise<void>((resolve, reject) => {
         const request = indexedDB.deleteDatabase(name);
-        request.onsuccess = () => resolve();
-        request.onerror = () => reject(request.error ?? new Error(`could not delete database "${name}"`));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        request.onsuccess = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        request.onerror = () => {
+          clearTimeout(timer);
+          reject(request.error ?? new Error(`could not delete database "${name}"`));
+        };
+        // Stores close at once when told; a connection that does not (a raw one) fails the open, not hangs it.
+        request.onblocked = () => {
+          timer ??= setTimeout(() => reject(new StorageBlockedError(name, 'delete')), FINISH_BLOCKED_MS);
+        };
       });
     },
     async close() {

@@ -1,4 +1,4 @@
-import { ChronicleError, StoreClosedError } from '../src/core/errors.ts';
+import { ChronicleError, StorageError, StoreClosedError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { uuidv7 } from '../src/core/ids.ts';
 import { createBookkeeping, type Bookkeeping } from './bookkeeping.ts';
@@ -115,6 +115,9 @@ export interface Engine extends Bookkeeping, ReactionStore {
   close(): Promise<void>;
 }
 
+/** How many times an open finishes a deletion it finds begun (see clientRecord) before it gives up. */
+const FINISH_DELETION_ROUNDS = 5;
+
 /**
  * Makes sure the client record (clientId, counters) exists and returns its
  * clientId; undefined when a deleteStore marked the database for deletion
@@ -177,11 +180,12 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   // A database a deleteStore marked and did not delete (its page ended in between) is deleted first.
   const openClient = () => run('open', clientRecord);
   let clientId = await openClient();
-  if (clientId === undefined) {
+  // Other tabs may be finishing the same deletion: each round finds it marked, or gone and made afresh.
+  for (let round = 0; clientId === undefined && round < FINISH_DELETION_ROUNDS; round++) {
     await database.finishDeletion();
     clientId = await openClient();
-    if (clientId === undefined) throw new ChronicleError('STORAGE', `database "${name}" is being deleted by another tab`);
   }
+  if (clientId === undefined) throw new StorageError('open', `database "${name}" kept being marked for deletion while it opened`);
   database.identify(clientId);
 
   const sync = createSyncControl({ name, getDb, run, publish: (change) => feed.publish(change) });

@@ -108,6 +108,12 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   const metaStore = tx.objectStore('meta');
   const meta = await metaStore.get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
+  if (meta.deleting !== undefined) {
+    // Pulled after deleteStore found nothing unfinished: nothing may be written that it did not count.
+    tx.abort();
+    await tx.done.catch(ignore);
+    throw new DatabaseDeletingError();
+  }
   const fresh = events.filter((e) => (e.position as number) > meta.confirmedHead);
   if (fresh.length === 0) {
     await tx.done;

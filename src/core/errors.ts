@@ -161,11 +161,15 @@ export class StorageQuotaError extends ChronicleError {
 /** Opening or upgrading the database is blocked by another tab holding an older version open. */
 export class StorageBlockedError extends ChronicleError {
   override name = 'StorageBlockedError';
-  constructor(readonly database: string) {
+  constructor(
+    readonly database: string,
+    /** What waits: an upgrade of the database, or (openStore finishing a deleteStore) its deletion. */
+    readonly waiting: 'upgrade' | 'delete' = 'upgrade',
+  ) {
     super(
       'STORAGE_BLOCKED',
-      `Database "${database}" upgrade is blocked by another tab that still has it open; close or reload the other tabs`,
-      { database },
+      `Database "${database}" ${waiting === 'delete' ? 'deletion' : 'upgrade'} is blocked by another tab that still has it open; close or reload the other tabs`,
+      { database, waiting },
     );
   }
 }
@@ -464,7 +468,7 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       err = new StorageQuotaError(String(d.cause));
       break;
     case 'STORAGE_BLOCKED':
-      err = new StorageBlockedError(String(d.database));
+      err = new StorageBlockedError(String(d.database), d.waiting === 'delete' ? 'delete' : 'upgrade');
       break;
     case 'STORAGE_CLOSED':
       err = new StorageClosedError(String(d.database), String(d.reason));
