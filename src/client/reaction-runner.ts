@@ -17,11 +17,7 @@ class Stopped extends Error {}
 
 /** A reaction's event this app version cannot read (see UnknownEvent): the runner stops before it. */
 class Unreadable extends Error {
-  constructor(
-    readonly event: PlacedEvent['event'],
-    /** A parked event whose retry the app asked for, rather than one of the log's next events. */
-    readonly parked = false,
-  ) {
+  constructor(readonly event: PlacedEvent['event']) {
     super(`${event.type} v${event.storedVersion} is not readable by this app`);
   }
 }
@@ -31,8 +27,6 @@ export interface UnreadableStop {
   eventId: string;
   type: string;
   storedVersion: number;
-  /** It was a parked event to retry (done once its retry is no longer asked for), else the log's next event. */
-  parked: boolean;
 }
 
 /** Waits `ms`, or rejects with Stopped as soon as `signal` aborts. */
@@ -159,12 +153,12 @@ export function createReactionRunner(
    * Gives the reaction up in this tab: the checkpoint stays before `event`,
    * and the lock goes to the next tab waiting (or the next one that opens).
    */
-  const resign = async ({ event, parked }: Unreadable) => {
+  const resign = async ({ event }: Unreadable) => {
     // Nothing was handed out after the last recorded event: no marker may say otherwise.
     if (markedAhead !== null) await engine.clearReactionInFlight(name, markedAhead).catch(() => undefined);
     markedAhead = null;
     stopped = true;
-    onUnreadable({ eventId: event.id, type: event.type, storedVersion: event.storedVersion, parked });
+    onUnreadable({ eventId: event.id, type: event.type, storedVersion: event.storedVersion });
     await engine.resignReaction(name);
   };
 
@@ -173,8 +167,10 @@ export function createReactionRunner(
       if (stopped) throw new Stopped();
       if (!parked.retry) continue;
       const event = registry.decode(parked.event);
-      // Parked by a newer app version, in a shape this one cannot read: a tab that can read it retries it.
-      if (!event.known) throw new Unreadable(event, true);
+      // Parked by a newer app version, in a shape this one cannot read: the retry stays asked for, and the tab of
+      // a newer build that leads the reaction next makes it. This tab goes on with the rest meanwhile: a parked
+      // event holds nothing up (README, Reactions).
+      if (!event.known) continue;
       let failure: string | null = null;
       try {
         await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: true, attempt: parked.attempts + 1, isReplay: false });

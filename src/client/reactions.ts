@@ -48,19 +48,16 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
   const leads = new Map<string, () => void>();
   /**
    * A tab that gave a reaction up asks for its lock again once the event it
-   * could not read is done with (handled, parked or skipped by a newer tab;
-   * for a parked one, its retry no longer asked for): the reaction may hold
-   * more for it to do (its own orders), and no tab runs it once the newer one
-   * closes. Until then it does not ask: two old tabs would pass the lock to
-   * each other for ever.
+   * could not read is done with (handled, parked or skipped by a newer tab):
+   * the reaction may hold more for it to do (its own orders), and no tab runs
+   * it once the newer one closes. Until then it does not ask: two old tabs
+   * would pass the lock to each other for ever.
    */
   const leadAgainIfDone = async (name: string): Promise<void> => {
     const stop = unreadable.get(name);
     const lead = leads.get(name);
     if (!stop || !lead || stopped) return;
-    const done = stop.parked
-      ? !(await engine.parkedReactions(name)).some((parked) => parked.eventId === stop.eventId && parked.retry)
-      : (await engine.reactionProcessed(name, [stop.eventId])).length > 0;
+    const done = (await engine.reactionProcessed(name, [stop.eventId])).length > 0;
     if (!done || stopped || unreadable.get(name) !== stop) return;
     unreadable.delete(name);
     await engine.leadReaction(name, connection.callable(lead));
