@@ -1,4 +1,4 @@
-import { isAfter, storedAfter, type LogEnd } from '../core/cursor.ts';
+import { isAfter, sameCursor, storedAfter, type LogEnd } from '../core/cursor.ts';
 import { AbortedError, HistoryCompactedError } from '../core/errors.ts';
 import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
 import type { ProjectionRecord } from '../../worker/contract.ts';
@@ -99,6 +99,12 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
   let historyEnd: LogEnd = ctx.openedAt;
   /** The newest pending cursor this session has folded; a pending event at or before it is folded again. */
   let liveFrontier: ProjectionRecord['cursor'] = null;
+  /**
+   * The stored cursor this runner last stopped at, before an event it cannot
+   * read (readableRun): while the stored record still ends there, nothing can
+   * be folded, and the catch-up does not scan again (each append would).
+   */
+  let stoppedAt: ProjectionRecord['cursor'] | undefined;
   /** Events handed to handlers so far (store.metrics() counts them per catch-up). */
   let eventsFolded = 0;
 
@@ -170,6 +176,8 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         else if (applied > 0) ctx.metrics.catchUp(ctx.metrics.now() - started, applied);
         return snapshotOf(record);
       };
+      // Stopped before an event this build cannot read, and no tab has moved the record since: nothing to fold.
+      if (stoppedAt !== undefined && record === stored && sameCursor(record.cursor, stoppedAt)) return finish();
       const progress = (n: number) => {
         scanned += n;
         options.onProgress?.({ processed: record.applied + (record.pending?.applied ?? 0), scanned, total: Math.max(total, scanned) });
@@ -206,6 +214,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         if (stop) break;
       }
       if (lost) continue;
+      stoppedAt = blocked ? record.cursor : undefined;
       if (blocked) return finish();
 
       // 2. Pending events on top: from where the pending layer stopped, or all again if it was dropped, or if
