@@ -181,7 +181,7 @@ describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
     expect(new Set(charges.map((c) => c.id)).size).toBe(charges.length);
   });
 
-  it('a parked event of a newer version that the app retries is handed to a tab that can read it', async () => {
+  it('a retry of a parked newer event waits for a tab that can read it, and holds up nothing in the old tab meanwhile', async () => {
     const charges: Charge[] = [];
     let declining = true;
     const chargeNewDeclining = defineReaction({
@@ -209,9 +209,20 @@ describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
     const again = await openTestStore({ ...model, worker, name, reactions: [chargeNewDeclining] });
     try {
       declining = false;
-      // Before: the old tab skipped the retry it could not read, kept the lock, and the retry waited for good.
       await again.reactions.retry('charge', written!.id);
-      await eventually(() => expect(charges.map((c) => [c.id, c.app, c.amount])).toEqual([[written!.id, 'new', 15]]));
+      // The old tab cannot read it: the retry stays asked for, and the old tab charges its own orders meanwhile.
+      await old.append('o2', [{ type: 'ItemAdded', data: { sku: 'c', quantity: 1, price: 2 } }]);
+      await eventually(() => expect(charges.map((c) => [c.app, c.amount])).toEqual([['old', 2]]));
+      expect(await again.reactions.parked('charge')).toMatchObject([{ eventId: written!.id, retryRequested: true }]);
+      expect((await old.reactions.status())[0]).toMatchObject({ leader: true, unreadable: null });
+      // The old tab closes: the new build leads and makes the retry, once.
+      await old.close();
+      await eventually(() =>
+        expect(charges.map((c) => [c.app, c.amount])).toEqual([
+          ['old', 2],
+          ['new', 15],
+        ]),
+      );
       await eventually(async () => expect((await again.reactions.status())[0]).toMatchObject({ leader: true, parked: 0 }));
     } finally {
       await again.close();

@@ -2,10 +2,18 @@
 // is lost by accident, and every store open on the database stops instead of
 // silently starting afresh on an empty one.
 import { describe, expect, it } from 'vitest';
-import { defineReaction, deleteStore, StoreClosedError, UnfinishedWorkError } from '../../src/client/index.ts';
-import { openTestStore } from '../../src/testing/index.ts';
+import {
+  defineReaction,
+  deleteStore,
+  openStore,
+  StorageBlockedError,
+  StoreClosedError,
+  UnfinishedWorkError,
+} from '../../src/client/index.ts';
+import { deleteTestDatabase, openTestStore } from '../../src/testing/index.ts';
 import { DB_VERSION } from '../../worker/db.ts';
 import { ItemAdded, model } from '../fixtures/model.ts';
+import type { WorkerOption } from '../../src/client/connection.ts';
 import { collect, eventually, modes } from './modes.ts';
 
 const placed = (customerId: string) => ({ type: 'OrderPlaced' as const, data: { customerId } });
@@ -43,6 +51,32 @@ const dropConnectionOf = (name: string) =>
       request.result.close();
       resolve();
     };
+    request.onerror = () => reject(request.error);
+  });
+
+/** A store's database whose deletion its page began (marked) and did not finish: the page ended before the delete. */
+async function markedDatabase(worker: WorkerOption): Promise<{ name: string; clientId: string }> {
+  const store = await openTestStore({ ...model, worker });
+  const { name } = store;
+  await store.importConfirmed([confirmedOrder('o1', 1)]);
+  const { clientId } = await store.info();
+  await store.close();
+  const factory = globalThis.indexedDB;
+  const realDelete = factory.deleteDatabase.bind(factory);
+  factory.deleteDatabase = () => {
+    factory.deleteDatabase = realDelete;
+    throw new Error('the page ended');
+  };
+  await expect(deleteStore(name)).rejects.toThrow('the page ended');
+  factory.deleteDatabase = realDelete;
+  return { name, clientId };
+}
+
+/** A connection that ignores versionchange (a library of the app's own, say): it holds deletes back. */
+const rawConnection = (name: string) =>
+  new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open(name);
+    request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
   });
 
@@ -152,12 +186,19 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     let appended: Promise<unknown> | undefined;
     // The moment between deleteStore's check and its delete: the other store appends there.
     factory.deleteDatabase = (name: string) => {
+      factory.deleteDatabase = realDelete;
+      const request = {} as IDBOpenDBRequest;
       appended = other.append('late', [placed('c9')]).then(
         () => 'stored',
         (error: unknown) => error,
       );
-      factory.deleteDatabase = realDelete;
-      return realDelete(name);
+      // The delete is asked for once the append has settled: only the mark can have refused it.
+      void appended.then(() => {
+        const real = realDelete(name);
+        real.onsuccess = (event) => request.onsuccess?.call(real, event);
+        real.onerror = (event) => request.onerror?.call(real, event);
+      });
+      return request;
     };
     try {
       expect(await deleteStore(store.name)).toMatchObject({ deleted: true });
@@ -169,42 +210,62 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     }
   });
 
-  it('a deletion its page did not finish (marked, not deleted) is finished by the next store that opens the name', async () => {
-    const store = await openTestStore({ ...model, worker });
-    const { name } = store;
-    await store.importConfirmed([confirmedOrder('o1', 1)]);
-    const { clientId } = await store.info();
-    await store.close();
-    const factory = globalThis.indexedDB;
-    const realDelete = factory.deleteDatabase.bind(factory);
-    // The page ends right after marking: the delete is never asked for.
-    factory.deleteDatabase = () => {
-      factory.deleteDatabase = realDelete;
-      throw new Error('the page ended');
-    };
-    await expect(deleteStore(name)).rejects.toThrow('the page ended');
-    factory.deleteDatabase = realDelete;
-    const next = await openTestStore({ ...model, worker, name });
+  it('a deletion its page did not finish (marked, not deleted) is finished by the stores that open the name next, two at once too', async () => {
+    const { name, clientId } = await markedDatabase(worker);
+    const opened = await Promise.allSettled([openStore({ ...model, worker, name }), openStore({ ...model, worker, name })]);
     try {
-      expect(await next.info()).toMatchObject({ confirmedEvents: 0, pendingEvents: 0 });
-      expect((await next.info()).clientId).not.toBe(clientId);
+      for (const result of opened) {
+        expect(result.status).toBe('fulfilled');
+        if (result.status !== 'fulfilled') continue;
+        expect(await result.value.info()).toMatchObject({ confirmedEvents: 0, pendingEvents: 0 });
+        expect((await result.value.info()).clientId).not.toBe(clientId);
+      }
     } finally {
-      await next.dispose();
+      for (const result of opened) if (result.status === 'fulfilled') await result.value.close();
+      await deleteTestDatabase(name);
     }
   });
 
-  it('deletes a store whose events are all confirmed, and says when there was none', async () => {
+  it('an open that cannot finish a deletion (a connection that does not close holds it) fails typed, not hangs', async () => {
+    const { name } = await markedDatabase(worker);
+    const raw = await rawConnection(name);
+    try {
+      const refused = await openStore({ ...model, worker, name }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(StorageBlockedError);
+      expect(refused).toMatchObject({ code: 'STORAGE_BLOCKED', waiting: 'delete' });
+    } finally {
+      raw.close();
+      await deleteTestDatabase(name);
+    }
+  });
+
+  it('a pull stored after deleteStore counted the work is refused: nothing is written it did not count', async () => {
     const store = await openTestStore({ ...model, worker });
-    const { name } = store;
-    await store.importConfirmed([confirmedOrder('o1', 1)]);
-    await store.close();
-    expect(await deleteStore(name)).toEqual({ deleted: true, discarded: { pendingEvents: 0, reactions: [], rejectedEvents: 0 } });
-    expect(await databaseExists(name)).toBe(false);
-    // Nothing there: nothing made either.
-    expect(await deleteStore(name)).toMatchObject({ deleted: false });
-    expect(await databaseExists(name)).toBe(false);
-    await expect(deleteStore('')).rejects.toMatchObject({ code: 'CONFIG' });
-    await expect(deleteStore(name, { discardUnfinished: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'CONFIG' });
+    const factory = globalThis.indexedDB;
+    const realDelete = factory.deleteDatabase.bind(factory);
+    let pulled: Promise<unknown> | undefined;
+    // Between the mark and the delete, a sync round stores what it pulled (and only then is the delete asked for).
+    factory.deleteDatabase = (name: string) => {
+      factory.deleteDatabase = realDelete;
+      const request = {} as IDBOpenDBRequest;
+      pulled = store.importConfirmed([confirmedOrder('o2', 1)]).then(
+        () => 'stored',
+        (error: unknown) => error,
+      );
+      void pulled.then(() => {
+        const real = realDelete(name);
+        real.onsuccess = (event) => request.onsuccess?.call(real, event);
+        real.onerror = (event) => request.onerror?.call(real, event);
+      });
+      return request;
+    };
+    try {
+      expect(await deleteStore(store.name)).toMatchObject({ deleted: true });
+      expect(await pulled).toMatchObject({ code: 'STORE_CLOSED', reason: 'deleted' });
+    } finally {
+      factory.deleteDatabase = realDelete;
+      await store.dispose();
+    }
   });
 
   it('stops every store open on it: stopped settles, calls reject as deleted, and no empty database is made again', async () => {
@@ -286,12 +347,7 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     const store = await openTestStore({ ...model, worker });
     const { name } = store;
     await store.importConfirmed([confirmedOrder('o1', 1)]);
-    // A raw connection that ignores versionchange (not a store's: those close at once).
-    const raw = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open(name);
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
+    const raw = await rawConnection(name);
     let blocked = 0;
     const deleting = deleteStore(name, { onBlocked: () => blocked++ });
     try {
