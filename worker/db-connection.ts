@@ -1,8 +1,8 @@
 import { StorageBlockedError, StoreClosedError } from '../src/core/errors.ts';
+import { DatabaseGoneError, openChronicleDb, type ChronicleDB } from './db.ts';
 
 /** How long an open finishing a deletion waits for connections that do not close when told. */
 const FINISH_BLOCKED_MS = 3_000;
-import { DatabaseGoneError, openChronicleDb, type ChronicleDB } from './db.ts';
 
 /**
  * An engine's connection to its database: opened when first needed, dropped
@@ -37,10 +37,10 @@ export interface DbConnection {
 }
 
 /**
- * `onDeleted` is called once, when the database is found deleted. The
- * connection never makes the database again after its first open: a store
- * silently started afresh (a new clientId, the next user's events beside this
- * one's state) would be worse than one that says it stopped.
+ * `onDeleted` is called once, when the database is found deleted. Once the
+ * engine has identified its database, the connection never makes it again:
+ * a store silently started afresh (a new clientId, the next user's events
+ * beside this one's state) would be worse than one that says it stopped.
  */
 export function createDbConnection(name: string, onDeleted: () => void): DbConnection {
   let current: Promise<ChronicleDB> | undefined;
