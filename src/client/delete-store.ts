@@ -1,5 +1,5 @@
 import { ConfigError, UnfinishedWorkError, type UnfinishedWork } from '../core/errors.ts';
-import { reactionCaughtUp } from '../core/reaction.ts';
+import { hasWork, unfinishedWork, type StoredMeta, type StoredReaction } from '../core/unfinished-work.ts';
 
 export interface DeleteStoreOptions {
   /**
@@ -27,22 +27,6 @@ export interface DeleteStoreResult {
 
 const NOTHING: UnfinishedWork = { pendingEvents: 0, reactions: [], rejectedEvents: 0 };
 
-/** The parts of the engine's records deleteStore reads (worker/db.ts): only what says work is unfinished. */
-interface StoredMeta {
-  confirmedHead: number;
-  nextLsn: number;
-  pendingEvents: number;
-  deleting?: number;
-}
-interface StoredReaction {
-  name: string;
-  on: 'local' | 'confirmed';
-  confirmed: number;
-  pendingLsn: number;
-  inFlight: unknown;
-  forgottenAt?: number;
-}
-
 function platformIndexedDB(): IDBFactory {
   const factory = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!factory) throw new ConfigError('deleteStore needs IndexedDB (in Node, fake-indexeddb)');
@@ -68,26 +52,6 @@ function openExisting(factory: IDBFactory, name: string): Promise<IDBDatabase | 
     request.onsuccess = () => resolve(request.result);
   });
 }
-
-/** The store's unfinished work, from its records. Pure: unit-tested. */
-export function unfinishedWork(
-  meta: StoredMeta | undefined,
-  reactions: readonly StoredReaction[],
-  parked: readonly (readonly [string, string])[],
-  rejectedEvents: number,
-): UnfinishedWork {
-  const withParked = new Set(parked.map(([reaction]) => reaction));
-  const log = meta ? { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn } : undefined;
-  return {
-    pendingEvents: meta?.pendingEvents ?? 0,
-    reactions: reactions
-      .filter((r) => r.forgottenAt === undefined && (!reactionCaughtUp(r, log) || withParked.has(r.name)))
-      .map((r) => r.name),
-    rejectedEvents,
-  };
-}
-
-const hasWork = (work: UnfinishedWork): boolean => work.pendingEvents > 0 || work.reactions.length > 0 || work.rejectedEvents > 0;
 
 /**
  * In one transaction: reads what is unfinished and, unless that refuses the

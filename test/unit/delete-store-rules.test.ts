@@ -1,6 +1,6 @@
 // What deleteStore counts as unfinished work: what deleting the store would lose.
 import { describe, expect, it } from 'vitest';
-import { unfinishedWork } from '../../src/client/delete-store.ts';
+import { unfinishedWork } from '../../src/core/unfinished-work.ts';
 import { errorFromJSON, StoreClosedError, UnfinishedWorkError } from '../../src/core/errors.ts';
 
 const meta = { confirmedHead: 10, nextLsn: 4, pendingEvents: 0 };
