@@ -248,6 +248,13 @@ export interface RejectedRecord {
 }
 
 /** Sync bookkeeping that must survive reloads. */
+/** The app's sync pause (store.sync.pause / resume), kept for every tab and reload (key 'control' of the sync store). */
+export interface SyncControlRecord {
+  paused: boolean;
+  /** When it was set (epoch ms). */
+  at: number;
+}
+
 export interface SyncRecord {
   /** The highest position the server reported as its head. */
   serverHead: number;
@@ -321,7 +328,8 @@ export interface ChronicleSchema extends DBSchema {
   projections: { key: string; value: ProjectionRecord };
   jobs: { key: string; value: JobRecord };
   rejected: { key: string; value: RejectedRecord };
-  sync: { key: string; value: SyncRecord };
+  /** 'state': SyncRecord; 'control': SyncControlRecord. */
+  sync: { key: string; value: SyncRecord | SyncControlRecord };
   reactions: { key: string; value: ReactionRecord };
   processed: { key: [string, string]; value: ProcessedRecord };
   parked: { key: [string, string]; value: ParkedRecord };

@@ -1,6 +1,6 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import { isHttpUrl } from '../src/core/text-rules.ts';
-import type { ChronicleDB, RejectedRecord } from './db.ts';
+import type { ChronicleDB, RejectedRecord, SyncControlRecord } from './db.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from './types.ts';
 
@@ -36,18 +36,25 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
   let sync: SyncRunner | undefined;
   // What the tab that syncs last said, for the tabs that do not.
   let lastSyncStatus: SyncStatus | undefined;
+  const saveControl = (paused: boolean) =>
+    run('syncControl', (db) => db.put('sync', { paused, at: Date.now() } satisfies SyncControlRecord, 'control').then(() => undefined));
   return {
     async start(config, callbacks = {}, local = {}) {
       if (sync) throw new ChronicleError('CONFIG', 'sync is already started for this store');
       if (!config || !isHttpUrl(config.url)) {
         throw new ChronicleError('CONFIG', 'sync.url must be an http(s) URL', { url: config?.url });
       }
-      const meta = await run('startSync', (db) => db.get('meta', 'client'));
+      const [meta, control] = await run('startSync', (db) =>
+        Promise.all([db.get('meta', 'client'), db.get('sync', 'control') as Promise<SyncControlRecord | undefined>]),
+      );
       sync = createSyncRunner(
         { name: deps.name, clientId: meta!.clientId, getDb: deps.getDb, publish, webSocket: local.webSocket, fetch: local.fetch },
         config,
         callbacks,
       );
+      // Paused by the app in another tab or an earlier session: it stays paused until resume(). (Set before the
+      // runner's first round, which waits for the sync lock.)
+      if (control?.paused) void sync.pause();
     },
     async status() {
       const own = sync?.status();
@@ -69,12 +76,15 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       await sync.syncNow();
     },
     async pause() {
-      // The other tabs hear it first (the one syncing may be another); then this tab's round in flight stops.
+      // Kept first, for the tabs that open later and the next session; then the other tabs hear it (the one
+      // syncing may be another), and this tab's round in flight stops.
+      await saveControl(true);
       const stopping = sync?.pause();
       publish({ kind: 'syncControl', paused: true });
       await stopping;
     },
     async resume() {
+      await saveControl(false);
       sync?.resume();
       publish({ kind: 'syncControl', paused: false });
     },

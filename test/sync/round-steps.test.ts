@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
-import { openChronicleDb, type ChronicleDB } from '../../worker/db.ts';
+import { openChronicleDb, type ChronicleDB, type SyncRecord } from '../../worker/db.ts';
 import { createSyncRound } from '../../worker/sync/sync-round.ts';
 import { SyncHttpError, type Transport } from '../../worker/sync/transport.ts';
 import { initialSyncStatus, type SyncStatus } from '../../worker/types.ts';
@@ -193,6 +193,6 @@ describe('sync round: steps, status and push sizes', () => {
     const { round, status } = roundOn(db, clientId, memoryServer().transport, { pushLimit: 1, maxSteps: 1 });
     status.lastError = offline;
     expect(await round.run()).toBe('more');
-    expect((await db.get('sync', 'state'))?.lastError).toBeNull();
+    expect(((await db.get('sync', 'state')) as SyncRecord | undefined)?.lastError).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 import type { EncryptionSettings, Keyring } from '../../src/core/encryption.ts';
 import { ChronicleError } from '../../src/core/errors.ts';
 import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
-import type { ChronicleDB } from '../db.ts';
+import type { ChronicleDB, SyncRecord } from '../db.ts';
 import type { RebaseConflict, RebaseDecision } from '../rebase.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from '../types.ts';
 import { backoffDelay } from './backoff.ts';
@@ -247,7 +247,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
   const loop = async () => {
     setStatus({ leader: true, state: paused ? 'paused' : 'syncing' });
     const db = await deps.getDb();
-    const saved = await db.get('sync', 'state');
+    const saved = (await db.get('sync', 'state')) as SyncRecord | undefined;
     if (saved) Object.assign(status, { serverHead: saved.serverHead, lastSyncAt: saved.lastSyncAt, lastError: saved.lastError });
     void live.open();
     while (!stopped) {
