@@ -648,6 +648,35 @@ describe('sync controls', () => {
     }
   });
 
+  it('a pause is kept: a tab opened later and the store reopened stay paused, until resume', async () => {
+    const { eventually } = await import('../engine/modes.ts');
+    const a = await openClient(harness.url);
+    const { name } = a;
+    let later: Awaited<ReturnType<typeof openClient>> | undefined;
+    let reopened: Awaited<ReturnType<typeof openClient>> | undefined;
+    try {
+      await a.sync.syncNow();
+      await a.sync.pause();
+      // Before: a tab opened after the pause synced (it only heard of pauses made while it was open).
+      later = await openClient(harness.url, { name });
+      expect((await later.sync.status()).state).toBe('paused');
+      await a.close();
+      await later.append('kept-paused', [item('x')]);
+      await expect(later.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_PAUSED' });
+      await later.close();
+      // The next session too (a reload).
+      reopened = await openClient(harness.url, { name });
+      expect((await reopened.sync.status()).state).toBe('paused');
+      expect((await reopened.sync.status()).pending).toBe(1);
+      await reopened.sync.resume();
+      await eventually(async () => expect((await reopened!.sync.status()).pending).toBe(0));
+    } finally {
+      await later?.close();
+      await a.close();
+      if (reopened) await reopened.dispose();
+    }
+  });
+
   it('pause from any tab pauses the store, and counts stay true while paused', async () => {
     const a = await openClient(harness.url);
     const otherTab = await openClient(harness.url, { name: a.name });
