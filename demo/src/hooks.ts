@@ -19,7 +19,7 @@ export interface NetworkSwitch {
 
 /**
  * The app's offline switch: pauses and resumes the store's sync. A pause is
- * for the store in every tab, so the switch shows the store's state (`sync`,
+ * for the store in every tab (and kept across reloads), so the switch shows the store's state (`sync`,
  * from useSyncStatus), whichever tab flipped it, and a tab that opens changes
  * nothing by itself. It follows the browser's `online` / `offline` events,
  * and the user can flip it any time.
