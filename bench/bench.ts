@@ -9,6 +9,7 @@
  */
 import Dexie, { type Table } from 'dexie';
 import { openStore, type BatchEntry, type StoredEvent } from '../src/client/index.ts';
+import { deleteDatabaseWithin } from '../worker/delete-database.ts';
 import { aggregateIdOf, chunks, orderEvent, prng, serverLog, type OrderEventBody } from './data.ts';
 import type { PutReply, PutRequest } from './idb-put.worker.ts';
 import type { ProfileKind } from './profile.ts';
@@ -91,23 +92,8 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 /** Deletes a database; a connection still closing may block it briefly, one left open fails it. */
-function deleteDatabase(name: string, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.deleteDatabase(name);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    request.onsuccess = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    request.onerror = () => {
-      clearTimeout(timer);
-      reject(request.error);
-    };
-    request.onblocked = () => {
-      timer ??= setTimeout(() => reject(new Error(`deleting ${name} stayed blocked: a connection is still open`)), timeoutMs);
-    };
-  });
-}
+const deleteDatabase = (name: string, timeoutMs = 10_000): Promise<void> =>
+  deleteDatabaseWithin(indexedDB, name, timeoutMs, () => new Error(`deleting ${name} stayed blocked: a connection is still open`));
 
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`bench sanity check failed: ${message}`);

@@ -43,3 +43,4 @@ export { outcomesFromWire, requestsToWire, wireBuffers, type AppendWire, type Ou
 export { CHANGE, FAILURE, REPLY, type CallMessage, type CallReply, type WireError } from './call-port.ts';
 export { spliceEventJson } from './page-builder.ts';
 export { installErrorTransfer } from './error-transfer.ts';
+export { deleteDatabase } from './delete-database.ts';

@@ -1,5 +1,6 @@
 import { StorageBlockedError, StoreClosedError } from '../src/core/errors.ts';
 import { DatabaseGoneError, openChronicleDb, type ChronicleDB } from './db.ts';
+import { deleteDatabaseWithin } from './delete-database.ts';
 
 /** How long an open finishing a deletion waits for connections that do not close when told. */
 const FINISH_BLOCKED_MS = 3_000;
@@ -106,22 +107,8 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
       const db = await current?.catch(() => undefined);
       db?.close();
       current = undefined;
-      await new Promise<void>((resolve, reject) => {
-        const request = indexedDB.deleteDatabase(name);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        request.onsuccess = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        request.onerror = () => {
-          clearTimeout(timer);
-          reject(request.error ?? new Error(`could not delete database "${name}"`));
-        };
-        // Stores close at once when told; a connection that does not (a raw one) fails the open, not hangs it.
-        request.onblocked = () => {
-          timer ??= setTimeout(() => reject(new StorageBlockedError(name, 'delete')), FINISH_BLOCKED_MS);
-        };
-      });
+      // Stores close at once when told; a connection that does not (a raw one) fails the open, not hangs it.
+      await deleteDatabaseWithin(indexedDB, name, FINISH_BLOCKED_MS, () => new StorageBlockedError(name, 'delete'));
     },
     async close() {
       closed = true;

@@ -1,5 +1,6 @@
 import { ConfigError, UnfinishedWorkError, type UnfinishedWork } from '../core/errors.ts';
 import { hasWork, unfinishedWork, type StoredMeta, type StoredReaction } from '../core/unfinished-work.ts';
+import { deleteDatabase } from '../../worker/contract.ts';
 
 export interface DeleteStoreOptions {
   /**
@@ -87,20 +88,6 @@ async function checkAndMark(db: IDBDatabase, name: string, discard: boolean): Pr
   return work;
 }
 
-function remove(factory: IDBFactory, name: string, onBlocked: (() => void) | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const request = factory.deleteDatabase(name);
-    let told = false;
-    request.onsuccess = () => resolve();
-    request.onerror = () => reject(request.error);
-    request.onblocked = () => {
-      if (told) return;
-      told = true;
-      onBlocked?.();
-    };
-  });
-}
-
 /**
  * Deletes a store's database (its log, snapshots, projections, reactions'
  * checkpoints, sync state): for signing out on a shared device, or resetting
@@ -124,6 +111,6 @@ export async function deleteStore(name: string, options: DeleteStoreOptions = {}
   } finally {
     db.close();
   }
-  await remove(factory, name, onBlocked);
+  await deleteDatabase(factory, name, onBlocked);
   return { deleted: true, discarded };
 }
