@@ -70,7 +70,7 @@ export function createChangeFeed(name: string, onRemote: (change: Change) => voi
   return {
     publish(change) {
       emitLocal(change);
-      if (!channel || !channelOpen) return;
+      if (!channelOpen) return;
       outbox.push(change);
       timer ??= setTimeout(sendOutbox, Math.max(0, lastSent + BROADCAST_EVERY_MS - Date.now()));
     },

@@ -4,6 +4,7 @@ import type { ReactionAdvance, ReactionRecord } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
 import type { PlacedEvent } from './log-events.ts';
 import { scanLog } from './log-scan.ts';
+import type { ReactionStatus } from './types.ts';
 
 /** One reaction, run by the tab that leads the store's reactions. */
 export interface ReactionRunner {
@@ -22,12 +23,8 @@ class Unreadable extends Error {
   }
 }
 
-/** What a runner reports when it stops before an event it cannot read. */
-export interface UnreadableStop {
-  eventId: string;
-  type: string;
-  storedVersion: number;
-}
+/** What a runner reports when it stops before an event it cannot read: what ReactionStatus shows. */
+export type UnreadableStop = NonNullable<ReactionStatus['unreadable']>;
 
 /** Waits `ms`, or rejects with Stopped as soon as `signal` aborts. */
 function pauseUnless(signal: AbortSignal, ms: number): Promise<void> {

@@ -2,12 +2,7 @@ import { ConfigError } from '../core/errors.ts';
 import type { AnyReactionDefinition } from '../core/reaction.ts';
 import type { StoreContext } from './context.ts';
 import { createReactionRunner, type ReactionRunner, type UnreadableStop } from './reaction-runner.ts';
-import type { ParkedEvent, ReactionsHandle, ReactionStatus } from './types.ts';
-
-/** A runner's stop as ReactionStatus shows it. */
-function publicStop(stop: UnreadableStop | undefined): ReactionStatus['unreadable'] {
-  return stop ? { eventId: stop.eventId, type: stop.type, storedVersion: stop.storedVersion } : null;
-}
+import type { ParkedEvent, ReactionsHandle } from './types.ts';
 
 export interface Reactions {
   readonly api: ReactionsHandle;
@@ -92,7 +87,7 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
         inFlight: record.inFlight,
         parked,
         updatedAt: record.updatedAt,
-        unreadable: publicStop(unreadable.get(record.name)),
+        unreadable: unreadable.get(record.name) ?? null,
       }));
     },
     async parked(reaction) {
