@@ -54,6 +54,40 @@ const dropConnectionOf = (name: string) =>
     request.onerror = () => reject(request.error);
   });
 
+/**
+ * Runs `deleting` with `inTheGap` run between deleteStore's check-and-mark and its delete: the delete
+ * is asked for only once what `inTheGap` did has settled (a rejection included), so only the mark can
+ * have refused it. Returns how that settled: 'stored', or the error.
+ */
+async function withWorkBeforeTheDelete<T>(
+  inTheGap: () => Promise<unknown>,
+  deleting: () => Promise<T>,
+): Promise<{ result: T; gap: unknown }> {
+  const factory = globalThis.indexedDB;
+  const realDelete = factory.deleteDatabase.bind(factory);
+  let gap: Promise<unknown> = Promise.resolve('not run');
+  factory.deleteDatabase = (name: string) => {
+    factory.deleteDatabase = realDelete;
+    const request = {} as IDBOpenDBRequest;
+    gap = inTheGap().then(
+      () => 'stored',
+      (error: unknown) => error,
+    );
+    void gap.then(() => {
+      const real = realDelete(name);
+      real.onsuccess = (event) => request.onsuccess?.call(real, event);
+      real.onerror = (event) => request.onerror?.call(real, event);
+    });
+    return request;
+  };
+  try {
+    const result = await deleting();
+    return { result, gap: await gap };
+  } finally {
+    factory.deleteDatabase = realDelete;
+  }
+}
+
 /** A store's database whose deletion its page began (marked) and did not finish: the page ended before the delete. */
 async function markedDatabase(worker: WorkerOption): Promise<{ name: string; clientId: string }> {
   const store = await openTestStore({ ...model, worker });
@@ -181,30 +215,14 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
   it('an append another store commits while deleteStore runs is refused, never stored and then deleted unseen', async () => {
     const store = await openTestStore({ ...model, worker });
     const other = await openTestStore({ ...model, worker, name: store.name });
-    const factory = globalThis.indexedDB;
-    const realDelete = factory.deleteDatabase.bind(factory);
-    let appended: Promise<unknown> | undefined;
-    // The moment between deleteStore's check and its delete: the other store appends there.
-    factory.deleteDatabase = (name: string) => {
-      factory.deleteDatabase = realDelete;
-      const request = {} as IDBOpenDBRequest;
-      appended = other.append('late', [placed('c9')]).then(
-        () => 'stored',
-        (error: unknown) => error,
-      );
-      // The delete is asked for once the append has settled: only the mark can have refused it.
-      void appended.then(() => {
-        const real = realDelete(name);
-        real.onsuccess = (event) => request.onsuccess?.call(real, event);
-        real.onerror = (event) => request.onerror?.call(real, event);
-      });
-      return request;
-    };
     try {
-      expect(await deleteStore(store.name)).toMatchObject({ deleted: true });
-      expect(await appended).toMatchObject({ code: 'STORE_CLOSED', reason: 'deleted' });
+      const { result, gap } = await withWorkBeforeTheDelete(
+        () => other.append('late', [placed('c9')]),
+        () => deleteStore(store.name),
+      );
+      expect(result).toMatchObject({ deleted: true });
+      expect(gap).toMatchObject({ code: 'STORE_CLOSED', reason: 'deleted' });
     } finally {
-      factory.deleteDatabase = realDelete;
       await other.close();
       await store.dispose();
     }
@@ -241,29 +259,15 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
 
   it('a pull stored after deleteStore counted the work is refused: nothing is written it did not count', async () => {
     const store = await openTestStore({ ...model, worker });
-    const factory = globalThis.indexedDB;
-    const realDelete = factory.deleteDatabase.bind(factory);
-    let pulled: Promise<unknown> | undefined;
-    // Between the mark and the delete, a sync round stores what it pulled (and only then is the delete asked for).
-    factory.deleteDatabase = (name: string) => {
-      factory.deleteDatabase = realDelete;
-      const request = {} as IDBOpenDBRequest;
-      pulled = store.importConfirmed([confirmedOrder('o2', 1)]).then(
-        () => 'stored',
-        (error: unknown) => error,
-      );
-      void pulled.then(() => {
-        const real = realDelete(name);
-        real.onsuccess = (event) => request.onsuccess?.call(real, event);
-        real.onerror = (event) => request.onerror?.call(real, event);
-      });
-      return request;
-    };
     try {
-      expect(await deleteStore(store.name)).toMatchObject({ deleted: true });
-      expect(await pulled).toMatchObject({ code: 'STORE_CLOSED', reason: 'deleted' });
+      // Between the mark and the delete, a sync round stores what it pulled.
+      const { result, gap } = await withWorkBeforeTheDelete(
+        () => store.importConfirmed([confirmedOrder('o2', 1)]),
+        () => deleteStore(store.name),
+      );
+      expect(result).toMatchObject({ deleted: true });
+      expect(gap).toMatchObject({ code: 'STORE_CLOSED', reason: 'deleted' });
     } finally {
-      factory.deleteDatabase = realDelete;
       await store.dispose();
     }
   });
