@@ -15,8 +15,16 @@ export interface EventDefinition<TType extends string = string, TData = unknown>
   readonly upcasters: Readonly<Record<number, Upcaster>>;
 }
 
-/** Lifts one event's data one version up. Typed loosely: old shapes are history. */
-export type Upcaster = (data: never) => unknown;
+/**
+ * Lifts one event's data one version up. Its parameter is the data as an
+ * older build stored it: `unknown` unless annotated (old shapes are history,
+ * which no schema of this build describes), and any annotation is accepted.
+ * What the last upcaster returns is checked against the schema as an
+ * append's data is (defaults filled, unknown keys dropped), so reducers see
+ * what a fresh append of it would have stored.
+ */
+// A method's parameter is bivariant: an annotated upcaster fits, and an unannotated one reads `unknown`, not `never`.
+export type Upcaster = { lift(data: unknown): unknown }['lift'];
 
 export interface DefineEventOptions<TType extends string, TSchema extends z.ZodType> {
   type: TType;

@@ -195,27 +195,7 @@ export function createRegistry(options: RegistryOptions): Registry {
         return { ...stored, known: false, storedVersion: stored.version };
       }
       let data: unknown = stored.data;
-      if (stored.version < def.version) {
-        for (let v = stored.version; v < def.version; v++) {
-          const up = def.upcasters[v];
-          if (!up) {
-            throw new ChronicleError('UPCAST', `No upcaster for ${def.type} from version ${v}`, {
-              eventType: def.type,
-              from: v,
-              eventId: stored.id,
-            });
-          }
-          try {
-            data = (up as (d: unknown) => unknown)(data);
-          } catch (cause) {
-            throw new ChronicleError('UPCAST', `Upcasting ${def.type} ${stored.id} from version ${v} failed: ${String(cause)}`, {
-              eventType: def.type,
-              from: v,
-              eventId: stored.id,
-            });
-          }
-        }
-      }
+      if (stored.version < def.version) data = upcast(def, stored, data);
       const event = {
         ...stored,
         known: true as const,
@@ -226,4 +206,41 @@ export function createRegistry(options: RegistryOptions): Registry {
       return event as LogEvent;
     },
   };
+}
+
+/**
+ * Lifts `data` of an older version through the definition's upcasters, then
+ * through its schema as an append would (defaults filled, unknown keys
+ * dropped): reducers never see data in a shape the schema refuses, and an
+ * upcast event reads as a fresh append of it would have.
+ */
+function upcast(def: AnyEventDefinition, stored: StoredEvent, storedData: unknown): unknown {
+  let data = storedData;
+  for (let v = stored.version; v < def.version; v++) {
+    const up = def.upcasters[v];
+    if (!up) {
+      throw new ChronicleError('UPCAST', `No upcaster for ${def.type} from version ${v}`, {
+        eventType: def.type,
+        from: v,
+        eventId: stored.id,
+      });
+    }
+    try {
+      data = up(data);
+    } catch (cause) {
+      throw new ChronicleError('UPCAST', `Upcasting ${def.type} ${stored.id} from version ${v} failed: ${String(cause)}`, {
+        eventType: def.type,
+        from: v,
+        eventId: stored.id,
+      });
+    }
+  }
+  const checked = def.schema.safeParse(data);
+  if (checked.success) return checked.data;
+  const { path, reason } = firstIssue(checked.error);
+  throw new ChronicleError(
+    'UPCAST',
+    `Upcasting ${def.type} ${stored.id} from version ${stored.version} gave data that version ${def.version}'s schema refuses: ${path}: ${reason}`,
+    { eventType: def.type, from: stored.version, eventId: stored.id, path, reason },
+  );
 }
