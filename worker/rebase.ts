@@ -174,10 +174,11 @@ export function renumberEvents(
   return { keep, dropped };
 }
 
-export class StalePlanError extends ChronicleError {
+/** The log moved between a rebase's plan and its transaction: the sync round plans again (never reaches the app). */
+export class StalePlanError extends Error {
   override name = 'StalePlanError';
   constructor() {
-    super('REBASE_STALE', 'The log changed while the rebase was being decided; plan again');
+    super('The log changed while the rebase was being decided; plan again');
   }
 }
 

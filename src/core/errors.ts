@@ -4,15 +4,65 @@
  * the facts without parsing messages. `toJSON`/`fromJSON` let errors cross the
  * worker boundary and the network with their class and fields intact.
  */
+import type { ProtocolErrorCode } from './protocol.ts';
+
 export type ErrorDetails = Record<string, unknown>;
+
+/**
+ * The codes of the errors the store raises itself, each in the README's
+ * Errors table (test/unit/error-codes.test.ts holds the two together).
+ */
+export const STORE_ERROR_CODES = [
+  'CONCURRENCY',
+  'VALIDATION',
+  'UNKNOWN_EVENT_TYPE',
+  'EVENT_TOO_LARGE',
+  'UNSERIALIZABLE',
+  'DUPLICATE_IN_BATCH',
+  'EVENT_ID_CONFLICT',
+  'AGGREGATE_TYPE',
+  'UPCAST',
+  'STORAGE_QUOTA',
+  'STORAGE_BLOCKED',
+  'STORAGE_CLOSED',
+  'UNFINISHED_WORK',
+  'STORAGE',
+  'STORE_CLOSED',
+  'ABORTED',
+  'TIME_TRAVEL',
+  'CONFIG',
+  'ENCRYPTION_KEY',
+  'IN_USE',
+  'HISTORY_COMPACTED',
+  'NOT_PARKED',
+  'POSITION_GAP',
+  'SEQ_GAP',
+  'OFFLINE',
+  'SYNC_PAUSED',
+  'SYNC_STOPPED',
+  'SYNC_PROTOCOL',
+  'SYNC_NO_PROGRESS',
+  'SYNC_SERVER_BEHIND',
+  'SYNC_DIVERGED',
+  'SYNC_STANDBY',
+  'REBASE_FAILED',
+] as const;
+
+/**
+ * Every `ChronicleError.code`: the store's own codes, the sync server's
+ * (docs/protocol.md; also what the store reports when the server refused a
+ * request), and `HTTP_<status>` for a reply without the protocol's error
+ * body. A server newer than this package may send a code it does not list.
+ */
+export type ChronicleErrorCode = (typeof STORE_ERROR_CODES)[number] | ProtocolErrorCode | `HTTP_${number}`;
 
 export class ChronicleError extends Error {
   // Every subclass names itself with a string literal: a minifier renames classes,
   // and `error.name` must still say `ConcurrencyError`, not `Bs`.
   override name = 'ChronicleError';
-  readonly code: string;
+  readonly code: ChronicleErrorCode;
   readonly details: ErrorDetails;
-  constructor(code: string, message: string, details: ErrorDetails = {}) {
+  constructor(code: ChronicleErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
     this.code = code;
     this.details = details;
@@ -507,7 +557,8 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       err = new EncryptionKeyError(d.reason as EncryptionKeyReason, d as EncryptionKeyFacts);
       break;
     default:
-      err = new ChronicleError(e.code, e.message, d);
+      // A code this version does not know (a newer server's, say) is kept as it came.
+      err = new ChronicleError(e.code as ChronicleErrorCode, e.message, d);
   }
   if (err.message !== e.message) err.message = e.message;
   return err;

@@ -1,4 +1,4 @@
-import { ChronicleError } from '../../src/core/errors.ts';
+import { ChronicleError, type ChronicleErrorCode } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { PROTOCOL_VERSION, type FenceResponse, type PushResponseMinimal } from '../../src/core/protocol.ts';
 
@@ -7,7 +7,7 @@ export class SyncHttpError extends ChronicleError {
   override name = 'SyncHttpError';
   constructor(
     readonly status: number,
-    code: string,
+    code: ChronicleErrorCode,
     message: string,
     details: Record<string, unknown>,
     /** The reply carried the protocol's error body (a code): false for a proxy's or gateway's page, or a body cut off. */
@@ -118,7 +118,8 @@ export function createTransport(options: TransportOptions): Transport {
       const errorBody = typeof e?.code === 'string';
       throw new SyncHttpError(
         response.status,
-        errorBody ? e.code! : `HTTP_${response.status}`,
+        // The server's code as it sent it (one of docs/protocol.md's, or a newer server's).
+        errorBody ? (e.code as ChronicleErrorCode) : `HTTP_${response.status}`,
         e?.message ?? response.statusText,
         details,
         errorBody,
