@@ -186,6 +186,27 @@ describe('sync round: steps, status and push sizes', () => {
     expect(status.lastError).toBeNull();
   });
 
+  it('given a round that failed on a push refusal, then the next round keeps that lastError while it pulls (no flicker to null)', async () => {
+    const { db, clientId } = await withPending(3);
+    const server = memoryServer();
+    const forbidden = new SyncHttpError(403, 'FORBIDDEN', 'this token may not write this log', { log: 'shop' }, true);
+    server.transport.push = () => Promise.reject(forbidden);
+    const { round, status } = roundOn(db, clientId, server.transport, { pushLimit: 10 });
+    status.lastError = { code: 'FORBIDDEN', message: forbidden.message };
+    const seen: (SyncStatus['lastError'] | undefined)[] = [];
+    const pull = server.transport.pull;
+    server.transport.pull = async (...args) => {
+      const page = await pull(...args);
+      seen.push(status.lastError);
+      return page;
+    };
+    await expect(round.run()).rejects.toBe(forbidden);
+    // The pull was answered, and the push was refused again: an app's "cannot sync" banner stays up.
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((e) => e?.code === 'FORBIDDEN')).toBe(true);
+    expect(status.lastError).toMatchObject({ code: 'FORBIDDEN' });
+  });
+
   it('given a failed round that left lastError in its record, then a round the server answers clears the record too, even one that ends as "more"', async () => {
     const { db, clientId } = await withPending(3);
     const offline = { code: 'OFFLINE', message: 'the browser is offline' };

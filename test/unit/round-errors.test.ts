@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChronicleError, StorageQuotaError } from '../../src/core/errors.ts';
-import { lastErrorOf, noting, roundError } from '../../worker/sync/round-errors.ts';
+import { answerClears, lastErrorOf, noting, roundError } from '../../worker/sync/round-errors.ts';
 
 /** What a failed sync round reports (worker/sync/round-errors.ts), without a store or a server. */
 describe('a failed round as the app sees it', () => {
@@ -32,5 +32,22 @@ describe('a failed round as the app sees it', () => {
       message: 'the browser is offline',
     });
     expect(lastErrorOf('plain')).toEqual({ code: 'ERROR', message: 'plain' });
+  });
+
+  it('a pull the server answers clears only an error about reaching it or being let in', () => {
+    for (const code of ['OFFLINE', 'UNAUTHORIZED', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL', 'HTTP_502', 'HTTP_403']) {
+      expect(answerClears(code), code).toBe(true);
+    }
+    for (const code of [
+      'FORBIDDEN',
+      'PAYLOAD_TOO_LARGE',
+      'ENCRYPTION_KEY',
+      'STORAGE_QUOTA',
+      'SYNC_SERVER_BEHIND',
+      'SYNC_DIVERGED',
+      'ERROR',
+    ]) {
+      expect(answerClears(code), code).toBe(false);
+    }
   });
 });

@@ -48,3 +48,23 @@ export function lastErrorOf(error: unknown): { code: string; message: string } {
     message: typeof e?.message === 'string' && e.message !== '' ? e.message : String(error),
   };
 }
+
+/**
+ * Whether a pull the server answered shows the last round's error is over:
+ * it was about reaching the server or being let in (offline, a timeout, the
+ * server or a proxy failing, a rate limit, credentials refused), which an
+ * answer disproves. Any other error (a push refused, a key missing, a full
+ * disk, a server that lost history) is not disproved by a pull: it stays in
+ * status().lastError until a round ends without it, so a failure that repeats
+ * every round does not flicker between the error and null.
+ */
+export function answerClears(code: string): boolean {
+  return (
+    code === 'OFFLINE' ||
+    code === 'UNAUTHORIZED' ||
+    code === 'RATE_LIMITED' ||
+    code === 'UNAVAILABLE' ||
+    code === 'INTERNAL' ||
+    code.startsWith('HTTP_')
+  );
+}

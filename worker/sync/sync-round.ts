@@ -8,6 +8,7 @@ import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseCo
 import type { Change, EventOutcome, SyncStatus } from '../types.ts';
 import { confirmedIdAt } from '../reads.ts';
 import { decideRefusal, type Refusal } from './push-refusal.ts';
+import { answerClears } from './round-errors.ts';
 import { serverHistoryProblem } from './server-history.ts';
 import { SyncHttpError, type PullPage, type Transport } from './transport.ts';
 
@@ -213,9 +214,10 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       ahead = undefined;
       target = Math.max(target, page.head);
       status.serverHead = page.head;
-      // The server answers: the last round's failure (offline, say) is no longer news while this one runs,
-      // nor after a reload during it (the record a failed round left).
-      if (status.lastError) {
+      // The server answers: the last round's failure to reach it (offline, say) is no longer news while this
+      // one runs, nor after a reload during it (the record a failed round left). Other failures stay until a
+      // round ends without them.
+      if (status.lastError && answerClears(status.lastError.code)) {
         deps.setStatus({ lastError: null });
         await db.put('sync', { serverHead: status.serverHead, lastSyncAt: status.lastSyncAt, lastError: null }, 'state');
       }
