@@ -2,7 +2,7 @@ import { aggregateRuntime, type AggregateRuntime, type AnyAggregateDefinition } 
 import { HistoryCompactedError, StoreClosedError } from '../core/errors.ts';
 import { confirmedPositionOf } from '../core/cursor.ts';
 import { findJsonProblem } from '../core/json-data.ts';
-import type { LogEvent } from '../core/event.ts';
+import type { LogEvent, StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { EngineConnection } from './connection.ts';
 import { decodePage, isAfter, type PlacedEvent } from './log-events.ts';
@@ -61,12 +61,9 @@ export async function* readStreamPlaced(
     keptOnly = false;
     if (pages.length === 0) return;
     const events: PlacedEvent[] = [];
-    for (const page of pages) {
-      for (const placed of decodePage(registry, page, null, false)) {
-        const { event } = placed;
-        if (event.aggregateId === aggregateId && event.seq >= from && event.seq <= to) events.push(placed);
-      }
-    }
+    // Pages hold other aggregates' events too: only this stream's are decoded (and upcast).
+    const inRange = (e: StoredEvent) => e.aggregateId === aggregateId && e.seq >= from && e.seq <= to;
+    for (const page of pages) events.push(...decodePage(registry, page, null, false, inRange));
     events.sort((a, b) => (options.backwards ? b.event.seq - a.event.seq : a.event.seq - b.event.seq));
     if (events.length === 0) return;
     yield* events;
@@ -162,10 +159,9 @@ async function loadOnce(
   const prefetchedFrom = Math.max(first.snapshot?.seq ?? 0, first.base?.seq ?? 0);
   const prefetched = prefetchedFrom === snapshotVersion ? first.pages : [];
   const head: LogEvent[] = [];
+  const afterSnapshot = (e: StoredEvent) => e.aggregateId === aggregateId && e.seq > snapshotVersion;
   for (const page of prefetched) {
-    for (const { event } of decodePage(registry, page, null, false)) {
-      if (event.aggregateId === aggregateId && event.seq > snapshotVersion) head.push(event);
-    }
+    for (const { event } of decodePage(registry, page, null, false, afterSnapshot)) head.push(event);
   }
   head.sort((a, b) => a.seq - b.seq);
   for (const event of head) {

@@ -4,7 +4,7 @@ import { AbortedError, ConfigError } from '../core/errors.ts';
 import { findJsonProblem } from '../core/json-data.ts';
 import type { CompactionAggregate, CompactionPlan, SnapshotRecord } from '../../worker/contract.ts';
 import { readStream, snapshotFits, snapshotState } from './aggregate-loader.ts';
-import { decodePage } from './log-events.ts';
+import { decodeEvent, parsePage } from './log-events.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { StoreContext } from './context.ts';
 
@@ -116,7 +116,7 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
       cut = p;
       blocked.push({
         kind: 'aggregate',
-        name: `${unknown.aggregateType} ${unknown.aggregateId}: event ${unknown.type} v${unknown.storedVersion} unreadable by this app (an unknown type or a newer version)`,
+        name: `${unknown.aggregateType} ${unknown.aggregateId}: event ${unknown.type} v${unknown.storedVersion} unreadable by this app (an unknown type, a newer version, or an upcast that fails)`,
         position: plan.pages[p]!.first,
       });
     }
@@ -130,9 +130,13 @@ export function createCompactor(ctx: StoreContext, aggregates: readonly AnyAggre
     return cut;
   };
 
-  /** The plan's pages' events, decoded once, page by page. */
+  /**
+   * The plan's pages' events, decoded once, page by page. An event whose
+   * upcast fails counts as unreadable: compaction stops before its page, as
+   * for a newer version, and folds nothing without it.
+   */
   const decodeAll = (plan: CompactionPlan): LogEvent[][] =>
-    plan.raw.map((page) => [...decodePage(registry, page, null, false)].map(({ event }) => event));
+    plan.raw.map((page) => parsePage(page).map((stored) => decodeEvent(registry, stored, false, 'unreadable')));
 
   /** The first `cut` pages' events per aggregate, in seq order. */
   const eventsByAggregate = (decoded: readonly LogEvent[][], cut: number): Map<string, LogEvent[]> => {

@@ -1,4 +1,5 @@
 import type { LogEvent, StoredEvent } from '../core/event.ts';
+import { ChronicleError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
 import { isAfter, type LogCursor } from '../core/cursor.ts';
 import { decodePageJson, type RawPage } from '../../worker/contract.ts';
@@ -19,19 +20,60 @@ export function parsePage(page: RawPage): StoredEvent[] {
 }
 
 /**
- * Decodes a page's events after `after`. With `keepStored`, each entry also
- * keeps the stored form untouched (exports need it); without, events are
- * decoded in place, which saves a copy of every event on hot read paths.
+ * One stored event decoded (upcast) at its place. With `keepStored`, the entry
+ * also keeps the stored form untouched (exports need it); without, the event
+ * is decoded in place, which saves a copy of every event on hot read paths.
  */
-export function decodePage(registry: Registry, page: RawPage, after?: LogCursor | null, keepStored = true): PlacedEvent[] {
+export function placeEvent(
+  registry: Registry,
+  stored: StoredEvent,
+  cursor: LogCursor,
+  keepStored: boolean,
+  upcastFailures: UpcastFailures = 'throw',
+): PlacedEvent {
+  return { event: decodeEvent(registry, stored, keepStored, upcastFailures), cursor, stored };
+}
+
+/**
+ * What a reader does with an event whose upcast fails (UPCAST): 'throw' fails
+ * the read (loads and reads: no state is folded without it); 'unreadable'
+ * reads it as an event this build cannot read (known: false), for readers
+ * that stop before such an event and wait for a build that can (reactions,
+ * compaction).
+ */
+export type UpcastFailures = 'throw' | 'unreadable';
+
+/** A stored event decoded (upcast); see placeEvent and UpcastFailures. */
+export function decodeEvent(registry: Registry, stored: StoredEvent, keepStored: boolean, upcastFailures: UpcastFailures): LogEvent {
+  try {
+    return keepStored ? registry.decode(stored) : registry.decodeInPlace(stored);
+  } catch (error) {
+    if (upcastFailures === 'throw' || !(error instanceof ChronicleError) || error.code !== 'UPCAST') throw error;
+    return { ...stored, known: false, storedVersion: stored.version };
+  }
+}
+
+/**
+ * Decodes a page's events after `after` that `wanted` accepts (every one by
+ * default), judged on their stored form: pages hold many aggregates' events,
+ * and one nobody asked for is never upcast, so an event whose upcast fails
+ * (UPCAST) fails the reads of it alone, not those of its page's neighbours.
+ */
+export function decodePage(
+  registry: Registry,
+  page: RawPage,
+  after?: LogCursor | null,
+  keepStored = true,
+  wanted?: (stored: StoredEvent) => boolean,
+): PlacedEvent[] {
   const stored = parsePage(page);
   const out: PlacedEvent[] = [];
   for (let index = 0; index < stored.length; index++) {
     const cursor = { area: page.area, page: page.page, index };
     if (!isAfter(cursor, after)) continue;
     const raw = stored[index]!;
-    const event = keepStored ? registry.decode(raw) : registry.decodeInPlace(raw);
-    out.push({ event, cursor, stored: raw });
+    if (wanted && !wanted(raw)) continue;
+    out.push(placeEvent(registry, raw, cursor, keepStored));
   }
   return out;
 }

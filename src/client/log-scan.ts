@@ -1,10 +1,11 @@
 import { checkNotDroppedSince, firstWantedPosition, startsBeforeHistory } from '../core/compaction.ts';
 import { HistoryCompactedError } from '../core/errors.ts';
+import type { StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import { pageEndCursor, type LogCursor } from '../core/cursor.ts';
 import { CONFIRMED, PENDING, type LogPageQuery, type LogPageResult, type RawPage } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
-import { decodePage, type PlacedEvent } from './log-events.ts';
+import { isAfter, parsePage, placeEvent, type PlacedEvent, type UpcastFailures } from './log-events.ts';
 import type { LogFilter } from './types.ts';
 
 /** Events per yielded batch unless asked otherwise (a batch is cut after a whole page). */
@@ -72,11 +73,12 @@ function checkHistory(
   throw new HistoryCompactedError('log', historyStartsAt, { requestedFrom: first });
 }
 
-function matcher(filter: LogFilter): (p: PlacedEvent) => boolean {
+/** The filter as a test of a stored event: judged before decoding, so an event nobody asked for is never upcast. */
+function matcher(filter: LogFilter): (event: StoredEvent) => boolean {
   const aggregates = filter.aggregateIds ? new Set(filter.aggregateIds) : undefined;
   const types = filter.types ? new Set(filter.types) : undefined;
   const positional = filter.fromPosition !== undefined || filter.toPosition !== undefined;
-  return ({ event }) => {
+  return (event) => {
     if (aggregates && !aggregates.has(event.aggregateId)) return false;
     if (types && !types.has(event.type)) return false;
     const t = event.meta.occurredAt;
@@ -106,7 +108,13 @@ export async function* scanLog(
   connection: EngineConnection,
   registry: Registry,
   filter: LogFilter = {},
-  options: { keepStored?: boolean; batchEvents?: number | undefined; readEvents?: number; history?: HistoryMode } = {},
+  options: {
+    keepStored?: boolean;
+    batchEvents?: number | undefined;
+    readEvents?: number;
+    history?: HistoryMode;
+    upcastFailures?: UpcastFailures;
+  } = {},
 ): AsyncGenerator<ScanBatch> {
   const keepStored = options.keepStored ?? false;
   const batchEvents = Math.max(1, Math.floor(options.batchEvents ?? SCAN_BATCH_EVENTS));
@@ -172,15 +180,19 @@ export async function* scanLog(
           pastEnd = true; // pending events have no position
           break;
         }
-        for (const placed of decodePage(registry, page, after, keepStored)) {
+        const stored = parsePage(page);
+        for (let index = 0; index < stored.length; index++) {
+          const cursor = { area: page.area, page: page.page, index };
+          if (!isAfter(cursor, after)) continue;
+          const event = stored[index]!;
           scanned++;
-          last = placed.cursor;
-          if (filter.toPosition !== undefined && (placed.event.position ?? Infinity) > filter.toPosition) {
+          last = cursor;
+          if (filter.toPosition !== undefined && (event.position ?? Infinity) > filter.toPosition) {
             pastEnd = true;
             break;
           }
-          if (matches(placed)) {
-            batch.push(placed);
+          if (matches(event)) {
+            batch.push(placeEvent(registry, event, cursor, keepStored, options.upcastFailures));
             offsets.push(scanned);
           }
         }

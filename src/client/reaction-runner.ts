@@ -2,7 +2,7 @@ import { confirmedPositionOf, pendingStartOf, storedAfter } from '../core/cursor
 import { backoffDelay, reactionRuntime, type AnyReactionDefinition, type ReactionContext } from '../core/reaction.ts';
 import type { ReactionAdvance, ReactionRecord } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
-import type { PlacedEvent } from './log-events.ts';
+import { decodeEvent, type PlacedEvent } from './log-events.ts';
 import { scanLog } from './log-scan.ts';
 import type { ReactionStatus } from './types.ts';
 
@@ -15,6 +15,9 @@ export interface ReactionRunner {
 }
 
 class Stopped extends Error {}
+
+/** How a runner scans: events kept as stored (parking keeps them), and one whose upcast fails read as unreadable. */
+const SCAN = { keepStored: true, upcastFailures: 'unreadable' } as const;
 
 /** A reaction's event this app version cannot read (see UnknownEvent): the runner stops before it. */
 class Unreadable extends Error {
@@ -135,8 +138,9 @@ export function createReactionRunner(
     const done = new Set(ask.length > 0 ? await engine.reactionProcessed(name, ask) : []);
     const todo = matches.filter((p) => !done.has(p.event.id));
     // An event of the reaction's types stored at a version this app does not define (a newer app version
-    // wrote it) is never handed to a handler written for another shape, nor passed by the checkpoint: the
-    // runner stops before it (after the events ahead of it), and a tab that can read it takes over.
+    // wrote it), or one whose upcast fails, is never handed to a handler written for another shape, nor
+    // passed by the checkpoint: the runner stops before it (after the events ahead of it), and a tab of a
+    // build that can read it takes over.
     const unreadable = todo.findIndex((p) => !p.event.known);
     const deliverable = unreadable < 0 ? todo : todo.slice(0, unreadable);
     for (let i = 0; i < deliverable.length; i++) {
@@ -163,7 +167,7 @@ export function createReactionRunner(
     for (const parked of await engine.parkedReactions(name)) {
       if (stopped) throw new Stopped();
       if (!parked.retry) continue;
-      const event = registry.decode(parked.event);
+      const event = decodeEvent(registry, parked.event, true, 'unreadable');
       // Parked by a newer app version, in a shape this one cannot read: the retry stays asked for, and the tab of
       // a newer build that leads the reaction next makes it. This tab goes on with the rest meanwhile: a parked
       // event holds nothing up (README, Reactions).
@@ -190,13 +194,8 @@ export function createReactionRunner(
       await retryParked();
     }
     // A reaction started from the beginning after compaction begins at the start of local history (README, Compaction).
-    const confirmed = scanLog(
-      connection,
-      registry,
-      { status: 'confirmed', fromPosition: record.confirmed + 1, types },
-      { keepStored: true, history: 'kept' },
-    );
-    for await (const batch of confirmed) {
+    const confirmed = { status: 'confirmed', fromPosition: record.confirmed + 1, types } as const;
+    for await (const batch of scanLog(connection, registry, confirmed, { ...SCAN, history: 'kept' })) {
       await deliverBatch(batch.matches, false, (p) => ({ confirmed: p.event.position ?? confirmedPositionOf(p.cursor) }));
       const through = confirmedPositionOf(batch.last);
       if (through > record.confirmed) {
@@ -206,7 +205,7 @@ export function createReactionRunner(
     }
     if (reaction.on !== 'local') return;
     const after = pendingStartOf({ confirmedHead: 0, nextLsn: record.pendingLsn });
-    for await (const batch of scanLog(connection, registry, { status: 'pending', after, types }, { keepStored: true })) {
+    for await (const batch of scanLog(connection, registry, { status: 'pending', after, types }, SCAN)) {
       await deliverBatch(batch.matches, true, (p) => ({ pendingLsn: p.cursor.page }));
       // Pages are read whole: every event up to the batch's last page is done with.
       const through = batch.last.page + 1;

@@ -1,6 +1,7 @@
 import { ConfigError } from '../core/errors.ts';
 import type { AnyReactionDefinition } from '../core/reaction.ts';
 import type { StoreContext } from './context.ts';
+import { decodeEvent } from './log-events.ts';
 import { createReactionRunner, type ReactionRunner, type UnreadableStop } from './reaction-runner.ts';
 import type { ParkedEvent, ReactionsHandle } from './types.ts';
 
@@ -95,7 +96,8 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
       return records.map((p): ParkedEvent => ({
         reaction: p.reaction,
         eventId: p.eventId,
-        event: registry.decode(p.event),
+        // One whose upcast fails is listed as unreadable (known: false), not as a failure of the whole list.
+        event: decodeEvent(registry, p.event, true, 'unreadable'),
         attempts: p.attempts,
         lastError: p.lastError,
         parkedAt: p.parkedAt,
