@@ -89,11 +89,13 @@ function acceptEvent(value: unknown, clientId: string, clientSeq: number): PushR
 
 /**
  * True when JSON.parse'd `value` is data every store keeps as it is: storable
- * strings and keys, at most MAX_DATA_DEPTH levels of objects and arrays (the
- * rule findJsonProblem applies; JSON.parse makes no other kind of value).
+ * strings and keys, finite numbers, at most MAX_DATA_DEPTH levels of objects
+ * and arrays (the rule findJsonProblem applies). JSON.parse reads `1e400` as
+ * Infinity, which JSON.stringify would store as null.
  */
 function storableData(value: unknown, depth: number): boolean {
   if (typeof value === 'string') return isStorableString(value);
+  if (typeof value === 'number') return Number.isFinite(value);
   if (typeof value !== 'object' || value === null) return true;
   if (depth >= MAX_DATA_DEPTH) return false;
   if (Array.isArray(value)) {

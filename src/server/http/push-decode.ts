@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { utf8Length } from '../../core/json-data.ts';
 import { pushRequestSchema, type PushRequest } from '../../core/protocol.ts';
 import type { ErrorDetails } from '../../core/errors.ts';
@@ -21,11 +22,17 @@ export interface DecodeLimits {
   maxEventBytes: number;
 }
 
-/** Parses a request body as a JSON object: 400 for anything else. */
+/**
+ * Parses a request body as a JSON object: 400 for anything else, bytes that
+ * are not UTF-8 included. Decoding would read those as U+FFFD, and two ids
+ * sent with different bad bytes would be stored as one.
+ */
 export function parseJsonObject(raw: Uint8Array): Record<string, unknown> {
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (!isUtf8(bytes)) throw new SyncError('BAD_REQUEST', 'The body is not valid UTF-8', {});
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+    body = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
     throw new SyncError('BAD_REQUEST', `The body is not valid JSON: ${(error as Error).message}`, {});
   }
