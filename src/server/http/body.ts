@@ -84,6 +84,18 @@ export function readBody(request: IncomingMessage, max: number, timeoutMs: numbe
   });
 }
 
+/** Sockets whose request was answered while its body still arrives (discardRest): answered once already. */
+const answeredWhileArriving = new WeakSet<object>();
+
+/**
+ * Whether the request on `socket` was answered before its body had arrived:
+ * then Node's own timeout for that request (requestTimeout, which runs on
+ * while the rest is dropped) must not answer it a second time.
+ */
+export function answeredAlready(socket: object): boolean {
+  return answeredWhileArriving.has(socket);
+}
+
 /**
  * After an error reply to a request whose body was not read to its end (too
  * large, or refused before reading): read and drop the rest of the body, so
@@ -97,6 +109,7 @@ export function readBody(request: IncomingMessage, max: number, timeoutMs: numbe
 export function discardRest(request: IncomingMessage, maxBytes: number, timeoutMs: number): void {
   if (request.complete) return;
   const socket = request.socket;
+  answeredWhileArriving.add(socket);
   const startBytes = socket.bytesRead;
   const started = Date.now();
   // Node drops the body of a request its handler did not read (IncomingMessage._dump) once the reply
@@ -108,6 +121,8 @@ export function discardRest(request: IncomingMessage, maxBytes: number, timeoutM
   watch.unref();
   const stop = (destroy: boolean): void => {
     clearInterval(watch);
+    // Dropped to its end: the connection's next request is a new one, answered as any.
+    answeredWhileArriving.delete(socket);
     if (destroy) socket.destroy();
   };
   request.resume();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { SyncError } from '../errors.ts';
+import { answeredAlready } from './body.ts';
 import { endAndLinger, rawErrorResponse } from './reply.ts';
 
 /**
@@ -19,7 +20,9 @@ export function handleClientError(
   /** Headers every such reply carries (CORS, when every origin is allowed). */
   extraHeaders: Record<string, string> = {},
 ): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+  // A request answered already (a 408 from its own body timer, say) gets no second, unasked-for reply,
+  // which a keep-alive client would read as the answer to its next request: its connection just closes.
+  if (error.code === 'ECONNRESET' || !socket.writable || answeredAlready(socket)) {
     socket.destroy();
     return;
   }
