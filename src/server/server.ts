@@ -88,6 +88,34 @@ const DRAIN_TURNS = 3;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** The HTTP server listen() makes: Node's limits and timeouts set from the server's, every request to `handler`. */
+function createOwnServer(
+  maxHeaderBytes: number,
+  timeouts: Required<ServerTimeouts>,
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+  clientErrorHandler: (error: Error, socket: Duplex) => void,
+): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: maxHeaderBytes,
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.headersMs + timeouts.bodyMs,
+      // Node looks for connections past those timeouts this often (its default, 30 s, would let a request
+      // that never finishes its headers hold a connection up to 30 s past the bound).
+      connectionsCheckingInterval: headersCheckMs(timeouts.headersMs),
+      // Node's own 400 for an HTTP/1.1 request without Host is a bare status line: the router answers it
+      // with the protocol's error body instead.
+      requireHostHeader: false,
+    },
+    handler,
+  );
+  server.on('clientError', clientErrorHandler);
+  // An Expect other than 100-continue: Node would answer a bare 417 before any check. The server may
+  // ignore an expectation it does not meet (RFC 9110, 10.1.1): the request is served as any other.
+  server.on('checkExpectation', handler);
+  return server;
+}
+
 /** How often Node checks for requests past the header timeout: a quarter of it, between 50 ms and 1 s. */
 function headersCheckMs(headersMs: number): number {
   return Math.min(1000, Math.max(50, Math.floor(headersMs / 4)));
@@ -230,18 +258,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
 
   const listen: SyncServer['listen'] = (port, host = '127.0.0.1') => {
     if (ownServer) return Promise.reject(new Error('listen() was already called'));
-    const server = createServer(
-      {
-        maxHeaderSize: limits.maxHeaderBytes,
-        headersTimeout: timeouts.headersMs,
-        requestTimeout: timeouts.headersMs + timeouts.bodyMs,
-        // Node looks for connections past those timeouts this often (its default, 30 s, would let a request
-        // that never finishes its headers hold a connection up to 30 s past the bound).
-        connectionsCheckingInterval: headersCheckMs(timeouts.headersMs),
-      },
-      (request, response) => handler(request, response),
-    );
-    server.on('clientError', clientErrorHandler);
+    const server = createOwnServer(limits.maxHeaderBytes, timeouts, handler, clientErrorHandler);
     ownServer = server;
     attachWebSocket(server);
     return new Promise((resolve, reject) => {

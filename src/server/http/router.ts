@@ -25,6 +25,11 @@ export function createRouter(options: {
   const { replier } = context;
   /** The routes, in the order docs/protocol.md gives: authentication before anything else is looked at. */
   return async (request: IncomingMessage, response: ServerResponse, info: RequestInfo, next?: () => void): Promise<void> => {
+    // HTTP/1.1 requires Host (RFC 9112, 3.2); the server's own listener leaves the check here so that the
+    // refusal carries the protocol's error body, not Node's bare status line.
+    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new SyncError('BAD_REQUEST', 'An HTTP/1.1 request needs a Host header', { reason: 'missing-host' });
+    }
     const target = parseTarget(request.url);
     const { path } = target;
     const method = request.method ?? 'GET';
