@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineAggregate, defineEvent, defineProjection, defineReaction } from '../../src/core/index.ts';
+import type { WorkerOption } from '../../src/client/connection.ts';
 import { deleteTestDatabase, openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
 import { collect, eventually, modes } from './modes.ts';
 
@@ -35,7 +36,7 @@ const Takings = defineProjection({
 });
 
 /** A store of the old build holding a v1 Note on 'noted' and a payment on 'paid', in one page. */
-async function withOldEvents(name: string, worker: boolean): Promise<void> {
+async function withOldEvents(name: string, worker: WorkerOption): Promise<void> {
   const old = await openTestStore({ name, aggregates: [OrderV1], worker });
   await old.appendBatch([
     { aggregateId: 'noted', events: [{ type: 'Note', data: { text: 'ring twice' } }] },
