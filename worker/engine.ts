@@ -255,8 +255,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     appendBatch: (requests) => appends.appendBatch(requests),
     async ingestConfirmed(events) {
       idleIndexer.busy();
-      const list = typeof events === 'string' ? (JSON.parse(events) as StoredEvent[]) : events;
-      if (!Array.isArray(list)) throw new ChronicleError('VALIDATION', 'ingestConfirmed expects an array of events');
+      const list = typeof events === 'string' ? parseEventList(events) : events;
+      if (!Array.isArray(list)) throw new ChronicleError('VALIDATION', 'importConfirmed expects an array of events');
       const result = await run('ingest', (db) => ingestConfirmed(db, list));
       idleIndexer.busy();
       idleIndexer.schedule();
@@ -334,4 +334,15 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   // A log with no event yet: every head is 0, so the first appends need not read any (the cache checks meta before trusting it).
   if (meta && holdsNoEvent(meta)) cache.observe(meta, [], true);
   return engine;
+}
+
+/** importConfirmed's JSON form: a JSON array of events, or a typed refusal (never JSON.parse's SyntaxError). */
+function parseEventList(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch (error) {
+    throw new ChronicleError('VALIDATION', `importConfirmed was given a string that is not JSON: ${(error as Error).message}`, {
+      path: 'events',
+    });
+  }
 }

@@ -4,6 +4,7 @@ import { loadAggregate, readStream } from './aggregate-loader.ts';
 import type { StoreContext } from './context.ts';
 import type { JobTracker } from './closing.ts';
 import { scanLog } from './log-scan.ts';
+import { checkLogFilter, checkReplayFilter, checkStreamOptions } from './read-options.ts';
 import { runReplay } from './replay.ts';
 import type { Store, StoreEvent } from './store-api.ts';
 import type { LoadResult, LogEntry, ReplayOptions } from './types.ts';
@@ -32,21 +33,26 @@ export function createReader(
     },
     readStream(aggregateId, streamOptions) {
       checkAggregateId(aggregateId);
+      checkStreamOptions(streamOptions);
       return readStream(connection, registry, aggregateId, streamOptions) as AsyncIterable<StoreEvent<unknown>>;
     },
     async *readLog(filter) {
+      checkLogFilter(filter);
       for await (const batch of scanLog(connection, registry, filter)) {
         for (const { event } of batch.matches) yield event as StoreEvent<unknown>;
       }
     },
     async *scan(filter, scanOptions) {
+      checkLogFilter(filter);
       const batches = scanLog(connection, registry, filter, { keepStored: true, batchEvents: scanOptions?.batchEvents });
       for await (const batch of batches) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
     },
-    replay: (replayOptions) =>
-      jobs.track(
+    async replay(replayOptions) {
+      checkReplayFilter(replayOptions?.filter);
+      return jobs.track(
         (closing) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing),
         typeof replayOptions?.name === 'string' ? replayOptions.name : undefined,
-      ),
+      );
+    },
   };
 }
