@@ -51,7 +51,15 @@ type AggregateEventShapes<TAggregates extends readonly AnyAggregateDefinition[]>
 export type StoreEventShape<TEvents extends readonly AnyEventDefinition[], TAggregates extends readonly AnyAggregateDefinition[]> =
   EventShape<TEvents> | AggregateEventShapes<TAggregates>;
 
-export type InputOf<S> = S extends { type: infer T extends string; data: infer D } ? EventInput<T, D> : never;
+/**
+ * What an append takes for a store's event shape: its schema's input (a field
+ * with a default may be left out); for a plain `{ type, data }` shape, its data.
+ */
+export type InputOf<S> = S extends { type: infer T extends string; input: infer I }
+  ? EventInput<T, I>
+  : S extends { type: infer T extends string; data: infer D }
+    ? EventInput<T, D>
+    : never;
 
 export interface AppendOptions {
   /** Optimistic concurrency: the version the stream must be at, 'no-stream', or 'any' (default). */

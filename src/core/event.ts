@@ -6,11 +6,12 @@ import type { z } from 'zod';
  * an older version one step up. Stored bytes are never rewritten: upcasting
  * happens on every read.
  */
-export interface EventDefinition<TType extends string = string, TData = unknown> {
+export interface EventDefinition<TType extends string = string, TData = unknown, TInput = TData> {
   readonly kind: 'event';
   readonly type: TType;
   readonly version: number;
-  readonly schema: z.ZodType<TData>;
+  /** Parses what an app appends (TInput: fields with defaults may be left out) into what is stored and read (TData). */
+  readonly schema: z.ZodType<TData, TInput>;
   /** upcasters[n] turns data of version n into data of version n + 1. */
   readonly upcasters: Readonly<Record<number, Upcaster>>;
 }
@@ -36,7 +37,7 @@ export interface DefineEventOptions<TType extends string, TSchema extends z.ZodT
 
 export function defineEvent<TType extends string, TSchema extends z.ZodType>(
   options: DefineEventOptions<TType, TSchema>,
-): EventDefinition<TType, z.output<TSchema>> {
+): EventDefinition<TType, z.output<TSchema>, z.input<TSchema>> {
   // Apps in plain JavaScript get no compile-time check: a wrong shape is named here, not as a crash later.
   if (typeof options !== 'object' || options === null || typeof options.type !== 'string' || options.type.length === 0) {
     throw new TypeError('defineEvent({ type, schema }): type must be a non-empty string');
@@ -58,17 +59,17 @@ export function defineEvent<TType extends string, TSchema extends z.ZodType>(
     kind: 'event',
     type: options.type,
     version,
-    schema: options.schema as z.ZodType<z.output<TSchema>>,
+    schema: options.schema as z.ZodType<z.output<TSchema>, z.input<TSchema>>,
     upcasters,
   };
 }
 
-// Structural "any event definition": TData is erased to unknown.
-export type AnyEventDefinition = EventDefinition<string, unknown>;
+// Structural "any event definition": TData and TInput are erased to unknown.
+export type AnyEventDefinition = EventDefinition<string, unknown, unknown>;
 
-/** The union of `{ type, data }` shapes an array of definitions allows. */
+/** The union of `{ type, data, input }` shapes an array of definitions allows: `data` as read, `input` as appended. */
 export type EventShape<TDefs extends readonly AnyEventDefinition[]> = {
-  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer D> ? { type: T; data: D } : never;
+  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer D, infer I> ? { type: T; data: D; input: I } : never;
 }[number];
 
 export type EventTypeOf<TDefs extends readonly AnyEventDefinition[]> = EventShape<TDefs>['type'];
@@ -89,7 +90,7 @@ export interface EventInput<TType extends string = string, TData = unknown> {
 }
 
 export type EventInputOf<TDefs extends readonly AnyEventDefinition[]> = {
-  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer D> ? EventInput<T, D> : never;
+  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer _D, infer I> ? EventInput<T, I> : never;
 }[number];
 
 export interface EventMeta {
@@ -142,7 +143,7 @@ export interface UnknownEvent {
 }
 
 export type RecordedEventOf<TDefs extends readonly AnyEventDefinition[]> = {
-  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer D> ? RecordedEvent<T, D> : never;
+  [K in keyof TDefs]: TDefs[K] extends EventDefinition<infer T, infer D, infer _I> ? RecordedEvent<T, D> : never;
 }[number];
 
 /** Any event read from the log: known (typed) or unknown. */

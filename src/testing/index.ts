@@ -13,6 +13,7 @@ import {
   type Store,
   type StoreOptions,
 } from '../client/index.ts';
+import { createRegistry } from '../core/index.ts';
 
 let counter = 0;
 
@@ -60,7 +61,9 @@ export async function openTestStore<
 
 /**
  * Folds events through an aggregate's reducers without any storage: for
- * reducer tests (given these events, then this state).
+ * reducer tests (given these events, then this state). Each event is checked
+ * and parsed as `append` would (its schema's defaults filled, bad data a
+ * ValidationError), so the reducer sees what it would see from the store.
  */
 export function foldEvents<A extends AnyAggregateDefinition>(
   aggregate: A,
@@ -68,10 +71,14 @@ export function foldEvents<A extends AnyAggregateDefinition>(
   aggregateId = 'test',
 ): StateOf<A> {
   const runtime = aggregateRuntime(aggregate);
+  // Checked and parsed as an append would: a test's event the store would refuse fails here too (typed), and
+  // a field its schema gives a default reaches the reducer filled, at the definition's version.
+  const encoded = createRegistry({ events: [], aggregates: [aggregate] }).encode(events);
   let state = runtime.initialState();
   events.forEach((input, i) => {
     const reducer = runtime.reducers[input.type];
     if (!reducer) throw new TypeError(`${runtime.type} has no reducer for ${input.type}`);
+    const [, version, data] = JSON.parse(`[${encoded[i]!.body}]`) as [string, number, unknown];
     const event: RecordedEvent = {
       known: true,
       id: input.id ?? `event-${i + 1}`,
@@ -79,9 +86,9 @@ export function foldEvents<A extends AnyAggregateDefinition>(
       aggregateType: runtime.type,
       seq: i + 1,
       type: input.type,
-      version: 1,
-      storedVersion: 1,
-      data: input.data,
+      version,
+      storedVersion: version,
+      data,
       meta: { occurredAt: input.meta?.occurredAt ?? 0, clientId: 'test', clientSeq: i + 1 },
     };
     state = reducer(state, event);
