@@ -52,7 +52,7 @@ export function openClient(
       pollIntervalMs: 60_000,
       initialBackoffMs: 20,
       maxBackoffMs: 200,
-      ...(noWebSocket ? {} : { webSocket: (u: string) => new WebSocket(u) as never }),
+      ...(noWebSocket ? {} : { webSocket: (u: string) => new WebSocket(u) }),
       ...sync,
     },
   });

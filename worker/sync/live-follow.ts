@@ -1,9 +1,16 @@
 import type { Transport } from './transport.ts';
 
+/**
+ * A handler the follower sets on a socket. A method's parameter is bivariant:
+ * a socket whose handler properties take a richer event (the `ws` package's
+ * MessageEvent, the DOM's) still fits, as the README's `webSocket` option says.
+ */
+type Handler<E> = { handle(event: E): void }['handle'];
+
 type WebSocketLike = {
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: unknown) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<unknown> | null;
+  onerror: Handler<unknown> | null;
   close(): void;
 };
 export type WebSocketFactory = (url: string) => WebSocketLike;
