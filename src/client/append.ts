@@ -77,6 +77,9 @@ export function buildRequest(
         throw new ValidationError(String(input?.type), 'type', `not an event of aggregate ${aggregateType}`, index);
       }
     });
+  } else if (inputs.length === 0 && opts.aggregateType === undefined) {
+    // Nothing to store, so no aggregate to name: the call only reads the stream's version (and checks expectedVersion).
+    aggregateType = '';
   } else {
     aggregateType = registry.resolveAggregateType(inputs, opts.aggregateType);
   }
@@ -111,7 +114,13 @@ export function createAppender(ctx: StoreContext): Pick<Store, 'append' | 'appen
     async appendBatch(entries) {
       travel.assertWritable();
       if (!Array.isArray(entries)) throw new ValidationError('?', 'entries', 'appendBatch expects an array');
-      const requests = entries.map((e) => buildRequest(registry, e.aggregateId, e.events, e.options));
+      const requests = entries.map((entry: unknown, index) => {
+        if (typeof entry !== 'object' || entry === null) {
+          throw new ValidationError('?', `entries[${index}]`, 'must be { aggregateId, events, options? }');
+        }
+        const { aggregateId, events, options } = entry as (typeof entries)[number];
+        return buildRequest(registry, aggregateId, events, options);
+      });
       checkBatchIds(requests);
       const outcomes = await engine.appendBatch(requests);
       return outcomes.map((o, i) => toResult(registry, requests[i]!, o)) as AppendResult<StoreEvent<unknown>>[];

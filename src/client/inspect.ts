@@ -1,6 +1,7 @@
 import type { LogCursor } from '../core/cursor.ts';
 import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
 import { checkAggregateId } from './append.ts';
+import { checkDefinition, checkOptionsObject } from './argument-checks.ts';
 import { loadAggregate } from './aggregate-loader.ts';
 import type { StoreContext } from './context.ts';
 import { isAfter } from './log-events.ts';
@@ -42,7 +43,9 @@ export async function projectionAt(
 export function createInspector(ctx: StoreContext): Pick<Store, 'inspect' | 'inspectProjection'> {
   return {
     async inspect(aggregate, aggregateId, options) {
+      checkDefinition(aggregate, 'aggregate');
       checkAggregateId(aggregateId);
+      checkOptionsObject(options, 'options');
       const result = await loadAggregate(ctx.connection, ctx.registry, aggregate, aggregateId, {
         until: options.until ?? null,
         skip: new Set(options.skip ?? []),
@@ -50,6 +53,8 @@ export function createInspector(ctx: StoreContext): Pick<Store, 'inspect' | 'ins
       return result as LoadResult<never>;
     },
     async inspectProjection(definition, options) {
+      checkDefinition(definition, 'projection');
+      checkOptionsObject(options, 'options');
       return (await projectionAt(ctx, definition, options.until ?? null, new Set(options.skip ?? []))).state as never;
     },
   };

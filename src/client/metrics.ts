@@ -9,7 +9,7 @@
  * - Sync figures are read from the engine (its SyncStatus, and the time of
  *   the oldest pending event) when a snapshot is taken: nothing is kept twice.
  */
-import { StoreClosedError } from '../core/errors.ts';
+import { StoreClosedError, ValidationError } from '../core/errors.ts';
 import type { Change, SyncStatus } from '../../worker/contract.ts';
 import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';
@@ -301,9 +301,9 @@ export function createMetrics(): Metrics {
       metrics.subscribe = (listener, options = {}) => {
         refuseIfClosed();
         const intervalMs = options.intervalMs ?? 1000;
-        if (typeof listener !== 'function') throw new TypeError('metrics.subscribe needs a listener function');
-        if (!(Number.isFinite(intervalMs) && intervalMs >= 0))
-          throw new TypeError('metrics.subscribe intervalMs must be a non-negative number');
+        if (typeof listener !== 'function') throw new ValidationError('?', 'listener', 'metrics.subscribe needs a listener function');
+        if (!(typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs >= 0))
+          throw new ValidationError('?', 'intervalMs', `must be a non-negative number of milliseconds (got ${String(intervalMs)})`);
         const sub: Subscription = { listener, intervalMs, dirty: false, delivering: false, lastAt: -Infinity, timer: undefined };
         subscriptions.add(sub);
         poke = changed;

@@ -51,10 +51,18 @@ export function checkStreamOptions(options: ReadStreamOptions | undefined): void
   if (given.backwards !== undefined && typeof given.backwards !== 'boolean') refuse('backwards', 'must be a boolean', given.backwards);
 }
 
-/** A log filter (readLog, scan): times finite, positions non-negative integers, lists of strings, a known status, a cursor. */
+const LOG_FILTER_KEYS = ['aggregateIds', 'types', 'fromTime', 'toTime', 'fromPosition', 'toPosition', 'after', 'status'];
+
+/**
+ * A log filter (readLog, scan): only its own keys (a misspelt `aggregateId`
+ * would otherwise read the whole log), times finite, positions non-negative
+ * integers, lists of strings, a known status, a cursor.
+ */
 export function checkLogFilter(filter: LogFilter | undefined): void {
   const given = checkObject('filter', filter);
   if (!given) return;
+  const unknown = Object.keys(given).find((key) => !LOG_FILTER_KEYS.includes(key));
+  if (unknown !== undefined) refuse(unknown, `is not a log filter option (${LOG_FILTER_KEYS.join(', ')})`, given[unknown]);
   checkStrings('aggregateIds', given.aggregateIds);
   checkStrings('types', given.types);
   checkTime('fromTime', given.fromTime);

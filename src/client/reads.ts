@@ -1,5 +1,6 @@
 import type { LogEvent } from '../core/event.ts';
 import { checkAggregateId } from './append.ts';
+import { checkDefinition, checkOptionsObject } from './argument-checks.ts';
 import { loadAggregate, readStream } from './aggregate-loader.ts';
 import type { StoreContext } from './context.ts';
 import type { JobTracker } from './closing.ts';
@@ -17,11 +18,13 @@ export function createReader(
   const { connection, registry, travel } = ctx;
   return {
     async load(aggregate, aggregateId) {
+      checkDefinition(aggregate, 'aggregate');
       checkAggregateId(aggregateId);
       const horizon = travel.horizon();
       return (await loadAggregate(connection, registry, aggregate, aggregateId, horizon ? { until: horizon } : {})) as LoadResult<never>;
     },
     async snapshot(aggregate, aggregateId) {
+      checkDefinition(aggregate, 'aggregate');
       checkAggregateId(aggregateId);
       let stored: number | undefined;
       const loaded = await loadAggregate(connection, registry, aggregate, aggregateId, {
@@ -48,7 +51,8 @@ export function createReader(
       for await (const batch of batches) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
     },
     async replay(replayOptions) {
-      checkReplayFilter(replayOptions?.filter);
+      checkOptionsObject(replayOptions, 'options');
+      checkReplayFilter(replayOptions.filter);
       return jobs.track(
         (closing) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing),
         typeof replayOptions?.name === 'string' ? replayOptions.name : undefined,

@@ -1,5 +1,6 @@
 import type { AnyAggregateDefinition } from '../core/aggregate.ts';
 import { ConfigError, StoreClosedError } from '../core/errors.ts';
+import { checkDefinition, checkDefinitionLists } from './argument-checks.ts';
 import type { AnyEventDefinition } from '../core/event.ts';
 import { createRegistry } from '../core/registry.ts';
 import { createAppender } from './append.ts';
@@ -32,6 +33,7 @@ function checkOptions(options: StoreOptions): void {
   if (options.maxEventBytes !== undefined && !(Number.isInteger(options.maxEventBytes) && options.maxEventBytes > 0)) {
     throw new ConfigError('maxEventBytes must be a positive integer');
   }
+  checkDefinitionLists(options as unknown as Record<string, unknown>);
   if (options.sync !== undefined) checkSyncOptions(options.sync);
   if (options.retention !== undefined) checkRetention(options.retention);
 }
@@ -136,6 +138,7 @@ function createStore(
     ...createTransfer(ctx),
     ...createLiveQueries(ctx),
     projection(definition) {
+      checkDefinition(definition, 'projection');
       const handle = projections.handle(definition);
       return {
         ...handle,

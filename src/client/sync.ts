@@ -5,6 +5,7 @@ import { isHttpUrl } from '../core/text-rules.ts';
 import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
 import { readStream, snapshotFits, snapshotState } from './aggregate-loader.ts';
+import { checkIdList } from './argument-checks.ts';
 import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';
 import type { SyncHandle, SyncOptions } from './sync-types.ts';
@@ -134,6 +135,9 @@ export function createSyncHandle(connection: EngineConnection, hub: ChangeHub): 
     pause: () => engine.pauseSync(),
     resume: () => engine.resumeSync(),
     rejected: () => engine.rejectedEvents(),
-    dismissRejected: (ids) => engine.dismissRejected(ids),
+    async dismissRejected(ids) {
+      checkIdList(ids, 'ids');
+      return engine.dismissRejected(ids);
+    },
   };
 }

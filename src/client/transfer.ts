@@ -1,5 +1,6 @@
 import { ChronicleError, ValidationError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event.ts';
+import { checkLogSource } from './argument-checks.ts';
 import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
 import type { Store } from './store-api.ts';
@@ -19,6 +20,7 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
       }
     },
     async importLog(source) {
+      checkLogSource(source);
       /** A chunk of confirmed events; a file that is not the whole log from here on says so (a filtered export). */
       const importConfirmedPart = async (events: StoredEvent[]): Promise<number> => {
         try {

@@ -58,6 +58,11 @@ describe('read options', () => {
     expect(refusal(() => checkLogFilter(loose({ aggregateIds: ['o1', 2] }))).path).toBe('aggregateIds[1]');
     expect(refusal(() => checkLogFilter(loose({ status: 'all' }))).path).toBe('status');
     expect(refusal(() => checkLogFilter(loose({ after: { area: 0, page: Number.NaN, index: 0 } }))).path).toBe('after.page');
+    // A misspelt key read the whole log: it is refused, naming the options there are.
+    expect(refusal(() => checkLogFilter(loose({ aggregateId: 'o1' })))).toMatchObject({
+      path: 'aggregateId',
+      reason: 'is not a log filter option (aggregateIds, types, fromTime, toTime, fromPosition, toPosition, after, status) (got "o1")',
+    });
     expect(refusal(() => checkReplayFilter({ fromTime: Number.NaN })).path).toBe('fromTime');
     expect(refusal(() => checkReplayFilter(loose({ aggregateId: 5 }))).path).toBe('aggregateId');
   });

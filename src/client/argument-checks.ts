@@ -1,0 +1,69 @@
+import { ConfigError, ValidationError } from '../core/errors.ts';
+
+/**
+ * Checks of the store's arguments that their types already state: an app in
+ * plain JavaScript (or a value cast on its way in) gets a typed error naming
+ * the argument, not a TypeError from deep inside ("Cannot read properties of
+ * null"). Pure: no I/O.
+ */
+
+type DefinitionKind = 'event' | 'aggregate' | 'projection' | 'reaction';
+
+const DEFINE: Record<DefinitionKind, string> = {
+  event: 'defineEvent',
+  aggregate: 'defineAggregate',
+  projection: 'defineProjection',
+  reaction: 'defineReaction',
+};
+
+function isDefinition(value: unknown, kind: DefinitionKind): boolean {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === kind;
+}
+
+/** openStore's `events`, `aggregates`, `projections` and `reactions`: absent, or arrays of the right definitions. */
+export function checkDefinitionLists(options: Record<string, unknown>): void {
+  const lists: [string, DefinitionKind][] = [
+    ['events', 'event'],
+    ['aggregates', 'aggregate'],
+    ['projections', 'projection'],
+    ['reactions', 'reaction'],
+  ];
+  for (const [option, kind] of lists) {
+    const value = options[option];
+    if (value === undefined) continue;
+    if (!Array.isArray(value) || !value.every((entry) => isDefinition(entry, kind))) {
+      throw new ConfigError(`openStore's ${option} must be an array of ${DEFINE[kind]}(...) definitions`, { option });
+    }
+  }
+}
+
+/** A definition passed to a call (load, inspect, projection...): refused unless it is one of `kind`. */
+export function checkDefinition(value: unknown, kind: 'aggregate' | 'projection'): void {
+  if (!isDefinition(value, kind)) throw new ValidationError('?', kind, `must be a ${DEFINE[kind]}(...) definition`);
+}
+
+/** An options object a call needs (inspect's, replay's): an object, or a ValidationError naming it. */
+export function checkOptionsObject(value: unknown, what: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError('?', what, 'must be an options object');
+  }
+}
+
+/** importLog's source: the export's text, or an (async) iterable of its lines. */
+export function checkLogSource(source: unknown): void {
+  if (typeof source === 'string') return;
+  const iterable =
+    typeof source === 'object' &&
+    source !== null &&
+    (typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
+      typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function');
+  if (!iterable) throw new ValidationError('?', 'source', 'must be the exported text or an (async) iterable of its lines');
+}
+
+/** A list of event ids (dismissRejected's): absent, or an array of strings. */
+export function checkIdList(ids: unknown, what: string): void {
+  if (ids === undefined) return;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+    throw new ValidationError('?', what, 'must be an array of event ids');
+  }
+}
