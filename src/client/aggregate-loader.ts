@@ -5,12 +5,17 @@ import { findJsonProblem } from '../core/json-data.ts';
 import type { LogEvent, StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { EngineConnection } from './connection.ts';
-import { decodePage, isAfter, type PlacedEvent } from './log-events.ts';
+import { decodePage, isAfter, type PlacedEvent, type UpcastFailures } from './log-events.ts';
 import type { LogCursor, SnapshotRecord } from '../../worker/contract.ts';
 import type { LoadResult, ReadStreamOptions } from './types.ts';
 
 /** Pages fetched per engine call while reading a stream. */
 const STREAM_PAGES_PER_CALL = 128;
+
+/** The store's readStream options, and what the store's own readers may add: how an upcast that fails is read. */
+export interface StreamReadOptions extends ReadStreamOptions {
+  upcastFailures?: UpcastFailures;
+}
 
 /**
  * Reads one aggregate's events in seq order (or reverse), a batch of pages
@@ -20,7 +25,7 @@ export async function* readStream(
   connection: EngineConnection,
   registry: Registry,
   aggregateId: string,
-  options: ReadStreamOptions = {},
+  options: StreamReadOptions = {},
 ): AsyncGenerator<LogEvent> {
   for await (const placed of readStreamPlaced(connection, registry, aggregateId, options)) yield placed.event;
 }
@@ -30,7 +35,7 @@ export async function* readStreamPlaced(
   connection: EngineConnection,
   registry: Registry,
   aggregateId: string,
-  options: ReadStreamOptions = {},
+  options: StreamReadOptions = {},
 ): AsyncGenerator<PlacedEvent> {
   let from = options.fromSeq ?? 1;
   let to = options.toSeq ?? Infinity;
@@ -63,7 +68,7 @@ export async function* readStreamPlaced(
     const events: PlacedEvent[] = [];
     // Pages hold other aggregates' events too: only this stream's are decoded (and upcast).
     const inRange = (e: StoredEvent) => e.aggregateId === aggregateId && e.seq >= from && e.seq <= to;
-    for (const page of pages) events.push(...decodePage(registry, page, null, false, inRange));
+    for (const page of pages) events.push(...decodePage(registry, page, null, false, inRange, options.upcastFailures));
     events.sort((a, b) => (options.backwards ? b.event.seq - a.event.seq : a.event.seq - b.event.seq));
     if (events.length === 0) return;
     yield* events;

@@ -4,7 +4,7 @@ import { checkAggregateId } from './append.ts';
 import { checkDefinition, checkOptionsObject } from './argument-checks.ts';
 import { loadAggregate } from './aggregate-loader.ts';
 import type { StoreContext } from './context.ts';
-import { isAfter } from './log-events.ts';
+import { isAfter, requireReadable } from './log-events.ts';
 import { scanLog } from './log-scan.ts';
 import type { Store } from './store-api.ts';
 import type { LoadResult } from './types.ts';
@@ -24,11 +24,14 @@ export async function projectionAt(
   let cursor: LogCursor | null = null;
   let applied = 0;
   // 'exact': over compacted history the fold would miss events: HistoryCompactedError instead.
-  outer: for await (const batch of scanLog(ctx.connection, ctx.registry, {}, { history: 'exact' })) {
+  // Events of other types whose upcast fails are looked at, not folded: they fail nothing here (requireReadable).
+  const scan = scanLog(ctx.connection, ctx.registry, {}, { history: 'exact', upcastFailures: 'unreadable' });
+  outer: for await (const batch of scan) {
     for (const { event, cursor: at } of batch.matches) {
       if (until && isAfter(at, until)) break outer;
       cursor = at;
       if (skip?.has(event.id)) continue;
+      if (projection.handlers[event.type]) requireReadable(ctx.registry, event);
       const handler = event.known ? projection.handlers[event.type] : undefined;
       if (handler) {
         state = handler(state, event, { isReplay: true });

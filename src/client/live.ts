@@ -67,12 +67,18 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
             const confirmed = confirmedAfter
               ? { after: confirmedAfter, status: 'confirmed' as const }
               : { fromPosition: start.confirmedHead + 1, status: 'confirmed' as const };
-            // A live tail wants what is new: compaction behind it changes nothing.
-            for await (const batch of scanLog(connection, registry, confirmed, { history: 'kept' })) {
+            // A live tail wants what is new: compaction behind it changes nothing. An event whose upcast fails
+            // comes as one this build cannot read (known: false), as a newer version's does: the tail goes on.
+            for await (const batch of scanLog(connection, registry, confirmed, { history: 'kept', upcastFailures: 'unreadable' })) {
               confirmedAfter = batch.last;
               for (const { event } of batch.matches) if (event.meta.clientId !== clientId) fresh.push(event as StoreEvent<unknown>);
             }
-            for await (const batch of scanLog(connection, registry, { after: pendingAfter, status: 'pending' })) {
+            for await (const batch of scanLog(
+              connection,
+              registry,
+              { after: pendingAfter, status: 'pending' },
+              { upcastFailures: 'unreadable' },
+            )) {
               pendingAfter = batch.last;
               for (const { event } of batch.matches) fresh.push(event as StoreEvent<unknown>);
             }

@@ -43,6 +43,17 @@ export function placeEvent(
  */
 export type UpcastFailures = 'throw' | 'unreadable';
 
+/**
+ * For a reader that read `event` with upcastFailures 'unreadable' and needs
+ * it (its type is one it folds or hands over): throws the UPCAST error when
+ * the event is unreadable because its upcast fails, so that read fails as
+ * loudly as a 'throw' read would. An event of a newer version or of a type
+ * this build does not define decodes as unreadable again, and passes.
+ */
+export function requireReadable(registry: Registry, event: LogEvent): void {
+  if (!event.known) registry.decode(event as unknown as StoredEvent);
+}
+
 /** A stored event decoded (upcast); see placeEvent and UpcastFailures. */
 export function decodeEvent(registry: Registry, stored: StoredEvent, keepStored: boolean, upcastFailures: UpcastFailures): LogEvent {
   try {
@@ -65,6 +76,7 @@ export function decodePage(
   after?: LogCursor | null,
   keepStored = true,
   wanted?: (stored: StoredEvent) => boolean,
+  upcastFailures: UpcastFailures = 'throw',
 ): PlacedEvent[] {
   const stored = parsePage(page);
   const out: PlacedEvent[] = [];
@@ -73,7 +85,7 @@ export function decodePage(
     if (!isAfter(cursor, after)) continue;
     const raw = stored[index]!;
     if (wanted && !wanted(raw)) continue;
-    out.push(placeEvent(registry, raw, cursor, keepStored));
+    out.push(placeEvent(registry, raw, cursor, keepStored, upcastFailures));
   }
   return out;
 }

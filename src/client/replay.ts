@@ -5,6 +5,7 @@ import type { Registry } from '../core/registry.ts';
 import type { JobRecord } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { readStream } from './aggregate-loader.ts';
+import { requireReadable } from './log-events.ts';
 import { scanLog } from './log-scan.ts';
 import type { ReplayContext, ReplayOptions, ReplayProgress, ReplayResult } from './types.ts';
 
@@ -113,16 +114,22 @@ export async function runReplay(
       progress.total = await engine.streamHead(filter.aggregateId);
       const types = filter.types ? new Set(filter.types) : undefined;
       // A fresh job reads the stream as kept (from its first event stored); a resumed one from exactly its checkpoint.
-      for await (const event of readStream(connection, registry, filter.aggregateId, cursor ? { fromSeq: cursor.index + 1 } : {})) {
+      // An event of another type whose upcast fails is looked at, not handed over: it fails nothing here.
+      const from = cursor ? { fromSeq: cursor.index + 1 } : {};
+      for await (const event of readStream(connection, registry, filter.aggregateId, { ...from, upcastFailures: 'unreadable' })) {
         checkStop();
         const t = event.meta.occurredAt;
         const inTime = (filter.fromTime === undefined || t >= filter.fromTime) && (filter.toTime === undefined || t <= filter.toTime);
         const at = { area: -1, page: -1, index: event.seq };
-        if (inTime && (!types || types.has(event.type))) await deliver(event, at);
+        const wanted = inTime && (!types || types.has(event.type));
+        if (wanted) {
+          requireReadable(registry, event);
+          await deliver(event, at);
+        }
         cursor = at;
         progress.scanned++;
         progress.total = Math.max(progress.total, progress.scanned);
-        if (inTime && (!types || types.has(event.type))) await handled();
+        if (wanted) await handled();
         else if (++scannedSinceSave >= SCANNED_CHECKPOINT_EVERY) {
           scannedSinceSave = 0;
           await save('running', false);

@@ -6,6 +6,7 @@ import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
 import { readStream, snapshotFits, snapshotState } from './aggregate-loader.ts';
 import { checkIdList } from './argument-checks.ts';
+import { decodeEvent } from './log-events.ts';
 import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';
 import type { SyncHandle, SyncOptions } from './sync-types.ts';
@@ -45,13 +46,20 @@ export function createDecider(
       if (usable) state = snapshotState(base);
       // From an explicit seq: an unusable base makes this HistoryCompactedError, never a wrong state.
       const fromSeq = usable ? base.seq + 1 : 1;
-      for await (const event of readStream(connection, registry, conflict.aggregateId, { fromSeq, toSeq: conflict.confirmedHead })) {
+      // Events it cannot read (a newer version, an upcast that fails) are folded without, as the README says.
+      const serverEvents = readStream(connection, registry, conflict.aggregateId, {
+        fromSeq,
+        toSeq: conflict.confirmedHead,
+        upcastFailures: 'unreadable',
+      });
+      for await (const event of serverEvents) {
         if (event.position === undefined) continue; // a colliding pending event, not the server's
         const reducer = event.known ? aggregate.reducers[event.type] : undefined;
         if (reducer) state = reducer(state, event);
       }
       for (const stored of conflict.pending) {
-        const event = registry.decode(stored);
+        // One it cannot read is kept as it is (the decision below), whatever the reason.
+        const event = decodeEvent(registry, stored, true, 'unreadable');
         let decision: RebaseDecision;
         try {
           decision = event.known ? toDecision(aggregate.rebase(event, { state })) : { action: 'keep' };

@@ -3,6 +3,7 @@ import type { StoredEvent } from '../core/event.ts';
 import { checkLogSource } from './argument-checks.ts';
 import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
+import { checkLogFilter } from './read-options.ts';
 import type { Store } from './store-api.ts';
 import type { ImportResult } from './types.ts';
 
@@ -15,7 +16,9 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
   const engine = connection.engine;
   return {
     async *exportLog(filter) {
-      for await (const batch of scanLog(connection, registry, filter, { keepStored: true })) {
+      checkLogFilter(filter);
+      // The stored form is written, never the decoded one: an event whose upcast fails is exported as it is.
+      for await (const batch of scanLog(connection, registry, filter, { keepStored: true, upcastFailures: 'unreadable' })) {
         for (const { stored } of batch.matches) yield JSON.stringify(stored);
       }
     },

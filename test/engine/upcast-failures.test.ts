@@ -87,6 +87,29 @@ describe.each(modes)('an event whose upcast fails ($mode)', ({ worker }) => {
     }
   });
 
+  it('keeps a log subscription going: the event comes as one this build cannot read, and what follows it comes too', async () => {
+    const name = uniqueStoreName('upcast');
+    const store = await openTestStore({ name, aggregates: [OrderV2], worker });
+    const heard: [string, boolean][] = [];
+    const stop = store.subscribeLog((events) => heard.push(...events.map((e): [string, boolean] => [e.type, e.known])));
+    try {
+      const old = await openTestStore({ name, aggregates: [OrderV1], worker });
+      await old.append('noted', [{ type: 'Note', data: { text: 'ring twice' } }]);
+      await old.close();
+      await store.append('paid', [{ type: 'Paid', data: { cents: 5 } }], { aggregate: OrderV2 });
+      await eventually(() =>
+        expect(heard).toEqual([
+          ['Note', false],
+          ['Paid', true],
+        ]),
+      );
+    } finally {
+      stop();
+      await store.close();
+      await deleteTestDatabase(name);
+    }
+  });
+
   it('stops a reaction over its type before it: never handed over in a shape the schema refuses, never passed by, and said so in status()', async () => {
     const name = uniqueStoreName('upcast');
     const handled: unknown[] = [];
