@@ -125,5 +125,7 @@ export function discardRest(request: IncomingMessage, maxBytes: number, timeoutM
     answeredWhileArriving.delete(socket);
     if (destroy) socket.destroy();
   };
+  // Its body ended: the connection's next request is a new one, answered as any.
+  request.once('end', () => answeredWhileArriving.delete(socket));
   request.resume();
 }

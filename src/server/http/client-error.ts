@@ -20,9 +20,11 @@ export function handleClientError(
   /** Headers every such reply carries (CORS, when every origin is allowed). */
   extraHeaders: Record<string, string> = {},
 ): void {
-  // A request answered already (a 408 from its own body timer, say) gets no second, unasked-for reply,
-  // which a keep-alive client would read as the answer to its next request: its connection just closes.
-  if (error.code === 'ECONNRESET' || !socket.writable || answeredAlready(socket)) {
+  // Node's own timeout of a request the server answered already (a 408 from its body timer, its body still
+  // being dropped) gets no second, unasked-for reply, which a keep-alive client would read as the answer to
+  // its next request: its connection just closes. Any other error is a next request's, and is answered.
+  const timedOutAnswered = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && answeredAlready(socket);
+  if (error.code === 'ECONNRESET' || !socket.writable || timedOutAnswered) {
     socket.destroy();
     return;
   }
