@@ -35,7 +35,7 @@ describe('a failed round as the app sees it', () => {
   });
 
   it('a pull the server answers clears only an error about reaching it or being let in', () => {
-    for (const code of ['OFFLINE', 'UNAUTHORIZED', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL', 'HTTP_502', 'HTTP_403']) {
+    for (const code of ['OFFLINE', 'UNAUTHORIZED', 'RATE_LIMITED', 'REQUEST_TIMEOUT', 'UNAVAILABLE', 'INTERNAL', 'HTTP_502', 'HTTP_403']) {
       expect(answerClears(code), code).toBe(true);
     }
     for (const code of [

@@ -63,6 +63,7 @@ export function answerClears(code: string): boolean {
     code === 'OFFLINE' ||
     code === 'UNAUTHORIZED' ||
     code === 'RATE_LIMITED' ||
+    code === 'REQUEST_TIMEOUT' ||
     code === 'UNAVAILABLE' ||
     code === 'INTERNAL' ||
     code.startsWith('HTTP_')
