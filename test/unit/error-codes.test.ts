@@ -2,7 +2,8 @@
 // `error.code`, and a code it cannot look up, or a misspelt one that compiles, is a bug it ships.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ChronicleError, errorFromJSON, STORE_ERROR_CODES, type ChronicleErrorCode } from '../../src/core/errors.ts';
+import { STORE_ERROR_CODES } from '../../src/core/error-codes.ts';
+import { ChronicleError, errorFromJSON, type ChronicleErrorCode } from '../../src/core/errors.ts';
 import { ERROR_STATUS } from '../../src/core/protocol.ts';
 
 /** The README's Errors table: its rows' second column, as the codes it names. */
