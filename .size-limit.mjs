@@ -49,7 +49,12 @@
  * worker's, so each was raised by 2 kB for it (to 29, 60 and 38 kB). The second review's fixes
  * (a finish of a deletion that loops and is bounded, a stopped projection's memo): 27.66, 58.23, 36.0 kB;
  * a sync pause kept in the store: 27.66, 58.31, 36.07 kB; one shared deleteDatabase after the last
- * read of the diff: 27.65, 58.34, 36.15 kB.
+ * read of the diff: 27.65, 58.34, 36.15 kB. The next stop's fixes of two audits and a review took them
+ * to 29.05, 59.81 and 36.26 kB: upcasts checked by the current schema and decoded only for the reads
+ * that need them (an upcast that fails read as unreadable by reactions, subscriptions, exports and
+ * rebases), typed error codes, checks of read options and of arguments from plain JavaScript (typed
+ * errors naming the argument instead of TypeErrors), and steady sync errors. That is 0.05 kB past the
+ * up-front budget with 0.19 kB left in-process, so both were raised by 2 kB for them (to 31 and 62).
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -79,7 +84,8 @@ export default [
     // 20.5 kB on 2026-12-03 (evening); 23.0 kB with compaction / retention, raised from 23 kB for it (see above).
     // 25.3 kB with store.forget(); raised from 25 kB for it (see above).
     // 27.64 kB with deleteStore and newer-version events after their review; raised from 27 kB for them (see above).
-    limit: '29 kB',
+    // 29.05 kB with checked upcasts, typed codes and argument checks; raised from 29 kB for them (see above).
+    limit: '31 kB',
   },
   {
     name: 'chronicle with the in-process engine (worker: false loads it on first use)',
@@ -94,7 +100,8 @@ export default [
     // 54.67 kB with store.forget(); raised from 54 kB for it (see above).
     // 56.87 kB with deleteStore and newer-version events; raised from 56 kB for them (see above).
     // 58.14 kB after their review; raised from 58 kB for it (see above).
-    limit: '60 kB',
+    // 59.81 kB with checked upcasts, typed codes and argument checks; raised from 60 kB for them (see above).
+    limit: '62 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
