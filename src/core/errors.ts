@@ -9,7 +9,6 @@ import type { ProtocolErrorCode } from './protocol.ts';
 
 export type ErrorDetails = Record<string, unknown>;
 
-
 /**
  * Every `ChronicleError.code`: the store's own codes, the sync server's
  * (docs/protocol.md; also what the store reports when the server refused a
