@@ -2,35 +2,10 @@
 // devtools' projection folds and a replay filtered to other types look at it without upcasting it,
 // while the same reads that do need it still fail loudly with UPCAST.
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineAggregate, defineEvent, defineProjection } from '../../src/core/index.ts';
 import type { WorkerOption } from '../../src/client/connection.ts';
 import { deleteTestDatabase, openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
+import { OrderV1, OrderV2, Takings } from '../fixtures/broken-upcast.ts';
 import { collect, modes } from './modes.ts';
-
-const Paid = defineEvent({ type: 'Paid', schema: z.object({ cents: z.number() }) });
-const NoteV1 = defineEvent({ type: 'Note', schema: z.object({ text: z.string() }) });
-const NoteV2 = defineEvent({
-  type: 'Note',
-  version: 2,
-  schema: z.object({ text: z.string(), length: z.number() }),
-  upcasters: { 1: (d: { text: string }) => ({ text: d.text, length: 'oops' }) },
-});
-const orderOf = (note: typeof NoteV1 | typeof NoteV2) =>
-  defineAggregate({
-    type: 'Order',
-    events: [Paid, note],
-    initialState: () => ({ cents: 0 }),
-    reducers: { Paid: (s, e) => ({ cents: s.cents + e.data.cents }), Note: (s) => s },
-  });
-const OrderV1 = orderOf(NoteV1);
-const OrderV2 = orderOf(NoteV2);
-const Takings = defineProjection({
-  name: 'takings',
-  events: [Paid],
-  initialState: () => ({ cents: 0 }),
-  handlers: { Paid: (s, e) => ({ cents: s.cents + e.data.cents }) },
-});
 
 /** Old build: a v1 Note and a payment on 'mixed' (one stream), and a payment on 'paid'. */
 async function withOldEvents(name: string, worker: WorkerOption): Promise<void> {

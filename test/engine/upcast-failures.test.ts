@@ -4,36 +4,11 @@
 // reaction over its type never hands it to a handler in a shape the schema refuses, nor passes
 // it by: it stops before it, as for an event of a newer version, and says so.
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineAggregate, defineEvent, defineProjection, defineReaction } from '../../src/core/index.ts';
+import { defineReaction } from '../../src/core/index.ts';
 import type { WorkerOption } from '../../src/client/connection.ts';
 import { deleteTestDatabase, openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
+import { Paid, NoteV2, OrderV1, OrderV2, Takings } from '../fixtures/broken-upcast.ts';
 import { collect, eventually, modes } from './modes.ts';
-
-const Paid = defineEvent({ type: 'Paid', schema: z.object({ cents: z.number() }) });
-const NoteV1 = defineEvent({ type: 'Note', schema: z.object({ text: z.string() }) });
-// Version 2 adds a length, and its upcaster gets it wrong: its result fails the v2 schema.
-const NoteV2 = defineEvent({
-  type: 'Note',
-  version: 2,
-  schema: z.object({ text: z.string(), length: z.number() }),
-  upcasters: { 1: (d: { text: string }) => ({ text: d.text, length: 'oops' }) },
-});
-const orderOf = (note: typeof NoteV1 | typeof NoteV2) =>
-  defineAggregate({
-    type: 'Order',
-    events: [Paid, note],
-    initialState: () => ({ cents: 0 }),
-    reducers: { Paid: (s, e) => ({ cents: s.cents + e.data.cents }), Note: (s) => s },
-  });
-const OrderV1 = orderOf(NoteV1);
-const OrderV2 = orderOf(NoteV2);
-const Takings = defineProjection({
-  name: 'takings',
-  events: [Paid],
-  initialState: () => ({ cents: 0 }),
-  handlers: { Paid: (s, e) => ({ cents: s.cents + e.data.cents }) },
-});
 
 /** A store of the old build holding a v1 Note on 'noted' and a payment on 'paid', in one page. */
 async function withOldEvents(name: string, worker: WorkerOption): Promise<void> {

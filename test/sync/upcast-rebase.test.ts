@@ -2,30 +2,10 @@
 // new schema), in a rebase: the decider reads it as an event it cannot read and keeps it as it is, and
 // folds the server's state without such events, so one bad event never fails every sync round.
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineAggregate, defineEvent } from '../../src/core/index.ts';
 import { deleteTestDatabase, openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
+import { OrderV1, OrderV2 } from '../fixtures/broken-upcast.ts';
 import { collect } from '../engine/modes.ts';
 import { openClient, startServer, type Harness } from './harness.ts';
-
-const Paid = defineEvent({ type: 'Paid', schema: z.object({ cents: z.number() }) });
-const NoteV1 = defineEvent({ type: 'Note', schema: z.object({ text: z.string() }) });
-const NoteV2 = defineEvent({
-  type: 'Note',
-  version: 2,
-  schema: z.object({ text: z.string(), length: z.number() }),
-  upcasters: { 1: (d: { text: string }) => ({ text: d.text, length: 'oops' }) },
-});
-const orderOf = (note: typeof NoteV1 | typeof NoteV2) =>
-  defineAggregate({
-    type: 'Order',
-    events: [Paid, note],
-    initialState: () => ({ cents: 0 }),
-    reducers: { Paid: (s, e) => ({ cents: s.cents + e.data.cents }), Note: (s) => s },
-    rebase: () => 'keep',
-  });
-const OrderV1 = orderOf(NoteV1);
-const OrderV2 = orderOf(NoteV2);
 
 let harness: Harness | undefined;
 const names: string[] = [];
