@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   errorBodySchema,
@@ -15,6 +15,14 @@ import {
   type PushResponse,
 } from '../../src/core/protocol.ts';
 import { SyncError } from '../../src/server/errors.ts';
+import {
+  createPgliteStore,
+  createSyncServer,
+  silentLogger,
+  type LogStore,
+  type SyncServer,
+  type SyncServerOptions,
+} from '../../src/server/index.ts';
 
 export type PushEvent = PushRequest['events'][number];
 
@@ -291,4 +299,24 @@ export function openLive(base: string, log: string, opts: { token?: string; head
     });
     ws.once('error', reject);
   });
+}
+
+/**
+ * A sync server on an in-memory PGlite store for one test file: started
+ * before its tests, closed after them. `url` is set once it listens.
+ */
+export function pgliteServerForFile(options: Partial<SyncServerOptions> = {}): { url: string } {
+  const served = { url: '' };
+  let store: LogStore | undefined;
+  let server: SyncServer | undefined;
+  beforeAll(async () => {
+    store = await createPgliteStore();
+    server = createSyncServer({ store, logger: silentLogger, closeStore: false, limits: { rateLimit: false }, ...options });
+    served.url = (await server.listen(0)).url;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await store?.close();
+  });
+  return served;
 }

@@ -1,25 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type SyncServer } from '../../src/server/index.ts';
-import { errorOf, freshLog, httpPull, makeEvent, makePush, okPull, type HttpReply } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { errorOf, freshLog, httpPull, makeEvent, makePush, okPull, type HttpReply, pgliteServerForFile } from './helpers.ts';
 
 /**
  * docs/protocol.md, Bytes: bodies are UTF-8, and a body that is not is 400, never read with U+FFFD
  * in place of its bad bytes (an encoded lone surrogate ED A0 80, an overlong NUL C0 80, a stray FF):
  * that would store another value than the one sent, and make two different ids one.
  */
-let store: LogStore;
-let server: SyncServer;
-let url: string;
-
-beforeAll(async () => {
-  store = await createPgliteStore();
-  server = createSyncServer({ store, logger: silentLogger, closeStore: false, limits: { rateLimit: false } });
-  url = (await server.listen(0)).url;
-});
-afterAll(async () => {
-  await server.close();
-  await store.close();
-});
+const served = pgliteServerForFile();
 
 /** A push whose JSON text has `bytes` spliced in where the marker string is. */
 async function pushWithBytes(log: string, where: 'data' | 'id', bytes: number[]): Promise<HttpReply<unknown>> {
@@ -35,7 +22,11 @@ async function pushWithBytes(log: string, where: 'data' | 'id', bytes: number[])
   const [before, after] = text.split(where === 'id' ? 'id-MARK' : '"s":"MARK"') as [string, string];
   const middle = where === 'id' ? [Buffer.from('id-'), Buffer.from(bytes)] : [Buffer.from('"s":"'), Buffer.from(bytes), Buffer.from('"')];
   const body = Buffer.concat([Buffer.from(before), ...middle, Buffer.from(after)]);
-  const response = await fetch(`${url}/v1/logs/${log}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const response = await fetch(`${served.url}/v1/logs/${log}/push`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
   return { status: response.status, headers: response.headers, body: await response.json() } as HttpReply<unknown>;
 }
 
@@ -48,7 +39,7 @@ describe('a push body that is not valid UTF-8', () => {
     it(`${name} in data: 400 BAD_REQUEST, nothing stored (not stored as U+FFFD)`, async () => {
       const log = freshLog('utf8');
       const reply = await pushWithBytes(log, 'data', [...bytes]);
-      const page = okPull(await httpPull(url, log, { after: 0 }));
+      const page = okPull(await httpPull(served.url, log, { after: 0 }));
       expect(page.events.map((e) => e.data)).toEqual([]);
       expect(errorOf(reply)).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
     });

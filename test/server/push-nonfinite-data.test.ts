@@ -1,25 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type SyncServer } from '../../src/server/index.ts';
-import { errorOf, freshLog, httpPull, httpPush, makeEvent, makePush, okPull } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { errorOf, freshLog, httpPull, httpPush, makeEvent, makePush, okPull, pgliteServerForFile } from './helpers.ts';
 
 /**
  * docs/protocol.md, "The event": data must be storable, and comes back on pull as the same JSON
  * value. A number literal too large for a double (1e400) parses to Infinity, which JSON.stringify
  * would store as null: the push is refused instead, on both decoding paths.
  */
-let store: LogStore;
-let server: SyncServer;
-let url: string;
-
-beforeAll(async () => {
-  store = await createPgliteStore();
-  server = createSyncServer({ store, logger: silentLogger, closeStore: false, limits: { rateLimit: false } });
-  url = (await server.listen(0)).url;
-});
-afterAll(async () => {
-  await server.close();
-  await store.close();
-});
+const served = pgliteServerForFile();
 
 /** The push body as text, with `data` replaced by raw JSON text (numbers JSON.stringify cannot write). */
 function bodyWithRawData(clientId: string, rawData: string, padding = 0): string {
@@ -32,8 +19,8 @@ function bodyWithRawData(clientId: string, rawData: string, padding = 0): string
 describe('non-finite numbers in data (1e400 parses to Infinity)', () => {
   it('a push whose data holds 1e400 is 400 BAD_REQUEST naming the field, and nothing is stored', async () => {
     const log = freshLog('inf');
-    const reply = await httpPush(url, log, bodyWithRawData('c1', '"x":1e400'));
-    const stored = okPull(await httpPull(url, log, { after: 0, clientId: 'c1' }));
+    const reply = await httpPush(served.url, log, bodyWithRawData('c1', '"x":1e400'));
+    const stored = okPull(await httpPull(served.url, log, { after: 0, clientId: 'c1' }));
     expect({ head: stored.head, clientSeq: stored.clientSeq, data: stored.events[0]?.data }).toEqual({
       head: 0,
       clientSeq: 0,
@@ -44,8 +31,8 @@ describe('non-finite numbers in data (1e400 parses to Infinity)', () => {
 
   it('the same on the decoder-thread path (a body of 32 KiB or more)', async () => {
     const log = freshLog('inf');
-    const reply = await httpPush(url, log, bodyWithRawData('c2', '"x":-1e999', 40_000));
+    const reply = await httpPush(served.url, log, bodyWithRawData('c2', '"x":-1e999', 40_000));
     expect(reply.status).toBe(400);
-    expect(okPull(await httpPull(url, log, { after: 0 })).head).toBe(0);
+    expect(okPull(await httpPull(served.url, log, { after: 0 })).head).toBe(0);
   });
 });

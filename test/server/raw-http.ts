@@ -73,3 +73,30 @@ export function rawExchange(base: string, bytes: string | Buffer): Promise<RawRe
     socket.write(bytes);
   });
 }
+
+/**
+ * Writes each part on one raw connection, `afterMs` after the one before it
+ * (a slow or pipelined client), and returns everything the server sent until
+ * it closed the connection, or until `waitMs`.
+ */
+export function converse(base: string, parts: { text: string; afterMs: number }[], waitMs: number): Promise<string> {
+  const { port } = new URL(base);
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: Number(port) });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    const timer = setTimeout(() => socket.destroy(), waitMs);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    void (async () => {
+      for (const part of parts) {
+        await new Promise((r) => setTimeout(r, part.afterMs));
+        if (socket.destroyed) return;
+        socket.write(part.text);
+      }
+    })();
+  });
+}
