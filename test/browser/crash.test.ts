@@ -310,7 +310,7 @@ describe('crash points (worker terminated)', () => {
         aggregateType: 'Order',
         seq: 1,
         type: 'ItemAdded',
-        version: 1,
+        version: 2,
         data: { sku: `theirs-${i}`, qty: 1, price: 1 },
         meta: { occurredAt: Date.now(), clientId: 'another-device', clientSeq: i },
         position: i,
