@@ -39,7 +39,8 @@ export function placeEvent(
  * the read (loads and reads: no state is folded without it); 'unreadable'
  * reads it as an event this build cannot read (known: false), for readers
  * that stop before such an event and wait for a build that can (reactions,
- * compaction).
+ * compaction) or only look at it (log subscriptions, exports, a rebase, a
+ * fold of other types: those that need it call requireReadable).
  */
 export type UpcastFailures = 'throw' | 'unreadable';
 
