@@ -232,13 +232,17 @@ function gateAfterClose(store: Store, closedError: () => StoreClosedError | unde
       return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
     };
   }
-  for (const method of LISTENING_METHODS) {
-    const inner = gated[method]!;
-    gated[method] = (...args) => {
+  const refuseListening = (target: Record<string, (...args: unknown[]) => unknown>, method: string): void => {
+    const inner = target[method]!;
+    target[method] = (...args) => {
       const error = closedError();
       if (error) throw error;
-      return inner(...args);
+      return inner.apply(target, args);
     };
-  }
+  };
+  for (const method of LISTENING_METHODS) refuseListening(gated, method);
+  // The handles' own subscriptions too: a listener added after close() would never hear anything.
+  refuseListening(store.sync as unknown as Record<string, (...args: unknown[]) => unknown>, 'subscribe');
+  refuseListening(store.reactions as unknown as Record<string, (...args: unknown[]) => unknown>, 'subscribe');
   return store;
 }
