@@ -71,6 +71,18 @@ async function appendPending(name: string, count: number): Promise<void> {
   await store.close();
 }
 
+/** What status().lastError said when each pull of `transport` was answered (the round's view of it). */
+function lastErrorAtEachPull(transport: Transport, status: SyncStatus): (SyncStatus['lastError'] | undefined)[] {
+  const seen: (SyncStatus['lastError'] | undefined)[] = [];
+  const pull = transport.pull;
+  transport.pull = async (...args) => {
+    const page = await pull(...args);
+    seen.push(status.lastError);
+    return page;
+  };
+  return seen;
+}
+
 function roundOn(db: ChronicleDB, clientId: string, transport: Transport, options: { pushLimit: number; maxSteps?: number }) {
   const status: SyncStatus = { ...initialSyncStatus('syncing'), leader: true };
   const states: string[] = [];
@@ -173,13 +185,7 @@ describe('sync round: steps, status and push sizes', () => {
     const server = memoryServer();
     const { round, status } = roundOn(db, clientId, server.transport, { pushLimit: 10 });
     status.lastError = { code: 'OFFLINE', message: 'the browser is offline' };
-    const seen: (SyncStatus['lastError'] | undefined)[] = [];
-    const pull = server.transport.pull;
-    server.transport.pull = async (...args) => {
-      const page = await pull(...args);
-      seen.push(status.lastError);
-      return page;
-    };
+    const seen = lastErrorAtEachPull(server.transport, status);
     expect(await round.run()).toBe('done');
     // Cleared by the first page, before the round pushed anything (every later page saw it cleared).
     expect(seen.slice(1).every((e) => e === null)).toBe(true);
@@ -193,13 +199,7 @@ describe('sync round: steps, status and push sizes', () => {
     server.transport.push = () => Promise.reject(forbidden);
     const { round, status } = roundOn(db, clientId, server.transport, { pushLimit: 10 });
     status.lastError = { code: 'FORBIDDEN', message: forbidden.message };
-    const seen: (SyncStatus['lastError'] | undefined)[] = [];
-    const pull = server.transport.pull;
-    server.transport.pull = async (...args) => {
-      const page = await pull(...args);
-      seen.push(status.lastError);
-      return page;
-    };
+    const seen = lastErrorAtEachPull(server.transport, status);
     await expect(round.run()).rejects.toBe(forbidden);
     // The pull was answered, and the push was refused again: an app's "cannot sync" banner stays up.
     expect(seen.length).toBeGreaterThan(0);
