@@ -1,7 +1,7 @@
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { unwrap, type IDBPTransaction } from 'idb';
-import { DatabaseDeletingError, type ChronicleDB, type ChronicleSchema, type MetaRecord } from './db.ts';
+import { refuseIfDeleting, type ChronicleDB, type ChronicleSchema, type MetaRecord } from './db.ts';
 import { buildCommit, type BuiltCommit } from './page-builder.ts';
 import { findStoredEvents, indexedHead } from './lookups.ts';
 import { planGroup, versionMatches, type AppendGroupResult, type GroupPlan } from './append-plan.ts';
@@ -143,11 +143,7 @@ async function commitAfterReading(
     Promise.all(unknown.map((id) => indexedHead(tx, id))),
     anyGivenId ? findStoredEvents(tx, allIds, dropped) : Promise.resolve(new Map<string, { event: StoredEvent; key: PageKey }>()),
   ]);
-  if (metaFound?.deleting !== undefined) {
-    tx.abort();
-    await tx.done.catch(() => undefined);
-    throw new DatabaseDeletingError();
-  }
+  await refuseIfDeleting(tx, metaFound);
   const storedMetaJson = metaFound ? JSON.stringify(metaFound) : undefined;
   const meta: MetaRecord = metaFound ?? newMeta(options.newClientId());
   // Duplicates report the stored event.

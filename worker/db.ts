@@ -247,7 +247,6 @@ export interface RejectedRecord {
   rejectedAt: number;
 }
 
-/** Sync bookkeeping that must survive reloads. */
 /** The app's sync pause (store.sync.pause / resume), kept for every tab and reload (key 'control' of the sync store). */
 export interface SyncControlRecord {
   paused: boolean;
@@ -255,6 +254,7 @@ export interface SyncControlRecord {
   at: number;
 }
 
+/** Sync bookkeeping that must survive reloads. */
 export interface SyncRecord {
   /** The highest position the server reported as its head. */
   serverHead: number;
@@ -350,6 +350,18 @@ export class DatabaseDeletingError extends Error {
   constructor() {
     super('the database is being deleted');
   }
+}
+
+/**
+ * A write that read `meta` in its transaction `tx` refuses a database
+ * deleteStore marked (MetaRecord.deleting): the transaction is aborted,
+ * nothing of it lands, and the write fails with DatabaseDeletingError.
+ */
+export async function refuseIfDeleting(tx: { abort(): void; done: Promise<void> }, meta: MetaRecord | undefined): Promise<void> {
+  if (meta?.deleting === undefined) return;
+  tx.abort();
+  await tx.done.catch(() => undefined);
+  throw new DatabaseDeletingError();
 }
 
 /** The database an engine reopens is not there any more (deleted, or the browser cleared the site's data). */

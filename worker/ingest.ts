@@ -1,7 +1,7 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import { DatabaseDeletingError, type ChronicleDB } from './db.ts';
+import { refuseIfDeleting, type ChronicleDB } from './db.ts';
 import { deletePage, putCommit, putPage, putPendingPage, readBacklog, readPages } from './page-store.ts';
 import { buildCommit, buildPages, entryOf, pendingPageOf } from './page-builder.ts';
 import { findStoredEvents, indexedHead } from './lookups.ts';
@@ -108,12 +108,8 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   const metaStore = tx.objectStore('meta');
   const meta = await metaStore.get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
-  if (meta.deleting !== undefined) {
-    // Pulled after deleteStore found nothing unfinished: nothing may be written that it did not count.
-    tx.abort();
-    await tx.done.catch(ignore);
-    throw new DatabaseDeletingError();
-  }
+  // Pulled after deleteStore found nothing unfinished: nothing may be written that it did not count.
+  await refuseIfDeleting(tx, meta);
   const fresh = events.filter((e) => (e.position as number) > meta.confirmedHead);
   if (fresh.length === 0) {
     await tx.done;
@@ -190,11 +186,7 @@ export async function importPendingRaw(
     findStoredEvents(tx, ids, dropped),
   ]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
-  if (meta.deleting !== undefined) {
-    tx.abort();
-    await tx.done.catch(ignore);
-    throw new DatabaseDeletingError();
-  }
+  await refuseIfDeleting(tx, meta);
   const backlog = await readBacklog(tx, meta);
   const head = new Map(aggregateIds.map((id, i) => [id, Math.max(heads[i]!, backlog.heads.get(id) ?? 0)]));
   const fresh = events.filter((e) => !known.has(e.id) && !dropped.has(e.id) && !backlog.ownIds.has(e.id));
