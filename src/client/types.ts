@@ -239,8 +239,9 @@ export interface ReactionStatus {
   /**
    * Set when this tab stopped running the reaction before an event of its
    * types that this app version cannot read (stored at a newer version of the
-   * type: a newer app version wrote it). The checkpoint stays before it, and
-   * this tab let the reaction's lock go: a tab of a newer version takes over
+   * type, which a newer app version wrote, or one whose upcast fails). The
+   * checkpoint stays before it, and this tab let the reaction's lock go: a tab
+   * of a newer version takes over
    * from there (one waiting now, or the next to open). Until then the event and
    * those after it wait; nothing is skipped. Cleared when the store reopens.
    */
