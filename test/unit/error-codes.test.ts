@@ -1,7 +1,7 @@
 // Every code the store raises is documented (README, Errors) and typed: an app switches on
 // `error.code`, and a code it cannot look up, or a misspelt one that compiles, is a bug it ships.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { STORE_ERROR_CODES } from '../../src/core/error-codes.ts';
 import { ChronicleError, errorFromJSON, type ChronicleErrorCode } from '../../src/core/errors.ts';
 import { ERROR_STATUS } from '../../src/core/protocol.ts';
@@ -31,12 +31,10 @@ describe('error codes', () => {
   });
 
   it('types code, so a misspelt comparison does not compile, and keeps a newer server code as it came', () => {
-    const error: ChronicleError = errorFromJSON({ code: 'CONCURRENCY', name: 'ConcurrencyError', message: 'm', details: {} });
-    // @ts-expect-error: 'CONCURRENCY_ERROR' is no ChronicleErrorCode, so the comparison is flagged.
-    const misspelt = error.code === 'CONCURRENCY_ERROR';
-    expect(misspelt).toBe(false);
-    const codes: ChronicleErrorCode[] = ['CONCURRENCY', 'RATE_LIMITED', 'HTTP_502'];
-    expect(codes).toHaveLength(3);
+    // Checked by `npm run typecheck`: the store's, the server's and HTTP_<status> codes are codes; a misspelt one is not.
+    expectTypeOf<'CONCURRENCY' | 'RATE_LIMITED' | 'HTTP_502'>().toExtend<ChronicleErrorCode>();
+    expectTypeOf<'CONCURRENCY_ERROR'>().not.toExtend<ChronicleErrorCode>();
+    expectTypeOf<ChronicleError['code']>().toEqualTypeOf<ChronicleErrorCode>();
     expect(errorFromJSON({ code: 'FROM_A_NEWER_SERVER', name: 'ChronicleError', message: 'm', details: {} }).code).toBe(
       'FROM_A_NEWER_SERVER',
     );

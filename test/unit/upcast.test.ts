@@ -56,10 +56,12 @@ describe('upcasting', () => {
     expect(event.data).toEqual({ sku: 'a', qty: 3, giftWrap: false });
   });
 
-  it('given an event already at the current version, then its data is returned as stored (it was checked when appended)', () => {
+  it('given an event already at the current version, then its data is returned as stored, not parsed again (it was checked when appended)', () => {
     const ItemAdded = defineEvent({ type: 'ItemAdded', version: 2, schema, upcasters: { 1: (d) => d } });
-    const event = createRegistry({ events: [ItemAdded] }).decode(stored({ sku: 'a', qty: 1, giftWrap: true }, 2));
-    expect(event.data).toEqual({ sku: 'a', qty: 1, giftWrap: true });
+    // Without the defaulted field: a read that parsed current events (every replay's hot path) would fill it in.
+    const registry = createRegistry({ events: [ItemAdded] });
+    expect(registry.decode(stored({ sku: 'a', qty: 1 }, 2)).data).toEqual({ sku: 'a', qty: 1 });
+    expect(registry.decodeInPlace(stored({ sku: 'a', qty: 1 }, 2)).data).toEqual({ sku: 'a', qty: 1 });
   });
 
   it('types an unannotated upcaster parameter as unknown and accepts annotations, interfaces included', () => {
