@@ -32,8 +32,12 @@ export interface RebaseOutcome {
 
 export interface RebasePlan {
   conflicts: RebaseConflict[];
-  /** The state the plan was read from; applying it checks nothing moved meanwhile. */
-  stamp: { confirmedHead: number; nextLsn: number; pendingEvents: number };
+  /**
+   * The confirmed head the plan was read at. Applying it checks that, and that
+   * each conflicting aggregate's pending events are still the planned ones
+   * (planStillHolds): appends to other aggregates meanwhile do not matter.
+   */
+  confirmedHead: number;
 }
 
 /**
@@ -75,7 +79,32 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
   }
   await tx.done;
   const conflicts = findConflicts(byAggregate, confirmedHeads);
-  return { conflicts, stamp: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn, pendingEvents: meta.pendingEvents } };
+  return { conflicts, confirmedHead: meta.confirmedHead };
+}
+
+/**
+ * Whether a plan still fits the pending events as they are now: every
+ * conflicting aggregate has exactly the pending events it was planned with,
+ * in the same order and at the same seqs (the app decided on those). Pending
+ * events of other aggregates may have come meanwhile (another tab kept
+ * appending while the app decided and the client fenced): they are kept as
+ * they are and renumbered with the rest, as the plan's own would be. Pure.
+ */
+export function planStillHolds(events: readonly StoredEvent[], conflicts: readonly RebaseConflict[]): boolean {
+  const planned = new Map(conflicts.map((c) => [c.aggregateId, c.pending]));
+  const now = new Map<string, StoredEvent[]>();
+  for (const event of events) {
+    if (!planned.has(event.aggregateId)) continue;
+    const list = now.get(event.aggregateId);
+    if (list) list.push(event);
+    else now.set(event.aggregateId, [event]);
+  }
+  for (const [aggregateId, pending] of planned) {
+    const current = [...(now.get(aggregateId) ?? [])].sort((a, b) => a.meta.clientSeq - b.meta.clientSeq);
+    if (current.length !== pending.length) return false;
+    if (!current.every((e, i) => e.id === pending[i]!.id && e.seq === pending[i]!.seq)) return false;
+  }
+  return true;
 }
 
 /**
@@ -174,7 +203,7 @@ export function renumberEvents(
   return { keep, dropped };
 }
 
-/** The log moved between a rebase's plan and its transaction: the sync round plans again (never reaches the app). */
+/** The conflicting aggregates moved between a rebase's plan and its transaction: the sync round plans again (never reaches the app). */
 export class StalePlanError extends Error {
   override name = 'StalePlanError';
   constructor() {
@@ -197,26 +226,28 @@ export async function applyRebase(
   const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots', 'rejected'], 'readwrite');
   const metaStore = tx.objectStore('meta');
   const meta = await metaStore.get('client');
-  if (
-    !meta ||
-    meta.confirmedHead !== plan.stamp.confirmedHead ||
-    meta.nextLsn !== plan.stamp.nextLsn ||
-    meta.pendingEvents !== plan.stamp.pendingEvents
-  ) {
-    tx.abort();
-    await tx.done.catch(() => undefined);
-    throw new StalePlanError();
-  }
   const rejected = tx.objectStore('rejected');
   const now = Date.now();
   let result: Resequenced | undefined;
-  const { after } = await rewritePendingPages(tx, meta, (events) => {
-    result = resequencePending(events, plan.conflicts, decisions);
-    for (const { event, reason } of result.dropped) {
-      rejected.put({ id: event.id, event, reason, code: 'REBASE_DROPPED', rejectedAt: now }, event.id).catch(() => undefined);
+  let after: number;
+  try {
+    if (!meta || meta.confirmedHead !== plan.confirmedHead) throw new StalePlanError();
+    ({ after } = await rewritePendingPages(tx, meta, (events) => {
+      // Thrown before any page is written: the transaction is aborted below.
+      if (!planStillHolds(events, plan.conflicts)) throw new StalePlanError();
+      result = resequencePending(events, plan.conflicts, decisions);
+      for (const { event, reason } of result.dropped) {
+        rejected.put({ id: event.id, event, reason, code: 'REBASE_DROPPED', rejectedAt: now }, event.id).catch(() => undefined);
+      }
+      return result.keep;
+    }));
+  } catch (error) {
+    if (error instanceof StalePlanError) {
+      tx.abort();
+      await tx.done.catch(() => undefined);
     }
-    return result.keep;
-  });
+    throw error;
+  }
   const outcomes = result?.outcomes ?? [];
   const firstClientSeq = result?.firstClientSeq ?? Infinity;
   for (const { aggregateId } of plan.conflicts)

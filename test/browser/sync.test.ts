@@ -62,6 +62,48 @@ describe('sync in Chromium (engine in a Web Worker)', () => {
     expect(response.headers.get('preference-applied')).toBe('return=minimal');
   });
 
+  it('a rebase goes through while the app keeps appending to other orders (engine on the page, real IndexedDB)', async () => {
+    const log = `rebase-busy-${Date.now().toString(36)}`;
+    let fences = 0;
+    // Each time the client fences before applying its rebase, the app has appended another order meanwhile.
+    const hooked: typeof fetch = async (input, init) => {
+      if (String(input).endsWith('/fence')) await store.append(`scan-${++fences}`, [{ type: 'OrderPlaced', data: { customerId: 'w' } }]);
+      return fetch(input, init);
+    };
+    const store = await openTestStore({ ...model, worker: false, sync: { ...sync(log), live: false, fetch: hooked } });
+    try {
+      await store.sync.pause();
+      const mine = (await store.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c' } }])).events[0]!.id;
+      // Another device took o1's seq 1 on the server meanwhile.
+      const other = {
+        id: `${log}-other`,
+        aggregateId: 'o1',
+        aggregateType: 'Order',
+        seq: 1,
+        type: 'OrderPlaced',
+        version: 1,
+        data: { customerId: 'd' },
+        meta: { occurredAt: Date.now(), clientId: 'other-device', clientSeq: 1 },
+      };
+      const pushed = await fetch(`${inject('syncUrl')}/v1/logs/${log}/push`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer browser-token', 'content-type': 'application/json' },
+        body: JSON.stringify({ protocolVersion: PROTOCOL_VERSION, clientId: 'other-device', from: 1, to: 1, events: [other] }),
+      });
+      expect(pushed.status).toBe(200);
+      await store.sync.resume();
+      await store.sync.syncNow();
+      const status = await store.sync.status();
+      expect([status.lastError, status.pending, fences]).toEqual([null, 0, 1]);
+      const onServer: string[] = [];
+      for await (const e of store.readLog()) onServer.push(`${e.position}:${e.aggregateId}@${e.seq}${e.id === mine ? ' (rebased)' : ''}`);
+      // The order appended during the fence went in the same push as the rebased event.
+      expect(onServer).toEqual(['1:o1@1', '2:o1@2 (rebased)', '3:scan-1@1']);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   for (const worker of [true, false]) {
     it(`behind a gateway whose preflights refuse prefer, the client still pushes (engine ${worker ? 'in a worker' : 'on the page'})`, async () => {
       const log = `gateway-${worker}-${Date.now().toString(36)}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/core/event.ts';
-import { findConflicts, renumberEvents, resequencePending, type RebaseDecision } from '../../worker/rebase.ts';
+import { findConflicts, planStillHolds, renumberEvents, resequencePending, type RebaseDecision } from '../../worker/rebase.ts';
 
 /**
  * The rebase decisions (docs/protocol.md, "The rebase contract") without
@@ -121,5 +121,27 @@ describe('renumbering after the server named the next clientSeq', () => {
       ['o@1', 1, 1],
       ['o@3', 2, 3], // its seq now leaves a hole: the next push conflicts and a rebase closes it
     ]);
+  });
+});
+
+describe('whether a rebase plan still holds when it is applied', () => {
+  const planned = (events: StoredEvent[]) => findConflicts(new Map([['o', events]]), new Map([['o', 9]]));
+
+  it('given only other aggregates gained pending events (another tab kept appending), then it holds', () => {
+    const o = [pending('o', 2, 40), pending('o', 3, 41)];
+    const conflicts = planned(o);
+    expect(conflicts).toHaveLength(1);
+    expect(planStillHolds([o[0]!, pending('p', 1, 42), o[1]!, pending('q', 5, 43)], conflicts)).toBe(true);
+  });
+
+  it('given the conflicting aggregate gained a pending event the app did not decide on, then it does not', () => {
+    const o = [pending('o', 2, 50)];
+    expect(planStillHolds([...o, pending('o', 3, 51)], planned(o))).toBe(false);
+  });
+
+  it('given a planned event is gone or renumbered to another seq, then it does not', () => {
+    const o = [pending('o', 2, 60), pending('o', 3, 61)];
+    expect(planStillHolds([o[0]!], planned(o))).toBe(false);
+    expect(planStillHolds([o[0]!, { ...o[1]!, seq: 4 }], planned(o))).toBe(false);
   });
 });

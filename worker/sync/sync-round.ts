@@ -131,21 +131,28 @@ async function recordRoundDone(deps: RoundDeps): Promise<void> {
   deps.setStatus({ ...state, lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
 }
 
+/** Plans a rebase may make in one round before the round fails with REBASE_FAILED (and is retried later). */
+const REBASE_ATTEMPTS = 20;
+
 /**
  * Rebases the pending events that conflict with what the server holds (of `aggregates`, or all),
- * after a fence; planned again when the log changed under the plan.
+ * after a fence; planned again when a conflicting aggregate's pending events changed under the
+ * plan (appends to other aggregates, say from another tab, leave it standing: applyRebase). One
+ * fence serves every attempt: only this round pushes, and it pushes nothing until the rebase is in.
  */
 async function rebaseConflicts(
   deps: RoundDeps,
   fence: (db: ChronicleDB) => Promise<number>,
   aggregates: readonly string[] | undefined,
 ): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  let fenced = false;
+  for (let attempt = 0; attempt < REBASE_ATTEMPTS; attempt++) {
     const db = await deps.getDb();
     const plan = await planRebase(db, aggregates);
     if (plan.conflicts.length === 0) return;
     const decided = deps.decide ? await deps.decide(plan.conflicts) : [];
-    await fence(db);
+    if (!fenced) await fence(db);
+    fenced = true;
     try {
       const outcomes = await applyRebase(db, plan, new Map(decided));
       deps.publish({ kind: 'rebased', aggregates: plan.conflicts.map((c) => c.aggregateId) });
@@ -156,7 +163,10 @@ async function rebaseConflicts(
       if (!(error instanceof StalePlanError)) throw error;
     }
   }
-  throw new ChronicleError('REBASE_FAILED', 'Could not rebase: the log kept changing');
+  throw new ChronicleError(
+    'REBASE_FAILED',
+    `Could not rebase: the conflicting aggregates' pending events kept changing (${REBASE_ATTEMPTS} plans)`,
+  );
 }
 
 export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
