@@ -6,7 +6,7 @@ import type { ChronicleDB, ChronicleSchema, ParkedRecord, ProcessedRecord, React
 import { decodePageJson } from './page-codec.ts';
 import { readPages } from './page-store.ts';
 import { pendingRangeAll } from './pending.ts';
-import { requestLeaderLock, withLockIfFree } from './sync/leader-lock.ts';
+import { requestLeaderLock, withLockIfFree, type Withdraw } from './sync/leader-lock.ts';
 import type { Change } from './types.ts';
 
 type Run = <T>(operation: string, fn: (db: ChronicleDB) => Promise<T>) => Promise<T>;
@@ -205,6 +205,8 @@ export function createReactionStore(
   const changed = (name: string, retry = false) => publish({ kind: 'reactions', name, ...(retry ? { retry } : {}) });
   /** The reactions whose lock this engine holds: how to let each one go. */
   const releases = new Map<string, () => void>();
+  /** The reactions' lock requests: how to take back one still waiting (stopLeading). */
+  const withdrawals = new Map<string, Withdraw>();
   /** Reactions this engine gave up (resignReaction): it does not lead them again. */
   const resigned = new Set<string>();
   let released = false;
@@ -345,16 +347,19 @@ export function createReactionStore(
     leadReaction(name, onLead) {
       // Asked again after resigning: the page saw the event it could not read done with.
       resigned.delete(name);
-      requestLeaderLock(reactionLock(storeName, name), () => {
-        if (released || resigned.has(name) || isClosed()) return undefined;
-        return new Promise<void>((resolve) => {
-          releases.set(name, resolve);
-          // In worker mode onLead is the main thread's (a comlink call): if it cannot be told, let another tab lead.
-          void Promise.resolve()
-            .then(() => onLead())
-            .catch(() => resolve());
-        });
-      });
+      withdrawals.set(
+        name,
+        requestLeaderLock(reactionLock(storeName, name), () => {
+          if (released || resigned.has(name) || isClosed()) return undefined;
+          return new Promise<void>((resolve) => {
+            releases.set(name, resolve);
+            // In worker mode onLead is the main thread's (a comlink call): if it cannot be told, let another tab lead.
+            void Promise.resolve()
+              .then(() => onLead())
+              .catch(() => resolve());
+          });
+        }),
+      );
     },
     resignReaction(name) {
       resigned.add(name);
@@ -366,6 +371,9 @@ export function createReactionStore(
       released = true;
       for (const release of releases.values()) release();
       releases.clear();
+      // Requests still waiting for another tab's lock would keep this engine reachable until it lets go.
+      for (const withdraw of withdrawals.values()) withdraw();
+      withdrawals.clear();
     },
   };
 }

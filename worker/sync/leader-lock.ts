@@ -17,11 +17,17 @@ function webLocks(): LockManager | undefined {
 /** Names held in this process, each with the holders waiting for it, first come first served. */
 const processLocks = new Map<string, Holder[]>();
 
-function requestProcessLock(name: string, hold: Holder): void {
+/** Takes back a lock request still waiting; once granted (or given up) it does nothing. */
+export type Withdraw = () => void;
+
+function requestProcessLock(name: string, hold: Holder): Withdraw {
   const waiting = processLocks.get(name);
   if (waiting) {
     waiting.push(hold);
-    return;
+    return () => {
+      const index = waiting.indexOf(hold);
+      if (index >= 0) waiting.splice(index, 1);
+    };
   }
   processLocks.set(name, []);
   const run = (holder: Holder): void => {
@@ -35,12 +41,22 @@ function requestProcessLock(name: string, hold: Holder): void {
       });
   };
   run(hold);
+  return () => undefined;
 }
 
-export function requestLeaderLock(name: string, hold: Holder): void {
+/**
+ * Asks for the lock; `hold` runs once it is granted. A closing engine
+ * withdraws a request still waiting: the lock manager would otherwise keep
+ * `hold`, and with it the whole closed engine, until the holder before it
+ * lets go (which may be never, for a tab that stays open).
+ */
+export function requestLeaderLock(name: string, hold: Holder): Withdraw {
   const locks = webLocks();
-  if (locks) void locks.request(name, hold);
-  else requestProcessLock(name, hold);
+  if (!locks) return requestProcessLock(name, hold);
+  const withdrawn = new AbortController();
+  // A withdrawn request rejects with an AbortError: that is its end, not a failure.
+  locks.request(name, { signal: withdrawn.signal }, hold).catch(() => undefined);
+  return () => withdrawn.abort();
 }
 
 /**

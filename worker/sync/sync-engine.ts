@@ -5,7 +5,7 @@ import type { ChronicleDB, SyncRecord } from '../db.ts';
 import type { RebaseConflict, RebaseDecision } from '../rebase.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from '../types.ts';
 import { backoffDelay } from './backoff.ts';
-import { grantSignal, leadershipComing, requestLeaderLock } from './leader-lock.ts';
+import { grantSignal, leadershipComing, requestLeaderLock, type Withdraw } from './leader-lock.ts';
 import { createLiveFollower, type WebSocketFactory } from './live-follow.ts';
 import { lastErrorOf, noting, roundError } from './round-errors.ts';
 import { createSyncRound } from './sync-round.ts';
@@ -165,6 +165,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
   let retryAfterMs = 0;
   const roundWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   let releaseLock: (() => void) | undefined;
+  /** Takes back the lock request while another tab (or store of this name) holds the lock (see requestLeaderLock). */
+  let withdrawLock: Withdraw = () => undefined;
   let loopDone: Promise<void> | undefined;
   /** The latest round: settled once it has ended and its outcome is in the status. */
   let roundEnded: Promise<void> | undefined;
@@ -322,12 +324,13 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
       live.close();
       wake();
       releaseLock?.();
+      withdrawLock();
       await loopDone?.catch(() => undefined);
     },
   };
 
   // Only one tab per store syncs: the one holding the lock. The others wait for it.
-  requestLeaderLock(lockName, () => {
+  withdrawLock = requestLeaderLock(lockName, () => {
     granted.grant();
     if (stopped) return undefined;
     loopDone = loop();
