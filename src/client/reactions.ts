@@ -13,7 +13,8 @@ export interface Reactions {
   registers(name: string): boolean;
 }
 
-function checkDefinitions(definitions: readonly AnyReactionDefinition[]): void {
+/** openStore's `reactions`, checked before anything opens: each made with defineReaction, names unique. */
+export function checkReactionDefinitions(definitions: readonly AnyReactionDefinition[]): void {
   const names = new Set<string>();
   for (const definition of definitions) {
     if (definition?.kind !== 'reaction') throw new ConfigError('openStore reactions must be made with defineReaction');
@@ -29,7 +30,7 @@ function checkDefinitions(definitions: readonly AnyReactionDefinition[]): void {
  * it, until it closes or dies and the next tab waiting takes over.
  */
 export async function createReactions(ctx: StoreContext, definitions: readonly AnyReactionDefinition[]): Promise<Reactions> {
-  checkDefinitions(definitions);
+  checkReactionDefinitions(definitions);
   const { connection, registry, hub } = ctx;
   const engine = connection.engine;
   for (const definition of definitions) {

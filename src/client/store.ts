@@ -16,7 +16,7 @@ import { createInspector } from './inspect.ts';
 import { createLiveQueries } from './live.ts';
 import { createMetrics, timeAppends, timeReplay, type Metrics } from './metrics.ts';
 import { createProjections } from './projections.ts';
-import { createReactions, type Reactions } from './reactions.ts';
+import { checkReactionDefinitions, createReactions, type Reactions } from './reactions.ts';
 import { createReader } from './reads.ts';
 import type { Store } from './store-api.ts';
 import { checkSyncOptions, createDecider, createSyncHandle, splitEncryption } from './sync.ts';
@@ -34,6 +34,7 @@ function checkOptions(options: StoreOptions): void {
     throw new ConfigError('maxEventBytes must be a positive integer');
   }
   checkDefinitionLists(options as unknown as Record<string, unknown>);
+  checkReactionDefinitions(options.reactions ?? []);
   if (options.sync !== undefined) checkSyncOptions(options.sync);
   if (options.retention !== undefined) checkRetention(options.retention);
 }
@@ -50,6 +51,49 @@ export async function openStore<
     maxEventBytes: options.maxEventBytes,
   });
   const guard = guardConnection(await connect(options.name, options.worker ?? 'auto'), options.name);
+  const opened: OpenedParts = {};
+  try {
+    return (await assemble(options, registry, guard, opened)) as unknown as Store<TEvents, TAggregates>;
+  } catch (error) {
+    // The caller gets no store to close: what was opened for it closes here (its engine, its worker,
+    // reactions that may already lead), or every failed attempt would leave one running.
+    await abandon(guard, opened);
+    throw error;
+  }
+}
+
+/** What assemble has made so far, for abandon. */
+interface OpenedParts {
+  hub?: StoreContext['hub'];
+  reactions?: Reactions;
+  store?: Store;
+}
+
+/** Closes what a failed openStore opened, whatever step it failed at. */
+async function abandon(guard: GuardedConnection, { hub, reactions, store }: OpenedParts): Promise<void> {
+  if (store) {
+    await store.close().catch(() => undefined);
+    return;
+  }
+  await reactions?.stop().catch(() => undefined);
+  guard.closing();
+  hub?.close();
+  try {
+    await guard.connection.close();
+  } catch {
+    // Closing is all that is left to do; the caller hears the error that stopped the open.
+  } finally {
+    guard.shut();
+  }
+}
+
+/** The store on a connected engine: its parts subscribed and started, sync last. Records each part in `opened`. */
+async function assemble(
+  options: StoreOptions,
+  registry: StoreContext['registry'],
+  guard: GuardedConnection,
+  opened: OpenedParts,
+): Promise<Store> {
   const { connection } = guard;
   // A store that stops without close() (the engine's worker ended, or the database was deleted under it)
   // answers nothing more: every call in flight and after rejects with that StoreClosedError instead of hanging.
@@ -63,7 +107,7 @@ export async function openStore<
   void connection.stopped?.then(() => stop(new StoreClosedError(options.name, 'engine-stopped')));
   const { clientId } = await connection.engine.stats();
   // Subscribed before anything else: no commit from here on goes unheard.
-  const hub = await createChangeHub(connection);
+  const hub = (opened.hub = await createChangeHub(connection));
   hub.watch((change) => {
     if (change.kind === 'stopped') stop(new StoreClosedError(options.name, change.reason));
   });
@@ -78,10 +122,10 @@ export async function openStore<
     openedAt: hub.end(),
     metrics: metrics.recorder,
   };
-  const reactions = await createReactions(ctx, options.reactions ?? []);
+  const reactions = (opened.reactions = await createReactions(ctx, options.reactions ?? []));
   // A store that stopped on its own calls no reaction handler again (one waiting to retry would, after its backoff).
   void stopped.then(() => reactions.stop().catch(() => undefined));
-  const store = createStore(options, ctx, guard, reactions, metrics, stopped);
+  const store = (opened.store = createStore(options, ctx, guard, reactions, metrics, stopped));
   if (options.sync) {
     const { getToken, webSocket, fetch, encryption, ...config } = options.sync;
     const decide = createDecider(connection, registry, options.aggregates ?? []);
@@ -96,7 +140,7 @@ export async function openStore<
     }
     await connection.engine.startSync({ ...config, ...settings }, callbacks, connection.inWorker ? {} : { webSocket, fetch });
   }
-  return store as unknown as Store<TEvents, TAggregates>;
+  return store;
 }
 
 /** Wires the parts of a store (each in its own module) into the public object, and closes them in order. */

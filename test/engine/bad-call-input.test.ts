@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { ChronicleError } from '../../src/core/index.ts';
 import { openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
-import { model, Order, Revenue } from '../fixtures/model.ts';
+import { defineReaction } from '../../src/core/reaction.ts';
+import { ItemAdded, model, Order, Revenue } from '../fixtures/model.ts';
 import { collect, modes, openOrderStore } from './modes.ts';
 
 /** A value of any shape, as a JavaScript caller may pass. */
@@ -79,5 +80,13 @@ describe.each(modes)('calls given arguments their types rule out ($mode)', ({ wo
       const error = await failure(() => openTestStore({ ...model, name: uniqueStoreName('bad-options'), worker, [option]: loose(value) }));
       expect(error).toMatchObject({ code: 'CONFIG', details: { option } });
     }
+  });
+
+  it('refuses openStore with two reactions of one name before it opens anything (no database is made)', async () => {
+    const name = uniqueStoreName('duplicate-reactions');
+    const notify = defineReaction({ name: 'notify', events: [ItemAdded], handlers: { ItemAdded: async () => undefined } });
+    const error = await failure(() => openTestStore({ ...model, name, worker, reactions: [notify, { ...notify }] }));
+    expect(error).toMatchObject({ code: 'CONFIG', details: { reaction: 'notify' } });
+    expect((await indexedDB.databases()).filter((database) => database.name?.includes(name))).toEqual([]);
   });
 });
