@@ -44,11 +44,26 @@ export function createLiveFollower(options: {
     }, options.retryDelay(failures));
   };
 
-  const open = async (): Promise<void> => {
+  /** The open in progress: a second caller (a reconnect, the end of a round) waits for it rather than making a second socket. */
+  let opening: Promise<void> | undefined;
+  const open = (): Promise<void> => {
+    opening ??= connect().finally(() => (opening = undefined));
+    return opening;
+  };
+
+  const connect = async (): Promise<void> => {
     if (!options.wanted() || socket || !options.factory) return;
+    let url: string;
+    try {
+      url = await options.transport.liveUrl();
+    } catch {
+      return schedule();
+    }
+    // The store closed, paused or stopped while the token came (a refresh, a round trip to the page): no socket now.
+    if (!options.wanted() || socket) return;
     let ws: WebSocketLike;
     try {
-      ws = options.factory(await options.transport.liveUrl());
+      ws = options.factory(url);
     } catch {
       return schedule();
     }
