@@ -10,7 +10,11 @@ export interface Bookkeeping {
   deleteSnapshot(aggregateId: string): Promise<void>;
   /** A projection's record, and the log's pendingRewrites (MetaRecord) read with it. */
   getProjection(name: string): Promise<{ record: ProjectionRecord | undefined; pendingRewrites: number }>;
-  /** Writes a projection's state and cursors if the stored ones are still `expected` (compare-and-set). */
+  /**
+   * Writes a projection's state and cursors if the stored ones are still
+   * `expected` (compare-and-set), and never over a newer version's record: a
+   * tab of an older build must not make a newer one fold the log again.
+   */
   commitProjection(expected: ProjectionStamp, record: ProjectionRecord): Promise<boolean>;
   deleteProjection(name: string): Promise<void>;
   getJob(name: string): Promise<JobRecord | undefined>;
@@ -34,7 +38,9 @@ export function createBookkeeping(run: Run, projectionCommitted: (name: string) 
         const tx = db.transaction('projections', 'readwrite');
         const found = await tx.store.get(record.name);
         const current = found && found.version === record.version ? found : undefined;
+        const newer = found !== undefined && found.version > record.version;
         const matches =
+          !newer &&
           sameCursor(current?.cursor ?? null, expected.cursor) && sameCursor(current?.pending?.cursor ?? null, expected.pendingCursor);
         if (!matches) {
           await tx.done;

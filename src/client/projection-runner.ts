@@ -39,6 +39,28 @@ async function refuseOverCompacted(connection: EngineConnection, name: string): 
   if (historyStartsAt > 1) throw new HistoryCompactedError('state', historyStartsAt, { projection: name, requestedFrom: 1 });
 }
 
+/** A projection's record before any event: its initial state, no cursor. */
+function freshRecord(projection: { name: string; version: number; initialState(): unknown }): ProjectionRecord {
+  return {
+    name: projection.name,
+    version: projection.version,
+    state: projection.initialState(),
+    cursor: null,
+    applied: 0,
+    pending: null,
+    updatedAt: Date.now(),
+  };
+}
+
+/** What a record shows: its confirmed state, with its pending layer on top (see `revisions`). */
+function snapshotOf(record: ProjectionRecord): ProjectionSnapshot<unknown> {
+  const snapshot = record.pending
+    ? { state: record.pending.state, cursor: record.pending.cursor ?? record.cursor, applied: record.applied + record.pending.applied }
+    : { state: record.state, cursor: record.cursor, applied: record.applied };
+  revisions.set(snapshot, `${JSON.stringify(snapshot.cursor)}|${snapshot.applied}|${record.pending?.rewrites ?? 0}`);
+  return snapshot;
+}
+
 /**
  * Before a rebuild: refuses one that compacted history makes impossible
  * while the projection still works (its record untouched), then replaces
@@ -55,6 +77,8 @@ async function resetRecord(
   await refuseOverCompacted(connection, projection.name);
   for (let attempt = 0; attempt < 100; attempt++) {
     const { record: stored } = await engine.getProjection(projection.name);
+    // A newer build's record stays: this build's rebuild folds in memory (see `local` in the runner).
+    if (stored && stored.version > projection.version) return;
     const current = stored && stored.version === projection.version ? stored : undefined;
     const stamp = { cursor: current?.cursor ?? null, pendingCursor: current?.pending?.cursor ?? null };
     if (await engine.commitProjection(stamp, fresh())) return;
@@ -107,16 +131,15 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
   let stoppedAt: ProjectionRecord['cursor'] | undefined;
   /** Events handed to handlers so far (store.metrics() counts them per catch-up). */
   let eventsFolded = 0;
+  /**
+   * While a newer build's record is stored under this projection's name (its
+   * tab is open beside this one), this build's record, kept here instead: it
+   * must not replace the newer one, or each tab would fold the whole log again
+   * on every catch-up. Folded from the start once, then kept up to date.
+   */
+  let local: ProjectionRecord | undefined;
 
-  const fresh = (): ProjectionRecord => ({
-    name: projection.name,
-    version: projection.version,
-    state: projection.initialState(),
-    cursor: null,
-    applied: 0,
-    pending: null,
-    updatedAt: Date.now(),
-  });
+  const fresh = (): ProjectionRecord => freshRecord(projection);
 
   const fold = (state: unknown, events: readonly PlacedEvent[], isReplay: (p: PlacedEvent) => boolean): unknown => {
     eventsFolded += events.length;
@@ -126,14 +149,6 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       if (handler) state = handler(state, event, { isReplay: isReplay(placed) });
     }
     return state;
-  };
-
-  const snapshotOf = (record: ProjectionRecord): ProjectionSnapshot<unknown> => {
-    const snapshot = record.pending
-      ? { state: record.pending.state, cursor: record.pending.cursor ?? record.cursor, applied: record.applied + record.pending.applied }
-      : { state: record.state, cursor: record.cursor, applied: record.applied };
-    revisions.set(snapshot, `${JSON.stringify(snapshot.cursor)}|${snapshot.applied}|${record.pending?.rewrites ?? 0}`);
-    return snapshot;
   };
 
   const advance = async (options: AdvanceOptions = {}): Promise<ProjectionSnapshot<unknown>> => {
@@ -148,19 +163,22 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
     if (options.rebuild) historyEnd = await engine.logEnd();
     for (let attempt = 0; attempt < 100; attempt++) {
       const { record: stored, pendingRewrites } = await engine.getProjection(projection.name);
-      let record = stored && stored.version === projection.version ? stored : fresh();
+      const superseded = stored !== undefined && stored.version > projection.version;
+      if (!superseded) local = undefined;
+      let record = superseded ? (local ?? fresh()) : stored && stored.version === projection.version ? stored : fresh();
       let stamp = {
         cursor: record === stored ? record.cursor : null,
         pendingCursor: record === stored ? (record.pending?.cursor ?? null) : null,
       };
       let scanned = 0;
       const commit = async (next: ProjectionRecord): Promise<boolean> => {
-        if (!(await engine.commitProjection(stamp, next))) return false;
+        if (superseded) local = next;
+        else if (!(await engine.commitProjection(stamp, next))) return false;
         record = next;
         stamp = { cursor: next.cursor, pendingCursor: next.pending?.cursor ?? null };
         return true;
       };
-      if (record !== stored) {
+      if (record !== stored && record !== local) {
         // Folding from the start: refused over compacted history (the scan would throw the same, but
         // storing the empty record would then hold compaction back for nothing). Else the empty record
         // is stored first: a stored cursor holds compaction back, so no history is dropped under the scan.
@@ -177,7 +195,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         return snapshotOf(record);
       };
       // Stopped before an event this build cannot read, and no tab has moved the record since: nothing to fold.
-      if (stoppedAt !== undefined && record === stored && sameCursor(record.cursor, stoppedAt)) return finish();
+      if (stoppedAt !== undefined && (record === stored || record === local) && sameCursor(record.cursor, stoppedAt)) return finish();
       const progress = (n: number) => {
         scanned += n;
         options.onProgress?.({ processed: record.applied + (record.pending?.applied ?? 0), scanned, total: Math.max(total, scanned) });
@@ -277,6 +295,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
     catchUp,
     async rebuild(options = {}) {
       while (running) await running.catch(() => undefined);
+      local = undefined;
       await resetForRebuild();
       running = advance({ ...options, rebuild: true }).finally(() => {
         running = undefined;
