@@ -6,7 +6,11 @@ type Run = <T>(operation: string, fn: (db: ChronicleDB) => Promise<T>) => Promis
 /** The records readers keep beside the log: snapshots, projection states and replay-job checkpoints. */
 export interface Bookkeeping {
   getSnapshot(aggregateId: string): Promise<SnapshotRecord | undefined>;
-  putSnapshot(snapshot: SnapshotRecord): Promise<void>;
+  /**
+   * Stores an aggregate's snapshot, unless a newer reducer version's is stored
+   * (a tab of a newer build is open beside this one): false then, and it stays.
+   */
+  putSnapshot(snapshot: SnapshotRecord): Promise<boolean>;
   deleteSnapshot(aggregateId: string): Promise<void>;
   /** A projection's record, and the log's pendingRewrites (MetaRecord) read with it. */
   getProjection(name: string): Promise<{ record: ProjectionRecord | undefined; pendingRewrites: number }>;
@@ -25,7 +29,16 @@ export interface Bookkeeping {
 export function createBookkeeping(run: Run, projectionCommitted: (name: string) => void): Bookkeeping {
   return {
     getSnapshot: (aggregateId) => run('getSnapshot', (db) => db.get('snapshots', aggregateId)),
-    putSnapshot: (snapshot) => run('putSnapshot', async (db) => void (await db.put('snapshots', snapshot, snapshot.aggregateId))),
+    putSnapshot: (snapshot) =>
+      run('putSnapshot', async (db) => {
+        const tx = db.transaction('snapshots', 'readwrite');
+        const stored = await tx.store.get(snapshot.aggregateId);
+        // Replacing it would make the newer build fold the stream again on its next load, and so on, in turn.
+        const newer = stored?.aggregateType === snapshot.aggregateType && stored.reducerVersion > snapshot.reducerVersion;
+        if (!newer) await tx.store.put(snapshot, snapshot.aggregateId);
+        await tx.done;
+        return !newer;
+      }),
     deleteSnapshot: (aggregateId) => run('deleteSnapshot', (db) => db.delete('snapshots', aggregateId)),
     getProjection: (projection) =>
       run('getProjection', async (db) => {

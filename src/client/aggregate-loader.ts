@@ -184,7 +184,7 @@ async function loadOnce(
   // load it and never fold that event. (store.snapshot() then stores none either; loads stay exact, only slower.)
   if ((due || options.forceSnapshot) && !skippedNewer && version > 0 && (eventsApplied > 0 || !usable || fromBase)) {
     try {
-      await connection.engine.putSnapshot({
+      const stored = await connection.engine.putSnapshot({
         aggregateId,
         aggregateType: aggregate.type,
         reducerVersion: aggregate.version,
@@ -192,7 +192,7 @@ async function loadOnce(
         ...(findJsonProblem(state) === undefined ? { stateJson: JSON.stringify(state) } : { state }),
         takenAt: Date.now(),
       });
-      options.onSnapshot?.(version);
+      if (stored) options.onSnapshot?.(version);
     } catch (error) {
       // A state that cannot be cloned into IndexedDB only costs speed: loads still work.
       if (options.forceSnapshot) throw error;

@@ -304,4 +304,33 @@ describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
       await current.dispose();
     }
   });
+
+  it("a tab of an older build leaves a newer reducer version's snapshot in place", async () => {
+    /** Order's item count, as two releases define it: version 2 changed a reducer. */
+    const counted = (version: number) =>
+      defineAggregate({
+        type: 'Order',
+        version,
+        events: [OrderPlaced, ItemAdded],
+        initialState: () => ({ items: 0 }),
+        reducers: { OrderPlaced: (state) => state, ItemAdded: (state, event) => ({ items: state.items + event.data.qty }) },
+      });
+    const current = await openTestStore({ ...model, worker });
+    const old = await openTestStore({ ...model, worker, name: current.name });
+    try {
+      await current.append('o1', [
+        { type: 'OrderPlaced', data: { customerId: 'c' } },
+        { type: 'ItemAdded', data: { sku: 'a', qty: 2, price: 1 } },
+      ]);
+      expect(await current.snapshot(counted(2), 'o1')).toBe(2);
+      // The old build folds the stream itself, and says it has no snapshot of its own: it stored none.
+      expect(await old.snapshot(counted(1), 'o1')).toBe(0);
+      expect(await old.load(counted(1), 'o1')).toMatchObject({ state: { items: 2 }, snapshotVersion: 0 });
+      // Before, the old build's snapshot replaced the newer one, and the new build folded from the first event.
+      expect(await current.load(counted(2), 'o1')).toMatchObject({ state: { items: 2 }, snapshotVersion: 2 });
+    } finally {
+      await old.close();
+      await current.dispose();
+    }
+  });
 });
