@@ -7,6 +7,7 @@ import { parseTokenMap, type TokenMap } from './auth.ts';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { createSyncServer } from './server.ts';
+import { handleSignalsDuringStartup } from './startup-signals.ts';
 import type { MigrationProgress } from './store/migrate-pages.ts';
 import { createPgliteStore } from './store/pglite.ts';
 import { SCHEMA_VERSION } from './store/schema.ts';
@@ -92,6 +93,8 @@ Logs and metrics:
 Endpoints: POST /v1/logs/:log/push, GET /v1/logs/:log/pull, POST /v1/logs/:log/fence, WebSocket /v1/logs/:log/live,
 GET /health, GET /ready, GET /metrics.
 SIGTERM / SIGINT: finish requests already received (later ones get 503), close sockets and the store, exit.
+Before the server listens: stop starting (a new data directory's initdb child stopped, the store closed, the
+data directory's lock released) and exit 143 (SIGINT: 130).
 `;
 
 function fail(message: string): never {
@@ -328,11 +331,12 @@ async function main(): Promise<void> {
   );
   const pgliteOptions = { onMigrationProgress, ...(sharedBuffersMb ? { sharedBuffersMb } : {}) };
 
-  let store: LogStore;
+  const startup = handleSignalsDuringStartup(logger); // from here on a signal undoes the start, then exits
+  let opening: Promise<LogStore>;
   let described: string;
   const onPgError = (error: Error): void => logger.warn('postgres connection error (it recovers by itself)', { error: error.message });
   if (sharding) {
-    store = await createShardedPostgresStore({
+    opening = createShardedPostgresStore({
       ...sharding.map,
       ...pgTimeouts,
       ...(poolSize ? { poolSize } : {}),
@@ -343,9 +347,8 @@ async function main(): Promise<void> {
     described = `PostgreSQL shards ${Object.entries(sharding.map.shards)
       .map(([name, url]) => `${name} (${placeOf(url)})`)
       .join(', ')}`;
-    if (sharding.file) reloadOnHangup(store as ShardedLogStore, sharding.file, logger);
   } else if (databaseUrl) {
-    store = await createPostgresStore({
+    opening = createPostgresStore({
       connectionString: databaseUrl,
       ...pgTimeouts,
       ...(poolSize ? { poolSize } : {}),
@@ -355,13 +358,15 @@ async function main(): Promise<void> {
     });
     described = `PostgreSQL ${placeOf(databaseUrl)}`;
   } else if (args.memory) {
-    store = await createPgliteStore(pgliteOptions);
+    opening = createPgliteStore({ ...pgliteOptions, signal: startup.signal });
     described = 'PGlite in memory (nothing is kept after exit)';
   } else {
     const dataDir = resolve(args.data ?? './chronicle-data');
-    store = await createPgliteStore({ dataDir, ...pgliteOptions });
+    opening = createPgliteStore({ dataDir, ...pgliteOptions, signal: startup.signal });
     described = `PGlite ${dataDir}`;
   }
+  const store = await startup.opening(opening);
+  if (sharding?.file) reloadOnHangup(store as ShardedLogStore, sharding.file, logger);
 
   const server = createSyncServer({
     store,
@@ -388,6 +393,7 @@ async function main(): Promise<void> {
     await store.close().catch(() => undefined);
     fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
+  if (!startup.listening()) return; // a signal came first: the process is exiting
   // Signals are handled from here on: whoever reads the line below may signal at once, and a signal that
   // arrives before its listener takes its default action (SIGHUP would end the process without a drain).
   let stopping = false;

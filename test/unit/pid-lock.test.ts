@@ -1,10 +1,32 @@
-import { fork, spawnSync } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { takePidLock } from '../../src/server/pid-lock.ts';
 import { tempDirs } from '../fixtures/temp-dirs.ts';
+
+/** Linux, where a lock records its owner's boot and start time beside its pid (elsewhere the pid alone is checked). */
+const PROC = existsSync('/proc/sys/kernel/random/boot_id') && existsSync('/proc/self/stat');
+
+/** Forks a process that takes the lock at `path` and holds it until killed; resolves once it holds it. */
+async function holdInAnotherProcess(path: string): Promise<ChildProcess> {
+  const child = fork(join(import.meta.dirname, 'fixtures', 'hold-lock.ts'), [path], { execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+  const said = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before it held the lock`)));
+  });
+  expect(said).toBe('held');
+  return child;
+}
+
+/** SIGKILL, as the OOM killer or kill -9 ends a server: its lock file stays. */
+async function killHard(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
 
 /** The pid lock file (src/server/pid-lock.ts) that keeps a PGlite data directory and a shard map to one process at a time. */
 describe('pid lock', () => {
@@ -71,4 +93,46 @@ describe('pid lock', () => {
     expect(held.length + lines.filter((line) => line.startsWith('busy ')).length).toBe(6);
     expect(await readdir(dir)).toEqual(['log']); // no lock, takeover marker or temporary file is left
   }, 30_000);
+
+  // pid reuse: after a kill -9 (or a reboot) the dead owner's pid soon belongs to another process, and a lock
+  // judged by its pid alone then kept every restart out until someone deleted it by hand.
+  it.runIf(PROC)('takes over a lock whose owner was killed and whose pid now belongs to another live process', async () => {
+    const path = join(await fresh(), 'lock');
+    const holder = await holdInAnotherProcess(path);
+    const holderPid = holder.pid!;
+    try {
+      // While its owner lives, the lock is held: its recorded identity matches the live process.
+      expect(await takePidLock(path)).toEqual({ heldBy: holderPid });
+    } finally {
+      await killHard(holder);
+    }
+    // The pid is reused by an unrelated live process (this test's parent stands in for it: pids are not
+    // handed out on request). Only the pid changes: the rest of the lock is the dead owner's.
+    const reusedBy = process.ppid;
+    const lock = await readFile(path, 'utf8');
+    expect(lock.startsWith(`${holderPid}:`)).toBe(true);
+    await writeFile(path, `${reusedBy}${lock.slice(String(holderPid).length)}`);
+
+    const taken = await takePidLock(path);
+    expect(taken).toEqual({ release: expect.any(Function) });
+    if ('release' in taken) await taken.release();
+  });
+
+  it.runIf(PROC)('takes over a lock written before a reboot (another boot id) whose pid is alive now', async () => {
+    const path = join(await fresh(), 'lock');
+    await writeFile(path, `${process.ppid}:token:boot=00000000-0000-4000-8000-000000000000:start=1`);
+    const taken = await takePidLock(path);
+    expect(taken).toEqual({ release: expect.any(Function) });
+    if ('release' in taken) await taken.release();
+  });
+
+  // An older version wrote `pid:token` (and earlier `pid`): nothing tells its owner from a later process with
+  // that pid, so a live pid keeps it held, as that version judged it; refusing a start beats two writers.
+  it('a lock without its owner’s identity (written by an older version) is held while its pid is alive', async () => {
+    const path = join(await fresh(), 'lock');
+    await writeFile(path, `${process.ppid}:token`);
+    expect(await takePidLock(path)).toEqual({ heldBy: process.ppid });
+    await writeFile(path, String(process.ppid));
+    expect(await takePidLock(path)).toEqual({ heldBy: process.ppid });
+  });
 });

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import { loadPeer, type PeerImporter } from '../optional-peer.ts';
 import type { MigrationProgressListener } from './migrate-pages.ts';
@@ -40,32 +40,94 @@ export interface PgliteStoreOptions {
    * Emscripten's types, which a consumer of ours should not have to install.
    */
   importPglite?: PeerImporter<unknown>;
+  /**
+   * Aborting it stops the opening of a data directory (the CLI does on SIGTERM
+   * before it listens): the child process that creates a new directory is
+   * killed and leaves nothing half-made, the lock is released, and the promise
+   * rejects with the signal's reason. Work in this process (opening PGlite, a
+   * migration) is not interrupted: the abort is seen once it is done.
+   */
+  signal?: AbortSignal;
 }
 
 /** Default shared_buffers (MiB): measured against idle memory and push speed, see the README's sync server section. */
 export const DEFAULT_PGLITE_SHARED_BUFFERS_MB = 16;
 
+/** The longest a new data directory's initdb child may take; then it is killed and the directory made in-process. */
+const INITDB_TIMEOUT_MS = 120_000;
+/** How long a killed initdb child is waited for (SIGKILL: at once, unless the kernel is stuck on its disk). */
+const CHILD_EXIT_MS = 5_000;
 /**
- * Creates a new data directory (initdb) in a short-lived child process, when
- * it can. PGlite's initdb runs a second WebAssembly instance whose memory (and
+ * A new pgdata is made under this name and renamed into place once complete:
+ * initdb writes PG_VERSION before it is done, so a directory it was stopped
+ * in (a signal, a kill, a power cut) could pass for a database otherwise.
+ */
+const STAGING_PREFIX = 'pgdata.new-';
+
+/**
+ * Creates `<dataDir>/pgdata` (initdb) in a short-lived child process, when it
+ * can. PGlite's initdb runs a second WebAssembly instance whose memory (and
  * the file-system bundle it unpacks) the process keeps: a server that created
  * its data directory idled at ~850 MB RSS, one that opened an existing
  * directory at ~350 MB. Returns false when it could not (no resolvable
- * package URL, or the child failed): the caller then creates it in-process.
+ * package URL, the child failed, or a pgdata that is there but incomplete is
+ * in the way): the caller then creates it in-process.
+ *
+ * The child has an IPC channel to this process and exits when it closes, so
+ * it does not outlive this process (SIGKILL included) and go on writing a
+ * directory that a restart takes over; `signal` kills it.
  */
-async function initDataDirInChild(pgdata: string): Promise<boolean> {
+async function initDataDirInChild(dataDir: string, signal: AbortSignal | undefined): Promise<boolean> {
   let url: string;
   try {
     url = import.meta.resolve('@electric-sql/pglite');
   } catch {
     return false;
   }
-  const script = `const { PGlite } = await import(${JSON.stringify(url)}); const db = await PGlite.create(${JSON.stringify(pgdata)}); await db.close();`;
+  const staging = join(dataDir, `${STAGING_PREFIX}${process.pid}`);
+  const script = [
+    `process.on('disconnect', () => process.exit(1));`,
+    `const { PGlite } = await import(${JSON.stringify(url)});`,
+    `const db = await PGlite.create(${JSON.stringify(staging)});`,
+    `await db.close();`,
+    `process.exit(0);`,
+  ].join(' ');
   try {
-    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 120_000 });
-    return existsSync(join(pgdata, 'PG_VERSION'));
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+      const settle = (exitCode: number | null): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', kill);
+        resolve(exitCode);
+      };
+      const kill = (): void => {
+        child.kill('SIGKILL');
+        clearTimeout(timer);
+        timer = setTimeout(() => settle(null), CHILD_EXIT_MS);
+      };
+      let timer = setTimeout(kill, INITDB_TIMEOUT_MS);
+      if (signal?.aborted) kill();
+      else signal?.addEventListener('abort', kill, { once: true });
+      child.once('exit', settle);
+      // Not started at all: no 'exit' follows. Other errors (a failed kill) leave it to 'exit' or the timer.
+      child.once('error', () => {
+        if (child.pid === undefined) settle(null);
+      });
+    });
+    if (code !== 0 || !existsSync(join(staging, 'PG_VERSION'))) return false;
+    await rename(staging, join(dataDir, 'pgdata')); // fails if a pgdata is there (not empty)
+    return true;
   } catch {
     return false;
+  } finally {
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined); // gone if renamed; if not, the next start removes it
+  }
+}
+
+/** Removes what a start that was stopped while it made pgdata left (the directory is locked by this process). */
+async function removeUnfinishedDataDirs(dataDir: string): Promise<void> {
+  for (const name of await readdir(dataDir)) {
+    if (name.startsWith(STAGING_PREFIX)) await rm(join(dataDir, name), { recursive: true, force: true });
   }
 }
 
@@ -107,12 +169,16 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
   const settings = { postgresqlconf: [`shared_buffers=${sharedBuffersMb}MB`] };
   let unlock: (() => Promise<void>) | undefined;
   let db: PGlite;
+  const signal = options.signal;
+  signal?.throwIfAborted();
   if (options.dataDir) {
     await makeDirectory(options.dataDir);
     unlock = await lockDataDir(options.dataDir);
     try {
+      await removeUnfinishedDataDirs(options.dataDir);
       const pgdata = join(options.dataDir, 'pgdata');
-      if (!existsSync(join(pgdata, 'PG_VERSION')) && !options.importPglite) await initDataDirInChild(pgdata);
+      if (!existsSync(join(pgdata, 'PG_VERSION')) && !options.importPglite) await initDataDirInChild(options.dataDir, signal);
+      signal?.throwIfAborted();
       db = await PGlite.create(pgdata, settings);
     } catch (error) {
       await unlock();
@@ -131,6 +197,7 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
   };
   try {
     await migrate(driver, { advisoryLock: false, onProgress: options.onMigrationProgress });
+    signal?.throwIfAborted();
   } catch (error) {
     await db.close().catch(() => undefined);
     await unlock?.();
