@@ -9,7 +9,7 @@ import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './htt
 import { createLiveUpgrades } from './http/live-upgrade.ts';
 import { createPushDecoder, DEFAULT_PUSH_DECODING, type PushDecodingOptions } from './http/push-decoder.ts';
 import { createReplier, type CorsOptions } from './http/reply.ts';
-import { beginRequest } from './http/request-context.ts';
+import { beginRequest, CLIENT_GONE_STATUS } from './http/request-context.ts';
 import { createRequestFinisher } from './http/request-log.ts';
 import { createRouter } from './http/router.ts';
 import { createRateLimiter, resolveLimits, type ServerLimits } from './limits.ts';
@@ -70,13 +70,17 @@ export interface SyncServer {
    * instead of Node's bare status line. listen() installs it.
    */
   clientErrorHandler(error: Error, socket: Duplex): void;
-  /** Creates an HTTP server with the handler and the live channel, and listens. Port 0 picks a free port. */
+  /**
+   * Creates an HTTP server with the handler and the live channel, and listens. Port 0 picks a free port.
+   * Rejects (a plain Error) when called a second time, or after close(): a closed server stays closed.
+   */
   listen(port: number, host?: string): Promise<ListenAddress>;
   /**
    * Graceful shutdown: requests already received are finished (also those whose
    * bytes were still in the socket when close() was called), later ones get 503
    * UNAVAILABLE (reason "shutting-down"), /health says "shutting-down"; then live
-   * sockets close (1001), then the store.
+   * sockets close (1001), then the store. Every wait is bounded (timeouts.shutdownMs for the requests
+   * in flight); the connections of listen()'s server still open at the end are destroyed.
    */
   close(): Promise<void>;
   readonly limits: ServerLimits;
@@ -215,6 +219,10 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     inFlight++;
     response.once('close', () => {
       settle();
+      // The connection closed before the reply was written, the request's body still arriving: the client
+      // went away (or the shutdown timeout cut the upload). Nothing can be answered and nothing was stored;
+      // a client's doing, not the server's failure: see CLIENT_GONE_STATUS.
+      if (info.status === undefined && !response.writableFinished && !request.complete) info.status = CLIENT_GONE_STATUS;
       if (info.action !== 'next') finish(request, info);
     });
     // A reply sent before the body was read (refused early, too large): read and drop the rest, bounded,
@@ -258,6 +266,9 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
 
   const listen: SyncServer['listen'] = (port, host = '127.0.0.1') => {
     if (ownServer) return Promise.reject(new Error('listen() was already called'));
+    // A listener opened now would never be closed (close() returns its first call's promise) and would
+    // answer every request 503 shutting-down, its store closed: refused, as a second listen() is.
+    if (closing) return Promise.reject(new Error('listen() after close(): this server is closed; create a new one'));
     const server = createOwnServer(limits.maxHeaderBytes, timeouts, handler, clientErrorHandler);
     ownServer = server;
     attachWebSocket(server);

@@ -12,6 +12,9 @@ import { beginRequest, noteError, type RequestInfo } from './request-context.ts'
 import { matchLogRoute, parseTarget } from './routes.ts';
 import { asksForWebSocket, handshakeProblem } from './websocket-handshake.ts';
 
+/** How long a socket answered here may linger after its reply, reading and dropping what still arrives (endAndLinger). */
+const LINGER_MS = 1000;
+
 /**
  * The live channel's WebSocket upgrades on /v1/logs/:log/live: the same
  * admission as any request (authenticate first), then the hub follows the log
@@ -48,10 +51,24 @@ export function createLiveUpgrades(options: {
     return wss;
   };
 
+  /**
+   * Sockets this file answers on itself (refused upgrades, requests served without the upgrade), until they
+   * close. Node's HTTP server no longer tracks a socket once it is handed to 'upgrade' (no timeout, not
+   * reached by closeAllConnections), yet its listener's close waits for it: close() destroys those still open.
+   */
+  const answered = new Set<Duplex>();
+  const track = (socket: Duplex): void => {
+    // One destroyed already needs no destroying, and its 'close' may be past: it would never leave the set.
+    if (socket.destroyed || answered.has(socket)) return;
+    answered.add(socket);
+    socket.once('close', () => answered.delete(socket));
+  };
+
   const reject = (request: IncomingMessage, info: RequestInfo, socket: Duplex, error: SyncError): void => {
     info.status = error.status;
     noteError(info, error);
-    endAndLinger(socket, rawErrorResponse(error, { ...options.corsHeaders(request), 'x-request-id': info.id }), 1000);
+    track(socket);
+    endAndLinger(socket, rawErrorResponse(error, { ...options.corsHeaders(request), 'x-request-id': info.id }), LINGER_MS);
     options.refused(request, info);
   };
 
@@ -60,7 +77,8 @@ export function createLiveUpgrades(options: {
    * h2c): the Upgrade header is ignored, as RFC 9110 (7.8) allows, and the
    * request answered as plain HTTP/1.1 on the socket, which is then closed
    * (Node parses nothing more on it). One with a body cannot be read any
-   * more: 400, saying to send it without Upgrade.
+   * more: 400, saying to send it without Upgrade. Either way the request is
+   * logged, counted and awaited by close() as any other.
    */
   const serveWithoutUpgrade = (request: IncomingMessage, socket: Duplex): void => {
     const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
@@ -76,12 +94,24 @@ export function createLiveUpgrades(options: {
       reject(request, beginRequest(request), socket, error);
       return;
     }
+    track(socket);
     const response = new ServerResponse(request);
     response.shouldKeepAlive = false;
     response.assignSocket(socket as Socket);
+    // The server's handler counts a request done (in flight, request log, metrics) when its response emits
+    // 'close'. While the socket is assigned, Node emits it if the socket closes first (the client left);
+    // once the reply is written, Node's own server emits it after detaching the socket (resOnFinish), and
+    // this response has no server to do that: it is emitted here, once.
+    let closed = false;
+    response.once('close', () => (closed = true));
     response.once('finish', () => {
       response.detachSocket(socket as Socket);
-      socket.end();
+      process.nextTick(() => {
+        if (!closed) response.emit('close');
+      });
+      // end() alone would leave the socket half-open for as long as the client keeps its side open:
+      // closed as a refusal is, bounded.
+      endAndLinger(socket, '', LINGER_MS);
     });
     socket.on('error', () => socket.destroy());
     options.serve(request, response);
@@ -149,11 +179,13 @@ export function createLiveUpgrades(options: {
     prepare(): void {
       void server().catch(() => undefined);
     },
+    /** Stops the WebSocket server and destroys the sockets answered here that are still open (lingering, or a client that keeps its side open). */
     close(): void {
       void wss?.then(
         (s) => s.close(),
         () => undefined,
       );
+      for (const socket of answered) socket.destroy();
     },
   };
 }
