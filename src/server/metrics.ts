@@ -1,5 +1,6 @@
 import type * as PromClient from 'prom-client';
 import type { ConfigError } from '../core/errors.ts';
+import { CLIENT_GONE_STATUS } from './http/request-context.ts';
 import { loadPeer, type PeerImporter } from './optional-peer.ts';
 import type { StoreStats } from './store/types.ts';
 
@@ -10,7 +11,7 @@ import type { StoreStats } from './store/types.ts';
  *
  * | family | type | labels |
  * |---|---|---|
- * | chronicle_http_requests_total | counter | action, status |
+ * | chronicle_http_requests_total | counter | action, status (499: the client left before the reply) |
  * | chronicle_pushes_total | counter | result (accepted, refused), code |
  * | chronicle_push_events_total | counter | result (stored, duplicate, refused), code |
  * | chronicle_push_duration_seconds | histogram | result |
@@ -169,6 +170,8 @@ export function createMetrics(
     request(action, status, code, seconds, events) {
       run((f) => {
         f.requests.inc({ action, status: String(status) });
+        // The push and pull families count replies; a client that left before its reply got none.
+        if (status === CLIENT_GONE_STATUS) return;
         const result = status < 400 ? 'accepted' : 'refused';
         if (action === 'push') {
           f.pushes.inc({ result, code: code ?? 'OK' });

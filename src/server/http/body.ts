@@ -6,6 +6,19 @@ import { SyncError } from '../errors.ts';
  * refusal that still reaches the client.
  */
 
+/**
+ * The client closed the connection while its request body was still arriving:
+ * there is nobody to answer, and it is not the server's failure. The handler
+ * that meets it replies nothing (sendError) and logs nothing; the request is
+ * logged and counted as CLIENT_GONE_STATUS (server.ts).
+ */
+export class ClientGoneError extends Error {
+  override name = 'ClientGoneError';
+  constructor() {
+    super('the client closed the connection before its request body arrived');
+  }
+}
+
 /** Push and fence bodies are JSON: anything declared otherwise is 415 before a byte of it is read. */
 export function checkJsonContentType(request: IncomingMessage): void {
   const declared = request.headers['content-type'];
@@ -24,9 +37,12 @@ export function checkJsonContentType(request: IncomingMessage): void {
 /**
  * Reads a request body up to `max` bytes; refuses a larger one (413) as soon as
  * it is known to be larger (a declared Content-Length, or the bytes read so
- * far), and a body that does not arrive within `timeoutMs` (408).
+ * far), and a body that does not arrive within `timeoutMs` (408). Rejects with
+ * ClientGoneError when the connection closes before the body's end.
  */
 export function readBody(request: IncomingMessage, max: number, timeoutMs: number): Promise<Buffer> {
+  // Gone before the body was asked for (while the auth hook ran): 'aborted' was emitted already.
+  if (request.destroyed && !request.complete) return Promise.reject(new ClientGoneError());
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) {
     return Promise.reject(
@@ -75,7 +91,7 @@ export function readBody(request: IncomingMessage, max: number, timeoutMs: numbe
     };
     const onAborted = (): void => {
       cleanup();
-      reject(new Error('request aborted'));
+      reject(new ClientGoneError());
     };
     request.on('data', onData);
     request.on('end', onEnd);

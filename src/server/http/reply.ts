@@ -2,6 +2,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { SyncError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { ClientGoneError } from './body.ts';
 import { noteError, requestInfo } from './request-context.ts';
 
 /**
@@ -147,6 +148,9 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
   };
 
   const sendError: Replier['sendError'] = (request, response, error) => {
+    // Its connection is closed: no reply can reach it, and it is no internal error (server.ts logs and
+    // counts the request as the client's leaving).
+    if (error instanceof ClientGoneError) return;
     const e = toSyncError(error, request);
     const info = requestInfo(request);
     if (info) noteError(info, e);

@@ -15,6 +15,7 @@ export interface RequestInfo {
   /** What was asked: "push", "pull", "fence", "live", "health"... */
   action?: string;
   log?: string;
+  /** The status replied with; CLIENT_GONE_STATUS when the client left before the reply. */
   status?: number;
   /** The error code replied with, if any. */
   code?: string;
@@ -25,6 +26,14 @@ export interface RequestInfo {
   /** Events in the push, once its body is read. */
   events?: number;
 }
+
+/**
+ * The status a request is logged and counted with when its client closed the connection before the reply,
+ * its body still arriving (a phone that lost its network, an upload cut by the shutdown timeout): no reply
+ * was sent, nothing was stored. nginx's "client closed request": a client's doing, in the 4xx class, never
+ * on the wire.
+ */
+export const CLIENT_GONE_STATUS = 499;
 
 const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const infos = new WeakMap<IncomingMessage, RequestInfo>();

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../logger.ts';
 import type { MetricsRecorder } from '../metrics.ts';
-import type { RequestInfo } from './request-context.ts';
+import { CLIENT_GONE_STATUS, type RequestInfo } from './request-context.ts';
 import { parseTarget } from './routes.ts';
 
 /**
@@ -21,7 +21,8 @@ const MAX_SETUP_REFUSALS = 100;
 
 /**
  * How a request ends: in the metrics, and in one log line when it was refused
- * or failed (every request with `accessLog`), with its id, the error's code,
+ * or failed (every request with `accessLog`, also one whose client left before
+ * the reply, CLIENT_GONE_STATUS), with its id, the error's code,
  * its reason and, for a 5xx, its message (what an operator needs to act on a
  * 503 without reproducing it). `request` is absent for one Node could not
  * parse (clientError).
@@ -33,7 +34,9 @@ export function createRequestFinisher(options: { logger: Logger; metrics: Metric
     const status = info.status ?? 0;
     const seconds = (performance.now() - info.start) / 1000;
     metrics.request(info.action ?? 'other', status, info.code, seconds, info.events ?? 0);
-    if (status < 400 && !accessLog) return;
+    // A client that left mid-request (a phone that lost its network) is no refusal and no failure: nothing
+    // was answered or stored, and nothing for the operator to do. Listed with the access log only.
+    if ((status < 400 || status === CLIENT_GONE_STATUS) && !accessLog) return;
     const fields = {
       requestId: info.id,
       method: request?.method,
@@ -46,6 +49,10 @@ export function createRequestFinisher(options: { logger: Logger; metrics: Metric
       message: info.message,
       ms: Math.round(seconds * 1000),
     };
+    if (status === CLIENT_GONE_STATUS) {
+      logger.info('request abandoned: the client closed the connection before the reply', fields);
+      return;
+    }
     if (info.reason !== undefined && SETUP_REASONS.has(info.reason)) {
       const refusal = `${info.reason}\u0000${info.message ?? ''}`;
       if (!setupRefusalsLogged.has(refusal)) {
