@@ -54,7 +54,8 @@ export function createBookkeeping(run: Run, projectionCommitted: (name: string) 
         const newer = found !== undefined && found.version > record.version;
         const matches =
           !newer &&
-          sameCursor(current?.cursor ?? null, expected.cursor) && sameCursor(current?.pending?.cursor ?? null, expected.pendingCursor);
+          sameCursor(current?.cursor ?? null, expected.cursor) &&
+          sameCursor(current?.pending?.cursor ?? null, expected.pendingCursor);
         if (!matches) {
           await tx.done;
           return false;
