@@ -16,8 +16,14 @@ export interface RebaseConflict {
   pending: StoredEvent[];
 }
 
-/** What the app decided for one pending event (default: keep). */
-export type RebaseDecision = { action: 'keep' } | { action: 'drop'; reason?: string } | { action: 'transform'; data: unknown };
+/**
+ * What the app decided for one pending event (default: keep). A transform's
+ * data is in the current shape of its type: `version` is the definition's
+ * version it was checked against, which the event takes (it may have been
+ * stored at an older one, before an upgrade).
+ */
+export type RebaseDecision =
+  { action: 'keep' } | { action: 'drop'; reason?: string } | { action: 'transform'; data: unknown; version?: number };
 
 /** What happened to a pending event in a rebase. */
 export interface RebaseOutcome {
@@ -171,7 +177,10 @@ export function resequencePending(
       outcomes.push({ id: event.id, aggregateId: event.aggregateId, type: event.type, status: 'rejected', previousSeq, reason });
       continue;
     }
-    if (decision.action === 'transform') event.data = decision.data;
+    if (decision.action === 'transform') {
+      event.data = decision.data;
+      if (decision.version !== undefined) event.version = decision.version;
+    }
     const seq = nextSeq.get(event.aggregateId)!;
     nextSeq.set(event.aggregateId, seq + 1);
     event.seq = seq;
@@ -233,7 +242,7 @@ export async function applyRebase(
   try {
     if (!meta || meta.confirmedHead !== plan.confirmedHead) throw new StalePlanError();
     ({ after } = await rewritePendingPages(tx, meta, (events) => {
-      // Thrown before any page is written: the transaction is aborted below.
+      // Thrown before any page is written: the transaction is aborted below (as for any failure in here).
       if (!planStillHolds(events, plan.conflicts)) throw new StalePlanError();
       result = resequencePending(events, plan.conflicts, decisions);
       for (const { event, reason } of result.dropped) {
@@ -242,10 +251,15 @@ export async function applyRebase(
       return result.keep;
     }));
   } catch (error) {
-    if (error instanceof StalePlanError) {
+    // Whatever failed (a stale plan, or data a rule's transform made that cannot be stored), nothing of the
+    // rebase may stay: the pending index is deleted and some pages may be written by now, and a transaction
+    // left alone would commit them.
+    try {
       tx.abort();
-      await tx.done.catch(() => undefined);
+    } catch {
+      // Already ended: it aborted on its own (a failed request), which is the same outcome.
     }
+    await tx.done.catch(() => undefined);
     throw error;
   }
   const outcomes = result?.outcomes ?? [];

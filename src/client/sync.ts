@@ -24,6 +24,26 @@ function toDecision(input: RebaseDecisionInput): RebaseDecision {
 }
 
 /**
+ * A transform's data must be what an append of its type accepts (invariant 6):
+ * parsed by the event's schema (defaults filled), plain JSON, within the size
+ * limit. Data that is not turns the transform into a drop with the reason, as
+ * a rule that throws does: the event is kept among the rejected ones and says
+ * why, rather than stored invalid or failing every round.
+ */
+function checkTransform(registry: Registry, type: string, decision: RebaseDecision): RebaseDecision {
+  if (decision.action !== 'transform') return decision;
+  try {
+    const [encoded] = registry.encode([{ type, data: decision.data }]);
+    // The body is `"type",version,data,occurredAt`: the data as an append would store it.
+    const [, version, data] = JSON.parse(`[${encoded!.body}]`) as [string, number, unknown];
+    return { action: 'transform', data, version };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return { action: 'drop', reason: `the rebase rule's transform is not a valid ${type}: ${why}` };
+  }
+}
+
+/**
  * Runs the aggregates' rebase rules for a conflict. Each rule sees the state
  * as of the server's events plus the pending events kept so far, so it can
  * judge an edit against what others did meanwhile.
@@ -62,7 +82,9 @@ export function createDecider(
         const event = decodeEvent(registry, stored, true, 'unreadable');
         let decision: RebaseDecision;
         try {
-          decision = event.known ? toDecision(aggregate.rebase(event, { state })) : { action: 'keep' };
+          decision = event.known
+            ? checkTransform(registry, event.type, toDecision(aggregate.rebase(event, { state })))
+            : { action: 'keep' };
         } catch (error) {
           decision = { action: 'drop', reason: `the rebase rule threw: ${String(error)}` };
         }

@@ -96,6 +96,16 @@ describe('re-sequencing pending events after the server', () => {
     expect(result.keep).toEqual([expect.objectContaining({ id: 'o@40', seq: 2, data: { qty: 0 } })]);
   });
 
+  it('given a transform checked against a newer version of the type, then the event takes that version with its data', () => {
+    const a = pending('o', 1, 45); // stored at version 1, before an upgrade
+    const result = resequencePending(
+      [a],
+      [{ aggregateId: 'o', aggregateType: 'Order', confirmedHead: 1, pending: [a] }],
+      new Map([[a.id, { action: 'transform', data: { qty: 3 }, version: 2 }]]),
+    );
+    expect(result.keep).toEqual([expect.objectContaining({ id: 'o@45', version: 2, data: { qty: 3 } })]);
+  });
+
   it('given a drop with no reason, then the reason says it was the rebase rule', () => {
     const a = pending('o', 1, 50);
     const result = resequencePending(

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineAggregate } from '../../src/core/index.ts';
+import { ItemAdded, OrderPlaced, OrderShipped } from '../fixtures/model.ts';
+import { logOf, openClient, startServer, type Harness } from './harness.ts';
+
+/**
+ * A rebase rule's transform makes new data for a pending event, so it is
+ * checked as an append's data is (DESIGN.md invariant 6): the event's schema
+ * (defaults filled), plain JSON, the size limit. Data that fails turns the
+ * transform into a drop with the reason, as a rule that throws does: the event
+ * ends rejected, kept and explained. Before, a transform the schema refused
+ * was stored and pushed, and one JSON could not encode failed the rebase half
+ * done: a dropped event in `rejected` with no outcome, and the event meant to
+ * be transformed pushed as it was.
+ */
+const Rebased = defineAggregate({
+  type: 'Order',
+  events: [OrderPlaced, ItemAdded, OrderShipped],
+  initialState: () => ({}),
+  reducers: { OrderPlaced: (s) => s, ItemAdded: (s) => s, OrderShipped: (s) => s },
+  rebase: (event) => {
+    if (event.type !== 'ItemAdded') return 'keep';
+    const { sku } = event.data;
+    if (sku === 'drop-me') return { drop: 'out of stock' };
+    if (sku === 'bigint') return { transform: { ...event.data, price: 10n } };
+    if (sku === 'negative') return { transform: { ...event.data, qty: -1 } };
+    return { transform: { ...event.data, qty: 5 } };
+  },
+});
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startServer();
+});
+afterAll(async () => {
+  await harness.close();
+});
+
+const item = (sku: string) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1, price: 1 } });
+
+describe("a rebase rule's transform", () => {
+  it('is stored when the schema takes it; otherwise the event is rejected with the reason, and the rest of the rebase stands', async () => {
+    const a = await openClient(harness.url, { log: 'rebase-transform', aggregates: [Rebased] });
+    const b = await openClient(harness.url, { log: 'rebase-transform', aggregates: [Rebased] });
+    try {
+      await a.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c' } }]);
+      await a.sync.syncNow();
+      await b.sync.syncNow();
+      await b.sync.pause();
+      await a.append('o1', [{ type: 'OrderShipped', data: { carrier: 'ups' } }]);
+      await a.sync.syncNow();
+      await b.append('o1', [item('drop-me'), item('bigint'), item('negative'), item('ok')]);
+
+      await b.sync.resume();
+      await b.sync.syncNow();
+
+      expect((await b.sync.status()).lastError).toBeNull();
+      const rejected = Object.fromEntries((await b.sync.rejected()).map((r) => [(r.event.data as { sku: string }).sku, r.reason]));
+      expect(rejected).toEqual({
+        'drop-me': 'out of stock',
+        bigint: expect.stringMatching(/transform is not a valid ItemAdded: .*data\.price/),
+        negative: expect.stringMatching(/transform is not a valid ItemAdded: .*data\.qty/),
+      });
+      await a.sync.syncNow();
+      const onServer = (await logOf(a)).map((e) => `${e.aggregateId}@${e.seq}`);
+      expect(onServer).toEqual(['o1@1', 'o1@2', 'o1@3']);
+      const stored = [];
+      for await (const event of a.readStream('o1', { fromSeq: 3 })) stored.push(event);
+      expect(stored).toMatchObject([{ seq: 3, type: 'ItemAdded', data: { sku: 'ok', qty: 5, price: 1 } }]);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+});
