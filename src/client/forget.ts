@@ -25,6 +25,8 @@ const KINDS: readonly ForgettableKind[] = ['projection', 'job', 'reaction'];
 /** What this store uses now, so that forget() refuses it. */
 export interface InUse {
   projection(name: string): boolean;
+  /** The version of this store's projection of that name (a record of another version is not this store's). */
+  projectionVersion(name: string): number | undefined;
   job(name: string): boolean;
   reaction(name: string): boolean;
 }
@@ -42,14 +44,18 @@ export function createForget(ctx: StoreContext, inUse: InUse): (target: ForgetTa
   const { engine } = ctx.connection;
   return async (given) => {
     const { kind, name } = checkTarget(given);
+    if (kind === 'projection') {
+      // Another tab that still registers it folds it again from the start (and stores it again).
+      const { record } = await engine.getProjection(name);
+      // A record of another version than this store's is not in use here: after a rollback that kept the
+      // version, a newer build's record would otherwise hold compaction back for good (projection-runner.ts).
+      const ours = inUse.projection(name) && record?.version === inUse.projectionVersion(name);
+      if (inUse.projection(name) && (record === undefined || ours)) throw new InUseError(kind, name, 'this-store');
+      if (record) await engine.deleteProjection(name);
+      return { forgotten: record !== undefined };
+    }
     if (inUse[kind](name)) throw new InUseError(kind, name, 'this-store');
     switch (kind) {
-      case 'projection': {
-        // Another tab that still registers it folds it again from the start (and stores it again).
-        const { record } = await engine.getProjection(name);
-        if (record) await engine.deleteProjection(name);
-        return { forgotten: record !== undefined };
-      }
       case 'job': {
         // A later run of that name starts from the start.
         const job = await engine.getJob(name);

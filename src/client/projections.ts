@@ -11,23 +11,28 @@ export interface Projections {
   follow(definition: AnyProjectionDefinition): void;
   /** Whether this store has a projection of that name (declared, or asked for with store.projection()). */
   has(name: string): boolean;
+  /** The version of this store's projection of that name, if it has one. */
+  versionOf(name: string): number | undefined;
 }
 
 /** One runner per projection name in this store, shared by every handle on it. */
 export function createProjections(ctx: StoreContext): Projections {
   const { hub, travel } = ctx;
   const runners = new Map<string, ProjectionRunner>();
+  const versions = new Map<string, number>();
   const runnerFor = (definition: AnyProjectionDefinition): ProjectionRunner => {
     let runner = runners.get(definition.name);
     if (!runner) {
       runner = createProjectionRunner(ctx, definition);
       runners.set(definition.name, runner);
+      versions.set(definition.name, definition.version);
     }
     return runner;
   };
 
   return {
     has: (name) => runners.has(name),
+    versionOf: (name) => versions.get(name),
     follow(definition) {
       const runner = runnerFor(definition);
       hub.watch((change) => {

@@ -168,6 +168,7 @@ function createStore(
   const background = retention ? scheduleCompaction(ctx, compactor) : undefined;
   const forget = createForget(ctx, {
     projection: (name) => projections.has(name),
+    projectionVersion: (name) => projections.versionOf(name),
     job: (name) => jobs.isRunning(name),
     reaction: (name) => reactions.registers(name),
   });

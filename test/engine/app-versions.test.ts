@@ -333,4 +333,46 @@ describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
       await current.dispose();
     }
   });
+
+  it('after a rollback that kept the version, the older build may forget the newer record, and stores its own again', async () => {
+    const folds = { old: 0, new: 0 };
+    const counting = (build: 'old' | 'new') =>
+      defineProjection({
+        name: 'sold',
+        version: build === 'old' ? 1 : 2,
+        events: [ItemAdded],
+        initialState: () => ({ items: 0 }),
+        handlers: {
+          ItemAdded: (state, event) => {
+            folds[build]++;
+            return { items: state.items + event.data.qty };
+          },
+        },
+      });
+    const released = await openTestStore({ ...model, worker, projections: [counting('new')] });
+    const { name } = released;
+    await released.append('o1', [{ type: 'ItemAdded', data: { sku: 's', qty: 1, price: 1 } }]);
+    await expect.poll(async () => (await released.projection(counting('new')).get()).applied).toBe(1);
+    await released.close();
+    // Rolled back: the old build again, its projection still at version 1.
+    const old = await openTestStore({ ...model, worker, name, projections: [counting('old')] });
+    let again: typeof old | undefined;
+    try {
+      expect((await old.projection(counting('old')).get()).state).toEqual({ items: 1 });
+      // The newer build's record is not this store's: it may go. Then the old build stores its own.
+      await expect(old.forget({ kind: 'projection', name: 'sold' })).resolves.toEqual({ forgotten: true });
+      expect((await old.projection(counting('old')).get()).state).toEqual({ items: 1 });
+      // Its own version's record is in use: refused, as before.
+      await expect(old.forget({ kind: 'projection', name: 'sold' })).rejects.toMatchObject({ code: 'IN_USE', where: 'this-store' });
+      await old.close();
+      // Its record is stored now: another tab of it starts from there, folding nothing again.
+      const before = folds.old;
+      again = await openTestStore({ ...model, worker, name, projections: [counting('old')] });
+      expect((await again.projection(counting('old')).get()).state).toEqual({ items: 1 });
+      expect(folds.old).toBe(before);
+    } finally {
+      if (again) await again.dispose();
+      else await old.dispose();
+    }
+  });
 });
