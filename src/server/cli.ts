@@ -7,6 +7,7 @@ import { parseTokenMap, type TokenMap } from './auth.ts';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { createSyncServer } from './server.ts';
+import { openLogStore, placeOf } from './cli-store.ts';
 import { handleSignalsDuringStartup } from './startup-signals.ts';
 import type { MigrationProgress } from './store/migrate-pages.ts';
 import { createPgliteStore } from './store/pglite.ts';
@@ -216,16 +217,6 @@ function checkDatabaseUrl(url: string): string {
   return url;
 }
 
-/** Where a PostgreSQL URL points, without its credentials (a form the URL parser does not take is just named as such). */
-function placeOf(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.host}${parsed.pathname}`;
-  } catch {
-    return 'the database of --database-url';
-  }
-}
-
 async function main(): Promise<void> {
   const command = process.argv[2];
   if (command === 'move-log' || command === 'purge-moved' || command === 'shard-of') return shardCommand(command);
@@ -332,39 +323,20 @@ async function main(): Promise<void> {
   const pgliteOptions = { onMigrationProgress, ...(sharedBuffersMb ? { sharedBuffersMb } : {}) };
 
   const startup = handleSignalsDuringStartup(logger); // from here on a signal undoes the start, then exits
-  let opening: Promise<LogStore>;
-  let described: string;
-  const onPgError = (error: Error): void => logger.warn('postgres connection error (it recovers by itself)', { error: error.message });
-  if (sharding) {
-    opening = createShardedPostgresStore({
-      ...sharding.map,
+  const { opening, described } = openLogStore({
+    sharding,
+    databaseUrl,
+    memory: Boolean(args.memory),
+    data: args.data,
+    postgres: {
       ...pgTimeouts,
       ...(poolSize ? { poolSize } : {}),
       ...(maxWritesInFlight ? { maxWritesInFlight } : {}),
-      onError: onPgError,
+      onError: (error: Error): void => logger.warn('postgres connection error (it recovers by itself)', { error: error.message }),
       onMigrationProgress,
-    });
-    described = `PostgreSQL shards ${Object.entries(sharding.map.shards)
-      .map(([name, url]) => `${name} (${placeOf(url)})`)
-      .join(', ')}`;
-  } else if (databaseUrl) {
-    opening = createPostgresStore({
-      connectionString: databaseUrl,
-      ...pgTimeouts,
-      ...(poolSize ? { poolSize } : {}),
-      ...(maxWritesInFlight ? { maxWritesInFlight } : {}),
-      onError: onPgError,
-      onMigrationProgress,
-    });
-    described = `PostgreSQL ${placeOf(databaseUrl)}`;
-  } else if (args.memory) {
-    opening = createPgliteStore({ ...pgliteOptions, signal: startup.signal });
-    described = 'PGlite in memory (nothing is kept after exit)';
-  } else {
-    const dataDir = resolve(args.data ?? './chronicle-data');
-    opening = createPgliteStore({ dataDir, ...pgliteOptions, signal: startup.signal });
-    described = `PGlite ${dataDir}`;
-  }
+    },
+    pglite: { ...pgliteOptions, signal: startup.signal },
+  });
   const store = await startup.opening(opening);
   if (sharding?.file) reloadOnHangup(store as ShardedLogStore, sharding.file, logger);
 
@@ -390,6 +362,8 @@ async function main(): Promise<void> {
   try {
     address = await server.listen(port, host);
   } catch (error) {
+    // After a signal, listening failing (the store closed under it, say) is part of stopping: exit with its code.
+    if (startup.stopped()) return;
     await store.close().catch(() => undefined);
     fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }

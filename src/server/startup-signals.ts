@@ -16,6 +16,8 @@ export interface Startup {
   opening(store: Promise<LogStore>): Promise<LogStore>;
   /** The server listens: its own handlers take the signals over. False when a signal came first (the process is exiting). */
   listening(): boolean;
+  /** A signal came: the start is being undone and the process exits with the signal's code (what failed since is moot). */
+  stopped(): boolean;
 }
 
 /**
@@ -71,6 +73,7 @@ export function handleSignalsDuringStartup(logger: Logger): Startup {
         (error: unknown) => (stopping ? never : Promise.reject(error)),
       );
     },
+    stopped: () => stopping,
     listening() {
       if (stopping) return false;
       process.off('SIGTERM', onTerm);
