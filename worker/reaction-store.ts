@@ -347,6 +347,8 @@ export function createReactionStore(
     leadReaction(name, onLead) {
       // Asked again after resigning: the page saw the event it could not read done with.
       resigned.delete(name);
+      // A request of this engine still waiting for the lock is replaced, not left to wait beside the new one.
+      withdrawals.get(name)?.();
       withdrawals.set(
         name,
         requestLeaderLock(reactionLock(storeName, name), () => {
