@@ -22,7 +22,8 @@ const Rebased = defineAggregate({
     if (event.type !== 'ItemAdded') return 'keep';
     const { sku } = event.data;
     if (sku === 'drop-me') return { drop: 'out of stock' };
-    if (sku === 'bigint') return { transform: { ...event.data, price: 10n } };
+    // The types rule this out; a rule in plain JavaScript (or a cast) can still return it.
+    if (sku === 'bigint') return { transform: { ...event.data, price: 10n as unknown as number } };
     if (sku === 'negative') return { transform: { ...event.data, qty: -1 } };
     return { transform: { ...event.data, qty: 5 } };
   },
