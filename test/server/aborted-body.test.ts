@@ -25,6 +25,10 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
+/** The lines about requests other than the test's reads of /metrics (and not the warning a server without auth logs as it starts). */
+const requestLines = (lines: Line[]): Line[] =>
+  lines.filter((l) => !l.message.includes('NO AUTHENTICATION') && l.fields?.path !== '/metrics');
+
 let store: LogStore;
 const servers: SyncServer[] = [];
 
@@ -88,7 +92,9 @@ describe('a push whose client disconnects while its body arrives', () => {
       ['info', 'request abandoned: the client closed the connection before the reply'],
     ]);
     expect(about[0]?.fields).toMatchObject({ method: 'POST', action: 'push', log, status: 499 });
-    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    // Nothing else: Node also reports the connection's early end as a parse error, which is no refused request.
+    expect(requestLines(lines)).toEqual(about);
+    expect(metrics).not.toMatch(/status="400"/);
     expect(await store.head(log)).toBe(0);
   });
 
@@ -97,9 +103,9 @@ describe('a push whose client disconnects while its body arrives', () => {
     const log = freshLog('gone');
     await pushAndLeave(port, log, 'gone-2');
 
-    await expectCounted(url, 'push', 499, 1);
-    expect(lines.filter((l) => l.fields?.requestId === 'gone-2')).toEqual([]);
-    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    const metrics = await expectCounted(url, 'push', 499, 1);
+    expect(requestLines(lines)).toEqual([]);
+    expect(metrics).not.toMatch(/status="400"/);
     expect(await store.head(log)).toBe(0);
   });
 });

@@ -24,7 +24,10 @@ export function handleClientError(
   // being dropped) gets no second, unasked-for reply, which a keep-alive client would read as the answer to
   // its next request: its connection just closes. Any other error is a next request's, and is answered.
   const timedOutAnswered = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && answeredAlready(socket);
-  if (error.code === 'ECONNRESET' || !socket.writable || timedOutAnswered) {
+  // The client closed its side in the middle of a request (an aborted upload, a closed tab): it went away,
+  // as with a reset. The request, if one began, is counted as the client's leaving (CLIENT_GONE_STATUS).
+  const endedMidRequest = error.code === 'HPE_INVALID_EOF_STATE';
+  if (error.code === 'ECONNRESET' || endedMidRequest || !socket.writable || timedOutAnswered) {
     socket.destroy();
     return;
   }
