@@ -57,7 +57,9 @@ export interface Store<
   /**
    * Takes a snapshot now; returns the version it covers. A stream holding an
    * event this app version cannot read (a newer version of one of its types)
-   * gets none past it: the version of the snapshot it has (0: none) comes back.
+   * gets none past it, and a snapshot of a newer reducer version (a newer
+   * build's tab) is not replaced: then the version of the snapshot this build
+   * has and can use (0: none) comes back.
    */
   snapshot<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<number>;
   /** One aggregate's events by seq, paged. */

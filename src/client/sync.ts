@@ -1,6 +1,6 @@
 import { aggregateRuntime, type AnyAggregateDefinition, type RebaseDecisionInput } from '../core/aggregate.ts';
 import type { EncryptionOptions, EncryptionSettings, Keyring } from '../core/encryption.ts';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, EventTooLargeError, UnserializableDataError, ValidationError } from '../core/errors.ts';
 import { isHttpUrl } from '../core/text-rules.ts';
 import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
@@ -38,9 +38,15 @@ function checkTransform(registry: Registry, type: string, decision: RebaseDecisi
     const [, version, data] = JSON.parse(`[${encoded!.body}]`) as [string, number, unknown];
     return { action: 'transform', data, version };
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    return { action: 'drop', reason: `the rebase rule's transform is not a valid ${type}: ${why}` };
+    return { action: 'drop', reason: `the rebase rule's transform is not a valid ${type}: ${refusalOf(error)}` };
   }
+}
+
+/** Why encode refused a transform's data, in the reason's words (its field; not the index it would name in a batch). */
+function refusalOf(error: unknown): string {
+  if (error instanceof ValidationError || error instanceof UnserializableDataError) return `${error.path}: ${error.reason}`;
+  if (error instanceof EventTooLargeError) return `${error.bytes} bytes, over the limit of ${error.limit}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { AnyEventDefinition, EventTypeOf, RecordedEventOf } from './event.ts';
+import type { AnyEventDefinition, EventInputOf, EventTypeOf, RecordedEventOf } from './event.ts';
 
 export type Reducers<TState, TDefs extends readonly AnyEventDefinition[]> = {
   [T in EventTypeOf<TDefs>]: (state: TState, event: Extract<RecordedEventOf<TDefs>, { type: T }>) => TState;
@@ -13,10 +13,16 @@ export type Reducers<TState, TDefs extends readonly AnyEventDefinition[]> = {
  */
 export type RebaseDecisionInput<TData = unknown> = 'keep' | 'drop' | { drop: string } | { transform: TData };
 
+/**
+ * A transform's data is typed as an append's: the schema's input (a field
+ * with a default may be left out), of any of the aggregate's event types. It
+ * is checked at run time against the event's own type, as an append is, and
+ * data that type refuses rejects the event with the reason.
+ */
 export type RebaseRule<TState, TDefs extends readonly AnyEventDefinition[]> = (
   event: RecordedEventOf<TDefs>,
   context: { state: TState },
-) => RebaseDecisionInput<RecordedEventOf<TDefs>['data']>;
+) => RebaseDecisionInput<EventInputOf<TDefs>['data']>;
 
 /**
  * An aggregate: the events its stream holds, an initial state, one reducer per

@@ -59,8 +59,8 @@ describe("a rebase rule's transform", () => {
       const rejected = Object.fromEntries((await b.sync.rejected()).map((r) => [(r.event.data as { sku: string }).sku, r.reason]));
       expect(rejected).toEqual({
         'drop-me': 'out of stock',
-        bigint: expect.stringMatching(/transform is not a valid ItemAdded: .*data\.price/),
-        negative: expect.stringMatching(/transform is not a valid ItemAdded: .*data\.qty/),
+        bigint: expect.stringMatching(/^the rebase rule's transform is not a valid ItemAdded: data\.price: /),
+        negative: expect.stringMatching(/^the rebase rule's transform is not a valid ItemAdded: data\.qty: /),
       });
       await a.sync.syncNow();
       const onServer = (await logOf(a)).map((e) => `${e.aggregateId}@${e.seq}`);

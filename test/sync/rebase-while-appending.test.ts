@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventOutcome } from '../../src/client/index.ts';
+import { defineAggregate } from '../../src/core/index.ts';
 import { StrictOrder } from '../fixtures/model.ts';
 import { logOf, openClient, startServer, type Client, type Harness } from './harness.ts';
 
@@ -99,6 +100,50 @@ describe('a rebase while the app keeps appending', () => {
     } finally {
       await a.dispose();
       await b.dispose();
+    }
+  });
+
+  it('appends to the aggregate being rebased at every plan fail the round with REBASE_FAILED naming it; a later round goes through', async () => {
+    let appending = true;
+    let plans = 0;
+    // The app's rule is asked at every plan; meanwhile the app adds one more item to that order each time.
+    const Busy = defineAggregate({
+      ...StrictOrder,
+      rebase: (event) => {
+        if (event.type === 'ItemAdded' && (event.data as { sku: string }).sku === 'first' && appending) {
+          plans++;
+          void busy.append('o3', [item(`more-${plans}`)]);
+        }
+        return 'keep';
+      },
+    });
+    const a = await openClient(harness.url, { log: 'rebase-appending-3', aggregates: [Busy] });
+    const busy = await openClient(harness.url, { log: 'rebase-appending-3', aggregates: [Busy] });
+    try {
+      await a.append('o3', [placed]);
+      await a.sync.syncNow();
+      await busy.sync.syncNow();
+      await busy.sync.pause();
+      await a.append('o3', [item('theirs')]);
+      await a.sync.syncNow();
+      await busy.append('o3', [item('first')]);
+      await busy.sync.resume();
+      const failed = await busy.sync.syncNow().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failed).toMatchObject({ code: 'REBASE_FAILED', details: { aggregates: ['o3'], attempts: 20 } });
+      // Every plan asked the rule again (a round may rebase more than once).
+      expect(plans).toBeGreaterThanOrEqual(20);
+
+      appending = false;
+      await busy.sync.syncNow();
+      expect((await busy.sync.status()).pending).toBe(0);
+      await a.sync.syncNow();
+      expect(await logOf(busy)).toEqual(await logOf(a));
+    } finally {
+      await a.dispose();
+      await busy.dispose();
     }
   });
 });

@@ -146,10 +146,13 @@ async function rebaseConflicts(
   aggregates: readonly string[] | undefined,
 ): Promise<void> {
   let fenced = false;
+  /** The aggregates of the last plan: what a failure names. */
+  let conflicting: string[] = [];
   for (let attempt = 0; attempt < REBASE_ATTEMPTS; attempt++) {
     const db = await deps.getDb();
     const plan = await planRebase(db, aggregates);
     if (plan.conflicts.length === 0) return;
+    conflicting = plan.conflicts.map((c) => c.aggregateId);
     const decided = deps.decide ? await deps.decide(plan.conflicts) : [];
     if (!fenced) await fence(db);
     fenced = true;
@@ -166,6 +169,7 @@ async function rebaseConflicts(
   throw new ChronicleError(
     'REBASE_FAILED',
     `Could not rebase: the conflicting aggregates' pending events kept changing (${REBASE_ATTEMPTS} plans)`,
+    { aggregates: conflicting.slice(0, 100), attempts: REBASE_ATTEMPTS },
   );
 }
 
