@@ -124,6 +124,28 @@ async function initDataDirInChild(dataDir: string, signal: AbortSignal | undefin
   }
 }
 
+/**
+ * Creates `<dataDir>/pgdata` in this process, where the child could not (no
+ * resolvable package URL: a bundled server; or the child failed): staged as
+ * the child does, since a process killed while initdb runs here would
+ * otherwise leave a pgdata that passes for a database (PG_VERSION is written
+ * before initdb is done) and that no later start can open.
+ */
+async function initDataDirHere(dataDir: string, create: (dir: string) => Promise<{ close(): Promise<void> }>): Promise<void> {
+  const staging = join(dataDir, `${STAGING_PREFIX}${process.pid}`);
+  try {
+    const made = await create(staging);
+    await made.close();
+    await rename(staging, join(dataDir, 'pgdata'));
+  } finally {
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined); // gone if renamed
+  }
+}
+
+async function isEmptyOrMissing(dir: string): Promise<boolean> {
+  return (await readdir(dir).catch(() => [])).length === 0;
+}
+
 /** Removes what a start that was stopped while it made pgdata left (the directory is locked by this process). */
 async function removeUnfinishedDataDirs(dataDir: string): Promise<void> {
   for (const name of await readdir(dataDir)) {
@@ -179,6 +201,9 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
       const pgdata = join(options.dataDir, 'pgdata');
       if (!existsSync(join(pgdata, 'PG_VERSION')) && !options.importPglite) await initDataDirInChild(options.dataDir, signal);
       signal?.throwIfAborted();
+      if (!existsSync(join(pgdata, 'PG_VERSION')) && (await isEmptyOrMissing(pgdata))) {
+        await initDataDirHere(options.dataDir, (dir) => PGlite.create(dir, settings));
+      }
       db = await PGlite.create(pgdata, settings);
     } catch (error) {
       await unlock();
