@@ -24,8 +24,7 @@ const KINDS: readonly ForgettableKind[] = ['projection', 'job', 'reaction'];
 
 /** What this store uses now, so that forget() refuses it. */
 export interface InUse {
-  projection(name: string): boolean;
-  /** The version of this store's projection of that name (a record of another version is not this store's). */
+  /** The version of this store's projection of that name, if it has one (a record of another version is not this store's). */
   projectionVersion(name: string): number | undefined;
   job(name: string): boolean;
   reaction(name: string): boolean;
@@ -49,8 +48,10 @@ export function createForget(ctx: StoreContext, inUse: InUse): (target: ForgetTa
       const { record } = await engine.getProjection(name);
       // A record of another version than this store's is not in use here: after a rollback that kept the
       // version, a newer build's record would otherwise hold compaction back for good (projection-runner.ts).
-      const ours = inUse.projection(name) && record?.version === inUse.projectionVersion(name);
-      if (inUse.projection(name) && (record === undefined || ours)) throw new InUseError(kind, name, 'this-store');
+      const registered = inUse.projectionVersion(name);
+      if (registered !== undefined && (record === undefined || record.version === registered)) {
+        throw new InUseError(kind, name, 'this-store');
+      }
       if (record) await engine.deleteProjection(name);
       return { forgotten: record !== undefined };
     }

@@ -9,9 +9,7 @@ export interface Projections {
   handle: Store['projection'];
   /** Keeps a declared projection caught up with the log for as long as the store is open. */
   follow(definition: AnyProjectionDefinition): void;
-  /** Whether this store has a projection of that name (declared, or asked for with store.projection()). */
-  has(name: string): boolean;
-  /** The version of this store's projection of that name, if it has one. */
+  /** The version of this store's projection of that name (declared, or asked for with store.projection()), if it has one. */
   versionOf(name: string): number | undefined;
 }
 
@@ -31,7 +29,6 @@ export function createProjections(ctx: StoreContext): Projections {
   };
 
   return {
-    has: (name) => runners.has(name),
     versionOf: (name) => versions.get(name),
     follow(definition) {
       const runner = runnerFor(definition);

@@ -24,13 +24,12 @@ export function checkReactionDefinitions(definitions: readonly AnyReactionDefini
 }
 
 /**
- * The store's reactions. Every tab registers them (a new reaction's
+ * The store's reactions (checked by openStore: checkReactionDefinitions). Every tab registers them (a new reaction's
  * checkpoint starts when the first tab that knows it opens) and asks the
  * engine for each reaction's lock; the one tab holding a reaction's lock runs
  * it, until it closes or dies and the next tab waiting takes over.
  */
 export async function createReactions(ctx: StoreContext, definitions: readonly AnyReactionDefinition[]): Promise<Reactions> {
-  checkReactionDefinitions(definitions);
   const { connection, registry, hub } = ctx;
   const engine = connection.engine;
   for (const definition of definitions) {

@@ -76,13 +76,18 @@ async function abandon(guard: GuardedConnection, { hub, reactions, store }: Open
     return;
   }
   await reactions?.stop().catch(() => undefined);
+  // Closing is all that is left to do; the caller hears the error that stopped the open.
+  await closeEngine(guard, hub).catch(() => undefined);
+}
+
+/** The last steps of closing, once reactions and jobs have stopped: the change feed, then the engine. */
+async function closeEngine(guard: GuardedConnection, hub: StoreContext['hub'] | undefined): Promise<void> {
   guard.closing();
   hub?.close();
   try {
     await guard.connection.close();
-  } catch {
-    // Closing is all that is left to do; the caller hears the error that stopped the open.
   } finally {
+    // Whatever the engine did not answer (a terminated worker never will) settles now.
     guard.shut();
   }
 }
@@ -167,7 +172,6 @@ function createStore(
   const compactor = createCompactor(ctx, options.aggregates ?? [], retention);
   const background = retention ? scheduleCompaction(ctx, compactor) : undefined;
   const forget = createForget(ctx, {
-    projection: (name) => projections.has(name),
     projectionVersion: (name) => projections.versionOf(name),
     job: (name) => jobs.isRunning(name),
     reaction: (name) => reactions.registers(name),
@@ -220,14 +224,7 @@ function createStore(
         await jobs.stop();
         // The handler in flight finishes and is recorded; the engine's close then lets the reactions lock go.
         await reactions.stop();
-        guard.closing();
-        hub.close();
-        try {
-          await connection.close();
-        } finally {
-          // Whatever the engine did not answer (a terminated worker never will) settles now.
-          guard.shut();
-        }
+        await closeEngine(guard, hub);
       })();
       return closing;
     },

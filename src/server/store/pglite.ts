@@ -84,7 +84,16 @@ async function initDataDirInChild(dataDir: string, signal: AbortSignal | undefin
   } catch {
     return false;
   }
-  const staging = join(dataDir, `${STAGING_PREFIX}${process.pid}`);
+  try {
+    // Fails if a pgdata is there (not empty) when it comes to renaming: false, as for a child that failed.
+    return await makeStaged(dataDir, async (staging) => (await runInitdbChild(url, staging, signal)) === 0);
+  } catch {
+    return false;
+  }
+}
+
+/** Runs initdb into `staging` in a child process; its exit code (null: it never started, or was killed). */
+function runInitdbChild(url: string, staging: string, signal: AbortSignal | undefined): Promise<number | null> {
   const script = [
     `process.on('disconnect', () => process.exit(1));`,
     `const { PGlite } = await import(${JSON.stringify(url)});`,
@@ -92,51 +101,56 @@ async function initDataDirInChild(dataDir: string, signal: AbortSignal | undefin
     `await db.close();`,
     `process.exit(0);`,
   ].join(' ');
-  try {
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
-      const settle = (exitCode: number | null): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', kill);
-        resolve(exitCode);
-      };
-      const kill = (): void => {
-        child.kill('SIGKILL');
-        clearTimeout(timer);
-        timer = setTimeout(() => settle(null), CHILD_EXIT_MS);
-      };
-      let timer = setTimeout(kill, INITDB_TIMEOUT_MS);
-      if (signal?.aborted) kill();
-      else signal?.addEventListener('abort', kill, { once: true });
-      child.once('exit', settle);
-      // Not started at all: no 'exit' follows. Other errors (a failed kill) leave it to 'exit' or the timer.
-      child.once('error', () => {
-        if (child.pid === undefined) settle(null);
-      });
+  return new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    const settle = (exitCode: number | null): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', kill);
+      resolve(exitCode);
+    };
+    const kill = (): void => {
+      child.kill('SIGKILL');
+      clearTimeout(timer);
+      timer = setTimeout(() => settle(null), CHILD_EXIT_MS);
+    };
+    let timer = setTimeout(kill, INITDB_TIMEOUT_MS);
+    if (signal?.aborted) kill();
+    else signal?.addEventListener('abort', kill, { once: true });
+    child.once('exit', settle);
+    // Not started at all: no 'exit' follows. Other errors (a failed kill) leave it to 'exit' or the timer.
+    child.once('error', () => {
+      if (child.pid === undefined) settle(null);
     });
-    if (code !== 0 || !existsSync(join(staging, 'PG_VERSION'))) return false;
-    await rename(staging, join(dataDir, 'pgdata')); // fails if a pgdata is there (not empty)
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await rm(staging, { recursive: true, force: true }).catch(() => undefined); // gone if renamed; if not, the next start removes it
-  }
+  });
 }
 
 /**
  * Creates `<dataDir>/pgdata` in this process, where the child could not (no
  * resolvable package URL: a bundled server; or the child failed): staged as
- * the child does, since a process killed while initdb runs here would
- * otherwise leave a pgdata that passes for a database (PG_VERSION is written
- * before initdb is done) and that no later start can open.
+ * the child's is, since a process killed while initdb runs here would
+ * otherwise leave a pgdata that passes for a database and that no later
+ * start can open.
  */
 async function initDataDirHere(dataDir: string, create: (dir: string) => Promise<{ close(): Promise<void> }>): Promise<void> {
-  const staging = join(dataDir, `${STAGING_PREFIX}${process.pid}`);
-  try {
+  await makeStaged(dataDir, async (staging) => {
     const made = await create(staging);
     await made.close();
+    return true;
+  });
+}
+
+/**
+ * Has `make` create a data directory under a staging name, and renames it to
+ * `<dataDir>/pgdata` once `make` says it is done and it holds PG_VERSION
+ * (STAGING_PREFIX says why). Whatever is left of the staging directory is
+ * removed; one a kill left, the next start removes (removeUnfinishedDataDirs).
+ */
+async function makeStaged(dataDir: string, make: (staging: string) => Promise<boolean>): Promise<boolean> {
+  const staging = join(dataDir, `${STAGING_PREFIX}${process.pid}`);
+  try {
+    if (!(await make(staging)) || !existsSync(join(staging, 'PG_VERSION'))) return false;
     await rename(staging, join(dataDir, 'pgdata'));
+    return true;
   } finally {
     await rm(staging, { recursive: true, force: true }).catch(() => undefined); // gone if renamed
   }
