@@ -69,6 +69,21 @@ const confirmed = (id: string, seq: number, version: number, data: unknown): Sto
   position: seq,
 });
 
+/** Two builds' "sold" projection, counting in `folds` the events each build's handler folds (version 2 changed the handler). */
+const countingSold = (folds: Record<'old' | 'new', number>, build: 'old' | 'new') =>
+  defineProjection({
+    name: 'sold',
+    version: build === 'old' ? 1 : 2,
+    events: [ItemAdded],
+    initialState: () => ({ items: 0 }),
+    handlers: {
+      ItemAdded: (state, event) => {
+        folds[build]++;
+        return { items: state.items + event.data.qty };
+      },
+    },
+  });
+
 describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
   it('an event of a newer version than the app defines reads as unreadable, as stored, and no reducer or projection folds it', async () => {
     const store = await openTestStore({ ...oldModel, worker, projections: [RevenueV1] });
@@ -264,20 +279,7 @@ describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
 
   it('tabs of two builds with different projection versions fold each event once, and the newer keeps the stored record', async () => {
     const folds = { old: 0, new: 0 };
-    /** The same projection, counting the events each build's handler folds (version 2 changed the handler). */
-    const counting = (build: 'old' | 'new') =>
-      defineProjection({
-        name: 'sold',
-        version: build === 'old' ? 1 : 2,
-        events: [ItemAdded],
-        initialState: () => ({ items: 0 }),
-        handlers: {
-          ItemAdded: (state, event) => {
-            folds[build]++;
-            return { items: state.items + event.data.qty };
-          },
-        },
-      });
+    const counting = (build: 'old' | 'new') => countingSold(folds, build);
     const old = await openTestStore({ ...model, worker, projections: [counting('old')] });
     const current = await openTestStore({ ...model, worker, name: old.name, projections: [counting('new')] });
     try {
@@ -336,19 +338,7 @@ describe.each(modes)('two app versions on one log ($mode)', ({ worker }) => {
 
   it('after a rollback that kept the version, the older build may forget the newer record, and stores its own again', async () => {
     const folds = { old: 0, new: 0 };
-    const counting = (build: 'old' | 'new') =>
-      defineProjection({
-        name: 'sold',
-        version: build === 'old' ? 1 : 2,
-        events: [ItemAdded],
-        initialState: () => ({ items: 0 }),
-        handlers: {
-          ItemAdded: (state, event) => {
-            folds[build]++;
-            return { items: state.items + event.data.qty };
-          },
-        },
-      });
+    const counting = (build: 'old' | 'new') => countingSold(folds, build);
     const released = await openTestStore({ ...model, worker, projections: [counting('new')] });
     const { name } = released;
     await released.append('o1', [{ type: 'ItemAdded', data: { sku: 's', qty: 1, price: 1 } }]);

@@ -35,21 +35,31 @@ const syncOptions = {
 };
 const N = 30;
 
+/**
+ * Opens and closes N stores, each given a function of its own (its fetch, its reaction's handler) that only
+ * its engine refers to; how many of those functions are still reachable after a full collection.
+ */
+async function stillReachable(open: (own: () => Promise<never>) => Promise<{ close(): Promise<void> }>): Promise<number> {
+  const refs: WeakRef<() => Promise<never>>[] = [];
+  for (let i = 0; i < N; i++) {
+    const own = (): Promise<never> => Promise.reject(new TypeError('fetch failed'));
+    refs.push(new WeakRef(own));
+    const standby = await open(own);
+    await standby.close();
+  }
+  await collect();
+  return refs.filter((ref) => ref.deref() !== undefined).length;
+}
+
 describe('closed standby stores are released', () => {
   it('a store closed while another store of its name holds the sync lock is not kept alive', async () => {
     const name = uniqueStoreName('standby-sync');
     const leader = await openStore({ ...model, name, worker: false, sync: { ...syncOptions, fetch: offline } });
-    const refs: WeakRef<object>[] = [];
     try {
-      for (let i = 0; i < N; i++) {
-        // Each closed store's own fetch function: reachable only through that store's engine.
-        const ownFetch: typeof fetch = () => Promise.reject(new TypeError('fetch failed'));
-        refs.push(new WeakRef(ownFetch));
-        const standby = await openStore({ ...model, name, worker: false, sync: { ...syncOptions, fetch: ownFetch } });
-        await standby.close();
-      }
-      await collect();
-      const alive = refs.filter((ref) => ref.deref() !== undefined).length;
+      // Each closed store's own fetch function: reachable only through that store's engine.
+      const alive = await stillReachable((ownFetch) =>
+        openStore({ ...model, name, worker: false, sync: { ...syncOptions, fetch: ownFetch } }),
+      );
       // Before the fix all N stayed reachable until `leader` closed; a collection may leave one or two.
       expect(alive).toBeLessThanOrEqual(2);
     } finally {
@@ -62,16 +72,8 @@ describe('closed standby stores are released', () => {
     const reaction = (handler: () => Promise<void>) =>
       defineReaction({ name: 'notify', events: [ItemAdded], handlers: { ItemAdded: handler } });
     const leader = await openStore({ ...model, name, worker: false, reactions: [reaction(async () => undefined)] });
-    const refs: WeakRef<object>[] = [];
     try {
-      for (let i = 0; i < N; i++) {
-        const handler = async (): Promise<void> => undefined;
-        refs.push(new WeakRef(handler));
-        const standby = await openStore({ ...model, name, worker: false, reactions: [reaction(handler)] });
-        await standby.close();
-      }
-      await collect();
-      const alive = refs.filter((ref) => ref.deref() !== undefined).length;
+      const alive = await stillReachable((handler) => openStore({ ...model, name, worker: false, reactions: [reaction(handler)] }));
       expect(alive).toBeLessThanOrEqual(2);
     } finally {
       await leader.close();
