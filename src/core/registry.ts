@@ -55,7 +55,8 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function firstIssue(error: z.ZodError): { path: string; reason: string } {
+/** The first thing a schema refused: its path (`data.items[0].qty`) and the schema's message. */
+export function firstSchemaIssue(error: z.ZodError): { path: string; reason: string } {
   const issue = error.issues[0];
   if (!issue) return { path: 'data', reason: 'invalid' };
   return { path: formatPath(issue.path), reason: issue.message };
@@ -97,7 +98,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     if (!def) throw new UnknownEventTypeError(input.type, eventTypes);
     const parsed = def.schema.safeParse(input.data);
     if (!parsed.success) {
-      const { path, reason } = firstIssue(parsed.error);
+      const { path, reason } = firstSchemaIssue(parsed.error);
       throw new ValidationError(def.type, path, reason, index);
     }
     const data: unknown = parsed.data;
@@ -237,7 +238,7 @@ function upcast(def: AnyEventDefinition, stored: StoredEvent, storedData: unknow
   }
   const checked = def.schema.safeParse(data);
   if (checked.success) return checked.data;
-  const { path, reason } = firstIssue(checked.error);
+  const { path, reason } = firstSchemaIssue(checked.error);
   throw new ChronicleError(
     'UPCAST',
     `Upcasting ${def.type} ${stored.id} from version ${stored.version} gave data that version ${def.version}'s schema refuses: ${path}: ${reason}`,
