@@ -187,6 +187,11 @@ export const ERROR_STATUS = {
    */
   STALE_EPOCH: 409,
   PAYLOAD_TOO_LARGE: 413,
+  /**
+   * An event's data is not what the app's event definitions say (a server given them, createSyncServer's
+   * checkEvents); details name index, id, clientSeq, type, version, field and reason. Nothing is stored.
+   */
+  INVALID_EVENT: 422,
   /** A push or fence whose content-type is not application/json. */
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,

@@ -9,6 +9,7 @@
  */
 export { createSyncServer } from './server.ts';
 export type { CorsOptions, ListenAddress, PushDecodingOptions, ServerTimeouts, SyncServer, SyncServerOptions } from './server.ts';
+export type { CheckEventsOption } from './http/push-data-check.ts';
 export { DEFAULT_PUSH_DECODING } from './http/push-decoder.ts';
 export { DEFAULT_SERVER_TIMEOUTS } from './http/context.ts';
 export { createPgliteStore } from './store/pglite.ts';

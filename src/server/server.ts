@@ -7,6 +7,7 @@ import { discardRest } from './http/body.ts';
 import { handleClientError } from './http/client-error.ts';
 import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './http/context.ts';
 import { createLiveUpgrades } from './http/live-upgrade.ts';
+import { dataCheckOf, type CheckEventsOption } from './http/push-data-check.ts';
 import { createPushDecoder, DEFAULT_PUSH_DECODING, type PushDecodingOptions } from './http/push-decoder.ts';
 import { createReplier, type CorsOptions } from './http/reply.ts';
 import { beginRequest, CLIENT_GONE_STATUS } from './http/request-context.ts';
@@ -51,6 +52,15 @@ export interface SyncServerOptions {
    * see DEFAULT_PUSH_DECODING. false: every body on the event loop.
    */
   pushDecoding?: PushDecodingOptions | false;
+  /**
+   * The app's event definitions (the `events` and `aggregates` its stores open
+   * with): every event a push would store is checked against them, as a reader
+   * of that build reads it, and one they refuse gets 422 INVALID_EVENT, so one
+   * client's bad data never reaches the others. Events of types or versions
+   * they do not define, and encrypted events, pass unchecked. Default: data is
+   * not checked (only that it is storable JSON).
+   */
+  checkEvents?: CheckEventsOption;
 }
 
 export interface ListenAddress {
@@ -172,7 +182,8 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     decoding && decoding.threads > 0 && store.pushDecoded
       ? createPushDecoder({ ...decoding, supported: SUPPORTED_PROTOCOL_VERSIONS, limits, logger })
       : undefined;
-  const context: HandlerContext = { store, limits, timeouts, replier, metrics, logger, decoder };
+  const dataCheck = dataCheckOf(options.checkEvents);
+  const context: HandlerContext = { store, limits, timeouts, replier, metrics, logger, decoder, dataCheck };
   const live = createLiveUpgrades({
     context,
     admission,

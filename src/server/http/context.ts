@@ -1,3 +1,4 @@
+import type { Registry } from '../../core/registry.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { MetricsRecorder } from '../metrics.ts';
@@ -56,4 +57,6 @@ export interface HandlerContext {
   logger: Logger;
   /** Decodes large push bodies in worker threads (absent: every body is decoded on the event loop). */
   decoder?: PushDecoder | undefined;
+  /** The app's event definitions pushed data is checked against (createSyncServer's checkEvents; absent: not checked). */
+  dataCheck?: Registry | undefined;
 }

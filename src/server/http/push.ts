@@ -4,6 +4,7 @@ import {
   PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
   type FenceResponse,
+  type PushRequest,
   type PushResponse,
   type PushResponseMinimal,
 } from '../../core/protocol.ts';
@@ -13,6 +14,7 @@ import { checkJsonContentType, readBody } from './body.ts';
 import type { HandlerContext } from './context.ts';
 import { prefersMinimalReturn, RETURN_MINIMAL } from './prefer.ts';
 import { withDeadline } from './deadline.ts';
+import { checkPushData } from './push-data-check.ts';
 import { checkVersion, eventCount, fromColumns, parseJsonObject, validatePush } from './push-decode.ts';
 import { requestInfo } from './request-context.ts';
 import type { LogRoute } from './routes.ts';
@@ -36,7 +38,7 @@ async function readJsonObject(context: HandlerContext, request: IncomingMessage)
  * by the same checks in the same order (push-decode.ts).
  */
 async function storePush(context: HandlerContext, request: IncomingMessage, route: LogRoute, raw: Buffer): Promise<PushResult> {
-  const { limits, store, decoder } = context;
+  const { limits, store, decoder, dataCheck } = context;
   const info = requestInfo(request);
   const timeoutMs = context.timeouts.storeMs;
   if (decoder && store.pushDecoded && raw.length >= decoder.minBytes) {
@@ -45,11 +47,13 @@ async function storePush(context: HandlerContext, request: IncomingMessage, rout
       if (info && outcome.events !== undefined) info.events = outcome.events;
       if (!outcome.ok)
         throw 'internal' in outcome ? new Error(outcome.internal) : new SyncError(outcome.code, outcome.message, outcome.details);
-      return withDeadline(
-        store.pushDecoded(route.log, fromColumns(outcome.columns), { deadline: Date.now() + timeoutMs }),
-        timeoutMs,
-        'push',
-      );
+      const decoded = fromColumns(outcome.columns);
+      if (dataCheck) {
+        const { eventsJson } = decoded;
+        const eventAt = (index: number) => JSON.parse(eventsJson[index]!) as PushRequest['events'][number];
+        await checkPushData(dataCheck, store, route.log, { ...decoded, count: eventsJson.length, eventAt }, timeoutMs);
+      }
+      return withDeadline(store.pushDecoded(route.log, decoded, { deadline: Date.now() + timeoutMs }), timeoutMs, 'push');
     }
   }
   const candidate = parseJsonObject(raw);
@@ -57,6 +61,10 @@ async function storePush(context: HandlerContext, request: IncomingMessage, rout
   const count = eventCount(candidate);
   if (info && count !== undefined) info.events = count;
   const { push, eventsJson } = validatePush(candidate, limits);
+  if (dataCheck) {
+    const eventAt = (index: number) => push.events[index]!;
+    await checkPushData(dataCheck, store, route.log, { ...push, count: push.events.length, eventAt }, timeoutMs);
+  }
   return withDeadline(store.push(route.log, push, { eventsJson, deadline: Date.now() + timeoutMs }), timeoutMs, 'push');
 }
 
