@@ -6,7 +6,8 @@ import { logNameSchema } from '../core/protocol.ts';
 import { parseTokenMap, type TokenMap } from './auth.ts';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
-import { createSyncServer } from './server.ts';
+import { loadCheckEvents } from './cli-check-events.ts';
+import { createSyncServer, type SyncServerOptions } from './server.ts';
 import { openLogStore, placeOf } from './cli-store.ts';
 import { handleSignalsDuringStartup } from './startup-signals.ts';
 import type { MigrationProgress } from './store/migrate-pages.ts';
@@ -64,6 +65,8 @@ Options:
   --host <addr>           address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
   --tokens <file>         bearer tokens: { "<token>": { "read": ["log", "prefix-*"] | "*", "write": [...] } }.
                           Without it there is NO authentication: everyone may read and write every log.
+  --check-events <file>   a JavaScript module exporting the app's "events" and/or "aggregates" definitions:
+                          every pushed event is checked against them (422 INVALID_EVENT when its data fails)
   --rate <n>              requests per second per client (token bucket; burst 2n; default 100). 0 disables.
   --max-events <n>        events per push (default 1000)
   --max-event-bytes <n>   bytes per event (default 262144)
@@ -237,6 +240,7 @@ async function main(): Promise<void> {
         'database-url': { type: 'string', multiple: true },
         'shard-map': { type: 'string' },
         tokens: { type: 'string' },
+        'check-events': { type: 'string' },
         rate: { type: 'string' },
         'max-events': { type: 'string' },
         'max-event-bytes': { type: 'string' },
@@ -288,6 +292,16 @@ async function main(): Promise<void> {
       tokens = parseTokenMap(JSON.parse(await readFile(args.tokens, 'utf8')));
     } catch (error) {
       fail(`cannot use tokens file ${args.tokens}: ${(error as Error).message}`);
+    }
+  }
+
+  const checkEventsPath = args['check-events'];
+  let checkEvents: SyncServerOptions['checkEvents'];
+  if (checkEventsPath !== undefined) {
+    try {
+      checkEvents = await loadCheckEvents(checkEventsPath);
+    } catch (error) {
+      fail(`cannot use --check-events ${checkEventsPath}: ${(error as Error).message}`);
     }
   }
 
@@ -343,6 +357,7 @@ async function main(): Promise<void> {
   const server = createSyncServer({
     store,
     ...(tokens ? { auth: { tokens } } : {}),
+    ...(checkEvents ? { checkEvents } : {}),
     logger,
     timeouts,
     metrics: !args['no-metrics'],
