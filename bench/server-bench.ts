@@ -339,6 +339,9 @@ export function benchPostgresStore(connectionString: string): Promise<LogStore> 
   return createPostgresStore({ connectionString, ...(BENCH_WRITES_IN_FLIGHT ? { maxWritesInFlight: BENCH_WRITES_IN_FLIGHT } : {}) });
 }
 
+/** `CHRONICLE_BENCH_CHECK_EVENTS=1`: the server checks pushed data against the bench's model (createSyncServer's checkEvents). */
+const CHECK_EVENTS = process.env.CHRONICLE_BENCH_CHECK_EVENTS ? { aggregates: [(await import('./model.ts')).Order] as const } : undefined;
+
 export function benchServer(store: LogStore, clients: PushClient[]): SyncServer {
   const tokens = Object.fromEntries(clients.map((c, i) => [c.token, { id: `bench-client-${i}`, read: ['*'], write: ['*'] }]));
   return createSyncServer({
@@ -346,6 +349,7 @@ export function benchServer(store: LogStore, clients: PushClient[]): SyncServer 
     logger: silentLogger,
     auth: { tokens },
     ...(process.env.CHRONICLE_BENCH_NO_DECODE ? { pushDecoding: false as const } : {}),
+    ...(CHECK_EVENTS ? { checkEvents: CHECK_EVENTS } : {}),
   });
 }
 

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer, defaultClientConditions, type Plugin, type ViteDevServer } from 'vite';
 import { consoleLogger, createPgliteStore, createSyncServer, silentLogger, type SyncServer } from 'chronicle/server';
 import { historyIdOf, holdsData } from './history-id.ts';
+import { Order } from './src/model.ts';
 
 export interface DemoOptions {
   /** Interface both servers listen on; default 127.0.0.1. */
@@ -104,6 +105,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
       store,
       auth: { tokens: { [token]: { read: [log], write: [log] } } },
       logger: verbose ? consoleLogger : silentLogger,
+      // The app's own rules on every pushed event: a client that skips them gets 422, not a place in the log.
+      checkEvents: { aggregates: [Order] },
       // Requests from a tab that went away must not hold up Ctrl-C.
       shutdownTimeoutMs: 2_000,
     });
