@@ -3,9 +3,16 @@ import { PROTOCOL_VERSION, type LiveMessage } from '../core/protocol.ts';
 import type { Logger } from './logger.ts';
 import type { LogStore } from './store/types.ts';
 
+/** Asks whether a socket's credentials still let it read its log: the 401 or 403 it would now get, or undefined. */
+export type LiveRecheck = () => Promise<{ status: number; message: string } | undefined>;
+
 interface Subscriber {
   ws: WebSocket;
   log: string;
+  recheck: LiveRecheck | undefined;
+  /** Date.now() at which its credentials are asked about next. */
+  recheckAt: number;
+  rechecking: boolean;
   /** Highest head sent to this subscriber; -1 until hello is sent. */
   sent: number;
   /** Highest head heard of before hello went out. */
@@ -18,7 +25,7 @@ interface Subscriber {
  * is `hello` with the head; after it, `head` whenever the head moves above what
  * the socket was last told (moves are coalesced, never reported out of order).
  */
-export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: number) {
+export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: number, recheckMs = 0) {
   const byLog = new Map<string, Set<Subscriber>>();
   let count = 0;
 
@@ -67,14 +74,52 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
   }, pingIntervalMs);
   pinger.unref();
 
+  /**
+   * Each socket's credentials are asked about again every recheckMs (spread
+   * out: the first after 0.75-1.25 of it), with the request that opened it: a
+   * token that expired or was revoked, or a principal that lost read access,
+   * closes the socket (4401, 4403) instead of leaving it told about head moves
+   * until it closes by itself. The client reconnects with fresh credentials.
+   */
+  const recheck = async (sub: Subscriber): Promise<void> => {
+    sub.rechecking = true;
+    try {
+      const refused = await sub.recheck!();
+      if (refused && sub.ws.readyState === sub.ws.OPEN) {
+        const code = refused.status === 403 ? 4403 : 4401;
+        // A close reason is at most 123 bytes.
+        sub.ws.close(code, Buffer.from(refused.message).subarray(0, 120).toString());
+      }
+    } catch (error) {
+      logger.warn('live: could not recheck a socket', { log: sub.log, error: String(error) });
+    } finally {
+      sub.rechecking = false;
+      sub.recheckAt = Date.now() + recheckMs;
+    }
+  };
+  const rechecker =
+    recheckMs > 0
+      ? setInterval(
+          () => {
+            const now = Date.now();
+            for (const subs of byLog.values()) {
+              for (const sub of subs) if (sub.recheck && !sub.rechecking && sub.recheckAt <= now) void recheck(sub);
+            }
+          },
+          Math.max(10, Math.floor(recheckMs / 4)),
+        )
+      : undefined;
+  rechecker?.unref();
+
   return {
     get size(): number {
       return count;
     },
 
     /** Follows `log` on `ws`: registers first, then reads the head, so no move is missed in between. */
-    async add(log: string, ws: WebSocket): Promise<void> {
-      const sub: Subscriber = { ws, log, sent: -1, heard: -1, alive: true };
+    async add(log: string, ws: WebSocket, recheckCredentials?: LiveRecheck): Promise<void> {
+      const recheckAt = Date.now() + recheckMs * (0.75 + Math.random() / 2);
+      const sub: Subscriber = { ws, log, recheck: recheckCredentials, recheckAt, rechecking: false, sent: -1, heard: -1, alive: true };
       let subs = byLog.get(log);
       if (!subs) byLog.set(log, (subs = new Set()));
       subs.add(sub);
@@ -107,6 +152,7 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
     /** Closes every socket (1001 going away) and stops listening to the store. */
     async close(): Promise<void> {
       clearInterval(pinger);
+      clearInterval(rechecker);
       unwatch();
       const sockets: WebSocket[] = [];
       for (const subs of byLog.values()) for (const sub of subs) sockets.push(sub.ws);

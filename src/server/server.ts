@@ -40,6 +40,13 @@ export interface SyncServerOptions {
   shutdownTimeoutMs?: number;
   /** Interval of WebSocket pings; a socket that missed one pong is dropped (default 30 s). */
   livePingIntervalMs?: number;
+  /**
+   * How often an open live socket's credentials are asked about again (the
+   * auth hook, with the request that opened it): one whose token expired or
+   * was revoked is closed with 4401, one that lost read access with 4403.
+   * Default 60 s; 0 never asks again.
+   */
+  liveAuthRecheckMs?: number;
   /** Whether close() also closes the store (default true). */
   closeStore?: boolean;
   /** GET /metrics in Prometheus' text format (needs the optional peer prom-client). Default true. */
@@ -135,6 +142,15 @@ function headersCheckMs(headersMs: number): number {
   return Math.min(1000, Math.max(50, Math.floor(headersMs / 4)));
 }
 
+/** The live sockets' recheck interval: a whole number of milliseconds, 0 for never (default 60 s). */
+function liveAuthRecheckMsOf(given: number | undefined): number {
+  if (given === undefined) return 60_000;
+  if (!Number.isInteger(given) || given < 0 || given > 2_147_483_647) {
+    throw new TypeError(`liveAuthRecheckMs must be 0 or a positive integer (milliseconds), got ${String(given)}`);
+  }
+  return given;
+}
+
 /**
  * The sync server: push, pull, fence and live over HTTP + WebSocket, with auth,
  * limits, CORS, bounded waits, metrics and graceful shutdown, over any LogStore.
@@ -142,6 +158,9 @@ function headersCheckMs(headersMs: number): number {
  */
 export function createSyncServer(options: SyncServerOptions): SyncServer {
   const { store } = options;
+  // Options that can be wrong fail before anything is started.
+  const dataCheck = dataCheckOf(options.checkEvents);
+  const liveAuthRecheckMs = liveAuthRecheckMsOf(options.liveAuthRecheckMs);
   const logger = options.logger ?? consoleLogger;
   const limits = resolveLimits(options.limits);
   const timeouts = resolveTimeouts({
@@ -155,7 +174,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     rateLimitKey: options.rateLimitKey,
     authMs: timeouts.authMs,
   });
-  const hub = createLiveHub(store, logger, options.livePingIntervalMs ?? 30_000);
+  const hub = createLiveHub(store, logger, options.livePingIntervalMs ?? 30_000, liveAuthRecheckMs);
 
   /** close() was called: replies say connection: close, /health says shutting-down, /ready is 503. */
   let closing = false;
@@ -182,7 +201,6 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     decoding && decoding.threads > 0 && store.pushDecoded
       ? createPushDecoder({ ...decoding, supported: SUPPORTED_PROTOCOL_VERSIONS, limits, logger })
       : undefined;
-  const dataCheck = dataCheckOf(options.checkEvents);
   const context: HandlerContext = { store, limits, timeouts, replier, metrics, logger, decoder, dataCheck };
   const live = createLiveUpgrades({
     context,

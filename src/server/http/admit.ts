@@ -17,6 +17,14 @@ export interface Admission {
   authenticate(request: IncomingMessage): Promise<Principal>;
   /** Authorisation for the route's log (403) and the rate limit (429). */
   admit(request: IncomingMessage, principal: Principal, route: LogRoute): void;
+  /**
+   * For a live socket that is open: whether the request that opened it would
+   * still be let in to read `log` (the auth hook asked again, with the same
+   * request). The 401 or 403 it would now get; undefined while it still would,
+   * or when the hook could not answer (a timeout, a failure of its own): a
+   * socket is not cut off for that. Spends no rate budget.
+   */
+  recheck(request: IncomingMessage, log: string): Promise<SyncError | undefined>;
 }
 
 function remoteKey(request: IncomingMessage): string {
@@ -50,42 +58,64 @@ export function createAdmission(options: {
     throw error;
   };
 
+  /** The hook's principal for `request` (bounded: a hook that never settles must not hold the request), or null. */
+  const ask = async (hook: Authenticate, request: IncomingMessage): Promise<Principal | null> => {
+    const asked = Promise.resolve().then(() => hook(request));
+    const answer = await settleWithin(
+      asked,
+      authMs,
+      () =>
+        new SyncError('UNAVAILABLE', `The server's auth hook did not answer within ${authMs} ms`, {
+          reason: 'auth-timeout',
+          timeoutMs: authMs,
+        }),
+    );
+    // Throws (a 500, logged with what is wrong) for anything but a principal or null.
+    return checkPrincipal(answer);
+  };
+  const unauthenticated = () => new SyncError('UNAUTHORIZED', 'No valid credentials were presented', { reason: 'unauthenticated' });
+
+  /** 403 unless `principal` may `need` the log. */
+  const authorise = (principal: Principal, log: string, need: 'read' | 'write'): void => {
+    if (!grants(need === 'write' ? principal.write : principal.read, log)) {
+      throw new SyncError('FORBIDDEN', `"${principal.id}" may not ${need} log "${log}"`, {
+        reason: `no-${need}-access`,
+        log,
+        principal: principal.id,
+        need,
+      });
+    }
+  };
+
   return {
     async authenticate(request) {
       if (!authenticate) return ANONYMOUS;
-      let answer: unknown;
+      let principal: Principal | null;
       try {
-        // Bounded: a hook that never settles must not hold the request.
-        const asked = Promise.resolve().then(() => authenticate(request));
-        answer = await settleWithin(
-          asked,
-          authMs,
-          () =>
-            new SyncError('UNAVAILABLE', `The server's auth hook did not answer within ${authMs} ms`, {
-              reason: 'auth-timeout',
-              timeoutMs: authMs,
-            }),
-        );
+        principal = await ask(authenticate, request);
       } catch (error) {
         if (error instanceof SyncError && error.code === 'UNAUTHORIZED') refuse(request, error);
         throw error;
       }
-      // Throws (a 500, logged with what is wrong) for anything but a principal or null.
-      const principal = checkPrincipal(answer);
-      if (!principal) refuse(request, new SyncError('UNAUTHORIZED', 'No valid credentials were presented', { reason: 'unauthenticated' }));
+      if (!principal) refuse(request, unauthenticated());
       return principal!;
     },
 
     admit(request, principal, route) {
       spend(rateLimitKey(request, principal));
-      const need = route.action === 'push' || route.action === 'fence' ? 'write' : 'read';
-      if (!grants(need === 'write' ? principal.write : principal.read, route.log)) {
-        throw new SyncError('FORBIDDEN', `"${principal.id}" may not ${need} log "${route.log}"`, {
-          reason: `no-${need}-access`,
-          log: route.log,
-          principal: principal.id,
-          need,
-        });
+      authorise(principal, route.log, route.action === 'push' || route.action === 'fence' ? 'write' : 'read');
+    },
+
+    async recheck(request, log) {
+      if (!authenticate) return undefined;
+      try {
+        const principal = await ask(authenticate, request);
+        if (!principal) return unauthenticated();
+        authorise(principal, log, 'read');
+        return undefined;
+      } catch (error) {
+        const refused = error instanceof SyncError && (error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN');
+        return refused ? error : undefined;
       }
     },
   };

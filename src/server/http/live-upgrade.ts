@@ -159,7 +159,7 @@ export function createLiveUpgrades(options: {
           throw new SyncError('UNAVAILABLE', (error as Error).message, { reason: 'live-unavailable' });
         }
         sockets.handleUpgrade(request, socket, head, (ws) => {
-          void hub.add(matched.log, ws);
+          void hub.add(matched.log, ws, () => admission.recheck(request, matched.log));
         });
       };
       run().catch((error: unknown) => {
