@@ -524,6 +524,7 @@ export async function serverPush({ kind, database, rounds = 3 }: ServerPushOptio
       `from a worker thread to createSyncServer on ${where} in the bench's Node process. Best of ${rounds} interleaved rounds on fresh tables, each side warmed up first with ${SERVER_SIZES.warmupPerClient} events per client elsewhere (not timed); ` +
       `events/s per round: Chronicle ${list(chronicleRuns).join(' / ')}, baseline ${list(baselineRuns).join(' / ')}` +
       (process.env.CHRONICLE_BENCH_NO_DECODE ? '; push bodies decoded on the event loop (CHRONICLE_BENCH_NO_DECODE)' : '') +
+      (CHECK_EVENTS ? "; data checked against the bench's model (checkEvents: CHRONICLE_BENCH_CHECK_EVENTS)" : '') +
       (kind === 'postgres' && BENCH_WRITES_IN_FLIGHT
         ? `; maxWritesInFlight ${BENCH_WRITES_IN_FLIGHT} (CHRONICLE_BENCH_WRITES_IN_FLIGHT)`
         : ''),
