@@ -13,6 +13,10 @@ import type { AnyAggregateDefinition } from './aggregate.ts';
 import { findJsonProblem, utf8Length } from './json-data.ts';
 import { findIdProblem, findStringProblem, MAX_ID_LENGTH } from './text-rules.ts';
 import { uuidv7 } from './ids.ts';
+import { describeThrown } from './thrown.ts';
+
+const isThenable = (value: unknown): boolean =>
+  (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 
 /** Default upper bound for one event's stored JSON, in bytes. */
 export const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
@@ -226,17 +230,34 @@ function upcast(def: AnyEventDefinition, stored: StoredEvent, storedData: unknow
         eventId: stored.id,
       });
     }
-    try {
-      data = up(data);
-    } catch (cause) {
-      throw new ChronicleError('UPCAST', `Upcasting ${def.type} ${stored.id} from version ${v} failed: ${String(cause)}`, {
+    const failed = (why: string) =>
+      new ChronicleError('UPCAST', `Upcasting ${def.type} ${stored.id} from version ${v} failed: ${why}`, {
         eventType: def.type,
         from: v,
         eventId: stored.id,
       });
+    try {
+      data = up(data);
+    } catch (cause) {
+      throw failed(describeThrown(cause));
+    }
+    if (isThenable(data)) {
+      // Its rejection, if it comes, is nobody's to handle: observe it so that it cannot end a Node process.
+      Promise.resolve(data).catch(() => undefined);
+      throw failed('the upcaster returned a Promise (upcasters must be synchronous)');
     }
   }
-  const checked = def.schema.safeParse(data);
+  let checked: ReturnType<typeof def.schema.safeParse>;
+  try {
+    checked = def.schema.safeParse(data);
+  } catch (cause) {
+    // A transform or refinement of the app's schema that throws (or is async) is a failed upcast, not a crash.
+    throw new ChronicleError(
+      'UPCAST',
+      `Upcasting ${def.type} ${stored.id} from version ${stored.version}: version ${def.version}'s schema threw: ${describeThrown(cause)}`,
+      { eventType: def.type, from: stored.version, eventId: stored.id, path: 'data', reason: describeThrown(cause) },
+    );
+  }
   if (checked.success) return checked.data;
   const { path, reason } = firstSchemaIssue(checked.error);
   throw new ChronicleError(
