@@ -87,16 +87,44 @@ describe('checkEvents: pushed data checked against the app definitions', () => {
     expect(refused.message).toContain('Upcasting ItemAdded');
   });
 
-  it('what the definitions cannot judge passes: an unknown type, a newer version, an encrypted event', async () => {
+  it('what the definitions cannot judge passes: an unknown type, a newer version', async () => {
     const log = freshLog('check');
-    const envelope = { $enc: 1, kid: 'k1', iv: 'aXY', ct: 'Y3Q' };
     const push = makePush('c3', 1, [
       event('c3', 1, { anything: true }, 'OrderNoted', 1),
       event('c3', 2, { qty: 'a newer build decides' }, 'ItemAdded', 3),
-      event('c3', 3, envelope, 'ItemAdded', 2),
     ]);
     expect((await httpPush(checkingUrl, log, push)).status).toBe(200);
-    expect((await stored(log, 'c3')).head).toBe(3);
+    expect((await stored(log, 'c3')).head).toBe(2);
+  });
+
+  it('an encrypted event is refused unless the app says it encrypts (allowEncrypted)', async () => {
+    const envelope = { $enc: 1, kid: 'k1', iv: 'aXY', ct: 'Y3Q' };
+    const push = makePush('c6', 1, [event('c6', 1, envelope)]);
+    const log = freshLog('check');
+    expect(errorOf(await httpPush(checkingUrl, log, push))).toMatchObject({ status: 422, details: { field: 'events.0.data' } });
+    const encrypting = createSyncServer({
+      store,
+      logger: silentLogger,
+      closeStore: false,
+      checkEvents: { aggregates: [Order], allowEncrypted: true },
+    });
+    try {
+      const { url } = await encrypting.listen(0);
+      expect((await httpPush(url, log, push)).status).toBe(200);
+    } finally {
+      await encrypting.close();
+    }
+  });
+
+  it('data the schema takes only by changing it is refused (an unknown key a reducer would spread)', async () => {
+    const log = freshLog('check');
+    const push = makePush('c7', 1, [event('c7', 1, { sku: 'tea', qty: 1, role: 'admin' })]);
+    expect(errorOf(await httpPush(checkingUrl, log, push))).toMatchObject({
+      status: 422,
+      code: 'INVALID_EVENT',
+      details: { field: 'events.0.data.role', reason: expect.stringMatching(/not a field/) },
+    });
+    expect((await stored(log, 'c7')).head).toBe(0);
   });
 
   it('the same on the decoder-thread path (a body of 32 KiB or more)', async () => {

@@ -1,8 +1,8 @@
-import type { Registry } from '../../core/registry.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { MetricsRecorder } from '../metrics.ts';
 import type { LogStore } from '../store/types.ts';
+import type { DataCheck } from './push-data-check.ts';
 import type { PushDecoder } from './push-decoder.ts';
 import type { Replier } from './reply.ts';
 
@@ -58,5 +58,5 @@ export interface HandlerContext {
   /** Decodes large push bodies in worker threads (absent: every body is decoded on the event loop). */
   decoder?: PushDecoder | undefined;
   /** The app's event definitions pushed data is checked against (createSyncServer's checkEvents; absent: not checked). */
-  dataCheck?: Registry | undefined;
+  dataCheck?: DataCheck | undefined;
 }

@@ -1,5 +1,5 @@
 import type { AnyAggregateDefinition } from '../../core/aggregate.ts';
-import { findDataProblem, type CheckedEvent, type DataProblem } from '../../core/data-check.ts';
+import { findDataProblem, type CheckedEvent, type DataCheckOptions, type DataProblem } from '../../core/data-check.ts';
 import type { AnyEventDefinition } from '../../core/event.ts';
 import { createRegistry, type Registry } from '../../core/registry.ts';
 import { SyncError } from '../errors.ts';
@@ -28,6 +28,19 @@ import { withDeadline } from './deadline.ts';
 export interface CheckEventsOption {
   events?: readonly AnyEventDefinition[];
   aggregates?: readonly AnyAggregateDefinition[];
+  /**
+   * The app encrypts events (sync.encryption): data that is an encryption
+   * envelope passes unchecked, since the server cannot read it. Default false:
+   * such data is refused, since on devices of an app that does not encrypt it
+   * would stop every pull.
+   */
+  allowEncrypted?: boolean;
+}
+
+/** What the server checks pushed data with: the definitions' registry and how it treats encrypted data. */
+export interface DataCheck {
+  registry: Registry;
+  options: DataCheckOptions;
 }
 
 const isEventDefinition = (value: unknown): boolean => {
@@ -40,7 +53,7 @@ const isEventDefinition = (value: unknown): boolean => {
  * not a list of definitions, and definitions that clash (one type defined
  * twice), fail here with a TypeError rather than at the first push.
  */
-export function dataCheckOf(given: CheckEventsOption | undefined): Registry | undefined {
+export function dataCheckOf(given: CheckEventsOption | undefined): DataCheck | undefined {
   if (given === undefined) return undefined;
   if (typeof given !== 'object' || given === null) throw new TypeError('checkEvents must be { events?, aggregates? }');
   const { events = [], aggregates = [] } = given;
@@ -50,7 +63,10 @@ export function dataCheckOf(given: CheckEventsOption | undefined): Registry | un
   if (!Array.isArray(aggregates) || !aggregates.every((a) => Array.isArray(a?.events) && a.events.every(isEventDefinition))) {
     throw new TypeError('checkEvents.aggregates must be an array of aggregate definitions (defineAggregate)');
   }
-  return createRegistry({ events, aggregates });
+  if (given.allowEncrypted !== undefined && typeof given.allowEncrypted !== 'boolean') {
+    throw new TypeError('checkEvents.allowEncrypted must be true or false');
+  }
+  return { registry: createRegistry({ events, aggregates }), options: { allowEncrypted: given.allowEncrypted === true } };
 }
 
 /** A push as the check sees it: whose events, from which clientSeq, and each event on demand. */
@@ -61,26 +77,37 @@ export interface PushToCheck {
   eventAt(index: number): CheckedEvent;
 }
 
+/** How long the check runs the app's schemas before it lets other requests in (one event is never cut). */
+const SLICE_MS = 10;
+
 export async function checkPushData(
-  registry: Registry,
+  check: DataCheck,
   store: Pick<LogStore, 'clientSeq'>,
   log: string,
   push: PushToCheck,
   timeoutMs: number,
 ): Promise<void> {
-  const problems: { index: number; event: CheckedEvent; problem: DataProblem }[] = [];
+  /** The client's high-water mark, read at the first problem: events at or below it are stored already. */
+  let applied: number | undefined;
+  let sliceStart = performance.now();
   for (let index = 0; index < push.count; index++) {
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
     const event = push.eventAt(index);
-    const problem = findDataProblem(registry, event);
-    if (problem) problems.push({ index, event, problem });
+    const problem = findDataProblem(check.registry, event, check.options);
+    if (!problem) continue;
+    applied ??= await withDeadline(store.clientSeq(log, push.clientId), timeoutMs, 'push');
+    if (push.from + index > applied) throw refusal(push, index, event, problem);
+    // Stored already, and so is every event up to the mark: the first one that may be refused comes after it.
+    index = Math.max(index, applied - push.from);
   }
-  if (problems.length === 0) return;
-  const applied = await withDeadline(store.clientSeq(log, push.clientId), timeoutMs, 'push');
-  const refused = problems.find(({ index }) => push.from + index > applied);
-  if (!refused) return;
-  const { index, event, problem } = refused;
+}
+
+function refusal(push: PushToCheck, index: number, event: CheckedEvent, problem: DataProblem): SyncError {
   const clientSeq = push.from + index;
-  throw new SyncError(
+  return new SyncError(
     'INVALID_EVENT',
     `Event ${event.id} (clientSeq ${clientSeq}, ${event.type} version ${event.version}) does not fit the app's definition: ${problem.path}: ${problem.reason}`,
     {
