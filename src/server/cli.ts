@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerFlag, refuseRepeats, UsageError } from './cli-args.ts';
 import { logNameSchema } from '../core/protocol.ts';
+import { describeThrown } from '../core/thrown.ts';
 import { parseTokenMap, type TokenMap } from './auth.ts';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
@@ -301,7 +302,7 @@ async function main(): Promise<void> {
     try {
       checkEvents = await loadCheckEvents(checkEventsPath);
     } catch (error) {
-      fail(`cannot use --check-events ${checkEventsPath}: ${(error as Error).message}`);
+      fail(`cannot use --check-events ${checkEventsPath}: ${error instanceof Error ? error.message : describeThrown(error)}`);
     }
   }
 

@@ -37,6 +37,7 @@ describe('chronicle-server --check-events', () => {
     for (const [module, said] of [
       [fixture('check-events-nothing.ts'), /exports neither "events" nor "aggregates"/],
       [fixture('no-such-module.mjs'), /cannot use --check-events .*no-such-module/],
+      [fixture('check-events-throws-null.ts'), /cannot use --check-events .*check-events-throws-null\.ts: null/],
     ] as const) {
       const failed = await run(process.execPath, [BIN, '--memory', '--port', '0', '--check-events', module]).then(
         () => ({ code: 0, stderr: '' }),
