@@ -1,10 +1,14 @@
 import type { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type LiveMessage } from '../core/protocol.ts';
+import type { LiveRecheckResult } from './http/admit.ts';
 import type { Logger } from './logger.ts';
 import type { LogStore } from './store/types.ts';
 
-/** Asks whether a socket's credentials still let it read its log: the 401 or 403 it would now get, or undefined. */
-export type LiveRecheck = () => Promise<{ status: number; message: string } | undefined>;
+/** Asks whether a socket's credentials still let it read its log (Admission.recheck). */
+export type LiveRecheck = () => Promise<LiveRecheckResult>;
+
+/** Credential rechecks waiting for the auth hook at once, at most: a slow identity service is asked no faster. */
+const RECHECKS_IN_FLIGHT = 32;
 
 interface Subscriber {
   ws: WebSocket;
@@ -75,26 +79,40 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
   pinger.unref();
 
   /**
-   * Each socket's credentials are asked about again every recheckMs (spread
-   * out: the first after 0.75-1.25 of it), with the request that opened it: a
-   * token that expired or was revoked, or a principal that lost read access,
-   * closes the socket (4401, 4403) instead of leaving it told about head moves
-   * until it closes by itself. The client reconnects with fresh credentials.
+   * Each socket's credentials are asked about again every recheckMs, with the
+   * request that opened it: a token that expired or was revoked, or a
+   * principal that lost read access, closes the socket (4401, 4403) instead
+   * of leaving it told about head moves until it closes by itself. The client
+   * reconnects with fresh credentials. Spread out: each socket's next ask is
+   * due 0.9-1.1 recheckMs after its last answer (the first 0.75-1.25 after it
+   * opened), at most RECHECKS_IN_FLIGHT wait for the hook at once, and a
+   * socket is asked again only once its last ask settled.
    */
+  let rechecksInFlight = 0;
+  let closed = false;
+  /** Date.now() of the last warning about the auth hook (at most one a minute). */
+  let warnedAt = -Infinity;
+  const warnOnce = (message: string, facts: Record<string, unknown>): void => {
+    if (Date.now() - warnedAt < 60_000) return;
+    warnedAt = Date.now();
+    logger.warn(message, facts);
+  };
   const recheck = async (sub: Subscriber): Promise<void> => {
     sub.rechecking = true;
+    rechecksInFlight++;
     try {
-      const refused = await sub.recheck!();
-      if (refused && sub.ws.readyState === sub.ws.OPEN) {
-        const code = refused.status === 403 ? 4403 : 4401;
+      const result = await sub.recheck!();
+      if ('refused' in result && !closed && sub.ws.readyState === sub.ws.OPEN) {
+        const code = result.refused.status === 403 ? 4403 : 4401;
         // A close reason is at most 123 bytes.
-        sub.ws.close(code, Buffer.from(refused.message).subarray(0, 120).toString());
+        sub.ws.close(code, Buffer.from(result.refused.message).subarray(0, 120).toString());
+      } else if ('unanswered' in result) {
+        warnOnce('live: the auth hook failed to recheck an open socket (it stays open)', { log: sub.log, error: result.unanswered });
       }
-    } catch (error) {
-      logger.warn('live: could not recheck a socket', { log: sub.log, error: String(error) });
     } finally {
+      rechecksInFlight--;
       sub.rechecking = false;
-      sub.recheckAt = Date.now() + recheckMs;
+      sub.recheckAt = Date.now() + recheckMs * (0.9 + Math.random() / 5);
     }
   };
   const rechecker =
@@ -103,10 +121,17 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
           () => {
             const now = Date.now();
             for (const subs of byLog.values()) {
-              for (const sub of subs) if (sub.recheck && !sub.rechecking && sub.recheckAt <= now) void recheck(sub);
+              for (const sub of subs) {
+                if (!sub.recheck || sub.rechecking || sub.recheckAt > now) continue;
+                if (rechecksInFlight >= RECHECKS_IN_FLIGHT) {
+                  warnOnce('live: credential rechecks are waiting for the auth hook', { inFlight: rechecksInFlight });
+                  return;
+                }
+                void recheck(sub);
+              }
             }
           },
-          Math.max(10, Math.floor(recheckMs / 4)),
+          Math.min(1000, Math.max(10, Math.floor(recheckMs / 10))),
         )
       : undefined;
   rechecker?.unref();
@@ -151,6 +176,7 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
 
     /** Closes every socket (1001 going away) and stops listening to the store. */
     async close(): Promise<void> {
+      closed = true;
       clearInterval(pinger);
       clearInterval(rechecker);
       unwatch();

@@ -64,8 +64,10 @@ describe('live sockets: credentials asked about again', () => {
     await narrowed.next();
     grants.delete('t-revoked');
     grants.set('t-narrowed', { id: 'bob', read: ['another-log'], write: [] });
-    expect(await closedWithin(revoked, 2_000)).toMatchObject({ code: 4401 });
-    expect(await closedWithin(narrowed, 2_000)).toEqual({ code: 4403, reason: expect.stringMatching(/may not read/) });
+    // Both listeners first: either socket may close while the other is awaited.
+    const [revokedClose, narrowedClose] = await Promise.all([closedWithin(revoked, 2_000), closedWithin(narrowed, 2_000)]);
+    expect(revokedClose).toMatchObject({ code: 4401 });
+    expect(narrowedClose).toEqual({ code: 4403, reason: expect.stringMatching(/may not read/) });
   });
 
   it('a socket whose credentials still hold stays open and hears head moves; so does one whose hook fails or hangs for now', async () => {
@@ -86,6 +88,41 @@ describe('live sockets: credentials asked about again', () => {
     expect((await httpPush(url, log, push, 't-kept')).status).toBe(200);
     expect(await kept.untilHead(1)).toBe(1);
     for (const live of [kept, flaky, slow]) await live.close();
+  });
+
+  it('a hook that stops answering is asked once per socket, at most 32 at once, and does not hold close()', async () => {
+    let hanging = false;
+    let calls = 0;
+    const hangingStore = await createPgliteStore();
+    const hangingServer = createSyncServer({
+      store: hangingStore,
+      logger: silentLogger,
+      liveAuthRecheckMs: 20,
+      // Requests' auth is bounded by this; a recheck's is not, or a hanging hook would be asked again every interval.
+      timeouts: { authMs: 50 },
+      limits: { rateLimit: false },
+      auth: (request) => {
+        if (!hanging) return requestToken(request) === 't' ? { id: 'u', read: '*', write: [] } : null;
+        calls++;
+        return new Promise<never>(() => undefined);
+      },
+    });
+    try {
+      const base = (await hangingServer.listen(0)).url;
+      const log = freshLog('recheck');
+      const sockets = await Promise.all(Array.from({ length: 40 }, () => openLive(base, log, { token: 't' })));
+      hanging = true;
+      // Many recheck intervals pass: each socket is due again and again, but its last ask never settled.
+      const outcomes = await Promise.all(sockets.map((live) => closedWithin(live, 600)));
+      expect(outcomes.every((o) => o === 'open')).toBe(true);
+      expect(calls).toBeGreaterThan(0);
+      expect(calls).toBeLessThanOrEqual(32);
+    } finally {
+      const started = Date.now();
+      await hangingServer.close();
+      expect(Date.now() - started).toBeLessThan(3_000);
+      await hangingStore.close();
+    }
   });
 
   it('liveAuthRecheckMs must be 0 or a whole number of milliseconds', () => {

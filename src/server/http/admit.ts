@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { ANONYMOUS, checkPrincipal, grants, type Authenticate, type Principal } from '../auth.ts';
 import { SyncError } from '../errors.ts';
 import type { RateLimiter } from '../limits.ts';
+import { describeThrown } from '../../core/thrown.ts';
 import { settleWithin } from './deadline.ts';
 import type { LogRoute } from './routes.ts';
 
@@ -20,12 +21,16 @@ export interface Admission {
   /**
    * For a live socket that is open: whether the request that opened it would
    * still be let in to read `log` (the auth hook asked again, with the same
-   * request). The 401 or 403 it would now get; undefined while it still would,
-   * or when the hook could not answer (a timeout, a failure of its own): a
-   * socket is not cut off for that. Spends no rate budget.
+   * request): `refused` with the 401 or 403 it would now get, `kept`, or
+   * `unanswered` when the hook failed (a socket is not cut off for that).
+   * Not bounded by authMs: the caller asks again only once this settled, so a
+   * hook that hangs holds one call per socket, not one per interval. Spends
+   * no rate budget.
    */
-  recheck(request: IncomingMessage, log: string): Promise<SyncError | undefined>;
+  recheck(request: IncomingMessage, log: string): Promise<LiveRecheckResult>;
 }
+
+export type LiveRecheckResult = { refused: SyncError } | { kept: true } | { unanswered: string };
 
 function remoteKey(request: IncomingMessage): string {
   return `addr:${request.socket.remoteAddress ?? 'unknown'}`;
@@ -107,15 +112,15 @@ export function createAdmission(options: {
     },
 
     async recheck(request, log) {
-      if (!authenticate) return undefined;
+      if (!authenticate) return { kept: true };
       try {
-        const principal = await ask(authenticate, request);
-        if (!principal) return unauthenticated();
+        const principal = checkPrincipal(await authenticate(request));
+        if (!principal) return { refused: unauthenticated() };
         authorise(principal, log, 'read');
-        return undefined;
+        return { kept: true };
       } catch (error) {
-        const refused = error instanceof SyncError && (error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN');
-        return refused ? error : undefined;
+        if (error instanceof SyncError && (error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN')) return { refused: error };
+        return { unanswered: describeThrown(error) };
       }
     },
   };
