@@ -68,6 +68,16 @@ describe('checkEvents: pushed data checked against the app definitions', () => {
       details: { index: 1, id: 'c1:2', clientSeq: 2, type: 'ItemAdded', version: 2, field: 'events.1.data.qty' },
     });
     expect(await stored(log, 'c1')).toEqual({ head: 0, clientSeq: 0, ids: [] });
+    // Every refused event of the push is listed, so that a client rejects them in one go.
+    const several = makePush('c1', 1, [
+      event('c1', 1, { sku: '', qty: 2 }),
+      event('c1', 2, { sku: 'tea', qty: 2 }),
+      event('c1', 3, { sku: 'tea', qty: -1 }),
+    ]);
+    expect(errorOf(await httpPush(checkingUrl, log, several)).details.events).toEqual([
+      { index: 0, id: 'c1:1', clientSeq: 1, field: 'events.0.data.sku', reason: expect.any(String) },
+      { index: 2, id: 'c1:3', clientSeq: 3, field: 'events.2.data.qty', reason: expect.any(String) },
+    ]);
     // The same events with good data are stored.
     const fixed = makePush('c1', 1, [event('c1', 1, { sku: 'tea', qty: 2 }), event('c1', 2, { sku: 'tea', qty: 3 })]);
     expect((await httpPush(checkingUrl, log, fixed)).status).toBe(200);

@@ -36,6 +36,30 @@ describe('push refusals', () => {
     expect(action).toEqual({ kind: 'reject', events: new Map([['e3', { code: 'BAD_REQUEST', reason: 'BAD_REQUEST reason' }]]) });
   });
 
+  it('given INVALID_EVENT listing several events in details.events, then they are all rejected at once, each with its own reason', () => {
+    const listed = refusal(422, 'INVALID_EVENT', {
+      index: 0,
+      id: 'e1',
+      events: [
+        { index: 0, id: 'e1', field: 'events.0.data.qty', reason: 'too many' },
+        { index: 2, id: 'e3', field: 'events.2.data.sku', reason: 'empty' },
+        // Entries that match no event of this push are ignored: another index, or an id that is not there.
+        { index: 3, id: 'not-e4', reason: 'x' },
+        { index: 9, reason: 'x' },
+        'nonsense',
+      ],
+    });
+    expect(decideRefusal(listed, events)).toEqual({
+      kind: 'reject',
+      events: new Map([
+        ['e1', { code: 'INVALID_EVENT', reason: 'data.qty: too many' }],
+        ['e3', { code: 'INVALID_EVENT', reason: 'data.sku: empty' }],
+      ]),
+    });
+    // One listed event: as a refusal naming it (the message is the reason).
+    expect(decideRefusal(refusal(422, 'INVALID_EVENT', { index: 1, events: [{ index: 1, id: 'e2' }] }), events)).toEqual(rejects('e2'));
+  });
+
   it('given a 400 that names no field, then the push is halved; alone, the event is rejected', () => {
     expect(decideRefusal(refusal(400, 'BAD_REQUEST'), events)).toEqual({ kind: 'split', size: 2 });
     expect(decideRefusal(refusal(400, 'BAD_REQUEST'), events.slice(0, 1))).toEqual(rejects('e1'));

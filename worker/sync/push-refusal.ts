@@ -69,6 +69,30 @@ function namedIndex(details: Record<string, unknown>): number | undefined {
   return undefined;
 }
 
+/**
+ * The pushed events a refusal lists in `details.events` (entries with an
+ * `index` into the push and, where given, the same `id`), each with its own
+ * reason; entries that do not match an event of the push are ignored.
+ */
+function listedEvents(
+  details: Record<string, unknown>,
+  events: readonly StoredEvent[],
+  code: string,
+): Map<string, { code: string; reason: string }> {
+  const out = new Map<string, { code: string; reason: string }>();
+  if (!Array.isArray(details.events)) return out;
+  for (const entry of details.events as unknown[]) {
+    const { index, id, reason, field } = (entry ?? {}) as { index?: unknown; id?: unknown; reason?: unknown; field?: unknown };
+    const event = typeof index === 'number' && Number.isInteger(index) ? events[index] : undefined;
+    if (!event || (id !== undefined && id !== event.id)) continue;
+    // The field without its place in the push (`events.3.`), which means nothing to the app.
+    const where = typeof field === 'string' ? `${field.replace(/^events\.\d+\./, '')}: ` : '';
+    const why = typeof reason === 'string' ? `${where}${reason}` : 'refused by the server';
+    out.set(event.id, { code, reason: why });
+  }
+  return out;
+}
+
 /** Whether a refusal is about the request as a whole rather than any event in it (a bad clientId, from, to...). */
 function namesAnotherField(details: Record<string, unknown>): boolean {
   const field = details.field;
@@ -113,6 +137,10 @@ export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]):
         return { kind: 'split', size: details.limit as number, serverLimit: true };
       return events.length > 1 ? half() : reject(events[0]);
     default: {
+      // A refusal that lists several events (INVALID_EVENT's details.events) rejects them all at once: one
+      // renumbering of the queue instead of one round per event.
+      const listed = listedEvents(details, events, code);
+      if (listed.size > 1) return { kind: 'reject', events: listed };
       // BAD_REQUEST, and any 4xx code this client does not know (treated by its status class).
       const index = namedIndex(details);
       if (index !== undefined) return reject(events[index]);

@@ -79,7 +79,24 @@ export interface PushToCheck {
 
 /** How long the check runs the app's schemas before it lets other requests in (one event is never cut). */
 const SLICE_MS = 10;
+/** Refused events one reply lists at most; and the time spent finding more after the first, at most. */
+const LISTED_EVENTS = 100;
+const LISTING_MS = 50;
 
+/** A refused event of the push, as `details.events` lists it. */
+interface Refused {
+  index: number;
+  event: CheckedEvent;
+  problem: DataProblem;
+}
+
+/**
+ * Refuses the push (INVALID_EVENT) when one of the events it would store
+ * fails the check. The reply names the first such event, and lists in
+ * `details.events` every one it found (up to LISTED_EVENTS, looking for at
+ * most LISTING_MS after the first): the client rejects them all at once, in
+ * one renumbering of its queue instead of one per event.
+ */
 export async function checkPushData(
   check: DataCheck,
   store: Pick<LogStore, 'clientSeq'>,
@@ -89,9 +106,13 @@ export async function checkPushData(
 ): Promise<void> {
   /** The client's high-water mark, read at the first problem: events at or below it are stored already. */
   let applied: number | undefined;
+  const refused: Refused[] = [];
+  let firstRefusedAt = 0;
   let sliceStart = performance.now();
   for (let index = 0; index < push.count; index++) {
-    if (performance.now() - sliceStart > SLICE_MS) {
+    const now = performance.now();
+    if (refused.length > 0 && (refused.length >= LISTED_EVENTS || now - firstRefusedAt > LISTING_MS)) break;
+    if (now - sliceStart > SLICE_MS) {
       await new Promise((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
     }
@@ -99,25 +120,31 @@ export async function checkPushData(
     const problem = findDataProblem(check.registry, event, check.options);
     if (!problem) continue;
     applied ??= await withDeadline(store.clientSeq(log, push.clientId), timeoutMs, 'push');
-    if (push.from + index > applied) throw refusal(push, index, event, problem);
+    if (push.from + index > applied) {
+      if (refused.length === 0) firstRefusedAt = performance.now();
+      refused.push({ index, event, problem });
+      continue;
+    }
     // Stored already, and so is every event up to the mark: the first one that may be refused comes after it.
     index = Math.max(index, applied - push.from);
   }
+  if (refused.length > 0) throw refusal(push, refused);
 }
 
-function refusal(push: PushToCheck, index: number, event: CheckedEvent, problem: DataProblem): SyncError {
-  const clientSeq = push.from + index;
+function refusal(push: PushToCheck, refused: readonly Refused[]): SyncError {
+  const listed = refused.map(({ index, event, problem }) => ({
+    index,
+    id: event.id,
+    clientSeq: push.from + index,
+    field: `events.${index}.${problem.path}`,
+    reason: problem.reason,
+  }));
+  const { event } = refused[0]!;
+  const first = listed[0]!;
+  const others = refused.length > 1 ? ` (and ${refused.length - 1} more listed in details.events)` : '';
   return new SyncError(
     'INVALID_EVENT',
-    `Event ${event.id} (clientSeq ${clientSeq}, ${event.type} version ${event.version}) does not fit the app's definition: ${problem.path}: ${problem.reason}`,
-    {
-      index,
-      id: event.id,
-      clientSeq,
-      type: event.type,
-      version: event.version,
-      field: `events.${index}.${problem.path}`,
-      reason: problem.reason,
-    },
+    `Event ${event.id} (clientSeq ${first.clientSeq}, ${event.type} version ${event.version}) does not fit the app's definition: ${refused[0]!.problem.path}: ${first.reason}${others}`,
+    { ...first, type: event.type, version: event.version, events: listed },
   );
 }
