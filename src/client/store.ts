@@ -80,13 +80,20 @@ async function abandon(guard: GuardedConnection, { hub, reactions, store }: Open
   await closeEngine(guard, hub).catch(() => undefined);
 }
 
-/** The last steps of closing, once reactions and jobs have stopped: the change feed, then the engine. */
+/**
+ * The last steps of closing, once reactions and jobs have stopped: the
+ * engine, then the change feed. The engine's close lets a sync round in
+ * flight finish its push and the pull that confirms it; the outcomes that
+ * pull publishes still reach the app's onOutcome listeners, which would
+ * otherwise never hear them (after a reopen those events are confirmed
+ * already). Calls made meanwhile are refused (guard.closing).
+ */
 async function closeEngine(guard: GuardedConnection, hub: StoreContext['hub'] | undefined): Promise<void> {
   guard.closing();
-  hub?.close();
   try {
     await guard.connection.close();
   } finally {
+    hub?.close();
     // Whatever the engine did not answer (a terminated worker never will) settles now.
     guard.shut();
   }
