@@ -85,6 +85,18 @@ export async function streamPageKeys(tx: IndexTx, aggregateId: string, fromSeq: 
 }
 
 /**
+ * The pending pages that may hold any of these aggregates' events, in log
+ * order: the pages of their pending commits, indexed or waiting to be
+ * (later-index.ts). Pages of other aggregates' events are not read at all.
+ */
+export async function pendingPageKeysOf(tx: IndexTx, aggregateIds: Iterable<string>): Promise<PageKey[]> {
+  const keys = new Map<string, PageKey>();
+  const found = await Promise.all([...aggregateIds].map((aggregateId) => streamPageKeys(tx, aggregateId, 1, Infinity)));
+  for (const { keys: pageKeys } of found) for (const key of pageKeys) if (key[0] === PENDING) keys.set(keyId(key), key);
+  return [...keys.values()].sort(pageOrder);
+}
+
+/**
  * Whether seq `fromSeq` of an aggregate was dropped by compaction, and if so
  * the last dropped seq (dropped events of an aggregate are always its first
  * ones: compaction drops a prefix of the confirmed log). The first entry at or

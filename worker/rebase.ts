@@ -1,9 +1,10 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import type { ChronicleDB } from './db.ts';
+import type { ChronicleDB, PageRecord } from './db.ts';
 import { rewritePendingPages, pendingRangeAll } from './pending.ts';
 import { CONFIRMED, DROPPED } from './types.ts';
+import { keyId, pendingPageKeysOf, readKeyed } from './lookups.ts';
 import { readBacklog, readPages } from './page-store.ts';
 
 /** One aggregate whose pending events no longer follow the server's head. */
@@ -52,15 +53,18 @@ export interface RebasePlan {
  */
 export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly string[]): Promise<RebasePlan> {
   const tx = db.transaction(['pages', 'pageIndex', 'meta']);
-  const [meta, { pages: pendingPages }] = await Promise.all([
-    tx.objectStore('meta').get('client'),
-    readPages(tx.objectStore('pages'), pendingRangeAll()),
-  ]);
+  const only = onlyAggregates ? new Set(onlyAggregates) : undefined;
+  const [meta, pendingPages] = await Promise.all([tx.objectStore('meta').get('client'), pendingPagesFor(tx, only)]);
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
+  if (pendingPages.length === 0) {
+    // None of them has pending events (another device wrote to orders this one did not touch): nothing to rebase.
+    await tx.done;
+    return { conflicts: [], confirmedHead: meta.confirmedHead };
+  }
   const byAggregate = new Map<string, StoredEvent[]>();
   for (const page of pendingPages) {
     for (const event of decodePageJson(page.json)) {
-      if (onlyAggregates && !onlyAggregates.includes(event.aggregateId)) continue;
+      if (only && !only.has(event.aggregateId)) continue;
       const list = byAggregate.get(event.aggregateId) ?? [];
       list.push(event);
       byAggregate.set(event.aggregateId, list);
@@ -86,6 +90,26 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
   await tx.done;
   const conflicts = findConflicts(byAggregate, confirmedHeads);
   return { conflicts, confirmedHead: meta.confirmedHead };
+}
+
+/**
+ * The pending pages a plan reads: all of them, or, for some aggregates, only
+ * the pages their pending events are in (found by the stream index). A sync
+ * round plans for the aggregates each pull touched: while another device
+ * keeps writing to other orders, reading the whole queue for every pull made
+ * a large backlog's sync slower the busier the log was.
+ */
+async function pendingPagesFor(tx: Parameters<typeof pendingPageKeysOf>[0], only: ReadonlySet<string> | undefined): Promise<PageRecord[]> {
+  if (!only) return (await readPages(tx.objectStore('pages'), pendingRangeAll())).pages;
+  if (only.size === 0) return [];
+  const keys = await pendingPageKeysOf(tx, only);
+  const read = await readKeyed(tx, keys);
+  const pages: PageRecord[] = [];
+  for (const key of keys) {
+    const page = read.get(keyId(key));
+    if (page) pages.push(page);
+  }
+  return pages;
 }
 
 /**
