@@ -1,9 +1,9 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import type { ChronicleDB, PageRecord } from './db.ts';
+import type { ChronicleDB, MetaRecord, PageRecord } from './db.ts';
 import { rewritePendingPages, pendingRangeAll } from './pending.ts';
-import { CONFIRMED, DROPPED } from './types.ts';
+import { CONFIRMED, DROPPED, PENDING, type PageKey } from './types.ts';
 import { keyId, pendingPageKeysOf, readKeyed } from './lookups.ts';
 import { readBacklog, readPages } from './page-store.ts';
 
@@ -50,30 +50,90 @@ export interface RebasePlan {
 /**
  * Finds aggregates whose pending events collide with confirmed ones: their
  * first pending seq is not the confirmed head + 1.
+ *
+ * For some aggregates (those a pull touched), only their pending pages are
+ * read, found by the stream index. For all of them (each round's first
+ * check), the queue is read page by page, twice at most, and never held
+ * decoded: first each aggregate's (clientSeq, seq) pairs, to find the
+ * aggregates whose pending events do not follow their confirmed head; then,
+ * if there are any, those aggregates' events. A large offline backlog
+ * otherwise held every pending event in memory at the start of every round.
  */
 export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly string[]): Promise<RebasePlan> {
   const tx = db.transaction(['pages', 'pageIndex', 'meta']);
-  const only = onlyAggregates ? new Set(onlyAggregates) : undefined;
-  const [meta, pendingPages] = await Promise.all([tx.objectStore('meta').get('client'), pendingPagesFor(tx, only)]);
+  const meta = await tx.objectStore('meta').get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
-  if (pendingPages.length === 0) {
-    // None of them has pending events (another device wrote to orders this one did not touch): nothing to rebase.
+  const byAggregate = new Map<string, StoredEvent[]>();
+  const collect = (event: StoredEvent): void => {
+    const list = byAggregate.get(event.aggregateId);
+    if (list) list.push(event);
+    else byAggregate.set(event.aggregateId, [event]);
+  };
+  let confirmedHeads: Map<string, number> | undefined;
+  if (onlyAggregates) {
+    const only = new Set(onlyAggregates);
+    for (const page of await pendingPagesOf(tx, only)) {
+      for (const event of decodePageJson(page.json)) if (only.has(event.aggregateId)) collect(event);
+    }
+  } else {
+    const runs = new Map<string, number[]>();
+    await eachPendingEvent(tx, (event) => {
+      const run = runs.get(event.aggregateId);
+      if (run) run.push(event.meta.clientSeq, event.seq);
+      else runs.set(event.aggregateId, [event.meta.clientSeq, event.seq]);
+    });
+    confirmedHeads = await confirmedHeadsOf(tx, meta, runs.keys());
+    const heads = confirmedHeads;
+    const candidates = new Set([...runs].filter(([aggregateId, run]) => !runFollows(run, heads.get(aggregateId) ?? 0)).map(([a]) => a));
+    if (candidates.size > 0) {
+      await eachPendingEvent(tx, (event) => {
+        if (candidates.has(event.aggregateId)) collect(event);
+      });
+    }
+  }
+  if (byAggregate.size === 0) {
+    // No pending events in question (another device wrote to orders this one did not touch): nothing to rebase.
     await tx.done;
     return { conflicts: [], confirmedHead: meta.confirmedHead };
   }
-  const byAggregate = new Map<string, StoredEvent[]>();
-  for (const page of pendingPages) {
-    for (const event of decodePageJson(page.json)) {
-      if (only && !only.has(event.aggregateId)) continue;
-      const list = byAggregate.get(event.aggregateId) ?? [];
-      list.push(event);
-      byAggregate.set(event.aggregateId, list);
-    }
+  confirmedHeads ??= await confirmedHeadsOf(tx, meta, byAggregate.keys());
+  await tx.done;
+  return { conflicts: findConflicts(byAggregate, confirmedHeads), confirmedHead: meta.confirmedHead };
+}
+
+type PlanTx = Parameters<typeof pendingPageKeysOf>[0];
+
+/** Calls `visit` for every pending event, in page order, reading PAGES_AT_ONCE pages at a time. */
+async function eachPendingEvent(tx: PlanTx, visit: (event: StoredEvent) => void): Promise<void> {
+  const PAGES_AT_ONCE = 32;
+  let lower: PageKey | undefined;
+  for (;;) {
+    const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : pendingRangeAll();
+    const { keys, pages } = await readPages(tx.objectStore('pages'), range, PAGES_AT_ONCE);
+    for (const page of pages) for (const event of decodePageJson(page.json)) visit(event);
+    if (pages.length < PAGES_AT_ONCE) return;
+    lower = keys[keys.length - 1];
   }
+}
+
+/**
+ * Whether an aggregate's pending events, as flat (clientSeq, seq) pairs,
+ * follow its confirmed head: in clientSeq order, seqs head + 1, + 2, ...
+ * (the rule findConflicts applies to the events themselves). Pure.
+ */
+export function runFollows(run: readonly number[], confirmedHead: number): boolean {
+  const order: number[] = [];
+  for (let i = 0; i < run.length; i += 2) order.push(i);
+  order.sort((a, b) => run[a]! - run[b]!);
+  return order.every((at, i) => run[at + 1] === confirmedHead + 1 + i);
+}
+
+/** The highest confirmed seq of each aggregate: from the stream index, and the confirmed pages not indexed yet. */
+async function confirmedHeadsOf(tx: PlanTx, meta: MetaRecord, aggregateIds: Iterable<string>): Promise<Map<string, number>> {
   const index = tx.objectStore('pageIndex').index('stream');
   const backlog = await readBacklog(tx, meta);
   const confirmedHeads = new Map<string, number>();
-  for (const aggregateId of byAggregate.keys()) {
+  for (const aggregateId of aggregateIds) {
     // Walk the aggregate's index entries from the top to its highest confirmed page.
     let confirmedHead = 0;
     let cursor = await index.openKeyCursor(IDBKeyRange.bound([aggregateId], [aggregateId, []]), 'prev');
@@ -87,20 +147,16 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
     }
     confirmedHeads.set(aggregateId, Math.max(confirmedHead, backlog.heads.get(aggregateId) ?? 0));
   }
-  await tx.done;
-  const conflicts = findConflicts(byAggregate, confirmedHeads);
-  return { conflicts, confirmedHead: meta.confirmedHead };
+  return confirmedHeads;
 }
 
 /**
- * The pending pages a plan reads: all of them, or, for some aggregates, only
- * the pages their pending events are in (found by the stream index). A sync
- * round plans for the aggregates each pull touched: while another device
- * keeps writing to other orders, reading the whole queue for every pull made
- * a large backlog's sync slower the busier the log was.
+ * The pending pages some aggregates' events are in, found by the stream
+ * index. A sync round plans for the aggregates each pull touched: while
+ * another device keeps writing to other orders, reading the whole queue for
+ * every pull made a large backlog's sync slower the busier the log was.
  */
-async function pendingPagesFor(tx: Parameters<typeof pendingPageKeysOf>[0], only: ReadonlySet<string> | undefined): Promise<PageRecord[]> {
-  if (!only) return (await readPages(tx.objectStore('pages'), pendingRangeAll())).pages;
+async function pendingPagesOf(tx: PlanTx, only: ReadonlySet<string>): Promise<PageRecord[]> {
   if (only.size === 0) return [];
   const keys = await pendingPageKeysOf(tx, only);
   const read = await readKeyed(tx, keys);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/core/event.ts';
-import { findConflicts, planStillHolds, renumberEvents, resequencePending, type RebaseDecision } from '../../worker/rebase.ts';
+import { findConflicts, planStillHolds, renumberEvents, resequencePending, runFollows, type RebaseDecision } from '../../worker/rebase.ts';
 
 /**
  * The rebase decisions (docs/protocol.md, "The rebase contract") without
@@ -153,5 +153,17 @@ describe('whether a rebase plan still holds when it is applied', () => {
     const o = [pending('o', 2, 60), pending('o', 3, 61)];
     expect(planStillHolds([o[0]!], planned(o))).toBe(false);
     expect(planStillHolds([o[0]!, { ...o[1]!, seq: 4 }], planned(o))).toBe(false);
+  });
+});
+
+describe('runFollows', () => {
+  it("is findConflicts' rule on (clientSeq, seq) pairs: in clientSeq order, seqs continue the confirmed head", () => {
+    expect(runFollows([1, 4, 2, 5, 3, 6], 3)).toBe(true);
+    // Stored out of clientSeq order: sorted first.
+    expect(runFollows([3, 6, 1, 4, 2, 5], 3)).toBe(true);
+    expect(runFollows([1, 4, 2, 5], 4)).toBe(false); // collides with the confirmed seq 4
+    expect(runFollows([1, 5, 2, 6], 3)).toBe(false); // a gap after the head
+    expect(runFollows([1, 4, 2, 6], 3)).toBe(false); // a gap inside
+    expect(runFollows([], 7)).toBe(true);
   });
 });
