@@ -1,6 +1,7 @@
 import { EncryptionKeyError, type EncryptionKeyFacts } from './errors.ts';
 import type { EventMeta, StoredEvent } from './event.ts';
 import { findIdProblem, findStringProblem } from './text-rules.ts';
+import { describeThrown } from './thrown.ts';
 
 /**
  * End-to-end encryption of event payloads (README "Encryption",
@@ -159,7 +160,6 @@ interface PlatformText {
 const platformText = globalThis as unknown as PlatformText;
 const utf8Encoder = new platformText.TextEncoder();
 const utf8Decoder = new platformText.TextDecoder('utf-8', { fatal: true });
-const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 // ---------------------------------------------------------------- base64url (RFC 4648 §5, no padding)
 
@@ -321,7 +321,7 @@ async function importOne(
     cache.set(cacheKey, { bytes, key });
     return key;
   } catch (error) {
-    return fail(describe(error));
+    return fail(describeThrown(error));
   }
 }
 
@@ -364,7 +364,7 @@ export async function hashAggregateId(key: WebCryptoKey, log: string, aggregateI
     const mac = await subtle.sign('HMAC', key, utf8Encoder.encode(JSON.stringify([log, aggregateId])));
     return HASHED_ID_PREFIX + toBase64Url(new Uint8Array(mac));
   } catch (error) {
-    throw new EncryptionKeyError('keyring', { log, operation: 'push', cause: `aggregateIdKey: ${describe(error)}` });
+    throw new EncryptionKeyError('keyring', { log, operation: 'push', cause: `aggregateIdKey: ${describeThrown(error)}` });
   }
 }
 
@@ -398,7 +398,7 @@ export async function sealEvent(
       utf8Encoder.encode(JSON.stringify(payload)),
     );
   } catch (error) {
-    throw new EncryptionKeyError('keyring', { ...facts, cause: `key "${key.id}" cannot encrypt: ${describe(error)}` });
+    throw new EncryptionKeyError('keyring', { ...facts, cause: `key "${key.id}" cannot encrypt: ${describeThrown(error)}` });
   }
   const envelope: EncryptedEnvelope = { $enc: ENVELOPE_VERSION, kid: key.id, iv: toBase64Url(iv), ct: toBase64Url(new Uint8Array(sealed)) };
   wire.data = envelope;
@@ -452,7 +452,7 @@ export async function openEvent(event: StoredEvent, log: string, keyFor: (kid: s
   try {
     payload = JSON.parse(utf8Decoder.decode(plain));
   } catch (error) {
-    throw new EncryptionKeyError('malformed', { ...facts, cause: `it decrypts to no JSON: ${describe(error)}` });
+    throw new EncryptionKeyError('malformed', { ...facts, cause: `it decrypts to no JSON: ${describeThrown(error)}` });
   }
   const problem = checkPayload(payload);
   if (problem) throw new EncryptionKeyError('malformed', { ...facts, cause: problem });
