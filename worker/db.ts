@@ -223,7 +223,14 @@ export interface JobRecord {
   name: string;
   /** A fingerprint of what the job covers; a changed job restarts from scratch. */
   shape: string;
+  /** The last confirmed place looked at (older versions also stored pending places: a job resumed from one keeps it). */
   cursor: LogCursor | null;
+  /**
+   * Ids of pending events handled past `cursor`: sync moves and renumbers
+   * pending events, so a rerun recognises them by id, confirmed or not
+   * (src/client/replay.ts). Absent in records of older versions.
+   */
+  handledPending?: string[];
   processed: number;
   scanned: number;
   status: 'running' | 'done';

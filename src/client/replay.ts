@@ -2,7 +2,7 @@ import type { LogCursor } from '../core/cursor.ts';
 import { AbortedError, ConfigError } from '../core/errors.ts';
 import type { LogEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
-import type { JobRecord } from '../../worker/contract.ts';
+import { CONFIRMED, type JobRecord } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { readStream } from './aggregate-loader.ts';
 import { requireReadable } from './log-events.ts';
@@ -35,6 +35,9 @@ function checkpointEveryOf(options: ReplayOptions<LogEvent>): number {
   return every;
 }
 
+/** Passes over the log a run makes at most: more only while sync keeps moving events it has looked at. */
+const MAX_PASSES = 8;
+
 /**
  * Runs events through a handler with isReplay: true.
  *
@@ -45,6 +48,15 @@ function checkpointEveryOf(options: ReplayOptions<LogEvent>): number {
  * - on a clean stop (its signal, the store closing, a handler error), at
  *   exactly the last event handled, so a rerun handles each event once.
  * A finished job is recorded as done and starts over when run again.
+ *
+ * Pending events are not stable places: a sync confirms them (they move to
+ * the confirmed area, behind any place in the pending one), a rebase gives
+ * them other seqs, a refusal renumbers the rest. So the checkpoint's place
+ * only ever moves through confirmed events, and the pending events handled
+ * past it are kept by id (`handledPending`): a later pass, or a rerun, meets
+ * them again, confirmed or still pending, and skips them. A pass ends where
+ * the log ends; while the sync confirmed events ahead of a pass (they moved
+ * behind it unseen), the run makes another, up to MAX_PASSES.
  *
  * @param closing aborted when the store closes: the job stops like an abort.
  */
@@ -69,7 +81,12 @@ export async function runReplay(
   if (job && (job.shape !== shape || job.status === 'done')) job = undefined;
   const resumed = job !== undefined;
   const progress: ReplayProgress = { processed: job?.processed ?? 0, scanned: job?.scanned ?? 0, total: 0 };
+  /** The last confirmed place passed (a job of an older version may have left a pending one: it stays there). */
   let cursor: LogCursor | null = job?.cursor ?? null;
+  /** Pending events handled past `cursor`, by id: skipped where met again, forgotten once `cursor` passes them confirmed. */
+  const handledPending = new Set(job?.handledPending ?? []);
+  /** Events looked at up to `cursor`: where `progress.scanned` starts again when a pass or a rerun starts there. */
+  let scannedAtCursor = progress.scanned;
   // After a crash, the events handled since the last periodic checkpoint come again: flag them.
   let toFlag = job && job.clean !== true ? (job.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY) : 0;
 
@@ -79,8 +96,9 @@ export async function runReplay(
       name: options.name,
       shape,
       cursor,
+      handledPending: status === 'done' ? [] : [...handledPending],
       processed: progress.processed,
-      scanned: progress.scanned,
+      scanned: scannedAtCursor,
       status,
       clean,
       checkpointEvery: every,
@@ -89,8 +107,15 @@ export async function runReplay(
   };
   let handledSinceSave = 0;
   let scannedSinceSave = 0;
-  /** Call after each handled event, once `cursor` and `progress` include it. */
-  const handled = async () => {
+  const deliver = async (event: LogEvent, at: LogCursor): Promise<void> => {
+    const context: ReplayContext = { isReplay: true, cursor: at, redelivery: toFlag > 0 };
+    const pending = options.handler(event, context);
+    // Only a handler that returned a promise is awaited: 100k awaits of nothing add up.
+    if (pending && typeof (pending as Promise<void>).then === 'function') await pending;
+  };
+  /** After each event handled, or looked at one by one, once `cursor`, `handledPending` and `progress.scanned` include it. */
+  const looked = async (wasHandled: boolean) => {
+    if (!wasHandled) return scannedPast(1);
     progress.processed++;
     if (toFlag > 0) toFlag--;
     if (++handledSinceSave >= every) {
@@ -99,81 +124,55 @@ export async function runReplay(
       await save('running', false);
     }
   };
-  const deliver = (event: LogEvent, at: LogCursor): void | Promise<void> => {
-    const context: ReplayContext = { isReplay: true, cursor: at, redelivery: toFlag > 0 };
-    return options.handler(event, context);
+  const scannedPast = async (count: number) => {
+    scannedSinceSave += count;
+    if (scannedSinceSave < SCANNED_CHECKPOINT_EVERY) return;
+    scannedSinceSave = 0;
+    await save('running', false);
+  };
+  /**
+   * One event met by a pass: handled unless it was handled while pending. `confirmedAt`: its place when
+   * it is confirmed (the checkpoint may move there), undefined while it is pending.
+   */
+  const meet = async (event: LogEvent, at: LogCursor, wanted: boolean, confirmedAt: LogCursor | undefined): Promise<boolean> => {
+    const seenPending = handledPending.has(event.id);
+    const handle = wanted && !seenPending;
+    if (handle) {
+      requireReadable(registry, event);
+      await deliver(event, at);
+    }
+    if (confirmedAt) {
+      passTo(confirmedAt);
+      handledPending.delete(event.id);
+    } else if (handle) handledPending.add(event.id);
+    return handle;
+  };
+
+  const passTo = (at: LogCursor) => {
+    cursor = at;
+    scannedAtCursor = progress.scanned;
   };
 
   const stats = await engine.stats();
   checkStop();
   // Recorded before the first event: a crash before the first periodic checkpoint is then known as one.
   if (!resumed) await save('running', false);
+  const pass = filter.aggregateId !== undefined ? streamPass : logPass;
+  const ctx: PassContext = {
+    ...{ connection, registry, filter, progress, checkStop, meet, looked, scannedPast },
+    passTo,
+    cursorNow: () => cursor,
+  };
   try {
-    if (filter.aggregateId !== undefined) {
-      // One aggregate: read its stream by seq; the checkpoint is the last seq looked at.
-      progress.total = await engine.streamHead(filter.aggregateId);
-      const types = filter.types ? new Set(filter.types) : undefined;
-      // A fresh job reads the stream as kept (from its first event stored); a resumed one from exactly its checkpoint.
-      // An event of another type whose upcast fails is looked at, not handed over: it fails nothing here.
-      const from = cursor ? { fromSeq: cursor.index + 1 } : {};
-      for await (const event of readStream(connection, registry, filter.aggregateId, { ...from, upcastFailures: 'unreadable' })) {
-        checkStop();
-        const t = event.meta.occurredAt;
-        const inTime = (filter.fromTime === undefined || t >= filter.fromTime) && (filter.toTime === undefined || t <= filter.toTime);
-        const at = { area: -1, page: -1, index: event.seq };
-        const wanted = inTime && (!types || types.has(event.type));
-        if (wanted) {
-          requireReadable(registry, event);
-          await deliver(event, at);
-        }
-        cursor = at;
-        progress.scanned++;
-        progress.total = Math.max(progress.total, progress.scanned);
-        if (wanted) await handled();
-        else if (++scannedSinceSave >= SCANNED_CHECKPOINT_EVERY) {
-          scannedSinceSave = 0;
-          await save('running', false);
-        }
-        if (progress.scanned % 1000 === 0) options.onProgress?.({ ...progress });
-      }
-    } else {
-      progress.total = stats.pendingEvents + stats.confirmedEvents;
-      let reported = progress.scanned;
-      // Page by page: the events of one page are decoded at a time, handled and let go
-      // (the engine is still read ahead, a few thousand events at a time).
-      for await (const batch of scanLog(
-        connection,
-        registry,
-        { after: cursor, types: filter.types, fromTime: filter.fromTime, toTime: filter.toTime },
-        // A replay starts at the start of local history; the result says where that was.
-        { batchEvents: 1, history: 'kept' },
-      )) {
-        const base = progress.scanned;
-        for (let i = 0; i < batch.matches.length; i++) {
-          const { event, cursor: at } = batch.matches[i]!;
-          checkStop();
-          const pending = deliver(event, at);
-          // Only a handler that returned a promise is awaited: 100k awaits of nothing add up.
-          if (pending && typeof (pending as Promise<void>).then === 'function') await pending;
-          cursor = at;
-          progress.scanned = base + batch.offsets[i]!;
-          await handled();
-        }
-        // Everything scanned in the batch is handled (or filtered out): safe to move past it.
-        cursor = batch.last;
-        progress.scanned = base + batch.scanned;
-        progress.total = Math.max(progress.total, progress.scanned);
-        scannedSinceSave += batch.scanned;
-        if (scannedSinceSave >= SCANNED_CHECKPOINT_EVERY) {
-          scannedSinceSave = 0;
-          await save('running', false);
-        }
-        if (progress.scanned - reported >= PROGRESS_EVERY) {
-          reported = progress.scanned;
-          options.onProgress?.({ ...progress });
-        }
-        checkStop();
-      }
+    progress.total =
+      filter.aggregateId !== undefined ? await engine.streamHead(filter.aggregateId) : stats.pendingEvents + stats.confirmedEvents;
+    for (let passes = 1; ; passes++) {
+      const before = await engine.logEnd();
+      // What lies past the checkpoint is looked at again (skipping what was handled): counted once.
+      progress.scanned = scannedAtCursor;
+      const sawPending = await pass(ctx, options.onProgress);
+      // Events the sync confirmed during the pass, ahead of it, moved behind it unseen: look again.
+      if (!sawPending || passes >= MAX_PASSES || (await engine.logEnd()).confirmedHead === before.confirmedHead) break;
     }
   } catch (error) {
     // Stopped or a handler threw: the checkpoint is the last event handled, so a rerun resumes right after it.
@@ -184,4 +183,90 @@ export async function runReplay(
   await save('done', true);
   options.onProgress?.({ ...progress });
   return { ...progress, resumed, historyStartsAt: stats.historyStartsAt };
+}
+
+/** What a pass works with: the run's state and steps (runReplay). */
+interface PassContext {
+  connection: EngineConnection;
+  registry: Registry;
+  filter: NonNullable<ReplayOptions['filter']>;
+  progress: ReplayProgress;
+  checkStop(): void;
+  meet(event: LogEvent, at: LogCursor, wanted: boolean, confirmedAt: LogCursor | undefined): Promise<boolean>;
+  looked(wasHandled: boolean): Promise<void>;
+  /** Events looked at in bulk (a batch, matching or not): a filtered job that handles few still checkpoints. */
+  scannedPast(count: number): Promise<void>;
+  /** Moves the checkpoint to a confirmed place everything up to which was looked at. */
+  passTo(at: LogCursor): void;
+  cursorNow(): LogCursor | null;
+}
+
+/**
+ * One aggregate: its stream by seq, from the seq after the checkpoint's (the
+ * last confirmed seq looked at). An event of another type whose upcast fails
+ * is looked at, not handed over: it fails nothing here. True when the pass
+ * met pending events.
+ */
+async function streamPass(ctx: PassContext, onProgress: ReplayOptions['onProgress']): Promise<boolean> {
+  const { filter, progress } = ctx;
+  const types = filter.types ? new Set(filter.types) : undefined;
+  const cursor = ctx.cursorNow();
+  // A fresh job reads the stream as kept (from its first event stored); a resumed one from its checkpoint.
+  const from = cursor ? { fromSeq: cursor.index + 1 } : {};
+  let sawPending = false;
+  for await (const event of readStream(ctx.connection, ctx.registry, filter.aggregateId!, { ...from, upcastFailures: 'unreadable' })) {
+    ctx.checkStop();
+    const t = event.meta.occurredAt;
+    const inTime = (filter.fromTime === undefined || t >= filter.fromTime) && (filter.toTime === undefined || t <= filter.toTime);
+    const at = { area: -1, page: -1, index: event.seq };
+    const confirmed = event.position !== undefined;
+    sawPending ||= !confirmed;
+    progress.scanned++;
+    const handled = await ctx.meet(event, at, inTime && (!types || types.has(event.type)), confirmed ? at : undefined);
+    progress.total = Math.max(progress.total, progress.scanned);
+    await ctx.looked(handled);
+    if (progress.scanned % 1000 === 0) onProgress?.({ ...progress });
+  }
+  return sawPending;
+}
+
+/**
+ * The whole log (or the events a type or time filter picks), page by page
+ * from after the checkpoint: the events of one page are decoded at a time,
+ * handled and let go (the engine is still read ahead, a few thousand events
+ * at a time). True when the pass reached pending events.
+ */
+async function logPass(ctx: PassContext, onProgress: ReplayOptions['onProgress']): Promise<boolean> {
+  const { filter, progress } = ctx;
+  let reported = progress.scanned;
+  let sawPending = false;
+  for await (const batch of scanLog(
+    ctx.connection,
+    ctx.registry,
+    { after: ctx.cursorNow(), types: filter.types, fromTime: filter.fromTime, toTime: filter.toTime },
+    // A replay starts at the start of local history; the result says where that was.
+    { batchEvents: 1, history: 'kept' },
+  )) {
+    const confirmed = batch.last.area === CONFIRMED;
+    sawPending ||= !confirmed;
+    const base = progress.scanned;
+    for (let i = 0; i < batch.matches.length; i++) {
+      const { event, cursor: at } = batch.matches[i]!;
+      ctx.checkStop();
+      progress.scanned = base + batch.offsets[i]!;
+      const handled = await ctx.meet(event, at, true, confirmed ? at : undefined);
+      await ctx.looked(handled);
+    }
+    progress.scanned = base + batch.scanned;
+    // Everything scanned in the batch is handled (or filtered out): a confirmed batch's end is safe to move to.
+    if (confirmed) ctx.passTo(batch.last);
+    await ctx.scannedPast(batch.scanned);
+    progress.total = Math.max(progress.total, progress.scanned);
+    if (progress.scanned - reported >= PROGRESS_EVERY) {
+      reported = progress.scanned;
+      onProgress?.({ ...progress });
+    }
+    ctx.checkStop();
+  }
+  return sawPending;
 }
