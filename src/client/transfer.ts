@@ -39,13 +39,42 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
           );
         }
       };
+      /**
+       * Positions this store holds already are skipped, as a sync skips a page pulled twice; but only if
+       * they hold the same events. Another log's export would otherwise continue this log with its own.
+       */
+      const refuseAnotherLog = async (events: StoredEvent[], storedHead: number): Promise<void> => {
+        const overlap = events.filter((e) => Number.isInteger(e.position) && e.position! >= 1 && e.position! <= storedHead);
+        if (overlap.length === 0) return;
+        const filter = { fromPosition: overlap[0]!.position, toPosition: overlap.at(-1)!.position };
+        const stored = new Map<number, string>();
+        // Positions compaction dropped here cannot be compared: those are skipped unchecked.
+        const read = { keepStored: true, upcastFailures: 'unreadable', history: 'kept' } as const;
+        for await (const batch of scanLog(connection, registry, filter, read))
+          for (const { stored: e } of batch.matches) stored.set(e.position!, e.id);
+        for (const e of overlap) {
+          const here = stored.get(e.position!);
+          if (here !== undefined && here !== e.id)
+            throw new ChronicleError(
+              'VALIDATION',
+              `The file's event at position ${e.position} (${e.id}) is not the one this store holds there (${here}): ` +
+                'it is the export of another log, and nothing from it was imported.',
+              { position: e.position, id: e.id, stored: here },
+            );
+        }
+      };
       travel.assertWritable();
+      let head = (await engine.stats()).confirmedHead;
       const lines: AsyncIterable<string> | Iterable<string> = typeof source === 'string' ? source.split('\n') : source;
       const result: ImportResult = { confirmed: 0, pending: 0 };
       let confirmed: StoredEvent[] = [];
       let pending: StoredEvent[] = [];
       const flush = async () => {
-        if (confirmed.length) result.confirmed += await importConfirmedPart(confirmed);
+        if (confirmed.length) {
+          await refuseAnotherLog(confirmed, head);
+          result.confirmed += await importConfirmedPart(confirmed);
+          head = Math.max(head, confirmed.at(-1)!.position!);
+        }
         if (pending.length) result.pending += (await engine.importPending(pending)).stored;
         confirmed = [];
         pending = [];
@@ -61,6 +90,8 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
         } catch (error) {
           throw new ValidationError('imported', `line ${lineNo}`, `not JSON: ${String(error)}`);
         }
+        if (typeof event !== 'object' || event === null || Array.isArray(event))
+          throw new ValidationError('imported', `line ${lineNo}`, 'not an event (a JSON object)');
         // Confirmed events come first in log order; keep each kind in order and write in chunks.
         if (event.position !== undefined) {
           if (pending.length) await flush();
