@@ -1,31 +1,10 @@
 import { AbortedError, StoreClosedError } from '../core/errors.ts';
 import type { Compactor } from './compaction.ts';
 import type { StoreContext } from './context.ts';
+import { ifNotHeld } from './exclusive.ts';
 
 /** Quiet time after the last append or sync before background compaction runs. */
 export const COMPACT_IDLE_MS = 2000;
-
-interface LockManager {
-  request<T>(name: string, options: { ifAvailable: boolean }, run: (lock: unknown) => Promise<T>): Promise<T>;
-}
-
-/**
- * Stores of this process compacting now, by name: where there are no Web Locks
- * (Node), two stores on one database in one process must not compact at once
- * either (the second skips, as it would on a held Web Lock).
- */
-const compactingHere = new Set<string>();
-
-/** Runs `work` unless this process already compacts `name`; skipping is not an error. */
-async function ifNotCompactingHere(name: string, work: () => Promise<unknown>): Promise<void> {
-  if (compactingHere.has(name)) return;
-  compactingHere.add(name);
-  try {
-    await work();
-  } finally {
-    compactingHere.delete(name);
-  }
-}
 
 /**
  * Runs compaction in the background when a store has a retention policy:
@@ -42,13 +21,11 @@ export function scheduleCompaction(ctx: StoreContext, compactor: Compactor, idle
   let running: Promise<void> | undefined;
   let again = false;
   let warned = false;
-  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
 
   const once = async () => {
-    const work = () => compactor.compact({ measure: false, signal: stopping.signal });
-    if (locks)
-      await locks.request(`chronicle-compact:${ctx.name}`, { ifAvailable: true }, async (lock) => void (lock ? await work() : undefined));
-    else await ifNotCompactingHere(ctx.name, work);
+    const work = async () => void (await compactor.compact({ measure: false, signal: stopping.signal }));
+    // Another tab (or store of this process) compacting the same database: skip, not an error.
+    await ifNotHeld(`chronicle-compact:${ctx.name}`, 'process', work, () => undefined);
   };
   const run = () => {
     timer = undefined;

@@ -1,5 +1,6 @@
 import { ConfigError, InUseError, type ForgettableKind } from '../core/errors.ts';
 import type { StoreContext } from './context.ts';
+import { ifNotHeld, jobLockName } from './exclusive.ts';
 
 /**
  * store.forget(): lets go of the stored checkpoint of a projection, a named
@@ -58,10 +59,15 @@ export function createForget(ctx: StoreContext, inUse: InUse): (target: ForgetTa
     if (inUse[kind](name)) throw new InUseError(kind, name, 'this-store');
     switch (kind) {
       case 'job': {
-        // A later run of that name starts from the start.
-        const job = await engine.getJob(name);
-        if (job) await engine.deleteJob(name);
-        return { forgotten: job !== undefined };
+        // A later run of that name starts from the start. A run in another tab would store its checkpoint again.
+        const forget = async () => {
+          const job = await engine.getJob(name);
+          if (job) await engine.deleteJob(name);
+          return { forgotten: job !== undefined };
+        };
+        return ifNotHeld(jobLockName(ctx.name, name), 'none', forget, () => {
+          throw new InUseError(kind, name, 'another-tab');
+        });
       }
       case 'reaction': {
         const outcome = await engine.forgetReaction(name);

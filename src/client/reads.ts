@@ -1,9 +1,11 @@
+import { InUseError } from '../core/errors.ts';
 import type { LogEvent } from '../core/event.ts';
 import { checkAggregateId } from './append.ts';
 import { checkDefinition, checkOptionsObject } from './argument-checks.ts';
 import { loadAggregate, readStream } from './aggregate-loader.ts';
 import type { StoreContext } from './context.ts';
 import type { JobTracker } from './closing.ts';
+import { ifNotHeld, jobLockName } from './exclusive.ts';
 import { scanLog } from './log-scan.ts';
 import { checkLogFilter, checkReplayFilter, checkStreamOptions } from './read-options.ts';
 import { runReplay } from './replay.ts';
@@ -13,7 +15,7 @@ import type { LoadResult, LogEntry, ReplayOptions } from './types.ts';
 /** The store's reads: aggregates (as of the time-travel horizon), streams, the log and replay jobs. */
 export function createReader(
   ctx: StoreContext,
-  jobs: Pick<JobTracker, 'track'>,
+  jobs: Pick<JobTracker, 'track' | 'isRunning'>,
 ): Pick<Store, 'load' | 'snapshot' | 'readStream' | 'readLog' | 'scan' | 'replay'> {
   const { connection, registry, travel } = ctx;
   return {
@@ -53,10 +55,16 @@ export function createReader(
     async replay(replayOptions) {
       checkOptionsObject(replayOptions, 'options');
       checkReplayFilter(replayOptions.filter);
-      return jobs.track(
-        (closing) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing),
-        typeof replayOptions?.name === 'string' ? replayOptions.name : undefined,
-      );
+      const name = typeof replayOptions?.name === 'string' ? replayOptions.name : undefined;
+      const run = (closing: AbortSignal) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing);
+      if (name === undefined) return jobs.track(run);
+      // One run of a named job at a time, in this store and (Web Locks) in all tabs: two would each hand every
+      // event over, and race on its checkpoint.
+      const busy = (): never => {
+        throw new InUseError('job', name, jobs.isRunning(name) ? 'this-store' : 'another-tab', 'run');
+      };
+      if (jobs.isRunning(name)) busy();
+      return ifNotHeld(jobLockName(ctx.name, name), 'none', () => jobs.track(run, name), busy);
     },
   };
 }

@@ -294,8 +294,10 @@ export type ForgettableKind = 'projection' | 'job' | 'reaction';
 
 /**
  * store.forget() was asked to forget something still in use: registered with
- * this store (`where: 'this-store'`), or a reaction another tab or engine runs
- * now (`'another-tab'`). Nothing was changed.
+ * this store (`where: 'this-store'`), or a reaction or replay job another tab
+ * or engine runs now (`'another-tab'`). Or (`action: 'run'`) store.replay()
+ * was asked to run a named job that this store or another tab runs now.
+ * Nothing was changed.
  */
 export class InUseError extends ChronicleError {
   override name = 'InUseError';
@@ -303,11 +305,14 @@ export class InUseError extends ChronicleError {
     readonly kind: ForgettableKind,
     readonly target: string,
     readonly where: 'this-store' | 'another-tab',
+    readonly action: 'forget' | 'run' = 'forget',
   ) {
-    super('IN_USE', `Cannot forget the ${kind} "${target}": ${where === 'this-store' ? 'this store uses it' : 'another tab runs it'}`, {
+    const why = where === 'another-tab' ? 'another tab runs it' : action === 'run' ? 'this store runs it' : 'this store uses it';
+    super('IN_USE', `Cannot ${action} the ${kind} "${target}": ${why}`, {
       kind,
       target,
       where,
+      action,
     });
   }
 }
@@ -504,7 +509,12 @@ export function errorFromJSON(e: SerializedError): ChronicleError {
       err = new AbortedError(String(d.what));
       break;
     case 'IN_USE':
-      err = new InUseError(d.kind as ForgettableKind, String(d.target), d.where === 'another-tab' ? 'another-tab' : 'this-store');
+      err = new InUseError(
+        d.kind as ForgettableKind,
+        String(d.target),
+        d.where === 'another-tab' ? 'another-tab' : 'this-store',
+        d.action === 'run' ? 'run' : 'forget',
+      );
       break;
     case 'CONFIG':
       err = new ConfigError(e.message, d);
