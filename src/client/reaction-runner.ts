@@ -46,6 +46,30 @@ function pauseUnless(signal: AbortSignal, ms: number): Promise<void> {
   });
 }
 
+/**
+ * Writes what became of a handler call (done, failed, parked), again and again
+ * with backoff until it is stored or `signal` aborts (then Stopped). The
+ * handler is never called again for it meanwhile: with the disk full, a charge
+ * that succeeded would otherwise be made again at each pass, and a failing one
+ * tried past maxAttempts. A stop leaves the in-flight marker: the next session
+ * hands the event over once more, flagged, as after a crash.
+ */
+async function persistUntilStored(
+  backoff: Parameters<typeof backoffDelay>[0],
+  signal: AbortSignal,
+  write: () => Promise<unknown>,
+): Promise<void> {
+  for (let failures = 1; ; failures++) {
+    try {
+      await write();
+      return;
+    } catch {
+      if (signal.aborted) throw new Stopped();
+      await pauseUnless(signal, backoffDelay(backoff, failures));
+    }
+  }
+}
+
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
@@ -110,16 +134,19 @@ export function createReactionRunner(
         });
       } catch (error) {
         attempts++;
+        const why = describe(error);
         if (attempts >= reaction.maxAttempts) {
-          await engine.parkReaction(name, placed.stored, attempts, describe(error), advance, next);
+          await persistUntilStored(reaction.backoff, stopping.signal, () =>
+            engine.parkReaction(name, placed.stored, attempts, why, advance, next),
+          );
           break;
         }
-        await engine.noteReactionFailure(name, event.id, attempts, describe(error));
-        record.inFlight = { eventId: event.id, attempts, lastError: describe(error) };
+        await persistUntilStored(reaction.backoff, stopping.signal, () => engine.noteReactionFailure(name, event.id, attempts, why));
+        record.inFlight = { eventId: event.id, attempts, lastError: why };
         await pause(backoffDelay(reaction.backoff, attempts));
         continue;
       }
-      await engine.recordReactionDone(name, event.id, advance, next);
+      await persistUntilStored(reaction.backoff, stopping.signal, () => engine.recordReactionDone(name, event.id, advance, next));
       break;
     }
     if (advance.confirmed !== undefined) record.confirmed = Math.max(record.confirmed, advance.confirmed);
@@ -178,7 +205,7 @@ export function createReactionRunner(
       } catch (error) {
         failure = describe(error);
       }
-      await engine.finishRetry(name, event.id, failure);
+      await persistUntilStored(reaction.backoff, stopping.signal, () => engine.finishRetry(name, event.id, failure));
     }
   };
 
