@@ -1,9 +1,11 @@
-import { StorageBlockedError, StoreClosedError } from '../src/core/errors.ts';
+import { StorageBlockedError, StorageClosedError, StoreClosedError } from '../src/core/errors.ts';
 import { DatabaseGoneError, openChronicleDb, type ChronicleDB } from './db.ts';
 import { deleteDatabaseWithin } from './delete-database.ts';
 
 /** How long an open finishing a deletion waits for connections that do not close when told. */
 const FINISH_BLOCKED_MS = 3_000;
+/** Reopens tried after the browser closed the connection itself, 50 ms apart and doubling (~3 s in all). */
+const REOPEN_ATTEMPTS = 6;
 
 /**
  * An engine's connection to its database: opened when first needed, dropped
@@ -33,6 +35,13 @@ export interface DbConnection {
    * StorageBlockedError when a connection that does not close holds it.
    */
   finishDeletion(): Promise<void>;
+  /**
+   * Rejects once the browser closed `db` itself (OpenHooks.onForcedClose), with
+   * StoreClosedError ('deleted') when the database turns out to be gone, else
+   * StorageClosedError: calls in flight on it fail with that instead of waiting
+   * for transactions that may never settle.
+   */
+  whenForcedClosed(db: ChronicleDB): Promise<never> | undefined;
   /** The engine closes: the connection goes, and get() fails with StoreClosedError from now on. */
   close(): Promise<void>;
 }
@@ -48,6 +57,7 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
   let closed = false;
   let deletedError: StoreClosedError | undefined;
   let identity: string | undefined;
+  const forcedClosed = new WeakMap<ChronicleDB, Promise<never>>();
   const markDeleted = (): StoreClosedError => {
     if (!deletedError) {
       deletedError = new StoreClosedError(name, 'deleted');
@@ -65,8 +75,22 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
         () => undefined,
       );
     };
+    let settleForcedClose: (error: unknown) => void = () => undefined;
+    const whenForcedClosed = new Promise<never>((_, reject) => (settleForcedClose = reject));
+    whenForcedClosed.catch(() => undefined);
     const hooks = {
       onGone: drop,
+      onForcedClose() {
+        drop();
+        // Cleared site data closes the connection before the database is gone: a reopen (which must find it,
+        // once identified) says which it was, and stops the store if it was deleted, idle or not.
+        const reason = 'the browser closed the database';
+        const check = identity === undefined ? Promise.resolve() : reopenAfterForcedClose();
+        check.then(
+          () => settleForcedClose(new StorageClosedError(name, reason)),
+          (error: unknown) => settleForcedClose(deletedError ?? error),
+        );
+      },
       onDeleted() {
         drop();
         // Before the engine knows which database is its own (the open finishing a deletion another tab's
@@ -81,6 +105,7 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
           db.close();
           throw new DatabaseGoneError(name);
         }
+        forcedClosed.set(db, whenForcedClosed);
         return db;
       })
       .catch((error: unknown) => {
@@ -91,7 +116,25 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
     return opening;
   };
 
-  return {
+  /**
+   * Reopens after the browser closed the connection. An open made while the
+   * browser is still clearing the site's data is aborted without saying
+   * whether the database survives: it is tried again, a few times, until it
+   * finds the database or finds it gone (markDeleted).
+   */
+  const reopenAfterForcedClose = async (): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await connection.get();
+        return;
+      } catch (error) {
+        if (deletedError || closed || attempt >= REOPEN_ATTEMPTS) throw deletedError ?? error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
+  };
+
+  const connection: DbConnection = {
     get() {
       if (deletedError) return Promise.reject(deletedError);
       if (closed) return Promise.reject(new StoreClosedError(name));
@@ -99,6 +142,7 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
       return current;
     },
     deleted: () => deletedError,
+    whenForcedClosed: (db) => forcedClosed.get(db),
     identify(clientId) {
       identity = clientId;
     },
@@ -117,4 +161,5 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
       current = undefined;
     },
   };
+  return connection;
 }

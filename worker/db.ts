@@ -350,6 +350,11 @@ export interface OpenHooks {
   onGone(reason: string): void;
   /** The database is being deleted (indexedDB.deleteDatabase, in this or another tab); default: onGone. */
   onDeleted?(): void;
+  /**
+   * The browser closed the connection itself (the site's data cleared, a
+   * disk error): transactions in flight on it may never settle. Default: onGone.
+   */
+  onForcedClose?(): void;
 }
 
 /** An append found the database being deleted (MetaRecord.deleting): nothing of it was written. */
@@ -467,7 +472,7 @@ export async function openChronicleDb(name: string, hooks: OpenHooks, mustExist 
       else hooks.onGone('another tab is upgrading the database');
     },
     terminated() {
-      hooks.onGone('the browser closed the database');
+      (hooks.onForcedClose ?? (() => hooks.onGone('the browser closed the database')))();
     },
   });
   // An upgrade waiting on another tab would hang forever: surface it instead.

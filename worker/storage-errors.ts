@@ -10,7 +10,8 @@ export function toStorageError(database: string, operation: string, error: unkno
   const name = e?.name ?? 'Error';
   const message = `${name}: ${e?.message ?? String(error)}`;
   if (name === 'QuotaExceededError') return new StorageQuotaError(message);
-  if (name === 'InvalidStateError' && /clos/i.test(e?.message ?? '')) {
+  // Chromium aborts what runs on a connection it closes itself (cleared site data) with UnknownError "…closing…".
+  if ((name === 'InvalidStateError' || name === 'UnknownError') && /clos/i.test(e?.message ?? '')) {
     return new StorageClosedError(database, message);
   }
   return new StorageError(operation, message);
