@@ -1,7 +1,8 @@
-import { ChronicleError, ValidationError } from '../core/errors.ts';
+import { ChronicleError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event.ts';
 import { checkLogSource } from './argument-checks.ts';
 import type { StoreContext } from './context.ts';
+import { createLineChecker } from './import-lines.ts';
 import { scanLog } from './log-scan.ts';
 import { checkLogFilter } from './read-options.ts';
 import type { Store } from './store-api.ts';
@@ -79,19 +80,13 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
         confirmed = [];
         pending = [];
       };
+      const checkLine = createLineChecker();
       let lineNo = 0;
       for await (const line of lines) {
         lineNo++;
         const text = line.trim();
         if (!text) continue;
-        let event: StoredEvent;
-        try {
-          event = JSON.parse(text) as StoredEvent;
-        } catch (error) {
-          throw new ValidationError('imported', `line ${lineNo}`, `not JSON: ${String(error)}`);
-        }
-        if (typeof event !== 'object' || event === null || Array.isArray(event))
-          throw new ValidationError('imported', `line ${lineNo}`, 'not an event (a JSON object)');
+        const event = checkLine(text, lineNo);
         // Confirmed events come first in log order; keep each kind in order and write in chunks.
         if (event.position !== undefined) {
           if (pending.length) await flush();

@@ -6,7 +6,8 @@ import { collect, modes } from './modes.ts';
 
 /**
  * importLog given a file that is not this log's: a line that is JSON but no
- * event, and the export of another log whose positions overlap this store's.
+ * event, an id twice, a confirmed seq gap, and the export of another log
+ * whose positions overlap this store's.
  * Each is a typed error, and nothing stored changes.
  */
 
@@ -37,6 +38,19 @@ describe.each(modes)('importLog checks ($mode)', ({ worker }) => {
       }
     },
   );
+
+  it('a file with an id twice, or a confirmed seq gap, is refused and nothing of it is stored', async () => {
+    const store = await openTestStore({ ...model, worker });
+    try {
+      const twice = [confirmed(1), confirmed(2, { id: 'srv-1' })].map((e) => JSON.stringify(e));
+      await expect(store.importLog(twice)).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/line 2/) });
+      const gap = [confirmed(1), confirmed(2, { aggregateId: 'o1', seq: 3 })].map((e) => JSON.stringify(e));
+      await expect(store.importLog(gap)).rejects.toMatchObject({ code: 'SEQ_GAP', details: { aggregateId: 'o1', expected: 2, got: 3 } });
+      expect(await collect(store.exportLog())).toEqual([]);
+    } finally {
+      await store.dispose();
+    }
+  });
 
   it("another log's export, overlapping the positions this store holds, is refused and changes nothing", async () => {
     const a = await openTestStore({ ...model, worker });
