@@ -55,6 +55,11 @@
  * rebases), typed error codes, checks of read options and of arguments from plain JavaScript (typed
  * errors naming the argument instead of TypeErrors), and steady sync errors. That is 0.05 kB past the
  * up-front budget with 0.19 kB left in-process, so both were raised by 2 kB for them (to 31 and 62).
+ * The next stop's exactly-once fixes (replay jobs that know handled pending events by id across
+ * a sync, one run of a named job at a time under a Web Lock, reaction outcomes written again
+ * without calling the handler, importLog's line rules and its check against another log, a
+ * connection the browser closes itself) took them to 30.71, 62.58 and 37.28 kB: 0.58 kB past the
+ * in-process budget with 0.29 kB left up front, so both were raised by 2 kB for them (to 33 and 64).
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -85,7 +90,7 @@ export default [
     // 25.3 kB with store.forget(); raised from 25 kB for it (see above).
     // 27.64 kB with deleteStore and newer-version events after their review; raised from 27 kB for them (see above).
     // 29.05 kB with checked upcasts, typed codes and argument checks; raised from 29 kB for them (see above).
-    limit: '31 kB',
+    limit: '33 kB',
   },
   {
     name: 'chronicle with the in-process engine (worker: false loads it on first use)',
@@ -101,7 +106,7 @@ export default [
     // 56.87 kB with deleteStore and newer-version events; raised from 56 kB for them (see above).
     // 58.14 kB after their review; raised from 58 kB for it (see above).
     // 59.81 kB with checked upcasts, typed codes and argument checks; raised from 60 kB for them (see above).
-    limit: '62 kB',
+    limit: '64 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
