@@ -107,45 +107,44 @@ export async function runReplay(
   };
   let handledSinceSave = 0;
   let scannedSinceSave = 0;
-  const deliver = async (event: LogEvent, at: LogCursor): Promise<void> => {
-    const context: ReplayContext = { isReplay: true, cursor: at, redelivery: toFlag > 0 };
-    const pending = options.handler(event, context);
-    // Only a handler that returned a promise is awaited: 100k awaits of nothing add up.
-    if (pending && typeof (pending as Promise<void>).then === 'function') await pending;
-  };
+  // The steps below run once per event of a replay of the whole log: they return a promise only when there is
+  // something to wait for (a handler that returned one, a checkpoint to save), since 100k awaits of nothing add up.
   /** After each event handled, or looked at one by one, once `cursor`, `handledPending` and `progress.scanned` include it. */
-  const looked = async (wasHandled: boolean) => {
+  const looked = (wasHandled: boolean): void | Promise<void> => {
     if (!wasHandled) return scannedPast(1);
     progress.processed++;
     if (toFlag > 0) toFlag--;
-    if (++handledSinceSave >= every) {
-      handledSinceSave = 0;
-      scannedSinceSave = 0;
-      await save('running', false);
-    }
+    if (++handledSinceSave < every) return;
+    handledSinceSave = 0;
+    scannedSinceSave = 0;
+    return save('running', false);
   };
-  const scannedPast = async (count: number) => {
+  const scannedPast = (count: number): void | Promise<void> => {
     scannedSinceSave += count;
     if (scannedSinceSave < SCANNED_CHECKPOINT_EVERY) return;
     scannedSinceSave = 0;
-    await save('running', false);
+    return save('running', false);
   };
   /**
-   * One event met by a pass: handled unless it was handled while pending. `confirmedAt`: its place when
-   * it is confirmed (the checkpoint may move there), undefined while it is pending.
+   * One event met by a pass: handed over unless it was handled while pending. `confirmedAt`: its place
+   * when it is confirmed (the checkpoint may move there), undefined while it is pending. Returns whether
+   * it was handed over.
    */
-  const meet = async (event: LogEvent, at: LogCursor, wanted: boolean, confirmedAt: LogCursor | undefined): Promise<boolean> => {
-    const seenPending = handledPending.has(event.id);
-    const handle = wanted && !seenPending;
+  const meet = (event: LogEvent, at: LogCursor, wanted: boolean, confirmedAt: LogCursor | undefined): boolean | Promise<boolean> => {
+    const handle = wanted && (handledPending.size === 0 || !handledPending.has(event.id));
+    let running: unknown;
     if (handle) {
       requireReadable(registry, event);
-      await deliver(event, at);
+      running = options.handler(event, { isReplay: true, cursor: at, redelivery: toFlag > 0 } satisfies ReplayContext);
     }
-    if (confirmedAt) {
-      passTo(confirmedAt);
-      handledPending.delete(event.id);
-    } else if (handle) handledPending.add(event.id);
-    return handle;
+    const met = (): boolean => {
+      if (confirmedAt) {
+        passTo(confirmedAt);
+        if (handledPending.size > 0) handledPending.delete(event.id);
+      } else if (handle) handledPending.add(event.id);
+      return handle;
+    };
+    return running && typeof (running as Promise<void>).then === 'function' ? (running as Promise<void>).then(met) : met();
   };
 
   const passTo = (at: LogCursor) => {
@@ -192,10 +191,10 @@ interface PassContext {
   filter: NonNullable<ReplayOptions['filter']>;
   progress: ReplayProgress;
   checkStop(): void;
-  meet(event: LogEvent, at: LogCursor, wanted: boolean, confirmedAt: LogCursor | undefined): Promise<boolean>;
-  looked(wasHandled: boolean): Promise<void>;
+  meet(event: LogEvent, at: LogCursor, wanted: boolean, confirmedAt: LogCursor | undefined): boolean | Promise<boolean>;
+  looked(wasHandled: boolean): void | Promise<void>;
   /** Events looked at in bulk (a batch, matching or not): a filtered job that handles few still checkpoints. */
-  scannedPast(count: number): Promise<void>;
+  scannedPast(count: number): void | Promise<void>;
   /** Moves the checkpoint to a confirmed place everything up to which was looked at. */
   passTo(at: LogCursor): void;
   cursorNow(): LogCursor | null;
@@ -254,13 +253,19 @@ async function logPass(ctx: PassContext, onProgress: ReplayOptions['onProgress']
       const { event, cursor: at } = batch.matches[i]!;
       ctx.checkStop();
       progress.scanned = base + batch.offsets[i]!;
-      const handled = await ctx.meet(event, at, true, confirmed ? at : undefined);
-      await ctx.looked(handled);
+      let handled = ctx.meet(event, at, true, confirmed ? at : undefined);
+      if (typeof handled !== 'boolean') handled = await handled;
+      // One skipped (handled while pending) counts among the batch's scanned events below.
+      if (handled) {
+        const saving = ctx.looked(true);
+        if (saving) await saving;
+      }
     }
     progress.scanned = base + batch.scanned;
     // Everything scanned in the batch is handled (or filtered out): a confirmed batch's end is safe to move to.
     if (confirmed) ctx.passTo(batch.last);
-    await ctx.scannedPast(batch.scanned);
+    const saving = ctx.scannedPast(batch.scanned);
+    if (saving) await saving;
     progress.total = Math.max(progress.total, progress.scanned);
     if (progress.scanned - reported >= PROGRESS_EVERY) {
       reported = progress.scanned;
