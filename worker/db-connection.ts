@@ -36,14 +36,20 @@ export interface DbConnection {
    */
   finishDeletion(): Promise<void>;
   /**
-   * Rejects once the browser closed `db` itself (OpenHooks.onForcedClose), with
-   * StoreClosedError ('deleted') when the database turns out to be gone, else
-   * StorageClosedError: calls in flight on it fail with that instead of waiting
-   * for transactions that may never settle.
+   * `work` on `db`, or its failure once the browser closed `db` itself
+   * (OpenHooks.onForcedClose): StoreClosedError ('deleted') when the database
+   * turns out to be gone, else StorageClosedError. A call in flight then fails
+   * instead of waiting for transactions that may never settle.
    */
-  whenForcedClosed(db: ChronicleDB): Promise<never> | undefined;
+  whileOpen<T>(db: ChronicleDB, work: Promise<T>): Promise<T>;
   /** The engine closes: the connection goes, and get() fails with StoreClosedError from now on. */
   close(): Promise<void>;
+}
+
+/** A connection the browser may close itself: the calls in flight on it, and the error they fail with once it did. */
+interface ForcedClose {
+  waiting: Set<(error: unknown) => void>;
+  error?: unknown;
 }
 
 /**
@@ -57,7 +63,8 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
   let closed = false;
   let deletedError: StoreClosedError | undefined;
   let identity: string | undefined;
-  const forcedClosed = new WeakMap<ChronicleDB, Promise<never>>();
+  /** Per connection: the calls in flight to fail if the browser closes it, and the error once it has. */
+  const forcedCloses = new WeakMap<ChronicleDB, ForcedClose>();
   const markDeleted = (): StoreClosedError => {
     if (!deletedError) {
       deletedError = new StoreClosedError(name, 'deleted');
@@ -75,9 +82,12 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
         () => undefined,
       );
     };
-    let settleForcedClose: (error: unknown) => void = () => undefined;
-    const whenForcedClosed = new Promise<never>((_, reject) => (settleForcedClose = reject));
-    whenForcedClosed.catch(() => undefined);
+    const forcedClose: ForcedClose = { waiting: new Set() };
+    const settleForcedClose = (error: unknown) => {
+      forcedClose.error = error;
+      for (const fail of forcedClose.waiting) fail(error);
+      forcedClose.waiting.clear();
+    };
     const hooks = {
       onGone: drop,
       onForcedClose() {
@@ -105,7 +115,7 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
           db.close();
           throw new DatabaseGoneError(name);
         }
-        forcedClosed.set(db, whenForcedClosed);
+        forcedCloses.set(db, forcedClose);
         return db;
       })
       .catch((error: unknown) => {
@@ -142,7 +152,25 @@ export function createDbConnection(name: string, onDeleted: () => void): DbConne
       return current;
     },
     deleted: () => deletedError,
-    whenForcedClosed: (db) => forcedClosed.get(db),
+    whileOpen(db, work) {
+      const forced = forcedCloses.get(db);
+      if (!forced) return work;
+      // Not a Promise.race with one long-lived promise: each call would leave a reaction on it for good.
+      return new Promise((resolve, reject) => {
+        if ('error' in forced) return reject(forced.error);
+        forced.waiting.add(reject);
+        work.then(
+          (value) => {
+            forced.waiting.delete(reject);
+            resolve(value);
+          },
+          (error: unknown) => {
+            forced.waiting.delete(reject);
+            reject(error);
+          },
+        );
+      });
+    },
     identify(clientId) {
       identity = clientId;
     },

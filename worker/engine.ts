@@ -165,8 +165,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     const db = await getDb();
     try {
       // A connection the browser closed itself may leave its transactions unsettled: fail with it instead.
-      const forcedClose = database.whenForcedClosed(db);
-      return await (forcedClose ? Promise.race([fn(db), forcedClose]) : fn(db));
+      return await database.whileOpen(db, fn(db));
     } catch (error) {
       // The database closed under a call because the store is closing or was deleted: say so, not "InvalidStateError".
       if (error instanceof DatabaseDeletingError) throw database.markDeleted();
