@@ -35,6 +35,16 @@ function checkpointEveryOf(options: ReplayOptions<LogEvent>): number {
   return every;
 }
 
+/**
+ * A checkpoint of an older version (no `handledPending`) at a place that may
+ * have been a pending event's: a pending place in the log, or a seq of a
+ * one-aggregate job. A sync since may have confirmed or rebased the events it
+ * covered, moving them behind it or to other seqs.
+ */
+function placeMayHaveMoved(job: JobRecord): boolean {
+  return job.handledPending === undefined && job.cursor !== null && job.cursor.area !== CONFIRMED;
+}
+
 /** Passes over the log a run makes at most: more only while sync keeps moving events it has looked at. */
 const MAX_PASSES = 8;
 
@@ -80,15 +90,21 @@ export async function runReplay(
   let job: JobRecord | undefined = options.name && !options.restart ? await engine.getJob(options.name) : undefined;
   if (job && (job.shape !== shape || job.status === 'done')) job = undefined;
   const resumed = job !== undefined;
+  // After a crash, the events handled since the last periodic checkpoint come again: flag them.
+  let toFlag = job && job.clean !== true ? (job.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY) : 0;
+  if (job && placeMayHaveMoved(job)) {
+    // Which events its place covered cannot be told any more: start over, flagging as many as it had
+    // handled. Repeats come flagged; none is skipped.
+    toFlag += job.processed;
+    job = { ...job, cursor: null, processed: 0, scanned: 0 };
+  }
   const progress: ReplayProgress = { processed: job?.processed ?? 0, scanned: job?.scanned ?? 0, total: 0 };
-  /** The last confirmed place passed (a job of an older version may have left a pending one: it stays there). */
+  /** The last confirmed place passed. */
   let cursor: LogCursor | null = job?.cursor ?? null;
   /** Pending events handled past `cursor`, by id: skipped where met again, forgotten once `cursor` passes them confirmed. */
   const handledPending = new Set(job?.handledPending ?? []);
   /** Events looked at up to `cursor`: where `progress.scanned` starts again when a pass or a rerun starts there. */
   let scannedAtCursor = progress.scanned;
-  // After a crash, the events handled since the last periodic checkpoint come again: flag them.
-  let toFlag = job && job.clean !== true ? (job.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY) : 0;
 
   const save = async (status: JobRecord['status'], clean: boolean) => {
     if (!options.name) return;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AbortedError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
+import { openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
+import { model } from '../fixtures/model.ts';
 import { collect, modes, openOrderStore } from './modes.ts';
 
 /**
@@ -41,7 +43,55 @@ async function runAndStop(store: Store, name: string, stopAfter: number, handled
   expect(result).toBeInstanceOf(AbortedError);
 }
 
+/** Rewrites a stored job record as `edit` says, with the store closed (an older version's record). */
+async function editJobRecord(name: string, job: string, edit: (record: Record<string, unknown>) => void): Promise<void> {
+  const done = <T>(request: IDBRequest<T>) =>
+    new Promise<T>((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  const db = await done(indexedDB.open(name));
+  try {
+    const jobs = db.transaction('jobs', 'readwrite').objectStore('jobs');
+    const record = (await done(jobs.get(job))) as Record<string, unknown>;
+    edit(record);
+    await done(jobs.put(record, job));
+  } finally {
+    db.close();
+  }
+}
+
 describe.each(modes)('replay jobs over pending events the sync moves ($mode)', ({ worker }) => {
+  it('a checkpoint an older version left on a pending event: after a sync, the rerun hands every event over, repeats flagged', async () => {
+    const name = uniqueStoreName();
+    let store = await openTestStore({ ...model, worker, name });
+    try {
+      for (const sku of ['a', 'b', 'c', 'd']) await store.append(`o-${sku}`, [item(sku)]);
+      const places = new Map<string, unknown>();
+      await store.replay({ handler: (event, ctx) => void places.set(skuOf(event), ctx.cursor) });
+      await runAndStop(store, 'old', 2, []);
+      await store.close();
+      // As the older version stored it: its place on the last event handled (pending b), no ids.
+      await editJobRecord(name, 'old', (record) => {
+        record.cursor = places.get('b');
+        delete record.handledPending;
+      });
+      store = await openTestStore({ ...model, worker, name });
+      await confirmPending(store);
+      const handed: { sku: string; redelivery: boolean }[] = [];
+      await store.replay({ name: 'old', handler: (event, ctx) => void handed.push({ sku: skuOf(event), redelivery: ctx.redelivery }) });
+      // Where b's place is now cannot be told: nothing is skipped, and what may repeat is flagged.
+      expect(handed).toEqual([
+        { sku: 'a', redelivery: true },
+        { sku: 'b', redelivery: true },
+        { sku: 'c', redelivery: false },
+        { sku: 'd', redelivery: false },
+      ]);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('stopped among pending events that are then confirmed: the rerun hands over the rest, each once', async () => {
     const store = await openOrderStore(worker);
     try {
