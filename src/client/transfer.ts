@@ -11,6 +11,48 @@ import type { ImportResult } from './types.ts';
 /** Events written per engine call while importing. */
 const IMPORT_CHUNK = 2000;
 
+/** A chunk of confirmed events; a file that is not the whole log from here on says so (a filtered export). */
+async function importConfirmedPart(ctx: StoreContext, events: StoredEvent[]): Promise<{ stored: number; head: number }> {
+  try {
+    return await ctx.connection.engine.ingestConfirmed(events);
+  } catch (error) {
+    if ((error as ChronicleError | null)?.code !== 'POSITION_GAP') throw error;
+    const { expected, got } = (error as ChronicleError).details as { expected?: number; got?: number };
+    throw new ChronicleError(
+      'POSITION_GAP',
+      `The file's confirmed events skip from position ${(expected ?? 1) - 1} to ${got}: it is not the whole log ` +
+        '(a filtered export, or one of a compacted store?). Only an export of the whole log can be imported.',
+      { expected, got },
+    );
+  }
+}
+
+/**
+ * Positions this store holds already (up to `storedHead`) are skipped, as a
+ * sync skips a page pulled twice; but only if they hold the same events.
+ * Another log's export would otherwise continue this log with its own.
+ */
+async function refuseAnotherLog({ connection, registry }: StoreContext, events: StoredEvent[], storedHead: number): Promise<void> {
+  const overlap = events.filter((e) => Number.isInteger(e.position) && e.position! >= 1 && e.position! <= storedHead);
+  if (overlap.length === 0) return;
+  const filter = { fromPosition: overlap[0]!.position, toPosition: overlap.at(-1)!.position };
+  const stored = new Map<number, string>();
+  // Positions compaction dropped here cannot be compared: those are skipped unchecked.
+  const read = { keepStored: true, upcastFailures: 'unreadable', history: 'kept' } as const;
+  for await (const batch of scanLog(connection, registry, filter, read))
+    for (const { stored: e } of batch.matches) stored.set(e.position!, e.id);
+  for (const e of overlap) {
+    const here = stored.get(e.position!);
+    if (here !== undefined && here !== e.id)
+      throw new ChronicleError(
+        'VALIDATION',
+        `The file's event at position ${e.position} (${e.id}) is not the one this store holds there (${here}): ` +
+          'it is the export of another log, and nothing from it was imported.',
+        { position: e.position, id: e.id, stored: here },
+      );
+  }
+}
+
 /** NDJSON export and import of the log, one stored event per line (devtools, bug reports, scratch stores). */
 export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'importLog'> {
   const { connection, registry, travel } = ctx;
@@ -25,45 +67,6 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
     },
     async importLog(source) {
       checkLogSource(source);
-      /** A chunk of confirmed events; a file that is not the whole log from here on says so (a filtered export). */
-      const importConfirmedPart = async (events: StoredEvent[]): Promise<number> => {
-        try {
-          return (await engine.ingestConfirmed(events)).stored;
-        } catch (error) {
-          if ((error as ChronicleError | null)?.code !== 'POSITION_GAP') throw error;
-          const { expected, got } = (error as ChronicleError).details as { expected?: number; got?: number };
-          throw new ChronicleError(
-            'POSITION_GAP',
-            `The file's confirmed events skip from position ${(expected ?? 1) - 1} to ${got}: it is not the whole log ` +
-              '(a filtered export, or one of a compacted store?). Only an export of the whole log can be imported.',
-            { expected, got },
-          );
-        }
-      };
-      /**
-       * Positions this store holds already are skipped, as a sync skips a page pulled twice; but only if
-       * they hold the same events. Another log's export would otherwise continue this log with its own.
-       */
-      const refuseAnotherLog = async (events: StoredEvent[], storedHead: number): Promise<void> => {
-        const overlap = events.filter((e) => Number.isInteger(e.position) && e.position! >= 1 && e.position! <= storedHead);
-        if (overlap.length === 0) return;
-        const filter = { fromPosition: overlap[0]!.position, toPosition: overlap.at(-1)!.position };
-        const stored = new Map<number, string>();
-        // Positions compaction dropped here cannot be compared: those are skipped unchecked.
-        const read = { keepStored: true, upcastFailures: 'unreadable', history: 'kept' } as const;
-        for await (const batch of scanLog(connection, registry, filter, read))
-          for (const { stored: e } of batch.matches) stored.set(e.position!, e.id);
-        for (const e of overlap) {
-          const here = stored.get(e.position!);
-          if (here !== undefined && here !== e.id)
-            throw new ChronicleError(
-              'VALIDATION',
-              `The file's event at position ${e.position} (${e.id}) is not the one this store holds there (${here}): ` +
-                'it is the export of another log, and nothing from it was imported.',
-              { position: e.position, id: e.id, stored: here },
-            );
-        }
-      };
       travel.assertWritable();
       let head = (await engine.stats()).confirmedHead;
       const lines: AsyncIterable<string> | Iterable<string> = typeof source === 'string' ? source.split('\n') : source;
@@ -72,9 +75,10 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
       let pending: StoredEvent[] = [];
       const flush = async () => {
         if (confirmed.length) {
-          await refuseAnotherLog(confirmed, head);
-          result.confirmed += await importConfirmedPart(confirmed);
-          head = Math.max(head, confirmed.at(-1)!.position!);
+          await refuseAnotherLog(ctx, confirmed, head);
+          const ingested = await importConfirmedPart(ctx, confirmed);
+          result.confirmed += ingested.stored;
+          head = ingested.head;
         }
         if (pending.length) result.pending += (await engine.importPending(pending)).stored;
         confirmed = [];

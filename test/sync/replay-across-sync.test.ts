@@ -19,6 +19,30 @@ afterAll(async () => {
 const item = (sku: string) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1, price: 1 } });
 const skuOf = (event: { data: unknown }) => (event.data as { sku: string }).sku;
 
+type Client = Awaited<ReturnType<typeof openClient>>;
+
+/** Runs the job until it has handed over `stopAfter` events into `handled`, then stops it with its signal. */
+async function runAndStop(
+  client: Client,
+  name: string,
+  stopAfter: number,
+  handled: string[],
+  filter?: { aggregateId: string; types: string[] },
+) {
+  const controller = new AbortController();
+  await client
+    .replay({
+      name,
+      ...(filter ? { filter } : {}),
+      signal: controller.signal,
+      handler(event) {
+        handled.push(skuOf(event));
+        if (handled.length === stopAfter) controller.abort();
+      },
+    })
+    .catch(() => undefined);
+}
+
 describe('named replay jobs across a sync', () => {
   it('a whole-log job stopped among pending events: after a sync confirms them, the rerun hands over the rest once', async () => {
     const x = await openClient(harness.url, { log: 'replay-sync-1' });
@@ -27,17 +51,7 @@ describe('named replay jobs across a sync', () => {
       await x.sync.pause(); // offline while the job runs
       for (const sku of ['a', 'b', 'c', 'd']) await x.append(`o-${sku}`, [item(sku)]);
       const handled: string[] = [];
-      const controller = new AbortController();
-      await x
-        .replay({
-          name: 'receipts',
-          signal: controller.signal,
-          handler(event) {
-            handled.push(skuOf(event));
-            if (handled.length === 2) controller.abort();
-          },
-        })
-        .catch(() => undefined);
+      await runAndStop(x, 'receipts', 2, handled);
       expect(handled).toEqual(['a', 'b']);
       await x.sync.resume();
       await x.sync.syncNow();
@@ -61,18 +75,7 @@ describe('named replay jobs across a sync', () => {
       await x.append('o1', ['a', 'b', 'c', 'd'].map(item)); // seq 1-4 here, for now
       const handled: string[] = [];
       const filter = { aggregateId: 'o1', types: ['ItemAdded'] };
-      const controller = new AbortController();
-      await x
-        .replay({
-          name: 'o1-receipts',
-          filter,
-          signal: controller.signal,
-          handler(event) {
-            handled.push(skuOf(event));
-            if (handled.length === 2) controller.abort();
-          },
-        })
-        .catch(() => undefined);
+      await runAndStop(x, 'o1-receipts', 2, handled, filter);
       expect(handled).toEqual(['a', 'b']);
       await x.sync.resume();
       await x.sync.syncNow();
