@@ -261,6 +261,19 @@ export interface SyncControlRecord {
   at: number;
 }
 
+/**
+ * Written when a store starts sync with `sync.encryption` (key 'encryption'),
+ * and never removed: its pending events were written for an encrypted log, so
+ * a later start without the encryption settings (a build without the key
+ * setup, another tab's older build) must not push them in plaintext.
+ */
+export interface SyncEncryptionRecord {
+  /** The log it synced with encryption. */
+  log: string;
+  /** When it first did (epoch ms). */
+  since: number;
+}
+
 /** Sync bookkeeping that must survive reloads. */
 export interface SyncRecord {
   /** The highest position the server reported as its head. */
@@ -335,8 +348,8 @@ export interface ChronicleSchema extends DBSchema {
   projections: { key: string; value: ProjectionRecord };
   jobs: { key: string; value: JobRecord };
   rejected: { key: string; value: RejectedRecord };
-  /** 'state': SyncRecord; 'control': SyncControlRecord. */
-  sync: { key: string; value: SyncRecord | SyncControlRecord };
+  /** 'state': SyncRecord; 'control': SyncControlRecord; 'encryption': SyncEncryptionRecord. */
+  sync: { key: string; value: SyncRecord | SyncControlRecord | SyncEncryptionRecord };
   reactions: { key: string; value: ReactionRecord };
   processed: { key: [string, string]; value: ProcessedRecord };
   parked: { key: [string, string]; value: ParkedRecord };

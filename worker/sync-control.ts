@@ -1,6 +1,6 @@
 import { ChronicleError } from '../src/core/errors.ts';
 import { isHttpUrl } from '../src/core/text-rules.ts';
-import type { ChronicleDB, RejectedRecord, SyncControlRecord } from './db.ts';
+import type { ChronicleDB, RejectedRecord, SyncControlRecord, SyncEncryptionRecord } from './db.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from './types.ts';
 
@@ -31,6 +31,16 @@ export interface SyncControl {
   stop(): Promise<void>;
 }
 
+/** Writes the store's SyncEncryptionRecord unless it has one (the first encrypted log and start are what it keeps). */
+async function markEncrypted(db: ChronicleDB, log: string): Promise<void> {
+  const tx = db.transaction('sync', 'readwrite');
+  if ((await tx.store.get('encryption')) === undefined) {
+    const record: SyncEncryptionRecord = { log, since: Date.now() };
+    await tx.store.put(record, 'encryption');
+  }
+  await tx.done;
+}
+
 export function createSyncControl(deps: SyncControlDeps): SyncControl {
   const { run, publish } = deps;
   let sync: SyncRunner | undefined;
@@ -47,6 +57,9 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       const [meta, control] = await run('startSync', (db) =>
         Promise.all([db.get('meta', 'client'), db.get('sync', 'control') as Promise<SyncControlRecord | undefined>]),
       );
+      // Kept before anything syncs, in this tab or (being the same database) any other: from now on no start
+      // without encryption pushes this store's events in plaintext (sync-engine.ts, worker/sync/encryption.ts).
+      if (config.encryption) await run('startSync', (db) => markEncrypted(db, config.log ?? 'default'));
       sync = createSyncRunner(
         { name: deps.name, clientId: meta!.clientId, getDb: deps.getDb, publish, webSocket: local.webSocket, fetch: local.fetch },
         config,

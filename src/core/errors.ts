@@ -319,7 +319,11 @@ export class InUseError extends ChronicleError {
 
 /** Why an event could not be encrypted or decrypted (EncryptionKeyError.reason). */
 export type EncryptionKeyReason =
-  /** Encrypted events arrived, but the store was opened without `sync.encryption`. */
+  /**
+   * The store was opened without `sync.encryption`, and encrypted events
+   * arrived (pull), or it synced with encryption before, so its events are not
+   * pushed in plaintext (push).
+   */
   | 'no-keys'
   /** The keys callback failed, or what it returned is not a usable keyring (`.cause` says why). */
   | 'keyring'
@@ -353,7 +357,9 @@ const FACT_KEYS = new Set(['log', 'operation', 'keyId', 'eventId', 'cause']);
 
 const ENCRYPTION_MESSAGES: Record<EncryptionKeyReason, (f: EncryptionKeyFacts) => string> = {
   'no-keys': (f) =>
-    `event ${f.eventId ?? '?'} is encrypted (key "${f.keyId ?? '?'}"), but the store has no encryption keys: pass sync.encryption`,
+    f.operation === 'push'
+      ? `the store has no encryption keys, and it synced with sync.encryption before (${f.cause ?? 'its events were written for an encrypted log'}): its events are not pushed in plaintext; pass sync.encryption`
+      : `event ${f.eventId ?? '?'} is encrypted (key "${f.keyId ?? '?'}"), but the store has no encryption keys: pass sync.encryption`,
   keyring: (f) => `the encryption keyring is unusable: ${f.cause ?? 'unknown reason'}`,
   'no-current-key': (f) => `the keyring's current key "${f.keyId ?? ''}" is not among its keys`,
   'no-aggregate-id-key': () => 'sync.encryption.hashAggregateIds needs keyring.aggregateIdKey',

@@ -9,6 +9,7 @@ import { Order } from '../fixtures/model.ts';
 import { eventually } from '../engine/modes.ts';
 import { createTestDatabase, describePg, type TestDatabase } from '../server/helpers.ts';
 import { rewriteStoredEvent, storedEvents } from '../server/stored-events.ts';
+import { uniqueStoreName } from '../../src/testing/index.ts';
 import { logOf, openClient, startServer, type Client, type Harness } from './harness.ts';
 
 /**
@@ -117,6 +118,49 @@ describe('encrypted sync (embedded server)', () => {
     } finally {
       await a.dispose();
       await c.dispose();
+    }
+  });
+
+  it('a store that synced with encryption, opened again without it, pushes nothing in plaintext; with its keys again, its events go', async () => {
+    const log = freshLog();
+    const name = uniqueStoreName('enc-reopen');
+    const offline: typeof fetch = () => Promise.reject(new TypeError('offline'));
+    const first = await openClient(harness.url, { log, name, encryption: { keys: K1 }, fetch: offline });
+    await first.append('o1', [placed(MARKER)]);
+    await first.close();
+
+    const plain = await openClient(harness.url, { log, name });
+    const error = await syncError(plain);
+    await plain.close();
+    expect(error).toBeInstanceOf(EncryptionKeyError);
+    expect(error).toMatchObject({ code: 'ENCRYPTION_KEY', reason: 'no-keys', log, operation: 'push' });
+    expect((error as Error).message).toMatch(/synced with sync.encryption before .*not pushed in plaintext/);
+    expect(await serverEvents(harness.url, log)).toEqual([]);
+
+    const again = await openClient(harness.url, { log, name, encryption: { keys: K1 } });
+    try {
+      await again.sync.syncNow();
+      const stored = await serverEvents(harness.url, log);
+      expect(stored).toHaveLength(1);
+      expect(JSON.stringify(stored)).not.toContain(MARKER);
+    } finally {
+      await again.dispose();
+    }
+  });
+
+  it('a tab without encryption that syncs the store does not push what a tab with encryption wrote', async () => {
+    const log = freshLog();
+    const name = uniqueStoreName('enc-tabs');
+    const plain = await openClient(harness.url, { log, name });
+    const encrypted = await openClient(harness.url, { log, name, encryption: { keys: K1 } });
+    try {
+      await encrypted.append('o1', [placed(MARKER)]);
+      // The first store of the name leads the sync (one tab per store syncs); the other stays on standby.
+      expect(await syncError(plain)).toMatchObject({ code: 'ENCRYPTION_KEY', reason: 'no-keys', operation: 'push' });
+      expect(await serverEvents(harness.url, log)).toEqual([]);
+    } finally {
+      await encrypted.close();
+      await plain.dispose();
     }
   });
 

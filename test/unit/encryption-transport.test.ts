@@ -247,4 +247,16 @@ describe('pull', () => {
     await t.push('client-a', [event(3)], 0);
     expect(pushed).toEqual([[event(3)]]);
   });
+
+  it('in a store without encryption that synced with encryption before: a push is no-keys and sends nothing', async () => {
+    const { transport, pushed } = fakeTransport();
+    const marker: { before?: { log: string; since: number } } = {};
+    const t = withEncryption(transport, LOG, undefined, undefined, undefined, async () => marker.before);
+    await t.push('client-a', [event(1)], 0);
+    marker.before = { log: LOG, since: Date.UTC(2026, 0, 2) };
+    const error = await errorOf(t.push('client-a', [event(2)], 0));
+    expect(error).toMatchObject({ code: 'ENCRYPTION_KEY', reason: 'no-keys', operation: 'push', log: LOG });
+    expect((error as Error).message).toContain('since 2026-01-02T00:00:00.000Z');
+    expect(pushed).toEqual([[event(1)]]);
+  });
 });

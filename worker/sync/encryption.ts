@@ -17,6 +17,9 @@ import type { PullPage, Transport } from './transport.ts';
 /** Asks the app for a log's keyring (a main-thread proxy in worker mode). */
 export type KeyringSource = (log: string) => Promise<Keyring | undefined>;
 
+/** Whether the store synced with encryption before (SyncEncryptionRecord): which log, since when. */
+export type EncryptedBefore = () => Promise<{ log: string; since: number } | undefined>;
+
 /**
  * End-to-end encryption as a layer around the transport (the format and
  * rules are in src/core/encryption.ts): a push seals every event before it is
@@ -33,7 +36,10 @@ export type KeyringSource = (log: string) => Promise<Keyring | undefined>;
  *
  * Without `settings` (a store opened without encryption) events pass through
  * unchanged, except that a pulled encrypted event is refused (`no-keys`):
- * storing the envelope as if it were the payload would hand reducers garbage.
+ * storing the envelope as if it were the payload would hand reducers garbage;
+ * and a push is refused (`no-keys`) when `encryptedBefore` says the store
+ * synced with encryption before: its events were written for an encrypted
+ * log, and the server must never see them in plaintext.
  */
 /** How long a round waits for the keys callback before it fails (`keyring`); the next round waits for the same call again. */
 export const KEYS_WAIT_MS = 30_000;
@@ -75,6 +81,8 @@ export function withEncryption(
   keys: KeyringSource | undefined,
   /** Aborts when sync stops: a keys callback still being waited for no longer holds the round (and close()). */
   stopped?: AbortSignal,
+  /** Without `settings`: asked before each push (another tab may start with encryption meanwhile). */
+  encryptedBefore?: EncryptedBefore,
 ): Transport {
   const base: Transport = {
     push: (clientId, events, epoch) => inner.push(clientId, events, epoch),
@@ -85,6 +93,14 @@ export function withEncryption(
   if (!settings) {
     return {
       ...base,
+      async push(clientId, events, epoch) {
+        const before = await encryptedBefore?.();
+        if (before) {
+          const since = new Date(before.since).toISOString();
+          throw new EncryptionKeyError('no-keys', { log, operation: 'push', cause: `log "${before.log}", since ${since}` });
+        }
+        return inner.push(clientId, events, epoch);
+      },
       async pull(after, limit, clientId) {
         const page = await inner.pull(after, limit, clientId);
         for (const event of page.events) {

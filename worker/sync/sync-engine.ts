@@ -1,7 +1,7 @@
 import type { EncryptionSettings, Keyring } from '../../src/core/encryption.ts';
 import { ChronicleError } from '../../src/core/errors.ts';
 import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
-import type { ChronicleDB, SyncRecord } from '../db.ts';
+import type { ChronicleDB, SyncEncryptionRecord, SyncRecord } from '../db.ts';
 import type { RebaseConflict, RebaseDecision } from '../rebase.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from '../types.ts';
 import { backoffDelay } from './backoff.ts';
@@ -136,7 +136,9 @@ function syncTransport(deps: SyncDeps, config: SyncConfig, callbacks: SyncCallba
     token: async () => (callbacks.getToken ? await callbacks.getToken() : config.token),
     fetch: deps.fetch,
   });
-  return withEncryption(plain, log, config.encryption, config.encryption ? callbacks.encryptionKeys : undefined, stopping);
+  if (config.encryption) return withEncryption(plain, log, config.encryption, callbacks.encryptionKeys, stopping);
+  const encryptedBefore = async () => (await deps.getDb()).get('sync', 'encryption') as Promise<SyncEncryptionRecord | undefined>;
+  return withEncryption(plain, log, undefined, undefined, stopping, encryptedBefore);
 }
 
 /**
