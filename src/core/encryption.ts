@@ -2,6 +2,7 @@ import { EncryptionKeyError, type EncryptionKeyFacts } from './errors.ts';
 import type { EventMeta, StoredEvent } from './event.ts';
 import { findIdProblem, findStringProblem } from './text-rules.ts';
 import { describeThrown } from './thrown.ts';
+import { ENVELOPE_VERSION, isEncryptedEnvelope, type EncryptedEnvelope } from './envelope.ts';
 
 /**
  * End-to-end encryption of event payloads (README "Encryption",
@@ -23,8 +24,7 @@ import { describeThrown } from './thrown.ts';
  * opens only as the event it was made for.
  */
 
-/** The envelope's `$enc` value: the format described above. */
-export const ENVELOPE_VERSION = 1;
+export { ENVELOPE_VERSION, isEncryptedEnvelope, type EncryptedEnvelope } from './envelope.ts';
 /** The first element of the additional authenticated data. */
 export const AAD_LABEL = 'chronicle-enc/1';
 /** The prefix of an aggregateId replaced by its keyed hash (hashAggregateIds). */
@@ -94,17 +94,6 @@ export interface EncryptionOptions extends EncryptionSettings {
    * in the page; keys reach the engine's worker by structured clone, never the server.
    */
   keys: Keyring | ((log: string) => Keyring | Promise<Keyring>);
-}
-
-/** The `data` of an encrypted event on the wire. */
-export interface EncryptedEnvelope {
-  $enc: typeof ENVELOPE_VERSION;
-  /** The key id. */
-  kid: string;
-  /** base64url of the 12-byte AES-GCM nonce, random per event. */
-  iv: string;
-  /** base64url of the ciphertext followed by the 16-byte tag. */
-  ct: string;
 }
 
 /** What an envelope's ciphertext decrypts to (UTF-8 JSON). */
@@ -215,16 +204,6 @@ export function fromBase64Url(text: string): Uint8Array | undefined {
 }
 
 // ---------------------------------------------------------------- envelope
-
-/** True when `value` is exactly an envelope: `$enc: 1` and the string fields kid, iv, ct, nothing else. */
-export function isEncryptedEnvelope(value: unknown): value is EncryptedEnvelope {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const v = value as Record<string, unknown>;
-  if (v.$enc !== ENVELOPE_VERSION || typeof v.kid !== 'string' || typeof v.iv !== 'string' || typeof v.ct !== 'string') return false;
-  let keys = 0;
-  for (const _ in v) keys++;
-  return keys === 4;
-}
 
 /** The clear fields of an event on the wire, as the additional authenticated data binds them. */
 export type AadFields = Pick<StoredEvent, 'id' | 'aggregateId' | 'aggregateType' | 'seq' | 'type' | 'version'> & {

@@ -10,10 +10,15 @@ import {
 } from './errors.ts';
 import type { AnyEventDefinition, EventInput, LogEvent, StoredEvent } from './event.ts';
 import type { AnyAggregateDefinition } from './aggregate.ts';
+import { isEncryptedEnvelope } from './envelope.ts';
 import { findJsonProblem, utf8Length } from './json-data.ts';
 import { findIdProblem, findStringProblem, MAX_ID_LENGTH } from './text-rules.ts';
 import { uuidv7 } from './ids.ts';
 import { describeThrown } from './thrown.ts';
+
+/** Why data shaped exactly like an encrypted envelope is refused (see encodeOne). */
+const ENVELOPE_SHAPED =
+  'is exactly { $enc: 1, kid, iv, ct }, the shape Chronicle reserves for encrypted payloads (README, Encryption): add or rename a field';
 
 const isThenable = (value: unknown): boolean =>
   (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -108,6 +113,9 @@ export function createRegistry(options: RegistryOptions): Registry {
     const data: unknown = parsed.data;
     const problem = findJsonProblem(data);
     if (problem) throw new UnserializableDataError(def.type, problem.path ? `data.${problem.path}` : 'data', problem.reason, index);
+    // Every store that syncs the log would take such data for ciphertext: one without keys stops its sync there
+    // for good (no-keys), one with keys fails to open it (the server keeps events forever).
+    if (isEncryptedEnvelope(data)) throw new ValidationError(def.type, 'data', ENVELOPE_SHAPED, index);
     // An id made here is a UUIDv7, valid and new by construction: only a given id is checked.
     const given = input.id !== undefined && input.id !== null;
     const id = input.id ?? uuidv7(now);
