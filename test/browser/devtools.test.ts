@@ -100,6 +100,19 @@ describe('devtools panel', () => {
     expect(row!.textContent).not.toContain('\u202E');
     row!.click();
     await expect.poll(() => root.textContent).toContain('"\\u202Eevil"');
+    // Everywhere else the id and the data show, too: collapsed summaries, tooltips, the event's title and
+    // facts, the timeline's position and the travel banner, and what a screen reader is told.
+    byTestId(root, 'devtools-first').click();
+    await expect.poll(() => byTestId(root, 'devtools-slider').getAttribute('aria-valuetext')).toMatch(/1/);
+    const raw: string[] = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.nodeType === Node.TEXT_NODE && node.textContent!.includes('\u202E')) raw.push(`text in .${node.parentElement!.className}`);
+      if (!(node instanceof Element)) continue;
+      for (const name of ['title', 'aria-label', 'aria-valuetext', 'label', 'placeholder'])
+        if (node.getAttribute(name)?.includes('\u202E')) raw.push(`${name} of .${node.className}`);
+    }
+    expect(raw).toEqual([]);
   });
 
   it('virtualises a 20,000-event log: few rows in the DOM, the end reachable by scrolling', async () => {

@@ -1,4 +1,12 @@
-/** A tiny DOM builder: no framework, no virtual DOM. */
+import { showInvisibles } from '../format.ts';
+
+/**
+ * A tiny DOM builder: no framework, no virtual DOM. Every text it puts on
+ * screen (text, string children, setText, titles and aria labels) goes
+ * through showInvisibles: the panel shows app data (ids, types, keys,
+ * values) in many places, and a bidi override in any of them must read as
+ * its escape, not reorder what is shown around it.
+ */
 
 type Child = Node | string | number | null | undefined | false;
 
@@ -17,7 +25,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
   if (props.on) {
     for (const [type, handler] of Object.entries(props.on)) if (handler) el.addEventListener(type, handler as EventListener);
   }
-  if (props.text !== undefined) el.textContent = props.text;
+  if (props.text !== undefined) el.textContent = showInvisibles(props.text);
   append(el, ...children);
   return el;
 }
@@ -25,15 +33,25 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
 export function append(el: Element, ...children: Child[]): void {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
+    el.append(child instanceof Node ? child : showInvisibles(String(child)));
   }
 }
+
+/** Attributes a person reads (tooltips, screen readers): escaped as text is. Values (data-*, value) stay exact. */
+const SHOWN_ATTRIBUTES = new Set(['title', 'aria-label', 'aria-valuetext', 'aria-description', 'placeholder', 'label']);
 
 export function setAttrs(el: Element, attrs: Record<string, string | number | boolean | null | undefined>): void {
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) el.removeAttribute(name);
-    else el.setAttribute(name, value === true ? '' : String(value));
+    else if (value === true) el.setAttribute(name, '');
+    else el.setAttribute(name, SHOWN_ATTRIBUTES.has(name) ? showInvisibles(String(value)) : String(value));
   }
+}
+
+/** Sets a tooltip (title), escaped as text is. */
+export function setTitle(el: HTMLElement, title: string): void {
+  const shown = showInvisibles(title);
+  if (el.title !== shown) el.title = shown;
 }
 
 export function clear(el: Element): void {
@@ -42,7 +60,8 @@ export function clear(el: Element): void {
 
 /** Sets text only when it changed (cheap for recycled rows). */
 export function setText(el: Element, text: string): void {
-  if (el.textContent !== text) el.textContent = text;
+  const shown = showInvisibles(text);
+  if (el.textContent !== shown) el.textContent = shown;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';

@@ -6,7 +6,7 @@
 import { exportView } from '../model/filter.ts';
 import { syncSummary } from '../model/sync.ts';
 import { changed, type PanelContext, type View } from './context.ts';
-import { h, icon, ICONS, setText } from './dom.ts';
+import { h, icon, ICONS, setText, setTitle } from './dom.ts';
 
 export interface HeaderView extends View {
   readonly element: HTMLElement;
@@ -104,7 +104,7 @@ export function createHeader(ctx: PanelContext): HeaderView {
       if (changed(state, prev, (s) => [s.info, s.scratch])) {
         const { info, scratch } = state;
         setText(storeName, info ? (scratch ? `${scratch.file} → ${info.name}` : info.name) : '…');
-        storeName.title = info ? `IndexedDB database ${info.name}, client ${info.clientId}` : '';
+        setTitle(storeName, info ? `IndexedDB database ${info.name}, client ${info.clientId}` : '');
         setText(modeChip, info ? (info.inWorker ? 'worker' : 'in-process') : '…');
         scratchChip.hidden = !scratch;
         const startsAt = info?.historyStartsAt ?? 1;

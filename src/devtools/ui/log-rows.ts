@@ -5,10 +5,10 @@
  * virtual grid, so rendering fills an existing row.
  */
 import { compareCursor } from '../cursor.ts';
-import { formatClock, formatDateTime, showInvisibles } from '../format.ts';
+import { formatClock, formatDateTime } from '../format.ts';
 import { badge } from '../model/rows.ts';
 import type { PanelCore } from './context.ts';
-import { h, setAttrs, setText } from './dom.ts';
+import { h, setAttrs, setText, setTitle } from './dom.ts';
 
 interface RowParts {
   skip: HTMLInputElement;
@@ -119,15 +119,18 @@ export function createLogRows(ctx: PanelCore, actions: RowActions): LogRows {
     setText(parts.index, String(entryIndex + 1));
     setText(parts.badge, shown.text);
     parts.badge.dataset.status = shown.status;
-    parts.badge.title = shown.title;
-    const type = showInvisibles(event.type);
+    setTitle(parts.badge, shown.title);
+    const type = event.type;
     setText(parts.type, event.known ? type : `${type} v${event.storedVersion} (unreadable)`);
-    parts.type.title = event.known ? type : `${type} v${event.storedVersion}: a type or version this app does not define; reducers skip it`;
-    setText(parts.aggId, showInvisibles(event.aggregateId));
+    setTitle(
+      parts.type,
+      event.known ? type : `${type} v${event.storedVersion}: a type or version this app does not define; reducers skip it`,
+    );
+    setText(parts.aggId, event.aggregateId);
     setText(parts.seq, `#${event.seq}`);
-    parts.agg.title = `${event.aggregateType} ${event.aggregateId}, seq ${event.seq}`;
+    setTitle(parts.agg, `${event.aggregateType} ${event.aggregateId}, seq ${event.seq}`);
     setText(parts.time, formatClock(event.meta.occurredAt));
-    parts.time.title = formatDateTime(event.meta.occurredAt);
+    setTitle(parts.time, formatDateTime(event.meta.occurredAt));
   };
 
   return { header: headerRow, create: createRow, render: renderRow };

@@ -1,6 +1,6 @@
 /** The status line: what the last export or import did, or why reading failed. */
 import { changed, type View } from './context.ts';
-import { h } from './dom.ts';
+import { h, setText } from './dom.ts';
 
 export interface NoticeView extends View {
   readonly element: HTMLElement;
@@ -20,7 +20,7 @@ export function createNotice(): NoticeView {
       if (!notice) return;
       element.dataset.kind = notice.kind;
       element.setAttribute('role', notice.kind === 'error' ? 'alert' : 'status');
-      element.textContent = notice.message;
+      setText(element, notice.message);
     },
   };
 }

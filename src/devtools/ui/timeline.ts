@@ -5,7 +5,7 @@
  */
 import { timelineView } from '../model/travel.ts';
 import { changed, type PanelContext, type View } from './context.ts';
-import { h, icon, ICONS, setText } from './dom.ts';
+import { h, icon, ICONS, setAttrs, setText } from './dom.ts';
 
 export interface TimelineViewParts extends View {
   /** The controls' row. */
@@ -85,7 +85,7 @@ export function createTimeline(ctx: PanelContext): TimelineViewParts {
       last.disabled = view.disabled.last;
       resume.disabled = view.disabled.resume;
       setText(position, view.text);
-      slider.setAttribute('aria-valuetext', view.text);
+      setAttrs(slider, { 'aria-valuetext': view.text });
       banner.hidden = view.banner === null;
       if (view.banner !== null) setText(bannerText, view.banner);
     },

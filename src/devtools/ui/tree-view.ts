@@ -4,7 +4,7 @@
  * `expand` (from the source that encoded them), 100 at a time.
  */
 import { containerLabel, previewText, type Encoded, type EncodedContainer, type EncodedItem } from '../encode.ts';
-import { h } from './dom.ts';
+import { h, setAttrs } from './dom.ts';
 import { showInvisibles } from '../format.ts';
 
 export interface TreeOptions {
@@ -179,7 +179,7 @@ export function renderTree(value: Encoded, options: TreeOptions, rootLabel?: str
     };
     const setOpen = (open: boolean) => {
       twisty.setAttribute('aria-expanded', String(open));
-      twisty.setAttribute('aria-label', `${label ?? (containerLabel(container) || 'value')}: ${open ? 'collapse' : 'expand'}`);
+      setAttrs(twisty, { 'aria-label': `${label ?? (containerLabel(container) || 'value')}: ${open ? 'collapse' : 'expand'}` });
       children.hidden = !open;
       wrapper.classList.toggle('chr-dt-open', open);
       if (open) void build();

@@ -10,7 +10,7 @@ import { latestWins } from '../../latest-wins.ts';
 import { parkedEventText, reactionFacts, reactionState } from '../../model/reactions.ts';
 import type { ParkedView, ReactionsView } from '../../types.ts';
 import { changed, type PanelContext } from '../context.ts';
-import { h } from '../dom.ts';
+import { h, setText } from '../dom.ts';
 import type { TabDefinition, TabView } from '../tabs.ts';
 
 const ID = 'reactions';
@@ -21,7 +21,7 @@ function createReactionsTab(ctx: PanelContext): TabView {
   const failure = h('p', { class: 'chr-dt-error', attrs: { hidden: true } });
   const showError = (message: string | null) => {
     failure.hidden = message === null;
-    failure.textContent = message ?? '';
+    setText(failure, message ?? '');
   };
 
   const act = (what: 'retry' | 'skip', parked: ParkedView, buttons: HTMLButtonElement[]) => {

@@ -8,7 +8,7 @@ import { formatClock, formatDateTime } from '../../format.ts';
 import type { PanelState } from '../../model/state.ts';
 import { outcomeDetail, syncErrorText, syncStats } from '../../model/sync.ts';
 import { changed, type PanelContext } from '../context.ts';
-import { h } from '../dom.ts';
+import { h, setText } from '../dom.ts';
 import type { TabDefinition, TabView } from '../tabs.ts';
 
 const ID = 'sync';
@@ -68,7 +68,7 @@ function createSyncTab(ctx: PanelContext): TabView {
     );
     const error = syncErrorText(state);
     syncError.hidden = error === null;
-    syncError.textContent = error ?? '';
+    setText(syncError, error ?? '');
     outcomeList.replaceChildren();
     if (state.outcomes.length === 0) outcomeList.append(h('li', { class: 'chr-dt-muted', text: 'No outcomes yet in this session.' }));
     for (const { at, outcome } of state.outcomes.slice(0, 50)) {
