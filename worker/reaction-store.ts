@@ -1,4 +1,4 @@
-import { ChronicleError } from '../src/core/errors.ts';
+import { ChronicleError, ConfigError } from '../src/core/errors.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { reactionCaughtUp } from '../src/core/reaction.ts';
 import type { IDBPTransaction } from 'idb';
@@ -129,7 +129,7 @@ function delivered(record: ReactionRecord, eventId: string): void {
 const reactionLock = (storeName: string, name: string): string => `chronicle-reaction:${storeName}:${name}`;
 
 function missing(name: string): never {
-  throw new ChronicleError('CONFIG', `Reaction "${name}" is not registered with this store`, { reaction: name });
+  throw new ConfigError(`Reaction "${name}" is not registered with this store`, { reaction: name });
 }
 
 /** The reaction's checkpoint as initReaction finds or creates it (see ReactionStore.initReaction). */

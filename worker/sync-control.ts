@@ -1,4 +1,4 @@
-import { ChronicleError } from '../src/core/errors.ts';
+import { ConfigError } from '../src/core/errors.ts';
 import { isHttpUrl } from '../src/core/text-rules.ts';
 import type { ChronicleDB, RejectedRecord, SyncControlRecord, SyncEncryptionRecord } from './db.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
@@ -50,9 +50,9 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
     run('syncControl', (db) => db.put('sync', { paused, at: Date.now() } satisfies SyncControlRecord, 'control').then(() => undefined));
   return {
     async start(config, callbacks = {}, local = {}) {
-      if (sync) throw new ChronicleError('CONFIG', 'sync is already started for this store');
+      if (sync) throw new ConfigError('sync is already started for this store');
       if (!config || !isHttpUrl(config.url)) {
-        throw new ChronicleError('CONFIG', 'sync.url must be an http(s) URL', { url: config?.url });
+        throw new ConfigError('sync.url must be an http(s) URL', { url: config?.url });
       }
       const [meta, control] = await run('startSync', (db) =>
         Promise.all([db.get('meta', 'client'), db.get('sync', 'control') as Promise<SyncControlRecord | undefined>]),
@@ -85,7 +85,7 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       };
     },
     async syncNow() {
-      if (!sync) throw new ChronicleError('CONFIG', 'sync is not configured for this store');
+      if (!sync) throw new ConfigError('sync is not configured for this store');
       await sync.syncNow();
     },
     async pause() {

@@ -58,7 +58,10 @@ export class ConcurrencyError extends ChronicleError {
   }
 }
 
-/** Event data failed its schema, or the envelope itself is malformed. */
+/**
+ * Event data failed its schema, or the envelope itself is malformed; or (an
+ * `eventType` of '?') an argument or option of a call is not what it takes.
+ */
 export class ValidationError extends ChronicleError {
   override name = 'ValidationError';
   constructor(
@@ -67,7 +70,8 @@ export class ValidationError extends ChronicleError {
     readonly reason: string,
     readonly index?: number,
   ) {
-    super('VALIDATION', `Invalid ${eventType} event${index === undefined ? '' : ` at index ${index}`}: ${path || '(root)'}: ${reason}`, {
+    const what = eventType === '?' ? 'Invalid argument' : `Invalid ${eventType} event`;
+    super('VALIDATION', `${what}${index === undefined ? '' : ` at index ${index}`}: ${path || '(root)'}: ${reason}`, {
       eventType,
       path,
       reason,
@@ -206,13 +210,14 @@ export class UnfinishedWorkError extends ChronicleError {
     work: UnfinishedWork,
   ) {
     const parts = [
-      work.pendingEvents > 0 ? `${work.pendingEvents} event(s) the sync server has not confirmed` : '',
+      work.pendingEvents > 0 ? `${work.pendingEvents} event(s) no sync server has confirmed` : '',
       work.reactions.length > 0 ? `reactions with events not handled yet (${work.reactions.join(', ')})` : '',
       work.rejectedEvents > 0 ? `${work.rejectedEvents} rejected event(s) not dismissed` : '',
     ].filter(Boolean);
     super(
       'UNFINISHED_WORK',
-      `Store "${database}" holds ${parts.join('; ')}; finish or dismiss them first, or pass { discardUnfinished: true } to delete them`,
+      `Store "${database}" holds ${parts.join('; ')}; sync, finish or dismiss them first, or pass { discardUnfinished: true } to delete them ` +
+        `anyway${work.pendingEvents > 0 ? ' (a store that does not sync holds its events unconfirmed for good: deleting it always needs that)' : ''}`,
       { database, pendingEvents: work.pendingEvents, reactions: [...work.reactions], rejectedEvents: work.rejectedEvents },
     );
     this.pendingEvents = work.pendingEvents;

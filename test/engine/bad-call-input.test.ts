@@ -2,7 +2,7 @@
 // otherwise: every call refuses it with a typed ChronicleError naming the argument, never a
 // TypeError from inside the store ("Cannot read properties of null"), and stores nothing.
 import { describe, expect, it } from 'vitest';
-import { ChronicleError } from '../../src/core/index.ts';
+import { ChronicleError, ConfigError } from '../../src/core/index.ts';
 import { openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
 import { defineReaction } from '../../src/core/reaction.ts';
 import { ItemAdded, model, Order, Revenue } from '../fixtures/model.ts';
@@ -52,6 +52,9 @@ describe.each(modes)('calls given arguments their types rule out ($mode)', ({ wo
           code,
           path,
         });
+        // An argument is not an event: the message says which argument, not "Invalid ? event".
+        if (code === 'VALIDATION')
+          expect((error as Error).message, call).toMatch(new RegExp(`^Invalid argument: ${path.replace(/[[\]]/g, '\\$&')}: `));
       }
       expect(await collect(store.readLog())).toEqual([]);
     } finally {
@@ -79,6 +82,24 @@ describe.each(modes)('calls given arguments their types rule out ($mode)', ({ wo
     ] as const) {
       const error = await failure(() => openTestStore({ ...model, name: uniqueStoreName('bad-options'), worker, [option]: loose(value) }));
       expect(error).toMatchObject({ code: 'CONFIG', details: { option } });
+    }
+  });
+
+  it('refuses calls that need what the store was not opened with, with ConfigError (the class, as the README says)', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      const cases: [string, () => unknown][] = [
+        ['sync.syncNow() without sync', () => store.sync.syncNow()],
+        ['reactions.retry of a reaction not registered', () => store.reactions.retry('nope', 'some-event')],
+        ['reactions.skip of a reaction not registered', () => store.reactions.skip('nope', 'some-event')],
+      ];
+      for (const [what, run] of cases) {
+        const error = await failure(run);
+        expect(error, what).toBeInstanceOf(ConfigError);
+        expect(error, what).toMatchObject({ code: 'CONFIG' });
+      }
+    } finally {
+      await store.dispose();
     }
   });
 
