@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pullResponseSchema, pushResponseSchema, type PullResponse, type PushRequest } from '../../src/core/protocol.ts';
 import { SyncError } from '../../src/server/errors.ts';
+import { PULL_MAX_BYTES } from '../../src/server/store/read-pull.ts';
 import { toPullResponse, type LogStore, type PushResult } from '../../src/server/store/types.ts';
 import { describePg, freshLog, makeEvent, makePush, TestClient } from './helpers.ts';
 
@@ -375,6 +376,35 @@ export function describeLogStoreConformance(name: string, setup: () => Promise<S
       // One at a time over a write boundary and a 1,000 boundary.
       for (let after = 503; after < 510; after++) expectAt((await pull(log, after, 1)).events, after);
       expect((await pullEverything(log)).map((e) => e.id)).toEqual(pushed.map((e) => e.id));
+    });
+
+    it('a pull of large events stops after about PULL_MAX_BYTES of them; hasMore leads on, and every event comes once', async () => {
+      const log = freshLog();
+      const a = new TestClient('big');
+      const bulk = 'x'.repeat(200_000);
+      const pushed: string[] = [];
+      // 48 events of about 200 KB (9.6 MB): more than one pull carries, whatever limit is asked for.
+      for (let k = 0; k < 4; k++) {
+        const request = a.next(Array.from({ length: 12 }, (_, i) => `big-${i}`));
+        request.events.forEach((e, i) => (e.data = { bulk, n: k * 12 + i }));
+        await push(log, request);
+        pushed.push(...request.events.map((e) => e.id));
+      }
+      const first = await store.pull(log, { after: 0, limit: 5000 });
+      expect(first.hasMore).toBe(true);
+      expect(first.eventsJson.length).toBeGreaterThan(0);
+      expect(first.eventsJson.length).toBeLessThan(pushed.length);
+      // At most the bound plus the page that crossed it (pages hold up to 1 MiB of events).
+      expect(first.eventsJson.reduce((n, text) => n + text.length, 0)).toBeLessThanOrEqual(PULL_MAX_BYTES + (1 << 20));
+      const ids: string[] = [];
+      let after = 0;
+      for (let pulls = 0; pulls < 10; pulls++) {
+        const page = await pull(log, after, 5000);
+        ids.push(...page.events.map((e) => e.id));
+        after += page.events.length;
+        if (!page.hasMore) break;
+      }
+      expect(ids).toEqual(pushed);
     });
 
     it('watchers hear every head move of a push that stored events', async () => {

@@ -207,17 +207,26 @@ export const LOCK_LOG_SQL = 'SELECT head, move_state, move_peer FROM chronicle_l
  * range; the caller takes the positions it asked for out of them (pages.ts).
  * The range bounds the scan, whatever the planner makes of the table's
  * statistics; a page that ends at or before `after` is not read (a pull at
- * the head reads no page).
+ * the head reads no page). Pages stop once those before hold $5 bytes
+ * (octet_length reads a stored value's size without decompressing it):
+ * pages hold up to 1 MiB of events, or one event alone when it is larger, so
+ * 5,000 events near the per-event limit would otherwise make a reply of over
+ * a gigabyte, more than a JavaScript string can hold.
  */
-export const PULL_SQL = `SELECT l.head, l.move_state, l.move_peer, c.client_seq, p.first_position, p.events, p.ends
+export const PULL_SQL = `SELECT l.head, l.move_state, l.move_peer, c.client_seq, p.first_position, p.events, p.ends, p.through_bytes
    FROM (SELECT 1) AS one
    LEFT JOIN chronicle_logs l ON l.log = $1
    LEFT JOIN chronicle_clients c ON c.log = $1 AND c.client_id = $4::text
    LEFT JOIN LATERAL (
-     SELECT first_position, events, array_to_string(ends, ',') AS ends FROM chronicle_pages
-      WHERE log = $1 AND last_position > $2::bigint AND first_position <= $2::bigint + $3::int
-        AND first_position >= coalesce(
-              (SELECT max(first_position) FROM chronicle_pages WHERE log = $1 AND first_position <= $2::bigint + 1), 0)
+     SELECT first_position, events, ends, through_bytes FROM (
+       SELECT first_position, events, array_to_string(ends, ',') AS ends, octet_length(events) AS own_bytes,
+              sum(octet_length(events)) OVER (ORDER BY first_position) AS through_bytes
+         FROM chronicle_pages
+        WHERE log = $1 AND last_position > $2::bigint AND first_position <= $2::bigint + $3::int
+          AND first_position >= coalesce(
+                (SELECT max(first_position) FROM chronicle_pages WHERE log = $1 AND first_position <= $2::bigint + 1), 0)
+     ) sized
+      WHERE through_bytes - own_bytes < $5::bigint
       ORDER BY first_position
    ) p ON true
   ORDER BY p.first_position`;
