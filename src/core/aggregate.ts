@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.ts';
 import type { AnyEventDefinition, EventInputOf, EventTypeOf, RecordedEventOf } from './event.ts';
 
 export type Reducers<TState, TDefs extends readonly AnyEventDefinition[]> = {
@@ -64,28 +65,28 @@ export function defineAggregate<TType extends string, TState, const TDefs extend
 ): AggregateDefinition<TType, TState, TDefs> {
   // As in defineEvent: plain JavaScript callers get the wrong shape named, not a crash later.
   if (typeof options !== 'object' || options === null || typeof options.type !== 'string' || options.type.length === 0) {
-    throw new TypeError('defineAggregate({ type, events, initialState, reducers }): type must be a non-empty string');
+    throw new ConfigError('defineAggregate({ type, events, initialState, reducers }): type must be a non-empty string');
   }
   if (!Array.isArray(options.events) || options.events.some((def) => (def as { kind?: unknown } | undefined)?.kind !== 'event')) {
-    throw new TypeError(`defineAggregate(${options.type}): events must be an array of defineEvent(...) definitions`);
+    throw new ConfigError(`defineAggregate(${options.type}): events must be an array of defineEvent(...) definitions`);
   }
   if (typeof options.initialState !== 'function') {
-    throw new TypeError(`defineAggregate(${options.type}): initialState must be a function returning the initial state`);
+    throw new ConfigError(`defineAggregate(${options.type}): initialState must be a function returning the initial state`);
   }
   if (typeof options.reducers !== 'object' || options.reducers === null) {
-    throw new TypeError(`defineAggregate(${options.type}): reducers must be an object with a reducer per event type`);
+    throw new ConfigError(`defineAggregate(${options.type}): reducers must be an object with a reducer per event type`);
   }
   const version = options.version ?? 1;
   const snapshotEvery = options.snapshotEvery ?? 100;
   if (!Number.isInteger(version) || version < 1) {
-    throw new TypeError(`defineAggregate(${options.type}): version must be a positive integer`);
+    throw new ConfigError(`defineAggregate(${options.type}): version must be a positive integer`);
   }
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) {
-    throw new TypeError(`defineAggregate(${options.type}): snapshotEvery must be a non-negative integer`);
+    throw new ConfigError(`defineAggregate(${options.type}): snapshotEvery must be a non-negative integer`);
   }
   for (const def of options.events) {
     if (typeof (options.reducers as Record<string, unknown>)[def.type] !== 'function') {
-      throw new TypeError(`defineAggregate(${options.type}): no reducer for event type ${def.type}`);
+      throw new ConfigError(`defineAggregate(${options.type}): no reducer for event type ${def.type}`);
     }
   }
   return {

@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.ts';
 import type { z } from 'zod';
 
 /**
@@ -40,19 +41,19 @@ export function defineEvent<TType extends string, TSchema extends z.ZodType>(
 ): EventDefinition<TType, z.output<TSchema>, z.input<TSchema>> {
   // Apps in plain JavaScript get no compile-time check: a wrong shape is named here, not as a crash later.
   if (typeof options !== 'object' || options === null || typeof options.type !== 'string' || options.type.length === 0) {
-    throw new TypeError('defineEvent({ type, schema }): type must be a non-empty string');
+    throw new ConfigError('defineEvent({ type, schema }): type must be a non-empty string');
   }
   if (typeof (options.schema as { safeParse?: unknown } | undefined)?.safeParse !== 'function') {
-    throw new TypeError(`defineEvent(${options.type}): schema must be a zod schema`);
+    throw new ConfigError(`defineEvent(${options.type}): schema must be a zod schema`);
   }
   const version = options.version ?? 1;
   if (!Number.isInteger(version) || version < 1) {
-    throw new TypeError(`defineEvent(${options.type}): version must be a positive integer`);
+    throw new ConfigError(`defineEvent(${options.type}): version must be a positive integer`);
   }
   const upcasters = options.upcasters ?? {};
   for (let v = 1; v < version; v++) {
     if (typeof upcasters[v] !== 'function') {
-      throw new TypeError(`defineEvent(${options.type}): version ${version} needs an upcaster from version ${v}`);
+      throw new ConfigError(`defineEvent(${options.type}): version ${version} needs an upcaster from version ${v}`);
     }
   }
   return {

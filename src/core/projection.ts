@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.ts';
 import type { AnyEventDefinition, EventTypeOf, RecordedEventOf } from './event.ts';
 
 export interface HandlerContext {
@@ -41,7 +42,7 @@ export function defineProjection<TName extends string, TState, const TDefs exten
 ): ProjectionDefinition<TName, TState, TDefs> {
   const version = options.version ?? 1;
   if (!Number.isInteger(version) || version < 1) {
-    throw new TypeError(`defineProjection(${options.name}): version must be a positive integer`);
+    throw new ConfigError(`defineProjection(${options.name}): version must be a positive integer`);
   }
   return {
     kind: 'projection',

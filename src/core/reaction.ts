@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.ts';
 import type { AnyEventDefinition, EventTypeOf, RecordedEventOf } from './event.ts';
 import { findIdProblem } from './text-rules.ts';
 
@@ -104,21 +105,21 @@ export function defineReaction<TName extends string, const TDefs extends readonl
 ): ReactionDefinition<TName, TDefs> {
   const what = `defineReaction(${String(options?.name)})`;
   const problem = findIdProblem(options?.name);
-  if (problem !== undefined) throw new TypeError(`${what}: name ${problem}`);
+  if (problem !== undefined) throw new ConfigError(`${what}: name ${problem}`);
   const maxAttempts = options.maxAttempts ?? 5;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TypeError(`${what}: maxAttempts must be a positive integer`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new ConfigError(`${what}: maxAttempts must be a positive integer`);
   const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
   if (!(backoff.initialMs >= 0 && backoff.maxMs >= backoff.initialMs)) {
-    throw new TypeError(`${what}: backoff needs 0 <= initialMs <= maxMs`);
+    throw new ConfigError(`${what}: backoff needs 0 <= initialMs <= maxMs`);
   }
   const on = options.on ?? 'local';
-  if (on !== 'local' && on !== 'confirmed') throw new TypeError(`${what}: on must be 'local' or 'confirmed'`);
+  if (on !== 'local' && on !== 'confirmed') throw new ConfigError(`${what}: on must be 'local' or 'confirmed'`);
   const origin = options.origin ?? 'own';
-  if (origin !== 'own' && origin !== 'any') throw new TypeError(`${what}: origin must be 'own' or 'any'`);
+  if (origin !== 'own' && origin !== 'any') throw new ConfigError(`${what}: origin must be 'own' or 'any'`);
   const startFrom = options.startFrom ?? 'now';
-  if (startFrom !== 'now' && startFrom !== 'beginning') throw new TypeError(`${what}: startFrom must be 'now' or 'beginning'`);
+  if (startFrom !== 'now' && startFrom !== 'beginning') throw new ConfigError(`${what}: startFrom must be 'now' or 'beginning'`);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) {
-    if (typeof handler !== 'function') throw new TypeError(`${what}: the handler for ${type} is not a function`);
+    if (typeof handler !== 'function') throw new ConfigError(`${what}: the handler for ${type} is not a function`);
   }
   const { name, events, handlers } = options;
   return { kind: 'reaction', name, events, handlers, on, origin, startFrom, maxAttempts, backoff };

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import {
   AggregateTypeError,
   ChronicleError,
+  ConfigError,
   DuplicateInBatchError,
   EventTooLargeError,
   UnknownEventTypeError,
@@ -81,7 +82,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   const byType = new Map<string, AnyEventDefinition>();
   const add = (def: AnyEventDefinition) => {
     const existing = byType.get(def.type);
-    if (existing && existing !== def) throw new TypeError(`Event type "${def.type}" is defined twice`);
+    if (existing && existing !== def) throw new ConfigError(`Event type "${def.type}" is defined twice`);
     byType.set(def.type, def);
   };
   for (const def of options.events) add(def);
