@@ -28,6 +28,7 @@ const DB = {
   sync: `${DB_PREFIX}sync`,
   syncDexie: `${DB_PREFIX}sync-dexie`,
   scale: `${DB_PREFIX}scale`,
+  travel: `${DB_PREFIX}travel`,
 } as const;
 
 export const SIZES = {
@@ -680,6 +681,8 @@ const api = {
   initialSyncDexie,
   // Scale and growth (bench/scale.ts): a store of `size` events opened, loaded, replayed and shown in devtools.
   scaleRun: async (size: number, devtools: boolean) => (await import('./scale.ts')).scaleRun(size, DB.scale, { devtools }),
+  // The devtools panel's time travel over two 25,000-event aggregates (bench/devtools-travel.ts).
+  devtoolsTravel: async () => (await import('./devtools-travel.ts')).devtoolsTravel(DB.travel),
   // Profiling harness (run.mjs --profile), loaded only when asked for.
   cpuOpen: async (kind: ProfileKind) => (await import('./profile.ts')).cpuOpen(kind),
   cpuRun: async (kind: ProfileKind) => (await import('./profile.ts')).cpuRun(kind),

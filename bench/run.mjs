@@ -693,6 +693,21 @@ async function main() {
     if (wanted('server-push', 'server-push-pglite', 'initial-sync')) await runServerMetrics(bench, add);
 
     const growth = wanted('open-1m', 'scale-1m-long-task', 'scale') ? await runScale(bench, add) : undefined;
+    if (wanted('devtools-travel-long-task')) {
+      const run = await bench('devtoolsTravel');
+      add({
+        name: 'devtools-travel-long-task',
+        unit: 'ms',
+        chronicle: run.longestTaskMs,
+        baseline: LONG_TASK_BUDGET_MS,
+        baselineName: `the budget for one task on the app's thread (issue 12)`,
+        ratio: round(LONG_TASK_BUDGET_MS / Math.max(run.longestTaskMs, 1)),
+        target: 1,
+        notes:
+          `the longest task on the page's thread while the devtools panel, showing ${run.events} events of two aggregates, ` +
+          `selected an event and travelled ${run.steps - 1} times (middle, first, next, last): ${run.travelMs} ms in all; 0 = no task over 50 ms`,
+      });
+    }
     if (wanted('initial-sync-encrypted', 'replay-encrypted', 'push-encrypted'))
       await (await tsImport('./encryption-bench.ts', import.meta.url)).encryptionMetrics({ page, add, log });
 

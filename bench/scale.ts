@@ -49,7 +49,7 @@ function check(condition: unknown, message: string): asserts condition {
 }
 
 /** Long tasks on this thread, tagged with the phase they fell in. */
-function watchLongTasks() {
+export function watchLongTasks() {
   const seen: { start: number; duration: number }[] = [];
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) seen.push({ start: entry.startTime, duration: entry.duration });

@@ -8,13 +8,18 @@ import type { EngineConnection } from './connection.ts';
 import { decodePage, isAfter, type PlacedEvent, type UpcastFailures } from './log-events.ts';
 import type { LogCursor, SnapshotRecord } from '../../worker/contract.ts';
 import type { LoadResult, ReadStreamOptions } from './types.ts';
+import { SLICE_MS, yieldTask } from './yield-task.ts';
 
 /** Pages fetched per engine call while reading a stream. */
 const STREAM_PAGES_PER_CALL = 128;
+/** The same for folds that inspect (foldFromScratch): fewer, so one call's decoding is a short task. */
+const INSPECT_PAGES_PER_CALL = 2;
 
 /** The store's readStream options, and what the store's own readers may add: how an upcast that fails is read. */
 export interface StreamReadOptions extends ReadStreamOptions {
   upcastFailures?: UpcastFailures;
+  /** Pages per engine call (default STREAM_PAGES_PER_CALL): a call's pages are decoded in one go on this thread. */
+  pagesPerCall?: number;
 }
 
 /**
@@ -39,6 +44,7 @@ export async function* readStreamPlaced(
 ): AsyncGenerator<PlacedEvent> {
   let from = options.fromSeq ?? 1;
   let to = options.toSeq ?? Infinity;
+  const pagesPerCall = options.pagesPerCall ?? STREAM_PAGES_PER_CALL;
   // Without a fromSeq, the stream is what is kept (compaction may have dropped its first events);
   // a fromSeq that was dropped is HistoryCompactedError. Only the first call may start at the kept
   // part: a later call must be exact, or events compaction dropped between calls would be skipped.
@@ -59,7 +65,7 @@ export async function* readStreamPlaced(
       aggregateId,
       fromSeq: from,
       toSeq: to,
-      maxPages: STREAM_PAGES_PER_CALL,
+      maxPages: pagesPerCall,
       backwards: options.backwards,
       keptOnly,
     });
@@ -75,7 +81,7 @@ export async function* readStreamPlaced(
     const last = events[events.length - 1]!.event.seq;
     if (options.backwards) to = last - 1;
     else from = last + 1;
-    if (pages.length < STREAM_PAGES_PER_CALL) {
+    if (pages.length < pagesPerCall) {
       // Every page in range came back: nothing further exists in this direction.
       return;
     }
@@ -241,9 +247,23 @@ async function foldFromScratch(
   let unknownEvents = 0;
   // Skipped ids seen in the kept stream: over a base, one not seen may be inside the base, and cannot be left out.
   const skippedSeen = new Set<string>();
-  for await (const { event, cursor } of readStreamPlaced(connection, registry, aggregateId, { fromSeq: version + 1 })) {
+  // An aggregate's events lie in the log in seq order, so the first one after `until` ends the fold; but over a
+  // base, skipped ids must all be seen, and the rest of the stream is read for them.
+  const readToEnd = Boolean(base) && options.skip !== undefined;
+  // This runs on the app's thread (the devtools' time travel and what-if, a store's inspect): a long stream is
+  // read a few pages at a time and folded in slices, so the page keeps painting and answering input.
+  let sliceStart = performance.now();
+  const stream = readStreamPlaced(connection, registry, aggregateId, { fromSeq: version + 1, pagesPerCall: INSPECT_PAGES_PER_CALL });
+  for await (const { event, cursor } of stream) {
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await yieldTask();
+      sliceStart = performance.now();
+    }
     if (options.skip?.has(event.id)) skippedSeen.add(event.id);
-    if (options.until && isAfter(cursor, options.until)) continue;
+    if (options.until && isAfter(cursor, options.until)) {
+      if (readToEnd) continue;
+      break;
+    }
     version = event.seq;
     if (options.skip?.has(event.id)) continue;
     const reducer = event.known ? aggregate.reducers[event.type] : undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TimeTravelError } from '../../src/core/errors.ts';
 import type { LogEntry } from '../../src/client/types.ts';
-import { openTestStore } from '../../src/testing/index.ts';
+import { foldEvents, openTestStore } from '../../src/testing/index.ts';
 import { model, Order, Revenue } from '../fixtures/model.ts';
 import { collect, eventually, modes, openOrderStore } from './modes.ts';
 
@@ -68,6 +68,47 @@ describe.each(modes)('time travel, what-if, export and import ($mode)', ({ worke
       expect(await store.inspectProjection(Revenue, { skip: [log[2]!.event.id] })).toMatchObject({ revenue: 10 });
       // Nothing was written or skipped for real.
       expect((await store.load(Order, 'o1')).state.total).toBe(17);
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('travel to every place in the log gives the state of the events up to it, over confirmed and pending pages and a snapshot', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      // Confirmed: o1 and o2 interleaved (another client's, as a pull stores them); then this client's pending
+      // appends, one page each, so that a fold reads its stream over several engine calls.
+      await store.importConfirmed(
+        Array.from({ length: 12 }, (_, i) => ({
+          id: `srv-${i + 1}`,
+          aggregateId: i % 2 ? 'o2' : 'o1',
+          aggregateType: 'Order',
+          seq: (i >> 1) + 1,
+          type: 'ItemAdded',
+          version: 2,
+          data: { sku: `s${i}`, qty: 1, price: i + 1 },
+          meta: { occurredAt: 1_000 + i, clientId: 'someone', clientSeq: i + 1 },
+          position: i + 1,
+        })),
+      );
+      await store.snapshot(Order, 'o1');
+      for (let i = 0; i < 8; i++) {
+        await store.append('o1', [item(`p${i}`, 1, i + 1)]);
+        await store.append('o2', [item(`q${i}`)]);
+      }
+      const log = await entries(store);
+      expect(log).toHaveLength(28);
+      for (let i = 0; i < log.length; i++) {
+        const upTo = log.slice(0, i + 1).filter((entry) => entry.event.aggregateId === 'o1');
+        const inspected = await store.inspect(Order, 'o1', { until: log[i]!.cursor });
+        const expected = foldEvents(
+          Order,
+          upTo.map(({ event }) => ({ type: event.type, data: event.data }) as Parameters<typeof foldEvents>[1][number]),
+          'o1',
+        );
+        expect(inspected.state, `until entry ${i}`).toEqual(expected);
+        expect(inspected.version, `until entry ${i}`).toBe(upTo.at(-1)?.event.seq ?? 0);
+      }
     } finally {
       await store.dispose();
     }
