@@ -1,8 +1,10 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../../src/core/protocol.ts';
 import { MAX_DATA_DEPTH } from '../../src/core/text-rules.ts';
 import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type SyncServer } from '../../src/server/index.ts';
 import { errorOf, freshLog, httpJson, httpPull, httpPush, makeEvent, makePush, okPull, okPush, TestClient } from './helpers.ts';
-import { rawExchange, rawRequest } from './raw-http.ts';
+import { converse, rawExchange, rawRequest } from './raw-http.ts';
 
 /**
  * Issue 10, points 3, 4 and 6: input PostgreSQL cannot store, data nested
@@ -233,6 +235,91 @@ describe('strict parameters', () => {
         body: push,
       }).then((r) => ({ status: r.status, headers: new Headers(), body: r.json })),
     );
+  });
+
+  it('a push or fence in a content coding (gzip, br...) is 415 naming it, before its body is read; identity is a plain body', async () => {
+    const log = freshLog('ce');
+    const push = JSON.stringify(new TestClient('ce').next(['a']));
+    const send = (path: string, encoding: string, body: string | Buffer) =>
+      rawRequest(url, {
+        method: 'POST',
+        path: `/v1/logs/${log}/${path}`,
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        body,
+      });
+    // A gzipped push was read as it is: 400 "not valid UTF-8", which a client takes for its events refused for good.
+    // A plain push labelled gzip was stored. Both are 415 now (retried, nothing rejected), and nothing is stored.
+    const cases: [string, string, string | Buffer][] = [
+      ['push', 'gzip', gzipSync(push)],
+      ['push', 'gzip', push],
+      ['push', 'GZIP', push],
+      ['push', 'identity, br', push],
+      ['fence', 'deflate', JSON.stringify({ protocolVersion: PROTOCOL_VERSION, clientId: 'ce', epoch: 1 })],
+    ];
+    for (const [path, encoding, body] of cases) {
+      const reply = await send(path, encoding, body);
+      expect(reply.status, `${path} ${encoding}`).toBe(415);
+      expect(reply.json).toMatchObject({
+        error: { code: 'UNSUPPORTED_MEDIA_TYPE', details: { header: 'content-encoding', expected: 'identity', received: encoding } },
+      });
+      expect((reply.json as { error: { message: string } }).error.message).toContain(encoding);
+      expect(reply.headers['accept-encoding']).toBe('identity');
+    }
+    await expectNothingStored(log, 'ce');
+    // identity (any case) is no coding at all: the push is stored.
+    expect((await send('push', 'Identity', push)).status).toBe(200);
+  });
+});
+
+describe('HTTP Node cannot parse, pipelined behind a push', () => {
+  // The push is stored, so its 200 must reach the client: a 400 written in its place would tell the client
+  // its events were refused for good (docs/protocol.md, "Which refusals are permanent"). The bad bytes get
+  // their 400 in their turn, after the replies of the requests before them; then the connection closes.
+  const pushOf = (log: string, push: unknown, headers = ''): string => {
+    const body = JSON.stringify(push);
+    return (
+      `POST /v1/logs/${log}/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${headers}` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    );
+  };
+  // Not anchored to a line start: a reply's body has no line end, and the next reply follows it directly.
+  const statusLines = (text: string): string[] => text.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+
+  it('a push followed by a request that is not HTTP: its 200, then the 400, then the connection closes; the push is stored', async () => {
+    const log = freshLog('pipe');
+    const started = performance.now();
+    const text = await converse(url, [{ text: `${pushOf(log, new TestClient('p1').next(['a']))}GARBAGE\r\n\r\n`, afterMs: 0 }], 5_000);
+    expect(statusLines(text)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(text).toMatch(/"positions":\[\{"id":"p1:1","clientSeq":1,"position":1\}\]/);
+    expect(performance.now() - started).toBeLessThan(4_000); // closed by the server, not by converse's bound
+    expect(okPull(await httpPull(url, log, { after: 0, clientId: 'p1' })).clientSeq).toBe(1);
+  });
+
+  it('a push with Connection: close followed by stray bytes: its 200 and nothing else (the connection closes after it)', async () => {
+    const log = freshLog('pipe');
+    const push = pushOf(log, new TestClient('p2').next(['a']), 'Connection: close\r\n');
+    const text = await converse(url, [{ text: `${push}xx`, afterMs: 0 }], 5_000);
+    expect(statusLines(text)).toEqual(['HTTP/1.1 200']);
+    expect(okPull(await httpPull(url, log, { after: 0, clientId: 'p2' })).clientSeq).toBe(1);
+  });
+
+  it('two pushes followed by a request that is not HTTP: both 200s, in order, then the 400', async () => {
+    const log = freshLog('pipe');
+    const client = new TestClient('p3');
+    const [first, second] = [pushOf(log, client.next(['a'])), pushOf(log, client.next(['a']))];
+    const text = await converse(url, [{ text: `${first}${second}GARBAGE\r\n\r\n`, afterMs: 0 }], 5_000);
+    expect(statusLines(text)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(okPull(await httpPull(url, log, { after: 0, clientId: 'p3' })).clientSeq).toBe(2);
+  });
+
+  it('a push whose own chunked body is not valid HTTP gets its 400 at once, not after its body timeout', async () => {
+    // Its reply is under way when the parser fails, but the error is its own: nothing is ahead of the 400.
+    const head = 'POST /v1/logs/pipe/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const started = performance.now();
+    const text = await converse(url, [{ text: `${head}ZZ\r\nabc\r\n`, afterMs: 0 }], 5_000);
+    expect(statusLines(text)).toEqual(['HTTP/1.1 400']);
+    expect(text).toContain('"reason":"HPE_INVALID_CHUNK_SIZE"');
+    expect(performance.now() - started).toBeLessThan(4_000);
   });
 });
 

@@ -303,6 +303,23 @@ function rawExchange(url: string, text: string): Promise<string> {
   });
 }
 
+/**
+ * As rawExchange, and whether the server ended the connection itself (its FIN) before the 3 s this side
+ * waits; a server that keeps the connection alive (Node's keep-alive timeout is 5 s) does not.
+ */
+function rawExchangeUntilClosed(url: string, text: string): Promise<{ reply: string; closedByServer: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text));
+    let reply = '';
+    let closedByServer = false;
+    socket.on('data', (chunk: Buffer) => (reply += chunk.toString('utf8')));
+    socket.on('end', () => (closedByServer = true));
+    socket.on('close', () => resolve({ reply, closedByServer }));
+    socket.on('error', reject);
+    socket.setTimeout(3000, () => socket.destroy());
+  });
+}
+
 /** The status, headers (lower-cased names) and JSON body of a raw HTTP/1.1 reply. */
 function parseRaw(reply: string): { status: number; headers: Record<string, string>; body: unknown } {
   const [head = '', body = ''] = reply.split('\r\n\r\n');
@@ -384,6 +401,33 @@ describe('HTTP: upgrades', () => {
     );
     expect(opened).toMatch(/^HTTP\/1\.1 101 /);
   });
+});
+
+describe('HTTP: Connection: close and HTTP/1.0', () => {
+  // RFC 9112, 9.6: a request that asks to close (Connection: close, or HTTP/1.0 without keep-alive) is
+  // answered with connection: close and the server closes the connection. The server keeps it open only
+  // while the rest of a body it answered early is still arriving (docs/protocol.md, Limits); here every
+  // request has arrived whole, also the refused pushes' bodies, in the same write as their headers.
+  const push = (headers: string, version = '1.1') =>
+    `POST /v1/logs/acme/push HTTP/${version}\r\nHost: x\r\n${headers}Content-Length: 2\r\nConnection: close\r\n\r\n{}`;
+  const cases: [string, string, number][] = [
+    ['GET /health, Connection: close', 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 200],
+    ['GET /health over HTTP/1.0', 'GET /health HTTP/1.0\r\nHost: x\r\n\r\n', 200],
+    ['a push refused 415 (text/plain)', push('Authorization: Bearer t\r\nContent-Type: text/plain\r\n'), 415],
+    ['a push refused 401 (no token)', push('Content-Type: application/json\r\n'), 401],
+    ['a push refused 415 over HTTP/1.0', push('Authorization: Bearer t\r\nContent-Type: text/plain\r\n', '1.0'), 415],
+  ];
+
+  it('the reply says connection: close and the server closes the connection at once, not after the keep-alive timeout', async () => {
+    const { url } = await start({ auth: { tokens: { t: { id: 't', read: '*', write: '*' } } } });
+    for (const [what, request, status] of cases) {
+      const { reply, closedByServer } = await rawExchangeUntilClosed(url, request);
+      const parsed = parseRaw(reply);
+      expect(parsed.status, what).toBe(status);
+      expect(parsed.headers.connection, what).toBe('close');
+      expect(closedByServer, what).toBe(true);
+    }
+  }, 30_000);
 });
 
 describe('HTTP: auth', () => {

@@ -212,6 +212,45 @@ describe('graceful shutdown (SIGTERM drain)', () => {
     for (const c of [health, ready, push]) c.socket.destroy();
   });
 
+  it('a push on an open keep-alive connection after the drain began gets 503 with connection: close, and the connection is closed', async () => {
+    const gated = gatedStore();
+    const { url, server } = await start({ store: gated.store });
+    const log = freshLog('drain');
+    const { hostname, port } = new URL(url);
+    const socket = connect({ host: hostname, port: Number(port) });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const replies = readReplies(socket);
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await replies.next()).toMatch(/^HTTP\/1\.1 200/); // the connection is open and idle now
+
+    // A push in flight holds the drain open, so the idle connection is not closed by close() itself.
+    const inFlight = httpJson(`${url}/v1/logs/${log}/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(new TestClient('slow').next(['a'])),
+    });
+    await gated.entered;
+    const closed = server.close();
+    await turns(5); // past the turns in which requests already on their way are still served
+
+    // The whole push (headers and body) in one write: it has arrived before it is refused.
+    socket.write(pushRequest(log, 'late'));
+    const refused = await replies.next();
+    expect(refused).toMatch(/^HTTP\/1\.1 503/);
+    expect(refused).toMatch(/"reason":"shutting-down"/);
+    expect(refused).toMatch(/\r\nconnection: close\r\n/i);
+    // The server closes the connection after that reply, while the push in flight still holds the drain.
+    const beforeRelease = await Promise.race([socketClosed.then(() => 'closed'), new Promise((r) => setTimeout(r, 2_000, 'open'))]);
+    expect(beforeRelease).toBe('closed');
+
+    gated.release();
+    expect((await inFlight).status).toBe(200);
+    await closed;
+    expect(await store.clientSeq(log, 'late')).toBe(0);
+    socket.destroy();
+  });
+
   it('a new connection after the drain began is refused (the listener is closed), and the pull before it was served', async () => {
     const { url, server } = await start();
     const log = freshLog('drain');

@@ -35,6 +35,29 @@ export function checkJsonContentType(request: IncomingMessage): void {
 }
 
 /**
+ * Bodies are read as sent, in no content coding: one declared in gzip, br or any coding but identity is 415
+ * before a byte of it is read (RFC 9110, 15.5.16; the reply says Accept-Encoding: identity, errorHeaders).
+ * Read as it is, a compressed body would be refused as not UTF-8 or not JSON, a 400 that a client takes
+ * for a refusal of its events, and a plain body labelled gzip would be stored as something its sender did
+ * not mean. No Content-Encoding, an empty one, or identity (any case) is a plain body.
+ */
+export function checkIdentityEncoding(request: IncomingMessage): void {
+  const declared = request.headers['content-encoding'];
+  if (declared === undefined) return;
+  const codings = declared
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.length === 0) return;
+  const received = declared.slice(0, 100);
+  throw new SyncError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `The body must not be compressed: Content-Encoding ${received} is not supported (send it without Content-Encoding)`,
+    { reason: 'unsupported-content-encoding', header: 'content-encoding', expected: 'identity', received },
+  );
+}
+
+/**
  * Reads a request body up to `max` bytes; refuses a larger one (413) as soon as
  * it is known to be larger (a declared Content-Length, or the bytes read so
  * far), and a body that does not arrive within `timeoutMs` (408). Rejects with

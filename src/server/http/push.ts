@@ -10,7 +10,7 @@ import {
 } from '../../core/protocol.ts';
 import { SyncError } from '../errors.ts';
 import type { PushResult } from '../store/types.ts';
-import { checkJsonContentType, readBody } from './body.ts';
+import { checkIdentityEncoding, checkJsonContentType, readBody } from './body.ts';
 import type { HandlerContext } from './context.ts';
 import { prefersMinimalReturn, RETURN_MINIMAL } from './prefer.ts';
 import { withDeadline } from './deadline.ts';
@@ -26,9 +26,10 @@ import { zodDetails } from './zod-details.ts';
  * judge decides.
  */
 
-/** Reads the body as a JSON object: 415 for another content type, 413 / 408 from readBody, 400 for anything not a JSON object. */
+/** Reads the body as a JSON object: 415 for another content type or a content coding, 413 / 408 from readBody, 400 for anything not a JSON object. */
 async function readJsonObject(context: HandlerContext, request: IncomingMessage): Promise<Record<string, unknown>> {
   checkJsonContentType(request);
+  checkIdentityEncoding(request);
   return parseJsonObject(await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs));
 }
 
@@ -75,6 +76,7 @@ export async function handlePush(
   route: LogRoute,
 ): Promise<void> {
   checkJsonContentType(request);
+  checkIdentityEncoding(request);
   const raw = await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs);
   const result = await storePush(context, request, route, raw);
   context.metrics.pushStored(route.log, result.appended, result.duplicates, result.head);

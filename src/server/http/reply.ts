@@ -17,7 +17,7 @@ export interface CorsOptions {
 
 export const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
 
-/** Headers an error reply carries besides the body: WWW-Authenticate, Retry-After, Allow. */
+/** Headers an error reply carries besides the body: WWW-Authenticate, Retry-After, Allow, Accept-Encoding. */
 export function errorHeaders(error: SyncError): Record<string, string> {
   const headers: Record<string, string> = {};
   if (error.code === 'UNAUTHORIZED') headers['www-authenticate'] = 'Bearer realm="chronicle"';
@@ -25,6 +25,8 @@ export function errorHeaders(error: SyncError): Record<string, string> {
     headers['retry-after'] = String(Math.max(1, Math.ceil(error.details.retryAfterMs / 1000)));
   }
   if (error.code === 'UNAVAILABLE') headers['retry-after'] = '1';
+  // RFC 9110, 15.5.16: a 415 for a content coding says which codings the server reads.
+  if (error.code === 'UNSUPPORTED_MEDIA_TYPE' && error.details.header === 'content-encoding') headers['accept-encoding'] = 'identity';
   if (error.code === 'METHOD_NOT_ALLOWED' && Array.isArray(error.details.allow)) {
     headers.allow = error.details.allow.join(', ');
   }
@@ -120,7 +122,10 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
     return new SyncError('INTERNAL', 'Internal server error', {});
   };
 
-  const send: Replier['send'] = (request, response, status, body, extra = {}) => {
+  /** Writes the reply; whether the connection stays open is decided here (see send). */
+  const write = (request: IncomingMessage, response: ServerResponse, status: number, body: string, extra: Record<string, string>): void => {
+    // The client left while the reply waited a turn (send): nothing can reach it (server.ts counts it as gone).
+    if (response.destroyed && !response.headersSent) return;
     if (response.headersSent) {
       response.destroy();
       return;
@@ -132,8 +137,8 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
       'content-length': String(Buffer.byteLength(body)),
     };
     if (!request.complete) {
-      // Replying before the body was read (refused early, too large): the connection must outlive the
-      // reply until the rest of the body has arrived (read and dropped, bounded: see discardRest), even
+      // Replying while the body is still arriving (refused early, too large): the connection must outlive
+      // the reply until the rest of the body has arrived (read and dropped, bounded: see discardRest), even
       // if the client asked for Connection: close. Closing it with the body still arriving makes the
       // kernel reset it, and a client that sends before it reads (curl) loses the reply.
       response.shouldKeepAlive = true;
@@ -145,6 +150,20 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
     if (info) info.status = status;
     response.writeHead(status, headers);
     response.end(body);
+  };
+
+  const send: Replier['send'] = (request, response, status, body, extra = {}) => {
+    if (request.complete || response.headersSent) {
+      write(request, response, status, body, extra);
+      return;
+    }
+    // A handler that answers before it reads the body (a refusal) runs while Node is still parsing the
+    // bytes that brought the request: the end of a request without a body, or a body sent with its
+    // headers, is read only after it, and until then request.complete is false although nothing more is
+    // to come. A turn of the event loop later those bytes are parsed: request.complete then tells a request
+    // that has arrived whole (whose Connection: close, HTTP/1.0 or the shutdown's connection: close is
+    // honoured) from one whose body is still on its way.
+    setImmediate(() => write(request, response, status, body, extra));
   };
 
   const sendError: Replier['sendError'] = (request, response, error) => {
