@@ -61,7 +61,10 @@
  * connection the browser closes itself) took them to 30.71, 62.58 and 37.28 kB: 0.58 kB past the
  * in-process budget with 0.29 kB left up front, so both were raised by 2 kB for them (to 33 and 64).
  * The review of those fixes (a forced close watched without a long-lived race, old job records
- * that start over flagged) left them at 30.79, 62.71 and 37.33 kB.
+ * that start over flagged) left them at 30.79, 62.71 and 37.33 kB. The next stop's audit fixes (a
+ * store that remembers it synced with encryption, envelope-shaped data refused, ConfigError from
+ * the definitions, devtools text escaped everywhere, inspection folds in slices) took them to
+ * 31.21, 63.23 and 37.62 kB, within the budgets.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
