@@ -313,6 +313,14 @@ export function createReactionStore(
         const parked = await tx.objectStore('parked').get([name, eventId]);
         if (!parked)
           throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
+        // A retry asked for may be running its handler now: recorded as skipped, the event would have been
+        // handled all the same. It can be skipped once that attempt has failed (it is parked again).
+        if (parked.retry)
+          throw new ChronicleError(
+            'NOT_PARKED',
+            `Event ${eventId} of reaction "${name}" is being retried (reactions.retry); skip it if that attempt fails`,
+            { reaction: name, eventId, retrying: true },
+          );
         tx.objectStore('parked').delete([name, eventId]).catch(ignore);
         const skipped: ProcessedRecord = { reaction: name, eventId, outcome: 'skipped', at: Date.now() };
         tx.objectStore('processed').put(skipped, [name, eventId]).catch(ignore);

@@ -90,6 +90,8 @@ export async function runReplay(
   let job: JobRecord | undefined = options.name && !options.restart ? await engine.getJob(options.name) : undefined;
   if (job && (job.shape !== shape || job.status === 'done')) job = undefined;
   const resumed = job !== undefined;
+  /** The record as this run found it (job below may start it over). */
+  const found = job;
   // After a crash, the events handled since the last periodic checkpoint come again: flag them.
   let toFlag = job && job.clean !== true ? (job.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY) : 0;
   if (job && placeMayHaveMoved(job)) {
@@ -170,8 +172,11 @@ export async function runReplay(
 
   const stats = await engine.stats();
   checkStop();
-  // Recorded before the first event: a crash before the first periodic checkpoint is then known as one.
+  // Recorded before the first event: a crash before the first periodic checkpoint is then known as one. A
+  // job resumed after a clean stop is marked too, and only that: its place and counts stay as they were
+  // (a record from an older version that this run starts over keeps what tells the next run so).
   if (!resumed) await save('running', false);
+  else if (found?.clean === true) await engine.putJob({ ...found, clean: false, updatedAt: Date.now() });
   const pass = filter.aggregateId !== undefined ? streamPass : logPass;
   const ctx: PassContext = {
     ...{ connection, registry, filter, progress, checkStop, meet, looked, scannedPast },

@@ -176,6 +176,45 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
     }
   });
 
+  it('skip of an event whose retry is under way is refused (NOT_PARKED, retrying); once that attempt fails it can be skipped', async () => {
+    const attempts: number[] = [];
+    let outcome: 'decline' | 'hold' = 'decline';
+    let release: () => void = () => undefined;
+    let held = false;
+    const reaction = defineReaction({
+      name: 'charge',
+      events: [ItemAdded],
+      maxAttempts: 1,
+      backoff: { initialMs: 1, maxMs: 2 },
+      handlers: {
+        ItemAdded: async (_event, ctx) => {
+          attempts.push(ctx.attempt);
+          if (outcome === 'decline') throw new Error('card declined');
+          held = true;
+          await new Promise<void>((resolve) => (release = resolve));
+          throw new Error('card declined again');
+        },
+      },
+    });
+    const store = await openTestStore({ ...model, worker, reactions: [reaction] });
+    try {
+      const id = (await store.append('o1', [item('x')])).events[0]!.id;
+      await eventually(async () => expect((await store.reactions.parked()).map((p) => p.eventId)).toEqual([id]));
+      outcome = 'hold';
+      await store.reactions.retry('charge', id);
+      await eventually(() => expect(held).toBe(true));
+      // The retry's handler is running: a skip now would record "skipped" for an event handled all the same.
+      await expect(store.reactions.skip('charge', id)).rejects.toMatchObject({ code: 'NOT_PARKED', details: { retrying: true } });
+      release();
+      await eventually(async () => expect((await store.reactions.parked())[0]).toMatchObject({ eventId: id, attempts: 2 }));
+      await store.reactions.skip('charge', id);
+      expect(await store.reactions.parked()).toEqual([]);
+      expect(attempts).toEqual([1, 2]);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('an own event parked while pending is not delivered again when the server confirms it; retry delivers it once', async () => {
     const log: Delivery[] = [];
     let declining = true;

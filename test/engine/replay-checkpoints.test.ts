@@ -139,6 +139,51 @@ describe.each(modes)('replay job checkpoints ($mode)', ({ worker }) => {
     }
   });
 
+  it('a resumed run that crashes before its first checkpoint: what it handled comes again flagged', async () => {
+    const { store } = await seeded(worker);
+    try {
+      // A clean stop after 50 events: the job's record says so (a rerun flags nothing).
+      let first = 0;
+      await store
+        .replay({
+          name: 'charges',
+          checkpointEvery: 1000,
+          handler() {
+            if (++first === 51) throw new Error('stop here');
+          },
+        })
+        .catch(() => undefined);
+      // Another tab resumes it, handles 40 events, and freezes for good in the 40th (no checkpoint yet).
+      const doomed = await openTestStore({ ...model, worker, name: store.name });
+      const handledByDoomed: string[] = [];
+      const frozen = doomed.replay({
+        name: 'charges',
+        checkpointEvery: 1000,
+        handler(event) {
+          handledByDoomed.push(event.id);
+          if (handledByDoomed.length === 40) return new Promise<void>(() => undefined);
+        },
+      });
+      void frozen.catch(() => undefined);
+      await vi_waitFor(() => handledByDoomed.length === 40);
+      await releaseCrashedTabsLock(store.name, 'charges');
+      // The next run meets those 40 again: every one must come flagged as a redelivery.
+      const next = await openTestStore({ ...model, worker, name: store.name });
+      const again: { id: string; redelivery: boolean }[] = [];
+      await next.replay({
+        name: 'charges',
+        checkpointEvery: 1000,
+        handler: (event, ctx) => void again.push({ id: event.id, redelivery: ctx.redelivery }),
+      });
+      await next.close();
+      const repeated = again.filter((d) => handledByDoomed.includes(d.id));
+      expect(repeated.map((d) => d.id)).toEqual(handledByDoomed);
+      expect(repeated.every((d) => d.redelivery)).toBe(true);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('checkpointEvery is configurable and saves between scan batches; it must be a positive integer', async () => {
     const { store } = await seeded(worker);
     try {
