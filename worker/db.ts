@@ -334,6 +334,12 @@ export interface ParkedRecord {
   parkedAt: number;
   /** The app asked for another try; the tab running reactions picks it up. */
   retry: boolean;
+  /**
+   * When the tab running reactions started that try's handler (epoch ms); absent
+   * until it does, and again once the try has failed. While it is set, skip is
+   * refused: the handler may be charging the card.
+   */
+  retrying?: number;
 }
 
 export interface ChronicleSchema extends DBSchema {

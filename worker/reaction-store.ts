@@ -70,6 +70,12 @@ export interface ReactionStore {
   parkedReactions(name?: string): Promise<ParkedRecord[]>;
   /** Asks the tab running reactions to try a parked event again. */
   retryParked(name: string, eventId: string): Promise<void>;
+  /**
+   * Before a retry's handler runs: marks it running (ParkedRecord.retrying), so that a skip is refused
+   * until it finished. False when the event is no longer parked with a retry asked for (skipped
+   * meanwhile): the handler must not run.
+   */
+  startRetry(name: string, eventId: string): Promise<boolean>;
   /** A retried parked event: handled (done) or failed once more. */
   finishRetry(name: string, eventId: string, failure: string | null): Promise<void>;
   /** The app gives up on a parked event: it is recorded as skipped and never delivered again. */
@@ -283,50 +289,7 @@ export function createReactionStore(
         const range = name === undefined ? undefined : IDBKeyRange.bound([name], [name, []]);
         return db.getAll('parked', range);
       }),
-    retryParked: async (name, eventId) => {
-      await update('retryParked', name, async (_record, tx) => {
-        const parked = await tx.objectStore('parked').get([name, eventId]);
-        if (!parked)
-          throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
-        parked.retry = true;
-        tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
-      });
-      changed(name, true);
-    },
-    finishRetry: async (name, eventId, failure) => {
-      await update('finishRetry', name, async (_record, tx) => {
-        const parked = await tx.objectStore('parked').get([name, eventId]);
-        if (!parked) return; // skipped meanwhile
-        if (failure === null) {
-          tx.objectStore('parked').delete([name, eventId]).catch(ignore);
-          const done: ProcessedRecord = { reaction: name, eventId, outcome: 'done', at: Date.now() };
-          tx.objectStore('processed').put(done, [name, eventId]).catch(ignore);
-        } else {
-          Object.assign(parked, { attempts: parked.attempts + 1, lastError: failure, retry: false });
-          tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
-        }
-      });
-      changed(name);
-    },
-    skipParked: async (name, eventId) => {
-      await update('skipParked', name, async (_record, tx) => {
-        const parked = await tx.objectStore('parked').get([name, eventId]);
-        if (!parked)
-          throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
-        // A retry asked for may be running its handler now: recorded as skipped, the event would have been
-        // handled all the same. It can be skipped once that attempt has failed (it is parked again).
-        if (parked.retry)
-          throw new ChronicleError(
-            'NOT_PARKED',
-            `Event ${eventId} of reaction "${name}" is being retried (reactions.retry); skip it if that attempt fails`,
-            { reaction: name, eventId, retrying: true },
-          );
-        tx.objectStore('parked').delete([name, eventId]).catch(ignore);
-        const skipped: ProcessedRecord = { reaction: name, eventId, outcome: 'skipped', at: Date.now() };
-        tx.objectStore('processed').put(skipped, [name, eventId]).catch(ignore);
-      });
-      changed(name);
-    },
+    ...parkedActions(update, changed),
     reactionStatus: () =>
       run('reactionStatus', async (db) => {
         const tx = db.transaction(['reactions', 'parked', 'meta']);
@@ -384,6 +347,80 @@ export function createReactionStore(
       // Requests still waiting for another tab's lock would keep this engine reachable until it lets go.
       for (const withdraw of withdrawals.values()) withdraw();
       withdrawals.clear();
+    },
+  };
+}
+
+/** What update() in createReactionStore does: one transaction over a reaction's record, processed and parked. */
+type ReactionUpdate = (
+  operation: string,
+  name: string,
+  step: (record: ReactionRecord, tx: ReactionTx) => void | Promise<void>,
+) => Promise<void>;
+
+/** The app's retry and skip of parked events, and the runner's steps of a retry. */
+function parkedActions(
+  update: ReactionUpdate,
+  changed: (name: string, retry?: boolean) => void,
+): Pick<ReactionStore, 'retryParked' | 'startRetry' | 'finishRetry' | 'skipParked'> {
+  return {
+    retryParked: async (name, eventId) => {
+      await update('retryParked', name, async (_record, tx) => {
+        const parked = await tx.objectStore('parked').get([name, eventId]);
+        if (!parked)
+          throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
+        parked.retry = true;
+        tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
+      });
+      changed(name, true);
+    },
+    startRetry: async (name, eventId) => {
+      let started = false;
+      await update('startRetry', name, async (_record, tx) => {
+        const parked = await tx.objectStore('parked').get([name, eventId]);
+        if (!parked?.retry) return;
+        parked.retrying = Date.now();
+        tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
+        started = true;
+      });
+      return started;
+    },
+    finishRetry: async (name, eventId, failure) => {
+      await update('finishRetry', name, async (_record, tx) => {
+        const parked = await tx.objectStore('parked').get([name, eventId]);
+        if (!parked) return; // skipped meanwhile
+        if (failure === null) {
+          tx.objectStore('parked').delete([name, eventId]).catch(ignore);
+          const done: ProcessedRecord = { reaction: name, eventId, outcome: 'done', at: Date.now() };
+          tx.objectStore('processed').put(done, [name, eventId]).catch(ignore);
+        } else {
+          Object.assign(parked, { attempts: parked.attempts + 1, lastError: failure, retry: false });
+          delete parked.retrying;
+          tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
+        }
+      });
+      changed(name);
+    },
+    skipParked: async (name, eventId) => {
+      await update('skipParked', name, async (_record, tx) => {
+        const parked = await tx.objectStore('parked').get([name, eventId]);
+        if (!parked)
+          throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
+        // The retry's handler is running (or was, in a tab that crashed: the next tab to run the reaction
+        // tries it again and finishes it): recorded as skipped, the event would have been handled all the
+        // same. It can be skipped once that attempt has failed (it is parked again). A retry asked for and
+        // not started yet is given up with the rest (startRetry then finds nothing to run).
+        if (parked.retrying !== undefined)
+          throw new ChronicleError(
+            'NOT_PARKED',
+            `Event ${eventId} of reaction "${name}" is being retried (reactions.retry); skip it if that attempt fails`,
+            { reaction: name, eventId, retrying: true },
+          );
+        tx.objectStore('parked').delete([name, eventId]).catch(ignore);
+        const skipped: ProcessedRecord = { reaction: name, eventId, outcome: 'skipped', at: Date.now() };
+        tx.objectStore('processed').put(skipped, [name, eventId]).catch(ignore);
+      });
+      changed(name);
     },
   };
 }

@@ -199,6 +199,9 @@ export function createReactionRunner(
       // a newer build that leads the reaction next makes it. This tab goes on with the rest meanwhile: a parked
       // event holds nothing up (README, Reactions).
       if (!event.known) continue;
+      // Skipped meanwhile (the list above was read before): its handler must not run. Marked running otherwise,
+      // so that a skip is refused until the try has finished.
+      if (!(await engine.startRetry(name, event.id))) continue;
       let failure: string | null = null;
       try {
         await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: true, attempt: parked.attempts + 1, isReplay: false });

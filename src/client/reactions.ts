@@ -38,6 +38,12 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
   let stopped = false;
   /** The reactions this tab runs: each has its own lock, so tabs may share the work. */
   const runners = new Map<string, ReactionRunner>();
+  const names = new Set(definitions.map((definition) => definition.name));
+  /** `name` when this store was opened with that reaction; ConfigError otherwise. */
+  const registered = (name: string): string => {
+    if (!names.has(name)) throw new ConfigError(`Reaction "${name}" is not registered with this store`, { reaction: name });
+    return name;
+  };
   /** The reactions this tab gave up, and the event each stopped before (a newer app version's: see reaction-runner.ts). */
   const unreadable = new Map<string, UnreadableStop>();
   /** How this tab starts running each reaction once it holds its lock. */
@@ -104,15 +110,15 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
         retryRequested: p.retry,
       }));
     },
-    retry: (reaction, eventId) => engine.retryParked(reaction, eventId),
-    skip: (reaction, eventId) => engine.skipParked(reaction, eventId),
+    // Only a reaction this store runs: a retry asked for where no tab runs it would wait for good.
+    retry: async (reaction, eventId) => engine.retryParked(registered(reaction), eventId),
+    skip: async (reaction, eventId) => engine.skipParked(registered(reaction), eventId),
     subscribe(listener) {
       return hub.watch((change) => {
         if (change.kind === 'reactions') listener();
       });
     },
   };
-  const names = new Set(definitions.map((definition) => definition.name));
   return {
     api,
     registers: (name) => names.has(name),

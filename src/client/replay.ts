@@ -173,10 +173,14 @@ export async function runReplay(
   const stats = await engine.stats();
   checkStop();
   // Recorded before the first event: a crash before the first periodic checkpoint is then known as one. A
-  // job resumed after a clean stop is marked too, and only that: its place and counts stay as they were
-  // (a record from an older version that this run starts over keeps what tells the next run so).
+  // resumed job is marked too, and only that: its place and counts stay as they were (a record from an
+  // older version that this run starts over keeps what tells the next run so), and it says how many
+  // events a crash may have handled unrecorded: this run's checkpointEvery when that is the larger.
   if (!resumed) await save('running', false);
-  else if (found?.clean === true) await engine.putJob({ ...found, clean: false, updatedAt: Date.now() });
+  else if (found) {
+    const mayRepeat = Math.max(found.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY, every);
+    await engine.putJob({ ...found, clean: false, checkpointEvery: mayRepeat, updatedAt: Date.now() });
+  }
   const pass = filter.aggregateId !== undefined ? streamPass : logPass;
   const ctx: PassContext = {
     ...{ connection, registry, filter, progress, checkStop, meet, looked, scannedPast },

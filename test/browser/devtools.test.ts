@@ -104,6 +104,9 @@ describe('devtools panel', () => {
     // facts, the timeline's position and the travel banner, and what a screen reader is told.
     byTestId(root, 'devtools-first').click();
     await expect.poll(() => byTestId(root, 'devtools-slider').getAttribute('aria-valuetext')).toMatch(/1/);
+    // The what-if tab names the aggregate in its intro.
+    byTestId(root, 'devtools-tab-whatif').click();
+    await expect.poll(() => byTestId(root, 'devtools-whatif').textContent).toContain('\\u202Egnp.exe');
     const raw: string[] = [];
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {

@@ -139,15 +139,16 @@ describe.each(modes)('replay job checkpoints ($mode)', ({ worker }) => {
     }
   });
 
-  it('a resumed run that crashes before its first checkpoint: what it handled comes again flagged', async () => {
+  it('a resumed run that crashes before its first checkpoint: what it handled comes again flagged, under its own checkpointEvery', async () => {
     const { store } = await seeded(worker);
     try {
-      // A clean stop after 50 events: the job's record says so (a rerun flags nothing).
+      // A clean stop after 50 events: the job's record says so (a rerun flags nothing). It checkpointed every
+      // 10 events; the run that resumes it checkpoints every 1000, so a crash may repeat up to 1000.
       let first = 0;
       await store
         .replay({
           name: 'charges',
-          checkpointEvery: 1000,
+          checkpointEvery: 10,
           handler() {
             if (++first === 51) throw new Error('stop here');
           },

@@ -7,7 +7,7 @@ import { emptyText } from '../model/log.ts';
 import { keyTarget } from '../model/selection.ts';
 import type { PanelState } from '../model/state.ts';
 import { changed, type PanelContext, type View } from './context.ts';
-import { h } from './dom.ts';
+import { h, setText } from './dom.ts';
 import { createLogRows } from './log-rows.ts';
 import { ROW_HEIGHT } from './styles.ts';
 import { VirtualGrid } from './virtual-grid.ts';
@@ -107,7 +107,7 @@ export function createLogGrid(ctx: PanelContext): LogGridView {
       }
       const text = emptyText(state);
       empty.hidden = text === null;
-      if (text !== null) empty.textContent = text;
+      if (text !== null) setText(empty, text);
     },
     dispose() {
       grid.destroy();

@@ -9,7 +9,7 @@ import { latestWins } from '../../latest-wins.ts';
 import { latencyRows, METRIC_COLUMNS, syncMetricStats, windowText } from '../../model/metrics.ts';
 import type { StoreMetrics } from '../../types.ts';
 import { changed, type PanelContext } from '../context.ts';
-import { h } from '../dom.ts';
+import { h, setText } from '../dom.ts';
 import type { TabDefinition, TabView } from '../tabs.ts';
 
 const ID = 'metrics';
@@ -104,7 +104,7 @@ function createMetricsTab(ctx: PanelContext): TabView {
       } catch (error) {
         if (source === ctx.source()) {
           failure.hidden = false;
-          failure.textContent = `Could not read the metrics: ${errorText(error)}`;
+          setText(failure, `Could not read the metrics: ${errorText(error)}`);
         }
       } finally {
         done?.();

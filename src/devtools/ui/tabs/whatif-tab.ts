@@ -10,7 +10,7 @@ import type { PanelState } from '../../model/state.ts';
 import { skipChips, whatIfView } from '../../model/whatif.ts';
 import type { InspectResult } from '../../types.ts';
 import { changed, type PanelContext } from '../context.ts';
-import { h } from '../dom.ts';
+import { h, setText } from '../dom.ts';
 import { createPane, fillDiff, fillState, setBusy, showMessage } from '../state-panes.ts';
 import type { TabDefinition, TabView } from '../tabs.ts';
 
@@ -40,7 +40,7 @@ function createWhatIfTab(ctx: PanelContext): TabView {
   const compute = latestWins(
     async () => {
       const view = whatIfView(ctx.state());
-      intro.textContent = view.intro;
+      setText(intro, view.intro);
       if (!view.query) {
         result.hidden = true;
         return;
