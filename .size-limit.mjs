@@ -64,7 +64,8 @@
  * that start over flagged) left them at 30.79, 62.71 and 37.33 kB. The next stop's audit fixes (a
  * store that remembers it synced with encryption, envelope-shaped data refused, ConfigError from
  * the definitions, devtools text escaped everywhere, inspection folds in slices) took them to
- * 31.21, 63.23 and 37.62 kB, within the budgets.
+ * 31.21, 63.23 and 37.62 kB, within the budgets; its review's fixes (a retry marked running before
+ * its handler, retry and skip checked against the store's reactions) to 31.31, 63.46 and 37.75 kB.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
