@@ -1,3 +1,4 @@
+import { ConfigError } from '../core/errors.ts';
 import { DEFAULT_LIMITS } from '../core/protocol.ts';
 
 export interface RateLimit {
@@ -41,13 +42,13 @@ export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits 
     'maxHeaderBytes',
     'maxDrainBytes',
   ] as const) {
-    if (!Number.isInteger(out[key]) || out[key] <= 0) throw new Error(`limits.${key} must be a positive integer`);
+    if (!Number.isInteger(out[key]) || out[key] <= 0) throw new ConfigError(`limits.${key} must be a positive integer`);
   }
   if (out.maxPullLimit > DEFAULT_LIMITS.maxPullLimit) {
-    throw new Error(`limits.maxPullLimit cannot exceed the protocol's ${DEFAULT_LIMITS.maxPullLimit}`);
+    throw new ConfigError(`limits.maxPullLimit cannot exceed the protocol's ${DEFAULT_LIMITS.maxPullLimit}`);
   }
   if (out.rateLimit && !(out.rateLimit.burst >= 1 && out.rateLimit.perSecond > 0)) {
-    throw new Error('limits.rateLimit needs burst >= 1 and perSecond > 0');
+    throw new ConfigError('limits.rateLimit needs burst >= 1 and perSecond > 0');
   }
   return out;
 }

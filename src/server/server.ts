@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { ConfigError } from '../core/errors.ts';
 import { resolveAuth, type AuthOption, type Principal } from './auth.ts';
 import { createAdmission } from './http/admit.ts';
 import { discardRest } from './http/body.ts';
@@ -146,7 +147,7 @@ function headersCheckMs(headersMs: number): number {
 function liveAuthRecheckMsOf(given: number | undefined): number {
   if (given === undefined) return 60_000;
   if (!Number.isInteger(given) || given < 0 || given > 2_147_483_647) {
-    throw new TypeError(`liveAuthRecheckMs must be 0 or a positive integer (milliseconds), got ${String(given)}`);
+    throw new ConfigError(`liveAuthRecheckMs must be 0 or a positive integer (milliseconds), got ${String(given)}`);
   }
   return given;
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ConfigError } from '../../src/core/errors.ts';
 import { defineAggregate } from '../../src/core/aggregate.ts';
 import { defineEvent } from '../../src/core/event.ts';
 import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type SyncServer } from '../../src/server/index.ts';
@@ -164,6 +165,6 @@ describe('checkEvents: pushed data checked against the app definitions', () => {
   it('definitions that cannot be used fail at start-up', () => {
     const Other = defineEvent({ type: 'OrderPlaced', schema: z.object({}) });
     expect(() => createSyncServer({ store, logger: silentLogger, checkEvents: { events: [Placed, Other] } })).toThrow(/defined twice/);
-    expect(() => createSyncServer({ store, logger: silentLogger, checkEvents: 5 as never })).toThrow(TypeError);
+    expect(() => createSyncServer({ store, logger: silentLogger, checkEvents: 5 as never })).toThrow(ConfigError);
   });
 });

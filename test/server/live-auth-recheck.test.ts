@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/server/auth.ts';
 import { requestToken } from '../../src/server/auth.ts';
 import { SyncError } from '../../src/server/errors.ts';
+import { ConfigError } from '../../src/core/errors.ts';
 import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type SyncServer } from '../../src/server/index.ts';
 import { freshLog, httpPush, makeEvent, makePush, openLive, type LiveClient } from './helpers.ts';
 
@@ -127,6 +128,6 @@ describe('live sockets: credentials asked about again', () => {
 
   it('liveAuthRecheckMs must be 0 or a whole number of milliseconds', () => {
     expect(() => createSyncServer({ store, logger: silentLogger, liveAuthRecheckMs: -1 })).toThrow(/liveAuthRecheckMs/);
-    expect(() => createSyncServer({ store, logger: silentLogger, liveAuthRecheckMs: 1.5 })).toThrow(TypeError);
+    expect(() => createSyncServer({ store, logger: silentLogger, liveAuthRecheckMs: 1.5 })).toThrow(ConfigError);
   });
 });

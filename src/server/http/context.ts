@@ -1,3 +1,4 @@
+import { ConfigError } from '../../core/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { MetricsRecorder } from '../metrics.ts';
@@ -38,10 +39,10 @@ export function resolveTimeouts(given: Partial<ServerTimeouts> = {}): ServerTime
   const out = { ...DEFAULT_SERVER_TIMEOUTS };
   for (const [key, value] of Object.entries(given) as [keyof ServerTimeouts, number | undefined][]) {
     if (value === undefined) continue;
-    if (!(key in DEFAULT_SERVER_TIMEOUTS)) throw new Error(`Unknown timeout "${key}"`);
+    if (!(key in DEFAULT_SERVER_TIMEOUTS)) throw new ConfigError(`Unknown timeout "${key}"`);
     // Node's timers take at most 2^31 - 1 ms; a longer one would fire at once.
     if (!Number.isInteger(value) || value <= 0 || value > 2_147_483_647)
-      throw new Error(`timeouts.${key} must be a positive integer (milliseconds) of at most 2147483647, got ${String(value)}`);
+      throw new ConfigError(`timeouts.${key} must be a positive integer (milliseconds) of at most 2147483647, got ${String(value)}`);
     out[key] = value;
   }
   return out;

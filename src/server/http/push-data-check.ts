@@ -1,3 +1,4 @@
+import { ConfigError } from '../../core/errors.ts';
 import type { AnyAggregateDefinition } from '../../core/aggregate.ts';
 import { findDataProblem, type CheckedEvent, type DataCheckOptions, type DataProblem } from '../../core/data-check.ts';
 import type { AnyEventDefinition } from '../../core/event.ts';
@@ -55,16 +56,16 @@ const isEventDefinition = (value: unknown): boolean => {
  */
 export function dataCheckOf(given: CheckEventsOption | undefined): DataCheck | undefined {
   if (given === undefined) return undefined;
-  if (typeof given !== 'object' || given === null) throw new TypeError('checkEvents must be { events?, aggregates? }');
+  if (typeof given !== 'object' || given === null) throw new ConfigError('checkEvents must be { events?, aggregates? }');
   const { events = [], aggregates = [] } = given;
   if (!Array.isArray(events) || !events.every(isEventDefinition)) {
-    throw new TypeError('checkEvents.events must be an array of event definitions (defineEvent)');
+    throw new ConfigError('checkEvents.events must be an array of event definitions (defineEvent)');
   }
   if (!Array.isArray(aggregates) || !aggregates.every((a) => Array.isArray(a?.events) && a.events.every(isEventDefinition))) {
-    throw new TypeError('checkEvents.aggregates must be an array of aggregate definitions (defineAggregate)');
+    throw new ConfigError('checkEvents.aggregates must be an array of aggregate definitions (defineAggregate)');
   }
   if (given.allowEncrypted !== undefined && typeof given.allowEncrypted !== 'boolean') {
-    throw new TypeError('checkEvents.allowEncrypted must be true or false');
+    throw new ConfigError('checkEvents.allowEncrypted must be true or false');
   }
   return { registry: createRegistry({ events, aggregates }), options: { allowEncrypted: given.allowEncrypted === true } };
 }

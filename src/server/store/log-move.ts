@@ -1,3 +1,4 @@
+import { ConfigError } from '../../core/errors.ts';
 import { copyLog, type CopyContext } from './log-move-copy.ts';
 import { LogMoveError, refuse } from './log-move-error.ts';
 import { verify } from './log-move-verify.ts';
@@ -171,8 +172,8 @@ export async function moveLogBetween(log: string, source: MoveSide, target: Move
   const started = Date.now();
   const batchEvents = options.batchEvents ?? 5000;
   const batchBytes = options.batchBytes ?? 8 << 20;
-  if (!Number.isInteger(batchEvents) || batchEvents < 1) throw new Error('batchEvents must be a positive integer');
-  if (!Number.isInteger(batchBytes) || batchBytes < 1) throw new Error('batchBytes must be a positive integer');
+  if (!Number.isInteger(batchEvents) || batchEvents < 1) throw new ConfigError('batchEvents must be a positive integer');
+  if (!Number.isInteger(batchBytes) || batchBytes < 1) throw new ConfigError('batchBytes must be a positive integer');
   if (source.name === target.name) {
     throw refuse(`Log "${log}" is already on "${target.name}"`, { log, shard: target.name, reason: 'already-there' });
   }

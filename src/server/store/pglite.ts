@@ -1,3 +1,4 @@
+import { ConfigError } from '../../core/errors.ts';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, rename, rm } from 'node:fs/promises';
@@ -201,7 +202,7 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
   const importPglite = (options.importPglite ?? (() => import('@electric-sql/pglite'))) as PeerImporter<PgliteModule>;
   const { PGlite } = await loadPeer('@electric-sql/pglite', 'createPgliteStore', importPglite);
   const sharedBuffersMb = options.sharedBuffersMb ?? DEFAULT_PGLITE_SHARED_BUFFERS_MB;
-  if (!Number.isInteger(sharedBuffersMb) || sharedBuffersMb < 1) throw new Error('sharedBuffersMb must be a positive integer');
+  if (!Number.isInteger(sharedBuffersMb) || sharedBuffersMb < 1) throw new ConfigError('sharedBuffersMb must be a positive integer');
   const settings = { postgresqlconf: [`shared_buffers=${sharedBuffersMb}MB`] };
   let unlock: (() => Promise<void>) | undefined;
   let db: PGlite;

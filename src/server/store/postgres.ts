@@ -1,3 +1,4 @@
+import { ConfigError } from '../../core/errors.ts';
 import type pg from 'pg';
 import { SyncError } from '../errors.ts';
 import { defaultExport, loadPeer, type PeerImporter } from '../optional-peer.ts';
@@ -99,7 +100,7 @@ export function resolvePostgresTimeouts(options: PostgresTimeouts = {}): Require
     if (value === undefined) continue;
     // PostgreSQL's timeout settings and Node's timers take at most 2^31 - 1 ms.
     if (!Number.isInteger(value) || value <= 0 || value > 2_147_483_647)
-      throw new Error(`${key} must be a positive integer (milliseconds) of at most 2147483647, got ${String(value)}`);
+      throw new ConfigError(`${key} must be a positive integer (milliseconds) of at most 2147483647, got ${String(value)}`);
     out[key] = value;
   }
   if (options.queryTimeoutMs === undefined) out.queryTimeoutMs = Math.min(out.statementTimeoutMs + 2_000, 2_147_483_647);
@@ -179,11 +180,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const timeouts = resolvePostgresTimeouts(options);
   const { maxWritesInFlight } = options;
   if (maxWritesInFlight !== undefined && (!Number.isInteger(maxWritesInFlight) || maxWritesInFlight < 1)) {
-    throw new Error(`maxWritesInFlight must be a positive integer, got ${String(maxWritesInFlight)}`);
+    throw new ConfigError(`maxWritesInFlight must be a positive integer, got ${String(maxWritesInFlight)}`);
   }
   const checkMs = options.notificationCheckMs;
   if (checkMs !== undefined && (!Number.isInteger(checkMs) || checkMs < 1 || checkMs > 2_147_483_647)) {
-    throw new Error(`notificationCheckMs must be a positive integer (milliseconds) of at most 2147483647, got ${String(checkMs)}`);
+    throw new ConfigError(`notificationCheckMs must be a positive integer (milliseconds) of at most 2147483647, got ${String(checkMs)}`);
   }
   const connectionConfig = {
     connectionString: options.connectionString,
