@@ -13,7 +13,7 @@ import { openStore } from '../src/client/index.ts';
 import { mountDevtools } from '../src/devtools/index.ts';
 import { serverLogPages } from './data.ts';
 import { model, Order } from './model.ts';
-import { watchLongTasks } from './scale.ts';
+import { deleteDatabase, pause, watchLongTasks } from './scale.ts';
 
 const AGGREGATES = 2;
 const PER_AGGREGATE = 25_000;
@@ -29,15 +29,6 @@ export interface TravelRun {
 }
 
 const now = (): number => performance.now();
-const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function deleteDatabase(name: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.deleteDatabase(name);
-    request.onsuccess = () => resolve();
-    request.onerror = () => reject(request.error);
-  });
-}
 
 export async function devtoolsTravel(name: string): Promise<TravelRun> {
   await deleteDatabase(name);

@@ -34,9 +34,9 @@ export interface ScaleRun {
 
 const now = (): number => performance.now();
 const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
-const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function deleteDatabase(name: string): Promise<void> {
+export function deleteDatabase(name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const request = indexedDB.deleteDatabase(name);
     request.onsuccess = () => resolve();

@@ -4,8 +4,7 @@
  * `expand` (from the source that encoded them), 100 at a time.
  */
 import { containerLabel, previewText, type Encoded, type EncodedContainer, type EncodedItem } from '../encode.ts';
-import { h, setAttrs } from './dom.ts';
-import { showInvisibles } from '../format.ts';
+import { h, setAttrs, setText } from './dom.ts';
 
 export interface TreeOptions {
   expand(ref: string, offset?: number): Promise<Encoded>;
@@ -35,14 +34,14 @@ function leafClass(value: Encoded): string {
   }
 }
 
+/** A leaf's text as shown (h() and setText write invisible characters as their escapes). */
 function leafText(value: Encoded): string {
-  if (value.t === 'string') return showInvisibles(JSON.stringify(value.v));
-  return showInvisibles(previewText(value));
+  return value.t === 'string' ? JSON.stringify(value.v) : previewText(value);
 }
 
 /** Renders a primitive (or a collapsed container) inline, for diff lines and previews. */
 export function renderInline(value: Encoded): HTMLElement {
-  if (isContainer(value)) return h('span', { class: 'chr-dt-summary', text: showInvisibles(previewText(value)) });
+  if (isContainer(value)) return h('span', { class: 'chr-dt-summary', text: previewText(value) });
   return h('span', { class: leafClass(value), text: leafText(value) });
 }
 
@@ -56,7 +55,7 @@ export function renderTree(value: Encoded, options: TreeOptions, rootLabel?: str
       : h(
           'span',
           { class: `chr-dt-key${kind === 'index' ? ' chr-dt-key-index' : ''}` },
-          showInvisibles(label),
+          label,
           h('span', { class: 'chr-dt-punct', text: kind === 'mapKey' ? ' => ' : ': ' }),
         );
 
@@ -75,7 +74,7 @@ export function renderTree(value: Encoded, options: TreeOptions, rootLabel?: str
         void track(options.expand(item.ref!))
           .then((full) => {
             if (full.t === 'string') {
-              valueEl.textContent = showInvisibles(JSON.stringify(full.v));
+              setText(valueEl, JSON.stringify(full.v));
               more.remove();
               if (full.length > full.v.length)
                 row.append(h('span', { class: 'chr-dt-muted', text: ` (first ${full.v.length.toLocaleString('en-US')} shown)` }));
