@@ -9,6 +9,7 @@ import { PENDING, type AppendRequest, type LogEnd, type PageKey } from './types.
 import { holdsNoEvent, newMeta } from './meta.ts';
 import { backlogRange, putCommit, readBacklog } from './page-store.ts';
 import { commitEarly } from './commit-early.ts';
+import { appendCommitOptions, type AppendDurability } from './durability.ts';
 import type { KnownState, StateCache } from './state-cache.ts';
 
 // Failed requests also fail tx.done, which is what callers await.
@@ -20,6 +21,8 @@ export interface AppendGroupOptions {
   atomic: boolean;
   newClientId: () => string;
   cache: StateCache;
+  /** How the transaction commits (see durability.ts). */
+  durability: AppendDurability;
 }
 
 type AppendTx = IDBPTransaction<ChronicleSchema, ('pages' | 'pageIndex' | 'meta')[], 'readwrite'>;
@@ -76,7 +79,11 @@ async function commitOnKnownState(
 
   const commit = commitOf(plan, meta);
   // A commit of one page (every single append) touches two stores: its page carries its index entries.
-  const tx = unwrap(db).transaction(commit.index ? ['pages', 'pageIndex', 'meta'] : ['pages', 'meta'], 'readwrite');
+  const tx = unwrap(db).transaction(
+    commit.index ? ['pages', 'pageIndex', 'meta'] : ['pages', 'meta'],
+    'readwrite',
+    appendCommitOptions(options.durability),
+  );
   const metaStore = tx.objectStore('meta');
   // Queued before the writes: it reads the state they rest on.
   const storedMeta = metaStore.get('client');
@@ -116,7 +123,7 @@ async function commitAfterReading(
   known: KnownState | undefined,
   options: AppendGroupOptions,
 ): Promise<AppendGroupResult> {
-  const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
+  const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite', appendCommitOptions(options.durability));
   const metaStore = tx.objectStore('meta');
 
   const allIds: string[] = [];

@@ -1,4 +1,5 @@
 import { sameCursor } from '../src/core/cursor.ts';
+import { FLUSH_TO_DISK } from './durability.ts';
 import type { ChronicleDB, JobRecord, ProjectionRecord, ProjectionStamp, SnapshotRecord } from './db.ts';
 
 type Run = <T>(operation: string, fn: (db: ChronicleDB) => Promise<T>) => Promise<T>;
@@ -67,7 +68,12 @@ export function createBookkeeping(run: Run, projectionCommitted: (name: string) 
       }),
     deleteProjection: (projection) => run('deleteProjection', (db) => db.delete('projections', projection)),
     getJob: (job) => run('getJob', (db) => db.get('jobs', job)),
-    putJob: (job) => run('putJob', async (db) => void (await db.put('jobs', job, job.name))),
+    // Flushed: a replay job's record says which events a crash may have handled unrecorded (durability.ts).
+    putJob: (job) =>
+      run('putJob', async (db) => {
+        const tx = db.transaction('jobs', 'readwrite', FLUSH_TO_DISK);
+        await Promise.all([tx.store.put(job, job.name), tx.done]);
+      }),
     deleteJob: (job) => run('deleteJob', (db) => db.delete('jobs', job)),
   };
 }

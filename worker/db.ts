@@ -274,6 +274,12 @@ export interface SyncEncryptionRecord {
   since: number;
 }
 
+/** Key 'flushed' of the sync store: the write of worker/durability.ts's flushToDisk, before each push. */
+export interface SyncFlushRecord {
+  /** When (epoch ms). */
+  at: number;
+}
+
 /** Sync bookkeeping that must survive reloads. */
 export interface SyncRecord {
   /** The highest position the server reported as its head. */
@@ -354,8 +360,8 @@ export interface ChronicleSchema extends DBSchema {
   projections: { key: string; value: ProjectionRecord };
   jobs: { key: string; value: JobRecord };
   rejected: { key: string; value: RejectedRecord };
-  /** 'state': SyncRecord; 'control': SyncControlRecord; 'encryption': SyncEncryptionRecord. */
-  sync: { key: string; value: SyncRecord | SyncControlRecord | SyncEncryptionRecord };
+  /** 'state': SyncRecord; 'control': SyncControlRecord; 'encryption': SyncEncryptionRecord; 'flushed': SyncFlushRecord. */
+  sync: { key: string; value: SyncRecord | SyncControlRecord | SyncEncryptionRecord | SyncFlushRecord };
   reactions: { key: string; value: ReactionRecord };
   processed: { key: [string, string]; value: ProcessedRecord };
   parked: { key: [string, string]; value: ParkedRecord };

@@ -9,6 +9,7 @@ import { serveCalls } from './call-port.ts';
 import { createChangeFeed } from './change-feed.ts';
 import { DatabaseDeletingError, type ChronicleDB, type RejectedRecord } from './db.ts';
 import { createDbConnection } from './db-connection.ts';
+import type { AppendDurability } from './durability.ts';
 import { createGroupCommit } from './group-commit.ts';
 import { createIdleIndexer } from './idle-indexer.ts';
 import { indexBacklog, indexLaterCommits } from './indexer.ts';
@@ -56,6 +57,8 @@ const LOG_OPERATIONS = new Set([
 export interface EngineOptions {
   /** The IndexedDB database name. */
   name: string;
+  /** How appends commit (openStore's `durability`); default 'relaxed'. */
+  appendDurability?: AppendDurability;
 }
 
 /**
@@ -201,6 +204,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     name,
     run,
     cache,
+    durability: options.appendDurability ?? 'relaxed',
     written(result) {
       if (result.later) idleIndexer.schedule();
       publish({

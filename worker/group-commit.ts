@@ -2,6 +2,7 @@ import { StoreClosedError } from '../src/core/errors.ts';
 import { uuidv7 } from '../src/core/ids.ts';
 import { commitAppendGroup, type AppendGroupResult } from './append.ts';
 import type { ChronicleDB } from './db.ts';
+import type { AppendDurability } from './durability.ts';
 import type { StateCache } from './state-cache.ts';
 import type { AppendOutcome, AppendRequest } from './types.ts';
 
@@ -15,6 +16,8 @@ export interface GroupCommitDeps {
   name: string;
   run<T>(operation: string, fn: (db: ChronicleDB) => Promise<T>): Promise<T>;
   cache: StateCache;
+  /** How a group's transaction commits (openStore's `durability`). */
+  durability: AppendDurability;
   /** A commit wrote events (tell listeners and the sync). */
   written(result: AppendGroupResult): void;
 }
@@ -48,7 +51,7 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
           commitAppendGroup(
             db,
             group.map((q) => q.request),
-            { atomic: false, newClientId: uuidv7, cache: deps.cache },
+            { atomic: false, newClientId: uuidv7, cache: deps.cache, durability: deps.durability },
           ),
         );
         result.outcomes.forEach((outcome, i) => {
@@ -76,7 +79,7 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
     async appendBatch(requests) {
       if (closed) throw new StoreClosedError(deps.name);
       const result = await deps.run('appendBatch', (db) =>
-        commitAppendGroup(db, requests, { atomic: true, newClientId: uuidv7, cache: deps.cache }),
+        commitAppendGroup(db, requests, { atomic: true, newClientId: uuidv7, cache: deps.cache, durability: deps.durability }),
       );
       if (result.written > 0) deps.written(result);
       return result.outcomes as AppendOutcome[];

@@ -3,6 +3,7 @@ import type { StoredEvent } from '../src/core/event.ts';
 import { reactionCaughtUp } from '../src/core/reaction.ts';
 import type { IDBPTransaction } from 'idb';
 import type { ChronicleDB, ChronicleSchema, ParkedRecord, ProcessedRecord, ReactionRecord } from './db.ts';
+import { FLUSH_TO_DISK } from './durability.ts';
 import { decodePageJson } from './page-codec.ts';
 import { readPages } from './page-store.ts';
 import { pendingRangeAll } from './pending.ts';
@@ -217,10 +218,14 @@ export function createReactionStore(
   const resigned = new Set<string>();
   let released = false;
 
-  /** Runs `step` on the record in a readwrite transaction over the reaction stores and commits it with the record. */
+  /**
+   * Runs `step` on the record in a readwrite transaction over the reaction stores and commits it with the
+   * record, flushed to disk: the in-flight marker a handler runs under, with the event it names, must
+   * outlive a power cut, or the handler's effect would be repeated unflagged (durability.ts).
+   */
   const update = (operation: string, name: string, step: (record: ReactionRecord, tx: ReactionTx) => void | Promise<void>) =>
     run(operation, async (db) => {
-      const tx = db.transaction(['reactions', 'processed', 'parked'], 'readwrite');
+      const tx = db.transaction(['reactions', 'processed', 'parked'], 'readwrite', FLUSH_TO_DISK);
       const record = (await tx.objectStore('reactions').get(name)) ?? missing(name);
       await step(record, tx);
       tx.objectStore('reactions').put(record, name).catch(ignore);

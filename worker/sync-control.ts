@@ -2,6 +2,7 @@ import { ConfigError } from '../src/core/errors.ts';
 import { isHttpUrl } from '../src/core/text-rules.ts';
 import type { ChronicleDB, RejectedRecord, SyncControlRecord, SyncEncryptionRecord } from './db.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
+import { FLUSH_TO_DISK } from './durability.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from './types.ts';
 
 export interface SyncControlDeps {
@@ -33,7 +34,8 @@ export interface SyncControl {
 
 /** Writes the store's SyncEncryptionRecord unless it has one (the first encrypted log and start are what it keeps). */
 async function markEncrypted(db: ChronicleDB, log: string): Promise<void> {
-  const tx = db.transaction('sync', 'readwrite');
+  // Flushed: forgotten after a power cut, it would let a build without the keys push the events in plaintext.
+  const tx = db.transaction('sync', 'readwrite', FLUSH_TO_DISK);
   if ((await tx.store.get('encryption')) === undefined) {
     const record: SyncEncryptionRecord = { log, since: Date.now() };
     await tx.store.put(record, 'encryption');

@@ -1,6 +1,13 @@
 import * as Comlink from 'comlink';
 import { ConfigError, StoreClosedError } from '../core/errors.ts';
-import { installErrorTransfer, type Change, type Engine, type EngineHost, type LogPageQuery } from '../../worker/contract.ts';
+import {
+  installErrorTransfer,
+  type Change,
+  type Engine,
+  type EngineHost,
+  type EngineOptions,
+  type LogPageQuery,
+} from '../../worker/contract.ts';
 import { createCallClient, type LogScanSession } from './call-client.ts';
 import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModuleUrl } from './spawn-worker.ts';
 
@@ -93,7 +100,8 @@ function stoppedWhileOpening(gone: Promise<void>, name: string): Promise<never> 
  * terminated, or ended by the browser) before its engine is open: a worker
  * that ends says so in no other way, and the open would wait for good.
  */
-async function openInWorker(worker: Worker, name: string): Promise<OpenedWorker> {
+async function openInWorker(worker: Worker, options: EngineOptions): Promise<OpenedWorker> {
+  const { name } = options;
   const host = Comlink.wrap<EngineHost>(worker);
   const closing = new AbortController();
   let onError: ((event: Event) => void) | undefined;
@@ -119,7 +127,7 @@ async function openInWorker(worker: Worker, name: string): Promise<OpenedWorker>
     // The watch first: an open that the worker never answers because it ended must not wait for good.
     const { gone } = await Promise.race([watchEngine(host, closing.signal), died]);
     clearTimeout(timer);
-    const opening = host.open({ name });
+    const opening = host.open(options);
     const remote = (await Promise.race([opening, died, stoppedWhileOpening(gone, name)])) as unknown as Comlink.Remote<Engine>;
     return { host, remote, gone, closing };
   } catch (error) {
@@ -160,10 +168,10 @@ async function watchEngine(host: Comlink.Remote<EngineHost>, closing: AbortSigna
   };
 }
 
-async function connectInProcess(name: string): Promise<EngineConnection> {
+async function connectInProcess(options: EngineOptions): Promise<EngineConnection> {
   // The engine is loaded only here, so a page whose engine runs in a worker never downloads it.
   const { createEngine } = await import('../../worker/engine.ts');
-  const engine = await createEngine({ name });
+  const engine = await createEngine(options);
   return {
     engine,
     inWorker: false,
@@ -176,18 +184,19 @@ async function connectInProcess(name: string): Promise<EngineConnection> {
   };
 }
 
-export async function connect(name: string, option: WorkerOption): Promise<EngineConnection> {
+export async function connect(options: EngineOptions, option: WorkerOption): Promise<EngineConnection> {
+  const { name } = options;
   const plan = workerPlan(option);
-  if (!plan) return connectInProcess(name);
+  if (!plan) return connectInProcess(options);
   installErrorTransfer();
   let worker = plan.create();
   let opened: Awaited<ReturnType<typeof openInWorker>>;
   try {
-    opened = await openInWorker(worker, name);
+    opened = await openInWorker(worker, options);
   } catch (error) {
     if (!(error instanceof WorkerStartError) || !plan.fallback) throw error;
     worker = plan.fallback();
-    opened = await openInWorker(worker, name);
+    opened = await openInWorker(worker, options);
   }
   const { host, remote, gone, closing } = opened;
   /** close() began: the worker ending from then on is the close, not a stop on its own. */

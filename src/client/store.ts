@@ -35,6 +35,9 @@ function checkOptions(options: StoreOptions): void {
   }
   checkDefinitionLists(options as unknown as Record<string, unknown>);
   checkReactionDefinitions(options.reactions ?? []);
+  if (options.durability !== undefined && options.durability !== 'relaxed' && options.durability !== 'strict') {
+    throw new ConfigError("durability must be 'relaxed' or 'strict'", { durability: options.durability });
+  }
   if (options.sync !== undefined) checkSyncOptions(options.sync);
   if (options.retention !== undefined) checkRetention(options.retention);
 }
@@ -50,7 +53,10 @@ export async function openStore<
     aggregates: options.aggregates ?? [],
     maxEventBytes: options.maxEventBytes,
   });
-  const guard = guardConnection(await connect(options.name, options.worker ?? 'auto'), options.name);
+  const guard = guardConnection(
+    await connect({ name: options.name, appendDurability: options.durability ?? 'relaxed' }, options.worker ?? 'auto'),
+    options.name,
+  );
   const opened: OpenedParts = {};
   try {
     return (await assemble(options, registry, guard, opened)) as unknown as Store<TEvents, TAggregates>;

@@ -31,6 +31,15 @@ export interface StoreOptions<
   worker?: WorkerOption;
   /** Largest stored event, in bytes of JSON; default 256 KiB. */
   maxEventBytes?: number;
+  /**
+   * When an append's promise resolves. 'relaxed' (default): once the browser
+   * has committed it, with its default durability (handed to the operating
+   * system: a crash of the tab or browser keeps it, a power cut may not).
+   * 'strict': once it is flushed to disk. Whatever this says, events are
+   * flushed before a push or a reaction's handler sees them; see the README,
+   * "Durability".
+   */
+  durability?: 'relaxed' | 'strict';
   /** Sync with a Chronicle server: `{ url, log?, token? | getToken? }`. */
   sync?: SyncOptions;
   /**

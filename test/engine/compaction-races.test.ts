@@ -59,7 +59,7 @@ const total = (count: number, from = 1) => ((from + count) * (count - from + 1))
 describe.each(modes)('compaction between engine calls ($mode)', ({ worker }) => {
   it('a stream read spanning several calls throws instead of skipping what compaction dropped between them', async () => {
     const store = await openOrderStore(worker);
-    const connection = await connect(store.name, worker);
+    const connection = await connect({ name: store.name }, worker);
     try {
       await importStream(store, 300);
       const racing = withHook(connection, 'readStream', () => store.compact({ retention: { maxEvents: 50 }, measure: false }));
@@ -79,7 +79,7 @@ describe.each(modes)('compaction between engine calls ($mode)', ({ worker }) => 
 
   it('reads a compacted stream of many pages backwards to the start of what is kept', async () => {
     const store = await openOrderStore(worker);
-    const connection = await connect(store.name, worker);
+    const connection = await connect({ name: store.name }, worker);
     try {
       await importStream(store, 300);
       await store.compact({ retention: { maxEvents: 200 }, measure: false });
@@ -93,7 +93,7 @@ describe.each(modes)('compaction between engine calls ($mode)', ({ worker }) => 
 
   it('a load whose continuation compaction dropped starts again from the new base', async () => {
     const store = await openOrderStore(worker);
-    const connection = await connect(store.name, worker);
+    const connection = await connect({ name: store.name }, worker);
     try {
       await importStream(store, 300);
       const racing = withHook(connection, 'readSnapshotAndTail', () => store.compact({ retention: { maxEvents: 50 }, measure: false }));
@@ -110,7 +110,7 @@ describe.each(modes)('compaction between engine calls ($mode)', ({ worker }) => 
 
   it('a what-if fold whose continuation compaction dropped starts again from the new base', async () => {
     const store = await openOrderStore(worker);
-    const connection = await connect(store.name, worker);
+    const connection = await connect({ name: store.name }, worker);
     try {
       await importStream(store, 60);
       const racing = withHook(connection, 'readSnapshotAndTail', () => store.compact({ retention: { maxEvents: 20 }, measure: false }));

@@ -10,6 +10,7 @@ import { confirmedIdAt } from '../reads.ts';
 import { decideRefusal, type Refusal } from './push-refusal.ts';
 import { answerClears } from './round-errors.ts';
 import { serverHistoryProblem } from './server-history.ts';
+import { flushToDisk } from '../durability.ts';
 import { SyncHttpError, type PullPage, type Transport } from './transport.ts';
 
 /**
@@ -294,6 +295,9 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     const db = await deps.getDb();
     const events: StoredEvent[] = await readPendingEvents(db, pushLimit, DEFAULT_LIMITS.maxRequestBytes / 2);
     if (events.length === 0) return false;
+    // Nothing leaves the device before it is on its disk: a device that forgot events the server holds
+    // would hand their clientSeqs out again, and its user would enter the lost orders twice (durability.ts).
+    await flushToDisk(db);
     try {
       await transport.push(deps.clientId, events, await currentEpoch(db));
     } catch (error) {
