@@ -65,44 +65,72 @@ export function createDecider(
     for (const conflict of conflicts) {
       const aggregate = byType.get(conflict.aggregateType);
       if (!aggregate?.rebase) continue; // default: keep every event
-      let state = aggregate.initialState();
-      // Over compacted history, the server's events start after the aggregate's compaction base.
-      const { base } = await connection.engine.readSnapshotAndTail(conflict.aggregateId, 0);
-      const usable = snapshotFits(base, aggregate);
-      if (usable) state = snapshotState(base);
-      // From an explicit seq: an unusable base makes this HistoryCompactedError, never a wrong state.
-      const fromSeq = usable ? base.seq + 1 : 1;
-      // Events it cannot read (a newer version, an upcast that fails) are folded without, as the README says.
-      const serverEvents = readStream(connection, registry, conflict.aggregateId, {
-        fromSeq,
-        toSeq: conflict.confirmedHead,
-        upcastFailures: 'unreadable',
-      });
-      for await (const event of serverEvents) {
-        if (event.position === undefined) continue; // a colliding pending event, not the server's
-        const reducer = event.known ? aggregate.reducers[event.type] : undefined;
-        if (reducer) state = reducer(state, event);
-      }
-      for (const stored of conflict.pending) {
-        // One it cannot read is kept as it is (the decision below), whatever the reason.
-        const event = decodeEvent(registry, stored, true, 'unreadable');
-        let decision: RebaseDecision;
-        try {
-          decision = event.known
-            ? checkTransform(registry, event.type, toDecision(aggregate.rebase(event, { state })))
-            : { action: 'keep' };
-        } catch (error) {
-          decision = { action: 'drop', reason: `the rebase rule threw: ${String(error)}` };
-        }
-        decisions.push([stored.id, decision]);
-        if (decision.action === 'drop') continue;
-        const kept = decision.action === 'transform' ? { ...event, data: decision.data } : event;
-        const reducer = kept.known ? aggregate.reducers[kept.type] : undefined;
-        if (reducer) state = reducer(state, kept);
-      }
+      decisions.push(...(await decideConflict(connection, registry, aggregate, conflict)));
     }
     return decisions;
   };
+}
+
+/**
+ * One aggregate's decisions: its state folded from the server's events, then each pending event asked of
+ * the rule and folded in as decided. A reducer that throws on the way leaves no state to ask the rule
+ * with: that event and the aggregate's later ones are kept as they are (the default without a rule), so a
+ * bug in a reducer neither stops the sync of the whole store nor costs the user an offline edit.
+ */
+async function decideConflict(
+  connection: EngineConnection,
+  registry: Registry,
+  aggregate: ReturnType<typeof aggregateRuntime>,
+  conflict: RebaseConflict,
+): Promise<[string, RebaseDecision][]> {
+  const rebase = aggregate.rebase!;
+  const decisions: [string, RebaseDecision][] = [];
+  let state = aggregate.initialState();
+  // Over compacted history, the server's events start after the aggregate's compaction base.
+  const { base } = await connection.engine.readSnapshotAndTail(conflict.aggregateId, 0);
+  const usable = snapshotFits(base, aggregate);
+  if (usable) state = snapshotState(base);
+  // From an explicit seq: an unusable base makes this HistoryCompactedError, never a wrong state.
+  const fromSeq = usable ? base.seq + 1 : 1;
+  // Events it cannot read (a newer version, an upcast that fails) are folded without, as the README says.
+  const serverEvents = readStream(connection, registry, conflict.aggregateId, {
+    fromSeq,
+    toSeq: conflict.confirmedHead,
+    upcastFailures: 'unreadable',
+  });
+  const keepFrom = (index: number): [string, RebaseDecision][] => [
+    ...decisions,
+    ...conflict.pending.slice(index).map((stored): [string, RebaseDecision] => [stored.id, { action: 'keep' }]),
+  ];
+  for await (const event of serverEvents) {
+    if (event.position === undefined) continue; // a colliding pending event, not the server's
+    const reducer = event.known ? aggregate.reducers[event.type] : undefined;
+    try {
+      if (reducer) state = reducer(state, event);
+    } catch {
+      return keepFrom(0);
+    }
+  }
+  for (const [index, stored] of conflict.pending.entries()) {
+    // One it cannot read is kept as it is (the decision below), whatever the reason.
+    const event = decodeEvent(registry, stored, true, 'unreadable');
+    let decision: RebaseDecision;
+    try {
+      decision = event.known ? checkTransform(registry, event.type, toDecision(rebase(event, { state }))) : { action: 'keep' };
+    } catch (error) {
+      decision = { action: 'drop', reason: `the rebase rule threw: ${String(error)}` };
+    }
+    decisions.push([stored.id, decision]);
+    if (decision.action === 'drop') continue;
+    const kept = decision.action === 'transform' ? { ...event, data: decision.data } : event;
+    const reducer = kept.known ? aggregate.reducers[kept.type] : undefined;
+    try {
+      if (reducer) state = reducer(state, kept);
+    } catch {
+      return keepFrom(index + 1);
+    }
+  }
+  return decisions;
 }
 
 export function checkSyncOptions(options: SyncOptions): void {
