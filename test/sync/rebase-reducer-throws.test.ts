@@ -36,7 +36,7 @@ async function serverTexts(log: string, aggregateId: string): Promise<unknown[]>
   try {
     await reader.sync.syncNow();
     const texts: unknown[] = [];
-    for await (const event of reader.readStream(aggregateId)) texts.push(event.data.text);
+    for await (const event of reader.readStream(aggregateId)) texts.push((event.data as { text: unknown }).text);
     return texts;
   } finally {
     await reader.dispose();
