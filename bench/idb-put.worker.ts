@@ -8,6 +8,8 @@ export interface PutRequest {
   dbName: string;
   /** Transactions to time (run). */
   count?: number;
+  /** The transactions' durability (run); the browser's default when absent. */
+  durability?: 'strict' | undefined;
 }
 
 export interface PutReply {
@@ -36,9 +38,9 @@ function openDb(name: string): Promise<IDBDatabase> {
   });
 }
 
-function putOne(database: IDBDatabase, key: number): Promise<void> {
+function putOne(database: IDBDatabase, key: number, durability: 'strict' | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    const tx = database.transaction('events', 'readwrite');
+    const tx = database.transaction('events', 'readwrite', durability ? { durability } : undefined);
     // About the size of one stored event.
     tx.objectStore('events').put(
       {
@@ -71,7 +73,7 @@ async function handle(request: PutRequest): Promise<PutReply> {
       const times: number[] = [];
       for (let i = 0; i < (request.count ?? 0); i++) {
         const t0 = performance.now();
-        await putOne(db, nextKey++);
+        await putOne(db, nextKey++, request.durability);
         times.push(performance.now() - t0);
       }
       return { ok: true, times };

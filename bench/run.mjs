@@ -11,6 +11,8 @@
  *   node bench/run.mjs --profile  instead: CPU-profile the page and the engine worker during ingest,
  *                                 local batch appends, replay, single appends and snapshot loads (bench/profile.ts)
  *   node bench/run.mjs --server   only the server metrics (server-push, server-push-pglite, initial-sync)
+ *   node bench/run.mjs --in-memory  Chromium's IndexedDB in memory (an off-the-record context) instead of
+ *                                 a profile directory on disk, the default
  *   node bench/run.mjs --only a,b only these metrics (and what they need: full-replay needs bulk-append's
  *                                 database); for iterating on one path, never for the figures in the README
  *   CHRONICLE_BENCH_SCALE=10000,100000 node bench/run.mjs --only scale
@@ -22,9 +24,10 @@
  * afterwards) and on PGlite, then initial-sync, for which a sync server started
  * here on 127.0.0.1 serves the page.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { tsImport } from 'tsx/esm/api';
@@ -80,6 +83,12 @@ const WATCHDOG_MS = 10 * 60 * 1000;
 const PROBE = process.argv.includes('--probe');
 const PROFILE = process.argv.includes('--profile');
 const SERVER_ONLY = process.argv.includes('--server');
+/**
+ * Where the page's IndexedDB lives. By default in a profile directory on disk, as in a user's browser;
+ * `--in-memory` runs in an off-the-record context instead, whose IndexedDB is held in memory (what every
+ * run before 2026-12-07 measured: the disk's writes and flushes were in no figure).
+ */
+const IN_MEMORY = process.argv.includes('--in-memory');
 const ONLY_AT = process.argv.indexOf('--only');
 const ONLY = ONLY_AT >= 0 ? new Set((process.argv[ONLY_AT + 1] ?? '').split(',').filter(Boolean)) : undefined;
 /** Whether a metric runs in this run (all of them unless --only names some). */
@@ -499,10 +508,18 @@ async function main() {
   let vite;
   let browser;
   let page;
+  let profileDir;
   try {
     vite = await startVite();
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    page = await browser.newPage();
+    const launch = { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS };
+    if (IN_MEMORY) {
+      browser = await chromium.launch(launch);
+      page = await browser.newPage();
+    } else {
+      profileDir = await mkdtemp(join(tmpdir(), 'chronicle-bench-profile-'));
+      browser = await chromium.launchPersistentContext(profileDir, launch);
+      page = browser.pages()[0] ?? (await browser.newPage());
+    }
     page.on('pageerror', (error) => console.error('[page error]', error));
     page.on('console', (message) => {
       if (message.type() === 'error' || message.type() === 'warning') console.error(`[page ${message.type()}]`, message.text());
@@ -526,7 +543,9 @@ async function main() {
       return value;
     };
 
-    log(`${await browser.version()} (${CHROMIUM}), ${cpus().length} cores, Node ${process.version}, ${vite.url}`);
+    const version = IN_MEMORY ? await browser.version() : await page.evaluate(() => navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0]);
+    const storage = IN_MEMORY ? 'IndexedDB in memory (--in-memory)' : `IndexedDB on disk in ${profileDir}`;
+    log(`${version} (${CHROMIUM}), ${cpus().length} cores, Node ${process.version}, ${vite.url}, ${storage}`);
     log('deleted databases:', (await bench('cleanup')).join(', '));
     const prepared = await bench('prepare');
     log(
@@ -689,6 +708,7 @@ async function main() {
 
     if (wanted('aggregate-load')) add(await bench('aggregateLoad'));
     if (wanted('append-roundtrip')) add(await bench('appendRoundtrip'));
+    if (wanted('append-roundtrip-strict')) add(await bench('appendRoundtripStrict'));
 
     if (wanted('server-push', 'server-push-pglite', 'initial-sync')) await runServerMetrics(bench, add);
 
@@ -724,6 +744,7 @@ async function main() {
       await page.evaluate(() => window.chronicleBench?.cleanup()).catch((error) => console.error('[bench] cleanup failed:', error.message));
     }
     await browser?.close().catch(() => undefined);
+    if (profileDir) await rm(profileDir, { recursive: true, force: true }).catch(() => undefined);
     await vite?.server.close().catch(() => undefined);
   }
 }
