@@ -65,6 +65,18 @@ describe('push refusals', () => {
     expect(decideRefusal(refusal(400, 'BAD_REQUEST'), events.slice(0, 1))).toEqual(rejects('e1'));
   });
 
+  it("given a 400 about the push's numbering (the count, an event's clientSeq), then the events are renumbered from the first, none rejected", () => {
+    const clientSeqIssue = { issues: [{ path: 'events.1.meta.clientSeq', message: 'must be 2' }] };
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', clientSeqIssue), events)).toEqual({ kind: 'renumber', from: 1 });
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'events.3.meta.clientSeq' }), events.slice(1))).toEqual({
+      kind: 'renumber',
+      from: 2,
+    });
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { issues: [{ path: 'events' }] }), events)).toEqual({ kind: 'renumber', from: 1 });
+    // An event's own fields are still its fault.
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'events.2.meta.clientId' }), events)).toEqual(rejects('e3'));
+  });
+
   it('given a 400 about the request itself (clientId, from...), then nothing is rejected: the round fails and retries', () => {
     expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'clientId' }), events)).toEqual({ kind: 'retry' });
   });

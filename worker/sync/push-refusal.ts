@@ -93,6 +93,18 @@ function listedEvents(
   return out;
 }
 
+/**
+ * Whether a refusal is about this client's numbering of the push rather than any event's content: the
+ * count against from..to, or an event's clientSeq. The events are not at fault: renumbering them is the
+ * cure, never rejecting the event the refusal happens to name.
+ */
+function namesNumbering(details: Record<string, unknown>): boolean {
+  const paths: unknown[] = [details.field];
+  if (Array.isArray(details.issues)) for (const issue of details.issues) paths.push((issue as { path?: unknown } | null)?.path);
+  if (Array.isArray(details.path)) paths.push(details.path.join('.'));
+  return paths.some((path) => typeof path === 'string' && /^events(\.\d+\.meta\.clientSeq)?$/.test(path));
+}
+
 /** Whether a refusal is about the request as a whole rather than any event in it (a bad clientId, from, to...). */
 function namesAnotherField(details: Record<string, unknown>): boolean {
   const field = details.field;
@@ -142,6 +154,7 @@ export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]):
       const listed = listedEvents(details, events, code);
       if (listed.size > 1) return { kind: 'reject', events: listed };
       // BAD_REQUEST, and any 4xx code this client does not know (treated by its status class).
+      if (namesNumbering(details) && events[0]) return { kind: 'renumber', from: events[0].meta.clientSeq };
       const index = namedIndex(details);
       if (index !== undefined) return reject(events[index]);
       if (namesAnotherField(details)) return { kind: 'retry' };

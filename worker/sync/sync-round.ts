@@ -132,6 +132,16 @@ async function recordRoundDone(deps: RoundDeps): Promise<void> {
   deps.setStatus({ ...state, lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
 }
 
+/**
+ * Whether a push's clientSeqs fail to run on without a gap from its first. A queue with a hole (a store
+ * restored from a backup, whose events the server confirmed under other numbers and a pull then took out
+ * of its middle) is renumbered from its first event before it is pushed: pushed as it is, the server
+ * would refuse the numbering, not an event.
+ */
+function hasHole(events: readonly StoredEvent[]): boolean {
+  return events.some((event, i) => event.meta.clientSeq !== events[0]!.meta.clientSeq + i);
+}
+
 /** Plans a rebase may make in one round before the round fails with REBASE_FAILED (and is retried later). */
 const REBASE_ATTEMPTS = 20;
 
@@ -295,9 +305,8 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     const db = await deps.getDb();
     const events: StoredEvent[] = await readPendingEvents(db, pushLimit, DEFAULT_LIMITS.maxRequestBytes / 2);
     if (events.length === 0) return false;
-    // Nothing leaves the device before it is on its disk: a device that forgot events the server holds
-    // would hand their clientSeqs out again, and its user would enter the lost orders twice (durability.ts).
-    await flushToDisk(db);
+    if (hasHole(events)) return rejectAndRenumber(new Map(), 'first-pending').then(() => true);
+    await flushToDisk(db); // nothing leaves the device before it is on its disk (durability.ts)
     try {
       await transport.push(deps.clientId, events, await currentEpoch(db));
     } catch (error) {
