@@ -1,5 +1,13 @@
 import { ConfigError } from './errors.ts';
-import type { AnyEventDefinition, EventInputOf, EventTypeOf, RecordedEventOf } from './event.ts';
+import { findIdProblem, showName } from './text-rules.ts';
+import {
+  handlerTable,
+  withHandlerTable,
+  type AnyEventDefinition,
+  type EventInputOf,
+  type EventTypeOf,
+  type RecordedEventOf,
+} from './event.ts';
 
 export type Reducers<TState, TDefs extends readonly AnyEventDefinition[]> = {
   [T in EventTypeOf<TDefs>]: (state: TState, event: Extract<RecordedEventOf<TDefs>, { type: T }>) => TState;
@@ -67,6 +75,9 @@ export function defineAggregate<TType extends string, TState, const TDefs extend
   if (typeof options !== 'object' || options === null || typeof options.type !== 'string' || options.type.length === 0) {
     throw new ConfigError('defineAggregate({ type, events, initialState, reducers }): type must be a non-empty string');
   }
+  // Every event of the aggregate carries its type to the sync server, which refuses a type its rule for ids refuses.
+  const typeProblem = findIdProblem(options.type);
+  if (typeProblem !== undefined) throw new ConfigError(`defineAggregate(${showName(options.type)}): type ${typeProblem}`);
   if (!Array.isArray(options.events) || options.events.some((def) => (def as { kind?: unknown } | undefined)?.kind !== 'event')) {
     throw new ConfigError(`defineAggregate(${options.type}): events must be an array of defineEvent(...) definitions`);
   }
@@ -84,8 +95,10 @@ export function defineAggregate<TType extends string, TState, const TDefs extend
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) {
     throw new ConfigError(`defineAggregate(${options.type}): snapshotEvery must be a non-negative integer`);
   }
+  const reducers = handlerTable<unknown>(options.reducers, `defineAggregate(${options.type})`, 'reducer');
   for (const def of options.events) {
-    if (typeof (options.reducers as Record<string, unknown>)[def.type] !== 'function') {
+    // Looked up in the table: an event type `toString` needs a reducer of its own, not Object.prototype's.
+    if (reducers[def.type] === undefined) {
       throw new ConfigError(`defineAggregate(${options.type}): no reducer for event type ${def.type}`);
     }
   }
@@ -95,7 +108,7 @@ export function defineAggregate<TType extends string, TState, const TDefs extend
     version,
     events: options.events,
     initialState: options.initialState,
-    reducers: options.reducers,
+    reducers: reducers as Reducers<TState, TDefs>,
     snapshotEvery,
     ...(options.rebase ? { rebase: options.rebase } : {}),
   };
@@ -124,8 +137,13 @@ export interface AggregateRuntime {
   readonly rebase?: (event: unknown, context: { state: unknown }) => RebaseDecisionInput;
 }
 
+/**
+ * The definition as the engine runs it. Every lookup of a reducer by an event's type goes through this, so
+ * the reducers are always a table of own members (handlerTable), also for a definition not made by
+ * defineAggregate.
+ */
 export function aggregateRuntime(def: AnyAggregateDefinition): AggregateRuntime {
-  return def as unknown as AggregateRuntime;
+  return withHandlerTable(def as unknown as AggregateRuntime, 'reducers', `aggregate ${showName(def.type)}`, 'reducer');
 }
 
 export type StateOf<A> = A extends AggregateDefinition<string, infer S, readonly AnyEventDefinition[]> ? S : never;

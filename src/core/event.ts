@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.ts';
+import { findIdProblem, showName } from './text-rules.ts';
 import type { z } from 'zod';
 
 /**
@@ -43,6 +44,10 @@ export function defineEvent<TType extends string, TSchema extends z.ZodType>(
   if (typeof options !== 'object' || options === null || typeof options.type !== 'string' || options.type.length === 0) {
     throw new ConfigError('defineEvent({ type, schema }): type must be a non-empty string');
   }
+  // The sync server refuses a type its rule for ids refuses (NUL, lone surrogate, over 128 characters): such
+  // events would be stored here and then refused at every push, so the definition is refused instead.
+  const typeProblem = findIdProblem(options.type);
+  if (typeProblem !== undefined) throw new ConfigError(`defineEvent(${showName(options.type)}): type ${typeProblem}`);
   if (typeof (options.schema as { safeParse?: unknown } | undefined)?.safeParse !== 'function') {
     throw new ConfigError(`defineEvent(${options.type}): schema must be a zod schema`);
   }
@@ -164,4 +169,52 @@ export interface StoredEvent {
   data: unknown;
   meta: EventMeta;
   position?: number;
+}
+
+/**
+ * A definition's functions by event type (an aggregate's reducers, a
+ * projection's or reaction's handlers) as own properties of an object without
+ * a prototype. They are looked up by the type an event read from the log
+ * carries, which may be any string (another aggregate's event in the stream,
+ * another build's, one from sync): on the object the app wrote, `toString` or
+ * `constructor` would find Object.prototype's members and fold them as
+ * reducers. The app's own members of those names stay. An entry that is
+ * undefined is left out (a projection's handlers are optional).
+ */
+export function handlerTable<T>(given: object, what: string, role: 'reducer' | 'handler'): Readonly<Record<string, T>> {
+  const table = Object.create(null) as Record<string, T>;
+  for (const key of Object.keys(given)) {
+    const handler = (given as Record<string, unknown>)[key];
+    if (handler === undefined) continue;
+    if (typeof handler !== 'function') throw new ConfigError(`${what}: the ${role} for ${showName(key)} is not a function`);
+    table[key] = handler as T;
+  }
+  return table;
+}
+
+/** Copies made by withHandlerTable, per definition. */
+const madeCopies = new WeakMap<object, object>();
+
+/**
+ * `definition` if its `key` (reducers or handlers) is a handlerTable's (no
+ * prototype: its define function made it), else a copy of it whose `key` is
+ * one, made once per definition. The engine reaches every definition through
+ * this (aggregateRuntime, projectionRuntime, reactionRuntime), so that one
+ * written as an object literal of a definition's shape is looked up as
+ * safely as one its define function made.
+ */
+export function withHandlerTable<D extends object>(
+  definition: D,
+  key: 'reducers' | 'handlers',
+  what: string,
+  role: 'reducer' | 'handler',
+): D {
+  const given = ((definition as Record<string, unknown>)[key] ?? {}) as object;
+  if (Object.getPrototypeOf(given) === null) return definition;
+  let made = madeCopies.get(definition) as D | undefined;
+  if (!made) {
+    made = { ...definition, [key]: handlerTable(given, what, role) };
+    madeCopies.set(definition, made);
+  }
+  return made;
 }

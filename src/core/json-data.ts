@@ -6,6 +6,7 @@
  * with the path of the first offending value.
  */
 import { findStringProblem, MAX_DATA_DEPTH } from './text-rules.ts';
+import { describeThrown } from './thrown.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -126,4 +127,108 @@ export function utf8Length(text: string): number {
     bytes += 2;
   }
   return bytes;
+}
+
+/** What stringifyJsonData refused: the problem, and whether app code threw while the data was read (a getter, a Proxy's trap). */
+export interface JsonDataProblem extends JsonProblem {
+  thrown: boolean;
+}
+
+/** A refusal on its way up the walk: the keys of its path are added by each level it leaves, innermost first. */
+class Refusal {
+  readonly at: (string | number)[] = [];
+  constructor(
+    readonly reason: string,
+    readonly thrown: boolean,
+  ) {}
+}
+
+// What JSON.stringify escapes, and surrogates (a storable pair included, left to the slow path): a string
+// without any of them is written as it is between quotes.
+const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function quote(text: string, what: 'the string' | 'the key'): string {
+  if (!NEEDS_CARE.test(text)) return `"${text}"`;
+  const problem = findStringProblem(text);
+  if (problem !== undefined) throw new Refusal(`${what} ${problem}`, false);
+  return JSON.stringify(text);
+}
+
+function writeValue(value: unknown, depth: number, ancestors: object[]): string {
+  if (typeof value === 'string') return quote(value, 'the string');
+  if (typeof value === 'number') {
+    // For a finite number JSON.stringify writes what String() does (-0 as 0).
+    if (Number.isFinite(value)) return String(value);
+    throw new Refusal(`${value} is not a finite number`, false);
+  }
+  if (value === null) return 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value !== 'object') throw new Refusal(`${describe(value)} is not JSON data`, false);
+  return writeObject(value, depth, ancestors);
+}
+
+// The same rule as walk() above, in the same order, so both refuse the same values with the same reasons.
+function writeObject(value: object, depth: number, ancestors: object[]): string {
+  if (ancestors.includes(value)) throw new Refusal('a cycle: this object contains itself', false);
+  if (depth >= MAX_DATA_DEPTH) throw new Refusal(`nested more than ${MAX_DATA_DEPTH} levels deep`, false);
+  const isArray = Array.isArray(value);
+  if (!isArray) {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) throw new Refusal(`${describe(value)} is not JSON data`, false);
+  }
+  ancestors.push(value);
+  // The key being read: a refusal or a throw below it is at that key; one before any key is at this object.
+  let at: string | number | undefined;
+  let out: string;
+  try {
+    if (isArray) {
+      out = '[';
+      const length = value.length;
+      for (let i = 0; i < length; i++) {
+        at = i;
+        const item: unknown = value[i];
+        out += (i === 0 ? '' : ',') + writeValue(item, depth + 1, ancestors);
+      }
+      out += ']';
+    } else {
+      out = '{';
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        at = key;
+        const name = quote(key, 'the key');
+        const item = (value as Record<string, unknown>)[key];
+        out += (i === 0 ? '' : ',') + name + ':' + writeValue(item, depth + 1, ancestors);
+      }
+      out += '}';
+    }
+  } catch (error) {
+    const refusal = error instanceof Refusal ? error : new Refusal(`reading it threw: ${describeThrown(error)}`, true);
+    if (at !== undefined) refusal.at.push(at);
+    throw refusal;
+  }
+  ancestors.pop();
+  return out;
+}
+
+/**
+ * `value` as JSON, when it is the data findJsonProblem accepts; otherwise the
+ * first problem, with its path. One walk reads each value once, checks it and
+ * writes it: data checked and then serialised separately could change in
+ * between (a getter, a Proxy), and what was checked would not be what is
+ * stored (a getter's 1 checked, its NaN stored as null). For the data it
+ * accepts, the JSON is what JSON.stringify writes (a `toJSON` is not called:
+ * an object with one is refused as findJsonProblem refuses it). About as fast
+ * as findJsonProblem followed by JSON.stringify.
+ */
+export function stringifyJsonData(value: unknown): string | JsonDataProblem {
+  try {
+    return writeValue(value, 0, []);
+  } catch (error) {
+    // A throw before any key was read (a Proxy's trap on the root itself) is not a Refusal yet.
+    const refusal = error instanceof Refusal ? error : new Refusal(`reading it threw: ${describeThrown(error)}`, true);
+    let path = '';
+    for (let i = refusal.at.length - 1; i >= 0; i--) path = join(path, refusal.at[i]!);
+    return { path, reason: refusal.reason, thrown: refusal.thrown };
+  }
 }

@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.ts';
-import type { AnyEventDefinition, EventTypeOf, RecordedEventOf } from './event.ts';
+import { handlerTable, withHandlerTable, type AnyEventDefinition, type EventTypeOf, type RecordedEventOf } from './event.ts';
+import { findIdProblem, showName } from './text-rules.ts';
 
 export interface HandlerContext {
   /** True while rebuilding from history: skip side effects (emails, payments, webhooks). */
@@ -40,9 +41,17 @@ export interface DefineProjectionOptions<TName extends string, TState, TDefs ext
 export function defineProjection<TName extends string, TState, const TDefs extends readonly AnyEventDefinition[]>(
   options: DefineProjectionOptions<TName, TState, TDefs>,
 ): ProjectionDefinition<TName, TState, TDefs> {
+  // The name keys the projection's stored record (and names it in devtools and compaction reports), as a
+  // reaction's name keys its checkpoint: the same rule for both.
+  const what = `defineProjection(${showName(options?.name)})`;
+  const problem = findIdProblem(options?.name);
+  if (problem !== undefined) throw new ConfigError(`${what}: name ${problem}`);
   const version = options.version ?? 1;
   if (!Number.isInteger(version) || version < 1) {
-    throw new ConfigError(`defineProjection(${options.name}): version must be a positive integer`);
+    throw new ConfigError(`${what}: version must be a positive integer`);
+  }
+  if (typeof options.handlers !== 'object' || options.handlers === null) {
+    throw new ConfigError(`${what}: handlers must be an object with a handler per event type`);
   }
   return {
     kind: 'projection',
@@ -50,7 +59,7 @@ export function defineProjection<TName extends string, TState, const TDefs exten
     version,
     events: options.events,
     initialState: options.initialState,
-    handlers: options.handlers,
+    handlers: handlerTable(options.handlers, what, 'handler') as ProjectionHandlers<TState, TDefs>,
   };
 }
 
@@ -70,8 +79,9 @@ export interface ProjectionRuntime {
   readonly handlers: Readonly<Record<string, ((state: unknown, event: unknown, ctx: HandlerContext) => unknown) | undefined>>;
 }
 
+/** The definition as the engine runs it: its handlers a table of own members, as aggregateRuntime's reducers. */
 export function projectionRuntime(def: AnyProjectionDefinition): ProjectionRuntime {
-  return def as unknown as ProjectionRuntime;
+  return withHandlerTable(def as unknown as ProjectionRuntime, 'handlers', `projection ${showName(def.name)}`, 'handler');
 }
 
 export type ProjectionStateOf<P> = P extends ProjectionDefinition<string, infer S, readonly AnyEventDefinition[]> ? S : never;

@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.ts';
-import type { AnyEventDefinition, EventTypeOf, RecordedEventOf } from './event.ts';
-import { findIdProblem } from './text-rules.ts';
+import { handlerTable, withHandlerTable, type AnyEventDefinition, type EventTypeOf, type RecordedEventOf } from './event.ts';
+import { findIdProblem, showName } from './text-rules.ts';
 
 /** What a reaction's handler is told besides the event. */
 export interface ReactionContext {
@@ -103,7 +103,7 @@ const DEFAULT_BACKOFF: ReactionBackoff = { initialMs: 1000, maxMs: 60_000 };
 export function defineReaction<TName extends string, const TDefs extends readonly AnyEventDefinition[]>(
   options: DefineReactionOptions<TName, TDefs>,
 ): ReactionDefinition<TName, TDefs> {
-  const what = `defineReaction(${String(options?.name)})`;
+  const what = `defineReaction(${showName(options?.name)})`;
   const problem = findIdProblem(options?.name);
   if (problem !== undefined) throw new ConfigError(`${what}: name ${problem}`);
   const maxAttempts = options.maxAttempts ?? 5;
@@ -121,7 +121,8 @@ export function defineReaction<TName extends string, const TDefs extends readonl
   for (const [type, handler] of Object.entries(options.handlers ?? {})) {
     if (typeof handler !== 'function') throw new ConfigError(`${what}: the handler for ${type} is not a function`);
   }
-  const { name, events, handlers } = options;
+  const { name, events } = options;
+  const handlers = handlerTable(options.handlers ?? {}, what, 'handler') as ReactionHandlers<TDefs>;
   return { kind: 'reaction', name, events, handlers, on, origin, startFrom, maxAttempts, backoff };
 }
 
@@ -141,8 +142,9 @@ export interface ReactionRuntime extends AnyReactionDefinition {
   readonly handlers: Readonly<Record<string, ((event: unknown, context: ReactionContext) => void | Promise<void>) | undefined>>;
 }
 
+/** The definition as the engine runs it: its handlers a table of own members, as aggregateRuntime's reducers. */
 export function reactionRuntime(definition: AnyReactionDefinition): ReactionRuntime {
-  return definition as unknown as ReactionRuntime;
+  return withHandlerTable(definition as unknown as ReactionRuntime, 'handlers', `reaction ${showName(definition.name)}`, 'handler');
 }
 
 /** The pause before attempt `attempt + 1`, after `attempt` failures: doubling, capped, with up to 20 % jitter. */

@@ -12,8 +12,8 @@ import {
 import type { AnyEventDefinition, EventInput, LogEvent, StoredEvent } from './event.ts';
 import type { AnyAggregateDefinition } from './aggregate.ts';
 import { isEncryptedEnvelope } from './envelope.ts';
-import { findJsonProblem, utf8Length } from './json-data.ts';
-import { findIdProblem, findStringProblem, MAX_ID_LENGTH } from './text-rules.ts';
+import { stringifyJsonData, utf8Length } from './json-data.ts';
+import { findIdProblem, findStringProblem, MAX_ID_LENGTH, showName } from './text-rules.ts';
 import { uuidv7 } from './ids.ts';
 import { describeThrown } from './thrown.ts';
 
@@ -72,6 +72,61 @@ export function firstSchemaIssue(error: z.ZodError): { path: string; reason: str
   return { path: formatPath(issue.path), reason: issue.message };
 }
 
+/**
+ * What the sync server counts of an event (src/server/http/push-decode.ts: the UTF-8 bytes of
+ * JSON.stringify of the pushed event) besides the body's type, version, data and occurredAt, the id and the
+ * links: the keys, and the fields the engine fills in its transaction or that append does not pass to
+ * encode. The aggregate id and type are counted at their longest (MAX_ID_LENGTH code units, each escaped
+ * as \u00XX), the sequence numbers at the longest safe integer, the client id as the UUIDv7 the engine
+ * makes: an event the client accepts is never refused by the server for its size (README, Errors).
+ */
+const SERVER_EVENT_KEYS =
+  '{"id":,"aggregateId":,"aggregateType":,"seq":,"type":,"version":,"data":,"meta":{"occurredAt":,"clientId":,"clientSeq":}}';
+const LONGEST_ID_JSON_BYTES = MAX_ID_LENGTH * 6 + 2;
+const UUID_JSON_BYTES = 38;
+const LONGEST_SEQ_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+/** The body's three commas are not in the server's form (its keys are counted instead). */
+export const EVENT_ENVELOPE_BYTES = SERVER_EVENT_KEYS.length - 3 + 2 * LONGEST_ID_JSON_BYTES + UUID_JSON_BYTES + 2 * LONGEST_SEQ_DIGITS;
+
+/** The server's bytes for the links: `,"correlationId":"…"` and `,"causationId":"…"`, each only when given. */
+function linkBytes(correlationId: string | undefined, causationId: string | undefined): number {
+  let bytes = 0;
+  if (correlationId !== undefined) bytes += ',"correlationId":'.length + utf8Length(JSON.stringify(correlationId));
+  if (causationId !== undefined) bytes += ',"causationId":'.length + utf8Length(JSON.stringify(causationId));
+  return bytes;
+}
+
+/** A correlation or causation id as given, checked by the rule the server applies to it. */
+function checkLink(eventType: string, key: 'correlationId' | 'causationId', value: unknown, index: number): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new ValidationError(eventType, `meta.${key}`, 'must be a string', index);
+  if (value.length > MAX_ID_LENGTH)
+    throw new ValidationError(eventType, `meta.${key}`, `must be at most ${MAX_ID_LENGTH} characters`, index);
+  const problem = findStringProblem(value);
+  if (problem !== undefined) throw new ValidationError(eventType, `meta.${key}`, problem, index);
+  return value;
+}
+
+/**
+ * An append's data parsed by its type's schema. A schema that throws (a transform that throws, an async
+ * refinement or transform, which zod refuses in a synchronous parse, a getter zod reads) is a ValidationError
+ * like a schema that says no: every error is a ChronicleError (README, Errors).
+ */
+function parseData(def: AnyEventDefinition, data: unknown, index: number): unknown {
+  let parsed: ReturnType<typeof def.schema.safeParse>;
+  try {
+    parsed = def.schema.safeParse(data);
+  } catch (cause) {
+    const reason = `the schema threw (${describeThrown(cause)}); its refinements and transforms must be synchronous and report problems to zod, not throw`;
+    throw new ValidationError(def.type, 'data', reason, index);
+  }
+  if (!parsed.success) {
+    const { path, reason } = firstSchemaIssue(parsed.error);
+    throw new ValidationError(def.type, path, reason, index);
+  }
+  return parsed.data;
+}
+
 export interface RegistryOptions {
   events: readonly AnyEventDefinition[];
   aggregates?: readonly AnyAggregateDefinition[] | undefined;
@@ -81,6 +136,9 @@ export interface RegistryOptions {
 export function createRegistry(options: RegistryOptions): Registry {
   const byType = new Map<string, AnyEventDefinition>();
   const add = (def: AnyEventDefinition) => {
+    // defineEvent checks its type; a definition written as an object literal is checked here, by the same rule.
+    const typeProblem = findIdProblem(def.type);
+    if (typeProblem !== undefined) throw new ConfigError(`Event type ${showName(def.type)}: ${typeProblem}`);
     const existing = byType.get(def.type);
     if (existing && existing !== def) throw new ConfigError(`Event type "${def.type}" is defined twice`);
     byType.set(def.type, def);
@@ -98,6 +156,12 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
   const eventTypes = [...byType.keys()];
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  // Below this, every append would be refused as too large: say so once, at openStore.
+  if (maxEventBytes <= EVENT_ENVELOPE_BYTES + UUID_JSON_BYTES) {
+    throw new ConfigError(
+      `maxEventBytes ${maxEventBytes} leaves no room for data: an event's ids and meta alone count up to ${EVENT_ENVELOPE_BYTES + UUID_JSON_BYTES} bytes`,
+    );
+  }
 
   /** `seen`: ids given earlier in the same call (made on the first given id: most calls give none). */
   const encodeOne = (input: EventInput, index: number, now: number, seen: { ids?: Set<string> }): EncodedEvent => {
@@ -106,20 +170,25 @@ export function createRegistry(options: RegistryOptions): Registry {
     }
     const def = byType.get(input.type);
     if (!def) throw new UnknownEventTypeError(input.type, eventTypes);
-    const parsed = def.schema.safeParse(input.data);
-    if (!parsed.success) {
-      const { path, reason } = firstSchemaIssue(parsed.error);
-      throw new ValidationError(def.type, path, reason, index);
+    const data = parseData(def, input.data, index);
+    // Checked and written in one walk, so that what is stored is what was checked (a getter reads once).
+    const dataJson = stringifyJsonData(data);
+    if (typeof dataJson !== 'string') {
+      const path = dataJson.path === '' ? 'data' : dataJson.path.startsWith('[') ? `data${dataJson.path}` : `data.${dataJson.path}`;
+      // App code that threw while its data was read is data that cannot be read, not data of the wrong kind.
+      if (dataJson.thrown) throw new ValidationError(def.type, path, dataJson.reason, index);
+      throw new UnserializableDataError(def.type, path, dataJson.reason, index);
     }
-    const data: unknown = parsed.data;
-    const problem = findJsonProblem(data);
-    if (problem) throw new UnserializableDataError(def.type, problem.path ? `data.${problem.path}` : 'data', problem.reason, index);
     // Every store that syncs the log would take such data for ciphertext: one without keys stops its sync there
-    // for good (no-keys), one with keys fails to open it (the server keeps events forever).
-    if (isEncryptedEnvelope(data)) throw new ValidationError(def.type, 'data', ENVELOPE_SHAPED, index);
+    // for good (no-keys), one with keys fails to open it (the server keeps events forever). Judged on the JSON
+    // stored; only data that names `$enc` is parsed again.
+    if (dataJson.charCodeAt(0) === 123 && dataJson.includes('"$enc":') && isEncryptedEnvelope(JSON.parse(dataJson))) {
+      throw new ValidationError(def.type, 'data', ENVELOPE_SHAPED, index);
+    }
     // An id made here is a UUIDv7, valid and new by construction: only a given id is checked.
-    const given = input.id !== undefined && input.id !== null;
-    const id = input.id ?? uuidv7(now);
+    const givenId = input.id;
+    const given = givenId !== undefined && givenId !== null;
+    const id = given ? givenId : uuidv7(now);
     if (given) {
       const idProblem = findIdProblem(id);
       if (idProblem !== undefined) throw new ValidationError(def.type, 'id', `id ${idProblem}`, index);
@@ -132,23 +201,18 @@ export function createRegistry(options: RegistryOptions): Registry {
     if (!Number.isFinite(occurredAt)) {
       throw new ValidationError(def.type, 'meta.occurredAt', 'must be epoch milliseconds (a finite number)', index);
     }
-    for (const key of ['correlationId', 'causationId'] as const) {
-      const value = metaIn[key];
-      if (value === undefined) continue;
-      if (typeof value !== 'string') throw new ValidationError(def.type, `meta.${key}`, 'must be a string', index);
-      if (value.length > MAX_ID_LENGTH)
-        throw new ValidationError(def.type, `meta.${key}`, `must be at most ${MAX_ID_LENGTH} characters`, index);
-      const problem = findStringProblem(value);
-      if (problem !== undefined) throw new ValidationError(def.type, `meta.${key}`, problem, index);
-    }
-    const inner = JSON.stringify([def.type, def.version, data, occurredAt]);
-    const body = inner.slice(1, -1);
-    const hasLinks = metaIn.correlationId !== undefined || metaIn.causationId !== undefined;
-    const tail = hasLinks ? `,${JSON.stringify([metaIn.correlationId ?? null, metaIn.causationId ?? null]).slice(1, -1)}` : '';
-    // A UTF-16 code unit is at most 3 bytes of UTF-8: most events are counted only when that bound could pass the limit.
-    const envelope = tail.length + id.length + 160; // envelope fields added by the engine
-    if (body.length * 3 + envelope > maxEventBytes) {
-      const bytes = utf8Length(body) + envelope;
+    const correlationId = checkLink(def.type, 'correlationId', metaIn.correlationId, index);
+    const causationId = checkLink(def.type, 'causationId', metaIn.causationId, index);
+    // For a finite number JSON.stringify writes what String() does: the body is JSON.stringify([type, version, data, occurredAt]) without its brackets.
+    const body = `${JSON.stringify(def.type)},${def.version},${dataJson},${occurredAt}`;
+    const hasLinks = correlationId !== undefined || causationId !== undefined;
+    const tail = hasLinks ? `,${JSON.stringify([correlationId ?? null, causationId ?? null]).slice(1, -1)}` : '';
+    // A UTF-16 code unit is at most 3 bytes of UTF-8, and an id's JSON at most 6 per code unit (\u00XX) and its
+    // quotes: most events are counted only when that bound could pass the limit.
+    const bound =
+      body.length * 3 + EVENT_ENVELOPE_BYTES + (given ? id.length * 6 + 2 : UUID_JSON_BYTES) + (hasLinks ? tail.length * 3 + 32 : 0);
+    if (bound > maxEventBytes) {
+      const bytes = utf8Length(body) + EVENT_ENVELOPE_BYTES + utf8Length(JSON.stringify(id)) + linkBytes(correlationId, causationId);
       if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
     }
     return !given ? { id, type: def.type, occurredAt, body, tail, generated: true } : { id, type: def.type, occurredAt, body, tail };
@@ -168,6 +232,9 @@ export function createRegistry(options: RegistryOptions): Registry {
         if (typeof explicit !== 'string' || explicit.length === 0) {
           throw new AggregateTypeError('aggregateType must be a non-empty string');
         }
+        // Stored with every event and pushed: the server would refuse what its rule for ids refuses.
+        const problem = findIdProblem(explicit);
+        if (problem !== undefined) throw new ValidationError('?', 'aggregateType', problem);
         return explicit;
       }
       const candidates = new Set<string>();

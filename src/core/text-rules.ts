@@ -51,3 +51,20 @@ export function isValidId(value: unknown): value is string {
 export function isHttpUrl(value: unknown): value is string {
   return typeof value === 'string' && /^https?:\/\/[^\s/?#]+/i.test(value);
 }
+
+/**
+ * A name as an error message shows it: a valid one as it is; any other string quoted as JSON (a NUL or a
+ * lone surrogate shows as its escape) and cut after 40 characters (a 10,000-character name is not
+ * repeated in full); anything else as String() shows it.
+ */
+export function showName(value: unknown): string {
+  if (typeof value !== 'string') {
+    try {
+      return String(value);
+    } catch {
+      return typeof value; // Object.create(null) has no toString
+    }
+  }
+  if (findIdProblem(value) === undefined) return value;
+  return value.length > 40 ? `${JSON.stringify(value.slice(0, 40)).slice(0, -1)}…"` : JSON.stringify(value);
+}
