@@ -1,4 +1,5 @@
 import { ChronicleError } from '../src/core/errors.ts';
+import { findIdProblem, findStringProblem, MAX_ID_LENGTH } from '../src/core/text-rules.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { refuseIfDeleting, type ChronicleDB } from './db.ts';
@@ -31,22 +32,47 @@ export interface IngestResult {
   confirmed: ConfirmedOwnEvent[];
 }
 
+/**
+ * One event as the log may store it. Seq, clientSeq and position are safe
+ * integers: past 2^53 one number stands for two (a seq after 2^53 is 2^53
+ * again), so the log's gapless, unique seqs and positions would no longer be.
+ * Ids are what every reader asks for by the id rules (text-rules.ts): an
+ * aggregate id of 10,000 characters, or with a NUL, would be stored and then
+ * refused by readStream, load and append.
+ */
 function checkEvent(e: StoredEvent, i: number): void {
-  const bad = (field: string): never => {
-    throw new ChronicleError('VALIDATION', `Confirmed event at index ${i}: ${field} is missing or malformed`, { index: i, path: field });
+  const bad = (field: string, why = 'is missing or malformed'): never => {
+    throw new ChronicleError('VALIDATION', `Confirmed event at index ${i}: ${field} ${why}`, { index: i, path: field });
+  };
+  const count = (value: unknown, field: string): void => {
+    if (!Number.isSafeInteger(value) || (value as number) < 1) bad(field, 'must be a positive safe integer');
+  };
+  const ident = (value: unknown, field: string): void => {
+    const problem = findIdProblem(value);
+    if (problem !== undefined) bad(field, problem);
   };
   if (typeof e !== 'object' || e === null) bad('(event)');
-  if (typeof e.id !== 'string' || !e.id) bad('id');
-  if (typeof e.aggregateId !== 'string' || !e.aggregateId) bad('aggregateId');
-  if (typeof e.aggregateType !== 'string' || !e.aggregateType) bad('aggregateType');
-  if (typeof e.type !== 'string' || !e.type) bad('type');
+  ident(e.id, 'id');
+  ident(e.aggregateId, 'aggregateId');
+  ident(e.aggregateType, 'aggregateType');
+  ident(e.type, 'type');
   // What reading the event back needs: a version to upcast from, and data (any JSON value, as the protocol allows).
-  if (!Number.isInteger(e.version) || e.version < 1) bad('version');
+  count(e.version, 'version');
   if (e.data === undefined) bad('data');
-  if (!Number.isInteger(e.seq) || e.seq < 1) bad('seq');
-  if (!Number.isInteger(e.position) || (e.position ?? 0) < 1) bad('position');
-  if (typeof e.meta !== 'object' || e.meta === null || typeof e.meta.clientId !== 'string') bad('meta.clientId');
+  count(e.seq, 'seq');
+  count(e.position, 'position');
+  if (typeof e.meta !== 'object' || e.meta === null) bad('meta');
+  ident(e.meta.clientId, 'meta.clientId');
+  count(e.meta.clientSeq, 'meta.clientSeq');
   if (!Number.isFinite(e.meta.occurredAt)) bad('meta.occurredAt');
+  for (const link of ['correlationId', 'causationId'] as const) {
+    const value: unknown = e.meta[link];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value.length > MAX_ID_LENGTH)
+      bad(`meta.${link}`, `must be a string of at most ${MAX_ID_LENGTH} characters`);
+    const problem = findStringProblem(value as string);
+    if (problem !== undefined) bad(`meta.${link}`, problem);
+  }
 }
 
 type IngestTx = Parameters<typeof putPage>[0];

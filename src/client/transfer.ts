@@ -1,8 +1,9 @@
 import { ChronicleError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event.ts';
 import { checkLogSource } from './argument-checks.ts';
+import type { EngineConnection } from './connection.ts';
 import type { StoreContext } from './context.ts';
-import { createLineChecker } from './import-lines.ts';
+import { checkImportedEvent, createLineChecker } from './import-lines.ts';
 import { scanLog } from './log-scan.ts';
 import { checkLogFilter } from './read-options.ts';
 import type { Store } from './store-api.ts';
@@ -53,6 +54,53 @@ async function refuseAnotherLog({ connection, registry }: StoreContext, events: 
   }
 }
 
+/**
+ * Each aggregate's stream head as this import goes: confirmed events are
+ * stored with the seqs the file gives, and the log's seqs are gapless and
+ * unique per aggregate (DESIGN, invariant 2), so the first new confirmed event
+ * of an aggregate must be its stored head + 1 (a first event at seq 5, or at
+ * 2^53, would leave a gap, or make the next append reuse a seq), and each
+ * later one the one before it + 1. Events at positions the store holds
+ * already are skipped, as ingestConfirmed skips them, so an import into a
+ * store that holds part of the same log checks only what it adds. Heads are
+ * read once per aggregate (none while the store was empty when the import
+ * began); pending events are checked by the engine in their own transaction,
+ * and their aggregates' heads are read again after them.
+ */
+function createHeadCheck(engine: EngineConnection['engine'], storeWasEmpty: boolean) {
+  const heads = new Map<string, number>();
+  const readAgain = new Set<string>();
+  return {
+    async checkConfirmed(events: readonly StoredEvent[], lines: readonly number[], storedHead: number): Promise<void> {
+      const fresh = events.flatMap((event, i) => (event.position! > storedHead ? [{ event, line: lines[i]! }] : []));
+      const unread = [...new Set(fresh.map(({ event }) => event.aggregateId))].filter(
+        (id) => !heads.has(id) && (!storeWasEmpty || readAgain.has(id)),
+      );
+      const read = await Promise.all(unread.map((id) => engine.streamHead(id)));
+      unread.forEach((id, i) => heads.set(id, read[i]!));
+      for (const { event, line } of fresh) {
+        const { aggregateId, seq } = event;
+        const head = heads.get(aggregateId) ?? 0;
+        if (seq !== head + 1) {
+          throw new ChronicleError(
+            'SEQ_GAP',
+            `Line ${line} holds seq ${seq} of ${aggregateId}, whose stream in this store ` +
+              `${head === 0 ? 'holds no events' : `ends at seq ${head}`}: its next event must be seq ${head + 1}`,
+            { aggregateId, expected: head + 1, got: seq, line },
+          );
+        }
+        heads.set(aggregateId, seq);
+      }
+    },
+    pendingStored(events: readonly StoredEvent[]): void {
+      for (const { aggregateId } of events) {
+        heads.delete(aggregateId);
+        readAgain.add(aggregateId);
+      }
+    },
+  };
+}
+
 /** NDJSON export and import of the log, one stored event per line (devtools, bug reports, scratch stores). */
 export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'importLog'> {
   const { connection, registry, travel } = ctx;
@@ -68,20 +116,28 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
     async importLog(source) {
       checkLogSource(source);
       travel.assertWritable();
-      let head = (await engine.stats()).confirmedHead;
+      const stats = await engine.stats();
+      let head = stats.confirmedHead;
+      const heads = createHeadCheck(engine, head === 0 && stats.pendingEvents === 0);
       const lines: AsyncIterable<string> | Iterable<string> = typeof source === 'string' ? source.split('\n') : source;
       const result: ImportResult = { confirmed: 0, pending: 0 };
       let confirmed: StoredEvent[] = [];
+      let confirmedLines: number[] = [];
       let pending: StoredEvent[] = [];
       const flush = async () => {
         if (confirmed.length) {
           await refuseAnotherLog(ctx, confirmed, head);
+          await heads.checkConfirmed(confirmed, confirmedLines, head);
           const ingested = await importConfirmedPart(ctx, confirmed);
           result.confirmed += ingested.stored;
           head = ingested.head;
         }
-        if (pending.length) result.pending += (await engine.importPending(pending)).stored;
+        if (pending.length) {
+          result.pending += (await engine.importPending(pending)).stored;
+          heads.pendingStored(pending);
+        }
         confirmed = [];
+        confirmedLines = [];
         pending = [];
       };
       const checkLine = createLineChecker();
@@ -91,10 +147,12 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
         const text = line.trim();
         if (!text) continue;
         const event = checkLine(text, lineNo);
+        checkImportedEvent(registry, event, lineNo);
         // Confirmed events come first in log order; keep each kind in order and write in chunks.
         if (event.position !== undefined) {
           if (pending.length) await flush();
           confirmed.push(event);
+          confirmedLines.push(lineNo);
         } else pending.push(event);
         if (confirmed.length + pending.length >= IMPORT_CHUNK) await flush();
       }
