@@ -1,7 +1,8 @@
 import { aggregateRuntime, type AggregateRuntime, type AnyAggregateDefinition } from '../core/aggregate.ts';
-import { HistoryCompactedError, StoreClosedError } from '../core/errors.ts';
+import { HistoryCompactedError, StoreClosedError, type UnserializableDataError } from '../core/errors.ts';
 import { confirmedPositionOf } from '../core/cursor.ts';
 import { findJsonProblem } from '../core/json-data.ts';
+import { checkState, cloneFailure, unstorableState } from './state-check.ts';
 import type { LogEvent, StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { EngineConnection } from './connection.ts';
@@ -89,6 +90,8 @@ export async function* readStreamPlaced(
 }
 
 let warnedSnapshot = false;
+/** Aggregate types whose state storage would change: warned about once each (see storeSnapshot). */
+const warnedUnstorable = new Set<string>();
 
 /**
  * State from the newest valid snapshot plus the events after it. A snapshot
@@ -189,26 +192,64 @@ async function loadOnce(
   // No snapshot covers a newer app's event this one skipped: a newer build of the same reducer version would
   // load it and never fold that event. (store.snapshot() then stores none either; loads stay exact, only slower.)
   if ((due || options.forceSnapshot) && !skippedNewer && version > 0 && (eventsApplied > 0 || !usable || fromBase)) {
-    try {
-      const stored = await connection.engine.putSnapshot({
-        aggregateId,
-        aggregateType: aggregate.type,
-        reducerVersion: aggregate.version,
-        seq: version,
-        ...(findJsonProblem(state) === undefined ? { stateJson: JSON.stringify(state) } : { state }),
-        takenAt: Date.now(),
-      });
-      if (stored) options.onSnapshot?.(version);
-    } catch (error) {
-      // A state that cannot be cloned into IndexedDB only costs speed: loads still work.
-      if (options.forceSnapshot) throw error;
-      if (!warnedSnapshot && !(error instanceof StoreClosedError)) {
-        warnedSnapshot = true;
-        console.warn(`chronicle: could not store a snapshot of ${aggregate.type} (${String(error)}); loads replay instead`);
-      }
-    }
+    await storeSnapshot(connection, aggregate, aggregateId, state, version, options);
   }
   return { state, version, snapshotVersion, eventsApplied, unknownEvents };
+}
+
+/**
+ * Stores `state` as the aggregate's snapshot at `seq`, unless storage would
+ * change it (checkState): a load from that snapshot would then differ from
+ * one that folds the events (a class instance back as a plain object, its
+ * methods gone), and the app would see its state change at the first
+ * snapshot. store.snapshot() (`forceSnapshot`) throws the typed error; an
+ * automatic snapshot is left out, with a warning once per aggregate type,
+ * since loads stay exact without it, only slower.
+ */
+async function storeSnapshot(
+  connection: EngineConnection,
+  aggregate: AggregateRuntime,
+  aggregateId: string,
+  state: unknown,
+  seq: number,
+  options: { forceSnapshot?: boolean; onSnapshot?: (seq: number) => void },
+): Promise<void> {
+  const owner = { aggregateType: aggregate.type, aggregateId };
+  const warnUnstorable = (error: UnserializableDataError) => {
+    if (warnedUnstorable.has(aggregate.type)) return;
+    warnedUnstorable.add(aggregate.type);
+    console.warn(`chronicle: ${error.message}; no snapshot is stored (loads fold every event)`);
+  };
+  const { problem, keepsAsJson } = checkState(state);
+  if (problem) {
+    const error = unstorableState(owner, problem);
+    if (options.forceSnapshot) throw error;
+    warnUnstorable(error);
+    return;
+  }
+  // JSON text stores and loads faster than a structured clone, but only a state it gives back exactly may use it.
+  const json = keepsAsJson && findJsonProblem(state) === undefined;
+  try {
+    const stored = await connection.engine.putSnapshot({
+      aggregateId,
+      aggregateType: aggregate.type,
+      reducerVersion: aggregate.version,
+      seq,
+      ...(json ? { stateJson: JSON.stringify(state) } : { state }),
+      takenAt: Date.now(),
+    });
+    if (stored) options.onSnapshot?.(seq);
+  } catch (caught) {
+    // What checkState cannot see (a Proxy, nesting deeper than the clone goes) fails in the clone: the same typed error.
+    const unclonable = cloneFailure(caught, owner);
+    if (options.forceSnapshot) throw unclonable ?? caught;
+    if (unclonable) warnUnstorable(unclonable);
+    else if (!warnedSnapshot && !(caught instanceof StoreClosedError)) {
+      // Any other failure only costs speed too: loads still work.
+      warnedSnapshot = true;
+      console.warn(`chronicle: could not store a snapshot of ${aggregate.type} (${String(caught)}); loads replay instead`);
+    }
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { isAfter, sameCursor, storedAfter, type LogEnd } from '../core/cursor.ts';
-import { AbortedError, HistoryCompactedError } from '../core/errors.ts';
+import { AbortedError, HistoryCompactedError, type UnserializableDataError } from '../core/errors.ts';
 import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
-import type { ProjectionRecord } from '../../worker/contract.ts';
+import type { ProjectionRecord, ProjectionStamp } from '../../worker/contract.ts';
+import { checkState, cloneFailure, unstorableState } from './state-check.ts';
 import type { EngineConnection } from './connection.ts';
 import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
@@ -37,6 +38,42 @@ interface AdvanceOptions {
 async function refuseOverCompacted(connection: EngineConnection, name: string): Promise<void> {
   const { historyStartsAt } = await connection.engine.stats();
   if (historyStartsAt > 1) throw new HistoryCompactedError('state', historyStartsAt, { projection: name, requestedFrom: 1 });
+}
+
+/**
+ * Why a record cannot be stored as it is (its state, or its pending layer's,
+ * is one storage would change or cannot keep: checkState), as the typed
+ * error; undefined when it can. `verified` holds the objects of states found
+ * storable before, which are not walked again (see checkState): a commit
+ * walks only what its batch changed, not the whole state each time.
+ *
+ * Such a record is never stored: the handlers would get a changed state on
+ * the next batch or after a reload, which start from the stored copy. The
+ * runner keeps it in memory and folds on, since a later batch may end on a
+ * storable state, stored then over the same stamp (its cursors cover both
+ * batches); a catch-up that ends on one throws this error, and the stored
+ * record stays at its last storable state, for the next catch-up to fold on.
+ */
+function unstorableRecord(record: ProjectionRecord, verified: { objects: WeakSet<object> }): UnserializableDataError | undefined {
+  const states = record.pending ? [record.state, record.pending.state] : [record.state];
+  for (const state of states) {
+    const { problem } = checkState(state, verified.objects);
+    if (problem) {
+      // The walk stopped half way: what it marked is not all verified.
+      verified.objects = new WeakSet();
+      return unstorableState({ projection: record.name }, problem);
+    }
+  }
+  return undefined;
+}
+
+/** commitProjection, with a state the structured clone refuses anyway (see cloneFailure) as the typed error. */
+async function storeRecord(connection: EngineConnection, expected: ProjectionStamp, record: ProjectionRecord): Promise<boolean> {
+  try {
+    return await connection.engine.commitProjection(expected, record);
+  } catch (error) {
+    throw cloneFailure(error, { projection: record.name }) ?? error;
+  }
 }
 
 /** A projection's record before any event: its initial state, no cursor. */
@@ -81,7 +118,10 @@ async function resetRecord(
     if (stored && stored.version > projection.version) return;
     const current = stored && stored.version === projection.version ? stored : undefined;
     const stamp = { cursor: current?.cursor ?? null, pendingCursor: current?.pending?.cursor ?? null };
-    if (await engine.commitProjection(stamp, fresh())) return;
+    const record = fresh();
+    const unstorable = unstorableRecord(record, { objects: new WeakSet() });
+    if (unstorable) throw unstorable;
+    if (await storeRecord(connection, stamp, record)) return;
   }
   throw new Error(`Projection "${projection.name}" could not be reset after 100 attempts`);
 }
@@ -140,6 +180,8 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
   let local: ProjectionRecord | undefined;
 
   const fresh = (): ProjectionRecord => freshRecord(projection);
+  /** Objects of the states this runner found storable (unstorableRecord). */
+  const verified = { objects: new WeakSet<object>() };
 
   const fold = (state: unknown, events: readonly PlacedEvent[], isReplay: (p: PlacedEvent) => boolean): unknown => {
     eventsFolded += events.length;
@@ -171,11 +213,16 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         pendingCursor: record === stored ? (record.pending?.cursor ?? null) : null,
       };
       let scanned = 0;
+      // A record storage would change is kept here unstored, and the fold goes on (see unstorableRecord).
+      let unstored: UnserializableDataError | undefined;
       const commit = async (next: ProjectionRecord): Promise<boolean> => {
-        if (superseded) local = next;
-        else if (!(await engine.commitProjection(stamp, next))) return false;
+        unstored = unstorableRecord(next, verified);
+        if (!unstored) {
+          if (superseded) local = next;
+          else if (!(await storeRecord(connection, stamp, next))) return false;
+          stamp = { cursor: next.cursor, pendingCursor: next.pending?.cursor ?? null };
+        }
         record = next;
-        stamp = { cursor: next.cursor, pendingCursor: next.pending?.cursor ?? null };
         return true;
       };
       if (record !== stored && record !== local) {
@@ -232,6 +279,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         if (stop) break;
       }
       if (lost) continue;
+      if (unstored) throw unstored;
       stoppedAt = blocked ? record.cursor : undefined;
       if (blocked) return finish();
 
@@ -262,6 +310,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         if (stop) break;
       }
       if (lost) continue;
+      if (unstored) throw unstored;
       return finish();
     }
     throw new Error(`Projection "${projection.name}" could not commit after 100 attempts`);

@@ -37,11 +37,16 @@ type Kind = 'primitive' | 'array' | 'map' | 'set' | 'date' | 'object' | 'other';
 function kindOf(value: unknown): Kind {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return 'primitive';
   if (typeof value === 'function') return 'other';
-  if (Array.isArray(value)) return 'array';
-  if (value instanceof Map) return 'map';
-  if (value instanceof Set) return 'set';
-  if (value instanceof Date) return 'date';
-  if (value instanceof RegExp || value instanceof Error || ArrayBuffer.isView(value)) return 'other';
+  try {
+    if (Array.isArray(value)) return 'array';
+    if (value instanceof Map) return 'map';
+    if (value instanceof Set) return 'set';
+    if (value instanceof Date) return 'date';
+    if (value instanceof RegExp || value instanceof Error || ArrayBuffer.isView(value)) return 'other';
+  } catch {
+    // A revoked Proxy (a leaked Immer draft) or one whose traps throw: compared by identity, shown as unreadable.
+    return 'other';
+  }
   return 'object';
 }
 
@@ -139,7 +144,13 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
       return;
     }
     if (ka === 'date') {
-      if ((a as Date).getTime() !== (b as Date).getTime()) add('changed', a, b);
+      let same = false;
+      try {
+        same = (a as Date).getTime() === (b as Date).getTime();
+      } catch {
+        // A Proxy of a Date passes instanceof but has no time to read: shown as changed.
+      }
+      if (!same) add('changed', a, b);
       return;
     }
     const oa = a as object;
@@ -148,6 +159,7 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
     if (seen?.has(ob)) return;
     if (!seen) walking.set(oa, (seen = new Set()));
     seen.add(ob);
+    const pathLength = path.length;
     try {
       if (ka === 'array') {
         const la = a as unknown[];
@@ -214,6 +226,11 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
           path.pop();
         }
       }
+    } catch {
+      // A Proxy of a Map or Set passes instanceof but cannot be iterated, a revoked one inside cannot be read:
+      // the pair shows as changed, at its own path, instead of the diff failing.
+      path.length = pathLength;
+      add('changed', a, b);
     } finally {
       seen.delete(ob);
     }

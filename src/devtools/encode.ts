@@ -123,6 +123,32 @@ class UnreadableValue {
   constructor(readonly error: unknown) {}
 }
 
+function unreadable(error: unknown): Encoded {
+  return { t: 'opaque', v: `(unreadable: ${String(error)})` };
+}
+
+function isContainer(node: Encoded): node is EncodedContainer {
+  return node.t === 'object' || node.t === 'array' || node.t === 'map' || node.t === 'set';
+}
+
+/** What an object shows as: a leaf, or a container to fill (empty for now). May throw on a hostile Proxy. */
+function classify(object: object): Encoded {
+  if (object instanceof UnreadableValue) return unreadable(object.error);
+  if (object instanceof Date) return { t: 'date', v: Number.isNaN(object.getTime()) ? 'Invalid Date' : object.toISOString() };
+  if (object instanceof RegExp) return { t: 'regexp', v: String(object) };
+  if (object instanceof Error) return { t: 'error', v: `${object.name}: ${object.message}` };
+  if (object instanceof Promise || object instanceof WeakMap || object instanceof WeakSet) {
+    return { t: 'opaque', v: constructorName(object) };
+  }
+  if (typeof Node === 'function' && object instanceof Node) return { t: 'opaque', v: `<${object.nodeName.toLowerCase()}>` };
+  if (object instanceof Map) return { t: 'map', name: constructorName(object), size: object.size };
+  if (object instanceof Set) return { t: 'set', name: constructorName(object), size: object.size };
+  if (Array.isArray(object)) return { t: 'array', name: constructorName(object), size: object.length };
+  if (isTypedArray(object)) return { t: 'array', name: constructorName(object), size: object.length };
+  if (object instanceof ArrayBuffer) return { t: 'opaque', v: `ArrayBuffer(${object.byteLength})` };
+  return { t: 'object', name: constructorName(object), size: keysOf(object).length };
+}
+
 export function createEncoder(options: EncoderOptions = {}): ValueEncoder {
   const maxRefs = options.maxRefs ?? 5000;
   const pageSize = options.pageSize ?? 100;
@@ -162,27 +188,16 @@ export function createEncoder(options: EncoderOptions = {}): ValueEncoder {
     }
     if (value === null) return { t: 'null' };
     const object = value as object;
-    if (object instanceof UnreadableValue) return { t: 'opaque', v: `(unreadable: ${String(object.error)})` };
     if (onChain(chain, object)) return { t: 'circular', v: `[Circular ${constructorName(object)}]` };
+    let node: EncodedContainer | Encoded;
     try {
-      if (object instanceof Date) return { t: 'date', v: Number.isNaN(object.getTime()) ? 'Invalid Date' : object.toISOString() };
-      if (object instanceof RegExp) return { t: 'regexp', v: String(object) };
-      if (object instanceof Error) return { t: 'error', v: `${object.name}: ${object.message}` };
-      if (object instanceof Promise || object instanceof WeakMap || object instanceof WeakSet) {
-        return { t: 'opaque', v: constructorName(object) };
-      }
-      if (typeof Node === 'function' && object instanceof Node) return { t: 'opaque', v: `<${object.nodeName.toLowerCase()}>` };
-    } catch {
-      return { t: 'opaque', v: constructorName(object) };
+      node = classify(object);
+    } catch (error) {
+      // `instanceof` and Array.isArray throw on a revoked Proxy (a leaked Immer draft looks like that) or a
+      // Proxy whose traps throw: shown as unreadable, the rest of the state still shows.
+      return unreadable(error);
     }
-    let node: EncodedContainer;
-    if (object instanceof Map) node = { t: 'map', name: constructorName(object), size: object.size };
-    else if (object instanceof Set) node = { t: 'set', name: constructorName(object), size: object.size };
-    else if (Array.isArray(object)) node = { t: 'array', name: constructorName(object), size: object.length };
-    else if (isTypedArray(object)) node = { t: 'array', name: constructorName(object), size: object.length };
-    else if (object instanceof ArrayBuffer) return { t: 'opaque', v: `ArrayBuffer(${object.byteLength})` };
-    else node = { t: 'object', name: constructorName(object), size: keysOf(object).length };
-    if (node.size > 0) jobs.push({ value: object, node, chain, offset: 0 });
+    if (isContainer(node) && node.size > 0) jobs.push({ value: object, node, chain, offset: 0 });
     return node;
   };
 
@@ -192,29 +207,36 @@ export function createEncoder(options: EncoderOptions = {}): ValueEncoder {
     const end = Math.min(node.size, offset + pageSize);
     const chain: Chain = { value, parent: job.chain };
     const items: EncodedItem[] = [];
-    if (value instanceof Map) {
-      let i = 0;
-      for (const [k, v] of value) {
-        if (i >= end) break;
-        if (i++ < offset) continue;
-        items.push({ mapKey: shallow(k, chain, jobs), value: shallow(v, chain, jobs) });
+    try {
+      // By the kind shallow() found, not `instanceof` again: a Proxy may answer differently the second time.
+      if (node.t === 'map') {
+        let i = 0;
+        for (const [k, v] of value as Map<unknown, unknown>) {
+          if (i >= end) break;
+          if (i++ < offset) continue;
+          items.push({ mapKey: shallow(k, chain, jobs), value: shallow(v, chain, jobs) });
+        }
+      } else if (node.t === 'set') {
+        let i = 0;
+        for (const v of value as Set<unknown>) {
+          if (i >= end) break;
+          if (i++ < offset) continue;
+          items.push({ value: shallow(v, chain, jobs) });
+        }
+      } else if (node.t === 'array') {
+        for (let i = offset; i < end; i++) items.push({ key: String(i), value: shallow(read(value, String(i)), chain, jobs) });
+      } else {
+        const keys = keysOf(value);
+        for (let i = offset; i < Math.min(end, keys.length); i++) {
+          const key = keys[i]!;
+          items.push({ key, value: shallow(read(value, key), chain, jobs) });
+        }
       }
-    } else if (value instanceof Set) {
-      let i = 0;
-      for (const v of value) {
-        if (i >= end) break;
-        if (i++ < offset) continue;
-        items.push({ value: shallow(v, chain, jobs) });
-      }
-    } else if (Array.isArray(value) || isTypedArray(value)) {
-      const list = value as ArrayLike<unknown>;
-      for (let i = offset; i < end; i++) items.push({ key: String(i), value: shallow(read(list as object, String(i)), chain, jobs) });
-    } else {
-      const keys = keysOf(value);
-      for (let i = offset; i < Math.min(end, keys.length); i++) {
-        const key = keys[i]!;
-        items.push({ key, value: shallow(read(value, key), chain, jobs) });
-      }
+    } catch (error) {
+      // A Proxy of a Map or Set passes `instanceof` but cannot be iterated: what was read shows, then the failure,
+      // and the container ends there (an expand would only fail again).
+      items.push({ key: '…', value: unreadable(error) });
+      node.size = offset + items.length;
     }
     node.items = items;
     node.offset = offset;
