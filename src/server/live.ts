@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type LiveMessage } from '../core/protocol.ts';
 import type { LiveRecheckResult } from './http/admit.ts';
+import { createHeadResync } from './live-resync.ts';
 import type { Logger } from './logger.ts';
 import type { LogStore } from './store/types.ts';
 
@@ -53,16 +54,17 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
     }
   };
 
-  const resync = (): void => {
-    for (const log of byLog.keys()) {
-      store.head(log).then(
-        (head) => publish(log, head),
-        (error: unknown) => logger.warn('live: could not re-read a head after a resync', { log, error: String(error) }),
-      );
-    }
-  };
+  // Head moves may have been missed (the store's LISTEN connection came back): every followed log's head
+  // is read again, a few at a time, and a failed read is retried (live-resync.ts).
+  const resync = createHeadResync({
+    followed: () => byLog.keys(),
+    isFollowed: (log) => byLog.has(log),
+    readHead: (log) => store.head(log),
+    publish,
+    logger,
+  });
 
-  const unwatch = store.watch(publish, resync);
+  const unwatch = store.watch(publish, () => resync.request());
 
   const pinger = setInterval(() => {
     for (const subs of byLog.values()) {
@@ -180,6 +182,7 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
       clearInterval(pinger);
       clearInterval(rechecker);
       unwatch();
+      resync.close();
       const sockets: WebSocket[] = [];
       for (const subs of byLog.values()) for (const sub of subs) sockets.push(sub.ws);
       await Promise.all(

@@ -18,7 +18,8 @@ import type { StoreStats } from './store/types.ts';
  * | chronicle_pulls_total | counter | result, code |
  * | chronicle_pull_duration_seconds | histogram | result |
  * | chronicle_live_sockets | gauge | |
- * | chronicle_log_head | gauge | log (the first 1,000 logs seen) |
+ * | chronicle_live_listen_connected | gauge (1/0; only for stores with a LISTEN connection) | |
+ * | chronicle_log_head | gauge | log (the first 1,000 logs seen; the highest head this process saw) |
  * | chronicle_db_pool_connections | gauge | state (total, idle, waiting, max) |
  * | chronicle_db_errors_total | counter | |
  * | chronicle_process_*, chronicle_nodejs_* | prom-client's default process metrics | |
@@ -37,7 +38,7 @@ export interface MetricsRecorder {
   request(action: string, status: number, code: string | undefined, seconds: number, events: number): void;
   /** A push was stored (or acknowledged): how many events were new and how many duplicates. */
   pushStored(log: string, appended: number, duplicates: number, head: number): void;
-  /** The head of a log, as a pull or push saw it. */
+  /** The head of a log, as a pull or push saw it (the gauge keeps the highest). */
   logHead(log: string, head: number): void;
   /** The text for GET /metrics, or the reason there is none. */
   render(): Promise<{ contentType: string; body: string } | { unavailable: string }>;
@@ -105,9 +106,10 @@ function createFamilies(client: typeof PromClient, sources: MetricsSources) {
         this.set(sources.liveSockets());
       },
     }),
+    ...listenGauge(client, sources, registers),
     logHead: new client.Gauge({
       name: 'chronicle_log_head',
-      help: 'The highest position of a log, as last seen by this process',
+      help: 'The highest position of a log, as seen by this process (its own pushes and pulls)',
       labelNames: ['log'],
       registers,
     }),
@@ -127,7 +129,7 @@ function createFamilies(client: typeof PromClient, sources: MetricsSources) {
     }),
     dbErrors: new client.Counter({
       name: 'chronicle_db_errors_total',
-      help: 'Database failures: lost connections, bounded waits that ran out',
+      help: 'Database failures: lost connections, failed reconnects (the LISTEN connection included), bounded waits that ran out',
       registers,
       collect() {
         const errors = sources.storeStats()?.errors ?? 0;
@@ -135,8 +137,29 @@ function createFamilies(client: typeof PromClient, sources: MetricsSources) {
         errorsSeen = Math.max(errorsSeen, errors);
       },
     }),
-    knownLogs: new Set<string>(),
+    /** The highest head set per exported log. */
+    knownLogs: new Map<string, number>(),
   };
+}
+
+/**
+ * chronicle_live_listen_connected, for a store with LISTEN connections (a
+ * store without one, PGlite, is one process: nothing to hear, no gauge): 1
+ * while every one is up, 0 while one is down and reconnecting, when this
+ * process's live sockets miss other processes' head moves.
+ */
+function listenGauge(client: typeof PromClient, sources: MetricsSources, registers: PromClient.Registry[]) {
+  if (!sources.storeStats()?.listen) return {};
+  const listenConnected = new client.Gauge({
+    name: 'chronicle_live_listen_connected',
+    help: "1 while this process's LISTEN connections (other processes' head moves) are all up, 0 while one is reconnecting",
+    registers,
+    collect() {
+      const listen = sources.storeStats()?.listen;
+      if (listen) this.set(listen.connected >= listen.total ? 1 : 0);
+    },
+  });
+  return { listenConnected };
 }
 
 export function createMetrics(
@@ -192,10 +215,15 @@ export function createMetrics(
     },
     logHead(log, head) {
       run((f) => {
-        if (!f.knownLogs.has(log)) {
-          if (f.knownLogs.size >= MAX_LOGS) return;
-          f.knownLogs.add(log);
-        }
+        const known = f.knownLogs.get(log);
+        if (known === undefined && f.knownLogs.size >= MAX_LOGS) return;
+        // Replies finish in any order: a pull that read an older snapshot may finish after a push that
+        // moved the head. A log's head never goes down (a move to another database continues its
+        // positions, purge-moved deletes only the copy left behind, and no operation deletes a log), so a
+        // lower report is stale and the gauge keeps the highest. (A database restored from an older
+        // backup is the exception: the gauge shows the old head until the process restarts.)
+        if (known !== undefined && head <= known) return;
+        f.knownLogs.set(log, head);
         f.logHead.set({ log }, head);
       });
     },

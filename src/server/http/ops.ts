@@ -47,7 +47,21 @@ export async function handleReady(
       cause,
     });
   }
-  context.replier.send(request, response, 200, JSON.stringify({ status: 'ready', store: context.store.kind }));
+  context.replier.send(request, response, 200, JSON.stringify({ status: 'ready', store: context.store.kind, ...liveDetail(context) }));
+}
+
+/**
+ * `live` in /ready's body, for a store with LISTEN connections: "degraded"
+ * while one is down and reconnecting. Still 200: pushes and pulls work, and
+ * taking the server out of rotation would not reach the sockets already open
+ * on it (they hear of other processes' moves again once it is back and has
+ * re-read their heads); a database refusing new connections would take every
+ * server out at once.
+ */
+function liveDetail(context: HandlerContext): { live?: 'ok' | 'degraded' } {
+  const listen = context.store.stats?.().listen;
+  if (!listen) return {};
+  return { live: listen.connected >= listen.total ? 'ok' : 'degraded' };
 }
 
 /** The reasons a failed readiness check passes on as they are: each says what to do about it. */

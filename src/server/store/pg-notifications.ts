@@ -11,15 +11,31 @@ import { endWithin } from './pg-close.ts';
 export interface NotificationListener {
   /** Connects and LISTENs; rejects when the first connection fails. */
   start(): Promise<void>;
+  /**
+   * Whether the LISTEN connection is up: false from its loss until a
+   * reconnect succeeds, while other processes' head moves go unheard
+   * (/ready's `live` detail and the chronicle_live_listen_connected gauge).
+   */
+  connected(): boolean;
   close(): Promise<void>;
 }
 
 /** How often the LISTEN connection is asked a trivial query, by default: a connection a network dropped silently answers none. */
 export const NOTIFICATION_CHECK_MS = 30_000;
 
+/** A failed reconnect, saying what it is: the driver's message alone ("connection refused") does not say which connection. */
+function reconnectFailure(error: unknown, attempt: number): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  return new Error(
+    `the LISTEN connection could not reconnect (attempt ${attempt}; head moves of other server processes are not heard until it does): ${message}`,
+    { cause: error },
+  );
+}
+
 export function createNotificationListener(options: {
   connect: () => pg.Client;
   channel: string;
+  /** The connection was lost, its check failed, or a reconnect failed (each attempt); it keeps trying. */
   onError: (error: Error) => void;
   onHead: (log: string, head: number, by: string | undefined) => void;
   onResync: () => void;
@@ -62,16 +78,29 @@ export function createNotificationListener(options: {
     if (closing || retryTimer) return;
     const delay = Math.min(10_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
     attempt++;
+    const tried = attempt;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
-      void connectListener().catch(() => scheduleReconnect());
+      connectListener().catch((error: unknown) => {
+        // Reported, not swallowed: while this lasts, the live sockets of this process hear nothing of
+        // other processes' pushes, and the operator should see why (logged, chronicle_db_errors_total).
+        if (!closing) options.onError(reconnectFailure(error, tried));
+        scheduleReconnect();
+      });
     }, delay);
     retryTimer.unref();
   };
 
   async function connectListener(): Promise<void> {
     const client = options.connect();
+    let established = false;
+    /** A failure before LISTEN succeeded: it fails this attempt, which the caller reports (once). */
+    let early: Error | undefined;
     client.on('error', (error) => {
+      if (!established) {
+        early ??= error;
+        return;
+      }
       options.onError(error);
       if (listener === client) listener = undefined;
       client.end().catch(() => undefined);
@@ -89,6 +118,7 @@ export function createNotificationListener(options: {
     try {
       await client.connect();
       await client.query(`LISTEN ${channel}`);
+      if (early) throw early;
     } catch (error) {
       client.end().catch(() => undefined);
       throw error;
@@ -97,6 +127,7 @@ export function createNotificationListener(options: {
       await client.end().catch(() => undefined);
       return;
     }
+    established = true;
     listener = client;
     attempt = 0;
     if (connectedOnce) options.onResync();
@@ -105,6 +136,7 @@ export function createNotificationListener(options: {
 
   return {
     start: connectListener,
+    connected: () => listener !== undefined,
     async close() {
       closing = true;
       clearInterval(checkTimer);

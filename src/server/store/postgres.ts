@@ -119,6 +119,9 @@ const CONNECTION_ERROR_CODES = new Set([
   'ENETUNREACH',
 ]);
 
+/** Errors thrown while a pooled connection was being opened (see unavailability). */
+const connectFailures = new WeakSet<object>();
+
 /**
  * Whether a failure is the database being unavailable (not a bug), and of
  * which kind: the connection failed or was cut, or the pool was ended (a
@@ -131,6 +134,10 @@ export function unavailability(error: unknown): 'timeout' | 'unavailable' | unde
   const message = typeof e?.message === 'string' ? e.message : String(error);
   const byState = unavailableState(code);
   if (byState) return byState;
+  // Whatever PostgreSQL said while a connection was being opened (55000 for a database that allows no
+  // connections now, an authentication failure, too many clients), no statement ran: the database cannot
+  // serve this request, which a retry may find it doing again.
+  if (connectFailures.has(error as object)) return 'unavailable';
   const lost =
     CONNECTION_ERROR_CODES.has(code) ||
     /Connection terminated|connection timeout|timeout exceeded when trying to connect|timeout expired|Query read timeout|Client has encountered a connection error|Client was closed|not queryable|Cannot use a pool after calling end/i.test(
@@ -219,7 +226,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
    */
   const guarded = new WeakSet<pg.PoolClient>();
   const connect = async (): Promise<pg.PoolClient> => {
-    const client = await pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) connectFailures.add(error);
+      throw error;
+    }
     if (!guarded.has(client)) {
       guarded.add(client);
       client.on('error', onConnectionError);
@@ -331,6 +344,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     notifyChannel: channel,
     mapError: mapPgError,
     connectionErrors: () => connectionErrors,
+    listenConnected: () => listening.notifications?.connected() ?? false,
     onClose: () => listening.notifications?.close() ?? Promise.resolve(),
     ...(maxWritesInFlight === undefined ? {} : { maxWritesInFlight }),
   });

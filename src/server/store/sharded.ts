@@ -256,10 +256,14 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
     stats(): StoreStats {
       let errors = 0;
       let pool: StoreStats['pool'];
+      let listen: StoreStats['listen'];
       for (const s of stores.values()) {
         const one = s.stats?.();
         if (!one) continue;
         errors += one.errors;
+        if (one.listen) {
+          listen = { connected: (listen?.connected ?? 0) + one.listen.connected, total: (listen?.total ?? 0) + one.listen.total };
+        }
         if (one.pool) {
           pool = pool
             ? {
@@ -271,7 +275,7 @@ export function createShardedStore(options: ShardedStoreOptions): ShardedLogStor
             : { ...one.pool };
         }
       }
-      return { ...(pool ? { pool } : {}), errors };
+      return { ...(pool ? { pool } : {}), errors, ...(listen ? { listen } : {}) };
     },
 
     async close() {

@@ -64,6 +64,8 @@ export interface SqlLogStoreOptions {
   maxCachedKeys?: number;
   /** Connection failures the driver saw (counted into stats().errors). */
   connectionErrors?: () => number;
+  /** Whether the LISTEN connection is up, for a store that has one (stats().listen). */
+  listenConnected?: () => boolean;
   /** Extra work for close(), after the driver is closed. */
   onClose?: () => Promise<void>;
 }
@@ -101,6 +103,17 @@ async function schemaExplained(driver: SqlDriver, error: unknown): Promise<SyncE
   const cause = error instanceof Error ? error.message : String(error);
   const damaged = await checkTablesPresent(driver, cause).catch((found: unknown) => found);
   return damaged instanceof SyncError ? damaged : undefined;
+}
+
+/** stats(): the pool's use, the failures counted, and the LISTEN connection for a store that has one. */
+function statsOf(options: SqlLogStoreOptions, storeErrors: number): StoreStats {
+  const pool = options.driver.stats?.();
+  const { listenConnected } = options;
+  return {
+    ...(pool ? { pool } : {}),
+    errors: storeErrors + (options.connectionErrors?.() ?? 0),
+    ...(listenConnected ? { listen: { connected: listenConnected() ? 1 : 0, total: 1 } } : {}),
+  };
 }
 
 export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
@@ -278,10 +291,7 @@ export function createSqlLogStore(options: SqlLogStoreOptions): SqlLogStore {
       });
     },
 
-    stats(): StoreStats {
-      const pool = driver.stats?.();
-      return { ...(pool ? { pool } : {}), errors: storeErrors + (options.connectionErrors?.() ?? 0) };
-    },
+    stats: () => statsOf(options, storeErrors),
 
     async close() {
       if (closed) return;

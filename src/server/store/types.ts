@@ -43,8 +43,15 @@ export interface FenceResult {
 export interface StoreStats {
   /** Connection pool use, for stores that have a pool. */
   pool?: { total: number; idle: number; waiting: number; max: number };
-  /** Database failures seen so far (lost connections, bounded waits that ran out). */
+  /** Database failures seen so far (lost connections, failed reconnects, bounded waits that ran out). */
   errors: number;
+  /**
+   * The LISTEN connections through which other server processes' head moves
+   * arrive (PostgreSQL: one per database), for stores that have them: how
+   * many there are and how many are up now. One that is down is reconnecting;
+   * until it is back, this process's live sockets miss those moves.
+   */
+  listen?: { connected: number; total: number };
 }
 
 export interface PushResult extends PushResponse {
