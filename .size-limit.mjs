@@ -66,6 +66,13 @@
  * the definitions, devtools text escaped everywhere, inspection folds in slices) took them to
  * 31.21, 63.23 and 37.62 kB, within the budgets; its review's fixes (a retry marked running before
  * its handler, retry and skip checked against the store's reactions) to 31.31, 63.46 and 37.75 kB.
+ * The next stop (2026-12-07) fixed what four audits found: reducers and handlers looked up among the
+ * app's own members, names and event sizes checked as the server checks them, data checked and written
+ * in one walk, importLog's lines checked as stored events and against the stored streams, states that
+ * storage would change kept out of snapshots and projection records (state-check.ts), devtools that
+ * show unreadable values, durability flushes and a pending queue renumbered over a hole. That took them
+ * to 34.69, 67.31 and 38.11 kB: past all three budgets, so each was raised for them, to 36, 69 and 40 kB
+ * (about 1.5 kB of room, as before).
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -96,7 +103,8 @@ export default [
     // 25.3 kB with store.forget(); raised from 25 kB for it (see above).
     // 27.64 kB with deleteStore and newer-version events after their review; raised from 27 kB for them (see above).
     // 29.05 kB with checked upcasts, typed codes and argument checks; raised from 29 kB for them (see above).
-    limit: '33 kB',
+    // 34.69 kB with the 2026-12-07 audit fixes; raised from 33 kB for them (see above).
+    limit: '36 kB',
   },
   {
     name: 'chronicle with the in-process engine (worker: false loads it on first use)',
@@ -112,7 +120,8 @@ export default [
     // 56.87 kB with deleteStore and newer-version events; raised from 56 kB for them (see above).
     // 58.14 kB after their review; raised from 58 kB for it (see above).
     // 59.81 kB with checked upcasts, typed codes and argument checks; raised from 60 kB for them (see above).
-    limit: '64 kB',
+    // 67.31 kB with the 2026-12-07 audit fixes; raised from 64 kB for them (see above).
+    limit: '69 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
@@ -125,6 +134,7 @@ export default [
     // 31.2 kB with idle-time stream indexing, the typed append wire and loads on the call port; raised from 32 kB for them (see above).
     // 34.27 kB with store.forget(); raised from 34 kB for it (see above).
     // 35.89 kB with deleteStore's engine side and newer-version events; raised from 36 kB for them (see above).
-    limit: '38 kB',
+    // 38.11 kB with the 2026-12-07 audit fixes; raised from 38 kB for them (see above).
+    limit: '40 kB',
   },
 ];
