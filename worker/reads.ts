@@ -31,6 +31,13 @@ async function startKey(db: ChronicleDB, query: LogPageQuery): Promise<PageKey |
   return start;
 }
 
+/** The keys from `lower` (null: the first) up to `upper` (absent: the last). */
+function pageRange(lower: PageKey | undefined, inclusive: boolean, upper: PageKey | undefined): IDBKeyRange | null {
+  if (lower && upper) return IDBKeyRange.bound(lower, upper, !inclusive, false);
+  if (lower) return IDBKeyRange.lowerBound(lower, !inclusive);
+  return upper ? IDBKeyRange.upperBound(upper) : null;
+}
+
 /** Events per page in the last log read: sizes the next read's first request. */
 let eventsPerPageSeen = 100;
 
@@ -47,6 +54,9 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
   const history = dropped ? { historyStartsAt, droppedTimes: [dropped.t0, dropped.t1] as [number, number] } : { historyStartsAt };
   let lower = start;
   let inclusive = true;
+  // Confirmed pages are keyed [CONFIRMED, position] and come before every pending one.
+  const upper: PageKey | undefined = query.confirmedOnly ? [CONFIRMED, Infinity] : undefined;
+  if (upper && lower && indexedDB.cmp(lower, upper) >= 0) return { pages: [], end: true, ...history };
   const out: RawPage[] = [];
   let events = 0;
   // Ask IndexedDB for about as many pages as the events still wanted need:
@@ -54,7 +64,7 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
   let perPage = eventsPerPageSeen;
   for (;;) {
     const want = Math.min(PAGES_PER_READ, Math.max(1, Math.ceil((maxEvents - events) / perPage) + 1));
-    const range = lower ? IDBKeyRange.lowerBound(lower, !inclusive) : null;
+    const range = pageRange(lower, inclusive, upper);
     const { keys, pages: values } = await readPages(db.transaction('pages').store, range, want);
     let seen = 0;
     let seenEvents = 0;

@@ -64,6 +64,11 @@ export interface LogPageQuery {
   toTime?: number | undefined;
   /** Stop after about this many events. */
   maxEvents?: number | undefined;
+  /**
+   * Only confirmed pages: the read stops where the pending ones begin instead
+   * of reading them (a device offline for a day holds thousands).
+   */
+  confirmedOnly?: boolean | undefined;
 }
 
 export interface LogPageResult {

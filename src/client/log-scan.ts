@@ -132,6 +132,8 @@ export async function* scanLog(
     fromTime: filter.fromTime,
     toTime: filter.toTime,
     maxEvents: readEvents,
+    // The engine stops at the pending pages too, instead of reading (and reading ahead) pages this scan drops.
+    ...(confirmedOnly ? { confirmedOnly: true } : {}),
   });
   try {
     yield* walk();
