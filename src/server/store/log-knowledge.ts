@@ -31,6 +31,12 @@ export interface WriteTicket {
 
 /** Logs kept, most recently used last. */
 const MAX_CACHED_LOGS = 64;
+/**
+ * Keys (marks and heads) kept over all logs together, as a multiple of one
+ * log's bound: with the per-log bound alone, 64 logs of tens of thousands of
+ * aggregates each held hundreds of MB. The least recently used logs go first.
+ */
+const TOTAL_KEYS_PER_LOG_BOUND = 4;
 /** How long a log another process writes stays on the slow path after its notification. */
 const CONTENDED_MS = 10_000;
 /** How long a log stays on the slow path after its first failed fast write (doubled with each further one). */
@@ -38,6 +44,20 @@ const FAILED_MS = 250;
 
 export function createLogKnowledge(maxCachedKeys = 50_000) {
   const caches = new Map<string, LogCache>();
+  const maxTotalKeys = maxCachedKeys * TOTAL_KEYS_PER_LOG_BOUND;
+  const keysOf = (cache: LogCache): number => cache.marks.size + cache.heads.size;
+
+  /** Drops the least recently used logs (never `keep`) until the count and the keys are within bounds. */
+  const evict = (keep: string): void => {
+    let total = 0;
+    for (const cache of caches.values()) total += keysOf(cache);
+    for (const [log, cache] of caches) {
+      if (caches.size <= MAX_CACHED_LOGS && total <= maxTotalKeys) break;
+      if (log === keep) continue;
+      caches.delete(log);
+      total -= keysOf(cache);
+    }
+  };
 
   /** Write ids: unique per write (this store's random id, then a counter); tickets: 32 bits of one. */
   const writerId = globalThis.crypto.randomUUID();
@@ -111,7 +131,7 @@ export function createLogKnowledge(maxCachedKeys = 50_000) {
         cache.heads.clear();
       }
       caches.set(log, cache);
-      if (caches.size > MAX_CACHED_LOGS) caches.delete(caches.keys().next().value!);
+      evict(log);
     },
 
     /** Another process writes this log: use the slow path for a while. */
