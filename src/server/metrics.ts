@@ -216,7 +216,8 @@ export function createMetrics(
     logHead(log, head) {
       run((f) => {
         const known = f.knownLogs.get(log);
-        if (known === undefined && f.knownLogs.size >= MAX_LOGS) return;
+        // A log at head 0 holds nothing (a pull of a log no one wrote, a typo): it would only take a series.
+        if (known === undefined && (head <= 0 || f.knownLogs.size >= MAX_LOGS)) return;
         // Replies finish in any order: a pull that read an older snapshot may finish after a push that
         // moved the head. A log's head never goes down (a move to another database continues its
         // positions, purge-moved deletes only the copy left behind, and no operation deletes a log), so a

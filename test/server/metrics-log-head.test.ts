@@ -34,6 +34,18 @@ describe('chronicle_log_head', () => {
     expect(sample(await render(), 'chronicle_log_head{log="x"}')).toBe(7);
   });
 
+  it('a log at head 0 (pulled, never written: a typo, a probe) takes no series', async () => {
+    const metrics = createMetrics({ liveSockets: () => 0, storeStats: () => undefined });
+    for (let i = 0; i < 50; i++) metrics.logHead(`nothing-${i}`, 0);
+    metrics.logHead('real', 2);
+    const render = async (): Promise<string> => {
+      const rendered = await metrics.render();
+      return 'body' in rendered ? rendered.body : '';
+    };
+    await expect.poll(async () => sample(await render(), 'chronicle_log_head{log="real"}')).toBe(2);
+    expect((await render()).match(/^chronicle_log_head\{/gm)).toHaveLength(1);
+  });
+
   describe('over HTTP, a pull that read head 1 replying after a push to 2', () => {
     let inner: LogStore;
     beforeAll(async () => {
