@@ -220,12 +220,14 @@ export function createReactionStore(
 
   /**
    * Runs `step` on the record in a readwrite transaction over the reaction stores and commits it with the
-   * record, flushed to disk: the in-flight marker a handler runs under, with the event it names, must
-   * outlive a power cut, or the handler's effect would be repeated unflagged (durability.ts).
+   * record. `beforeHandler`: the commit names the event a handler runs next (its in-flight marker), so it
+   * is flushed to disk: the marker, with the event it names, must outlive a power cut, or the handler's
+   * effect would be repeated unflagged (durability.ts). Other bookkeeping (an advance past events not for
+   * the reaction, a failure's count) may be lost with the last moments: the reaction scans again.
    */
-  const update = (operation: string, name: string, step: (record: ReactionRecord, tx: ReactionTx) => void | Promise<void>) =>
+  const update: ReactionUpdate = (operation, name, step, beforeHandler = false) =>
     run(operation, async (db) => {
-      const tx = db.transaction(['reactions', 'processed', 'parked'], 'readwrite', FLUSH_TO_DISK);
+      const tx = db.transaction(['reactions', 'processed', 'parked'], 'readwrite', beforeHandler ? FLUSH_TO_DISK : undefined);
       const record = (await tx.objectStore('reactions').get(name)) ?? missing(name);
       await step(record, tx);
       tx.objectStore('reactions').put(record, name).catch(ignore);
@@ -246,12 +248,17 @@ export function createReactionStore(
       }),
     markReactionInFlight: async (name, eventId) => {
       let interrupted: string[] = [];
-      await update('markReactionInFlight', name, (record) => {
-        const left = record.inFlight?.eventId;
-        if (left !== undefined && left !== eventId) record.interrupted = withInterrupted(record.interrupted, left);
-        if (left !== eventId) record.inFlight = { eventId, attempts: 0, lastError: null };
-        interrupted = record.interrupted ?? [];
-      });
+      await update(
+        'markReactionInFlight',
+        name,
+        (record) => {
+          const left = record.inFlight?.eventId;
+          if (left !== undefined && left !== eventId) record.interrupted = withInterrupted(record.interrupted, left);
+          if (left !== eventId) record.inFlight = { eventId, attempts: 0, lastError: null };
+          interrupted = record.interrupted ?? [];
+        },
+        true,
+      );
       return interrupted;
     },
     clearReactionInFlight: (name, eventId) =>
@@ -259,13 +266,18 @@ export function createReactionStore(
         if (record.inFlight?.eventId === eventId && record.inFlight.attempts === 0) record.inFlight = null;
       }),
     recordReactionDone: async (name, eventId, advance, next) => {
-      await update('recordReactionDone', name, (record, tx) => {
-        const done: ProcessedRecord = { reaction: name, eventId, outcome: 'done', at: Date.now() };
-        tx.objectStore('processed').put(done, [name, eventId]).catch(ignore);
-        forward(record, advance);
-        delivered(record, eventId);
-        record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
-      });
+      await update(
+        'recordReactionDone',
+        name,
+        (record, tx) => {
+          const done: ProcessedRecord = { reaction: name, eventId, outcome: 'done', at: Date.now() };
+          tx.objectStore('processed').put(done, [name, eventId]).catch(ignore);
+          forward(record, advance);
+          delivered(record, eventId);
+          record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
+        },
+        next !== null,
+      );
       changed(name);
     },
     noteReactionFailure: async (name, eventId, attempts, lastError) => {
@@ -276,13 +288,26 @@ export function createReactionStore(
       changed(name);
     },
     parkReaction: async (name, event, attempts, lastError, advance, next) => {
-      await update('parkReaction', name, (record, tx) => {
-        const parked: ParkedRecord = { reaction: name, eventId: event.id, event, attempts, lastError, parkedAt: Date.now(), retry: false };
-        tx.objectStore('parked').put(parked, [name, event.id]).catch(ignore);
-        forward(record, advance);
-        delivered(record, event.id);
-        record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
-      });
+      await update(
+        'parkReaction',
+        name,
+        (record, tx) => {
+          const parked: ParkedRecord = {
+            reaction: name,
+            eventId: event.id,
+            event,
+            attempts,
+            lastError,
+            parkedAt: Date.now(),
+            retry: false,
+          };
+          tx.objectStore('parked').put(parked, [name, event.id]).catch(ignore);
+          forward(record, advance);
+          delivered(record, event.id);
+          record.inFlight = next === null ? null : { eventId: next, attempts: 0, lastError: null };
+        },
+        next !== null,
+      );
       changed(name);
     },
     advanceReaction: (name, advance) =>
@@ -361,6 +386,7 @@ type ReactionUpdate = (
   operation: string,
   name: string,
   step: (record: ReactionRecord, tx: ReactionTx) => void | Promise<void>,
+  beforeHandler?: boolean,
 ) => Promise<void>;
 
 /** The app's retry and skip of parked events, and the runner's steps of a retry. */
@@ -381,13 +407,18 @@ function parkedActions(
     },
     startRetry: async (name, eventId) => {
       let started = false;
-      await update('startRetry', name, async (_record, tx) => {
-        const parked = await tx.objectStore('parked').get([name, eventId]);
-        if (!parked?.retry) return;
-        parked.retrying = Date.now();
-        tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
-        started = true;
-      });
+      await update(
+        'startRetry',
+        name,
+        async (_record, tx) => {
+          const parked = await tx.objectStore('parked').get([name, eventId]);
+          if (!parked?.retry) return;
+          parked.retrying = Date.now();
+          tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
+          started = true;
+        },
+        true,
+      );
       return started;
     },
     finishRetry: async (name, eventId, failure) => {

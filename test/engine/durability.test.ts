@@ -55,6 +55,23 @@ describe('durability: flushed to disk before anything leaves the device', () => 
     }
   });
 
+  it('bookkeeping that precedes no handler (the checkpoint moving past events not for the reaction) is not flushed', async () => {
+    const charge = defineReaction({ name: 'charge', events: [ItemAdded], handlers: { ItemAdded: () => undefined } });
+    const store = await openTestStore({ ...model, worker: false, reactions: [charge] });
+    try {
+      const from = journal.entries.length;
+      for (let i = 0; i < 5; i++) await store.append(`o${i}`, [{ type: 'OrderPlaced', data: { customerId: `c${i}` } }]);
+      await eventually(async () => expect((await store.reactions.status())[0]).toMatchObject({ caughtUp: true }));
+      const reactionCommits = journal.entries
+        .slice(from)
+        .filter((e): e is JournalCommit => e.kind === 'commit' && e.stores.includes('reactions'));
+      expect(reactionCommits.length).toBeGreaterThan(0);
+      expect(reactionCommits.filter(strict)).toEqual([]);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it("a named replay job's records are flushed, the first before its first event", async () => {
     const store = await openTestStore({ ...model, worker: false });
     try {
