@@ -65,16 +65,18 @@ describe('push refusals', () => {
     expect(decideRefusal(refusal(400, 'BAD_REQUEST'), events.slice(0, 1))).toEqual(rejects('e1'));
   });
 
-  it("given a 400 about the push's numbering (the count, an event's clientSeq), then the events are renumbered from the first, none rejected", () => {
-    const clientSeqIssue = { issues: [{ path: 'events.1.meta.clientSeq', message: 'must be 2' }] };
-    expect(decideRefusal(refusal(400, 'BAD_REQUEST', clientSeqIssue), events)).toEqual({ kind: 'renumber', from: 1 });
-    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'events.3.meta.clientSeq' }), events.slice(1))).toEqual({
-      kind: 'renumber',
-      from: 2,
-    });
-    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { issues: [{ path: 'events' }] }), events)).toEqual({ kind: 'renumber', from: 1 });
-    // An event's own fields are still its fault.
-    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'events.2.meta.clientId' }), events)).toEqual(rejects('e3'));
+  it("given a 400 about the push's numbering (the count, an event's clientSeq) of a push with a hole, then the events are renumbered from the first, none rejected", () => {
+    // clientSeqs 1, 2, 4: a hole, as a restored backup's queue can have.
+    const holed = [events[0]!, events[1]!, { ...events[3]!, meta: { ...events[3]!.meta, clientSeq: 4 } }];
+    const clientSeqIssue = { issues: [{ path: 'events.2.meta.clientSeq', message: 'must be 3' }] };
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', clientSeqIssue), holed)).toEqual({ kind: 'renumber', from: 1 });
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { issues: [{ path: 'events' }] }), holed)).toEqual({ kind: 'renumber', from: 1 });
+    // Numbered without a hole, the same refusal cannot be cured by renumbering: the event it names is rejected,
+    // and one that names no event is narrowed down, as before, instead of renumbering in a loop.
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'events.1.meta.clientSeq' }), events)).toEqual(rejects('e2'));
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { issues: [{ path: 'events' }] }), events)).toEqual({ kind: 'split', size: 2 });
+    // An event's own fields are its fault, hole or not.
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'events.2.meta.clientId' }), holed)).toEqual(rejects(holed[2]!.id));
   });
 
   it('given a 400 about the request itself (clientId, from...), then nothing is rejected: the round fails and retries', () => {

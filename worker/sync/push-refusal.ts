@@ -94,9 +94,19 @@ function listedEvents(
 }
 
 /**
+ * Whether a push's clientSeqs fail to run on without a gap from its first. A queue with a hole (a store
+ * restored from a backup, whose events the server confirmed under other numbers and a pull then took out
+ * of its middle) is renumbered from its first event before it is pushed (sync-round.ts): pushed as it
+ * is, the server would refuse the numbering, not an event.
+ */
+export function hasHole(events: readonly StoredEvent[]): boolean {
+  return events.some((event, i) => event.meta.clientSeq !== events[0]!.meta.clientSeq + i);
+}
+
+/**
  * Whether a refusal is about this client's numbering of the push rather than any event's content: the
- * count against from..to, or an event's clientSeq. The events are not at fault: renumbering them is the
- * cure, never rejecting the event the refusal happens to name.
+ * count against from..to, or an event's clientSeq. Where the push's numbering has a hole, the events are
+ * not at fault: renumbering them is the cure, never rejecting the event the refusal happens to name.
  */
 function namesNumbering(details: Record<string, unknown>): boolean {
   const paths: unknown[] = [details.field];
@@ -154,7 +164,9 @@ export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]):
       const listed = listedEvents(details, events, code);
       if (listed.size > 1) return { kind: 'reject', events: listed };
       // BAD_REQUEST, and any 4xx code this client does not know (treated by its status class).
-      if (namesNumbering(details) && events[0]) return { kind: 'renumber', from: events[0].meta.clientSeq };
+      // Only where renumbering changes something: a push numbered without a hole that is refused all the same
+      // goes on below (rejected or halved), never renumbered in a loop that makes no progress.
+      if (namesNumbering(details) && hasHole(events)) return { kind: 'renumber', from: events[0]!.meta.clientSeq };
       const index = namedIndex(details);
       if (index !== undefined) return reject(events[index]);
       if (namesAnotherField(details)) return { kind: 'retry' };

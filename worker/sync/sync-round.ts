@@ -7,7 +7,7 @@ import { readPendingEvents } from '../pending.ts';
 import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseConflict, type RebaseDecision } from '../rebase.ts';
 import type { Change, EventOutcome, SyncStatus } from '../types.ts';
 import { confirmedIdAt } from '../reads.ts';
-import { decideRefusal, type Refusal } from './push-refusal.ts';
+import { decideRefusal, hasHole, type Refusal } from './push-refusal.ts';
 import { answerClears } from './round-errors.ts';
 import { serverHistoryProblem } from './server-history.ts';
 import { flushToDisk } from '../durability.ts';
@@ -130,16 +130,6 @@ async function recordRoundDone(deps: RoundDeps): Promise<void> {
   // Paused while the last push was answered: the round is done, but the state stays the loop's ('paused').
   const state = deps.halted() ? {} : { state: 'online' as const };
   deps.setStatus({ ...state, lastSyncAt: syncRecord.lastSyncAt, lastError: null, progress: null });
-}
-
-/**
- * Whether a push's clientSeqs fail to run on without a gap from its first. A queue with a hole (a store
- * restored from a backup, whose events the server confirmed under other numbers and a pull then took out
- * of its middle) is renumbered from its first event before it is pushed: pushed as it is, the server
- * would refuse the numbering, not an event.
- */
-function hasHole(events: readonly StoredEvent[]): boolean {
-  return events.some((event, i) => event.meta.clientSeq !== events[0]!.meta.clientSeq + i);
 }
 
 /** Plans a rebase may make in one round before the round fails with REBASE_FAILED (and is retried later). */
