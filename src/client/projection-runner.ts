@@ -43,9 +43,10 @@ async function refuseOverCompacted(connection: EngineConnection, name: string): 
 /**
  * Why a record cannot be stored as it is (its state, or its pending layer's,
  * is one storage would change or cannot keep: checkState), as the typed
- * error; undefined when it can. `verified` holds the objects of states found
- * storable before, which are not walked again (see checkState): a commit
- * walks only what its batch changed, not the whole state each time.
+ * error; undefined when it can. The whole state is walked at each commit,
+ * as the structured clone that stores it copies the whole state anyway:
+ * objects found storable before are not trusted, since a handler may have
+ * changed them in place (pushed a class instance into an array it had).
  *
  * Such a record is never stored: the handlers would get a changed state on
  * the next batch or after a reload, which start from the stored copy. The
@@ -54,15 +55,11 @@ async function refuseOverCompacted(connection: EngineConnection, name: string): 
  * batches); a catch-up that ends on one throws this error, and the stored
  * record stays at its last storable state, for the next catch-up to fold on.
  */
-function unstorableRecord(record: ProjectionRecord, verified: { objects: WeakSet<object> }): UnserializableDataError | undefined {
+function unstorableRecord(record: ProjectionRecord): UnserializableDataError | undefined {
   const states = record.pending ? [record.state, record.pending.state] : [record.state];
   for (const state of states) {
-    const { problem } = checkState(state, verified.objects);
-    if (problem) {
-      // The walk stopped half way: what it marked is not all verified.
-      verified.objects = new WeakSet();
-      return unstorableState({ projection: record.name }, problem);
-    }
+    const { problem } = checkState(state);
+    if (problem) return unstorableState({ projection: record.name }, problem);
   }
   return undefined;
 }
@@ -119,7 +116,7 @@ async function resetRecord(
     const current = stored && stored.version === projection.version ? stored : undefined;
     const stamp = { cursor: current?.cursor ?? null, pendingCursor: current?.pending?.cursor ?? null };
     const record = fresh();
-    const unstorable = unstorableRecord(record, { objects: new WeakSet() });
+    const unstorable = unstorableRecord(record);
     if (unstorable) throw unstorable;
     if (await storeRecord(connection, stamp, record)) return;
   }
@@ -180,9 +177,6 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
   let local: ProjectionRecord | undefined;
 
   const fresh = (): ProjectionRecord => freshRecord(projection);
-  /** Objects of the states this runner found storable (unstorableRecord). */
-  const verified = { objects: new WeakSet<object>() };
-
   const fold = (state: unknown, events: readonly PlacedEvent[], isReplay: (p: PlacedEvent) => boolean): unknown => {
     eventsFolded += events.length;
     for (const placed of events) {
@@ -216,7 +210,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       // A record storage would change is kept here unstored, and the fold goes on (see unstorableRecord).
       let unstored: UnserializableDataError | undefined;
       const commit = async (next: ProjectionRecord): Promise<boolean> => {
-        unstored = unstorableRecord(next, verified);
+        unstored = unstorableRecord(next);
         if (!unstored) {
           if (superseded) local = next;
           else if (!(await storeRecord(connection, stamp, next))) return false;

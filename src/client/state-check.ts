@@ -46,18 +46,13 @@ function stepText(key: unknown, how: 'key' | 'index' | 'mapKey' | 'mapValue' | '
  * plain data, would change it where findJsonProblem does not look (-0 comes
  * back 0, a hole in an array null, an array's extra keys go).
  *
- * Each object is visited once (the clone keeps cycles and shared parts).
- * `seen` may come from earlier walks, as a WeakSet of objects found
- * storable: a state that shares most of its objects with the last one
- * (handlers return new objects for what they change) then costs only what
- * changed. After a problem it also holds objects not fully checked: drop it
- * then. A state nested deeper than the walk's stack goes is reported (the
- * clone's own recursion gives up well before).
+ * Each object is visited once per walk (the clone keeps cycles and shared
+ * parts). Nothing is remembered between walks: a handler or reducer may have
+ * changed an object in place since. A state nested deeper than the walk's
+ * stack goes is reported (the clone's own recursion gives up well before).
  */
-export function checkState(
-  state: unknown,
-  seen: Pick<WeakSet<object>, 'has' | 'add'> = new Set<object>(),
-): { problem: StateProblem | undefined; keepsAsJson: boolean } {
+export function checkState(state: unknown): { problem: StateProblem | undefined; keepsAsJson: boolean } {
+  const seen = new Set<object>();
   let keepsAsJson = true;
   // A problem below `value`: [its path from `value`, built on the way back up (valid states build no strings), reason].
   const walk = (value: unknown): [string, string] | undefined => {

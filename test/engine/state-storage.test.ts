@@ -206,6 +206,32 @@ describe.each(modes)('projection state ($mode)', ({ worker }) => {
     });
   }
 
+  it('a handler that changes its state in place (pushes a class instance into an array it had) is caught at the next commit too', async () => {
+    const Ledger = defineProjection({
+      name: 'ledger',
+      events: [Deposited],
+      initialState: () => ({ entries: [] as unknown[] }),
+      handlers: {
+        Deposited: (s, e) => {
+          // Plain data first; a Money from the second deposit on, into the same array of the same state.
+          s.entries.push(s.entries.length === 0 ? e.data.cents : new Money(e.data.cents));
+          return s;
+        },
+      },
+    });
+    const store = await openTestStore({ aggregates: [Account], worker });
+    try {
+      await store.append('w', [deposit(1)]);
+      expect((await store.projection(Ledger).get()).state).toEqual({ entries: [1] });
+      await store.append('w', [deposit(2)]);
+      const error = await rejection(store.projection(Ledger).get());
+      expect(error).toBeInstanceOf(UnserializableDataError);
+      expect(error).toMatchObject({ path: 'state.entries[1]', details: { projection: 'ledger' } });
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('a state left unstorable at the end of one scan batch is not stored, and the fold goes on to the next batch', async () => {
     // More events than one scan batch (12,000): the first batch ends on a state with a function, the last one without.
     const total = 12_500;
