@@ -206,24 +206,29 @@ describe.each(modes)('projection state ($mode)', ({ worker }) => {
     });
   }
 
-  it('a handler that changes its state in place (pushes a class instance into an array it had) is caught at the next commit too', async () => {
+  it('a handler that changes its state in place (pushes a class instance into an array it had) is caught at a later commit too', async () => {
+    // More events than one scan batch (12,000), so the fold commits twice: the first batch leaves plain data,
+    // the last event pushes a Money into the same array of the same state object.
+    const total = 12_500;
     const Ledger = defineProjection({
       name: 'ledger',
       events: [Deposited],
-      initialState: () => ({ entries: [] as unknown[] }),
+      initialState: () => ({ n: 0, entries: [] as unknown[] }),
       handlers: {
         Deposited: (s, e) => {
-          // Plain data first; a Money from the second deposit on, into the same array of the same state.
-          s.entries.push(s.entries.length === 0 ? e.data.cents : new Money(e.data.cents));
+          s.n++;
+          if (s.n === 1) s.entries.push(0);
+          if (e.data.cents === 1) s.entries.push(new Money(1));
           return s;
         },
       },
     });
     const store = await openTestStore({ aggregates: [Account], worker });
     try {
-      await store.append('w', [deposit(1)]);
-      expect((await store.projection(Ledger).get()).state).toEqual({ entries: [1] });
-      await store.append('w', [deposit(2)]);
+      await store.append(
+        'w',
+        Array.from({ length: total }, (_, i) => deposit(i === total - 1 ? 1 : 0)),
+      );
       const error = await rejection(store.projection(Ledger).get());
       expect(error).toBeInstanceOf(UnserializableDataError);
       expect(error).toMatchObject({ path: 'state.entries[1]', details: { projection: 'ledger' } });
