@@ -19,6 +19,7 @@ import type {
   Store,
   SyncStatus,
 } from '../client/index.ts';
+import { createSource, createSourceCache, stopQuietly, type Sharing, type Source } from './shared-source.ts';
 
 /** The parts of a store the hooks use; any `Store<...>` fits. */
 export type HookStore = Pick<Store, 'subscribe' | 'projection' | 'sync' | 'timeTravel'>;
@@ -58,98 +59,10 @@ export interface TimeTravelView {
   resume(): void;
 }
 
-/**
- * An external store for useSyncExternalStore: a cached value, listeners, and
- * a source started on the first subscriber and stopped after the last.
- */
-interface Source<T> {
-  get(): T;
-  subscribe(listener: () => void): () => void;
-}
-
-/** Unsubscribing after the store was closed is not an error worth breaking a React unmount for. */
-function stopQuietly(stop: () => void): void {
-  try {
-    stop();
-  } catch {
-    // the store is closed: nothing is listening any more
-  }
-}
-
-/** A shared source's place in the cache (see sharedSource): taken while it has listeners, given up after. */
-interface Sharing {
-  onActive(): void;
-  onIdle(): void;
-}
-
-/**
- * `start` subscribes to the store and returns its unsubscribe; what it throws
- * (a closed store, an invalid id) goes to `fail`, for the view's `error`,
- * rather than to the nearest error boundary. `onIdle` runs after the last
- * listener left.
- */
-function createSource<T>(
-  initial: T,
-  start: (emit: (value: T) => void) => () => void,
-  fail: (error: unknown) => T,
-  sharing: Sharing = { onActive: () => undefined, onIdle: () => undefined },
-): Source<T> {
-  let value = initial;
-  const listeners = new Set<() => void>();
-  let stop: (() => void) | undefined;
-  const emit = (next: T): void => {
-    value = next;
-    for (const l of [...listeners]) l();
-  };
-  return {
-    get: () => value,
-    subscribe(listener) {
-      listeners.add(listener);
-      if (!stop) {
-        sharing.onActive();
-        try {
-          stop = start(emit);
-        } catch (error) {
-          stop = () => undefined;
-          queueMicrotask(() => emit(fail(error)));
-        }
-      }
-      return () => {
-        listeners.delete(listener);
-        if (listeners.size === 0 && stop) {
-          const s = stop;
-          stop = undefined;
-          stopQuietly(s);
-          sharing.onIdle();
-        }
-      };
-    },
-  };
-}
-
-/**
- * One source per store and key (an aggregate's type and id, a projection's
- * name), shared by every component that shows it: they load once, and render
- * the same version in the same commit. A source leaves the cache once nobody
- * listens, so a later mount starts from a fresh load, not from a stale value.
- * Keyed by name, not by the definition object: one made during render (a new
- * object each time) must not subscribe again on every render; the store keeps
- * the first definition of a projection name too.
- */
-const sharedSources = new WeakMap<HookStore, Map<string, Source<unknown>>>();
+const sharedSources = createSourceCache<HookStore>();
 
 function sharedSource<T>(store: HookStore, key: string, make: (sharing: Sharing) => Source<T>): Source<T> {
-  let byKey = sharedSources.get(store);
-  if (!byKey) sharedSources.set(store, (byKey = new Map()));
-  const found = byKey.get(key) as Source<T> | undefined;
-  if (found) return found;
-  const source: Source<T> = make({
-    // Started again after it went idle (StrictMode's second mount): shared again, unless another took its place.
-    onActive: () => void (byKey.has(key) || byKey.set(key, source as Source<unknown>)),
-    onIdle: () => void (byKey.get(key) === source && byKey.delete(key)),
-  });
-  byKey.set(key, source as Source<unknown>);
-  return source;
+  return sharedSources.source(store, key, make);
 }
 
 function useSource<T>(source: Source<T>): T {

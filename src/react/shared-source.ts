@@ -1,0 +1,124 @@
+/**
+ * The external stores behind chronicle/react's hooks: a cached value, its
+ * listeners, and a subscription to the Chronicle store started on the first
+ * listener and stopped after the last, shared by every component that shows
+ * the same thing.
+ */
+
+/** What useSyncExternalStore reads. */
+export interface Source<T> {
+  get(): T;
+  subscribe(listener: () => void): () => void;
+}
+
+/** A shared source's place in the cache (see sharedSource): taken while it has listeners, given up after. */
+export interface Sharing {
+  onActive(): void;
+  onIdle(): void;
+}
+
+/**
+ * How long a source made during a render may wait in the cache for that render
+ * to commit (its first listener). React can throw a render away (an error
+ * below, a Suspense fallback, a transition replaced by a newer one) and then
+ * never subscribes: without a limit, every id such a render asked for would
+ * stay cached for the life of the store. A source dropped this way and
+ * subscribed later still works: it takes its place in the cache again.
+ */
+export const UNCOMMITTED_SOURCE_MS = 10_000;
+
+/** Unsubscribing after the store was closed is not an error worth breaking a React unmount for. */
+export function stopQuietly(stop: () => void): void {
+  try {
+    stop();
+  } catch {
+    // the store is closed: nothing is listening any more
+  }
+}
+
+/**
+ * `start` subscribes to the store and returns its unsubscribe; what it throws
+ * (a closed store, an invalid id) goes to `fail`, for the view's `error`,
+ * rather than to the nearest error boundary. `onIdle` runs after the last
+ * listener left.
+ */
+export function createSource<T>(
+  initial: T,
+  start: (emit: (value: T) => void) => () => void,
+  fail: (error: unknown) => T,
+  sharing: Sharing = { onActive: () => undefined, onIdle: () => undefined },
+): Source<T> {
+  let value = initial;
+  const listeners = new Set<() => void>();
+  let stop: (() => void) | undefined;
+  const emit = (next: T): void => {
+    value = next;
+    for (const l of [...listeners]) l();
+  };
+  return {
+    get: () => value,
+    subscribe(listener) {
+      listeners.add(listener);
+      if (!stop) {
+        sharing.onActive();
+        try {
+          stop = start(emit);
+        } catch (error) {
+          stop = () => undefined;
+          queueMicrotask(() => emit(fail(error)));
+        }
+      }
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && stop) {
+          const s = stop;
+          stop = undefined;
+          stopQuietly(s);
+          sharing.onIdle();
+        }
+      };
+    },
+  };
+}
+
+/**
+ * One source per store and key (an aggregate's type and id, a projection's
+ * name), shared by every component that shows it: they load once, and render
+ * the same version in the same commit. A source leaves the cache once nobody
+ * listens, so a later mount starts from a fresh load, not from a stale value,
+ * and a source nobody subscribed to leaves it after UNCOMMITTED_SOURCE_MS.
+ * Keyed by name, not by the definition object: one made during render (a new
+ * object each time) must not subscribe again on every render; the store keeps
+ * the first definition of a projection name too.
+ */
+export function createSourceCache<Owner extends object>(uncommittedMs = UNCOMMITTED_SOURCE_MS) {
+  const byOwner = new WeakMap<Owner, Map<string, Source<unknown>>>();
+  return {
+    source<T>(owner: Owner, key: string, make: (sharing: Sharing) => Source<T>): Source<T> {
+      let byKey = byOwner.get(owner);
+      if (!byKey) byOwner.set(owner, (byKey = new Map()));
+      const cache = byKey;
+      const found = cache.get(key) as Source<T> | undefined;
+      if (found) return found;
+      let listened = false;
+      const source: Source<T> = make({
+        // Started again after it went idle (StrictMode's second mount): shared again, unless another took its place.
+        onActive: () => {
+          listened = true;
+          if (!cache.has(key)) cache.set(key, source as Source<unknown>);
+        },
+        onIdle: () => void (cache.get(key) === source && cache.delete(key)),
+      });
+      cache.set(key, source as Source<unknown>);
+      // Rendering is no place for effects, but a timer that only forgets an unused cache entry changes nothing React sees.
+      const timer = setTimeout(() => {
+        if (!listened && cache.get(key) === source) cache.delete(key);
+      }, uncommittedMs);
+      // Server rendering in Node: the timer must not keep the process alive.
+      (timer as unknown as { unref?: () => void }).unref?.();
+      return source;
+    },
+    /** How many sources the owner's cache holds (for tests). */
+    size: (owner: Owner): number => byOwner.get(owner)?.size ?? 0,
+  };
+}
