@@ -14,7 +14,9 @@
  * - append, commit after the meta read: the same, commit() in the get's success
  *   handler (what the engine does: it checks meta there first);
  * - append, commit at once: commit() right after the requests are queued (what a
- *   load at a known head does).
+ *   load at a known head does);
+ * - page put alone (indexed store): the page with its index entries, nothing else;
+ * - page + meta puts, no read, at once: the append's writes without its meta read.
  *
  * Measured 2026-12-03 (2 cores, three runs): bare 0.37-0.61 ms, append 0.60-0.79,
  * commit after the meta read 0.47-0.68, commit at once 0.45-0.59. On 2026-12-04
@@ -50,6 +52,8 @@ onmessage = async () => {
     append: (i) => append(i, 'auto'),
     'append, commit after the meta read': (i) => append(i, 'after-read'),
     'append, commit at once': (i) => append(i, 'at-once'),
+    'page put alone (indexed store)': (i) => { const tx = engine.transaction(['pages'], 'readwrite'); tx.objectStore('pages').put(page(i), [1, i]); tx.commit(); queuedAt = performance.now(); return done(tx); },
+    'page + meta puts, no read, at once': (i) => { const tx = engine.transaction(['pages', 'meta'], 'readwrite'); tx.objectStore('pages').put(page(i), [1, i]); meta.generation++; tx.objectStore('meta').put(meta, 'client'); tx.commit(); queuedAt = performance.now(); return done(tx); },
   };
   const out = {};
   let key = 1;
