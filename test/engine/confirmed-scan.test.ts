@@ -2,6 +2,10 @@
 // reaction on 'confirmed', readLog({ status: 'confirmed' })) stops where the
 // pending pages begin instead of reading them: a device offline for a day
 // holds thousands, and every append would otherwise read them all again.
+// A scan of pending events after a cursor (a projection's pending layer,
+// subscribeLog's pending tail, readLog({ status: 'pending', after })) starts
+// at the page holding the cursor (pages are keyed [PENDING, lsn], the
+// cursor names its page): it reads what is new, not what is pending.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineProjection } from '../../src/core/projection.ts';
 import { openTestStore } from '../../src/testing/index.ts';
@@ -58,7 +62,7 @@ describe('confirmed-only scans and pending pages', () => {
     }
   });
 
-  it("a projection's catch-up after an append reads the pending pages once (its pending step), not twice", async () => {
+  it("a projection's catch-up after an append reads the new pending page, not the 200 folded before it", async () => {
     const store = await openTestStore({ ...model, worker: false, projections: [Count] });
     try {
       await appendEach(store, 200);
@@ -66,9 +70,39 @@ describe('confirmed-only scans and pending pages', () => {
       pendingPageReads = 0;
       await store.append('o1', [item('one more')]);
       expect((await store.projection(Count).get()).state).toBe(201);
-      // 201 pending pages: the pending step reads each once; the confirmed step, before it, none.
+      // The confirmed step reads no pending page; the pending step starts at its cursor's page (page 200, whose
+      // last event it folded) and reads page 201. The append's own live catch-up and get()'s may both run.
       expect(pendingPageReads).toBeGreaterThan(0);
-      expect(pendingPageReads).toBeLessThanOrEqual(201);
+      expect(pendingPageReads).toBeLessThanOrEqual(3);
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('readLog({ status: "pending", after }) and subscribeLog read the pages after the cursor, not the pending ones before it', async () => {
+    const store = await openTestStore({ ...model, worker: false });
+    try {
+      await appendEach(store, 200);
+      const entries = [];
+      for await (const batch of store.scan({ status: 'pending' })) entries.push(...batch);
+      expect(entries).toHaveLength(200);
+      pendingPageReads = 0;
+      const skus = [];
+      for await (const event of store.readLog({ status: 'pending', after: entries[197]!.cursor }))
+        skus.push((event.data as { sku: string }).sku);
+      expect(skus).toEqual(['sku-198', 'sku-199']);
+      expect(pendingPageReads).toBeLessThanOrEqual(3);
+
+      const delivered: string[] = [];
+      const stop = store.subscribeLog((events) => delivered.push(...events.map((e) => (e.data as { sku: string }).sku)));
+      try {
+        pendingPageReads = 0;
+        await store.append('o1', [item('live')]);
+        await expect.poll(() => delivered).toEqual(['live']);
+        expect(pendingPageReads).toBeLessThanOrEqual(3);
+      } finally {
+        stop();
+      }
     } finally {
       await store.dispose();
     }
