@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgliteStore, createSyncServer, type LogStore, type Logger, type SyncServer } from '../../src/server/index.ts';
-import { freshLog } from './helpers.ts';
+import { freshLog, sample } from './helpers.ts';
 
 /**
  * A client that goes away while its push body is still arriving (a phone that lost its network, an
@@ -17,12 +17,6 @@ interface Line {
   level: 'info' | 'warn' | 'error';
   message: string;
   fields: Record<string, unknown> | undefined;
-}
-
-/** The value of one sample line of the Prometheus exposition (`name{labels} value`), or undefined. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /** The lines about requests other than the test's reads of /metrics (and not the warning a server without auth logs as it starts). */

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type Logger } from '../../src/server/index.ts';
+import { sample } from './helpers.ts';
 
 /**
  * A request asking to upgrade to another protocol than WebSocket (`curl --http2` sends `Upgrade: h2c`)
@@ -14,12 +15,6 @@ import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type 
 
 const H2C_HEALTH =
   'GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
-
-/** The value of one sample line of the Prometheus exposition (`name{labels} value`), or undefined. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 /** A logger that keeps its lines. */
 function recordingLogger() {

@@ -241,6 +241,14 @@ export async function pullAll(base: string, log: string, after = 0, token?: stri
   }
 }
 
+/** The value of one sample line of a Prometheus exposition (`name{labels} value`), or undefined when there is none. */
+export function sample(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
+
 /** A WebSocket on the live channel that queues what it receives; `next` waits for the next message. */
 export interface LiveClient {
   ws: WebSocket;

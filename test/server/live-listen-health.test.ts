@@ -10,6 +10,7 @@ import {
   okPush,
   openLive,
   PG_BASE_URL,
+  sample,
   TestClient,
   type TestDatabase,
 } from './helpers.ts';
@@ -22,14 +23,6 @@ import {
  * chronicle_db_errors_total, chronicle_live_listen_connected is 0, and /ready
  * stays 200 with `live: "degraded"`.
  */
-
-/** The value of one sample line of the exposition (`name{labels} value`), or undefined. */
-function sample(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  }
-  return undefined;
-}
 
 describePg('a LISTEN connection that cannot come back', () => {
   let db: TestDatabase;

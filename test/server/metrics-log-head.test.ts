@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type PullPage } from '../../src/server/index.ts';
 import { createMetrics } from '../../src/server/metrics.ts';
-import { freshLog, httpJson, httpPull, httpPush, okPull, okPush, TestClient } from './helpers.ts';
+import { freshLog, httpJson, httpPull, httpPush, okPull, okPush, sample, TestClient } from './helpers.ts';
 
 /**
  * The outsider audit: chronicle_log_head ("the highest position of a log")
@@ -9,13 +9,6 @@ import { freshLog, httpJson, httpPull, httpPush, okPull, okPush, TestClient } fr
  * that moved the head. A log's head never goes down, so the gauge keeps the
  * highest head this process saw.
  */
-
-function sample(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  }
-  return undefined;
-}
 
 describe('chronicle_log_head', () => {
   it('keeps the highest head reported for a log: a lower, stale report does not lower it', async () => {

@@ -20,19 +20,12 @@ import {
   httpPush,
   okPush,
   openLive,
+  sample,
   TestClient,
   type TestDatabase,
 } from './helpers.ts';
 
 /** Issue 10, point 9: /metrics in Prometheus' text format, and structured logs with a request id. */
-
-/** The value of one sample line of the exposition (`name{labels} value`), or undefined. */
-function sample(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  }
-  return undefined;
-}
 
 let store: LogStore;
 const servers: SyncServer[] = [];
