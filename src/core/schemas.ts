@@ -1,22 +1,20 @@
 import { z } from 'zod';
-import { findIdProblem, findStringProblem, MAX_ID_LENGTH } from './text-rules.ts';
+import { findIdProblem, findLinkProblem } from './text-rules.ts';
 
 export { MAX_ID_LENGTH } from './text-rules.ts';
 
-/** An identifier as both ends accept it (text-rules.ts): 1 to MAX_ID_LENGTH storable characters. */
-export const idSchema = z.string().superRefine((value, ctx) => {
-  const problem = findIdProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
-/** An optional link (correlation, causation): a storable string of at most MAX_ID_LENGTH characters. */
-export const linkSchema = z
-  .string()
-  .max(MAX_ID_LENGTH)
-  .superRefine((value, ctx) => {
-    const problem = findStringProblem(value);
+/** A string checked by one of text-rules.ts's rules, its problem as the issue's message. */
+const ruleSchema = (findProblem: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = findProblem(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+
+/** An identifier as both ends accept it (text-rules.ts): 1 to MAX_ID_LENGTH storable characters. */
+export const idSchema = ruleSchema(findIdProblem);
+
+/** An optional link (correlation, causation) as both ends accept it (text-rules.ts): a storable string of at most MAX_ID_LENGTH characters. */
+export const linkSchema = ruleSchema(findLinkProblem);
 
 export const eventMetaSchema = z
   .object({

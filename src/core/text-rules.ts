@@ -34,12 +34,19 @@ export function isStorableString(text: string): boolean {
   return !UNSTORABLE.test(text);
 }
 
-/** Why `value` is not a valid identifier, or undefined when it is one. */
-export function findIdProblem(value: unknown): string | undefined {
+/**
+ * Why `value` is not a valid link (an event's `meta.correlationId` or `meta.causationId`), or undefined when
+ * it is one: a storable string of at most MAX_ID_LENGTH characters. Unlike an id, it may be empty.
+ */
+export function findLinkProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return `must be a string (got ${value === null ? 'null' : typeof value})`;
-  if (value.length === 0) return 'must not be empty';
   if (value.length > MAX_ID_LENGTH) return `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`;
   return findStringProblem(value);
+}
+
+/** Why `value` is not a valid identifier, or undefined when it is one: a link that is not empty. */
+export function findIdProblem(value: unknown): string | undefined {
+  return value === '' ? 'must not be empty' : findLinkProblem(value);
 }
 
 /** True when `value` is a valid identifier: a storable string of 1 to MAX_ID_LENGTH characters. */

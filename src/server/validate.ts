@@ -1,5 +1,5 @@
 import { type PushRequest } from '../core/protocol.ts';
-import { isStorableString, isValidId, MAX_DATA_DEPTH, MAX_ID_LENGTH } from '../core/text-rules.ts';
+import { findLinkProblem, isStorableString, isValidId, MAX_DATA_DEPTH } from '../core/text-rules.ts';
 
 /**
  * The hot path of push validation. `pushRequestSchema` (zod) is the rule; this
@@ -14,8 +14,9 @@ import { isStorableString, isValidId, MAX_DATA_DEPTH, MAX_ID_LENGTH } from '../c
  * no NaN or Infinity, own keys only.
  *
  * It must never accept what the schema refuses: ids go through the same
- * isValidId, and `data` through storableData below, a walk made of the same
- * rule (text-rules.ts: isStorableString for every string and key,
+ * isValidId, links (correlation, causation) through the same
+ * findLinkProblem, and `data` through storableData below, a walk made of the
+ * same rule (text-rules.ts: isStorableString for every string and key,
  * MAX_DATA_DEPTH) as findJsonProblem, which the schema runs; this one only
  * answers yes or no, without building paths, so it costs a fifth as much.
  * test/unit/server-validate.test.ts checks the two agree on generated bodies.
@@ -61,7 +62,7 @@ function exactKeys(value: Record<string, unknown>, allowed: ReadonlySet<string>,
 }
 
 const id = isValidId;
-const link = (value: unknown): value is string => typeof value === 'string' && value.length <= MAX_ID_LENGTH && isStorableString(value);
+const link = (value: unknown): value is string => findLinkProblem(value) === undefined;
 const positiveInt = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 
 function acceptEvent(value: unknown, clientId: string, clientSeq: number): PushRequest['events'][number] | undefined {

@@ -1,8 +1,14 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ValidationError } from '../../src/core/errors.ts';
+import { defineEvent } from '../../src/core/event.ts';
 import { findJsonProblem } from '../../src/core/json-data.ts';
-import { storedEventSchema } from '../../src/core/schemas.ts';
+import { createRegistry } from '../../src/core/registry.ts';
+import { linkSchema, storedEventSchema } from '../../src/core/schemas.ts';
 import {
   findIdProblem,
+  findLinkProblem,
   findStringProblem,
   isHttpUrl,
   isStorableString,
@@ -65,6 +71,60 @@ describe('identifiers', () => {
     expect(result.success).toBe(false);
     const paths = result.error!.issues.map((issue) => issue.path.join('.'));
     expect(paths).toEqual(expect.arrayContaining(['aggregateId', 'meta.clientId', 'meta.correlationId']));
+  });
+});
+
+describe('links (meta.correlationId, meta.causationId)', () => {
+  it('given a storable string of 0 to MAX_ID_LENGTH characters, then it is a link (an empty one too, unlike an id)', () => {
+    for (const link of ['', 'corr-1', 'x'.repeat(MAX_ID_LENGTH), `${HIGH}${LOW}`, 'café 注文']) {
+      expect(findLinkProblem(link), JSON.stringify(link)).toBeUndefined();
+    }
+  });
+
+  it('given anything else, then the problem says what is wrong, in the words of the id rule', () => {
+    expect(findLinkProblem('x'.repeat(MAX_ID_LENGTH + 1))).toBe(`must be at most ${MAX_ID_LENGTH} characters (got ${MAX_ID_LENGTH + 1})`);
+    expect(findLinkProblem(42)).toBe('must be a string (got number)');
+    expect(findLinkProblem(null)).toBe('must be a string (got null)');
+    expect(findLinkProblem({ a: 1 })).toBe('must be a string (got object)');
+    expect(findLinkProblem('ab\u0000c')).toBe('contains a NUL character (U+0000) at index 2');
+    expect(findLinkProblem(`x${LOW}`)).toMatch(/lone surrogate \(half of a UTF-16 pair\) at index 1/);
+  });
+
+  it('given any value, then it is an id exactly when it is a link that is not empty', () => {
+    const value = fc.oneof(
+      fc.string({ unit: fc.constantFrom('a', 'é', '😀', '\u0000', HIGH, LOW), maxLength: MAX_ID_LENGTH + 2 }),
+      fc.constantFrom('', 'x'.repeat(MAX_ID_LENGTH), 'x'.repeat(MAX_ID_LENGTH + 1), '\u0000', HIGH, LOW),
+      fc.constantFrom(undefined, null, 0, 42, true, {}, [], ['x']),
+    );
+    fc.assert(
+      fc.property(
+        value,
+        (v) =>
+          findIdProblem(v) === (v === '' ? 'must not be empty' : findLinkProblem(v)) && isValidId(v) === (findIdProblem(v) === undefined),
+      ),
+    );
+  });
+
+  it('given a link the rule refuses, then append and the stored-event schema refuse it with the rule’s words', () => {
+    const Noted = defineEvent({ type: 'Noted', schema: z.object({}) });
+    const registry = createRegistry({ events: [Noted] });
+    for (const bad of ['x'.repeat(MAX_ID_LENGTH + 1), 'a\u0000', HIGH]) {
+      const problem = findLinkProblem(bad);
+      let error: unknown;
+      try {
+        registry.encode([{ type: 'Noted', data: {}, meta: { causationId: bad } }]);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error).toMatchObject({ path: 'meta.causationId', reason: problem, index: 0 });
+      expect(linkSchema.safeParse(bad).error?.issues.map((issue) => issue.message)).toEqual([problem]);
+    }
+    // A link of the wrong type: append says so in the rule's words; the schema leaves it to zod's type check.
+    expect(() => registry.encode([{ type: 'Noted', data: {}, meta: { correlationId: 7 as never } }])).toThrow(
+      'meta.correlationId: must be a string (got number)',
+    );
+    expect(linkSchema.safeParse(7).error?.issues).toHaveLength(1);
   });
 });
 
