@@ -83,7 +83,8 @@ export function buildRequest(
   } else {
     aggregateType = registry.resolveAggregateType(inputs, opts.aggregateType);
   }
-  return { aggregateId, aggregateType, expectedVersion, events: registry.encode(inputs) };
+  // Given the stream, encode counts each event's size exactly as the server will.
+  return { aggregateId, aggregateType, expectedVersion, events: registry.encode(inputs, { aggregateId, aggregateType }) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { aggregateRuntime, type AnyAggregateDefinition, type RebaseDecisionInput
 import type { EncryptionOptions, EncryptionSettings, Keyring } from '../core/encryption.ts';
 import { ConfigError, EventTooLargeError, UnserializableDataError, ValidationError } from '../core/errors.ts';
 import { isHttpUrl } from '../core/text-rules.ts';
+import type { StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
 import { readStream, snapshotFits, snapshotState } from './aggregate-loader.ts';
@@ -28,17 +29,19 @@ function toDecision(input: RebaseDecisionInput): RebaseDecision {
  * parsed by the event's schema (defaults filled), plain JSON, within the size
  * limit. Data that is not turns the transform into a drop with the reason, as
  * a rule that throws does: the event is kept among the rejected ones and says
- * why, rather than stored invalid or failing every round.
+ * why, rather than stored invalid or failing every round. The size is counted
+ * with what the event keeps (its id, meta and stream), as the server will.
  */
-function checkTransform(registry: Registry, type: string, decision: RebaseDecision): RebaseDecision {
+function checkTransform(registry: Registry, stored: StoredEvent, decision: RebaseDecision): RebaseDecision {
   if (decision.action !== 'transform') return decision;
   try {
-    const [encoded] = registry.encode([{ type, data: decision.data }]);
+    // The event as it will be pushed: its id, type and meta, the new data, in its stream.
+    const [encoded] = registry.encode([{ ...stored, data: decision.data }], stored);
     // The body is `"type",version,data,occurredAt`: the data as an append would store it.
     const [, version, data] = JSON.parse(`[${encoded!.body}]`) as [string, number, unknown];
     return { action: 'transform', data, version };
   } catch (error) {
-    return { action: 'drop', reason: `the rebase rule's transform is not a valid ${type}: ${refusalOf(error)}` };
+    return { action: 'drop', reason: `the rebase rule's transform is not a valid ${stored.type}: ${refusalOf(error)}` };
   }
 }
 
@@ -116,7 +119,7 @@ async function decideConflict(
     const event = decodeEvent(registry, stored, true, 'unreadable');
     let decision: RebaseDecision;
     try {
-      decision = event.known ? checkTransform(registry, event.type, toDecision(rebase(event, { state }))) : { action: 'keep' };
+      decision = event.known ? checkTransform(registry, stored, toDecision(rebase(event, { state }))) : { action: 'keep' };
     } catch (error) {
       decision = { action: 'drop', reason: `the rebase rule threw: ${String(error)}` };
     }

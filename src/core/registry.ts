@@ -13,7 +13,7 @@ import type { AnyEventDefinition, EventInput, LogEvent, StoredEvent } from './ev
 import type { AnyAggregateDefinition } from './aggregate.ts';
 import { isEncryptedEnvelope } from './envelope.ts';
 import { stringifyJsonData, utf8Length } from './json-data.ts';
-import { findIdProblem, findStringProblem, MAX_ID_LENGTH, showName } from './text-rules.ts';
+import { findIdProblem, findLinkProblem, MAX_ID_LENGTH, showName } from './text-rules.ts';
 import { uuidv7 } from './ids.ts';
 import { describeThrown } from './thrown.ts';
 
@@ -45,12 +45,21 @@ export interface EncodedEvent {
   generated?: boolean;
 }
 
+/** The stream an append's events go to. */
+export interface EventStream {
+  aggregateId: string;
+  aggregateType: string;
+}
+
 export interface Registry {
   readonly eventTypes: readonly string[];
   readonly maxEventBytes: number;
   definition(type: string): AnyEventDefinition | undefined;
-  /** Validates inputs and encodes them; throws a typed error before anything is written. */
-  encode(inputs: readonly EventInput[], now?: number): EncodedEvent[];
+  /**
+   * Validates inputs and encodes them; throws a typed error before anything is written. `stream`: the
+   * aggregate id and type they are appended to, for an exact size count (without it, both count at their longest).
+   */
+  encode(inputs: readonly EventInput[], stream?: EventStream, now?: number): EncodedEvent[];
   /** The aggregate type for an append: the explicit one, or the single aggregate declaring these types. */
   resolveAggregateType(inputs: readonly EventInput[], explicit?: string): string;
   /** Upcasts a stored event to the current schema; an unknown type, or a version newer than the app's, is surfaced as an UnknownEvent, not dropped. */
@@ -75,18 +84,21 @@ export function firstSchemaIssue(error: z.ZodError): { path: string; reason: str
 /**
  * What the sync server counts of an event (src/server/http/push-decode.ts: the UTF-8 bytes of
  * JSON.stringify of the pushed event) besides the body's type, version, data and occurredAt, the id and the
- * links: the keys, and the fields the engine fills in its transaction or that append does not pass to
- * encode. The aggregate id and type are counted at their longest (MAX_ID_LENGTH code units, each escaped
- * as \u00XX), the sequence numbers at the longest safe integer, the client id as the UUIDv7 the engine
- * makes: an event the client accepts is never refused by the server for its size (README, Errors).
+ * links: the keys, the aggregate id and type, and the fields the engine fills in its transaction. The
+ * aggregate id and type are counted as encode is given them (append gives them: exact), else at their
+ * longest (MAX_ID_LENGTH code units, each escaped as \u00XX); the sequence numbers at the longest safe
+ * integer, the client id as the UUIDv7 the engine makes: an event the client accepts is never refused by
+ * the server for its size (README, Errors).
  */
 const SERVER_EVENT_KEYS =
   '{"id":,"aggregateId":,"aggregateType":,"seq":,"type":,"version":,"data":,"meta":{"occurredAt":,"clientId":,"clientSeq":}}';
 const LONGEST_ID_JSON_BYTES = MAX_ID_LENGTH * 6 + 2;
 const UUID_JSON_BYTES = 38;
 const LONGEST_SEQ_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
-/** The body's three commas are not in the server's form (its keys are counted instead). */
-export const EVENT_ENVELOPE_BYTES = SERVER_EVENT_KEYS.length - 3 + 2 * LONGEST_ID_JSON_BYTES + UUID_JSON_BYTES + 2 * LONGEST_SEQ_DIGITS;
+/** The keys (less the body's three commas: its keys are counted instead), the client id and the sequence numbers. */
+const KEYS_AND_NUMBERS_BYTES = SERVER_EVENT_KEYS.length - 3 + UUID_JSON_BYTES + 2 * LONGEST_SEQ_DIGITS;
+/** With the aggregate id and type at their longest: the most an event's envelope can count. */
+export const EVENT_ENVELOPE_BYTES = KEYS_AND_NUMBERS_BYTES + 2 * LONGEST_ID_JSON_BYTES;
 
 /** The server's bytes for the links: `,"correlationId":"…"` and `,"causationId":"…"`, each only when given. */
 function linkBytes(correlationId: string | undefined, causationId: string | undefined): number {
@@ -96,15 +108,12 @@ function linkBytes(correlationId: string | undefined, causationId: string | unde
   return bytes;
 }
 
-/** A correlation or causation id as given, checked by the rule the server applies to it. */
+/** A correlation or causation id as given, checked by the rule the server applies to it (text-rules.ts). */
 function checkLink(eventType: string, key: 'correlationId' | 'causationId', value: unknown, index: number): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new ValidationError(eventType, `meta.${key}`, 'must be a string', index);
-  if (value.length > MAX_ID_LENGTH)
-    throw new ValidationError(eventType, `meta.${key}`, `must be at most ${MAX_ID_LENGTH} characters`, index);
-  const problem = findStringProblem(value);
+  const problem = findLinkProblem(value);
   if (problem !== undefined) throw new ValidationError(eventType, `meta.${key}`, problem, index);
-  return value;
+  return value as string;
 }
 
 /**
@@ -163,8 +172,11 @@ export function createRegistry(options: RegistryOptions): Registry {
     );
   }
 
-  /** `seen`: ids given earlier in the same call (made on the first given id: most calls give none). */
-  const encodeOne = (input: EventInput, index: number, now: number, seen: { ids?: Set<string> }): EncodedEvent => {
+  /**
+   * `seen`: ids given earlier in the same call (made on the first given id: most calls give none); `envelope`: the
+   * bytes the server counts besides the body, the id and the links (EVENT_ENVELOPE_BYTES at most).
+   */
+  const encodeOne = (input: EventInput, index: number, now: number, seen: { ids?: Set<string> }, envelope: number): EncodedEvent => {
     if (typeof input !== 'object' || input === null || typeof input.type !== 'string') {
       throw new ValidationError(String((input as { type?: unknown } | null)?.type ?? '?'), 'type', 'an event needs a string "type"', index);
     }
@@ -209,10 +221,9 @@ export function createRegistry(options: RegistryOptions): Registry {
     const tail = hasLinks ? `,${JSON.stringify([correlationId ?? null, causationId ?? null]).slice(1, -1)}` : '';
     // A UTF-16 code unit is at most 3 bytes of UTF-8, and an id's JSON at most 6 per code unit (\u00XX) and its
     // quotes: most events are counted only when that bound could pass the limit.
-    const bound =
-      body.length * 3 + EVENT_ENVELOPE_BYTES + (given ? id.length * 6 + 2 : UUID_JSON_BYTES) + (hasLinks ? tail.length * 3 + 32 : 0);
+    const bound = body.length * 3 + envelope + (given ? id.length * 6 + 2 : UUID_JSON_BYTES) + (hasLinks ? tail.length * 3 + 32 : 0);
     if (bound > maxEventBytes) {
-      const bytes = utf8Length(body) + EVENT_ENVELOPE_BYTES + utf8Length(JSON.stringify(id)) + linkBytes(correlationId, causationId);
+      const bytes = utf8Length(body) + envelope + utf8Length(JSON.stringify(id)) + linkBytes(correlationId, causationId);
       if (bytes > maxEventBytes) throw new EventTooLargeError(def.type, bytes, maxEventBytes, index);
     }
     return !given ? { id, type: def.type, occurredAt, body, tail, generated: true } : { id, type: def.type, occurredAt, body, tail };
@@ -222,10 +233,13 @@ export function createRegistry(options: RegistryOptions): Registry {
     eventTypes,
     maxEventBytes,
     definition: (type) => byType.get(type),
-    encode(inputs, now = Date.now()) {
+    encode(inputs, stream, now = Date.now()) {
       if (!Array.isArray(inputs)) throw new ValidationError('?', 'events', 'events must be an array');
       const seen: { ids?: Set<string> } = {};
-      return inputs.map((input, i) => encodeOne(input, i, now, seen));
+      const envelope = stream
+        ? KEYS_AND_NUMBERS_BYTES + utf8Length(JSON.stringify(stream.aggregateId) + JSON.stringify(stream.aggregateType))
+        : EVENT_ENVELOPE_BYTES;
+      return inputs.map((input, i) => encodeOne(input, i, now, seen, envelope));
     },
     resolveAggregateType(inputs, explicit) {
       if (explicit !== undefined) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineAggregate } from '../../src/core/index.ts';
+import { createRegistry, DEFAULT_MAX_EVENT_BYTES } from '../../src/core/registry.ts';
 import { ItemAdded, OrderPlaced, OrderShipped } from '../fixtures/model.ts';
 import { logOf, openClient, startServer, type Harness } from './harness.ts';
 
@@ -68,6 +69,74 @@ describe("a rebase rule's transform", () => {
       const stored = [];
       for await (const event of a.readStream('o1', { fromSeq: 3 })) stored.push(event);
       expect(stored).toMatchObject([{ seq: 3, type: 'ItemAdded', data: { sku: 'ok', qty: 5, price: 1 } }]);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
+  it('is counted for its size with the event’s own id, links and stream: at the limit it is pushed and stored, one byte more and it is rejected', async () => {
+    // The largest carrier an OrderShipped with these ids and links takes, counted as append counts it (the server's limit is the same).
+    const meta = { occurredAt: 1_732_000_000_000, correlationId: '"'.repeat(128), causationId: '\u20ac'.repeat(128) };
+    const ids = { fit: `${'"'.repeat(127)}1`, over: `${'"'.repeat(127)}2` };
+    const registry = createRegistry({ events: [OrderShipped] });
+    const fits = (n: number): boolean => {
+      try {
+        registry.encode([{ id: ids.fit, type: 'OrderShipped', data: { carrier: 'z'.repeat(n) }, meta }], {
+          aggregateId: 'o2',
+          aggregateType: 'Order',
+        });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let largest = 0;
+    for (let hi = DEFAULT_MAX_EVENT_BYTES; largest < hi;) {
+      const mid = Math.ceil((largest + hi) / 2);
+      if (fits(mid)) largest = mid;
+      else hi = mid - 1;
+    }
+    const Sized = defineAggregate({
+      type: 'Order',
+      events: [OrderPlaced, OrderShipped],
+      initialState: () => ({}),
+      reducers: { OrderPlaced: (s) => s, OrderShipped: (s) => s },
+      rebase: (event) => {
+        if (event.type !== 'OrderShipped' || event.data.carrier === 'ups') return 'keep';
+        return { transform: { carrier: 'z'.repeat(event.data.carrier === 'fit' ? largest : largest + 1) } };
+      },
+    });
+    const a = await openClient(harness.url, { log: 'rebase-transform-size', aggregates: [Sized] });
+    const b = await openClient(harness.url, { log: 'rebase-transform-size', aggregates: [Sized] });
+    try {
+      await a.append('o2', [{ type: 'OrderPlaced', data: { customerId: 'c' } }]);
+      await a.sync.syncNow();
+      await b.sync.syncNow();
+      await b.sync.pause();
+      await a.append('o2', [{ type: 'OrderShipped', data: { carrier: 'ups' } }]);
+      await a.sync.syncNow();
+      await b.append('o2', [
+        { id: ids.fit, type: 'OrderShipped', data: { carrier: 'fit' }, meta },
+        { id: ids.over, type: 'OrderShipped', data: { carrier: 'over' }, meta },
+      ]);
+
+      await b.sync.resume();
+      await b.sync.syncNow();
+
+      expect((await b.sync.status()).lastError).toBeNull();
+      const rejected = await b.sync.rejected();
+      expect(rejected.map((r) => [r.event.id, r.reason])).toEqual([
+        [
+          ids.over,
+          `the rebase rule's transform is not a valid OrderShipped: ${DEFAULT_MAX_EVENT_BYTES + 1} bytes, over the limit of ${DEFAULT_MAX_EVENT_BYTES}`,
+        ],
+      ]);
+      await a.sync.syncNow();
+      const stored = [];
+      for await (const event of a.readStream('o2', { fromSeq: 3 })) stored.push(event);
+      expect(stored).toMatchObject([{ id: ids.fit, seq: 3, meta }]);
+      expect((stored[0]!.data as { carrier: string }).carrier).toHaveLength(largest);
     } finally {
       await a.dispose();
       await b.dispose();

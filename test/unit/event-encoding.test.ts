@@ -3,13 +3,15 @@
 // server accepts for its size.
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { buildRequest } from '../../src/client/append.ts';
 import { ChronicleError, ConfigError, EventTooLargeError, UnserializableDataError, ValidationError } from '../../src/core/errors.ts';
 import { defineEvent } from '../../src/core/event.ts';
 import { uuidv7 } from '../../src/core/ids.ts';
 import { utf8Length } from '../../src/core/json-data.ts';
 import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
-import { createRegistry, DEFAULT_MAX_EVENT_BYTES } from '../../src/core/registry.ts';
+import { createRegistry, DEFAULT_MAX_EVENT_BYTES, type EventStream } from '../../src/core/registry.ts';
 import { MAX_ID_LENGTH } from '../../src/core/text-rules.ts';
+import { SyncError } from '../../src/server/errors.ts';
 import { validatePush } from '../../src/server/http/push-decode.ts';
 
 const Anything = defineEvent({ type: 'Anything', schema: z.object({ v: z.any() }) });
@@ -119,14 +121,22 @@ describe('the data checked is the data stored', () => {
 });
 
 describe('maxEventBytes counts the event as the sync server does', () => {
+  type Links = { correlationId?: string; causationId?: string };
+  const OCCURRED_AT = 1_732_000_000_000;
+  const longest = '\u0001'.repeat(MAX_ID_LENGTH); // JSON writes each as \u0001: 6 bytes
+
+  /** Encodes one Text event whose `s` is `length` characters, for this stream (none: encode counts the longest). */
+  const encodeText = (id: string, links: Links, length: number, stream?: EventStream) =>
+    registry.encode([{ id, type: 'Text', data: { s: 'y'.repeat(length) }, meta: { ...links, occurredAt: OCCURRED_AT } }], stream);
+
   /** The largest string `s` of Text data the registry accepts, with these ids and links. */
-  function largestAccepted(id: string, links: { correlationId?: string; causationId?: string }): number {
+  function largestAccepted(id: string, links: Links, stream?: EventStream): number {
     let lo = 0;
     let hi = DEFAULT_MAX_EVENT_BYTES;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       try {
-        registry.encode([{ id, type: 'Text', data: { s: 'y'.repeat(mid) }, meta: { ...links, occurredAt: 1_732_000_000_000 } }]);
+        encodeText(id, links, mid, stream);
         lo = mid;
       } catch (error) {
         expect(error).toBeInstanceOf(EventTooLargeError);
@@ -134,6 +144,37 @@ describe('maxEventBytes counts the event as the sync server does', () => {
       }
     }
     return lo;
+  }
+
+  /**
+   * The server's own check of that event, pushed to `stream` with the longest sequence numbers the engine could
+   * give it (it numbers the event after encode): the bytes it counts, or the error it throws (PAYLOAD_TOO_LARGE
+   * for an event over its limit).
+   */
+  function serverCount(id: string, links: Links, length: number, stream: EventStream): number {
+    const clientSeq = Number.MAX_SAFE_INTEGER;
+    const event = {
+      id,
+      ...stream,
+      seq: Number.MAX_SAFE_INTEGER,
+      type: 'Text',
+      version: 1,
+      data: { s: 'y'.repeat(length) },
+      meta: { occurredAt: OCCURRED_AT, clientId: uuidv7(), clientSeq, ...links },
+    };
+    const body = { protocolVersion: 1, clientId: event.meta.clientId, from: clientSeq, to: clientSeq, events: [event] };
+    const { eventsJson } = validatePush(body, { maxEventsPerPush: 1, maxEventBytes: DEFAULT_LIMITS.maxEventBytes });
+    return utf8Length(eventsJson[0]!);
+  }
+
+  /** What `run` throws. */
+  function thrown(run: () => unknown): unknown {
+    try {
+      run();
+    } catch (error) {
+      return error;
+    }
+    throw new Error('expected a refusal');
   }
 
   it.each([
@@ -144,26 +185,58 @@ describe('maxEventBytes counts the event as the sync server does', () => {
       { correlationId: '"'.repeat(128), causationId: '\u20ac'.repeat(128) },
     ],
     ['one link', 'evt-1', { causationId: 'cause-1' }],
-  ])('given the largest event append accepts (%s), then the server accepts it with the longest ids it could carry', (_, givenId, links) => {
-    const id = givenId ?? uuidv7();
-    const length = largestAccepted(id, links);
-    const longest = '\u0001'.repeat(MAX_ID_LENGTH); // JSON writes each as \u0001: 6 bytes
-    const clientSeq = Number.MAX_SAFE_INTEGER;
-    const event = {
-      id,
-      aggregateId: longest,
-      aggregateType: longest,
-      seq: Number.MAX_SAFE_INTEGER,
-      type: 'Text',
-      version: 1,
-      data: { s: 'y'.repeat(length) },
-      meta: { occurredAt: 1_732_000_000_000, clientId: uuidv7(), clientSeq, ...links },
-    };
-    const body = { protocolVersion: 1, clientId: event.meta.clientId, from: clientSeq, to: clientSeq, events: [event] };
-    // The server's own check: it throws PAYLOAD_TOO_LARGE for an event over its limit.
-    const { eventsJson } = validatePush(body, { maxEventsPerPush: 1, maxEventBytes: DEFAULT_LIMITS.maxEventBytes });
-    // The count is exact, not a guess with room to spare: one byte more would be over the server's limit.
-    expect(utf8Length(eventsJson[0]!)).toBe(DEFAULT_LIMITS.maxEventBytes);
+  ])(
+    'given the largest event encode accepts without its stream (%s), then the server accepts it with the longest ids it could carry',
+    (_, givenId, links) => {
+      const id = givenId ?? uuidv7();
+      const length = largestAccepted(id, links);
+      // The count is exact, not a guess with room to spare: one byte more would be over the server's limit.
+      expect(serverCount(id, links, length, { aggregateId: longest, aggregateType: longest })).toBe(DEFAULT_LIMITS.maxEventBytes);
+    },
+  );
+
+  it.each([
+    ['a short aggregate id and type, a made id, no links', { aggregateId: 'o1', aggregateType: 'Order' }, undefined, {}],
+    [
+      'a multi-byte aggregate id, a given id and both links',
+      { aggregateId: 'order-😀-€', aggregateType: 'Order' },
+      'evt-\u20ac',
+      { correlationId: 'corr-1', causationId: '"quoted"' },
+    ],
+    ['the longest escaped aggregate id and type', { aggregateId: longest, aggregateType: longest }, 'evt-1', { causationId: 'c' }],
+  ])(
+    'given an event just at the limit for its stream (%s), then append and the server both accept it; one byte more, both refuse it',
+    (_, stream, givenId, links) => {
+      const id = givenId ?? uuidv7();
+      const length = largestAccepted(id, links, stream);
+      expect(serverCount(id, links, length, stream)).toBe(DEFAULT_LIMITS.maxEventBytes);
+
+      const client = thrown(() => encodeText(id, links, length + 1, stream));
+      expect(client).toBeInstanceOf(EventTooLargeError);
+      expect(client).toMatchObject({ bytes: DEFAULT_MAX_EVENT_BYTES + 1, limit: DEFAULT_MAX_EVENT_BYTES });
+      const server = thrown(() => serverCount(id, links, length + 1, stream));
+      expect(server).toBeInstanceOf(SyncError);
+      expect(server).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', details: { bytes: DEFAULT_LIMITS.maxEventBytes + 1 } });
+    },
+  );
+
+  it('given a short aggregate id and type, then append takes as much more data as the longest ones would have counted', () => {
+    const id = uuidv7();
+    const short = { aggregateId: 'o1', aggregateType: 'Order' };
+    const spared = 2 * (MAX_ID_LENGTH * 6 + 2) - utf8Length(JSON.stringify(short.aggregateId) + JSON.stringify(short.aggregateType));
+    expect(spared).toBeGreaterThan(1_500);
+    expect(largestAccepted(id, {}, short) - largestAccepted(id, {})).toBe(spared);
+  });
+
+  it('given append’s request for a stream, then its events are counted with that stream’s aggregate id and type', () => {
+    const stream = { aggregateId: 'o1', aggregateType: 'Order' };
+    const length = largestAccepted('evt-1', {}, stream);
+    const text = (n: number) => [{ id: 'evt-1', type: 'Text', data: { s: 'y'.repeat(n) }, meta: { occurredAt: OCCURRED_AT } }];
+    expect(buildRequest(registry, 'o1', text(length), { aggregateType: 'Order' }).events).toHaveLength(1);
+    expect(thrown(() => buildRequest(registry, 'o1', text(length + 1), { aggregateType: 'Order' }))).toMatchObject({
+      code: 'EVENT_TOO_LARGE',
+      bytes: DEFAULT_MAX_EVENT_BYTES + 1,
+    });
   });
 
   it('given an event over the limit, then EventTooLargeError reports its bytes as the server could count them', () => {

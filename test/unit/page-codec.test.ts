@@ -39,6 +39,7 @@ describe('page rows', () => {
     const registry = createRegistry({ events: [], aggregates: [Order] });
     const [encoded] = registry.encode(
       [{ type: 'ItemAdded', data: { sku: 'x', qty: 1, price: 2 }, id: 'e9', meta: { occurredAt: 5, causationId: 'why' } }],
+      { aggregateId: 'o1', aggregateType: 'Order' },
       5,
     );
     const json = spliceEventJson(encoded!, JSON.stringify('o1'), JSON.stringify('Order'), 7, JSON.stringify('me'), 11);
