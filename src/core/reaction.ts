@@ -118,6 +118,8 @@ export function defineReaction<TName extends string, const TDefs extends readonl
   if (origin !== 'own' && origin !== 'any') throw new ConfigError(`${what}: origin must be 'own' or 'any'`);
   const startFrom = options.startFrom ?? 'now';
   if (startFrom !== 'now' && startFrom !== 'beginning') throw new ConfigError(`${what}: startFrom must be 'now' or 'beginning'`);
+  // Stricter than handlerTable, which skips an undefined handler as a projection may: a reaction whose handler
+  // is undefined (a misspelt import) would pass its events by, and an order would never be charged.
   for (const [type, handler] of Object.entries(options.handlers ?? {})) {
     if (typeof handler !== 'function') throw new ConfigError(`${what}: the handler for ${type} is not a function`);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ConfigError } from '../../src/core/errors.ts';
 import { defineEvent } from '../../src/core/event.ts';
 import { backoffDelay, defineReaction, reactionCaughtUp } from '../../src/core/reaction.ts';
 
@@ -22,7 +23,15 @@ describe('reaction definitions', () => {
     expect(() => defineReaction({ name: 'x', events: [Paid], handlers: {}, on: 'later' as never })).toThrow(/on must be/);
     expect(() => defineReaction({ name: 'x', events: [Paid], handlers: {}, startFrom: 'soon' as never })).toThrow(/startFrom/);
     expect(() => defineReaction({ name: 'x', events: [Paid], handlers: {}, backoff: { initialMs: 10, maxMs: 5 } })).toThrow(/backoff/);
-    expect(() => defineReaction({ name: 'x', events: [Paid], handlers: { Paid: 3 as never } })).toThrow(/not a function/);
+    expect(() => defineReaction({ name: 'x', events: [Paid], handlers: { Paid: 3 as never } })).toThrow(
+      new ConfigError('defineReaction(x): the handler for Paid is not a function'),
+    );
+  });
+
+  it('given a handler left undefined (a misspelt import), then it is refused: a payment reaction must not pass its events by unnoticed', () => {
+    expect(() => defineReaction({ name: 'x', events: [Paid], handlers: { Paid: undefined as never } })).toThrow(
+      new ConfigError('defineReaction(x): the handler for Paid is not a function'),
+    );
   });
 
   it('given failures, then the pause doubles up to the cap, with at most 20 % taken off', () => {
