@@ -78,6 +78,14 @@ export interface PageRecord {
   stream?: [string, number][];
   /** Pending pages only: the `id` entries of this page. */
   id?: IdKey[];
+  /**
+   * Pending pages written again with fewer events (some confirmed, dropped by
+   * a rebase or refused by the server): each event's index as the page was
+   * first written, so cursors taken before keep naming the same events
+   * (core/cursor.ts: slotOf). Absent: 0, 1, 2, ... (every other page, and
+   * pages rewritten before slots were kept: no schema change needed).
+   */
+  slots?: number[];
 }
 
 /**

@@ -1,10 +1,10 @@
 import { ChronicleError } from '../src/core/errors.ts';
-import { findIdProblem, findStringProblem, MAX_ID_LENGTH } from '../src/core/text-rules.ts';
+import { findIdProblem, findLinkProblem } from '../src/core/text-rules.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import { refuseIfDeleting, type ChronicleDB } from './db.ts';
 import { deletePage, putCommit, putPage, putPendingPage, readBacklog, readPages } from './page-store.ts';
-import { buildCommit, buildPages, entryOf, pendingPageOf } from './page-builder.ts';
+import { buildCommit, buildPages, entryOf, keptWithSlots, pendingPageOf } from './page-builder.ts';
 import { findStoredEvents, indexedHead } from './lookups.ts';
 import { pendingRangeAll } from './pending.ts';
 import { CONFIRMED, PENDING, type PageKey } from './types.ts';
@@ -67,10 +67,7 @@ function checkEvent(e: StoredEvent, i: number): void {
   if (!Number.isFinite(e.meta.occurredAt)) bad('meta.occurredAt');
   for (const link of ['correlationId', 'causationId'] as const) {
     const value: unknown = e.meta[link];
-    if (value === undefined) continue;
-    if (typeof value !== 'string' || value.length > MAX_ID_LENGTH)
-      bad(`meta.${link}`, `must be a string of at most ${MAX_ID_LENGTH} characters`);
-    const problem = findStringProblem(value as string);
+    const problem = value === undefined ? undefined : findLinkProblem(value);
     if (problem !== undefined) bad(`meta.${link}`, problem);
   }
 }
@@ -81,9 +78,10 @@ type IngestTx = Parameters<typeof putPage>[0];
  * Removes confirmed ids from the pending area. Pending events are pushed in
  * pending order, so the confirmed ones sit at its front: the walk stops as
  * soon as every id is found. A page that loses events is written again with
- * its own index entries; the index record of a commit of several pages goes
- * once none of its pages is left (until then, entries of its confirmed
- * events stay in it: readers check what pages hold).
+ * its own index entries, the events left at their slots (cursors taken
+ * before still name them: core/cursor.ts); the index record of a commit of
+ * several pages goes once none of its pages is left (until then, entries of
+ * its confirmed events stay in it: readers check what pages hold).
  */
 async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<number> {
   const pages = tx.objectStore('pages');
@@ -96,13 +94,13 @@ async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<n
     if (values.length === 0) break;
     values.forEach((page, i) => {
       const events = decodePageJson(page.json);
-      const remaining = events.filter((e) => !ids.has(e.id));
+      const { events: remaining, slots } = keptWithSlots(page, events, (e) => !ids.has(e.id));
       if (remaining.length === events.length) return;
       removed += events.length - remaining.length;
       const key = keys[i]!;
       touched = Math.max(touched, key[1]);
       if (remaining.length === 0) deletePage(tx, key);
-      else putPendingPage(tx, key, pendingPageOf(remaining));
+      else putPendingPage(tx, key, pendingPageOf(remaining, slots));
     });
     lower = keys[keys.length - 1];
   }

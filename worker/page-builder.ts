@@ -1,4 +1,5 @@
 import type { EncodedEvent } from '../src/core/registry.ts';
+import { slotOf } from '../src/core/cursor.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { PageIndexRecord, PageRecord } from './db.ts';
 import { idKeys } from './id-keys.ts';
@@ -204,14 +205,39 @@ export function indexedFromLater(record: PageIndexRecord): PageIndexRecord {
   };
 }
 
-/** One pending page holding exactly these events, with its own index entries (a rewrite keeps the page's key). */
-export function pendingPageOf(events: readonly StoredEvent[]): PageRecord {
+/**
+ * One pending page holding exactly these events, with its own index entries
+ * (a rewrite keeps the page's key). `slots`: each event's index as the page
+ * was first written (keptWithSlots), stored unless they are 0, 1, 2, ...
+ */
+export function pendingPageOf(events: readonly StoredEvent[], slots?: readonly number[]): PageRecord {
   const entries = events.map((e) => entryOf(e, true));
   const record = recordOf(entries);
   const index = indexOf(entries.map(indexedEntry));
   record.stream = index.stream;
   record.id = index.id;
+  if (slots && slots.some((slot, i) => slot !== i)) record.slots = [...slots];
   return record;
+}
+
+/**
+ * The events of a stored pending page that `keep` keeps, in order, with the
+ * slot of each (its index as the page was first written: core/cursor.ts,
+ * slotOf), for pendingPageOf: the page written again names its events at the
+ * places cursors taken before know them by.
+ */
+export function keptWithSlots(
+  page: Pick<PageRecord, 'slots'>,
+  events: readonly StoredEvent[],
+  keep: (event: StoredEvent) => boolean,
+): { events: StoredEvent[]; slots: number[] } {
+  const out: { events: StoredEvent[]; slots: number[] } = { events: [], slots: [] };
+  events.forEach((event, i) => {
+    if (!keep(event)) return;
+    out.events.push(event);
+    out.slots.push(slotOf(page, i));
+  });
+  return out;
 }
 
 /** The index record of a stored confirmed page, from its events: for pages ingested before they were indexed. */

@@ -1,7 +1,7 @@
 import type { StoredEvent } from '../src/core/event.ts';
 import { decodePageJson } from './page-codec.ts';
-import type { ChronicleDB, MetaRecord } from './db.ts';
-import { pendingPageOf } from './page-builder.ts';
+import type { ChronicleDB, MetaRecord, PageRecord } from './db.ts';
+import { keptWithSlots, pendingPageOf } from './page-builder.ts';
 import { deletePage, putPendingPage, readPages, type WriteTx } from './page-store.ts';
 import { PENDING, type PageKey } from './types.ts';
 
@@ -59,18 +59,20 @@ export async function rewritePendingPages(
   delete meta.laterEntries;
   // Projections' pending layers folded the events as they were: they fold them again (projection-runner.ts).
   meta.pendingRewrites = (meta.pendingRewrites ?? 0) + 1;
-  const all: { key: PageKey; events: StoredEvent[] }[] = values.map((page, i) => ({
+  const all: { key: PageKey; page: PageRecord; events: StoredEvent[] }[] = values.map((page, i) => ({
     key: keys[i]!,
+    page,
     events: decodePageJson(page.json),
   }));
   const flat = all.flatMap((p) => p.events);
   const kept = new Set(edit(flat));
   let after = 0;
-  for (const { key, events } of all) {
-    const remaining = events.filter((e) => kept.has(e));
+  for (const { key, page, events } of all) {
+    // The events left keep their places (slots): a cursor taken before names the same event.
+    const { events: remaining, slots } = keptWithSlots(page, events, (e) => kept.has(e));
     after += remaining.length;
     if (remaining.length === 0) deletePage(tx, key);
-    else putPendingPage(tx, key, pendingPageOf(remaining));
+    else putPendingPage(tx, key, pendingPageOf(remaining, slots));
   }
   return { before: flat.length, after };
 }

@@ -1,4 +1,5 @@
 import { unwrap, type IDBPTransaction } from 'idb';
+import { slotOf } from '../src/core/cursor.ts';
 import { HistoryCompactedError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import { backlogRange, readBacklog, readPages } from './page-store.ts';
@@ -14,7 +15,9 @@ import { commitEarly } from './commit-early.ts';
 const PAGES_PER_READ = 64;
 
 function raw(key: PageKey, page: PageRecord): RawPage {
-  return { area: key[0], page: key[1], json: page.json, count: page.count };
+  const out: RawPage = { area: key[0], page: key[1], json: page.json, count: page.count };
+  if (page.slots) out.slots = page.slots;
+  return out;
 }
 
 async function startKey(db: ChronicleDB, query: LogPageQuery): Promise<PageKey | undefined> {
@@ -75,7 +78,7 @@ export async function readLogPages(db: ChronicleDB, query: LogPageQuery): Promis
       seenEvents += page.count;
       const after = query.after;
       // The cursor's own page, when the cursor is at its last event, holds nothing new.
-      if (after && key[0] === after.area && key[1] === after.page && after.index >= page.count - 1) continue;
+      if (after && key[0] === after.area && key[1] === after.page && after.index >= slotOf(page, page.count - 1)) continue;
       if (query.fromTime !== undefined && page.t1 < query.fromTime) continue;
       if (query.toTime !== undefined && page.t0 > query.toTime) continue;
       out.push(raw(key, page));

@@ -52,6 +52,8 @@ export interface RawPage {
   page: number;
   json: string;
   count: number;
+  /** A pending page that lost events: each event's index as the page was first written (core/cursor.ts: slotOf). */
+  slots?: number[];
 }
 
 export interface LogPageQuery {

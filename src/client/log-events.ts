@@ -1,7 +1,7 @@
 import type { LogEvent, StoredEvent } from '../core/event.ts';
 import { ChronicleError } from '../core/errors.ts';
 import type { Registry } from '../core/registry.ts';
-import { isAfter, type LogCursor } from '../core/cursor.ts';
+import { isAfter, slotOf, type LogCursor } from '../core/cursor.ts';
 import { decodePageJson, type RawPage } from '../../worker/contract.ts';
 
 /** An event with its place in the log, for checkpoints. */
@@ -82,7 +82,7 @@ export function decodePage(
   const stored = parsePage(page);
   const out: PlacedEvent[] = [];
   for (let index = 0; index < stored.length; index++) {
-    const cursor = { area: page.area, page: page.page, index };
+    const cursor = { area: page.area, page: page.page, index: slotOf(page, index) };
     if (!isAfter(cursor, after)) continue;
     const raw = stored[index]!;
     if (wanted && !wanted(raw)) continue;

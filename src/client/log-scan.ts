@@ -2,7 +2,7 @@ import { checkNotDroppedSince, firstWantedPosition, startsBeforeHistory } from '
 import { HistoryCompactedError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
-import { pageEndCursor, type LogCursor } from '../core/cursor.ts';
+import { pageEndCursor, slotOf, type LogCursor } from '../core/cursor.ts';
 import { CONFIRMED, PENDING, type LogPageQuery, type LogPageResult, type RawPage } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { isAfter, parsePage, placeEvent, type PlacedEvent, type UpcastFailures } from './log-events.ts';
@@ -184,7 +184,7 @@ export async function* scanLog(
         }
         const stored = parsePage(page);
         for (let index = 0; index < stored.length; index++) {
-          const cursor = { area: page.area, page: page.page, index };
+          const cursor = { area: page.area, page: page.page, index: slotOf(page, index) };
           if (!isAfter(cursor, after)) continue;
           const event = stored[index]!;
           scanned++;

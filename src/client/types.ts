@@ -126,7 +126,16 @@ export interface LogFilter {
   /** Only confirmed events with position in [fromPosition, toPosition]. */
   fromPosition?: number | undefined;
   toPosition?: number | undefined;
-  /** Only events after this place in the log. */
+  /**
+   * Only events after this place in the log (a `scan` entry's cursor, a
+   * projection's or a replay context's). A pending event's place stays its
+   * own while the sync confirms or a rebase drops other events of its page.
+   * Events the sync confirms move into the confirmed area, before every
+   * pending place: a reader resumed after a pending place does not meet
+   * again those it read while pending, nor those after the place that were
+   * confirmed meanwhile (a replay job, which keeps the pending events it
+   * handled by id, does).
+   */
   after?: LogCursor | null | undefined;
   /** Only confirmed events ('confirmed') or only pending ones ('pending'). */
   status?: 'confirmed' | 'pending' | undefined;

@@ -7,7 +7,13 @@
  * sequence number, "lsn", never reused). Key order is log order.
  */
 
-/** The place of one event in the log: its page and its index within the page. */
+/**
+ * The place of one event in the log: its page and its index within the page
+ * as the page was first written. A pending page that loses events (the sync
+ * confirmed some, a rebase dropped one, the server refused one) keeps the
+ * indexes of the events left (see slotOf), so a place taken before still
+ * names the same event.
+ */
 export interface LogCursor {
   area: number;
   page: number;
@@ -64,7 +70,17 @@ export function pendingStartOf(end: LogEnd): LogCursor {
   return { area: 1, page: end.nextLsn - 1, index: Number.MAX_SAFE_INTEGER };
 }
 
+/**
+ * The cursor index of a page's `i`-th stored event: its index when the page
+ * was first written. `slots` lists them for a pending page that lost events
+ * since; absent (every other page, and pages stored before slots were kept),
+ * the events are at 0, 1, 2, ...
+ */
+export function slotOf(page: { slots?: readonly number[] | undefined }, i: number): number {
+  return page.slots?.[i] ?? i;
+}
+
 /** The cursor of a page's last event: a read "after" it starts at the next page. */
-export function pageEndCursor(page: { area: number; page: number; count: number }): LogCursor {
-  return { area: page.area, page: page.page, index: page.count - 1 };
+export function pageEndCursor(page: { area: number; page: number; count: number; slots?: readonly number[] | undefined }): LogCursor {
+  return { area: page.area, page: page.page, index: slotOf(page, page.count - 1) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareCursor, isAfter, laterEnd, pageEndCursor, pendingStartOf, sameCursor, storedAfter } from '../../src/core/cursor.ts';
+import { compareCursor, isAfter, laterEnd, pageEndCursor, pendingStartOf, sameCursor, slotOf, storedAfter } from '../../src/core/cursor.ts';
 
 // The cursor rules of core/cursor.ts, without storage: given places in the log, then their order.
 
@@ -19,6 +19,15 @@ describe('log cursors', () => {
     expect(pageEndCursor(page)).toEqual({ area: 0, page: 201, index: 99 });
     expect(isAfter({ area: 0, page: 201, index: 99 }, pageEndCursor(page))).toBe(false);
     expect(isAfter({ area: 0, page: 301, index: 0 }, pageEndCursor(page))).toBe(true);
+  });
+
+  it('given a pending page that lost events, then its events keep the indexes they were first written at', () => {
+    // Written with 10 events; the sync confirmed the first 4 and a rebase dropped the 7th.
+    const page = { area: 1, page: 3, count: 5, slots: [4, 5, 7, 8, 9] };
+    expect([0, 1, 2, 3, 4].map((i) => slotOf(page, i))).toEqual([4, 5, 7, 8, 9]);
+    expect(pageEndCursor(page)).toEqual({ area: 1, page: 3, index: 9 });
+    // A page without slots (never rewritten, or stored before slots were kept): 0, 1, 2, ...
+    expect(slotOf({}, 3)).toBe(3);
   });
 
   it('given the log end when the store opened, then only events stored later count as stored after it', () => {
