@@ -215,29 +215,30 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   pool.on('error', onConnectionError);
   // Every connection the pool holds, for a close that cannot wait on a silent network (pg-close.ts).
   const pooled = new Set<pg.PoolClient>();
-  pool.on('connect', (client) => pooled.add(client));
-  pool.on('remove', (client) => pooled.delete(client));
-
   /**
    * pg-pool listens for 'error' only on idle clients: a client that is checked
    * out and loses its connection emits 'error' with no listener, which kills
-   * the process. Each checked-out client gets one listener (once per client)
-   * that records the failure; the query in flight fails on its own.
+   * the process. So every client gets a listener of its own that records the
+   * failure (the query in flight fails on its own), as the pool makes it:
+   * 'connect' is emitted before the client is handed out, in the same turn as
+   * the connection's ReadyForQuery. Attached any later (once the caller of
+   * pool.connect() runs again), a message read in the same chunk as that
+   * ReadyForQuery, such as the FATAL of a backend terminated right after it
+   * started, finds no listener.
    */
-  const guarded = new WeakSet<pg.PoolClient>();
+  pool.on('connect', (client) => {
+    client.on('error', onConnectionError);
+    pooled.add(client);
+  });
+  pool.on('remove', (client) => pooled.delete(client));
+
   const connect = async (): Promise<pg.PoolClient> => {
-    let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      return await pool.connect();
     } catch (error) {
       if (typeof error === 'object' && error !== null) connectFailures.add(error);
       throw error;
     }
-    if (!guarded.has(client)) {
-      guarded.add(client);
-      client.on('error', onConnectionError);
-    }
-    return client;
   };
   /** Gives a client back; a client whose connection may be broken is destroyed instead of pooled. */
   const release = (client: pg.PoolClient, error: unknown): void => {
