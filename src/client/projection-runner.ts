@@ -7,12 +7,15 @@ import type { EngineConnection } from './connection.ts';
 import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
 import type { PlacedEvent } from './log-events.ts';
+import { PROGRESS_EVERY } from './replay.ts';
 import type { ProjectionSnapshot, ReplayProgress } from './types.ts';
 
 /**
  * What a projection snapshot was folded from, beyond its cursor: how many
- * events, and which pending rewrite (a rebase or a rejection refolds pending
- * events under the same cursor). Subscribers are told when it changes.
+ * events, which pending rewrite (a rebase or a rejection refolds pending
+ * events under the same cursor), and which rebuild of this tab's runner (a
+ * rebuild may end at the same cursor and count with another state).
+ * Subscribers are told when it changes.
  */
 const revisions = new WeakMap<ProjectionSnapshot<unknown>, string>();
 
@@ -86,12 +89,12 @@ function freshRecord(projection: { name: string; version: number; initialState()
   };
 }
 
-/** What a record shows: its confirmed state, with its pending layer on top (see `revisions`). */
-function snapshotOf(record: ProjectionRecord): ProjectionSnapshot<unknown> {
+/** What a record shows: its confirmed state, with its pending layer on top (see `revisions`; `rebuilds`: the runner's count). */
+function snapshotOf(record: ProjectionRecord, rebuilds: number): ProjectionSnapshot<unknown> {
   const snapshot = record.pending
     ? { state: record.pending.state, cursor: record.pending.cursor ?? record.cursor, applied: record.applied + record.pending.applied }
     : { state: record.state, cursor: record.cursor, applied: record.applied };
-  revisions.set(snapshot, `${JSON.stringify(snapshot.cursor)}|${snapshot.applied}|${record.pending?.rewrites ?? 0}`);
+  revisions.set(snapshot, `${JSON.stringify(snapshot.cursor)}|${snapshot.applied}|${record.pending?.rewrites ?? 0}|${rebuilds}`);
   return snapshot;
 }
 
@@ -150,12 +153,18 @@ function readableRun(matches: readonly PlacedEvent[]): { events: readonly Placed
  * folded once more when the server confirms it) or was stored before the
  * rebuild or the store's opening; an event stored after the store opened is
  * live, even when a projection's first catch-up is what folds it.
+ *
+ * A rebuild holds the runner from its reset to its last commit: catch-ups
+ * asked for meanwhile (a subscriber's, a listed projection's, a `get()`)
+ * wait for it and then fold only what came after, so the rebuild folds
+ * every event itself (its progress, its replay sample) and no caller in this
+ * tab is shown the emptied or half-folded state.
  */
 export function createProjectionRunner(ctx: StoreContext, definition: AnyProjectionDefinition): ProjectionRunner {
   const { connection, registry, clientId } = ctx;
   const projection = projectionRuntime(definition);
   const types = Object.keys(projection.handlers).filter((t) => typeof projection.handlers[t] === 'function');
-  let running: Promise<ProjectionSnapshot<unknown>> | undefined;
+  const slot = oneAtATime<ProjectionSnapshot<unknown>>();
   /** Events stored up to here are history: the log end when the store opened, or when the last rebuild began. */
   let historyEnd: LogEnd = ctx.openedAt;
   /** The newest pending cursor this session has folded; a pending event at or before it is folded again. */
@@ -175,6 +184,8 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
    * on every catch-up. Folded from the start once, then kept up to date.
    */
   let local: ProjectionRecord | undefined;
+  /** Rebuilds this runner began: part of its snapshots' revisions. */
+  let rebuilds = 0;
 
   const fresh = (): ProjectionRecord => freshRecord(projection);
   const fold = (state: unknown, events: readonly PlacedEvent[], isReplay: (p: PlacedEvent) => boolean): unknown => {
@@ -197,6 +208,8 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       total = stats.pendingEvents + stats.confirmedEvents;
     }
     if (options.rebuild) historyEnd = await engine.logEnd();
+    // With progress to report, batches (and commits) of PROGRESS_EVERY events, so it comes that often.
+    const batchEvents = options.onProgress ? PROGRESS_EVERY : undefined;
     for (let attempt = 0; attempt < 100; attempt++) {
       const { record: stored, pendingRewrites } = await engine.getProjection(projection.name);
       const superseded = stored !== undefined && stored.version > projection.version;
@@ -207,6 +220,16 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         pendingCursor: record === stored ? (record.pending?.cursor ?? null) : null,
       };
       let scanned = 0;
+      let reported = 0;
+      const report = () => {
+        reported = scanned;
+        options.onProgress?.({ processed: record.applied + (record.pending?.applied ?? 0), scanned, total: Math.max(total, scanned) });
+      };
+      // Once per PROGRESS_EVERY events looked at, and at the end (finish), as a replay job reports.
+      const progress = (n: number) => {
+        scanned += n;
+        if (scanned - reported >= PROGRESS_EVERY) report();
+      };
       // A record storage would change is kept here unstored, and the fold goes on (see unstorableRecord).
       let unstored: UnserializableDataError | undefined;
       const commit = async (next: ProjectionRecord): Promise<boolean> => {
@@ -233,20 +256,22 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         const applied = eventsFolded - foldedBefore;
         if (options.rebuild) ctx.metrics.replayRun(ctx.metrics.now() - started, applied);
         else if (applied > 0) ctx.metrics.catchUp(ctx.metrics.now() - started, applied);
-        return snapshotOf(record);
+        if (options.onProgress) report();
+        return snapshotOf(record, rebuilds);
       };
       // Stopped before an event this build cannot read, and no tab has moved the record since: nothing to fold.
       if (stoppedAt !== undefined && (record === stored || record === local) && sameCursor(record.cursor, stoppedAt)) return finish();
-      const progress = (n: number) => {
-        scanned += n;
-        options.onProgress?.({ processed: record.applied + (record.pending?.applied ?? 0), scanned, total: Math.max(total, scanned) });
-      };
 
       // 1. Confirmed events, exactly once. Our own were folded already while pending: a replay.
       let lost = false;
       let blocked = false;
       // 'exact': a projection folded from compacted history would be a different state: HistoryCompactedError instead.
-      for await (const batch of scanLog(connection, registry, { after: record.cursor, types, status: 'confirmed' }, { history: 'exact' })) {
+      for await (const batch of scanLog(
+        connection,
+        registry,
+        { after: record.cursor, types, status: 'confirmed' },
+        { history: 'exact', batchEvents },
+      )) {
         if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
         const { events, stop } = readableRun(batch.matches);
         blocked = stop;
@@ -285,7 +310,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       }
       const base = record.pending ?? { state: record.state, cursor: null, applied: 0 };
       let layer = { ...base };
-      for await (const batch of scanLog(connection, registry, { after: base.cursor, types, status: 'pending' })) {
+      for await (const batch of scanLog(connection, registry, { after: base.cursor, types, status: 'pending' }, { batchEvents })) {
         if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
         const { events, stop } = readableRun(batch.matches);
         if (stop && events.length === 0) break;
@@ -313,37 +338,49 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
   const refuseOverCompactedHistory = () => refuseOverCompacted(connection, projection.name);
   const resetForRebuild = () => resetRecord(connection, projection, fresh);
 
-  // One advance at a time per runner; callers arriving meanwhile share the next one.
-  let queued: Promise<ProjectionSnapshot<unknown>> | undefined;
-  const catchUp = (): Promise<ProjectionSnapshot<unknown>> => {
-    if (!running) {
-      running = advance().finally(() => {
-        running = undefined;
-      });
-      return running;
-    }
-    if (!queued) {
-      queued = running
-        .catch(() => undefined)
-        .then(() => {
-          queued = undefined;
-          return catchUp();
-        });
-    }
-    return queued;
-  };
-
   return {
     name: projection.name,
-    catchUp,
-    async rebuild(options = {}) {
-      while (running) await running.catch(() => undefined);
-      local = undefined;
-      await resetForRebuild();
-      running = advance({ ...options, rebuild: true }).finally(() => {
-        running = undefined;
+    catchUp: () => slot.shared(() => advance()),
+    // From the reset to the last commit: catch-ups asked for meanwhile wait (see above).
+    rebuild: (options = {}) =>
+      slot.alone(async () => {
+        if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
+        local = undefined;
+        await resetForRebuild();
+        rebuilds++;
+        return advance({ ...options, rebuild: true });
+      }),
+  };
+}
+
+/**
+ * One run at a time: `shared(run)` starts `run` if nothing runs, else every
+ * caller arriving meanwhile shares the one run that starts next (catch-ups);
+ * `alone(run)` waits until nothing runs and takes the slot with no await in
+ * between, so that whatever is asked for meanwhile waits for it (a rebuild).
+ */
+function oneAtATime<T>(): { shared(run: () => Promise<T>): Promise<T>; alone(run: () => Promise<T>): Promise<T> } {
+  let running: Promise<T> | undefined;
+  let queued: Promise<T> | undefined;
+  const take = (run: () => Promise<T>): Promise<T> =>
+    (running = run().finally(() => {
+      running = undefined;
+    }));
+  const shared = (run: () => Promise<T>): Promise<T> => {
+    if (!running) return take(run);
+    queued ??= running
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return shared(run);
       });
-      return running;
+    return queued;
+  };
+  return {
+    shared,
+    async alone(run) {
+      while (running) await running.catch(() => undefined);
+      return take(run);
     },
   };
 }

@@ -16,7 +16,7 @@ export const DEFAULT_CHECKPOINT_EVERY = 1000;
 const SCANNED_CHECKPOINT_EVERY = 50_000;
 
 /** Events scanned between two progress reports (and one at the end). */
-const PROGRESS_EVERY = 1000;
+export const PROGRESS_EVERY = 1000;
 
 function shapeOf(filter: ReplayOptions['filter']): string {
   const f = filter ?? {};
@@ -162,7 +162,11 @@ export async function runReplay(
       } else if (handle) handledPending.add(event.id);
       return handle;
     };
-    return running && typeof (running as Promise<void>).then === 'function' ? (running as Promise<void>).then(met) : met();
+    // A handler's result is only waited for: a promise, or any thenable (Promise.resolve adopts one whose then()
+    // returns nothing, and returns a native promise as it is); any other value is ignored.
+    return running && typeof (running as PromiseLike<unknown>).then === 'function'
+      ? Promise.resolve(running as PromiseLike<unknown>).then(met)
+      : met();
   };
 
   const passTo = (at: LogCursor) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AbortedError } from '../../src/core/errors.ts';
 import { openTestStore } from '../../src/testing/index.ts';
 import { model, Revenue } from '../fixtures/model.ts';
 import { eventually, modes, openOrderStore } from './modes.ts';
@@ -98,4 +99,68 @@ describe.each(modes)('projections ($mode)', ({ worker }) => {
       await store.dispose();
     }
   });
+
+  it('a rebuild whose signal is aborted before it starts leaves the projection as it was', async () => {
+    const store = await openOrderStore(worker, { projections: [Revenue] });
+    try {
+      await store.append('o1', [item('a', 1, 1), item('b', 1, 1)]);
+      const revenue = store.projection(Revenue);
+      await eventually(async () => expect((await revenue.get()).applied).toBe(2));
+      const controller = new AbortController();
+      controller.abort();
+      await expect(revenue.rebuild({ signal: controller.signal })).rejects.toBeInstanceOf(AbortedError);
+      // Not reset and folded again: a fold since would count the events as history (replayed).
+      expect((await revenue.get()).state).toEqual({ items: 2, revenue: 2, replayed: 0, live: 2 });
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  // A settings screen that shows a projection and rebuilds it: the subscriber's catch-ups wait for the rebuild,
+  // which folds everything itself, reporting its progress, and is timed as one replay run of all the events.
+  it.each([
+    { how: 'subscribed', follow: false },
+    { how: 'listed in openStore and subscribed', follow: true },
+  ])(
+    'a rebuild of a projection that is $how folds it itself: progress, its replay sample, no half-done state shown',
+    async ({ follow }) => {
+      const store = await openOrderStore(worker, follow ? { projections: [Revenue] } : {});
+      try {
+        const count = 2500;
+        for (let o = 0; o < 5; o++) {
+          await store.append(
+            `o${o}`,
+            Array.from({ length: count / 5 }, (_, i) => item(`s${o}-${i}`)),
+          );
+        }
+        const revenue = store.projection(Revenue);
+        const seen: { items: number; replayed: number; live: number }[] = [];
+        const stop = revenue.subscribe(({ state }) => seen.push({ items: state.items, replayed: state.replayed, live: state.live }));
+        try {
+          await eventually(() => expect(seen.at(-1)).toEqual({ items: count, replayed: 0, live: count }));
+          const before = await store.metrics();
+          const progress: { processed: number; scanned: number; total: number }[] = [];
+          const rebuilt = await revenue.rebuild({ onProgress: (p) => progress.push({ ...p }) });
+          expect(rebuilt.state).toMatchObject({ items: count, replayed: count, live: 0 });
+          // Once per 1,000 events looked at, and at the end.
+          expect(progress.length).toBeGreaterThanOrEqual(2);
+          expect(progress.at(-1)).toEqual({ processed: count, scanned: count, total: count });
+          for (let i = 1; i < progress.length; i++) expect(progress[i]!.scanned).toBeGreaterThanOrEqual(progress[i - 1]!.scanned);
+          const after = await store.metrics();
+          expect(after.replay.count).toBe(before.replay.count + 1);
+          expect(after.replay.last).not.toBeNull();
+          expect(after.replay.events).toBe(before.replay.events + count);
+          // The subscriber sees the rebuilt state, and never an empty or half-folded one.
+          await eventually(() => expect(seen.at(-1)).toEqual({ items: count, replayed: count, live: 0 }));
+          expect(seen.filter((state) => state.items !== count)).toEqual([]);
+          // Nothing was folded twice: no catch-up folded the events again.
+          expect((await store.metrics()).catchUp.events).toBe(before.catchUp.events);
+        } finally {
+          stop();
+        }
+      } finally {
+        await store.dispose();
+      }
+    },
+  );
 });
