@@ -1,6 +1,7 @@
 import type { AnyAggregateDefinition, StateOf } from '../core/aggregate.ts';
 import type { AnyEventDefinition, RecordedEvent, StoredEvent, UnknownEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition, ProjectionStateOf } from '../core/projection.ts';
+import type { AnyReactionDefinition } from '../core/reaction.ts';
 import type { StoreClosedError } from '../core/errors.ts';
 import type { MetricsHandle } from './metrics.ts';
 import type { SyncHandle } from './sync-types.ts';
@@ -28,7 +29,7 @@ import type {
   TimeTravel,
 } from './types.ts';
 
-/** The store's public API, typed by the app's event and aggregate definitions. */
+/** The store's public API, typed by the app's event, aggregate and reaction definitions (the event types of all three). */
 
 export type RecordedOf<S> = S extends { type: infer T extends string; data: infer D } ? RecordedEvent<T, D> : never;
 
@@ -38,6 +39,7 @@ export type StoreEvent<S> = RecordedOf<S> | UnknownEvent;
 export interface Store<
   TEvents extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[],
   TAggregates extends readonly AnyAggregateDefinition[] = readonly AnyAggregateDefinition[],
+  TReactions extends readonly AnyReactionDefinition[] = readonly [],
 > {
   readonly name: string;
   /** Whether the engine runs in a Web Worker. */
@@ -45,13 +47,13 @@ export interface Store<
   /** Appends events to one aggregate's stream, atomically. */
   append(
     aggregateId: string,
-    events: InputOf<StoreEventShape<TEvents, TAggregates>>[],
+    events: InputOf<StoreEventShape<TEvents, TAggregates, TReactions>>[],
     options?: AppendOptions,
-  ): Promise<AppendResult<StoreEvent<StoreEventShape<TEvents, TAggregates>>>>;
+  ): Promise<AppendResult<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>>;
   /** Appends to several streams in one transaction: all of it or none. */
   appendBatch(
-    entries: BatchEntry<StoreEventShape<TEvents, TAggregates>>[],
-  ): Promise<AppendResult<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
+    entries: BatchEntry<StoreEventShape<TEvents, TAggregates, TReactions>>[],
+  ): Promise<AppendResult<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>[]>;
   /** State from the newest valid snapshot plus the events after it. */
   load<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<LoadResult<StateOf<A>>>;
   /**
@@ -63,11 +65,14 @@ export interface Store<
    */
   snapshot<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string): Promise<number>;
   /** One aggregate's events by seq, paged. */
-  readStream(aggregateId: string, options?: ReadStreamOptions): AsyncIterable<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
+  readStream(
+    aggregateId: string,
+    options?: ReadStreamOptions,
+  ): AsyncIterable<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>;
   /** The log in log order, filtered, paged. */
-  readLog(filter?: LogFilter): AsyncIterable<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
+  readLog(filter?: LogFilter): AsyncIterable<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>;
   /** Runs a replay job (full log, one aggregate, a time range, a set of types). */
-  replay(options: ReplayOptions<StoreEvent<StoreEventShape<TEvents, TAggregates>>>): Promise<ReplayResult>;
+  replay(options: ReplayOptions<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>): Promise<ReplayResult>;
   /** A projection's live state (kept live if listed in openStore's projections). */
   projection<P extends AnyProjectionDefinition>(definition: P): ProjectionHandle<ProjectionStateOf<P>>;
   /** Calls back with the aggregate's state now and after each change, in this tab or another. */
@@ -78,7 +83,7 @@ export interface Store<
     onError?: (error: unknown) => void,
   ): () => void;
   /** Calls back with new events as they are appended, in this tab or another. */
-  subscribeLog(listener: (events: StoreEvent<StoreEventShape<TEvents, TAggregates>>[]) => void): () => void;
+  subscribeLog(listener: (events: StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>[]) => void): () => void;
   /** The state of an aggregate up to a place in the log and/or without some events; nothing is stored. */
   inspect<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string, options: InspectOptions): Promise<LoadResult<StateOf<A>>>;
   /** A projection's state folded up to a place in the log (or to the head); nothing is stored. */
@@ -87,7 +92,7 @@ export interface Store<
   scan(
     filter?: LogFilter,
     options?: { batchEvents?: number },
-  ): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates>>>[]>;
+  ): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>[]>;
   /** The log (or a filtered part) as NDJSON lines, one stored event per line. */
   exportLog(filter?: LogFilter): AsyncIterable<string>;
   /** Imports NDJSON written by exportLog (e.g. into a scratch store): confirmed events keep their positions, pending ones their ids and seqs. */
@@ -110,7 +115,7 @@ export interface Store<
    */
   forget(target: ForgetTarget): Promise<ForgetResult>;
   /** The reactions given in openStore's `reactions` option: status, parked events, retry and skip. */
-  readonly reactions: ReactionsHandle<StoreEvent<StoreEventShape<TEvents, TAggregates>>>;
+  readonly reactions: ReactionsHandle<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>;
   /** Sync with the server given in openStore's `sync` option (status is 'disabled' without one). */
   readonly sync: SyncHandle;
   /** Append and replay latencies over a recent window, sync lag, pending count and age (see the README). */

@@ -2,6 +2,7 @@ import type { AnyAggregateDefinition } from '../core/aggregate.ts';
 import { ConfigError, StoreClosedError } from '../core/errors.ts';
 import { checkDefinition, checkDefinitionLists } from './argument-checks.ts';
 import type { AnyEventDefinition } from '../core/event.ts';
+import type { AnyReactionDefinition } from '../core/reaction.ts';
 import { createRegistry } from '../core/registry.ts';
 import { createAppender } from './append.ts';
 import { checkRetention } from '../core/compaction.ts';
@@ -45,7 +46,8 @@ function checkOptions(options: StoreOptions): void {
 export async function openStore<
   const TEvents extends readonly AnyEventDefinition[] = readonly [],
   const TAggregates extends readonly AnyAggregateDefinition[] = readonly [],
->(options: StoreOptions<TEvents, TAggregates>): Promise<Store<TEvents, TAggregates>> {
+  const TReactions extends readonly AnyReactionDefinition[] = readonly [],
+>(options: StoreOptions<TEvents, TAggregates, TReactions>): Promise<Store<TEvents, TAggregates, TReactions>> {
   checkOptions(options);
   const registry = createRegistry({
     // A reaction's event types are the store's too, like an aggregate's.
@@ -59,7 +61,7 @@ export async function openStore<
   );
   const opened: OpenedParts = {};
   try {
-    return (await assemble(options, registry, guard, opened)) as unknown as Store<TEvents, TAggregates>;
+    return (await assemble(options, registry, guard, opened)) as unknown as Store<TEvents, TAggregates, TReactions>;
   } catch (error) {
     // The caller gets no store to close: what was opened for it closes here (its engine, its worker,
     // reactions that may already lead), or every failed attempt would leave one running.

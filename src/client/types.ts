@@ -17,16 +17,20 @@ export type { LatencyMetrics, MetricsHandle, MetricsSubscribeOptions, RunMetrics
 export interface StoreOptions<
   TEvents extends readonly AnyEventDefinition[] = readonly AnyEventDefinition[],
   TAggregates extends readonly AnyAggregateDefinition[] = readonly AnyAggregateDefinition[],
+  TReactions extends readonly AnyReactionDefinition[] = readonly AnyReactionDefinition[],
 > {
   /** The IndexedDB database name; one store per name. */
   name: string;
-  /** Event types this app writes and reads (an aggregate's events are added automatically). */
+  /** Event types this app writes and reads (an aggregate's and a reaction's events are added automatically). */
   events?: TEvents;
   aggregates?: TAggregates;
   /** Projections kept live while the store is open. */
   projections?: readonly AnyProjectionDefinition[];
-  /** Reactions (side effects) this store runs, in one tab at a time: see defineReaction. */
-  reactions?: readonly AnyReactionDefinition[];
+  /**
+   * Reactions (side effects) this store runs, in one tab at a time: see defineReaction. Their event
+   * types are the store's too, like an aggregate's: appended and read typed, without listing them in `events`.
+   */
+  reactions?: TReactions;
   /** Run the engine in a Web Worker (default 'auto': where one exists) or in-process (false). */
   worker?: WorkerOption;
   /** Largest stored event, in bytes of JSON; default 256 KiB. */
@@ -56,9 +60,25 @@ type AggregateEventShapes<TAggregates extends readonly AnyAggregateDefinition[]>
     : never
   : never;
 
-/** Every `{ type, data }` this store accepts. */
-export type StoreEventShape<TEvents extends readonly AnyEventDefinition[], TAggregates extends readonly AnyAggregateDefinition[]> =
-  EventShape<TEvents> | AggregateEventShapes<TAggregates>;
+/**
+ * The event shapes of each reaction, as openStore registers them. A reaction typed only as
+ * AnyReactionDefinition (a list built elsewhere, typed loosely) adds none: its types are not known here,
+ * and `{ type: string }` would let the store accept any event.
+ */
+type ReactionEventShapes<TReactions extends readonly AnyReactionDefinition[]> = TReactions[number] extends infer R
+  ? R extends { events: infer D extends readonly AnyEventDefinition[] }
+    ? string extends EventShape<D>['type']
+      ? never
+      : EventShape<D>
+    : never
+  : never;
+
+/** Every `{ type, data }` this store accepts: its events', its aggregates' and its reactions'. */
+export type StoreEventShape<
+  TEvents extends readonly AnyEventDefinition[],
+  TAggregates extends readonly AnyAggregateDefinition[],
+  TReactions extends readonly AnyReactionDefinition[] = readonly [],
+> = EventShape<TEvents> | AggregateEventShapes<TAggregates> | ReactionEventShapes<TReactions>;
 
 /**
  * What an append takes for a store's event shape: its schema's input (a field
@@ -167,7 +187,8 @@ export interface ReplayOptions<E extends LogEvent = LogEvent> {
   name?: string;
   /** What to replay; no filter = the full log. One aggregate, a time range or a set of types are the usual shapes. */
   filter?: { aggregateId?: string; types?: readonly string[]; fromTime?: number; toTime?: number };
-  handler(event: E, context: ReplayContext): void | Promise<void>;
+  /** What it returns is awaited when it is a promise (or another thenable) before the next event is handed over; its value is ignored. */
+  handler(event: E, context: ReplayContext): unknown;
   onProgress?(progress: ReplayProgress): void;
   signal?: AbortSignal;
   /** Start over even if a checkpoint exists. */
@@ -199,7 +220,12 @@ export interface ProjectionHandle<TState> {
    * over compacted history, a closed store); the next change tries again.
    */
   subscribe(listener: (snapshot: ProjectionSnapshot<TState>) => void, onError?: (error: unknown) => void): () => void;
-  /** Drops the stored state and rebuilds from the whole log (handlers see isReplay: true). */
+  /**
+   * Drops the stored state and rebuilds from the whole log (handlers see isReplay: true).
+   * `onProgress` is called once per 1,000 events looked at and at the end, as a replay
+   * job's is. Until it ends, this tab's `get()` calls and subscribers wait for it, then
+   * get the rebuilt state: never an emptied or half-folded one.
+   */
   rebuild(options?: { onProgress?(progress: ReplayProgress): void; signal?: AbortSignal }): Promise<ProjectionSnapshot<TState>>;
 }
 

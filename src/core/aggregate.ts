@@ -59,8 +59,14 @@ export interface DefineAggregateOptions<TType extends string, TState, TDefs exte
   type: TType;
   events: TDefs;
   initialState: () => TState;
-  /** The state type comes from initialState alone, so a reducer returning a wider type is an error. */
-  reducers: Reducers<NoInfer<TState>, TDefs>;
+  /**
+   * The state type comes from initialState alone, so a reducer returning a wider type is an error.
+   * NoInfer wraps the whole table, not only the state: TypeScript then gives a reducer's result the
+   * state type (once inferred) as its contextual type, so `status: 'shipped'` stays a literal and fits
+   * a union there without `as const`. (Not for a reducer that declares no parameter, `() => ({ ... })`:
+   * TypeScript checks it before the state type is known. Give it `(state)`, or annotate its result.)
+   */
+  reducers: NoInfer<Reducers<TState, TDefs>>;
   /** Reducer version; defaults to 1. */
   version?: number;
   /** Defaults to 100. */

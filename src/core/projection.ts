@@ -34,7 +34,8 @@ export interface DefineProjectionOptions<TName extends string, TState, TDefs ext
   name: TName;
   events: TDefs;
   initialState: () => TState;
-  handlers: ProjectionHandlers<NoInfer<TState>, TDefs>;
+  /** As an aggregate's reducers (DefineAggregateOptions): the state type comes from initialState alone. */
+  handlers: NoInfer<ProjectionHandlers<TState, TDefs>>;
   version?: number;
 }
 

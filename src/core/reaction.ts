@@ -27,8 +27,14 @@ export interface ReactionContext {
   readonly isReplay: boolean;
 }
 
+/**
+ * A handler may return anything: what it returns is awaited when it is a
+ * promise (or another thenable), so the event is recorded as handled once
+ * that settles, and its value is ignored (`(event, ctx) => psp.charge(...)`
+ * returning the provider's receipt is fine).
+ */
 export type ReactionHandlers<TDefs extends readonly AnyEventDefinition[]> = {
-  [T in EventTypeOf<TDefs>]?: (event: Extract<RecordedEventOf<TDefs>, { type: T }>, context: ReactionContext) => void | Promise<void>;
+  [T in EventTypeOf<TDefs>]?: (event: Extract<RecordedEventOf<TDefs>, { type: T }>, context: ReactionContext) => unknown;
 };
 
 /** Failures retry after `initialMs`, doubling up to `maxMs`. */
@@ -141,7 +147,7 @@ export interface AnyReactionDefinition {
 }
 
 export interface ReactionRuntime extends AnyReactionDefinition {
-  readonly handlers: Readonly<Record<string, ((event: unknown, context: ReactionContext) => void | Promise<void>) | undefined>>;
+  readonly handlers: Readonly<Record<string, ((event: unknown, context: ReactionContext) => unknown) | undefined>>;
 }
 
 /** The definition as the engine runs it: its handlers a table of own members, as aggregateRuntime's reducers. */

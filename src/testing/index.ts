@@ -7,6 +7,7 @@ import {
   openStore,
   type AnyAggregateDefinition,
   type AnyEventDefinition,
+  type AnyReactionDefinition,
   type EventInput,
   type RecordedEvent,
   type StateOf,
@@ -39,7 +40,8 @@ export function deleteTestDatabase(name: string): Promise<void> {
 export interface TestStore<
   TEvents extends readonly AnyEventDefinition[],
   TAggregates extends readonly AnyAggregateDefinition[],
-> extends Store<TEvents, TAggregates> {
+  TReactions extends readonly AnyReactionDefinition[] = readonly [],
+> extends Store<TEvents, TAggregates, TReactions> {
   /** Closes the store and deletes its database. */
   dispose(): Promise<void>;
 }
@@ -48,9 +50,12 @@ export interface TestStore<
 export async function openTestStore<
   const TEvents extends readonly AnyEventDefinition[] = readonly [],
   const TAggregates extends readonly AnyAggregateDefinition[] = readonly [],
->(options: Omit<StoreOptions<TEvents, TAggregates>, 'name'> & { name?: string }): Promise<TestStore<TEvents, TAggregates>> {
+  const TReactions extends readonly AnyReactionDefinition[] = readonly [],
+>(
+  options: Omit<StoreOptions<TEvents, TAggregates, TReactions>, 'name'> & { name?: string },
+): Promise<TestStore<TEvents, TAggregates, TReactions>> {
   const name = options.name ?? uniqueStoreName();
-  const store = await openStore<TEvents, TAggregates>({ ...options, name });
+  const store = await openStore<TEvents, TAggregates, TReactions>({ ...options, name });
   return Object.assign(store, {
     async dispose() {
       await store.close();

@@ -85,6 +85,38 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
     }
   });
 
+  it('a handler may return a value, a promise of one or another thenable: awaited before the event is recorded, the value ignored', async () => {
+    const done: string[] = [];
+    const later = <T>(value: () => T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value()), 5));
+    const receipt = (sku: string) => () => {
+      done.push(sku);
+      return { receipt: sku };
+    };
+    const Receipts = defineReaction({
+      name: 'receipts',
+      events: [ItemAdded, OrderShipped],
+      handlers: {
+        // A promise of a value, as a payment provider's `charge` returns; or, for sku "sync", a value.
+        ItemAdded: (event) => (event.data.sku === 'sync' ? receipt('sync')().receipt.length : later(receipt(event.data.sku))),
+        // A thenable that is not a Promise.
+        OrderShipped: (event) => ({
+          then: (onFulfilled: (value: unknown) => void) => void later(() => onFulfilled(receipt(event.data.carrier)())),
+        }),
+      },
+    });
+    const store = await openTestStore({ ...model, worker, reactions: [Receipts] });
+    try {
+      await store.append('o1', [item('a'), item('sync'), { type: 'OrderShipped', data: { carrier: 'dhl' } }, item('b')]);
+      await caughtUp(store);
+      // Caught up means recorded as handled, which waits for what the handler returned.
+      expect(done).toEqual(['a', 'sync', 'dhl', 'b']);
+      const [status] = await store.reactions.status();
+      expect(status).toMatchObject({ name: 'receipts', caughtUp: true, inFlight: null, parked: 0 });
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('a new reaction does not act on history; startFrom "beginning" does, once, flagged isReplay', async () => {
     const first = await openTestStore({ ...model, worker });
     await first.append('old', [item('old-1'), item('old-2')]);

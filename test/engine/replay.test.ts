@@ -130,4 +130,52 @@ describe.each(modes)('replay jobs ($mode)', ({ worker }) => {
       await store.dispose();
     }
   });
+
+  it.each([
+    { how: 'over the log', filter: { types: ['ItemAdded'] } },
+    { how: 'over one aggregate', filter: { aggregateId: 'o1' } },
+  ])(
+    'a handler may return anything ($how): a promise or other thenable is awaited before the next event, values are ignored',
+    async ({ filter }) => {
+      const store = await openOrderStore(worker);
+      try {
+        await store.append(
+          'o1',
+          ['a', 'b', 'c', 'd', 'e'].map((sku, i) => item(sku, t0 + i)),
+        );
+        const order: string[] = [];
+        let n = 0;
+        const later = <T>(value: () => T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value()), 5));
+        const result = await store.replay({
+          filter,
+          handler: (event) => {
+            const sku = event.known && event.type === 'ItemAdded' ? event.data.sku : '?';
+            order.push(`start ${sku}`);
+            const finish = () => {
+              order.push(`end ${sku}`);
+              return { receipt: sku };
+            };
+            switch (n++) {
+              case 0:
+                return finish().receipt.length; // a value
+              case 1:
+                return later(finish); // a promise of a value, as `psp.charge(...)` returns
+              case 2:
+                // A thenable that is not a Promise, whose then() returns nothing.
+                return { then: (onFulfilled: (value: unknown) => void) => void later(() => onFulfilled(finish())) };
+              case 3:
+                return { then: 'not a function', receipt: finish() }; // an object with a `then` that is no method
+              default:
+                finish();
+                return undefined;
+            }
+          },
+        });
+        expect(result.processed).toBe(5);
+        expect(order).toEqual(['a', 'b', 'c', 'd', 'e'].flatMap((sku) => [`start ${sku}`, `end ${sku}`]));
+      } finally {
+        await store.dispose();
+      }
+    },
+  );
 });

@@ -67,8 +67,11 @@ export interface MoveLogOptions {
   batchEvents?: number;
   /** Bytes of page text (or range ids) per copy transaction at most, unless one row alone holds more (default 8 MiB). */
   batchBytes?: number;
-  /** Called after each step; a failure it throws before the switch undoes the move; one it throws at 'switched' (the move is done) is rethrown as it is. */
-  onStep?: (step: MoveStep) => void | Promise<void>;
+  /**
+   * Called after each step, and awaited when it returns a promise (its value is ignored); a failure it throws
+   * before the switch undoes the move; one it throws at 'switched' (the move is done) is rethrown as it is.
+   */
+  onStep?: (step: MoveStep) => unknown;
 }
 
 export interface MoveReport {
