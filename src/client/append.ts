@@ -84,7 +84,7 @@ export function buildRequest(
     aggregateType = registry.resolveAggregateType(inputs, opts.aggregateType);
   }
   // Given the stream, encode counts each event's size exactly as the server will.
-  return { aggregateId, aggregateType, expectedVersion, events: registry.encode(inputs, { aggregateId, aggregateType }) };
+  return { aggregateId, aggregateType, expectedVersion, events: registry.encode(inputs, undefined, { aggregateId, aggregateType }) };
 }
 
 /**

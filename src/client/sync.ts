@@ -36,7 +36,7 @@ function checkTransform(registry: Registry, stored: StoredEvent, decision: Rebas
   if (decision.action !== 'transform') return decision;
   try {
     // The event as it will be pushed: its id, type and meta, the new data, in its stream.
-    const [encoded] = registry.encode([{ ...stored, data: decision.data }], stored);
+    const [encoded] = registry.encode([{ ...stored, data: decision.data }], undefined, stored);
     // The body is `"type",version,data,occurredAt`: the data as an append would store it.
     const [, version, data] = JSON.parse(`[${encoded!.body}]`) as [string, number, unknown];
     return { action: 'transform', data, version };

@@ -56,10 +56,12 @@ export interface Registry {
   readonly maxEventBytes: number;
   definition(type: string): AnyEventDefinition | undefined;
   /**
-   * Validates inputs and encodes them; throws a typed error before anything is written. `stream`: the
-   * aggregate id and type they are appended to, for an exact size count (without it, both count at their longest).
+   * Validates inputs and encodes them; throws a typed error before anything is written. `now`: the
+   * occurredAt of events that give none (default Date.now()). `stream`: the aggregate id and type they
+   * are appended to, for an exact size count (without it, both count at their longest). `stream` comes
+   * last so that a caller of the two-argument form, `encode(inputs, now)`, means what it meant.
    */
-  encode(inputs: readonly EventInput[], stream?: EventStream, now?: number): EncodedEvent[];
+  encode(inputs: readonly EventInput[], now?: number, stream?: EventStream): EncodedEvent[];
   /** The aggregate type for an append: the explicit one, or the single aggregate declaring these types. */
   resolveAggregateType(inputs: readonly EventInput[], explicit?: string): string;
   /** Upcasts a stored event to the current schema; an unknown type, or a version newer than the app's, is surfaced as an UnknownEvent, not dropped. */
@@ -233,7 +235,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     eventTypes,
     maxEventBytes,
     definition: (type) => byType.get(type),
-    encode(inputs, stream, now = Date.now()) {
+    encode(inputs, now = Date.now(), stream) {
       if (!Array.isArray(inputs)) throw new ValidationError('?', 'events', 'events must be an array');
       const seen: { ids?: Set<string> } = {};
       const envelope = stream

@@ -78,7 +78,10 @@ export function foldEvents<A extends AnyAggregateDefinition>(
   const runtime = aggregateRuntime(aggregate);
   // Checked and parsed as an append would: a test's event the store would refuse fails here too (typed), and
   // a field its schema gives a default reaches the reducer filled, at the definition's version.
-  const encoded = createRegistry({ events: [], aggregates: [aggregate] }).encode(events, { aggregateId, aggregateType: runtime.type });
+  const encoded = createRegistry({ events: [], aggregates: [aggregate] }).encode(events, undefined, {
+    aggregateId,
+    aggregateType: runtime.type,
+  });
   let state = runtime.initialState();
   events.forEach((input, i) => {
     const reducer = runtime.reducers[input.type];

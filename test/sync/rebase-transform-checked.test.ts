@@ -82,7 +82,7 @@ describe("a rebase rule's transform", () => {
     const registry = createRegistry({ events: [OrderShipped] });
     const fits = (n: number): boolean => {
       try {
-        registry.encode([{ id: ids.fit, type: 'OrderShipped', data: { carrier: 'z'.repeat(n) }, meta }], {
+        registry.encode([{ id: ids.fit, type: 'OrderShipped', data: { carrier: 'z'.repeat(n) }, meta }], undefined, {
           aggregateId: 'o2',
           aggregateType: 'Order',
         });

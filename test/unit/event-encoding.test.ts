@@ -120,6 +120,18 @@ describe('the data checked is the data stored', () => {
   });
 });
 
+describe('encode’s arguments', () => {
+  it('given the two-argument form encode(inputs, now), then now is the occurredAt of events that give none, as before the stream argument', () => {
+    const [plain] = registry.encode([{ type: 'Text', data: { s: 'x' } }], 1_234);
+    const [given] = registry.encode([{ type: 'Text', data: { s: 'x' }, meta: { occurredAt: 99 } }], 1_234, {
+      aggregateId: 'o1',
+      aggregateType: 'Order',
+    });
+    expect(plain!.occurredAt).toBe(1_234);
+    expect(given!.occurredAt).toBe(99);
+  });
+});
+
 describe('maxEventBytes counts the event as the sync server does', () => {
   type Links = { correlationId?: string; causationId?: string };
   const OCCURRED_AT = 1_732_000_000_000;
@@ -127,7 +139,11 @@ describe('maxEventBytes counts the event as the sync server does', () => {
 
   /** Encodes one Text event whose `s` is `length` characters, for this stream (none: encode counts the longest). */
   const encodeText = (id: string, links: Links, length: number, stream?: EventStream) =>
-    registry.encode([{ id, type: 'Text', data: { s: 'y'.repeat(length) }, meta: { ...links, occurredAt: OCCURRED_AT } }], stream);
+    registry.encode(
+      [{ id, type: 'Text', data: { s: 'y'.repeat(length) }, meta: { ...links, occurredAt: OCCURRED_AT } }],
+      undefined,
+      stream,
+    );
 
   /** The largest string `s` of Text data the registry accepts, with these ids and links. */
   function largestAccepted(id: string, links: Links, stream?: EventStream): number {

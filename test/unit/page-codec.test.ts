@@ -39,8 +39,8 @@ describe('page rows', () => {
     const registry = createRegistry({ events: [], aggregates: [Order] });
     const [encoded] = registry.encode(
       [{ type: 'ItemAdded', data: { sku: 'x', qty: 1, price: 2 }, id: 'e9', meta: { occurredAt: 5, causationId: 'why' } }],
-      { aggregateId: 'o1', aggregateType: 'Order' },
       5,
+      { aggregateId: 'o1', aggregateType: 'Order' },
     );
     const json = spliceEventJson(encoded!, JSON.stringify('o1'), JSON.stringify('Order'), 7, JSON.stringify('me'), 11);
     expect(decodePageJson(`[${json}]`)).toEqual([
