@@ -2,7 +2,7 @@ import type { AnyAggregateDefinition, EventsOf, StateOf } from '../core/aggregat
 import type { ExpectedVersion } from '../core/errors.ts';
 import type { AnyEventDefinition, EventInput, EventShape, LogEvent } from '../core/event.ts';
 import type { AnyProjectionDefinition } from '../core/projection.ts';
-import type { AnyReactionDefinition } from '../core/reaction.ts';
+import type { AnyReactionDefinition, HandlerResult } from '../core/reaction.ts';
 import type { LogCursor } from '../core/cursor.ts';
 import type { RetentionOptions } from '../core/compaction.ts';
 import type { StoreStats } from '../../worker/contract.ts';
@@ -187,8 +187,11 @@ export interface ReplayOptions<E extends LogEvent = LogEvent> {
   name?: string;
   /** What to replay; no filter = the full log. One aggregate, a time range or a set of types are the usual shapes. */
   filter?: { aggregateId?: string; types?: readonly string[]; fromTime?: number; toTime?: number };
-  /** What it returns is awaited when it is a promise (or another thenable) before the next event is handed over; its value is ignored. */
-  handler(event: E, context: ReplayContext): unknown;
+  /**
+   * Returns nothing or a promise (any thenable), awaited before the next event is handed over; its value is
+   * ignored. Other values are refused by the type: an array of promises would not be waited for.
+   */
+  handler(event: E, context: ReplayContext): HandlerResult;
   onProgress?(progress: ReplayProgress): void;
   signal?: AbortSignal;
   /** Start over even if a checkpoint exists. */

@@ -28,13 +28,18 @@ export interface ReactionContext {
 }
 
 /**
- * A handler may return anything: what it returns is awaited when it is a
- * promise (or another thenable), so the event is recorded as handled once
- * that settles, and its value is ignored (`(event, ctx) => psp.charge(...)`
- * returning the provider's receipt is fine).
+ * A handler returns nothing or a promise (any thenable), which is awaited:
+ * the event is recorded as handled once it settles, and its value is ignored
+ * (`(event, ctx) => psp.charge(...)` returning the provider's receipt is
+ * fine). Other values are refused by the type on purpose: an array of
+ * promises (`items.map(async ...)` without `Promise.all`) would be recorded
+ * as handled before its charges finished, and their failures never retried.
  */
+/** What a handler whose result is only waited for returns: nothing, or a promise (its value ignored). */
+export type HandlerResult = void | PromiseLike<unknown>;
+
 export type ReactionHandlers<TDefs extends readonly AnyEventDefinition[]> = {
-  [T in EventTypeOf<TDefs>]?: (event: Extract<RecordedEventOf<TDefs>, { type: T }>, context: ReactionContext) => unknown;
+  [T in EventTypeOf<TDefs>]?: (event: Extract<RecordedEventOf<TDefs>, { type: T }>, context: ReactionContext) => HandlerResult;
 };
 
 /** Failures retry after `initialMs`, doubling up to `maxMs`. */
@@ -147,7 +152,7 @@ export interface AnyReactionDefinition {
 }
 
 export interface ReactionRuntime extends AnyReactionDefinition {
-  readonly handlers: Readonly<Record<string, ((event: unknown, context: ReactionContext) => unknown) | undefined>>;
+  readonly handlers: Readonly<Record<string, ((event: unknown, context: ReactionContext) => HandlerResult) | undefined>>;
 }
 
 /** The definition as the engine runs it: its handlers a table of own members, as aggregateRuntime's reducers. */

@@ -96,9 +96,12 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
       name: 'receipts',
       events: [ItemAdded, OrderShipped],
       handlers: {
-        // A promise of a value, as a payment provider's `charge` returns; or, for sku "sync", a value.
+        // A promise of a value, as a payment provider's `charge` returns; or, for sku "sync", a value, which the
+        // type refuses (HandlerResult) but a JavaScript app may return.
+        // @ts-expect-error a plain value
         ItemAdded: (event) => (event.data.sku === 'sync' ? receipt('sync')().receipt.length : later(receipt(event.data.sku))),
-        // A thenable that is not a Promise.
+        // A thenable that is not a Promise (its then() is not PromiseLike's: the type refuses it).
+        // @ts-expect-error not PromiseLike
         OrderShipped: (event) => ({
           then: (onFulfilled: (value: unknown) => void) => void later(() => onFulfilled(receipt(event.data.carrier)())),
         }),

@@ -14,7 +14,7 @@ import { num } from './statements.ts';
  * which it sends only the 'copying' step; named here so that this file need
  * not import the orchestration that imports it.
  */
-type OnCopying = (step: { step: 'copying'; copied: number; head: number }) => unknown;
+type OnCopying = (step: { step: 'copying'; copied: number; head: number }) => void | PromiseLike<unknown>;
 
 /** One copy: both sides, the log, the move's id (the target's write id while it moves in, which each batch checks) and the batch bounds. */
 export type CopyContext = { source: SqlDriver; target: SqlDriver; log: string; moveId: string; batchEvents: number; batchBytes: number };

@@ -68,10 +68,10 @@ export interface MoveLogOptions {
   /** Bytes of page text (or range ids) per copy transaction at most, unless one row alone holds more (default 8 MiB). */
   batchBytes?: number;
   /**
-   * Called after each step, and awaited when it returns a promise (its value is ignored); a failure it throws
+   * Called after each step, and awaited when it returns a promise (any thenable; its value is ignored); a failure it throws
    * before the switch undoes the move; one it throws at 'switched' (the move is done) is rethrown as it is.
    */
-  onStep?: (step: MoveStep) => unknown;
+  onStep?: (step: MoveStep) => void | PromiseLike<unknown>;
 }
 
 export interface MoveReport {
