@@ -216,8 +216,12 @@ export interface ProjectionRecord {
   /** The last confirmed event applied; null before the first. */
   cursor: LogCursor | null;
   applied: number;
-  /** `rewrites`: the log's pendingRewrites when the layer was folded (absent: 0). */
-  pending: { state: unknown; cursor: LogCursor | null; applied: number; rewrites?: number } | null;
+  /**
+   * `rewrites`: the log's pendingRewrites when the layer was folded (absent: 0). `slots`: its cursor's index
+   * is a slot (core/cursor.ts: slotOf), as this version makes them; a layer without it (folded by an older
+   * build, whose index counted the events a rewritten page held) is folded again.
+   */
+  pending: { state: unknown; cursor: LogCursor | null; applied: number; rewrites?: number; slots?: true } | null;
   updatedAt: number;
 }
 

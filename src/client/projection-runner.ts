@@ -1,11 +1,11 @@
 import { isAfter, sameCursor, storedAfter, type LogEnd } from '../core/cursor.ts';
 import { AbortedError, HistoryCompactedError, type UnserializableDataError } from '../core/errors.ts';
-import { projectionRuntime, type AnyProjectionDefinition } from '../core/projection.ts';
+import { projectionRuntime, type AnyProjectionDefinition, type ProjectionRuntime } from '../core/projection.ts';
 import type { ProjectionRecord, ProjectionStamp } from '../../worker/contract.ts';
 import { checkState, cloneFailure, unstorableState } from './state-check.ts';
 import type { EngineConnection } from './connection.ts';
 import type { StoreContext } from './context.ts';
-import { scanLog } from './log-scan.ts';
+import { SCAN_BATCH_EVENTS, scanLog } from './log-scan.ts';
 import type { PlacedEvent } from './log-events.ts';
 import { PROGRESS_EVERY } from './replay.ts';
 import type { ProjectionSnapshot, ReplayProgress } from './types.ts';
@@ -190,12 +190,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
   const fresh = (): ProjectionRecord => freshRecord(projection);
   const fold = (state: unknown, events: readonly PlacedEvent[], isReplay: (p: PlacedEvent) => boolean): unknown => {
     eventsFolded += events.length;
-    for (const placed of events) {
-      const { event } = placed;
-      const handler = event.known ? projection.handlers[event.type] : undefined;
-      if (handler) state = handler(state, event, { isReplay: isReplay(placed) });
-    }
-    return state;
+    return foldEvents(projection.handlers, state, events, isReplay);
   };
 
   const advance = async (options: AdvanceOptions = {}): Promise<ProjectionSnapshot<unknown>> => {
@@ -208,8 +203,10 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       total = stats.pendingEvents + stats.confirmedEvents;
     }
     if (options.rebuild) historyEnd = await engine.logEnd();
-    // With progress to report, batches (and commits) of PROGRESS_EVERY events, so it comes that often.
+    // With progress to report, scan batches of PROGRESS_EVERY events, so it comes that often; the confirmed
+    // step still commits about every SCAN_BATCH_EVENTS (each commit checks and copies the whole state).
     const batchEvents = options.onProgress ? PROGRESS_EVERY : undefined;
+    const progressOf = progressReporter(options.onProgress, total);
     for (let attempt = 0; attempt < 100; attempt++) {
       const { record: stored, pendingRewrites } = await engine.getProjection(projection.name);
       const superseded = stored !== undefined && stored.version > projection.version;
@@ -219,17 +216,10 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         cursor: record === stored ? record.cursor : null,
         pendingCursor: record === stored ? (record.pending?.cursor ?? null) : null,
       };
-      let scanned = 0;
-      let reported = 0;
-      const report = () => {
-        reported = scanned;
-        options.onProgress?.({ processed: record.applied + (record.pending?.applied ?? 0), scanned, total: Math.max(total, scanned) });
-      };
-      // Once per PROGRESS_EVERY events looked at, and at the end (finish), as a replay job reports.
-      const progress = (n: number) => {
-        scanned += n;
-        if (scanned - reported >= PROGRESS_EVERY) report();
-      };
+      progressOf.restart();
+      /** Confirmed events folded past `record` and not committed yet (see the confirmed step). */
+      let uncommitted: ProjectionRecord | undefined;
+      const processed = () => (uncommitted ?? record).applied + ((uncommitted ?? record).pending?.applied ?? 0);
       // A record storage would change is kept here unstored, and the fold goes on (see unstorableRecord).
       let unstored: UnserializableDataError | undefined;
       const commit = async (next: ProjectionRecord): Promise<boolean> => {
@@ -242,11 +232,17 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         record = next;
         return true;
       };
+      /** Commits what the last small batches folded, if anything: false when another tab committed first. */
+      const commitHeld = async (): Promise<boolean> => {
+        const held = uncommitted;
+        uncommitted = undefined;
+        return held === undefined || (await commit(held));
+      };
       if (record !== stored && record !== local) {
         // Folding from the start: refused over compacted history (the scan would throw the same, but
         // storing the empty record would then hold compaction back for nothing). Else the empty record
         // is stored first: a stored cursor holds compaction back, so no history is dropped under the scan.
-        await refuseOverCompactedHistory();
+        await refuseOverCompacted(connection, projection.name);
         if (!(await commit(record))) continue;
       }
       const finish = (): ProjectionSnapshot<unknown> => {
@@ -256,7 +252,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         const applied = eventsFolded - foldedBefore;
         if (options.rebuild) ctx.metrics.replayRun(ctx.metrics.now() - started, applied);
         else if (applied > 0) ctx.metrics.catchUp(ctx.metrics.now() - started, applied);
-        if (options.onProgress) report();
+        if (options.onProgress) progressOf.report(processed());
         return snapshotOf(record, rebuilds);
       };
       // Stopped before an event this build cannot read, and no tab has moved the record since: nothing to fold.
@@ -276,27 +272,33 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         const { events, stop } = readableRun(batch.matches);
         blocked = stop;
         if (!stop || events.length > 0) {
+          const base = uncommitted ?? record;
           const state = fold(
-            record.state,
+            base.state,
             events,
             ({ event, cursor }) => event.meta.clientId === clientId || !storedAfter(cursor, event.position, historyEnd),
           );
           const next = {
-            ...record,
+            ...base,
             state,
             cursor: stop ? events.at(-1)!.cursor : batch.last,
-            applied: record.applied + events.length,
+            applied: base.applied + events.length,
             pending: null,
             updatedAt: Date.now(),
           };
-          if (!(await commit(next))) {
-            lost = true;
-            break;
+          uncommitted = next; // small batches (progress to report) are committed together, about every SCAN_BATCH_EVENTS
+          if (next.applied - record.applied >= SCAN_BATCH_EVENTS || stop) {
+            uncommitted = undefined;
+            if (!(await commit(next))) {
+              lost = true;
+              break;
+            }
           }
         }
-        progress(batch.scanned);
+        progressOf.looked(batch.scanned, processed);
         if (stop) break;
       }
+      lost ||= !(await commitHeld());
       if (lost) continue;
       if (unstored) throw unstored;
       stoppedAt = blocked ? record.cursor : undefined;
@@ -304,8 +306,9 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
 
       // 2. Pending events on top: from where the pending layer stopped, or all again if it was dropped, or if
       // pending events were dropped or rewritten since it was folded (a rejection, a rebase: pendingRewrites),
-      // or if an older version folded it (no `rewrites`: it may hold events rejected since).
-      if (record.pending && record.pending.rewrites !== pendingRewrites) {
+      // or if an older version folded it (no `rewrites`: it may hold events rejected since; no `slots`: its
+      // cursor's index counted the events of a rewritten page, not their slots).
+      if (record.pending && (record.pending.rewrites !== pendingRewrites || record.pending.slots !== true)) {
         if (!(await commit({ ...record, pending: null, updatedAt: Date.now() }))) continue;
       }
       const base = record.pending ?? { state: record.state, cursor: null, applied: 0 };
@@ -320,23 +323,28 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
           cursor: stop ? events.at(-1)!.cursor : batch.last,
           applied: layer.applied + events.length,
           rewrites: pendingRewrites,
+          slots: true,
         };
-        if (!(await commit({ ...record, pending: layer, updatedAt: Date.now() }))) {
-          lost = true;
-          break;
+        // As in the confirmed step: small batches are committed together.
+        uncommitted = { ...record, pending: layer, updatedAt: Date.now() };
+        if (layer.applied - (record.pending?.applied ?? 0) >= SCAN_BATCH_EVENTS || stop) {
+          const next = uncommitted;
+          uncommitted = undefined;
+          if (!(await commit(next))) {
+            lost = true;
+            break;
+          }
         }
-        progress(batch.scanned);
+        progressOf.looked(batch.scanned, processed);
         if (stop) break;
       }
+      lost ||= !(await commitHeld());
       if (lost) continue;
       if (unstored) throw unstored;
       return finish();
     }
     throw new Error(`Projection "${projection.name}" could not commit after 100 attempts`);
   };
-
-  const refuseOverCompactedHistory = () => refuseOverCompacted(connection, projection.name);
-  const resetForRebuild = () => resetRecord(connection, projection, fresh);
 
   return {
     name: projection.name,
@@ -346,10 +354,53 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       slot.alone(async () => {
         if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
         local = undefined;
-        await resetForRebuild();
+        await resetRecord(connection, projection, fresh);
         rebuilds++;
         return advance({ ...options, rebuild: true });
       }),
+  };
+}
+
+/** The state after `events`, each through its handler (an event of no handled type, or unreadable, passes). */
+function foldEvents(
+  handlers: ProjectionRuntime['handlers'],
+  state: unknown,
+  events: readonly PlacedEvent[],
+  isReplay: (placed: PlacedEvent) => boolean,
+): unknown {
+  for (const placed of events) {
+    const { event } = placed;
+    const handler = event.known ? handlers[event.type] : undefined;
+    if (handler) state = handler(state, event, { isReplay: isReplay(placed) });
+  }
+  return state;
+}
+
+/**
+ * A rebuild's progress: reported once per PROGRESS_EVERY events looked at, and
+ * at the end, as a replay job's. An attempt that starts again (another tab
+ * committed first) counts again from its start; the count reported never goes
+ * back.
+ */
+function progressReporter(onProgress: ((progress: ReplayProgress) => void) | undefined, total: number) {
+  let scanned = 0;
+  let reported = 0;
+  let highest = 0;
+  const report = (processed: number): void => {
+    reported = scanned;
+    highest = Math.max(highest, scanned);
+    onProgress?.({ processed, scanned: highest, total: Math.max(total, highest) });
+  };
+  return {
+    restart(): void {
+      scanned = 0;
+      reported = 0;
+    },
+    looked(count: number, processed: () => number): void {
+      scanned += count;
+      if (onProgress && scanned - reported >= PROGRESS_EVERY) report(processed());
+    },
+    report,
   };
 }
 
