@@ -100,19 +100,23 @@ export function createSourceCache<Owner extends object>(uncommittedMs = UNCOMMIT
       const cache = byKey;
       const found = cache.get(key) as Source<T> | undefined;
       if (found) return found;
-      let listened = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const source: Source<T> = make({
         // Started again after it went idle (StrictMode's second mount): shared again, unless another took its place.
         onActive: () => {
-          listened = true;
+          if (timer !== undefined) clearTimeout(timer);
+          timer = undefined;
           if (!cache.has(key)) cache.set(key, source as Source<unknown>);
         },
         onIdle: () => void (cache.get(key) === source && cache.delete(key)),
       });
       cache.set(key, source as Source<unknown>);
       // Rendering is no place for effects, but a timer that only forgets an unused cache entry changes nothing React sees.
-      const timer = setTimeout(() => {
-        if (!listened && cache.get(key) === source) cache.delete(key);
+      // A render held longer (a slow transition) that commits later still works, with a source of its own
+      // if another component made one for the key meanwhile: both load, each renders what it loaded.
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (cache.get(key) === source) cache.delete(key);
       }, uncommittedMs);
       // Server rendering in Node: the timer must not keep the process alive.
       (timer as unknown as { unref?: () => void }).unref?.();

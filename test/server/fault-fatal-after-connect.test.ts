@@ -9,6 +9,7 @@ import {
   httpJson,
   httpPush,
   PG_BASE_URL,
+  sample,
   TestClient,
   type TestDatabase,
 } from './helpers.ts';
@@ -39,12 +40,6 @@ const TERMINATE_POOLED = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 /** Whether `bytes` from PostgreSQL end with a ReadyForQuery message ('Z', length 5, a status byte): a connection set up. */
 const endsReady = (bytes: Buffer): boolean =>
   bytes.length >= 6 && bytes[bytes.length - 6] === 0x5a && bytes.readInt32BE(bytes.length - 5) === 5;
-
-/** The value of a sample in a Prometheus text exposition. */
-function sample(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
 
 async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
   for (let i = 0; i < 2000; i++) {
