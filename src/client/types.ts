@@ -21,10 +21,13 @@ export interface StoreOptions<
 > {
   /** The IndexedDB database name; one store per name. */
   name: string;
-  /** Event types this app writes and reads (an aggregate's and a reaction's events are added automatically). */
+  /**
+   * Event types this app writes and reads (an aggregate's and a reaction's events are added automatically, and
+   * so are the types a listed projection handles that nothing else defines; those are read, not typed for append).
+   */
   events?: TEvents;
   aggregates?: TAggregates;
-  /** Projections kept live while the store is open. */
+  /** Projections kept live while the store is open. Their event types are read as the store's (see `events`). */
   projections?: readonly AnyProjectionDefinition[];
   /**
    * Reactions (side effects) this store runs, in one tab at a time: see defineReaction. Their event
