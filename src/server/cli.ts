@@ -11,6 +11,7 @@ import { loadCheckEvents } from './cli-check-events.ts';
 import { createSyncServer, type SyncServerOptions } from './server.ts';
 import { openLogStore, placeOf } from './cli-store.ts';
 import { handleSignalsDuringStartup } from './startup-signals.ts';
+import { surviveLostOutput } from './lost-output.ts';
 import type { MigrationProgress } from './store/migrate-pages.ts';
 import { createPgliteStore } from './store/pglite.ts';
 import { SCHEMA_VERSION } from './store/schema.ts';
@@ -222,6 +223,7 @@ function checkDatabaseUrl(url: string): string {
 }
 
 async function main(): Promise<void> {
+  surviveLostOutput();
   const command = process.argv[2];
   if (command === 'move-log' || command === 'purge-moved' || command === 'shard-of') return shardCommand(command);
   if (command === 'migrate') return migrateCommand();

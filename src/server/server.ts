@@ -138,6 +138,26 @@ function createOwnServer(
   return server;
 }
 
+/**
+ * Once listening, an 'error' on the listener is an accept() that failed: libuv passes on what the kernel
+ * said (ENOBUFS or ENOMEM under memory pressure, EPERM from a firewall rule, a network error pending on the
+ * new connection, EMFILE once its spare descriptor is gone). That connection is lost; the listener listens
+ * on. With no listener for it, Node threw it and the process ended. Logged at most once a minute.
+ */
+function acceptErrorLogger(logger: Logger): (error: NodeJS.ErrnoException) => void {
+  let failed = 0;
+  let loggedAt = -Infinity;
+  return (error) => {
+    failed++;
+    if (performance.now() - loggedAt < 60_000) return;
+    loggedAt = performance.now();
+    logger.error('a connection could not be accepted (the server keeps listening)', {
+      error: error.code ?? error.message,
+      failedSoFar: failed,
+    });
+  };
+}
+
 /** How often Node checks for requests past the header timeout: a quarter of it, between 50 ms and 1 s. */
 function headersCheckMs(headersMs: number): number {
   return Math.min(1000, Math.max(50, Math.floor(headersMs / 4)));
@@ -306,6 +326,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       server.once('error', reject);
       server.listen(port, host, () => {
         server.off('error', reject);
+        server.on('error', acceptErrorLogger(logger));
         const address = server.address();
         const actualPort = typeof address === 'object' && address ? address.port : port;
         const shownHost = host.includes(':') ? `[${host}]` : host;

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import { SyncError } from '../errors.ts';
 import type { LiveHub } from '../live.ts';
+import type { Logger } from '../logger.ts';
 import { loadPeer } from '../optional-peer.ts';
 import type { Admission } from './admit.ts';
 import type { HandlerContext } from './context.ts';
@@ -14,6 +15,59 @@ import { asksForWebSocket, handshakeProblem } from './websocket-handshake.ts';
 
 /** How long a socket answered here may linger after its reply, reading and dropping what still arrives (endAndLinger). */
 const LINGER_MS = 1000;
+
+/**
+ * Calls `answer` once the replies ahead of the request on the connection are written (repliesWritten), so
+ * that what it writes follows them; destroys the socket when the connection closed first, or when
+ * `answer` throws (never an unhandled rejection, which would end the process).
+ */
+function answerInTurn(socket: Duplex, answer: () => void, logger: Logger): void {
+  repliesWritten(socket)
+    .then((open) => (open ? answer() : socket.destroy()))
+    .catch((failure: unknown) => {
+      logger.error('could not answer an upgrade request', { error: String(failure) });
+      socket.destroy();
+    });
+}
+
+/**
+ * The reply Node's HTTP server is writing on `socket` to an earlier request of the connection, if any. Node
+ * keeps it in the socket's `_httpMessage`, and hands the socket to the next pipelined reply as one finishes.
+ */
+function replyAhead(socket: Duplex): ServerResponse | undefined {
+  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/**
+ * Settles once the replies to the requests sent before this one on the connection are written: true, or
+ * false when the connection closed (or was ended by one of those replies) first. An upgrade request may
+ * come pipelined behind requests still being answered (both in one packet): Node emits 'upgrade' at once,
+ * and whatever this file wrote before their replies would be read as theirs (a refusal taken for a push's
+ * reply), and a response of its own could not be given the socket at all (ERR_HTTP_SOCKET_ASSIGNED,
+ * thrown in the 'upgrade' listener, ended the process).
+ */
+function repliesWritten(socket: Duplex): Promise<boolean> {
+  return new Promise((resolve) => {
+    const next = (): void => {
+      if (socket.destroyed || !socket.writable) return resolve(false);
+      const ahead = replyAhead(socket);
+      if (!ahead) return resolve(true);
+      // Node's own 'finish' listener (added when it made the reply) runs first: it detaches the socket
+      // and assigns it to the next pipelined reply, if there is one.
+      const onClose = (): void => {
+        ahead.off('finish', onFinish);
+        resolve(false);
+      };
+      const onFinish = (): void => {
+        socket.off('close', onClose);
+        next();
+      };
+      ahead.once('finish', onFinish);
+      socket.once('close', onClose);
+    };
+    next();
+  });
+}
 
 /**
  * The live channel's WebSocket upgrades on /v1/logs/:log/live: the same
@@ -62,6 +116,16 @@ export function createLiveUpgrades(options: {
     if (socket.destroyed || answered.has(socket)) return;
     answered.add(socket);
     socket.once('close', () => answered.delete(socket));
+  };
+
+  /**
+   * Answers on `socket` in its turn (answerInTurn). Until then the socket is tracked (a close() destroys
+   * it) and has an 'error' listener: Node's own went with the upgrade.
+   */
+  const inTurn = (socket: Duplex, answer: () => void): void => {
+    socket.on('error', () => socket.destroy());
+    track(socket);
+    answerInTurn(socket, answer, context.logger);
   };
 
   const reject = (request: IncomingMessage, info: RequestInfo, socket: Duplex, error: SyncError): void => {
@@ -123,7 +187,7 @@ export function createLiveUpgrades(options: {
       if (!asksForWebSocket(request.headers)) {
         // Another upgrade listener on a shared server may want it.
         if (httpServer.listenerCount('upgrade') > 1) return;
-        serveWithoutUpgrade(request, socket);
+        inTurn(socket, () => serveWithoutUpgrade(request, socket));
         return;
       }
       const { path } = parseTarget(request.url);
@@ -132,45 +196,60 @@ export function createLiveUpgrades(options: {
         // Another upgrade listener on a shared server may want it.
         if (httpServer.listenerCount('upgrade') > 1) return;
         const error = new SyncError('NOT_FOUND', `No WebSocket endpoint at ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
-        reject(request, beginRequest(request), socket, error);
+        const info = beginRequest(request);
+        inTurn(socket, () => reject(request, info, socket, error));
         return;
       }
       const info = beginRequest(request);
       info.action = 'live';
       if (!(matched instanceof SyncError)) info.log = matched.log;
       socket.on('error', () => socket.destroy());
-      const run = async (): Promise<void> => {
-        const principal = await admission.authenticate(request);
-        if (matched instanceof SyncError) throw matched;
-        const problem = handshakeProblem(request.method, request.headers);
-        if (problem) throw problem;
-        if (options.isClosing()) throw new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
-        admission.admit(request, principal, matched);
+      const shuttingDown = () => new SyncError('UNAVAILABLE', 'The server is shutting down', { reason: 'shutting-down' });
+      /** 503 while the server shuts down or has as many live sockets as it takes. */
+      const checkRoom = (): void => {
+        if (options.isClosing()) throw shuttingDown();
         if (hub.size >= context.limits.maxLiveConnections) {
           throw new SyncError('UNAVAILABLE', 'Too many live connections on this server', {
             reason: 'too-many-connections',
             limit: context.limits.maxLiveConnections,
           });
         }
+      };
+      /** The request is admitted: the live channel takes the socket, once the replies ahead of it are written. */
+      const upgrade = async (sockets: WebSocketServer, log: string): Promise<void> => {
+        track(socket);
+        const open = await repliesWritten(socket);
+        if (!open) {
+          socket.destroy();
+          return;
+        }
+        // The wait may have outlasted the start of a shutdown (whose hub would never close this socket), or
+        // other sockets may have taken the last places meanwhile.
+        checkRoom();
+        answered.delete(socket);
+        sockets.handleUpgrade(request, socket, head, (ws) => {
+          void hub.add(log, ws, () => admission.recheck(request, log));
+        });
+      };
+      const run = async (): Promise<void> => {
+        const principal = await admission.authenticate(request);
+        if (matched instanceof SyncError) throw matched;
+        const problem = handshakeProblem(request.method, request.headers);
+        if (problem) throw problem;
+        if (options.isClosing()) throw shuttingDown();
+        admission.admit(request, principal, matched);
+        checkRoom();
         let sockets: WebSocketServer;
         try {
           sockets = await server();
         } catch (error) {
           throw new SyncError('UNAVAILABLE', (error as Error).message, { reason: 'live-unavailable' });
         }
-        sockets.handleUpgrade(request, socket, head, (ws) => {
-          void hub.add(matched.log, ws, () => admission.recheck(request, matched.log));
-        });
+        await upgrade(sockets, matched.log);
       };
-      run().catch((error: unknown) => {
-        try {
-          reject(request, info, socket, context.replier.toSyncError(error, request));
-        } catch (failure) {
-          // Never an unhandled rejection (it would end the process): the upgrade is dropped.
-          context.logger.error('could not refuse a live upgrade', { error: String(failure) });
-          socket.destroy();
-        }
-      });
+      run().catch((error: unknown) =>
+        answerInTurn(socket, () => reject(request, info, socket, context.replier.toSyncError(error, request)), context.logger),
+      );
     };
 
   return {

@@ -122,6 +122,11 @@ export function createPushDecoder(options: {
     threads.splice(index, 1);
     for (const resolve of thread.pending.values()) resolve(undefined);
     thread.pending.clear();
+    failed(why);
+  };
+
+  /** A thread failed, or could not be made: counted, and said; MAX_FAILURES in a row turn threads off. */
+  const failed = (why: string): void => {
     if (closed) return;
     failures++;
     if (failures >= MAX_FAILURES && !disabled) {
@@ -134,8 +139,16 @@ export function createPushDecoder(options: {
     }
   };
 
-  const start = (): Thread => {
-    const worker = (options.spawn ?? spawnDecoderThread)(init);
+  const start = (): Thread | undefined => {
+    let worker: Worker;
+    try {
+      worker = (options.spawn ?? spawnDecoderThread)(init);
+    } catch (error) {
+      // No thread could be made (the system's limit on threads reached: ERR_WORKER_INIT_FAILED, or its
+      // module not found). The push is decoded on the event loop, as with a thread that died.
+      failed(`no thread could be started: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
     worker.unref();
     let markReady!: (ok: boolean) => void;
     const thread: Thread = { worker, pending: new Map(), ready: new Promise<boolean>((resolve) => (markReady = resolve)) };
@@ -168,7 +181,7 @@ export function createPushDecoder(options: {
     if (disabled || closed || options.threads <= 0) return undefined;
     let best: Thread | undefined;
     for (const thread of threads) if (!best || thread.pending.size < best.pending.size) best = thread;
-    if (threads.length < options.threads && (!best || best.pending.size > 0)) return start();
+    if (threads.length < options.threads && (!best || best.pending.size > 0)) return start() ?? best;
     return best;
   };
 
