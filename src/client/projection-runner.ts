@@ -217,8 +217,9 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
         pendingCursor: record === stored ? (record.pending?.cursor ?? null) : null,
       };
       progressOf.restart();
-      /** Confirmed events folded past `record` and not committed yet (see the confirmed step). */
+      /** What small batches (progress to report) folded past `record`, committed once SCAN_BATCH_EVENTS were looked at. */
       let uncommitted: ProjectionRecord | undefined;
+      let scannedSinceCommit = 0;
       const processed = () => (uncommitted ?? record).applied + ((uncommitted ?? record).pending?.applied ?? 0);
       // A record storage would change is kept here unstored, and the fold goes on (see unstorableRecord).
       let unstored: UnserializableDataError | undefined;
@@ -235,7 +236,7 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       /** Commits what the last small batches folded, if anything: false when another tab committed first. */
       const commitHeld = async (): Promise<boolean> => {
         const held = uncommitted;
-        uncommitted = undefined;
+        [uncommitted, scannedSinceCommit] = [undefined, 0];
         return held === undefined || (await commit(held));
       };
       if (record !== stored && record !== local) {
@@ -286,9 +287,9 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
             pending: null,
             updatedAt: Date.now(),
           };
-          uncommitted = next; // small batches (progress to report) are committed together, about every SCAN_BATCH_EVENTS
-          if (next.applied - record.applied >= SCAN_BATCH_EVENTS || stop) {
-            uncommitted = undefined;
+          uncommitted = next;
+          if ((scannedSinceCommit += batch.scanned) >= SCAN_BATCH_EVENTS || stop) {
+            [uncommitted, scannedSinceCommit] = [undefined, 0];
             if (!(await commit(next))) {
               lost = true;
               break;
@@ -325,11 +326,10 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
           rewrites: pendingRewrites,
           slots: true,
         };
-        // As in the confirmed step: small batches are committed together.
         uncommitted = { ...record, pending: layer, updatedAt: Date.now() };
-        if (layer.applied - (record.pending?.applied ?? 0) >= SCAN_BATCH_EVENTS || stop) {
+        if ((scannedSinceCommit += batch.scanned) >= SCAN_BATCH_EVENTS || stop) {
           const next = uncommitted;
-          uncommitted = undefined;
+          [uncommitted, scannedSinceCommit] = [undefined, 0];
           if (!(await commit(next))) {
             lost = true;
             break;
