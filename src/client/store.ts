@@ -50,8 +50,12 @@ export async function openStore<
 >(options: StoreOptions<TEvents, TAggregates, TReactions>): Promise<Store<TEvents, TAggregates, TReactions>> {
   checkOptions(options);
   const registry = createRegistry({
-    events: storeEventDefinitions(options),
+    // A reaction's event types are the store's too, like an aggregate's; so are the types a listed projection
+    // handles that nothing else defines (events another device appends): read as unknown, they would stop
+    // the projection before the first one for good.
+    events: [...(options.events ?? []), ...(options.reactions ?? []).flatMap((reaction) => reaction?.events ?? [])],
     aggregates: options.aggregates ?? [],
+    fallbackEvents: (options.projections ?? []).flatMap((projection) => projection?.events ?? []),
     maxEventBytes: options.maxEventBytes,
   });
   const guard = guardConnection(
@@ -301,23 +305,4 @@ function gateAfterClose(store: Store, closedError: () => StoreClosedError | unde
   refuseListening(store.sync as unknown as Record<string, (...args: unknown[]) => unknown>, 'subscribe');
   refuseListening(store.reactions as unknown as Record<string, (...args: unknown[]) => unknown>, 'subscribe');
   return store;
-} /**
- * The event definitions of a store: its `events`, its reactions' (like an
- * aggregate's, which the registry adds itself), and the types a listed
- * projection handles that nothing else defines. Without those, a type only a
- * projection knows (a refund view over events another device appends) would
- * read as unknown here and the projection would stop before the first one for
- * good. A projection's copy of a type defined elsewhere is not added: the
- * store's own definition decides, as it did.
- */
-function storeEventDefinitions(options: Pick<StoreOptions, 'events' | 'aggregates' | 'reactions' | 'projections'>): AnyEventDefinition[] {
-  const own = [...(options.events ?? []), ...(options.reactions ?? []).flatMap((reaction) => reaction?.events ?? [])];
-  const defined = new Set<unknown>(
-    [...own, ...(options.aggregates ?? []).flatMap((aggregate) => aggregate?.events ?? [])].map((def) => def?.type),
-  );
-  const fromProjections = new Map<string, AnyEventDefinition>();
-  for (const def of (options.projections ?? []).flatMap((projection) => projection?.events ?? [])) {
-    if (!defined.has(def?.type) && !fromProjections.has(def?.type)) fromProjections.set(def.type, def);
-  }
-  return [...own, ...fromProjections.values()];
 }

@@ -141,6 +141,11 @@ function parseData(def: AnyEventDefinition, data: unknown, index: number): unkno
 export interface RegistryOptions {
   events: readonly AnyEventDefinition[];
   aggregates?: readonly AnyAggregateDefinition[] | undefined;
+  /**
+   * Definitions used only for types nothing above defines (a listed projection's): a copy of a type
+   * defined there is left out rather than refused as "defined twice", and the first copy of a type wins.
+   */
+  fallbackEvents?: readonly AnyEventDefinition[] | undefined;
   maxEventBytes?: number | undefined;
 }
 
@@ -165,6 +170,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       aggregatesByEventType.set(def.type, owners);
     }
   }
+  for (const def of options.fallbackEvents ?? []) if (!byType.has(def?.type)) add(def);
   const eventTypes = [...byType.keys()];
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   // Below this, every append would be refused as too large: say so once, at openStore.

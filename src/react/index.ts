@@ -19,7 +19,7 @@ import type {
   Store,
   SyncStatus,
 } from '../client/index.ts';
-import { createSource, createSourceCache, stopQuietly, type Sharing, type Source } from './shared-source.ts';
+import { createSource, createSourceCache, stopQuietly, type Source } from './shared-source.ts';
 
 /** The parts of a store the hooks use; any `Store<...>` fits. */
 export type HookStore = Pick<Store, 'subscribe' | 'projection' | 'sync' | 'timeTravel'>;
@@ -61,10 +61,6 @@ export interface TimeTravelView {
 
 const sharedSources = createSourceCache<HookStore>();
 
-function sharedSource<T>(store: HookStore, key: string, make: (sharing: Sharing) => Source<T>): Source<T> {
-  return sharedSources.source(store, key, make);
-}
-
 function useSource<T>(source: Source<T>): T {
   return useSyncExternalStore(source.subscribe, source.get, source.get);
 }
@@ -82,9 +78,9 @@ export function useAggregate<A extends AnyAggregateDefinition>(
   aggregate: A,
   aggregateId: string,
 ): AggregateView<StateOf<A>> {
-  // The key, not the definition object, decides the source (see sharedSource); JSON keeps ids with any characters apart.
+  // The key, not the definition object, decides the source (see shared-source.ts); JSON keeps ids with any characters apart.
   const key = JSON.stringify(['aggregate', aggregate.type, aggregateId]);
-  const source = sharedSource(store, key, (sharing): Source<AggregateView<StateOf<A>>> => {
+  const source = sharedSources.source(store, key, (sharing): Source<AggregateView<StateOf<A>>> => {
     let last: AggregateView<StateOf<A>> = {
       state: aggregate.initialState() as StateOf<A>,
       version: 0,
@@ -114,7 +110,7 @@ export function useAggregate<A extends AnyAggregateDefinition>(
  * List the projection in openStore's `projections` to keep it live.
  */
 export function useProjection<P extends AnyProjectionDefinition>(store: HookStore, definition: P): ProjectionView<ProjectionStateOf<P>> {
-  const source = sharedSource(store, JSON.stringify(['projection', definition.name]), (sharing) => {
+  const source = sharedSources.source(store, JSON.stringify(['projection', definition.name]), (sharing) => {
     let last: ProjectionView<ProjectionStateOf<P>> = {
       state: definition.initialState() as ProjectionStateOf<P>,
       cursor: null,
@@ -152,7 +148,7 @@ export function useProjection<P extends AnyProjectionDefinition>(store: HookStor
  * the first status arrives. A store opened without `sync` reports 'disabled'.
  */
 export function useSyncStatus(store: HookStore): SyncStatus | null {
-  const source = sharedSource(store, '["sync"]', (sharing) => {
+  const source = sharedSources.source(store, '["sync"]', (sharing) => {
     let last = '';
     return createSource<SyncStatus | null>(
       null,
