@@ -311,8 +311,12 @@ export interface ReactionRecord {
   confirmed: number;
   /** Pending pages before this lsn are done with; later pages are checked against `processed`. */
   pendingLsn: number;
-  /** Events stored up to here are history, delivered with isReplay (startFrom: 'beginning'); null when none is. */
-  historyEnd: LogEnd | null;
+  /**
+   * Events stored up to here are history, delivered with isReplay (startFrom: 'beginning'); null when none is.
+   * `nextClientSeq` (absent in records made before it was kept): this client's events numbered below it were
+   * stored before too, pending then, wherever the server has since confirmed them (a position past confirmedHead).
+   */
+  historyEnd: (LogEnd & { nextClientSeq?: number }) | null;
   /** The event being delivered: after a crash it is delivered again, flagged as a redelivery. */
   inFlight: { eventId: string; attempts: number; lastError: string | null } | null;
   /**
@@ -358,6 +362,8 @@ export interface ParkedRecord {
    * refused: the handler may be charging the card.
    */
   retrying?: number;
+  /** retry() was asked again while that try's handler ran: if the try fails, the event is tried once more. */
+  askedAgain?: true;
 }
 
 export interface ChronicleSchema extends DBSchema {

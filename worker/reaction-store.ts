@@ -159,7 +159,7 @@ async function initRecord(db: ChronicleDB, spec: ReactionSpec): Promise<Reaction
     on: spec.on,
     confirmed: 0,
     pendingLsn: 0,
-    historyEnd: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn },
+    historyEnd: { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn, nextClientSeq: meta.nextClientSeq },
     inFlight: null,
     startedAt: now,
     updatedAt: now,
@@ -401,6 +401,8 @@ function parkedActions(
         if (!parked)
           throw new ChronicleError('NOT_PARKED', `Event ${eventId} is not parked for reaction "${name}"`, { reaction: name, eventId });
         parked.retry = true;
+        // Asked while a try's handler runs: that try's failure must not clear this request (one more try follows).
+        if (parked.retrying !== undefined) parked.askedAgain = true;
         tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
       });
       changed(name, true);
@@ -430,8 +432,9 @@ function parkedActions(
           const done: ProcessedRecord = { reaction: name, eventId, outcome: 'done', at: Date.now() };
           tx.objectStore('processed').put(done, [name, eventId]).catch(ignore);
         } else {
-          Object.assign(parked, { attempts: parked.attempts + 1, lastError: failure, retry: false });
+          Object.assign(parked, { attempts: parked.attempts + 1, lastError: failure, retry: parked.askedAgain === true });
           delete parked.retrying;
+          delete parked.askedAgain;
           tx.objectStore('parked').put(parked, [name, eventId]).catch(ignore);
         }
       });

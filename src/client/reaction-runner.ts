@@ -70,6 +70,20 @@ async function persistUntilStored(
   }
 }
 
+/**
+ * Whether the event was stored before the reaction first registered (history: isReplay). One of ours that was
+ * pending then and confirmed since has a position past the confirmed head of then: its clientSeq tells.
+ * (Not airtight: a server refusal of an event pending then renumbers the queue, and an event appended after
+ * the registration may take a number below the mark. The cost is an isReplay flag on a new event, for
+ * 'beginning' reactions only, which asked for history; the alternative, a record per pending id, would be
+ * read as "handled" by older builds' tabs.)
+ */
+function storedBefore(placed: PlacedEvent, clientId: string, end: NonNullable<ReactionRecord['historyEnd']>): boolean {
+  const { event, cursor } = placed;
+  if (!storedAfter(cursor, event.position, end)) return true;
+  return end.nextClientSeq !== undefined && event.meta.clientId === clientId && event.meta.clientSeq < end.nextClientSeq;
+}
+
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
@@ -86,6 +100,21 @@ function describe(error: unknown): string {
  * checkpoint and the next marker are written in one transaction after it
  * succeeds. A crash in between leaves the marker: the next leader delivers
  * that event again with `redelivery`, and only that event.
+ *
+ * Looked up: every event a scan finds is checked against the processed
+ * records, another client's confirmed ones too. importLog stores another
+ * device's pending events as pending here (their clientIds kept); an 'any'
+ * reaction handles them, and the pull that later brings them confirmed would
+ * otherwise hand them over again (test/engine/reaction-audit.test.ts). It is
+ * one read per event the reaction is about to handle anyway.
+ *
+ * The pending checkpoint: the log's nextLsn is read before the pending scan;
+ * every pending page below it is stored already (none is ever added below
+ * nextLsn), so a whole scan has seen it, or it left the pending area for the
+ * confirmed one (the confirmed scan has it). The checkpoint then moves there:
+ * pending events all confirmed before the reaction reached them (the scan
+ * finds no page) left it behind for good before, status() never caughtUp and
+ * deleteStore naming the reaction as unfinished work.
  */
 export function createReactionRunner(
   ctx: StoreContext,
@@ -115,14 +144,14 @@ export function createReactionRunner(
   };
 
   const deliver = async (placed: PlacedEvent, advance: ReactionAdvance, next: string | null): Promise<void> => {
-    const { event, cursor } = placed;
+    const { event } = placed;
     const marker = record.inFlight?.eventId === event.id ? record.inFlight : null;
     let attempts = marker?.attempts ?? 0;
     // In flight at a crash: its marker names it, or a delivery since took the marker and listed it as interrupted.
     const seenBefore = (marker !== null && markedAhead !== event.id) || (record.interrupted?.includes(event.id) ?? false);
     if (!marker) record.interrupted = await engine.markReactionInFlight(name, event.id);
     markedAhead = null;
-    const isReplay = record.historyEnd !== null && !storedAfter(cursor, event.position, record.historyEnd);
+    const isReplay = record.historyEnd !== null && storedBefore(placed, clientId, record.historyEnd);
     for (;;) {
       try {
         await handle(event, {
@@ -157,11 +186,11 @@ export function createReactionRunner(
   };
 
   /** Delivers the events of one scan batch the reaction has not finished with. */
-  const deliverBatch = async (found: PlacedEvent[], checkAll: boolean, advanceOf: (p: PlacedEvent) => ReactionAdvance) => {
+  const deliverBatch = async (found: PlacedEvent[], advanceOf: (p: PlacedEvent) => ReactionAdvance) => {
     // origin 'own': other clients' events are not for it (the checkpoint moves past them with the batch).
     const matches = reaction.origin === 'own' ? found.filter((p) => p.event.meta.clientId === clientId) : found;
-    // Only events that may have been handled already are looked up: all pending ones, and our own confirmed ones.
-    const ask = matches.filter((p) => checkAll || p.event.meta.clientId === clientId).map((p) => p.event.id);
+    // Every match is looked up, other clients' confirmed events too (see "Looked up" above createReactionRunner).
+    const ask = matches.map((p) => p.event.id);
     const done = new Set(ask.length > 0 ? await engine.reactionProcessed(name, ask) : []);
     const todo = matches.filter((p) => !done.has(p.event.id));
     // An event of the reaction's types stored at a version this app does not define (a newer app version
@@ -212,6 +241,12 @@ export function createReactionRunner(
     }
   };
 
+  const moveCheckpoint = async (key: 'confirmed' | 'pendingLsn', to: number) => {
+    if (to <= record[key]) return; // past events done with or not for the reaction: only forward
+    await engine.advanceReaction(name, { [key]: to });
+    record[key] = to;
+  };
+
   const pass = async () => {
     // Absent, or forgotten (store.forget() in another tab between this tab's registration and its lock): start as new, from now.
     const stored = await engine.getReaction(name);
@@ -226,24 +261,18 @@ export function createReactionRunner(
     // A reaction started from the beginning after compaction begins at the start of local history (README, Compaction).
     const confirmed = { status: 'confirmed', fromPosition: record.confirmed + 1, types } as const;
     for await (const batch of scanLog(connection, registry, confirmed, { ...SCAN, history: 'kept' })) {
-      await deliverBatch(batch.matches, false, (p) => ({ confirmed: p.event.position ?? confirmedPositionOf(p.cursor) }));
-      const through = confirmedPositionOf(batch.last);
-      if (through > record.confirmed) {
-        await engine.advanceReaction(name, { confirmed: through });
-        record.confirmed = through;
-      }
+      await deliverBatch(batch.matches, (p) => ({ confirmed: p.event.position ?? confirmedPositionOf(p.cursor) }));
+      await moveCheckpoint('confirmed', confirmedPositionOf(batch.last));
     }
     if (reaction.on !== 'local') return;
+    const { nextLsn } = await engine.logEnd(); // see "The pending checkpoint" above createReactionRunner
     const after = pendingStartOf({ confirmedHead: 0, nextLsn: record.pendingLsn });
     for await (const batch of scanLog(connection, registry, { status: 'pending', after, types }, SCAN)) {
-      await deliverBatch(batch.matches, true, (p) => ({ pendingLsn: p.cursor.page }));
+      await deliverBatch(batch.matches, (p) => ({ pendingLsn: p.cursor.page }));
       // Pages are read whole: every event up to the batch's last page is done with.
-      const through = batch.last.page + 1;
-      if (through > record.pendingLsn) {
-        await engine.advanceReaction(name, { pendingLsn: through });
-        record.pendingLsn = through;
-      }
+      await moveCheckpoint('pendingLsn', batch.last.page + 1);
     }
+    await moveCheckpoint('pendingLsn', nextLsn);
   };
 
   const loop = async () => {

@@ -250,6 +250,43 @@ describe.each(modes)('reactions ($mode)', ({ worker }) => {
     }
   });
 
+  it('a retry asked again while a retry runs is not lost: if that try fails, the event is tried once more', async () => {
+    const attempts: number[] = [];
+    let release: () => void = () => undefined;
+    let held = false;
+    const reaction = defineReaction({
+      name: 'charge',
+      events: [ItemAdded],
+      maxAttempts: 1,
+      backoff: { initialMs: 1, maxMs: 2 },
+      handlers: {
+        ItemAdded: async (_event, ctx) => {
+          attempts.push(ctx.attempt);
+          if (ctx.attempt === 1) throw new Error('card declined');
+          if (ctx.attempt === 2) {
+            held = true;
+            await new Promise<void>((resolve) => (release = resolve));
+            throw new Error('card declined again');
+          }
+        },
+      },
+    });
+    const store = await openTestStore({ ...model, worker, reactions: [reaction] });
+    try {
+      const id = (await store.append('o1', [item('x')])).events[0]!.id;
+      await eventually(async () => expect((await store.reactions.parked()).map((p) => p.eventId)).toEqual([id]));
+      await store.reactions.retry('charge', id);
+      await eventually(() => expect(held).toBe(true));
+      // The user asks again while the first retry's handler still runs (a second click): that request stands.
+      await store.reactions.retry('charge', id);
+      release();
+      await eventually(async () => expect(await store.reactions.parked()).toEqual([]));
+      expect(attempts).toEqual([1, 2, 3]);
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('an own event parked while pending is not delivered again when the server confirms it; retry delivers it once', async () => {
     const log: Delivery[] = [];
     let declining = true;
