@@ -23,6 +23,43 @@ interface Subscriber {
   /** Highest head heard of before hello went out. */
   heard: number;
   alive: boolean;
+  /** Messages the socket has written to the kernel (their send callbacks): what watchDrain sees progress by. */
+  written: number;
+  /** watchDrain's timer, while messages wait in the socket's buffer. */
+  drainTimer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * A subscriber that does not read: each head move adds a message (a few dozen bytes) to what its socket
+ * holds, without end on a busy log. The ping does not bound it: `ws` takes any pong as a sign of life,
+ * unsolicited ones too (RFC 6455 allows them), and a client can send those without reading a byte. So
+ * while messages wait in the socket's buffer, one of them must reach the kernel every replyMs (as for
+ * HTTP replies: progress, not a deadline, see watchUnreadReply); else the socket is terminated. A reader,
+ * however slow, drains a message now and then. The timer is unref'd and cleared when the socket closes.
+ */
+function watchDrain(sub: Subscriber, replyMs: number, logger: Logger): void {
+  if (sub.drainTimer || sub.ws.bufferedAmount === 0) return;
+  let written = sub.written;
+  const timer = setTimeout(function look() {
+    if (sub.ws.bufferedAmount === 0 || sub.ws.readyState !== sub.ws.OPEN) {
+      sub.drainTimer = undefined;
+      return;
+    }
+    if (sub.written !== written) {
+      written = sub.written;
+      timer.refresh();
+      return;
+    }
+    sub.drainTimer = undefined;
+    logger.warn('live: a subscriber did not read its messages (socket terminated)', {
+      log: sub.log,
+      unsentBytes: sub.ws.bufferedAmount,
+      replyMs,
+    });
+    sub.ws.terminate();
+  }, replyMs);
+  timer.unref();
+  sub.drainTimer = timer;
 }
 
 /**
@@ -30,7 +67,7 @@ interface Subscriber {
  * is `hello` with the head; after it, `head` whenever the head moves above what
  * the socket was last told (moves are coalesced, never reported out of order).
  */
-export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: number, recheckMs = 0) {
+export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: number, recheckMs = 0, replyMs = 30_000) {
   const byLog = new Map<string, Set<Subscriber>>();
   let count = 0;
 
@@ -38,7 +75,9 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
     if (sub.ws.readyState !== sub.ws.OPEN) return;
     sub.ws.send(JSON.stringify(message), (error) => {
       if (error) sub.ws.terminate();
+      else sub.written++;
     });
+    watchDrain(sub, replyMs, logger);
   };
 
   const publish = (log: string, head: number): void => {
@@ -146,12 +185,24 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
     /** Follows `log` on `ws`: registers first, then reads the head, so no move is missed in between. */
     async add(log: string, ws: WebSocket, recheckCredentials?: LiveRecheck): Promise<void> {
       const recheckAt = Date.now() + recheckMs * (0.75 + Math.random() / 2);
-      const sub: Subscriber = { ws, log, recheck: recheckCredentials, recheckAt, rechecking: false, sent: -1, heard: -1, alive: true };
+      const sub: Subscriber = {
+        ws,
+        log,
+        recheck: recheckCredentials,
+        recheckAt,
+        rechecking: false,
+        sent: -1,
+        heard: -1,
+        alive: true,
+        written: 0,
+        drainTimer: undefined,
+      };
       let subs = byLog.get(log);
       if (!subs) byLog.set(log, (subs = new Set()));
       subs.add(sub);
       count++;
       const remove = (): void => {
+        clearTimeout(sub.drainTimer);
         const set = byLog.get(log);
         if (set?.delete(sub)) {
           count--;

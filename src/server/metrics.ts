@@ -11,7 +11,7 @@ import type { StoreStats } from './store/types.ts';
  *
  * | family | type | labels |
  * |---|---|---|
- * | chronicle_http_requests_total | counter | action, status (499: the client left before the reply) |
+ * | chronicle_http_requests_total | counter | action, status (499: the client left before the reply, or did not read it: timeouts.replyMs) |
  * | chronicle_pushes_total | counter | result (accepted, refused), code |
  * | chronicle_push_events_total | counter | result (stored, duplicate, refused), code |
  * | chronicle_push_duration_seconds | histogram | result |

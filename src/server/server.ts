@@ -10,8 +10,8 @@ import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './htt
 import { createLiveUpgrades } from './http/live-upgrade.ts';
 import { dataCheckOf, type CheckEventsOption } from './http/push-data-check.ts';
 import { createPushDecoder, DEFAULT_PUSH_DECODING, type PushDecodingOptions } from './http/push-decoder.ts';
-import { createReplier, type CorsOptions } from './http/reply.ts';
-import { beginRequest, CLIENT_GONE_STATUS } from './http/request-context.ts';
+import { createReplier, watchUnreadReply, type CorsOptions } from './http/reply.ts';
+import { beginRequest, CLIENT_GONE_STATUS, UNREAD_REPLY_REASON, type RequestInfo } from './http/request-context.ts';
 import { createRequestFinisher } from './http/request-log.ts';
 import { createRouter } from './http/router.ts';
 import { createRateLimiter, resolveLimits, type ServerLimits } from './limits.ts';
@@ -163,6 +163,31 @@ function headersCheckMs(headersMs: number): number {
   return Math.min(1000, Math.max(50, Math.floor(headersMs / 4)));
 }
 
+/**
+ * Every reply (JSON replies, preflights, /metrics), once all of it is on its socket ('prefinish': ended, and
+ * its turn come on a pipelined connection), must be read by its client (watchUnreadReply). One that is not
+ * has its connection destroyed: logged once, with what it was, and counted as a request whose client left
+ * (no reply reached it: CLIENT_GONE_STATUS). The app's own replies (`next`) are its server's business.
+ */
+function watchReply(response: ServerResponse, info: RequestInfo, replyMs: number, logger: Logger): void {
+  response.once('prefinish', () => {
+    if (info.action === 'next') return;
+    watchUnreadReply(response, replyMs, () => {
+      logger.warn('reply dropped: the client did not read it (connection closed)', {
+        requestId: info.id,
+        action: info.action,
+        log: info.log,
+        status: info.status,
+        code: info.code,
+        reason: info.reason,
+        replyMs,
+      });
+      info.status = CLIENT_GONE_STATUS;
+      info.reason = UNREAD_REPLY_REASON;
+    });
+  });
+}
+
 /** The live sockets' recheck interval: a whole number of milliseconds, 0 for never (default 60 s). */
 function liveAuthRecheckMsOf(given: number | undefined): number {
   if (given === undefined) return 60_000;
@@ -195,7 +220,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     rateLimitKey: options.rateLimitKey,
     authMs: timeouts.authMs,
   });
-  const hub = createLiveHub(store, logger, options.livePingIntervalMs ?? 30_000, liveAuthRecheckMs);
+  const hub = createLiveHub(store, logger, options.livePingIntervalMs ?? 30_000, liveAuthRecheckMs, timeouts.replyMs);
 
   /** close() was called: replies say connection: close, /health says shutting-down, /ready is 503. */
   let closing = false;
@@ -280,6 +305,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     response.once('finish', () => {
       if (!request.complete) discardRest(request, limits.maxDrainBytes, timeouts.drainMs);
     });
+    watchReply(response, info, timeouts.replyMs, logger);
     const passOn = next
       ? () => {
           info.action = 'next';

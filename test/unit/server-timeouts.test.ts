@@ -15,6 +15,17 @@ describe('server timeouts', () => {
     }
   });
 
+  it('replyMs (a reply the client does not read) like the others, 30 s by default', () => {
+    expect(resolveTimeouts().replyMs).toBe(30_000);
+    expect(resolveTimeouts({ replyMs: 250 }).replyMs).toBe(250);
+    expect(resolveTimeouts({ replyMs: MAX }).replyMs).toBe(MAX);
+    for (const bad of [0, -1, 1.5, Number.NaN, MAX + 1]) {
+      expect(() => resolveTimeouts({ replyMs: bad })).toThrow(
+        `timeouts.replyMs must be a positive integer (milliseconds) of at most ${MAX}`,
+      );
+    }
+  });
+
   it('PostgreSQL timeouts too, and the derived reply timeout stays within the bound', () => {
     expect(() => resolvePostgresTimeouts({ statementTimeoutMs: 3_000_000_000 })).toThrow(
       `statementTimeoutMs must be a positive integer (milliseconds) of at most ${MAX}`,

@@ -23,6 +23,11 @@ export interface ServerTimeouts {
   drainMs: number;
   /** An auth hook that has not answered by then: 503 UNAVAILABLE (reason "auth-timeout"). Default 10,000 ms. */
   authMs: number;
+  /**
+   * A reply (or a live socket's messages) the client does not read: once no byte of it has been taken by the
+   * network for this long, the connection is destroyed (see watchUnreadReply). Default 30,000 ms.
+   */
+  replyMs: number;
 }
 
 export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
@@ -33,6 +38,7 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
   shutdownMs: 10_000,
   drainMs: 5_000,
   authMs: 10_000,
+  replyMs: 30_000,
 };
 
 export function resolveTimeouts(given: Partial<ServerTimeouts> = {}): ServerTimeouts {

@@ -69,6 +69,63 @@ export function endAndLinger(socket: Duplex, data: string, lingerMs: number): vo
   socket.resume();
 }
 
+interface StreamHandle {
+  writeQueueSize?: unknown;
+  /** Under a TLS socket's handle (TLSWrap), the TCP handle its encrypted bytes go to. */
+  _parent?: StreamHandle | null;
+}
+
+/**
+ * What of a socket's output the kernel has not taken yet, as a mark that changes when it takes some: Node's
+ * buffer (the write under way included) and, of that write, what libuv still holds (`writeQueueSize`, which
+ * moves within one large write, a 9 MB reply written at once; Node's own socket.setTimeout reads it for the
+ * same purpose, not to time out a write in progress). Under TLS, the TCP handle's too: the TLS handle's
+ * count stays put while the encrypted bytes drain below it. These handles are Node's internals: where they
+ * are missing, progress is still seen write by write.
+ */
+function unsentMark(socket: Duplex): string {
+  const handle = (socket as Duplex & { _handle?: StreamHandle | null })._handle;
+  return `${socket.writableLength}/${String(handle?.writeQueueSize)}/${String(handle?._parent?.writeQueueSize)}`;
+}
+
+/**
+ * Bounds how long a reply may wait for a client that does not read it. Node bounds nothing on that side
+ * (server.timeout is 0, keepAliveTimeout only concerns idle connections): once the kernel's buffers are
+ * full, TCP's zero-window probes keep the connection alive, and the rest of the reply, its descriptor and
+ * its socket are held for as long as the client likes; a few hundred such clients exhaust them.
+ *
+ * Called when all of the reply has been handed to its socket ('prefinish': ended, and its turn on the
+ * connection has come, pipelined replies waiting for the ones ahead). From then on the network must take
+ * some of it every `replyMs` (`unsentMark` changed since the last look, every replyMs), else the
+ * connection is destroyed and `onUnread` called: a client that reads nothing is cut between replyMs and
+ * twice that after the kernel stopped taking its bytes. The rule is on progress, not on the whole reply
+ * (as nginx's send_timeout): a pull page is up to about 9 MB (PULL_MAX_BYTES and a page), which takes
+ * 30 s at 2.4 Mbit/s, more than a phone on a weak network has; cut, its client would ask for the same page
+ * again and be cut again, for good. A reader makes progress however slowly it reads (the kernel wakes the
+ * writer each time a third of its send buffer is free: seconds, at worst, for a slow reader). Timers are
+ * unref'd, and stop at 'finish' (all of it taken by the kernel) or 'close'.
+ */
+export function watchUnreadReply(response: ServerResponse, replyMs: number, onUnread: () => void): void {
+  const socket = response.socket;
+  if (!socket || response.writableFinished || response.destroyed) return;
+  let mark = unsentMark(socket);
+  const timer = setTimeout(function look() {
+    if (response.writableFinished || response.destroyed || socket.destroyed) return;
+    const now = unsentMark(socket);
+    if (now !== mark) {
+      mark = now;
+      timer.refresh();
+      return;
+    }
+    onUnread();
+    response.destroy();
+  }, replyMs);
+  timer.unref();
+  const stop = (): void => clearTimeout(timer);
+  response.once('finish', stop);
+  response.once('close', stop);
+}
+
 export interface Replier {
   corsHeaders(request: IncomingMessage): Record<string, string>;
   /**

@@ -15,11 +15,11 @@ export interface RequestInfo {
   /** What was asked: "push", "pull", "fence", "live", "health"... */
   action?: string;
   log?: string;
-  /** The status replied with; CLIENT_GONE_STATUS when the client left before the reply. */
+  /** The status replied with; CLIENT_GONE_STATUS when the client left before the reply, or did not read it. */
   status?: number;
   /** The error code replied with, if any. */
   code?: string;
-  /** The error's `details.reason`, if it gave one ("store-timeout", "store-permission"...). */
+  /** The error's `details.reason`, if it gave one ("store-timeout", "store-permission"...); UNREAD_REPLY_REASON for a reply not read. */
   reason?: string;
   /** A 5xx error's message: what the operator reading the log needs (the client was told the same). */
   message?: string;
@@ -34,6 +34,12 @@ export interface RequestInfo {
  * on the wire.
  */
 export const CLIENT_GONE_STATUS = 499;
+
+/**
+ * The reason of a request whose reply the client did not read within timeouts.replyMs: the server closed its
+ * connection (watchUnreadReply). Counted with CLIENT_GONE_STATUS too: no reply reached the client.
+ */
+export const UNREAD_REPLY_REASON = 'reply-unread';
 
 const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const infos = new WeakMap<IncomingMessage, RequestInfo>();

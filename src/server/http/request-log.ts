@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../logger.ts';
 import type { MetricsRecorder } from '../metrics.ts';
-import { CLIENT_GONE_STATUS, type RequestInfo } from './request-context.ts';
+import { CLIENT_GONE_STATUS, UNREAD_REPLY_REASON, type RequestInfo } from './request-context.ts';
 import { parseTarget } from './routes.ts';
 
 /**
@@ -50,7 +50,9 @@ export function createRequestFinisher(options: { logger: Logger; metrics: Metric
       ms: Math.round(seconds * 1000),
     };
     if (status === CLIENT_GONE_STATUS) {
-      logger.info('request abandoned: the client closed the connection before the reply', fields);
+      // (A reply not read was logged as a warning when its connection was closed: this is its access-log line.)
+      if (info.reason === UNREAD_REPLY_REASON) logger.info('request abandoned: the client did not read the reply', fields);
+      else logger.info('request abandoned: the client closed the connection before the reply', fields);
       return;
     }
     if (info.reason !== undefined && SETUP_REASONS.has(info.reason)) {
