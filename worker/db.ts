@@ -1,5 +1,6 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import { StorageBlockedError, StorageClosedError } from '../src/core/errors.ts';
+import type { ForeignPending } from '../src/core/unfinished-work.ts';
 import { PENDING, type LogCursor, type LogEnd, type PageKey } from './types.ts';
 
 /**
@@ -182,6 +183,16 @@ export interface MetaRecord {
   laterFrom?: number;
   /** How many such entries wait (an upper bound: a commit confirmed meanwhile takes its own with it). */
   laterEntries?: number;
+  /**
+   * How many pending events are other clients' (importLog of another device's export; counted in
+   * pendingEvents too): copies of that device's edits, which this store never pushes, renumbers, rebases
+   * or rejects, and which leave the pending area when a pull brings them confirmed (or another event
+   * at their seq: worker/ingest.ts). Exact while `rewrites` equals pendingRewrites (see
+   * core/unfinished-work.ts, foreignPendingCount). Absent = none counted: the common case costs a pull
+   * nothing. An older build's importLog stores such events without counting them: those are treated as
+   * that build treated them (as own), and its rewrites leave the count unknown until a pull counts again.
+   */
+  foreignPending?: ForeignPending;
   /** Compaction's progress: where local confirmed history starts. Absent = nothing was dropped. */
   compaction?: CompactionMeta;
 }

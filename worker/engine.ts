@@ -16,7 +16,7 @@ import { indexBacklog, indexLaterCommits } from './indexer.ts';
 import { importPendingRaw, ingestConfirmed, type IngestResult } from './ingest.ts';
 import { historyStartOf, holdsNoEvent, newMeta } from './meta.ts';
 import { backlogRange } from './page-store.ts';
-import { pendingRangeAll } from './pending.ts';
+import { oldestOwnPendingAt } from './pending.ts';
 import { readLogPages, readSnapshotAndTail, readStreamHead, readStreamPages, type SnapshotAndTail } from './reads.ts';
 import { StateCache } from './state-cache.ts';
 import { toStorageError } from './storage-errors.ts';
@@ -295,11 +295,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       return result;
     },
     streamHead: (aggregateId) => run('streamHead', (db) => readStreamHead(db, aggregateId)),
-    oldestPendingAt: () =>
-      run('oldestPendingAt', async (db) => {
-        const first = await db.transaction('pages').store.openCursor(pendingRangeAll());
-        return first ? first.value.t0 : null;
-      }),
+    oldestPendingAt: () => run('oldestPendingAt', (db) => oldestOwnPendingAt(db)),
     startSync: (config, callbacks, local) => sync.start(config, callbacks, local),
     syncStatus: () => sync.status(),
     syncNow: () => sync.syncNow(),

@@ -2,7 +2,8 @@ import { ChronicleError } from '../src/core/errors.ts';
 import { findIdProblem, findLinkProblem } from '../src/core/text-rules.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
-import { refuseIfDeleting, type ChronicleDB } from './db.ts';
+import { refuseIfDeleting, type ChronicleDB, type MetaRecord } from './db.ts';
+import { foreignPendingCount } from '../src/core/unfinished-work.ts';
 import { deletePage, putCommit, putPage, putPendingPage, readBacklog, readPages } from './page-store.ts';
 import { buildCommit, buildPages, entryOf, keptWithSlots, pendingPageOf } from './page-builder.ts';
 import { findStoredEvents, indexedHead } from './lookups.ts';
@@ -75,28 +76,103 @@ function checkEvent(e: StoredEvent, i: number): void {
 type IngestTx = Parameters<typeof putPage>[0];
 
 /**
- * Removes confirmed ids from the pending area. Pending events are pushed in
- * pending order, so the confirmed ones sit at its front: the walk stops as
- * soon as every id is found. A page that loses events is written again with
- * its own index entries, the events left at their slots (cursors taken
- * before still name them: core/cursor.ts); the index record of a commit of
- * several pages goes once none of its pages is left (until then, entries of
- * its confirmed events stay in it: readers check what pages hold).
+ * Other clients' pending events (importLog of another device's export: MetaRecord.foreignPending) a pull
+ * may take out of the pending area. The rule: such an event is a copy of its device's unsynced edit, so
+ * it stays pending (read and folded as pending) until a pull brings the same id confirmed, which takes
+ * it out. A pull that brings another event at its aggregate and seq takes it out too, with the later
+ * ones of its aggregate (stacked on it): its device lost the seq and will push it rebased, and it comes
+ * back confirmed then. Kept, it would be a second event at one seq, which loads cannot fold (the loader
+ * folds the confirmed one and skips to the next seq, as it does for this client's own until their rebase,
+ * which never comes for another device's). No outcome is told (the app's outcomes are of its own
+ * events) and nothing is rejected: the other device still holds them.
  */
-async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<number> {
+interface ForeignSweep {
+  /** Other clients' event ids the pull brought confirmed, with the seq each has now. */
+  confirmed: Map<string, number>;
+  /** The highest seq the pull brought, per aggregate. */
+  heads: Map<string, number>;
+  /** Other clients' pending events to look at: the walk ends once it has seen them all (Infinity: unknown). */
+  count: number;
+}
+
+/** What a pull must look for among other clients' pending events, or undefined when there is nothing to look for. */
+function foreignSweepOf(fresh: readonly StoredEvent[], clientId: string, count: number | undefined): ForeignSweep | undefined {
+  // None counted (every store that never imported another device's pending events), or a pull of this client's
+  // own events only (they come back at the seqs they were pushed with, which a rebase cleared of others' events).
+  if (count === 0 || fresh.every((e) => e.meta.clientId === clientId)) return undefined;
+  const heads = new Map<string, number>();
+  for (const e of fresh) if ((heads.get(e.aggregateId) ?? 0) < e.seq) heads.set(e.aggregateId, e.seq);
+  const confirmed = new Map(fresh.filter((e) => e.meta.clientId !== clientId).map((e) => [e.id, e.seq]));
+  return { confirmed, heads, count: count ?? Infinity };
+}
+
+interface Removed {
+  /** Events taken out of the pending area. */
+  removed: number;
+  /** Of them, other clients' events; and of those, the ones another event's seq took out (not their confirmation). */
+  foreign: number;
+  superseded: number;
+  /** Other clients' pending events seen, and whether the walk saw the whole pending area. */
+  foreignSeen: number;
+  whole: boolean;
+  /** Aggregates where one of them left and another event holds its seq now: snapshots there may hold it. */
+  resequenced: Set<string>;
+}
+
+/**
+ * Removes confirmed ids (this client's: `ownIds`) and the other clients'
+ * events `foreign` says leave from the pending area. Pending events are
+ * pushed in pending order, so the confirmed ones sit at its front: the walk
+ * stops as soon as every id is found and every other client's event was seen
+ * (never given ids that cannot be there). A page that loses events is written
+ * again with its own index entries, the events left at their slots (cursors
+ * taken before still name them: core/cursor.ts); the index record of a
+ * commit of several pages goes once none of its pages is left (until then,
+ * entries of its confirmed events stay in it: readers check what pages hold).
+ */
+async function removeConfirmedPending(tx: IngestTx, clientId: string, ownIds: Set<string>, foreign?: ForeignSweep): Promise<Removed> {
   const pages = tx.objectStore('pages');
-  let removed = 0;
+  const out: Removed = { removed: 0, foreign: 0, superseded: 0, foreignSeen: 0, whole: false, resequenced: new Set() };
+  let ownFound = 0;
+  /** Per aggregate, the seq from which other clients' pending events leave (another event took it). */
+  const supersededFrom = new Map<string, number>();
+  const leaves = (e: StoredEvent): boolean => {
+    if (ownIds.has(e.id)) {
+      ownFound++;
+      return true;
+    }
+    if (!foreign || e.meta.clientId === clientId) return false;
+    out.foreignSeen++;
+    const confirmedSeq = foreign.confirmed.get(e.id);
+    if (confirmedSeq !== undefined) {
+      // Rebased by its device (another event took its seq): folded states past it no longer hold.
+      if (confirmedSeq !== e.seq) out.resequenced.add(e.aggregateId);
+      out.foreign++;
+      return true;
+    }
+    // An aggregate's pending events lie in seq order: the first to leave has the lowest seq.
+    const from = supersededFrom.get(e.aggregateId);
+    if (from === undefined && e.seq > (foreign.heads.get(e.aggregateId) ?? 0)) return false;
+    if (from === undefined) supersededFrom.set(e.aggregateId, e.seq);
+    out.resequenced.add(e.aggregateId);
+    out.foreign++;
+    out.superseded++;
+    return true;
+  };
   let lower: PageKey | undefined;
   let touched = 0;
-  while (removed < ids.size) {
+  while (ownFound < ownIds.size || (foreign && out.foreignSeen < foreign.count)) {
     const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : pendingRangeAll();
     const { keys, pages: values } = await readPages(pages, range, 8);
-    if (values.length === 0) break;
+    if (values.length === 0) {
+      out.whole = true;
+      break;
+    }
     values.forEach((page, i) => {
       const events = decodePageJson(page.json);
-      const { events: remaining, slots } = keptWithSlots(page, events, (e) => !ids.has(e.id));
+      const { events: remaining, slots } = keptWithSlots(page, events, (e) => !leaves(e));
       if (remaining.length === events.length) return;
-      removed += events.length - remaining.length;
+      out.removed += events.length - remaining.length;
       const key = keys[i]!;
       touched = Math.max(touched, key[1]);
       if (remaining.length === 0) deletePage(tx, key);
@@ -114,7 +190,22 @@ async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<n
       if (left[i] === 0) index.delete(key).catch(ignore);
     });
   }
-  return removed;
+  return out;
+}
+
+/**
+ * The other clients' pending events left after a sweep, counted: the count less those that left, or,
+ * where it was unknown (a build that does not keep it rewrote pending events), those the whole walk saw
+ * less those that left. Events another one's seq took out are a rewrite of the pending area
+ * (pendingRewrites: projections fold their pending layers again).
+ */
+function countForeignLeft(meta: MetaRecord, swept: Removed, known: number | undefined): void {
+  if (swept.superseded > 0) meta.pendingRewrites = (meta.pendingRewrites ?? 0) + 1;
+  const left = known !== undefined ? known - swept.foreign : swept.whole ? swept.foreignSeen - swept.foreign : undefined;
+  // Still unknown (a walk that stopped early cannot tell): the count keeps its old stamp, and the next pull looks again.
+  if (left === undefined) return;
+  if (left > 0) meta.foreignPending = { count: left, rewrites: meta.pendingRewrites ?? 0 };
+  else delete meta.foreignPending;
 }
 
 /**
@@ -128,7 +219,8 @@ async function removeConfirmedPending(tx: IngestTx, ids: Set<string>): Promise<n
  */
 export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEvent[]): Promise<IngestResult> {
   events.forEach(checkEvent);
-  const tx = db.transaction(['pages', 'pageIndex', 'meta'], 'readwrite');
+  // Snapshots: only where another device's pending events leave other than at their own seq (ForeignSweep).
+  const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots'], 'readwrite');
   const metaStore = tx.objectStore('meta');
   const meta = await metaStore.get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing; open the store first');
@@ -152,7 +244,10 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
     expected++;
   }
   const own = fresh.filter((e) => e.meta.clientId === meta.clientId);
-  const removed = own.length > 0 ? await removeConfirmedPending(tx, new Set(own.map((e) => e.id))) : 0;
+  const knownForeign = foreignPendingCount(meta);
+  const foreign = foreignSweepOf(fresh, meta.clientId, knownForeign);
+  const swept =
+    own.length > 0 || foreign ? await removeConfirmedPending(tx, meta.clientId, new Set(own.map((e) => e.id)), foreign) : undefined;
 
   const entries = fresh.map((e) => entryOf(e, e.meta.clientId === meta.clientId));
   let position = fresh[0]!.position as number;
@@ -168,7 +263,10 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   meta.confirmedHead = position - 1;
   meta.confirmedHeadId = fresh[fresh.length - 1]!.id;
   meta.confirmedEvents += fresh.length;
-  meta.pendingEvents -= removed;
+  meta.pendingEvents -= swept?.removed ?? 0;
+  if (swept && foreign) countForeignLeft(meta, swept, knownForeign);
+  // A snapshot that folded them covers events no longer at those seqs (as a rebase drops its aggregates' snapshots).
+  for (const aggregateId of swept?.resequenced ?? []) tx.objectStore('snapshots').delete(aggregateId).catch(ignore);
   meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(ignore);
   await tx.done;
@@ -192,7 +290,9 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
  * Stores pending events exactly as given (ids, seqs, clientIds kept): how an
  * exported log is imported into a scratch store to reproduce a user's bug.
  * Each event must continue its aggregate's stream; ids already stored are
- * skipped, so importing twice stores once.
+ * skipped, so importing twice stores once. Other clients' events among them
+ * are counted (MetaRecord.foreignPending): this store never pushes them, and
+ * a pull takes them out of the pending area (ForeignSweep).
  */
 export async function importPendingRaw(
   db: ChronicleDB,
@@ -238,11 +338,23 @@ export async function importPendingRaw(
       ),
     );
     meta.pendingEvents += fresh.length;
+    countImportedForeign(meta, fresh);
     meta.generation = (meta.generation ?? 0) + 1;
     metaStore.put(meta, 'client').catch(ignore);
   }
   await tx.done;
   return { stored: fresh.length, moved: [...head].filter(([id]) => fresh.some((e) => e.aggregateId === id)), nextLsn: meta.nextLsn };
+}
+
+/**
+ * Counts the other clients' events among imported pending ones (MetaRecord.foreignPending): a count
+ * that was unknown stays so (its old stamp), and a pull counts them all again.
+ */
+function countImportedForeign(meta: MetaRecord, fresh: readonly StoredEvent[]): void {
+  const foreign = fresh.filter((e) => e.meta.clientId !== meta.clientId).length;
+  if (foreign === 0) return;
+  const before = meta.foreignPending;
+  meta.foreignPending = { count: (before?.count ?? 0) + foreign, rewrites: before?.rewrites ?? meta.pendingRewrites ?? 0 };
 }
 
 function checkPendingEvent(e: StoredEvent, i: number): void {

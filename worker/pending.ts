@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../src/core/event.ts';
+import { foreignPendingCount } from '../src/core/unfinished-work.ts';
 import { decodePageJson } from './page-codec.ts';
 import type { ChronicleDB, MetaRecord, PageRecord } from './db.ts';
 import { keptWithSlots, pendingPageOf } from './page-builder.ts';
@@ -16,8 +17,12 @@ export function pendingRangeAll(): IDBKeyRange {
   return pendingRange;
 }
 
-/** The first pending events in clientSeq order (= pending page order), bounded by count and bytes. */
-export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxBytes: number): Promise<StoredEvent[]> {
+/**
+ * This client's first pending events in clientSeq order (= pending page order), bounded by count and
+ * bytes. Other clients' pending events (importLog of another device's export) are passed over: they
+ * reach the server from their own device only.
+ */
+export async function readPendingEvents(db: ChronicleDB, clientId: string, maxEvents: number, maxBytes: number): Promise<StoredEvent[]> {
   const out: StoredEvent[] = [];
   let bytes = 0;
   let lower: PageKey | undefined;
@@ -26,6 +31,7 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
     const { keys, pages } = await readPages(db.transaction('pages').store, range, 16);
     for (const page of pages) {
       for (const event of decodePageJson(page.json)) {
+        if (event.meta.clientId !== clientId) continue;
         const size = JSON.stringify(event).length;
         if (out.length >= maxEvents || (out.length > 0 && bytes + size > maxBytes)) return out;
         out.push(event);
@@ -38,12 +44,32 @@ export async function readPendingEvents(db: ChronicleDB, maxEvents: number, maxB
 }
 
 /**
+ * The meta.occurredAt of this client's oldest pending event (page t0 sizes it
+ * when all pending events are its own), or null when it has none pending.
+ * Another device's pending events (importLog) are passed over: they are not
+ * this client's to push.
+ */
+export async function oldestOwnPendingAt(db: ChronicleDB): Promise<number | null> {
+  const tx = db.transaction(['pages', 'meta']);
+  const [meta, first] = await Promise.all([tx.objectStore('meta').get('client'), tx.objectStore('pages').openCursor(pendingRangeAll())]);
+  if (!first || !meta || foreignPendingCount(meta) === 0) return first ? first.value.t0 : null;
+  for (let cursor: typeof first | null = first; cursor; cursor = await cursor.continue()) {
+    let oldest = Infinity;
+    for (const e of decodePageJson(cursor.value.json)) if (e.meta.clientId === meta.clientId) oldest = Math.min(oldest, e.meta.occurredAt);
+    if (oldest !== Infinity) return oldest;
+  }
+  return null;
+}
+
+/**
  * Rewrites pending pages through `edit`, which returns the events to keep (in
  * order; it may change them in place). Empty pages are deleted; every other
  * page is written again with its own index entries (so no page relies on a
  * commit's first page any more, and no commit's stream entries wait: `meta`,
  * which the caller stores, forgets them). Runs inside the caller's
- * transaction (which must cover pages and pageIndex).
+ * transaction (which must cover pages and pageIndex). Other clients' pending
+ * events kept are counted again (MetaRecord.foreignPending): `edit` sees every
+ * event, and is the one to leave theirs as they are.
  */
 export async function rewritePendingPages(
   tx: WriteTx,
@@ -67,6 +93,10 @@ export async function rewritePendingPages(
   const flat = all.flatMap((p) => p.events);
   const kept = new Set(edit(flat));
   let after = 0;
+  let foreign = 0;
+  for (const event of kept) if (event.meta.clientId !== meta.clientId) foreign++;
+  if (foreign > 0) meta.foreignPending = { count: foreign, rewrites: meta.pendingRewrites };
+  else delete meta.foreignPending;
   for (const { key, page, events } of all) {
     // The events left keep their places (slots): a cursor taken before names the same event.
     const { events: remaining, slots } = keptWithSlots(page, events, (e) => kept.has(e));

@@ -64,7 +64,10 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
   const meta = await tx.objectStore('meta').get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const byAggregate = new Map<string, StoredEvent[]>();
+  // Only this client's own pending events are planned for: another device's (importLog) are never rebased here.
+  const own = (event: StoredEvent): boolean => event.meta.clientId === meta.clientId;
   const collect = (event: StoredEvent): void => {
+    if (!own(event)) return;
     const list = byAggregate.get(event.aggregateId);
     if (list) list.push(event);
     else byAggregate.set(event.aggregateId, [event]);
@@ -78,6 +81,7 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
   } else {
     const runs = new Map<string, number[]>();
     await eachPendingEvent(tx, (event) => {
+      if (!own(event)) return;
       const run = runs.get(event.aggregateId);
       if (run) run.push(event.meta.clientSeq, event.seq);
       else runs.set(event.aggregateId, [event.meta.clientSeq, event.seq]);
@@ -292,6 +296,26 @@ export function renumberEvents(
   return { keep, dropped };
 }
 
+/** The pending events of this client, and those of other clients (importLog of another device's export), each in order. */
+function splitPending(events: readonly StoredEvent[], clientId: string): { own: StoredEvent[]; theirs: StoredEvent[] } {
+  const own: StoredEvent[] = [];
+  const theirs: StoredEvent[] = [];
+  for (const event of events) (event.meta.clientId === clientId ? own : theirs).push(event);
+  return { own, theirs };
+}
+
+/**
+ * Another device's pending events a rebase keeps: all but those of the aggregates it re-sequences. This
+ * client's events there take the seqs after the server's, which theirs held or were stacked on; they
+ * leave the pending area, as when a pull brings another event at their seq (ingest.ts), never rebased
+ * here: their device rebases and pushes them, and they come back confirmed. Pure.
+ */
+function keptTheirs(theirs: readonly StoredEvent[], conflicts: readonly RebaseConflict[]): StoredEvent[] {
+  if (theirs.length === 0) return [];
+  const conflicted = new Set(conflicts.map((c) => c.aggregateId));
+  return theirs.filter((event) => !conflicted.has(event.aggregateId));
+}
+
 /** The conflicting aggregates moved between a rebase's plan and its transaction: the sync round plans again (never reaches the app). */
 export class StalePlanError extends Error {
   override name = 'StalePlanError';
@@ -319,16 +343,19 @@ export async function applyRebase(
   const now = Date.now();
   let result: Resequenced | undefined;
   let after: number;
+  let ownAfter = 0;
   try {
     if (!meta || meta.confirmedHead !== plan.confirmedHead) throw new StalePlanError();
     ({ after } = await rewritePendingPages(tx, meta, (events) => {
+      const { own, theirs } = splitPending(events, meta.clientId);
       // Thrown before any page is written: the transaction is aborted below (as for any failure in here).
-      if (!planStillHolds(events, plan.conflicts)) throw new StalePlanError();
-      result = resequencePending(events, plan.conflicts, decisions);
+      if (!planStillHolds(own, plan.conflicts)) throw new StalePlanError();
+      result = resequencePending(own, plan.conflicts, decisions);
       for (const { event, reason } of result.dropped) {
         rejected.put({ id: event.id, event, reason, code: 'REBASE_DROPPED', rejectedAt: now }, event.id).catch(() => undefined);
       }
-      return result.keep;
+      ownAfter = result.keep.length;
+      return [...result.keep, ...keptTheirs(theirs, plan.conflicts)];
     }));
   } catch (error) {
     // Whatever failed (a stale plan, or data a rule's transform made that cannot be stored), nothing of the
@@ -349,7 +376,7 @@ export async function applyRebase(
       .delete(aggregateId)
       .catch(() => undefined);
   meta.pendingEvents = after;
-  meta.nextClientSeq = after > 0 ? firstClientSeq + after : Number.isFinite(firstClientSeq) ? firstClientSeq : meta.nextClientSeq;
+  meta.nextClientSeq = ownAfter > 0 ? firstClientSeq + ownAfter : Number.isFinite(firstClientSeq) ? firstClientSeq : meta.nextClientSeq;
   meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(() => undefined);
   await tx.done;
@@ -371,8 +398,12 @@ export async function renumberPending(
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const dropped: StoredEvent[] = [];
   const now = Date.now();
+  let ownAfter = 0;
   const { after } = await rewritePendingPages(tx, meta, (events) => {
-    const { keep, dropped: refused } = renumberEvents(events, from, reject);
+    // Another device's pending events keep their numbers: they are that device's to push.
+    const { own, theirs } = splitPending(events, meta.clientId);
+    const { keep, dropped: refused } = renumberEvents(own, from, reject);
+    ownAfter = keep.length;
     for (const event of refused) {
       const why = reject.get(event.id)!;
       dropped.push(event);
@@ -380,14 +411,14 @@ export async function renumberPending(
         .put({ id: event.id, event, reason: why.reason, code: why.code, rejectedAt: now }, event.id)
         .catch(() => undefined);
     }
-    return keep;
+    return [...keep, ...theirs];
   });
   meta.pendingEvents = after;
-  meta.nextClientSeq = from + after;
+  meta.nextClientSeq = from + ownAfter;
   meta.generation = (meta.generation ?? 0) + 1;
   tx.objectStore('meta')
     .put(meta, 'client')
     .catch(() => undefined);
   await tx.done;
-  return { pending: after, rejected: dropped };
+  return { pending: ownAfter, rejected: dropped };
 }

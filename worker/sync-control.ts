@@ -4,6 +4,7 @@ import type { ChronicleDB, RejectedRecord, SyncControlRecord, SyncEncryptionReco
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
 import { FLUSH_TO_DISK } from './durability.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from './types.ts';
+import { ownPendingEvents } from '../src/core/unfinished-work.ts';
 
 export interface SyncControlDeps {
   name: string;
@@ -74,15 +75,20 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
     async status() {
       const own = sync?.status();
       const meta = await run('syncStatus', (db) => db.get('meta', 'client'));
-      // Counts come from storage, so they stay true while sync is paused or idle.
+      // Counts come from storage, so they stay true while sync is paused or idle. Pending: this client's own
+      // (another device's pending events that importLog copied here reach the server from that device only).
       if (own?.leader)
-        return { ...own, pending: meta?.pendingEvents ?? own.pending, confirmedPosition: meta?.confirmedHead ?? own.confirmedPosition };
+        return {
+          ...own,
+          pending: meta ? ownPendingEvents(meta) : own.pending,
+          confirmedPosition: meta?.confirmedHead ?? own.confirmedPosition,
+        };
       const base: SyncStatus = lastSyncStatus ?? initialSyncStatus(sync ? 'standby' : 'disabled');
       return {
         ...base,
         leader: false,
         state: own?.state === 'paused' ? 'paused' : base.state,
-        pending: meta?.pendingEvents ?? 0,
+        pending: meta ? ownPendingEvents(meta) : 0,
         confirmedPosition: meta?.confirmedHead ?? 0,
       };
     },

@@ -95,7 +95,14 @@ export interface Store<
   ): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>[]>;
   /** The log (or a filtered part) as NDJSON lines, one stored event per line. */
   exportLog(filter?: LogFilter): AsyncIterable<string>;
-  /** Imports NDJSON written by exportLog (e.g. into a scratch store): confirmed events keep their positions, pending ones their ids and seqs. */
+  /**
+   * Imports NDJSON written by exportLog (e.g. into a scratch store): confirmed events keep their positions,
+   * pending ones their ids, seqs and client ids. Another device's pending events stay that device's: read
+   * and folded here as pending, they reach the server only from that device (this store never pushes,
+   * renumbers, rebases or rejects them, nor counts them in `sync.status().pending` or deleteStore's
+   * unfinished work). They leave the pending area when a pull brings them confirmed, or another event at
+   * their seq, or this client's own events stacked on them are rebased (their device pushes them rebased).
+   */
   importLog(ndjson: string | Iterable<string> | AsyncIterable<string>): Promise<ImportResult>;
   /** Show the state as of a past event, read-only, until resume(). */
   readonly timeTravel: TimeTravel;

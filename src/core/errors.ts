@@ -191,7 +191,11 @@ export class StorageBlockedError extends ChronicleError {
 
 /** What a store holds that deleting it would lose: deleteStore refuses while there is any (UnfinishedWorkError). */
 export interface UnfinishedWork {
-  /** Events appended here that the sync server has not confirmed. */
+  /**
+   * Events appended here that the sync server has not confirmed: this client's own. Another device's
+   * pending events that importLog copied here are not counted: they reach the server from that device
+   * only, and deleting this store loses nothing of them.
+   */
   pendingEvents: number;
   /** Reactions with events not handled yet (not caught up, a delivery in flight, or parked events). */
   reactions: string[];
@@ -210,7 +214,7 @@ export class UnfinishedWorkError extends ChronicleError {
     work: UnfinishedWork,
   ) {
     const parts = [
-      work.pendingEvents > 0 ? `${work.pendingEvents} event(s) no sync server has confirmed` : '',
+      work.pendingEvents > 0 ? `${work.pendingEvents} event(s) appended here that no sync server has confirmed` : '',
       work.reactions.length > 0 ? `reactions with events not handled yet (${work.reactions.join(', ')})` : '',
       work.rejectedEvents > 0 ? `${work.rejectedEvents} rejected event(s) not dismissed` : '',
     ].filter(Boolean);

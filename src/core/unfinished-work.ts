@@ -12,6 +12,36 @@ export interface StoredMeta {
   nextLsn: number;
   pendingEvents: number;
   deleting?: number;
+  pendingRewrites?: number;
+  foreignPending?: ForeignPending;
+}
+
+/**
+ * How many of the pending events are other clients' (importLog of another device's export): copies of
+ * that device's unsynced edits, which this store never pushes (worker/db.ts, MetaRecord.foreignPending).
+ * `rewrites` is the log's pendingRewrites when the count was last exact: a build that rewrites pending
+ * events without keeping this count (an older one, in another tab) moves pendingRewrites past it.
+ */
+export interface ForeignPending {
+  count: number;
+  rewrites: number;
+}
+
+/**
+ * The exact count of other clients' pending events: 0 when none was ever counted (a store that never
+ * imported another device's pending events; or an older build's importLog stored some uncounted, which
+ * then count as own, as they did there), undefined when unknown (a rewrite by a build that does not
+ * keep the count came since).
+ */
+export function foreignPendingCount(meta: Pick<StoredMeta, 'foreignPending' | 'pendingRewrites'>): number | undefined {
+  const foreign = meta.foreignPending;
+  if (foreign === undefined) return 0;
+  return foreign.rewrites === (meta.pendingRewrites ?? 0) ? foreign.count : undefined;
+}
+
+/** This client's own pending events: what only this store can push. Every pending event while the foreign count is unknown. */
+export function ownPendingEvents(meta: Pick<StoredMeta, 'pendingEvents' | 'foreignPending' | 'pendingRewrites'>): number {
+  return Math.max(0, meta.pendingEvents - (foreignPendingCount(meta) ?? 0));
 }
 export interface StoredReaction {
   name: string;
@@ -32,7 +62,8 @@ export function unfinishedWork(
   const withParked = new Set(parked.map(([reaction]) => reaction));
   const log = meta ? { confirmedHead: meta.confirmedHead, nextLsn: meta.nextLsn } : undefined;
   return {
-    pendingEvents: meta?.pendingEvents ?? 0,
+    // Another device's pending events copied here are not lost with this store: they reach the server from that device only.
+    pendingEvents: meta ? ownPendingEvents(meta) : 0,
     reactions: reactions
       .filter((r) => r.forgottenAt === undefined && (!reactionCaughtUp(r, log) || withParked.has(r.name)))
       .map((r) => r.name),

@@ -11,6 +11,7 @@ import { decideRefusal, hasHole, type Refusal } from './push-refusal.ts';
 import { answerClears } from './round-errors.ts';
 import { serverHistoryProblem } from './server-history.ts';
 import { flushToDisk } from '../durability.ts';
+import { ownPendingEvents } from '../../src/core/unfinished-work.ts';
 import { SyncHttpError, type PullPage, type Transport } from './transport.ts';
 
 /**
@@ -199,7 +200,8 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
   const refreshCounts = async (): Promise<void> => {
     const db = await deps.getDb();
     const meta = await db.get('meta', 'client');
-    if (meta) Object.assign(status, { pending: meta.pendingEvents, confirmedPosition: meta.confirmedHead });
+    // This client's own: another device's pending events (importLog) are never pushed from here.
+    if (meta) Object.assign(status, { pending: ownPendingEvents(meta), confirmedPosition: meta.confirmedHead });
   };
 
   const rebaseIfNeeded = (aggregates?: readonly string[]): Promise<void> => rebaseConflicts(deps, fence, aggregates);
@@ -250,7 +252,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
           deps.publish({ kind: 'confirmed', head: result.head, count: result.stored });
         }
         if (result.confirmed.length > 0) deps.publish({ kind: 'outcomes', outcomes: confirmedOutcomes(result.confirmed) });
-        if (result.touchedByOthers.length > 0 && (status.pending > 0 || (meta?.pendingEvents ?? 0) > 0)) {
+        if (result.touchedByOthers.length > 0 && (status.pending > 0 || (meta ? ownPendingEvents(meta) : 0) > 0)) {
           await rebaseIfNeeded(result.touchedByOthers);
         }
         if (page.hasMore) deps.setStatus({ progress: { pulled, target }, confirmedPosition: result.head });
@@ -279,7 +281,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     const mark = await fence(db);
     let start: number;
     if (from === 'after-server-mark') start = mark + 1;
-    else if (from === 'first-pending') start = (await readPendingEvents(db, 1, Infinity))[0]?.meta.clientSeq ?? 1;
+    else if (from === 'first-pending') start = (await readPendingEvents(db, deps.clientId, 1, Infinity))[0]?.meta.clientSeq ?? 1;
     else start = from;
     const { rejected } = await renumberPending(db, start, reject);
     if (rejected.length > 0) {
@@ -293,7 +295,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
   /** Pushes the next batch of pending events; false when there was nothing to push. */
   const pushPending = async (): Promise<boolean> => {
     const db = await deps.getDb();
-    const events: StoredEvent[] = await readPendingEvents(db, pushLimit, DEFAULT_LIMITS.maxRequestBytes / 2);
+    const events: StoredEvent[] = await readPendingEvents(db, deps.clientId, pushLimit, DEFAULT_LIMITS.maxRequestBytes / 2);
     if (events.length === 0) return false;
     if (hasHole(events)) return rejectAndRenumber(new Map(), 'first-pending').then(() => true);
     await flushToDisk(db); // nothing leaves the device before it is on its disk (durability.ts)
