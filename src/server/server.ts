@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ConfigError } from '../core/errors.ts';
 import { resolveAuth, type AuthOption, type Principal } from './auth.ts';
@@ -198,6 +198,57 @@ function liveAuthRecheckMsOf(given: number | undefined): number {
 }
 
 /**
+ * Calls `end` once, when the request is over: at its response's 'close', or once its connection closed
+ * with its reply still queued behind another's; that one is counted as a request whose client left before
+ * the reply (CLIENT_GONE_STATUS: none of it was sent), also a push that was stored all the same (its
+ * events are counted as stored), as a reply not read is.
+ *
+ * On a keep-alive connection, requests can come pipelined: Node parses each one and calls the handler at
+ * once, but its response waits in a queue until the ones ahead of it are written. When the socket dies
+ * (the client resets it, watchUnreadReply destroys it), Node emits 'close' for the response that has the
+ * socket only: one still queued behind it never gets the socket, and never emits 'close', 'finish' or
+ * anything else (seen with Node v20.20: lib/_http_server.js socketOnClose destroys the queued requests,
+ * abortIncoming, and leaves their responses, state.outgoing, as they are). Such a request stayed in flight
+ * for good: every close() after it waited its whole shutdownMs, and it was never logged nor counted.
+ */
+function whenEnded(request: IncomingMessage, response: ServerResponse, info: RequestInfo, end: () => void): void {
+  let ended = false;
+  // Pipelining is HTTP/1's alone (HTTP/2's compatibility API gives each stream a socket of its own).
+  const pending = request.httpVersionMajor === 1 ? pendingOnSocket(request.socket) : undefined;
+  const once = (): void => {
+    if (ended) return;
+    ended = true;
+    pending?.delete(abandon);
+    end();
+  };
+  const abandon = (): void => {
+    if (!ended) info.status = CLIENT_GONE_STATUS;
+    once();
+  };
+  pending?.add(abandon);
+  response.once('close', once);
+}
+
+/** The requests of an HTTP/1 connection not ended yet; abandoned once it closed (see whenEnded). */
+function pendingOnSocket(socket: Socket): Set<() => void> {
+  let pending = pendingBySocket.get(socket);
+  if (!pending) {
+    const created = new Set<() => void>();
+    pendingBySocket.set(socket, created);
+    socket.once('close', () => {
+      // After Node's own listeners have run (the response that had the socket emits 'close' from one, and a
+      // response that got 'finish' as the socket died emits it on the next tick).
+      setImmediate(() => {
+        for (const abandon of created) abandon();
+      });
+    });
+    pending = created;
+  }
+  return pending;
+}
+const pendingBySocket = new WeakMap<Socket, Set<() => void>>();
+
+/**
  * The sync server: push, pull, fence and live over HTTP + WebSocket, with auth,
  * limits, CORS, bounded waits, metrics and graceful shutdown, over any LogStore.
  * This file wires the parts (http/*) together and owns the lifecycle.
@@ -292,7 +343,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const handler: SyncServer['handler'] = (request, response, next) => {
     const info = beginRequest(request, response);
     inFlight++;
-    response.once('close', () => {
+    whenEnded(request, response, info, () => {
       settle();
       // The connection closed before the reply was written, the request's body still arriving: the client
       // went away (or the shutdown timeout cut the upload). Nothing can be answered and nothing was stored;

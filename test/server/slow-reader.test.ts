@@ -158,9 +158,7 @@ function readSlowly(socket: Socket, count: number, bytes: number, everyMs: numbe
 
 describe('a client that never reads its reply', () => {
   const REPLY_MS = 300;
-  // shutdownMs: the requests pipelined behind a cut reply never emit 'close' (Node closes only the reply
-  // under way; those queued behind it stay counted as in flight), so close() waits for them that long.
-  const served = serverForBlock({ timeouts: { replyMs: REPLY_MS, shutdownMs: 500 } });
+  const served = serverForBlock({ timeouts: { replyMs: REPLY_MS } });
   let log: string;
   beforeAll(async () => {
     log = freshLog('unread');
