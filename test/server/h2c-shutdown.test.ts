@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgliteStore, createSyncServer, silentLogger, type LogStore, type Logger } from '../../src/server/index.ts';
+import { createPgliteStore, createSyncServer, silentLogger, type LogStore } from '../../src/server/index.ts';
 import { sample } from './helpers.ts';
+import { recordingLogger } from './recording-logger.ts';
 
 /**
  * A request asking to upgrade to another protocol than WebSocket (`curl --http2` sends `Upgrade: h2c`)
@@ -15,17 +16,6 @@ import { sample } from './helpers.ts';
 
 const H2C_HEALTH =
   'GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
-
-/** A logger that keeps its lines. */
-function recordingLogger() {
-  const lines: { level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> | undefined }[] = [];
-  const logger: Logger = {
-    info: (message, fields) => lines.push({ level: 'info', message, fields }),
-    warn: (message, fields) => lines.push({ level: 'warn', message, fields }),
-    error: (message, fields) => lines.push({ level: 'error', message, fields }),
-  };
-  return { logger, lines };
-}
 
 /** Races `promise` against `ms`: what it resolved to, or `timedOut` (a hang fails the test with a message, not a test timeout). */
 function within<T>(promise: Promise<T>, ms: number, timedOut: string): Promise<T | string> {

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgliteStore, createSyncServer, type LogStore, type Logger, type SyncServer } from '../../src/server/index.ts';
+import { createPgliteStore, createSyncServer, type LogStore, type SyncServer } from '../../src/server/index.ts';
 import { freshLog, httpJson, httpPull, httpPush, makeEvent, makePush, okPull, okPush, sample } from './helpers.ts';
+import { recordingLogger } from './recording-logger.ts';
 
 /**
  * Requests pipelined on one keep-alive connection: Node parses them all and runs the handler for each as it
@@ -12,17 +13,6 @@ import { freshLog, httpJson, httpPull, httpPush, makeEvent, makePush, okPull, ok
  * a request done at its reply's 'close': they stayed in flight, so every later close() waited its whole
  * shutdownMs for them, and they were never logged nor counted in the metrics.
  */
-
-/** A logger that keeps its lines. */
-function recordingLogger() {
-  const lines: { level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> | undefined }[] = [];
-  const logger: Logger = {
-    info: (message, fields) => lines.push({ level: 'info', message, fields }),
-    warn: (message, fields) => lines.push({ level: 'warn', message, fields }),
-    error: (message, fields) => lines.push({ level: 'error', message, fields }),
-  };
-  return { logger, lines };
-}
 
 /** Far above the bound the tests put on close(): a close() that waits for it fails them. */
 const SHUTDOWN_MS = 5_000;

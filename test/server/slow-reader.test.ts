@@ -3,15 +3,9 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createLiveHub } from '../../src/server/live.ts';
-import {
-  createPgliteStore,
-  createSyncServer,
-  type LogStore,
-  type Logger,
-  type SyncServer,
-  type SyncServerOptions,
-} from '../../src/server/index.ts';
+import { createPgliteStore, createSyncServer, type LogStore, type SyncServer, type SyncServerOptions } from '../../src/server/index.ts';
 import { freshLog, httpJson, httpPull, httpPush, makeEvent, makePush, okPull, okPush, openLive, sample } from './helpers.ts';
+import { recordingLogger } from './recording-logger.ts';
 
 /**
  * A client that sends requests and never reads the replies: once the kernel's buffers are full (TCP
@@ -20,17 +14,6 @@ import { freshLog, httpJson, httpPull, httpPush, makeEvent, makePush, okPull, ok
  * but of which no byte was taken by the network for that long has its connection destroyed, logged and
  * counted. A client that reads, however slowly, is not cut; the server keeps serving everyone else.
  */
-
-/** A logger that keeps its lines. */
-function recordingLogger() {
-  const lines: { level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> | undefined }[] = [];
-  const logger: Logger = {
-    info: (message, fields) => lines.push({ level: 'info', message, fields }),
-    warn: (message, fields) => lines.push({ level: 'warn', message, fields }),
-    error: (message, fields) => lines.push({ level: 'error', message, fields }),
-  };
-  return { logger, lines };
-}
 
 /** One in-memory PGlite store for the file: each describe block has a server of its own on it. */
 let store: LogStore;

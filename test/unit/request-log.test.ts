@@ -2,19 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { createRequestFinisher } from '../../src/server/http/request-log.ts';
 import type { RequestInfo } from '../../src/server/http/request-context.ts';
-import type { Logger } from '../../src/server/logger.ts';
 import { noMetrics } from '../../src/server/metrics.ts';
-
-/** A logger that keeps its lines. */
-function recordingLogger() {
-  const lines: { level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> | undefined }[] = [];
-  const logger: Logger = {
-    info: (message, fields) => lines.push({ level: 'info', message, fields }),
-    warn: (message, fields) => lines.push({ level: 'warn', message, fields }),
-    error: (message, fields) => lines.push({ level: 'error', message, fields }),
-  };
-  return { logger, lines };
-}
+import { recordingLogger } from '../server/recording-logger.ts';
 
 const request = (url: string) => ({ method: 'GET', url }) as IncomingMessage;
 
