@@ -74,7 +74,9 @@
  * to 34.69, 67.31 and 38.11 kB: past all three budgets, so each was raised for them, to 36, 69 and 40 kB
  * (about 1.5 kB of room, as before). Its review's fixes left them at 34.66, 67.39 and 38.2 kB. On
  * 2026-12-07 (later) pending pages' kept slots, the rebuild's progress and the hooks' cache timer took
- * them to 34.97, 67.8 and 38.3 kB, within the budgets.
+ * them to 34.97, 67.8 and 38.3 kB, within the budgets. The stop after (another device's pending
+ * events kept as that device's through pulls, pushes and rebases; the reaction audit's fixes) took
+ * them to 35.12, 68.78 and 39.17 kB, still within them.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
