@@ -59,6 +59,12 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
       let confirmedAfter: LogCursor | null = null;
       let pendingAfter: LogCursor = pendingStartOf(start);
       let stopped = false;
+      /**
+       * Other clients' pending events this listener was given (importLog of another device's export): the pull
+       * that brings them confirmed (or rebased by their device) would give them again, as our own would be
+       * but for their clientId. Forgotten once met confirmed; only imported events are ever held here.
+       */
+      const theirsGiven = new Set<string>();
       let reading = Promise.resolve();
       const readNew = () => {
         reading = reading
@@ -71,7 +77,11 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
             // comes as one this build cannot read (known: false), as a newer version's does: the tail goes on.
             for await (const batch of scanLog(connection, registry, confirmed, { history: 'kept', upcastFailures: 'unreadable' })) {
               confirmedAfter = batch.last;
-              for (const { event } of batch.matches) if (event.meta.clientId !== clientId) fresh.push(event as StoreEvent<unknown>);
+              for (const { event } of batch.matches) {
+                if (event.meta.clientId === clientId) continue;
+                if (theirsGiven.size > 0 && theirsGiven.delete(event.id)) continue;
+                fresh.push(event as StoreEvent<unknown>);
+              }
             }
             for await (const batch of scanLog(
               connection,
@@ -80,7 +90,10 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
               { upcastFailures: 'unreadable' },
             )) {
               pendingAfter = batch.last;
-              for (const { event } of batch.matches) fresh.push(event as StoreEvent<unknown>);
+              for (const { event } of batch.matches) {
+                if (event.meta.clientId !== clientId) theirsGiven.add(event.id);
+                fresh.push(event as StoreEvent<unknown>);
+              }
             }
             if (!stopped && fresh.length > 0) listener(fresh);
           })
