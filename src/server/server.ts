@@ -12,7 +12,7 @@ import { dataCheckOf, type CheckEventsOption } from './http/push-data-check.ts';
 import { createPushDecoder, DEFAULT_PUSH_DECODING, type PushDecodingOptions } from './http/push-decoder.ts';
 import { createReplier, watchUnreadReply, type CorsOptions } from './http/reply.ts';
 import { beginRequest, CLIENT_GONE_STATUS, UNREAD_REPLY_REASON, type RequestInfo } from './http/request-context.ts';
-import { createRequestFinisher } from './http/request-log.ts';
+import { createRequestFinisher, logFailureAfterLeaving } from './http/request-log.ts';
 import { createRouter } from './http/router.ts';
 import { createRateLimiter, resolveLimits, type ServerLimits } from './limits.ts';
 import { createLiveHub } from './live.ts';
@@ -199,9 +199,8 @@ function liveAuthRecheckMsOf(given: number | undefined): number {
 
 /**
  * Calls `end` once, when the request is over: at its response's 'close', or once its connection closed
- * with its reply still queued behind another's; that one is counted as a request whose client left before
- * the reply (CLIENT_GONE_STATUS: none of it was sent), also a push that was stored all the same (its
- * events are counted as stored), as a reply not read is.
+ * with its reply still queued behind another's (none of it written: `end` counts it as a request whose
+ * client left, CLIENT_GONE_STATUS, as any reply not written whole).
  *
  * On a keep-alive connection, requests can come pipelined: Node parses each one and calls the handler at
  * once, but its response waits in a queue until the ones ahead of it are written. When the socket dies
@@ -211,22 +210,48 @@ function liveAuthRecheckMsOf(given: number | undefined): number {
  * abortIncoming, and leaves their responses, state.outgoing, as they are). Such a request stayed in flight
  * for good: every close() after it waited its whole shutdownMs, and it was never logged nor counted.
  */
-function whenEnded(request: IncomingMessage, response: ServerResponse, info: RequestInfo, end: () => void): void {
+function whenEnded(request: IncomingMessage, response: ServerResponse, end: () => void): void {
   let ended = false;
   // Pipelining is HTTP/1's alone (HTTP/2's compatibility API gives each stream a socket of its own).
   const pending = request.httpVersionMajor === 1 ? pendingOnSocket(request.socket) : undefined;
   const once = (): void => {
     if (ended) return;
     ended = true;
-    pending?.delete(abandon);
+    pending?.delete(once);
     end();
   };
-  const abandon = (): void => {
-    if (!ended) info.status = CLIENT_GONE_STATUS;
-    once();
-  };
-  pending?.add(abandon);
+  pending?.add(once);
   response.once('close', once);
+}
+
+/**
+ * Sets the status a request ends with, and marks it ended (it is logged and counted next). Its connection
+ * closed with no reply made (info.status is set as a reply is written), or with one not all written
+ * (writableFinished: all of it handed to the socket and taken by the kernel): none reached the client, a
+ * client's doing, not the server's failure: CLIENT_GONE_STATUS. Its client left while the body was
+ * arriving or the handler was at work (a push may be stored all the same: handlePush counted its events
+ * as stored), or its reply was queued behind another on a pipelined connection that died: Node ends the
+ * reply being written (its writes fail, 'finish' all the same), hands the dead socket to the next one,
+ * which writes nothing and gets 'close' with all of it still buffered; the status its handler set never
+ * reached anyone. (Under HTTP/2's compatibility API, a stream the client reset is writableFinished all
+ * the same: there, only a reply not made is told.) Not the client's doing when the server cut it: a
+ * handler still at work at the shutdown's bound (an upload still arriving is the client's slowness), an
+ * error reply that could not be made (`dropped`): those stay failures (status 0).
+ */
+function endInfo(
+  request: IncomingMessage,
+  response: ServerResponse,
+  info: RequestInfo,
+  cut: { dropped: boolean; cutAtShutdown: boolean },
+  logger: Logger,
+): void {
+  info.ended = true;
+  const unsent = info.status === undefined || !response.writableFinished;
+  const serverCut = cut.dropped || (cut.cutAtShutdown && info.status === undefined && request.complete);
+  if (!unsent || serverCut || info.status === CLIENT_GONE_STATUS) return;
+  // A server error it would have been answered with is still one for the operator.
+  if (info.status !== undefined && info.status >= 500) logFailureAfterLeaving(logger, info, info.status);
+  info.status = CLIENT_GONE_STATUS;
 }
 
 /** The requests of an HTTP/1 connection not ended yet; abandoned once it closed (see whenEnded). */
@@ -278,6 +303,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   /** DRAIN_TURNS after close(): new requests get 503. */
   let refusing = false;
   let closePromise: Promise<void> | undefined;
+  let cutAtShutdown = false; // close() cut the connections still open, its bound past
   let inFlight = 0;
   let drainedWaiters: (() => void)[] = [];
   let ownServer: Server | undefined;
@@ -342,13 +368,11 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
 
   const handler: SyncServer['handler'] = (request, response, next) => {
     const info = beginRequest(request, response);
+    let dropped = false; // by the server itself: its error reply could not be made
     inFlight++;
-    whenEnded(request, response, info, () => {
+    whenEnded(request, response, () => {
       settle();
-      // The connection closed before the reply was written, the request's body still arriving: the client
-      // went away (or the shutdown timeout cut the upload). Nothing can be answered and nothing was stored;
-      // a client's doing, not the server's failure: see CLIENT_GONE_STATUS.
-      if (info.status === undefined && !response.writableFinished && !request.complete) info.status = CLIENT_GONE_STATUS;
+      endInfo(request, response, info, { dropped, cutAtShutdown }, logger);
       if (info.action !== 'next') finish(request, info);
     });
     // A reply sent before the body was read (refused early, too large): read and drop the rest, bounded,
@@ -370,6 +394,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       } catch (failure) {
         // Never an unhandled rejection (it would end the process for every other request): the request is dropped.
         logger.error('could not send an error reply', { error: String(failure) });
+        dropped = true;
         response.destroy();
       }
     });
@@ -441,6 +466,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       // 3. Close live sockets and remaining connections.
       await hub.close();
       live.close();
+      cutAtShutdown = true;
       ownServer?.closeAllConnections();
       await serverClosed;
       // 4. The decoder threads and the store last: nothing uses them any more.

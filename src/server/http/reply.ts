@@ -3,7 +3,8 @@ import type { Duplex } from 'node:stream';
 import { SyncError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { ClientGoneError } from './body.ts';
-import { noteError, requestInfo } from './request-context.ts';
+import { CLIENT_GONE_STATUS, noteError, requestInfo } from './request-context.ts';
+import { logFailureAfterLeaving } from './request-log.ts';
 
 /**
  * How the server answers: JSON bodies with the protocol's headers, CORS, and
@@ -229,7 +230,15 @@ export function createReplier(options: { cors: CorsOptions | false; logger: Logg
     if (error instanceof ClientGoneError) return;
     const e = toSyncError(error, request);
     const info = requestInfo(request);
-    if (info) noteError(info, e);
+    if (info) {
+      noteError(info, e);
+      // The client left while the handler was at work: the request was already logged and counted as its
+      // leaving (server.ts), and nothing will be sent; a server error is still the operator's business
+      // (one that is no SyncError, toSyncError has just logged).
+      if (info.ended && info.status === CLIENT_GONE_STATUS && e === error && e.status >= 500) {
+        logFailureAfterLeaving(logger, info, e.status);
+      }
+    }
     send(request, response, e.status, JSON.stringify(e.toBody()), errorHeaders(e));
   };
 

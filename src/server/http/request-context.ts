@@ -25,13 +25,17 @@ export interface RequestInfo {
   message?: string;
   /** Events in the push, once its body is read. */
   events?: number;
+  /** The request was logged and counted (server.ts): what its handler does later is not in its line. */
+  ended?: boolean;
 }
 
 /**
- * The status a request is logged and counted with when its client closed the connection before the reply,
- * its body still arriving (a phone that lost its network, an upload cut by the shutdown timeout): no reply
- * was sent, nothing was stored. nginx's "client closed request": a client's doing, in the 4xx class, never
- * on the wire.
+ * The status a request is logged and counted with when its connection closed before its reply was sent:
+ * its client left while its body was still arriving (a phone that lost its network, an upload cut by the
+ * shutdown timeout), while its handler was at work (a slow pull, a push still committing: such a push may
+ * be stored all the same, and its events are counted as stored), or with its reply made but not written
+ * (queued behind another on a pipelined connection that died). No reply reached the client. nginx's
+ * "client closed request": a client's doing, in the 4xx class, never on the wire.
  */
 export const CLIENT_GONE_STATUS = 499;
 

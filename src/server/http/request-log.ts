@@ -70,3 +70,21 @@ export function createRequestFinisher(options: { logger: Logger; metrics: Metric
     else logger.info('request', fields);
   };
 }
+
+/**
+ * A server error (5xx) of a request whose client had left before the reply: the request is logged and
+ * counted as CLIENT_GONE_STATUS (no reply reached anyone), and the failure on a line of its own, an error
+ * all the same (a store that times out does so for the clients still there too). One that is no SyncError
+ * is logged by Replier.toSyncError instead ("internal error", with the request's id and the stack).
+ */
+export function logFailureAfterLeaving(logger: Logger, info: RequestInfo, status: number): void {
+  logger.error('request failed after its client left (no reply was sent)', {
+    requestId: info.id,
+    action: info.action,
+    log: info.log,
+    status,
+    code: info.code,
+    reason: info.reason,
+    message: info.message,
+  });
+}
