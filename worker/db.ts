@@ -230,9 +230,26 @@ export interface ProjectionRecord {
   /**
    * `rewrites`: the log's pendingRewrites when the layer was folded (absent: 0). `slots`: its cursor's index
    * is a slot (core/cursor.ts: slotOf), as this version makes them; a layer without it (folded by an older
-   * build, whose index counted the events a rewritten page held) is folded again.
+   * build, whose index counted the events a rewritten page held) is folded again. `theirs`: ids of other
+   * clients' events the layer folded (another device's, importLog brought in as pending): their confirmed
+   * fold is a replay (absent: none, as in every store that never imported another device's events).
    */
-  pending: { state: unknown; cursor: LogCursor | null; applied: number; rewrites?: number; slots?: true } | null;
+  pending: {
+    state: unknown;
+    cursor: LogCursor | null;
+    applied: number;
+    rewrites?: number;
+    slots?: true;
+    theirs?: string[];
+  } | null;
+  /**
+   * The `pending.theirs` of layers dropped since (confirmed events arrived, or pending events were rewritten)
+   * whose confirmed copy is not folded yet: each id leaves when it is, as a replay. Ids of events that left
+   * the pending area unconfirmed (another event took their seq) stay, as their device may push them later,
+   * up to the newest MAX_THEIRS_FOLDED (src/client/projection-runner.ts). Absent: none. Older builds ignore
+   * both fields (their folds keep or drop them unchanged: those events are folded as those builds fold them).
+   */
+  theirsFolded?: string[];
   updatedAt: number;
 }
 

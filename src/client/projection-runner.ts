@@ -138,6 +138,76 @@ function readableRun(matches: readonly PlacedEvent[]): { events: readonly Placed
   return at < 0 ? { events: matches, stop: false } : { events: matches.slice(0, at), stop: true };
 }
 
+/** A record's pending layer (ProjectionRecord.pending). */
+type PendingLayer = NonNullable<ProjectionRecord['pending']>;
+
+/**
+ * How many ids of other clients' events folded while pending and not met confirmed a record keeps beyond its
+ * pending layer (ProjectionRecord.theirsFolded), once the pending events are folded again: more are kept only
+ * while that many left the pending area unconfirmed (another event took their seq). The oldest are dropped:
+ * should their device push them later, their confirmed fold is then not flagged as a replay.
+ */
+const MAX_THEIRS_FOLDED = 10_000;
+
+/**
+ * The ids whose confirmed fold is a replay as another client's event folded while pending: those the pending
+ * layer folded, and those of layers dropped since (see ProjectionRecord.theirsFolded).
+ */
+function theirsAwaited(record: ProjectionRecord): Set<string> {
+  return new Set([...(record.theirsFolded ?? []), ...(record.pending?.theirs ?? [])]);
+}
+
+/** `record` carrying `ids` as its `theirsFolded`, without the field when there are none (as records were before it). */
+function withTheirsFolded(record: ProjectionRecord, ids: Iterable<string>): ProjectionRecord {
+  const next = { ...record };
+  delete next.theirsFolded;
+  const list = [...ids];
+  if (list.length > 0) next.theirsFolded = list;
+  return next;
+}
+
+/**
+ * `base` with a batch of confirmed `events` folded (`state`, up to `cursor`), its pending layer dropped (it is
+ * folded again), and the ids of `theirs` these events did not meet kept as its `theirsFolded` (`theirs` loses
+ * those they met).
+ */
+function confirmedOver(
+  base: ProjectionRecord,
+  events: readonly PlacedEvent[],
+  next: { state: unknown; cursor: ProjectionRecord['cursor'] },
+  theirs: Set<string>,
+): ProjectionRecord {
+  if (theirs.size > 0) for (const { event } of events) theirs.delete(event.id);
+  return withTheirsFolded({ ...base, ...next, applied: base.applied + events.length, pending: null, updatedAt: Date.now() }, theirs);
+}
+
+/**
+ * `layer` with `events` folded on top (`state`) up to `cursor`, at the log's `rewrites`: its `theirs` gains
+ * the ids of other clients' events among them (absent while there are none).
+ */
+function layerOver(
+  layer: PendingLayer,
+  events: readonly PlacedEvent[],
+  next: { state: unknown; cursor: PendingLayer['cursor']; rewrites: number },
+  clientId: string,
+): PendingLayer {
+  const ids = events.filter(({ event }) => event.meta.clientId !== clientId).map(({ event }) => event.id);
+  const theirs = ids.length > 0 ? [...(layer.theirs ?? []), ...ids] : layer.theirs;
+  return { ...next, applied: layer.applied + events.length, slots: true, ...(theirs ? { theirs } : {}) };
+}
+
+/**
+ * Once the pending events are folded anew: `record` with its `theirsFolded` cut to MAX_THEIRS_FOLDED ids, when
+ * over: those the pending layer holds again go first (its `theirs` keeps them), then the oldest. Undefined
+ * when it is not over.
+ */
+function trimmedTheirs(record: ProjectionRecord): ProjectionRecord | undefined {
+  const carried = record.theirsFolded;
+  if (!carried || carried.length <= MAX_THEIRS_FOLDED) return undefined;
+  const inLayer = new Set(record.pending?.theirs ?? []);
+  return withTheirsFolded(record, carried.filter((id) => !inLayer.has(id)).slice(-MAX_THEIRS_FOLDED));
+}
+
 /**
  * Keeps one projection up to date, in two layers (see ProjectionRecord):
  * confirmed events fold into the durable state exactly once, in position
@@ -259,7 +329,9 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       // Stopped before an event this build cannot read, and no tab has moved the record since: nothing to fold.
       if (stoppedAt !== undefined && (record === stored || record === local) && sameCursor(record.cursor, stoppedAt)) return finish();
 
-      // 1. Confirmed events, exactly once. Our own were folded already while pending: a replay.
+      // 1. Confirmed events, exactly once. Our own were folded already while pending: a replay; so were the
+      // other clients' events the pending layer folded (importLog), known by id: kept on the record until met.
+      const theirs = theirsAwaited(record);
       let lost = false;
       let blocked = false;
       // 'exact': a projection folded from compacted history would be a different state: HistoryCompactedError instead.
@@ -277,16 +349,10 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
           const state = fold(
             base.state,
             events,
-            ({ event, cursor }) => event.meta.clientId === clientId || !storedAfter(cursor, event.position, historyEnd),
+            ({ event, cursor }) =>
+              event.meta.clientId === clientId || theirs.has(event.id) || !storedAfter(cursor, event.position, historyEnd),
           );
-          const next = {
-            ...base,
-            state,
-            cursor: stop ? events.at(-1)!.cursor : batch.last,
-            applied: base.applied + events.length,
-            pending: null,
-            updatedAt: Date.now(),
-          };
+          const next = confirmedOver(base, events, { state, cursor: stop ? events.at(-1)!.cursor : batch.last }, theirs);
           uncommitted = next;
           if ((scannedSinceCommit += batch.scanned) >= SCAN_BATCH_EVENTS || stop) {
             [uncommitted, scannedSinceCommit] = [undefined, 0];
@@ -310,22 +376,20 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       // or if an older version folded it (no `rewrites`: it may hold events rejected since; no `slots`: its
       // cursor's index counted the events of a rewritten page, not their slots).
       if (record.pending && (record.pending.rewrites !== pendingRewrites || record.pending.slots !== true)) {
-        if (!(await commit({ ...record, pending: null, updatedAt: Date.now() }))) continue;
+        if (!(await commit(withTheirsFolded({ ...record, pending: null, updatedAt: Date.now() }, theirsAwaited(record))))) continue;
       }
-      const base = record.pending ?? { state: record.state, cursor: null, applied: 0 };
-      let layer = { ...base };
-      for await (const batch of scanLog(connection, registry, { after: base.cursor, types, status: 'pending' }, { batchEvents })) {
+      let layer: PendingLayer = record.pending ?? { state: record.state, cursor: null, applied: 0 };
+      for await (const batch of scanLog(connection, registry, { after: layer.cursor, types, status: 'pending' }, { batchEvents })) {
         if (options.signal?.aborted) throw new AbortedError(`Projection "${projection.name}"`);
         const { events, stop } = readableRun(batch.matches);
         if (stop && events.length === 0) break;
-        layer = {
-          // Pending events beyond what this session folded before are live; a refold is a replay.
-          state: fold(layer.state, events, ({ cursor }) => !storedAfter(cursor, undefined, historyEnd) || !isAfter(cursor, liveFrontier)),
-          cursor: stop ? events.at(-1)!.cursor : batch.last,
-          applied: layer.applied + events.length,
-          rewrites: pendingRewrites,
-          slots: true,
-        };
+        // Pending events beyond what this session folded before are live; a refold is a replay.
+        const state = fold(
+          layer.state,
+          events,
+          ({ cursor }) => !storedAfter(cursor, undefined, historyEnd) || !isAfter(cursor, liveFrontier),
+        );
+        layer = layerOver(layer, events, { state, cursor: stop ? events.at(-1)!.cursor : batch.last, rewrites: pendingRewrites }, clientId);
         uncommitted = { ...record, pending: layer, updatedAt: Date.now() };
         if ((scannedSinceCommit += batch.scanned) >= SCAN_BATCH_EVENTS || stop) {
           const next = uncommitted;
@@ -341,6 +405,8 @@ export function createProjectionRunner(ctx: StoreContext, definition: AnyProject
       lost ||= !(await commitHeld());
       if (lost) continue;
       if (unstored) throw unstored;
+      const trimmed = trimmedTheirs(record);
+      if (trimmed && !(await commit(trimmed))) continue;
       return finish();
     }
     throw new Error(`Projection "${projection.name}" could not commit after 100 attempts`);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { defineAggregate, defineProjection } from '../../src/core/index.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { openTestStore } from '../../src/testing/index.ts';
-import { openChronicleDb } from '../../worker/db.ts';
+import { openChronicleDb, type ProjectionRecord } from '../../worker/db.ts';
 import { applyRebase, planRebase } from '../../worker/rebase.ts';
 import { ItemAdded, Order, OrderPlaced, model } from '../fixtures/model.ts';
 import { collect, eventually, modes } from './modes.ts';
@@ -63,6 +63,20 @@ const folded = (state: { folds: Record<string, number> }, mine: readonly string[
       .sort(([a], [b]) => a.localeCompare(b)),
   );
 
+/** Counts the ItemAdded events it folds, and pushes into `live` the id of each folded with `isReplay` false. */
+const ItemSpy = (live: string[]) =>
+  defineProjection({
+    name: 'item-spy',
+    events: [ItemAdded],
+    initialState: () => 0,
+    handlers: {
+      ItemAdded: (n, e, ctx) => {
+        if (!ctx.isReplay) live.push(e.id);
+        return n + 1;
+      },
+    },
+  });
+
 /** The Order aggregate with a snapshot every two events folded: loads store snapshots that hold foreign pending events. */
 const SnapOrder = defineAggregate({
   type: 'Order',
@@ -83,6 +97,26 @@ async function rebase(name: string): Promise<void> {
   }
 }
 
+/** A projection's stored record, read over a second connection to the store's database. */
+async function storedRecord(name: string, projection: string): Promise<ProjectionRecord | undefined> {
+  const db = await openChronicleDb(name, { onGone: () => undefined });
+  try {
+    return await db.get('projections', projection);
+  } finally {
+    db.close();
+  }
+}
+
+/** Stores a projection's record as it is (what a crash between two commits would leave). */
+async function storeRecord(name: string, record: ProjectionRecord): Promise<void> {
+  const db = await openChronicleDb(name, { onGone: () => undefined });
+  try {
+    await db.put('projections', record, record.name);
+  } finally {
+    db.close();
+  }
+}
+
 type Row = string;
 /** The log as `id@aggregate:seq`, pending ones marked. */
 const logRows = async (store: { readLog(): AsyncIterable<StoredEvent> }): Promise<Row[]> =>
@@ -90,6 +124,118 @@ const logRows = async (store: { readLog(): AsyncIterable<StoredEvent> }): Promis
 
 describe.each(modes)("readers over another device's pending events ($mode)", ({ worker }) => {
   describe('projections', () => {
+    // A handler's isReplay: another device's event imported as pending is folded live once (while pending); its
+    // confirmed fold, when a pull brings it, is a replay, as our own events' is. Spy handles ItemAdded only:
+    // f1 is an OrderPlaced (ids ending in 1 place the order), so the events it sees are f2 and ours.
+    it('isReplay: an imported pending event folded live once, its confirmed fold a replay', async () => {
+      const live: string[] = [];
+      const Spy = defineProjection({
+        name: 'spy',
+        events: [ItemAdded],
+        initialState: () => 0,
+        handlers: {
+          ItemAdded: (n, e, ctx) => {
+            if (!ctx.isReplay) live.push(e.id);
+            return n + 1;
+          },
+        },
+      });
+      const store = await openTestStore({ ...model, worker, projections: [Spy] });
+      try {
+        const mine = (await store.append('o9', [item('mine')])).events[0]!.id;
+        await store.importLog(lines([theirs('f1', 'o1', 1, 1), theirs('f2', 'o1', 2, 2)]));
+        expect((await store.projection(Spy).get()).state).toBe(2);
+        const exported = (await collect(store.exportLog())).map((l) => JSON.parse(l) as StoredEvent);
+        const own = exported.find((e) => e.id === mine)!;
+        await store.importConfirmed([theirs('f1', 'o1', 1, 1, 1), theirs('f2', 'o1', 2, 2, 2), { ...own, position: 3 }]);
+        expect((await store.projection(Spy).get()).state).toBe(2);
+        // f2 and ours once each, while pending; their confirmed folds are replays.
+        expect(live.sort()).toEqual(['f2', mine].sort());
+      } finally {
+        await store.dispose();
+      }
+    });
+
+    it('isReplay: a reopen between the pending fold and the confirmation, its layer stored or dropped since', async () => {
+      const live: string[] = [];
+      const Spy = ItemSpy(live);
+      const first = await openTestStore({ ...model, worker, projections: [Spy] });
+      const { name } = first;
+      await first.importLog(
+        lines([theirs('f1', 'o1', 1, 1), theirs('f2', 'o1', 2, 2), theirs('g1', 'o2', 1, 3), theirs('g2', 'o2', 2, 4)]),
+      );
+      expect((await first.projection(Spy).get()).state).toBe(2);
+      await first.close();
+      expect(live.sort()).toEqual(['f2', 'g2']);
+
+      // Reopened: the stored layer says which of them it folded; f2's confirmed fold is a replay.
+      const second = await openTestStore({ ...model, worker, name, projections: [Spy] });
+      await second.importConfirmed([theirs('f1', 'o1', 1, 1, 1), theirs('f2', 'o1', 2, 2, 2)]);
+      expect((await second.projection(Spy).get()).state).toBe(2);
+      await second.close();
+      // A crash after the pending layer was dropped (confirmed events folded, or pending ones rewritten), before
+      // it was folded again: the record carries the ids it had folded.
+      const record = (await storedRecord(name, 'item-spy'))!;
+      expect(record.pending?.theirs).toEqual(['g2']);
+      await storeRecord(name, { ...record, pending: null, theirsFolded: ['g2'] });
+      const third = await openTestStore({ ...model, worker, name, projections: [Spy] });
+      try {
+        // g2 confirmed by the pull, after the reopen (as are events stored after it opens: else live).
+        await third.importConfirmed([theirs('g1', 'o2', 1, 3, 3), theirs('g2', 'o2', 2, 4, 4)]);
+        expect((await third.projection(Spy).get()).state).toBe(2);
+        expect(live.sort()).toEqual(['f2', 'g2']);
+        expect((await storedRecord(name, 'item-spy'))?.theirsFolded).toBeUndefined();
+      } finally {
+        await third.dispose();
+      }
+    });
+
+    // Neither tab follows the projection (openStore's `projections`): each folds only in its get(), so which tab
+    // folds what is set. (Tabs that follow it may both fold the same events at once; one commits, the other's fold
+    // is thrown away, its handlers called all the same.)
+    it('isReplay: two tabs, one folds the pending layer and the other the pull: folded live once', async () => {
+      const live: string[] = [];
+      const Spy = ItemSpy(live);
+      const a = await openTestStore({ ...model, worker });
+      await a.importLog(lines([theirs('f1', 'o1', 1, 1), theirs('f2', 'o1', 2, 2), theirs('g1', 'o2', 1, 3), theirs('g2', 'o2', 2, 4)]));
+      expect((await a.projection(Spy).get()).state).toBe(2);
+      const b = await openTestStore({ ...model, worker, name: a.name });
+      try {
+        // Tab B folds f2's confirmed copy (stored after it opened) from the layer tab A stored, and keeps g2's id.
+        await a.importConfirmed([theirs('f1', 'o1', 1, 1, 1), theirs('f2', 'o1', 2, 2, 2)]);
+        expect((await b.projection(Spy).get()).state).toBe(2);
+        // Tab A folds g2's.
+        await b.importConfirmed([theirs('g1', 'o2', 1, 3, 3), theirs('g2', 'o2', 2, 4, 4)]);
+        expect((await a.projection(Spy).get()).state).toBe(2);
+        expect((await b.projection(Spy).get()).state).toBe(2);
+        expect(live.sort()).toEqual(['f2', 'g2']);
+      } finally {
+        await a.close();
+        await b.dispose();
+      }
+    });
+
+    it('isReplay: superseded, then back confirmed (rebased by their device): still a replay; a rebuild replays all', async () => {
+      const live: string[] = [];
+      const Spy = ItemSpy(live);
+      const store = await openTestStore({ ...model, worker, projections: [Spy] });
+      try {
+        await store.importLog(lines([theirs('f1', 'o1', 1, 1), theirs('f2', 'o1', 2, 2)]));
+        expect((await store.projection(Spy).get()).state).toBe(1);
+        await store.importConfirmed([third('x1', 'o1', 1, 1)]);
+        expect((await store.projection(Spy).get()).state).toBe(0);
+        await store.importConfirmed([theirs('f1', 'o1', 2, 1, 2), theirs('f2', 'o1', 3, 2, 3), third('x4', 'o1', 4, 4)]);
+        expect((await store.projection(Spy).get()).state).toBe(2);
+        // f2 live while pending, then a replay; x4 (never pending here) live.
+        expect(live.sort()).toEqual(['f2', 'x4']);
+        live.length = 0;
+        expect((await store.projection(Spy).rebuild()).state).toBe(2);
+        expect(live).toEqual([]);
+      } finally {
+        await store.dispose();
+      }
+    });
+
     it('(a) folded once while pending, once after the pull confirms them; rebuild agrees', async () => {
       const store = await openTestStore({ ...model, worker, projections: [Audit] });
       try {
