@@ -76,7 +76,9 @@
  * 2026-12-07 (later) pending pages' kept slots, the rebuild's progress and the hooks' cache timer took
  * them to 34.97, 67.8 and 38.3 kB, within the budgets. The stop after (another device's pending
  * events kept as that device's through pulls, pushes and rebases; the reaction audit's fixes) took
- * them to 35.12, 68.78 and 39.17 kB, still within them.
+ * them to 35.12, 68.78 and 39.17 kB, still within them; projection handlers' isReplay for those events
+ * (the ids a projection folded while pending, kept on its record) to 35.4, 69.05 and 39.17 kB: 0.05 kB past
+ * the in-process budget, which was raised by 2 kB for it (to 71), as before.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -125,7 +127,8 @@ export default [
     // 58.14 kB after their review; raised from 58 kB for it (see above).
     // 59.81 kB with checked upcasts, typed codes and argument checks; raised from 60 kB for them (see above).
     // 67.31 kB with the 2026-12-07 audit fixes; raised from 64 kB for them (see above).
-    limit: '69 kB',
+    // 69.05 kB with projections' isReplay for another device's imported events; raised from 69 kB for it (see above).
+    limit: '71 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
