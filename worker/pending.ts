@@ -62,6 +62,35 @@ export async function oldestOwnPendingAt(db: ChronicleDB): Promise<number | null
 }
 
 /**
+ * Counts the other clients' pending events anew and stamps the count (MetaRecord.foreignPending), in one
+ * transaction with the pages it counts. For a count found wrong by a full pass over the pending area
+ * (planRebase): events an older build's importLog stored uncounted, or a count an older build's rewrite
+ * left unknown. Without it such events stayed counted as this client's own for good (never pushed, so
+ * never confirmed from here: sync.status().pending above 0, deleteStore refusing), and a pull that
+ * confirmed them did not look for them.
+ */
+export async function recountForeignPending(db: ChronicleDB): Promise<void> {
+  const tx = db.transaction(['pages', 'meta'], 'readwrite');
+  const meta = await tx.objectStore('meta').get('client');
+  if (!meta) return;
+  let foreign = 0;
+  let lower: PageKey | undefined;
+  for (;;) {
+    const range = lower ? IDBKeyRange.bound(lower, [PENDING, Infinity], true) : pendingRangeAll();
+    const { keys, pages } = await readPages(tx.objectStore('pages'), range, 32);
+    for (const page of pages) for (const e of decodePageJson(page.json)) if (e.meta.clientId !== meta.clientId) foreign++;
+    if (pages.length < 32) break;
+    lower = keys[keys.length - 1];
+  }
+  if (foreign > 0) meta.foreignPending = { count: foreign, rewrites: meta.pendingRewrites ?? 0 };
+  else delete meta.foreignPending;
+  tx.objectStore('meta')
+    .put(meta, 'client')
+    .catch(() => undefined);
+  await tx.done;
+}
+
+/**
  * Rewrites pending pages through `edit`, which returns the events to keep (in
  * order; it may change them in place). Empty pages are deleted; every other
  * page is written again with its own index entries (so no page relies on a

@@ -3,6 +3,7 @@ import { decodePageJson } from './page-codec.ts';
 import type { StoredEvent } from '../src/core/event.ts';
 import type { ChronicleDB, MetaRecord, PageRecord } from './db.ts';
 import { rewritePendingPages, pendingRangeAll } from './pending.ts';
+import { foreignPendingCount } from '../src/core/unfinished-work.ts';
 import { CONFIRMED, DROPPED, PENDING, type PageKey } from './types.ts';
 import { keyId, pendingPageKeysOf, readKeyed } from './lookups.ts';
 import { readBacklog, readPages } from './page-store.ts';
@@ -45,6 +46,11 @@ export interface RebasePlan {
    * (planStillHolds): appends to other aggregates meanwhile do not matter.
    */
   confirmedHead: number;
+  /**
+   * The full pass (no `onlyAggregates`) counted other clients' pending events and found a number other than
+   * the one the meta record keeps (or none kept: unknown): the sync round counts them anew (recountForeignPending).
+   */
+  foreignMiscounted?: true;
 }
 
 /**
@@ -73,6 +79,7 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
     else byAggregate.set(event.aggregateId, [event]);
   };
   let confirmedHeads: Map<string, number> | undefined;
+  let foreignMiscounted = false;
   if (onlyAggregates) {
     const only = new Set(onlyAggregates);
     for (const page of await pendingPagesOf(tx, only)) {
@@ -80,14 +87,20 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
     }
   } else {
     const runs = new Map<string, number[]>();
+    let foreign = 0;
     await eachPendingEvent(tx, (event) => {
-      if (!own(event)) return;
+      if (!own(event)) {
+        foreign++;
+        return;
+      }
       const run = runs.get(event.aggregateId);
       if (run) run.push(event.meta.clientSeq, event.seq);
       else runs.set(event.aggregateId, [event.meta.clientSeq, event.seq]);
     });
     confirmedHeads = await confirmedHeadsOf(tx, meta, runs.keys());
     const heads = confirmedHeads;
+    // Read with every pending page, free here: a count an older build left wrong is mended by the round.
+    if (foreign !== foreignPendingCount(meta)) foreignMiscounted = true;
     const candidates = new Set([...runs].filter(([aggregateId, run]) => !runFollows(run, heads.get(aggregateId) ?? 0)).map(([a]) => a));
     if (candidates.size > 0) {
       await eachPendingEvent(tx, (event) => {
@@ -98,11 +111,15 @@ export async function planRebase(db: ChronicleDB, onlyAggregates?: readonly stri
   if (byAggregate.size === 0) {
     // No pending events in question (another device wrote to orders this one did not touch): nothing to rebase.
     await tx.done;
-    return { conflicts: [], confirmedHead: meta.confirmedHead };
+    return { conflicts: [], confirmedHead: meta.confirmedHead, ...(foreignMiscounted ? { foreignMiscounted } : {}) };
   }
   confirmedHeads ??= await confirmedHeadsOf(tx, meta, byAggregate.keys());
   await tx.done;
-  return { conflicts: findConflicts(byAggregate, confirmedHeads), confirmedHead: meta.confirmedHead };
+  return {
+    conflicts: findConflicts(byAggregate, confirmedHeads),
+    confirmedHead: meta.confirmedHead,
+    ...(foreignMiscounted ? { foreignMiscounted } : {}),
+  };
 }
 
 type PlanTx = Parameters<typeof pendingPageKeysOf>[0];

@@ -7,6 +7,7 @@ import type { EventOutcome } from '../../src/client/index.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { model } from '../fixtures/model.ts';
 import { logOf, openClient, startServer, type Client, type Harness } from './harness.ts';
+import { openChronicleDb } from '../../worker/db.ts';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -90,6 +91,41 @@ describe("another device's pending events imported here", () => {
       expect((await b.store.info()).pendingEvents).toBe(0);
       const { state, version } = await b.store.load(Order, 'o1');
       expect({ version, total: state.total }).toEqual({ version: 2, total: 10 });
+    } finally {
+      await a.store.dispose();
+      await b.store.dispose();
+    }
+  });
+
+  // An older build's importLog stored them without counting them (no meta.foreignPending): this build never
+  // pushes them, so nothing but a count mends that. The round's full pass over the pending area counts them;
+  // without it they stayed this client's "pending" for good and a pull that confirmed them left them twice.
+  it("counted by the next round when an older build's import left them uncounted", async () => {
+    const log = 'foreign-pending-uncounted';
+    const a = await device(log);
+    const b = { store: await openClient(harness.url, { log, noWebSocket: true }) };
+    try {
+      await a.store.append('o1', [placed('a'), item('a-1')]);
+      await b.store.importLog(await exportOf(a.store));
+      const db = await openChronicleDb(b.store.name, { onGone: () => undefined });
+      const meta = (await db.get('meta', 'client'))!;
+      expect(meta.foreignPending).toEqual({ count: 2, rewrites: meta.pendingRewrites ?? 0 });
+      delete meta.foreignPending; // as an older build's importLog leaves it
+      await db.put('meta', meta, 'client');
+      db.close();
+      expect(await b.store.sync.status()).toMatchObject({ pending: 2 });
+
+      await b.store.sync.syncNow();
+      expect(await b.store.sync.status()).toMatchObject({ pending: 0, lastError: null });
+      expect(await b.store.sync.rejected()).toEqual([]);
+
+      a.network.online = true;
+      await a.store.sync.syncNow();
+      await b.store.sync.syncNow();
+      const after = await localLog(b.store);
+      expect(idsOnce(after)).toBe(true);
+      expect(after).toEqual(await serverLog(log));
+      expect((await b.store.info()).pendingEvents).toBe(0);
     } finally {
       await a.store.dispose();
       await b.store.dispose();

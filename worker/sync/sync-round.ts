@@ -3,7 +3,7 @@ import type { StoredEvent } from '../../src/core/event.ts';
 import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
 import type { ChronicleDB, MetaRecord } from '../db.ts';
 import { ingestConfirmed } from '../ingest.ts';
-import { readPendingEvents } from '../pending.ts';
+import { readPendingEvents, recountForeignPending } from '../pending.ts';
 import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseConflict, type RebaseDecision } from '../rebase.ts';
 import type { Change, EventOutcome, SyncStatus } from '../types.ts';
 import { confirmedIdAt } from '../reads.ts';
@@ -153,6 +153,7 @@ async function rebaseConflicts(
   for (let attempt = 0; attempt < REBASE_ATTEMPTS; attempt++) {
     const db = await deps.getDb();
     const plan = await planRebase(db, aggregates);
+    if (plan.foreignMiscounted) await recountForeignPending(db);
     if (plan.conflicts.length === 0) return;
     conflicting = plan.conflicts.map((c) => c.aggregateId);
     const decided = deps.decide ? await deps.decide(plan.conflicts) : [];
