@@ -8,6 +8,25 @@ export interface Logger {
 const line = (level: string, message: string, fields?: Record<string, unknown>): string =>
   `${new Date().toISOString()} ${level} ${message}${fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}`;
 
+/**
+ * The app's logger as the server calls it: a call that throws (a file logger whose disk is full, a bug in
+ * the app's logger) loses its line and nothing else. The server logs from event handlers and timers (a
+ * request's end, an unread reply, a live socket's drain watch, an accept error), where a throw would end
+ * the process for every client.
+ */
+export function neverThrowing(logger: Logger): Logger {
+  const guard =
+    (level: keyof Logger): Logger[keyof Logger] =>
+    (message, fields) => {
+      try {
+        logger[level](message, fields);
+      } catch {
+        // The line is lost; serving goes on.
+      }
+    };
+  return { info: guard('info'), warn: guard('warn'), error: guard('error') };
+}
+
 /** Human-readable lines: time, level, message, then the fields as JSON. */
 export const consoleLogger: Logger = {
   info: (m, f) => console.log(line('info', m, f)),

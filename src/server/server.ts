@@ -16,7 +16,7 @@ import { createRequestFinisher, logFailureAfterLeaving } from './http/request-lo
 import { createRouter } from './http/router.ts';
 import { createRateLimiter, resolveLimits, type ServerLimits } from './limits.ts';
 import { createLiveHub } from './live.ts';
-import { consoleLogger, type Logger } from './logger.ts';
+import { consoleLogger, neverThrowing, type Logger } from './logger.ts';
 import { createMetrics, noMetrics } from './metrics.ts';
 import type { LogStore } from './store/types.ts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../core/protocol.ts';
@@ -283,7 +283,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   // Options that can be wrong fail before anything is started.
   const dataCheck = dataCheckOf(options.checkEvents);
   const liveAuthRecheckMs = liveAuthRecheckMsOf(options.liveAuthRecheckMs);
-  const logger = options.logger ?? consoleLogger;
+  const logger = neverThrowing(options.logger ?? consoleLogger);
   const limits = resolveLimits(options.limits);
   const timeouts = resolveTimeouts({
     ...(options.shutdownTimeoutMs ? { shutdownMs: options.shutdownTimeoutMs } : {}),
