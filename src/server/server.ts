@@ -168,6 +168,8 @@ function headersCheckMs(headersMs: number): number {
  * its turn come on a pipelined connection), must be read by its client (watchUnreadReply). One that is not
  * has its connection destroyed: logged once, with what it was, and counted as a request whose client left
  * (no reply reached it: CLIENT_GONE_STATUS). The app's own replies (`next`) are its server's business.
+ * HTTP/1 only: a `handler` mounted on Node's HTTP/2 compatibility API gets no 'prefinish' (its streams are
+ * bounded by HTTP/2's flow control and that server's own session timeout, not by this).
  */
 function watchReply(response: ServerResponse, info: RequestInfo, replyMs: number, logger: Logger): void {
   response.once('prefinish', () => {
