@@ -10,7 +10,7 @@ import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './htt
 import { createLiveUpgrades } from './http/live-upgrade.ts';
 import { dataCheckOf, type CheckEventsOption } from './http/push-data-check.ts';
 import { createPushDecoder, DEFAULT_PUSH_DECODING, type PushDecodingOptions } from './http/push-decoder.ts';
-import { createReplier, watchUnreadReply, type CorsOptions } from './http/reply.ts';
+import { createReplier, watchUnreadReply, type CorsOptions, type Replier } from './http/reply.ts';
 import { beginRequest, CLIENT_GONE_STATUS, UNREAD_REPLY_REASON, type RequestInfo } from './http/request-context.ts';
 import { createRequestFinisher, logFailureAfterLeaving } from './http/request-log.ts';
 import { createRouter } from './http/router.ts';
@@ -256,6 +256,33 @@ function endInfo(
   info.status = CLIENT_GONE_STATUS;
 }
 
+/** Calls `done` once both of the two calls it expects were made (a request's end and its handler's: see handler). */
+function afterBoth(done: () => void): () => void {
+  let waits = 2;
+  return () => {
+    if (--waits === 0) done();
+  };
+}
+
+/** A handler's failure as its error reply; one that cannot be made drops the request (`failure.dropped`). */
+function sendFailure(
+  replier: Replier,
+  logger: Logger,
+  request: IncomingMessage,
+  response: ServerResponse,
+  error: unknown,
+  failure: { dropped: boolean },
+): void {
+  try {
+    replier.sendError(request, response, error);
+  } catch (thrown) {
+    // Never an unhandled rejection (it would end the process for every other request): the request is dropped.
+    logger.error('could not send an error reply', { error: String(thrown) });
+    failure.dropped = true;
+    response.destroy();
+  }
+}
+
 /** The requests of an HTTP/1 connection not ended yet; abandoned once it closed (see whenEnded). */
 function pendingOnSocket(socket: Socket): Set<() => void> {
   let pending = pendingBySocket.get(socket);
@@ -370,11 +397,14 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
 
   const handler: SyncServer['handler'] = (request, response, next) => {
     const info = beginRequest(request, response);
-    let dropped = false; // by the server itself: its error reply could not be made
+    const failure = { dropped: false }; // by the server itself: its error reply could not be made
     inFlight++;
+    // In flight until both its end (logged, counted) and its handler's: a client that left does not end a push
+    // still committing, and close() lets that finish (up to shutdownMs) before it closes the store.
+    const settleOne = afterBoth(settle);
     whenEnded(request, response, () => {
-      settle();
-      endInfo(request, response, info, { dropped, cutAtShutdown }, logger);
+      settleOne();
+      endInfo(request, response, info, { dropped: failure.dropped, cutAtShutdown }, logger);
       if (info.action !== 'next') finish(request, info);
     });
     // A reply sent before the body was read (refused early, too large): read and drop the rest, bounded,
@@ -390,16 +420,9 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
           next();
         }
       : undefined;
-    route(request, response, info, passOn).catch((error: unknown) => {
-      try {
-        replier.sendError(request, response, error);
-      } catch (failure) {
-        // Never an unhandled rejection (it would end the process for every other request): the request is dropped.
-        logger.error('could not send an error reply', { error: String(failure) });
-        dropped = true;
-        response.destroy();
-      }
-    });
+    route(request, response, info, passOn)
+      .catch((error: unknown) => sendFailure(replier, logger, request, response, error, failure))
+      .finally(settleOne);
   };
 
   const clientErrorHandler: SyncServer['clientErrorHandler'] = (error, socket) =>

@@ -179,6 +179,27 @@ describe('requests pipelined behind a reply when the connection dies', () => {
     expect(finishedCounts(served.lines, ids)).toEqual([1, 1, 1]);
   });
 
+  it('a handler still at work when its client left: close() waits for it (up to shutdownMs) before it ends', async () => {
+    const heldLog = freshLog('working');
+    const holding = holdingStore(heldLog);
+    const served = await start(holding.store);
+    const socket = await openRaw(served.port);
+    socket.write(pull(heldLog, 'working-1'));
+    await holding.held;
+    socket.resetAndDestroy();
+    // The request is over for the client (logged and counted as its leaving); its handler still awaits the store.
+    await expect.poll(() => finishedCounts(served.lines, ['working-1']), { timeout: 3_000 }).toEqual([1]);
+
+    let closed = false;
+    const closing = served.server.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Before: close() ended at once and went on to close the store under the handler still using it.
+    expect(closed).toBe(false);
+    holding.release();
+    await closing;
+    expect(finishedCounts(served.lines, ['working-1'])).toEqual([1]);
+  });
+
   it('the server cuts a reply that is not read: those queued behind it are finished too, close() does not wait', async () => {
     const recorded = recordingLogger();
     const server = createSyncServer({
