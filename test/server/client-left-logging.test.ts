@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError } from '../../src/server/errors.ts';
 import { createPgliteStore, createSyncServer, type LogStore, type SyncServer } from '../../src/server/index.ts';
 import { freshLog, httpJson, httpPush, makeEvent, makePush, okPush, sample } from './helpers.ts';
 import { recordingLogger } from './recording-logger.ts';
+import { openRaw, pull, push } from './raw-http.ts';
 
 /**
  * A request whose client closes the connection before its reply is counted and logged as 499 ("client
@@ -79,23 +79,6 @@ async function start(over: LogStore, options: { accessLog?: boolean; storeMs?: n
   servers.push(server);
   const address = await server.listen(0);
   return { server, ...address, ...recorded };
-}
-
-async function openRaw(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  return socket;
-}
-
-const pull = (log: string, id: string): string =>
-  `GET /v1/logs/${log}/pull?after=0&limit=5000 HTTP/1.1\r\nHost: x\r\nx-request-id: ${id}\r\n\r\n`;
-
-function push(log: string, id: string, body: string): string {
-  return (
-    `POST /v1/logs/${log}/push HTTP/1.1\r\nHost: x\r\nx-request-id: ${id}\r\ncontent-type: application/json\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-  );
 }
 
 const onePush = (clientId: string): string =>

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgliteStore, createSyncServer, type LogStore, type SyncServer } from '../../src/server/index.ts';
 import { freshLog, httpJson, httpPull, httpPush, makeEvent, makePush, okPull, okPush, sample } from './helpers.ts';
 import { recordingLogger } from './recording-logger.ts';
+import { openRaw, pull, push } from './raw-http.ts';
 
 /**
  * Requests pipelined on one keep-alive connection: Node parses them all and runs the handler for each as it
@@ -74,23 +74,6 @@ async function fillLog(url: string, log: string): Promise<void> {
     );
     okPush(await httpPush(url, log, makePush('writer', from, events)));
   }
-}
-
-async function openRaw(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  return socket;
-}
-
-const pull = (log: string, id: string): string =>
-  `GET /v1/logs/${log}/pull?after=0&limit=5000 HTTP/1.1\r\nHost: x\r\nx-request-id: ${id}\r\n\r\n`;
-
-function push(log: string, id: string, body: string): string {
-  return (
-    `POST /v1/logs/${log}/push HTTP/1.1\r\nHost: x\r\nx-request-id: ${id}\r\ncontent-type: application/json\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-  );
 }
 
 type Lines = ReturnType<typeof recordingLogger>['lines'];

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
 
 /**
  * HTTP requests sent exactly as written: fetch (and URL) normalise paths
@@ -99,4 +100,24 @@ export function converse(base: string, parts: { text: string; afterMs: number }[
       }
     })();
   });
+}
+
+/** A connection to the server that the test writes raw requests on (pipelined, reset, left unread). */
+export async function openRaw(port: number): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** A pull of the whole of `log`, as raw HTTP/1.1 with the request id `id` (for pipelining several in one write). */
+export const pull = (log: string, id: string): string =>
+  `GET /v1/logs/${log}/pull?after=0&limit=5000 HTTP/1.1\r\nHost: x\r\nx-request-id: ${id}\r\n\r\n`;
+
+/** A push of `body` to `log`, as raw HTTP/1.1 with the request id `id`. */
+export function push(log: string, id: string, body: string): string {
+  return (
+    `POST /v1/logs/${log}/push HTTP/1.1\r\nHost: x\r\nx-request-id: ${id}\r\ncontent-type: application/json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
 }
