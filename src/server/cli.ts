@@ -80,6 +80,9 @@ Timeouts (milliseconds; every wait is bounded, a store that does not answer in t
   --ready-timeout <ms>    GET /ready's ping of the store (default ${DEFAULT_SERVER_TIMEOUTS.readyMs})
   --body-timeout <ms>     a request body that has not arrived (408; default ${DEFAULT_SERVER_TIMEOUTS.bodyMs})
   --shutdown-timeout <ms> SIGTERM waits this long for requests in flight (default ${DEFAULT_SERVER_TIMEOUTS.shutdownMs})
+  --headers-timeout <ms>  a request line and headers that have not arrived (408; default ${DEFAULT_SERVER_TIMEOUTS.headersMs})
+  --reply-timeout <ms>    a reply (or a live socket's messages) the client stopped reading: no progress for this
+                          long closes its connection (default ${DEFAULT_SERVER_TIMEOUTS.replyMs})
   --pg-connect-timeout <ms>   opening a PostgreSQL connection or waiting for a pooled one (default ${DEFAULT_POSTGRES_TIMEOUTS.connectTimeoutMs})
   --pg-statement-timeout <ms> statement_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs})
   --pg-lock-timeout <ms>      lock_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.lockTimeoutMs})
@@ -253,6 +256,8 @@ async function main(): Promise<void> {
         'ready-timeout': { type: 'string' },
         'body-timeout': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'reply-timeout': { type: 'string' },
         ...PG_TIMEOUT_OPTIONS,
         'pool-size': { type: 'string' },
         'pg-writes-in-flight': { type: 'string' },
@@ -321,6 +326,8 @@ async function main(): Promise<void> {
     ['ready-timeout', 'readyMs'],
     ['body-timeout', 'bodyMs'],
     ['shutdown-timeout', 'shutdownMs'],
+    ['headers-timeout', 'headersMs'],
+    ['reply-timeout', 'replyMs'],
   ] as const) {
     const value = ms(flag);
     if (value !== undefined) timeouts[key] = value;
