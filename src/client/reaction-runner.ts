@@ -1,5 +1,6 @@
 import { confirmedPositionOf, pendingStartOf, storedAfter } from '../core/cursor.ts';
 import { backoffDelay, reactionRuntime, type AnyReactionDefinition, type ReactionContext } from '../core/reaction.ts';
+import { describeThrown } from '../core/thrown.ts';
 import type { ReactionAdvance, ReactionRecord } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
 import { decodeEvent, type PlacedEvent } from './log-events.ts';
@@ -84,11 +85,6 @@ function storedBefore(placed: PlacedEvent, clientId: string, end: NonNullable<Re
   return end.nextClientSeq !== undefined && event.meta.clientId === clientId && event.meta.clientSeq < end.nextClientSeq;
 }
 
-function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
-}
-
 /**
  * Delivers each event of the reaction's types once, in log order: confirmed
  * events by position, then (for `on: 'local'`) pending ones. Own events that
@@ -163,7 +159,7 @@ export function createReactionRunner(
         });
       } catch (error) {
         attempts++;
-        const why = describe(error);
+        const why = describeThrown(error);
         if (attempts >= reaction.maxAttempts) {
           await persistUntilStored(reaction.backoff, stopping.signal, () =>
             engine.parkReaction(name, placed.stored, attempts, why, advance, next),
@@ -235,7 +231,7 @@ export function createReactionRunner(
       try {
         await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: true, attempt: parked.attempts + 1, isReplay: false });
       } catch (error) {
-        failure = describe(error);
+        failure = describeThrown(error);
       }
       await persistUntilStored(reaction.backoff, stopping.signal, () => engine.finishRetry(name, event.id, failure));
     }
