@@ -1,4 +1,5 @@
 import { StorageError, UnserializableDataError } from '../core/errors.ts';
+import { describeThrown } from '../core/thrown.ts';
 
 /**
  * What may be stored as an aggregate's snapshot or a projection's record: a
@@ -97,7 +98,7 @@ export function checkState(state: unknown): { problem: StateProblem | undefined;
       return undefined;
     } catch (error) {
       // A getter that throws, a revoked Proxy (a leaked Immer draft), a state nested too deep for the walk.
-      return ['', error instanceof RangeError ? 'nested too deep to store' : `unreadable (${String(error)})`];
+      return ['', error instanceof RangeError ? 'nested too deep to store' : `unreadable (${describeThrown(error)})`];
     }
   };
   const found = walk(state);

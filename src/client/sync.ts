@@ -2,6 +2,7 @@ import { aggregateRuntime, type AnyAggregateDefinition, type RebaseDecisionInput
 import type { EncryptionOptions, EncryptionSettings, Keyring } from '../core/encryption.ts';
 import { ConfigError, EventTooLargeError, UnserializableDataError, ValidationError } from '../core/errors.ts';
 import { isHttpUrl } from '../core/text-rules.ts';
+import { describeThrown } from '../core/thrown.ts';
 import type { StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
@@ -49,7 +50,8 @@ function checkTransform(registry: Registry, stored: StoredEvent, decision: Rebas
 function refusalOf(error: unknown): string {
   if (error instanceof ValidationError || error instanceof UnserializableDataError) return `${error.path}: ${error.reason}`;
   if (error instanceof EventTooLargeError) return `${error.bytes} bytes, over the limit of ${error.limit}`;
-  return error instanceof Error ? error.message : String(error);
+  // Anything else an app's schema threw (its transform may throw anything): said whatever it is.
+  return describeThrown(error);
 }
 
 /**
@@ -121,7 +123,7 @@ async function decideConflict(
     try {
       decision = event.known ? checkTransform(registry, stored, toDecision(rebase(event, { state }))) : { action: 'keep' };
     } catch (error) {
-      decision = { action: 'drop', reason: `the rebase rule threw: ${String(error)}` };
+      decision = { action: 'drop', reason: `the rebase rule threw: ${describeThrown(error)}` };
     }
     decisions.push([stored.id, decision]);
     if (decision.action === 'drop') continue;
