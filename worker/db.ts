@@ -314,6 +314,19 @@ export interface SyncEncryptionRecord {
   since: number;
 }
 
+/**
+ * Key 'log' of the sync store: the log this store syncs, written by the first
+ * start of sync (of a build that keeps it) and never changed. Its events,
+ * pending ones included, belong to that log: a start with another log is
+ * refused rather than push them into it (another tenant's log) or read that
+ * log's history as this one's.
+ */
+export interface SyncLogRecord {
+  log: string;
+  /** When it was first synced (epoch ms). */
+  since: number;
+}
+
 /** Key 'flushed' of the sync store: the write of worker/durability.ts's flushToDisk, before each push. */
 export interface SyncFlushRecord {
   /** When (epoch ms). */
@@ -406,8 +419,8 @@ export interface ChronicleSchema extends DBSchema {
   projections: { key: string; value: ProjectionRecord };
   jobs: { key: string; value: JobRecord };
   rejected: { key: string; value: RejectedRecord };
-  /** 'state': SyncRecord; 'control': SyncControlRecord; 'encryption': SyncEncryptionRecord; 'flushed': SyncFlushRecord. */
-  sync: { key: string; value: SyncRecord | SyncControlRecord | SyncEncryptionRecord | SyncFlushRecord };
+  /** 'state': SyncRecord; 'control': SyncControlRecord; 'encryption': SyncEncryptionRecord; 'log': SyncLogRecord; 'flushed': SyncFlushRecord. */
+  sync: { key: string; value: SyncRecord | SyncControlRecord | SyncEncryptionRecord | SyncLogRecord | SyncFlushRecord };
   reactions: { key: string; value: ReactionRecord };
   processed: { key: [string, string]; value: ProcessedRecord };
   parked: { key: [string, string]; value: ParkedRecord };

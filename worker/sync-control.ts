@@ -1,6 +1,6 @@
 import { ConfigError } from '../src/core/errors.ts';
 import { isHttpUrl } from '../src/core/text-rules.ts';
-import type { ChronicleDB, RejectedRecord, SyncControlRecord, SyncEncryptionRecord } from './db.ts';
+import type { ChronicleDB, RejectedRecord, SyncControlRecord, SyncEncryptionRecord, SyncLogRecord } from './db.ts';
 import { createSyncRunner, type SyncCallbacks, type SyncConfig, type SyncRunner, type WebSocketFactory } from './sync/sync-engine.ts';
 import { FLUSH_TO_DISK } from './durability.ts';
 import { initialSyncStatus, type Change, type SyncStatus } from './types.ts';
@@ -44,6 +44,28 @@ async function markEncrypted(db: ChronicleDB, log: string): Promise<void> {
   await tx.done;
 }
 
+/**
+ * Binds the store to `log` on its first start of sync, or checks that it is the
+ * log it is bound to: a store's events belong to one log (README, "a store
+ * syncs one log"). Started with another, it pushed its pending events into
+ * that log (another tenant's) and took that log's history for its own.
+ */
+async function bindLog(db: ChronicleDB, log: string): Promise<void> {
+  const tx = db.transaction('sync', 'readwrite');
+  const bound = (await tx.store.get('log')) as SyncLogRecord | undefined;
+  if (bound === undefined) {
+    const record: SyncLogRecord = { log, since: Date.now() };
+    await tx.store.put(record, 'log');
+  }
+  await tx.done;
+  if (bound !== undefined && bound.log !== log) {
+    throw new ConfigError(
+      `This store syncs the log "${bound.log}", not "${log}": its events belong to "${bound.log}". Open a store of another name for "${log}" (one store per log), or delete this one (deleteStore) first`,
+      { log, boundLog: bound.log },
+    );
+  }
+}
+
 export function createSyncControl(deps: SyncControlDeps): SyncControl {
   const { run, publish } = deps;
   let sync: SyncRunner | undefined;
@@ -57,6 +79,7 @@ export function createSyncControl(deps: SyncControlDeps): SyncControl {
       if (!config || !isHttpUrl(config.url)) {
         throw new ConfigError('sync.url must be an http(s) URL', { url: config?.url });
       }
+      await run('startSync', (db) => bindLog(db, config.log ?? 'default'));
       const [meta, control] = await run('startSync', (db) =>
         Promise.all([db.get('meta', 'client'), db.get('sync', 'control') as Promise<SyncControlRecord | undefined>]),
       );

@@ -1,7 +1,7 @@
 import { aggregateRuntime, type AnyAggregateDefinition, type RebaseDecisionInput } from '../core/aggregate.ts';
 import type { EncryptionOptions, EncryptionSettings, Keyring } from '../core/encryption.ts';
 import { ConfigError, EventTooLargeError, UnserializableDataError, ValidationError } from '../core/errors.ts';
-import { isHttpUrl } from '../core/text-rules.ts';
+import { isHeaderToken, isHttpUrl, isLogName, showName } from '../core/text-rules.ts';
 import { describeThrown } from '../core/thrown.ts';
 import type { StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
@@ -143,11 +143,44 @@ export function checkSyncOptions(options: SyncOptions): void {
   if (!isHttpUrl(options.url)) {
     throw new ConfigError('sync.url must be an http(s) URL', { url: options.url });
   }
+  checkServerUrl(options.url);
+  if (options.log !== undefined && !isLogName(options.log)) {
+    throw new ConfigError(
+      `sync.log must be a log name: 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit (got ${showName(options.log)})`,
+      { log: typeof options.log === 'string' ? options.log : String(typeof options.log) },
+    );
+  }
+  if (options.token !== undefined && !isHeaderToken(options.token)) {
+    throw new ConfigError(
+      'sync.token must be a non-empty string of printable ASCII characters (it is sent as "Authorization: Bearer <token>")',
+    );
+  }
   for (const key of ['pullLimit', 'pushLimit', 'pollIntervalMs', 'initialBackoffMs', 'maxBackoffMs'] as const) {
     const value = options[key];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ConfigError(`sync.${key} must be a positive integer`);
   }
   if (options.encryption !== undefined) checkEncryptionOptions(options.encryption);
+}
+
+/**
+ * The server's base URL, to which the client adds /v1/logs/<log>/...: a query
+ * or fragment would end up inside the path of every request (404s that look
+ * like a missing server), and credentials in it are dropped or refused by
+ * fetch (OFFLINE, as if unreachable). Both are refused here, by name.
+ */
+function checkServerUrl(url: string): void {
+  if (/[?#]/.test(url)) throw new ConfigError("sync.url must be the server's base URL, without a query or fragment", { url });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('sync.url must be an http(s) URL', { url });
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new ConfigError('sync.url must not hold credentials: give a token (sync.token or sync.getToken) instead', {
+      url: `${parsed.protocol}//${parsed.host}${parsed.pathname}`,
+    });
+  }
 }
 
 function checkEncryptionOptions(encryption: EncryptionOptions): void {

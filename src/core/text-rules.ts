@@ -8,6 +8,18 @@
  * refused by the server forever.
  */
 
+/** A log (tenant) name: what a URL path segment holds unescaped; 1 to 64 characters. */
+export const LOG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isLogName(value: unknown): value is string {
+  return typeof value === 'string' && LOG_NAME_PATTERN.test(value);
+}
+
+/** A bearer token an HTTP header can carry: printable ASCII, no spaces at its ends (fetch refuses or trims the rest). */
+export function isHeaderToken(token: unknown): token is string {
+  return typeof token === 'string' && /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(token);
+}
+
 /** Upper bound for identifiers (ids, aggregate ids and types, event types, client ids). */
 export const MAX_ID_LENGTH = 128;
 
