@@ -25,7 +25,7 @@ export function scheduleCompaction(ctx: StoreContext, compactor: Compactor, idle
   const once = async () => {
     const work = async () => void (await compactor.compact({ measure: false, signal: stopping.signal }));
     // Another tab (or store of this process) compacting the same database: skip, not an error.
-    await ifNotHeld(`chronicle-compact:${ctx.name}`, 'process', work, () => undefined);
+    await ifNotHeld(`chronicle-compact:${ctx.name}`, work, () => undefined);
   };
   const run = () => {
     timer = undefined;

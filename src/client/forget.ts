@@ -65,7 +65,7 @@ export function createForget(ctx: StoreContext, inUse: InUse): (target: ForgetTa
           if (job) await engine.deleteJob(name);
           return { forgotten: job !== undefined };
         };
-        return ifNotHeld(jobLockName(ctx.name, name), 'none', forget, () => {
+        return ifNotHeld(jobLockName(ctx.name, name), forget, () => {
           throw new InUseError(kind, name, 'another-tab');
         });
       }

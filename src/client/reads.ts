@@ -58,13 +58,13 @@ export function createReader(
       const name = typeof replayOptions?.name === 'string' ? replayOptions.name : undefined;
       const run = (closing: AbortSignal) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing);
       if (name === undefined) return jobs.track(run);
-      // One run of a named job at a time, in this store and (Web Locks) in all tabs: two would each hand every
-      // event over, and race on its checkpoint.
+      // One run of a named job at a time, in this store and in all tabs (Web Locks; in Node, the stores of this
+      // process): two would each hand every event over, and race on its checkpoint.
       const busy = (): never => {
         throw new InUseError('job', name, jobs.isRunning(name) ? 'this-store' : 'another-tab', 'run');
       };
       if (jobs.isRunning(name)) busy();
-      return ifNotHeld(jobLockName(ctx.name, name), 'none', () => jobs.track(run, name), busy);
+      return ifNotHeld(jobLockName(ctx.name, name), () => jobs.track(run, name), busy);
     },
   };
 }

@@ -6,7 +6,7 @@ import { AbortedError } from '../../src/core/errors.ts';
 import type { ReplayContext, ReplayProgress } from '../../src/client/types.ts';
 import { openTestStore } from '../../src/testing/index.ts';
 import { model } from '../fixtures/model.ts';
-import { jobLockName } from '../../src/client/exclusive.ts';
+import { jobLockName, stealHeldHere } from '../../src/client/exclusive.ts';
 import { modes, openOrderStore } from './modes.ts';
 
 const item = (sku: string) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1, price: 1 } });
@@ -228,4 +228,5 @@ async function vi_waitFor(check: () => boolean, timeoutMs = 10_000): Promise<voi
 async function releaseCrashedTabsLock(storeName: string, job: string): Promise<void> {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
   if (locks) await locks.request(jobLockName(storeName, job), { steal: true }, () => undefined);
+  else stealHeldHere(jobLockName(storeName, job));
 }

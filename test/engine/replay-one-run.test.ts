@@ -5,14 +5,13 @@ import { model } from '../fixtures/model.ts';
 import { modes } from './modes.ts';
 
 /**
- * One run of a named replay job at a time, in a store and, where there are
- * Web Locks, in all tabs (two stores of one name here stand for two tabs).
- * Two runs at once would each hand every event over and race on the
- * checkpoint; the second is refused with IN_USE instead. Node has no tabs and
- * no Web Locks: there only runs in one store are refused.
+ * One run of a named replay job at a time, in a store and in all tabs (two
+ * stores of one name here stand for two tabs: Web Locks in a browser, in Node
+ * the stores of one process, as for sync and reactions). Two runs at once
+ * would each hand every event over and race on the checkpoint; the second is
+ * refused with IN_USE instead. In Node the second store ran it too before:
+ * every event handed over twice.
  */
-
-const webLocks = typeof navigator !== 'undefined' && 'locks' in navigator;
 
 const item = (sku: string) => ({ type: 'ItemAdded' as const, data: { sku, qty: 1, price: 1 } });
 const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
@@ -39,12 +38,10 @@ describe.each(modes)('a named replay job runs once at a time ($mode)', ({ worker
       expect(again).toBeInstanceOf(InUseError);
       expect(again).toMatchObject({ code: 'IN_USE', kind: 'job', target: 'send-mails', where: 'this-store', action: 'run' });
       expect((again as Error).message).toBe('Cannot run the job "send-mails": this store runs it');
-      if (webLocks) {
-        const second = await b.replay({ name: 'send-mails', handler: () => undefined }).catch((e: unknown) => e);
-        expect(second).toMatchObject({ code: 'IN_USE', where: 'another-tab', action: 'run' });
-        expect((second as Error).message).toBe('Cannot run the job "send-mails": another tab runs it');
-        await expect(b.forget({ kind: 'job', name: 'send-mails' })).rejects.toMatchObject({ code: 'IN_USE', where: 'another-tab' });
-      }
+      const second = await b.replay({ name: 'send-mails', handler: () => undefined }).catch((e: unknown) => e);
+      expect(second).toMatchObject({ code: 'IN_USE', where: 'another-tab', action: 'run' });
+      expect((second as Error).message).toBe('Cannot run the job "send-mails": another tab runs it');
+      await expect(b.forget({ kind: 'job', name: 'send-mails' })).rejects.toMatchObject({ code: 'IN_USE', where: 'another-tab' });
       // Jobs without a name are not checkpointed, and run side by side.
       expect((await b.replay({ handler: () => undefined })).processed).toBe(10);
 
