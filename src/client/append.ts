@@ -3,6 +3,7 @@ import type { EventInput, LogEvent, StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import { findIdProblem } from '../core/text-rules.ts';
 import { decodePageJson, spliceEventJson, type AppendOutcome, type AppendRequest } from '../../worker/contract.ts';
+import { checkOptionsObject, describeArgument } from './argument-checks.ts';
 import type { StoreContext } from './context.ts';
 import type { Store, StoreEvent } from './store-api.ts';
 import type { AppendOptions, AppendResult, InputOf } from './types.ts';
@@ -15,8 +16,29 @@ export function checkAggregateId(aggregateId: unknown): asserts aggregateId is s
 
 function checkExpectedVersion(expected: unknown): asserts expected is ExpectedVersion {
   if (expected === 'any' || expected === 'no-stream') return;
-  if (typeof expected === 'number' && Number.isInteger(expected) && expected >= 0) return;
-  throw new ValidationError('?', 'expectedVersion', `must be a non-negative integer, 'any' or 'no-stream' (got ${String(expected)})`);
+  // A version counts a stream's events: above 2^53 - 1 it is no exact number, so no stream is ever at it.
+  if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0) return;
+  throw new ValidationError(
+    '?',
+    'expectedVersion',
+    `must be 'any', 'no-stream' or a version (a non-negative safe integer) (got ${describeArgument(expected)})`,
+  );
+}
+
+/**
+ * Each event an object with a string type, checked before anything looks its type up: the aggregate's and the
+ * registry's lookups would take `null` or `{ type: 5 }` for an event of an unknown type ("undefined", "5").
+ */
+function checkEventShapes(inputs: readonly unknown[]): void {
+  inputs.forEach((input, index) => {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new ValidationError('?', `events[${index}]`, `not an event object { type, data } (got ${describeArgument(input)})`, index);
+    }
+    const type = (input as { type?: unknown }).type;
+    if (typeof type !== 'string') {
+      throw new ValidationError('?', 'type', `must be a string, the event's type (got ${describeArgument(type)})`, index);
+    }
+  });
 }
 
 /** The stored form of a call's events: sent back when some were stored before, else rebuilt from what was sent. */
@@ -64,9 +86,11 @@ export function buildRequest(
   opts: AppendOptions = {},
 ): AppendRequest {
   checkAggregateId(aggregateId);
+  checkOptionsObject(opts, 'options');
   const expectedVersion = opts.expectedVersion ?? 'any';
   checkExpectedVersion(expectedVersion);
   if (!Array.isArray(events)) throw new ValidationError('?', 'events', 'events must be an array');
+  checkEventShapes(events);
   const inputs = events as EventInput[];
   let aggregateType: string;
   if (opts.aggregate) {

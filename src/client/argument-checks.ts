@@ -60,6 +60,31 @@ export function checkLogSource(source: unknown): void {
   if (!iterable) throw new ValidationError('?', 'source', 'must be the exported text or an (async) iterable of its lines');
 }
 
+/**
+ * A value as an error message shows it: a string quoted as JSON (a "3" is not the number 3) and cut after 40
+ * characters, an object, array or function by its kind, anything else as String() shows it. Never throws (a
+ * revoked Proxy throws even in Array.isArray): the error it is for is the one to report.
+ */
+export function describeArgument(value: unknown): string {
+  try {
+    if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    if (typeof value === 'function') return 'a function';
+    if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+    if (typeof value === 'bigint') return `${value}n`;
+    return String(value);
+  } catch {
+    return typeof value;
+  }
+}
+
+/**
+ * A name or id argument (a reaction's name, an event id): a string, or a ValidationError naming it. Checked
+ * before it becomes an IndexedDB key, where `undefined` or `{}` fails as a DataError that reads as a storage failure.
+ */
+export function checkStringArgument(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string') throw new ValidationError('?', what, `must be a string (got ${describeArgument(value)})`);
+}
+
 /** A list of event ids (dismissRejected's): absent, or an array of strings. */
 export function checkIdList(ids: unknown, what: string): void {
   if (ids === undefined) return;

@@ -4,6 +4,7 @@ import type { StoredEvent } from '../core/event.ts';
 import { findJsonProblem } from '../core/json-data.ts';
 import type { Registry } from '../core/registry.ts';
 import { storedEventSchema } from '../core/schemas.ts';
+import { describeArgument } from './argument-checks.ts';
 
 /**
  * A line importLog refuses: a ValidationError whose message and
@@ -67,10 +68,12 @@ export function checkImportedEvent(registry: Registry, event: StoredEvent, line:
  * another file than an export (edited, truncated, two exports joined) and
  * would break the log's rules once stored. Pure.
  */
-export function createLineChecker(): (text: string, line: number) => StoredEvent {
+export function createLineChecker(): (text: unknown, line: number) => StoredEvent {
   const lineOfId = new Map<string, number>();
   const lastConfirmed = new Map<string, { seq: number; line: number }>();
   return (text, line) => {
+    // An iterable's item may be anything (an app that passes the parsed events, a Uint8Array of the file).
+    if (typeof text !== 'string') throw refuse(line, `not a line of text (a string): got ${describeArgument(text)}`);
     let event: StoredEvent;
     try {
       event = JSON.parse(text) as StoredEvent;

@@ -1,5 +1,6 @@
 import { ConfigError } from '../core/errors.ts';
 import type { AnyReactionDefinition } from '../core/reaction.ts';
+import { checkStringArgument } from './argument-checks.ts';
 import type { StoreContext } from './context.ts';
 import { decodeEvent } from './log-events.ts';
 import { createReactionRunner, type ReactionRunner, type UnreadableStop } from './reaction-runner.ts';
@@ -43,6 +44,12 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
   const registered = (name: string): string => {
     if (!names.has(name)) throw new ConfigError(`Reaction "${name}" is not registered with this store`, { reaction: name });
     return name;
+  };
+  /** retry's and skip's arguments: two strings (each is a key of the parked list), the reaction one this store has. */
+  const parkedEvent = (reaction: unknown, eventId: unknown): [string, string] => {
+    checkStringArgument(reaction, 'reaction');
+    checkStringArgument(eventId, 'eventId');
+    return [registered(reaction), eventId];
   };
   /** The reactions this tab gave up, and the event each stopped before (a newer app version's: see reaction-runner.ts). */
   const unreadable = new Map<string, UnreadableStop>();
@@ -98,6 +105,7 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
       }));
     },
     async parked(reaction) {
+      if (reaction !== undefined) checkStringArgument(reaction, 'reaction');
       const records = await engine.parkedReactions(reaction);
       return records.map((p): ParkedEvent => ({
         reaction: p.reaction,
@@ -111,8 +119,8 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
       }));
     },
     // Only a reaction this store runs: a retry asked for where no tab runs it would wait for good.
-    retry: async (reaction, eventId) => engine.retryParked(registered(reaction), eventId),
-    skip: async (reaction, eventId) => engine.skipParked(registered(reaction), eventId),
+    retry: async (reaction, eventId) => engine.retryParked(...parkedEvent(reaction, eventId)),
+    skip: async (reaction, eventId) => engine.skipParked(...parkedEvent(reaction, eventId)),
     subscribe(listener) {
       return hub.watch((change) => {
         if (change.kind === 'reactions') listener();

@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.ts';
+import { describeArgument } from './argument-checks.ts';
 import type { LogFilter, ReadStreamOptions } from './types.ts';
 
 /**
@@ -10,13 +11,7 @@ import type { LogFilter, ReadStreamOptions } from './types.ts';
  */
 
 function refuse(path: string, reason: string, value: unknown): never {
-  throw new ValidationError('?', path, `${reason} (got ${describe(value)})`);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
+  throw new ValidationError('?', path, `${reason} (got ${describeArgument(value)})`);
 }
 
 function checkCount(path: string, value: unknown): void {

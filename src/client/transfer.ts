@@ -119,7 +119,7 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
       const stats = await engine.stats();
       let head = stats.confirmedHead;
       const heads = createHeadCheck(engine, head === 0 && stats.pendingEvents === 0);
-      const lines: AsyncIterable<string> | Iterable<string> = typeof source === 'string' ? source.split('\n') : source;
+      const lines: AsyncIterable<unknown> | Iterable<unknown> = typeof source === 'string' ? source.split('\n') : source;
       const result: ImportResult = { confirmed: 0, pending: 0 };
       let confirmed: StoredEvent[] = [];
       let confirmedLines: number[] = [];
@@ -144,8 +144,9 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
       let lineNo = 0;
       for await (const line of lines) {
         lineNo++;
-        const text = line.trim();
-        if (!text) continue;
+        // Its items are the app's: one that is not a string is refused by checkLine, naming the line.
+        const text = typeof line === 'string' ? line.trim() : line;
+        if (text === '') continue;
         const event = checkLine(text, lineNo);
         checkImportedEvent(registry, event, lineNo);
         // Confirmed events come first in log order; keep each kind in order and write in chunks.
