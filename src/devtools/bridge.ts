@@ -15,7 +15,7 @@
  */
 import type { ImportResult, LogCursor, LogFilter, RejectedRecord, StoreMetrics, SyncStatus } from '../client/index.ts';
 import type { Encoded } from './encode.ts';
-import { DevtoolsError } from './errors.ts';
+import { DevtoolsError, thrownText } from './errors.ts';
 import type {
   DevtoolsSource,
   InspectRequest,
@@ -155,11 +155,15 @@ export function portTransport(port: PortLike): BridgeTransport {
 }
 
 function errorInfo(error: unknown): BridgeErrorInfo {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+  try {
+    if (error instanceof Error) {
+      const code = (error as { code?: unknown }).code;
+      return { name: String(error.name), message: String(error.message), ...(typeof code === 'string' ? { code } : {}) };
+    }
+  } catch {
+    // An error whose name, message or code getter throws (or a revoked Proxy): said as any other value.
   }
-  return { name: 'Error', message: String(error) };
+  return { name: 'Error', message: thrownText(error) };
 }
 
 /** An error raised on the page side, as the panel sees it. */

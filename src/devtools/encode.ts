@@ -8,7 +8,7 @@
  * long strings come back as stubs with a `ref` that `expand` fills later.
  * The encoder keeps the values behind refs in a bounded LRU.
  */
-import { DevtoolsError } from './errors.ts';
+import { DevtoolsError, thrownText } from './errors.ts';
 
 export type EncodedContainerType = 'object' | 'array' | 'map' | 'set';
 
@@ -124,7 +124,7 @@ class UnreadableValue {
 }
 
 function unreadable(error: unknown): Encoded {
-  return { t: 'opaque', v: `(unreadable: ${String(error)})` };
+  return { t: 'opaque', v: `(unreadable: ${thrownText(error)})` };
 }
 
 function isContainer(node: Encoded): node is EncodedContainer {

@@ -15,7 +15,25 @@ export class DevtoolsError extends Error {
 
 /** What the panel says about an error: its message. */
 export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  try {
+    if (error instanceof Error) return error.message;
+  } catch {
+    // A message getter that throws, a revoked Proxy: said below, as any other value.
+  }
+  return thrownText(error);
+}
+
+/**
+ * A thrown value as String() shows it, whatever it is: the app's getters and
+ * reducers may throw values whose String() throws (Object.create(null), a
+ * revoked Proxy). Never throws.
+ */
+export function thrownText(thrown: unknown): string {
+  try {
+    return String(thrown);
+  } catch {
+    return 'a value that cannot be shown';
+  }
 }
 
 /** An error's `code` (DevtoolsError, store errors), if it has one. */

@@ -121,6 +121,26 @@ describe('encode', () => {
     expect(root.items![0]!.value).toEqual({ t: 'opaque', v: '(unreadable: Error: boom)' });
     expect(root.items![1]!.value).toMatchObject({ t: 'object', size: 0 });
   });
+
+  it('survives getters that throw values without text (Object.create(null), a revoked proxy)', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const value = {
+      get bare() {
+        throw Object.create(null);
+      },
+      get revoked() {
+        throw proxy;
+      },
+      fine: 1,
+    };
+    const root = container(createEncoder().encode(value));
+    expect(root.items!.map((item) => item.value)).toEqual([
+      { t: 'opaque', v: '(unreadable: a value that cannot be shown)' },
+      { t: 'opaque', v: '(unreadable: a value that cannot be shown)' },
+      { t: 'number', v: '1' },
+    ]);
+  });
 });
 
 describe('diff', () => {
