@@ -1,4 +1,5 @@
 import { ChronicleError, type SerializedError } from '../src/core/errors.ts';
+import { messageOfThrown } from '../src/core/thrown.ts';
 import { outcomesToWire, requestsFromWire, type AppendWire, type OutcomesWire } from './append-wire.ts';
 import type { SnapshotAndTail } from './reads.ts';
 import { createScanSessions, type ScanStep } from './scan-sessions.ts';
@@ -46,8 +47,13 @@ export type WireError = { chronicle: SerializedError } | { name: string; message
 
 export function errorToWire(error: unknown): WireError {
   if (error instanceof ChronicleError) return { chronicle: error.toJSON() };
-  const e = error as { name?: unknown; message?: unknown } | null;
-  return { name: typeof e?.name === 'string' ? e.name : 'Error', message: typeof e?.message === 'string' ? e.message : String(error) };
+  try {
+    const e = error as { name?: unknown; message?: unknown } | null;
+    if (typeof e?.message === 'string') return { name: typeof e.name === 'string' ? e.name : 'Error', message: e.message };
+  } catch {
+    // A getter that throws, a revoked Proxy: the call is answered all the same (it would hang otherwise).
+  }
+  return { name: 'Error', message: messageOfThrown(error) };
 }
 
 /** What the port serves: the engine's calls it carries. */

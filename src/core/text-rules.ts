@@ -15,9 +15,13 @@ export function isLogName(value: unknown): value is string {
   return typeof value === 'string' && LOG_NAME_PATTERN.test(value);
 }
 
-/** A bearer token an HTTP header can carry: printable ASCII, no spaces at its ends (fetch refuses or trims the rest). */
+/**
+ * A bearer token an HTTP header can carry: printable ASCII (spaces inside), not empty. Whitespace around it
+ * is allowed, since fetch strips it (a token read from a file with its newline works); a line break or a
+ * character outside ASCII inside it makes fetch refuse the request, which reads as the server unreachable.
+ */
 export function isHeaderToken(token: unknown): token is string {
-  return typeof token === 'string' && /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(token);
+  return typeof token === 'string' && /^[ \t\r\n]*[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?[ \t\r\n]*$/.test(token);
 }
 
 /** Upper bound for identifiers (ids, aggregate ids and types, event types, client ids). */

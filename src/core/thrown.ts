@@ -12,3 +12,17 @@ export function describeThrown(thrown: unknown): string {
     return 'a value that cannot be shown';
   }
 }
+
+/**
+ * The message of what was thrown: an Error's message, anything else as
+ * String() shows it; describeThrown's text when neither can be read (a
+ * message getter that throws, a revoked Proxy). Never throws.
+ */
+export function messageOfThrown(thrown: unknown): string {
+  try {
+    if (thrown instanceof Error) return String(thrown.message);
+    return String(thrown);
+  } catch {
+    return describeThrown(thrown);
+  }
+}

@@ -10,6 +10,7 @@ import {
   type OpenKeyring,
 } from '../../src/core/encryption.ts';
 import { EncryptionKeyError } from '../../src/core/errors.ts';
+import { messageOfThrown } from '../../src/core/thrown.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { allInOrder } from './settle-in-order.ts';
 import type { PullPage, Transport } from './transport.ts';
@@ -132,7 +133,7 @@ export function withEncryption(
         throw new EncryptionKeyError('keyring', {
           log,
           operation,
-          cause: `the keys callback failed: ${error instanceof Error ? error.message : String(error)}`,
+          cause: `the keys callback failed: ${messageOfThrown(error)}`,
         });
       }
       return importKeyring(ring, log, imports);

@@ -1,4 +1,5 @@
 import { ChronicleError } from '../../src/core/errors.ts';
+import { messageOfThrown } from '../../src/core/thrown.ts';
 import { isStorageFailure, toStorageError } from '../storage-errors.ts';
 import type { SyncCallbacks } from './sync-engine.ts';
 
@@ -42,11 +43,16 @@ export function roundError(database: string, error: unknown): unknown {
 
 /** What status().lastError says of an error: a code that is a string (a DOMException's is a legacy number), a message that says something. */
 export function lastErrorOf(error: unknown): { code: string; message: string } {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  return {
-    code: typeof e?.code === 'string' ? e.code : 'ERROR',
-    message: typeof e?.message === 'string' && e.message !== '' ? e.message : String(error),
-  };
+  try {
+    const e = error as { code?: unknown; message?: unknown } | null;
+    return {
+      code: typeof e?.code === 'string' ? e.code : 'ERROR',
+      message: typeof e?.message === 'string' && e.message !== '' ? e.message : messageOfThrown(error),
+    };
+  } catch {
+    // What an app's callback threw may be anything (a getter that throws, a revoked Proxy).
+    return { code: 'ERROR', message: messageOfThrown(error) };
+  }
 }
 
 /**

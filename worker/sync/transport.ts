@@ -1,5 +1,7 @@
-import { ChronicleError, type ChronicleErrorCode } from '../../src/core/errors.ts';
+import { ChronicleError, ConfigError, type ChronicleErrorCode } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
+import { isHeaderToken } from '../../src/core/text-rules.ts';
+import { messageOfThrown } from '../../src/core/thrown.ts';
 import { PROTOCOL_VERSION, type FenceResponse, type PushResponseMinimal } from '../../src/core/protocol.ts';
 
 /** The server answered with an error body (4xx/5xx): code, status and details as it sent them. */
@@ -91,6 +93,10 @@ export function createTransport(options: TransportOptions): Transport {
 
   const requestOnce = async (path: string, init: RequestInit, extraHeaders: Record<string, string>): Promise<unknown> => {
     const token = await options.token();
+    // A token fetch would refuse (a line break, a character outside Latin-1) failed as OFFLINE, "unreachable".
+    if (token && !isHeaderToken(token)) {
+      throw new ConfigError('sync.getToken returned a token an HTTP header cannot carry: it must be printable ASCII');
+    }
     const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (init.body) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
@@ -99,10 +105,7 @@ export function createTransport(options: TransportOptions): Transport {
       response = await doFetch(`${base}${path}`, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (error) {
       const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
-      throw new OfflineError(
-        timedOut ? `no reply within ${REQUEST_TIMEOUT_MS} ms` : error instanceof Error ? error.message : String(error),
-        timedOut,
-      );
+      throw new OfflineError(timedOut ? `no reply within ${REQUEST_TIMEOUT_MS} ms` : messageOfThrown(error), timedOut);
     }
     let body: unknown;
     try {
