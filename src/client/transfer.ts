@@ -1,5 +1,6 @@
 import { ChronicleError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event.ts';
+import { sameStoredEvent } from '../core/same-event.ts';
 import { checkLogSource } from './argument-checks.ts';
 import type { EngineConnection } from './connection.ts';
 import type { StoreContext } from './context.ts';
@@ -30,26 +31,36 @@ async function importConfirmedPart(ctx: StoreContext, events: StoredEvent[]): Pr
 
 /**
  * Positions this store holds already (up to `storedHead`) are skipped, as a
- * sync skips a page pulled twice; but only if they hold the same events.
- * Another log's export would otherwise continue this log with its own.
+ * sync skips a page pulled twice; but only if they hold the same events, the
+ * same in every field. Another log's export would otherwise continue this log
+ * with its own, and an edited export would be taken for imported.
  */
 async function refuseAnotherLog({ connection, registry }: StoreContext, events: StoredEvent[], storedHead: number): Promise<void> {
   const overlap = events.filter((e) => Number.isInteger(e.position) && e.position! >= 1 && e.position! <= storedHead);
   if (overlap.length === 0) return;
   const filter = { fromPosition: overlap[0]!.position, toPosition: overlap.at(-1)!.position };
-  const stored = new Map<number, string>();
+  const stored = new Map<number, StoredEvent>();
   // Positions compaction dropped here cannot be compared: those are skipped unchecked.
   const read = { keepStored: true, upcastFailures: 'unreadable', history: 'kept' } as const;
   for await (const batch of scanLog(connection, registry, filter, read))
-    for (const { stored: e } of batch.matches) stored.set(e.position!, e.id);
+    for (const { stored: e } of batch.matches) stored.set(e.position!, e);
   for (const e of overlap) {
     const here = stored.get(e.position!);
-    if (here !== undefined && here !== e.id)
+    if (here !== undefined && here.id !== e.id)
       throw new ChronicleError(
         'VALIDATION',
-        `The file's event at position ${e.position} (${e.id}) is not the one this store holds there (${here}): ` +
+        `The file's event at position ${e.position} (${e.id}) is not the one this store holds there (${here.id}): ` +
           'it is the export of another log, and nothing from it was imported.',
-        { position: e.position, id: e.id, stored: here },
+        { position: e.position, id: e.id, stored: here.id },
+      );
+    // The same id with other contents: an edited file (or a damaged one). Skipping it would import nothing of it
+    // without a word; keeping it would rewrite a confirmed event (DESIGN, invariant 1).
+    if (here !== undefined && !sameStoredEvent(here, e))
+      throw new ChronicleError(
+        'VALIDATION',
+        `The file's event at position ${e.position} (${e.id}) differs from the one this store holds there: ` +
+          'the file was changed after it was exported, and nothing from it was imported.',
+        { position: e.position, id: e.id, stored: here.id },
       );
   }
 }

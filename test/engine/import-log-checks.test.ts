@@ -74,4 +74,35 @@ describe.each(modes)('importLog checks ($mode)', ({ worker }) => {
       await b.dispose();
     }
   });
+
+  it('an edited export (an event of the store with other contents, same id) is refused, nothing of it stored', async () => {
+    const store = await openTestStore({ ...model, worker });
+    try {
+      await store.importConfirmed([1, 2, 3].map((i) => confirmed(i)));
+      const before = await collect(store.exportLog());
+      const edits: [string, (e: StoredEvent) => StoredEvent][] = [
+        ['data', (e) => ({ ...e, data: { customerId: 'someone else' } })],
+        ['meta', (e) => ({ ...e, meta: { ...e.meta, occurredAt: 1 } })],
+        ['type', (e) => ({ ...e, type: 'OrderShipped', data: { carrier: 'x' } })],
+      ];
+      for (const [what, edit] of edits) {
+        const lines = before.map((line, i) => (i === 1 ? JSON.stringify(edit(JSON.parse(line) as StoredEvent)) : line));
+        lines.push(JSON.stringify(confirmed(4)));
+        const error = await store.importLog(lines).catch((e: unknown) => e);
+        expect({ what, error }).toMatchObject({
+          what,
+          error: { code: 'VALIDATION', message: expect.stringMatching(/position 2 \(srv-2\) differs from the one this store holds/) },
+        });
+        expect(await collect(store.exportLog())).toEqual(before);
+      }
+      // Its own export, keys in another order, is the same events: skipped, and what follows is imported.
+      const reordered = before.map((line) => {
+        const { position, meta, data, ...rest } = JSON.parse(line) as StoredEvent;
+        return JSON.stringify({ position, data, meta: { ...meta }, ...rest });
+      });
+      expect(await store.importLog([...reordered, JSON.stringify(confirmed(4))])).toEqual({ confirmed: 1, pending: 0 });
+    } finally {
+      await store.dispose();
+    }
+  });
 });
