@@ -14,13 +14,14 @@ export function describeThrown(thrown: unknown): string {
 }
 
 /**
- * The message of what was thrown: an Error's message, anything else as
- * String() shows it; describeThrown's text when neither can be read (a
- * message getter that throws, a revoked Proxy). Never throws.
+ * The message of what was thrown: an Error's message, or (for anything else,
+ * and an Error without one, such as a DOMException with only a name) what
+ * String() shows; describeThrown's text when neither can be read (a message
+ * getter that throws, a revoked Proxy). Never throws.
  */
 export function messageOfThrown(thrown: unknown): string {
   try {
-    if (thrown instanceof Error) return String(thrown.message);
+    if (thrown instanceof Error && typeof thrown.message === 'string' && thrown.message !== '') return thrown.message;
     return String(thrown);
   } catch {
     return describeThrown(thrown);
