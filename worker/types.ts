@@ -184,6 +184,7 @@ export type Change =
   | { kind: 'syncControl'; paused: boolean }
   /** A reaction's bookkeeping changed (delivered, failed, parked, skipped); `retry`: the app asked to retry a parked event. */
   | { kind: 'reactions'; name: string; retry?: boolean }
+  /** Every aggregate subscription loads its aggregate again: which ones a commit touched is not known (a tab took the sync lock over from one that may have died). */
   | { kind: 'reset' }
   /** This engine stopped on its own (its database was deleted under it); told to this engine's own listeners only. */
   | { kind: 'stopped'; reason: 'deleted' };

@@ -142,6 +142,22 @@ function syncTransport(deps: SyncDeps, config: SyncConfig, callbacks: SyncCallba
 }
 
 /**
+ * Run by a tab that takes the sync lock: the tab that held it before may have died between a commit (a pull's
+ * ingest) and telling the other tabs, which the change feed does a task later. Every tab looks at the log
+ * again, or a reaction, projection or log tail in another tab would wait for the next change to see those
+ * events; and every aggregate subscription loads its aggregate again ('reset': which aggregates that commit
+ * touched is not known here), which tells its listener only if the version moved
+ * (test/sync/crash-audit.test.ts).
+ */
+async function askTabsToLookAgain(db: ChronicleDB, publish: (change: Change) => void): Promise<void> {
+  const meta = await db.get('meta', 'client');
+  if (!meta) return;
+  publish({ kind: 'confirmed', head: meta.confirmedHead, count: 0 });
+  publish({ kind: 'appended', aggregates: [], count: 0 });
+  publish({ kind: 'reset' });
+}
+
+/**
  * The sync loop: runs a round (sync-round.ts: pull, rebase, push) whenever
  * something changed, polls otherwise, backs off after failures, and follows
  * the live channel. Only one tab per store runs it (a Web Lock); the others
@@ -253,6 +269,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
     const db = await deps.getDb();
     const saved = (await db.get('sync', 'state')) as SyncRecord | undefined;
     if (saved) Object.assign(status, { serverHead: saved.serverHead, lastSyncAt: saved.lastSyncAt, lastError: saved.lastError });
+    await askTabsToLookAgain(db, deps.publish);
     void live.open();
     while (!stopped) {
       if (paused) {
