@@ -79,6 +79,12 @@
  * them to 35.12, 68.78 and 39.17 kB, still within them; projection handlers' isReplay for those events
  * (the ids a projection folded while pending, kept on its record) to 35.4, 69.05 and 39.17 kB: 0.05 kB past
  * the in-process budget, which was raised by 2 kB for it (to 71), as before.
+ * The next stop (2026-12-07, an outsider audit from the packed tarball and a crash audit of sync) took them to
+ * 36.23, 70.36 and 39.65 kB: thrown values of any kind described without throwing (core/thrown.ts), sync
+ * options checked at open (log names, urls, tokens), the store bound to its log, typed argument checks for
+ * append, importLog and reactions, importLog's check of stored events' contents, a tab taking the sync lock
+ * over waking the others. That is 0.23 kB past the up-front budget with 0.64 and 0.35 kB left in the other
+ * two, so each was raised by 2 kB for them (to 38, 73 and 42 kB).
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -110,7 +116,8 @@ export default [
     // 27.64 kB with deleteStore and newer-version events after their review; raised from 27 kB for them (see above).
     // 29.05 kB with checked upcasts, typed codes and argument checks; raised from 29 kB for them (see above).
     // 34.69 kB with the 2026-12-07 audit fixes; raised from 33 kB for them (see above).
-    limit: '36 kB',
+    // 36.23 kB with the next stop's outsider and crash audit fixes; raised from 36 kB for them (see above).
+    limit: '38 kB',
   },
   {
     name: 'chronicle with the in-process engine (worker: false loads it on first use)',
@@ -128,7 +135,8 @@ export default [
     // 59.81 kB with checked upcasts, typed codes and argument checks; raised from 60 kB for them (see above).
     // 67.31 kB with the 2026-12-07 audit fixes; raised from 64 kB for them (see above).
     // 69.05 kB with projections' isReplay for another device's imported events; raised from 69 kB for it (see above).
-    limit: '71 kB',
+    // 70.36 kB with the outsider and crash audit fixes (0.64 kB left); raised from 71 kB for them (see above).
+    limit: '73 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
@@ -142,6 +150,7 @@ export default [
     // 34.27 kB with store.forget(); raised from 34 kB for it (see above).
     // 35.89 kB with deleteStore's engine side and newer-version events; raised from 36 kB for them (see above).
     // 38.11 kB with the 2026-12-07 audit fixes; raised from 38 kB for them (see above).
-    limit: '40 kB',
+    // 39.65 kB with the outsider and crash audit fixes (0.35 kB left); raised from 40 kB for them (see above).
+    limit: '42 kB',
   },
 ];
