@@ -1,6 +1,7 @@
 import type { LogEnd } from '../core/cursor.ts';
 import type { Registry } from '../core/registry.ts';
 import type { ChangeHub } from './change-hub.ts';
+import type { ClosedSignal } from './closed-signal.ts';
 import type { EngineConnection } from './connection.ts';
 import type { MetricsRecorder } from './metrics.ts';
 import type { TimeTravelState } from './time-travel.ts';
@@ -17,4 +18,9 @@ export interface StoreContext {
   readonly openedAt: LogEnd;
   /** Where appends, replay runs and projection catch-ups record their latencies (store.metrics()). */
   readonly metrics: MetricsRecorder;
+  /**
+   * Tells when close() begins or the store stops on its own (its worker ended, its database was deleted):
+   * live subscriptions hand the error to their onError then, since no change will ever come to tell them.
+   */
+  readonly onClosed: ClosedSignal['onClosed'];
 }

@@ -18,6 +18,7 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
       checkAggregateId(aggregateId);
       let lastKey: string | undefined;
       let loading = Promise.resolve();
+      let active = true;
       const reload = () => {
         loading = loading
           .then(() => {
@@ -26,12 +27,14 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
           })
           .then((result) => {
             const key = `${result.version}|${JSON.stringify(travel.horizon())}`;
-            if (key !== lastKey) {
+            if (key !== lastKey && active) {
               lastKey = key;
               listener(result as LoadResult<never>);
             }
           })
-          .catch((error: unknown) => onError?.(error));
+          .catch((error: unknown) => {
+            if (active) onError?.(error);
+          });
       };
       const stopWatch = hub.watch((change) => {
         if (travel.horizon()) return; // frozen in the past until resume
@@ -45,11 +48,19 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
         lastKey = undefined;
         reload();
       });
-      reload();
-      return () => {
+      // Closed (or stopped on its own), the store sends no change again: the subscriber hears why, once.
+      const stopClosed = ctx.onClosed((error) => {
+        stop();
+        onError?.(error);
+      });
+      const stop = () => {
+        active = false;
         stopTravel();
         stopWatch();
+        stopClosed();
       };
+      reload();
+      return stop;
     },
     subscribeLog(listener) {
       // Two tails, both starting at the log end as of now (the newest end the hub heard):

@@ -74,12 +74,19 @@ export function createProjections(ctx: StoreContext): Projections {
             if (change.kind !== 'projection' || change.name === definition.name) deliver();
           });
           const stopTravel = travel.onTravel(() => deliver());
-          deliver();
-          return () => {
+          // Closed (or stopped on its own), the store sends no change again: the subscriber hears why, once.
+          const stopClosed = ctx.onClosed((error) => {
+            stop();
+            onError?.(error);
+          });
+          const stop = () => {
             stopped = true;
             stopTravel();
             stopWatch();
+            stopClosed();
           };
+          deliver();
+          return stop;
         },
       };
     },

@@ -10,6 +10,7 @@ import { createCompactor } from './compaction.ts';
 import { createForget } from './forget.ts';
 import { scheduleCompaction } from './compaction-schedule.ts';
 import { createChangeHub } from './change-hub.ts';
+import { createClosedSignal, type ClosedSignal } from './closed-signal.ts';
 import { createJobTracker, guardConnection, withEitherSignal, type GuardedConnection } from './closing.ts';
 import { connect } from './connection.ts';
 import type { StoreContext } from './context.ts';
@@ -128,6 +129,9 @@ async function assemble(
     };
   });
   void connection.stopped?.then(() => stop(new StoreClosedError(options.name, 'engine-stopped')));
+  // Closed by close() (createStore) or stopped on its own, whichever comes first.
+  const closed = createClosedSignal();
+  void stopped.then((error) => closed.close(error));
   const { clientId } = await connection.engine.stats();
   // Subscribed before anything else: no commit from here on goes unheard.
   const hub = (opened.hub = await createChangeHub(connection));
@@ -144,11 +148,12 @@ async function assemble(
     travel: createTimeTravel(),
     openedAt: hub.end(),
     metrics: metrics.recorder,
+    onClosed: closed.onClosed,
   };
   const reactions = (opened.reactions = await createReactions(ctx, options.reactions ?? []));
   // A store that stopped on its own calls no reaction handler again (one waiting to retry would, after its backoff).
   void stopped.then(() => reactions.stop().catch(() => undefined));
-  const store = (opened.store = createStore(options, ctx, guard, reactions, metrics, stopped));
+  const store = (opened.store = createStore(options, ctx, guard, reactions, metrics, stopped, closed));
   if (options.sync) {
     const { getToken, webSocket, fetch, encryption, ...config } = options.sync;
     const decide = createDecider(connection, registry, options.aggregates ?? []);
@@ -174,6 +179,7 @@ function createStore(
   reactions: Reactions,
   metrics: Metrics,
   stopped: Promise<StoreClosedError>,
+  closed: ClosedSignal,
 ): Store {
   const { connection, hub, travel } = ctx;
   const jobs = createJobTracker(ctx.name);
@@ -236,6 +242,7 @@ function createStore(
     },
     close() {
       closing ??= (async () => {
+        closed.close(new StoreClosedError(ctx.name));
         metrics.stop();
         await background?.stop();
         // Jobs first: they end with AbortedError once their checkpoint is saved, which needs the engine.

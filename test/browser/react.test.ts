@@ -217,17 +217,25 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
         h('span', { 'data-testid': 'aggregate-error' }, order.loading ? 'loading' : failure(order.error)),
       );
     };
+    let text: ReturnType<typeof render> | undefined;
     try {
       await store.append('o1', [item('bad')]);
-      const text = render(h(View, { id: 'o1' }));
-      await until(() => text('projection-error') === 'Error', 'the projection’s error in its view');
-      expect(text('aggregate-error')).toBe('none');
+      text = render(h(View, { id: 'o1' }));
+      const shown = text;
+      await until(() => shown('projection-error') === 'Error', 'the projection’s error in its view');
+      expect(shown('aggregate-error')).toBe('none');
       const badId = render(h(View, { id: '' }));
       await until(() => badId('aggregate-error') === 'ValidationError', 'the bad id’s error in the view');
     } finally {
       await store.dispose();
     }
-    // Mounted after the store closed (views mounted before keep what they showed).
+    // Views mounted before the close hear it too (they kept their last state with no error before).
+    const before = text!;
+    await until(
+      () => before('aggregate-error') === 'StoreClosedError' && before('projection-error') === 'StoreClosedError',
+      'the closed store’s error in the views mounted before',
+    );
+    // Mounted after the store closed.
     const Later = () => {
       const later = useProjection(store, { ...Broken, name: 'later' });
       const order = useAggregate(store, Order, 'o2');
