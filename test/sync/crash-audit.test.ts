@@ -460,40 +460,34 @@ const conflict: Scenario = async (log) => {
   return { devices: [a, b], victim: ta, round: roundOf(ta), afterKill: bWrites };
 };
 
-/** The server refuses one of a's events for good (too large): rejected, fence, renumber, the order rebased over the hole. */
-const rejection: Scenario = async (log) => {
-  const a = newDevice('crash-a');
-  const b = newDevice('crash-b');
-  const ta = await openTab(a, 'a', log);
-  await ta.store.sync.pause();
-  const tb = await openTab(b, 'b', log);
-  await append(tb, 'o-r', [item('b1')]);
-  await tb.store.sync.syncNow();
-  const [, tooBig] = await append(ta, 'o-r', [item('r1'), big('r2'), item('r3')]);
-  a.rejected.push(tooBig!);
-  await append(ta, 'o-s', [item('s1')]);
-  await until(() => reactionsCaughtUp(ta.store), 'a to handle its events');
-  return { devices: [a, b], victim: ta, round: roundOf(ta) };
-};
-
 /**
- * As above, but the round starts while the reactions are still at work (slow handlers): the refusal renumbers
- * and rebases under the runners. The refused event may have been handled by the local reactions, or not.
+ * The server refuses one of a's events for good (too large): rejected, fence, renumber, the order rebased over
+ * the hole. With `underReactions`, the round starts while the reactions are still at work (slow handlers): the
+ * refusal renumbers and rebases under the runners, and the refused event may have been handled locally, or not.
  */
-const refusalUnderReactions: Scenario = async (log) => {
-  const a = newDevice('crash-a');
-  const b = newDevice('crash-b');
-  a.slowHandlers = true;
-  const ta = await openTab(a, 'a', log);
-  await ta.store.sync.pause();
-  const tb = await openTab(b, 'b', log);
-  await append(tb, 'o-r', [item('b1')]);
-  await tb.store.sync.syncNow();
-  const [, tooBig] = await append(ta, 'o-r', [item('r1'), big('r2'), item('r3')]);
-  a.rejected.push(tooBig!);
-  a.mayBeUnhandled.push(tooBig!);
-  return { devices: [a, b], victim: ta, round: roundOf(ta) };
-};
+const refusal =
+  (underReactions: boolean): Scenario =>
+  async (log) => {
+    const a = newDevice('crash-a');
+    const b = newDevice('crash-b');
+    a.slowHandlers = underReactions;
+    const ta = await openTab(a, 'a', log);
+    await ta.store.sync.pause();
+    const tb = await openTab(b, 'b', log);
+    await append(tb, 'o-r', [item('b1')]);
+    await tb.store.sync.syncNow();
+    const [, tooBig] = await append(ta, 'o-r', [item('r1'), big('r2'), item('r3')]);
+    a.rejected.push(tooBig!);
+    if (underReactions) {
+      a.mayBeUnhandled.push(tooBig!);
+    } else {
+      await append(ta, 'o-s', [item('s1')]);
+      await until(() => reactionsCaughtUp(ta.store), 'a to handle its events');
+    }
+    return { devices: [a, b], victim: ta, round: roundOf(ta) };
+  };
+const rejection = refusal(false);
+const refusalUnderReactions = refusal(true);
 
 /** Two devices edit the same order offline and sync at once; a is killed mid-round. */
 const twoDevices: Scenario = async (log) => {
