@@ -68,7 +68,8 @@ describe.each(modes)('subscriptions when the store closes ($mode)', ({ worker })
         () => undefined,
         (e) => errors.push(e),
       );
-      await eventually(() => expect(shown).toEqual([1]));
+      // Version 1 may come twice: first's append can reach this store's hub after the subscription's first load.
+      await eventually(() => expect(shown.at(-1)).toBe(1));
       await first.close();
       await deleteStore(first.name, { discardUnfinished: true });
       await eventually(() => expect(errors).toHaveLength(2));
