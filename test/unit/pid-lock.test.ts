@@ -13,9 +13,14 @@ const PROC = existsSync('/proc/sys/kernel/random/boot_id') && existsSync('/proc/
 /** Forks a process that takes the lock at `path` and holds it until killed; resolves once it holds it. */
 async function holdInAnotherProcess(path: string): Promise<ChildProcess> {
   const child = fork(join(import.meta.dirname, 'fixtures', 'hold-lock.ts'), [path], { execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+  // Bounded, and every way the child can fail to start ends the wait with its reason ('error': the fork itself
+  // failed, which emits no 'exit'), so a failure here names itself instead of timing the test out.
   const said = await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before it held the lock`)));
+    const fail = (error: Error) => (clearTimeout(timer), child.kill('SIGKILL'), reject(error));
+    const timer = setTimeout(() => fail(new Error('the lock holder said nothing within 30 s')), 30_000);
+    child.once('message', (message) => (clearTimeout(timer), resolve(message)));
+    child.once('exit', (code, signal) => fail(new Error(`the lock holder exited (${code ?? signal}) before it held the lock`)));
+    child.once('error', fail);
   });
   expect(said).toBe('held');
   return child;
@@ -23,6 +28,7 @@ async function holdInAnotherProcess(path: string): Promise<ChildProcess> {
 
 /** SIGKILL, as the OOM killer or kill -9 ends a server: its lock file stays. */
 async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return; // gone already: 'exit' will not come again
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   await exited;
