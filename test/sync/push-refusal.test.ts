@@ -83,6 +83,16 @@ describe('push refusals', () => {
     expect(decideRefusal(refusal(400, 'BAD_REQUEST', { field: 'clientId' }), events)).toEqual({ kind: 'retry' });
   });
 
+  it('given a 400 about the HTTP request (no Host, HTTP the server cannot parse, an Upgrade header), then nothing is rejected or split', () => {
+    // What the server says when something in between mangles the request: each event alone would meet it too.
+    for (const reason of ['missing-host', 'HPE_INVALID_TRANSFER_ENCODING', 'upgrade-not-supported']) {
+      expect(decideRefusal(refusal(400, 'BAD_REQUEST', { reason }), events)).toEqual({ kind: 'retry' });
+      expect(decideRefusal(refusal(400, 'BAD_REQUEST', { reason }), events.slice(0, 1))).toEqual({ kind: 'retry' });
+    }
+    // A reason beside a named event or field is about that event: still rejected.
+    expect(decideRefusal(refusal(400, 'BAD_REQUEST', { reason: 'too-deep', field: 'events.1.data' }), events)).toEqual(rejects('e2'));
+  });
+
   it('given an event too large, then it is rejected; too many events or bytes, then fewer per push', () => {
     expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'event', index: 1, id: 'e2' }), events)).toEqual(rejects('e2'));
     expect(decideRefusal(refusal(413, 'PAYLOAD_TOO_LARGE', { what: 'request' }), events)).toEqual({ kind: 'split', size: 2 });

@@ -12,7 +12,7 @@ import type { StoredEvent } from '../../src/core/event.ts';
  * permanent refusal that names no event is narrowed down by pushing halves
  * until it does, so one poison event never blocks the events behind it.
  * Refusals that are not about the events (credentials, rate, the server's
- * protocol version, a server error) are retried with backoff and reject
+ * protocol version, a server error, HTTP the server could not read) are retried with backoff and reject
  * nothing.
  */
 export type RefusalAction =
@@ -121,6 +121,16 @@ function namesAnotherField(details: Record<string, unknown>): boolean {
   return typeof field === 'string' && field !== '' && !field.startsWith('events');
 }
 
+/**
+ * Whether a 400 is about the HTTP request rather than its body: the server says why in `details.reason`
+ * and names no field (a missing Host header, HTTP it cannot parse, an Upgrade header on a push). Something
+ * between this client and the server mangled it; pushing halves would send each event alone into the same
+ * refusal and reject them all, when none is at fault (docs/protocol.md, "Which refusals are permanent").
+ */
+function aboutTheHttpRequest(code: string, details: Record<string, unknown>): boolean {
+  return code === 'BAD_REQUEST' && typeof details.reason === 'string' && details.field === undefined && namedIndex(details) === undefined;
+}
+
 export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]): RefusalAction {
   const { status, code, details } = refusal;
   if (status >= 500 || status < 400 || NOT_THE_EVENTS.has(code)) return { kind: 'retry' };
@@ -169,7 +179,7 @@ export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]):
       if (namesNumbering(details) && hasHole(events)) return { kind: 'renumber', from: events[0]!.meta.clientSeq };
       const index = namedIndex(details);
       if (index !== undefined) return reject(events[index]);
-      if (namesAnotherField(details)) return { kind: 'retry' };
+      if (namesAnotherField(details) || aboutTheHttpRequest(code, details)) return { kind: 'retry' };
       return events.length > 1 ? half() : reject(events[0]);
     }
   }
