@@ -87,7 +87,9 @@ export function buildRequest(
 ): AppendRequest {
   checkAggregateId(aggregateId);
   checkOptionsObject(opts, 'options');
-  const expectedVersion = opts.expectedVersion ?? 'any';
+  // Only a missing option means 'any': a null (a version read from state that was not loaded, or from JSON)
+  // would turn the concurrency check off without a word, and an order could be placed twice.
+  const expectedVersion = opts.expectedVersion === undefined ? 'any' : opts.expectedVersion;
   checkExpectedVersion(expectedVersion);
   if (!Array.isArray(events)) throw new ValidationError('?', 'events', 'events must be an array');
   checkEventShapes(events);

@@ -171,6 +171,8 @@ describe.each(modes)('API input errors ($mode)', ({ worker }) => {
         [Number.NaN, 'NaN'],
         [Number.POSITIVE_INFINITY, 'Infinity'],
         [{}, 'an object'],
+        // Not 'any': a null version (state not loaded yet, a JSON field) must not turn the check off unnoticed.
+        [null, 'null'],
       ] as const) {
         expect(await failure(() => store.append('o1', [placed], { expectedVersion: loose(value) })), String(value)).toMatchObject({
           class: 'ValidationError',
