@@ -8,10 +8,11 @@ import {
   type AnyAggregateDefinition,
   type AnyEventDefinition,
   type AnyReactionDefinition,
-  type EventInput,
+  type InputOf,
   type RecordedEvent,
   type StateOf,
   type Store,
+  type StoreEventShape,
   type StoreOptions,
 } from '../client/index.ts';
 import { createRegistry } from '../core/index.ts';
@@ -72,7 +73,9 @@ export async function openTestStore<
  */
 export function foldEvents<A extends AnyAggregateDefinition>(
   aggregate: A,
-  events: readonly EventInput[],
+  // Typed as store.append types an aggregate's events: a type the aggregate does not define, or data its
+  // schema would refuse, fails to compile instead of at the test's run.
+  events: readonly InputOf<StoreEventShape<readonly [], readonly [A]>>[],
   aggregateId = 'test',
 ): StateOf<A> {
   const runtime = aggregateRuntime(aggregate);

@@ -103,7 +103,7 @@ describe.each(modes)('time travel, what-if, export and import ($mode)', ({ worke
         const inspected = await store.inspect(Order, 'o1', { until: log[i]!.cursor });
         const expected = foldEvents(
           Order,
-          upTo.map(({ event }) => ({ type: event.type, data: event.data }) as Parameters<typeof foldEvents>[1][number]),
+          upTo.map(({ event }) => ({ type: event.type, data: event.data }) as Parameters<typeof foldEvents<typeof Order>>[1][number]),
           'o1',
         );
         expect(inspected.state, `until entry ${i}`).toEqual(expected);
