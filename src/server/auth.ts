@@ -147,7 +147,9 @@ export function parseTokenMap(value: unknown): TokenMap {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new Error('The tokens must be an object: { "<token>": { "read": [...], "write": [...] } }');
   }
-  const out: TokenMap = {};
+  // Without a prototype: a token spelled "__proto__" (any string may be a token) is an entry like any other,
+  // where on a plain object its assignment would replace the map's prototype and drop the token.
+  const out: TokenMap = Object.create(null) as TokenMap;
   for (const [token, grant] of Object.entries(value as Record<string, unknown>)) {
     if (!token) throw new Error('an empty token ("") is not allowed: any request without credentials would match it');
     if (typeof grant !== 'object' || grant === null) throw new Error(`tokens["${token.slice(0, 4)}…"] must be an object`);

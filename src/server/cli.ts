@@ -474,8 +474,9 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
       if (!logNameSchema.safeParse(log).success) fail(`shard-of: "${log.slice(0, 80)}" is not a log name (1-64 characters [A-Za-z0-9._-])`);
     }
     for (const log of parsed.positionals) {
-      const shard = map.overrides[log] ?? shardForLog(log, placement);
-      process.stdout.write(`${log}\t${shard}${map.overrides[log] ? '\t(override)' : ''}\n`);
+      // Own keys only: a log named "constructor" or "toString" would read Object's members as its override.
+      const override = Object.hasOwn(map.overrides, log) ? map.overrides[log] : undefined;
+      process.stdout.write(`${log}\t${override ?? shardForLog(log, placement)}${override ? '\t(override)' : ''}\n`);
     }
     return;
   }
@@ -484,7 +485,7 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
   if (!log || !logNameSchema.safeParse(log).success) fail('--log must name a log (1-64 characters [A-Za-z0-9._-])');
   const shardArg = command === 'move-log' ? args.to : args.from;
   const flag = command === 'move-log' ? '--to' : '--from';
-  if (!shardArg || !(shardArg in map.shards)) fail(`${flag} must name one of the shards: ${Object.keys(map.shards).join(', ')}`);
+  if (!shardArg || !Object.hasOwn(map.shards, shardArg)) fail(`${flag} must name one of the shards: ${Object.keys(map.shards).join(', ')}`);
   if (args['update-map'] && !sharding.file) fail('--update-map needs --shard-map');
   // The map is rewritten after the move (a new file renamed over it): find out now that it cannot be, not after the move.
   if (args['update-map'] && sharding.file) {

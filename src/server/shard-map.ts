@@ -77,7 +77,7 @@ export function parseShardMap(value: unknown): ShardMap {
       throw new Error('"placement" must be a non-empty list of shard names');
     }
     for (const shard of value.placement as string[])
-      if (!(shard in shards)) throw new Error(`"placement" names shard "${shard}", which is not in "shards"`);
+      if (!Object.hasOwn(shards, shard)) throw new Error(`"placement" names shard "${shard}", which is not in "shards"`);
     out.placement = [...(value.placement as string[])];
   }
   if (value.overrides !== undefined) {
@@ -85,7 +85,7 @@ export function parseShardMap(value: unknown): ShardMap {
     for (const [log, shard] of Object.entries(value.overrides)) {
       if (!logNameSchema.safeParse(log).success)
         throw new Error(`the override ${JSON.stringify(log.slice(0, 80))} is not a log name (1-64 characters [A-Za-z0-9._-])`);
-      if (typeof shard !== 'string' || !(shard in shards))
+      if (typeof shard !== 'string' || !Object.hasOwn(shards, shard))
         throw new Error(`the override for log "${log}" names shard ${JSON.stringify(shard)}, which is not in "shards"`);
       out.overrides[log] = shard;
     }
@@ -110,7 +110,7 @@ export function shardMapFromUrls(values: readonly string[]): ShardMap {
       if (!name) throw new Error(`"${value.slice(0, 100)}" names no database: give it a name (name=url)`);
     }
     checkName(name);
-    if (name in shards) throw new Error(`shard "${name}" is given twice`);
+    if (Object.hasOwn(shards, name)) throw new Error(`shard "${name}" is given twice`);
     shards[name] = checkUrl(name, url);
   }
   checkDistinct(shards);

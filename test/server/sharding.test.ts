@@ -113,6 +113,16 @@ describe('the mapping from log names to shards', () => {
     // An override must name a log a server could hold.
     expect(() => parseShardMap({ shards: { a: 'postgres://h/a' }, overrides: { 'bad name!': 'a' } })).toThrow(/is not a log name/);
     expect(() => shardMapFromUrls(['postgres://h'])).toThrow(/names no database/);
+    // Names that are members of every object ("toString", "constructor") are shard names like others: not
+    // shards a map holds unless it lists them, and not given twice the first time.
+    expect(() => parseShardMap({ shards: { a: 'postgres://h/a' }, placement: ['a', 'toString'] })).toThrow(/names shard "toString"/);
+    expect(() => parseShardMap({ shards: { a: 'postgres://h/a' }, overrides: { shop: 'constructor' } })).toThrow(
+      /override for log "shop" names shard "constructor"/,
+    );
+    expect(shardMapFromUrls(['constructor=postgres://h/a', 'toString=postgres://h/b']).shards).toEqual({
+      constructor: 'postgres://h/a',
+      toString: 'postgres://h/b',
+    });
   });
 });
 
@@ -252,6 +262,11 @@ describePg('two server processes over two PostgreSQL databases', () => {
     const { code, output } = await runCli(['shard-of', '--shard-map', mapFile, ...a, ...b]);
     expect(code).toBe(0);
     expect(output.trim().split('\n')).toEqual([...a.map((l) => `${l}\ta`), ...b.map((l) => `${l}\tb`)]);
+    // Logs named as Object's members have no override (the map has none): they go where the hash puts them.
+    const members = ['constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+    const named = await runCli(['shard-of', '--shard-map', mapFile, ...members]);
+    expect(named.code).toBe(0);
+    expect(named.output.trim().split('\n')).toEqual(members.map((l) => `${l}\t${shardForLog(l, ['a', 'b'])}`));
   });
 
   it('bad shard configurations stop the server at start with the reason (exit 2)', async () => {

@@ -15,6 +15,12 @@ describe('server timeouts', () => {
     }
   });
 
+  it('an unknown timeout is refused, also one named as a member of every object', () => {
+    for (const key of ['bogus', 'toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      expect(() => resolveTimeouts(JSON.parse(`{"${key}": 5}`) as Record<string, number>)).toThrow(`Unknown timeout "${key}"`);
+    }
+  });
+
   it('replyMs (a reply the client does not read) like the others, 30 s by default', () => {
     expect(resolveTimeouts().replyMs).toBe(30_000);
     expect(resolveTimeouts({ replyMs: 250 }).replyMs).toBe(250);

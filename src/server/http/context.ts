@@ -45,7 +45,8 @@ export function resolveTimeouts(given: Partial<ServerTimeouts> = {}): ServerTime
   const out = { ...DEFAULT_SERVER_TIMEOUTS };
   for (const [key, value] of Object.entries(given) as [keyof ServerTimeouts, number | undefined][]) {
     if (value === undefined) continue;
-    if (!(key in DEFAULT_SERVER_TIMEOUTS)) throw new ConfigError(`Unknown timeout "${key}"`);
+    // Own keys only: `in` would take "toString" or "constructor" (inherited) for timeouts.
+    if (!Object.hasOwn(DEFAULT_SERVER_TIMEOUTS, key)) throw new ConfigError(`Unknown timeout "${key}"`);
     // Node's timers take at most 2^31 - 1 ms; a longer one would fire at once.
     if (!Number.isInteger(value) || value <= 0 || value > 2_147_483_647)
       throw new ConfigError(`timeouts.${key} must be a positive integer (milliseconds) of at most 2147483647, got ${String(value)}`);
