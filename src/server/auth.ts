@@ -142,6 +142,9 @@ export function bearerTokens(tokens: TokenMap): Authenticate {
   };
 }
 
+/** A token as an Authorization header can carry it: visible ASCII, inner spaces allowed. */
+const HEADER_TOKEN = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
 /** Checks a token file's shape; returns the map or throws an Error that says what is wrong. */
 export function parseTokenMap(value: unknown): TokenMap {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -150,10 +153,20 @@ export function parseTokenMap(value: unknown): TokenMap {
   // Without a prototype: a token spelled "__proto__" (any string may be a token) is an entry like any other,
   // where on a plain object its assignment would replace the map's prototype and drop the token.
   const out: TokenMap = Object.create(null) as TokenMap;
-  for (const [token, grant] of Object.entries(value as Record<string, unknown>)) {
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) throw new Error('no token is given: every request would be refused (401)');
+  for (const [token, grant] of entries) {
     if (!token) throw new Error('an empty token ("") is not allowed: any request without credentials would match it');
+    // What an Authorization header carries as sent: Node reads header bytes as Latin-1 (so "tök" never matches)
+    // and the header's value is trimmed (so " pad " never does). Such a token could only fail, later, as a 401.
+    if (!HEADER_TOKEN.test(token))
+      throw new Error(`tokens["${token.slice(0, 4)}…"]: a token must be printable ASCII, without spaces at its ends`);
     if (typeof grant !== 'object' || grant === null) throw new Error(`tokens["${token.slice(0, 4)}…"] must be an object`);
     const g = grant as Record<string, unknown>;
+    const unknown = Object.keys(g).find((key) => key !== 'id' && key !== 'read' && key !== 'write');
+    // A misspelt grant ("wirte") would otherwise start a server that refuses that token's writes (403).
+    if (unknown !== undefined)
+      throw new Error(`tokens["${token.slice(0, 4)}…"] has an unknown key ${JSON.stringify(unknown.slice(0, 40))}: id, read and write are`);
     const list = (key: 'read' | 'write'): LogGrant => {
       const v = g[key];
       if (v === undefined) return [];

@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerFlag, refuseRepeats, UsageError } from './cli-args.ts';
+import { readConfigFile } from './cli-files.ts';
+import { oneLine, refuseEmptyValues, refuseOtherStoresFlags } from './cli-flags.ts';
 import { logNameSchema } from '../core/protocol.ts';
 import { describeThrown } from '../core/thrown.ts';
 import { parseTokenMap, type TokenMap } from './auth.ts';
-import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './http/context.ts';
+import type { ServerTimeouts } from './http/context.ts';
+import { HELP } from './cli-help.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { loadCheckEvents } from './cli-check-events.ts';
 import { createSyncServer, type SyncServerOptions } from './server.ts';
@@ -13,102 +15,30 @@ import { openLogStore, placeOf } from './cli-store.ts';
 import { handleSignalsDuringStartup } from './startup-signals.ts';
 import { surviveLostOutput } from './lost-output.ts';
 import type { MigrationProgress } from './store/migrate-pages.ts';
-import { createPgliteStore } from './store/pglite.ts';
+import { createPgliteStore, MAX_PGLITE_SHARED_BUFFERS_MB } from './store/pglite.ts';
 import { SCHEMA_VERSION } from './store/schema.ts';
 import { parseShardMap, shardMapFromUrls, type ShardMap } from './shard-map.ts';
 import { cannotUpdateMap } from './shard-map-file.ts';
 import { runMoveLog } from './move-log-command.ts';
 import { LogMoveError } from './store/log-move.ts';
-import { createPostgresStore, DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './store/postgres.ts';
+import { createPostgresStore, type PostgresTimeouts } from './store/postgres.ts';
 import { createShardedPostgresStore } from './store/sharded-postgres.ts';
 import { shardForLog, type ShardedLogStore } from './store/sharded.ts';
 import type { LogStore } from './store/types.ts';
 
-const HELP = `chronicle-server: the Chronicle sync server (protocol: docs/protocol.md)
-
-Usage:
-  chronicle-server [--port 8787] [--host 127.0.0.1] [--data ./chronicle-data] [--tokens tokens.json]
-  chronicle-server --database-url postgres://user:pass@host:5432/db [--port ...] [--tokens ...]
-  chronicle-server --shard-map shards.json [--port ...] [--tokens ...]         logs over several databases
-  chronicle-server move-log --log <log> --to <shard> --shard-map shards.json [--update-map]
-  chronicle-server purge-moved --log <log> --from <shard> --shard-map shards.json
-  chronicle-server shard-of --shard-map shards.json <log>...
-  chronicle-server migrate (--database-url <url>... | --shard-map shards.json | --data <dir>)
-
-Storage (one of):
-  --data <dir>            embedded PGlite database in <dir> (default ./chronicle-data); created if missing.
-                          One server process per data directory.
-  --memory                embedded PGlite in memory: everything is lost when the server stops.
-  --database-url <url>    PostgreSQL (also $DATABASE_URL). Several server processes may share one database;
-                          live updates cross processes through LISTEN/NOTIFY.
-                          Given more than once (name=url, or a bare URL named after its database): logs are
-                          spread over the databases by their names (docs/scale-out.md).
-  --shard-map <file>      the databases as a file: { "shards": { "a": "postgres://…", … },
-                          "placement": ["a", …] (optional), "overrides": { "<log>": "a", … } (optional) }.
-                          SIGHUP re-reads its placement and overrides.
-
-Moving a log between databases (docs/scale-out.md; every server must run this version):
-  move-log --log <log> --to <shard>   freeze, copy, verify and switch; pushes meanwhile get 503 and are retried.
-      [--update-map]                  then add the override to the --shard-map file (send the servers SIGHUP)
-      [--batch-events <n>]            events per copy statement (default 5000)
-  purge-moved --log <log> --from <shard>   after every server routes the log to its new database: delete its
-                                      rows from the old one (the tombstone stays)
-  shard-of <log>...                   which shard each log maps to (placement and overrides; no database access)
-
-Setting up and migrating (a release step, as the role that owns Chronicle's tables):
-  migrate                 create the tables or bring them to this version's schema, then exit (0 when done).
-                          Servers may then run as a role with SELECT, INSERT, UPDATE and DELETE on them only.
-
-migrate, move-log and purge-moved take the --pg-*-timeout options below too (a migration's or a copy's
-statements may need a longer --pg-statement-timeout on a slow disk).
-
-Options:
-  --port <n>              port to listen on (default 8787, or $PORT); 0 picks a free one
-  --host <addr>           address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
-  --tokens <file>         bearer tokens: { "<token>": { "read": ["log", "prefix-*"] | "*", "write": [...] } }.
-                          Without it there is NO authentication: everyone may read and write every log.
-  --check-events <file>   a JavaScript module exporting the app's "events" and/or "aggregates" definitions:
-                          every pushed event is checked against them (422 INVALID_EVENT when its data fails)
-  --rate <n>              requests per second per client (token bucket; burst 2n; default 100). 0 disables.
-  --max-events <n>        events per push (default 1000)
-  --max-event-bytes <n>   bytes per event (default 262144)
-  --max-request-bytes <n> bytes per request body (default 4194304)
-  --max-header-bytes <n>  bytes of request line + headers (default 32768); more gets 431
-
-Timeouts (milliseconds; every wait is bounded, a store that does not answer in time gives 503):
-  --store-timeout <ms>    a push, pull or fence the store has not answered (default ${DEFAULT_SERVER_TIMEOUTS.storeMs})
-  --ready-timeout <ms>    GET /ready's ping of the store (default ${DEFAULT_SERVER_TIMEOUTS.readyMs})
-  --body-timeout <ms>     a request body that has not arrived (408; default ${DEFAULT_SERVER_TIMEOUTS.bodyMs})
-  --shutdown-timeout <ms> SIGTERM waits this long for requests in flight (default ${DEFAULT_SERVER_TIMEOUTS.shutdownMs})
-  --headers-timeout <ms>  a request line and headers that have not arrived (408; default ${DEFAULT_SERVER_TIMEOUTS.headersMs})
-  --reply-timeout <ms>    a reply (or a live socket's messages) the client stopped reading: no progress for this
-                          long closes its connection (default ${DEFAULT_SERVER_TIMEOUTS.replyMs})
-  --pg-connect-timeout <ms>   opening a PostgreSQL connection or waiting for a pooled one (default ${DEFAULT_POSTGRES_TIMEOUTS.connectTimeoutMs})
-  --pg-statement-timeout <ms> statement_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs})
-  --pg-lock-timeout <ms>      lock_timeout (default ${DEFAULT_POSTGRES_TIMEOUTS.lockTimeoutMs})
-  --pg-query-timeout <ms>     the client's wait for a reply (default statement timeout + 2000)
-  --pg-idle-tx-timeout <ms>   idle_in_transaction_session_timeout: frees a lost server's locks (default statement timeout)
-  --pool-size <n>         PostgreSQL connections (default 10)
-  --pg-writes-in-flight <n>   writes to one log sent before the last is answered (default 1: pushes
-                          that arrive meanwhile go together in the next; more for a database with cores to spare)
-  --shared-buffers-mb <n> PGlite's shared_buffers (default 16; PGlite's own default is 128)
-
-Logs and metrics:
-  --log-format <f>        json (one object per line, with requestId) or text (default json)
-  --access-log            log every request, not only refused and failed ones
-  --no-metrics            no GET /metrics (it needs the prom-client package)
-  -h, --help              this help
-
-Endpoints: POST /v1/logs/:log/push, GET /v1/logs/:log/pull, POST /v1/logs/:log/fence, WebSocket /v1/logs/:log/live,
-GET /health, GET /ready, GET /metrics.
-SIGTERM / SIGINT: finish requests already received (later ones get 503), close sockets and the store, exit.
-Before the server listens: stop starting (a new data directory's initdb child stopped, the store closed, the
-data directory's lock released) and exit 143 (SIGINT: 130).
-`;
-
 function fail(message: string): never {
-  console.error(`chronicle-server: ${message}\nRun chronicle-server --help for usage.`);
+  console.error(`chronicle-server: ${oneLine(message)}\nRun chronicle-server --help for usage.`);
   process.exit(2);
+}
+
+/** Runs a pure command-line rule (cli-flags.ts): its UsageError is a usage failure (exit 2). */
+function check(rule: () => void): void {
+  try {
+    rule();
+  } catch (error) {
+    if (error instanceof UsageError) fail(error.message);
+    throw error;
+  }
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false, max?: number): number {
@@ -117,6 +47,17 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
     return integerFlag(name, value, { allowZero, ...(max === undefined ? {} : { max }) });
   } catch (error) {
     if (error instanceof UsageError) fail(error.message);
+    throw error;
+  }
+}
+
+/** --port, else $PORT (an empty $PORT, PORT= in a shell, is unset; an empty --port is a mistake), else 8787. */
+function portOf(flag: string | undefined): number {
+  if (flag !== undefined || !process.env.PORT) return positiveInt('port', flag, 8787, true, 65_535);
+  try {
+    return integerFlag('port', process.env.PORT, { allowZero: true, max: 65_535 });
+  } catch (error) {
+    if (error instanceof UsageError) fail(`$PORT (read since --port is not given): ${error.message.replace(/^--port /, '')}`);
     throw error;
   }
 }
@@ -169,7 +110,7 @@ async function shardSetup(file: string | undefined, urls: readonly string[]): Pr
 
 async function readMap(file: string): Promise<ShardMap> {
   try {
-    return parseShardMap(JSON.parse(await readFile(file, 'utf8')));
+    return parseShardMap(JSON.parse(await readConfigFile(file)));
   } catch (error) {
     fail(`cannot use shard map ${file}: ${(error as Error).message}`);
   }
@@ -180,7 +121,7 @@ function reloadOnHangup(store: ShardedLogStore, file: string, logger: Logger): v
   process.on('SIGHUP', () => {
     void (async () => {
       try {
-        const map = parseShardMap(JSON.parse(await readFile(file, 'utf8')));
+        const map = parseShardMap(JSON.parse(await readConfigFile(file)));
         const names = Object.keys(map.shards).sort();
         if (names.join(',') !== store.shardNames.join(',')) {
           logger.error(
@@ -223,6 +164,21 @@ function checkDatabaseUrl(url: string): string {
     fail('--database-url (or $DATABASE_URL) is not a valid URL (its host, port or brackets cannot be read)');
   }
   return url;
+}
+
+/** The --max-* flags and --rate as the server's limits (each a usage failure when it is not a number the flag takes). */
+function limitsOf(
+  args: Partial<Record<'max-events' | 'max-event-bytes' | 'max-request-bytes' | 'max-header-bytes', string>>,
+  rate: number,
+) {
+  const flag = (name: keyof typeof args, fallback: number) => positiveInt(name, args[name], fallback);
+  return {
+    rateLimit: rate === 0 ? (false as const) : { burst: rate * 2, perSecond: rate },
+    ...(args['max-events'] !== undefined ? { maxEventsPerPush: flag('max-events', 1000) } : {}),
+    ...(args['max-event-bytes'] !== undefined ? { maxEventBytes: flag('max-event-bytes', 0) } : {}),
+    ...(args['max-request-bytes'] !== undefined ? { maxRequestBytes: flag('max-request-bytes', 0) } : {}),
+    ...(args['max-header-bytes'] !== undefined ? { maxHeaderBytes: flag('max-header-bytes', 0) } : {}),
+  } satisfies SyncServerOptions['limits'];
 }
 
 async function main(): Promise<void> {
@@ -279,6 +235,7 @@ async function main(): Promise<void> {
     return;
   }
 
+  check(() => refuseEmptyValues(args));
   const urls = args['database-url'] ?? (process.env.DATABASE_URL ? [process.env.DATABASE_URL] : []);
   if ((urls.length > 0 || args['shard-map']) && (args.data || args.memory)) {
     const fromEnvironment = args['database-url'] === undefined && !args['shard-map'] ? ' ($DATABASE_URL is set)' : '';
@@ -287,17 +244,15 @@ async function main(): Promise<void> {
   if (args.data && args.memory) fail('use either --data or --memory, not both');
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
   const databaseUrl = sharding || urls[0] === undefined ? undefined : checkDatabaseUrl(urls[0]);
-  // An empty $PORT (PORT= in a shell) is unset; an empty --port is a mistake.
-  const port = positiveInt('port', args.port ?? (process.env.PORT || undefined), 8787, true, 65_535);
+  check(() => refuseOtherStoresFlags(args, sharding || databaseUrl ? 'postgres' : 'pglite'));
+  const port = portOf(args.port);
   const host = args.host ?? '127.0.0.1';
   const rate = positiveInt('rate', args.rate, 100, true);
 
   let tokens: TokenMap | undefined;
-  // An empty value (--tokens "$UNSET") must not quietly start a server without authentication.
-  if (args.tokens === '') fail('--tokens needs the path of a tokens file; an empty value would start without authentication');
   if (args.tokens !== undefined) {
     try {
-      tokens = parseTokenMap(JSON.parse(await readFile(args.tokens, 'utf8')));
+      tokens = parseTokenMap(JSON.parse(await readConfigFile(args.tokens)));
     } catch (error) {
       fail(`cannot use tokens file ${args.tokens}: ${(error as Error).message}`);
     }
@@ -335,7 +290,10 @@ async function main(): Promise<void> {
   const pgTimeouts = pgTimeoutsOf(args);
   const poolSize = ms('pool-size');
   const maxWritesInFlight = ms('pg-writes-in-flight');
-  const sharedBuffersMb = ms('shared-buffers-mb');
+  const sharedBuffersMb =
+    args['shared-buffers-mb'] === undefined
+      ? undefined
+      : positiveInt('shared-buffers-mb', args['shared-buffers-mb'], 0, false, MAX_PGLITE_SHARED_BUFFERS_MB);
   // A database of an older schema is migrated as the store opens; moving events into pages (4 -> 5) can take
   // minutes on a large log, so say how far it is, every few seconds, rather than look hung.
   const onMigrationProgress = everyFewSeconds((progress) =>
@@ -345,6 +303,9 @@ async function main(): Promise<void> {
     }),
   );
   const pgliteOptions = { onMigrationProgress, ...(sharedBuffersMb ? { sharedBuffersMb } : {}) };
+
+  // Checked before the store opens: a mistyped limit must not wait for (or follow) a database's start.
+  const limits = limitsOf(args, rate);
 
   const startup = handleSignalsDuringStartup(logger); // from here on a signal undoes the start, then exits
   const { opening, described } = openLogStore({
@@ -372,15 +333,7 @@ async function main(): Promise<void> {
     timeouts,
     metrics: !args['no-metrics'],
     accessLog: args['access-log'] === true,
-    limits: {
-      rateLimit: rate === 0 ? false : { burst: rate * 2, perSecond: rate },
-      ...(args['max-events'] !== undefined ? { maxEventsPerPush: positiveInt('max-events', args['max-events'], 1000) } : {}),
-      ...(args['max-event-bytes'] !== undefined ? { maxEventBytes: positiveInt('max-event-bytes', args['max-event-bytes'], 0) } : {}),
-      ...(args['max-request-bytes'] !== undefined
-        ? { maxRequestBytes: positiveInt('max-request-bytes', args['max-request-bytes'], 0) }
-        : {}),
-      ...(args['max-header-bytes'] !== undefined ? { maxHeaderBytes: positiveInt('max-header-bytes', args['max-header-bytes'], 0) } : {}),
-    },
+    limits,
   });
 
   let address;
@@ -459,10 +412,11 @@ async function shardCommand(command: 'move-log' | 'purge-moved' | 'shard-of'): P
     {
       'move-log': ['from'],
       'purge-moved': ['to', 'update-map', 'batch-events'],
-      'shard-of': ['log', 'to', 'from', 'update-map', 'batch-events'],
+      'shard-of': ['log', 'to', 'from', 'update-map', 'batch-events', ...Object.keys(PG_TIMEOUT_OPTIONS)],
     } as const
-  )[command].filter((name) => args[name] !== undefined);
+  )[command].filter((name) => args[name as keyof typeof args] !== undefined);
   if (ignored.length > 0) fail(`${command} does not take --${ignored.join(', --')}`);
+  check(() => refuseEmptyValues(args));
   const sharding = await shardSetup(args['shard-map'], args['database-url'] ?? []);
   if (!sharding) fail(`${command} needs the databases: --shard-map <file>, or --database-url name=url for each`);
   const { map } = sharding;
@@ -551,6 +505,7 @@ async function migrateCommand(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  check(() => refuseEmptyValues(args));
   const urls = args['database-url'] ?? (process.env.DATABASE_URL ? [process.env.DATABASE_URL] : []);
   if ((urls.length > 0 || args['shard-map']) && args.data) {
     const fromEnvironment = args['database-url'] === undefined && !args['shard-map'] ? ' ($DATABASE_URL is set)' : '';
@@ -575,6 +530,7 @@ async function migrateCommand(): Promise<void> {
     store = await createPostgresStore({ connectionString: url, ...pgTimeouts, poolSize: 1, onMigrationProgress });
     described = `PostgreSQL ${placeOf(url)}`;
   } else if (args.data) {
+    check(() => refuseOtherStoresFlags(args, 'pglite', 'migrate'));
     const dataDir = resolve(args.data);
     store = await createPgliteStore({ dataDir, onMigrationProgress });
     described = `PGlite ${dataDir}`;
@@ -586,6 +542,6 @@ async function migrateCommand(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`chronicle-server: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`chronicle-server: ${oneLine(error instanceof Error ? error.message : String(error))}`);
   process.exit(1);
 });

@@ -24,13 +24,21 @@ export interface ShardMap {
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * A connection string as an error may show it: its password masked (`//user:***@`), since such messages reach
+ * terminals and logs. Also for strings that are no URL: a mistyped one may still hold a password.
+ */
+export function maskPassword(text: string): string {
+  return text.replace(/(\/\/[^/@:]*:).*@/, '$1***@').slice(0, 100);
+}
+
 function checkUrl(name: string, url: unknown): string {
   if (typeof url !== 'string') throw new Error(`shard "${name}": the connection string must be a string`);
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`shard "${name}": "${url.slice(0, 100)}" is not a URL`);
+    throw new Error(`shard "${name}": "${maskPassword(url)}" is not a URL`);
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
     throw new Error(`shard "${name}": expected a postgres:// URL, got ${parsed.protocol}`);
@@ -105,9 +113,9 @@ export function shardMapFromUrls(values: readonly string[]): ShardMap {
       try {
         name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
       } catch {
-        throw new Error(`"${value.slice(0, 100)}" is not a URL`);
+        throw new Error(`"${maskPassword(value)}" is not a URL`);
       }
-      if (!name) throw new Error(`"${value.slice(0, 100)}" names no database: give it a name (name=url)`);
+      if (!name) throw new Error(`"${maskPassword(value)}" names no database: give it a name (name=url)`);
     }
     checkName(name);
     if (Object.hasOwn(shards, name)) throw new Error(`shard "${name}" is given twice`);

@@ -165,7 +165,29 @@ describe('chronicle-server CLI', () => {
       [['--port', '1', '--port', '2'], '--port is given more than once'],
       [['--memory', '--store-timeout', '3000000000'], '--store-timeout must be at most 2147483647'],
       [['--memory', '--max-events', ''], '--max-events must be a positive integer, got ""'],
-      [['--memory', '--tokens', ''], '--tokens needs the path of a tokens file'],
+      [['--memory', '--tokens', ''], '--tokens needs a value; an empty one would start without authentication'],
+      // Empty places: --host "" listened on every interface, --data "" used the working directory.
+      [['--memory', '--host', ''], '--host needs a value; an empty one would listen on every network interface'],
+      [['--data', ''], '--data needs a value'],
+      [['--shard-map', '', '--memory'], '--shard-map needs a value'],
+      [['migrate', '--data', ''], '--data needs a value'],
+      // Flags of a store not in use, and a PGlite setting PGlite cannot start with.
+      [['--memory', '--pool-size', '5'], '--pool-size applies to PostgreSQL only'],
+      [
+        ['--database-url', 'postgres://x@127.0.0.1:1/a', '--shared-buffers-mb', '64'],
+        '--shared-buffers-mb applies to embedded PGlite only',
+      ],
+      [['--memory', '--shared-buffers-mb', '2048'], '--shared-buffers-mb must be at most 1024'],
+      [['migrate', '--data', '/tmp/x', '--pg-statement-timeout', '5'], 'migrate: --pg-statement-timeout applies to PostgreSQL only'],
+      [
+        ['shard-of', '--database-url', 'a=postgres://x@127.0.0.1:1/a', '--pg-lock-timeout', '5', 'l'],
+        'shard-of does not take --pg-lock-timeout',
+      ],
+      // A bad limit is refused before any database is reached (here: one that does not answer).
+      [['--database-url', 'postgres://x@127.0.0.1:1/a', '--max-header-bytes', '0'], '--max-header-bytes must be a positive integer'],
+      [['--memory'], '$PORT (read since --port is not given): must be a non-negative integer, got "abc"', { PORT: 'abc' }],
+      // Values are shown on one line: a newline in one cannot forge a log line.
+      [['--memory', '--log-format', 'x\n{"level":"info"}'], '--log-format must be json or text, got "x\\u000a{"level":"info"}"'],
       [['--database-url', 'postgres://app@127.0.0.1:99999/app'], '--database-url (or $DATABASE_URL) is not a valid URL'],
       [['shard-of', '--database-url', 'a=postgres://x@127.0.0.1:1/a', 'bad name!'], 'shard-of: "bad name!" is not a log name'],
       // A flag the command would ignore: the command line says something the command would not do.
@@ -187,14 +209,50 @@ describe('chronicle-server CLI', () => {
     }
   }, 60_000);
 
-  it('a tokens file with an empty token is a usage error: it would match a request without credentials', async () => {
+  it('a tokens file that cannot work as written is a usage error (exit 2), not a server that refuses its users', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chronicle-tokens-'));
     try {
-      const file = join(dir, 'tokens.json');
-      await writeFile(file, JSON.stringify({ '': { read: '*', write: '*' } }));
-      const { code, output } = await runCli(['--memory', '--tokens', file]);
-      expect(code).toBe(2);
-      expect(output).toContain('an empty token ("") is not allowed');
+      const cases: [unknown, string][] = [
+        // An empty token would match a request without credentials.
+        [{ '': { read: '*', write: '*' } }, 'an empty token ("") is not allowed'],
+        // A misspelt grant started a server that answered that token's pushes 403.
+        [{ t: { read: '*', wirte: '*' } }, 'tokens["t…"] has an unknown key "wirte": id, read and write are'],
+        // A header cannot carry these as written: 401 for every request that uses them.
+        [{ tök: { read: '*' } }, 'a token must be printable ASCII, without spaces at its ends'],
+        [{ ' pad ': { read: '*' } }, 'a token must be printable ASCII, without spaces at its ends'],
+        [{}, 'no token is given'],
+      ];
+      for (const [tokens, message] of cases) {
+        const file = join(dir, 'tokens.json');
+        await writeFile(file, JSON.stringify(tokens));
+        const { code, output } = await runCli(['--memory', '--tokens', file]);
+        expect({ tokens, code }).toEqual({ tokens, code: 2 });
+        expect(output).toContain(message);
+      }
+      // A FIFO would be read forever, the server never starting and saying nothing.
+      const fifo = join(dir, 'tokens.fifo');
+      if (spawnSync('mkfifo', [fifo]).status === 0) {
+        const { code, output } = await runCli(['--memory', '--tokens', fifo]);
+        expect(code).toBe(2);
+        expect(output).toContain('it is not a regular file');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a bad flag beside --data is refused before the data directory is made; a shard URL is shown without its password', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chronicle-data-flag-'));
+    try {
+      const data = join(dir, 'data');
+      const bad = await runCli(['--data', data, '--max-events', 'abc']);
+      expect(bad.code).toBe(2);
+      expect(bad.output).toContain('--max-events must be a positive integer, got "abc"');
+      expect(await readdir(dir)).toEqual([]);
+      const secret = await runCli(['--database-url', 'a=postgres://u:s3cret@127.0.0.1:99999/db', '--database-url', 'b=postgres://u@h/b']);
+      expect(secret.code).toBe(2);
+      expect(secret.output).toContain('shard "a": "postgres://u:***@127.0.0.1:99999/db" is not a URL');
+      expect(secret.output).not.toContain('s3cret');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

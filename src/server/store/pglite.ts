@@ -54,6 +54,12 @@ export interface PgliteStoreOptions {
 /** Default shared_buffers (MiB): measured against idle memory and push speed, see the README's sync server section. */
 export const DEFAULT_PGLITE_SHARED_BUFFERS_MB = 16;
 
+/**
+ * The largest shared_buffers PGlite starts with: its WebAssembly memory holds at most 2 GiB, and 2048 MiB
+ * fails inside PGlite's start with a message that names no option.
+ */
+export const MAX_PGLITE_SHARED_BUFFERS_MB = 1024;
+
 /** The longest a new data directory's initdb child may take; then it is killed and the directory made in-process. */
 const INITDB_TIMEOUT_MS = 120_000;
 /** How long a killed initdb child is waited for (SIGKILL: at once, unless the kernel is stuck on its disk). */
@@ -202,7 +208,8 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
   const importPglite = (options.importPglite ?? (() => import('@electric-sql/pglite'))) as PeerImporter<PgliteModule>;
   const { PGlite } = await loadPeer('@electric-sql/pglite', 'createPgliteStore', importPglite);
   const sharedBuffersMb = options.sharedBuffersMb ?? DEFAULT_PGLITE_SHARED_BUFFERS_MB;
-  if (!Number.isInteger(sharedBuffersMb) || sharedBuffersMb < 1) throw new ConfigError('sharedBuffersMb must be a positive integer');
+  if (!Number.isInteger(sharedBuffersMb) || sharedBuffersMb < 1 || sharedBuffersMb > MAX_PGLITE_SHARED_BUFFERS_MB)
+    throw new ConfigError(`sharedBuffersMb must be an integer from 1 to ${MAX_PGLITE_SHARED_BUFFERS_MB} (MiB)`);
   const settings = { postgresqlconf: [`shared_buffers=${sharedBuffersMb}MB`] };
   let unlock: (() => Promise<void>) | undefined;
   let db: PGlite;
