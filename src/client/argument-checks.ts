@@ -42,6 +42,15 @@ export function checkDefinition(value: unknown, kind: 'aggregate' | 'projection'
   if (!isDefinition(value, kind)) throw new ValidationError('?', kind, `must be a ${DEFINE[kind]}(...) definition`);
 }
 
+/**
+ * A callback a call takes (a listener, `onError`): a function, or absent where `optional`. Refused when it is
+ * given: called later, a non-function would throw a TypeError into whatever calls it (close(), a delivery).
+ */
+export function checkCallback(value: unknown, what: string, optional = false): void {
+  if (typeof value === 'function' || (optional && value === undefined)) return;
+  throw new ValidationError('?', what, `must be a function${optional ? ' or left out' : ''} (got ${describeArgument(value)})`);
+}
+
 /** An options object a call needs (inspect's, replay's): an object, or a ValidationError naming it. */
 export function checkOptionsObject(value: unknown, what: string): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -14,6 +14,15 @@ export interface ClosedSignal {
   close(error: StoreClosedError): void;
 }
 
+/** Calls a listener; what it throws is the app's (an onError that fails) and must not stop the close. */
+function tell(listener: (error: StoreClosedError) => void, error: StoreClosedError): void {
+  try {
+    listener(error);
+  } catch {
+    // The store closes all the same: its other listeners, its jobs and its engine must still stop.
+  }
+}
+
 export function createClosedSignal(): ClosedSignal {
   const listeners = new Set<(error: StoreClosedError) => void>();
   let closedWith: StoreClosedError | undefined;
@@ -23,7 +32,7 @@ export function createClosedSignal(): ClosedSignal {
         const error = closedWith;
         let removed = false;
         queueMicrotask(() => {
-          if (!removed) listener(error);
+          if (!removed) tell(listener, error);
         });
         return () => void (removed = true);
       }
@@ -35,7 +44,7 @@ export function createClosedSignal(): ClosedSignal {
       closedWith = error;
       const all = [...listeners];
       listeners.clear();
-      for (const listener of all) listener(error);
+      for (const listener of all) tell(listener, error);
     },
   };
 }

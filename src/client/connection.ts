@@ -8,6 +8,7 @@ import {
   type EngineOptions,
   type LogPageQuery,
 } from '../../worker/contract.ts';
+import { describeArgument } from './argument-checks.ts';
 import { createCallClient, type LogScanSession } from './call-client.ts';
 import { ENGINE_WORKER_OPTIONS, fallbackWorkerUrl, spawnDefaultWorker, thisModuleUrl } from './spawn-worker.ts';
 
@@ -184,18 +185,30 @@ async function connectInProcess(options: EngineOptions): Promise<EngineConnectio
   };
 }
 
+/**
+ * What the `worker` option gave (a Worker, or what its function returned), checked before the engine is
+ * opened in it: anything else (a number, `{}`) failed inside comlink with a TypeError that named nothing.
+ */
+function workerFrom(value: unknown): Worker {
+  const candidate = value as Partial<Worker> | null;
+  if (typeof candidate?.postMessage === 'function' && typeof candidate.addEventListener === 'function') return value as Worker;
+  throw new ConfigError(
+    `worker must be false, true, 'auto', a Worker, a function returning one, or the URL of a worker script (got ${describeArgument(value)}${typeof value === 'object' && value !== null ? ' without postMessage and addEventListener' : ''})`,
+  );
+}
+
 export async function connect(options: EngineOptions, option: WorkerOption): Promise<EngineConnection> {
   const { name } = options;
   const plan = workerPlan(option);
   if (!plan) return connectInProcess(options);
   installErrorTransfer();
-  let worker = plan.create();
+  let worker = workerFrom(plan.create());
   let opened: Awaited<ReturnType<typeof openInWorker>>;
   try {
     opened = await openInWorker(worker, options);
   } catch (error) {
     if (!(error instanceof WorkerStartError) || !plan.fallback) throw error;
-    worker = plan.fallback();
+    worker = workerFrom(plan.fallback());
     opened = await openInWorker(worker, options);
   }
   const { host, remote, gone, closing } = opened;

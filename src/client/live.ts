@@ -1,5 +1,6 @@
 import { pendingStartOf, type LogCursor } from '../core/cursor.ts';
 import { checkAggregateId } from './append.ts';
+import { checkCallback, checkDefinition } from './argument-checks.ts';
 import { loadAggregate } from './aggregate-loader.ts';
 import type { StoreContext } from './context.ts';
 import { scanLog } from './log-scan.ts';
@@ -15,7 +16,10 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
   const { connection, registry, hub, travel, clientId } = ctx;
   return {
     subscribe(aggregate, aggregateId, listener, onError) {
+      checkDefinition(aggregate, 'aggregate');
       checkAggregateId(aggregateId);
+      checkCallback(listener, 'listener');
+      checkCallback(onError, 'onError', true);
       let lastKey: string | undefined;
       let loading = Promise.resolve();
       let active = true;

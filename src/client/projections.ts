@@ -1,4 +1,5 @@
 import type { AnyProjectionDefinition } from '../core/projection.ts';
+import { checkCallback } from './argument-checks.ts';
 import type { StoreContext } from './context.ts';
 import { projectionAt } from './inspect.ts';
 import { createProjectionRunner, snapshotRevision, type ProjectionRunner } from './projection-runner.ts';
@@ -48,6 +49,8 @@ export function createProjections(ctx: StoreContext): Projections {
         get: current,
         rebuild: (rebuildOptions) => runner.rebuild(rebuildOptions) as Promise<ProjectionSnapshot<S>>,
         subscribe(listener, onError) {
+          checkCallback(listener, 'listener');
+          checkCallback(onError, 'onError', true);
           let last: string | undefined;
           let stopped = false;
           // Deliveries run one after another, each reading the horizon when it starts,

@@ -7,7 +7,7 @@ import type { StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import type { RebaseConflict, RebaseDecision } from '../../worker/contract.ts';
 import { readStream, snapshotFits, snapshotState } from './aggregate-loader.ts';
-import { checkIdList } from './argument-checks.ts';
+import { checkIdList, describeArgument } from './argument-checks.ts';
 import { decodeEvent } from './log-events.ts';
 import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';
@@ -138,8 +138,34 @@ async function decideConflict(
   return decisions;
 }
 
+/** Every option `sync` takes: another key is a typo, or a function the worker could not be sent (DataCloneError). */
+const SYNC_OPTION_KEYS: ReadonlySet<string> = new Set<keyof SyncOptions>([
+  'url',
+  'log',
+  'token',
+  'getToken',
+  'pullLimit',
+  'pushLimit',
+  'live',
+  'pollIntervalMs',
+  'initialBackoffMs',
+  'maxBackoffMs',
+  'webSocket',
+  'fetch',
+  'encryption',
+]);
+
 export function checkSyncOptions(options: SyncOptions): void {
   if (typeof options !== 'object' || options === null) throw new ConfigError('sync must be an object with a url');
+  const unknown = Object.keys(options).find((key) => !SYNC_OPTION_KEYS.has(key));
+  if (unknown !== undefined)
+    throw new ConfigError(`sync.${unknown.slice(0, 40)} is not a sync option; they are ${[...SYNC_OPTION_KEYS].join(', ')}`);
+  // Called later, in the sync's rounds: a non-function there would fail every round with a TypeError.
+  for (const key of ['getToken', 'webSocket', 'fetch'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function')
+      throw new ConfigError(`sync.${key} must be a function (got ${describeArgument(options[key])})`);
+  }
+  if (options.live !== undefined && typeof options.live !== 'boolean') throw new ConfigError('sync.live must be a boolean');
   if (!isHttpUrl(options.url)) {
     throw new ConfigError('sync.url must be an http(s) URL', { url: options.url });
   }

@@ -1,5 +1,6 @@
 import { TimeTravelError, ValidationError } from '../core/errors.ts';
 import type { LogCursor } from '../core/cursor.ts';
+import { checkCallback } from './argument-checks.ts';
 import type { TimeTravel } from './types.ts';
 
 /**
@@ -20,7 +21,13 @@ export function createTimeTravel(): TimeTravelState {
   const listeners = new Set<(position: LogCursor | null) => void>();
   const setHorizon = (position: LogCursor | null) => {
     horizon = position;
-    for (const listener of [...listeners]) listener(position);
+    for (const listener of [...listeners]) {
+      try {
+        listener(position);
+      } catch {
+        // One failing listener (an app's subscriber) must not keep the others, the live queries among them, from following.
+      }
+    }
   };
   const onTravel = (listener: (position: LogCursor | null) => void) => {
     listeners.add(listener);
@@ -36,7 +43,10 @@ export function createTimeTravel(): TimeTravelState {
       },
       resume: () => setHorizon(null),
       position: () => horizon,
-      subscribe: (listener) => onTravel(listener),
+      subscribe(listener) {
+        checkCallback(listener, 'listener');
+        return onTravel(listener);
+      },
     },
     horizon: () => horizon,
     assertWritable() {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ChronicleError } from '../../src/core/index.ts';
 import { defineReaction } from '../../src/core/reaction.ts';
 import { openTestStore } from '../../src/testing/index.ts';
-import { ItemAdded, model } from '../fixtures/model.ts';
+import { ItemAdded, model, Order, Revenue } from '../fixtures/model.ts';
 import { collect, eventually, modes, openOrderStore } from './modes.ts';
 
 /** A value of any shape, as a JavaScript caller may pass. */
@@ -187,6 +187,73 @@ describe.each(modes)('API input errors ($mode)', ({ worker }) => {
       expect(await collect(store.readLog())).toHaveLength(1);
     } finally {
       await store.dispose();
+    }
+  });
+
+  it('subscriptions given a listener, onError or definition that is not one: ValidationError at once, not a TypeError later', async () => {
+    const store = await openTestStore({ ...model, worker });
+    const listener = () => undefined;
+    try {
+      const cases: [string, () => unknown, string][] = [
+        ['subscribe(null)', () => store.subscribe(loose(null), 'o1', listener), 'aggregate'],
+        ['subscribe({ type })', () => store.subscribe(loose({ type: 'Order' }), 'o1', listener), 'aggregate'],
+        ['subscribe listener null', () => store.subscribe(Order, 'o1', loose(null)), 'listener'],
+        ["subscribe onError 'x'", () => store.subscribe(Order, 'o1', listener, loose('x')), 'onError'],
+        ['projection listener null', () => store.projection(Revenue).subscribe(loose(null)), 'listener'],
+        ["projection onError 'x'", () => store.projection(Revenue).subscribe(listener, loose('x')), 'onError'],
+        ['timeTravel listener 5', () => store.timeTravel.subscribe(loose(5)), 'listener'],
+      ];
+      for (const [what, call, path] of cases) {
+        expect(await failure(call), what).toMatchObject({ class: 'ValidationError', code: 'VALIDATION', path });
+      }
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('an onError or time-travel listener that throws keeps neither close() nor the live views from going on', async () => {
+    const store = await openOrderStore(worker);
+    await store.append('o1', [placed]);
+    const shown: number[] = [];
+    store.subscribe(
+      Order,
+      'o1',
+      (result) => shown.push(result.version),
+      () => {
+        throw new Error('app bug in onError');
+      },
+    );
+    store.projection(Revenue).subscribe(
+      () => undefined,
+      () => {
+        throw new Error('app bug in onError');
+      },
+    );
+    store.timeTravel.subscribe(() => {
+      throw new Error('app bug in a travel listener');
+    });
+    await eventually(() => expect(shown).toEqual([1]));
+    const [first] = await collect(store.scan());
+    // The failing travel listener does not keep the live view from following the travel and the resume.
+    store.timeTravel.to(first![0]!.cursor);
+    store.timeTravel.resume();
+    await store.append('o1', [{ type: 'ItemAdded', data: { sku: 'a', qty: 1, price: 1 } }]);
+    await eventually(() => expect(shown.at(-1)).toBe(2));
+    // close() used to reject with the onError's throw, leaving its jobs, reactions and engine open.
+    await expect(store.close()).resolves.toBeUndefined();
+    await expect(store.load(Order, 'o1')).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+    await store.dispose(); // the close is done: this deletes the test's database
+  });
+});
+
+describe('openStore worker option', () => {
+  it('that is no worker (a number, an object without postMessage, a function returning neither): ConfigError, not a TypeError from inside comlink', async () => {
+    for (const worker of [5, {}, () => 5]) {
+      expect(await failure(() => openTestStore({ ...model, worker: loose(worker) })), String(worker)).toMatchObject({
+        class: 'ConfigError',
+        code: 'CONFIG',
+        message: expect.stringMatching(/^worker must be false, true, 'auto', a Worker, a function returning one, or the URL/),
+      });
     }
   });
 });

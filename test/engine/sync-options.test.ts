@@ -27,6 +27,13 @@ describe.each(modes)('sync options refused at open ($mode)', ({ worker }) => {
     ['a token with a line break', { token: 'abc\r\nX-Evil: 1' }, /sync\.token must be/],
     ['an empty token', { token: '' }, /sync\.token must be/],
     ['a token outside ASCII', { token: 'jeton-été' }, /sync\.token must be/],
+    // Called in every round: a non-function failed each one with a TypeError (code ERROR).
+    ['a getToken that is not a function', { getToken: 'abc' }, /sync\.getToken must be a function \(got "abc"\)/],
+    ['a fetch that is not a function', { fetch: 'x' }, /sync\.fetch must be a function/],
+    ['live that is not a boolean', { live: 'no' }, /sync\.live must be a boolean/],
+    // A misspelt option did nothing; a function under an unknown key could not be sent to the worker (DataCloneError).
+    ['an option sync does not have', { onError: () => undefined }, /sync\.onError is not a sync option; they are url, log, token/],
+    ['a misspelt option', { pollIntervalMS: 5000 }, /sync\.pollIntervalMS is not a sync option/],
   ];
   it.each(cases)('%s', async (_what, sync, message) => {
     const opening = openTestStore({ ...model, worker, sync: { url: URL_OK, live: false, ...sync } as never });

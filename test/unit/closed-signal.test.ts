@@ -14,6 +14,24 @@ describe('createClosedSignal', () => {
     expect(heard).toEqual(['a:deleted']);
   });
 
+  it("a listener that throws (an app's onError) keeps neither the others nor the close from going on", async () => {
+    const signal = createClosedSignal();
+    const heard: string[] = [];
+    signal.onClosed(() => {
+      throw new TypeError('onError is not a function');
+    });
+    signal.onClosed((e) => heard.push(e.reason));
+    expect(() => signal.close(new StoreClosedError('s'))).not.toThrow();
+    expect(heard).toEqual(['closed']);
+    // Added after the close: told in a microtask, where a throw would be an unhandled error.
+    signal.onClosed(() => {
+      throw new Error('late');
+    });
+    signal.onClosed((e) => heard.push(`late:${e.reason}`));
+    await Promise.resolve();
+    expect(heard).toEqual(['closed', 'late:closed']);
+  });
+
   it('a listener added after the close hears it in a microtask, unless removed first', async () => {
     const signal = createClosedSignal();
     signal.close(new StoreClosedError('s', 'engine-stopped'));
