@@ -51,6 +51,22 @@ export function checkCallback(value: unknown, what: string, optional = false): v
   throw new ValidationError('?', what, `must be a function${optional ? ' or left out' : ''} (got ${describeArgument(value)})`);
 }
 
+/**
+ * A long job's `signal` and `onProgress` (replay, rebuild, compact), checked before the job starts: a signal
+ * without addEventListener failed with a TypeError, and an onProgress that is no function only once the job
+ * had finished and saved its work.
+ */
+export function checkJobOptions(options: unknown, call: string): void {
+  if (options === undefined || options === null) return;
+  const { signal, onProgress } = options as { signal?: unknown; onProgress?: unknown };
+  const isSignal = (value: unknown) =>
+    typeof value === 'object' && value !== null && typeof (value as AbortSignal).addEventListener === 'function' && 'aborted' in value;
+  if (signal !== undefined && !isSignal(signal))
+    throw new ConfigError(`${call} signal must be an AbortSignal (got ${describeArgument(signal)})`);
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    throw new ConfigError(`${call} onProgress must be a function (got ${describeArgument(onProgress)})`);
+}
+
 /** An options object a call needs (inspect's, replay's): an object, or a ValidationError naming it. */
 export function checkOptionsObject(value: unknown, what: string): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -97,9 +97,9 @@ async function checkAndMark(db: IDBDatabase, name: string, discard: boolean): Pr
  * with StoreClosedError `reason: 'deleted'`), and none makes the database
  * again: opening the name afterwards starts an empty store with a new client id.
  */
-export async function deleteStore(name: string, options: DeleteStoreOptions = {}): Promise<DeleteStoreResult> {
+export async function deleteStore(name: string, options?: DeleteStoreOptions): Promise<DeleteStoreResult> {
   if (typeof name !== 'string' || name === '') throw new ConfigError('deleteStore needs a store name');
-  const { discardUnfinished = false, onBlocked } = options;
+  const { discardUnfinished = false, onBlocked } = options ?? {}; // left out, or null
   if (typeof discardUnfinished !== 'boolean') throw new ConfigError('deleteStore discardUnfinished must be true or false');
   if (onBlocked !== undefined && typeof onBlocked !== 'function') throw new ConfigError('deleteStore onBlocked must be a function');
   const factory = platformIndexedDB();

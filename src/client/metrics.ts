@@ -298,9 +298,9 @@ export function createMetrics(): Metrics {
       };
 
       const metrics = snapshot as MetricsHandle;
-      metrics.subscribe = (listener, options = {}) => {
+      metrics.subscribe = (listener, options) => {
         refuseIfClosed();
-        const intervalMs = options.intervalMs ?? 1000;
+        const intervalMs = options?.intervalMs ?? 1000; // options may be left out, or null
         if (typeof listener !== 'function') throw new ValidationError('?', 'listener', 'metrics.subscribe needs a listener function');
         if (!(typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs >= 0))
           throw new ValidationError('?', 'intervalMs', `must be a non-negative number of milliseconds (got ${String(intervalMs)})`);

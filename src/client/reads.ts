@@ -1,7 +1,7 @@
 import { InUseError } from '../core/errors.ts';
 import type { LogEvent } from '../core/event.ts';
 import { checkAggregateId } from './append.ts';
-import { checkDefinition, checkOptionsObject } from './argument-checks.ts';
+import { checkDefinition, checkJobOptions, checkOptionsObject } from './argument-checks.ts';
 import { loadAggregate, readStream } from './aggregate-loader.ts';
 import type { StoreContext } from './context.ts';
 import type { JobTracker } from './closing.ts';
@@ -39,22 +39,24 @@ export function createReader(
     readStream(aggregateId, streamOptions) {
       checkAggregateId(aggregateId);
       checkStreamOptions(streamOptions);
-      return readStream(connection, registry, aggregateId, streamOptions) as AsyncIterable<StoreEvent<unknown>>;
+      // null is no options, as the check took it (a default parameter below would not apply to it).
+      return readStream(connection, registry, aggregateId, streamOptions ?? undefined) as AsyncIterable<StoreEvent<unknown>>;
     },
     async *readLog(filter) {
       checkLogFilter(filter);
-      for await (const batch of scanLog(connection, registry, filter)) {
+      for await (const batch of scanLog(connection, registry, filter ?? undefined)) {
         for (const { event } of batch.matches) yield event as StoreEvent<unknown>;
       }
     },
     async *scan(filter, scanOptions) {
       checkLogFilter(filter);
-      const batches = scanLog(connection, registry, filter, { keepStored: true, batchEvents: scanOptions?.batchEvents });
+      const batches = scanLog(connection, registry, filter ?? undefined, { keepStored: true, batchEvents: scanOptions?.batchEvents });
       for await (const batch of batches) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
     },
     async replay(replayOptions) {
       checkOptionsObject(replayOptions, 'options');
       checkReplayFilter(replayOptions.filter);
+      checkJobOptions(replayOptions, 'replay');
       const name = typeof replayOptions?.name === 'string' ? replayOptions.name : undefined;
       const run = (closing: AbortSignal) => runReplay(connection, registry, replayOptions as ReplayOptions<LogEvent>, closing);
       if (name === undefined) return jobs.track(run);

@@ -1,6 +1,6 @@
 import type { AnyAggregateDefinition } from '../core/aggregate.ts';
 import { ConfigError, StoreClosedError } from '../core/errors.ts';
-import { checkDefinition, checkDefinitionLists } from './argument-checks.ts';
+import { checkDefinition, checkDefinitionLists, checkJobOptions } from './argument-checks.ts';
 import type { AnyEventDefinition } from '../core/event.ts';
 import type { AnyReactionDefinition } from '../core/reaction.ts';
 import { createRegistry } from '../core/registry.ts';
@@ -216,10 +216,12 @@ function createStore(
       return {
         ...handle,
         // A rebuild stops like a replay job when the store closes.
-        rebuild: (rebuildOptions = {}) =>
-          jobs.track((closed) =>
-            withEitherSignal([rebuildOptions.signal, closed], (signal) => handle.rebuild({ ...rebuildOptions, signal })),
-          ),
+        rebuild: async (rebuildOptions) => {
+          checkJobOptions(rebuildOptions, 'rebuild');
+          return jobs.track((closed) =>
+            withEitherSignal([rebuildOptions?.signal, closed], (signal) => handle.rebuild({ ...rebuildOptions, signal })),
+          );
+        },
       };
     },
     timeTravel: travel.api,
@@ -230,10 +232,12 @@ function createStore(
       const stats = await connection.engine.stats();
       return { ...stats, inWorker: connection.inWorker };
     },
-    compact: (compactOptions) =>
-      jobs.track((closed) =>
+    compact: async (compactOptions) => {
+      checkJobOptions(compactOptions, 'compact');
+      return jobs.track((closed) =>
         withEitherSignal([compactOptions?.signal, closed], (signal) => compactor.compact({ ...compactOptions, signal })),
-      ),
+      );
+    },
     forget,
     async requestPersistence() {
       const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;

@@ -120,7 +120,7 @@ export function createTransfer(ctx: StoreContext): Pick<Store, 'exportLog' | 'im
     async *exportLog(filter) {
       checkLogFilter(filter);
       // The stored form is written, never the decoded one: an event whose upcast fails is exported as it is.
-      for await (const batch of scanLog(connection, registry, filter, { keepStored: true, upcastFailures: 'unreadable' })) {
+      for await (const batch of scanLog(connection, registry, filter ?? undefined, { keepStored: true, upcastFailures: 'unreadable' })) {
         for (const { stored } of batch.matches) yield JSON.stringify(stored);
       }
     },

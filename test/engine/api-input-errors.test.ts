@@ -2,9 +2,10 @@
 // refused with the wrong error, or none. The README promises a typed ChronicleError naming the argument and why,
 // before anything is written: each case here says the error it expects, and checks that nothing stored changed.
 import { describe, expect, it } from 'vitest';
+import { deleteStore } from '../../src/client/index.ts';
 import { ChronicleError } from '../../src/core/index.ts';
 import { defineReaction } from '../../src/core/reaction.ts';
-import { openTestStore } from '../../src/testing/index.ts';
+import { openTestStore, uniqueStoreName } from '../../src/testing/index.ts';
 import { ItemAdded, model, Order, Revenue } from '../fixtures/model.ts';
 import { collect, eventually, modes, openOrderStore } from './modes.ts';
 
@@ -205,6 +206,46 @@ describe.each(modes)('API input errors ($mode)', ({ worker }) => {
       ];
       for (const [what, call, path] of cases) {
         expect(await failure(call), what).toMatchObject({ class: 'ValidationError', code: 'VALIDATION', path });
+      }
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('options given as null are no options, as left out: reads, exports, metrics, rebuild and deleteStore run', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      await store.append('o1', [placed]);
+      expect(await collect(store.readLog(loose(null)))).toHaveLength(1);
+      expect((await collect(store.scan(loose(null)))).flat()).toHaveLength(1);
+      expect(await collect(store.exportLog(loose(null)))).toHaveLength(1);
+      expect(await collect(store.readStream('o1', loose(null)))).toHaveLength(1);
+      store.metrics.subscribe(() => undefined, loose(null))();
+      await store.projection(Revenue).rebuild(loose(null));
+      expect(await deleteStore(uniqueStoreName('never-opened'), loose(null))).toMatchObject({ deleted: false });
+    } finally {
+      await store.dispose();
+    }
+  });
+
+  it('replay, rebuild and compact given a signal or onProgress that is not one: ConfigError before the job starts', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      await store.append('o1', [placed]);
+      const handler = () => undefined;
+      const cases: [string, () => Promise<unknown>, RegExp][] = [
+        ['replay signal {}', () => store.replay({ handler, signal: loose({}) }), /^replay signal must be an AbortSignal \(got an object\)/],
+        ['replay onProgress 5', () => store.replay({ handler, onProgress: loose(5) }), /^replay onProgress must be a function \(got 5\)/],
+        ['rebuild signal {}', () => store.projection(Revenue).rebuild({ signal: loose({}) }), /^rebuild signal must be an AbortSignal/],
+        [
+          'rebuild onProgress 5',
+          () => store.projection(Revenue).rebuild({ onProgress: loose(5) }),
+          /^rebuild onProgress must be a function/,
+        ],
+        ['compact signal {}', () => store.compact({ signal: loose({}) }), /^compact signal must be an AbortSignal/],
+      ];
+      for (const [what, call, message] of cases) {
+        expect(await failure(call), what).toMatchObject({ class: 'ConfigError', code: 'CONFIG', message: expect.stringMatching(message) });
       }
     } finally {
       await store.dispose();
