@@ -1,9 +1,10 @@
 import { DuplicateInBatchError, ValidationError, type ExpectedVersion } from '../core/errors.ts';
 import type { EventInput, LogEvent, StoredEvent } from '../core/event.ts';
+import { findJsonProblem } from '../core/json-data.ts';
 import type { Registry } from '../core/registry.ts';
-import { findIdProblem } from '../core/text-rules.ts';
+import { findIdProblem, MAX_DATA_DEPTH } from '../core/text-rules.ts';
 import { decodePageJson, spliceEventJson, type AppendOutcome, type AppendRequest } from '../../worker/contract.ts';
-import { checkOptionsObject, describeArgument } from './argument-checks.ts';
+import { checkDefinition, checkOptionsObject, describeArgument } from './argument-checks.ts';
 import type { StoreContext } from './context.ts';
 import type { Store, StoreEvent } from './store-api.ts';
 import type { AppendOptions, AppendResult, InputOf } from './types.ts';
@@ -95,6 +96,7 @@ export function buildRequest(
   checkEventShapes(events);
   const inputs = events as EventInput[];
   let aggregateType: string;
+  if (opts.aggregate !== undefined) checkDefinition(opts.aggregate, 'aggregate'); // 5 or {} read as no aggregate, or failed inside
   if (opts.aggregate) {
     aggregateType = opts.aggregate.type;
     const allowed = eventTypesOf(opts.aggregate);
@@ -128,6 +130,24 @@ export function checkBatchIds(requests: readonly AppendRequest[]): void {
   }
 }
 
+/**
+ * importConfirmed's events given as objects: plain JSON values, as a page the server sent holds. A function or
+ * a symbol in one could not be sent to the engine's worker (a DataCloneError), and in-process was dropped
+ * without a word; the engine's own checks judge the rest (ids, seqs, positions). A string goes as it is.
+ */
+function checkImportedValues(events: unknown): void {
+  if (typeof events === 'string') return;
+  if (!Array.isArray(events))
+    throw new ValidationError('?', 'events', `must be an array of events or their JSON text (got ${describeArgument(events)})`);
+  events.forEach((event, index) => {
+    // One level more than data may have: the event object holds the data.
+    const problem = findJsonProblem(event, MAX_DATA_DEPTH + 1);
+    if (!problem) return;
+    const path = problem.path === '' ? 'event' : problem.path.startsWith('[') ? `event${problem.path}` : `event.${problem.path}`;
+    throw new ValidationError('?', path, problem.reason, index);
+  });
+}
+
 /** The store's writes: append, appendBatch and importConfirmed. */
 export function createAppender(ctx: StoreContext): Pick<Store, 'append' | 'appendBatch' | 'importConfirmed'> {
   const { registry, travel } = ctx;
@@ -153,6 +173,7 @@ export function createAppender(ctx: StoreContext): Pick<Store, 'append' | 'appen
       return outcomes.map((o, i) => toResult(registry, requests[i]!, o)) as AppendResult<StoreEvent<unknown>>[];
     },
     async importConfirmed(events) {
+      checkImportedValues(events);
       const result = await engine.ingestConfirmed(events);
       return { stored: result.stored, head: result.head };
     },

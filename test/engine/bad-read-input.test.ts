@@ -43,4 +43,41 @@ describe.each(modes)('reads and imports given bad input ($mode)', ({ worker }) =
       await store.dispose();
     }
   });
+
+  it('refuses importConfirmed of events holding what JSON cannot (a function, a symbol) with VALIDATION naming it, storing nothing', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      const event = (data: unknown) => ({
+        id: 'srv-1',
+        aggregateId: 'o1',
+        aggregateType: 'Order',
+        seq: 1,
+        type: 'OrderPlaced',
+        version: 1,
+        data,
+        meta: { occurredAt: 1, clientId: 'server', clientSeq: 1 },
+        position: 1,
+      });
+      // In a worker, a DOMException (DataCloneError) came back; in-process, the function was dropped and the rest stored.
+      for (const data of [{ customerId: 'c', note: () => 1 }, { customerId: Symbol('c') }]) {
+        await expect(store.importConfirmed([event(data)] as never)).rejects.toMatchObject({
+          code: 'VALIDATION',
+          path: expect.stringMatching(/^event\.data\.(note|customerId)$/),
+          index: 0,
+        });
+      }
+      await expect(store.importConfirmed(5 as never)).rejects.toMatchObject({ code: 'VALIDATION', path: 'events' });
+      // append's aggregate option that is no aggregate definition: named, not a TypeError from inside.
+      for (const aggregate of [5, {}, null]) {
+        await expect(
+          store.append('o1', [{ type: 'OrderPlaced', data: { customerId: 'c' } }], { aggregate: aggregate as never }),
+        ).rejects.toMatchObject({ code: 'VALIDATION', path: 'aggregate' });
+      }
+      expect(await collect(store.readLog())).toEqual([]);
+      // The same event as plain JSON is stored.
+      expect(await store.importConfirmed([event({ customerId: 'c' })] as never)).toEqual({ stored: 1, head: 1 });
+    } finally {
+      await store.dispose();
+    }
+  });
 });
