@@ -466,7 +466,17 @@ function describeFacts(facts: ErrorDetails): string {
  * a plain ChronicleError that keeps code, message and details.
  */
 export function errorFromJSON(e: SerializedError): ChronicleError {
-  const d = e.details;
+  // What another version of the engine (or the server) sent may lack details or hold facts of other shapes than
+  // this version's classes take: the error is still the one it was, so its code and message are kept.
+  const details: ErrorDetails = typeof e.details === 'object' && e.details !== null && !Array.isArray(e.details) ? e.details : {};
+  try {
+    return rebuiltError(e, details);
+  } catch {
+    return new ChronicleError(e.code as ChronicleErrorCode, e.message, details);
+  }
+}
+
+function rebuiltError(e: SerializedError, d: ErrorDetails): ChronicleError {
   let err: ChronicleError;
   switch (e.code) {
     case 'CONCURRENCY':

@@ -39,4 +39,18 @@ describe('error codes', () => {
       'FROM_A_NEWER_SERVER',
     );
   });
+
+  it('rebuilds an error whose details are missing or of other shapes (another engine version) as a ChronicleError with its code and message', () => {
+    const sent = [
+      { code: 'UNKNOWN_EVENT_TYPE', message: 'no details' },
+      { code: 'UNKNOWN_EVENT_TYPE', message: 'known is no list', details: { eventType: 'X', known: 5 } },
+      { code: 'ENCRYPTION_KEY', message: 'a reason this version lacks', details: { reason: 'zz' } },
+      { code: 'CONCURRENCY', message: 'details as an array', details: [] },
+    ];
+    for (const error of sent) {
+      const back = errorFromJSON({ name: 'ChronicleError', ...error } as never);
+      expect(back, error.message).toBeInstanceOf(ChronicleError);
+      expect({ code: back.code, message: back.message }).toEqual({ code: error.code, message: error.message });
+    }
+  });
 });
