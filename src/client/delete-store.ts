@@ -1,6 +1,7 @@
 import { ConfigError, UnfinishedWorkError, type UnfinishedWork } from '../core/errors.ts';
 import { hasWork, unfinishedWork, type StoredMeta, type StoredReaction } from '../core/unfinished-work.ts';
 import { deleteDatabase } from '../../worker/contract.ts';
+import { toStorageError } from '../../worker/storage-errors.ts';
 
 export interface DeleteStoreOptions {
   /**
@@ -103,14 +104,19 @@ export async function deleteStore(name: string, options?: DeleteStoreOptions): P
   if (typeof discardUnfinished !== 'boolean') throw new ConfigError('deleteStore discardUnfinished must be true or false');
   if (onBlocked !== undefined && typeof onBlocked !== 'function') throw new ConfigError('deleteStore onBlocked must be a function');
   const factory = platformIndexedDB();
-  const db = await openExisting(factory, name);
+  // IndexedDB's own failures (a DOMException: UnknownError, a closing connection, a full disk) as the engine
+  // reports them, typed (StorageError and its kinds); the refusals above and UnfinishedWorkError pass as they are.
+  const typed = (operation: string) => (error: unknown) => {
+    throw toStorageError(name, operation, error);
+  };
+  const db = await openExisting(factory, name).catch(typed('deleteStore: open'));
   if (!db) return { deleted: false, discarded: NOTHING };
   let discarded: UnfinishedWork;
   try {
-    discarded = await checkAndMark(db, name, discardUnfinished);
+    discarded = await checkAndMark(db, name, discardUnfinished).catch(typed('deleteStore: check unfinished work'));
   } finally {
     db.close();
   }
-  await deleteDatabase(factory, name, onBlocked);
+  await deleteDatabase(factory, name, onBlocked).catch(typed('deleteStore: delete'));
   return { deleted: true, discarded };
 }

@@ -367,3 +367,25 @@ describe.each(modes)('deleteStore ($mode)', ({ worker }) => {
     }
   });
 });
+
+describe('deleteStore when IndexedDB itself fails', () => {
+  it('rejects with a StorageError naming the step and the cause, not the DOMException', async () => {
+    const factory = globalThis.indexedDB;
+    const realOpen = factory.open.bind(factory);
+    // IndexedDB refusing to open at all (Safari's "UnknownError" after a storage failure, a disk gone read-only).
+    factory.open = () => {
+      const request = { error: new DOMException('Internal error opening backing store', 'UnknownError') } as unknown as IDBOpenDBRequest;
+      setTimeout(() => (request.onerror as (() => void) | null)?.(), 0);
+      return request;
+    };
+    try {
+      await expect(deleteStore('any-store')).rejects.toMatchObject({
+        code: 'STORAGE',
+        message: expect.stringContaining('UnknownError: Internal error opening backing store'),
+        details: expect.objectContaining({ operation: 'deleteStore: open' }),
+      });
+    } finally {
+      factory.open = realOpen;
+    }
+  });
+});
