@@ -39,6 +39,7 @@ export type { SyncCallbacks, SyncConfig, WebSocketFactory } from './sync/sync-en
 export type { RebaseConflict, RebaseDecision } from './rebase.ts';
 export { decodePageJson } from './page-codec.ts';
 export type { ScanStep } from './scan-sessions.ts';
+export { SCAN_GONE } from './scan-sessions.ts';
 export { outcomesFromWire, requestsToWire, wireBuffers, type AppendWire, type OutcomesWire } from './append-wire.ts';
 export { CHANGE, FAILURE, REPLY, type CallMessage, type CallReply, type WireError } from './call-port.ts';
 export { spliceEventJson } from './page-builder.ts';

@@ -30,6 +30,12 @@ const REFILL_BELOW_PAGES = 8;
 /** Scans open at once per port; the oldest is dropped past this (a page that never closes its scans cannot grow the engine's memory). */
 export const MAX_OPEN_SCANS = 64;
 
+/**
+ * The name of the error a step of a scan the engine no longer holds fails with: dropped after MAX_OPEN_SCANS
+ * newer ones (iterators an app left unfinished), or closed. The client opens it again where it stood.
+ */
+export const SCAN_GONE = 'ScanGoneError';
+
 export interface ScanStep {
   pages: RawPage[];
   /** No page after these exists now. */
@@ -100,7 +106,11 @@ export function createScanSessions(readLog: (query: LogPageQuery) => Promise<Log
     /** The scan's next pages (up to SCAN_PART_CHARS); reads ahead for the call after. */
     async next(id: number): Promise<ScanStep> {
       const scan = scans.get(id);
-      if (!scan) throw new Error(`log scan ${id} is not open (closed, or dropped after ${MAX_OPEN_SCANS} newer ones)`);
+      if (!scan) {
+        const gone = new Error(`log scan ${id} is not open (closed, or dropped after ${MAX_OPEN_SCANS} newer ones)`);
+        gone.name = SCAN_GONE;
+        throw gone;
+      }
       while (scan.buffer.length === 0 && !scan.sourceEnd && scan.failure === undefined) await fill(scan);
       // Pages read before a read failed are still answered: the failure comes where they end.
       if (scan.buffer.length === 0 && scan.failure !== undefined) throw scan.failure;

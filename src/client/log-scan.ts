@@ -3,7 +3,7 @@ import { HistoryCompactedError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event.ts';
 import type { Registry } from '../core/registry.ts';
 import { pageEndCursor, slotOf, type LogCursor } from '../core/cursor.ts';
-import { CONFIRMED, PENDING, type LogPageQuery, type LogPageResult, type RawPage } from '../../worker/contract.ts';
+import { CONFIRMED, PENDING, SCAN_GONE, type LogPageQuery, type LogPageResult, type RawPage } from '../../worker/contract.ts';
 import type { EngineConnection } from './connection.ts';
 import { isAfter, parsePage, placeEvent, type PlacedEvent, type UpcastFailures } from './log-events.ts';
 import type { LogFilter } from './types.ts';
@@ -228,17 +228,30 @@ interface LogSource {
  * their strings young. In-process: a readLog call of `query.maxEvents` per step.
  */
 function openSource(connection: EngineConnection, query: LogPageQuery): LogSource {
-  if (connection.openScan) {
-    const scan = connection.openScan(query);
+  const { openScan } = connection;
+  if (openScan) {
+    let scan = openScan(query);
     // One step more in flight than the caller asks for, so a step's round trip overlaps the handling of the last one.
     // Past the end it is refused (the engine let go of the scan): no one waits for it.
     let ahead: Promise<LogPageResult> | undefined;
+    const stepAhead = () => {
+      ahead = scan.next();
+      ahead.catch(() => undefined);
+    };
     return {
-      next() {
+      next(after) {
         const step = ahead ?? scan.next();
-        ahead = scan.next();
-        ahead.catch(() => undefined);
-        return step;
+        stepAhead();
+        return step.catch((error: unknown) => {
+          if ((error as { name?: unknown } | null)?.name !== SCAN_GONE) throw error;
+          // The engine dropped this scan to make room for newer ones (iterators an app left unfinished hold
+          // theirs open): a new one goes on from where this step began, and the caller sees nothing of it.
+          scan.close();
+          scan = openScan({ ...query, after });
+          const again = scan.next();
+          stepAhead();
+          return again;
+        });
       },
       close: () => scan.close(),
       checksDrops: true,
