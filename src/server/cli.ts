@@ -166,6 +166,25 @@ function checkDatabaseUrl(url: string): string {
   return url;
 }
 
+/**
+ * The data directory failing to open as a directory (a file at its path, no permission, a read-only disk):
+ * the operator's --data, said as such (exit 2), where the raw errno named a lock file's temporary name.
+ * Anything else (PGlite failing, a database error) is passed on as the failure it is.
+ */
+function dataDirectoryProblem(error: unknown, data: string | undefined): never {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const place = resolve(data ?? './chronicle-data');
+  const why: Record<string, string> = {
+    EEXIST: 'it is a file, not a directory',
+    ENOTDIR: 'a part of its path is a file',
+    EACCES: 'this user may not write there',
+    EPERM: 'this user may not write there',
+    EROFS: 'the file system is read-only',
+  };
+  if (code !== undefined && why[code] !== undefined) fail(`--data ${place}: cannot keep the database there: ${why[code]} (${code})`);
+  throw error;
+}
+
 /** The --max-* flags and --rate as the server's limits (each a usage failure when it is not a number the flag takes). */
 function limitsOf(
   args: Partial<Record<'max-events' | 'max-event-bytes' | 'max-request-bytes' | 'max-header-bytes', string>>,
@@ -322,7 +341,10 @@ async function main(): Promise<void> {
     },
     pglite: { ...pgliteOptions, signal: startup.signal },
   });
-  const store = await startup.opening(opening);
+  const onDisk = !sharding && !databaseUrl && !args.memory;
+  const store = await startup
+    .opening(opening)
+    .catch((error: unknown) => (onDisk ? dataDirectoryProblem(error, args.data) : Promise.reject(error)));
   if (sharding?.file) reloadOnHangup(store as ShardedLogStore, sharding.file, logger);
 
   const server = createSyncServer({

@@ -241,7 +241,7 @@ describe('chronicle-server CLI', () => {
     }
   });
 
-  it('a bad flag beside --data is refused before the data directory is made; a shard URL is shown without its password', async () => {
+  it('a bad flag beside --data is refused before the data directory is made, a file at its path is named as --data, a shard URL is shown without its password', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chronicle-data-flag-'));
     try {
       const data = join(dir, 'data');
@@ -249,6 +249,12 @@ describe('chronicle-server CLI', () => {
       expect(bad.code).toBe(2);
       expect(bad.output).toContain('--max-events must be a positive integer, got "abc"');
       expect(await readdir(dir)).toEqual([]);
+      // A file where the data directory should be: named as --data, exit 2 (it was exit 1 with mkdir's EEXIST).
+      const file = join(dir, 'a-file');
+      await writeFile(file, 'not a directory');
+      const notDir = await runCli(['--data', file]);
+      expect(notDir.code).toBe(2);
+      expect(notDir.output).toContain(`--data ${file}: cannot keep the database there: it is a file, not a directory (EEXIST)`);
       const secret = await runCli(['--database-url', 'a=postgres://u:s3cret@127.0.0.1:99999/db', '--database-url', 'b=postgres://u@h/b']);
       expect(secret.code).toBe(2);
       expect(secret.output).toContain('shard "a": "postgres://u:***@127.0.0.1:99999/db" is not a URL');
