@@ -15,7 +15,7 @@ import {
   type StoreEventShape,
   type StoreOptions,
 } from '../client/index.ts';
-import { createRegistry } from '../core/index.ts';
+import { ConfigError, createRegistry, ValidationError } from '../core/index.ts';
 
 let counter = 0;
 
@@ -55,6 +55,8 @@ export async function openTestStore<
 >(
   options: Omit<StoreOptions<TEvents, TAggregates, TReactions>, 'name'> & { name?: string },
 ): Promise<TestStore<TEvents, TAggregates, TReactions>> {
+  // Not an object (null from plain JavaScript): openStore says what it needs, as it does for the same mistake.
+  if (typeof options !== 'object' || options === null) throw new ConfigError('openTestStore needs an options object, as openStore');
   const name = options.name ?? uniqueStoreName();
   const store = await openStore<TEvents, TAggregates, TReactions>({ ...options, name });
   return Object.assign(store, {
@@ -78,6 +80,8 @@ export function foldEvents<A extends AnyAggregateDefinition>(
   events: readonly InputOf<StoreEventShape<readonly [], readonly [A]>>[],
   aggregateId = 'test',
 ): StateOf<A> {
+  if (typeof aggregate !== 'object' || aggregate === null || (aggregate as { kind?: unknown }).kind !== 'aggregate')
+    throw new ValidationError('?', 'aggregate', 'must be a defineAggregate(...) definition');
   const runtime = aggregateRuntime(aggregate);
   // Checked and parsed as an append would: a test's event the store would refuse fails here too (typed), and
   // a field its schema gives a default reaches the reducer filled, at the definition's version.
@@ -88,7 +92,8 @@ export function foldEvents<A extends AnyAggregateDefinition>(
   let state = runtime.initialState();
   events.forEach((input, i) => {
     const reducer = runtime.reducers[input.type];
-    if (!reducer) throw new TypeError(`${runtime.type} has no reducer for ${input.type}`);
+    // A definition made by hand can lack one (defineAggregate's types require them all).
+    if (!reducer) throw new ConfigError(`aggregate ${runtime.type} has no reducer for ${input.type}`);
     const [, version, data] = JSON.parse(`[${encoded[i]!.body}]`) as [string, number, unknown];
     const event: RecordedEvent = {
       known: true,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineAggregate, defineEvent, ValidationError } from '../../src/core/index.ts';
-import { foldEvents } from '../../src/testing/index.ts';
+import { foldEvents, openTestStore } from '../../src/testing/index.ts';
 
 const Sold = defineEvent({
   type: 'Sold',
@@ -34,5 +34,21 @@ describe('foldEvents', () => {
   it('refuses data the store would refuse, with the same typed error', () => {
     expect(() => foldEvents(Till, [{ type: 'Sold', data: { cents: 2.5 } }])).toThrow(ValidationError);
     expect(() => foldEvents(Till, [{ type: 'Sold', data: { cents: 1, channel: 'phone' } as never }])).toThrow(/data\.channel/);
+  });
+
+  it('given something that is no aggregate definition, or a hand-made one lacking a reducer: a typed error, not a TypeError', () => {
+    for (const aggregate of [null, undefined, {}, { type: 'Till' }]) {
+      expect(() => foldEvents(aggregate as never, [])).toThrow(ValidationError);
+    }
+    const handMade = { ...Till, reducers: {} };
+    expect(() => foldEvents(handMade as never, [{ type: 'Sold', data: { cents: 1 } }] as never)).toThrow(
+      expect.objectContaining({ code: 'CONFIG', message: 'aggregate Till has no reducer for Sold' }),
+    );
+  });
+});
+
+describe('openTestStore', () => {
+  it('given no options object: ConfigError, as openStore gives, not a TypeError', async () => {
+    await expect(openTestStore(null as never)).rejects.toMatchObject({ code: 'CONFIG' });
   });
 });
