@@ -21,6 +21,11 @@ import type {
 } from '../client/index.ts';
 import { createSource, createSourceCache, stopQuietly, type Source } from './shared-source.ts';
 
+/** Whether a value has what the hooks read of a definition before the store judges it (plain JavaScript may pass anything). */
+function isDefinition(value: unknown): value is { initialState(): unknown } {
+  return typeof value === 'object' && value !== null && typeof (value as { initialState?: unknown }).initialState === 'function';
+}
+
 /** The parts of a store the hooks use; any `Store<...>` fits. */
 export type HookStore = Pick<Store, 'subscribe' | 'projection' | 'sync' | 'timeTravel'>;
 
@@ -78,11 +83,18 @@ export function useAggregate<A extends AnyAggregateDefinition>(
   aggregate: A,
   aggregateId: string,
 ): AggregateView<StateOf<A>> {
+  // A definition or id of the wrong kind (from plain JavaScript) reaches the view's error, as the store's subscribe
+  // refuses it (ValidationError), instead of crashing the render that builds the key or the first state.
+  const usable = isDefinition(aggregate);
   // The key, not the definition object, decides the source (see shared-source.ts); JSON keeps ids with any characters apart.
-  const key = JSON.stringify(['aggregate', aggregate.type, aggregateId]);
+  const key = JSON.stringify([
+    'aggregate',
+    usable ? aggregate.type : null,
+    typeof aggregateId === 'string' ? aggregateId : String(aggregateId),
+  ]);
   const source = sharedSources.source(store, key, (sharing): Source<AggregateView<StateOf<A>>> => {
     let last: AggregateView<StateOf<A>> = {
-      state: aggregate.initialState() as StateOf<A>,
+      state: (usable ? aggregate.initialState() : undefined) as StateOf<A>,
       version: 0,
       loading: true,
       error: null,
@@ -110,9 +122,10 @@ export function useAggregate<A extends AnyAggregateDefinition>(
  * List the projection in openStore's `projections` to keep it live.
  */
 export function useProjection<P extends AnyProjectionDefinition>(store: HookStore, definition: P): ProjectionView<ProjectionStateOf<P>> {
-  const source = sharedSources.source(store, JSON.stringify(['projection', definition.name]), (sharing) => {
+  const usable = isDefinition(definition); // else store.projection's ValidationError reaches the view's error
+  const source = sharedSources.source(store, JSON.stringify(['projection', usable ? definition.name : null]), (sharing) => {
     let last: ProjectionView<ProjectionStateOf<P>> = {
-      state: definition.initialState() as ProjectionStateOf<P>,
+      state: (usable ? definition.initialState() : undefined) as ProjectionStateOf<P>,
       cursor: null,
       applied: 0,
       loading: true,

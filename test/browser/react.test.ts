@@ -226,6 +226,23 @@ describe('chronicle/react hooks (react-dom in Chromium)', () => {
       expect(shown('aggregate-error')).toBe('none');
       const badId = render(h(View, { id: '' }));
       await until(() => badId('aggregate-error') === 'ValidationError', 'the bad id’s error in the view');
+      // What is no definition (plain JavaScript, a wrong import) goes the same way: it crashed the render with a TypeError.
+      const NoDefinitions = () => {
+        const order = useAggregate(store, undefined as never, 'o1');
+        const broken = useProjection(store, {} as never);
+        const failure = (error: unknown) => (error === null ? 'none' : ((error as { name?: string }).name ?? 'Error'));
+        return h(
+          'p',
+          null,
+          h('span', { 'data-testid': 'aggregate-error' }, order.loading ? 'loading' : failure(order.error)),
+          h('span', { 'data-testid': 'projection-error' }, broken.loading ? 'loading' : failure(broken.error)),
+        );
+      };
+      const noDefinitions = render(h(NoDefinitions));
+      await until(
+        () => noDefinitions('aggregate-error') === 'ValidationError' && noDefinitions('projection-error') === 'ValidationError',
+        'what is no definition: its error in the view',
+      );
     } finally {
       await store.dispose();
     }
