@@ -8,6 +8,7 @@
  * In the browser extension, the page calls `exposeToDevtools(store, { aggregates })`
  * and the extension's panel shows the same UI over a message bridge.
  */
+import { ConfigError } from '../core/index.ts';
 import { createBridgeHost, windowTransport, type BridgeTransport } from './bridge.ts';
 import { createStoreSource, type DevtoolsStore, type StoreSourceOptions } from './store-source.ts';
 import { isDevtoolsSource, type DevtoolsSource } from './types.ts';
@@ -23,7 +24,7 @@ export type DevtoolsHandle = PanelHandle;
  */
 export function mountDevtools(store: DevtoolsStore | DevtoolsSource, element: HTMLElement, options: DevtoolsOptions = {}): DevtoolsHandle {
   if (!element || typeof (element as { append?: unknown }).append !== 'function') {
-    throw new TypeError('mountDevtools needs an element to mount into');
+    throw new ConfigError('mountDevtools needs an element to mount into');
   }
   if (isDevtoolsSource(store)) return mountPanel(store, element, { ...options, ownsSource: false });
   const source = createStoreSource(store, options);
@@ -42,6 +43,9 @@ export interface ExposedStore {
 
 /** Lets the Chronicle browser extension's devtools panel inspect this store. */
 export function exposeToDevtools(store: DevtoolsStore, options: ExposeOptions = {}): ExposedStore {
+  // Outside a page (a worker, Node) there is no window to post to: say so before anything is made.
+  if (options.transport === undefined && typeof window === 'undefined')
+    throw new ConfigError('exposeToDevtools needs a browser page (window), or options.transport to talk over');
   const source = createStoreSource(store, options);
   const host = createBridgeHost(source, options.transport ?? windowTransport('page'), store.name);
   return {

@@ -1,4 +1,4 @@
-import type { AnyAggregateDefinition, AnyEventDefinition } from '../core/index.ts';
+import { ConfigError, type AnyAggregateDefinition, type AnyEventDefinition } from '../core/index.ts';
 import { openStore, type LogCursor, type LogEntry, type Store, type SyncStatus, type WorkerOption } from '../client/index.ts';
 import { sameCursor } from './cursor.ts';
 import { diffValues } from './diff.ts';
@@ -63,6 +63,10 @@ let scratchCounter = 0;
 
 /** A DevtoolsSource backed directly by a store in this page. */
 export function createStoreSource(store: DevtoolsStore, options: StoreSourceOptions = {}): DevtoolsSource {
+  // The aggregates whose states the panel computes: a list of definitions (it failed later with a TypeError).
+  const { aggregates } = options;
+  if (aggregates !== undefined && !(Array.isArray(aggregates) && aggregates.every((a) => typeof a?.type === 'string')))
+    throw new ConfigError('devtools aggregates must be a list of defineAggregate(...) definitions');
   return storeSource(store, options);
 }
 
