@@ -10,6 +10,7 @@ import type { ServerTimeouts } from './http/context.ts';
 import { HELP } from './cli-help.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { loadCheckEvents } from './cli-check-events.ts';
+import { MIN_HEADER_BYTES } from './limits.ts';
 import { createSyncServer, type SyncServerOptions } from './server.ts';
 import { openLogStore, placeOf } from './cli-store.ts';
 import { handleSignalsDuringStartup } from './startup-signals.ts';
@@ -191,12 +192,15 @@ function limitsOf(
   rate: number,
 ) {
   const flag = (name: keyof typeof args, fallback: number) => positiveInt(name, args[name], fallback);
+  const headerBytes = args['max-header-bytes'] === undefined ? undefined : flag('max-header-bytes', 0);
+  if (headerBytes !== undefined && headerBytes < MIN_HEADER_BYTES)
+    fail(`--max-header-bytes must be at least ${MIN_HEADER_BYTES}: a request line and its headers need that much`);
   return {
     rateLimit: rate === 0 ? (false as const) : { burst: rate * 2, perSecond: rate },
     ...(args['max-events'] !== undefined ? { maxEventsPerPush: flag('max-events', 1000) } : {}),
     ...(args['max-event-bytes'] !== undefined ? { maxEventBytes: flag('max-event-bytes', 0) } : {}),
     ...(args['max-request-bytes'] !== undefined ? { maxRequestBytes: flag('max-request-bytes', 0) } : {}),
-    ...(args['max-header-bytes'] !== undefined ? { maxHeaderBytes: flag('max-header-bytes', 0) } : {}),
+    ...(headerBytes !== undefined ? { maxHeaderBytes: headerBytes } : {}),
   } satisfies SyncServerOptions['limits'];
 }
 

@@ -31,6 +31,9 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxDrainBytes: 16 * 1024 * 1024,
 };
 
+/** The least maxHeaderBytes a server may be given. */
+export const MIN_HEADER_BYTES = 1024;
+
 export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
   const out: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...limits };
   for (const key of [
@@ -43,6 +46,10 @@ export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits 
     'maxDrainBytes',
   ] as const) {
     if (!Number.isInteger(out[key]) || out[key] <= 0) throw new ConfigError(`limits.${key} must be a positive integer`);
+  }
+  // Below this, a request line and an Authorization header alone can be refused (431): a server nobody can use.
+  if (out.maxHeaderBytes < MIN_HEADER_BYTES) {
+    throw new ConfigError(`limits.maxHeaderBytes must be at least ${MIN_HEADER_BYTES}: a request line and its headers need that much`);
   }
   if (out.maxPullLimit > DEFAULT_LIMITS.maxPullLimit) {
     throw new ConfigError(`limits.maxPullLimit cannot exceed the protocol's ${DEFAULT_LIMITS.maxPullLimit}`);
