@@ -45,3 +45,4 @@ export { CHANGE, FAILURE, REPLY, type CallMessage, type CallReply, type WireErro
 export { spliceEventJson } from './page-builder.ts';
 export { installErrorTransfer } from './error-transfer.ts';
 export { deleteDatabase } from './delete-database.ts';
+export { toStorageError } from './storage-errors.ts';

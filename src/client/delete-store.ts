@@ -1,7 +1,6 @@
 import { ConfigError, UnfinishedWorkError, type UnfinishedWork } from '../core/errors.ts';
 import { hasWork, unfinishedWork, type StoredMeta, type StoredReaction } from '../core/unfinished-work.ts';
-import { deleteDatabase } from '../../worker/contract.ts';
-import { toStorageError } from '../../worker/storage-errors.ts';
+import { deleteDatabase, toStorageError } from '../../worker/contract.ts';
 
 export interface DeleteStoreOptions {
   /**
