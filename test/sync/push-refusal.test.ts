@@ -148,4 +148,14 @@ describe('push refusals', () => {
     expect(decideRefusal(refusal(409, 'CLIENT_SEQ_MISMATCH', {}), events)).toEqual({ kind: 'renumber-after-mark' });
     expect(decideRefusal(refusal(409, 'STALE_EPOCH', { epoch: 2, current: 5 }), events)).toEqual({ kind: 'epoch', current: 5 });
   });
+
+  it('given numbers in a refusal that are no safe positive integers (2.5, 1e300, 1e308), then nothing is renumbered or fenced: retried', () => {
+    // They would be stored as the pending events' clientSeqs or the client's epoch, and every later push refused.
+    for (const expected of [2.5, 1e300, 0, -1, '2']) {
+      expect(decideRefusal(refusal(409, 'CLIENT_SEQ_GAP', { expected }), events)).toEqual({ kind: 'retry' });
+    }
+    for (const current of [1e308, 1.5, -1, '3']) {
+      expect(decideRefusal(refusal(409, 'STALE_EPOCH', { current }), events)).toEqual({ kind: 'retry' });
+    }
+  });
 });

@@ -145,13 +145,16 @@ export function decideRefusal(refusal: Refusal, events: readonly StoredEvent[]):
     case 'SEQ_CONFLICT':
       return { kind: 'rebase' };
     case 'CLIENT_SEQ_GAP':
-      return typeof details.expected === 'number' && details.expected >= 1
-        ? { kind: 'renumber', from: details.expected }
+      // Numbers the pending events are renumbered with, and stored: a safe integer, or the refusal is not acted on.
+      return Number.isSafeInteger(details.expected) && (details.expected as number) >= 1
+        ? { kind: 'renumber', from: details.expected as number }
         : { kind: 'retry' };
     case 'CLIENT_SEQ_MISMATCH':
       return { kind: 'renumber-after-mark' };
     case 'STALE_EPOCH':
-      return typeof details.current === 'number' ? { kind: 'epoch', current: details.current } : { kind: 'retry' };
+      return Number.isSafeInteger(details.current) && (details.current as number) >= 0
+        ? { kind: 'epoch', current: details.current as number }
+        : { kind: 'retry' };
     case 'DUPLICATE_EVENT_ID': {
       const id = typeof details.id === 'string' ? details.id : undefined;
       return reject(events.find((e) => e.id === id));

@@ -128,13 +128,20 @@ function isOnline(): boolean {
 }
 
 /** push, pull and fence over HTTP to the configured log, encrypting and decrypting events when the config asks. */
-function syncTransport(deps: SyncDeps, config: SyncConfig, callbacks: SyncCallbacks, stopping: AbortSignal): Transport {
+function syncTransport(
+  deps: SyncDeps,
+  config: SyncConfig,
+  callbacks: SyncCallbacks,
+  stopping: AbortSignal,
+  requestsEnd: AbortSignal,
+): Transport {
   const log = config.log ?? 'default';
   const plain = createTransport({
     url: config.url,
     log,
     token: async () => (callbacks.getToken ? await callbacks.getToken() : config.token),
     fetch: deps.fetch,
+    stopping: requestsEnd,
   });
   if (config.encryption) return withEncryption(plain, log, config.encryption, callbacks.encryptionKeys, stopping);
   const encryptedBefore = async () => (await deps.getDb()).get('sync', 'encryption') as Promise<SyncEncryptionRecord | undefined>;
@@ -158,6 +165,13 @@ async function askTabsToLookAgain(db: ChronicleDB, publish: (change: Change) => 
 }
 
 /**
+ * How long stop() lets the round in flight go on before it ends that round's request: long enough to finish
+ * its push and the pull that confirms it (their outcomes reach this session), and no longer (a server that
+ * trickles a reply held close() for the request's whole minute).
+ */
+const STOP_GRACE_MS = 5_000;
+
+/**
  * The sync loop: runs a round (sync-round.ts: pull, rebase, push) whenever
  * something changed, polls otherwise, backs off after failures, and follows
  * the live channel. Only one tab per store runs it (a Web Lock); the others
@@ -169,7 +183,8 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
   const initialBackoff = config.initialBackoffMs ?? 500;
   const maxBackoff = config.maxBackoffMs ?? 30_000;
   const stopping = new AbortController(); // stop(): a round stops waiting for the keys callback
-  const transport = syncTransport(deps, config, callbacks, stopping.signal);
+  const requestsEnd = new AbortController(); // STOP_GRACE_MS after stop(): ends a request still going
+  const transport = syncTransport(deps, config, callbacks, stopping.signal, requestsEnd.signal);
 
   const status: SyncStatus = initialSyncStatus('standby');
   const lockName = `chronicle-sync:${deps.name}`;
@@ -339,12 +354,14 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
     async stop() {
       stopped = true;
       stopping.abort();
+      const grace = setTimeout(() => requestsEnd.abort(), STOP_GRACE_MS);
       scope.removeEventListener?.('online', onOnline);
       live.close();
       wake();
       releaseLock?.();
       withdrawLock();
       await loopDone?.catch(() => undefined);
+      clearTimeout(grace);
     },
   };
 

@@ -32,6 +32,22 @@ export class OfflineError extends ChronicleError {
 }
 
 const MAX_RATE_LIMIT_WAIT_MS = 5000;
+
+/** A non-negative safe integer: an epoch, a clientSeq, a position. */
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** Waits `ms`, or less if `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 /**
  * The longest one request may take, reply included. The server bounds its own
  * waits (its store timeout is 15 s by default); this bounds the network's: a
@@ -52,6 +68,37 @@ export interface TransportOptions {
   log: string;
   token: () => Promise<string | undefined>;
   fetch?: typeof fetch | undefined;
+  /** Aborted when the sync stops (the store closes): a request in flight, or a wait for the rate limit, ends then. */
+  stopping?: AbortSignal | undefined;
+}
+
+/**
+ * Retry-After as the server may send it: seconds, or an HTTP date (RFC 9110, 10.2.3). Undefined when it is
+ * neither or not in the future.
+ */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return seconds > 0 ? seconds * 1000 : undefined;
+  const at = Date.parse(header);
+  return Number.isFinite(at) && at > now ? at - now : undefined;
+}
+
+/**
+ * A pull page's events in the order the protocol gives them: positions one after another from `after + 1`,
+ * none past the page's head, no id twice. A page out of that order would be stored as it came (positions
+ * checked one by one where they are stored, ids not against each other) and leave the local log wedged.
+ */
+export function pageOrderProblem(events: readonly { position?: unknown; id?: unknown }[], after: number, head: number): string | undefined {
+  const ids = new Set<unknown>();
+  for (let i = 0; i < events.length; i++) {
+    const { position, id } = events[i]!;
+    if (position !== after + 1 + i) return `event ${i} is at position ${String(position)}, where ${after + 1 + i} comes`;
+    if (position > head) return `event ${i} is at position ${position}, past the page's head ${head}`;
+    if (ids.has(id)) return `event id ${String(id).slice(0, 80)} comes twice`;
+    ids.add(id);
+  }
+  return undefined;
 }
 
 /** push, pull and fence over HTTP as docs/protocol.md describes them. */
@@ -85,8 +132,8 @@ export function createTransport(options: TransportOptions): Transport {
         return await requestOnce(path, init, extraHeaders);
       } catch (error) {
         const wait = error instanceof SyncHttpError && error.code === 'RATE_LIMITED' ? Number(error.details.retryAfterMs ?? 250) : NaN;
-        if (!(wait <= MAX_RATE_LIMIT_WAIT_MS) || attempt >= 5) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 10)));
+        if (!(wait <= MAX_RATE_LIMIT_WAIT_MS) || attempt >= 5 || options.stopping?.aborted) throw error;
+        await pause(Math.max(wait, 10), options.stopping);
       }
     }
   };
@@ -98,25 +145,47 @@ export function createTransport(options: TransportOptions): Transport {
       throw new ConfigError('sync.getToken returned a token an HTTP header cannot carry: it must be printable ASCII');
     }
     const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+    // Bounded, and ended by the sync stopping: close() must not wait a minute for a server that trickles.
+    const signal = options.stopping
+      ? AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), options.stopping])
+      : AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const offline = (error: unknown) => {
+      const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
+      return new OfflineError(timedOut ? `no reply within ${REQUEST_TIMEOUT_MS} ms` : messageOfThrown(error), timedOut);
+    };
     if (init.body) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     let response: Response;
     try {
-      response = await doFetch(`${base}${path}`, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      // Redirects are not followed: a push would be sent on, events and all, to a URL the app never named.
+      response = await doFetch(`${base}${path}`, { ...init, headers, redirect: 'manual', signal });
     } catch (error) {
-      const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
-      throw new OfflineError(timedOut ? `no reply within ${REQUEST_TIMEOUT_MS} ms` : messageOfThrown(error), timedOut);
+      throw offline(error);
+    }
+    if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+      // A browser shows a redirect it was told not to follow as status 0: 300 stands for "a redirect".
+      const status = response.status || 300;
+      throw new SyncHttpError(
+        status,
+        `HTTP_${status}`,
+        "a redirect, not followed: sync.url must be the sync server's own address",
+        {},
+        false,
+      );
     }
     let body: unknown;
     try {
       body = await response.json();
-    } catch {
+    } catch (error) {
+      // A body that stopped coming is the network's failure, not a malformed reply.
+      const name = (error as { name?: unknown } | null)?.name;
+      if (name === 'TimeoutError' || name === 'AbortError') throw offline(error);
       body = undefined;
     }
     if (!response.ok) {
       const e = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
-      const retryAfter = Number(response.headers.get('retry-after'));
-      const fromHeader = Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {};
+      const wait = retryAfterMs(response.headers.get('retry-after'));
+      const fromHeader = wait === undefined ? {} : { retryAfterMs: wait };
       const details = { ...fromHeader, ...(e?.details ?? {}) };
       const errorBody = typeof e?.code === 'string';
       throw new SyncHttpError(
@@ -161,7 +230,8 @@ export function createTransport(options: TransportOptions): Transport {
         method: 'POST',
         body: JSON.stringify({ protocolVersion: PROTOCOL_VERSION, clientId, epoch }),
       })) as FenceResponse;
-      if (!reply || typeof reply.epoch !== 'number' || typeof reply.clientSeq !== 'number') {
+      // Numbers the client goes on with (its epoch, the clientSeqs it renumbers from): safe integers, or nothing is trusted.
+      if (!reply || !isCount(reply.epoch) || !isCount(reply.clientSeq)) {
         throw new ChronicleError('SYNC_PROTOCOL', 'Sync server: malformed fence response');
       }
       return reply;
@@ -176,11 +246,14 @@ export function createTransport(options: TransportOptions): Transport {
         !Number.isInteger(page.head) ||
         page.head < 0 ||
         typeof page.hasMore !== 'boolean' ||
+        (page.clientSeq !== undefined && !isCount(page.clientSeq)) ||
         // Each event is checked field by field where it is stored (ingest.ts); here only that there is one.
         page.events.some((event) => typeof event !== 'object' || event === null)
       ) {
         throw new ChronicleError('SYNC_PROTOCOL', 'Sync server: malformed pull response');
       }
+      const outOfOrder = pageOrderProblem(page.events, after, page.head);
+      if (outOfOrder) throw new ChronicleError('SYNC_PROTOCOL', `Sync server: pull page out of order: ${outOfOrder}`, { after });
       return page;
     },
     async liveUrl() {
