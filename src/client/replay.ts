@@ -108,8 +108,12 @@ export async function runReplay(
   /** Events looked at up to `cursor`: where `progress.scanned` starts again when a pass or a rerun starts there. */
   let scannedAtCursor = progress.scanned;
 
-  const save = async (status: JobRecord['status'], clean: boolean) => {
+  const save = async (status: JobRecord['status'], stoppedCleanly: boolean) => {
     if (!options.name) return;
+    // How many events a run resuming from this record may see again: none after a clean stop (the checkpoint is
+    // the last event handled), else up to this run's interval; and either way the ones an earlier crash left
+    // unrecorded that this run has not passed yet (toFlag), which it must not forget by saving over them.
+    const mayRepeat = status === 'done' ? 0 : stoppedCleanly ? toFlag : Math.max(every, toFlag);
     await engine.putJob({
       name: options.name,
       shape,
@@ -118,8 +122,8 @@ export async function runReplay(
       processed: progress.processed,
       scanned: scannedAtCursor,
       status,
-      clean,
-      checkpointEvery: every,
+      clean: mayRepeat === 0,
+      checkpointEvery: mayRepeat === 0 ? every : mayRepeat,
       updatedAt: Date.now(),
     });
   };

@@ -185,6 +185,65 @@ describe.each(modes)('replay job checkpoints ($mode)', ({ worker }) => {
     }
   });
 
+  it('what a crash left unrecorded stays flagged through a later run that crashes with a smaller interval, or stops cleanly', async () => {
+    const { store } = await seeded(worker);
+    try {
+      for (const second of ['crashes', 'stops'] as const) {
+        const name = `charges-${second}`;
+        const seen = new Map<string, { count: number; unflaggedRepeats: number }>();
+        const hand = (id: string, redelivery: boolean) => {
+          const entry = seen.get(id) ?? { count: 0, unflaggedRepeats: 0 };
+          if (entry.count > 0 && !redelivery) entry.unflaggedRepeats++;
+          entry.count++;
+          seen.set(id, entry);
+        };
+        // Run 1 (a checkpoint every 1000) freezes on its 60th event: none of the 60 is recorded.
+        const one = await openTestStore({ ...model, worker, name: store.name });
+        let handled = 0;
+        void one
+          .replay({
+            name,
+            checkpointEvery: 1000,
+            handler(event, ctx) {
+              hand(event.id, ctx.redelivery);
+              if (++handled === 60) return new Promise<void>(() => undefined);
+            },
+          })
+          .catch(() => undefined);
+        await vi_waitFor(() => handled === 60);
+        await releaseCrashedTabsLock(store.name, name);
+        // Run 2 resumes with a checkpoint every 10 and, after 15 events, freezes too or stops cleanly.
+        const two = await openTestStore({ ...model, worker, name: store.name });
+        handled = 0;
+        const running = two.replay({
+          name,
+          checkpointEvery: 10,
+          handler(event, ctx) {
+            hand(event.id, ctx.redelivery);
+            if (++handled < 15) return;
+            if (second === 'crashes') return new Promise<void>(() => undefined);
+            throw new Error('stop here');
+          },
+        });
+        running.catch(() => undefined);
+        await vi_waitFor(() => handled === 15);
+        if (second === 'crashes') await releaseCrashedTabsLock(store.name, name);
+        else await running.catch(() => undefined);
+        // Run 3 finishes: every event run 1 or 2 handled that comes again is flagged as a redelivery.
+        const three = await openTestStore({ ...model, worker, name: store.name });
+        await three.replay({ name, checkpointEvery: 10, handler: (event, ctx) => hand(event.id, ctx.redelivery) });
+        await three.close();
+        expect(seen.size, second).toBe(300); // every event of the log, handled
+        expect(
+          [...seen.values()].filter((entry) => entry.unflaggedRepeats > 0),
+          second,
+        ).toEqual([]);
+      }
+    } finally {
+      await store.dispose();
+    }
+  });
+
   it('checkpointEvery is configurable and saves between scan batches; it must be a positive integer', async () => {
     const { store } = await seeded(worker);
     try {
