@@ -249,6 +249,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
           deferredIndexEntries: meta.laterEntries ?? 0,
           historyStartsAt: historyStartOf(meta),
           compactedEvents: meta.compaction?.droppedEvents ?? 0,
+          nextClientSeq: meta.nextClientSeq,
         };
       }),
     logEnd: () =>

@@ -118,6 +118,8 @@ export interface StoreStats {
   historyStartsAt: number;
   /** Confirmed events compaction has dropped from this device, in total. */
   compactedEvents: number;
+  /** The clientSeq this client's next event takes: its events numbered below it are stored already. */
+  nextClientSeq: number;
 }
 
 /** Where sync stands, as every tab sees it. */

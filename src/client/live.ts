@@ -80,10 +80,22 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
        * but for their clientId. Forgotten once met confirmed; only imported events are ever held here.
        */
       const theirsGiven = new Set<string>();
+      /**
+       * This client's events given while pending, skipped when met confirmed; and the clientSeq its events
+       * appended before this call stop below (never given). One appended after it that another tab's sync
+       * confirmed before this listener looked (so it was never seen pending) is given confirmed: skipping every
+       * event of this clientId there lost those, since the tabs of a store share it.
+       */
+      const ownGiven = new Set<string>();
+      const ownBefore = connection.engine.stats().then(
+        (stats) => stats.nextClientSeq,
+        () => Number.POSITIVE_INFINITY, // unknown (closing): skip them all, as before
+      );
       let reading = Promise.resolve();
       const readNew = () => {
         reading = reading
           .then(async () => {
+            const before = await ownBefore;
             const fresh: StoreEvent<unknown>[] = [];
             const confirmed = confirmedAfter
               ? { after: confirmedAfter, status: 'confirmed' as const }
@@ -93,7 +105,7 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
             for await (const batch of scanLog(connection, registry, confirmed, { history: 'kept', upcastFailures: 'unreadable' })) {
               confirmedAfter = batch.last;
               for (const { event } of batch.matches) {
-                if (event.meta.clientId === clientId) continue;
+                if (event.meta.clientId === clientId && (ownGiven.delete(event.id) || event.meta.clientSeq < before)) continue;
                 if (theirsGiven.size > 0 && theirsGiven.delete(event.id)) continue;
                 fresh.push(event as StoreEvent<unknown>);
               }
@@ -106,7 +118,7 @@ export function createLiveQueries(ctx: StoreContext): Pick<Store, 'subscribe' | 
             )) {
               pendingAfter = batch.last;
               for (const { event } of batch.matches) {
-                if (event.meta.clientId !== clientId) theirsGiven.add(event.id);
+                (event.meta.clientId === clientId ? ownGiven : theirsGiven).add(event.id);
                 fresh.push(event as StoreEvent<unknown>);
               }
             }
