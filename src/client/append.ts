@@ -143,8 +143,8 @@ function checkImportedValues(events: unknown): void {
     // One level more than data may have: the event object holds the data.
     const problem = findJsonProblem(event, MAX_DATA_DEPTH + 1);
     if (!problem) return;
-    const path = problem.path === '' ? 'event' : problem.path.startsWith('[') ? `event${problem.path}` : `event.${problem.path}`;
-    throw new ValidationError('?', path, problem.reason, index);
+    // Named as the engine's own checks name an event's fields (`id`, `data.note`), with the event's index.
+    throw new ValidationError('?', problem.path === '' ? 'event' : problem.path, problem.reason, index);
   });
 }
 
