@@ -28,6 +28,20 @@ import type { StoreOptions } from './types.ts';
 
 export type { Store, StoreEvent } from './store-api.ts';
 
+/**
+ * A long job's promise, or the rejection of its options' check. Not an async function: that would return a new
+ * promise, unhandled until the app attaches to it, where the job's own (jobs.track) is handled from the start, so
+ * a job that fails while the app awaits something else (close()) is reported as an unhandled rejection.
+ */
+function checkedJob<T>(check: () => void, job: () => Promise<T>): Promise<T> {
+  try {
+    check();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return job();
+}
+
 function checkOptions(options: StoreOptions): void {
   if (!options || typeof options.name !== 'string' || options.name.length === 0) {
     throw new ConfigError('openStore needs a non-empty name');
@@ -216,12 +230,14 @@ function createStore(
       return {
         ...handle,
         // A rebuild stops like a replay job when the store closes.
-        rebuild: async (rebuildOptions) => {
-          checkJobOptions(rebuildOptions, 'rebuild');
-          return jobs.track((closed) =>
-            withEitherSignal([rebuildOptions?.signal, closed], (signal) => handle.rebuild({ ...rebuildOptions, signal })),
-          );
-        },
+        rebuild: (rebuildOptions) =>
+          checkedJob(
+            () => checkJobOptions(rebuildOptions, 'rebuild'),
+            () =>
+              jobs.track((closed) =>
+                withEitherSignal([rebuildOptions?.signal, closed], (signal) => handle.rebuild({ ...rebuildOptions, signal })),
+              ),
+          ),
       };
     },
     timeTravel: travel.api,
@@ -232,12 +248,14 @@ function createStore(
       const stats = await connection.engine.stats();
       return { ...stats, inWorker: connection.inWorker };
     },
-    compact: async (compactOptions) => {
-      checkJobOptions(compactOptions, 'compact');
-      return jobs.track((closed) =>
-        withEitherSignal([compactOptions?.signal, closed], (signal) => compactor.compact({ ...compactOptions, signal })),
-      );
-    },
+    compact: (compactOptions) =>
+      checkedJob(
+        () => checkJobOptions(compactOptions, 'compact'),
+        () =>
+          jobs.track((closed) =>
+            withEitherSignal([compactOptions?.signal, closed], (signal) => compactor.compact({ ...compactOptions, signal })),
+          ),
+      ),
     forget,
     async requestPersistence() {
       const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
