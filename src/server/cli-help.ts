@@ -51,7 +51,7 @@ Options:
   --max-events <n>        events per push (default 1000)
   --max-event-bytes <n>   bytes per event (default 262144)
   --max-request-bytes <n> bytes per request body (default 4194304)
-  --max-header-bytes <n>  bytes of request line + headers (default 32768); more gets 431
+  --max-header-bytes <n>  bytes of request line + headers (default 32768, at least 1024); more gets 431
 
 Timeouts (milliseconds; every wait is bounded, a store that does not answer in time gives 503):
   --store-timeout <ms>    a push, pull or fence the store has not answered (default ${DEFAULT_SERVER_TIMEOUTS.storeMs})
