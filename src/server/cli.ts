@@ -10,7 +10,7 @@ import type { ServerTimeouts } from './http/context.ts';
 import { HELP } from './cli-help.ts';
 import { consoleLogger, jsonLogger, type Logger } from './logger.ts';
 import { loadCheckEvents } from './cli-check-events.ts';
-import { MIN_HEADER_BYTES } from './limits.ts';
+import { DEFAULT_SERVER_LIMITS, MIN_HEADER_BYTES } from './limits.ts';
 import { createSyncServer, type SyncServerOptions } from './server.ts';
 import { openLogStore, placeOf } from './cli-store.ts';
 import { handleSignalsDuringStartup } from './startup-signals.ts';
@@ -195,11 +195,19 @@ function limitsOf(
   const headerBytes = args['max-header-bytes'] === undefined ? undefined : flag('max-header-bytes', 0);
   if (headerBytes !== undefined && headerBytes < MIN_HEADER_BYTES)
     fail(`--max-header-bytes must be at least ${MIN_HEADER_BYTES}: a request line and its headers need that much`);
+  const eventBytes = flag('max-event-bytes', DEFAULT_SERVER_LIMITS.maxEventBytes);
+  const requestBytes = flag('max-request-bytes', DEFAULT_SERVER_LIMITS.maxRequestBytes);
+  // An event the event limit lets through would not fit in a push: refused as too large a request, which its
+  // client takes as the event's own fault (a push of it alone) and rejects it for good.
+  if (requestBytes < eventBytes)
+    fail(
+      `--max-request-bytes (${requestBytes}) is below --max-event-bytes (${eventBytes}): a push of one event that large would be refused, and its client would reject the event; lower --max-event-bytes too`,
+    );
   return {
     rateLimit: rate === 0 ? (false as const) : { burst: rate * 2, perSecond: rate },
     ...(args['max-events'] !== undefined ? { maxEventsPerPush: flag('max-events', 1000) } : {}),
-    ...(args['max-event-bytes'] !== undefined ? { maxEventBytes: flag('max-event-bytes', 0) } : {}),
-    ...(args['max-request-bytes'] !== undefined ? { maxRequestBytes: flag('max-request-bytes', 0) } : {}),
+    ...(args['max-event-bytes'] !== undefined ? { maxEventBytes: eventBytes } : {}),
+    ...(args['max-request-bytes'] !== undefined ? { maxRequestBytes: requestBytes } : {}),
     ...(headerBytes !== undefined ? { maxHeaderBytes: headerBytes } : {}),
   } satisfies SyncServerOptions['limits'];
 }

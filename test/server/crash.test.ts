@@ -187,6 +187,8 @@ describe('chronicle-server CLI', () => {
       [['--database-url', 'postgres://x@127.0.0.1:1/a', '--max-header-bytes', '0'], '--max-header-bytes must be a positive integer'],
       // A limit no request can meet: every request, /health too, was answered 431.
       [['--memory', '--max-header-bytes', '10'], '--max-header-bytes must be at least 1024'],
+      // An event the event limit takes would not fit in any push: its client would reject it for good.
+      [['--memory', '--max-request-bytes', '100000'], '--max-request-bytes (100000) is below --max-event-bytes (262144)'],
       [['--memory'], '$PORT (read since --port is not given): must be a non-negative integer, got "abc"', { PORT: 'abc' }],
       // Values are shown on one line: a newline in one cannot forge a log line.
       [['--memory', '--log-format', 'x\n{"level":"info"}'], '--log-format must be json or text, got "x\\u000a{"level":"info"}"'],
