@@ -28,20 +28,6 @@ import type { StoreOptions } from './types.ts';
 
 export type { Store, StoreEvent } from './store-api.ts';
 
-/**
- * A long job's promise, or the rejection of its options' check. Not an async function: that would return a new
- * promise, unhandled until the app attaches to it, where the job's own (jobs.track) is handled from the start, so
- * a job that fails while the app awaits something else (close()) is reported as an unhandled rejection.
- */
-function checkedJob<T>(check: () => void, job: () => Promise<T>): Promise<T> {
-  try {
-    check();
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return job();
-}
-
 function checkOptions(options: StoreOptions): void {
   if (!options || typeof options.name !== 'string' || options.name.length === 0) {
     throw new ConfigError('openStore needs a non-empty name');
@@ -197,6 +183,23 @@ function createStore(
 ): Store {
   const { connection, hub, travel } = ctx;
   const jobs = createJobTracker(ctx.name);
+  /**
+   * A long job (rebuild, compact) that stops on its own signal or when the store closes, its options checked
+   * first. The job's own promise is returned (handled by the tracker from the start): an async wrapper's new
+   * promise was an unhandled rejection when the job failed while the app awaited something else (close()).
+   */
+  const stoppableJob = <T>(
+    call: string,
+    options: { signal?: AbortSignal | undefined } | undefined,
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> => {
+    try {
+      checkJobOptions(options, call);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return jobs.track((closed) => withEitherSignal([options?.signal, closed], run));
+  };
   const projections = createProjections(ctx);
   for (const definition of options.projections ?? []) projections.follow(definition);
 
@@ -230,14 +233,7 @@ function createStore(
       return {
         ...handle,
         // A rebuild stops like a replay job when the store closes.
-        rebuild: (rebuildOptions) =>
-          checkedJob(
-            () => checkJobOptions(rebuildOptions, 'rebuild'),
-            () =>
-              jobs.track((closed) =>
-                withEitherSignal([rebuildOptions?.signal, closed], (signal) => handle.rebuild({ ...rebuildOptions, signal })),
-              ),
-          ),
+        rebuild: (rebuildOptions) => stoppableJob('rebuild', rebuildOptions, (signal) => handle.rebuild({ ...rebuildOptions, signal })),
       };
     },
     timeTravel: travel.api,
@@ -248,14 +244,7 @@ function createStore(
       const stats = await connection.engine.stats();
       return { ...stats, inWorker: connection.inWorker };
     },
-    compact: (compactOptions) =>
-      checkedJob(
-        () => checkJobOptions(compactOptions, 'compact'),
-        () =>
-          jobs.track((closed) =>
-            withEitherSignal([compactOptions?.signal, closed], (signal) => compactor.compact({ ...compactOptions, signal })),
-          ),
-      ),
+    compact: (compactOptions) => stoppableJob('compact', compactOptions, (signal) => compactor.compact({ ...compactOptions, signal })),
     forget,
     async requestPersistence() {
       const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
