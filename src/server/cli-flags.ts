@@ -23,19 +23,20 @@ export function refuseEmptyValues(values: Readonly<Record<string, unknown>>): vo
   }
 }
 
-/** Flags only a PostgreSQL store reads. */
-export const POSTGRES_FLAGS = [
-  'pg-connect-timeout',
-  'pg-statement-timeout',
-  'pg-lock-timeout',
-  'pg-query-timeout',
-  'pg-idle-tx-timeout',
-  'pool-size',
-  'pg-writes-in-flight',
-] as const;
+/** The PostgreSQL timeout flags, which the server and every command that opens its databases take (parseArgs options). */
+export const PG_TIMEOUT_OPTIONS = {
+  'pg-connect-timeout': { type: 'string' },
+  'pg-statement-timeout': { type: 'string' },
+  'pg-lock-timeout': { type: 'string' },
+  'pg-query-timeout': { type: 'string' },
+  'pg-idle-tx-timeout': { type: 'string' },
+} as const;
+
+/** Flags only a PostgreSQL store reads: its timeouts, and the pool's. */
+const POSTGRES_FLAGS = [...Object.keys(PG_TIMEOUT_OPTIONS), 'pool-size', 'pg-writes-in-flight'];
 
 /** Flags only an embedded PGlite store reads. */
-export const PGLITE_FLAGS = ['shared-buffers-mb'] as const;
+const PGLITE_FLAGS = ['shared-buffers-mb'];
 
 /**
  * Refuses a flag the store in use would ignore (`--pool-size` on PGlite, `--shared-buffers-mb` on PostgreSQL):

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerFlag, refuseRepeats, UsageError } from './cli-args.ts';
 import { readConfigFile } from './cli-files.ts';
-import { oneLine, refuseEmptyValues, refuseOtherStoresFlags } from './cli-flags.ts';
+import { oneLine, PG_TIMEOUT_OPTIONS, refuseEmptyValues, refuseOtherStoresFlags } from './cli-flags.ts';
 import { logNameSchema } from '../core/protocol.ts';
 import { describeThrown } from '../core/thrown.ts';
 import { parseTokenMap, type TokenMap } from './auth.ts';
@@ -70,15 +70,6 @@ function parseCommandLine<T extends Parameters<typeof parseArgs>[0] & { options:
   refuseRepeats(parsed.tokens ?? [], multiple);
   return parsed;
 }
-
-/** The PostgreSQL timeout flags, which the server and every command that opens its databases take. */
-const PG_TIMEOUT_OPTIONS = {
-  'pg-connect-timeout': { type: 'string' },
-  'pg-statement-timeout': { type: 'string' },
-  'pg-lock-timeout': { type: 'string' },
-  'pg-query-timeout': { type: 'string' },
-  'pg-idle-tx-timeout': { type: 'string' },
-} as const;
 
 /** The PostgreSQL timeouts given by PG_TIMEOUT_OPTIONS' flags (the store's defaults for the rest). */
 function pgTimeoutsOf(values: Partial<Record<keyof typeof PG_TIMEOUT_OPTIONS, string | undefined>>): PostgresTimeouts {
