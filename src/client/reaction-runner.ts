@@ -1,10 +1,12 @@
 import { confirmedPositionOf, pendingStartOf, storedAfter } from '../core/cursor.ts';
+import { TimeTravelError } from '../core/errors.ts';
 import { backoffDelay, reactionRuntime, type AnyReactionDefinition, type ReactionContext } from '../core/reaction.ts';
 import { describeThrown } from '../core/thrown.ts';
 import type { ReactionAdvance, ReactionRecord } from '../../worker/contract.ts';
 import type { StoreContext } from './context.ts';
 import { decodeEvent, type PlacedEvent } from './log-events.ts';
 import { scanLog } from './log-scan.ts';
+import type { TimeTravelState } from './time-travel.ts';
 import type { ReactionStatus } from './types.ts';
 
 /** One reaction, run by the tab that leads the store's reactions. */
@@ -13,6 +15,8 @@ export interface ReactionRunner {
   wake(retry?: boolean): void;
   /** Lets the handler in flight finish and be recorded, then stops. */
   stop(): Promise<void>;
+  /** Whether a handler of this reaction is running now. */
+  handling(): boolean;
 }
 
 class Stopped extends Error {}
@@ -86,6 +90,72 @@ function storedBefore(placed: PlacedEvent, clientId: string, end: NonNullable<Re
 }
 
 /**
+ * Calls a reaction's handler with the store at the head of the log. While
+ * this tab travels in time (devtools), load() shows the past and append()
+ * refuses: a handler would charge from a past state, or fail for no fault of
+ * its own. So handlers wait until the tab is back at the head, and one that
+ * failed with TimeTravelError (the travel began while it ran) is called again
+ * then, flagged as a redelivery (it may have had effects before its append
+ * was refused), without counting an attempt. Stopped if the runner stops
+ * while it waits. `busy.handlers` counts the calls running (see handling()).
+ */
+async function handleAtHead(
+  handler: (event: unknown, context: ReactionContext) => unknown,
+  event: PlacedEvent['event'],
+  context: ReactionContext,
+  { travel, stopping, busy }: { travel: TimeTravelState; stopping: AbortSignal; busy: { handlers: number } },
+): Promise<void> {
+  for (let interrupted = false; ; interrupted = true) {
+    await travel.atHead(stopping);
+    if (stopping.aborted) throw new Stopped();
+    busy.handlers++;
+    try {
+      await handler(event, interrupted ? { ...context, redelivery: true } : context);
+      return;
+    } catch (error) {
+      if (!(error instanceof TimeTravelError)) throw error;
+    } finally {
+      busy.handlers--;
+    }
+  }
+}
+
+/**
+ * Tries once more each parked event of reaction `name` a retry was asked for
+ * (reactions.retry), with `handle`, and records how it went. Stopped when
+ * `stopping` aborts.
+ */
+async function retryParkedEvents(
+  { connection: { engine }, registry }: StoreContext,
+  name: string,
+  backoff: Parameters<typeof backoffDelay>[0],
+  stopping: AbortSignal,
+  handle: (event: PlacedEvent['event'], attempt: number) => Promise<void>,
+): Promise<void> {
+  for (const parked of await engine.parkedReactions(name)) {
+    if (stopping.aborted) throw new Stopped();
+    if (!parked.retry) continue;
+    const event = decodeEvent(registry, parked.event, true, 'unreadable');
+    // Parked by a newer app version, in a shape this one cannot read: the retry stays asked for, and the tab of
+    // a newer build that leads the reaction next makes it. This tab goes on with the rest meanwhile: a parked
+    // event holds nothing up (README, Reactions).
+    if (!event.known) continue;
+    // Skipped meanwhile (the list above was read before): its handler must not run. Marked running otherwise,
+    // so that a skip is refused until the try has finished.
+    if (!(await engine.startRetry(name, event.id))) continue;
+    let failure: string | null = null;
+    try {
+      await handle(event, parked.attempts + 1);
+    } catch (error) {
+      // Stopped before the handler ran (this tab was travelling in time): the retry stays asked for.
+      if (error instanceof Stopped) throw error;
+      failure = describeThrown(error);
+    }
+    await persistUntilStored(backoff, stopping, () => engine.finishRetry(name, event.id, failure));
+  }
+}
+
+/**
  * Delivers each event of the reaction's types once, in log order: confirmed
  * events by position, then (for `on: 'local'`) pending ones. Own events that
  * were handled while pending are found in the processed records and not
@@ -133,10 +203,12 @@ export function createReactionRunner(
   let markedAhead: string | null = null;
 
   const pause = (ms: number) => pauseUnless(stopping.signal, ms);
+  /** Handlers of this reaction running now (one at most: events are handed over one by one). */
+  const busy = { handlers: 0 };
 
   const handle = async (event: PlacedEvent['event'], context: ReactionContext) => {
     const handler = reaction.handlers[event.type];
-    if (handler) await handler(event, context);
+    if (handler) await handleAtHead(handler, event, context, { travel: ctx.travel, stopping: stopping.signal, busy });
   };
 
   const deliver = async (placed: PlacedEvent, advance: ReactionAdvance, next: string | null): Promise<void> => {
@@ -158,6 +230,8 @@ export function createReactionRunner(
           isReplay,
         });
       } catch (error) {
+        // Stopped while waiting for this tab to travel back: the marker stays, as for any stop before a handler ends.
+        if (error instanceof Stopped) throw error;
         attempts++;
         const why = describeThrown(error);
         if (attempts >= reaction.maxAttempts) {
@@ -215,27 +289,10 @@ export function createReactionRunner(
     await engine.resignReaction(name);
   };
 
-  const retryParked = async () => {
-    for (const parked of await engine.parkedReactions(name)) {
-      if (stopped) throw new Stopped();
-      if (!parked.retry) continue;
-      const event = decodeEvent(registry, parked.event, true, 'unreadable');
-      // Parked by a newer app version, in a shape this one cannot read: the retry stays asked for, and the tab of
-      // a newer build that leads the reaction next makes it. This tab goes on with the rest meanwhile: a parked
-      // event holds nothing up (README, Reactions).
-      if (!event.known) continue;
-      // Skipped meanwhile (the list above was read before): its handler must not run. Marked running otherwise,
-      // so that a skip is refused until the try has finished.
-      if (!(await engine.startRetry(name, event.id))) continue;
-      let failure: string | null = null;
-      try {
-        await handle(event, { reaction: name, idempotencyKey: event.id, redelivery: true, attempt: parked.attempts + 1, isReplay: false });
-      } catch (error) {
-        failure = describeThrown(error);
-      }
-      await persistUntilStored(reaction.backoff, stopping.signal, () => engine.finishRetry(name, event.id, failure));
-    }
-  };
+  const retryParked = () =>
+    retryParkedEvents(ctx, name, reaction.backoff, stopping.signal, (event, attempt) =>
+      handle(event, { reaction: name, idempotencyKey: event.id, redelivery: true, attempt, isReplay: false }),
+    );
 
   const moveCheckpoint = async (key: 'confirmed' | 'pendingLsn', to: number) => {
     if (to <= record[key]) return; // past events done with or not for the reaction: only forward
@@ -297,6 +354,7 @@ export function createReactionRunner(
   const running = loop();
 
   return {
+    handling: () => busy.handlers > 0,
     wake(retry = false) {
       dirty = true;
       if (retry) retryAsked = true;

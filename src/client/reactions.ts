@@ -12,6 +12,8 @@ export interface Reactions {
   stop(): Promise<void>;
   /** Whether this store registers a reaction of that name (openStore's `reactions`). */
   registers(name: string): boolean;
+  /** Whether a handler runs in this tab now (close() lets it finish, with the store's calls it makes). */
+  handling(): boolean;
 }
 
 /** openStore's `reactions`, checked before anything opens: each made with defineReaction, names unique. */
@@ -130,6 +132,7 @@ export async function createReactions(ctx: StoreContext, definitions: readonly A
   return {
     api,
     registers: (name) => names.has(name),
+    handling: () => [...runners.values()].some((runner) => runner.handling()),
     async stop() {
       stopped = true;
       stopWatch();

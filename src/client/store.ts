@@ -204,9 +204,15 @@ function createStore(
   for (const definition of options.projections ?? []) projections.follow(definition);
 
   let closing: Promise<void> | undefined;
-  /** What calls made now reject with: the store stopped on its own (the engine's error), or close() began; else undefined. */
+  /**
+   * What calls made now reject with: the store stopped on its own (the engine's error), or close() began;
+   * else undefined. While a reaction handler still runs, close() waits for it (README, Delivery guarantees),
+   * and the store serves calls until then: the handler's own append of its follow-up event, refused, would
+   * fail it, and the next session would call it again. Which caller makes a call cannot be told apart, so
+   * the app's calls in that window are served too.
+   */
   const closedError = (): StoreClosedError | undefined =>
-    guard.shutError() ?? (closing !== undefined ? new StoreClosedError(ctx.name) : undefined);
+    guard.shutError() ?? (closing !== undefined && !reactions.handling() ? new StoreClosedError(ctx.name) : undefined);
   const reader = createReader(ctx, jobs);
   // A copy of the policy as it was checked: a caller changing its object later must not change what compaction drops.
   const retention = options.retention ? { ...options.retention } : undefined;

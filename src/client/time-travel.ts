@@ -14,6 +14,8 @@ export interface TimeTravelState {
   /** Throws TimeTravelError while traveling: the past is read-only. */
   assertWritable(): void;
   onTravel(listener: (position: LogCursor | null) => void): () => void;
+  /** Resolves once live queries stand at the head again (at once when they do), or when `signal` aborts. */
+  atHead(signal: AbortSignal): Promise<void>;
 }
 
 export function createTimeTravel(): TimeTravelState {
@@ -53,5 +55,19 @@ export function createTimeTravel(): TimeTravelState {
       if (horizon) throw new TimeTravelError();
     },
     onTravel,
+    atHead(signal) {
+      if (horizon === null || signal.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          stopListening();
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const stopListening = onTravel((position) => {
+          if (position === null) done();
+        });
+        signal.addEventListener('abort', done, { once: true });
+      });
+    },
   };
 }
