@@ -6,6 +6,7 @@ import { resolveAuth, type AuthOption, type Principal } from './auth.ts';
 import { createAdmission } from './http/admit.ts';
 import { discardRest } from './http/body.ts';
 import { handleClientError } from './http/client-error.ts';
+import { createConnectRefusals } from './http/connect-method.ts';
 import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './http/context.ts';
 import { createLiveUpgrades } from './http/live-upgrade.ts';
 import { dataCheckOf, type CheckEventsOption } from './http/push-data-check.ts';
@@ -110,12 +111,16 @@ const DRAIN_TURNS = 3;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** The HTTP server listen() makes: Node's limits and timeouts set from the server's, every request to `handler`. */
+/**
+ * The HTTP server listen() makes: Node's limits and timeouts set from the server's, every request to
+ * `handler`, and CONNECT to `connectHandler` (Node gives no CONNECT to `handler`).
+ */
 function createOwnServer(
   maxHeaderBytes: number,
   timeouts: Required<ServerTimeouts>,
   handler: (request: IncomingMessage, response: ServerResponse) => void,
   clientErrorHandler: (error: Error, socket: Duplex) => void,
+  connectHandler: (request: IncomingMessage, socket: Duplex) => void,
 ): Server {
   const server = createServer(
     {
@@ -135,6 +140,9 @@ function createOwnServer(
   // An Expect other than 100-continue: Node would answer a bare 417 before any check. The server may
   // ignore an expectation it does not meet (RFC 9110, 10.1.1): the request is served as any other.
   server.on('checkExpectation', handler);
+  // Without a 'connect' listener, Node destroys the socket of a CONNECT: no reply to it, and none to a
+  // request pipelined before it whose reply was not written yet (connect-method.ts).
+  server.on('connect', connectHandler);
   return server;
 }
 
@@ -387,6 +395,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   };
 
   const finish = createRequestFinisher({ logger, metrics, accessLog: options.accessLog === true });
+  const connects = createConnectRefusals({ logger, corsHeaders: replier.corsHeaders, finished: (request, info) => finish(request, info) });
 
   const route = createRouter({
     context,
@@ -446,7 +455,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     // A listener opened now would never be closed (close() returns its first call's promise) and would
     // answer every request 503 shutting-down, its store closed: refused, as a second listen() is.
     if (closing) return Promise.reject(new Error('listen() after close(): this server is closed; create a new one'));
-    const server = createOwnServer(limits.maxHeaderBytes, timeouts, handler, clientErrorHandler);
+    const server = createOwnServer(limits.maxHeaderBytes, timeouts, handler, clientErrorHandler, connects.onConnect);
     ownServer = server;
     attachWebSocket(server);
     return new Promise((resolve, reject) => {
@@ -491,6 +500,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       // 3. Close live sockets and remaining connections.
       await hub.close();
       live.close();
+      connects.close();
       cutAtShutdown = true;
       ownServer?.closeAllConnections();
       await serverClosed;

@@ -58,6 +58,30 @@ export function checkIdentityEncoding(request: IncomingMessage): void {
 }
 
 /**
+ * A body is framed by Content-Length or by chunked transfer coding, and in no other transfer coding: one
+ * in gzip, deflate or any coding but chunked (`Transfer-Encoding: gzip, chunked`) is 415 before a byte of
+ * it is read, for the reason checkIdentityEncoding gives. Node undoes the chunked framing only (it refuses
+ * a request whose last coding is not chunked), so the body would be read still compressed: a real gzip
+ * body refused as not UTF-8, a 400 naming no field (a client splits its push, then rejects valid events),
+ * and a plain one labelled deflate stored as something its sender did not mean.
+ */
+export function checkChunkedOnly(request: IncomingMessage): void {
+  const declared = request.headers['transfer-encoding'];
+  if (declared === undefined) return;
+  const codings = declared
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'chunked');
+  if (codings.length === 0) return;
+  const received = declared.slice(0, 100);
+  throw new SyncError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `The body must not be compressed: Transfer-Encoding ${received} is not supported (send it with chunked alone, or a Content-Length)`,
+    { reason: 'unsupported-transfer-encoding', header: 'transfer-encoding', expected: 'chunked', received },
+  );
+}
+
+/**
  * Reads a request body up to `max` bytes; refuses a larger one (413) as soon as
  * it is known to be larger (a declared Content-Length, or the bytes read so
  * far), and a body that does not arrive within `timeoutMs` (408). Rejects with

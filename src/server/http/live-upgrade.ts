@@ -4,10 +4,10 @@ import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import { SyncError } from '../errors.ts';
 import type { LiveHub } from '../live.ts';
-import type { Logger } from '../logger.ts';
 import { loadPeer } from '../optional-peer.ts';
 import type { Admission } from './admit.ts';
 import type { HandlerContext } from './context.ts';
+import { answerInTurn, repliesWritten } from './replies-in-turn.ts';
 import { endAndLinger, rawErrorResponse } from './reply.ts';
 import { beginRequest, noteError, type RequestInfo } from './request-context.ts';
 import { matchLogRoute, parseTarget } from './routes.ts';
@@ -15,59 +15,6 @@ import { asksForWebSocket, handshakeProblem } from './websocket-handshake.ts';
 
 /** How long a socket answered here may linger after its reply, reading and dropping what still arrives (endAndLinger). */
 const LINGER_MS = 1000;
-
-/**
- * Calls `answer` once the replies ahead of the request on the connection are written (repliesWritten), so
- * that what it writes follows them; destroys the socket when the connection closed first, or when
- * `answer` throws (never an unhandled rejection, which would end the process).
- */
-function answerInTurn(socket: Duplex, answer: () => void, logger: Logger): void {
-  repliesWritten(socket)
-    .then((open) => (open ? answer() : socket.destroy()))
-    .catch((failure: unknown) => {
-      logger.error('could not answer an upgrade request', { error: String(failure) });
-      socket.destroy();
-    });
-}
-
-/**
- * The reply Node's HTTP server is writing on `socket` to an earlier request of the connection, if any. Node
- * keeps it in the socket's `_httpMessage`, and hands the socket to the next pipelined reply as one finishes.
- */
-function replyAhead(socket: Duplex): ServerResponse | undefined {
-  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
-}
-
-/**
- * Settles once the replies to the requests sent before this one on the connection are written: true, or
- * false when the connection closed (or was ended by one of those replies) first. An upgrade request may
- * come pipelined behind requests still being answered (both in one packet): Node emits 'upgrade' at once,
- * and whatever this file wrote before their replies would be read as theirs (a refusal taken for a push's
- * reply), and a response of its own could not be given the socket at all (ERR_HTTP_SOCKET_ASSIGNED,
- * thrown in the 'upgrade' listener, ended the process).
- */
-function repliesWritten(socket: Duplex): Promise<boolean> {
-  return new Promise((resolve) => {
-    const next = (): void => {
-      if (socket.destroyed || !socket.writable) return resolve(false);
-      const ahead = replyAhead(socket);
-      if (!ahead) return resolve(true);
-      // Node's own 'finish' listener (added when it made the reply) runs first: it detaches the socket
-      // and assigns it to the next pipelined reply, if there is one.
-      const onClose = (): void => {
-        ahead.off('finish', onFinish);
-        resolve(false);
-      };
-      const onFinish = (): void => {
-        socket.off('close', onClose);
-        next();
-      };
-      ahead.once('finish', onFinish);
-      socket.once('close', onClose);
-    };
-    next();
-  });
-}
 
 /**
  * The live channel's WebSocket upgrades on /v1/logs/:log/live: the same

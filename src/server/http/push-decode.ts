@@ -5,6 +5,7 @@ import type { ErrorDetails } from '../../core/errors.ts';
 import { SyncError } from '../errors.ts';
 import type { DecodedPush } from '../store/types.ts';
 import { acceptPush } from '../validate.ts';
+import { describeClientValue, jsonTypeOf } from './client-value.ts';
 import { zodDetails } from './zod-details.ts';
 
 /**
@@ -42,15 +43,20 @@ export function parseJsonObject(raw: Uint8Array): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-/** The protocol version is checked before the rest of the body, so an old or new client learns what this server speaks. */
+/**
+ * The protocol version is checked before the rest of the body, so an old or new client learns what this
+ * server speaks. The refusal repeats a number as sent and anything else by its JSON type only
+ * (client-value.ts): a version nested thousands of levels deep, or a string of megabytes, is a 400 of a
+ * few hundred bytes, not a stack overflow (500) or a reply twice the size of the request.
+ */
 export function checkVersion(candidate: Record<string, unknown>, supported: readonly number[]): void {
-  if (typeof candidate.protocolVersion !== 'number' || !supported.includes(candidate.protocolVersion)) {
-    throw new SyncError(
-      'UNSUPPORTED_PROTOCOL',
-      `This server speaks protocol versions ${supported.join(', ')}; the request says ${JSON.stringify(candidate.protocolVersion) ?? 'nothing'}`,
-      { supported: [...supported], received: candidate.protocolVersion ?? null },
-    );
-  }
+  const version = candidate.protocolVersion;
+  if (typeof version === 'number' && supported.includes(version)) return;
+  throw new SyncError(
+    'UNSUPPORTED_PROTOCOL',
+    `This server speaks protocol versions ${supported.join(', ')}; the request says ${describeClientValue(version)}`,
+    { supported: [...supported], received: typeof version === 'number' ? version : null, receivedType: jsonTypeOf(version) },
+  );
 }
 
 /** How many events a candidate body says it holds (for logs and metrics), whatever else is wrong with it. */

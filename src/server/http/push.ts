@@ -10,7 +10,7 @@ import {
 } from '../../core/protocol.ts';
 import { SyncError } from '../errors.ts';
 import type { PushResult } from '../store/types.ts';
-import { checkIdentityEncoding, checkJsonContentType, readBody } from './body.ts';
+import { checkChunkedOnly, checkIdentityEncoding, checkJsonContentType, readBody } from './body.ts';
 import type { HandlerContext } from './context.ts';
 import { prefersMinimalReturn, RETURN_MINIMAL } from './prefer.ts';
 import { withDeadline } from './deadline.ts';
@@ -26,10 +26,14 @@ import { zodDetails } from './zod-details.ts';
  * judge decides.
  */
 
-/** Reads the body as a JSON object: 415 for another content type or a content coding, 413 / 408 from readBody, 400 for anything not a JSON object. */
+/**
+ * Reads the body as a JSON object: 415 for another content type, a content coding or a transfer coding but
+ * chunked, 413 / 408 from readBody, 400 for anything not a JSON object.
+ */
 async function readJsonObject(context: HandlerContext, request: IncomingMessage): Promise<Record<string, unknown>> {
   checkJsonContentType(request);
   checkIdentityEncoding(request);
+  checkChunkedOnly(request);
   return parseJsonObject(await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs));
 }
 
@@ -77,6 +81,7 @@ export async function handlePush(
 ): Promise<void> {
   checkJsonContentType(request);
   checkIdentityEncoding(request);
+  checkChunkedOnly(request);
   const raw = await readBody(request, context.limits.maxRequestBytes, context.timeouts.bodyMs);
   const result = await storePush(context, request, route, raw);
   context.metrics.pushStored(route.log, result.appended, result.duplicates, result.head);
