@@ -12,6 +12,7 @@ export type {
   AppendRequest,
   Change,
   EventOutcome,
+  EventSyncState,
   LogCursor,
   LogEnd,
   LogPageQuery,

@@ -21,11 +21,13 @@ import { readLogPages, readSnapshotAndTail, readStreamHead, readStreamPages, typ
 import { StateCache } from './state-cache.ts';
 import { toStorageError } from './storage-errors.ts';
 import { createSyncControl } from './sync-control.ts';
+import { eventSyncStates } from './event-states.ts';
 import type { SyncCallbacks, SyncConfig, WebSocketFactory } from './sync/sync-engine.ts';
 import type {
   AppendOutcome,
   AppendRequest,
   Change,
+  EventSyncState,
   LogEnd,
   LogPageQuery,
   LogPageResult,
@@ -106,6 +108,8 @@ export interface Engine extends Bookkeeping, ReactionStore {
   rejectedEvents(): Promise<RejectedRecord[]>;
   /** Forgets rejected events the app has dealt with (all of them without ids). */
   dismissRejected(ids?: string[]): Promise<void>;
+  /** Where each of these events stands now: pending, confirmed, rejected or unknown (event-states.ts). */
+  eventSyncStates(ids: string[]): Promise<EventSyncState[]>;
   /** Calls `listener` after every commit here or in another tab; returns an id for unsubscribe. */
   subscribe(listener: (change: Change) => void): number;
   /**
@@ -304,6 +308,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     resumeSync: () => sync.resume(),
     rejectedEvents: () => sync.rejectedEvents(),
     dismissRejected: (ids) => sync.dismissRejected(ids),
+    eventSyncStates: (ids) => run('eventSyncStates', (db) => eventSyncStates(db, ids)),
     subscribe: (listener) => feed.subscribe(listener),
     attachPort(port) {
       ports.add(port);

@@ -154,6 +154,28 @@ export function initialSyncStatus(state: SyncStatus['state']): SyncStatus {
   return { state, leader: false, pending: 0, confirmedPosition: 0, serverHead: 0, lastSyncAt: null, lastError: null, progress: null };
 }
 
+/**
+ * Where one of this client's events stands now (sync.outcomeOf), read from
+ * what is stored: what onOutcome told, or will tell, about it.
+ */
+export interface EventSyncState {
+  id: string;
+  /**
+   * pending: not in the server's log yet (a rebase may have moved it: seq is its seq now); confirmed: in the
+   * server's log; rejected: in sync.rejected(); unknown: not stored here (never appended by this store,
+   * another device's event, or a rejected one the app dismissed).
+   */
+  status: 'pending' | 'confirmed' | 'rejected' | 'unknown';
+  /** pending / confirmed: its stream and seq now (absent for a confirmed event compaction dropped). */
+  aggregateId?: string | undefined;
+  type?: string | undefined;
+  seq?: number | undefined;
+  /** confirmed: its server position (absent once compaction dropped it). */
+  position?: number | undefined;
+  /** rejected: why. */
+  reason?: string | undefined;
+}
+
 /** What became of one of this client's pending events. */
 export interface EventOutcome {
   id: string;

@@ -1,7 +1,7 @@
-import type { EventOutcome, RejectedRecord, SyncConfig, SyncStatus, WebSocketFactory } from '../../worker/contract.ts';
+import type { EventOutcome, EventSyncState, RejectedRecord, SyncConfig, SyncStatus, WebSocketFactory } from '../../worker/contract.ts';
 import type { EncryptionOptions } from '../core/encryption.ts';
 
-export type { SyncStatus, EventOutcome, RejectedRecord };
+export type { SyncStatus, EventOutcome, EventSyncState, RejectedRecord };
 
 export interface SyncOptions extends SyncConfig {
   /** Called before each request for a fresh bearer token (instead of a fixed `token`). */
@@ -22,8 +22,18 @@ export interface SyncHandle {
   status(): Promise<SyncStatus>;
   /** Calls back with the status now and at every change (in any tab). */
   subscribe(listener: (status: SyncStatus) => void): () => void;
-  /** Calls back when pending events end confirmed, rebased or rejected. */
+  /**
+   * Calls back when pending events end confirmed, rebased or rejected: once, after the commit that decides
+   * them, in the tabs open then. An engine that stops right after that commit (the tab closed or reloaded
+   * mid-round) tells nobody: ask outcomeOf() for the events the app still waits on when it opens.
+   */
   onOutcome(listener: (outcomes: EventOutcome[]) => void): () => void;
+  /**
+   * Where each of these events (by id, in the order given) stands now, from what is stored: `pending`,
+   * `confirmed` (with its position), `rejected` (with the reason; it is in rejected()) or `unknown` (not
+   * stored here: not appended by this store, another device's, or a rejected one dismissed).
+   */
+  outcomeOf(ids: string[]): Promise<EventSyncState[]>;
   /** One full round now (pull, push, rebase); rejects with the reason if it fails. */
   syncNow(): Promise<void>;
   /**

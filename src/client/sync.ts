@@ -13,7 +13,7 @@ import type { ChangeHub } from './change-hub.ts';
 import type { EngineConnection } from './connection.ts';
 import type { SyncHandle, SyncOptions } from './sync-types.ts';
 
-export type { SyncStatus, EventOutcome, RejectedRecord, SyncOptions, SyncHandle } from './sync-types.ts';
+export type { SyncStatus, EventOutcome, EventSyncState, RejectedRecord, SyncOptions, SyncHandle } from './sync-types.ts';
 
 function toDecision(input: RebaseDecisionInput): RebaseDecision {
   if (input === 'keep') return { action: 'keep' };
@@ -266,6 +266,11 @@ export function createSyncHandle(connection: EngineConnection, hub: ChangeHub): 
     async dismissRejected(ids) {
       checkIdList(ids, 'ids');
       return engine.dismissRejected(ids);
+    },
+    async outcomeOf(ids) {
+      if (ids === undefined) throw new ValidationError('?', 'ids', 'must be an array of event ids');
+      checkIdList(ids, 'ids');
+      return engine.eventSyncStates(ids);
     },
   };
 }
