@@ -39,3 +39,10 @@ export const STORE_ERROR_CODES = [
   'SYNC_STANDBY',
   'REBASE_FAILED',
 ] as const;
+
+/**
+ * The codes of the errors the devtools panel raises (`chronicle/devtools`:
+ * DevtoolsError and RemoteError), documented in the README's Devtools section.
+ * Only their type is used outside the panel.
+ */
+export const DEVTOOLS_ERROR_CODES = ['NO_AGGREGATE', 'EXPIRED', 'DISCONNECTED', 'BAD_REQUEST', 'REMOTE'] as const;

@@ -4,7 +4,7 @@
  * the facts without parsing messages. `toJSON`/`fromJSON` let errors cross the
  * worker boundary and the network with their class and fields intact.
  */
-import type { STORE_ERROR_CODES } from './error-codes.ts';
+import type { DEVTOOLS_ERROR_CODES, STORE_ERROR_CODES } from './error-codes.ts';
 import type { ProtocolErrorCode } from './protocol.ts';
 
 export type ErrorDetails = Record<string, unknown>;
@@ -12,10 +12,14 @@ export type ErrorDetails = Record<string, unknown>;
 /**
  * Every `ChronicleError.code`: the store's own codes, the sync server's
  * (docs/protocol.md; also what the store reports when the server refused a
- * request), and `HTTP_<status>` for a reply without the protocol's error
- * body. A server newer than this package may send a code it does not list.
+ * request), the devtools panel's, and `HTTP_<status>` for a reply without the
+ * protocol's error body. A server newer than this package may send a code it
+ * does not list.
  */
-export type ChronicleErrorCode = (typeof STORE_ERROR_CODES)[number] | ProtocolErrorCode | `HTTP_${number}`;
+export type ChronicleErrorCode = (typeof STORE_ERROR_CODES)[number] | ProtocolErrorCode | DevtoolsErrorCode | `HTTP_${number}`;
+
+/** The codes of the devtools panel's errors (`chronicle/devtools`: DevtoolsError). */
+export type DevtoolsErrorCode = (typeof DEVTOOLS_ERROR_CODES)[number];
 
 export class ChronicleError extends Error {
   // Every subclass names itself with a string literal: a minifier renames classes,

@@ -15,7 +15,9 @@
  */
 import type { ImportResult, LogCursor, LogFilter, RejectedRecord, StoreMetrics, SyncStatus } from '../client/index.ts';
 import type { Encoded } from './encode.ts';
-import { DevtoolsError, thrownText } from './errors.ts';
+import type { SerializedError } from '../core/index.ts';
+import { errorFromWire, errorToWire } from './bridge-errors.ts';
+import { DevtoolsError } from './errors.ts';
 import type {
   DevtoolsSource,
   InspectRequest,
@@ -72,12 +74,6 @@ export interface BridgeResults {
   dispose: null;
 }
 
-export interface BridgeErrorInfo {
-  name: string;
-  message: string;
-  code?: string;
-}
-
 export type PanelMessage =
   | { channel: typeof BRIDGE_CHANNEL; from: 'panel'; type: 'hello' }
   | { channel: typeof BRIDGE_CHANNEL; from: 'panel'; type: 'call'; id: number; source: string; call: BridgeCall };
@@ -85,7 +81,7 @@ export type PanelMessage =
 export type PageMessage =
   | { channel: typeof BRIDGE_CHANNEL; from: 'page'; type: 'announce'; store: string }
   | { channel: typeof BRIDGE_CHANNEL; from: 'page'; type: 'result'; id: number; ok: true; value: unknown }
-  | { channel: typeof BRIDGE_CHANNEL; from: 'page'; type: 'result'; id: number; ok: false; error: BridgeErrorInfo }
+  | { channel: typeof BRIDGE_CHANNEL; from: 'page'; type: 'result'; id: number; ok: false; error: SerializedError }
   | { channel: typeof BRIDGE_CHANNEL; from: 'page'; type: 'chunk'; id: number; lines: string[] }
   | { channel: typeof BRIDGE_CHANNEL; from: 'page'; type: 'event'; source: string; event: SourceEvent }
   | { channel: typeof BRIDGE_CHANNEL; from: 'page'; type: 'gone' };
@@ -152,28 +148,6 @@ export function portTransport(port: PortLike): BridgeTransport {
       return () => port.onDisconnect.removeListener(listener);
     },
   };
-}
-
-function errorInfo(error: unknown): BridgeErrorInfo {
-  try {
-    if (error instanceof Error) {
-      const code = (error as { code?: unknown }).code;
-      return { name: String(error.name), message: String(error.message), ...(typeof code === 'string' ? { code } : {}) };
-    }
-  } catch {
-    // An error whose name, message or code getter throws (or a revoked Proxy): said as any other value.
-  }
-  return { name: 'Error', message: thrownText(error) };
-}
-
-/** An error raised on the page side, as the panel sees it. */
-export class RemoteError extends Error {
-  readonly code: string | undefined;
-  constructor(info: BridgeErrorInfo) {
-    super(info.message);
-    this.name = info.name;
-    this.code = info.code;
-  }
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
@@ -326,7 +300,7 @@ export function createBridgeHost(root: DevtoolsSource, transport: BridgeTranspor
         const value = await run(String(message.source), source, call, id);
         send({ channel: BRIDGE_CHANNEL, from: 'page', type: 'result', id, ok: true, value: value ?? null });
       } catch (error) {
-        send({ channel: BRIDGE_CHANNEL, from: 'page', type: 'result', id, ok: false, error: errorInfo(error) });
+        send({ channel: BRIDGE_CHANNEL, from: 'page', type: 'result', id, ok: false, error: errorToWire(error) });
       }
     })();
   });
@@ -400,7 +374,7 @@ export function createBridgeClient(transport: BridgeTransport): BridgeClient {
         if (!call) return;
         pending.delete(message.id);
         if (message.ok) call.resolve(message.value);
-        else call.reject(new RemoteError(message.error));
+        else call.reject(errorFromWire(message.error));
         break;
       }
       case 'chunk':

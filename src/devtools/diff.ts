@@ -2,10 +2,12 @@
  * A structural diff between two states, bounded in time and size.
  *
  * Reducers return new objects and share the parts they did not touch, so
- * identical references are skipped at once: the walk costs about as much as
- * what changed. Maps are compared by key, Sets by member, arrays by index,
- * objects by own keys. Past `maxChanges` changes or `maxVisits` visited
- * nodes the result says it is truncated.
+ * identical references are not walked into. Maps are compared by key, Sets by
+ * member, arrays by index, objects by own keys. Every index, key and member
+ * looked at counts as a visit, equal or not: past `maxVisits` of them (or
+ * `maxChanges` changes) the walk stops and the result says it is truncated,
+ * so a million equal items, or an array of length 2**32 - 1 that is all holes,
+ * costs at most `maxVisits` steps.
  */
 import type { Encoded } from './encode.ts';
 
@@ -131,12 +133,19 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
     changes.push(change);
   };
 
-  const walk = (a: unknown, b: unknown, depth: number): void => {
-    if (Object.is(a, b) || truncated) return;
+  /** Counts one step of the walk; false (and truncated) once the budget is spent. */
+  const visit = (): boolean => {
+    if (truncated) return false;
     if (++visits > maxVisits) {
       truncated = true;
-      return;
+      return false;
     }
+    return true;
+  };
+
+  /** Compares a pair whose visit was counted by the caller (the loop over the container holding it). */
+  const walk = (a: unknown, b: unknown, depth: number): void => {
+    if (Object.is(a, b)) return;
     const ka = kindOf(a);
     const kb = kindOf(b);
     if (ka !== kb || ka === 'primitive' || ka === 'other' || depth >= maxDepth) {
@@ -165,7 +174,8 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
         const la = a as unknown[];
         const lb = b as unknown[];
         const length = Math.max(la.length, lb.length);
-        for (let i = 0; i < length && !truncated; i++) {
+        // Holes too: a sparse array of length 2**32 - 1 stops at the budget.
+        for (let i = 0; i < length && visit(); i++) {
           path.push({ kind: 'index', index: i });
           if (i >= la.length) add('added', undefined, lb[i]);
           else if (i >= lb.length) add('removed', la[i], undefined);
@@ -176,14 +186,14 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
         const ma = a as Map<unknown, unknown>;
         const mb = b as Map<unknown, unknown>;
         for (const [key, value] of ma) {
-          if (truncated) break;
+          if (!visit()) break;
           path.push({ kind: 'mapKey', label: keyLabel(key) });
           if (!mb.has(key)) add('removed', value, undefined);
           else walk(value, mb.get(key), depth + 1);
           path.pop();
         }
         for (const [key, value] of mb) {
-          if (truncated) break;
+          if (!visit()) break;
           if (ma.has(key)) continue;
           path.push({ kind: 'mapKey', label: keyLabel(key) });
           add('added', undefined, value);
@@ -194,11 +204,11 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
         const sb = b as Set<unknown>;
         path.push({ kind: 'member' });
         for (const member of sa) {
-          if (truncated) break;
+          if (!visit()) break;
           if (!sb.has(member)) add('removed', member, undefined);
         }
         for (const member of sb) {
-          if (truncated) break;
+          if (!visit()) break;
           if (!sa.has(member)) add('added', undefined, member);
         }
         path.pop();
@@ -211,7 +221,7 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
         const keysB = safeKeys(ob);
         const inB = new Set(keysB);
         for (const key of keysA) {
-          if (truncated) break;
+          if (!visit()) break;
           path.push({ kind: 'key', key });
           if (!inB.has(key)) add('removed', safeGet(oa, key), undefined);
           else walk(safeGet(oa, key), safeGet(ob, key), depth + 1);
@@ -219,7 +229,7 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
         }
         const inA = new Set(keysA);
         for (const key of keysB) {
-          if (truncated) break;
+          if (!visit()) break;
           if (inA.has(key)) continue;
           path.push({ kind: 'key', key });
           add('added', undefined, safeGet(ob, key));
@@ -236,6 +246,6 @@ export function diffValues(before: unknown, after: unknown, encode: (value: unkn
     }
   };
 
-  walk(before, after, 0);
+  if (visit()) walk(before, after, 0);
   return { changes, truncated };
 }

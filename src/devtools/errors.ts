@@ -1,15 +1,30 @@
 /**
- * Errors a source reports to the panel (and across the bridge) with a code.
- * On its own so that the value encoder can throw it without importing the
- * source types, which import the encoder's types (no import circle).
+ * The errors the panel raises itself. On its own so that the value encoder can
+ * throw them without importing the source types, which import the encoder's
+ * types (no import circle).
  */
-export class DevtoolsError extends Error {
-  override readonly name = 'DevtoolsError';
-  constructor(
-    readonly code: 'NO_AGGREGATE' | 'EXPIRED' | 'DISCONNECTED' | 'TIMEOUT' | 'REMOTE' | 'BAD_REQUEST',
-    message: string,
-  ) {
-    super(message);
+import { ChronicleError, type DevtoolsErrorCode, type ErrorDetails } from '../core/index.ts';
+
+/** An error a source reports to the panel (and across the bridge), with a code. */
+export class DevtoolsError extends ChronicleError {
+  override name = 'DevtoolsError';
+  declare readonly code: DevtoolsErrorCode;
+  constructor(code: DevtoolsErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
+  }
+}
+
+/**
+ * An error the page raised that is no ChronicleError (a TypeError in a reducer,
+ * say), as the panel sees it across the bridge: its message, and the page's
+ * name for it in `remoteName` (also `details.name`).
+ */
+export class RemoteError extends DevtoolsError {
+  override name = 'RemoteError';
+  readonly remoteName: string | undefined;
+  constructor(message: string, remoteName?: string) {
+    super('REMOTE', message, remoteName === undefined ? {} : { name: remoteName });
+    this.remoteName = remoteName;
   }
 }
 

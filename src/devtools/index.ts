@@ -67,7 +67,6 @@ export {
   isBridgeMessage,
   portTransport,
   windowTransport,
-  RemoteError,
   type BridgeCall,
   type BridgeClient,
   type BridgeHost,
@@ -81,8 +80,8 @@ export {
 export { createEncoder, previewText, type Encoded, type EncodedContainer, type EncodedItem, type ValueEncoder } from './encode.ts';
 export { diffValues, type DiffChange, type DiffResult } from './diff.ts';
 export { compareCursor } from './cursor.ts';
+export { DevtoolsError, RemoteError } from './errors.ts';
 export {
-  DevtoolsError,
   isDevtoolsSource,
   type DevtoolsEntry,
   type DevtoolsSource,

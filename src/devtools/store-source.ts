@@ -61,12 +61,27 @@ function deleteDatabase(name: string): Promise<void> {
 
 let scratchCounter = 0;
 
+const STORE_METHODS = ['info', 'scan', 'inspect', 'exportLog', 'importLog', 'subscribeLog', 'metrics', 'close'] as const;
+const STORE_PARTS = ['timeTravel', 'sync', 'reactions'] as const;
+
+/** Whether a value has the store parts the devtools use (plain JavaScript may pass null, {} or another object). */
+function isDevtoolsStore(value: unknown): value is DevtoolsStore {
+  if (typeof value !== 'object' || value === null) return false;
+  const store = value as Record<string, unknown>;
+  return (
+    STORE_METHODS.every((method) => typeof store[method] === 'function') &&
+    STORE_PARTS.every((part) => typeof store[part] === 'object' && store[part] !== null)
+  );
+}
+
 /** A DevtoolsSource backed directly by a store in this page. */
 export function createStoreSource(store: DevtoolsStore, options: StoreSourceOptions = {}): DevtoolsSource {
   // The aggregates whose states the panel computes: a list of definitions (it failed later with a TypeError).
   const { aggregates } = options;
   if (aggregates !== undefined && !(Array.isArray(aggregates) && aggregates.every((a) => typeof a?.type === 'string')))
     throw new ConfigError('devtools aggregates must be a list of defineAggregate(...) definitions');
+  // Checked before a panel is made: a TypeError from deep inside the panel, with the panel left in the page, before.
+  if (!isDevtoolsStore(store)) throw new ConfigError('the devtools need a store (from openStore) or a DevtoolsSource');
   return storeSource(store, options);
 }
 

@@ -15,8 +15,6 @@ import type {
 import type { Encoded } from './encode.ts';
 import type { DiffResult } from './diff.ts';
 
-export { DevtoolsError } from './errors.ts';
-
 export type { LogCursor, LogFilter, SyncStatus, EventOutcome, RejectedRecord, ImportResult, Encoded, DiffResult };
 export type { StoreMetrics, LatencyMetrics, RunMetrics, SyncMetrics, ReactionStatus };
 

@@ -13,7 +13,7 @@ import {
   type DownloadFile,
   type SourceEvent,
 } from '../../src/devtools/index.ts';
-import { defineReaction } from '../../src/core/index.ts';
+import { defineReaction, StoreClosedError } from '../../src/core/index.ts';
 import { openTestStore, type TestStore } from '../../src/testing/index.ts';
 import { ItemAdded, model, Order } from '../fixtures/model.ts';
 
@@ -76,6 +76,15 @@ const rows = (root: HTMLElement) => [...root.querySelectorAll<HTMLElement>('[dat
 const byTestId = <T extends HTMLElement = HTMLElement>(root: HTMLElement, id: string) => root.querySelector<T>(`[data-testid="${id}"]`)!;
 const rowFor = (root: HTMLElement, id: string) => root.querySelector<HTMLElement>(`[data-testid="devtools-row"][data-id="${id}"]`)!;
 const selectedRow = (root: HTMLElement) => root.querySelector<HTMLElement>('[data-testid="devtools-row"][aria-selected="true"]');
+
+/** Picks an NDJSON file in the panel's import control. */
+function importFile(root: HTMLElement, ndjson: string, name = 'bug-report.ndjson'): void {
+  const input = byTestId<HTMLInputElement>(root, 'devtools-import-file');
+  const files = new DataTransfer();
+  files.items.add(new File([ndjson], name, { type: 'application/x-ndjson' }));
+  input.files = files.files;
+  input.dispatchEvent(new Event('change', { bubbles: true }));
+}
 
 describe('devtools panel', () => {
   it('lists the log in order; a store without sync marks its events local, not pending', async () => {
@@ -309,11 +318,7 @@ describe('devtools panel', () => {
     const { panel, root } = await mount(store);
     expect(rows(root)).toHaveLength(1);
 
-    const input = byTestId<HTMLInputElement>(root, 'devtools-import-file');
-    const files = new DataTransfer();
-    files.items.add(new File([ndjson], 'bug-report.ndjson', { type: 'application/x-ndjson' }));
-    input.files = files.files;
-    input.dispatchEvent(new Event('change', { bubbles: true }));
+    importFile(root, ndjson);
     await panel.idle();
     expect(root.dataset.source).toBe('scratch');
     expect(rows(root).map((r) => r.dataset.id)).toEqual(sourceLog.map((e) => e.event.id));
@@ -328,6 +333,52 @@ describe('devtools panel', () => {
     await panel.idle();
     expect(root.dataset.source).toBe('live');
     expect(rows(root)).toHaveLength(1);
+  });
+
+  for (const back of [false, true]) {
+    it(`unmount resumes the travel it started on the live store, after an import${back ? ' and back to the live store' : ''}`, async () => {
+      const store = await sampleStore();
+      const ndjson = (await collect(store.exportLog())).join('\n');
+      const { panel, root } = await mount(store);
+      byTestId(root, 'devtools-first').click();
+      await panel.idle();
+      expect(store.timeTravel.position()).not.toBeNull();
+
+      importFile(root, ndjson);
+      await panel.idle();
+      expect(root.dataset.source).toBe('scratch');
+      if (back) {
+        byTestId(root, 'devtools-back').click();
+        await panel.idle();
+        expect(root.dataset.source).toBe('live');
+      }
+      await panel.unmount();
+      expect(store.timeTravel.position()).toBeNull();
+      await store.append('o3', [placed('cy')]);
+    });
+  }
+
+  it('unmount leaves the travel the app moved the live store to while a scratch store showed', async () => {
+    const store = await sampleStore();
+    const log = await logOf(store);
+    const { panel, root } = await mount(store);
+    byTestId(root, 'devtools-first').click();
+    await panel.idle();
+    importFile(root, (await collect(store.exportLog())).join('\n'));
+    await panel.idle();
+    // While the scratch store shows, the app moves the live store on: that travel is the app's.
+    store.timeTravel.to(log[2]!.cursor);
+    await panel.unmount();
+    expect(store.timeTravel.position()).toEqual(log[2]!.cursor);
+    store.timeTravel.resume();
+  });
+
+  it('mounted on a closed store: throws the store error and leaves nothing in the element', async () => {
+    const store = await orderStore();
+    await store.close();
+    const el = container();
+    expect(() => mountDevtools(store, el, { aggregates: [Order] })).toThrow(StoreClosedError);
+    expect(el.childNodes).toHaveLength(0);
   });
 
   it('is driven from the keyboard: arrows, Home, End, Enter, Space and t', async () => {
@@ -458,6 +509,29 @@ describe('devtools panel', () => {
     await expect.poll(() => root.dataset.total).toBe('8');
     await panel.idle();
     expect(rowFor(root, events[1]!.id).dataset.status).toBe('local');
+  });
+
+  it('offers each event type once, sorted, and adds the types of new events to the type filter in place', async () => {
+    const store = await orderStore();
+    await store.append('o1', [placed('ada'), { type: 'OrderShipped', data: { carrier: 'post' } }]);
+    // Without aggregates the source knows no type up front: the filter offers what the log holds.
+    const { panel, root } = await mount(createStoreSource(store, {}));
+    const select = byTestId<HTMLSelectElement>(root, 'devtools-filter-type');
+    const values = () => [...select.options].map((option) => option.value);
+    expect(values()).toEqual(['', 'OrderPlaced', 'OrderShipped']);
+    select.value = 'OrderShipped';
+    select.dispatchEvent(new Event('change', { bubbles: true }));
+    await panel.idle();
+    const [, placedOption, shippedOption] = [...select.options];
+
+    await store.append('o2', [placed('bob'), item('a'), { type: 'ItemRemoved', data: { sku: 'a' } }, item('b')]);
+    await expect.poll(() => root.dataset.total).toBe('6');
+    await panel.idle();
+    expect(values()).toEqual(['', 'ItemAdded', 'ItemRemoved', 'OrderPlaced', 'OrderShipped']);
+    // The options already there stay (the select is not rebuilt for each page), and so does the choice.
+    expect(select.options[3]).toBe(placedOption);
+    expect(select.options[4]).toBe(shippedOption);
+    expect(select.value).toBe('OrderShipped');
   });
 
   it('a store that syncs: its events are pending until the server confirms them, then show their position', async () => {

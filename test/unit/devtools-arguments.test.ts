@@ -10,6 +10,15 @@ describe('devtools entry points', () => {
     expect(() => mountDevtools(store, null as never)).toThrow(new ConfigError('mountDevtools needs an element to mount into'));
   });
 
+  it('mountDevtools given no store (null, {}): a ConfigError before anything goes into the element (a TypeError, with the panel left in it, before)', () => {
+    const appended: unknown[] = [];
+    const element = { append: (...nodes: unknown[]) => appended.push(...nodes) } as never;
+    for (const bad of [null, undefined, {}, { name: 'not a store' }]) {
+      expect(() => mountDevtools(bad as never, element)).toThrow(ConfigError);
+    }
+    expect(appended).toEqual([]);
+  });
+
   it('aggregates that are not a list of definitions (a TypeError later, before)', () => {
     for (const aggregates of [5, {}, [null], [{}]]) {
       expect(() => createStoreSource(store, { aggregates: aggregates as never })).toThrow(ConfigError);

@@ -2,12 +2,14 @@
 // port pair that, like the real one, carries JSON only.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAggregate, defineEvent, defineReaction } from '../../src/core/index.ts';
+import { ChronicleError, defineAggregate, defineEvent, defineReaction, ValidationError } from '../../src/core/index.ts';
 import type { LogEntry } from '../../src/client/types.ts';
 import {
   BRIDGE_CHANNEL,
   connectBridge,
   createBridgeClient,
+  createStoreSource,
+  DevtoolsError,
   exposeToDevtools,
   portTransport,
   type BridgeTransport,
@@ -259,6 +261,38 @@ describe('devtools bridge', () => {
     await expect(source.travel({ area: 'x' } as never)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
+  it('rejects with the error the page raised, rebuilt as its class: a ValidationError keeps its details, every error is a ChronicleError', async () => {
+    const { store, source, client } = await setup();
+    const bad = '{"not":"an event"}';
+    const inPage = await createStoreSource(store)
+      .importLog(bad)
+      .then(
+        () => expect.unreachable('the import should fail'),
+        (error: unknown) => error,
+      );
+    expect(inPage).toBeInstanceOf(ValidationError);
+    const remote = await source.importLog(bad).then(
+      () => expect.unreachable('the import should fail'),
+      (error: unknown) => error,
+    );
+    expect(remote).toBeInstanceOf(ValidationError);
+    expect(remote).toMatchObject({
+      name: 'ValidationError',
+      code: 'VALIDATION',
+      message: (inPage as ValidationError).message,
+      details: (inPage as ValidationError).details,
+    });
+    // The panel's own errors too, on either side of the bridge.
+    const noAggregate = await source.inspect({ aggregateType: 'Nope', aggregateId: 'x' }).catch((error: unknown) => error);
+    expect(noAggregate).toBeInstanceOf(DevtoolsError);
+    expect(noAggregate).toBeInstanceOf(ChronicleError);
+    expect(noAggregate).toMatchObject({ name: 'DevtoolsError', code: 'NO_AGGREGATE' });
+    client.close();
+    const closed = await source.info().catch((error: unknown) => error);
+    expect(closed).toBeInstanceOf(ChronicleError);
+    expect(closed).toMatchObject({ name: 'DevtoolsError', code: 'DISCONNECTED' });
+  });
+
   it('serves store.metrics() and the reactions (status, parked events, retry, skip), and tells when reactions change', async () => {
     let failing = true;
     const delivered: string[] = [];
@@ -340,7 +374,7 @@ describe('devtools bridge', () => {
         type: 'result',
         id: 7,
         ok: false,
-        error: { name: 'DevtoolsError', message: 'bad devtools bridge call: unknown op drop-tables', code: 'BAD_REQUEST' },
+        error: { code: 'BAD_REQUEST', name: 'DevtoolsError', message: 'bad devtools bridge call: unknown op drop-tables', details: {} },
       },
     ]);
   });

@@ -4,7 +4,7 @@ import type { LogEvent } from '../../src/core/index.ts';
 import type { SyncStatus } from '../../src/client/index.ts';
 import type { DevtoolsEntry, SourceInfo } from '../../src/devtools/index.ts';
 import { countText, exportPlan, exportView, matcher } from '../../src/devtools/model/filter.ts';
-import { emptyText, progressView } from '../../src/devtools/model/log.ts';
+import { emptyText, MAX_AGGREGATE_SAMPLE, progressView } from '../../src/devtools/model/log.ts';
 import { reduce } from '../../src/devtools/model/reduce.ts';
 import { badge, eventFacts, rowStatus } from '../../src/devtools/model/rows.ts';
 import { keyTarget, selectedEntry } from '../../src/devtools/model/selection.ts';
@@ -100,6 +100,22 @@ describe('devtools model: loading the log', () => {
     expect(state.log.eventTypes).toEqual(['OrderPlaced', 'A', 'B', 'C', 'D']);
     expect(state.log.aggregateSample).toEqual(['o1', 'o2', 'o3']);
     expect(progressView(state).state).toBe('ready');
+  });
+
+  it('given pages of many distinct event types, then each type is listed once, in the order first seen, and a page of known types keeps the list', () => {
+    const page = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => entry(`a${from + i}`, `Type${(from + i) % 5000}`));
+    let state = loaded(page(0, 2000));
+    for (let from = 2000; from < 8000; from += 2000) {
+      state = reduce(state, { type: 'pageRead', generation: state.generation, area: 'pending', entries: page(from, 2000) });
+    }
+    const expected = ['OrderPlaced', ...Array.from({ length: 5000 }, (_, i) => `Type${i}`)];
+    expect(state.log.eventTypes).toEqual(expected);
+    expect(state.log.aggregateSample).toHaveLength(MAX_AGGREGATE_SAMPLE);
+    const before = state.log;
+    state = reduce(state, { type: 'pageRead', generation: state.generation, area: 'pending', entries: page(0, 100) });
+    expect(state.log.eventTypes).toBe(before.eventTypes);
+    expect(state.log.aggregateSample).toBe(before.aggregateSample);
   });
 
   it('given pending events listed, when a confirmed page arrives, then it goes before them and the whole log is filtered again', () => {
@@ -285,6 +301,19 @@ describe('devtools model: time travel', () => {
     expect(travelIndex(state)).toEqual({ index: 1, exact: false });
     expect(stepTarget(state, 'prev')).toBe(1);
     expect(stepTarget(state, 'next')).toBe(2);
+  });
+
+  it('given the panel moved the live store, when it shows a scratch store and back, then it still knows that travel (unmount resumes it)', () => {
+    const live = travelTo(loaded(events), 1);
+    let state = reduce(live, { type: 'attached', scratch: { name: 'db-scratch-1', file: 'bug.ndjson' } });
+    expect(state.travel).toBeNull();
+    expect(state.travelSetByPanel).toEqual(events[1]!.cursor);
+    // Travel in the scratch store is not the live store's: the scratch store is deleted on unmount.
+    state = reduce(state, { type: 'travelled', position: events[3]!.cursor, byPanel: true });
+    expect(state.travelSetByPanel).toEqual(events[1]!.cursor);
+    state = reduce(state, { type: 'attached', scratch: null });
+    expect(state.travelSetByPanel).toEqual(events[1]!.cursor);
+    expect(reduce(state, { type: 'travelled', position: null, byPanel: true }).travelSetByPanel).toBeNull();
   });
 
   it('given travel started elsewhere, then the panel follows it with its selection, and the same position again changes nothing', () => {

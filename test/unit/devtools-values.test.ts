@@ -197,6 +197,21 @@ describe('diff', () => {
     expect(result.truncated).toBe(true);
   });
 
+  it('counts equal items and holes toward maxVisits: a huge equal or sparse array is cut short, said truncated', () => {
+    const sparseA: unknown[] = [];
+    sparseA.length = 2 ** 32 - 1;
+    const sparseB: unknown[] = [];
+    sparseB.length = 2 ** 32 - 1;
+    expect(diffValues(sparseA, sparseB, encode)).toEqual({ changes: [], truncated: true });
+    const items = new Array<number>(1_000_000).fill(0);
+    expect(diffValues({ items }, { items: items.slice() }, encode)).toEqual({ changes: [], truncated: true });
+    // Within the budget, equal is equal.
+    expect(diffValues({ items }, { items: items.slice() }, encode, { maxVisits: 2_000_000 })).toEqual({ changes: [], truncated: false });
+    const keys = new Map(items.slice(0, 1000).map((_, i) => [i, i]));
+    expect(diffValues(keys, new Map(keys), encode, { maxVisits: 100 }).truncated).toBe(true);
+    expect(diffValues(new Set(keys.keys()), new Set(keys.keys()), encode, { maxVisits: 100 }).truncated).toBe(true);
+  });
+
   it('terminates on cycles and reports type changes', () => {
     const a: Record<string, unknown> = { v: 1 };
     a.self = a;

@@ -25,27 +25,33 @@ function concat<T>(list: readonly T[], items: readonly T[]): T[] {
   return out;
 }
 
-/** Event types and the first aggregate ids, with what a batch adds; the same arrays when it adds nothing. */
+/**
+ * Event types and the first aggregate ids, with what a batch adds; the same
+ * arrays when it adds nothing. What is new is gathered first and the lists
+ * copied once per batch: a copy per new type made an import of many distinct
+ * types quadratic.
+ */
 function noteBatch(log: LogState, batch: readonly DevtoolsEntry[]): Pick<LogState, 'eventTypes' | 'aggregateSample'> {
-  let eventTypes = log.eventTypes;
-  let aggregateSample = log.aggregateSample;
-  let types: Set<string> | undefined;
-  let sample: Set<string> | undefined;
+  if (batch.length === 0) return { eventTypes: log.eventTypes, aggregateSample: log.aggregateSample };
+  const types = new Set(log.eventTypes);
+  const newTypes: string[] = [];
+  const room = MAX_AGGREGATE_SAMPLE - log.aggregateSample.length;
+  const sample = room > 0 ? new Set(log.aggregateSample) : undefined;
+  const newIds: string[] = [];
   for (const { event } of batch) {
-    types ??= new Set(eventTypes);
     if (!types.has(event.type)) {
       types.add(event.type);
-      eventTypes = [...eventTypes, event.type];
+      newTypes.push(event.type);
     }
-    if (aggregateSample.length < MAX_AGGREGATE_SAMPLE) {
-      sample ??= new Set(aggregateSample);
-      if (!sample.has(event.aggregateId)) {
-        sample.add(event.aggregateId);
-        aggregateSample = [...aggregateSample, event.aggregateId];
-      }
+    if (sample && newIds.length < room && !sample.has(event.aggregateId)) {
+      sample.add(event.aggregateId);
+      newIds.push(event.aggregateId);
     }
   }
-  return { eventTypes, aggregateSample };
+  return {
+    eventTypes: newTypes.length === 0 ? log.eventTypes : concat(log.eventTypes, newTypes),
+    aggregateSample: newIds.length === 0 ? log.aggregateSample : concat(log.aggregateSample, newIds),
+  };
 }
 
 /** Event types the source knows before any event is read. */

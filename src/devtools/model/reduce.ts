@@ -54,10 +54,12 @@ function pageRead(state: PanelState, { area, entries }: Extract<PanelAction, { t
 export function reduce(state: PanelState, action: PanelAction): PanelState {
   switch (action.type) {
     case 'attached': {
-      // A new source: everything read from the old one goes; the filter and the tab stay.
+      // A new source: everything read from the old one goes; the filter and the tab stay, and so does
+      // the travel the panel set on the live store (unmount resumes it, even from a scratch store).
       const fresh = initialState();
       const filter: FilterState = { ...fresh.filter, filter: state.filter.filter, run: state.filter.run + 1 };
-      return { ...fresh, generation: state.generation + 1, scratch: action.scratch, filter, tab: state.tab, notice: state.notice };
+      const { travelSetByPanel, tab, notice } = state;
+      return { ...fresh, generation: state.generation + 1, scratch: action.scratch, filter, tab, notice, travelSetByPanel };
     }
     case 'loadStarted':
       if (action.generation !== state.generation) return state;
@@ -103,7 +105,8 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return {
         ...state,
         travel: action.position,
-        travelSetByPanel: action.byPanel ? action.position : state.travelSetByPanel,
+        // Only the live store's travel outlives the panel; a scratch store is deleted on unmount.
+        travelSetByPanel: action.byPanel && !state.scratch ? action.position : state.travelSetByPanel,
       };
     case 'skipSet':
       return setSkip(state, action.index, action.skip);

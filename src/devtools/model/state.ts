@@ -106,7 +106,11 @@ export interface PanelState {
   selection: Selection;
   /** The store's time-travel position (null: live, at the head). */
   travel: LogCursor | null;
-  /** The position the panel itself travelled to last (it resumes that on unmount). */
+  /**
+   * The position the panel itself last moved the live store to (null: it did
+   * not, or it resumed it). Kept while a scratch store shows: unmount resumes
+   * the live store's travel whatever source the panel shows then.
+   */
   travelSetByPanel: LogCursor | null;
   /** Events left out in what-if, by id. */
   skips: ReadonlyMap<string, SkipInfo>;

@@ -4,6 +4,7 @@
  */
 import { fromLocalInput } from '../format.ts';
 import { countText, hasFilter } from '../model/filter.ts';
+import { placeTypes } from '../model/type-options.ts';
 import { changed, type PanelContext, type View } from './context.ts';
 import { h, setText } from './dom.ts';
 
@@ -69,19 +70,38 @@ export function createFilterBar(ctx: PanelContext): FilterBarView {
 
   /** Aggregate ids already offered. */
   let listed = 0;
+  /** The event types offered, sorted; how many of the log's types they are; for which source (generation). */
+  let typesListed: readonly string[] = [];
+  let typesNoted = 0;
+  let typesGeneration = -1;
+  const typeOptions = new Map<string, HTMLOptionElement>();
+
+  /** Adds the log's new types to the select, each in its sorted place; a new source starts a new list. */
+  const listTypes = (eventTypes: readonly string[], generation: number): void => {
+    const current = typeSelect.value;
+    const fresh = generation !== typesGeneration || eventTypes.length < typesNoted;
+    if (fresh) {
+      typeSelect.replaceChildren(h('option', { attrs: { value: '' }, text: 'All types' }));
+      typeOptions.clear();
+      typesListed = [];
+      typesNoted = 0;
+      typesGeneration = generation;
+    }
+    const { types, placements } = placeTypes(typesListed, eventTypes.slice(typesNoted));
+    for (const { type, before } of placements) {
+      const option = h('option', { attrs: { value: type }, text: type });
+      typeOptions.set(type, option);
+      typeSelect.insertBefore(option, before === null ? null : (typeOptions.get(before) ?? null));
+    }
+    typesListed = types;
+    typesNoted = eventTypes.length;
+    if (fresh) typeSelect.value = current;
+  };
 
   return {
     element,
     update(state, prev) {
-      if (changed(state, prev, (s) => [s.log.eventTypes])) {
-        const current = typeSelect.value;
-        const types = [...state.log.eventTypes].sort();
-        typeSelect.replaceChildren(
-          h('option', { attrs: { value: '' }, text: 'All types' }),
-          ...types.map((type) => h('option', { attrs: { value: type }, text: type })),
-        );
-        typeSelect.value = current;
-      }
+      if (changed(state, prev, (s) => [s.log.eventTypes])) listTypes(state.log.eventTypes, state.generation);
       if (changed(state, prev, (s) => [s.log.aggregateSample])) {
         const sample = state.log.aggregateSample;
         // A new source starts a new list.

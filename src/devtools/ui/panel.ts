@@ -158,23 +158,45 @@ export function mountPanel(rootSource: DevtoolsSource, host: HTMLElement, option
     if (state.filter.running && state.filter.run !== prev.filter.run) runFilterPass(core, state.filter.run);
   });
   for (const view of views) view.update(core.state(), null);
-  host.append(frame.root);
-  attach(rootSource, null);
 
-  const unmount = async (): Promise<void> => {
-    if (unmounted) return;
+  /** Stops everything the panel runs in the page and takes it out. */
+  const stop = (): void => {
     unmounted = true;
     unsubscribe?.();
     unsubscribe = null;
     for (const view of views) view.dispose?.();
     frame.root.remove();
+  };
+
+  host.append(frame.root);
+  try {
+    attach(rootSource, null);
+  } catch (error) {
+    // A source that cannot be subscribed to (a closed store): no half-made panel stays in the page.
+    stop();
+    if (options.ownsSource) void rootSource.dispose().catch(() => undefined);
+    throw error;
+  }
+
+  /**
+   * Leaves the app at the head if the panel put it in the past, whatever source
+   * shows now: the live store's position is asked for, since the panel does not
+   * hear of its travel while a scratch store shows. Travel someone else moved on
+   * from is theirs, and stays.
+   */
+  const resumeLiveTravel = async (): Promise<void> => {
+    const { travelSetByPanel } = core.state();
+    if (!travelSetByPanel) return;
+    const position = await rootSource.position().catch(() => undefined);
+    if (position && sameCursor(position, travelSetByPanel)) await rootSource.travel(null).catch(() => undefined);
+  };
+
+  const unmount = async (): Promise<void> => {
+    if (unmounted) return;
+    stop();
     const opened = scratch;
     scratch = null;
-    const { travel, travelSetByPanel } = core.state();
-    // Leave the app at the head if the panel put it in the past.
-    if (source === rootSource && travelSetByPanel && sameCursor(travel, travelSetByPanel)) {
-      await rootSource.travel(null).catch(() => undefined);
-    }
+    await resumeLiveTravel();
     if (opened) await opened.dispose();
     if (options.ownsSource) await rootSource.dispose();
   };
