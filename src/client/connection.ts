@@ -170,6 +170,12 @@ async function watchEngine(host: Comlink.Remote<EngineHost>, closing: AbortSigna
 }
 
 async function connectInProcess(options: EngineOptions): Promise<EngineConnection> {
+  // Without it the engine's first open failed with a bare ReferenceError from inside idb, naming nothing.
+  if (!(globalThis as { indexedDB?: unknown }).indexedDB) {
+    throw new ConfigError(
+      "openStore needs IndexedDB, which this runtime lacks: in Node (tests, scripts), import 'fake-indexeddb/auto' first; on a server, the store belongs in the browser (chronicle/server is the sync server)",
+    );
+  }
   // The engine is loaded only here, so a page whose engine runs in a worker never downloads it.
   const { createEngine } = await import('../../worker/engine.ts');
   const engine = await createEngine(options);

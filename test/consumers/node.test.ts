@@ -22,6 +22,14 @@ describe('plain Node ESM', () => {
     expect(Object.keys(counts)).toHaveLength(7);
   });
 
+  it('a store opened where there is no IndexedDB is a ConfigError that names fake-indexeddb', async () => {
+    const refusals = lastJson<Record<string, { name: string; code: string; message: string }>>(await node(app, 'node/no-indexeddb.mjs'));
+    expect(Object.keys(refusals)).toHaveLength(3);
+    for (const [call, refusal] of Object.entries(refusals)) {
+      expect(refusal, call).toMatchObject({ name: 'ConfigError', code: 'CONFIG', message: expect.stringContaining('fake-indexeddb/auto') });
+    }
+  });
+
   it('runs chronicle/server on PGlite and a worker: false store that syncs to it', async () => {
     const result = lastJson<{
       refused: string;
