@@ -25,6 +25,10 @@ interface Subscriber {
   alive: boolean;
   /** Messages the socket has written to the kernel (their send callbacks): what watchDrain sees progress by. */
   written: number;
+  /** Messages given to the socket whose send callback has not come yet. */
+  unsent: number;
+  /** The newest head not sent yet because a message was still unsent (-1: none): see publish. */
+  deferred: number;
   /** watchDrain's timer, while messages wait in the socket's buffer. */
   drainTimer: NodeJS.Timeout | undefined;
 }
@@ -73,13 +77,31 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
 
   const send = (sub: Subscriber, message: LiveMessage): void => {
     if (sub.ws.readyState !== sub.ws.OPEN) return;
+    sub.unsent++;
     sub.ws.send(JSON.stringify(message), (error) => {
-      if (error) sub.ws.terminate();
-      else sub.written++;
+      sub.unsent--;
+      if (error) {
+        sub.ws.terminate();
+        return;
+      }
+      sub.written++;
+      if (sub.unsent === 0 && sub.deferred > sub.sent) sendHead(sub, sub.deferred);
     });
     watchDrain(sub, replyMs, logger);
   };
 
+  const sendHead = (sub: Subscriber, head: number): void => {
+    sub.sent = head;
+    sub.deferred = -1;
+    send(sub, { type: 'head', head });
+  };
+
+  /**
+   * Tells each socket following `log` of a head above what it was told. While a socket still holds a
+   * message it has not written (a slow reader, a congested link), the newest head waits and goes once
+   * that one is written: a busy log then costs a slow socket one message at a time, not one per move
+   * held in memory until the socket drains or is terminated (watchDrain).
+   */
   const publish = (log: string, head: number): void => {
     const subs = byLog.get(log);
     if (!subs) return;
@@ -87,8 +109,8 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
       if (sub.sent < 0) {
         sub.heard = Math.max(sub.heard, head);
       } else if (head > sub.sent) {
-        sub.sent = head;
-        send(sub, { type: 'head', head });
+        if (sub.unsent > 0) sub.deferred = Math.max(sub.deferred, head);
+        else sendHead(sub, head);
       }
     }
   };
@@ -195,6 +217,8 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
         heard: -1,
         alive: true,
         written: 0,
+        unsent: 0,
+        deferred: -1,
         drainTimer: undefined,
       };
       let subs = byLog.get(log);
