@@ -66,6 +66,28 @@ function watchDrain(sub: Subscriber, replyMs: number, logger: Logger): void {
   sub.drainTimer = timer;
 }
 
+/** Sends `message` on the subscriber's socket; once it is written, the head that waited for it (publish) goes. */
+function send(sub: Subscriber, message: LiveMessage, replyMs: number, logger: Logger): void {
+  if (sub.ws.readyState !== sub.ws.OPEN) return;
+  sub.unsent++;
+  sub.ws.send(JSON.stringify(message), (error) => {
+    sub.unsent--;
+    if (error) {
+      sub.ws.terminate();
+      return;
+    }
+    sub.written++;
+    if (sub.unsent === 0 && sub.deferred > sub.sent) sendHeadTo(sub, sub.deferred, replyMs, logger);
+  });
+  watchDrain(sub, replyMs, logger);
+}
+
+function sendHeadTo(sub: Subscriber, head: number, replyMs: number, logger: Logger): void {
+  sub.sent = head;
+  sub.deferred = -1;
+  send(sub, { type: 'head', head }, replyMs, logger);
+}
+
 /**
  * The live channel: per log, the WebSockets that follow it. The first message
  * is `hello` with the head; after it, `head` whenever the head moves above what
@@ -75,26 +97,7 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
   const byLog = new Map<string, Set<Subscriber>>();
   let count = 0;
 
-  const send = (sub: Subscriber, message: LiveMessage): void => {
-    if (sub.ws.readyState !== sub.ws.OPEN) return;
-    sub.unsent++;
-    sub.ws.send(JSON.stringify(message), (error) => {
-      sub.unsent--;
-      if (error) {
-        sub.ws.terminate();
-        return;
-      }
-      sub.written++;
-      if (sub.unsent === 0 && sub.deferred > sub.sent) sendHead(sub, sub.deferred);
-    });
-    watchDrain(sub, replyMs, logger);
-  };
-
-  const sendHead = (sub: Subscriber, head: number): void => {
-    sub.sent = head;
-    sub.deferred = -1;
-    send(sub, { type: 'head', head });
-  };
+  const sendHead = (sub: Subscriber, head: number): void => sendHeadTo(sub, head, replyMs, logger);
 
   /**
    * Tells each socket following `log` of a head above what it was told. While a socket still holds a
@@ -243,7 +246,7 @@ export function createLiveHub(store: LogStore, logger: Logger, pingIntervalMs: n
       try {
         const head = Math.max(await store.head(log), sub.heard);
         sub.sent = head;
-        send(sub, { type: 'hello', protocolVersion: PROTOCOL_VERSION, head });
+        send(sub, { type: 'hello', protocolVersion: PROTOCOL_VERSION, head }, replyMs, logger);
       } catch (error) {
         logger.warn('live: could not read the head for hello', { log, error: String(error) });
         remove();
