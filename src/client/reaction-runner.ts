@@ -106,8 +106,12 @@ async function handleAtHead(
   { travel, stopping, busy }: { travel: TimeTravelState; stopping: AbortSignal; busy: { handlers: number } },
 ): Promise<void> {
   for (let interrupted = false; ; interrupted = true) {
-    await travel.atHead(stopping);
-    if (stopping.aborted) throw new Stopped();
+    // Only a wait can be cut short: a handler about to run when close() began still runs and is recorded
+    // (a clean close hands nothing out twice).
+    if (travel.horizon() !== null) {
+      await travel.atHead(stopping);
+      if (stopping.aborted) throw new Stopped();
+    }
     busy.handlers++;
     try {
       await handler(event, interrupted ? { ...context, redelivery: true } : context);
