@@ -35,7 +35,9 @@ class SlowSocket extends EventEmitter {
     return this.callbacks.length;
   }
   ping(): void {}
+  terminated = false;
   terminate(): void {
+    this.terminated = true;
     this.readyState = this.CLOSED;
   }
   close(): void {
@@ -84,6 +86,29 @@ describe('the live channel and a socket that writes slowly', () => {
       // Drained: the next move goes at once.
       move('a', 1003);
       expect(socket.messages.at(-1)).toEqual({ type: 'head', head: 1003 });
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('terminates a socket whose one unsent message has not been written for replyMs; one that writes now and then stays', async () => {
+    const { store, move } = fakeStore();
+    const warnings: string[] = [];
+    const hub = createLiveHub(store, { ...quiet, warn: (message) => void warnings.push(message) }, 60_000, 0, 400);
+    const stuck = new SlowSocket();
+    const slow = new SlowSocket();
+    try {
+      await hub.add('a', stuck as unknown as WebSocket);
+      await hub.add('a', slow as unknown as WebSocket);
+      for (let round = 1; round <= 6; round++) {
+        move('a', round);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        slow.written(); // a slow reader: a message now and then, more often than every replyMs
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(stuck.terminated).toBe(true);
+      expect(slow.terminated).toBe(false);
+      expect(warnings.filter((message) => message.includes('did not read'))).toHaveLength(1);
     } finally {
       await hub.close();
     }
