@@ -80,9 +80,14 @@ function loaded(pending: DevtoolsEntry[], confirmed: DevtoolsEntry[] = [], sync:
   return state;
 }
 
-/** Runs the filter pass the state asks for, as the panel's runtime does (with the model's matcher unless given one). */
+/**
+ * Runs the filter pass the state asks for, as the panel's runtime does (with the model's matcher unless
+ * given one): over the whole log, or over the entries appended from `filter.from`.
+ */
 function passFilter(state: PanelState, match = matcher(state.filter.filter, state.filter.exact)): PanelState {
-  const shown = state.log.entries.flatMap((e, i) => (match(e) ? [i] : []));
+  const { from } = state.filter;
+  const kept = from > 0 ? state.filter.shown : [];
+  const shown = [...kept, ...state.log.entries.flatMap((e, i) => (i >= from && match(e) ? [i] : []))];
   return reduce(state, { type: 'filterPassed', run: state.filter.run, shown });
 }
 
@@ -198,7 +203,8 @@ describe('devtools model: filters', () => {
     state = passFilter(reduce(state, { type: 'filterChanged', filter: filter({ text: 'needle' }) }));
     expect(ids(state)).toEqual([added[2]!.event.id]);
     const more = [entry('o5', 'A', { data: { note: 'a NEEDLE' } }), entry('o6', 'A')];
-    state = reduce(state, { type: 'pageRead', generation: state.generation, area: 'pending', entries: more });
+    // A text filter: the appended entries go to a pass over just them.
+    state = passFilter(reduce(state, { type: 'pageRead', generation: state.generation, area: 'pending', entries: more }));
     expect(ids(state)).toEqual([added[2]!.event.id, more[0]!.event.id]);
   });
 

@@ -4,7 +4,7 @@
  */
 import { formatCount } from '../format.ts';
 import type { DevtoolsEntry, LogFilter } from '../types.ts';
-import type { Filter, PanelState } from './state.ts';
+import type { Filter, FilterState, PanelState } from './state.ts';
 
 export function hasFilter(f: Filter): boolean {
   return Boolean(f.aggregate || f.type || f.text || f.from !== undefined || f.to !== undefined);
@@ -52,6 +52,37 @@ export function matchingFrom(entries: readonly DevtoolsEntry[], from: number, ma
   const out: number[] = [];
   for (let i = from; i < entries.length; i++) if (matches(entries[i]!)) out.push(i);
   return out;
+}
+
+/**
+ * Filters entries[from..] into `shown` until `due()` says the slice's time
+ * is up, asked after every entry: one event's text can be 250 KB of JSON, so
+ * a count of entries says nothing of the work done. Returns where it stopped.
+ */
+export function filterSlice(
+  entries: readonly DevtoolsEntry[],
+  from: number,
+  matches: (entry: DevtoolsEntry) => boolean,
+  shown: number[],
+  due: () => boolean,
+): number {
+  let i = from;
+  while (i < entries.length) {
+    if (matches(entries[i]!)) shown.push(i);
+    i++;
+    if (due()) break;
+  }
+  return i;
+}
+
+/**
+ * Whether the listed rows changed from `prev` to `next` only by rows added at
+ * the end: filtered as they came in, or by a pass over just the appended
+ * entries (not a pass over the whole log, which lists anew).
+ */
+export function rowsAppended(prev: FilterState, next: FilterState): boolean {
+  if (next.running || prev.run !== next.run || next.shown.length <= prev.shown.length) return false;
+  return !prev.running || next.from > 0;
 }
 
 /** "6 events", or "2 of 6" under a filter. */

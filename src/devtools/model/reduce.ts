@@ -13,13 +13,16 @@ import { removeSkip, setSkip } from './whatif.ts';
 
 /** Asks for a pass over the whole log (the runtime runs it and answers with `filterPassed`). */
 function refilter(state: PanelState): PanelState {
-  return { ...state, filter: { ...state.filter, run: state.filter.run + 1, running: true } };
+  return { ...state, filter: { ...state.filter, run: state.filter.run + 1, running: true, from: 0 } };
 }
 
 /** New entries at the end: filter just them, unless a pass is under way (it reads up to the end). */
 function filterAppended(state: PanelState, from: number): PanelState {
   const { filter } = state;
   if (filter.running) return state;
+  // The free text is searched in each event's JSON: over a page of up to 100,000 events, some of them
+  // large, that is seconds of work, too much for one dispatch. A sliced pass over just them does it.
+  if (filter.filter.text !== '') return { ...state, filter: { ...filter, run: filter.run + 1, running: true, from } };
   const matched = matchingFrom(state.log.entries, from, matcher(filter.filter, filter.exact));
   if (matched.length === 0) return state;
   const shown = filter.shown.concat(matched);

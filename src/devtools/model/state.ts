@@ -56,8 +56,14 @@ export interface FilterState {
   shown: readonly number[];
   /** Bumped when the whole log must be filtered again; a pass answers with its run. */
   run: number;
-  /** A pass over the whole log is under way. */
+  /** A pass is under way. */
   running: boolean;
+  /**
+   * Where the pass under way (or the last one) starts: 0, the whole log; else
+   * it filters just the entries appended from there on, and keeps the listed
+   * ones before them.
+   */
+  from: number;
 }
 
 export interface Selection {
@@ -177,7 +183,7 @@ export function initialState(): PanelState {
     scratch: null,
     info: null,
     log: emptyLog(),
-    filter: { filter: NO_FILTER, exact: false, shown: [], run: 0, running: false },
+    filter: { filter: NO_FILTER, exact: false, shown: [], run: 0, running: false, from: 0 },
     selection: { index: -1, id: null, rev: 0 },
     travel: null,
     travelSetByPanel: null,

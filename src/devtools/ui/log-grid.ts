@@ -3,6 +3,7 @@
  * keyboard on it: ↑ ↓ Page Up/Down Home End move the selection, Enter
  * selects, Space ticks, `t` travels, Escape resumes.
  */
+import { rowsAppended } from '../model/filter.ts';
 import { emptyText } from '../model/log.ts';
 import { keyTarget } from '../model/selection.ts';
 import type { PanelState } from '../model/state.ts';
@@ -93,12 +94,7 @@ export function createLogGrid(ctx: PanelContext): LogGridView {
       const { shown } = state.filter;
       if (changed(state, prev, (s) => [s.filter.shown, s.log.entries, s.selection, s.travel, s.skips, s.rebased, s.sync?.state])) {
         // New rows at the end while the view is at the bottom: keep following the end.
-        const appended =
-          prev !== null &&
-          !prev.filter.running &&
-          !state.filter.running &&
-          shown.length > prev.filter.shown.length &&
-          prev.filter.run === state.filter.run;
+        const appended = prev !== null && rowsAppended(prev.filter, state.filter);
         const follow = appended && !state.log.loading && grid.isAtBottom();
         grid.refresh();
         if (follow) grid.scrollToIndex(shown.length - 1, 'end');
