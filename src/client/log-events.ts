@@ -61,7 +61,7 @@ export function decodeEvent(registry: Registry, stored: StoredEvent, keepStored:
     return keepStored ? registry.decode(stored) : registry.decodeInPlace(stored);
   } catch (error) {
     if (upcastFailures === 'throw' || !(error instanceof ChronicleError) || error.code !== 'UPCAST') throw error;
-    return { ...stored, known: false, storedVersion: stored.version };
+    return { ...stored, known: false, storedVersion: stored.version, upcastError: error.message };
   }
 }
 

@@ -71,6 +71,20 @@ export function checkLogFilter(filter: LogFilter | undefined): void {
   if (after) for (const key of ['area', 'page', 'index'] as const) checkCount(`after.${key}`, after[key]);
 }
 
+const SCAN_OPTION_KEYS = ['batchEvents', 'upcastFailures'];
+
+/** scan's options: its own keys only, a count of events per batch, and what an event whose upcast fails does. */
+export function checkScanOptions(options: { batchEvents?: number; upcastFailures?: string } | undefined): void {
+  const given = checkObject('options', options);
+  if (!given) return;
+  const unknown = Object.keys(given).find((key) => !SCAN_OPTION_KEYS.includes(key));
+  if (unknown !== undefined) refuse(unknown, `is not a scan option (${SCAN_OPTION_KEYS.join(', ')})`, given[unknown]);
+  checkCount('batchEvents', given.batchEvents);
+  if (given.upcastFailures !== undefined && given.upcastFailures !== 'throw' && given.upcastFailures !== 'unreadable') {
+    refuse('upcastFailures', "must be 'throw' or 'unreadable'", given.upcastFailures);
+  }
+}
+
 /** A replay's filter: one aggregate id, types and a time range. */
 export function checkReplayFilter(filter: unknown): void {
   const given = checkObject('filter', filter);

@@ -7,7 +7,7 @@ import type { StoreContext } from './context.ts';
 import type { JobTracker } from './closing.ts';
 import { ifNotHeld, jobLockName } from './exclusive.ts';
 import { scanLog } from './log-scan.ts';
-import { checkLogFilter, checkReplayFilter, checkStreamOptions } from './read-options.ts';
+import { checkLogFilter, checkReplayFilter, checkScanOptions, checkStreamOptions } from './read-options.ts';
 import { runReplay } from './replay.ts';
 import type { Store, StoreEvent } from './store-api.ts';
 import type { LoadResult, LogEntry, ReplayOptions } from './types.ts';
@@ -50,7 +50,12 @@ export function createReader(
     },
     async *scan(filter, scanOptions) {
       checkLogFilter(filter);
-      const batches = scanLog(connection, registry, filter ?? undefined, { keepStored: true, batchEvents: scanOptions?.batchEvents });
+      checkScanOptions(scanOptions);
+      const batches = scanLog(connection, registry, filter ?? undefined, {
+        keepStored: true,
+        batchEvents: scanOptions?.batchEvents,
+        upcastFailures: scanOptions?.upcastFailures ?? 'throw',
+      });
       for await (const batch of batches) yield batch.matches as LogEntry<StoreEvent<unknown>>[];
     },
     async replay(replayOptions) {

@@ -88,10 +88,15 @@ export interface Store<
   inspect<A extends AnyAggregateDefinition>(aggregate: A, aggregateId: string, options: InspectOptions): Promise<LoadResult<StateOf<A>>>;
   /** A projection's state folded up to a place in the log (or to the head); nothing is stored. */
   inspectProjection<P extends AnyProjectionDefinition>(definition: P, options: InspectOptions): Promise<ProjectionStateOf<P>>;
-  /** The log in batches of entries with their places in the log (devtools); smaller batches keep a UI thread responsive. */
+  /**
+   * The log in batches of entries with their places in the log (devtools); smaller batches keep a UI thread
+   * responsive. An event whose upcast fails fails the scan (UPCAST), unless `upcastFailures: 'unreadable'`:
+   * then it comes as unreadable (`known: false`, its data as stored, the reason in `upcastError`), as the
+   * devtools panel lists it.
+   */
   scan(
     filter?: LogFilter,
-    options?: { batchEvents?: number },
+    options?: { batchEvents?: number; upcastFailures?: 'throw' | 'unreadable' },
   ): AsyncIterable<LogEntry<StoreEvent<StoreEventShape<TEvents, TAggregates, TReactions>>>[]>;
   /** The log (or a filtered part) as NDJSON lines, one stored event per line. */
   exportLog(filter?: LogFilter): AsyncIterable<string>;

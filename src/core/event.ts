@@ -146,6 +146,12 @@ export interface UnknownEvent {
   readonly data: unknown;
   readonly meta: EventMeta;
   readonly position?: number;
+  /**
+   * Why it is unreadable when this app does define its type and version but the upcast to the current
+   * version failed (the upcaster's UPCAST error message; only from reads that ask for such events rather
+   * than failing: scan's `upcastFailures: 'unreadable'`). Absent for a type or version this app does not define.
+   */
+  readonly upcastError?: string;
 }
 
 export type RecordedEventOf<TDefs extends readonly AnyEventDefinition[]> = {

@@ -128,9 +128,13 @@ function storeSource(store: DevtoolsStore, options: InternalOptions): DevtoolsSo
     },
     async page({ status, after }) {
       // A page that continues where the last one ended reads on from the same
-      // scan, whose next batch is already on its way from the engine.
+      // scan, whose next batch is already on its way from the engine. An event
+      // whose upcast fails is listed as unreadable, with the upcaster's error:
+      // debugging that upcaster is what the panel is open for then.
       const resumable = openScan && openScan.status === status && sameCursor(openScan.last, after);
-      const iterator = resumable ? openScan!.iterator : store.scan({ status, after }, { batchEvents: PAGE_EVENTS })[Symbol.asyncIterator]();
+      const iterator = resumable
+        ? openScan!.iterator
+        : store.scan({ status, after }, { batchEvents: PAGE_EVENTS, upcastFailures: 'unreadable' })[Symbol.asyncIterator]();
       if (!resumable) await closeScan();
       openScan = undefined;
       try {

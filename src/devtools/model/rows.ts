@@ -57,5 +57,14 @@ export function eventFacts(entry: DevtoolsEntry, logIndex: number, status: RowSt
       event.version === event.storedVersion ? String(event.version) : `${event.version} (stored as ${event.storedVersion}, upcast on read)`,
     ],
     ['Log index', String(logIndex + 1)],
+    ...unreadableFact(event),
+  ];
+}
+
+/** Why this app cannot read the event, when it cannot: its upcast failed, or it does not define its type or version. */
+function unreadableFact(event: DevtoolsEntry['event']): [string, string][] {
+  if (event.known) return [];
+  return [
+    ['Unreadable', event.upcastError ?? `this app does not define ${event.type} v${event.storedVersion}: its data is shown as stored`],
   ];
 }
