@@ -328,3 +328,14 @@ export function pgliteServerForFile(options: Partial<SyncServerOptions> = {}): {
   });
   return served;
 }
+
+/** A store for a server whose routes under test never read it: the live hub's start, a hello's head (0), /health. */
+export function unreadStore(): LogStore {
+  return {
+    kind: 'fake',
+    watch: () => () => undefined,
+    head: () => Promise.resolve(0),
+    ping: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  } as unknown as LogStore;
+}

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSyncServer, silentLogger, type LogStore, type SyncServer } from '../../src/server/index.ts';
+import { createSyncServer, silentLogger, type SyncServer } from '../../src/server/index.ts';
+import { unreadStore } from './helpers.ts';
 
 /**
  * An upgrade request (Upgrade: h2c from `curl --http2`, or a WebSocket
@@ -15,14 +16,7 @@ import { createSyncServer, silentLogger, type LogStore, type SyncServer } from '
  * (and the earlier reply was lost when the connection closed).
  */
 
-/** A store for routes that do not read it (/health) and the live hub's start. */
-const store = {
-  kind: 'fake',
-  watch: () => () => undefined,
-  head: () => Promise.resolve(0),
-  ping: () => Promise.resolve(),
-  close: () => Promise.resolve(),
-} as unknown as LogStore;
+const store = unreadStore();
 
 const servers: SyncServer[] = [];
 afterEach(async () => {

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSyncServer, silentLogger, type LogStore, type SyncServer } from '../../src/server/index.ts';
+import { createSyncServer, silentLogger, type SyncServer } from '../../src/server/index.ts';
+import { unreadStore } from './helpers.ts';
 import { rawExchange } from './raw-http.ts';
 
 /**
@@ -10,14 +11,7 @@ import { rawExchange } from './raw-http.ts';
  * sees it, as a bad key or version is (docs/protocol.md, Live).
  */
 
-/** A store for a server that never reads it here: the live hub's start and a hello's head. */
-const store = {
-  kind: 'fake',
-  watch: () => () => undefined,
-  head: () => Promise.resolve(0),
-  ping: () => Promise.resolve(),
-  close: () => Promise.resolve(),
-} as unknown as LogStore;
+const store = unreadStore();
 
 let server: SyncServer;
 let url: string;
