@@ -13,6 +13,7 @@ import { mapPgliteError } from './sql-errors.ts';
 import type { LogStore } from './types.ts';
 import { makeDirectory } from './make-directory.ts';
 import { takePidLock } from '../pid-lock.ts';
+import { explainOpenFailure } from './pglite-version.ts';
 
 export interface PgliteStoreOptions {
   /**
@@ -215,18 +216,21 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
   let db: PGlite;
   const signal = options.signal;
   signal?.throwIfAborted();
-  if (options.dataDir) {
-    await makeDirectory(options.dataDir);
-    unlock = await lockDataDir(options.dataDir);
+  const dataDir = options.dataDir;
+  if (dataDir) {
+    await makeDirectory(dataDir);
+    unlock = await lockDataDir(dataDir);
     try {
-      await removeUnfinishedDataDirs(options.dataDir);
-      const pgdata = join(options.dataDir, 'pgdata');
-      if (!existsSync(join(pgdata, 'PG_VERSION')) && !options.importPglite) await initDataDirInChild(options.dataDir, signal);
+      await removeUnfinishedDataDirs(dataDir);
+      const pgdata = join(dataDir, 'pgdata');
+      if (!existsSync(join(pgdata, 'PG_VERSION')) && !options.importPglite) await initDataDirInChild(dataDir, signal);
       signal?.throwIfAborted();
       if (!existsSync(join(pgdata, 'PG_VERSION')) && (await isEmptyOrMissing(pgdata))) {
-        await initDataDirHere(options.dataDir, (dir) => PGlite.create(dir, settings));
+        await initDataDirHere(dataDir, (dir) => PGlite.create(dir, settings));
       }
-      db = await PGlite.create(pgdata, settings);
+      db = await PGlite.create(pgdata, settings).catch(async (error: unknown) => {
+        throw (await explainOpenFailure(dataDir, pgdata, () => PGlite.create())) ?? error;
+      });
     } catch (error) {
       await unlock();
       throw error;
