@@ -9,6 +9,7 @@ import { buildCommit, buildPages, entryOf, keptWithSlots, pendingPageOf } from '
 import { findStoredEvents, indexedHead } from './lookups.ts';
 import { pendingRangeAll } from './pending.ts';
 import { CONFIRMED, PENDING, type PageKey } from './types.ts';
+import { loadConfirmedHeads, noteStored, repeatedSeqProblem, type ConfirmedHeads } from './confirmed-heads.ts';
 
 const ignore = (): void => undefined;
 
@@ -217,7 +218,12 @@ function countForeignLeft(meta: MetaRecord, swept: Removed, known: number | unde
  * events: the server keeps ids unique, so only our own ids can come back
  * through a local append.
  */
-export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEvent[]): Promise<IngestResult> {
+export async function ingestConfirmed(
+  db: ChronicleDB,
+  events: readonly StoredEvent[],
+  /** A sync round's: refuses an event that repeats a seq its aggregate holds (confirmed-heads.ts says why). */
+  heads?: ConfirmedHeads,
+): Promise<IngestResult> {
   events.forEach(checkEvent);
   // Snapshots: only where another device's pending events leave other than at their own seq (ForeignSweep).
   const tx = db.transaction(['pages', 'pageIndex', 'meta', 'snapshots'], 'readwrite');
@@ -242,6 +248,17 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
       });
     }
     expected++;
+  }
+  if (heads) {
+    await loadConfirmedHeads(tx, meta, heads, fresh.map((e) => e.aggregateId));
+    const repeated = repeatedSeqProblem(fresh, (id) => heads.known.get(id) ?? 0);
+    if (repeated) {
+      tx.abort();
+      await tx.done.catch(ignore);
+      throw new ChronicleError('SYNC_PROTOCOL', `Sync server: a pulled event repeats one this client holds: ${repeated}`, {
+        position: fresh[0]!.position,
+      });
+    }
   }
   const own = fresh.filter((e) => e.meta.clientId === meta.clientId);
   const knownForeign = foreignPendingCount(meta);
@@ -270,6 +287,7 @@ export async function ingestConfirmed(db: ChronicleDB, events: readonly StoredEv
   meta.generation = (meta.generation ?? 0) + 1;
   metaStore.put(meta, 'client').catch(ignore);
   await tx.done;
+  if (heads) noteStored(heads, fresh);
 
   const moved = new Map<string, number>();
   const touched = new Set<string>();

@@ -88,6 +88,47 @@ describe('a hostile sync server', () => {
     }
   });
 
+  it('an event served again at a later position (next page, or a later round) is SYNC_PROTOCOL and stored once', async () => {
+    const event = (position: number, id: string, aggregateId: string, seq: number) => ({
+      id,
+      aggregateId,
+      aggregateType: 'Order',
+      seq,
+      type: 'ItemAdded',
+      version: 2,
+      data: { sku: 'a', qty: 1, price: 100 },
+      meta: { occurredAt: 1, clientId: 'other', clientSeq: position },
+      position,
+    });
+    const first = event(1, 'srv-1', 'o1', 1);
+    // What the server serves after a position: the next round starts one early (after = 0) to check its history.
+    let pages: Record<number, unknown> = {
+      0: { events: [first], head: 2, hasMore: true },
+      1: { events: [{ ...first, position: 2 }], head: 2, hasMore: false },
+    };
+    const server = await fakeServer((request, response) => {
+      const after = Number(new URL(request.url ?? '', 'http://x').searchParams.get('after'));
+      json(response, 200, pages[after] ?? { events: [], head: 2, hasMore: false });
+    });
+    const client = await openClient(server.url);
+    try {
+      await expect(client.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_PROTOCOL', message: expect.stringContaining('repeats') });
+      expect((await collect(client.readLog())).map((e) => e.id)).toEqual(['srv-1']);
+      // A later round: the server's next event is another one at o1's seq 1 (new id, so no page holds an id twice).
+      pages = { 0: { events: [first, event(2, 'srv-2', 'o1', 1)], head: 2, hasMore: false } };
+      await expect(client.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_PROTOCOL' });
+      // An honest next event is stored.
+      pages = { 0: { events: [first, event(2, 'srv-2', 'o1', 2)], head: 2, hasMore: false } };
+      await client.sync.syncNow();
+      expect((await collect(client.readLog())).map((e) => [e.id, e.seq])).toEqual([
+        ['srv-1', 1],
+        ['srv-2', 2],
+      ]);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('a reply that trickles does not hold close(): the request is ended with the sync', async () => {
     let endedByClient = false;
     const server = await fakeServer((_request, response) => {

@@ -3,6 +3,7 @@ import type { StoredEvent } from '../../src/core/event.ts';
 import { DEFAULT_LIMITS } from '../../src/core/protocol.ts';
 import type { ChronicleDB, MetaRecord } from '../db.ts';
 import { ingestConfirmed } from '../ingest.ts';
+import { createConfirmedHeads } from '../confirmed-heads.ts';
 import { readPendingEvents, recountForeignPending } from '../pending.ts';
 import { applyRebase, planRebase, renumberPending, StalePlanError, type RebaseConflict, type RebaseDecision } from '../rebase.ts';
 import type { Change, EventOutcome, SyncStatus } from '../types.ts';
@@ -176,6 +177,15 @@ async function rebaseConflicts(
   );
 }
 
+/** Tells the tabs what a pulled page stored: the aggregates it moved, the new confirmed head, this client's outcomes. */
+function publishIngested(deps: Pick<RoundDeps, 'publish'>, result: Awaited<ReturnType<typeof ingestConfirmed>>): void {
+  if (result.stored > 0) {
+    deps.publish({ kind: 'appended', aggregates: result.moved, count: result.stored });
+    deps.publish({ kind: 'confirmed', head: result.head, count: result.stored });
+  }
+  if (result.confirmed.length > 0) deps.publish({ kind: 'outcomes', outcomes: confirmedOutcomes(result.confirmed) });
+}
+
 export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
   const { transport, status } = deps;
   const maxSteps = options.maxSteps ?? MAX_ROUND_STEPS;
@@ -219,6 +229,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
     // The next page, asked for while this one is stored (pipelined), and where it starts.
     let ahead: { after: number; page: ReturnType<Transport['pull']> } | undefined;
     const stalled = stallGuard(1, 'said hasMore, and its page moved nothing forward');
+    const heads = createConfirmedHeads(); // read once per aggregate, kept as pages are stored (confirmed-heads.ts)
     let caughtUp = false;
     for (let step = 0; step < maxSteps; step++) {
       if (haltable && step > 0 && deps.halted()) break;
@@ -246,13 +257,9 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
           ahead = { after: last, page: transport.pull(last, options.pullLimit) };
           ahead.page.catch(() => undefined); // a round that fails first leaves it unawaited
         }
-        const result = await ingestConfirmed(db, page.events);
+        const result = await ingestConfirmed(db, page.events, heads);
         pulled += result.stored;
-        if (result.stored > 0) {
-          deps.publish({ kind: 'appended', aggregates: result.moved, count: result.stored });
-          deps.publish({ kind: 'confirmed', head: result.head, count: result.stored });
-        }
-        if (result.confirmed.length > 0) deps.publish({ kind: 'outcomes', outcomes: confirmedOutcomes(result.confirmed) });
+        publishIngested(deps, result);
         if (result.touchedByOthers.length > 0 && (status.pending > 0 || (meta ? ownPendingEvents(meta) : 0) > 0)) {
           await rebaseIfNeeded(result.touchedByOthers);
         }
