@@ -5,6 +5,7 @@ import { ConfigError } from '../core/errors.ts';
 import { resolveAuth, type AuthOption, type Principal } from './auth.ts';
 import { createAdmission } from './http/admit.ts';
 import { discardRest } from './http/body.ts';
+import { awaitContinue } from './http/expect-continue.ts';
 import { handleClientError } from './http/client-error.ts';
 import { createConnectRefusals } from './http/connect-method.ts';
 import { resolveTimeouts, type HandlerContext, type ServerTimeouts } from './http/context.ts';
@@ -140,6 +141,11 @@ function createOwnServer(
   // An Expect other than 100-continue: Node would answer a bare 417 before any check. The server may
   // ignore an expectation it does not meet (RFC 9110, 10.1.1): the request is served as any other.
   server.on('checkExpectation', handler);
+  // Expect: 100-continue is answered once the body is wanted, not before the request's checks (expect-continue.ts).
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    awaitContinue(request, response);
+    handler(request, response);
+  });
   // Without a 'connect' listener, Node destroys the socket of a CONNECT: no reply to it, and none to a
   // request pipelined before it whose reply was not written yet (connect-method.ts).
   server.on('connect', connectHandler);

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { SyncError } from '../errors.ts';
+import { sendContinue } from './expect-continue.ts';
 
 /**
  * Reading request bodies: JSON only, bounded in size and in time, and a
@@ -100,6 +101,8 @@ export function readBody(request: IncomingMessage, max: number, timeoutMs: numbe
       }),
     );
   }
+  // Asked to wait for it (Expect: 100-continue): the checks before reading are passed, so the body may come.
+  sendContinue(request);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
