@@ -1,6 +1,6 @@
 import { EncryptionKeyError, type EncryptionKeyFacts } from './errors.ts';
 import type { EventMeta, StoredEvent } from './event.ts';
-import { findIdProblem, findStringProblem } from './text-rules.ts';
+import { findIdProblem, findStringProblem, showName } from './text-rules.ts';
 import { describeThrown } from './thrown.ts';
 import { ENVELOPE_VERSION, isEncryptedEnvelope, type EncryptedEnvelope } from './envelope.ts';
 
@@ -263,6 +263,13 @@ function rawBytes(value: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+/** The hash an HMAC CryptoKey is for (`algorithm.hash.name`, as WebCrypto's HmacKeyAlgorithm has it), upper case. */
+function hashNameOf(key: WebCryptoKey): string | undefined {
+  const hash: unknown = (key.algorithm as { hash?: unknown }).hash;
+  const name: unknown = typeof hash === 'object' && hash !== null ? (hash as { name?: unknown }).name : undefined;
+  return typeof name === 'string' ? name.toUpperCase() : undefined;
+}
+
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 async function importOne(
@@ -281,6 +288,9 @@ async function importOne(
     const name = material.algorithm.name.toUpperCase();
     if (kind === 'aes' && name !== 'AES-GCM') fail(`a CryptoKey for ${material.algorithm.name}; it must be AES-GCM`);
     if (kind === 'hmac' && name !== 'HMAC') fail(`a CryptoKey for ${material.algorithm.name}; it must be HMAC (SHA-256)`);
+    // Another hash would make ids of another length than the format's (h1: + 43 characters) and streams no other client finds.
+    const hash = hashNameOf(material);
+    if (kind === 'hmac' && hash !== 'SHA-256') fail(`an HMAC CryptoKey with hash ${hash ?? '(none)'}; it must be SHA-256`);
     // Every key must open what it sealed (an encrypt-only key would push events this client can never read back).
     const needed = kind === 'aes' ? 'decrypt' : 'sign';
     if (!material.usages.includes(needed)) fail(`a CryptoKey without the "${needed}" usage (it has ${JSON.stringify(material.usages)})`);
@@ -337,13 +347,18 @@ export async function importKeyring(keyring: unknown, log: string, cache: KeyImp
 }
 
 /** The wire form of an aggregateId under hashAggregateIds: `h1:` + base64url(HMAC-SHA-256(key, UTF-8 of JSON `[log, aggregateId]`)). */
-export async function hashAggregateId(key: WebCryptoKey, log: string, aggregateId: string): Promise<string> {
-  const { subtle } = platformCrypto({ log });
+export async function hashAggregateId(
+  key: WebCryptoKey,
+  log: string,
+  aggregateId: string,
+  operation: 'push' | 'pull' = 'push',
+): Promise<string> {
+  const { subtle } = platformCrypto({ log, operation });
   try {
     const mac = await subtle.sign('HMAC', key, utf8Encoder.encode(JSON.stringify([log, aggregateId])));
     return HASHED_ID_PREFIX + toBase64Url(new Uint8Array(mac));
   } catch (error) {
-    throw new EncryptionKeyError('keyring', { log, operation: 'push', cause: `aggregateIdKey: ${describeThrown(error)}` });
+    throw new EncryptionKeyError('keyring', { log, operation, cause: `aggregateIdKey: ${describeThrown(error)}` });
   }
 }
 
@@ -384,13 +399,22 @@ export async function sealEvent(
   return wire;
 }
 
+const SEALED_FIELDS: ReadonlySet<string> = new Set(['data', 'correlationId', 'causationId', 'aggregateId']);
+
+/**
+ * What is wrong with what a ciphertext decrypted to, or undefined. The answer goes into error messages,
+ * status().lastError (persisted) and logs, so it names only the format's own fields and counts: never
+ * anything decrypted (an unknown field's name, a value), which is the app's plaintext.
+ */
 function checkPayload(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'it decrypts to no JSON object';
   const p = value as Record<string, unknown>;
   if (!('data' in p)) return 'it decrypts to an object without data';
-  for (const key of Object.keys(p)) {
-    if (key === 'data') continue;
-    if (key !== 'correlationId' && key !== 'causationId' && key !== 'aggregateId') return `it decrypts to an unknown field "${key}"`;
+  const unknown = Object.keys(p).filter((key) => !SEALED_FIELDS.has(key)).length;
+  if (unknown > 0)
+    return `it decrypts to an object with ${unknown} field${unknown === 1 ? '' : 's'} besides data, correlationId, causationId and aggregateId`;
+  for (const key of ['correlationId', 'causationId', 'aggregateId'] as const) {
+    if (!(key in p)) continue;
     const problem =
       key === 'aggregateId' ? findIdProblem(p[key]) : typeof p[key] === 'string' ? findStringProblem(p[key]) : 'must be a string';
     if (problem) return `${key} ${problem}`;
@@ -399,11 +423,46 @@ function checkPayload(value: unknown): string | undefined {
 }
 
 /**
- * The event as it was before sealEvent, from its wire form. `keyFor` gives the
- * key of an id, or undefined. Throws EncryptionKeyError: `not-encrypted`,
- * `unknown-key`, `malformed` or `decrypt-failed`.
+ * How a log's clear aggregateIds are written: as they are, or (hashAggregateIds) as keyed hashes, which
+ * `hash` makes (hashAggregateId with the keyring's aggregateIdKey).
  */
-export async function openEvent(event: StoredEvent, log: string, keyFor: (kid: string) => WebCryptoKey | undefined): Promise<StoredEvent> {
+export type ClearAggregateIds = { hashed: false } | { hashed: true; hash: (aggregateId: string) => Promise<string> };
+
+/**
+ * Why an opened event's clear aggregateId (`clear`, what the server files it under) is not the one its
+ * ciphertext names (`sealed`, absent when the clear one is the real id), or undefined when it is. Without
+ * this a client that hashes and one that does not (or a store that turned hashing on, or a key holder
+ * writing a wrong id inside) would split one aggregate into two streams on the server, each client
+ * reading the other's events into its own. The reason names the clear id (the server has it) and never
+ * the sealed one (plaintext).
+ */
+async function clearIdProblem(clear: string, sealed: string | undefined, ids: ClearAggregateIds): Promise<string | undefined> {
+  // Quoted as JSON (a valid id), or as showName shows an invalid one (quoted, cut), or a value that is no string.
+  const shown = findIdProblem(clear) === undefined ? JSON.stringify(clear) : showName(clear);
+  if (!ids.hashed) {
+    if (sealed === undefined || sealed === clear) return undefined;
+    return `hashAggregateIds is off here, and its ciphertext names another aggregateId than its clear one, ${shown} (written by a client with hashAggregateIds on?)`;
+  }
+  if (sealed === undefined) {
+    return `hashAggregateIds is on here, and its clear aggregateId ${shown} is no keyed hash of an id in its ciphertext (written by a client with hashAggregateIds off?)`;
+  }
+  if ((await ids.hash(sealed)) === clear) return undefined;
+  return `hashAggregateIds is on here, and its clear aggregateId ${shown} is not h1: + the keyed hash of the id its ciphertext names (another aggregateIdKey, or a forged event?)`;
+}
+
+/**
+ * The event as it was before sealEvent, from its wire form. `keyFor` gives the
+ * key of an id, or undefined; `ids` says how the log's clear aggregateIds are
+ * written, which the clear one must match (clearIdProblem). Throws
+ * EncryptionKeyError: `not-encrypted`, `unknown-key`, `malformed`,
+ * `decrypt-failed` or `aggregate-id-mismatch`.
+ */
+export async function openEvent(
+  event: StoredEvent,
+  log: string,
+  keyFor: (kid: string) => WebCryptoKey | undefined,
+  ids: ClearAggregateIds = { hashed: false },
+): Promise<StoredEvent> {
   const envelope = event.data;
   const facts: EncryptionKeyFacts = { log, operation: 'pull', eventId: event.id };
   if (!isEncryptedEnvelope(envelope)) throw new EncryptionKeyError('not-encrypted', facts);
@@ -427,15 +486,24 @@ export async function openEvent(event: StoredEvent, log: string, keyFor: (kid: s
   } catch {
     throw new EncryptionKeyError('decrypt-failed', facts);
   }
+  let text: string;
+  try {
+    text = utf8Decoder.decode(plain);
+  } catch {
+    throw new EncryptionKeyError('malformed', { ...facts, cause: 'it decrypts to bytes that are not UTF-8' });
+  }
   let payload: unknown;
   try {
-    payload = JSON.parse(utf8Decoder.decode(plain));
-  } catch (error) {
-    throw new EncryptionKeyError('malformed', { ...facts, cause: `it decrypts to no JSON: ${describeThrown(error)}` });
+    payload = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes the start of the text, which is the decrypted plaintext.
+    throw new EncryptionKeyError('malformed', { ...facts, cause: 'it decrypts to text that is not JSON' });
   }
   const problem = checkPayload(payload);
   if (problem) throw new EncryptionKeyError('malformed', { ...facts, cause: problem });
   const { data, correlationId, causationId, aggregateId } = payload as SealedPayload;
+  const mismatch = await clearIdProblem(event.aggregateId, aggregateId, ids);
+  if (mismatch) throw new EncryptionKeyError('aggregate-id-mismatch', { ...facts, cause: mismatch });
   // Only the links inside the ciphertext count: clear ones on an encrypted event are not authenticated.
   const { occurredAt, clientId, clientSeq } = event.meta;
   const meta: EventMeta = { occurredAt, clientId, clientSeq };

@@ -351,7 +351,13 @@ export type EncryptionKeyReason =
   /** A plaintext event arrived and the store accepts only encrypted ones (see `acceptPlaintext`). */
   | 'not-encrypted'
   /** The encrypted payload (envelope or what it decrypts to) is not in the documented format. */
-  | 'malformed';
+  | 'malformed'
+  /**
+   * A pulled event's clear aggregateId is not the one its ciphertext names (with hashAggregateIds, `h1:` + the
+   * keyed hash of the sealed id; without, that id itself): clients of the log disagree on hashAggregateIds
+   * or their aggregateIdKey, or a key holder forged the event. Stored, it would split one aggregate in two.
+   */
+  | 'aggregate-id-mismatch';
 
 export interface EncryptionKeyFacts {
   /** The sync log. */
@@ -382,6 +388,8 @@ const ENCRYPTION_MESSAGES: Record<EncryptionKeyReason, (f: EncryptionKeyFacts) =
   'not-encrypted': (f) =>
     `event ${f.eventId ?? '?'} is not encrypted, and the store accepts only encrypted events (sync.encryption.acceptPlaintext)`,
   malformed: (f) => `event ${f.eventId ?? '?'} has a malformed encrypted payload: ${f.cause ?? 'unknown reason'}`,
+  'aggregate-id-mismatch': (f) =>
+    `event ${f.eventId ?? '?'} does not belong to the aggregate the server files it under: ${f.cause ?? 'unknown reason'}`,
 };
 
 /**

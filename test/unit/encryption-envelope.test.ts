@@ -277,7 +277,8 @@ describe('hashed aggregate ids', () => {
     const wire = await sealEvent(event(), LOG, keyOf(keys), hashed);
     expect(wire.aggregateId).toBe(hashed);
     expect(JSON.stringify(wire)).not.toContain('order-1');
-    expect((await openEvent(wire, LOG, (kid) => keys.keys.get(kid))).aggregateId).toBe('order-1');
+    const hashedIds = { hashed: true, hash: (id: string) => hashAggregateId(keys.aggregateIdKey!, LOG, id) } as const;
+    expect((await openEvent(wire, LOG, (kid) => keys.keys.get(kid), hashedIds)).aggregateId).toBe('order-1');
   });
 });
 
