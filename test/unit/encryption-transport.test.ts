@@ -128,7 +128,13 @@ describe('push', () => {
   it('sync stopping lets go of a keys callback that has not answered', async () => {
     const stopping = new AbortController();
     const { transport, pushed } = fakeTransport();
-    const t = withEncryption(transport, LOG, {}, () => new Promise<Keyring>(() => undefined), stopping.signal);
+    const t = withEncryption(
+      transport,
+      LOG,
+      {},
+      () => new Promise<Keyring>(() => undefined),
+      () => stopping.signal,
+    );
     const push = errorOf(t.push('client-a', [event(1)], 0));
     stopping.abort();
     expect(await push).toMatchObject({ reason: 'keyring', message: expect.stringMatching(/sync stopped/) });

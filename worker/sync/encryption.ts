@@ -1,6 +1,7 @@
 import {
   hashAggregateId,
   importKeyring,
+  type ClearAggregateIds,
   isEncryptedEnvelope,
   openEvent,
   sealEvent,
@@ -9,7 +10,7 @@ import {
   type Keyring,
   type OpenKeyring,
 } from '../../src/core/encryption.ts';
-import { EncryptionKeyError } from '../../src/core/errors.ts';
+import { ChronicleError, EncryptionKeyError, type EncryptionKeyReason } from '../../src/core/errors.ts';
 import { messageOfThrown } from '../../src/core/thrown.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { allInOrder } from './settle-in-order.ts';
@@ -45,7 +46,10 @@ export type EncryptedBefore = () => Promise<{ log: string; since: number } | und
 /** How long a round waits for the keys callback before it fails (`keyring`); the next round waits for the same call again. */
 export const KEYS_WAIT_MS = 30_000;
 
-/** `call`'s answer, or a failure once `ms` passed or `stopped` aborted (whichever comes first); leaves no timer behind. */
+/**
+ * `call`'s answer, or a failure once `ms` passed or `stopped` aborted (whichever comes first); leaves no
+ * timer behind. Aborted with a ChronicleError (the engine's SYNC_PAUSED or SYNC_STOPPED), it fails with that.
+ */
 function answerWithin<T>(call: Promise<T>, ms: number, stopped: AbortSignal | undefined): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const done = (): void => {
@@ -54,7 +58,8 @@ function answerWithin<T>(call: Promise<T>, ms: number, stopped: AbortSignal | un
     };
     const onStop = (): void => {
       done();
-      reject(new Error('sync stopped while waiting for it'));
+      const reason: unknown = stopped?.reason;
+      reject(reason instanceof ChronicleError ? reason : new Error('sync stopped while waiting for it'));
     };
     const timer = setTimeout(() => {
       done();
@@ -80,15 +85,19 @@ export function withEncryption(
   log: string,
   settings: EncryptionSettings | undefined,
   keys: KeyringSource | undefined,
-  /** Aborts when sync stops: a keys callback still being waited for no longer holds the round (and close()). */
-  stopped?: AbortSignal,
+  /**
+   * The signal that aborts when sync stops or is paused (a new one after each resume): a keys callback still
+   * being waited for no longer holds the round, nor close() or pause(). Aborted with a ChronicleError
+   * (SYNC_PAUSED, SYNC_STOPPED), the round fails with that error, as a paused round ends, not as a key failure.
+   */
+  waitEnds?: () => AbortSignal | undefined,
   /** Without `settings`: asked before each push (another tab may start with encryption meanwhile). */
   encryptedBefore?: EncryptedBefore,
 ): Transport {
   const base: Transport = {
     push: (clientId, events, epoch) => inner.push(clientId, events, epoch),
     fence: (clientId, epoch) => inner.fence(clientId, epoch),
-    pull: (after, limit, clientId) => inner.pull(after, limit, clientId),
+    pull: (after, limit, clientId, held) => inner.pull(after, limit, clientId, held),
     liveUrl: () => inner.liveUrl(),
   };
   if (!settings) {
@@ -102,9 +111,10 @@ export function withEncryption(
         }
         return inner.push(clientId, events, epoch);
       },
-      async pull(after, limit, clientId) {
-        const page = await inner.pull(after, limit, clientId);
+      async pull(after, limit, clientId, held) {
+        const page = await inner.pull(after, limit, clientId, held);
         for (const event of page.events) {
+          if (isHeld(event, held)) continue; // not stored again: its form does not matter (Transport.pull)
           if (isEncryptedEnvelope(event.data))
             throw new EncryptionKeyError('no-keys', { log, operation: 'pull', eventId: event.id, keyId: event.data.kid });
         }
@@ -122,14 +132,17 @@ export function withEncryption(
     const loading = (async () => {
       if (!keys) throw new EncryptionKeyError('keyring', { log, operation, cause: 'sync.encryption has no keys' });
       let ring: unknown;
+      const ends = waitEnds?.();
       try {
         const call = (asking ??= keys(log));
         void call.then(
           () => (asking = asking === call ? undefined : asking),
           () => (asking = asking === call ? undefined : asking),
         );
-        ring = await answerWithin(call, KEYS_WAIT_MS, stopped);
+        ring = await answerWithin(call, KEYS_WAIT_MS, ends);
       } catch (error) {
+        // Paused or stopped meanwhile: the round ends as the engine ends it (SYNC_PAUSED), not as a keyring failure.
+        if (error instanceof ChronicleError && error === ends?.reason) throw error;
         throw new EncryptionKeyError('keyring', {
           log,
           operation,
@@ -145,12 +158,35 @@ export function withEncryption(
     return loading;
   };
 
-  const openPage = async (events: StoredEvent[], ring: OpenKeyring): Promise<StoredEvent[]> =>
-    allInOrder(
-      events.map((event) =>
-        settings.acceptPlaintext && !isEncryptedEnvelope(event.data) ? event : openEvent(event, log, (kid) => ring.keys.get(kid)),
-      ),
+  /** The wire form of aggregate ids under hashAggregateIds, each id hashed once per page (a page holds many events of an aggregate). */
+  const hasherOf = (ring: OpenKeyring): ((aggregateId: string) => Promise<string>) => {
+    const made = new Map<string, Promise<string>>();
+    return (aggregateId) => {
+      const idKey = ring.aggregateIdKey;
+      if (!idKey) return Promise.reject(new EncryptionKeyError('no-aggregate-id-key', { log, operation: 'pull' }));
+      let hash = made.get(aggregateId);
+      if (!hash) made.set(aggregateId, (hash = hashAggregateId(idKey, log, aggregateId, 'pull')));
+      return hash;
+    };
+  };
+
+  /**
+   * The page's events opened. One the client holds already (`held`: the event a round's first pull starts
+   * with) is opened and checked like any other when the keyring has its key, and otherwise handed on as it
+   * came: the client has it, and it is not stored again. So dropping a key stops only a client that has yet
+   * to pull the events under it, as README "Key rotation" says; while the check that the held event opens
+   * still catches a store that turned hashAggregateIds on after syncing without it.
+   */
+  const openPage = async (events: StoredEvent[], ring: OpenKeyring, held: number | undefined): Promise<StoredEvent[]> => {
+    const ids: ClearAggregateIds = settings.hashAggregateIds ? { hashed: true, hash: hasherOf(ring) } : { hashed: false };
+    return allInOrder(
+      events.map((event) => {
+        if (settings.acceptPlaintext && !isEncryptedEnvelope(event.data)) return event;
+        if (isHeld(event, held) && isEncryptedEnvelope(event.data) && !ring.keys.has(event.data.kid)) return event;
+        return openEvent(event, log, (kid) => ring.keys.get(kid), ids);
+      }),
     );
+  };
 
   const sealAll = async (events: StoredEvent[], ring: OpenKeyring): Promise<StoredEvent[]> => {
     const key = ring.keys.get(ring.current);
@@ -166,18 +202,19 @@ export function withEncryption(
     return allInOrder(events.map((event) => sealEvent(event, log, { id: ring.current, key }, wireIds?.get(event.aggregateId))));
   };
 
-  const pullOpened = async (after: number, limit: number, clientId: string | undefined): Promise<PullPage> => {
-    const page = await inner.pull(after, limit, clientId);
+  const pullOpened = async (after: number, limit: number, clientId: string | undefined, held?: number): Promise<PullPage> => {
+    const page = await inner.pull(after, limit, clientId, held);
     if (page.events.length === 0) return page;
     const fresh = kept === undefined;
     const ring = await (kept ?? load('pull'));
     let events: StoredEvent[];
     try {
-      events = await openPage(page.events, ring);
+      events = await openPage(page.events, ring, held);
     } catch (error) {
-      const retry = !fresh && error instanceof EncryptionKeyError && (error.reason === 'unknown-key' || error.reason === 'decrypt-failed');
+      // The app may have added the key (or the aggregateIdKey) since the keyring was kept.
+      const retry = !fresh && error instanceof EncryptionKeyError && RETRIED.has(error.reason);
       if (!retry) throw error;
-      events = await openPage(page.events, await load('pull'));
+      events = await openPage(page.events, await load('pull'), held);
     }
     return { ...page, events };
   };
@@ -190,13 +227,19 @@ export function withEncryption(
    * read: dropping it loses nothing).
    */
   let ahead: { after: number; limit: number; clientId: string | undefined; at: number; page: Promise<PullPage> } | undefined;
-  const takeAhead = (after: number, limit: number, clientId: string | undefined): Promise<PullPage> | undefined => {
+  const takeAhead = (
+    after: number,
+    limit: number,
+    clientId: string | undefined,
+    held: number | undefined,
+  ): Promise<PullPage> | undefined => {
     const next = ahead;
     ahead = undefined;
     if (!next || next.after !== after || next.limit !== limit || next.clientId !== clientId || Date.now() - next.at > AHEAD_FRESH_MS)
       return undefined;
     // A read ahead that failed (a key added since, a network blip) is done again now rather than reported.
-    return next.page.catch(() => pullOpened(after, limit, clientId));
+    // (It was read without `held`, every event opened: one that opened is good whatever the caller holds.)
+    return next.page.catch(() => pullOpened(after, limit, clientId, held));
   };
 
   return {
@@ -210,8 +253,8 @@ export function withEncryption(
       ahead = undefined;
       return inner.fence(clientId, epoch);
     },
-    async pull(after, limit, clientId): Promise<PullPage> {
-      const page = await (takeAhead(after, limit, clientId) ?? pullOpened(after, limit, clientId));
+    async pull(after, limit, clientId, held): Promise<PullPage> {
+      const page = await (takeAhead(after, limit, clientId, held) ?? pullOpened(after, limit, clientId, held));
       const last = page.events[page.events.length - 1]?.position;
       if (page.hasMore && last !== undefined) {
         const next = pullOpened(last, limit, clientId);
@@ -222,6 +265,13 @@ export function withEncryption(
     },
   };
 }
+
+/** Failures of a page opened with a kept keyring that the keyring asked for again may mend. */
+const RETRIED: ReadonlySet<EncryptionKeyReason> = new Set(['unknown-key', 'decrypt-failed', 'no-aggregate-id-key']);
+
+/** An event at a position the client holds already (Transport.pull's `held`). */
+const isHeld = (event: StoredEvent, held: number | undefined): boolean =>
+  held !== undefined && typeof event.position === 'number' && event.position <= held;
 
 /** How long a page read ahead may wait for the pull that takes it (the caller stores one page in between). */
 const AHEAD_FRESH_MS = 2_000;

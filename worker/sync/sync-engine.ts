@@ -123,6 +123,38 @@ function liveSocketFactory(given: WebSocketFactory | undefined, config: SyncConf
   return undefined;
 }
 
+/** What a round halted by stop() or pause() gives the callers of syncNow() that waited for it. */
+const haltError = (stopped: boolean): ChronicleError =>
+  stopped ? new ChronicleError('SYNC_STOPPED', 'Sync is stopped') : new ChronicleError('SYNC_PAUSED', 'Sync is paused');
+
+/**
+ * A round that failed with haltError (`halting`: the loop is paused or stopped) ended as a round halted
+ * between steps does: its wait for the app was ended (createWaitsEnd), it did not fail. Else the error.
+ */
+function haltedOr(error: unknown, halting: boolean): 'halted' {
+  const halt = error instanceof ChronicleError && !(error instanceof SyncHttpError) && ['SYNC_PAUSED', 'SYNC_STOPPED'].includes(error.code);
+  if (halting && halt) return 'halted';
+  throw error;
+}
+
+/**
+ * The signal that ends a round's wait for the app (the keys callback, maybe a passphrase prompt): aborted,
+ * with the error a halted round ends with, once the loop is paused or stopped (`haltedWith`), so neither
+ * pause() nor stop() waits for the app (up to KEYS_WAIT_MS); a fresh one once the loop runs again.
+ */
+function createWaitsEnd(haltedWith: () => ChronicleError | undefined) {
+  let controller = new AbortController();
+  const signal = (): AbortSignal => {
+    const why = haltedWith();
+    if (why && !controller.signal.aborted) controller.abort(why);
+    else if (!why && controller.signal.aborted) controller = new AbortController();
+    return controller.signal;
+  };
+  /** Called by pause() and stop(): a wait under way ends now. */
+  const end = (): void => void signal();
+  return { signal, end };
+}
+
 function isOnline(): boolean {
   return typeof navigator === 'undefined' || (navigator as { onLine?: boolean }).onLine !== false;
 }
@@ -132,7 +164,7 @@ function syncTransport(
   deps: SyncDeps,
   config: SyncConfig,
   callbacks: SyncCallbacks,
-  stopping: AbortSignal,
+  waitsEnd: () => AbortSignal,
   requestsEnd: AbortSignal,
 ): Transport {
   const log = config.log ?? 'default';
@@ -143,9 +175,9 @@ function syncTransport(
     fetch: deps.fetch,
     stopping: requestsEnd,
   });
-  if (config.encryption) return withEncryption(plain, log, config.encryption, callbacks.encryptionKeys, stopping);
+  if (config.encryption) return withEncryption(plain, log, config.encryption, callbacks.encryptionKeys, waitsEnd);
   const encryptedBefore = async () => (await deps.getDb()).get('sync', 'encryption') as Promise<SyncEncryptionRecord | undefined>;
-  return withEncryption(plain, log, undefined, undefined, stopping, encryptedBefore);
+  return withEncryption(plain, log, undefined, undefined, waitsEnd, encryptedBefore);
 }
 
 /**
@@ -182,9 +214,9 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
   const callbacks = noting(given);
   const initialBackoff = config.initialBackoffMs ?? 500;
   const maxBackoff = config.maxBackoffMs ?? 30_000;
-  const stopping = new AbortController(); // stop(): a round stops waiting for the keys callback
+  const waits = createWaitsEnd(() => (stopped || paused ? haltError(stopped) : undefined)); // pause(), stop(): no wait for the app
   const requestsEnd = new AbortController(); // STOP_GRACE_MS after stop(): ends a request still going
-  const transport = syncTransport(deps, config, callbacks, stopping.signal, requestsEnd.signal);
+  const transport = syncTransport(deps, config, callbacks, waits.signal, requestsEnd.signal);
 
   const status: SyncStatus = initialSyncStatus('standby');
   const lockName = `chronicle-sync:${deps.name}`;
@@ -257,13 +289,12 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
   const runRound = async (waiters: typeof roundWaiters): Promise<void> => {
     try {
       if (!isOnline()) throw new OfflineError('the browser is offline');
-      const end = await round.run();
+      const end = await round.run().catch((error: unknown) => haltedOr(error, paused || stopped));
       failures = 0;
       retryAfterMs = 0;
       if (end === 'halted') {
         // Paused (or stopped) mid-round: what it had not sent yet goes after resume(), which triggers a round.
-        const why = stopped ? new ChronicleError('SYNC_STOPPED', 'Sync is stopped') : new ChronicleError('SYNC_PAUSED', 'Sync is paused');
-        settleWaiters(waiters, why);
+        settleWaiters(waiters, haltError(stopped));
       } else if (end === 'more') {
         roundWaiters.unshift(...waiters); // work left after the round's share of steps: the next round, at once, is theirs
         dirty = true;
@@ -338,6 +369,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
     },
     async pause() {
       paused = true;
+      waits.end();
       live.close();
       setStatus({ state: 'paused' });
       // A retry's wait (e.g. after a 429) ends at once; a round in flight stops at its next step.
@@ -353,7 +385,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
     },
     async stop() {
       stopped = true;
-      stopping.abort();
+      waits.end();
       const grace = setTimeout(() => requestsEnd.abort(), STOP_GRACE_MS);
       scope.removeEventListener?.('online', onOnline);
       live.close();

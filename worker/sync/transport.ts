@@ -112,7 +112,12 @@ export interface Transport {
   push(clientId: string, events: StoredEvent[], epoch: number): Promise<PushResponseMinimal>;
   /** Raises the client's epoch on the server (before a rebase renumbers pending events). */
   fence(clientId: string, epoch: number): Promise<FenceResponse>;
-  pull(after: number, limit: number, clientId?: string): Promise<PullPage>;
+  /**
+   * The events after `after`. `held`: the client already holds the events at positions up to it (a round's
+   * first pull starts one early, at the last one it holds, to check the server still has it: sync-round.ts);
+   * they are never stored again, so a layer that transforms events (encryption) need not be able to.
+   */
+  pull(after: number, limit: number, clientId?: string, held?: number): Promise<PullPage>;
   liveUrl(): Promise<string>;
 }
 
