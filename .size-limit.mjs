@@ -86,6 +86,13 @@
  * over waking the others. That is 0.23 kB past the up-front budget with 0.64 and 0.35 kB left in the other
  * two, so each was raised by 2 kB for them (to 38, 73 and 42 kB). Subscriptions that hear the store close
  * (closed-signal.ts) then took them to 36.4, 70.53 and 39.65 kB.
+ * The stops of 2026-12-07 (night) that followed took them to 37.83, 72.72 and 40.57 kB; the next
+ * (2026-12-08) to 37.86, 73.88 and 41.78 kB: a pull's check that no event repeats a seq its aggregate
+ * holds (worker/confirmed-heads.ts, heads kept per round), and the encryption audit's fixes (clear
+ * aggregate ids checked against the sealed ones, held events passed unopened, a pause that ends a
+ * round's wait for the keys). That is 0.88 kB past the in-process budget with 0.22 kB left in the
+ * worker's, so both were raised by 2 kB for them (to 75 and 44 kB); the up-front one (0.14 kB left)
+ * was not: none of it runs there.
  */
 const esm = (config) => ({ ...config, format: 'esm', splitting: true });
 
@@ -139,7 +146,7 @@ export default [
     // 69.05 kB with projections' isReplay for another device's imported events; raised from 69 kB for it (see above).
     // 70.36 kB with the outsider and crash audit fixes (0.64 kB left); raised from 71 kB for them (see above).
     // 71.88 kB with the 2026-12-07 (evening) audits' argument, option, storage-error and sync-reply checks; within 73 kB.
-    limit: '73 kB',
+    limit: '75 kB',
   },
   {
     name: 'chronicle engine worker (dist/worker.js bundled with idb and comlink)',
@@ -155,6 +162,6 @@ export default [
     // 38.11 kB with the 2026-12-07 audit fixes; raised from 38 kB for them (see above).
     // 39.65 kB with the outsider and crash audit fixes (0.35 kB left); raised from 40 kB for them (see above).
     // 40.24 kB with the 2026-12-07 (evening) audits' sync-reply checks (redirects, page order, numbers); within 42 kB.
-    limit: '42 kB',
+    limit: '44 kB',
   },
 ];
