@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Keyring } from '../../src/core/encryption.ts';
 import { EncryptionKeyError } from '../../src/core/errors.ts';
-import type { StoredEvent } from '../../src/core/event.ts';
 import { uniqueStoreName } from '../../src/testing/index.ts';
-import { logOf, openClient, startServer, type Client, type Harness } from './harness.ts';
+import { logOf, openClient, serverEvents, startServer, syncError, type Harness } from './harness.ts';
 
 /**
  * Clients of a log must agree on hashAggregateIds (README "Encryption"). One that does not, or a store that
@@ -19,17 +18,6 @@ const placed = (customerId: string) => ({ type: 'OrderPlaced' as const, data: { 
 
 let logs = 0;
 const freshLog = () => `enc-ids-${Date.now().toString(36)}-${++logs}`;
-
-async function serverEvents(url: string, log: string): Promise<StoredEvent[]> {
-  const response = await fetch(`${url}/v1/logs/${log}/pull?after=0&limit=100`, { headers: { authorization: 'Bearer test-token' } });
-  return ((await response.json()) as { events: StoredEvent[] }).events;
-}
-
-const syncError = (client: Client): Promise<unknown> =>
-  client.sync.syncNow().then(
-    () => undefined,
-    (error: unknown) => error,
-  );
 
 let harness: Harness;
 beforeAll(async () => {

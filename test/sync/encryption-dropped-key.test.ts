@@ -3,7 +3,7 @@ import type { Keyring } from '../../src/core/encryption.ts';
 import { EncryptionKeyError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { uniqueStoreName } from '../../src/testing/index.ts';
-import { logOf, openClient, startServer, type Client, type Harness } from './harness.ts';
+import { logOf, openClient, serverEvents, startServer, syncError, type Harness } from './harness.ts';
 
 /**
  * Dropping an old key from the keyring makes the events under it unreadable only for a client that has not
@@ -21,16 +21,6 @@ const placed = (customerId: string) => ({ type: 'OrderPlaced' as const, data: { 
 let logs = 0;
 const freshLog = () => `enc-drop-${Date.now().toString(36)}-${++logs}`;
 
-async function serverEvents(url: string, log: string): Promise<StoredEvent[]> {
-  const response = await fetch(`${url}/v1/logs/${log}/pull?after=0&limit=100`, { headers: { authorization: 'Bearer test-token' } });
-  return ((await response.json()) as { events: StoredEvent[] }).events;
-}
-
-const syncError = (client: Client): Promise<unknown> =>
-  client.sync.syncNow().then(
-    () => undefined,
-    (error: unknown) => error,
-  );
 const kidOf = (event: StoredEvent) => (event.data as { kid: string }).kid;
 
 let harness: Harness;

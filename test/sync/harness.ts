@@ -1,3 +1,4 @@
+import type { StoredEvent } from '../../src/core/event.ts';
 import { WebSocket } from 'ws';
 import { createSyncServer, createPgliteStore, silentLogger, type SyncServer } from '../../src/server/index.ts';
 import { openTestStore } from '../../src/testing/index.ts';
@@ -70,3 +71,16 @@ export async function logOf(client: Client): Promise<LogLine[]> {
   for await (const e of client.readLog()) out.push({ id: e.id, aggregateId: e.aggregateId, seq: e.seq, position: e.position });
   return out;
 }
+
+/** The events a sync server holds in `log`, as its pull gives them (the first 100), read with the harness's token. */
+export async function serverEvents(url: string, log: string): Promise<StoredEvent[]> {
+  const response = await fetch(`${url}/v1/logs/${log}/pull?after=0&limit=100`, { headers: { authorization: 'Bearer test-token' } });
+  return ((await response.json()) as { events: StoredEvent[] }).events;
+}
+
+/** What a sync round of `client` failed with, or undefined when it succeeded. */
+export const syncError = (client: Client): Promise<unknown> =>
+  client.sync.syncNow().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
