@@ -22,7 +22,10 @@ import { PENDING } from './types.ts';
  * are stored: an initial sync of 100,000 events over 1,000 aggregates asks
  * storage 1,000 times, not once per page. Only the sync leader stores
  * confirmed pages, one round at a time, so what is kept stays true for the
- * round; a new round starts with an empty one.
+ * round; a new round starts with an empty one. Should anything else store
+ * some meanwhile (an importLog of confirmed events in another tab), a head
+ * kept here is lower than the stored one (heads only grow): a repeat may
+ * pass, a new event is never refused.
  */
 export interface ConfirmedHeads {
   /** Highest confirmed seq per aggregate, for aggregates read or stored this round. */
@@ -79,7 +82,12 @@ async function indexedConfirmedHead(tx: HeadsTx, aggregateId: string): Promise<n
 }
 
 /** Reads into `heads` the confirmed heads of the aggregates it does not know yet (in the caller's transaction). */
-export async function loadConfirmedHeads(tx: HeadsTx, meta: MetaRecord, heads: ConfirmedHeads, aggregateIds: Iterable<string>): Promise<void> {
+export async function loadConfirmedHeads(
+  tx: HeadsTx,
+  meta: MetaRecord,
+  heads: ConfirmedHeads,
+  aggregateIds: Iterable<string>,
+): Promise<void> {
   const unknown = [...new Set(aggregateIds)].filter((id) => !heads.known.has(id));
   if (unknown.length === 0) return;
   heads.backlog ??= (await readBacklog(tx, meta)).heads;
