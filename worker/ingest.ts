@@ -250,7 +250,12 @@ export async function ingestConfirmed(
     expected++;
   }
   if (heads) {
-    await loadConfirmedHeads(tx, meta, heads, fresh.map((e) => e.aggregateId));
+    await loadConfirmedHeads(
+      tx,
+      meta,
+      heads,
+      fresh.map((e) => e.aggregateId),
+    );
     const repeated = repeatedSeqProblem(fresh, (id) => heads.known.get(id) ?? 0);
     if (repeated) {
       tx.abort();
