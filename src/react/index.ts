@@ -66,8 +66,10 @@ export interface TimeTravelView {
 
 const sharedSources = createSourceCache<HookStore>();
 
+const atHead = (): LogCursor | null => null;
+
 function useSource<T>(source: Source<T>): T {
-  return useSyncExternalStore(source.subscribe, source.get, source.get);
+  return useSyncExternalStore(source.subscribe, source.get, source.getServer);
 }
 
 /**
@@ -194,7 +196,8 @@ export function useTimeTravel(store: HookStore): TimeTravelView {
     [timeTravel],
   );
   const getPosition = useCallback(() => timeTravel.position(), [timeTravel]);
-  const position = useSyncExternalStore(subscribe, getPosition, getPosition);
+  // A server renders the head (see Source.getServer): hydration must too, even in a tab already traveling.
+  const position = useSyncExternalStore(subscribe, getPosition, atHead);
   return useMemo(
     () => ({
       position,

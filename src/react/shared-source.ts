@@ -8,6 +8,13 @@
 /** What useSyncExternalStore reads. */
 export interface Source<T> {
   get(): T;
+  /**
+   * The value before any load, for server rendering and hydration: the HTML a
+   * server rendered shows that (no effect runs there, so nothing loads), and
+   * hydration must render the same, even when this tab has loaded the
+   * aggregate already for another view. React renders `get()` right after.
+   */
+  getServer(): T;
   subscribe(listener: () => void): () => void;
 }
 
@@ -41,6 +48,14 @@ export function stopQuietly(stop: () => void): void {
  * (a closed store, an invalid id) goes to `fail`, for the view's `error`,
  * rather than to the nearest error boundary. `onIdle` runs after the last
  * listener left.
+ *
+ * The store subscription is stopped a microtask after the last listener left,
+ * not at once: React's StrictMode unsubscribes and subscribes again in the
+ * same commit (every effect runs twice in development), and so does a commit
+ * that unmounts one view of an aggregate and mounts another (a list row
+ * replaced by a detail page). Stopped at once, each of these loaded the
+ * aggregate or projection again from storage and showed its last state
+ * meanwhile; a listener back before the microtask keeps the running one.
  */
 export function createSource<T>(
   initial: T,
@@ -55,8 +70,16 @@ export function createSource<T>(
     value = next;
     for (const l of [...listeners]) l();
   };
+  const releaseIfIdle = (): void => {
+    if (listeners.size > 0 || !stop) return;
+    const s = stop;
+    stop = undefined;
+    stopQuietly(s);
+    sharing.onIdle();
+  };
   return {
     get: () => value,
+    getServer: () => initial,
     subscribe(listener) {
       listeners.add(listener);
       if (!stop) {
@@ -70,12 +93,7 @@ export function createSource<T>(
       }
       return () => {
         listeners.delete(listener);
-        if (listeners.size === 0 && stop) {
-          const s = stop;
-          stop = undefined;
-          stopQuietly(s);
-          sharing.onIdle();
-        }
+        if (listeners.size === 0) queueMicrotask(releaseIfIdle);
       };
     },
   };

@@ -34,7 +34,7 @@ describe('createSourceCache', () => {
     expect(counts.started).toBe(0);
   });
 
-  it('keeps a subscribed source past the wait, shares it, and forgets it when its last listener leaves', () => {
+  it('keeps a subscribed source past the wait, shares it, and forgets it when its last listener leaves', async () => {
     const cache = createSourceCache<object>(1_000);
     const store = {};
     const counts = { started: 0, stopped: 0 };
@@ -51,11 +51,12 @@ describe('createSourceCache', () => {
     stop();
     expect(cache.size(store)).toBe(1);
     stopSecond();
+    await Promise.resolve(); // released a microtask later (see the StrictMode test below)
     expect(cache.size(store)).toBe(0);
     expect(counts.stopped).toBe(1);
   });
 
-  it('a source forgotten before its render committed still works when subscribed, and is shared again', () => {
+  it('a source forgotten before its render committed still works when subscribed, and is shared again', async () => {
     const cache = createSourceCache<object>(1_000);
     const store = {};
     const counts = { started: 0, stopped: 0 };
@@ -69,8 +70,34 @@ describe('createSourceCache', () => {
     expect(cache.size(store)).toBe(1);
     expect(cache.source(store, 'o1', make)).toBe(late);
     stop();
+    await Promise.resolve();
     expect(cache.size(store)).toBe(0);
     expect(heard).toBe(0);
+  });
+
+  it('keeps the store subscription when the last listener leaves and one comes back in the same task (StrictMode, a hand-off)', async () => {
+    const cache = createSourceCache<object>(1_000);
+    const store = {};
+    const counts = { started: 0, stopped: 0 };
+    const make = (sharing: Sharing) => countingSource(sharing, counts);
+    const source = cache.source(store, 'o1', make);
+    // StrictMode in development: subscribe, unsubscribe, subscribe again, all in one commit.
+    source.subscribe(() => undefined)();
+    const stop = source.subscribe(() => undefined);
+    // A commit that unmounts one view of 'o1' and mounts another.
+    stop();
+    const stopOther = cache.source(store, 'o1', make).subscribe(() => undefined);
+    await Promise.resolve();
+    expect(counts).toEqual({ started: 1, stopped: 0 });
+    expect(cache.size(store)).toBe(1);
+    stopOther();
+    expect(counts.stopped).toBe(0); // not yet: a listener may still come back in this task
+    await Promise.resolve();
+    expect(counts).toEqual({ started: 1, stopped: 1 });
+    expect(cache.size(store)).toBe(0);
+    // A mount after the release starts afresh.
+    cache.source(store, 'o1', make).subscribe(() => undefined);
+    expect(counts.started).toBe(2);
   });
 
   it('keeps each store’s sources apart', () => {
