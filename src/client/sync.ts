@@ -247,12 +247,21 @@ export function createSyncHandle(connection: EngineConnection, hub: ChangeHub): 
   return {
     status: () => engine.syncStatus(),
     subscribe(listener) {
-      void engine.syncStatus().then(listener, () => undefined);
-      return hub.watch((change) => {
-        if (change.kind === 'sync' || change.kind === 'appended' || change.kind === 'confirmed') {
-          void engine.syncStatus().then(listener, () => undefined);
-        }
+      let subscribed = true;
+      // A status asked for before the unsubscribe may answer after it: not told then (a component that unmounted).
+      const tell = (): void =>
+        void engine.syncStatus().then(
+          (status) => subscribed && listener(status),
+          () => undefined,
+        );
+      tell();
+      const unwatch = hub.watch((change) => {
+        if (change.kind === 'sync' || change.kind === 'appended' || change.kind === 'confirmed') tell();
       });
+      return () => {
+        subscribed = false;
+        unwatch();
+      };
     },
     onOutcome(listener) {
       return hub.watch((change) => {

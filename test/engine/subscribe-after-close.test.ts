@@ -14,4 +14,22 @@ describe.each(modes)('subscribing after close ($mode)', ({ worker }) => {
     expect(() => store.reactions.subscribe(() => undefined)).toThrow(StoreClosedError);
     expect(() => store.subscribeLog(() => undefined)).toThrow(StoreClosedError);
   });
+
+  it('tells sync.subscribe listeners nothing after they unsubscribe, a status already asked for included', async () => {
+    const store = await openOrderStore(worker);
+    try {
+      const told: unknown[] = [];
+      // Subscribing asks for the status at once; unsubscribing before its answer must leave it untold.
+      store.sync.subscribe((status) => told.push(status))();
+      const kept: unknown[] = [];
+      const unsubscribe = store.sync.subscribe((status) => kept.push(status));
+      await store.sync.status(); // asked after both: answered after both first answers
+      await store.append('o1', [{ type: 'ItemAdded', data: { sku: 'a', qty: 1, price: 1 } }]);
+      await expect.poll(() => kept.length).toBeGreaterThanOrEqual(2);
+      unsubscribe();
+      expect(told).toEqual([]);
+    } finally {
+      await store.dispose();
+    }
+  });
 });
