@@ -403,14 +403,15 @@ export async function applyRebase(
 /**
  * Renumbers every pending event's clientSeq from `from` without gaps (the
  * server told us which number it expects next), optionally moving events the
- * server refused for good to the rejected store.
+ * server refused for good to the rejected store (and dropping the snapshots
+ * of their aggregates, which may have folded them).
  */
 export async function renumberPending(
   db: ChronicleDB,
   from: number,
   reject: ReadonlyMap<string, { code: string; reason: string }> = new Map(),
 ): Promise<{ pending: number; rejected: StoredEvent[] }> {
-  const tx = db.transaction(['pages', 'pageIndex', 'meta', 'rejected'], 'readwrite');
+  const tx = db.transaction(['pages', 'pageIndex', 'meta', 'rejected', 'snapshots'], 'readwrite');
   const meta = await tx.objectStore('meta').get('client');
   if (!meta) throw new ChronicleError('STORAGE', 'store metadata is missing');
   const dropped: StoredEvent[] = [];
@@ -430,6 +431,13 @@ export async function renumberPending(
     }
     return [...keep, ...theirs];
   });
+  // A snapshot may have folded a refused event. When it was its aggregate's last pending one, no rebase
+  // follows (what is left still follows the confirmed head), and the snapshot would outlive it: the loads
+  // would keep its effect, and the next event, appended at its seq, would hide behind the snapshot.
+  for (const aggregateId of new Set(dropped.map((e) => e.aggregateId)))
+    tx.objectStore('snapshots')
+      .delete(aggregateId)
+      .catch(() => undefined);
   meta.pendingEvents = after;
   meta.nextClientSeq = from + ownAfter;
   meta.generation = (meta.generation ?? 0) + 1;
