@@ -10,8 +10,10 @@ export interface Bookkeeping {
   /**
    * Stores an aggregate's snapshot, unless a newer reducer version's is stored
    * (a tab of a newer build is open beside this one): false then, and it stays.
+   * `ifRewrites`: the log's pendingRewrites the state was folded at; false, and
+   * nothing stored, when pending events were rewritten since (see below).
    */
-  putSnapshot(snapshot: SnapshotRecord): Promise<boolean>;
+  putSnapshot(snapshot: SnapshotRecord, ifRewrites?: number): Promise<boolean>;
   deleteSnapshot(aggregateId: string): Promise<void>;
   /** A projection's record, and the log's pendingRewrites (MetaRecord) read with it. */
   getProjection(name: string): Promise<{ record: ProjectionRecord | undefined; pendingRewrites: number }>;
@@ -30,15 +32,20 @@ export interface Bookkeeping {
 export function createBookkeeping(run: Run, projectionCommitted: (name: string) => void): Bookkeeping {
   return {
     getSnapshot: (aggregateId) => run('getSnapshot', (db) => db.get('snapshots', aggregateId)),
-    putSnapshot: (snapshot) =>
+    putSnapshot: (snapshot, ifRewrites) =>
       run('putSnapshot', async (db) => {
-        const tx = db.transaction('snapshots', 'readwrite');
-        const stored = await tx.store.get(snapshot.aggregateId);
+        const tx = db.transaction(['snapshots', 'meta'], 'readwrite');
+        const snapshots = tx.objectStore('snapshots');
+        const [stored, meta] = await Promise.all([snapshots.get(snapshot.aggregateId), tx.objectStore('meta').get('client')]);
         // Replacing it would make the newer build fold the stream again on its next load, and so on, in turn.
         const newer = stored?.aggregateType === snapshot.aggregateType && stored.reducerVersion > snapshot.reducerVersion;
-        if (!newer) await tx.store.put(snapshot, snapshot.aggregateId);
+        // A rebase or a rejection committed after the load read its events: the state may hold events that
+        // are at other seqs now, or gone, and the snapshot those drop (rebase.ts) is already dropped.
+        const rewritten = ifRewrites !== undefined && (meta?.pendingRewrites ?? 0) !== ifRewrites;
+        const put = !newer && !rewritten;
+        if (put) await snapshots.put(snapshot, snapshot.aggregateId);
         await tx.done;
-        return !newer;
+        return put;
       }),
     deleteSnapshot: (aggregateId) => run('deleteSnapshot', (db) => db.delete('snapshots', aggregateId)),
     getProjection: (projection) =>

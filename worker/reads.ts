@@ -3,7 +3,7 @@ import { slotOf } from '../src/core/cursor.ts';
 import { HistoryCompactedError } from '../src/core/errors.ts';
 import { decodePageJson } from './page-codec.ts';
 import { backlogRange, readBacklog, readPages } from './page-store.ts';
-import type { ChronicleDB, ChronicleSchema, PageRecord, SnapshotRecord } from './db.ts';
+import type { ChronicleDB, ChronicleSchema, MetaRecord, PageRecord, SnapshotRecord } from './db.ts';
 import { historyStartOf } from './meta.ts';
 import { droppedStreamPart, indexedHead, keyId, pageOrder, readKeyed, streamPageKeys } from './lookups.ts';
 import type { StateCache } from './state-cache.ts';
@@ -115,6 +115,11 @@ export interface SnapshotAndTail {
   /** The state at exactly the last seq compaction dropped: a load that cannot use `snapshot` starts here. */
   base?: SnapshotRecord | undefined;
   pages: RawPage[];
+  /**
+   * The log's pendingRewrites read with them (MetaRecord): a load stores its snapshot only while it is
+   * unchanged (putSnapshot), since a rewrite since then may have moved or removed events it folded.
+   */
+  rewrites?: number;
 }
 
 /**
@@ -138,15 +143,16 @@ export async function readSnapshotAndTail(
     tx.objectStore('meta').get('client'),
   ]);
   const from = Math.max(snapshot?.seq ?? 0, base?.seq ?? 0);
+  const rewrites = meta?.pendingRewrites ?? 0;
   // With a backlog of unindexed pages, the index does not know the head.
   if (meta && !backlogRange(meta)) {
     cache.observe(meta, [[aggregateId, head]]);
-    if (head <= from && (snapshot || base)) return { snapshot, base, pages: [] };
+    if (head <= from && (snapshot || base)) return { snapshot, base, pages: [], rewrites };
   }
   // Asked for no pages (a caller that wants only the base): no stream lookup.
-  if (maxPages <= 0) return { snapshot, base, pages: [] };
+  if (maxPages <= 0) return { snapshot, base, pages: [], rewrites };
   const pages = await streamPagesIn(tx, { aggregateId, fromSeq: from + 1, toSeq: Infinity, maxPages, keptOnly: true });
-  return { snapshot, base, pages };
+  return { snapshot, base, pages, rewrites };
 }
 
 /**
@@ -174,7 +180,8 @@ async function snapshotAtKnownHead(db: ChronicleDB, aggregateId: string, cache: 
   const found = snapshot.result as SnapshotRecord | undefined;
   if (!found || found.seq < head) return undefined;
   if (JSON.stringify(meta.result) !== known.metaJson) return undefined;
-  return { snapshot: found, base: base?.result as SnapshotRecord | undefined, pages: [] };
+  const rewrites = (meta.result as MetaRecord | undefined)?.pendingRewrites ?? 0;
+  return { snapshot: found, base: base?.result as SnapshotRecord | undefined, pages: [], rewrites };
 }
 
 /** The highest seq of an aggregate, indexed or in the not-yet-indexed pages. */

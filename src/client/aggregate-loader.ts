@@ -192,7 +192,7 @@ async function loadOnce(
   // No snapshot covers a newer app's event this one skipped: a newer build of the same reducer version would
   // load it and never fold that event. (store.snapshot() then stores none either; loads stay exact, only slower.)
   if ((due || options.forceSnapshot) && !skippedNewer && version > 0 && (eventsApplied > 0 || !usable || fromBase)) {
-    await storeSnapshot(connection, aggregate, aggregateId, state, version, options);
+    await storeSnapshot(connection, aggregate, aggregateId, state, version, { ...options, rewrites: first.rewrites });
   }
   return { state, version, snapshotVersion, eventsApplied, unknownEvents };
 }
@@ -212,7 +212,8 @@ async function storeSnapshot(
   aggregateId: string,
   state: unknown,
   seq: number,
-  options: { forceSnapshot?: boolean; onSnapshot?: (seq: number) => void },
+  // `rewrites`: the log's pendingRewrites the fold started from (the engine refuses the snapshot if it moved).
+  options: { forceSnapshot?: boolean; onSnapshot?: (seq: number) => void; rewrites?: number | undefined },
 ): Promise<void> {
   const owner = { aggregateType: aggregate.type, aggregateId };
   const warnUnstorable = (error: UnserializableDataError) => {
@@ -230,14 +231,17 @@ async function storeSnapshot(
   // JSON text stores and loads faster than a structured clone, but only a state it gives back exactly may use it.
   const json = keepsAsJson && findJsonProblem(state) === undefined;
   try {
-    const stored = await connection.engine.putSnapshot({
-      aggregateId,
-      aggregateType: aggregate.type,
-      reducerVersion: aggregate.version,
-      seq,
-      ...(json ? { stateJson: JSON.stringify(state) } : { state }),
-      takenAt: Date.now(),
-    });
+    const stored = await connection.engine.putSnapshot(
+      {
+        aggregateId,
+        aggregateType: aggregate.type,
+        reducerVersion: aggregate.version,
+        seq,
+        ...(json ? { stateJson: JSON.stringify(state) } : { state }),
+        takenAt: Date.now(),
+      },
+      options.rewrites,
+    );
     if (stored) options.onSnapshot?.(seq);
   } catch (caught) {
     // What checkState cannot see (a Proxy, nesting deeper than the clone goes) fails in the clone: the same typed error.
