@@ -129,30 +129,12 @@ const haltError = (stopped: boolean): ChronicleError =>
 
 /**
  * A round that failed with haltError (`halting`: the loop is paused or stopped) ended as a round halted
- * between steps does: its wait for the app was ended (createWaitsEnd), it did not fail. Else the error.
+ * between steps does: its wait for the app was ended (waitsEnd in createSyncRunner), it did not fail. Else the error.
  */
 function haltedOr(error: unknown, halting: boolean): 'halted' {
   const halt = error instanceof ChronicleError && !(error instanceof SyncHttpError) && ['SYNC_PAUSED', 'SYNC_STOPPED'].includes(error.code);
   if (halting && halt) return 'halted';
   throw error;
-}
-
-/**
- * The signal that ends a round's wait for the app (the keys callback, maybe a passphrase prompt): aborted,
- * with the error a halted round ends with, once the loop is paused or stopped (`haltedWith`), so neither
- * pause() nor stop() waits for the app (up to KEYS_WAIT_MS); a fresh one once the loop runs again.
- */
-function createWaitsEnd(haltedWith: () => ChronicleError | undefined) {
-  let controller = new AbortController();
-  const signal = (): AbortSignal => {
-    const why = haltedWith();
-    if (why && !controller.signal.aborted) controller.abort(why);
-    else if (!why && controller.signal.aborted) controller = new AbortController();
-    return controller.signal;
-  };
-  /** Called by pause() and stop(): a wait under way ends now. */
-  const end = (): void => void signal();
-  return { signal, end };
 }
 
 function isOnline(): boolean {
@@ -214,9 +196,9 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
   const callbacks = noting(given);
   const initialBackoff = config.initialBackoffMs ?? 500;
   const maxBackoff = config.maxBackoffMs ?? 30_000;
-  const waits = createWaitsEnd(() => (stopped || paused ? haltError(stopped) : undefined)); // pause(), stop(): no wait for the app
+  let waitsEnd = new AbortController(); // pause(), stop(): a round's wait for the keys callback ends (haltError); resume() renews it
   const requestsEnd = new AbortController(); // STOP_GRACE_MS after stop(): ends a request still going
-  const transport = syncTransport(deps, config, callbacks, waits.signal, requestsEnd.signal);
+  const transport = syncTransport(deps, config, callbacks, () => waitsEnd.signal, requestsEnd.signal);
 
   const status: SyncStatus = initialSyncStatus('standby');
   const lockName = `chronicle-sync:${deps.name}`;
@@ -369,7 +351,7 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
     },
     async pause() {
       paused = true;
-      waits.end();
+      waitsEnd.abort(haltError(false));
       live.close();
       setStatus({ state: 'paused' });
       // A retry's wait (e.g. after a 429) ends at once; a round in flight stops at its next step.
@@ -379,13 +361,14 @@ export function createSyncRunner(deps: SyncDeps, config: SyncConfig, given: Sync
     resume() {
       if (!paused) return;
       paused = false;
+      waitsEnd = new AbortController();
       setStatus({ state: status.leader ? 'syncing' : 'standby' });
       runner.trigger();
       void live.open();
     },
     async stop() {
       stopped = true;
-      waits.end();
+      waitsEnd.abort(haltError(true));
       const grace = setTimeout(() => requestsEnd.abort(), STOP_GRACE_MS);
       scope.removeEventListener?.('online', onOnline);
       live.close();
