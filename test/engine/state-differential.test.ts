@@ -3,6 +3,7 @@ import type { StoredEvent } from '../../src/core/event.ts';
 import { openTestStore, uniqueStoreName, deleteTestDatabase } from '../../src/testing/index.ts';
 import { aggregateRuntime } from '../../src/core/aggregate.ts';
 import { model, Order, Revenue } from '../fixtures/model.ts';
+import { seededRandom } from '../fixtures/seeded-random.ts';
 
 /**
  * Differential check: after a scripted random sequence (appends here,
@@ -11,17 +12,6 @@ import { model, Order, Revenue } from '../fixtures/model.ts';
  * every load and the projection equal the fold of every event ever written,
  * kept by the test on the side (compaction drops the log's first events).
  */
-
-/** A small seeded generator (mulberry32): the same sequence on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Item = { sku: string; qty: number; price: number };
 const { reducers } = aggregateRuntime(Order);
@@ -32,7 +22,7 @@ function open(name: string) {
 
 describe('loads and projections equal a full fold (seeded random sequences)', () => {
   it.each([1, 2, 3])('seed %i', async (seed) => {
-    const next = random(seed);
+    const next = seededRandom(seed);
     const pick = (n: number) => Math.floor(next() * n);
     const name = uniqueStoreName('differential');
     // Two tabs on one database: each step runs in one of them, and every check reads the other's writes too.

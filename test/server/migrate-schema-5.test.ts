@@ -13,6 +13,7 @@ import type { SqlDriver } from '../../src/server/store/sql-driver.ts';
 import type { SqlLogStore } from '../../src/server/store/sql-log-store.ts';
 import type { PushResult } from '../../src/server/store/types.ts';
 import { createTestDatabase, describePg, makeEvent, refusal, type PushEvent, type TestDatabase } from './helpers.ts';
+import { seededRandom } from '../fixtures/seeded-random.ts';
 
 /**
  * Schema 4 -> 5 (src/server/store/schema.ts, moveEventsIntoPages): a
@@ -82,17 +83,6 @@ function describeV4(name: string, body: (release: V4Release) => void): void {
 // ---------------------------------------------------------------------------
 // What schema 4 is given: several logs, clients and aggregates, interleaved.
 
-/** A deterministic random source (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Texts that JSON and SQL treat specially: separators, control characters, quotes, astral characters. */
 const NOTES = ['café', '注文 😀', 'a,b', '\u0001,\u0001', 'quote " and back \\', '👩‍👩‍👧 family', 'ǅ ß İ', '\u2028\u2029', ''];
 
@@ -122,7 +112,7 @@ interface Step {
 
 /** Writes of schema 4, in order; each push is accepted whole. */
 function history(): Step[] {
-  const rnd = random(20261204);
+  const rnd = seededRandom(20261204);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
   const heads = new Map<string, number>();
   const clientSeqs = new Map<string, number>();
@@ -573,7 +563,7 @@ function migrationSuite(name: string, backend: () => Backend) {
       for (const log of [BIG_LOG, SMALL_LOG, ONE_LOG]) {
         const rows = before.rows.get(log)!;
         // The first and last events, the first and last of every run, the ids that are not the default, some at random.
-        const rnd = random(log.length);
+        const rnd = seededRandom(log.length);
         const picked = new Set<V4Row>([rows[0]!, rows[rows.length - 1]!]);
         for (const r of runs(rows).slice(0, 40)) {
           picked.add(rows[r.first - 1]!);
