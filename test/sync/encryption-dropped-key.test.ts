@@ -3,6 +3,7 @@ import type { Keyring } from '../../src/core/encryption.ts';
 import { EncryptionKeyError } from '../../src/core/errors.ts';
 import type { StoredEvent } from '../../src/core/event.ts';
 import { uniqueStoreName } from '../../src/testing/index.ts';
+import { Order } from '../fixtures/model.ts';
 import { logOf, openClient, serverEvents, startServer, syncError, type Harness } from './harness.ts';
 
 /**
@@ -51,7 +52,7 @@ describe('a key dropped from the keyring', () => {
           expect(await rotated.sync.status()).toMatchObject({ state: 'online', pending: 0, confirmedPosition: n, lastError: null });
         }
         expect((await serverEvents(harness.url, log)).map(kidOf)).toEqual(['k1', 'k2', 'k2']);
-        expect((await rotated.load((await import('../fixtures/model.ts')).Order, 'o1')).state).toMatchObject({ customerId: 'under k1' });
+        expect((await rotated.load(Order, 'o1')).state).toMatchObject({ customerId: 'under k1' });
       } finally {
         await rotated.dispose();
       }
