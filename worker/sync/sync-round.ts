@@ -124,10 +124,6 @@ async function checkServerHistory(db: ChronicleDB, meta: MetaRecord, page: PullP
   if (problem) throw problem;
 }
 
-/** A page's events past `held` (Transport.pull): the one a round's first pull holds already may come unopened. */
-const notHeld = (events: StoredEvent[], held: number | undefined): StoredEvent[] =>
-  held === undefined ? events : events.filter((e) => (e.position as number) > held);
-
 /** A round that did all there was to do: its end is stored and shown. */
 async function recordRoundDone(deps: RoundDeps): Promise<void> {
   const db = await deps.getDb();
@@ -243,7 +239,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
       // A round's first pull starts at the last event this client holds, to check the server still holds it too.
       const check = haltable && step === 0 && after > 0 ? meta : undefined;
       const from = check ? after - 1 : after;
-      // That event is for the check only: the encryption layer need not open it (Transport.pull), and it is not stored again.
+      // That event is for the check only: the encryption layer need not open it (Transport.pull); ingest skips it as held.
       const held = check ? after : undefined;
       const page = await (ahead?.after === from ? ahead.page : transport.pull(from, options.pullLimit, undefined, held));
       ahead = undefined;
@@ -263,7 +259,7 @@ export function createSyncRound(deps: RoundDeps, options: RoundOptions) {
           ahead = { after: last, page: transport.pull(last, options.pullLimit) };
           ahead.page.catch(() => undefined); // a round that fails first leaves it unawaited
         }
-        const result = await ingestConfirmed(db, notHeld(page.events, held), heads);
+        const result = await ingestConfirmed(db, page.events, heads);
         pulled += result.stored;
         publishIngested(deps, result);
         if (result.touchedByOthers.length > 0 && (status.pending > 0 || (meta ? ownPendingEvents(meta) : 0) > 0)) {
